@@ -1,0 +1,96 @@
+import {
+  type Capabilities,
+  type Document,
+  type HealthStatus,
+  type Repository,
+  type RepositoryBackend,
+  type RepositoryOptions,
+  type SignalOptions,
+  throwIfAborted,
+  type TransactionOptions,
+  type TransactionScope,
+  checkCollectionName,
+} from '@berth/core';
+import { MemoryRepository } from './memory-repository.js';
+import { MemorySession } from './memory-session.js';
+import { MemoryStore } from './memory-store.js';
+
+/** Options of {@link MemoryBackend}. None yet; kept so later options do not break the constructor. */
+export interface MemoryBackendConfig {}
+
+/**
+ * A backend that keeps everything in process memory: the reference
+ * implementation of every port, and the default for tests and demos.
+ *
+ * Transactions are optimistic: one that touched a collection another commit
+ * changed meanwhile fails with a retryable CONFLICT and writes nothing.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend } from '@berth/adapter-memory';
+ *
+ * await using backend = new MemoryBackend();
+ * const players = backend.repository<{ id: string; name: string }>('players');
+ * await players.insert({ name: 'Ada' });
+ * console.log(await players.count());
+ * ```
+ */
+export class MemoryBackend implements RepositoryBackend {
+  readonly kind = 'memory';
+  readonly capabilities: Capabilities = {
+    repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false },
+  };
+  private readonly store = new MemoryStore();
+  private closed = false;
+
+  constructor(_config: MemoryBackendConfig = {}) {}
+
+  async connect(options?: SignalOptions): Promise<void> {
+    throwIfAborted(options?.signal, 'connect');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  async health(options?: SignalOptions): Promise<HealthStatus> {
+    throwIfAborted(options?.signal, 'health');
+    return this.closed ? { ok: false, latencyMs: 0, message: 'backend is closed' } : { ok: true, latencyMs: 0 };
+  }
+
+  repository<T extends Document = Document>(name: string, options?: RepositoryOptions<T>): Repository<T> {
+    checkCollectionName(name);
+    return new MemoryRepository<T>(name, options, { kind: 'auto', store: this.store });
+  }
+
+  async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    throwIfAborted(options?.signal, 'transaction');
+    const session = new MemorySession(this.store, true);
+    const scope: TransactionScope = {
+      repository: <T extends Document = Document>(name: string, repositoryOptions?: RepositoryOptions<T>) => {
+        checkCollectionName(name);
+        return new MemoryRepository<T>(name, repositoryOptions, { kind: 'transaction', session });
+      },
+    };
+    let result: R;
+    try {
+      result = await work(scope);
+      throwIfAborted(options?.signal, 'transaction');
+    } catch (error) {
+      session.rollback();
+      throw error;
+    }
+    session.commit();
+    return result;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Lets `createBackend('memory:')` find this adapter. */
+export function createBackendFromUrl(_url: URL): RepositoryBackend {
+  return new MemoryBackend();
+}
+

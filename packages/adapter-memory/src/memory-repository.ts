@@ -1,0 +1,340 @@
+import {
+  AlreadyExistsError,
+  applyUpdate,
+  type CountByGroup,
+  ConflictError,
+  compareValues,
+  copyDocument,
+  cloneValue,
+  type Document,
+  type DocumentScalar,
+  type Entry,
+  evaluateQuery,
+  generateId,
+  getPathValue,
+  type IndexSpec,
+  type IterateOptions,
+  isBerthError,
+  isPlainObject,
+  isScalar,
+  iterateByPages,
+  matchesNode,
+  type NewDocument,
+  NotFoundError,
+  normalizeIndexes,
+  type Page,
+  parseFieldPath,
+  parseFilter,
+  parseUpdate,
+  prepareQuery,
+  type PreparedQuery,
+  type Query,
+  type QueryPlan,
+  type Repository,
+  type RepositoryOptions,
+  type SignalOptions,
+  type StandardSchemaV1,
+  throwIfAborted,
+  type Update,
+  ValidationError,
+  validateWithSchema,
+  type WriteOptions,
+} from '@berth/core';
+import { explainMemoryQuery, memoryCandidates } from './memory-query-planner.js';
+import { MemorySession } from './memory-session.js';
+import { ensureIndex, indexKey, type MemoryRecord, type MemoryStore } from './memory-store.js';
+
+/** How many times a single operation is retried when a concurrent commit got in between. */
+const AUTO_COMMIT_ATTEMPTS = 20;
+
+/** Where a repository's operations run: auto-committed, or inside a transaction. */
+export type MemoryScope = { readonly kind: 'auto'; readonly store: MemoryStore } | { readonly kind: 'transaction'; readonly session: MemorySession };
+
+/** A repository on the memory backend. Every document handed in or out is copied. */
+export class MemoryRepository<T extends Document> implements Repository<T> {
+  private readonly indexes: IndexSpec[];
+  private readonly schema: StandardSchemaV1<unknown, T> | undefined;
+
+  constructor(
+    readonly name: string,
+    options: RepositoryOptions<T> | undefined,
+    private readonly scope: MemoryScope,
+  ) {
+    this.indexes = normalizeIndexes(name, options as RepositoryOptions<never> | undefined, true);
+    this.schema = options?.schema;
+  }
+
+  /** Runs `work` in this scope's session; single operations commit (and retry on conflict) themselves. */
+  private async run<R>(signal: AbortSignal | undefined, operation: string, work: (session: MemorySession) => R | Promise<R>): Promise<R> {
+    throwIfAborted(signal, `${this.name}.${operation}`);
+    if (this.scope.kind === 'transaction') {
+      this.scope.session.assertOpen();
+      this.prepareIndexes(this.scope.session);
+      return work(this.scope.session);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const session = new MemorySession(this.scope.store, false);
+      this.prepareIndexes(session);
+      const result = await work(session);
+      try {
+        session.commit();
+        return result;
+      } catch (error) {
+        // Only a schema validator can await between read and commit; another
+        // write landed meanwhile, so do the operation again on fresh state.
+        if (!isBerthError(error, 'CONFLICT') || attempt >= AUTO_COMMIT_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private prepareIndexes(session: MemorySession): void {
+    if (this.indexes.length === 0) return;
+    const collection = session.committed(this.name);
+    for (const spec of this.indexes) ensureIndex(collection, spec, this.name);
+  }
+
+  private read(session: MemorySession, id: string): MemoryRecord | undefined {
+    return typeof id === 'string' ? session.get(this.name, id) : undefined;
+  }
+
+  private async validated(document: unknown): Promise<T> {
+    const copy = copyDocument<T>(document, this.name);
+    if (this.schema === undefined) return copy;
+    const output = await validateWithSchema(this.schema, copy, this.name);
+    const checked = copyDocument<T>(output, this.name);
+    if (checked.id !== copy.id) throw new ValidationError(`the ${this.name} schema changed the id`, 'id', { collection: this.name });
+    return checked;
+  }
+
+  private checkVersion(record: MemoryRecord | undefined, id: string, options: WriteOptions | undefined): void {
+    const expected = options?.expectedVersion;
+    if (expected === undefined) return;
+    if (!Number.isSafeInteger(expected) || expected < 1) {
+      throw new ValidationError(`expectedVersion must be an integer >= 1, got ${String(expected)}`, 'expectedVersion', { collection: this.name, id });
+    }
+    if (record === undefined) {
+      throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} (expected version ${expected})`, { collection: this.name, id });
+    }
+    if (record.meta.version !== expected) {
+      throw new ConflictError(`${this.name} document ${JSON.stringify(id)} is at version ${record.meta.version}, not ${expected}`, { collection: this.name, id });
+    }
+  }
+
+  private write(session: MemorySession, document: T, previous: MemoryRecord | undefined): T {
+    const now = new Date();
+    const record: MemoryRecord = {
+      document: document as MemoryRecord['document'],
+      meta: {
+        version: (previous?.meta.version ?? 0) + 1,
+        createdAt: previous?.meta.createdAt ?? now,
+        updatedAt: now,
+      },
+    };
+    session.put(this.name, document.id, record);
+    return cloneValue(document);
+  }
+
+  private insertInto(session: MemorySession, document: T): T {
+    if (this.read(session, document.id) !== undefined) {
+      throw new AlreadyExistsError(`${this.name} already has a document ${JSON.stringify(document.id)}`, 'id', { collection: this.name, id: document.id });
+    }
+    return this.write(session, document, undefined);
+  }
+
+  private withId(document: NewDocument<T>): unknown {
+    if (!isPlainObject(document)) return document;
+    return document.id === undefined ? { ...document, id: generateId() } : document;
+  }
+
+  private findIn(session: MemorySession, prepared: PreparedQuery): Page<T> {
+    const records = session.hasWrites(this.name)
+      ? session.records(this.name)
+      : memoryCandidates(session.committed(this.name), prepared.filter);
+    const page = evaluateQuery(
+      (function* () {
+        for (const record of records) yield record.document;
+      })(),
+      prepared,
+    );
+    return { items: page.items.map((item) => cloneValue(item) as T), nextCursor: page.nextCursor };
+  }
+
+  async get(id: string, options?: SignalOptions): Promise<T | null> {
+    return this.run(options?.signal, 'get', (session) => {
+      const record = this.read(session, id);
+      return record === undefined ? null : (cloneValue(record.document) as T);
+    });
+  }
+
+  async getEntry(id: string, options?: SignalOptions): Promise<Entry<T> | null> {
+    return this.run(options?.signal, 'getEntry', (session) => {
+      const record = this.read(session, id);
+      if (record === undefined) return null;
+      return { document: cloneValue(record.document) as T, meta: cloneValue(record.meta) };
+    });
+  }
+
+  async getMany(ids: readonly string[], options?: SignalOptions): Promise<(T | null)[]> {
+    if (!Array.isArray(ids)) throw new ValidationError('getMany takes an array of ids', '', { collection: this.name });
+    return this.run(options?.signal, 'getMany', (session) =>
+      ids.map((id) => {
+        const record = this.read(session, id);
+        return record === undefined ? null : (cloneValue(record.document) as T);
+      }),
+    );
+  }
+
+  async find(query?: Query, options?: SignalOptions): Promise<T[]> {
+    return (await this.findPage(query, options)).items;
+  }
+
+  async findPage(query?: Query, options?: SignalOptions): Promise<Page<T>> {
+    const prepared = prepareQuery(query);
+    return this.run(options?.signal, 'find', (session) => this.findIn(session, prepared));
+  }
+
+  async findOne(query?: Query, options?: SignalOptions): Promise<T | null> {
+    const [first] = await this.find({ ...query, limit: 1 }, options);
+    return first ?? null;
+  }
+
+  async count(where?: Query['where'], options?: SignalOptions): Promise<number> {
+    const filter = parseFilter(where);
+    return this.run(options?.signal, 'count', (session) => {
+      let count = 0;
+      for (const record of session.records(this.name)) if (matchesNode(record.document, filter)) count++;
+      return count;
+    });
+  }
+
+  async countBy(field: string, where?: Query['where'], options?: SignalOptions): Promise<CountByGroup[]> {
+    const path = parseFieldPath(field);
+    const filter = parseFilter(where);
+    return this.run(options?.signal, 'countBy', (session) => {
+      const groups = new Map<string, { value: DocumentScalar; count: number }>();
+      for (const record of session.records(this.name)) {
+        if (!matchesNode(record.document, filter)) continue;
+        const value = getPathValue(record.document, path) ?? null;
+        if (!isScalar(value)) continue;
+        const key = indexKey(value) ?? 'null';
+        const group = groups.get(key);
+        if (group === undefined) groups.set(key, { value: cloneValue(value), count: 1 });
+        else group.count++;
+      }
+      return [...groups.values()].sort((a, b) => compareValues(a.value, b.value));
+    });
+  }
+
+  async exists(where?: Query['where'], options?: SignalOptions): Promise<boolean> {
+    return (await this.findOne({ where }, options)) !== null;
+  }
+
+  iterate(query?: Query, options?: IterateOptions): AsyncIterableIterator<T> {
+    return iterateByPages((page) => this.findPage(page, options), query, options);
+  }
+
+  async explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
+    const prepared = prepareQuery(query);
+    return this.run(options?.signal, 'explain', (session) => explainMemoryQuery(session.committed(this.name), prepared.filter));
+  }
+
+  async insert(document: NewDocument<T>, options?: SignalOptions): Promise<T> {
+    const validated = await this.validated(this.withId(document));
+    return this.run(options?.signal, 'insert', (session) => this.insertInto(session, validated));
+  }
+
+  async replace(document: T, options?: WriteOptions): Promise<T> {
+    const validated = await this.validated(document);
+    return this.run(options?.signal, 'replace', (session) => {
+      const previous = this.read(session, validated.id);
+      this.checkVersion(previous, validated.id, options);
+      if (previous === undefined) {
+        throw new NotFoundError(`${this.name} has no document ${JSON.stringify(validated.id)} to replace`, { collection: this.name, id: validated.id });
+      }
+      return this.write(session, validated, previous);
+    });
+  }
+
+  async upsert(document: T, options?: WriteOptions): Promise<T> {
+    const validated = await this.validated(document);
+    return this.run(options?.signal, 'upsert', (session) => {
+      const previous = this.read(session, validated.id);
+      this.checkVersion(previous, validated.id, options);
+      return this.write(session, validated, previous);
+    });
+  }
+
+  async update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
+    const steps = parseUpdate(update, id);
+    return this.run(options?.signal, 'update', async (session) => {
+      const previous = this.read(session, id);
+      this.checkVersion(previous, id, options);
+      if (previous === undefined) {
+        throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} to update`, { collection: this.name, id });
+      }
+      const next = await this.validated(applyUpdate(previous.document, steps));
+      return this.write(session, next, previous);
+    });
+  }
+
+  async delete(id: string, options?: WriteOptions): Promise<boolean> {
+    return this.run(options?.signal, 'delete', (session) => {
+      const previous = this.read(session, id);
+      this.checkVersion(previous, id, options);
+      if (previous === undefined) return false;
+      session.put(this.name, id, null);
+      return true;
+    });
+  }
+
+  async insertMany(documents: readonly NewDocument<T>[], options?: SignalOptions): Promise<T[]> {
+    const validated = await this.validatedAll(documents.map((document) => this.withId(document)));
+    return this.run(options?.signal, 'insertMany', (session) => validated.map((document) => this.insertInto(session, document)));
+  }
+
+  async upsertMany(documents: readonly T[], options?: SignalOptions): Promise<T[]> {
+    const validated = await this.validatedAll(documents);
+    return this.run(options?.signal, 'upsertMany', (session) =>
+      validated.map((document) => this.write(session, document, this.read(session, document.id))),
+    );
+  }
+
+  async updateMany(where: Query['where'], update: Update<T>, options?: SignalOptions): Promise<number> {
+    const filter = parseFilter(where);
+    return this.run(options?.signal, 'updateMany', async (session) => {
+      const matches = [...session.records(this.name)].filter((record) => matchesNode(record.document, filter));
+      for (const previous of matches) {
+        const steps = parseUpdate(update, previous.document.id);
+        const next = await this.validated(applyUpdate(previous.document, steps));
+        this.write(session, next, previous);
+      }
+      return matches.length;
+    });
+  }
+
+  async deleteMany(where: Query['where'], options?: SignalOptions): Promise<number> {
+    const filter = parseFilter(where);
+    return this.run(options?.signal, 'deleteMany', (session) => {
+      const matches = [...session.records(this.name)].filter((record) => matchesNode(record.document, filter));
+      for (const record of matches) session.put(this.name, record.document.id, null);
+      return matches.length;
+    });
+  }
+
+  private async validatedAll(documents: readonly unknown[]): Promise<T[]> {
+    if (!Array.isArray(documents)) throw new ValidationError('expected an array of documents', '', { collection: this.name });
+    const validated: T[] = [];
+    for (const [index, document] of documents.entries()) {
+      try {
+        validated.push(await this.validated(document));
+      } catch (error) {
+        if (error instanceof ValidationError) {
+          const path = error.path === '' ? String(index) : `${index}.${error.path}`;
+          throw new ValidationError(`document ${index}: ${error.message}`, path, { collection: this.name, cause: error });
+        }
+        throw error;
+      }
+    }
+    return validated;
+  }
+}

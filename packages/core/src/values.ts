@@ -1,0 +1,169 @@
+import type { DocumentObject, DocumentScalar, DocumentValue } from './document.js';
+import { ValidationError } from './errors.js';
+
+/** Longest id, in UTF-16 code units. */
+export const MAX_ID_LENGTH = 256;
+
+/** Whether `value` is a plain object (`{}` or `Object.create(null)`), not a class instance. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** Whether `value` is a scalar document value (null, boolean, finite number, string, valid Date). */
+export function isScalar(value: unknown): value is DocumentScalar {
+  return (
+    value === null ||
+    typeof value === 'boolean' ||
+    typeof value === 'string' ||
+    (typeof value === 'number' && Number.isFinite(value)) ||
+    (value instanceof Date && !Number.isNaN(value.getTime()))
+  );
+}
+
+function joinPath(path: string, key: string | number): string {
+  return path === '' ? String(key) : `${path}.${key}`;
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'object') {
+    const name = (value as object).constructor?.name;
+    return name ? `a ${name}` : 'an object with a custom prototype';
+  }
+  if (typeof value === 'number') return String(value);
+  return `a ${typeof value}`;
+}
+
+/**
+ * Checks a string against the rules every engine can honour: well-formed
+ * Unicode (no lone surrogate) and no U+0000.
+ */
+export function checkString(value: string, path: string, what = 'string'): void {
+  if (value.includes('\u0000')) {
+    throw new ValidationError(`${what} at "${path}" contains U+0000, which cannot be stored`, path);
+  }
+  if (!value.isWellFormed()) {
+    throw new ValidationError(`${what} at "${path}" contains a lone surrogate (not well-formed Unicode)`, path);
+  }
+}
+
+function checkKey(key: string, path: string): void {
+  const keyPath = joinPath(path, key);
+  if (key.startsWith('$')) {
+    throw new ValidationError(`key "${keyPath}" starts with "$", which is reserved for operators`, keyPath);
+  }
+  if (key === '__proto__') {
+    throw new ValidationError(`key "${keyPath}" is not allowed`, keyPath);
+  }
+  checkString(key, keyPath, 'key');
+}
+
+/**
+ * Validates a document value and returns a deep copy of it in canonical form:
+ * `undefined` properties dropped, `-0` turned into `0`, Dates copied. Throws a
+ * `ValidationError` naming the path of the first value that is not allowed.
+ */
+export function copyValue(value: unknown, path: string, seen: Set<object> = new Set()): DocumentValue {
+  switch (typeof value) {
+    case 'string':
+      checkString(value, path);
+      return value;
+    case 'boolean':
+      return value;
+    case 'number':
+      if (!Number.isFinite(value)) {
+        throw new ValidationError(`value at "${path}" is ${value}; only finite numbers are allowed`, path);
+      }
+      return value === 0 ? 0 : value;
+    case 'object': {
+      if (value === null) return null;
+      if (value instanceof Date) {
+        const time = value.getTime();
+        if (Number.isNaN(time)) throw new ValidationError(`value at "${path}" is an invalid Date`, path);
+        return new Date(time);
+      }
+      if (seen.has(value)) throw new ValidationError(`value at "${path}" is a circular reference`, path);
+      seen.add(value);
+      try {
+        if (Array.isArray(value)) return copyArray(value, path, seen);
+        if (isPlainObject(value)) return copyObject(value, path, seen);
+      } finally {
+        seen.delete(value);
+      }
+      throw new ValidationError(
+        `value at "${path}" is ${describeType(value)}; only JSON values and Date are allowed`,
+        path,
+      );
+    }
+    default:
+      throw new ValidationError(
+        `value at "${path}" is ${describeType(value)}; only JSON values and Date are allowed`,
+        path,
+      );
+  }
+}
+
+function copyArray(value: readonly unknown[], path: string, seen: Set<object>): DocumentValue[] {
+  const copy: DocumentValue[] = new Array(value.length);
+  for (let index = 0; index < value.length; index++) {
+    const elementPath = joinPath(path, index);
+    if (!(index in value) || value[index] === undefined) {
+      throw new ValidationError(`array element "${elementPath}" is undefined; use null`, elementPath);
+    }
+    copy[index] = copyValue(value[index], elementPath, seen);
+  }
+  return copy;
+}
+
+function copyObject(value: Record<string, unknown>, path: string, seen: Set<object>): DocumentObject {
+  const copy: Record<string, DocumentValue> = {};
+  for (const key of Object.keys(value)) {
+    const property = value[key];
+    if (property === undefined) continue;
+    checkKey(key, path);
+    copy[key] = copyValue(property, joinPath(path, key), seen);
+  }
+  if (Object.getOwnPropertySymbols(value).length > 0) {
+    throw new ValidationError(`object at "${path || '(document)'}" has symbol keys`, path);
+  }
+  return copy;
+}
+
+/** Validates an id: a string of 1–256 characters following the string rules. */
+export function checkId(id: unknown, collection?: string): asserts id is string {
+  if (typeof id !== 'string') {
+    throw new ValidationError(`id must be a string, got ${describeType(id)}`, 'id', { collection });
+  }
+  if (id.length === 0 || id.length > MAX_ID_LENGTH) {
+    throw new ValidationError(`id must be 1–${MAX_ID_LENGTH} characters long, got ${id.length}`, 'id', {
+      collection,
+    });
+  }
+  checkString(id, 'id', 'id');
+}
+
+/**
+ * Validates a whole document and returns a canonical deep copy. The document
+ * must be a plain object with a valid `id`.
+ */
+export function copyDocument<T>(document: unknown, collection?: string): T {
+  if (!isPlainObject(document)) {
+    throw new ValidationError(`a document must be a plain object, got ${describeType(document)}`, '', {
+      collection,
+    });
+  }
+  checkId(document.id, collection);
+  return copyValue(document, '') as T;
+}
+
+/** Deep copy of an already validated value (fast path: no checks). */
+export function cloneValue<V>(value: V): V {
+  if (typeof value !== 'object' || value === null) return value;
+  if (value instanceof Date) return new Date(value.getTime()) as V;
+  if (Array.isArray(value)) return value.map(cloneValue) as V;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = cloneValue((value as Record<string, unknown>)[key]);
+  return copy as V;
+}
