@@ -1,0 +1,501 @@
+import {
+  applyUpdate,
+  compareValues,
+  type DocumentScalar,
+  type DocumentValue,
+  type Filter,
+  getPathValue,
+  isBerthError,
+  isScalar,
+  matchesFilter,
+  type OrderBy,
+  type Page,
+  parseFieldPath,
+  parseUpdate,
+  type Query,
+  type Repository,
+  type SortKey,
+  sortDocuments,
+  type Update,
+  type UpdateOperators,
+} from '@berth/core';
+import fc from 'fast-check';
+import { expect } from 'vitest';
+import { type ConformanceGroup, defineGroup } from '../harness.js';
+import { type LooseDocument, render } from './query-fixtures.js';
+
+// The model test runs random operations against the adapter and against a
+// Map driven by core's reference evaluator, and compares every result. It is
+// where adapters meet combinations no hand-written case thought of.
+
+const DEFAULT_RUNS = 40;
+const MAX_OPERATIONS = 30;
+
+// ---------------------------------------------------------------------------
+// Generators. Pools are small on purpose: ids collide (so ALREADY_EXISTS and
+// NOT_FOUND happen), values repeat (so ties and equal groups happen), and every
+// type meets every other in filters and sorts.
+
+const ID_POOL = ['a', 'A', 'b', 'B', 'c', 'k1', 'k10', 'k2', 'k20', '\u00e9', '\uff5a', '😀', 'x y', 'x-y'];
+const ISO_POOL = ['1999-12-31T23:59:59.999Z', '2021-01-01T00:00:00.000Z', '2021-01-01T00:00:00.001Z'];
+
+const idArb = fc.constantFrom(...ID_POOL);
+const dateArb = fc.constantFrom(...ISO_POOL).map((iso) => new Date(iso));
+const scalarArb: fc.Arbitrary<DocumentScalar> = fc.oneof(
+  { weight: 5, arbitrary: fc.constantFrom<DocumentScalar>(null, true, false, -1, 0, 1, 2.5, 10) },
+  {
+    weight: 5,
+    arbitrary: fc.constantFrom<DocumentScalar>(
+      '',
+      '1',
+      'a',
+      'ab',
+      'B',
+      '\u00e9',
+      '😀',
+      '\uff5a',
+      '%_',
+      ISO_POOL[1] ?? '',
+    ),
+  },
+  { weight: 2, arbitrary: dateArb },
+);
+const nestedArb: fc.Arbitrary<DocumentValue> = fc.record({ d: scalarArb, e: scalarArb }, { requiredKeys: [] });
+const valueArb: fc.Arbitrary<DocumentValue> = fc.oneof(
+  { weight: 6, arbitrary: scalarArb },
+  { weight: 2, arbitrary: fc.array(scalarArb, { maxLength: 3 }) },
+  { weight: 2, arbitrary: nestedArb },
+);
+
+const documentArb: fc.Arbitrary<LooseDocument> = fc.record(
+  {
+    id: idArb,
+    a: valueArb,
+    b: valueArb,
+    c: fc.oneof({ weight: 3, arbitrary: nestedArb }, { weight: 1, arbitrary: valueArb }),
+    t: fc.oneof({ weight: 4, arbitrary: fc.array(scalarArb, { maxLength: 4 }) }, { weight: 1, arbitrary: scalarArb }),
+  },
+  { requiredKeys: ['id'] },
+);
+
+// 'a.d' walks through whatever `a` holds, which is usually not an object.
+const FILTER_PATHS = ['a', 'b', 'c', 'c.d', 'c.e', 't', 'id', 'a.d'];
+const SORT_PATHS = ['a', 'b', 'c', 'c.d', 'c.e', 't', 'id'];
+const UPDATE_PATHS = ['a', 'b', 'c.d', 'c.e'];
+
+const rangeOperandArb: fc.Arbitrary<number | string | Date> = fc.oneof(
+  fc.constantFrom<number | string>(-1, 0, 1, 2.5, 10, '', '1', 'B', 'a', '\u00e9', '😀'),
+  dateArb,
+);
+const scalarListArb = fc.array(scalarArb, { maxLength: 4 });
+
+const conditionArb: fc.Arbitrary<Filter[string]> = fc.oneof(
+  { weight: 3, arbitrary: scalarArb },
+  { weight: 1, arbitrary: fc.record({ $eq: scalarArb }) },
+  { weight: 2, arbitrary: fc.record({ $ne: scalarArb }) },
+  { weight: 1, arbitrary: fc.record({ $gt: rangeOperandArb }) },
+  { weight: 1, arbitrary: fc.record({ $gte: rangeOperandArb }) },
+  { weight: 1, arbitrary: fc.record({ $lt: rangeOperandArb }) },
+  { weight: 1, arbitrary: fc.record({ $lte: rangeOperandArb }) },
+  { weight: 2, arbitrary: fc.record({ $in: scalarListArb }) },
+  { weight: 2, arbitrary: fc.record({ $nin: scalarListArb }) },
+  { weight: 2, arbitrary: fc.record({ $exists: fc.boolean() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ $startsWith: fc.constantFrom('', 'a', 'B', '1', '%', '_', '\u00e9', '😀', '2021') }),
+  },
+  { weight: 2, arbitrary: fc.record({ $contains: scalarArb }) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record(
+        { $gte: rangeOperandArb, $lt: rangeOperandArb, $ne: scalarArb, $exists: fc.boolean() },
+        { requiredKeys: [] },
+      )
+      .filter((operators) => Object.keys(operators).length > 0),
+  },
+);
+
+// One field condition mostly: two conjoined conditions on random values rarely match anything.
+const fieldFilterArb: fc.Arbitrary<Filter> = fc.oneof(
+  { weight: 3, arbitrary: fc.dictionary(fc.constantFrom(...FILTER_PATHS), conditionArb, { minKeys: 1, maxKeys: 1 }) },
+  { weight: 1, arbitrary: fc.dictionary(fc.constantFrom(...FILTER_PATHS), conditionArb, { minKeys: 2, maxKeys: 2 }) },
+);
+
+function filterArb(depth: number): fc.Arbitrary<Filter> {
+  if (depth === 0) return fieldFilterArb;
+  const inner = filterArb(depth - 1);
+  const list = fc.array(inner, { maxLength: 3 });
+  return fc.oneof(
+    { weight: 8, arbitrary: fieldFilterArb },
+    { weight: 1, arbitrary: fc.record({ $and: list }) },
+    { weight: 2, arbitrary: fc.record({ $or: list }) },
+    { weight: 2, arbitrary: fc.record({ $not: inner }) },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(fieldFilterArb, inner).map(([fields, nested]): Filter => ({ ...fields, $or: [nested] })),
+    },
+  );
+}
+
+const whereArb: fc.Arbitrary<Filter | undefined> = fc.option(filterArb(2), { nil: undefined, freq: 3 });
+
+const sortKeyArb: fc.Arbitrary<string | SortKey> = fc.oneof(
+  fc.constantFrom(...SORT_PATHS),
+  fc.record(
+    { field: fc.constantFrom(...SORT_PATHS), direction: fc.constantFrom<'asc' | 'desc'>('asc', 'desc') },
+    { requiredKeys: ['field'] },
+  ),
+);
+const orderByArb: fc.Arbitrary<OrderBy | undefined> = fc.option(
+  fc.oneof(sortKeyArb, fc.array(sortKeyArb, { minLength: 1, maxLength: 3 })),
+  { nil: undefined, freq: 4 },
+);
+
+// Mostly valid bounds, sometimes invalid ones: both sides must then say VALIDATION.
+const limitArb = fc.oneof(
+  { weight: 15, arbitrary: fc.integer({ min: 0, max: 6 }) },
+  { weight: 1, arbitrary: fc.constantFrom(-1, 1.5) },
+);
+const offsetArb = fc.oneof(
+  { weight: 15, arbitrary: fc.integer({ min: 0, max: 3 }) },
+  { weight: 1, arbitrary: fc.constantFrom(-1, 0.5) },
+);
+
+const queryArb: fc.Arbitrary<Query> = fc.record(
+  { where: whereArb, orderBy: orderByArb, limit: limitArb, offset: offsetArb },
+  { requiredKeys: [] },
+);
+
+type UpdateChoice =
+  | { readonly kind: 'set'; readonly value: DocumentValue }
+  | { readonly kind: 'unset' }
+  | { readonly kind: 'inc'; readonly amount: number };
+
+const updateChoiceArb: fc.Arbitrary<UpdateChoice> = fc.oneof(
+  fc.record({ kind: fc.constant('set' as const), value: valueArb }),
+  fc.record({ kind: fc.constant('unset' as const) }),
+  // Dyadic amounts keep sums exact in every engine (JSONB numerics included).
+  fc.record({ kind: fc.constant('inc' as const), amount: fc.constantFrom(1, -2, 0.5) }),
+);
+
+function toOperators(choices: readonly (UpdateChoice | undefined)[]): UpdateOperators {
+  const $set: Record<string, DocumentValue> = {};
+  const $inc: Record<string, number> = {};
+  const $unset: string[] = [];
+  choices.forEach((choice, index) => {
+    const path = UPDATE_PATHS[index] as string;
+    if (choice?.kind === 'set') $set[path] = choice.value;
+    else if (choice?.kind === 'inc') $inc[path] = choice.amount;
+    else if (choice?.kind === 'unset') $unset.push(path);
+  });
+  return {
+    ...(Object.keys($set).length > 0 ? { $set } : {}),
+    ...(Object.keys($inc).length > 0 ? { $inc } : {}),
+    ...($unset.length > 0 ? { $unset } : {}),
+  };
+}
+
+const updateArb: fc.Arbitrary<Update<LooseDocument>> = fc.oneof(
+  fc
+    .record({ a: valueArb, b: valueArb, 'c.d': valueArb, 'c.e': scalarArb }, { requiredKeys: [] })
+    .filter((patch) => Object.keys(patch).length > 0),
+  fc
+    .tuple(...UPDATE_PATHS.map(() => fc.option(updateChoiceArb, { nil: undefined })))
+    .filter((choices) => choices.some((choice) => choice !== undefined))
+    .map(toOperators),
+);
+
+type Operation =
+  | { readonly kind: 'insertMany'; readonly documents: readonly LooseDocument[] }
+  | { readonly kind: 'update'; readonly id: string; readonly update: Update<LooseDocument> }
+  | { readonly kind: 'updateMany'; readonly where: Filter | undefined; readonly update: Update<LooseDocument> }
+  | { readonly kind: 'upsert' | 'replace'; readonly document: LooseDocument }
+  | { readonly kind: 'delete' | 'get'; readonly id: string }
+  | { readonly kind: 'deleteMany' | 'count' | 'exists'; readonly where: Filter | undefined }
+  | { readonly kind: 'find' | 'findOne'; readonly query: Query }
+  | { readonly kind: 'findPage'; readonly query: Query; readonly pageSize: number }
+  | { readonly kind: 'countBy'; readonly field: string; readonly where: Filter | undefined };
+
+const operationArb: fc.Arbitrary<Operation> = fc.oneof(
+  // Mostly distinct ids so that most batches land; a duplicate within a batch still happens now and then.
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('insertMany' as const),
+      documents: fc.oneof(
+        { weight: 4, arbitrary: fc.uniqueArray(documentArb, { selector: (document) => document.id, maxLength: 3 }) },
+        { weight: 1, arbitrary: fc.array(documentArb, { maxLength: 3 }) },
+      ),
+    }),
+  },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('update' as const), id: idArb, update: updateArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('updateMany' as const), where: whereArb, update: updateArb }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('upsert' as const), document: documentArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('replace' as const), document: documentArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constantFrom('delete' as const, 'get' as const), id: idArb }) },
+  // Always filtered: deleting everything would leave the rest of the run with nothing to query.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteMany' as const), where: filterArb(2) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('find' as const), query: queryArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('findOne' as const), query: queryArb }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('findPage' as const),
+      query: fc.record({ where: whereArb, orderBy: orderByArb }, { requiredKeys: [] }),
+      pageSize: fc.integer({ min: 1, max: 4 }),
+    }),
+  },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('count' as const, 'exists' as const), where: whereArb }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('countBy' as const),
+      field: fc.constantFrom(...FILTER_PATHS),
+      where: whereArb,
+    }),
+  },
+);
+
+const scenarioArb = fc.tuple(
+  fc.uniqueArray(documentArb, { selector: (document) => document.id, minLength: 3, maxLength: 8, size: 'max' }),
+  fc.array(operationArb, { minLength: 1, maxLength: MAX_OPERATIONS, size: 'max' }),
+);
+
+// ---------------------------------------------------------------------------
+// The model: a Map of documents and core's reference evaluator.
+
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly code: string };
+
+class ReferenceModel {
+  private readonly documents = new Map<string, LooseDocument>();
+
+  private matches(where: Filter | undefined): LooseDocument[] {
+    return [...this.documents.values()].filter((document) => matchesFilter(document, where));
+  }
+
+  private sorted(query: Query): LooseDocument[] {
+    return sortDocuments(this.matches(query.where), query.orderBy);
+  }
+
+  private updated(document: LooseDocument, update: Update<LooseDocument>): LooseDocument {
+    return applyUpdate(document, parseUpdate(update, document.id));
+  }
+
+  apply(operation: Operation): unknown {
+    switch (operation.kind) {
+      case 'insertMany': {
+        const seen = new Set<string>();
+        for (const document of operation.documents) {
+          if (this.documents.has(document.id) || seen.has(document.id)) throw code('ALREADY_EXISTS');
+          seen.add(document.id);
+        }
+        for (const document of operation.documents) this.documents.set(document.id, structuredClone(document));
+        return operation.documents;
+      }
+      case 'update': {
+        const steps = parseUpdate(operation.update, operation.id);
+        const current = this.documents.get(operation.id);
+        if (current === undefined) throw code('NOT_FOUND');
+        const next = applyUpdate(current, steps);
+        this.documents.set(next.id, next);
+        return next;
+      }
+      case 'updateMany': {
+        // All or none: compute every new document before storing any.
+        const next = this.matches(operation.where).map((document) => this.updated(document, operation.update));
+        for (const document of next) this.documents.set(document.id, document);
+        return next.length;
+      }
+      case 'replace':
+        if (!this.documents.has(operation.document.id)) throw code('NOT_FOUND');
+        this.documents.set(operation.document.id, structuredClone(operation.document));
+        return operation.document;
+      case 'upsert':
+        this.documents.set(operation.document.id, structuredClone(operation.document));
+        return operation.document;
+      case 'delete':
+        return this.documents.delete(operation.id);
+      case 'get':
+        return this.documents.get(operation.id) ?? null;
+      case 'deleteMany': {
+        const matches = this.matches(operation.where);
+        for (const document of matches) this.documents.delete(document.id);
+        return matches.length;
+      }
+      case 'find':
+        return this.find(operation.query);
+      case 'findOne':
+        return this.find({ ...operation.query, limit: 1 })[0] ?? null;
+      case 'findPage': {
+        const all = this.sorted(operation.query);
+        const pages: LooseDocument[][] = [];
+        for (let start = 0; start < all.length; start += operation.pageSize) {
+          pages.push(all.slice(start, start + operation.pageSize));
+        }
+        return pages.length === 0 ? [[]] : pages;
+      }
+      case 'count':
+        return this.matches(operation.where).length;
+      case 'exists':
+        return this.matches(operation.where).length > 0;
+      case 'countBy':
+        return this.countBy(operation.field, operation.where);
+    }
+  }
+
+  private find(query: Query): LooseDocument[] {
+    for (const bound of [query.limit, query.offset]) {
+      if (bound !== undefined && (!Number.isInteger(bound) || bound < 0)) throw code('VALIDATION');
+    }
+    const offset = query.offset ?? 0;
+    const all = this.sorted(query);
+    return all.slice(offset, query.limit === undefined ? undefined : offset + query.limit);
+  }
+
+  private countBy(field: string, where: Filter | undefined): { value: DocumentScalar; count: number }[] {
+    const path = parseFieldPath(field);
+    const groups: { value: DocumentScalar; count: number }[] = [];
+    for (const document of this.matches(where)) {
+      const value = getPathValue(document, path) ?? null;
+      if (!isScalar(value)) continue;
+      const group = groups.find((candidate) => compareValues(candidate.value, value) === 0);
+      if (group === undefined) groups.push({ value, count: 1 });
+      else group.count += 1;
+    }
+    return groups.sort((x, y) => compareValues(x.value, y.value));
+  }
+}
+
+class ModelError extends Error {
+  constructor(readonly code: string) {
+    super(code);
+  }
+}
+
+function code(name: string): ModelError {
+  return new ModelError(name);
+}
+
+function errorCode(error: unknown): string {
+  if (error instanceof ModelError || isBerthError(error)) return error.code;
+  return `non-Berth error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
+}
+
+function modelOutcome(model: ReferenceModel, operation: Operation): Outcome {
+  try {
+    return { ok: true, value: model.apply(operation) };
+  } catch (error) {
+    if (!(error instanceof ModelError) && !isBerthError(error)) throw error;
+    return { ok: false, code: errorCode(error) };
+  }
+}
+
+async function walkPages(
+  repository: Repository<LooseDocument>,
+  query: Query,
+  pageSize: number,
+): Promise<LooseDocument[][]> {
+  const pages: LooseDocument[][] = [];
+  let page: Page<LooseDocument> = await repository.findPage({ ...query, limit: pageSize });
+  for (;;) {
+    pages.push(page.items);
+    if (page.nextCursor === null || pages.length > 100) return pages;
+    page = await repository.findPage({ ...query, limit: pageSize, cursor: page.nextCursor });
+  }
+}
+
+async function adapterOutcome(repository: Repository<LooseDocument>, operation: Operation): Promise<Outcome> {
+  try {
+    return { ok: true, value: await runOnAdapter(repository, operation) };
+  } catch (error) {
+    return { ok: false, code: errorCode(error) };
+  }
+}
+
+function runOnAdapter(repository: Repository<LooseDocument>, operation: Operation): Promise<unknown> {
+  switch (operation.kind) {
+    case 'insertMany':
+      return repository.insertMany(operation.documents);
+    case 'update':
+      return repository.update(operation.id, operation.update);
+    case 'updateMany':
+      return repository.updateMany(operation.where, operation.update);
+    case 'replace':
+      return repository.replace(operation.document);
+    case 'upsert':
+      return repository.upsert(operation.document);
+    case 'delete':
+      return repository.delete(operation.id);
+    case 'get':
+      return repository.get(operation.id);
+    case 'deleteMany':
+      return repository.deleteMany(operation.where);
+    case 'find':
+      return repository.find(operation.query);
+    case 'findOne':
+      return repository.findOne(operation.query);
+    case 'findPage':
+      return walkPages(repository, operation.query, operation.pageSize);
+    case 'count':
+      return repository.count(operation.where);
+    case 'exists':
+      return repository.exists(operation.where);
+    case 'countBy':
+      return repository.countBy(operation.field, operation.where);
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+function integerFromEnvironment(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text.trim() === '') return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value)) throw new Error(`${name} must be an integer, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+export const modelGroup: ConformanceGroup = defineGroup('model', [
+  {
+    name: 'random operations give the same results, order and errors as the reference model',
+    async run(context) {
+      const seed = integerFromEnvironment('BERTH_CONFORMANCE_SEED') ?? (Math.random() * 0x7fffffff) | 0;
+      const path = process.env.BERTH_CONFORMANCE_PATH || undefined;
+      const numRuns = integerFromEnvironment('BERTH_CONFORMANCE_RUNS') ?? DEFAULT_RUNS;
+      const property = fc.asyncProperty(scenarioArb, async ([initial, operations]) => {
+        // A fresh collection per run, so shrinking replays start from nothing.
+        const repository = context.repository<LooseDocument>();
+        const model = new ReferenceModel();
+        const steps: Operation[] = [{ kind: 'insertMany', documents: initial }, ...operations];
+        for (const [index, operation] of steps.entries()) {
+          const expected = modelOutcome(model, operation);
+          const actual = await adapterOutcome(repository, operation);
+          expect(actual, `step ${index}: ${render(operation)}`).toEqual(expected);
+        }
+      });
+      await fc.assert(property, {
+        seed,
+        numRuns,
+        ...(path === undefined ? {} : { path }),
+        endOnFailure: path !== undefined,
+        // Stop before the case's own timeout, so that a long shrink on a slow
+        // engine still ends in a report with the seed rather than a bare timeout.
+        interruptAfterTimeLimit: Math.floor(context.timeoutMs * 0.75),
+        // Running out of time is a failure, not a quiet pass with fewer runs.
+        markInterruptAsFailure: true,
+        asyncReporter: async (details) => {
+          if (!details.failed) return;
+          const replayPath = details.counterexamplePath ?? '';
+          const report = (await fc.asyncDefaultReportMessage(details)) ?? '';
+          throw new Error(
+            `The adapter disagreed with the reference model (seed ${details.seed}).\n` +
+              `Replay this exact case with BERTH_CONFORMANCE_SEED=${details.seed} BERTH_CONFORMANCE_PATH=${replayPath}\n` +
+              `or the whole run with BERTH_CONFORMANCE_SEED=${details.seed}.\n\n${report}`,
+            { cause: details.errorInstance },
+          );
+        },
+      });
+    },
+  },
+]);

@@ -1,0 +1,276 @@
+import type { Capabilities, Document, IndexDefinition, Repository } from '@berth/core';
+import { expect } from 'vitest';
+import { type ConformanceContext, type ConformanceGroup, defineGroup } from '../harness.js';
+import {
+  expectBerthError,
+  expectRepositoryRefused,
+  expectUnchanged,
+  type LooseDocument,
+  snapshot,
+} from './assertions.js';
+
+interface User extends Document {
+  email?: string | null;
+  name?: string;
+}
+
+const uniqueIndexes = (capabilities: Capabilities): boolean => capabilities.repository.uniqueIndexes;
+
+const EMAIL_INDEX: IndexDefinition = { field: 'email', type: 'string', unique: true };
+
+async function usersWithAda(context: ConformanceContext): Promise<Repository<User>> {
+  const repository = context.repository<User>({ indexes: [EMAIL_INDEX] });
+  await repository.insert({ id: 'ada', email: 'ada@example.com', name: 'Ada' });
+  return repository;
+}
+
+export const uniqueGroup: ConformanceGroup = defineGroup('unique', [
+  {
+    name: 'rejects a second document with the same unique email as ALREADY_EXISTS naming the field',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = await usersWithAda(context);
+      await expectBerthError(repository.insert({ id: 'bob', email: 'ada@example.com' }), 'ALREADY_EXISTS', {
+        field: 'email',
+      });
+      expect(await repository.get('bob')).toBeNull();
+      expect(await repository.count()).toBe(1);
+    },
+  },
+  {
+    name: 'rejects an update to a unique value another document holds, writing nothing',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = await usersWithAda(context);
+      await repository.insert({ id: 'bob', email: 'bob@example.com' });
+      const before = await snapshot(repository);
+      await expectBerthError(repository.update('bob', { email: 'ada@example.com' }), 'ALREADY_EXISTS', {
+        field: 'email',
+      });
+      await expectBerthError(repository.update('bob', { $set: { email: 'ada@example.com' } }), 'ALREADY_EXISTS', {
+        field: 'email',
+      });
+      await expectUnchanged(repository, before);
+    },
+  },
+  {
+    name: 'rejects a replace or upsert to a unique value another document holds, writing nothing',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = await usersWithAda(context);
+      await repository.insert({ id: 'bob', email: 'bob@example.com' });
+      const before = await snapshot(repository);
+      await expectBerthError(repository.replace({ id: 'bob', email: 'ada@example.com' }), 'ALREADY_EXISTS', {
+        field: 'email',
+      });
+      await expectBerthError(repository.upsert({ id: 'bob', email: 'ada@example.com' }), 'ALREADY_EXISTS', {
+        field: 'email',
+      });
+      await expectBerthError(repository.upsert({ id: 'carol', email: 'ada@example.com' }), 'ALREADY_EXISTS', {
+        field: 'email',
+      });
+      await expectUnchanged(repository, before);
+    },
+  },
+  {
+    name: 'lets a document keep its own unique value through update, replace and upsert',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = await usersWithAda(context);
+      await repository.update('ada', { name: 'Ada L.' });
+      await repository.update('ada', { email: 'ada@example.com' });
+      await repository.replace({ id: 'ada', email: 'ada@example.com', name: 'Replaced' });
+      await repository.upsert({ id: 'ada', email: 'ada@example.com', name: 'Upserted' });
+      await repository.upsertMany([{ id: 'ada', email: 'ada@example.com', name: 'Again' }]);
+      expect(await repository.get('ada')).toStrictEqual({ id: 'ada', email: 'ada@example.com', name: 'Again' });
+    },
+  },
+  {
+    name: 'insertMany colliding with a stored unique value or within the batch writes nothing',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = await usersWithAda(context);
+      const before = await snapshot(repository);
+      await expectBerthError(
+        repository.insertMany([
+          { id: 'b', email: 'b@example.com' },
+          { id: 'c', email: 'ada@example.com' },
+        ]),
+        'ALREADY_EXISTS',
+        { field: 'email' },
+      );
+      await expectBerthError(
+        repository.insertMany([
+          { id: 'd', email: 'same@example.com' },
+          { id: 'e', email: 'other@example.com' },
+          { id: 'f', email: 'same@example.com' },
+        ]),
+        'ALREADY_EXISTS',
+        { field: 'email' },
+      );
+      await expectUnchanged(repository, before);
+    },
+  },
+  {
+    name: 'upsertMany and updateMany that would duplicate a unique value write nothing',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = await usersWithAda(context);
+      await repository.insert({ id: 'bob', email: 'bob@example.com' });
+      const before = await snapshot(repository);
+      await expectBerthError(
+        repository.upsertMany([
+          { id: 'carol', email: 'carol@example.com' },
+          { id: 'bob', email: 'ada@example.com' },
+        ]),
+        'ALREADY_EXISTS',
+        { field: 'email' },
+      );
+      await expectBerthError(repository.updateMany({}, { $set: { email: 'shared@example.com' } }), 'ALREADY_EXISTS', {
+        field: 'email',
+      });
+      await expectUnchanged(repository, before);
+    },
+  },
+  {
+    name: 'null and missing values never collide in a unique index',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = context.repository<User>({ indexes: [EMAIL_INDEX] });
+      await repository.insert({ id: 'a' });
+      await repository.insert({ id: 'b' });
+      await repository.insert({ id: 'c', email: null });
+      await repository.insert({ id: 'd', email: null });
+      await repository.insertMany([{ id: 'e', email: null }, { id: 'f' }]);
+      await repository.update('a', { email: null });
+      await repository.update('c', { $unset: ['email'] });
+      expect(await repository.count()).toBe(6);
+    },
+  },
+  {
+    name: 'unique values compare type-strictly: 1, "1" and true never collide',
+    requires: uniqueIndexes,
+    async run(context) {
+      for (const type of ['string', 'number'] as const) {
+        const repository = context.repository<LooseDocument>({ indexes: [{ field: 'code', type, unique: true }] });
+        await repository.insert({ id: 'number', code: 1 });
+        await repository.insert({ id: 'string', code: '1' });
+        await repository.insert({ id: 'boolean', code: true });
+        await repository.insert({ id: 'float-string', code: '1.0' });
+        expect(await repository.count()).toBe(4);
+        await expectBerthError(repository.insert({ id: 'again', code: 1 }), 'ALREADY_EXISTS', { field: 'code' });
+        await expectBerthError(repository.insert({ id: 'again', code: '1' }), 'ALREADY_EXISTS', { field: 'code' });
+      }
+    },
+  },
+  {
+    name: 'unique strings compare by code point: values differing only in case or accents never collide',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = context.repository<User>({ indexes: [EMAIL_INDEX] });
+      const emails = ['ada@example.com', 'Ada@example.com', 'ADA@EXAMPLE.COM', 'adá@example.com', 'ada@example.com '];
+      for (const [index, email] of emails.entries()) await repository.insert({ id: `u${index}`, email });
+      expect(await repository.count()).toBe(emails.length);
+    },
+  },
+  {
+    name: 'a unique value freed by update, $unset or delete can be taken again',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = await usersWithAda(context);
+      await repository.update('ada', { email: 'ada@new.example.com' });
+      await repository.insert({ id: 'bob', email: 'ada@example.com' });
+      await repository.update('bob', { $unset: ['email'] });
+      await repository.insert({ id: 'carol', email: 'ada@example.com' });
+      await repository.delete('carol');
+      await repository.insert({ id: 'dave', email: 'ada@example.com' });
+      expect((await repository.get('dave'))?.email).toBe('ada@example.com');
+      await expectBerthError(repository.insert({ id: 'eve', email: 'ada@example.com' }), 'ALREADY_EXISTS', {
+        field: 'email',
+      });
+    },
+  },
+  {
+    name: 'a violation names the unique field that collided, nested or not, when several are declared',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = context.repository<LooseDocument>({
+        indexes: [EMAIL_INDEX, { field: 'profile.handle', type: 'string', unique: true }],
+      });
+      await repository.insert({ id: 'a', email: 'a@example.com', profile: { handle: 'ada' } });
+      await expectBerthError(
+        repository.insert({ id: 'b', email: 'b@example.com', profile: { handle: 'ada' } }),
+        'ALREADY_EXISTS',
+        { field: 'profile.handle' },
+      );
+      await expectBerthError(
+        repository.insert({ id: 'c', email: 'a@example.com', profile: { handle: 'carol' } }),
+        'ALREADY_EXISTS',
+        { field: 'email' },
+      );
+      await repository.insert({ id: 'd', email: 'd@example.com', profile: { handle: 'dave' } });
+      expect(await repository.count()).toBe(2);
+    },
+  },
+  {
+    name: 'a unique date index treats Dates of the same instant as equal',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = context.repository<LooseDocument>({
+        indexes: [{ field: 'slot', type: 'date', unique: true }],
+      });
+      await repository.insert({ id: 'a', slot: new Date('2024-01-01T10:00:00.000Z') });
+      await repository.insert({ id: 'b', slot: new Date('2024-01-01T10:00:00.001Z') });
+      await expectBerthError(
+        repository.insert({ id: 'c', slot: new Date('2024-01-01T10:00:00.000Z') }),
+        'ALREADY_EXISTS',
+        {
+          field: 'slot',
+        },
+      );
+      expect(await repository.count()).toBe(2);
+    },
+  },
+  {
+    name: 'of ten parallel inserts of the same unique value exactly one succeeds',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = context.repository<User>({ indexes: [EMAIL_INDEX] });
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, index) => repository.insert({ id: `u${index}`, email: 'race@example.com' })),
+      );
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+      for (const result of results) {
+        if (result.status === 'rejected') {
+          await expectBerthError(Promise.reject(result.reason), 'ALREADY_EXISTS', { field: 'email' });
+        }
+      }
+      expect(await repository.count({ email: 'race@example.com' })).toBe(1);
+    },
+  },
+  {
+    name: 'declaring a unique index is UNSUPPORTED when the adapter does not enforce them',
+    requires: (capabilities) => !capabilities.repository.uniqueIndexes,
+    async run(context) {
+      await expectRepositoryRefused(context.backend, context.collectionName(), 'UNSUPPORTED', {
+        indexes: [EMAIL_INDEX],
+      });
+    },
+  },
+  {
+    name: 'explain reports an index for equality on an indexed field and a scan for an unindexed one',
+    async run(context) {
+      const repository = context.repository<User>({ indexes: [{ field: 'email', type: 'string' }] });
+      await repository.insertMany([
+        { id: 'a', email: 'a@example.com', name: 'Ada' },
+        { id: 'b', email: 'b@example.com', name: 'Bob' },
+      ]);
+      const indexed = await repository.explain({ where: { email: 'a@example.com' } });
+      expect(indexed.strategy).toBe('index');
+      expect(typeof indexed.detail).toBe('string');
+      const scanned = await repository.explain({ where: { name: 'Ada' } });
+      expect(scanned.strategy).toBe('scan');
+      expect(typeof scanned.detail).toBe('string');
+    },
+  },
+]);

@@ -1,0 +1,49 @@
+import { abortGroup } from './groups/abort-group.js';
+import { aggregateGroup } from './groups/aggregate-group.js';
+import { crudGroup } from './groups/crud-group.js';
+import { filterGroup } from './groups/filter-group.js';
+import { modelGroup } from './groups/model-group.js';
+import { pagingGroup } from './groups/paging-group.js';
+import { sortGroup } from './groups/sort-group.js';
+import { transactionGroup } from './groups/transaction-group.js';
+import { uniqueGroup } from './groups/unique-group.js';
+import { updateGroup } from './groups/update-group.js';
+import { validationGroup } from './groups/validation-group.js';
+import { valuesGroup } from './groups/values-group.js';
+import { type ConformanceGroup, type ConformanceOptions, registerGroup } from './harness.js';
+
+/** Every repository group, in the order they are registered. */
+export const repositoryGroups: readonly ConformanceGroup[] = [
+  valuesGroup,
+  crudGroup,
+  updateGroup,
+  filterGroup,
+  sortGroup,
+  pagingGroup,
+  aggregateGroup,
+  uniqueGroup,
+  validationGroup,
+  transactionGroup,
+  abortGroup,
+  modelGroup,
+];
+
+/**
+ * Registers the whole repository suite in the calling vitest file.
+ *
+ * ### Examples
+ * ```ts
+ * // my-adapter.conformance.test.ts
+ * import { MemoryBackend } from '@berth/adapter-memory';
+ * import { repositoryConformance } from '@berth/conformance-tests';
+ *
+ * repositoryConformance({
+ *   name: 'memory',
+ *   createBackend: () => new MemoryBackend(),
+ *   capabilities: { repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false } },
+ * });
+ * ```
+ */
+export function repositoryConformance(options: ConformanceOptions): void {
+  for (const group of repositoryGroups) registerGroup(group, options);
+}

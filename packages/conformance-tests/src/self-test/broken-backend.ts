@@ -1,0 +1,87 @@
+import { MemoryBackend } from '@berth/adapter-memory';
+import type {
+  Capabilities,
+  Document,
+  HealthStatus,
+  Repository,
+  RepositoryBackend,
+  RepositoryOptions,
+  TransactionOptions,
+  TransactionScope,
+} from '@berth/core';
+
+/** Replacement methods for a repository; each gets the healthy repository to delegate to. */
+export type RepositoryOverrides = (inner: Repository<Document>) => Partial<Repository<Document>>;
+
+/** How a broken backend departs from the healthy memory backend. */
+export interface Breakage {
+  readonly repository?: RepositoryOverrides | undefined;
+  readonly repositoryOptions?:
+    | ((options: RepositoryOptions<Document> | undefined) => RepositoryOptions<Document> | undefined)
+    | undefined;
+  readonly transaction?:
+    | (<R>(
+        inner: MemoryBackend,
+        work: (tx: TransactionScope) => Promise<R>,
+        wrap: (repository: Repository<Document>) => Repository<Document>,
+      ) => Promise<R>)
+    | undefined;
+}
+
+function wrapRepository(inner: Repository<Document>, breakage: Breakage): Repository<Document> {
+  const overrides = breakage.repository?.(inner) ?? {};
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      const override = (overrides as Record<PropertyKey, unknown>)[property];
+      if (override !== undefined) return override;
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * A memory backend with one deliberate defect. It claims the healthy
+ * backend's capabilities, so the suite holds it to the full contract.
+ */
+export class BrokenBackend implements RepositoryBackend {
+  readonly kind = 'broken-memory';
+  private readonly inner = new MemoryBackend();
+  readonly capabilities: Capabilities = this.inner.capabilities;
+
+  constructor(private readonly breakage: Breakage) {}
+
+  connect(): Promise<void> {
+    return this.inner.connect();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  health(): Promise<HealthStatus> {
+    return this.inner.health();
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.inner.close();
+  }
+
+  repository<T extends Document = Document>(name: string, options?: RepositoryOptions<T>): Repository<T> {
+    const adjusted = this.breakage.repositoryOptions?.(options as RepositoryOptions<Document> | undefined) ?? options;
+    const inner = this.inner.repository<Document>(name, adjusted as RepositoryOptions<Document> | undefined);
+    return wrapRepository(inner, this.breakage) as unknown as Repository<T>;
+  }
+
+  transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    const wrap = (repository: Repository<Document>) => wrapRepository(repository, this.breakage);
+    if (this.breakage.transaction !== undefined) return this.breakage.transaction(this.inner, work, wrap);
+    return this.inner.transaction(
+      (tx) =>
+        work({
+          repository: <T extends Document>(name: string, repositoryOptions?: RepositoryOptions<T>) =>
+            wrap(
+              tx.repository<Document>(name, repositoryOptions as RepositoryOptions<Document> | undefined),
+            ) as unknown as Repository<T>,
+        }),
+      options,
+    );
+  }
+}
