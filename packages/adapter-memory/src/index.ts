@@ -1,2 +1,2 @@
-export { createBackendFromUrl, MemoryBackend, type MemoryBackendConfig } from './memory-backend.js';
+export { createBackendFromUrl, MemoryBackend } from './memory-backend.js';
 export { MemoryRepository } from './memory-repository.js';

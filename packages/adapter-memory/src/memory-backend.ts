@@ -1,22 +1,19 @@
 import {
   type Capabilities,
+  checkCollectionName,
   type Document,
   type HealthStatus,
   type Repository,
   type RepositoryBackend,
   type RepositoryOptions,
   type SignalOptions,
-  throwIfAborted,
   type TransactionOptions,
   type TransactionScope,
-  checkCollectionName,
+  throwIfAborted,
 } from '@berth/core';
 import { MemoryRepository } from './memory-repository.js';
 import { MemorySession } from './memory-session.js';
 import { MemoryStore } from './memory-store.js';
-
-/** Options of {@link MemoryBackend}. None yet; kept so later options do not break the constructor. */
-export interface MemoryBackendConfig {}
 
 /**
  * A backend that keeps everything in process memory: the reference
@@ -42,8 +39,6 @@ export class MemoryBackend implements RepositoryBackend {
   };
   private readonly store = new MemoryStore();
   private closed = false;
-
-  constructor(_config: MemoryBackendConfig = {}) {}
 
   async connect(options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, 'connect');
@@ -93,4 +88,3 @@ export class MemoryBackend implements RepositoryBackend {
 export function createBackendFromUrl(_url: URL): RepositoryBackend {
   return new MemoryBackend();
 }
-

@@ -1,11 +1,11 @@
 import {
   AlreadyExistsError,
   applyUpdate,
-  type CountByGroup,
   ConflictError,
+  type CountByGroup,
+  cloneValue,
   compareValues,
   copyDocument,
-  cloneValue,
   type Document,
   type DocumentScalar,
   type Entry,
@@ -23,11 +23,11 @@ import {
   NotFoundError,
   normalizeIndexes,
   type Page,
+  type PreparedQuery,
   parseFieldPath,
   parseFilter,
   parseUpdate,
   prepareQuery,
-  type PreparedQuery,
   type Query,
   type QueryPlan,
   type Repository,
@@ -48,7 +48,9 @@ import { ensureIndex, indexKey, type MemoryRecord, type MemoryStore } from './me
 const AUTO_COMMIT_ATTEMPTS = 20;
 
 /** Where a repository's operations run: auto-committed, or inside a transaction. */
-export type MemoryScope = { readonly kind: 'auto'; readonly store: MemoryStore } | { readonly kind: 'transaction'; readonly session: MemorySession };
+export type MemoryScope =
+  | { readonly kind: 'auto'; readonly store: MemoryStore }
+  | { readonly kind: 'transaction'; readonly session: MemorySession };
 
 /** A repository on the memory backend. Every document handed in or out is copied. */
 export class MemoryRepository<T extends Document> implements Repository<T> {
@@ -65,7 +67,11 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   /** Runs `work` in this scope's session; single operations commit (and retry on conflict) themselves. */
-  private async run<R>(signal: AbortSignal | undefined, operation: string, work: (session: MemorySession) => R | Promise<R>): Promise<R> {
+  private async run<R>(
+    signal: AbortSignal | undefined,
+    operation: string,
+    work: (session: MemorySession) => R | Promise<R>,
+  ): Promise<R> {
     throwIfAborted(signal, `${this.name}.${operation}`);
     if (this.scope.kind === 'transaction') {
       this.scope.session.assertOpen();
@@ -102,7 +108,8 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     if (this.schema === undefined) return copy;
     const output = await validateWithSchema(this.schema, copy, this.name);
     const checked = copyDocument<T>(output, this.name);
-    if (checked.id !== copy.id) throw new ValidationError(`the ${this.name} schema changed the id`, 'id', { collection: this.name });
+    if (checked.id !== copy.id)
+      throw new ValidationError(`the ${this.name} schema changed the id`, 'id', { collection: this.name });
     return checked;
   }
 
@@ -110,13 +117,22 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     const expected = options?.expectedVersion;
     if (expected === undefined) return;
     if (!Number.isSafeInteger(expected) || expected < 1) {
-      throw new ValidationError(`expectedVersion must be an integer >= 1, got ${String(expected)}`, 'expectedVersion', { collection: this.name, id });
+      throw new ValidationError(`expectedVersion must be an integer >= 1, got ${String(expected)}`, 'expectedVersion', {
+        collection: this.name,
+        id,
+      });
     }
     if (record === undefined) {
-      throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} (expected version ${expected})`, { collection: this.name, id });
+      throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} (expected version ${expected})`, {
+        collection: this.name,
+        id,
+      });
     }
     if (record.meta.version !== expected) {
-      throw new ConflictError(`${this.name} document ${JSON.stringify(id)} is at version ${record.meta.version}, not ${expected}`, { collection: this.name, id });
+      throw new ConflictError(
+        `${this.name} document ${JSON.stringify(id)} is at version ${record.meta.version}, not ${expected}`,
+        { collection: this.name, id },
+      );
     }
   }
 
@@ -136,7 +152,10 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   private insertInto(session: MemorySession, document: T): T {
     if (this.read(session, document.id) !== undefined) {
-      throw new AlreadyExistsError(`${this.name} already has a document ${JSON.stringify(document.id)}`, 'id', { collection: this.name, id: document.id });
+      throw new AlreadyExistsError(`${this.name} already has a document ${JSON.stringify(document.id)}`, 'id', {
+        collection: this.name,
+        id: document.id,
+      });
     }
     return this.write(session, document, undefined);
   }
@@ -235,7 +254,9 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   async explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
     const prepared = prepareQuery(query);
-    return this.run(options?.signal, 'explain', (session) => explainMemoryQuery(session.committed(this.name), prepared.filter));
+    return this.run(options?.signal, 'explain', (session) =>
+      explainMemoryQuery(session.committed(this.name), prepared.filter),
+    );
   }
 
   async insert(document: NewDocument<T>, options?: SignalOptions): Promise<T> {
@@ -249,7 +270,10 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
       const previous = this.read(session, validated.id);
       this.checkVersion(previous, validated.id, options);
       if (previous === undefined) {
-        throw new NotFoundError(`${this.name} has no document ${JSON.stringify(validated.id)} to replace`, { collection: this.name, id: validated.id });
+        throw new NotFoundError(`${this.name} has no document ${JSON.stringify(validated.id)} to replace`, {
+          collection: this.name,
+          id: validated.id,
+        });
       }
       return this.write(session, validated, previous);
     });
@@ -270,7 +294,10 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
       const previous = this.read(session, id);
       this.checkVersion(previous, id, options);
       if (previous === undefined) {
-        throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} to update`, { collection: this.name, id });
+        throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} to update`, {
+          collection: this.name,
+          id,
+        });
       }
       const next = await this.validated(applyUpdate(previous.document, steps));
       return this.write(session, next, previous);
@@ -289,7 +316,9 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   async insertMany(documents: readonly NewDocument<T>[], options?: SignalOptions): Promise<T[]> {
     const validated = await this.validatedAll(documents.map((document) => this.withId(document)));
-    return this.run(options?.signal, 'insertMany', (session) => validated.map((document) => this.insertInto(session, document)));
+    return this.run(options?.signal, 'insertMany', (session) =>
+      validated.map((document) => this.insertInto(session, document)),
+    );
   }
 
   async upsertMany(documents: readonly T[], options?: SignalOptions): Promise<T[]> {
@@ -322,7 +351,8 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   private async validatedAll(documents: readonly unknown[]): Promise<T[]> {
-    if (!Array.isArray(documents)) throw new ValidationError('expected an array of documents', '', { collection: this.name });
+    if (!Array.isArray(documents))
+      throw new ValidationError('expected an array of documents', '', { collection: this.name });
     const validated: T[] = [];
     for (const [index, document] of documents.entries()) {
       try {
@@ -330,7 +360,10 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
       } catch (error) {
         if (error instanceof ValidationError) {
           const path = error.path === '' ? String(index) : `${index}.${error.path}`;
-          throw new ValidationError(`document ${index}: ${error.message}`, path, { collection: this.name, cause: error });
+          throw new ValidationError(`document ${index}: ${error.message}`, path, {
+            collection: this.name,
+            cause: error,
+          });
         }
         throw error;
       }

@@ -1,6 +1,5 @@
-import { AlreadyExistsError, ConflictError, TransactionError } from '@berth/core';
+import { AlreadyExistsError, ConflictError, getPathValue, TransactionError } from '@berth/core';
 import { indexKey, type MemoryCollection, type MemoryRecord, type MemoryStore } from './memory-store.js';
-import { getPathValue } from '@berth/core';
 
 interface Overlay {
   readonly collection: MemoryCollection;
@@ -32,7 +31,9 @@ export class MemorySession {
 
   assertOpen(): void {
     if (this.state !== 'open') {
-      throw new TransactionError(`this transaction has already ${this.state === 'committed' ? 'committed' : 'rolled back'}; use repositories of a new transaction`);
+      throw new TransactionError(
+        `this transaction has already ${this.state === 'committed' ? 'committed' : 'rolled back'}; use repositories of a new transaction`,
+      );
     }
   }
 

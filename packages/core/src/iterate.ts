@@ -1,7 +1,7 @@
+import { throwIfAborted } from './abort.js';
+import { ValidationError } from './errors.js';
 import type { Page, Query } from './query.js';
 import type { IterateOptions } from './repository.js';
-import { ValidationError } from './errors.js';
-import { throwIfAborted } from './abort.js';
 
 /** Default number of documents `iterate` fetches per round trip. */
 export const DEFAULT_BATCH_SIZE = 100;
