@@ -1,0 +1,255 @@
+/**
+ * A small benchmark harness: cases of a suite run side by side (interleaved
+ * in rounds, so drift and GC hit them alike) and are reported against the
+ * suite's baseline from the same run.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+
+/** One thing to measure. `run` is one operation; it may be async. */
+export interface BenchCase {
+  readonly name: string;
+  /** The case the others are compared with; one per suite. */
+  readonly baseline?: boolean | undefined;
+  /** Runs once before warmup (fill a collection, build an index). */
+  readonly setup?: (() => unknown) | undefined;
+  /** One operation; `i` counts calls, so cases can vary keys without random numbers. */
+  readonly run: (i: number) => unknown;
+  /** Runs once after measuring. */
+  readonly teardown?: (() => unknown) | undefined;
+}
+
+/** Cases that do the same work in different ways. */
+export interface BenchSuite {
+  readonly name: string;
+  readonly cases: readonly BenchCase[];
+}
+
+export interface BenchOptions {
+  /** Time each case runs before measuring, in ms. */
+  readonly warmupMs: number;
+  /** Measured time per case, in ms, split across `rounds`. */
+  readonly timeMs: number;
+  /** How many interleaved rounds the measured time is split into. */
+  readonly rounds: number;
+  /** Stop a case after this many measured operations even if time remains. */
+  readonly maxOps: number;
+}
+
+export interface CaseResult {
+  readonly suite: string;
+  readonly name: string;
+  readonly baseline: boolean;
+  readonly ops: number;
+  /** Operations timed together in one sample (1 unless an operation is faster than the timer). */
+  readonly batchSize: number;
+  readonly opsPerSec: number;
+  readonly meanNs: number;
+  readonly p50Ns: number;
+  readonly p99Ns: number;
+  /** Mean time relative to the suite's baseline (2 = twice as slow); 1 for the baseline. */
+  readonly vsBaseline: number | null;
+}
+
+export interface BenchReport {
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly node: string;
+  readonly platform: string;
+  readonly cpu: string;
+  readonly cpus: number;
+  readonly options: BenchOptions;
+  readonly results: readonly CaseResult[];
+}
+
+export const defaultOptions: BenchOptions = { warmupMs: 250, timeMs: 1000, rounds: 4, maxOps: 2_000_000 };
+
+/** Samples shorter than this are batched, so timer overhead does not dominate. */
+const MIN_SAMPLE_NS = 20_000;
+
+interface Measure {
+  readonly batchSize: number;
+  ops: number;
+  /** Per-operation time of each sample, in ns. */
+  readonly samples: number[];
+  totalNs: number;
+}
+
+async function runBatch(run: BenchCase['run'], start: number, count: number): Promise<number> {
+  const begin = performance.now();
+  for (let i = start; i < start + count; i += 1) {
+    const result = run(i);
+    if (result instanceof Promise) await result;
+  }
+  return (performance.now() - begin) * 1e6;
+}
+
+/** Runs for `ms`, returns how many operations ran and the time they took. */
+async function runFor(
+  run: BenchCase['run'],
+  counter: { i: number },
+  ms: number,
+  batchSize: number,
+  measure?: Measure,
+  maxOps = Number.POSITIVE_INFINITY,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline && (measure === undefined || measure.ops < maxOps)) {
+    const ns = await runBatch(run, counter.i, batchSize);
+    counter.i += batchSize;
+    if (measure !== undefined) {
+      measure.ops += batchSize;
+      measure.totalNs += ns;
+      measure.samples.push(ns / batchSize);
+    }
+  }
+}
+
+/**
+ * Picks a batch size so one sample lasts at least MIN_SAMPLE_NS. Runs after
+ * warmup and takes the fastest of three tries, so a cold first call or a GC
+ * pause does not make a fast operation look slow enough to time alone.
+ */
+async function calibrate(run: BenchCase['run'], counter: { i: number }): Promise<number> {
+  let batchSize = 1;
+  for (;;) {
+    let fastest = Number.POSITIVE_INFINITY;
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      fastest = Math.min(fastest, await runBatch(run, counter.i, batchSize));
+      counter.i += batchSize;
+    }
+    if (fastest >= MIN_SAMPLE_NS || batchSize >= 1 << 16) return batchSize;
+    batchSize *= 2;
+  }
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+/** Runs every suite, its cases interleaved round by round. */
+export async function runSuites(
+  suites: readonly BenchSuite[],
+  options: BenchOptions = defaultOptions,
+  onResult: (result: CaseResult) => void = () => {},
+): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  for (const suite of suites) {
+    const counters = suite.cases.map(() => ({ i: 0 }));
+    const measures: Measure[] = [];
+    for (const [index, benchCase] of suite.cases.entries()) {
+      const counter = counters[index] ?? { i: 0 };
+      await benchCase.setup?.();
+      await runFor(benchCase.run, counter, options.warmupMs, 1);
+      const batchSize = await calibrate(benchCase.run, counter);
+      measures.push({ batchSize, ops: 0, samples: [], totalNs: 0 });
+    }
+    for (let round = 0; round < options.rounds; round += 1) {
+      for (const [index, benchCase] of suite.cases.entries()) {
+        const measure = measures[index];
+        const counter = counters[index];
+        if (measure === undefined || counter === undefined) continue;
+        await runFor(
+          benchCase.run,
+          counter,
+          options.timeMs / options.rounds,
+          measure.batchSize,
+          measure,
+          options.maxOps,
+        );
+      }
+    }
+    for (const benchCase of suite.cases) await benchCase.teardown?.();
+
+    const baselineIndex = suite.cases.findIndex((benchCase) => benchCase.baseline === true);
+    const baselineMean = baselineIndex >= 0 ? meanOf(measures[baselineIndex]) : undefined;
+    for (const [index, benchCase] of suite.cases.entries()) {
+      const measure = measures[index];
+      if (measure === undefined) continue;
+      const sorted = [...measure.samples].sort((a, b) => a - b);
+      const meanNs = meanOf(measure);
+      const result: CaseResult = {
+        suite: suite.name,
+        name: benchCase.name,
+        baseline: benchCase.baseline === true,
+        ops: measure.ops,
+        batchSize: measure.batchSize,
+        opsPerSec: measure.totalNs === 0 ? 0 : (measure.ops * 1e9) / measure.totalNs,
+        meanNs,
+        p50Ns: percentile(sorted, 50),
+        p99Ns: percentile(sorted, 99),
+        vsBaseline: baselineMean === undefined ? null : meanNs / baselineMean,
+      };
+      results.push(result);
+      onResult(result);
+    }
+  }
+  return results;
+}
+
+function meanOf(measure: Measure | undefined): number {
+  return measure === undefined || measure.ops === 0 ? Number.NaN : measure.totalNs / measure.ops;
+}
+
+/** `1234` ns → `1.23 µs`. */
+export function formatNs(ns: number): string {
+  if (!Number.isFinite(ns)) return '-';
+  if (ns < 1_000) return `${ns.toFixed(0)} ns`;
+  if (ns < 1_000_000) return `${(ns / 1_000).toFixed(2)} µs`;
+  return `${(ns / 1_000_000).toFixed(2)} ms`;
+}
+
+function formatOps(opsPerSec: number): string {
+  return Math.round(opsPerSec).toLocaleString('en-US');
+}
+
+/** The results as an aligned text table. */
+export function formatTable(results: readonly CaseResult[]): string {
+  const header = ['suite', 'case', 'ops/s', 'mean', 'p50', 'p99', 'vs baseline'];
+  const rows = results.map((result) => [
+    result.suite,
+    result.name,
+    formatOps(result.opsPerSec),
+    formatNs(result.meanNs),
+    formatNs(result.p50Ns),
+    formatNs(result.p99Ns),
+    result.baseline ? 'baseline' : result.vsBaseline === null ? '-' : `${result.vsBaseline.toFixed(2)}x`,
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const numeric = new Set([2, 3, 4, 5, 6]);
+  const render = (row: readonly string[]): string =>
+    row
+      .map((cell, column) => {
+        const width = widths[column] ?? 0;
+        return numeric.has(column) ? cell.padStart(width) : cell.padEnd(width);
+      })
+      .join('  ');
+  const separator = widths.map((width) => '-'.repeat(width)).join('  ');
+  return [render(header), separator, ...rows.map(render)].join('\n');
+}
+
+/** Writes the report to `<dir>/<timestamp>.json` and `<dir>/latest.json`; returns the first path. */
+export async function writeReport(report: BenchReport, dir: URL): Promise<URL> {
+  await mkdir(dir, { recursive: true });
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  const file = new URL(`${report.startedAt.replace(/[:.]/g, '-')}.json`, dir);
+  await writeFile(file, json);
+  await writeFile(new URL('latest.json', dir), json);
+  return file;
+}
+
+/** Machine details recorded with every report. */
+export function environment(): Pick<BenchReport, 'node' | 'platform' | 'cpu' | 'cpus'> {
+  const cpus = os.cpus();
+  return {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpu: cpus[0]?.model ?? 'unknown',
+    cpus: cpus.length,
+  };
+}
