@@ -1,5 +1,9 @@
 import {
+  type Backend,
   type Capabilities,
+  type DocumentValue,
+  type JobQueue,
+  type TransactionalQueue,
   checkCollectionName,
   type Document,
   type HealthStatus,
@@ -11,6 +15,8 @@ import {
   type TransactionScope,
   throwIfAborted,
 } from '@berth/core';
+import { MemoryJobQueue } from './memory-job-queue.js';
+import { MemoryQueueState } from './memory-queue-state.js';
 import { MemoryRepository } from './memory-repository.js';
 import { MemorySession } from './memory-session.js';
 import { MemoryStore } from './memory-store.js';
@@ -32,12 +38,14 @@ import { MemoryStore } from './memory-store.js';
  * console.log(await players.count());
  * ```
  */
-export class MemoryBackend implements RepositoryBackend {
+export class MemoryBackend implements Backend {
   readonly kind = 'memory';
   readonly capabilities: Capabilities = {
     repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false },
+    queue: { level: 'single-node', transactionalEnqueue: true, durable: false },
   };
   private readonly store = new MemoryStore();
+  private readonly queues = new Map<string, MemoryQueueState>();
   private closed = false;
 
   async connect(options?: SignalOptions): Promise<void> {
@@ -58,6 +66,20 @@ export class MemoryBackend implements RepositoryBackend {
     return new MemoryRepository<T>(name, options, { kind: 'auto', store: this.store });
   }
 
+  queue<T = DocumentValue>(name: string): JobQueue<T> {
+    return new MemoryJobQueue<T>(this.queueState(name));
+  }
+
+  private queueState(name: string): MemoryQueueState {
+    checkCollectionName(name, 'queue');
+    let state = this.queues.get(name);
+    if (state === undefined) {
+      state = new MemoryQueueState(name);
+      this.queues.set(name, state);
+    }
+    return state;
+  }
+
   async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
     throwIfAborted(options?.signal, 'transaction');
     const session = new MemorySession(this.store, true);
@@ -65,6 +87,14 @@ export class MemoryBackend implements RepositoryBackend {
       repository: <T extends Document = Document>(name: string, repositoryOptions?: RepositoryOptions<T>) => {
         checkCollectionName(name);
         return new MemoryRepository<T>(name, repositoryOptions, { kind: 'transaction', session });
+      },
+      queue: <T = DocumentValue>(name: string): TransactionalQueue<T> => {
+        const queue = new MemoryJobQueue<T>(this.queueState(name), session);
+        return {
+          name: queue.name,
+          enqueue: (payload, options) => queue.enqueue(payload, options),
+          enqueueMany: (items, options) => queue.enqueueMany(items, options),
+        };
       },
     };
     let result: R;
@@ -85,6 +115,6 @@ export class MemoryBackend implements RepositoryBackend {
 }
 
 /** Lets `createBackend('memory:')` find this adapter. */
-export function createBackendFromUrl(_url: URL): RepositoryBackend {
+export function createBackendFromUrl(_url: URL): Backend {
   return new MemoryBackend();
 }

@@ -1,6 +1,13 @@
 import { AlreadyExistsError, ConflictError, getPathValue, TransactionError } from '@berth/core';
 import { indexKey, type MemoryCollection, type MemoryRecord, type MemoryStore } from './memory-store.js';
 
+/** Work outside the collections that commits with a session: checked first, applied after the writes. */
+export interface CommitStep {
+  /** Throws (CONFLICT) when the step can no longer be applied; runs before anything is applied. */
+  check(): void;
+  apply(): void;
+}
+
 interface Overlay {
   readonly collection: MemoryCollection;
   /** The collection's sequence when this session first touched it. */
@@ -21,6 +28,7 @@ interface Overlay {
  */
 export class MemorySession {
   private readonly overlays = new Map<string, Overlay>();
+  private readonly steps: CommitStep[] = [];
   private state: 'open' | 'committed' | 'rolled back' = 'open';
 
   constructor(
@@ -124,9 +132,21 @@ export class MemorySession {
     overlay.writes.set(id, record);
   }
 
+  /** Adds work that commits with the session (a transactional enqueue). */
+  addCommitStep(step: CommitStep): void {
+    this.assertOpen();
+    this.steps.push(step);
+  }
+
   /** Applies every pending write, or throws CONFLICT and applies none. */
   commit(): void {
     this.assertOpen();
+    try {
+      for (const step of this.steps) step.check();
+    } catch (error) {
+      this.state = 'rolled back';
+      throw error;
+    }
     for (const [name, overlay] of this.overlays) {
       if (overlay.collection.sequence !== overlay.sequence) {
         this.state = 'rolled back';
@@ -141,6 +161,7 @@ export class MemorySession {
       for (const [id, record] of overlay.writes) overlay.collection.apply(id, record);
       overlay.collection.sequence += 1;
     }
+    for (const step of this.steps) step.apply();
     this.state = 'committed';
   }
 

@@ -1,16 +1,31 @@
-import type { Capabilities, Document, Repository, RepositoryBackend, RepositoryOptions } from '@berth/core';
+import type {
+  Capabilities,
+  Document,
+  DocumentValue,
+  JobQueue,
+  QueueBackend,
+  Repository,
+  RepositoryBackend,
+  RepositoryOptions,
+} from '@berth/core';
 import { describe, it } from 'vitest';
 
+/** What the harness needs of any backend: to open it and to close it. */
+export interface ConnectableBackend {
+  connect(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** How a conformance run gets backends. */
-export interface ConformanceOptions {
+export interface ConformanceOptions<B extends ConnectableBackend = RepositoryBackend> {
   /** Shown in test names (`memory`, `sqlite`). */
   readonly name?: string | undefined;
   /**
    * Creates a fresh backend. Called before every test; the backend is closed
-   * after it. Each test also works in collections of its own, so backends that
-   * share a server stay isolated.
+   * after it. Each test also works in collections (or queues) of its own, so
+   * backends that share a server stay isolated.
    */
-  readonly createBackend: () => RepositoryBackend | Promise<RepositoryBackend>;
+  readonly createBackend: () => B | Promise<B>;
   /**
    * The capabilities the adapter claims. Cases for what is claimed are
    * registered; for what is declared unsupported, the suite checks that the
@@ -21,35 +36,70 @@ export interface ConformanceOptions {
   readonly timeoutMs?: number | undefined;
 }
 
-/** What each conformance case receives. */
-export interface ConformanceContext {
-  readonly backend: RepositoryBackend;
+/** What every conformance case receives, whatever the port. */
+export interface BaseContext<B> {
+  readonly backend: B;
   readonly capabilities: Capabilities;
   /** The per-test timeout; long cases (the model test) stop in time to report. */
   readonly timeoutMs: number;
-  /** A collection name no other test uses. */
+  /** A collection (or queue) name no other test uses. */
   collectionName(prefix?: string): string;
+}
+
+/** What each repository case receives. */
+export interface ConformanceContext extends BaseContext<RepositoryBackend> {
   /** A repository on a fresh collection. */
   repository<T extends Document = Document>(options?: RepositoryOptions<T>): Repository<T>;
 }
 
+/** What each queue case receives. */
+export interface QueueConformanceContext extends BaseContext<QueueBackend> {
+  /** A fresh queue no other test uses. */
+  queue<T = DocumentValue>(): JobQueue<T>;
+}
+
 /** One test of the suite. */
-export interface ConformanceCase {
+export interface ConformanceCase<C = ConformanceContext> {
   readonly name: string;
   /** Only run when the capabilities allow it. */
   readonly requires?: ((capabilities: Capabilities) => boolean) | undefined;
-  run(context: ConformanceContext): Promise<void>;
+  run(context: C): Promise<void>;
 }
 
 /** A named group of cases; each group is exported on its own. */
-export interface ConformanceGroup {
+export interface ConformanceGroup<B extends ConnectableBackend = RepositoryBackend, C = ConformanceContext> {
   readonly name: string;
-  readonly cases: readonly ConformanceCase[];
+  readonly cases: readonly ConformanceCase<C>[];
+  /** Builds the context each case receives from the fresh backend. */
+  createContext(base: BaseContext<B>): C;
 }
 
-/** Declares a group. */
+/** Declares a group of repository cases. */
 export function defineGroup(name: string, cases: readonly ConformanceCase[]): ConformanceGroup {
-  return { name, cases };
+  return {
+    name,
+    cases,
+    createContext: (base) => ({
+      ...base,
+      repository: <T extends Document>(options?: RepositoryOptions<T>) =>
+        base.backend.repository<T>(base.collectionName('t'), options),
+    }),
+  };
+}
+
+/** Declares a group of job queue cases. */
+export function defineQueueGroup(
+  name: string,
+  cases: readonly ConformanceCase<QueueConformanceContext>[],
+): ConformanceGroup<QueueBackend, QueueConformanceContext> {
+  return {
+    name,
+    cases,
+    createContext: (base) => ({
+      ...base,
+      queue: <T>() => base.backend.queue<T>(base.collectionName('q')),
+    }),
+  };
 }
 
 const DEFAULT_TIMEOUT_MS = 20_000;
@@ -62,29 +112,27 @@ function uniqueCollectionName(prefix = 'c'): string {
   return `${prefix}_${Date.now().toString(36)}_${random}_${collectionCounter}`;
 }
 
-async function withContext<R>(
-  options: ConformanceOptions,
-  work: (context: ConformanceContext) => Promise<R>,
+async function withContext<B extends ConnectableBackend, C, R>(
+  group: ConformanceGroup<B, C>,
+  options: ConformanceOptions<B>,
+  work: (context: C) => Promise<R>,
 ): Promise<R> {
   const backend = await options.createBackend();
   try {
     await backend.connect();
-    const capabilities = options.capabilities;
-    const context: ConformanceContext = {
+    const context = group.createContext({
       backend,
-      capabilities,
+      capabilities: options.capabilities,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       collectionName: uniqueCollectionName,
-      repository: <T extends Document>(repositoryOptions?: RepositoryOptions<T>) =>
-        backend.repository<T>(uniqueCollectionName('t'), repositoryOptions),
-    };
+    });
     return await work(context);
   } finally {
     await backend.close();
   }
 }
 
-function applies(testCase: ConformanceCase, capabilities: Capabilities): boolean {
+function applies<C>(testCase: ConformanceCase<C>, capabilities: Capabilities): boolean {
   return testCase.requires === undefined || testCase.requires(capabilities);
 }
 
@@ -100,7 +148,10 @@ function applies(testCase: ConformanceCase, capabilities: Capabilities): boolean
  * registerGroup(filterGroup, { name: 'memory', createBackend: backend, capabilities: backend().capabilities });
  * ```
  */
-export function registerGroup(group: ConformanceGroup, options: ConformanceOptions): void {
+export function registerGroup<B extends ConnectableBackend, C>(
+  group: ConformanceGroup<B, C>,
+  options: ConformanceOptions<B>,
+): void {
   describe(group.name, () => {
     for (const testCase of group.cases) {
       // Cases for capabilities the adapter does not claim are not registered at
@@ -108,7 +159,7 @@ export function registerGroup(group: ConformanceGroup, options: ConformanceOptio
       if (!applies(testCase, options.capabilities)) continue;
       it(
         testCase.name,
-        () => withContext(options, (context) => testCase.run(context)),
+        () => withContext(group, options, (context) => testCase.run(context)),
         options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       );
     }
@@ -126,12 +177,15 @@ export interface CaseResult {
  * Runs every case of a group and reports which passed. The suite's own tests
  * use it to prove that a deliberately broken adapter is rejected.
  */
-export async function runGroup(group: ConformanceGroup, options: ConformanceOptions): Promise<CaseResult[]> {
+export async function runGroup<B extends ConnectableBackend, C>(
+  group: ConformanceGroup<B, C>,
+  options: ConformanceOptions<B>,
+): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   for (const testCase of group.cases) {
     if (!applies(testCase, options.capabilities)) continue;
     try {
-      await withContext(options, (context) => testCase.run(context));
+      await withContext(group, options, (context) => testCase.run(context));
       results.push({ name: testCase.name, passed: true });
     } catch (error) {
       results.push({ name: testCase.name, passed: false, error });

@@ -1,6 +1,7 @@
 import type { SignalOptions } from './abort.js';
 import type { Capabilities } from './capabilities.js';
-import type { Document } from './document.js';
+import type { Document, DocumentValue } from './document.js';
+import type { JobQueue } from './job-queue.js';
 import type { Repository, RepositoryOptions } from './repository.js';
 
 /** Result of `health()`. */
@@ -12,11 +13,47 @@ export interface HealthStatus {
   readonly message?: string | undefined;
 }
 
-/** What a transaction callback receives: repositories bound to the transaction. */
+/** What a transaction callback receives: repositories (and queues) bound to the transaction. */
 export interface TransactionScope {
   /** A repository whose reads see this transaction's writes and whose writes commit with it. */
   repository<T extends Document = Document>(name: string, options?: RepositoryOptions<T>): Repository<T>;
+  /**
+   * A queue whose enqueues commit or roll back with the transaction. Throws
+   * UNSUPPORTED where the queue does not live with the repositories
+   * (`capabilities.queue.transactionalEnqueue`).
+   */
+  queue<T = DocumentValue>(name: string): TransactionalQueue<T>;
 }
+
+/** The part of a queue usable inside a transaction. */
+export type TransactionalQueue<T> = Pick<JobQueue<T>, 'name' | 'enqueue' | 'enqueueMany'>;
+
+/**
+ * A backend that holds job queues.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ *
+ * async function enqueueReport(backend: QueueBackend): Promise<string> {
+ *   const reports = backend.queue<{ month: string }>('reports');
+ *   const { id } = await reports.enqueue({ month: '2026-11' }, { priority: 10 });
+ *   return id;
+ * }
+ * ```
+ */
+export interface QueueBackend extends AsyncDisposable {
+  readonly kind: string;
+  readonly capabilities: Capabilities;
+  connect(options?: SignalOptions): Promise<void>;
+  close(): Promise<void>;
+  health(options?: SignalOptions): Promise<HealthStatus>;
+  /** The queue `name` (same rules as collection names); queues are independent. */
+  queue<T = DocumentValue>(name: string): JobQueue<T>;
+}
+
+/** A backend with both ports, as `createBackend` returns. */
+export type Backend = RepositoryBackend & QueueBackend;
 
 /** Options of `backend.transaction()`. */
 export interface TransactionOptions extends SignalOptions {}

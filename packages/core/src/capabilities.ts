@@ -4,6 +4,7 @@
  */
 export interface Capabilities {
   readonly repository: RepositoryCapabilities;
+  readonly queue: QueueCapabilities;
 }
 
 export interface RepositoryCapabilities {
@@ -15,5 +16,18 @@ export interface RepositoryCapabilities {
   /** Unique indexes are enforced. When false, declaring one throws UNSUPPORTED. */
   readonly uniqueIndexes: boolean;
   /** Data survives `close()` and a new backend on the same location. */
+  readonly durable: boolean;
+}
+
+export interface QueueCapabilities {
+  /**
+   * `none`: `queue()` throws UNSUPPORTED. `single-node`: correct for workers
+   * sharing one machine (one process, or one database file). `distributed`:
+   * correct for workers on many machines.
+   */
+  readonly level: 'none' | 'single-node' | 'distributed';
+  /** A job enqueued through a transaction commits or rolls back with it. */
+  readonly transactionalEnqueue: boolean;
+  /** Jobs survive a restart of the process (and of the server). */
   readonly durable: boolean;
 }

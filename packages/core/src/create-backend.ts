@@ -1,9 +1,9 @@
-import type { RepositoryBackend } from './backend.js';
+import type { Backend } from './backend.js';
 import { ConnectionError, ValidationError } from './errors.js';
 
 /** What an adapter package exports for `createBackend` to find it. */
 export interface BackendModule {
-  createBackendFromUrl(url: URL): RepositoryBackend | Promise<RepositoryBackend>;
+  createBackendFromUrl(url: URL): Backend | Promise<Backend>;
 }
 
 const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
@@ -22,7 +22,7 @@ const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
  * await backend.close();
  * ```
  */
-export async function createBackend(url: string): Promise<RepositoryBackend> {
+export async function createBackend(url: string): Promise<Backend> {
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -332,6 +332,7 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
               wrap(
                 inner.repository<Document>(name, options as RepositoryOptions<Document> | undefined),
               ) as unknown as Repository<T>,
+            queue: (name) => inner.queue(name),
           }),
       },
     },

@@ -80,6 +80,7 @@ export class BrokenBackend implements RepositoryBackend {
             wrap(
               tx.repository<Document>(name, repositoryOptions as RepositoryOptions<Document> | undefined),
             ) as unknown as Repository<T>,
+          queue: (name) => tx.queue(name),
         }),
       options,
     );

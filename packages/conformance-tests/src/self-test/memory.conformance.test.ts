@@ -7,5 +7,8 @@ import { repositoryConformance } from '../repository-suite.js';
 repositoryConformance({
   name: 'memory',
   createBackend: () => new MemoryBackend(),
-  capabilities: { repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false } },
+  capabilities: {
+    repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false },
+    queue: { level: 'single-node', transactionalEnqueue: true, durable: false },
+  },
 });

@@ -1,0 +1,270 @@
+import {
+  type BackoffPolicy,
+  ConflictError,
+  type DocumentValue,
+  type JobError,
+  type JobState,
+  type JobStats,
+  type NormalizedEnqueue,
+  generateId,
+} from '@berth/core';
+import { BinaryHeap } from './binary-heap.js';
+
+/** A job as the memory queue keeps it (times in epoch milliseconds). */
+export interface MemoryJob {
+  readonly id: string;
+  readonly queue: string;
+  readonly payload: DocumentValue;
+  readonly seq: number;
+  readonly maxAttempts: number;
+  readonly backoff: BackoffPolicy;
+  readonly dedupeKey: string | undefined;
+  readonly leaseMs: number;
+  readonly createdAt: number;
+  priority: number;
+  state: JobState;
+  attempts: number;
+  runAt: number;
+  errors: JobError[];
+  result: DocumentValue | undefined;
+  updatedAt: number;
+  finishedAt: number | undefined;
+  leaseExpiresAt: number | undefined;
+  token: string | undefined;
+  /** Bumped on every change of schedule; heap entries with an older stamp are stale. */
+  stamp: number;
+}
+
+interface HeapEntry {
+  readonly job: MemoryJob;
+  readonly stamp: number;
+}
+
+function readyOrder(a: HeapEntry, b: HeapEntry): number {
+  return b.job.priority - a.job.priority || a.job.runAt - b.job.runAt || a.job.seq - b.job.seq;
+}
+
+/**
+ * The state of one memory queue: jobs, counters per state, dedupe keys, and
+ * three heaps (due jobs by priority/due/FIFO, delayed jobs by due time,
+ * leases by expiry) so a dequeue never scans.
+ */
+export class MemoryQueueState {
+  readonly jobs: Map<string, MemoryJob> = new Map();
+  readonly counts: Record<JobState, number> = { waiting: 0, active: 0, completed: 0, dead: 0, cancelled: 0 };
+  /** Dedupe key → id of the waiting or active job holding it. */
+  readonly dedupe: Map<string, string> = new Map();
+  private readonly ready = new BinaryHeap<HeapEntry>(readyOrder);
+  private readonly delayed = new BinaryHeap<HeapEntry>((a, b) => a.job.runAt - b.job.runAt);
+  private readonly leases = new BinaryHeap<HeapEntry>(
+    (a, b) => (a.job.leaseExpiresAt ?? 0) - (b.job.leaseExpiresAt ?? 0),
+  );
+  private readonly listeners = new Set<() => void>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private sequence = 0;
+
+  constructor(readonly name: string) {}
+
+  /** Moves a job to a state, keeping counters and dedupe keys in step. */
+  setState(job: MemoryJob, state: JobState, now: number): void {
+    if (job.state !== state) {
+      this.counts[job.state] -= 1;
+      this.counts[state] += 1;
+    }
+    job.state = state;
+    job.updatedAt = now;
+    job.stamp += 1;
+    const live = state === 'waiting' || state === 'active';
+    if (job.dedupeKey !== undefined) {
+      if (live) this.dedupe.set(job.dedupeKey, job.id);
+      else if (this.dedupe.get(job.dedupeKey) === job.id) this.dedupe.delete(job.dedupeKey);
+    }
+    if (state !== 'active') {
+      job.token = undefined;
+      job.leaseExpiresAt = undefined;
+    }
+    if (state === 'completed' || state === 'dead' || state === 'cancelled') job.finishedAt = now;
+    else job.finishedAt = undefined;
+  }
+
+  /** Puts a waiting job in the heap it belongs to. */
+  schedule(job: MemoryJob, now: number): void {
+    const entry = { job, stamp: job.stamp };
+    if (job.runAt <= now) this.ready.push(entry);
+    else this.delayed.push(entry);
+    this.notify();
+  }
+
+  /** The live job holding a dedupe key, if any. */
+  holderOf(dedupeKey: string | undefined): MemoryJob | undefined {
+    if (dedupeKey === undefined) return undefined;
+    const id = this.dedupe.get(dedupeKey);
+    return id === undefined ? undefined : this.jobs.get(id);
+  }
+
+  /** Adds a new waiting job. */
+  add(id: string, payload: DocumentValue, options: NormalizedEnqueue, now: number): MemoryJob {
+    this.sequence += 1;
+    const job: MemoryJob = {
+      id,
+      queue: this.name,
+      payload,
+      seq: this.sequence,
+      maxAttempts: options.maxAttempts,
+      backoff: options.backoff,
+      dedupeKey: options.dedupeKey,
+      leaseMs: options.leaseMs,
+      createdAt: now,
+      priority: options.priority,
+      state: 'waiting',
+      attempts: 0,
+      runAt: options.runAt.getTime(),
+      errors: [],
+      result: undefined,
+      updatedAt: now,
+      finishedAt: undefined,
+      leaseExpiresAt: undefined,
+      token: undefined,
+      stamp: 0,
+    };
+    this.jobs.set(id, job);
+    this.counts.waiting += 1;
+    if (job.dedupeKey !== undefined) this.dedupe.set(job.dedupeKey, id);
+    this.schedule(job, now);
+    return job;
+  }
+
+  /** Due delayed jobs move to the ready heap; expired leases are retried or dead-lettered. */
+  private promote(now: number): void {
+    for (let entry = this.delayed.peek(); entry !== undefined && entry.job.runAt <= now; entry = this.delayed.peek()) {
+      this.delayed.pop();
+      if (entry.stamp === entry.job.stamp && entry.job.state === 'waiting') this.ready.push(entry);
+    }
+    for (
+      let entry = this.leases.peek();
+      entry !== undefined && (entry.job.leaseExpiresAt ?? 0) <= now;
+      entry = this.leases.peek()
+    ) {
+      this.leases.pop();
+      const job = entry.job;
+      if (entry.stamp !== job.stamp || job.state !== 'active') continue;
+      job.errors.push({ attempt: job.attempts, message: 'lease expired', name: 'LEASE_EXPIRED', at: new Date(now) });
+      if (job.attempts >= job.maxAttempts) {
+        this.setState(job, 'dead', now);
+      } else {
+        this.setState(job, 'waiting', now);
+        this.ready.push({ job, stamp: job.stamp });
+      }
+    }
+  }
+
+  /** Leases up to `count` due jobs in order. */
+  lease(count: number, leaseMs: number | undefined, now: number): MemoryJob[] {
+    this.promote(now);
+    const leased: MemoryJob[] = [];
+    while (leased.length < count) {
+      const entry = this.ready.pop();
+      if (entry === undefined) break;
+      const job = entry.job;
+      if (entry.stamp !== job.stamp || job.state !== 'waiting') continue;
+      this.setState(job, 'active', now);
+      job.attempts += 1;
+      job.token = generateId();
+      job.leaseExpiresAt = now + (leaseMs ?? job.leaseMs);
+      this.leases.push({ job, stamp: job.stamp });
+      leased.push(job);
+    }
+    this.armTimer();
+    return leased;
+  }
+
+  /** The job behind a lease, or CONFLICT when the lease is no longer valid. */
+  leased(jobId: string, token: string, now: number, operation: string): MemoryJob {
+    const job = this.jobs.get(jobId);
+    if (job === undefined || job.state !== 'active' || job.token !== token || (job.leaseExpiresAt ?? 0) <= now) {
+      const why =
+        job === undefined
+          ? 'the job no longer exists'
+          : job.state !== 'active'
+            ? `the job is ${job.state}`
+            : job.token !== token
+              ? 'the job was leased again with another token'
+              : 'the lease expired';
+      throw new ConflictError(`${operation} on job ${JSON.stringify(jobId)} of queue ${this.name}: ${why}`, {
+        collection: this.name,
+        id: jobId,
+        retryable: false,
+      });
+    }
+    return job;
+  }
+
+  /** Extends a valid lease. */
+  extend(job: MemoryJob, leaseMs: number, now: number): void {
+    job.leaseExpiresAt = now + leaseMs;
+    job.stamp += 1;
+    job.updatedAt = now;
+    this.leases.push({ job, stamp: job.stamp });
+    this.armTimer();
+  }
+
+  stats(): JobStats {
+    return { ...this.counts };
+  }
+
+  onJobAvailable(listener: () => void): () => void {
+    this.listeners.add(listener);
+    this.armTimer();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.disarmTimer();
+    };
+  }
+
+  notify(): void {
+    if (this.listeners.size === 0) return;
+    // Listeners run after the current operation has returned, never inside it.
+    queueMicrotask(() => {
+      for (const listener of this.listeners) listener();
+    });
+    this.armTimer();
+  }
+
+  private disarmTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  private dropStaleHeads(): void {
+    for (let entry = this.delayed.peek(); entry !== undefined && entry.stamp !== entry.job.stamp; entry = this.delayed.peek()) {
+      this.delayed.pop();
+    }
+    for (let entry = this.leases.peek(); entry !== undefined && entry.stamp !== entry.job.stamp; entry = this.leases.peek()) {
+      this.leases.pop();
+    }
+  }
+
+  /** Wakes listeners when the next delayed job falls due or the next lease expires. */
+  private armTimer(): void {
+    if (this.listeners.size === 0) return;
+    // Settle what is due already, so the heads of both heaps lie in the future.
+    this.promote(Date.now());
+    this.dropStaleHeads();
+    const next = Math.min(this.delayed.peek()?.job.runAt ?? Infinity, this.leases.peek()?.job.leaseExpiresAt ?? Infinity);
+    if (next === Number.POSITIVE_INFINITY || next >= this.timerAt) return;
+    this.disarmTimer();
+    this.timerAt = next;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.notify();
+      },
+      Math.max(0, next - Date.now()) + 1,
+    );
+    // A pending wake-up must not keep the process alive on its own.
+    this.timer.unref?.();
+  }
+}

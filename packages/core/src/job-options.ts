@@ -1,0 +1,144 @@
+import type { DocumentValue } from './document.js';
+import { ValidationError } from './errors.js';
+import type { BackoffPolicy, JobError } from './job.js';
+import type { EnqueueOptions } from './job-queue.js';
+import { checkString, copyValue, isPlainObject } from './values.js';
+
+/** Defaults every queue adapter applies. */
+export const JOB_DEFAULTS: {
+  readonly priority: number;
+  readonly maxAttempts: number;
+  readonly leaseMs: number;
+  readonly backoff: BackoffPolicy;
+} = {
+  priority: 0,
+  maxAttempts: 3,
+  leaseMs: 30_000,
+  backoff: { type: 'exponential', delayMs: 1_000, maxDelayMs: 3_600_000, jitter: 'none' },
+};
+
+const MAX_DELAY_MS = 100 * 365 * 24 * 3_600_000;
+
+/** Enqueue options with defaults applied and every value checked. */
+export interface NormalizedEnqueue {
+  readonly runAt: Date;
+  readonly priority: number;
+  readonly maxAttempts: number;
+  readonly backoff: BackoffPolicy;
+  readonly dedupeKey: string | undefined;
+  readonly leaseMs: number;
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ValidationError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`, name);
+  }
+  return value;
+}
+
+/** Checks a duration in milliseconds (an integer >= `min`). */
+export function checkDuration(name: string, value: unknown, min = 0): number {
+  return checkInteger(name, value, min, MAX_DELAY_MS);
+}
+
+function checkBackoff(value: unknown): BackoffPolicy {
+  if (!isPlainObject(value)) throw new ValidationError('backoff must be { type, delayMs, ... }', 'backoff');
+  if (value.type === 'fixed') return { type: 'fixed', delayMs: checkDuration('backoff.delayMs', value.delayMs) };
+  if (value.type === 'exponential') {
+    const jitter = value.jitter ?? 'none';
+    if (jitter !== 'none' && jitter !== 'full' && jitter !== 'equal') {
+      throw new ValidationError('backoff.jitter must be "none", "full" or "equal"', 'backoff.jitter');
+    }
+    return {
+      type: 'exponential',
+      delayMs: checkDuration('backoff.delayMs', value.delayMs),
+      maxDelayMs: checkDuration('backoff.maxDelayMs', value.maxDelayMs ?? 3_600_000),
+      jitter,
+    };
+  }
+  throw new ValidationError('backoff.type must be "fixed" or "exponential"', 'backoff.type');
+}
+
+/** Validates enqueue options and applies the defaults. */
+export function normalizeEnqueueOptions(options: EnqueueOptions | undefined, now: number): NormalizedEnqueue {
+  if (options !== undefined && !isPlainObject(options)) throw new ValidationError('enqueue options must be an object', '');
+  if (options?.runAt !== undefined && options.delayMs !== undefined) {
+    throw new ValidationError('runAt and delayMs cannot be combined', 'delayMs');
+  }
+  let runAt = new Date(now);
+  if (options?.runAt !== undefined) {
+    if (!(options.runAt instanceof Date) || Number.isNaN(options.runAt.getTime())) {
+      throw new ValidationError('runAt must be a valid Date', 'runAt');
+    }
+    runAt = new Date(options.runAt.getTime());
+  } else if (options?.delayMs !== undefined) {
+    runAt = new Date(now + checkDuration('delayMs', options.delayMs));
+  }
+  let dedupeKey: string | undefined;
+  if (options?.dedupeKey !== undefined) {
+    if (typeof options.dedupeKey !== 'string' || options.dedupeKey.length === 0 || options.dedupeKey.length > 256) {
+      throw new ValidationError('dedupeKey must be a string of 1–256 characters', 'dedupeKey');
+    }
+    checkString(options.dedupeKey, 'dedupeKey');
+    dedupeKey = options.dedupeKey;
+  }
+  return {
+    runAt,
+    priority: checkInteger('priority', options?.priority ?? JOB_DEFAULTS.priority, -1_000_000, 1_000_000),
+    maxAttempts: checkInteger('maxAttempts', options?.maxAttempts ?? JOB_DEFAULTS.maxAttempts, 1, 1_000_000),
+    backoff: options?.backoff === undefined ? JOB_DEFAULTS.backoff : checkBackoff(options.backoff),
+    dedupeKey,
+    leaseMs: checkDuration('leaseMs', options?.leaseMs ?? JOB_DEFAULTS.leaseMs, 1),
+  };
+}
+
+/** Validates a job payload (or result) and returns a canonical copy. */
+export function copyPayload<T>(payload: unknown, path = 'payload'): T {
+  if (payload === undefined) throw new ValidationError(`${path} is undefined; use null`, path);
+  return copyValue(payload, path) as T;
+}
+
+/**
+ * The delay before attempt `attempt + 1` after attempt `attempt` (1-based)
+ * failed. `random` is injectable for tests.
+ */
+export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
+  if (policy.type === 'fixed') return policy.delayMs;
+  const exponent = Math.min(Math.max(attempt - 1, 0), 52);
+  const delay = Math.min(policy.maxDelayMs ?? 3_600_000, policy.delayMs * 2 ** exponent);
+  switch (policy.jitter ?? 'none') {
+    case 'full':
+      return Math.round(random() * delay);
+    case 'equal':
+      return Math.round(delay / 2 + random() * (delay / 2));
+    default:
+      return delay;
+  }
+}
+
+/** Turns whatever a handler threw into the error kept on the job. */
+export function toJobError(error: unknown, attempt: number, at: Date): JobError {
+  let message: string;
+  let name: string | undefined;
+  if (error instanceof Error) {
+    message = error.message;
+    const code = (error as { code?: unknown }).code;
+    name = typeof code === 'string' ? code : error.name;
+  } else if (typeof error === 'string') {
+    message = error;
+  } else {
+    try {
+      message = JSON.stringify(error) ?? String(error);
+    } catch {
+      message = String(error);
+    }
+  }
+  // Keep errors storable everywhere (no U+0000, bounded size).
+  message = message.replaceAll('\u0000', '').toWellFormed().slice(0, 4_000);
+  return { attempt, message, name, at };
+}
+
+/** Copies a job result, which must be a document value. */
+export function copyResult(result: unknown): DocumentValue | undefined {
+  return result === undefined ? undefined : copyValue(result, 'result');
+}
