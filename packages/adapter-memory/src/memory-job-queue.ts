@@ -1,7 +1,7 @@
 import {
   backoffDelay,
-  checkDuration,
   ConflictError,
+  checkDuration,
   cloneValue,
   copyPayload,
   copyResult,
@@ -30,9 +30,8 @@ import {
   type Worker,
   type WorkerOptions,
 } from '@berth/core';
-import type { MemorySession } from './memory-session.js';
 import type { MemoryJob, MemoryQueueState } from './memory-queue-state.js';
-
+import type { MemorySession } from './memory-session.js';
 
 function toJob<T>(job: MemoryJob): Job<T> {
   return {
@@ -285,4 +284,3 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
     return startWorker<T>(this, handler, options, this.state);
   }
 }
-

@@ -2,11 +2,11 @@ import {
   type BackoffPolicy,
   ConflictError,
   type DocumentValue,
+  generateId,
   type JobError,
   type JobState,
   type JobStats,
   type NormalizedEnqueue,
-  generateId,
 } from '@berth/core';
 import { BinaryHeap } from './binary-heap.js';
 
@@ -238,10 +238,18 @@ export class MemoryQueueState {
   }
 
   private dropStaleHeads(): void {
-    for (let entry = this.delayed.peek(); entry !== undefined && entry.stamp !== entry.job.stamp; entry = this.delayed.peek()) {
+    for (
+      let entry = this.delayed.peek();
+      entry !== undefined && entry.stamp !== entry.job.stamp;
+      entry = this.delayed.peek()
+    ) {
       this.delayed.pop();
     }
-    for (let entry = this.leases.peek(); entry !== undefined && entry.stamp !== entry.job.stamp; entry = this.leases.peek()) {
+    for (
+      let entry = this.leases.peek();
+      entry !== undefined && entry.stamp !== entry.job.stamp;
+      entry = this.leases.peek()
+    ) {
       this.leases.pop();
     }
   }
@@ -252,7 +260,10 @@ export class MemoryQueueState {
     // Settle what is due already, so the heads of both heaps lie in the future.
     this.promote(Date.now());
     this.dropStaleHeads();
-    const next = Math.min(this.delayed.peek()?.job.runAt ?? Infinity, this.leases.peek()?.job.leaseExpiresAt ?? Infinity);
+    const next = Math.min(
+      this.delayed.peek()?.job.runAt ?? Infinity,
+      this.leases.peek()?.job.leaseExpiresAt ?? Infinity,
+    );
     if (next === Number.POSITIVE_INFINITY || next >= this.timerAt) return;
     this.disarmTimer();
     this.timerAt = next;

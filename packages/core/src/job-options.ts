@@ -61,7 +61,8 @@ function checkBackoff(value: unknown): BackoffPolicy {
 
 /** Validates enqueue options and applies the defaults. */
 export function normalizeEnqueueOptions(options: EnqueueOptions | undefined, now: number): NormalizedEnqueue {
-  if (options !== undefined && !isPlainObject(options)) throw new ValidationError('enqueue options must be an object', '');
+  if (options !== undefined && !isPlainObject(options))
+    throw new ValidationError('enqueue options must be an object', '');
   if (options?.runAt !== undefined && options.delayMs !== undefined) {
     throw new ValidationError('runAt and delayMs cannot be combined', 'delayMs');
   }

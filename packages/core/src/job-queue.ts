@@ -1,6 +1,6 @@
 import type { SignalOptions } from './abort.js';
 import type { DocumentValue } from './document.js';
-import type { BackoffPolicy, Job, JobStats, JobState, Lease, LeaseRef } from './job.js';
+import type { BackoffPolicy, Job, JobState, JobStats, Lease, LeaseRef } from './job.js';
 
 /** Options of one enqueued job. */
 export interface EnqueueOptions {
@@ -69,6 +69,7 @@ export interface JobContext<T> {
 export type JobHandler<T> = (
   job: Job<T>,
   context: JobContext<T>,
+  // biome-ignore lint/suspicious/noConfusingVoidType: `void` lets handlers that return nothing type-check.
 ) => Promise<DocumentValue | undefined | void> | DocumentValue | undefined | void;
 
 /** Options of `queue.work()`. */

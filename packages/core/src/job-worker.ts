@@ -1,8 +1,8 @@
 import type { DocumentValue } from './document.js';
 import { isBerthError, ValidationError } from './errors.js';
 import type { Lease } from './job.js';
-import type { JobContext, JobHandler, JobQueue, Worker, WorkerOptions } from './job-queue.js';
 import { checkDuration } from './job-options.js';
+import type { JobContext, JobHandler, JobQueue, Worker, WorkerOptions } from './job-queue.js';
 
 /** How an adapter tells workers that a job may be available (LISTEN/NOTIFY, pub/sub, in-process events). */
 export interface JobNotifier {
@@ -97,7 +97,8 @@ class QueueWorker<T> implements Worker {
       if (capacity > 0) {
         let leases: Lease<T>[];
         try {
-          const leaseMs = this.prefetch > 0 ? Math.min(this.leaseMs ?? PREFETCH_LEASE_MS, PREFETCH_LEASE_MS) : this.leaseMs;
+          const leaseMs =
+            this.prefetch > 0 ? Math.min(this.leaseMs ?? PREFETCH_LEASE_MS, PREFETCH_LEASE_MS) : this.leaseMs;
           leases = await this.queue.dequeueMany(capacity, leaseMs === undefined ? {} : { leaseMs });
         } catch (error) {
           this.report(error);
@@ -178,9 +179,9 @@ class QueueWorker<T> implements Worker {
           return running.lease;
         },
       };
-      let result: DocumentValue | undefined | void;
+      let result: DocumentValue | undefined;
       try {
-        result = await this.handler(lease.job, context);
+        result = (await this.handler(lease.job, context)) ?? undefined;
       } catch (error) {
         if (!running.lost) await this.settle(running, () => this.queue.fail(running.lease, error));
         return;
@@ -188,7 +189,7 @@ class QueueWorker<T> implements Worker {
       if (running.lost) return;
       await this.settle(running, async () => {
         try {
-          await this.queue.complete(running.lease, result ?? undefined);
+          await this.queue.complete(running.lease, result);
         } catch (error) {
           // A result the engine cannot store fails the attempt instead of leaving the job active.
           if (!isBerthError(error, 'VALIDATION')) throw error;
