@@ -87,7 +87,7 @@ export interface WorkerOptions extends SignalOptions {
   readonly pollIntervalMs?: number | undefined;
   /** How long `close()` waits for jobs in flight before aborting their signals (default 30 000 ms). */
   readonly closeTimeoutMs?: number | undefined;
-  /** Called with errors the worker cannot hand to anyone else (a lost lease, a failed fetch). */
+  /** Called with errors the worker cannot hand to anyone else (a lost lease, a failed fetch); default: `console.error`. */
   readonly onError?: ((error: unknown, job?: Job<unknown>) => void) | undefined;
 }
 

@@ -70,9 +70,10 @@ class QueueWorker<T> implements Worker {
   }
 
   private report(error: unknown, lease?: Lease<T>): void {
-    if (this.options.onError !== undefined) {
-      this.options.onError(error, lease?.job as Lease<unknown>['job'] | undefined);
-    }
+    const job = lease?.job as Lease<unknown>['job'] | undefined;
+    if (this.options.onError !== undefined) this.options.onError(error, job);
+    // Without a hook, say it rather than lose it.
+    else console.error(`berth worker on queue ${this.queue.name}${job ? `, job ${job.id}` : ''}:`, error);
   }
 
   private wake(): void {
@@ -118,6 +119,10 @@ class QueueWorker<T> implements Worker {
     }
   }
 
+  private prefetchLeaseMs(lease: Lease<T>): number {
+    return Math.min(this.leaseMs ?? lease.job.leaseMs, PREFETCH_LEASE_MS);
+  }
+
   private startHandlers(): void {
     while (!this.closing && this.inFlight.size < this.concurrency && this.prefetched.length > 0) {
       const lease = this.prefetched.shift() as Lease<T>;
@@ -146,7 +151,8 @@ class QueueWorker<T> implements Worker {
   private async renew(jobId: string): Promise<void> {
     const current = this.currentLease(jobId);
     if (current === undefined) return this.stopRenewal(jobId);
-    const leaseMs = current.running === undefined ? undefined : this.leaseMs;
+    // Prefetched jobs keep short leases; running ones get their full lease.
+    const leaseMs = current.running === undefined ? this.prefetchLeaseMs(current.lease) : this.leaseMs;
     try {
       const renewed = await this.queue.extendLease(current.lease, leaseMs);
       if (current.running !== undefined) current.running.lease = renewed;
