@@ -1,6 +1,7 @@
 import {
   type Backend,
   type Capabilities,
+  ConnectionError,
   checkCollectionName,
   type Document,
   type DocumentValue,
@@ -16,7 +17,7 @@ import {
 } from '@berth/core';
 import { MemoryJobQueue } from './memory-job-queue.js';
 import { MemoryQueueState } from './memory-queue-state.js';
-import { MemoryRepository } from './memory-repository.js';
+import { MemoryRepository, type MemoryScope } from './memory-repository.js';
 import { MemorySession } from './memory-session.js';
 import { MemoryStore } from './memory-store.js';
 
@@ -38,12 +39,12 @@ import { MemoryStore } from './memory-store.js';
  * ```
  */
 export class MemoryBackend implements Backend {
-  readonly kind = 'memory';
+  readonly kind: string = 'memory';
   readonly capabilities: Capabilities = {
     repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false },
     queue: { level: 'single-node', transactionalEnqueue: true, durable: false },
   };
-  private readonly store = new MemoryStore();
+  protected readonly store: MemoryStore = new MemoryStore();
   private readonly queues = new Map<string, MemoryQueueState>();
   private closed = false;
 
@@ -62,11 +63,20 @@ export class MemoryBackend implements Backend {
 
   repository<T extends Document = Document>(name: string, options?: RepositoryOptions<T>): Repository<T> {
     checkCollectionName(name);
-    return new MemoryRepository<T>(name, options, { kind: 'auto', store: this.store });
+    return new MemoryRepository<T>(name, options, this.autoScope());
+  }
+
+  /** Where single operations run; the document-backed backend adds its gate. */
+  protected autoScope(): MemoryScope {
+    return { kind: 'auto', store: this.store, gate: async () => this.assertOpen() };
+  }
+
+  protected assertOpen(): void {
+    if (this.closed) throw new ConnectionError(`this ${this.kind} backend is closed`, { retryable: false });
   }
 
   queue<T = DocumentValue>(name: string): JobQueue<T> {
-    return new MemoryJobQueue<T>(this.queueState(name));
+    return new MemoryJobQueue<T>(this.queueState(name), undefined, () => this.assertOpen());
   }
 
   private queueState(name: string): MemoryQueueState {
@@ -81,6 +91,7 @@ export class MemoryBackend implements Backend {
 
   async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
     throwIfAborted(options?.signal, 'transaction');
+    this.assertOpen();
     const session = new MemorySession(this.store, true);
     const scope: TransactionScope = {
       repository: <T extends Document = Document>(name: string, repositoryOptions?: RepositoryOptions<T>) => {

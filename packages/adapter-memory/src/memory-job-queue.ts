@@ -87,6 +87,8 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
   constructor(
     private readonly state: MemoryQueueState,
     private readonly session: MemorySession | undefined = undefined,
+    /** Throws when the backend is closed. */
+    private readonly assertOpen: () => void = () => undefined,
   ) {
     this.name = state.name;
   }
@@ -136,6 +138,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async enqueueMany(items: readonly EnqueueItem<T>[], options?: SignalOptions): Promise<EnqueueResult[]> {
     throwIfAborted(options?.signal, `${this.name}.enqueue`);
+    this.assertOpen();
     if (!Array.isArray(items)) throw new ValidationError('enqueueMany takes an array of { payload, ...options }', '');
     const now = Date.now();
     const prepared = items.map((item, index) => {
@@ -161,6 +164,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async dequeueMany(count: number, options?: DequeueOptions): Promise<Lease<T>[]> {
     throwIfAborted(options?.signal, `${this.name}.dequeue`);
+    this.assertOpen();
     if (!Number.isSafeInteger(count) || count < 1 || count > 10_000) {
       throw new ValidationError(`count must be an integer from 1 to 10000, got ${String(count)}`, 'count');
     }
@@ -170,6 +174,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async complete(lease: LeaseRef, result?: DocumentValue, options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, `${this.name}.complete`);
+    this.assertOpen();
     const { id, token } = checkLeaseRef(lease);
     const stored = copyResult(result);
     const now = Date.now();
@@ -180,6 +185,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async fail(lease: LeaseRef, error: unknown, options?: FailOptions): Promise<'waiting' | 'dead'> {
     throwIfAborted(options?.signal, `${this.name}.fail`);
+    this.assertOpen();
     const { id, token } = checkLeaseRef(lease);
     const retryAfterMs =
       options?.retryAfterMs === undefined ? undefined : checkDuration('retryAfterMs', options.retryAfterMs);
@@ -198,6 +204,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async extendLease(lease: LeaseRef, leaseMs?: number, options?: SignalOptions): Promise<Lease<T>> {
     throwIfAborted(options?.signal, `${this.name}.extendLease`);
+    this.assertOpen();
     const { id, token } = checkLeaseRef(lease);
     const duration = leaseMs === undefined ? undefined : checkDuration('leaseMs', leaseMs, 1);
     const now = Date.now();
@@ -208,6 +215,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async release(lease: LeaseRef, options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, `${this.name}.release`);
+    this.assertOpen();
     const { id, token } = checkLeaseRef(lease);
     const now = Date.now();
     const job = this.state.leased(id, token, now, 'release');
@@ -218,12 +226,14 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async get(id: string, options?: SignalOptions): Promise<Job<T> | null> {
     throwIfAborted(options?.signal, `${this.name}.get`);
+    this.assertOpen();
     const job = typeof id === 'string' ? this.state.jobs.get(id) : undefined;
     return job === undefined ? null : toJob<T>(job);
   }
 
   async cancel(id: string, options?: SignalOptions): Promise<boolean> {
     throwIfAborted(options?.signal, `${this.name}.cancel`);
+    this.assertOpen();
     const job = this.state.jobs.get(id);
     if (job === undefined || (job.state !== 'waiting' && job.state !== 'active')) return false;
     this.state.setState(job, 'cancelled', Date.now());
@@ -232,6 +242,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async retry(id: string, options?: SignalOptions): Promise<boolean> {
     throwIfAborted(options?.signal, `${this.name}.retry`);
+    this.assertOpen();
     const job = this.state.jobs.get(id);
     if (job === undefined || (job.state !== 'dead' && job.state !== 'cancelled')) return false;
     const holder = this.state.holderOf(job.dedupeKey);
@@ -252,11 +263,13 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async stats(options?: SignalOptions): Promise<JobStats> {
     throwIfAborted(options?.signal, `${this.name}.stats`);
+    this.assertOpen();
     return this.state.stats();
   }
 
   async purge(options: PurgeOptions): Promise<number> {
     throwIfAborted(options?.signal, `${this.name}.purge`);
+    this.assertOpen();
     const before = options?.finishedBefore;
     if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
       throw new ValidationError('purge needs finishedBefore: a valid Date', 'finishedBefore');

@@ -35,13 +35,29 @@ export interface MemoryJob {
   stamp: number;
 }
 
+/**
+ * A heap entry carries the keys it was ordered by: a job's fields change
+ * after it was pushed, and a heap whose keys move under it breaks. Entries
+ * whose stamp no longer matches the job's are stale and skipped.
+ */
 interface HeapEntry {
   readonly job: MemoryJob;
   readonly stamp: number;
+  readonly priority: number;
+  /** `runAt` for the ready and delayed heaps, `leaseExpiresAt` for the lease heap. */
+  readonly time: number;
+}
+
+function entry(job: MemoryJob, time: number): HeapEntry {
+  return { job, stamp: job.stamp, priority: job.priority, time };
 }
 
 function readyOrder(a: HeapEntry, b: HeapEntry): number {
-  return b.job.priority - a.job.priority || a.job.runAt - b.job.runAt || a.job.seq - b.job.seq;
+  return b.priority - a.priority || a.time - b.time || a.job.seq - b.job.seq;
+}
+
+function timeOrder(a: HeapEntry, b: HeapEntry): number {
+  return a.time - b.time;
 }
 
 /**
@@ -55,10 +71,8 @@ export class MemoryQueueState {
   /** Dedupe key → id of the waiting or active job holding it. */
   readonly dedupe: Map<string, string> = new Map();
   private readonly ready = new BinaryHeap<HeapEntry>(readyOrder);
-  private readonly delayed = new BinaryHeap<HeapEntry>((a, b) => a.job.runAt - b.job.runAt);
-  private readonly leases = new BinaryHeap<HeapEntry>(
-    (a, b) => (a.job.leaseExpiresAt ?? 0) - (b.job.leaseExpiresAt ?? 0),
-  );
+  private readonly delayed = new BinaryHeap<HeapEntry>(timeOrder);
+  private readonly leases = new BinaryHeap<HeapEntry>(timeOrder);
   private readonly listeners = new Set<() => void>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -90,9 +104,8 @@ export class MemoryQueueState {
 
   /** Puts a waiting job in the heap it belongs to. */
   schedule(job: MemoryJob, now: number): void {
-    const entry = { job, stamp: job.stamp };
-    if (job.runAt <= now) this.ready.push(entry);
-    else this.delayed.push(entry);
+    if (job.runAt <= now) this.ready.push(entry(job, job.runAt));
+    else this.delayed.push(entry(job, job.runAt));
     this.notify();
   }
 
@@ -137,24 +150,20 @@ export class MemoryQueueState {
 
   /** Due delayed jobs move to the ready heap; expired leases are retried or dead-lettered. */
   private promote(now: number): void {
-    for (let entry = this.delayed.peek(); entry !== undefined && entry.job.runAt <= now; entry = this.delayed.peek()) {
+    for (let head = this.delayed.peek(); head !== undefined && head.time <= now; head = this.delayed.peek()) {
       this.delayed.pop();
-      if (entry.stamp === entry.job.stamp && entry.job.state === 'waiting') this.ready.push(entry);
+      if (head.stamp === head.job.stamp && head.job.state === 'waiting') this.ready.push(head);
     }
-    for (
-      let entry = this.leases.peek();
-      entry !== undefined && (entry.job.leaseExpiresAt ?? 0) <= now;
-      entry = this.leases.peek()
-    ) {
+    for (let head = this.leases.peek(); head !== undefined && head.time <= now; head = this.leases.peek()) {
       this.leases.pop();
-      const job = entry.job;
-      if (entry.stamp !== job.stamp || job.state !== 'active') continue;
+      const job = head.job;
+      if (head.stamp !== job.stamp || job.state !== 'active') continue;
       job.errors.push({ attempt: job.attempts, message: 'lease expired', name: 'LEASE_EXPIRED', at: new Date(now) });
       if (job.attempts >= job.maxAttempts) {
         this.setState(job, 'dead', now);
       } else {
         this.setState(job, 'waiting', now);
-        this.ready.push({ job, stamp: job.stamp });
+        this.ready.push(entry(job, job.runAt));
       }
     }
   }
@@ -164,15 +173,15 @@ export class MemoryQueueState {
     this.promote(now);
     const leased: MemoryJob[] = [];
     while (leased.length < count) {
-      const entry = this.ready.pop();
-      if (entry === undefined) break;
-      const job = entry.job;
-      if (entry.stamp !== job.stamp || job.state !== 'waiting') continue;
+      const head = this.ready.pop();
+      if (head === undefined) break;
+      const job = head.job;
+      if (head.stamp !== job.stamp || job.state !== 'waiting') continue;
       this.setState(job, 'active', now);
       job.attempts += 1;
       job.token = generateId();
       job.leaseExpiresAt = now + (leaseMs ?? job.leaseMs);
-      this.leases.push({ job, stamp: job.stamp });
+      this.leases.push(entry(job, job.leaseExpiresAt));
       leased.push(job);
     }
     this.armTimer();
@@ -205,7 +214,7 @@ export class MemoryQueueState {
     job.leaseExpiresAt = now + leaseMs;
     job.stamp += 1;
     job.updatedAt = now;
-    this.leases.push({ job, stamp: job.stamp });
+    this.leases.push(entry(job, job.leaseExpiresAt));
     this.armTimer();
   }
 
@@ -260,10 +269,7 @@ export class MemoryQueueState {
     // Settle what is due already, so the heads of both heaps lie in the future.
     this.promote(Date.now());
     this.dropStaleHeads();
-    const next = Math.min(
-      this.delayed.peek()?.job.runAt ?? Infinity,
-      this.leases.peek()?.job.leaseExpiresAt ?? Infinity,
-    );
+    const next = Math.min(this.delayed.peek()?.time ?? Infinity, this.leases.peek()?.time ?? Infinity);
     if (next === Number.POSITIVE_INFINITY || next >= this.timerAt) return;
     this.disarmTimer();
     this.timerAt = next;

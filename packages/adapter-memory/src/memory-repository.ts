@@ -49,8 +49,15 @@ const AUTO_COMMIT_ATTEMPTS = 20;
 
 /** Where a repository's operations run: auto-committed, or inside a transaction. */
 export type MemoryScope =
-  | { readonly kind: 'auto'; readonly store: MemoryStore }
+  | {
+      readonly kind: 'auto';
+      readonly store: MemoryStore;
+      /** Awaited before every operation (the document-backed backend loads, or refuses writes after a conflict). */
+      readonly gate?: ((operation: 'read' | 'write') => Promise<void>) | undefined;
+    }
   | { readonly kind: 'transaction'; readonly session: MemorySession };
+
+const READ_OPERATIONS = new Set(['get', 'getEntry', 'getMany', 'find', 'count', 'countBy', 'explain']);
 
 /** A repository on the memory backend. Every document handed in or out is copied. */
 export class MemoryRepository<T extends Document> implements Repository<T> {
@@ -78,6 +85,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
       this.prepareIndexes(this.scope.session);
       return work(this.scope.session);
     }
+    await this.scope.gate?.(READ_OPERATIONS.has(operation) ? 'read' : 'write');
     for (let attempt = 1; ; attempt++) {
       const session = new MemorySession(this.scope.store, false);
       this.prepareIndexes(session);

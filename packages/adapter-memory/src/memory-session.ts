@@ -156,13 +156,16 @@ export class MemorySession {
         );
       }
     }
+    let changed = false;
     for (const overlay of this.overlays.values()) {
       if (overlay.writes.size === 0) continue;
       for (const [id, record] of overlay.writes) overlay.collection.apply(id, record);
       overlay.collection.sequence += 1;
+      changed = true;
     }
     for (const step of this.steps) step.apply();
     this.state = 'committed';
+    if (changed) this.store.onCommit?.();
   }
 
   rollback(): void {

@@ -77,6 +77,8 @@ export class MemoryCollection {
 /** Every collection of one memory backend. */
 export class MemoryStore {
   readonly collections: Map<string, MemoryCollection> = new Map();
+  /** Called after every commit that changed something (the document-backed backend saves then). */
+  onCommit: (() => void) | undefined;
 
   collection(name: string): MemoryCollection {
     let collection = this.collections.get(name);

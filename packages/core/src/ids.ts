@@ -1,4 +1,19 @@
 let lastMillis = -1;
+const POOL_SIZE = 4096;
+let pool = new Uint8Array(0);
+let poolOffset = 0;
+
+/** 16 random bytes from a pooled buffer: one getRandomValues call per 256 ids. */
+function randomBytes(): Uint8Array {
+  if (poolOffset + 16 > pool.length) {
+    pool = new Uint8Array(POOL_SIZE);
+    globalThis.crypto.getRandomValues(pool);
+    poolOffset = 0;
+  }
+  const bytes = pool.slice(poolOffset, poolOffset + 16);
+  poolOffset += 16;
+  return bytes;
+}
 let sequence = 0;
 
 /**
@@ -29,8 +44,7 @@ export function generateId(): string {
     lastMillis = millis;
     sequence = 0;
   }
-  const bytes = new Uint8Array(16);
-  globalThis.crypto.getRandomValues(bytes);
+  const bytes = randomBytes();
   const high = Math.floor(millis / 2 ** 16);
   bytes[0] = (high >>> 24) & 0xff;
   bytes[1] = (high >>> 16) & 0xff;

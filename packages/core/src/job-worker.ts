@@ -19,6 +19,15 @@ interface Running<T> {
   lost: boolean;
 }
 
+/**
+ * Whether a handler's error asks for no further attempts: an error whose
+ * `retryable` is `false` (a non-retryable Berth error, or any error you mark
+ * so) makes the job dead at once.
+ */
+export function isPermanentFailure(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false;
+}
+
 function checkCount(name: string, value: number | undefined, fallback: number, min: number): number {
   const count = value ?? fallback;
   if (!Number.isSafeInteger(count) || count < min || count > 10_000) {
@@ -150,7 +159,7 @@ class QueueWorker<T> implements Worker {
 
   private async renew(jobId: string): Promise<void> {
     const current = this.currentLease(jobId);
-    if (current === undefined) return this.stopRenewal(jobId);
+    if (current === undefined || !this.renewals.has(jobId)) return this.stopRenewal(jobId);
     // Prefetched jobs keep short leases; running ones get their full lease.
     const leaseMs = current.running === undefined ? this.prefetchLeaseMs(current.lease) : this.leaseMs;
     try {
@@ -161,6 +170,8 @@ class QueueWorker<T> implements Worker {
         if (index >= 0) this.prefetched[index] = renewed;
       }
     } catch (error) {
+      // Stopped while the renewal was in flight: the job is being settled.
+      if (!this.renewals.has(jobId)) return;
       if (!isBerthError(error, 'CONFLICT')) return this.report(error, current.lease);
       // The lease is gone (expired, cancelled): stop the handler, drop the job.
       this.stopRenewal(jobId);
@@ -189,9 +200,16 @@ class QueueWorker<T> implements Worker {
       try {
         result = (await this.handler(lease.job, context)) ?? undefined;
       } catch (error) {
-        if (!running.lost) await this.settle(running, () => this.queue.fail(running.lease, error));
+        // Renewal stops before settling, so a renewal racing a slow fail()
+        // cannot report a conflict for a job that is already done.
+        this.stopRenewal(lease.job.id);
+        if (!running.lost) {
+          const retry = !isPermanentFailure(error);
+          await this.settle(running, () => this.queue.fail(running.lease, error, retry ? {} : { retry: false }));
+        }
         return;
       }
+      this.stopRenewal(lease.job.id);
       if (running.lost) return;
       await this.settle(running, async () => {
         try {
