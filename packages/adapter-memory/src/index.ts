@@ -1,3 +1,11 @@
 export { createBackendFromUrl, MemoryBackend } from './memory-backend.js';
 export { MemoryJobQueue } from './memory-job-queue.js';
 export { MemoryRepository } from './memory-repository.js';
+export {
+  DOCUMENT_META_KEY,
+  DocumentBackend,
+  type DocumentBackendConfig,
+  type SaveErrorDetails,
+} from './document-backend.js';
+export { FileDocumentStore, type FileDocumentStoreConfig } from './file-document-store.js';
+export { MemoryDocumentStore } from './memory-document-store.js';

@@ -1,0 +1,332 @@
+import {
+  type Capabilities,
+  ConflictError,
+  ConnectionError,
+  checkCollectionName,
+  copyDocument,
+  type DocumentStore,
+  type DocumentValue,
+  fromJsonValue,
+  type HealthStatus,
+  isBerthError,
+  isPlainObject,
+  type JobQueue,
+  type SignalOptions,
+  type TransactionOptions,
+  type TransactionScope,
+  throwIfAborted,
+  toJsonValue,
+  UnsupportedError,
+  ValidationError,
+} from '@berth/core';
+import { MemoryBackend } from './memory-backend.js';
+import type { MemoryScope } from './memory-repository.js';
+import type { MemoryRecord } from './memory-store.js';
+
+/** The top-level key that holds Berth's metadata; collection names cannot start with `$`. */
+export const DOCUMENT_META_KEY = '$berth';
+
+/** What a failed save reports to `onSaveError`. */
+export interface SaveErrorDetails {
+  /** Consecutive failed attempts so far. */
+  readonly attempt: number;
+  /** `false` once a second writer was detected: Berth stops saving rather than overwrite it. */
+  readonly willRetry: boolean;
+}
+
+/** Options of {@link DocumentBackend}. */
+export interface DocumentBackendConfig {
+  /** Where the document lives. */
+  readonly store: DocumentStore;
+  /** Quiet time after the last write before saving (default 2 000 ms). */
+  readonly debounceMs?: number | undefined;
+  /** Longest time a write waits to be saved while writes keep coming (default 10 000 ms). */
+  readonly maxWaitMs?: number | undefined;
+  /** Called when a save fails (default: `console.error`). */
+  readonly onSaveError?: ((error: unknown, details: SaveErrorDetails) => void) | undefined;
+}
+
+type MetaTuple = [version: number, createdAt: number, updatedAt: number];
+
+/**
+ * The memory engine persisted to one JSON document in a DocumentStore (a
+ * local file, S3, memory): `{ "<collection>": { "<id>": { ...entity } } }`,
+ * with versions and timestamps under the reserved `$berth` key. Documents of
+ * that shape written by other tools load unchanged; top-level keys that are
+ * not valid collection names are kept and written back as they were.
+ *
+ * It loads on `connect()`, saves debounced after writes (at most `maxWaitMs`
+ * late), and `flush()` saves now. Saves are conditional on the ETag it last
+ * read or wrote: a second writer is detected and reported as `CONFLICT`,
+ * never overwritten. A failed save is retried with backoff, and nothing
+ * acknowledged is left out of the next save.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, FileDocumentStore } from '@berth/adapter-memory';
+ *
+ * await using backend = new DocumentBackend({ store: new FileDocumentStore('./data.json') });
+ * await backend.repository<{ id: string; name: string }>('players').insert({ name: 'Ada' });
+ * await backend.flush();
+ * ```
+ */
+export class DocumentBackend extends MemoryBackend {
+  override readonly kind: string = 'document';
+  override readonly capabilities: Capabilities = {
+    repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: true },
+    queue: { level: 'none', transactionalEnqueue: false, durable: false },
+  };
+  private readonly documentStore: DocumentStore;
+  private readonly debounceMs: number;
+  private readonly maxWaitMs: number;
+  private readonly onSaveError: (error: unknown, details: SaveErrorDetails) => void;
+  /** Top-level entries that are not collections, written back unchanged. */
+  private foreign: Record<string, unknown> = {};
+  private loaded: Promise<void> | undefined;
+  private etag: string | undefined;
+  private dirty = false;
+  private firstDirtyAt: number | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private saving: Promise<void> | undefined;
+  private failures = 0;
+  private conflict: ConflictError | undefined;
+  private isClosed = false;
+
+  constructor(config: DocumentBackendConfig) {
+    super();
+    if (!isPlainObject(config) || config.store === undefined) {
+      throw new ValidationError('DocumentBackend needs { store }', 'store');
+    }
+    this.documentStore = config.store;
+    this.debounceMs = config.debounceMs ?? 2_000;
+    this.maxWaitMs = Math.max(config.maxWaitMs ?? 10_000, this.debounceMs);
+    this.onSaveError =
+      config.onSaveError ??
+      ((error, details) =>
+        console.error(`berth: saving ${this.documentStore.location} failed (attempt ${details.attempt})`, error));
+    this.store.onCommit = () => this.changed();
+  }
+
+  override async connect(options?: SignalOptions): Promise<void> {
+    throwIfAborted(options?.signal, 'connect');
+    this.loaded ??= this.load().catch((error: unknown) => {
+      this.loaded = undefined;
+      throw error;
+    });
+    await this.loaded;
+  }
+
+  protected override autoScope(): MemoryScope {
+    return { kind: 'auto', store: this.store, gate: (operation) => this.gate(operation) };
+  }
+
+  private async gate(operation: 'read' | 'write'): Promise<void> {
+    if (this.isClosed) throw new ConnectionError(`the backend for ${this.documentStore.location} is closed`);
+    await this.connect();
+    if (operation === 'write' && this.conflict !== undefined) throw this.conflict;
+  }
+
+  override queue<T = DocumentValue>(_name: string): JobQueue<T> {
+    throw new UnsupportedError(
+      'the document-backed backend has no job queue; set BERTH_QUEUE_URL to a queue backend (memory:, sqlite:, postgres:, redis:)',
+    );
+  }
+
+  override async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    await this.gate('write');
+    return super.transaction(
+      (tx) =>
+        work({
+          repository: (name, repositoryOptions) => tx.repository(name, repositoryOptions),
+          queue: () => {
+            throw new UnsupportedError('the document-backed backend has no job queue');
+          },
+        }),
+      options,
+    );
+  }
+
+  private async load(): Promise<void> {
+    let stored: Awaited<ReturnType<DocumentStore['read']>>;
+    try {
+      stored = await this.documentStore.read();
+    } catch (error) {
+      if (isBerthError(error)) throw error;
+      throw new ConnectionError(`cannot read ${this.documentStore.location}`, { cause: error });
+    }
+    if (stored === null) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(stored.data));
+    } catch (cause) {
+      throw new ConnectionError(`${this.documentStore.location} is not a JSON document`, { cause, retryable: false });
+    }
+    if (!isPlainObject(parsed)) {
+      throw new ConnectionError(`${this.documentStore.location} must hold a JSON object of collections`, {
+        retryable: false,
+      });
+    }
+    const meta = isPlainObject(parsed[DOCUMENT_META_KEY]) ? parsed[DOCUMENT_META_KEY].meta : undefined;
+    const now = Date.now();
+    for (const [key, value] of Object.entries(parsed)) {
+      if (key === DOCUMENT_META_KEY) continue;
+      let isCollection = isPlainObject(value);
+      try {
+        checkCollectionName(key);
+      } catch {
+        isCollection = false;
+      }
+      if (!isCollection) {
+        this.foreign[key] = value;
+        continue;
+      }
+      const collectionMeta = isPlainObject(meta) && isPlainObject(meta[key]) ? meta[key] : {};
+      const collection = this.store.collection(key);
+      for (const [id, entity] of Object.entries(value as Record<string, unknown>)) {
+        try {
+          const decoded = fromJsonValue(entity);
+          if (!isPlainObject(decoded)) throw new ValidationError('an entity must be a JSON object', id);
+          if (decoded.id !== undefined && decoded.id !== id) {
+            throw new ValidationError(`its id ${JSON.stringify(decoded.id)} differs from its key`, 'id');
+          }
+          const document = copyDocument<MemoryRecord['document']>({ ...decoded, id }, key);
+          const tuple = collectionMeta[id];
+          const [version, createdAt, updatedAt] = (
+            Array.isArray(tuple) && tuple.length === 3 ? tuple : [1, now, now]
+          ) as MetaTuple;
+          collection.records.set(id, {
+            document,
+            meta: { version, createdAt: new Date(createdAt), updatedAt: new Date(updatedAt) },
+          });
+        } catch (cause) {
+          throw new ConnectionError(
+            `${this.documentStore.location}: ${key}.${id} cannot be loaded: ${(cause as Error).message}`,
+            { cause, retryable: false, collection: key, id },
+          );
+        }
+      }
+    }
+    this.etag = stored.etag;
+  }
+
+  private serialize(): Uint8Array {
+    const output: Record<string, unknown> = { ...this.foreign };
+    const meta: Record<string, Record<string, MetaTuple>> = {};
+    for (const [name, collection] of this.store.collections) {
+      if (collection.records.size === 0 && !(name in output)) {
+        output[name] = {};
+        continue;
+      }
+      const documents: Record<string, unknown> = {};
+      const versions: Record<string, MetaTuple> = {};
+      for (const [id, record] of collection.records) {
+        documents[id] = toJsonValue(record.document);
+        versions[id] = [record.meta.version, record.meta.createdAt.getTime(), record.meta.updatedAt.getTime()];
+      }
+      output[name] = documents;
+      meta[name] = versions;
+    }
+    output[DOCUMENT_META_KEY] = { format: 1, meta };
+    return new TextEncoder().encode(JSON.stringify(output));
+  }
+
+  private changed(): void {
+    this.dirty = true;
+    this.firstDirtyAt ??= Date.now();
+    this.schedule(this.debounceMs);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.conflict !== undefined || this.saving !== undefined) return;
+    clearTimeout(this.timer);
+    const waited = Date.now() - (this.firstDirtyAt ?? Date.now());
+    const delay = Math.max(0, Math.min(delayMs, this.maxWaitMs - waited));
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      // Failures are reported through onSaveError and retried; nothing to do here.
+      this.save().catch(() => undefined);
+    }, delay);
+  }
+
+  /** Saves the current state if anything changed since the last save. */
+  private async save(): Promise<void> {
+    while (this.saving !== undefined) await this.saving.catch(() => undefined);
+    if (!this.dirty) return;
+    if (this.conflict !== undefined) throw this.conflict;
+    this.saving = this.write();
+    try {
+      await this.saving;
+    } finally {
+      this.saving = undefined;
+    }
+    if (this.dirty) this.schedule(this.debounceMs);
+  }
+
+  private async write(): Promise<void> {
+    // The snapshot is taken synchronously: a commit after this point marks the
+    // backend dirty again and goes into the next save.
+    const data = this.serialize();
+    this.dirty = false;
+    const firstDirtyAt = this.firstDirtyAt;
+    this.firstDirtyAt = undefined;
+    try {
+      const precondition = this.etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: this.etag };
+      this.etag = (await this.documentStore.write(data, precondition)).etag;
+      this.failures = 0;
+    } catch (error) {
+      this.dirty = true;
+      this.firstDirtyAt = firstDirtyAt ?? Date.now();
+      this.failures += 1;
+      if (isBerthError(error, 'CONFLICT')) {
+        this.conflict = new ConflictError(
+          `${this.documentStore.location} was written by someone else since it was loaded; Berth will not overwrite it. Writes are refused from now on: reload with a new backend`,
+          { cause: error, retryable: false },
+        );
+        this.onSaveError(this.conflict, { attempt: this.failures, willRetry: false });
+        throw this.conflict;
+      }
+      this.onSaveError(error, { attempt: this.failures, willRetry: !this.isClosed });
+      if (!this.isClosed) {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(
+          () => {
+            this.timer = undefined;
+            this.save().catch(() => undefined);
+          },
+          Math.min(100 * 2 ** (this.failures - 1), 30_000),
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Saves now: resolves once everything written so far is in the store. */
+  async flush(options?: SignalOptions): Promise<void> {
+    throwIfAborted(options?.signal, 'flush');
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.conflict !== undefined) throw this.conflict;
+    await this.save();
+  }
+
+  override async health(options?: SignalOptions): Promise<HealthStatus> {
+    throwIfAborted(options?.signal, 'health');
+    if (this.isClosed) return { ok: false, latencyMs: 0, message: 'backend is closed' };
+    if (this.conflict !== undefined) return { ok: false, latencyMs: 0, message: this.conflict.message };
+    if (this.failures > 0) return { ok: false, latencyMs: 0, message: `the last ${this.failures} save(s) failed` };
+    return { ok: true, latencyMs: 0 };
+  }
+
+  /** Saves what is pending, then closes. Rejects when the final save fails; idempotent. */
+  override async close(): Promise<void> {
+    if (this.isClosed) return;
+    try {
+      if (this.loaded !== undefined) await this.flush();
+    } finally {
+      this.isClosed = true;
+      clearTimeout(this.timer);
+      await this.documentStore.close?.();
+      await super.close();
+    }
+  }
+}
