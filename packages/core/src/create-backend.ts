@@ -3,49 +3,138 @@ import { ConnectionError, ValidationError } from './errors.js';
 
 /** What an adapter package exports for `createBackend` to find it. */
 export interface BackendModule {
-  createBackendFromUrl(url: URL): Backend | Promise<Backend>;
+  /** Builds a backend from the whole URL string (`sqlite:./app.db`, `postgres://…`). */
+  createBackendFromUrl(url: string): Backend | Promise<Backend>;
 }
 
-const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
-  'memory:': '@berth/adapter-memory',
+/** The adapter package behind each URL scheme. */
+export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
+  memory: '@berth/adapter-memory',
+  file: '@berth/adapter-memory',
+  sqlite: '@berth/adapter-sqlite',
+  postgres: '@berth/adapter-postgres',
+  postgresql: '@berth/adapter-postgres',
+  redis: '@berth/adapter-redis',
+  rediss: '@berth/adapter-redis',
+  s3: '@berth/adapter-s3-document',
 };
 
+/** The scheme of a backend URL: the letters before the first `:`. */
+export function urlScheme(url: string): string {
+  const match = /^([a-z][a-z0-9+.-]*):/i.exec(url);
+  if (match === null) {
+    throw new ValidationError(
+      `backend URL ${JSON.stringify(url)} has no scheme; use memory:, file:./data.json, sqlite:./app.db, postgres://…, redis://… or s3://bucket/key.json`,
+      'url',
+    );
+  }
+  return (match[1] as string).toLowerCase();
+}
+
+function isModuleMissing(error: unknown, packageName: string): boolean {
+  const code = (error as { code?: unknown })?.code;
+  const message = String((error as { message?: unknown })?.message ?? '');
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && message.includes(packageName);
+}
+
 /**
- * Creates a backend from a URL, loading the adapter package on demand. Only
- * `memory:` is available so far; the others arrive with their adapters.
+ * Creates and connects a backend from a URL, loading the adapter package for
+ * its scheme on demand. When that package is not installed, the error says
+ * which one to install. Local paths stay relative to the working directory:
+ * `file:./data.json`, `sqlite:./app.db`.
  *
  * ### Examples
  * ```ts
  * import { createBackend } from '@berth/core';
  *
  * const backend = await createBackend(process.env.BERTH_URL ?? 'memory:');
+ * const players = backend.repository<{ id: string; name: string }>('players');
+ * await players.insert({ name: 'Ada' });
  * await backend.close();
  * ```
  */
 export async function createBackend(url: string): Promise<Backend> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch (cause) {
-    throw new ValidationError(`backend URL ${JSON.stringify(url)} is not a URL; try "memory:"`, '', { cause });
-  }
-  const packageName = ADAPTER_PACKAGES[parsed.protocol];
+  if (typeof url !== 'string') throw new ValidationError('backend URL must be a string', 'url');
+  const scheme = urlScheme(url);
+  const packageName = ADAPTER_PACKAGES[scheme];
   if (packageName === undefined) {
     throw new ValidationError(
-      `no adapter for "${parsed.protocol}" URLs; supported: ${Object.keys(ADAPTER_PACKAGES).join(', ')}`,
-      '',
+      `no adapter for "${scheme}:" URLs; supported: ${Object.keys(ADAPTER_PACKAGES)
+        .map((name) => `${name}:`)
+        .join(' ')}`,
+      'url',
     );
   }
   let module: BackendModule;
   try {
     module = (await import(packageName)) as BackendModule;
   } catch (cause) {
-    throw new ConnectionError(`"${parsed.protocol}" URLs need ${packageName}: run \`npm install ${packageName}\``, {
+    if (!isModuleMissing(cause, packageName)) throw cause;
+    throw new ConnectionError(`"${scheme}:" URLs need ${packageName}: run \`npm install ${packageName}\``, {
       cause,
       retryable: false,
     });
   }
-  const backend = await module.createBackendFromUrl(parsed);
+  const backend = await module.createBackendFromUrl(url);
   await backend.connect();
   return backend;
+}
+
+/** The backends an application uses: one for repositories, one for queues (often the same). */
+export interface Backends {
+  /** From `BERTH_URL`. */
+  readonly backend: Backend;
+  /** From `BERTH_QUEUE_URL`, or the same object as `backend` when it is unset or equal. */
+  readonly queueBackend: Backend;
+  /** Closes both (once each). */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createBackendsFromEnv}. */
+export interface BackendsFromEnvOptions {
+  /** Where to read `BERTH_URL` and `BERTH_QUEUE_URL` (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
+  /** Used when `BERTH_URL` is unset (default `memory:`). */
+  readonly defaultUrl?: string | undefined;
+}
+
+/**
+ * Creates the application's backends from `BERTH_URL` (repositories) and
+ * `BERTH_QUEUE_URL` (queues; defaults to the same backend), so data and jobs
+ * can live on different engines without a code change.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackendsFromEnv } from '@berth/core';
+ *
+ * // BERTH_URL=file:./data.json BERTH_QUEUE_URL=memory: node app.js
+ * const { backend, queueBackend, close } = await createBackendsFromEnv();
+ * const players = backend.repository('players');
+ * const mails = queueBackend.queue<{ to: string }>('mails');
+ * await close();
+ * ```
+ */
+export async function createBackendsFromEnv(options: BackendsFromEnvOptions = {}): Promise<Backends> {
+  const env =
+    options.env ?? (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
+  const url = env.BERTH_URL || options.defaultUrl || 'memory:';
+  const queueUrl = env.BERTH_QUEUE_URL || url;
+  const backend = await createBackend(url);
+  let queueBackend = backend;
+  if (queueUrl !== url) {
+    try {
+      queueBackend = await createBackend(queueUrl);
+    } catch (error) {
+      await backend.close();
+      throw error;
+    }
+  }
+  return {
+    backend,
+    queueBackend,
+    close: async () => {
+      await backend.close();
+      if (queueBackend !== backend) await queueBackend.close();
+    },
+  };
 }
