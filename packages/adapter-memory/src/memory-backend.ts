@@ -1,4 +1,5 @@
 import {
+  type AnyDocument,
   type Backend,
   type Capabilities,
   ConnectionError,
@@ -62,7 +63,7 @@ export class MemoryBackend implements Backend {
     return this.closed ? { ok: false, latencyMs: 0, message: 'backend is closed' } : { ok: true, latencyMs: 0 };
   }
 
-  repository<T extends Document = Document>(name: string, options?: RepositoryOptions<T>): Repository<T> {
+  repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {
     checkCollectionName(name);
     return new MemoryRepository<T>(name, options, this.autoScope());
   }
@@ -95,7 +96,7 @@ export class MemoryBackend implements Backend {
     this.assertOpen();
     const session = new MemorySession(this.store, true);
     const scope: TransactionScope = {
-      repository: <T extends Document = Document>(name: string, repositoryOptions?: RepositoryOptions<T>) => {
+      repository: <T extends Document = AnyDocument>(name: string, repositoryOptions?: RepositoryOptions<T>) => {
         checkCollectionName(name);
         return new MemoryRepository<T>(name, repositoryOptions, { kind: 'transaction', session });
       },

@@ -1,6 +1,6 @@
 import type { SignalOptions } from './abort.js';
 import type { Capabilities } from './capabilities.js';
-import type { Document, DocumentValue } from './document.js';
+import type { AnyDocument, Document, DocumentValue } from './document.js';
 import type { JobQueue } from './job-queue.js';
 import type { Repository, RepositoryOptions } from './repository.js';
 
@@ -16,7 +16,7 @@ export interface HealthStatus {
 /** What a transaction callback receives: repositories (and queues) bound to the transaction. */
 export interface TransactionScope {
   /** A repository whose reads see this transaction's writes and whose writes commit with it. */
-  repository<T extends Document = Document>(name: string, options?: RepositoryOptions<T>): Repository<T>;
+  repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T>;
   /**
    * A queue whose enqueues commit or roll back with the transaction. Throws
    * UNSUPPORTED where the queue does not live with the repositories
@@ -91,7 +91,7 @@ export interface RepositoryBackend extends AsyncDisposable {
    * A typed repository for `name` (letters, digits and `_`, starting with a
    * letter, at most 63 characters; anything else is a VALIDATION error).
    */
-  repository<T extends Document = Document>(name: string, options?: RepositoryOptions<T>): Repository<T>;
+  repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T>;
 
   /**
    * Runs `work` all-or-nothing. If it throws, nothing it wrote is kept and the

@@ -20,6 +20,11 @@ export interface Document {
   readonly id: string;
 }
 
+/** The document type of a repository asked for without a type: any fields. */
+export interface AnyDocument extends Document {
+  readonly [field: string]: unknown;
+}
+
 /** What `insert` accepts: the document with an optional id (generated when absent). */
 export type NewDocument<T extends Document> = Omit<T, 'id'> & { readonly id?: string | undefined };
 

@@ -1,5 +1,5 @@
 import type { SignalOptions } from './abort.js';
-import type { Document, Entry, NewDocument } from './document.js';
+import type { AnyDocument, Document, Entry, NewDocument } from './document.js';
 import type { CountByGroup, Page, Query, QueryPlan } from './query.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 import type { Update } from './update.js';
@@ -23,7 +23,7 @@ export interface IndexDefinition {
 }
 
 /** Options of `backend.repository(name, options)`. */
-export interface RepositoryOptions<T extends Document = Document> {
+export interface RepositoryOptions<T extends Document = AnyDocument> {
   /** Indexes the adapter creates (where it has any) and `explain` reports. */
   readonly indexes?: readonly IndexDefinition[] | undefined;
   /** Validates every written document (any Standard Schema validator). */
@@ -49,7 +49,7 @@ export interface RepositoryOptions<T extends Document = Document> {
  * }
  * ```
  */
-export interface Repository<T extends Document = Document> {
+export interface Repository<T extends Document = AnyDocument> {
   /** The collection name. */
   readonly name: string;
 
