@@ -1,4 +1,5 @@
 import type {
+  AnyDocument,
   Capabilities,
   Document,
   DocumentValue,
@@ -49,7 +50,7 @@ export interface BaseContext<B> {
 /** What each repository case receives. */
 export interface ConformanceContext extends BaseContext<RepositoryBackend> {
   /** A repository on a fresh collection. */
-  repository<T extends Document = Document>(options?: RepositoryOptions<T>): Repository<T>;
+  repository<T extends Document = AnyDocument>(options?: RepositoryOptions<T>): Repository<T>;
 }
 
 /** What each queue case receives. */

@@ -2,6 +2,7 @@ import { abortGroup } from './groups/abort-group.js';
 import { aggregateGroup } from './groups/aggregate-group.js';
 import { crudGroup } from './groups/crud-group.js';
 import { filterGroup } from './groups/filter-group.js';
+import { lifecycleGroup } from './groups/lifecycle-group.js';
 import { modelGroup } from './groups/model-group.js';
 import { pagingGroup } from './groups/paging-group.js';
 import { sortGroup } from './groups/sort-group.js';
@@ -25,6 +26,7 @@ export const repositoryGroups: readonly ConformanceGroup[] = [
   validationGroup,
   transactionGroup,
   abortGroup,
+  lifecycleGroup,
   modelGroup,
 ];
 

@@ -1,0 +1,50 @@
+import { expect } from 'vitest';
+import { type ConformanceGroup, defineGroup } from '../harness.js';
+import { expectBerthError } from './assertions.js';
+
+// Lifecycle: connect, health, close and disposal behave the same on every
+// backend, so application start-up and shutdown code is portable.
+export const lifecycleGroup: ConformanceGroup = defineGroup('lifecycle', [
+  {
+    name: 'connect() can be called again without harm',
+    async run({ backend, repository }) {
+      await backend.connect();
+      await backend.connect();
+      const items = repository();
+      await items.insert({ id: 'a' });
+      expect(await items.count()).toBe(1);
+    },
+  },
+  {
+    name: 'health() reports ok with a latency while the backend is open',
+    async run({ backend }) {
+      const health = await backend.health();
+      expect(health.ok).toBe(true);
+      expect(typeof health.latencyMs).toBe('number');
+      expect(health.latencyMs).toBeGreaterThanOrEqual(0);
+    },
+  },
+  {
+    name: 'close() is idempotent and a closed backend refuses operations with CONNECTION',
+    async run({ backend, collectionName }) {
+      const items = backend.repository(collectionName());
+      await items.insert({ id: 'a' });
+      await backend.close();
+      await backend.close();
+      await expectBerthError(items.get('a'), 'CONNECTION');
+      await expectBerthError(items.insert({ id: 'b' }), 'CONNECTION');
+      expect((await backend.health()).ok).toBe(false);
+    },
+  },
+  {
+    name: 'await using closes the backend at the end of the scope',
+    async run({ backend, collectionName }) {
+      const items = backend.repository(collectionName());
+      {
+        await using scoped = backend;
+        await scoped.repository(collectionName()).count();
+      }
+      await expectBerthError(items.count(), 'CONNECTION');
+    },
+  },
+]);
