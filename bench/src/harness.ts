@@ -61,6 +61,8 @@ export interface BenchReport {
   readonly cpus: number;
   readonly options: BenchOptions;
   readonly results: readonly CaseResult[];
+  /** Latency measurements (enqueue to handler start), separate because they have no ops/s. */
+  readonly latency: readonly LatencyResult[];
 }
 
 export const defaultOptions: BenchOptions = { warmupMs: 250, timeMs: 1000, rounds: 4, maxOps: 2_000_000 };
@@ -164,25 +166,7 @@ export async function runSuites(
     }
     for (const benchCase of suite.cases) await benchCase.teardown?.();
 
-    const baselineIndex = suite.cases.findIndex((benchCase) => benchCase.baseline === true);
-    const baselineMean = baselineIndex >= 0 ? meanOf(measures[baselineIndex]) : undefined;
-    for (const [index, benchCase] of suite.cases.entries()) {
-      const measure = measures[index];
-      if (measure === undefined) continue;
-      const sorted = [...measure.samples].sort((a, b) => a - b);
-      const meanNs = meanOf(measure);
-      const result: CaseResult = {
-        suite: suite.name,
-        name: benchCase.name,
-        baseline: benchCase.baseline === true,
-        ops: measure.ops,
-        batchSize: measure.batchSize,
-        opsPerSec: measure.totalNs === 0 ? 0 : (measure.ops * 1e9) / measure.totalNs,
-        meanNs,
-        p50Ns: percentile(sorted, 50),
-        p99Ns: percentile(sorted, 99),
-        vsBaseline: baselineMean === undefined ? null : meanNs / baselineMean,
-      };
+    for (const result of toResults(suite.name, suite.cases, measures)) {
       results.push(result);
       onResult(result);
     }
@@ -192,6 +176,133 @@ export async function runSuites(
 
 function meanOf(measure: Measure | undefined): number {
   return measure === undefined || measure.ops === 0 ? Number.NaN : measure.totalNs / measure.ops;
+}
+
+/** Results of a suite's cases, each against the suite's baseline. */
+function toResults(
+  suite: string,
+  cases: readonly { readonly name: string; readonly baseline?: boolean | undefined }[],
+  measures: readonly Measure[],
+): CaseResult[] {
+  const baselineIndex = cases.findIndex((benchCase) => benchCase.baseline === true);
+  const baselineMean = baselineIndex >= 0 ? meanOf(measures[baselineIndex]) : undefined;
+  return cases.flatMap((benchCase, index): CaseResult[] => {
+    const measure = measures[index];
+    if (measure === undefined) return [];
+    const sorted = [...measure.samples].sort((a, b) => a - b);
+    const meanNs = meanOf(measure);
+    return [
+      {
+        suite,
+        name: benchCase.name,
+        baseline: benchCase.baseline === true,
+        ops: measure.ops,
+        batchSize: measure.batchSize,
+        opsPerSec: measure.totalNs === 0 ? 0 : (measure.ops * 1e9) / measure.totalNs,
+        meanNs,
+        p50Ns: percentile(sorted, 50),
+        p99Ns: percentile(sorted, 99),
+        vsBaseline: baselineMean === undefined ? null : meanNs / baselineMean,
+      },
+    ];
+  });
+}
+
+/**
+ * A case too slow to repeat by the thousand (draining a queue of 20 000
+ * jobs): each run does `operations` operations and times itself, leaving
+ * out its own preparation.
+ */
+export interface RunCase {
+  readonly name: string;
+  readonly baseline?: boolean | undefined;
+  readonly setup?: (() => unknown) | undefined;
+  /** One run; resolves to the nanoseconds its timed part took. */
+  readonly run: () => Promise<number>;
+  readonly teardown?: (() => unknown) | undefined;
+}
+
+/** Cases measured in whole runs, interleaved run by run. */
+export interface RunSuite {
+  readonly name: string;
+  /** Operations in one run. */
+  readonly operations: number;
+  /** Measured runs per case, after one warmup run. */
+  readonly runs: number;
+  readonly cases: readonly RunCase[];
+}
+
+/**
+ * Runs every run suite; results read like `runSuites`' with one sample per
+ * run (so `batchSize` is the operations of a run).
+ */
+export async function runRunSuites(
+  suites: readonly RunSuite[],
+  onResult: (result: CaseResult) => void = () => {},
+): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  for (const suite of suites) {
+    const measures: Measure[] = [];
+    for (const benchCase of suite.cases) {
+      await benchCase.setup?.();
+      await benchCase.run();
+      measures.push({ batchSize: suite.operations, ops: 0, samples: [], totalNs: 0 });
+    }
+    for (let round = 0; round < suite.runs; round += 1) {
+      for (const [index, benchCase] of suite.cases.entries()) {
+        const measure = measures[index];
+        if (measure === undefined) continue;
+        const ns = await benchCase.run();
+        measure.ops += suite.operations;
+        measure.totalNs += ns;
+        measure.samples.push(ns / suite.operations);
+      }
+    }
+    for (const benchCase of suite.cases) await benchCase.teardown?.();
+    for (const result of toResults(suite.name, suite.cases, measures)) {
+      results.push(result);
+      onResult(result);
+    }
+  }
+  return results;
+}
+
+/** How long something takes to happen, over many samples. */
+export interface LatencyResult {
+  readonly suite: string;
+  readonly name: string;
+  readonly baseline: boolean;
+  readonly samples: number;
+  readonly meanNs: number;
+  readonly p50Ns: number;
+  readonly p90Ns: number;
+  readonly p99Ns: number;
+  readonly maxNs: number;
+  /** p50 relative to the baseline's p50; 1 for the baseline. */
+  readonly vsBaseline: number;
+}
+
+/** Summarizes latency samples (in ns); pass the baseline's result to get a ratio. */
+export function latencyResult(
+  suite: string,
+  name: string,
+  samplesNs: readonly number[],
+  baseline?: LatencyResult,
+): LatencyResult {
+  const sorted = [...samplesNs].sort((a, b) => a - b);
+  const p50Ns = percentile(sorted, 50);
+  return {
+    suite,
+    name,
+    baseline: baseline === undefined,
+    samples: sorted.length,
+    meanNs: sorted.reduce((sum, ns) => sum + ns, 0) / sorted.length,
+    p50Ns,
+    p90Ns: percentile(sorted, 90),
+    p99Ns: percentile(sorted, 99),
+    maxNs: sorted[sorted.length - 1] ?? Number.NaN,
+    vsBaseline: baseline === undefined ? 1 : p50Ns / baseline.p50Ns,
+  };
 }
 
 /** `1234` ns → `1.23 µs`. */
@@ -206,31 +317,57 @@ function formatOps(opsPerSec: number): string {
   return Math.round(opsPerSec).toLocaleString('en-US');
 }
 
-/** The results as an aligned text table. */
-export function formatTable(results: readonly CaseResult[]): string {
-  const header = ['suite', 'case', 'ops/s', 'mean', 'p50', 'p99', 'vs baseline'];
-  const rows = results.map((result) => [
-    result.suite,
-    result.name,
-    formatOps(result.opsPerSec),
-    formatNs(result.meanNs),
-    formatNs(result.p50Ns),
-    formatNs(result.p99Ns),
-    result.baseline ? 'baseline' : result.vsBaseline === null ? '-' : `${result.vsBaseline.toFixed(2)}x`,
-  ]);
+function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
   );
-  const numeric = new Set([2, 3, 4, 5, 6]);
+  // The first two columns name things; the rest are numbers, aligned right.
   const render = (row: readonly string[]): string =>
     row
       .map((cell, column) => {
         const width = widths[column] ?? 0;
-        return numeric.has(column) ? cell.padStart(width) : cell.padEnd(width);
+        return column >= 2 ? cell.padStart(width) : cell.padEnd(width);
       })
       .join('  ');
   const separator = widths.map((width) => '-'.repeat(width)).join('  ');
   return [render(header), separator, ...rows.map(render)].join('\n');
+}
+
+function formatRatio(result: { readonly baseline: boolean; readonly vsBaseline: number | null }): string {
+  return result.baseline ? 'baseline' : result.vsBaseline === null ? '-' : `${result.vsBaseline.toFixed(2)}x`;
+}
+
+/** The results as an aligned text table. */
+export function formatTable(results: readonly CaseResult[]): string {
+  return renderTable(
+    ['suite', 'case', 'ops/s', 'mean', 'p50', 'p99', 'vs baseline'],
+    results.map((result) => [
+      result.suite,
+      result.name,
+      formatOps(result.opsPerSec),
+      formatNs(result.meanNs),
+      formatNs(result.p50Ns),
+      formatNs(result.p99Ns),
+      formatRatio(result),
+    ]),
+  );
+}
+
+/** Latency results as an aligned text table. */
+export function formatLatencyTable(results: readonly LatencyResult[]): string {
+  return renderTable(
+    ['suite', 'case', 'samples', 'p50', 'p90', 'p99', 'max', 'vs baseline (p50)'],
+    results.map((result) => [
+      result.suite,
+      result.name,
+      String(result.samples),
+      formatNs(result.p50Ns),
+      formatNs(result.p90Ns),
+      formatNs(result.p99Ns),
+      formatNs(result.maxNs),
+      formatRatio(result),
+    ]),
+  );
 }
 
 /** Writes the report to `<dir>/<timestamp>.json` and `<dir>/latest.json`; returns the first path. */

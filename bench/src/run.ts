@@ -1,12 +1,29 @@
 /**
- * Runs the benchmarks, prints a table and writes bench/results/<timestamp>.json
+ * Runs the benchmarks, prints tables and writes bench/results/<timestamp>.json
  * and bench/results/latest.json.
  *
  *   pnpm bench                       # ~1.25 s per case
  *   BENCH_TIME_MS=300 pnpm bench     # quicker, noisier
+ *   BENCH_QUEUE_JOBS=5000 BENCH_QUEUE_RUNS=2 pnpm bench   # smaller queue processing runs
  */
 import { createBackend } from '@berth/core';
-import { type BenchOptions, defaultOptions, environment, formatTable, runSuites, writeReport } from './harness.js';
+import {
+  type BenchOptions,
+  defaultOptions,
+  environment,
+  formatLatencyTable,
+  formatTable,
+  runRunSuites,
+  runSuites,
+  writeReport,
+} from './harness.js';
+import {
+  defaultQueueConfig,
+  memoryQueueLatency,
+  memoryQueueRunSuites,
+  memoryQueueSuites,
+  type QueueBenchConfig,
+} from './memory-queue.bench.js';
 import { memoryRepositorySuites } from './memory-repository.bench.js';
 
 function numberFromEnv(name: string, fallback: number): number {
@@ -20,18 +37,35 @@ const options: BenchOptions = {
   warmupMs: numberFromEnv('BENCH_WARMUP_MS', defaultOptions.warmupMs),
 };
 
+const queueConfig: QueueBenchConfig = {
+  ...defaultQueueConfig,
+  jobs: Math.round(numberFromEnv('BENCH_QUEUE_JOBS', defaultQueueConfig.jobs)),
+  runs: Math.round(numberFromEnv('BENCH_QUEUE_RUNS', defaultQueueConfig.runs)),
+};
+
+const openMemory = () => createBackend('memory:');
+const progress = (result: { readonly suite: string; readonly name: string }): void => {
+  process.stderr.write(`  done: ${result.suite} / ${result.name}\n`);
+};
+
 const startedAt = new Date();
-const backend = await createBackend('memory:');
+const backend = await openMemory();
 try {
-  await backend.connect();
   const env = environment();
   console.log(`Berth benchmarks: node ${env.node}, ${env.cpus} x ${env.cpu}`);
-  console.log(`warmup ${options.warmupMs} ms, ${options.timeMs} ms per case in ${options.rounds} interleaved rounds\n`);
-  const results = await runSuites(memoryRepositorySuites(backend), options, (result) => {
-    process.stderr.write(`  done: ${result.suite} / ${result.name}\n`);
-  });
+  console.log(`warmup ${options.warmupMs} ms, ${options.timeMs} ms per case in ${options.rounds} interleaved rounds`);
+  console.log(`queue processing: ${queueConfig.jobs} jobs per run, ${queueConfig.runs} runs after one warmup\n`);
+  const results = [
+    ...(await runSuites([...memoryRepositorySuites(backend), ...memoryQueueSuites(openMemory)], options, progress)),
+    ...(await runRunSuites(memoryQueueRunSuites(openMemory, queueConfig), progress)),
+  ];
+  const latency = await memoryQueueLatency(openMemory, queueConfig);
+  for (const result of latency) progress(result);
+
   console.log(`\n${formatTable(results)}\n`);
-  console.log('p50/p99 are per operation; fast operations are timed in batches (see batchSize in the JSON).');
+  console.log('p50/p99 are per operation; fast operations are timed in batches (see batchSize in the JSON),');
+  console.log('queue processing in whole runs (one sample per run; ops/s is jobs completed per second).\n');
+  console.log(`${formatLatencyTable(latency)}\n`);
   const file = await writeReport(
     {
       startedAt: startedAt.toISOString(),
@@ -39,6 +73,7 @@ try {
       ...env,
       options,
       results,
+      latency,
     },
     new URL('../results/', import.meta.url),
   );

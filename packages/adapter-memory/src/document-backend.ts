@@ -74,7 +74,7 @@ export class DocumentBackend extends MemoryBackend {
   override readonly kind: string = 'document';
   override readonly capabilities: Capabilities = {
     repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: true },
-    queue: { level: 'none', transactionalEnqueue: false, durable: false },
+    queue: { level: 'none', transactionalEnqueue: false, durable: false, notifications: false },
   };
   private readonly documentStore: DocumentStore;
   private readonly debounceMs: number;

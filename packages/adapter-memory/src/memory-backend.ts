@@ -44,7 +44,7 @@ export class MemoryBackend implements Backend {
   readonly kind: string = 'memory';
   readonly capabilities: Capabilities = {
     repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false },
-    queue: { level: 'single-node', transactionalEnqueue: true, durable: false },
+    queue: { level: 'single-node', transactionalEnqueue: true, durable: false, notifications: true },
   };
   protected readonly store: MemoryStore = new MemoryStore();
   private readonly queues = new Map<string, MemoryQueueState>();

@@ -228,7 +228,9 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
     throwIfAborted(options?.signal, `${this.name}.get`);
     this.assertOpen();
     const job = typeof id === 'string' ? this.state.jobs.get(id) : undefined;
-    return job === undefined ? null : toJob<T>(job);
+    if (job === undefined) return null;
+    this.state.settle(Date.now());
+    return toJob<T>(job);
   }
 
   async cancel(id: string, options?: SignalOptions): Promise<boolean> {

@@ -148,8 +148,12 @@ export class MemoryQueueState {
     return job;
   }
 
-  /** Due delayed jobs move to the ready heap; expired leases are retried or dead-lettered. */
-  private promote(now: number): void {
+  /**
+   * Due delayed jobs move to the ready heap; expired leases are retried or
+   * dead-lettered. Runs before every dequeue, `get` and `stats`, so what they
+   * report is current.
+   */
+  settle(now: number): void {
     for (let head = this.delayed.peek(); head !== undefined && head.time <= now; head = this.delayed.peek()) {
       this.delayed.pop();
       if (head.stamp === head.job.stamp && head.job.state === 'waiting') this.ready.push(head);
@@ -170,7 +174,7 @@ export class MemoryQueueState {
 
   /** Leases up to `count` due jobs in order. */
   lease(count: number, leaseMs: number | undefined, now: number): MemoryJob[] {
-    this.promote(now);
+    this.settle(now);
     const leased: MemoryJob[] = [];
     while (leased.length < count) {
       const head = this.ready.pop();
@@ -219,6 +223,7 @@ export class MemoryQueueState {
   }
 
   stats(): JobStats {
+    this.settle(Date.now());
     return { ...this.counts };
   }
 
@@ -267,7 +272,7 @@ export class MemoryQueueState {
   private armTimer(): void {
     if (this.listeners.size === 0) return;
     // Settle what is due already, so the heads of both heaps lie in the future.
-    this.promote(Date.now());
+    this.settle(Date.now());
     this.dropStaleHeads();
     const next = Math.min(this.delayed.peek()?.time ?? Infinity, this.leases.peek()?.time ?? Infinity);
     if (next === Number.POSITIVE_INFINITY || next >= this.timerAt) return;

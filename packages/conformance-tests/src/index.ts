@@ -2,6 +2,7 @@ export { abortGroup } from './groups/abort-group.js';
 export { aggregateGroup } from './groups/aggregate-group.js';
 export { crudGroup } from './groups/crud-group.js';
 export { filterGroup } from './groups/filter-group.js';
+export { lifecycleGroup } from './groups/lifecycle-group.js';
 export { modelGroup } from './groups/model-group.js';
 export { pagingGroup } from './groups/paging-group.js';
 export { sortGroup } from './groups/sort-group.js';
@@ -11,13 +12,28 @@ export { updateGroup } from './groups/update-group.js';
 export { validationGroup } from './groups/validation-group.js';
 export { valuesGroup } from './groups/values-group.js';
 export {
+  type BaseContext,
   type CaseResult,
   type ConformanceCase,
   type ConformanceContext,
   type ConformanceGroup,
   type ConformanceOptions,
+  type ConnectableBackend,
   defineGroup,
+  defineQueueGroup,
+  type QueueConformanceContext,
   registerGroup,
   runGroup,
 } from './harness.js';
+export { queueAbortGroup } from './queue-groups/abort-group.js';
+export { queueAdminGroup } from './queue-groups/admin-group.js';
+export { queueDedupeGroup } from './queue-groups/dedupe-group.js';
+export { queueEnqueueGroup } from './queue-groups/enqueue-group.js';
+export { queueLeaseGroup } from './queue-groups/lease-group.js';
+export { queueOrderGroup } from './queue-groups/order-group.js';
+export { queueRetryGroup } from './queue-groups/retry-group.js';
+export { queueTransactionGroup } from './queue-groups/transaction-group.js';
+export { queueUnsupportedGroup } from './queue-groups/unsupported-group.js';
+export { queueWorkerGroup } from './queue-groups/worker-group.js';
+export { queueConformance, queueGroups } from './queue-suite.js';
 export { repositoryConformance, repositoryGroups } from './repository-suite.js';

@@ -30,4 +30,9 @@ export interface QueueCapabilities {
   readonly transactionalEnqueue: boolean;
   /** Jobs survive a restart of the process (and of the server). */
   readonly durable: boolean;
+  /**
+   * Idle workers are woken when a job becomes available (in-process events,
+   * LISTEN/NOTIFY, pub/sub) rather than only by polling.
+   */
+  readonly notifications: boolean;
 }

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { DocumentBackend, FileDocumentStore, MemoryDocumentStore } from '@berth/adapter-memory';
 import type { Capabilities } from '@berth/core';
 import { afterAll, describe } from 'vitest';
+import { queueConformance } from '../queue-suite.js';
 import { repositoryConformance } from '../repository-suite.js';
 
 const capabilities: Capabilities = {
   repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: true },
-  queue: { level: 'none', transactionalEnqueue: false, durable: false },
+  queue: { level: 'none', transactionalEnqueue: false, durable: false, notifications: false },
 };
 
 // The document-backed backend must pass the whole repository suite, on a
@@ -33,4 +34,11 @@ describe('document backend on a file', () => {
     },
     capabilities,
   });
+});
+
+// It has no queue: the queue suite checks that it says so with UNSUPPORTED.
+queueConformance({
+  name: 'document-memory',
+  createBackend: () => new DocumentBackend({ store: new MemoryDocumentStore() }),
+  capabilities,
 });

@@ -1,4 +1,5 @@
 import { MemoryBackend } from '@berth/adapter-memory';
+import { queueConformance } from '../queue-suite.js';
 import { repositoryConformance } from '../repository-suite.js';
 
 // The memory adapter is the reference implementation, so its conformance run
@@ -9,6 +10,15 @@ repositoryConformance({
   createBackend: () => new MemoryBackend(),
   capabilities: {
     repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false },
-    queue: { level: 'single-node', transactionalEnqueue: true, durable: false },
+    queue: { level: 'single-node', transactionalEnqueue: true, durable: false, notifications: true },
+  },
+});
+
+queueConformance({
+  name: 'memory',
+  createBackend: () => new MemoryBackend(),
+  capabilities: {
+    repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false },
+    queue: { level: 'single-node', transactionalEnqueue: true, durable: false, notifications: true },
   },
 });

@@ -1,0 +1,241 @@
+import { MemoryBackend } from '@berth/adapter-memory';
+import type {
+  Capabilities,
+  DocumentValue,
+  EnqueueOptions,
+  HealthStatus,
+  JobQueue,
+  Lease,
+  LeaseRef,
+  QueueBackend,
+  SignalOptions,
+} from '@berth/core';
+
+/** Replacement methods for a queue; each gets the healthy queue to delegate to. */
+export type QueueOverrides = (inner: JobQueue<DocumentValue>) => Partial<JobQueue<DocumentValue>>;
+
+function wrapQueue(
+  inner: JobQueue<DocumentValue>,
+  overrides: Partial<JobQueue<DocumentValue>>,
+): JobQueue<DocumentValue> {
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      const override = (overrides as Record<PropertyKey, unknown>)[property];
+      if (override !== undefined) return override;
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * A memory backend whose queues have one deliberate defect. It claims the
+ * healthy backend's capabilities, so the suite holds it to the full contract.
+ */
+export class BrokenQueueBackend implements QueueBackend {
+  readonly kind = 'broken-memory-queue';
+  private readonly inner = new MemoryBackend();
+  readonly capabilities: Capabilities = this.inner.capabilities;
+  // One wrapped queue per name, so a defect that keeps state (a racy dedupe
+  // map, remembered tokens) sees every call made on that queue.
+  private readonly queues = new Map<string, JobQueue<DocumentValue>>();
+
+  constructor(private readonly overrides: QueueOverrides) {}
+
+  connect(): Promise<void> {
+    return this.inner.connect();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  health(): Promise<HealthStatus> {
+    return this.inner.health();
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.inner.close();
+  }
+
+  queue<T = DocumentValue>(name: string): JobQueue<T> {
+    let queue = this.queues.get(name);
+    if (queue === undefined) {
+      const inner = this.inner.queue<DocumentValue>(name);
+      queue = wrapQueue(inner, this.overrides(inner));
+      this.queues.set(name, queue);
+    }
+    return queue as unknown as JobQueue<T>;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Enqueue options with some fields dropped, as an adapter that ignores them would. */
+function without(options: (EnqueueOptions & SignalOptions) | undefined, ...fields: (keyof EnqueueOptions)[]) {
+  if (options === undefined) return undefined;
+  const copy: Record<string, unknown> = { ...options };
+  for (const field of fields) delete copy[field];
+  return copy as EnqueueOptions & SignalOptions;
+}
+
+/** Leases handed out, remembered by job id, so a later call can swap in the newest token. */
+const acceptsStaleTokens: QueueOverrides = (inner) => {
+  const newest = new Map<string, string>();
+  const remember = <L extends Lease<DocumentValue> | null>(lease: L): L => {
+    if (lease !== null) newest.set(lease.job.id, lease.token);
+    return lease;
+  };
+  const current = (lease: LeaseRef): LeaseRef => ({ job: lease.job, token: newest.get(lease.job.id) ?? lease.token });
+  return {
+    dequeue: async (options) => remember(await inner.dequeue(options)),
+    dequeueMany: async (count, options) => (await inner.dequeueMany(count, options)).map(remember),
+    complete: (lease, result, options) => inner.complete(current(lease), result, options),
+    fail: (lease, error, options) => inner.fail(current(lease), error, options),
+    extendLease: (lease, leaseMs, options) => inner.extendLease(current(lease), leaseMs, options),
+    release: (lease, options) => inner.release(current(lease), options),
+  };
+};
+
+/** Hands the last lease out again whenever nothing else is due and the job is still active. */
+const deliversLeasedJobsAgain: QueueOverrides = (inner) => {
+  let last: Lease<DocumentValue> | null = null;
+  return {
+    dequeue: async (options) => {
+      const lease = await inner.dequeue(options);
+      if (lease !== null) {
+        last = lease;
+        return lease;
+      }
+      if (last !== null && (await inner.get(last.job.id))?.state === 'active') return last;
+      return null;
+    },
+  };
+};
+
+/** Hides any job it has leased before and that was never completed, failed or released. */
+const neverRedelivers: QueueOverrides = (inner) => {
+  const leased = new Set<string>();
+  const settle = async <R>(lease: LeaseRef, work: Promise<R>): Promise<R> => {
+    const result = await work;
+    leased.delete(lease.job.id);
+    return result;
+  };
+  return {
+    dequeue: async (options) => {
+      const lease = await inner.dequeue(options);
+      if (lease === null || leased.has(lease.job.id)) return null;
+      leased.add(lease.job.id);
+      return lease;
+    },
+    complete: (lease, result, options) => settle(lease, inner.complete(lease, result, options)),
+    fail: (lease, error, options) => settle(lease, inner.fail(lease, error, options)),
+    release: (lease, options) => settle(lease, inner.release(lease, options)),
+  };
+};
+
+/** Deduplicates by looking the key up first and enqueueing after an await: concurrent callers all miss. */
+const racyDedupe: QueueOverrides = (inner) => {
+  const holders = new Map<string, string>();
+  return {
+    enqueue: async (payload, options) => {
+      const key = options?.dedupeKey;
+      if (key === undefined) return inner.enqueue(payload, options);
+      const holder = holders.get(key);
+      if (holder !== undefined) {
+        const job = await inner.get(holder);
+        if (job !== null && (job.state === 'waiting' || job.state === 'active')) {
+          return { id: holder, deduplicated: true };
+        }
+      }
+      await sleep(1);
+      const result = await inner.enqueue(payload, without(options, 'dedupeKey'));
+      holders.set(key, result.id);
+      return result;
+    },
+  };
+};
+
+export const brokenQueues: readonly {
+  readonly name: string;
+  readonly group: string;
+  readonly overrides: QueueOverrides;
+}[] = [
+  {
+    name: 'delivers a leased job again while its lease is valid',
+    group: 'queue-lease',
+    overrides: deliversLeasedJobsAgain,
+  },
+  {
+    name: 'accepts stale tokens by completing through the newest lease of the job',
+    group: 'queue-lease',
+    overrides: acceptsStaleTokens,
+  },
+  {
+    name: 'never redelivers a job whose lease expired',
+    group: 'queue-lease',
+    overrides: neverRedelivers,
+  },
+  {
+    name: 'deduplicates by get-then-enqueue, racing under concurrency',
+    group: 'queue-dedupe',
+    overrides: racyDedupe,
+  },
+  {
+    name: 'ignores priority (first in, first out only)',
+    group: 'queue-order',
+    overrides: (inner) => ({
+      enqueue: (payload, options) => inner.enqueue(payload, without(options, 'priority')),
+      enqueueMany: (items, options) =>
+        inner.enqueueMany(
+          items.map((item) => ({ ...item, priority: undefined })),
+          options,
+        ),
+    }),
+  },
+  {
+    name: 'ignores delays, delivering jobs that are not yet due',
+    group: 'queue-order',
+    overrides: (inner) => ({
+      enqueue: (payload, options) => inner.enqueue(payload, without(options, 'delayMs', 'runAt')),
+      enqueueMany: (items, options) =>
+        inner.enqueueMany(
+          items.map((item) => ({ ...item, delayMs: undefined, runAt: undefined })),
+          options,
+        ),
+    }),
+  },
+  {
+    name: 'retries endlessly, never making a job dead',
+    group: 'queue-retry',
+    overrides: (inner) => ({
+      fail: async (lease, error, options) => {
+        if ((await inner.fail(lease, error, options)) === 'dead') await inner.retry(lease.job.id);
+        return 'waiting';
+      },
+    }),
+  },
+  {
+    name: 'drops the result passed to complete',
+    group: 'queue-retry',
+    overrides: (inner) => ({
+      complete: (lease, _result, options) => inner.complete(lease, undefined, options),
+    }),
+  },
+  {
+    name: 'counts cancelled jobs as dead in stats',
+    group: 'queue-admin',
+    overrides: (inner) => ({
+      stats: async (options) => {
+        const stats = await inner.stats(options);
+        return { ...stats, dead: stats.dead + stats.cancelled, cancelled: 0 };
+      },
+    }),
+  },
+  {
+    name: 'runs one handler more than the concurrency allows',
+    group: 'queue-worker',
+    overrides: (inner) => ({
+      work: (handler, options) => inner.work(handler, { ...options, concurrency: (options?.concurrency ?? 1) + 1 }),
+    }),
+  },
+];
