@@ -1,6 +1,3 @@
-export { createBackendFromUrl, MemoryBackend } from './memory-backend.js';
-export { MemoryJobQueue } from './memory-job-queue.js';
-export { MemoryRepository } from './memory-repository.js';
 export {
   DOCUMENT_META_KEY,
   DocumentBackend,
@@ -8,4 +5,7 @@ export {
   type SaveErrorDetails,
 } from './document-backend.js';
 export { FileDocumentStore, type FileDocumentStoreConfig } from './file-document-store.js';
+export { createBackendFromUrl, MemoryBackend } from './memory-backend.js';
 export { MemoryDocumentStore } from './memory-document-store.js';
+export { MemoryJobQueue } from './memory-job-queue.js';
+export { MemoryRepository } from './memory-repository.js';
