@@ -6,6 +6,7 @@ export {
 } from './document-backend.js';
 export { FileDocumentStore, type FileDocumentStoreConfig } from './file-document-store.js';
 export { createBackendFromUrl, MemoryBackend } from './memory-backend.js';
+export { MemoryCache, type MemoryCacheConfig } from './memory-cache.js';
 export { MemoryDocumentStore } from './memory-document-store.js';
 export { MemoryJobQueue } from './memory-job-queue.js';
 export { MemoryRepository } from './memory-repository.js';

@@ -1,3 +1,24 @@
+export { cacheBasicsGroup } from './cache-groups/basics-group.js';
+export { cacheConformance, cacheGroups } from './cache-groups/cache-suite.js';
+export { type EngineRead, type EngineSpy, type HeldRead, spyOnEngine } from './cache-groups/engine-spy.js';
+export { cacheEvictionGroup } from './cache-groups/eviction-group.js';
+export { cachePrefixGroup } from './cache-groups/prefix-group.js';
+export { cacheStatsGroup } from './cache-groups/stats-group.js';
+export { cacheTtlGroup } from './cache-groups/ttl-group.js';
+export { type WithCacheConformanceContext, withCacheGroup } from './cache-groups/with-cache-group.js';
+export {
+  type CacheBounds,
+  type CacheCapabilities,
+  type CacheConformanceContext,
+  type CacheConformanceOptions,
+  type CacheFixture,
+  type CacheRepositoryOptions,
+  type CreateCacheConfig,
+  cacheRunOptions,
+  defineCacheGroup,
+  defineCacheGroupWith,
+  type WrapBackendWithCache,
+} from './cache-harness.js';
 export { abortGroup } from './groups/abort-group.js';
 export { aggregateGroup } from './groups/aggregate-group.js';
 export { crudGroup } from './groups/crud-group.js';

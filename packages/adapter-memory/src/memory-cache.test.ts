@@ -1,0 +1,118 @@
+import { isBerthError } from '@berth/core';
+import { describe, expect, it } from 'vitest';
+import { MemoryCache, type MemoryCacheConfig } from './memory-cache.js';
+
+// The contract (round trips, copies, TTL, prefix delete, stats, LRU) is the
+// cache conformance suite's, run on MemoryCache in @berth/conformance-tests.
+// These tests pin what is MemoryCache's own: the clock, the byte weights and
+// the configuration checks.
+
+function withClock(config: MemoryCacheConfig = {}): { cache: MemoryCache; advance(ms: number): void } {
+  let now = 1_000;
+  const cache = new MemoryCache({ ...config, now: () => now });
+  return {
+    cache,
+    advance: (ms) => {
+      now += ms;
+    },
+  };
+}
+
+async function codeOf(work: () => unknown): Promise<string | undefined> {
+  try {
+    await work();
+  } catch (error) {
+    return isBerthError(error) ? error.code : String(error);
+  }
+  return undefined;
+}
+
+describe('MemoryCache', () => {
+  it('expires an entry exactly at its TTL on its clock', async () => {
+    const { cache, advance } = withClock();
+    await cache.set('k', 1, { ttlMs: 100 });
+    advance(99);
+    expect(await cache.get('k')).toBe(1);
+    advance(1);
+    expect(await cache.get('k')).toBeUndefined();
+    expect(await cache.stats()).toStrictEqual({ hits: 1, misses: 1, size: 0 });
+  });
+
+  it('applies defaultTtlMs to a set without a TTL, and a TTL given on set over it', async () => {
+    const { cache, advance } = withClock({ defaultTtlMs: 50 });
+    await cache.set('default', 1);
+    await cache.set('own', 2, { ttlMs: 500 });
+    advance(60);
+    expect(await cache.get('default')).toBeUndefined();
+    expect(await cache.get('own')).toBe(2);
+  });
+
+  it('drops expired entries when stats() is asked, freeing their bytes', async () => {
+    const { cache, advance } = withClock();
+    await cache.set('short', 'x'.repeat(100), { ttlMs: 10 });
+    await cache.set('kept', 1);
+    const bytesBefore = cache.byteSize;
+    advance(10);
+    expect((await cache.stats()).size).toBe(1);
+    expect(cache.byteSize).toBe(bytesBefore - ('short'.length + 102));
+  });
+
+  it('weighs an entry as the UTF-8 bytes of its key and of its JSON text, Dates encoded', async () => {
+    const cache = new MemoryCache();
+    await cache.set('k€', { at: new Date(0) });
+    // 'k€' is 4 bytes; {"at":{"$date":"1970-01-01T00:00:00.000Z"}} is 43.
+    expect(cache.byteSize).toBe(4 + 43);
+    await cache.set('k€', '😀');
+    expect(cache.byteSize).toBe(4 + 6);
+    await cache.delete('k€');
+    expect(cache.byteSize).toBe(0);
+  });
+
+  it('evicts to the entry bound and to the byte bound', async () => {
+    const byEntries = new MemoryCache({ maxEntries: 2 });
+    for (const key of ['a', 'b', 'c']) await byEntries.set(key, key);
+    expect((await byEntries.stats()).size).toBe(2);
+    expect(await byEntries.get('a')).toBeUndefined();
+
+    const byBytes = new MemoryCache({ maxBytes: 20 });
+    await byBytes.set('a', 'x'.repeat(10));
+    expect(byBytes.byteSize).toBe(1 + 12);
+    // 13 + 8 bytes pass the bound: 'a' goes.
+    await byBytes.set('b', 'x'.repeat(5));
+    expect(await byBytes.get('a')).toBeUndefined();
+    expect(byBytes.byteSize).toBe(1 + 7);
+    await byBytes.set('c', 'x'.repeat(30));
+    expect(await byBytes.get('b')).toBe('xxxxx');
+    expect(await byBytes.get('c')).toBeUndefined();
+  });
+
+  it('leaves a value in place when a set fails validation', async () => {
+    const cache = new MemoryCache();
+    await cache.set('k', 'kept');
+    expect(await codeOf(() => cache.set('k', { n: Number.NaN }))).toBe('VALIDATION');
+    expect(await codeOf(() => cache.set('k', 1, { ttlMs: 0 }))).toBe('VALIDATION');
+    expect(await cache.get('k')).toBe('kept');
+  });
+
+  it('refuses keys and prefixes that are not well-formed strings', async () => {
+    const cache = new MemoryCache();
+    expect(await codeOf(() => cache.set('\uD800', 1))).toBe('VALIDATION');
+    expect(await codeOf(() => cache.get('a\u0000'))).toBe('VALIDATION');
+    expect(await codeOf(() => cache.deleteByPrefix(5 as unknown as string))).toBe('VALIDATION');
+  });
+
+  it('checks its configuration', async () => {
+    expect(await codeOf(() => new MemoryCache({ maxEntries: 0 }))).toBe('VALIDATION');
+    expect(await codeOf(() => new MemoryCache({ maxEntries: 1.5 }))).toBe('VALIDATION');
+    expect(await codeOf(() => new MemoryCache({ maxBytes: -1 }))).toBe('VALIDATION');
+    expect(await codeOf(() => new MemoryCache({ defaultTtlMs: Number.POSITIVE_INFINITY }))).toBe('VALIDATION');
+    const cache = new MemoryCache();
+    expect([cache.maxEntries, cache.maxBytes, cache.defaultTtlMs]).toStrictEqual([10_000, 64 * 1024 * 1024, undefined]);
+  });
+
+  it('closes idempotently', async () => {
+    const cache = new MemoryCache();
+    await cache.close();
+    await cache.close();
+  });
+});
