@@ -31,6 +31,8 @@ describe('copyDocument', () => {
     ['a class instance', { id: 'a', list: [new (class Point {})()] }, 'list.0'],
     ['a function', { id: 'a', f: () => 1 }, 'f'],
     ['an invalid Date', { id: 'a', d: new Date(Number.NaN) }, 'd'],
+    ['a Date after the year 9999', { id: 'a', d: new Date('+010000-01-01T00:00:00Z') }, 'd'],
+    ['a Date before the year 0', { id: 'a', d: new Date('-000001-12-31T23:59:59Z') }, 'd'],
     ['undefined in an array', { id: 'a', list: [1, undefined] }, 'list.1'],
     ['a $ key', { id: 'a', o: { $where: 1 } }, 'o.$where'],
     ['a lone surrogate', { id: 'a', s: '\uD800' }, 's'],

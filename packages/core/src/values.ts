@@ -1,6 +1,10 @@
 import type { DocumentObject, DocumentScalar, DocumentValue } from './document.js';
 import { ValidationError } from './errors.js';
 
+/** Earliest and latest Date a document may hold: years 0 to 9999 (UTC). */
+export const MIN_DATE_MS: number = -62_167_219_200_000;
+export const MAX_DATE_MS: number = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** Longest id, in UTF-16 code units. */
 export const MAX_ID_LENGTH = 256;
 
@@ -82,6 +86,11 @@ export function copyValue(value: unknown, path: string, seen: Set<object> = new 
       if (value instanceof Date) {
         const time = value.getTime();
         if (Number.isNaN(time)) throw new ValidationError(`value at "${path}" is an invalid Date`, path);
+        // Years 0–9999 keep the ISO-8601 encoding fixed-width, so engines that
+        // store it as text order Dates chronologically.
+        if (time < MIN_DATE_MS || time > MAX_DATE_MS) {
+          throw new ValidationError(`Date at "${path}" is outside the years 0–9999`, path);
+        }
         return new Date(time);
       }
       if (seen.has(value)) throw new ValidationError(`value at "${path}" is a circular reference`, path);
