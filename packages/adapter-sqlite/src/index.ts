@@ -1,0 +1,4 @@
+export { createBackendFromUrl, SqliteBackend, type SqliteBackendConfig } from './sqlite-backend.js';
+export type { SqliteDatabase } from './sqlite-connection.js';
+export { MIGRATIONS, runMigrations, type SqliteMigration } from './sqlite-migrations.js';
+export { SqliteRepository } from './sqlite-repository.js';

@@ -1,0 +1,248 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import {
+  type AnyDocument,
+  type Backend,
+  type Capabilities,
+  ConnectionError,
+  checkCollectionName,
+  type Document,
+  type DocumentValue,
+  type HealthStatus,
+  type IndexSpec,
+  type JobQueue,
+  type Repository,
+  type RepositoryOptions,
+  type SignalOptions,
+  type TransactionalQueue,
+  TransactionError,
+  type TransactionOptions,
+  type TransactionScope,
+  throwIfAborted,
+  UnsupportedError,
+  ValidationError,
+} from '@berth/core';
+import Database from 'better-sqlite3';
+import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
+import { toBerthError } from './sqlite-errors.js';
+import { runMigrations } from './sqlite-migrations.js';
+import { jsonPath } from './sqlite-query-compiler.js';
+import { indexName, SqliteRepository, type SqliteRepositoryContext } from './sqlite-repository.js';
+
+/** Options of {@link SqliteBackend}. */
+export interface SqliteBackendConfig {
+  /** The database file (created with its folder when missing), or `:memory:`. */
+  readonly filename?: string | undefined;
+  /** An already-open better-sqlite3 Database to use instead (Berth will not close it). */
+  readonly database?: SqliteDatabase | undefined;
+  /** How long a statement waits for another connection's write lock (default 5 000 ms). */
+  readonly busyTimeoutMs?: number | undefined;
+  /** Largest document, as bytes of JSON (default 16 MiB). */
+  readonly maxDocumentBytes?: number | undefined;
+}
+
+/**
+ * Repositories (and, once connected, job queues) in one SQLite file through
+ * better-sqlite3. One table per collection; filters, sorts and cursors
+ * compile to SQL over the JSON; WAL mode so readers never block the writer.
+ *
+ * ### Examples
+ * ```ts
+ * import { SqliteBackend } from '@berth/adapter-sqlite';
+ *
+ * await using backend = new SqliteBackend({ filename: './data/app.db' });
+ * const players = backend.repository<{ id: string; name: string }>('players', {
+ *   indexes: [{ field: 'name', type: 'string', unique: true }],
+ * });
+ * await players.insert({ name: 'Ada' });
+ * ```
+ */
+export class SqliteBackend implements Backend {
+  readonly kind: string = 'sqlite';
+  readonly capabilities: Capabilities = {
+    repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: true },
+    queue: { level: 'none', transactionalEnqueue: false, durable: true, notifications: false },
+  };
+  private readonly config: SqliteBackendConfig;
+  private connection: SqliteConnection | undefined;
+  private opened: Promise<void> | undefined;
+  private closed = false;
+  private readonly collections = new Map<string, Set<string>>();
+
+  constructor(config: SqliteBackendConfig = {}) {
+    this.config = config;
+    if (config.filename === undefined && config.database === undefined) {
+      throw new ValidationError('SqliteBackend needs a filename (or an open database)', 'filename');
+    }
+  }
+
+  /** The better-sqlite3 Database, for what the ports do not cover. */
+  native(): SqliteDatabase {
+    return this.open().db;
+  }
+
+  private open(): SqliteConnection {
+    if (this.closed) throw new ConnectionError('this SQLite backend is closed', { retryable: false });
+    if (this.connection !== undefined) return this.connection;
+    const filename = this.config.filename;
+    let db: SqliteDatabase;
+    try {
+      if (this.config.database !== undefined) db = this.config.database;
+      else {
+        if (filename !== ':memory:' && filename !== undefined)
+          mkdirSync(dirname(resolve(filename)), { recursive: true });
+        db = new Database(filename as string, { timeout: this.config.busyTimeoutMs ?? 5_000 });
+      }
+      // WAL: readers do not block the writer; NORMAL sync is durable across
+      // process crashes (only an OS crash can lose the last commits).
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(this.config.busyTimeoutMs ?? 5_000))}`);
+    } catch (error) {
+      throw toBerthError(error);
+    }
+    const connection = new SqliteConnection(db);
+    try {
+      runMigrations(connection);
+    } catch (error) {
+      if (this.config.database === undefined) db.close();
+      throw toBerthError(error);
+    }
+    this.connection = connection;
+    return connection;
+  }
+
+  async connect(options?: SignalOptions): Promise<void> {
+    throwIfAborted(options?.signal, 'connect');
+    this.open();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const connection = this.connection;
+    if (connection !== undefined) await connection.idle().catch(() => undefined);
+    this.closed = true;
+    if (connection !== undefined && this.config.database === undefined) connection.close();
+    this.connection = undefined;
+  }
+
+  async health(options?: SignalOptions): Promise<HealthStatus> {
+    throwIfAborted(options?.signal, 'health');
+    if (this.closed) return { ok: false, latencyMs: 0, message: 'backend is closed' };
+    const started = performance.now();
+    try {
+      this.open().get('SELECT 1');
+      return { ok: true, latencyMs: performance.now() - started };
+    } catch (error) {
+      return { ok: false, latencyMs: performance.now() - started, message: (error as Error).message };
+    }
+  }
+
+  private context(inTransaction: boolean): SqliteRepositoryContext {
+    const backend = this;
+    return {
+      get connection() {
+        return backend.open();
+      },
+      ensureCollection: (name, indexes) => this.ensureCollection(name, indexes),
+      ready: async () => {
+        const connection = this.open();
+        if (!inTransaction) await connection.idle();
+      },
+      maxDocumentBytes: this.config.maxDocumentBytes ?? 16 * 1024 * 1024,
+    };
+  }
+
+  /** Creates the collection's table and declared indexes, once per backend (and idempotently across processes). */
+  private ensureCollection(name: string, indexes: readonly IndexSpec[]): void {
+    let known = this.collections.get(name);
+    const missing = indexes.filter((spec) => !known?.has(indexName(name, spec)));
+    if (known !== undefined && missing.length === 0) return;
+    const connection = this.open();
+    connection.immediate(() => {
+      connection.run(`CREATE TABLE IF NOT EXISTS "${name}" (
+        id TEXT PRIMARY KEY NOT NULL,
+        doc TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      )`);
+      connection.run('INSERT OR IGNORE INTO _berth_collections (name, created_at) VALUES (?, ?)', [name, Date.now()]);
+      for (const spec of missing) {
+        const path = jsonPath(spec.path);
+        // (type, value) keeps unique indexes type-strict: true and 1 differ.
+        const columns = `json_type(doc, '${path}'), json_extract(doc, '${path}')`;
+        const partial = spec.unique
+          ? ` WHERE json_type(doc, '${path}') IS NOT NULL AND json_type(doc, '${path}') != 'null'`
+          : '';
+        connection.run(
+          `CREATE ${spec.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS "${indexName(name, spec)}" ON "${name}" (${columns})${partial}`,
+        );
+      }
+    });
+    known ??= new Set();
+    for (const spec of missing) known.add(indexName(name, spec));
+    this.collections.set(name, known);
+  }
+
+  repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {
+    checkCollectionName(name);
+    return new SqliteRepository<T>(name, options, this.context(false));
+  }
+
+  queue<T = DocumentValue>(name: string): JobQueue<T> {
+    checkCollectionName(name, 'queue');
+    throw new UnsupportedError('the SQLite job queue is not available yet');
+  }
+
+  async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    throwIfAborted(options?.signal, 'transaction');
+    const connection = this.open();
+    const context = this.context(true);
+    let open = true;
+    const scope: TransactionScope = {
+      repository: <T extends Document = AnyDocument>(name: string, repositoryOptions?: RepositoryOptions<T>) => {
+        checkCollectionName(name);
+        const repository = new SqliteRepository<T>(name, repositoryOptions, {
+          ...context,
+          get connection() {
+            return context.connection;
+          },
+          ready: async () => {
+            if (!open) {
+              throw new TransactionError('this transaction has ended; use repositories of a new transaction');
+            }
+          },
+        });
+        return repository;
+      },
+      queue: <T = DocumentValue>(name: string): TransactionalQueue<T> => {
+        checkCollectionName(name, 'queue');
+        throw new UnsupportedError('the SQLite job queue is not available yet');
+      },
+    };
+    try {
+      return await connection.transaction(async () => {
+        const result = await work(scope);
+        throwIfAborted(options?.signal, 'transaction');
+        return result;
+      });
+    } finally {
+      open = false;
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Lets `createBackend('sqlite:./app.db')` find this adapter (`?busyTimeoutMs=` is an option). */
+export function createBackendFromUrl(url: string): Backend {
+  const [rawPath = '', query = ''] = url.slice('sqlite:'.length).split('?', 2);
+  const filename = decodeURIComponent(rawPath.startsWith('//') ? rawPath.slice(2) : rawPath);
+  if (filename === '') throw new ValidationError('sqlite: URLs need a file, like sqlite:./app.db', 'url');
+  const busy = new URLSearchParams(query).get('busyTimeoutMs');
+  return new SqliteBackend({ filename, busyTimeoutMs: busy === null ? undefined : Number(busy) });
+}

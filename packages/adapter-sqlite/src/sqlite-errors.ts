@@ -1,0 +1,63 @@
+import {
+  AlreadyExistsError,
+  type BerthError,
+  ConnectionError,
+  isBerthError,
+  TimeoutError,
+  ValidationError,
+} from '@berth/core';
+
+interface SqliteErrorLike {
+  readonly code?: unknown;
+  readonly message?: unknown;
+}
+
+/**
+ * Turns a better-sqlite3 error into a Berth error. A database locked past
+ * the busy timeout is a retryable TIMEOUT, never a hang; a file that is not
+ * a database is a CONNECTION error.
+ */
+export function toBerthError(error: unknown, context: { collection?: string; id?: string } = {}): unknown {
+  if (isBerthError(error)) return error;
+  const { code, message } = (error ?? {}) as SqliteErrorLike;
+  const text = typeof message === 'string' ? message : String(error);
+  const options = { cause: error, collection: context.collection, id: context.id };
+  switch (code) {
+    case 'SQLITE_BUSY':
+    case 'SQLITE_BUSY_SNAPSHOT':
+    case 'SQLITE_BUSY_RECOVERY':
+    case 'SQLITE_LOCKED':
+      return new TimeoutError(
+        `the SQLite database is locked by another connection past the busy timeout; try again (${text})`,
+        options,
+      );
+    case 'SQLITE_NOTADB':
+    case 'SQLITE_CORRUPT':
+      return new ConnectionError(`the file is not a usable SQLite database: ${text}`, { ...options, retryable: false });
+    case 'SQLITE_CANTOPEN':
+    case 'SQLITE_READONLY':
+    case 'SQLITE_IOERR':
+    case 'SQLITE_FULL':
+      return new ConnectionError(`SQLite cannot use the database file: ${text}`, options);
+    case 'SQLITE_TOOBIG':
+      return new ValidationError(`the value is too big for SQLite: ${text}`, '', options);
+    case 'SQLITE_CONSTRAINT_UNIQUE':
+    case 'SQLITE_CONSTRAINT_PRIMARYKEY':
+      return new AlreadyExistsError(
+        `${context.collection ?? 'the collection'} already has a document with this ${code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? 'id' : 'unique value'}`,
+        code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? 'id' : 'unknown',
+        options,
+      );
+    default:
+      return error;
+  }
+}
+
+/** Runs `work`, rethrowing engine errors as Berth errors. */
+export function mapErrors<R>(work: () => R, context?: { collection?: string; id?: string }): R {
+  try {
+    return work();
+  } catch (error) {
+    throw toBerthError(error, context) as BerthError;
+  }
+}

@@ -1,0 +1,207 @@
+import {
+  type CursorPosition,
+  type DocumentScalar,
+  type FieldPath,
+  type FilterNode,
+  type SortSpec,
+  typeRank,
+} from '@berth/core';
+import { type RawBuilder, sql } from 'kysely';
+
+/**
+ * Compiles core's validated filter and sort trees to SQLite SQL over the
+ * JSON text in the `doc` column, reproducing the reference evaluator:
+ * type-strict comparisons (`json_type` guards every comparison), code-point
+ * string order (BINARY collation compares UTF-8 bytes), null and missing
+ * alike for equality, and the cross-type sort order.
+ *
+ * Field paths are inlined as JSON path literals: core has already limited
+ * their segments to letters, digits, `_` and `-`, and inlining is what lets
+ * SQLite match a query to an expression index. Values are always bound.
+ */
+
+type Expression = RawBuilder<unknown>;
+
+/** The JSON path literal for a field path: `$."stats"."level"`. */
+export function jsonPath(path: FieldPath): string {
+  return `$${path.map((segment) => `."${segment}"`).join('')}`;
+}
+
+/** `json_type(doc, path)`: NULL when missing, 'null', 'true', 'false', 'integer', 'real', 'text', 'array', 'object'. */
+export function typeOf(path: FieldPath): Expression {
+  return sql`json_type(doc, ${sql.lit(jsonPath(path))})`;
+}
+
+/** `json_extract(doc, path)`: the SQL value at the path. */
+export function valueOf(path: FieldPath): Expression {
+  return sql`json_extract(doc, ${sql.lit(jsonPath(path))})`;
+}
+
+function dateTextOf(path: FieldPath): Expression {
+  return sql`json_extract(doc, ${sql.lit(`${jsonPath(path)}."$date"`)})`;
+}
+
+function isDate(path: FieldPath): Expression {
+  return sql`(${typeOf(path)} IS 'object' AND json_type(doc, ${sql.lit(`${jsonPath(path)}."$date"`)}) IS 'text')`;
+}
+
+/** The JSON text SQLite returns for an encoded Date. */
+export function encodedDate(date: Date): string {
+  return JSON.stringify({ $date: date.toISOString() });
+}
+
+const TRUE: Expression = sql`1`;
+const FALSE: Expression = sql`0`;
+
+/**
+ * Type-strict equality of the field with a scalar. Type checks use `IS`,
+ * never `=` or `IN`, so a missing field (json_type NULL) gives false, not
+ * NULL, and `NOT` stays plain negation.
+ */
+function equals(path: FieldPath, operand: DocumentScalar): Expression {
+  const type = typeOf(path);
+  if (operand === null) return sql`(${type} IS NULL OR ${type} IS 'null')`;
+  if (operand === true) return sql`(${type} IS 'true')`;
+  if (operand === false) return sql`(${type} IS 'false')`;
+  if (typeof operand === 'number')
+    return sql`((${type} IS 'integer' OR ${type} IS 'real') AND ${valueOf(path)} = ${operand})`;
+  if (typeof operand === 'string') return sql`(${type} IS 'text' AND ${valueOf(path)} = ${operand})`;
+  return sql`(${type} IS 'object' AND ${valueOf(path)} = ${encodedDate(operand)})`;
+}
+
+function compare(path: FieldPath, operator: '>' | '>=' | '<' | '<=', operand: number | string | Date): Expression {
+  const op = sql.raw(operator);
+  if (typeof operand === 'number') {
+    return sql`((${typeOf(path)} IS 'integer' OR ${typeOf(path)} IS 'real') AND ${valueOf(path)} ${op} ${operand})`;
+  }
+  if (typeof operand === 'string') return sql`(${typeOf(path)} IS 'text' AND ${valueOf(path)} ${op} ${operand})`;
+  return sql`(${isDate(path)} AND ${dateTextOf(path)} ${op} ${operand.toISOString()})`;
+}
+
+function elementEquals(operand: DocumentScalar): Expression {
+  if (operand === null) return sql`element.type IS 'null'`;
+  if (operand === true) return sql`element.type IS 'true'`;
+  if (operand === false) return sql`element.type IS 'false'`;
+  if (typeof operand === 'number') return sql`(element.type IN ('integer', 'real') AND element.value = ${operand})`;
+  if (typeof operand === 'string') return sql`(element.type IS 'text' AND element.value = ${operand})`;
+  return sql`(element.type IS 'object' AND element.value = ${encodedDate(operand)})`;
+}
+
+/**
+ * `$in` as at most one term per type, each a SQL `IN` list: a flat OR of
+ * 1000 equalities would exceed SQLite's expression depth.
+ */
+function isIn(path: FieldPath, values: readonly DocumentScalar[]): Expression {
+  const type = typeOf(path);
+  const numbers = values.filter((value): value is number => typeof value === 'number');
+  const strings = values.filter((value): value is string => typeof value === 'string');
+  const dates = values.filter((value): value is Date => value instanceof Date).map(encodedDate);
+  const terms: Expression[] = [];
+  if (values.includes(null)) terms.push(equals(path, null));
+  if (values.includes(true)) terms.push(equals(path, true));
+  if (values.includes(false)) terms.push(equals(path, false));
+  if (numbers.length > 0) {
+    terms.push(sql`((${type} IS 'integer' OR ${type} IS 'real') AND ${valueOf(path)} IN (${sql.join(numbers)}))`);
+  }
+  if (strings.length > 0) terms.push(sql`(${type} IS 'text' AND ${valueOf(path)} IN (${sql.join(strings)}))`);
+  if (dates.length > 0) terms.push(sql`(${type} IS 'object' AND ${valueOf(path)} IN (${sql.join(dates)}))`);
+  return join(terms, 'OR');
+}
+
+function join(parts: readonly Expression[], separator: 'AND' | 'OR'): Expression {
+  if (parts.length === 0) return separator === 'AND' ? TRUE : FALSE;
+  return sql`(${sql.join(parts, sql.raw(` ${separator} `))})`;
+}
+
+/** Compiles a filter tree to a boolean SQL expression that is never NULL. */
+export function compileFilter(node: FilterNode): Expression {
+  switch (node.kind) {
+    case 'and':
+      return join(node.nodes.map(compileFilter), 'AND');
+    case 'or':
+      return join(node.nodes.map(compileFilter), 'OR');
+    case 'not':
+      return sql`(NOT ${compileFilter(node.node)})`;
+    case 'eq':
+      return equals(node.path, node.value);
+    case 'ne':
+      return sql`(NOT ${equals(node.path, node.value)})`;
+    case 'gt':
+      return compare(node.path, '>', node.value);
+    case 'gte':
+      return compare(node.path, '>=', node.value);
+    case 'lt':
+      return compare(node.path, '<', node.value);
+    case 'lte':
+      return compare(node.path, '<=', node.value);
+    case 'in':
+      return isIn(node.path, node.values);
+    case 'nin':
+      return sql`(NOT ${isIn(node.path, node.values)})`;
+    case 'exists':
+      return node.value ? sql`(${typeOf(node.path)} IS NOT NULL)` : sql`(${typeOf(node.path)} IS NULL)`;
+    case 'startsWith':
+      // substr/length count characters (code points), and nothing in the
+      // operand is a pattern: unlike LIKE or GLOB, every character is literal.
+      return sql`(${typeOf(node.path)} IS 'text' AND substr(${valueOf(node.path)}, 1, length(${node.value})) = ${node.value})`;
+    case 'contains':
+      return sql`(${typeOf(node.path)} IS 'array' AND EXISTS (SELECT 1 FROM json_each(doc, ${sql.lit(jsonPath(node.path))}) AS element WHERE ${elementEquals(node.value)}))`;
+  }
+}
+
+/** Rank of a value's type in the cross-type order, as SQL. */
+function rankOf(path: FieldPath): Expression {
+  const type = typeOf(path);
+  return sql`(CASE WHEN ${type} IS NULL OR ${type} IS 'null' THEN 0 WHEN ${type} IN ('true', 'false') THEN 1 WHEN ${type} IN ('integer', 'real') THEN 2 WHEN ${type} IS 'text' THEN 3 WHEN ${isDate(path)} THEN 4 WHEN ${type} IS 'array' THEN 5 ELSE 6 END)`;
+}
+
+/** The value a field sorts by within its type (NULL for null, arrays and objects, which tie). */
+function sortValueOf(path: FieldPath): Expression {
+  const type = typeOf(path);
+  return sql`(CASE WHEN ${type} IN ('true', 'false', 'integer', 'real', 'text') THEN ${valueOf(path)} WHEN ${isDate(path)} THEN ${dateTextOf(path)} ELSE NULL END)`;
+}
+
+/** The ORDER BY terms of a sort: rank and value per key, then id ascending. */
+export function compileOrderBy(sort: readonly SortSpec[]): Expression {
+  const terms: Expression[] = [];
+  for (const key of sort) {
+    const direction = sql.raw(key.direction === 'desc' ? 'DESC' : 'ASC');
+    terms.push(sql`${rankOf(key.path)} ${direction}`, sql`${sortValueOf(key.path)} ${direction}`);
+  }
+  terms.push(sql`id ASC`);
+  return sql.join(terms);
+}
+
+/** What a JS value sorts by in SQL, matching `sortValueOf`. */
+function sortValueParameter(value: unknown): number | string | null {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'number' || typeof value === 'string') return value;
+  if (value instanceof Date) return value.toISOString();
+  return null;
+}
+
+/**
+ * The keyset condition "after this position" for a sort: the row's tuple of
+ * (rank, value) per key, then id, is beyond the cursor's in sort order.
+ */
+export function compileAfter(sort: readonly SortSpec[], after: CursorPosition): Expression {
+  const elements: { expression: Expression; value: unknown; descending: boolean }[] = [];
+  sort.forEach((key, index) => {
+    const value = after.values[index] ?? null;
+    const descending = key.direction === 'desc';
+    elements.push({ expression: rankOf(key.path), value: typeRank(value), descending });
+    elements.push({ expression: sortValueOf(key.path), value: sortValueParameter(value), descending });
+  });
+  elements.push({ expression: sql`id`, value: after.id, descending: false });
+  const alternatives: Expression[] = [];
+  for (let index = 0; index < elements.length; index++) {
+    const element = elements[index] as (typeof elements)[number];
+    if (element.value === null) continue; // nothing sorts beyond NULL within its rank
+    const earlier = elements.slice(0, index).map((previous) => sql`${previous.expression} IS ${previous.value}`);
+    const beyond = element.descending
+      ? sql`${element.expression} < ${element.value}`
+      : sql`${element.expression} > ${element.value}`;
+    alternatives.push(join([...earlier, beyond], 'AND'));
+  }
+  return join(alternatives, 'OR');
+}

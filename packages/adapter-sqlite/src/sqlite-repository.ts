@@ -1,0 +1,584 @@
+import {
+  AlreadyExistsError,
+  applyUpdate,
+  ConflictError,
+  type CountByGroup,
+  compareValues,
+  copyDocument,
+  cursorAfter,
+  type Document,
+  type DocumentScalar,
+  type Entry,
+  generateId,
+  type IndexSpec,
+  type IterateOptions,
+  isBerthError,
+  isPlainObject,
+  iterateByPages,
+  type NewDocument,
+  NotFoundError,
+  normalizeIndexes,
+  type Page,
+  type PreparedQuery,
+  parseFieldPath,
+  parseFilter,
+  parseUpdate,
+  prepareQuery,
+  type Query,
+  type QueryPlan,
+  type Repository,
+  type RepositoryOptions,
+  type SignalOptions,
+  type StandardSchemaV1,
+  throwIfAborted,
+  type Update,
+  type UpdateStep,
+  ValidationError,
+  validateWithSchema,
+  type WriteOptions,
+} from '@berth/core';
+import { type RawBuilder, sql } from 'kysely';
+import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
+import { toBerthError } from './sqlite-errors.js';
+import { decodeDocument, encodeDocument } from './sqlite-json.js';
+import { compileAfter, compileFilter, compileOrderBy, jsonPath, typeOf, valueOf } from './sqlite-query-compiler.js';
+
+/** What a repository needs from its backend. */
+export interface SqliteRepositoryContext {
+  readonly connection: SqliteConnection;
+  /** Creates the table and indexes once per backend. */
+  ensureCollection(name: string, indexes: readonly IndexSpec[]): void;
+  /** Waits for the backend to be open and idle (single operations); no-op inside a transaction. */
+  ready(): Promise<void>;
+  readonly maxDocumentBytes: number;
+}
+
+interface Row {
+  readonly id: string;
+  readonly doc: string;
+  readonly version: number;
+  readonly created_at: number;
+  readonly updated_at: number;
+}
+
+const AUTO_ATTEMPTS = 20;
+
+/** The SQL name of a collection table (collection names are validated identifiers). */
+function table(name: string): RawBuilder<unknown> {
+  return sql.id(name);
+}
+
+/** The name of a declared index: readable, and unique per collection and field. */
+export function indexName(collection: string, spec: IndexSpec): string {
+  return `${collection}.${spec.field}${spec.unique ? ' unique' : ''}`;
+}
+
+/**
+ * A repository on one SQLite table: `id` primary key, the document as JSON
+ * text in `doc`, and the metadata in columns. Filters, sorts and cursors
+ * compile to SQL; nothing is filtered in JavaScript.
+ */
+export class SqliteRepository<T extends Document> implements Repository<T> {
+  private readonly indexes: IndexSpec[];
+  private readonly schema: StandardSchemaV1<unknown, T> | undefined;
+  private prepared = false;
+
+  constructor(
+    readonly name: string,
+    options: RepositoryOptions<T> | undefined,
+    private readonly context: SqliteRepositoryContext,
+  ) {
+    if (name.toLowerCase().startsWith('sqlite_')) {
+      throw new ValidationError(`collection name ${JSON.stringify(name)} is reserved by SQLite`, '', {
+        collection: name,
+      });
+    }
+    this.indexes = normalizeIndexes(name, options as RepositoryOptions<never> | undefined, true);
+    this.schema = options?.schema;
+  }
+
+  private get connection(): SqliteConnection {
+    return this.context.connection;
+  }
+
+  /** Every operation starts here: abort check, backend ready, table present. */
+  private async begin(signal: AbortSignal | undefined, operation: string): Promise<void> {
+    throwIfAborted(signal, `${this.name}.${operation}`);
+    await this.context.ready();
+    throwIfAborted(signal, `${this.name}.${operation}`);
+    if (!this.prepared) {
+      this.context.ensureCollection(this.name, this.indexes);
+      this.prepared = true;
+    }
+  }
+
+  private fail(error: unknown, id?: string): never {
+    const mapped = toBerthError(error, { collection: this.name, ...(id === undefined ? {} : { id }) });
+    if (isBerthError(mapped, 'ALREADY_EXISTS')) {
+      // The connection mapped the engine error without knowing the
+      // collection; name the collection, the id and the field here.
+      const engineError = mapped.cause ?? error;
+      const message = String((engineError as { message?: unknown })?.message ?? '');
+      if (mapped.field === 'id') {
+        throw new AlreadyExistsError(`${this.name} already has a document ${JSON.stringify(id)}`, 'id', {
+          collection: this.name,
+          id,
+          cause: engineError,
+        });
+      }
+      const spec = this.indexes.find(
+        (candidate) =>
+          message.includes(`"${indexName(this.name, candidate)}"`) ||
+          message.includes(`'${indexName(this.name, candidate)}'`) ||
+          message.includes(indexName(this.name, candidate)),
+      );
+      throw new AlreadyExistsError(
+        `${this.name}: another document already has this ${spec?.field ?? 'unique value'} (writing ${JSON.stringify(id)})`,
+        spec?.field ?? 'unknown',
+        { collection: this.name, id, cause: engineError },
+      );
+    }
+    throw mapped;
+  }
+
+  private encode(document: unknown): string {
+    const text = encodeDocument(document);
+    if (text.length > this.context.maxDocumentBytes || Buffer.byteLength(text) > this.context.maxDocumentBytes) {
+      throw new ValidationError(
+        `document is larger than ${this.context.maxDocumentBytes} bytes of JSON (maxDocumentBytes)`,
+        '',
+        { collection: this.name },
+      );
+    }
+    return text;
+  }
+
+  private async validated(document: unknown): Promise<T> {
+    const copy = copyDocument<T>(document, this.name);
+    if (this.schema === undefined) return copy;
+    const output = copyDocument<T>(await validateWithSchema(this.schema, copy, this.name), this.name);
+    if (output.id !== copy.id)
+      throw new ValidationError(`the ${this.name} schema changed the id`, 'id', { collection: this.name });
+    return output;
+  }
+
+  private row(id: string): Row | undefined {
+    return this.connection.get<Row>(
+      queryBuilder
+        .selectFrom(table(this.name) as never)
+        .selectAll()
+        .where(sql`id`, '=', id)
+        .compile(),
+    );
+  }
+
+  private checkVersion(row: Row | undefined, id: string, options: WriteOptions | undefined): void {
+    const expected = options?.expectedVersion;
+    if (expected === undefined) return;
+    if (!Number.isSafeInteger(expected) || expected < 1) {
+      throw new ValidationError(`expectedVersion must be an integer >= 1, got ${String(expected)}`, 'expectedVersion', {
+        collection: this.name,
+        id,
+      });
+    }
+    if (row === undefined) {
+      throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} (expected version ${expected})`, {
+        collection: this.name,
+        id,
+      });
+    }
+    if (row.version !== expected) {
+      throw new ConflictError(
+        `${this.name} document ${JSON.stringify(id)} is at version ${row.version}, not ${expected}`,
+        { collection: this.name, id },
+      );
+    }
+  }
+
+  private insertRow(document: T, now: number): void {
+    try {
+      this.connection.run(
+        sql`INSERT INTO ${table(this.name)} (id, doc, version, created_at, updated_at) VALUES (${document.id}, ${this.encode(document)}, 1, ${now}, ${now})`.compile(
+          queryBuilder,
+        ),
+      );
+    } catch (error) {
+      if (isBerthError(error, 'VALIDATION')) throw error;
+      this.fail(error, document.id);
+    }
+  }
+
+  private updateRow(document: T, previous: Row, now: number): void {
+    try {
+      const result = this.connection.run(
+        sql`UPDATE ${table(this.name)} SET doc = ${this.encode(document)}, version = version + 1, updated_at = ${now} WHERE id = ${document.id} AND version = ${previous.version}`.compile(
+          queryBuilder,
+        ),
+      );
+      if (result.changes !== 1) {
+        throw new ConflictError(
+          `${this.name} document ${JSON.stringify(document.id)} changed concurrently; try again`,
+          {
+            collection: this.name,
+            id: document.id,
+          },
+        );
+      }
+    } catch (error) {
+      if (isBerthError(error) && !isBerthError(error, 'ALREADY_EXISTS')) throw error;
+      this.fail(error, document.id);
+    }
+  }
+
+  /**
+   * Read, compute and write in one IMMEDIATE transaction when nothing needs
+   * to await; with a schema validator (which may be async) the write is
+   * conditional on the version read, retried if another writer got between.
+   */
+  private async readModifyWrite<R>(
+    id: string,
+    compute: (row: Row | undefined) => { next: T | undefined; result: R },
+  ): Promise<R> {
+    if (this.schema === undefined) {
+      return this.connection.immediate(() => {
+        const row = this.row(id);
+        const { next, result } = compute(row);
+        if (next !== undefined) {
+          if (row === undefined) this.insertRow(next, Date.now());
+          else this.updateRow(next, row, Date.now());
+        }
+        return result;
+      });
+    }
+    for (let attempt = 1; ; attempt++) {
+      const row = this.row(id);
+      const { next, result } = compute(row);
+      const checked = next === undefined ? undefined : await this.validated(next);
+      const outcome = (checked !== undefined && result === next ? checked : result) as R;
+      try {
+        this.connection.immediate(() => {
+          const current = this.row(id);
+          if (current?.version !== row?.version) {
+            throw new ConflictError(`${this.name} document ${JSON.stringify(id)} changed concurrently`, {
+              collection: this.name,
+              id,
+            });
+          }
+          if (checked !== undefined) {
+            if (row === undefined) this.insertRow(checked, Date.now());
+            else this.updateRow(checked, row, Date.now());
+          }
+        });
+        return outcome;
+      } catch (error) {
+        if (!isBerthError(error, 'CONFLICT') || this.connection.inTransaction() || attempt >= AUTO_ATTEMPTS)
+          throw error;
+      }
+    }
+  }
+
+  private selectQuery(prepared: PreparedQuery, limit: number | undefined): RawBuilder<unknown> {
+    const where = compileFilter(prepared.filter);
+    const after = prepared.after === undefined ? sql`1` : compileAfter(prepared.sort, prepared.after);
+    const limitClause = limit === undefined ? sql`LIMIT -1` : sql`LIMIT ${limit}`;
+    return sql`SELECT id, doc FROM ${table(this.name)} WHERE ${where} AND ${after} ORDER BY ${compileOrderBy(prepared.sort)} ${limitClause} OFFSET ${prepared.offset}`;
+  }
+
+  async get(id: string, options?: SignalOptions): Promise<T | null> {
+    await this.begin(options?.signal, 'get');
+    if (typeof id !== 'string') return null;
+    const row = this.connection.get<{ doc: string }>(`SELECT doc FROM "${this.name}" WHERE id = ?`, [id]);
+    return row === undefined ? null : decodeDocument<T>(row.doc);
+  }
+
+  async getEntry(id: string, options?: SignalOptions): Promise<Entry<T> | null> {
+    await this.begin(options?.signal, 'getEntry');
+    const row = typeof id === 'string' ? this.row(id) : undefined;
+    if (row === undefined) return null;
+    return {
+      document: decodeDocument<T>(row.doc),
+      meta: { version: row.version, createdAt: new Date(row.created_at), updatedAt: new Date(row.updated_at) },
+    };
+  }
+
+  async getMany(ids: readonly string[], options?: SignalOptions): Promise<(T | null)[]> {
+    if (!Array.isArray(ids)) throw new ValidationError('getMany takes an array of ids', '', { collection: this.name });
+    await this.begin(options?.signal, 'getMany');
+    const found = new Map<string, T>();
+    const wanted = [...new Set(ids.filter((id) => typeof id === 'string'))];
+    for (let start = 0; start < wanted.length; start += 500) {
+      const chunk = wanted.slice(start, start + 500);
+      const rows = this.connection.all<{ id: string; doc: string }>(
+        sql`SELECT id, doc FROM ${table(this.name)} WHERE id IN (${sql.join(chunk)})`.compile(queryBuilder),
+      );
+      for (const row of rows) found.set(row.id, decodeDocument<T>(row.doc));
+    }
+    // Each position gets its own copy, even when an id is asked twice.
+    return ids.map((id) => {
+      const document = found.get(id);
+      return document === undefined ? null : (decodeDocument<T>(encodeDocument(document)) as T);
+    });
+  }
+
+  async find(query?: Query, options?: SignalOptions): Promise<T[]> {
+    const prepared = prepareQuery(query);
+    await this.begin(options?.signal, 'find');
+    return this.connection
+      .all<{ doc: string }>(this.selectQuery(prepared, prepared.limit).compile(queryBuilder))
+      .map((row) => decodeDocument<T>(row.doc));
+  }
+
+  async findPage(query?: Query, options?: SignalOptions): Promise<Page<T>> {
+    const prepared = prepareQuery(query);
+    await this.begin(options?.signal, 'findPage');
+    const limit = prepared.limit === undefined ? undefined : prepared.limit + 1;
+    const rows = this.connection.all<{ doc: string }>(this.selectQuery(prepared, limit).compile(queryBuilder));
+    const items = rows.slice(0, prepared.limit ?? rows.length).map((row) => decodeDocument<T>(row.doc));
+    const last = items.at(-1);
+    const more = prepared.limit !== undefined && rows.length > prepared.limit;
+    return { items, nextCursor: more && last !== undefined ? cursorAfter(prepared, last) : null };
+  }
+
+  async findOne(query?: Query, options?: SignalOptions): Promise<T | null> {
+    const [first] = await this.find({ ...query, limit: 1 }, options);
+    return first ?? null;
+  }
+
+  async count(where?: Query['where'], options?: SignalOptions): Promise<number> {
+    const filter = compileFilter(parseFilter(where));
+    await this.begin(options?.signal, 'count');
+    const row = this.connection.get<{ n: number }>(
+      sql`SELECT count(*) AS n FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder),
+    );
+    return row?.n ?? 0;
+  }
+
+  async countBy(field: string, where?: Query['where'], options?: SignalOptions): Promise<CountByGroup[]> {
+    const path = parseFieldPath(field);
+    const filter = compileFilter(parseFilter(where));
+    await this.begin(options?.signal, 'countBy');
+    const rows = this.connection.all<{ type: string | null; value: unknown; n: number }>(
+      sql`SELECT ${typeOf(path)} AS type, ${valueOf(path)} AS value, count(*) AS n FROM ${table(this.name)} WHERE ${filter} GROUP BY 1, 2`.compile(
+        queryBuilder,
+      ),
+    );
+    const groups = new Map<string, { value: DocumentScalar; count: number }>();
+    for (const row of rows) {
+      let value: DocumentScalar;
+      switch (row.type) {
+        case null:
+        case 'null':
+          value = null;
+          break;
+        case 'true':
+        case 'false':
+          value = row.type === 'true';
+          break;
+        case 'integer':
+        case 'real':
+          value = Number(row.value);
+          break;
+        case 'text':
+          value = String(row.value);
+          break;
+        case 'object': {
+          const decoded = decodeDocument<unknown>(String(row.value));
+          if (!(decoded instanceof Date)) continue;
+          value = decoded;
+          break;
+        }
+        default:
+          continue; // arrays are in no group
+      }
+      const key = value instanceof Date ? `d${value.getTime()}` : `${typeof value}:${String(value)}`;
+      const group = groups.get(key);
+      if (group === undefined) groups.set(key, { value, count: row.n });
+      else group.count += row.n;
+    }
+    return [...groups.values()].sort((a, b) => compareValues(a.value, b.value));
+  }
+
+  async exists(where?: Query['where'], options?: SignalOptions): Promise<boolean> {
+    const filter = compileFilter(parseFilter(where));
+    await this.begin(options?.signal, 'exists');
+    return (
+      this.connection.get(sql`SELECT 1 FROM ${table(this.name)} WHERE ${filter} LIMIT 1`.compile(queryBuilder)) !==
+      undefined
+    );
+  }
+
+  iterate(query?: Query, options?: IterateOptions): AsyncIterableIterator<T> {
+    return iterateByPages((page) => this.findPage(page, options), query, options);
+  }
+
+  async explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
+    const prepared = prepareQuery(query);
+    await this.begin(options?.signal, 'explain');
+    const compiled = this.selectQuery(prepared, prepared.limit).compile(queryBuilder);
+    const plan = this.connection.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${compiled.sql}`, compiled.parameters);
+    const detail = plan.map((row) => row.detail).join('; ');
+    const search = plan.find(
+      (row) => /^SEARCH\b/.test(row.detail) && /USING (COVERING )?INDEX|PRIMARY KEY/.test(row.detail),
+    );
+    const index = search?.detail.match(/USING (?:COVERING )?INDEX "?([^"(]+?)"? \(/)?.[1];
+    return search === undefined
+      ? { strategy: 'scan', detail }
+      : { strategy: 'index', index: index ?? 'primary key', detail };
+  }
+
+  async insert(document: NewDocument<T>, options?: SignalOptions): Promise<T> {
+    const validated = await this.validated(
+      isPlainObject(document) && document.id === undefined ? { ...document, id: generateId() } : document,
+    );
+    await this.begin(options?.signal, 'insert');
+    this.insertRow(validated, Date.now());
+    return validated;
+  }
+
+  async replace(document: T, options?: WriteOptions): Promise<T> {
+    const validated = await this.validated(document);
+    await this.begin(options?.signal, 'replace');
+    return this.connection.immediate(() => {
+      const row = this.row(validated.id);
+      this.checkVersion(row, validated.id, options);
+      if (row === undefined) {
+        throw new NotFoundError(`${this.name} has no document ${JSON.stringify(validated.id)} to replace`, {
+          collection: this.name,
+          id: validated.id,
+        });
+      }
+      this.updateRow(validated, row, Date.now());
+      return validated;
+    });
+  }
+
+  async upsert(document: T, options?: WriteOptions): Promise<T> {
+    const validated = await this.validated(document);
+    await this.begin(options?.signal, 'upsert');
+    return this.connection.immediate(() => {
+      const row = this.row(validated.id);
+      this.checkVersion(row, validated.id, options);
+      if (row === undefined) this.insertRow(validated, Date.now());
+      else this.updateRow(validated, row, Date.now());
+      return validated;
+    });
+  }
+
+  async update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
+    const steps = parseUpdate(update, id);
+    await this.begin(options?.signal, 'update');
+    return this.readModifyWrite(id, (row) => {
+      this.checkVersion(row, id, options);
+      if (row === undefined) {
+        throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} to update`, {
+          collection: this.name,
+          id,
+        });
+      }
+      const next = copyDocument<T>(applyUpdate(decodeDocument<T>(row.doc), steps), this.name);
+      return { next, result: next };
+    });
+  }
+
+  async delete(id: string, options?: WriteOptions): Promise<boolean> {
+    await this.begin(options?.signal, 'delete');
+    if (options?.expectedVersion === undefined) {
+      return this.connection.run(`DELETE FROM "${this.name}" WHERE id = ?`, [id]).changes > 0;
+    }
+    return this.connection.immediate(() => {
+      this.checkVersion(this.row(id), id, options);
+      return this.connection.run(`DELETE FROM "${this.name}" WHERE id = ?`, [id]).changes > 0;
+    });
+  }
+
+  async insertMany(documents: readonly NewDocument<T>[], options?: SignalOptions): Promise<T[]> {
+    if (!Array.isArray(documents))
+      throw new ValidationError('insertMany takes an array', '', { collection: this.name });
+    const validated = await this.validatedAll(
+      documents.map((document) =>
+        isPlainObject(document) && document.id === undefined ? { ...document, id: generateId() } : document,
+      ),
+    );
+    await this.begin(options?.signal, 'insertMany');
+    const now = Date.now();
+    this.connection.immediate(() => {
+      for (const document of validated) this.insertRow(document, now);
+    });
+    return validated;
+  }
+
+  async upsertMany(documents: readonly T[], options?: SignalOptions): Promise<T[]> {
+    if (!Array.isArray(documents))
+      throw new ValidationError('upsertMany takes an array', '', { collection: this.name });
+    const validated = await this.validatedAll(documents);
+    await this.begin(options?.signal, 'upsertMany');
+    const now = Date.now();
+    this.connection.immediate(() => {
+      for (const document of validated) {
+        const row = this.row(document.id);
+        if (row === undefined) this.insertRow(document, now);
+        else this.updateRow(document, row, now);
+      }
+    });
+    return validated;
+  }
+
+  async updateMany(where: Query['where'], update: Update<T>, options?: SignalOptions): Promise<number> {
+    const filter = compileFilter(parseFilter(where));
+    parseUpdate(update);
+    await this.begin(options?.signal, 'updateMany');
+    const select = sql`SELECT * FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder);
+    const computeAll = (rows: Row[]): { row: Row; next: T }[] =>
+      rows.map((row) => ({
+        row,
+        next: copyDocument<T>(
+          applyUpdate(decodeDocument<T>(row.doc), parseUpdate(update, row.id) as UpdateStep[]),
+          this.name,
+        ),
+      }));
+    if (this.schema === undefined) {
+      return this.connection.immediate(() => {
+        const changes = computeAll(this.connection.all<Row>(select));
+        const now = Date.now();
+        for (const { row, next } of changes) this.updateRow(next, row, now);
+        return changes.length;
+      });
+    }
+    for (let attempt = 1; ; attempt++) {
+      const changes = computeAll(this.connection.all<Row>(select));
+      const checked = await Promise.all(
+        changes.map(async ({ row, next }) => ({ row, next: await this.validated(next) })),
+      );
+      try {
+        return this.connection.immediate(() => {
+          const now = Date.now();
+          for (const { row, next } of checked) this.updateRow(next, row, now);
+          return checked.length;
+        });
+      } catch (error) {
+        if (!isBerthError(error, 'CONFLICT') || this.connection.inTransaction() || attempt >= AUTO_ATTEMPTS)
+          throw error;
+      }
+    }
+  }
+
+  async deleteMany(where: Query['where'], options?: SignalOptions): Promise<number> {
+    const filter = compileFilter(parseFilter(where));
+    await this.begin(options?.signal, 'deleteMany');
+    return this.connection.run(sql`DELETE FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder)).changes;
+  }
+
+  private async validatedAll(documents: readonly unknown[]): Promise<T[]> {
+    const validated: T[] = [];
+    for (const [index, document] of documents.entries()) {
+      try {
+        validated.push(await this.validated(document));
+      } catch (error) {
+        if (!isBerthError(error, 'VALIDATION')) throw error;
+        const path = error.path === '' ? String(index) : `${index}.${error.path}`;
+        throw new ValidationError(`document ${index}: ${error.message}`, path, { collection: this.name, cause: error });
+      }
+    }
+    return validated;
+  }
+}
