@@ -65,7 +65,6 @@ export class SqliteBackend implements Backend {
   };
   private readonly config: SqliteBackendConfig;
   private connection: SqliteConnection | undefined;
-  private opened: Promise<void> | undefined;
   private closed = false;
   private readonly collections = new Map<string, Set<string>>();
 

@@ -33,7 +33,7 @@ export function typeOf(path: FieldPath): Expression {
 }
 
 /** `json_extract(doc, path)`: the SQL value at the path. */
-export function valueOf(path: FieldPath): Expression {
+export function jsonValueOf(path: FieldPath): Expression {
   return sql`json_extract(doc, ${sql.lit(jsonPath(path))})`;
 }
 
@@ -64,17 +64,17 @@ function equals(path: FieldPath, operand: DocumentScalar): Expression {
   if (operand === true) return sql`(${type} IS 'true')`;
   if (operand === false) return sql`(${type} IS 'false')`;
   if (typeof operand === 'number')
-    return sql`((${type} IS 'integer' OR ${type} IS 'real') AND ${valueOf(path)} = ${operand})`;
-  if (typeof operand === 'string') return sql`(${type} IS 'text' AND ${valueOf(path)} = ${operand})`;
-  return sql`(${type} IS 'object' AND ${valueOf(path)} = ${encodedDate(operand)})`;
+    return sql`((${type} IS 'integer' OR ${type} IS 'real') AND ${jsonValueOf(path)} = ${operand})`;
+  if (typeof operand === 'string') return sql`(${type} IS 'text' AND ${jsonValueOf(path)} = ${operand})`;
+  return sql`(${type} IS 'object' AND ${jsonValueOf(path)} = ${encodedDate(operand)})`;
 }
 
 function compare(path: FieldPath, operator: '>' | '>=' | '<' | '<=', operand: number | string | Date): Expression {
   const op = sql.raw(operator);
   if (typeof operand === 'number') {
-    return sql`((${typeOf(path)} IS 'integer' OR ${typeOf(path)} IS 'real') AND ${valueOf(path)} ${op} ${operand})`;
+    return sql`((${typeOf(path)} IS 'integer' OR ${typeOf(path)} IS 'real') AND ${jsonValueOf(path)} ${op} ${operand})`;
   }
-  if (typeof operand === 'string') return sql`(${typeOf(path)} IS 'text' AND ${valueOf(path)} ${op} ${operand})`;
+  if (typeof operand === 'string') return sql`(${typeOf(path)} IS 'text' AND ${jsonValueOf(path)} ${op} ${operand})`;
   return sql`(${isDate(path)} AND ${dateTextOf(path)} ${op} ${operand.toISOString()})`;
 }
 
@@ -101,10 +101,10 @@ function isIn(path: FieldPath, values: readonly DocumentScalar[]): Expression {
   if (values.includes(true)) terms.push(equals(path, true));
   if (values.includes(false)) terms.push(equals(path, false));
   if (numbers.length > 0) {
-    terms.push(sql`((${type} IS 'integer' OR ${type} IS 'real') AND ${valueOf(path)} IN (${sql.join(numbers)}))`);
+    terms.push(sql`((${type} IS 'integer' OR ${type} IS 'real') AND ${jsonValueOf(path)} IN (${sql.join(numbers)}))`);
   }
-  if (strings.length > 0) terms.push(sql`(${type} IS 'text' AND ${valueOf(path)} IN (${sql.join(strings)}))`);
-  if (dates.length > 0) terms.push(sql`(${type} IS 'object' AND ${valueOf(path)} IN (${sql.join(dates)}))`);
+  if (strings.length > 0) terms.push(sql`(${type} IS 'text' AND ${jsonValueOf(path)} IN (${sql.join(strings)}))`);
+  if (dates.length > 0) terms.push(sql`(${type} IS 'object' AND ${jsonValueOf(path)} IN (${sql.join(dates)}))`);
   return join(terms, 'OR');
 }
 
@@ -143,7 +143,7 @@ export function compileFilter(node: FilterNode): Expression {
     case 'startsWith':
       // substr/length count characters (code points), and nothing in the
       // operand is a pattern: unlike LIKE or GLOB, every character is literal.
-      return sql`(${typeOf(node.path)} IS 'text' AND substr(${valueOf(node.path)}, 1, length(${node.value})) = ${node.value})`;
+      return sql`(${typeOf(node.path)} IS 'text' AND substr(${jsonValueOf(node.path)}, 1, length(${node.value})) = ${node.value})`;
     case 'contains':
       return sql`(${typeOf(node.path)} IS 'array' AND EXISTS (SELECT 1 FROM json_each(doc, ${sql.lit(jsonPath(node.path))}) AS element WHERE ${elementEquals(node.value)}))`;
   }
@@ -158,7 +158,7 @@ function rankOf(path: FieldPath): Expression {
 /** The value a field sorts by within its type (NULL for null, arrays and objects, which tie). */
 function sortValueOf(path: FieldPath): Expression {
   const type = typeOf(path);
-  return sql`(CASE WHEN ${type} IN ('true', 'false', 'integer', 'real', 'text') THEN ${valueOf(path)} WHEN ${isDate(path)} THEN ${dateTextOf(path)} ELSE NULL END)`;
+  return sql`(CASE WHEN ${type} IN ('true', 'false', 'integer', 'real', 'text') THEN ${jsonValueOf(path)} WHEN ${isDate(path)} THEN ${dateTextOf(path)} ELSE NULL END)`;
 }
 
 /** The ORDER BY terms of a sort: rank and value per key, then id ascending. */
