@@ -38,6 +38,46 @@ function isModuleMissing(error: unknown, packageName: string): boolean {
 }
 
 /**
+ * Loads an adapter package. First as core itself would import it (npm's flat
+ * node_modules, or a workspace); then, for package managers that only let a
+ * package see its own dependencies (pnpm), from the application's directory,
+ * where the user installed it.
+ */
+async function loadAdapter(scheme: string, packageName: string): Promise<BackendModule> {
+  try {
+    return (await import(packageName)) as BackendModule;
+  } catch (cause) {
+    if (!isModuleMissing(cause, packageName)) throw cause;
+    const fromApplication = await importFromWorkingDirectory(packageName);
+    if (fromApplication !== undefined) return fromApplication;
+    throw new ConnectionError(`"${scheme}:" URLs need ${packageName}: run \`npm install ${packageName}\``, {
+      cause,
+      retryable: false,
+    });
+  }
+}
+
+async function importFromWorkingDirectory(packageName: string): Promise<BackendModule | undefined> {
+  const processLike = (globalThis as { process?: { cwd(): string } }).process;
+  if (processLike === undefined) return undefined;
+  try {
+    const { createRequire } = await import('node:module');
+    const { dirname, join } = await import('node:path');
+    const { pathToFileURL } = await import('node:url');
+    const require = createRequire(join(processLike.cwd(), 'noop.js'));
+    // Every Berth package exports ./package.json, so this resolves without
+    // knowing which conditions the package's entry point needs.
+    const manifestPath = require.resolve(`${packageName}/package.json`);
+    const manifest = require(manifestPath) as { exports?: { '.'?: { import?: string } } };
+    const entry = manifest.exports?.['.']?.import;
+    if (typeof entry !== 'string') return undefined;
+    return (await import(pathToFileURL(join(dirname(manifestPath), entry)).href)) as BackendModule;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Creates and connects a backend from a URL, loading the adapter package for
  * its scheme on demand. When that package is not installed, the error says
  * which one to install. Local paths stay relative to the working directory:
@@ -65,16 +105,7 @@ export async function createBackend(url: string): Promise<Backend> {
       'url',
     );
   }
-  let module: BackendModule;
-  try {
-    module = (await import(packageName)) as BackendModule;
-  } catch (cause) {
-    if (!isModuleMissing(cause, packageName)) throw cause;
-    throw new ConnectionError(`"${scheme}:" URLs need ${packageName}: run \`npm install ${packageName}\``, {
-      cause,
-      retryable: false,
-    });
-  }
+  const module = await loadAdapter(scheme, packageName);
   const backend = await module.createBackendFromUrl(url);
   await backend.connect();
   return backend;
