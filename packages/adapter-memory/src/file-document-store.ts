@@ -73,27 +73,75 @@ export class FileDocumentStore implements DocumentStore {
     return (await this.read())?.etag;
   }
 
-  private async acquireLock(signal: AbortSignal | undefined): Promise<void> {
+  /** Creates the lock file holding our token; `false` when another writer holds it. */
+  private async tryCreateLock(path: string, token: string): Promise<boolean> {
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(path, 'wx');
+    } catch (error) {
+      if (isErrno(error, 'EEXIST')) return false;
+      throw new ConnectionError(`cannot create ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    try {
+      await handle.writeFile(`${token}\n`);
+    } catch (error) {
+      // A lock we could not finish writing would block everyone until it looks stale.
+      await handle.close().catch(() => undefined);
+      await unlink(path).catch(() => undefined);
+      throw new ConnectionError(`cannot write ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    await handle.close();
+    return true;
+  }
+
+  private async isStale(path: string): Promise<boolean> {
+    try {
+      return Date.now() - (await stat(path)).mtimeMs > this.staleLockMs;
+    } catch {
+      return false; // gone: not stale, just free
+    }
+  }
+
+  /**
+   * Removes a lock left by a crashed writer. Takeovers are serialized by a
+   * second lock file, and staleness is checked again while holding it: only
+   * the takeover holder ever deletes someone else's lock, so a lock another
+   * writer has just taken can never be deleted by mistake.
+   */
+  private async breakStaleLock(): Promise<void> {
+    const takeover = `${this.lockPath}.takeover`;
+    const token = randomBytes(12).toString('hex');
+    if (!(await this.tryCreateLock(takeover, token))) {
+      // Another writer is breaking it; a takeover lock itself this old was left by a crash.
+      if (await this.isStale(takeover)) await unlink(takeover).catch(() => undefined);
+      return;
+    }
+    try {
+      if (await this.isStale(this.lockPath)) await unlink(this.lockPath).catch(() => undefined);
+    } finally {
+      await this.releaseLock(takeover, token);
+    }
+  }
+
+  /** Deletes a lock file only if it still holds our token. */
+  private async releaseLock(path: string, token: string): Promise<void> {
+    try {
+      if ((await readFile(path, 'utf8')).trim() === token) await unlink(path);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  private async acquireLock(signal: AbortSignal | undefined): Promise<string> {
     const deadline = Date.now() + this.lockTimeoutMs;
+    const token = `${process.pid} ${randomBytes(12).toString('hex')}`;
     await mkdir(dirname(this.location), { recursive: true });
     for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
       throwIfAborted(signal, 'write');
-      try {
-        const handle = await open(this.lockPath, 'wx');
-        await handle.writeFile(`${process.pid} ${new Date().toISOString()}\n`);
-        await handle.close();
-        return;
-      } catch (error) {
-        if (!isErrno(error, 'EEXIST')) {
-          throw new ConnectionError(`cannot create ${this.lockPath}: ${(error as Error).message}`, { cause: error });
-        }
-      }
-      try {
-        const age = Date.now() - (await stat(this.lockPath)).mtimeMs;
-        // A writer holds the lock for milliseconds; one this old was left by a crash.
-        if (age > this.staleLockMs) await unlink(this.lockPath).catch(() => undefined);
-      } catch {
-        // Released between our attempts: try again at once.
+      if (await this.tryCreateLock(this.lockPath, token)) return token;
+      // A writer holds the lock for milliseconds; one this old was left by a crash.
+      if (await this.isStale(this.lockPath)) {
+        await this.breakStaleLock();
         continue;
       }
       if (Date.now() > deadline) {
@@ -108,7 +156,7 @@ export class FileDocumentStore implements DocumentStore {
   async write(data: Uint8Array, options?: DocumentWriteOptions): Promise<{ readonly etag: string }> {
     throwIfAborted(options?.signal, 'write');
     if (!(data instanceof Uint8Array)) throw new ValidationError('write takes a Uint8Array', 'data');
-    await this.acquireLock(options?.signal);
+    const token = await this.acquireLock(options?.signal);
     const temporary = `${this.location}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       checkPreconditions(this.location, await this.currentEtag(), options);
@@ -129,7 +177,7 @@ export class FileDocumentStore implements DocumentStore {
       if (isBerthError(error)) throw error;
       throw new ConnectionError(`cannot write ${this.location}: ${(error as Error).message}`, { cause: error });
     } finally {
-      await unlink(this.lockPath).catch(() => undefined);
+      await this.releaseLock(this.lockPath, token);
     }
   }
 }

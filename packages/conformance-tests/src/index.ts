@@ -19,6 +19,7 @@ export {
   defineCacheGroupWith,
   type WrapBackendWithCache,
 } from './cache-harness.js';
+export * from './document-store-suite.js';
 export { abortGroup } from './groups/abort-group.js';
 export { aggregateGroup } from './groups/aggregate-group.js';
 export { crudGroup } from './groups/crud-group.js';

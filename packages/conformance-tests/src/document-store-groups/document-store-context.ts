@@ -1,0 +1,105 @@
+import type { Capabilities, DocumentStore } from '@berth/core';
+import type { ConformanceCase, ConformanceGroup, ConformanceOptions, ConnectableBackend } from '../harness.js';
+
+/** How a document store conformance run gets stores. */
+export interface DocumentStoreConformanceOptions {
+  /** Shown in test names (`memory`, `file`, `s3`). */
+  readonly name?: string | undefined;
+  /**
+   * Creates a store on a fresh, empty document (a new file, a new S3 key).
+   * Called before every test; the store is closed after it.
+   */
+  readonly createStore: () => DocumentStore | Promise<DocumentStore>;
+  /**
+   * Opens a second client on the same document, as another process would
+   * (a new file handle, a new S3 client on the same key). Without it, the
+   * cases that need a second writer use the same object.
+   */
+  readonly openSameDocument?: ((store: DocumentStore) => DocumentStore | Promise<DocumentStore>) | undefined;
+  /** Per-test timeout in milliseconds (default 20 000). */
+  readonly timeoutMs?: number | undefined;
+}
+
+/** What each document store case receives. */
+export interface DocumentStoreConformanceContext {
+  /** A store on a fresh document that holds nothing yet. */
+  readonly store: DocumentStore;
+  /** Another handle on the same document, to act as a second writer. */
+  createStore(): Promise<DocumentStore>;
+  /** The per-test timeout. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * Every handle one test opened on its document. The generic harness opens
+ * and closes a "backend" around each case; for a document store that is
+ * this object, so that the handles a case opened are closed with it.
+ */
+export class DocumentStoreHandles implements ConnectableBackend {
+  readonly store: DocumentStore;
+  private readonly openSameDocument: ((store: DocumentStore) => DocumentStore | Promise<DocumentStore>) | undefined;
+  private readonly opened = new Set<DocumentStore>();
+
+  constructor(
+    store: DocumentStore,
+    openSameDocument?: ((store: DocumentStore) => DocumentStore | Promise<DocumentStore>) | undefined,
+  ) {
+    this.store = store;
+    this.openSameDocument = openSameDocument;
+    this.opened.add(store);
+  }
+
+  async connect(): Promise<void> {}
+
+  /** A second handle on the document (the store itself when the adapter gave no way to open one). */
+  async open(): Promise<DocumentStore> {
+    const handle = this.openSameDocument === undefined ? this.store : await this.openSameDocument(this.store);
+    this.opened.add(handle);
+    return handle;
+  }
+
+  async close(): Promise<void> {
+    const handles = [...this.opened];
+    this.opened.clear();
+    for (const handle of handles) await handle.close?.();
+  }
+}
+
+// The generic harness filters cases by the capabilities an adapter claims. A
+// document store claims none and no document store case declares `requires`,
+// so this value is never consulted; it only satisfies the harness's options.
+const NO_CAPABILITIES: Capabilities = {
+  repository: { transactions: 'none', uniqueIndexes: false, durable: false },
+  queue: { level: 'none', transactionalEnqueue: false, durable: false, notifications: false },
+};
+
+/**
+ * The generic harness's options for a document store run, so that
+ * `registerGroup` and `runGroup` take document store groups like any other.
+ */
+export function documentStoreRunOptions(
+  options: DocumentStoreConformanceOptions,
+): ConformanceOptions<DocumentStoreHandles> {
+  return {
+    name: options.name,
+    createBackend: async () => new DocumentStoreHandles(await options.createStore(), options.openSameDocument),
+    capabilities: NO_CAPABILITIES,
+    timeoutMs: options.timeoutMs,
+  };
+}
+
+/** Declares a group of document store cases. */
+export function defineDocumentStoreGroup(
+  name: string,
+  cases: readonly ConformanceCase<DocumentStoreConformanceContext>[],
+): ConformanceGroup<DocumentStoreHandles, DocumentStoreConformanceContext> {
+  return {
+    name,
+    cases,
+    createContext: (base) => ({
+      store: base.backend.store,
+      createStore: () => base.backend.open(),
+      timeoutMs: base.timeoutMs,
+    }),
+  };
+}
