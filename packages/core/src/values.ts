@@ -69,7 +69,70 @@ function checkKey(key: string, path: string): void {
  * `undefined` properties dropped, `-0` turned into `0`, Dates copied. Throws a
  * `ValidationError` naming the path of the first value that is not allowed.
  */
-export function copyValue(value: unknown, path: string, seen: Set<object> = new Set()): DocumentValue {
+export function copyValue(value: unknown, path: string): DocumentValue {
+  // Most input is valid: copy it on a fast path that builds no path strings,
+  // and walk again with paths only to describe what is wrong.
+  const copy = fastCopy(value, []);
+  return copy === INVALID ? checkedCopy(value, path, new Set()) : copy;
+}
+
+const INVALID: unique symbol = Symbol('invalid');
+
+function isPlainString(value: string): boolean {
+  return !value.includes('\u0000') && value.isWellFormed();
+}
+
+/** Copies a valid value, or returns INVALID at the first thing that is not allowed. */
+function fastCopy(value: unknown, ancestors: object[]): DocumentValue | typeof INVALID {
+  switch (typeof value) {
+    case 'string':
+      return isPlainString(value) ? value : INVALID;
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? (value === 0 ? 0 : value) : INVALID;
+    case 'object': {
+      if (value === null) return null;
+      if (value instanceof Date) {
+        const time = value.getTime();
+        return time >= MIN_DATE_MS && time <= MAX_DATE_MS ? new Date(time) : INVALID;
+      }
+      if (ancestors.includes(value)) return INVALID;
+      ancestors.push(value);
+      try {
+        if (Array.isArray(value)) {
+          const copy: DocumentValue[] = new Array(value.length);
+          for (let index = 0; index < value.length; index++) {
+            if (!(index in value)) return INVALID;
+            const element = fastCopy(value[index], ancestors);
+            if (element === INVALID || value[index] === undefined) return INVALID;
+            copy[index] = element;
+          }
+          return copy;
+        }
+        if (!isPlainObject(value) || Object.getOwnPropertySymbols(value).length > 0) return INVALID;
+        const copy: Record<string, DocumentValue> = {};
+        for (const key in value) {
+          if (!Object.hasOwn(value, key)) continue;
+          const property = value[key];
+          if (property === undefined) continue;
+          if (key.charCodeAt(0) === 36 /* $ */ || key === '__proto__' || !isPlainString(key)) return INVALID;
+          const inner = fastCopy(property, ancestors);
+          if (inner === INVALID) return INVALID;
+          copy[key] = inner;
+        }
+        return copy;
+      } finally {
+        ancestors.pop();
+      }
+    }
+    default:
+      return INVALID;
+  }
+}
+
+/** The careful copy: same result as the fast one, but names the path of what it rejects. */
+function checkedCopy(value: unknown, path: string, seen: Set<object>): DocumentValue {
   switch (typeof value) {
     case 'string':
       checkString(value, path);
@@ -121,7 +184,7 @@ function copyArray(value: readonly unknown[], path: string, seen: Set<object>): 
     if (!(index in value) || value[index] === undefined) {
       throw new ValidationError(`array element "${elementPath}" is undefined; use null`, elementPath);
     }
-    copy[index] = copyValue(value[index], elementPath, seen);
+    copy[index] = checkedCopy(value[index], elementPath, seen);
   }
   return copy;
 }
@@ -132,7 +195,7 @@ function copyObject(value: Record<string, unknown>, path: string, seen: Set<obje
     const property = value[key];
     if (property === undefined) continue;
     checkKey(key, path);
-    copy[key] = copyValue(property, joinPath(path, key), seen);
+    copy[key] = checkedCopy(property, joinPath(path, key), seen);
   }
   if (Object.getOwnPropertySymbols(value).length > 0) {
     throw new ValidationError(`object at "${path || '(document)'}" has symbol keys`, path);
