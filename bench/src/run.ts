@@ -25,6 +25,14 @@ import {
   type QueueBenchConfig,
 } from './memory-queue.bench.js';
 import { memoryRepositorySuites } from './memory-repository.bench.js';
+import {
+  removeSqliteBenchFiles,
+  sqliteQueueLatency,
+  sqliteQueueRunSuites,
+  sqliteQueueSuites,
+  sqliteQueueTargets,
+} from './sqlite-queue.bench.js';
+import { formatSqliteTargets, sqliteRepositoryBench } from './sqlite-repository.bench.js';
 
 function numberFromEnv(name: string, fallback: number): number {
   const value = Number(process.env[name]);
@@ -50,22 +58,41 @@ const progress = (result: { readonly suite: string; readonly name: string }): vo
 
 const startedAt = new Date();
 const backend = await openMemory();
+const sqliteRepository = sqliteRepositoryBench();
 try {
   const env = environment();
   console.log(`Berth benchmarks: node ${env.node}, ${env.cpus} x ${env.cpu}`);
   console.log(`warmup ${options.warmupMs} ms, ${options.timeMs} ms per case in ${options.rounds} interleaved rounds`);
   console.log(`queue processing: ${queueConfig.jobs} jobs per run, ${queueConfig.runs} runs after one warmup\n`);
   const results = [
-    ...(await runSuites([...memoryRepositorySuites(backend), ...memoryQueueSuites(openMemory)], options, progress)),
-    ...(await runRunSuites(memoryQueueRunSuites(openMemory, queueConfig), progress)),
+    ...(await runSuites(
+      [
+        ...memoryRepositorySuites(backend),
+        ...memoryQueueSuites(openMemory),
+        ...sqliteRepository.suites,
+        ...sqliteQueueSuites(),
+      ],
+      options,
+      progress,
+    )),
+    ...(await runRunSuites(
+      [
+        ...memoryQueueRunSuites(openMemory, queueConfig),
+        ...sqliteRepository.runSuites,
+        ...sqliteQueueRunSuites(queueConfig),
+      ],
+      progress,
+    )),
   ];
-  const latency = await memoryQueueLatency(openMemory, queueConfig);
+  const latency = [...(await memoryQueueLatency(openMemory, queueConfig)), ...(await sqliteQueueLatency(queueConfig))];
   for (const result of latency) progress(result);
 
   console.log(`\n${formatTable(results)}\n`);
   console.log('p50/p99 are per operation; fast operations are timed in batches (see batchSize in the JSON),');
   console.log('queue processing in whole runs (one sample per run; ops/s is jobs completed per second).\n');
   console.log(`${formatLatencyTable(latency)}\n`);
+  console.log(`${formatSqliteTargets(results)}\n`);
+  console.log(`${sqliteQueueTargets(results, latency).join('\n')}\n`);
   const file = await writeReport(
     {
       startedAt: startedAt.toISOString(),
@@ -80,4 +107,6 @@ try {
   console.log(`wrote ${file.pathname} and latest.json`);
 } finally {
   await backend.close();
+  await sqliteRepository.close();
+  removeSqliteBenchFiles();
 }

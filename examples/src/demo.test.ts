@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MemoryBackend } from '@berth/adapter-memory';
 import type { Job } from '@berth/core';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +12,22 @@ import { payReward } from './game-workers.js';
 const empty = { waiting: 0, active: 0, completed: 0, dead: 0, cancelled: 0 };
 
 describe('game demo', () => {
+  it('runs end to end on the embedded default, a SQLite file', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'berth-demo-'));
+    try {
+      const lines: string[] = [];
+      const report = await main(`sqlite:${join(directory, 'demo.db')}`, (line) => lines.push(line));
+      expect(report.backend).toBe('sqlite');
+      expect(report.characters).toBe(7);
+      expect(report.concurrency).toEqual({ conflictCode: 'CONFLICT', attempts: 2, gold: 85 });
+      expect(report.jobs.after.rewards).toEqual({ ...empty, completed: 4 });
+      expect(report.jobs.after.mail).toEqual({ ...empty, completed: 2, dead: 1 });
+      expect(lines[0]).toBe('Berth game demo on the "sqlite" backend');
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it('runs end to end on the memory backend', async () => {
     const lines: string[] = [];
     const report = await main('memory:', (line) => lines.push(line));

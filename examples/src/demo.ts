@@ -1,10 +1,11 @@
 /**
  * Runs the game demo and prints a report.
  *
- *   pnpm demo                                          # embedded memory backend
- *   BERTH_URL=sqlite:./game.db pnpm demo               # any other backend URL (once its adapter exists)
- *   BERTH_QUEUE_URL=redis://localhost pnpm demo        # jobs on another backend than the data
+ *   pnpm demo                                          # embedded default: SQLite in .berth/demo.db
+ *   BERTH_URL=memory: pnpm demo                        # any other backend URL
+ *   BERTH_URL=file:./game.json BERTH_QUEUE_URL=memory: pnpm demo   # jobs on another backend than the data
  */
+import { rmSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createBackend, type JobStats } from '@berth/core';
 import { type DemoReport, type JobsReport, runDemo } from './game-demo.js';
@@ -99,6 +100,13 @@ export async function main(
   }
 }
 
+/** The embedded default: a SQLite file, recreated on every run so the demo always starts from nothing. */
+export const DEFAULT_DEMO_URL = 'sqlite:./.berth/demo.db';
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await main(process.env.BERTH_URL ?? 'memory:', console.log, process.env.BERTH_QUEUE_URL || undefined);
+  const url = process.env.BERTH_URL || DEFAULT_DEMO_URL;
+  if (url === DEFAULT_DEMO_URL) {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`./.berth/demo.db${suffix}`, { force: true });
+  }
+  await main(url, console.log, process.env.BERTH_QUEUE_URL || undefined);
 }

@@ -19,14 +19,15 @@ import {
   type TransactionOptions,
   type TransactionScope,
   throwIfAborted,
-  UnsupportedError,
   ValidationError,
 } from '@berth/core';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
+import { SqliteJobQueue } from './sqlite-job-queue.js';
 import { runMigrations } from './sqlite-migrations.js';
 import { jsonPath } from './sqlite-query-compiler.js';
+import { SqliteQueueHub } from './sqlite-queue-hub.js';
 import { indexName, SqliteRepository, type SqliteRepositoryContext } from './sqlite-repository.js';
 
 /** Options of {@link SqliteBackend}. */
@@ -42,9 +43,10 @@ export interface SqliteBackendConfig {
 }
 
 /**
- * Repositories (and, once connected, job queues) in one SQLite file through
- * better-sqlite3. One table per collection; filters, sorts and cursors
- * compile to SQL over the JSON; WAL mode so readers never block the writer.
+ * Repositories and job queues in one SQLite file through better-sqlite3.
+ * One table per collection; filters, sorts and cursors compile to SQL over
+ * the JSON; jobs live in one table; WAL mode so readers never block the
+ * writer.
  *
  * ### Examples
  * ```ts
@@ -61,12 +63,17 @@ export class SqliteBackend implements Backend {
   readonly kind: string = 'sqlite';
   readonly capabilities: Capabilities = {
     repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: true },
-    queue: { level: 'none', transactionalEnqueue: false, durable: true, notifications: false },
+    // Notifications are in-process: enqueue, release and retry through this
+    // backend wake its idle workers at once (and a timer wakes them when a job
+    // it scheduled falls due). SQLite cannot signal other processes, so their
+    // workers find new jobs by polling (`pollIntervalMs`).
+    queue: { level: 'single-node', transactionalEnqueue: true, durable: true, notifications: true },
   };
   private readonly config: SqliteBackendConfig;
   private connection: SqliteConnection | undefined;
   private closed = false;
   private readonly collections = new Map<string, Set<string>>();
+  private readonly queues = new SqliteQueueHub(() => this.open());
 
   constructor(config: SqliteBackendConfig = {}) {
     this.config = config;
@@ -119,9 +126,12 @@ export class SqliteBackend implements Backend {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Lease operations still queued (a completion in this very turn) are written first.
+    await this.queues.drain().catch(() => undefined);
     const connection = this.connection;
     if (connection !== undefined) await connection.idle().catch(() => undefined);
     this.closed = true;
+    this.queues.close();
     if (connection !== undefined && this.config.database === undefined) connection.close();
     this.connection = undefined;
   }
@@ -192,7 +202,11 @@ export class SqliteBackend implements Backend {
 
   queue<T = DocumentValue>(name: string): JobQueue<T> {
     checkCollectionName(name, 'queue');
-    throw new UnsupportedError('the SQLite job queue is not available yet');
+    return new SqliteJobQueue<T>(name, { hub: this.queues, maxPayloadBytes: this.maxDocumentBytes });
+  }
+
+  private get maxDocumentBytes(): number {
+    return this.config.maxDocumentBytes ?? 16 * 1024 * 1024;
   }
 
   async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
@@ -200,6 +214,16 @@ export class SqliteBackend implements Backend {
     const connection = this.open();
     const context = this.context(true);
     let open = true;
+    // Queues with jobs enqueued in this transaction, and when the earliest is due: told after the commit.
+    const enqueued = new Map<string, number>();
+    const queueTransaction = {
+      assertOpen: () => {
+        if (!open) throw new TransactionError('this transaction has ended; use queues of a new transaction');
+      },
+      enqueued: (queue: string, runAt: number) => {
+        enqueued.set(queue, Math.min(runAt, enqueued.get(queue) ?? Number.POSITIVE_INFINITY));
+      },
+    };
     const scope: TransactionScope = {
       repository: <T extends Document = AnyDocument>(name: string, repositoryOptions?: RepositoryOptions<T>) => {
         checkCollectionName(name);
@@ -218,18 +242,30 @@ export class SqliteBackend implements Backend {
       },
       queue: <T = DocumentValue>(name: string): TransactionalQueue<T> => {
         checkCollectionName(name, 'queue');
-        throw new UnsupportedError('the SQLite job queue is not available yet');
+        const queue = new SqliteJobQueue<T>(name, {
+          hub: this.queues,
+          maxPayloadBytes: this.maxDocumentBytes,
+          transaction: queueTransaction,
+        });
+        return { name, enqueue: queue.enqueue.bind(queue), enqueueMany: queue.enqueueMany.bind(queue) };
       },
     };
+    let result: R;
     try {
-      return await connection.transaction(async () => {
-        const result = await work(scope);
+      result = await connection.transaction(async () => {
+        const value = await work(scope);
         throwIfAborted(options?.signal, 'transaction');
-        return result;
+        return value;
       });
+    } catch (error) {
+      // Tables made on first use inside the transaction were rolled back with it.
+      this.collections.clear();
+      throw error;
     } finally {
       open = false;
     }
+    for (const [queue, runAt] of enqueued) this.queues.notifier(queue).dueAt(runAt);
+    return result;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -9,7 +9,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
-import { mapErrors } from './sqlite-errors.js';
+import { toBerthError } from './sqlite-errors.js';
 
 /** The subset of better-sqlite3's Database that Berth uses. */
 export type SqliteDatabase = BetterSqlite3.Database;
@@ -61,19 +61,35 @@ export class SqliteConnection {
     return statement;
   }
 
+  // No closure or tuple per call: these three are on every operation's path.
   all<R = Row>(query: CompiledQuery | string, parameters: readonly unknown[] = []): R[] {
-    const [text, values] = typeof query === 'string' ? [query, parameters] : [query.sql, query.parameters];
-    return mapErrors(() => this.statement(text).all(...values) as R[]);
+    const sql = typeof query === 'string' ? query : query.sql;
+    const values = typeof query === 'string' ? parameters : query.parameters;
+    try {
+      return this.statement(sql).all(...values) as R[];
+    } catch (error) {
+      throw toBerthError(error);
+    }
   }
 
   get<R = Row>(query: CompiledQuery | string, parameters: readonly unknown[] = []): R | undefined {
-    const [text, values] = typeof query === 'string' ? [query, parameters] : [query.sql, query.parameters];
-    return mapErrors(() => this.statement(text).get(...values) as R | undefined);
+    const sql = typeof query === 'string' ? query : query.sql;
+    const values = typeof query === 'string' ? parameters : query.parameters;
+    try {
+      return this.statement(sql).get(...values) as R | undefined;
+    } catch (error) {
+      throw toBerthError(error);
+    }
   }
 
   run(query: CompiledQuery | string, parameters: readonly unknown[] = []): BetterSqlite3.RunResult {
-    const [text, values] = typeof query === 'string' ? [query, parameters] : [query.sql, query.parameters];
-    return mapErrors(() => this.statement(text).run(...values));
+    const sql = typeof query === 'string' ? query : query.sql;
+    const values = typeof query === 'string' ? parameters : query.parameters;
+    try {
+      return this.statement(sql).run(...values);
+    } catch (error) {
+      throw toBerthError(error);
+    }
   }
 
   /** Whether the caller runs inside this connection's transaction. */

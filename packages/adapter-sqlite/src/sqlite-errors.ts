@@ -22,10 +22,8 @@ export function toBerthError(error: unknown, context: { collection?: string; id?
   const { code, message } = (error ?? {}) as SqliteErrorLike;
   const text = typeof message === 'string' ? message : String(error);
   const options = { cause: error, collection: context.collection, id: context.id };
-  switch (code) {
+  switch (primaryCode(code)) {
     case 'SQLITE_BUSY':
-    case 'SQLITE_BUSY_SNAPSHOT':
-    case 'SQLITE_BUSY_RECOVERY':
     case 'SQLITE_LOCKED':
       return new TimeoutError(
         `the SQLite database is locked by another connection past the busy timeout; try again (${text})`,
@@ -41,8 +39,8 @@ export function toBerthError(error: unknown, context: { collection?: string; id?
       return new ConnectionError(`SQLite cannot use the database file: ${text}`, options);
     case 'SQLITE_TOOBIG':
       return new ValidationError(`the value is too big for SQLite: ${text}`, '', options);
-    case 'SQLITE_CONSTRAINT_UNIQUE':
-    case 'SQLITE_CONSTRAINT_PRIMARYKEY':
+    case 'SQLITE_CONSTRAINT':
+      if (code !== 'SQLITE_CONSTRAINT_UNIQUE' && code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') return error;
       return new AlreadyExistsError(
         `${context.collection ?? 'the collection'} already has a document with this ${code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? 'id' : 'unique value'}`,
         code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ? 'id' : 'unknown',
@@ -51,6 +49,17 @@ export function toBerthError(error: unknown, context: { collection?: string; id?
     default:
       return error;
   }
+}
+
+/**
+ * better-sqlite3 reports extended result codes (`SQLITE_IOERR_SHORT_READ`,
+ * `SQLITE_CORRUPT_INDEX`, `SQLITE_BUSY_TIMEOUT`, `SQLITE_CANTOPEN_ISDIR`…);
+ * the primary code before the second underscore is what decides the kind.
+ */
+function primaryCode(code: unknown): string | undefined {
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined;
+  const end = code.indexOf('_', 'SQLITE_'.length);
+  return end === -1 ? code : code.slice(0, end);
 }
 
 /** Runs `work`, rethrowing engine errors as Berth errors. */

@@ -19,6 +19,69 @@ export const MIGRATIONS: SqliteMigration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'job queues',
+    statements: [
+      // seq is the rowid: enqueue order, and the last key of every index, so
+      // the claim index also breaks ties first in, first out. Times are epoch
+      // milliseconds; payload, result, backoff (NULL: the default policy) and
+      // errors are JSON text. \`leases\` counts the job's leases: with seq it
+      // makes the fencing token, so a claim grows the row by a few bytes only.
+      `CREATE TABLE IF NOT EXISTS _berth_jobs (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        queue TEXT NOT NULL,
+        state TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        run_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        max_attempts INTEGER NOT NULL,
+        lease_ms INTEGER NOT NULL,
+        backoff TEXT,
+        dedupe_key TEXT,
+        payload TEXT NOT NULL,
+        errors TEXT NOT NULL,
+        result TEXT,
+        leases INTEGER NOT NULL DEFAULT 0,
+        lease_expires_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        finished_at INTEGER
+      )`,
+      // Claims walk this index in delivery order (priority, due time, seq).
+      // Partial indexes keep each small: a job is in the one of its state.
+      `CREATE INDEX IF NOT EXISTS _berth_jobs_claim ON _berth_jobs (queue, priority DESC, run_at) WHERE state = 'waiting'`,
+      // Expired leases are found without a scan.
+      `CREATE INDEX IF NOT EXISTS _berth_jobs_lease ON _berth_jobs (queue, lease_expires_at) WHERE state = 'active'`,
+      // Purge finds finished jobs by state and finish time.
+      `CREATE INDEX IF NOT EXISTS _berth_jobs_finished ON _berth_jobs (queue, state, finished_at)
+        WHERE finished_at IS NOT NULL`,
+      // At most one live job per dedupe key, whatever the number of processes.
+      `CREATE UNIQUE INDEX IF NOT EXISTS _berth_jobs_dedupe ON _berth_jobs (queue, dedupe_key)
+        WHERE dedupe_key IS NOT NULL AND state IN ('waiting', 'active')`,
+      // Jobs per queue and state, kept by triggers, so stats never scan.
+      `CREATE TABLE IF NOT EXISTS _berth_job_counts (
+        queue TEXT NOT NULL,
+        state TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (queue, state)
+      ) WITHOUT ROWID`,
+      `CREATE TRIGGER IF NOT EXISTS _berth_jobs_counted_insert AFTER INSERT ON _berth_jobs BEGIN
+        INSERT INTO _berth_job_counts (queue, state, count) VALUES (new.queue, new.state, 1)
+          ON CONFLICT (queue, state) DO UPDATE SET count = count + 1;
+      END`,
+      `CREATE TRIGGER IF NOT EXISTS _berth_jobs_counted_delete AFTER DELETE ON _berth_jobs BEGIN
+        UPDATE _berth_job_counts SET count = count - 1 WHERE queue = old.queue AND state = old.state;
+      END`,
+      `CREATE TRIGGER IF NOT EXISTS _berth_jobs_counted_update AFTER UPDATE OF state ON _berth_jobs
+        WHEN old.state <> new.state BEGIN
+        UPDATE _berth_job_counts SET count = count - 1 WHERE queue = old.queue AND state = old.state;
+        INSERT INTO _berth_job_counts (queue, state, count) VALUES (new.queue, new.state, 1)
+          ON CONFLICT (queue, state) DO UPDATE SET count = count + 1;
+      END`,
+    ],
+  },
 ];
 
 /**

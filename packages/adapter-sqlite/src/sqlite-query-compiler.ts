@@ -1,6 +1,7 @@
 import {
   type CursorPosition,
   type DocumentScalar,
+  type FieldNode,
   type FieldPath,
   type FilterNode,
   type SortSpec,
@@ -50,6 +51,27 @@ export function encodedDate(date: Date): string {
   return JSON.stringify({ $date: date.toISOString() });
 }
 
+/**
+ * Redundant for a value already known to be a number, string or Date, but
+ * it is the WHERE clause of the partial unique indexes (which leave out null
+ * and missing values), and SQLite only uses a partial index when every term
+ * of its WHERE appears in the query's WHERE.
+ */
+function present(path: FieldPath): Expression {
+  const type = typeOf(path);
+  return sql`${type} IS NOT NULL AND ${type} != 'null'`;
+}
+
+/**
+ * `IN` rather than two `IS` alternatives, so the planner searches one index
+ * range per type instead of planning an OR (which cannot use a partial
+ * index). Alone it is NULL for a missing field: use it only beside
+ * `present`, which makes the conjunction false instead.
+ */
+function isNumber(path: FieldPath): Expression {
+  return sql`${typeOf(path)} IN ('integer', 'real')`;
+}
+
 const TRUE: Expression = sql`1`;
 const FALSE: Expression = sql`0`;
 
@@ -63,19 +85,31 @@ function equals(path: FieldPath, operand: DocumentScalar): Expression {
   if (operand === null) return sql`(${type} IS NULL OR ${type} IS 'null')`;
   if (operand === true) return sql`(${type} IS 'true')`;
   if (operand === false) return sql`(${type} IS 'false')`;
-  if (typeof operand === 'number')
-    return sql`((${type} IS 'integer' OR ${type} IS 'real') AND ${jsonValueOf(path)} = ${operand})`;
-  if (typeof operand === 'string') return sql`(${type} IS 'text' AND ${jsonValueOf(path)} = ${operand})`;
-  return sql`(${type} IS 'object' AND ${jsonValueOf(path)} = ${encodedDate(operand)})`;
+  if (typeof operand === 'number') {
+    return sql`(${isNumber(path)} AND ${present(path)} AND ${jsonValueOf(path)} = ${operand})`;
+  }
+  if (typeof operand === 'string') {
+    return sql`(${type} IS 'text' AND ${present(path)} AND ${jsonValueOf(path)} = ${operand})`;
+  }
+  return sql`(${type} IS 'object' AND ${present(path)} AND ${jsonValueOf(path)} = ${encodedDate(operand)})`;
 }
 
+/**
+ * Range conditions compare the indexed expression itself so an index on the
+ * field serves them. A Date compares as its encoding, `{"$date":"<ISO>"}`:
+ * the ISO text is fixed-width behind a fixed prefix, so the text order is
+ * the chronological order, and the `$date` check keeps other objects out.
+ */
 function compare(path: FieldPath, operator: '>' | '>=' | '<' | '<=', operand: number | string | Date): Expression {
   const op = sql.raw(operator);
+  const type = typeOf(path);
   if (typeof operand === 'number') {
-    return sql`((${typeOf(path)} IS 'integer' OR ${typeOf(path)} IS 'real') AND ${jsonValueOf(path)} ${op} ${operand})`;
+    return sql`(${isNumber(path)} AND ${present(path)} AND ${jsonValueOf(path)} ${op} ${operand})`;
   }
-  if (typeof operand === 'string') return sql`(${typeOf(path)} IS 'text' AND ${jsonValueOf(path)} ${op} ${operand})`;
-  return sql`(${isDate(path)} AND ${dateTextOf(path)} ${op} ${operand.toISOString()})`;
+  if (typeof operand === 'string') {
+    return sql`(${type} IS 'text' AND ${present(path)} AND ${jsonValueOf(path)} ${op} ${operand})`;
+  }
+  return sql`(${isDate(path)} AND ${present(path)} AND ${jsonValueOf(path)} ${op} ${encodedDate(operand)})`;
 }
 
 function elementEquals(operand: DocumentScalar): Expression {
@@ -101,10 +135,14 @@ function isIn(path: FieldPath, values: readonly DocumentScalar[]): Expression {
   if (values.includes(true)) terms.push(equals(path, true));
   if (values.includes(false)) terms.push(equals(path, false));
   if (numbers.length > 0) {
-    terms.push(sql`((${type} IS 'integer' OR ${type} IS 'real') AND ${jsonValueOf(path)} IN (${sql.join(numbers)}))`);
+    terms.push(sql`(${isNumber(path)} AND ${present(path)} AND ${jsonValueOf(path)} IN (${sql.join(numbers)}))`);
   }
-  if (strings.length > 0) terms.push(sql`(${type} IS 'text' AND ${jsonValueOf(path)} IN (${sql.join(strings)}))`);
-  if (dates.length > 0) terms.push(sql`(${type} IS 'object' AND ${jsonValueOf(path)} IN (${sql.join(dates)}))`);
+  if (strings.length > 0) {
+    terms.push(sql`(${type} IS 'text' AND ${present(path)} AND ${jsonValueOf(path)} IN (${sql.join(strings)}))`);
+  }
+  if (dates.length > 0) {
+    terms.push(sql`(${type} IS 'object' AND ${present(path)} AND ${jsonValueOf(path)} IN (${sql.join(dates)}))`);
+  }
   return join(terms, 'OR');
 }
 
@@ -113,8 +151,43 @@ function join(parts: readonly Expression[], separator: 'AND' | 'OR'): Expression
   return sql`(${sql.join(parts, sql.raw(` ${separator} `))})`;
 }
 
+/**
+ * Conditions on `id` read the primary-key column, which always holds the
+ * document's id (a string, never missing), so an id lookup is an index
+ * search rather than a scan. `undefined` leaves the rest to the JSON path.
+ */
+function onId(node: FieldNode): Expression | undefined {
+  switch (node.kind) {
+    case 'eq':
+      return typeof node.value === 'string' ? sql`(id = ${node.value})` : FALSE;
+    case 'ne':
+      return typeof node.value === 'string' ? sql`(id != ${node.value})` : TRUE;
+    case 'gt':
+    case 'gte':
+    case 'lt':
+    case 'lte': {
+      const operator = { gt: '>', gte: '>=', lt: '<', lte: '<=' }[node.kind];
+      return typeof node.value === 'string' ? sql`(id ${sql.raw(operator)} ${node.value})` : FALSE;
+    }
+    case 'in':
+    case 'nin': {
+      const ids = node.values.filter((value): value is string => typeof value === 'string');
+      const found = ids.length === 0 ? FALSE : sql`(id IN (${sql.join(ids)}))`;
+      return node.kind === 'in' ? found : sql`(NOT ${found})`;
+    }
+    case 'exists':
+      return node.value ? TRUE : FALSE;
+    default:
+      return undefined;
+  }
+}
+
 /** Compiles a filter tree to a boolean SQL expression that is never NULL. */
 export function compileFilter(node: FilterNode): Expression {
+  if ('path' in node && node.path.length === 1 && node.path[0] === 'id') {
+    const compiled = onId(node);
+    if (compiled !== undefined) return compiled;
+  }
   switch (node.kind) {
     case 'and':
       return join(node.nodes.map(compileFilter), 'AND');

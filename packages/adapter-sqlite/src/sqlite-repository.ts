@@ -63,6 +63,39 @@ interface Row {
 
 const AUTO_ATTEMPTS = 20;
 
+/** The statements every single-document operation runs, as text built once per repository (the hot paths). */
+interface TableStatements {
+  readonly row: string;
+  readonly doc: string;
+  readonly insert: string;
+  readonly update: string;
+  readonly delete: string;
+}
+
+function tableStatements(name: string): TableStatements {
+  // Collection names are validated identifiers, so quoting them is enough.
+  const table = `"${name}"`;
+  return {
+    row: `SELECT id, doc, version, created_at, updated_at FROM ${table} WHERE id = ?`,
+    doc: `SELECT doc FROM ${table} WHERE id = ?`,
+    insert: `INSERT INTO ${table} (id, doc, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?)`,
+    update: `UPDATE ${table} SET doc = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?`,
+    delete: `DELETE FROM ${table} WHERE id = ?`,
+  };
+}
+
+/** Whether a validated document value holds a Date anywhere (most do not, and then plain JSON is the encoding). */
+function containsDate(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (value instanceof Date) return true;
+  if (Array.isArray(value)) {
+    for (const element of value) if (containsDate(element)) return true;
+    return false;
+  }
+  for (const key in value) if (containsDate((value as Record<string, unknown>)[key])) return true;
+  return false;
+}
+
 /** The SQL name of a collection table (collection names are validated identifiers). */
 function table(name: string): RawBuilder<unknown> {
   return sql.id(name);
@@ -81,6 +114,7 @@ export function indexName(collection: string, spec: IndexSpec): string {
 export class SqliteRepository<T extends Document> implements Repository<T> {
   private readonly indexes: IndexSpec[];
   private readonly schema: StandardSchemaV1<unknown, T> | undefined;
+  private readonly statements: TableStatements;
   private prepared = false;
 
   constructor(
@@ -95,6 +129,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     }
     this.indexes = normalizeIndexes(name, options as RepositoryOptions<never> | undefined, true);
     this.schema = options?.schema;
+    this.statements = tableStatements(name);
   }
 
   private get connection(): SqliteConnection {
@@ -141,9 +176,16 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     throw mapped;
   }
 
+  /**
+   * The `doc` text of a validated document. Without Dates the Date encoding
+   * is plain JSON, so the copying encoder is skipped (validation already
+   * dropped `undefined` and turned -0 into 0).
+   */
   private encode(document: unknown): string {
-    const text = encodeDocument(document);
-    if (text.length > this.context.maxDocumentBytes || Buffer.byteLength(text) > this.context.maxDocumentBytes) {
+    const text = containsDate(document) ? encodeDocument(document) : JSON.stringify(document);
+    const max = this.context.maxDocumentBytes;
+    // A UTF-16 code unit is 1 to 3 bytes of UTF-8: count bytes only when the length alone cannot tell.
+    if (text.length > max || (text.length * 3 > max && Buffer.byteLength(text) > max)) {
       throw new ValidationError(
         `document is larger than ${this.context.maxDocumentBytes} bytes of JSON (maxDocumentBytes)`,
         '',
@@ -163,13 +205,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   }
 
   private row(id: string): Row | undefined {
-    return this.connection.get<Row>(
-      queryBuilder
-        .selectFrom(table(this.name) as never)
-        .selectAll()
-        .where(sql`id`, '=', id)
-        .compile(),
-    );
+    return this.connection.get<Row>(this.statements.row, [id]);
   }
 
   private checkVersion(row: Row | undefined, id: string, options: WriteOptions | undefined): void {
@@ -197,11 +233,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   private insertRow(document: T, now: number): void {
     try {
-      this.connection.run(
-        sql`INSERT INTO ${table(this.name)} (id, doc, version, created_at, updated_at) VALUES (${document.id}, ${this.encode(document)}, 1, ${now}, ${now})`.compile(
-          queryBuilder,
-        ),
-      );
+      this.connection.run(this.statements.insert, [document.id, this.encode(document), now, now]);
     } catch (error) {
       if (isBerthError(error, 'VALIDATION')) throw error;
       this.fail(error, document.id);
@@ -210,11 +242,12 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   private updateRow(document: T, previous: Row, now: number): void {
     try {
-      const result = this.connection.run(
-        sql`UPDATE ${table(this.name)} SET doc = ${this.encode(document)}, version = version + 1, updated_at = ${now} WHERE id = ${document.id} AND version = ${previous.version}`.compile(
-          queryBuilder,
-        ),
-      );
+      const result = this.connection.run(this.statements.update, [
+        this.encode(document),
+        now,
+        document.id,
+        previous.version,
+      ]);
       if (result.changes !== 1) {
         throw new ConflictError(
           `${this.name} document ${JSON.stringify(document.id)} changed concurrently; try again`,
@@ -287,7 +320,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   async get(id: string, options?: SignalOptions): Promise<T | null> {
     await this.begin(options?.signal, 'get');
     if (typeof id !== 'string') return null;
-    const row = this.connection.get<{ doc: string }>(`SELECT doc FROM "${this.name}" WHERE id = ?`, [id]);
+    const row = this.connection.get<{ doc: string }>(this.statements.doc, [id]);
     return row === undefined ? null : decodeDocument<T>(row.doc);
   }
 
@@ -421,9 +454,13 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
       (row) => /^SEARCH\b/.test(row.detail) && /USING (COVERING )?INDEX|PRIMARY KEY/.test(row.detail),
     );
     const index = search?.detail.match(/USING (?:COVERING )?INDEX "?([^"(]+?)"? \(/)?.[1];
-    return search === undefined
-      ? { strategy: 'scan', detail }
-      : { strategy: 'index', index: index ?? 'primary key', detail };
+    if (search === undefined) return { strategy: 'scan', detail };
+    // The id column's key is SQLite's automatic index of the primary key.
+    return {
+      strategy: 'index',
+      index: index === undefined || index.startsWith('sqlite_autoindex_') ? 'primary key' : index,
+      detail,
+    };
   }
 
   async insert(document: NewDocument<T>, options?: SignalOptions): Promise<T> {
@@ -483,11 +520,11 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   async delete(id: string, options?: WriteOptions): Promise<boolean> {
     await this.begin(options?.signal, 'delete');
     if (options?.expectedVersion === undefined) {
-      return this.connection.run(`DELETE FROM "${this.name}" WHERE id = ?`, [id]).changes > 0;
+      return this.connection.run(this.statements.delete, [id]).changes > 0;
     }
     return this.connection.immediate(() => {
       this.checkVersion(this.row(id), id, options);
-      return this.connection.run(`DELETE FROM "${this.name}" WHERE id = ?`, [id]).changes > 0;
+      return this.connection.run(this.statements.delete, [id]).changes > 0;
     });
   }
 
@@ -570,9 +607,13 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   private async validatedAll(documents: readonly unknown[]): Promise<T[]> {
     const validated: T[] = [];
-    for (const [index, document] of documents.entries()) {
+    for (let index = 0; index < documents.length; index++) {
       try {
-        validated.push(await this.validated(document));
+        // Without a schema nothing awaits: no promise per document.
+        const document = documents[index];
+        validated.push(
+          this.schema === undefined ? copyDocument<T>(document, this.name) : await this.validated(document),
+        );
       } catch (error) {
         if (!isBerthError(error, 'VALIDATION')) throw error;
         const path = error.path === '' ? String(index) : `${index}.${error.path}`;

@@ -1,0 +1,153 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Filter, matchesFilter, type Repository } from '@berth/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SqliteBackend } from './sqlite-backend.js';
+
+// Declared indexes become expression indexes, and `explain` reports what
+// SQLite's own query planner chose for the query `find` runs.
+
+interface Hero {
+  id: string;
+  guild: string;
+  level: number;
+  email: string;
+  born: Date;
+  active: boolean;
+  score?: number | string | null;
+  note: string;
+}
+
+const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-explain-'));
+const backend = new SqliteBackend({ filename: join(directory, 'explain.db') });
+let heroes: Repository<Hero>;
+const all: Hero[] = Array.from({ length: 500 }, (_, n) => ({
+  id: `h${String(n).padStart(3, '0')}`,
+  guild: `guild-${n % 25}`,
+  level: n % 100,
+  email: `hero${n}@example.com`,
+  born: new Date(Date.UTC(1990, 0, 1) + n * 86_400_000),
+  active: n % 2 === 0,
+  ...(n % 7 === 0 ? {} : { score: n % 3 === 0 ? `s${n}` : n % 5 === 0 ? null : n }),
+  note: `note ${n}`,
+}));
+
+beforeAll(async () => {
+  heroes = backend.repository<Hero>('heroes', {
+    indexes: [
+      { field: 'guild', type: 'string' },
+      { field: 'level', type: 'number' },
+      { field: 'email', type: 'string', unique: true },
+      { field: 'born', type: 'date' },
+      { field: 'score', type: 'number', unique: true },
+    ],
+  });
+  await heroes.insertMany(all);
+});
+afterAll(async () => {
+  await backend.close();
+  rmSync(directory, { recursive: true, force: true });
+});
+
+/** What `find` returns must be what the reference evaluator selects, whatever the plan. */
+async function expectSameResults(where: Filter): Promise<void> {
+  const expected = all.filter((hero) => matchesFilter(hero, where)).map((hero) => hero.id);
+  expect((await heroes.find({ where })).map((hero) => hero.id)).toEqual(expected);
+}
+
+const born = (day: number): Date => new Date(Date.UTC(1990, 0, 1) + day * 86_400_000);
+
+describe('explain', () => {
+  const indexed: [string, Filter, string][] = [
+    ['string equality', { guild: 'guild-3' }, 'heroes.guild'],
+    ['string range', { guild: { $gte: 'guild-10', $lt: 'guild-12' } }, 'heroes.guild'],
+    ['string $in', { guild: { $in: ['guild-1', 'guild-2'] } }, 'heroes.guild'],
+    ['number equality', { level: 42 }, 'heroes.level'],
+    ['number range', { level: { $gt: 97 } }, 'heroes.level'],
+    ['number $in', { level: { $in: [1, 2, 3] } }, 'heroes.level'],
+    ['unique string equality', { email: 'hero7@example.com' }, 'heroes.email unique'],
+    ['unique string $in', { email: { $in: ['hero7@example.com', 'hero8@example.com'] } }, 'heroes.email unique'],
+    ['unique string range', { email: { $gt: 'hero99', $lt: 'hero990' } }, 'heroes.email unique'],
+    ['unique number equality', { score: 11 }, 'heroes.score unique'],
+    ['date equality', { born: born(10) }, 'heroes.born'],
+    ['date range', { born: { $gte: born(100), $lt: born(110) } }, 'heroes.born'],
+    ['date $in', { born: { $in: [born(1), born(2)] } }, 'heroes.born'],
+    ['an indexed term ANDed with an unindexed one', { guild: 'guild-3', note: 'note 3' }, 'heroes.guild'],
+  ];
+
+  for (const [label, where, index] of indexed) {
+    it(`uses the index for ${label}`, async () => {
+      const plan = await heroes.explain({ where });
+      expect(plan, plan.detail).toMatchObject({ strategy: 'index', index });
+      expect(plan.detail).toContain(`USING INDEX ${index}`);
+      await expectSameResults(where);
+    });
+  }
+
+  const scans: [string, Filter | undefined][] = [
+    ['no filter', undefined],
+    ['an unindexed field', { note: 'note 3' }],
+    ['an unindexed range', { note: { $gt: 'note 9' } }],
+    ['$or across an unindexed field', { $or: [{ guild: 'guild-3' }, { note: 'note 4' }] }],
+    ['$ne on an indexed field', { guild: { $ne: 'guild-3' } }],
+    ['$exists', { guild: { $exists: true } }],
+  ];
+
+  for (const [label, where] of scans) {
+    it(`reports a scan for ${label}`, async () => {
+      const plan = await heroes.explain(where === undefined ? {} : { where });
+      expect(plan, plan.detail).toMatchObject({ strategy: 'scan' });
+      expect(plan.detail).toMatch(/SCAN heroes/);
+      expect(plan).not.toHaveProperty('index');
+      if (where !== undefined) await expectSameResults(where);
+    });
+  }
+
+  it('looks ids up by the primary key', async () => {
+    for (const where of [
+      { id: 'h001' },
+      { id: { $in: ['h001', 'h002', 'nope'] } },
+      { id: { $gte: 'h100', $lt: 'h105' } },
+    ] satisfies Filter[]) {
+      const plan = await heroes.explain({ where });
+      expect(plan, plan.detail).toMatchObject({ strategy: 'index', index: 'primary key' });
+      await expectSameResults(where);
+    }
+    for (const where of [
+      { id: 1 },
+      { id: null },
+      { id: { $ne: 'h001' } },
+      { id: { $nin: ['h001', null] } },
+      { id: { $exists: false } },
+      { id: { $gt: 5 } },
+      { id: { $in: [1, null, true] } },
+      { id: { $startsWith: 'h00' } },
+      { $not: { id: 'h001' } },
+    ] satisfies Filter[]) {
+      await expectSameResults(where);
+    }
+  });
+
+  it('explains what find runs, sort and paging included', async () => {
+    const plan = await heroes.explain({
+      where: { guild: 'guild-3' },
+      orderBy: { field: 'level', direction: 'desc' },
+      limit: 5,
+    });
+    expect(plan).toMatchObject({ strategy: 'index', index: 'heroes.guild' });
+    expect(plan.detail).toMatch(/ORDER BY/);
+  });
+
+  it('the unique index holds only present, non-null values: null and missing are found by a scan, and many may share them', async () => {
+    expect((await heroes.explain({ where: { score: null } })).strategy).toBe('scan');
+    await expectSameResults({ score: null });
+    await expectSameResults({ score: { $exists: false } });
+    expect(await heroes.count({ score: null })).toBeGreaterThan(1);
+  });
+
+  it('is validated like find', async () => {
+    await expect(heroes.explain({ where: { 'a"b': 1 } })).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(heroes.explain({ limit: -1 })).rejects.toMatchObject({ code: 'VALIDATION' });
+  });
+});

@@ -1,0 +1,255 @@
+import { isBerthError, TransactionError } from '@berth/core';
+import Database from 'better-sqlite3';
+import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
+import { toBerthError } from './sqlite-errors.js';
+import { SqliteQueueNotifier } from './sqlite-queue-notifier.js';
+import { QUEUE_SQL } from './sqlite-queue-rows.js';
+
+/** A lease operation (complete, fail, extendLease, release) waiting for the next write transaction. */
+interface QueuedOperation {
+  readonly apply: (connection: SqliteConnection, now: number) => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The absolute path SQLite resolved for the main database, whatever the working directory is now. */
+function mainFile(db: SqliteDatabase): string {
+  const files = db.pragma('database_list') as { readonly name: string; readonly file: string }[];
+  return files.find((entry) => entry.name === 'main')?.file ?? '';
+}
+
+/** Statements in raw mode (rows as arrays), per database. */
+const rawStatements = new WeakMap<SqliteDatabase, Map<string, Database.Statement<unknown[]>>>();
+
+/** Runs a statement in raw mode: rows come back as arrays of values, in column order. */
+export function allRaw(connection: SqliteConnection, sql: string, parameters: readonly unknown[]): unknown[][] {
+  const db = connection.db;
+  let statements = rawStatements.get(db);
+  if (statements === undefined) {
+    statements = new Map();
+    rawStatements.set(db, statements);
+  }
+  try {
+    let statement = statements.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare<unknown[]>(sql).raw();
+      // One claim statement per count: keep the cache bounded however callers vary it.
+      if (statements.size >= 100) statements.clear();
+      statements.set(sql, statement);
+    }
+    return statement.all(...parameters) as unknown[][];
+  } catch (error) {
+    throw toBerthError(error);
+  }
+}
+
+/**
+ * What the job queues of one backend share: the in-process notifiers, and
+ * the lease operations waiting to be written.
+ *
+ * Lease operations are written in batches: those issued in the same turn of
+ * the event loop (a worker completing the jobs it ran) share one
+ * transaction, and a dequeue writes the ones still waiting in its own
+ * transaction before it claims, so acknowledging finished jobs and claiming
+ * the next ones commit together. Each operation still gets its own answer:
+ * one stale lease fails only its own call.
+ */
+export class SqliteQueueHub {
+  private readonly notifiers = new Map<string, SqliteQueueNotifier>();
+  private queued: QueuedOperation[] = [];
+  private flushScheduled = false;
+  /** A second, query-only connection to the same file; `null` when there is none (`:memory:`). */
+  private readConnection: SqliteConnection | null | undefined;
+
+  constructor(private readonly open: () => SqliteConnection) {}
+
+  /** The connection (throws once the backend is closed). */
+  get connection(): SqliteConnection {
+    return this.open();
+  }
+
+  notifier(queue: string): SqliteQueueNotifier {
+    let notifier = this.notifiers.get(queue);
+    if (notifier === undefined) {
+      notifier = new SqliteQueueNotifier((now, withDelayed) => {
+        const connection = this.open();
+        const lease = connection.get<{ at: number | null }>(QUEUE_SQL.nextLeaseExpiry, [queue, now])?.at ?? null;
+        const delayed = withDelayed
+          ? (connection.get<{ at: number | null }>(QUEUE_SQL.nextDue, [queue, now])?.at ?? null)
+          : null;
+        const next = Math.min(lease ?? Number.POSITIVE_INFINITY, delayed ?? Number.POSITIVE_INFINITY);
+        return Number.isFinite(next) ? next : undefined;
+      });
+      this.notifiers.set(queue, notifier);
+    }
+    return notifier;
+  }
+
+  /**
+   * The read connection: it sees what is committed, so a read need not
+   * wait for a transaction that holds the main connection (WAL readers never
+   * wait for the writer).
+   */
+  private reader(): SqliteConnection | undefined {
+    if (this.readConnection === undefined) {
+      this.readConnection = null;
+      const main = this.open().db;
+      const file = main.memory ? '' : mainFile(main);
+      if (file !== '') {
+        try {
+          const db = new Database(file, { fileMustExist: true });
+          db.pragma('query_only = ON');
+          this.readConnection = new SqliteConnection(db);
+        } catch {
+          // No second connection: reads wait for the transaction instead.
+        }
+      }
+    }
+    return this.readConnection ?? undefined;
+  }
+
+  /**
+   * Runs `work` synchronously once no transaction of another caller holds
+   * the connection. Checking and running in one step matters: a transaction
+   * that began between a wait and the work would otherwise take the work in
+   * (and roll it back with its own).
+   *
+   * While such a transaction is open, `whileHeld` may answer from what is
+   * committed instead (through the read connection), as if the call had run
+   * just before the transaction; it returns `undefined` when it cannot.
+   */
+  async exclusive<R>(
+    work: (connection: SqliteConnection) => R,
+    whileHeld?: (reader: SqliteConnection) => { readonly value: R } | undefined,
+  ): Promise<R> {
+    if (whileHeld !== undefined) {
+      const connection = this.open();
+      if (connection.db.inTransaction && !connection.inTransaction()) {
+        const reader = this.reader();
+        const answer = reader === undefined ? undefined : whileHeld(reader);
+        if (answer !== undefined) return answer.value;
+      }
+    }
+    for (let turn = 0; ; turn++) {
+      const connection = this.open();
+      // A transaction opened on the database outside Berth has no lock to wait on.
+      if (turn > 0) await nextTurn();
+      await connection.idle();
+      if (!connection.db.inTransaction) return work(connection);
+    }
+  }
+
+  /**
+   * Queues a lease operation; it is written with the others of this turn,
+   * and its promise settles once that transaction committed.
+   */
+  submit<R>(apply: (connection: SqliteConnection, now: number) => R): Promise<R> {
+    const connection = this.open();
+    if (connection.inTransaction()) {
+      throw new TransactionError(
+        'lease operations (complete, fail, extendLease, release) cannot run inside a transaction; call them outside transaction()',
+      );
+    }
+    return new Promise<R>((resolve, reject) => {
+      this.queued.push({ apply, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flushSoon());
+      }
+    });
+  }
+
+  /**
+   * One IMMEDIATE transaction: the queued lease operations first, then
+   * `work`. An engine error rolls back both and fails every queued
+   * operation with it; a conflict fails only its own operation.
+   */
+  write<R>(connection: SqliteConnection, work: (now: number) => R): R {
+    const operations = this.take();
+    let outcomes: Outcome[] = [];
+    let result: R;
+    try {
+      result = connection.immediate(() => {
+        const now = Date.now();
+        outcomes = applyAll(connection, operations, now);
+        return work(now);
+      });
+    } catch (error) {
+      for (const operation of operations) operation.reject(error);
+      throw error;
+    }
+    settle(operations, outcomes);
+    return result;
+  }
+
+  /** Writes the queued lease operations in a transaction of their own (before a read, or a write that may throw). */
+  flush(connection: SqliteConnection): void {
+    if (this.queued.length === 0) return;
+    try {
+      this.write(connection, () => undefined);
+    } catch {
+      // Each queued operation has been failed with the error; the caller goes on with its own work.
+    }
+  }
+
+  /** Writes whatever is queued, now (the backend is closing). */
+  async drain(): Promise<void> {
+    if (this.queued.length > 0) await this.exclusive((connection) => this.flush(connection));
+  }
+
+  /** Whether lease operations wait to be written. */
+  get hasQueued(): boolean {
+    return this.queued.length > 0;
+  }
+
+  close(): void {
+    this.readConnection?.close();
+    this.readConnection = undefined;
+    for (const notifier of this.notifiers.values()) notifier.close();
+    this.notifiers.clear();
+    for (const operation of this.take()) {
+      operation.reject(new TransactionError('the SQLite backend closed before the operation was written'));
+    }
+  }
+
+  private take(): QueuedOperation[] {
+    const operations = this.queued;
+    this.queued = [];
+    return operations;
+  }
+
+  private async flushSoon(): Promise<void> {
+    this.flushScheduled = false;
+    if (this.queued.length === 0) return;
+    try {
+      await this.exclusive((connection) => this.flush(connection));
+    } catch (error) {
+      // The connection is unusable (closed): fail what is queued rather than leave it hanging.
+      for (const operation of this.take()) operation.reject(error);
+    }
+  }
+}
+
+function applyAll(connection: SqliteConnection, operations: readonly QueuedOperation[], now: number): Outcome[] {
+  return operations.map((operation): Outcome => {
+    try {
+      return { ok: true, value: operation.apply(connection, now) };
+    } catch (error) {
+      // A stale lease or a value the engine refused is that operation's answer; anything else aborts the batch.
+      if (isBerthError(error, 'CONFLICT') || isBerthError(error, 'VALIDATION')) return { ok: false, error };
+      throw error;
+    }
+  });
+}
+
+function settle(operations: readonly QueuedOperation[], outcomes: readonly Outcome[]): void {
+  operations.forEach((operation, index) => {
+    const outcome = outcomes[index];
+    if (outcome?.ok) operation.resolve(outcome.value);
+    else operation.reject(outcome?.error);
+  });
+}
