@@ -10,6 +10,7 @@ import {
   type DocumentValue,
   type HealthStatus,
   type IndexSpec,
+  isBerthError,
   type JobQueue,
   type Repository,
   type RepositoryOptions,
@@ -91,7 +92,7 @@ export class SqliteBackend implements Backend {
     if (this.closed) throw new ConnectionError('this SQLite backend is closed', { retryable: false });
     if (this.connection !== undefined) return this.connection;
     const filename = this.config.filename;
-    let db: SqliteDatabase;
+    let db: SqliteDatabase | undefined;
     try {
       if (this.config.database !== undefined) db = this.config.database;
       else {
@@ -106,17 +107,28 @@ export class SqliteBackend implements Backend {
       db.pragma('foreign_keys = ON');
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(this.config.busyTimeoutMs ?? 5_000))}`);
     } catch (error) {
-      throw toBerthError(error);
+      // A file that is not a database fails here: release its handle.
+      if (db !== undefined && this.config.database === undefined && db.open) db.close();
+      throw this.named(toBerthError(error));
     }
     const connection = new SqliteConnection(db);
     try {
       runMigrations(connection);
     } catch (error) {
       if (this.config.database === undefined) db.close();
-      throw toBerthError(error);
+      throw this.named(toBerthError(error));
     }
     this.connection = connection;
     return connection;
+  }
+
+  /** Puts the database file's name into connection errors. */
+  private named(error: unknown): unknown {
+    if (!isBerthError(error, 'CONNECTION') || this.config.filename === undefined) return error;
+    return new ConnectionError(`${this.config.filename}: ${error.message}`, {
+      cause: error.cause,
+      retryable: error.retryable,
+    });
   }
 
   async connect(options?: SignalOptions): Promise<void> {
@@ -170,6 +182,19 @@ export class SqliteBackend implements Backend {
     if (known !== undefined && missing.length === 0) return;
     const connection = this.open();
     connection.immediate(() => {
+      // SQLite table names ignore case: "users" and "Users" would share a
+      // table. Collection names are case-sensitive, so refuse the second one.
+      const clash = connection.get<{ name: string }>(
+        'SELECT name FROM _berth_collections WHERE name = ? COLLATE NOCASE AND name != ?',
+        [name, name],
+      );
+      if (clash !== undefined) {
+        throw new ValidationError(
+          `collection ${JSON.stringify(name)} differs from the existing ${JSON.stringify(clash.name)} only in case, which SQLite cannot keep apart`,
+          '',
+          { collection: name },
+        );
+      }
       connection.run(`CREATE TABLE IF NOT EXISTS "${name}" (
         id TEXT PRIMARY KEY NOT NULL,
         doc TEXT NOT NULL,
