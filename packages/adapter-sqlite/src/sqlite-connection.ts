@@ -30,6 +30,14 @@ export const queryBuilder: Kysely<Record<string, Row>> = new Kysely<Record<strin
   },
 });
 
+/** Thrown (and caught by repositories) when a statement meets another caller's open transaction. */
+export class ConnectionHeld extends Error {
+  constructor() {
+    super('the connection is held by a transaction; the operation waits and runs again');
+    this.name = 'ConnectionHeld';
+  }
+}
+
 /** The transaction an async call chain runs in, so operations outside it can wait for it. */
 interface TransactionMarker {
   readonly connection: SqliteConnection;
@@ -63,6 +71,7 @@ export class SqliteConnection {
 
   // No closure or tuple per call: these three are on every operation's path.
   all<R = Row>(query: CompiledQuery | string, parameters: readonly unknown[] = []): R[] {
+    if (this.holder !== undefined) this.guard();
     const sql = typeof query === 'string' ? query : query.sql;
     const values = typeof query === 'string' ? parameters : query.parameters;
     try {
@@ -73,6 +82,7 @@ export class SqliteConnection {
   }
 
   get<R = Row>(query: CompiledQuery | string, parameters: readonly unknown[] = []): R | undefined {
+    if (this.holder !== undefined) this.guard();
     const sql = typeof query === 'string' ? query : query.sql;
     const values = typeof query === 'string' ? parameters : query.parameters;
     try {
@@ -83,10 +93,32 @@ export class SqliteConnection {
   }
 
   run(query: CompiledQuery | string, parameters: readonly unknown[] = []): BetterSqlite3.RunResult {
+    if (this.holder !== undefined) this.guard();
     const sql = typeof query === 'string' ? query : query.sql;
     const values = typeof query === 'string' ? parameters : query.parameters;
     try {
       return this.statement(sql).run(...values);
+    } catch (error) {
+      throw toBerthError(error);
+    }
+  }
+
+  /**
+   * A statement from outside the open transaction must not run on its
+   * connection (it would commit or roll back with it, and read its
+   * uncommitted writes). Operations check for a transaction before they
+   * start, but an async step can resume after one began: then the statement
+   * is refused with {@link ConnectionHeld} before it runs, and the operation
+   * starts again once the transaction ends.
+   */
+  private guard(): void {
+    if (!this.inTransaction()) throw new ConnectionHeld();
+  }
+
+  /** Runs BEGIN, COMMIT or ROLLBACK for `transaction()`, which holds the connection itself. */
+  private control(text: string): void {
+    try {
+      this.statement(text).run();
     } catch (error) {
       throw toBerthError(error);
     }
@@ -156,13 +188,13 @@ export class SqliteConnection {
     });
     this.holder = marker;
     try {
-      this.run('BEGIN IMMEDIATE');
+      this.control('BEGIN IMMEDIATE');
       try {
         const result = await currentTransaction.run(marker, work);
-        this.run('COMMIT');
+        this.control('COMMIT');
         return result;
       } catch (error) {
-        if (this.db.inTransaction) this.run('ROLLBACK');
+        if (this.db.inTransaction) this.control('ROLLBACK');
         throw error;
       }
     } finally {

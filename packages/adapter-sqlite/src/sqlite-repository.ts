@@ -38,7 +38,7 @@ import {
   type WriteOptions,
 } from '@berth/core';
 import { type RawBuilder, sql } from 'kysely';
-import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
+import { ConnectionHeld, queryBuilder, type SqliteConnection } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
 import { decodeDocument, encodeDocument } from './sqlite-json.js';
 import { compileAfter, compileFilter, compileOrderBy, jsonValueOf, typeOf } from './sqlite-query-compiler.js';
@@ -62,6 +62,27 @@ interface Row {
 }
 
 const AUTO_ATTEMPTS = 20;
+
+const RETRIED_METHODS = [
+  'get',
+  'getEntry',
+  'getMany',
+  'find',
+  'findPage',
+  'count',
+  'countBy',
+  'exists',
+  'explain',
+  'insert',
+  'replace',
+  'upsert',
+  'update',
+  'delete',
+  'insertMany',
+  'upsertMany',
+  'updateMany',
+  'deleteMany',
+] as const;
 
 /** The statements every single-document operation runs, as text built once per repository (the hot paths). */
 interface TableStatements {
@@ -130,6 +151,23 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     this.indexes = normalizeIndexes(name, options as RepositoryOptions<never> | undefined, true);
     this.schema = options?.schema;
     this.statements = tableStatements(name);
+    // An operation whose statement met another caller's open transaction did
+    // nothing yet (the statement was refused before it ran): wait for the
+    // transaction to end and run the operation again.
+    const self = this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    for (const method of RETRIED_METHODS) {
+      const original = self[method] as (...args: unknown[]) => Promise<unknown>;
+      self[method] = async (...args: unknown[]) => {
+        for (;;) {
+          try {
+            return await original.apply(this, args);
+          } catch (error) {
+            if (!(error instanceof ConnectionHeld)) throw error;
+            await this.connection.idle();
+          }
+        }
+      };
+    }
   }
 
   private get connection(): SqliteConnection {
