@@ -1,4 +1,5 @@
 export { createBackendFromUrl, SqliteBackend, type SqliteBackendConfig } from './sqlite-backend.js';
 export type { SqliteDatabase } from './sqlite-connection.js';
+export { SqliteJobQueue } from './sqlite-job-queue.js';
 export { MIGRATIONS, runMigrations, type SqliteMigration } from './sqlite-migrations.js';
 export { SqliteRepository } from './sqlite-repository.js';
