@@ -2,8 +2,8 @@ import {
   backoffDelay,
   ConflictError,
   checkDuration,
+  checkLeaseRef,
   cloneValue,
-  copyPayload,
   copyResult,
   type DequeueOptions,
   type DocumentValue,
@@ -19,9 +19,9 @@ import {
   type JobStats,
   type Lease,
   type LeaseRef,
-  type NormalizedEnqueue,
-  normalizeEnqueueOptions,
+  type PreparedEnqueue,
   type PurgeOptions,
+  prepareEnqueueItems,
   type SignalOptions,
   startWorker,
   throwIfAborted,
@@ -58,23 +58,7 @@ function toLease<T>(job: MemoryJob): Lease<T> {
   return { job: toJob<T>(job), token: job.token as string, expiresAt: new Date(job.leaseExpiresAt as number) };
 }
 
-function checkLeaseRef(lease: LeaseRef): { id: string; token: string } {
-  const id = lease?.job?.id;
-  const token = lease?.token;
-  if (typeof id !== 'string' || typeof token !== 'string') {
-    throw new ValidationError('expected a lease (the object dequeue returned)', 'lease');
-  }
-  return { id, token };
-}
-
-interface PreparedJob {
-  readonly payload: DocumentValue;
-  readonly options: NormalizedEnqueue;
-}
-
-function prepareJob(payload: unknown, options: EnqueueOptions | undefined, now: number): PreparedJob {
-  return { payload: copyPayload(payload), options: normalizeEnqueueOptions(options, now) };
-}
+type PreparedJob = PreparedEnqueue;
 
 /**
  * A job queue in process memory: the reference implementation of the
@@ -139,17 +123,8 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
   async enqueueMany(items: readonly EnqueueItem<T>[], options?: SignalOptions): Promise<EnqueueResult[]> {
     throwIfAborted(options?.signal, `${this.name}.enqueue`);
     this.assertOpen();
-    if (!Array.isArray(items)) throw new ValidationError('enqueueMany takes an array of { payload, ...options }', '');
     const now = Date.now();
-    const prepared = items.map((item, index) => {
-      try {
-        const { payload, signal: _signal, ...jobOptions } = item as EnqueueItem<T> & SignalOptions;
-        return prepareJob(payload, jobOptions, now);
-      } catch (error) {
-        if (items.length === 1 || !(error instanceof ValidationError)) throw error;
-        throw new ValidationError(`job ${index}: ${error.message}`, `${index}.${error.path}`, { cause: error });
-      }
-    });
+    const prepared = prepareEnqueueItems(items, now);
     if (this.session !== undefined) {
       this.session.assertOpen();
       return this.enqueueInTransaction(this.session, prepared);

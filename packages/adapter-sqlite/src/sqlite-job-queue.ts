@@ -3,7 +3,7 @@ import {
   backoffDelay,
   ConflictError,
   checkDuration,
-  copyPayload,
+  checkLeaseRef,
   copyResult,
   type DequeueOptions,
   type DocumentValue,
@@ -22,8 +22,8 @@ import {
   type Lease,
   type LeaseRef,
   type NormalizedEnqueue,
-  normalizeEnqueueOptions,
   type PurgeOptions,
+  prepareEnqueueItems,
   type SignalOptions,
   startWorker,
   throwIfAborted,
@@ -81,15 +81,6 @@ function encodeBackoff(policy: BackoffPolicy): string | null {
   if (policy === JOB_DEFAULTS.backoff) return null;
   const text = JSON.stringify(policy);
   return text === DEFAULT_BACKOFF ? null : text;
-}
-
-function checkLeaseRef(lease: LeaseRef): { id: string; token: string } {
-  const id = lease?.job?.id;
-  const token = lease?.token;
-  if (typeof id !== 'string' || typeof token !== 'string') {
-    throw new ValidationError('expected a lease (the object dequeue returned)', 'lease');
-  }
-  return { id, token };
 }
 
 /**
@@ -214,18 +205,9 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   async enqueueMany(items: readonly EnqueueItem<T>[], options?: SignalOptions): Promise<EnqueueResult[]> {
     throwIfAborted(options?.signal, `${this.name}.enqueue`);
     const connection = this.hub.connection;
-    if (!Array.isArray(items)) throw new ValidationError('enqueueMany takes an array of { payload, ...options }', '');
-    const called = Date.now();
-    const prepared = items.map((item, index): PreparedJob => {
-      try {
-        const { payload, signal: _signal, ...jobOptions } = item as EnqueueItem<T> & SignalOptions;
-        const normalized = normalizeEnqueueOptions(jobOptions, called);
-        return { payload: this.encode(copyPayload(payload), 'payload'), options: normalized };
-      } catch (error) {
-        if (items.length === 1 || !(error instanceof ValidationError)) throw error;
-        throw new ValidationError(`job ${index}: ${error.message}`, `${index}.${error.path}`, { cause: error });
-      }
-    });
+    const prepared = prepareEnqueueItems(items, Date.now()).map(
+      (job): PreparedJob => ({ payload: this.encode(job.payload, 'payload'), options: job.options }),
+    );
     if (prepared.length === 0) return [];
     const transaction = this.context.transaction;
     if (transaction !== undefined) {

@@ -1,7 +1,7 @@
 import type { DocumentValue } from './document.js';
 import { ValidationError } from './errors.js';
-import type { BackoffPolicy, JobError } from './job.js';
-import type { EnqueueOptions } from './job-queue.js';
+import type { BackoffPolicy, JobError, LeaseRef } from './job.js';
+import type { EnqueueItem, EnqueueOptions } from './job-queue.js';
 import { checkString, copyValue, isPlainObject } from './values.js';
 
 /** Defaults every queue adapter applies. */
@@ -142,4 +142,44 @@ export function toJobError(error: unknown, attempt: number, at: Date): JobError 
 /** Copies a job result, which must be a document value. */
 export function copyResult(result: unknown): DocumentValue | undefined {
   return result === undefined ? undefined : copyValue(result, 'result');
+}
+
+/** A job of `enqueueMany` after validation: a copied payload and options with defaults. */
+export interface PreparedEnqueue {
+  readonly payload: DocumentValue;
+  readonly options: NormalizedEnqueue;
+}
+
+/**
+ * Validates the items of `enqueueMany` (each payload and its options) before
+ * anything is written. An error in one item names it (`job 2: …`, path `2.payload.when`).
+ */
+export function prepareEnqueueItems(items: unknown, now: number): PreparedEnqueue[] {
+  if (!Array.isArray(items)) throw new ValidationError('enqueueMany takes an array of { payload, ...options }', '');
+  return items.map((item: unknown, index) => {
+    try {
+      if (!isPlainObject(item)) throw new ValidationError('a job is { payload, ...options }', '');
+      const {
+        payload,
+        signal: _signal,
+        ...options
+      } = item as unknown as EnqueueItem<unknown> & {
+        signal?: unknown;
+      };
+      return { payload: copyPayload<DocumentValue>(payload), options: normalizeEnqueueOptions(options, now) };
+    } catch (error) {
+      if (items.length === 1 || !(error instanceof ValidationError)) throw error;
+      throw new ValidationError(`job ${index}: ${error.message}`, `${index}.${error.path}`, { cause: error });
+    }
+  });
+}
+
+/** Checks that `lease` is what `dequeue` returned and gives its job id and token. */
+export function checkLeaseRef(lease: LeaseRef): { readonly id: string; readonly token: string } {
+  const id = (lease as Partial<LeaseRef> | undefined)?.job?.id;
+  const token = (lease as Partial<LeaseRef> | undefined)?.token;
+  if (typeof id !== 'string' || typeof token !== 'string') {
+    throw new ValidationError('expected a lease (the object dequeue returned)', 'lease');
+  }
+  return { id, token };
 }
