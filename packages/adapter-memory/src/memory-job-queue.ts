@@ -1,6 +1,7 @@
 import {
   backoffDelay,
   ConflictError,
+  checkDequeueCount,
   checkDuration,
   checkLeaseRef,
   cloneValue,
@@ -140,9 +141,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
   async dequeueMany(count: number, options?: DequeueOptions): Promise<Lease<T>[]> {
     throwIfAborted(options?.signal, `${this.name}.dequeue`);
     this.assertOpen();
-    if (!Number.isSafeInteger(count) || count < 1 || count > 10_000) {
-      throw new ValidationError(`count must be an integer from 1 to 10000, got ${String(count)}`, 'count');
-    }
+    checkDequeueCount(count);
     const leaseMs = options?.leaseMs === undefined ? undefined : checkDuration('leaseMs', options.leaseMs, 1);
     return this.state.lease(count, leaseMs, Date.now()).map((job) => toLease<T>(job));
   }

@@ -2,6 +2,7 @@ import {
   type BackoffPolicy,
   backoffDelay,
   ConflictError,
+  checkDequeueCount,
   checkDuration,
   checkLeaseRef,
   copyResult,
@@ -247,9 +248,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   async dequeueMany(count: number, options?: DequeueOptions): Promise<Lease<T>[]> {
     throwIfAborted(options?.signal, `${this.name}.dequeue`);
     this.assertOpen();
-    if (!Number.isSafeInteger(count) || count < 1 || count > 10_000) {
-      throw new ValidationError(`count must be an integer from 1 to 10000, got ${String(count)}`, 'count');
-    }
+    checkDequeueCount(count);
     const leaseMs = options?.leaseMs === undefined ? null : checkDuration('leaseMs', options.leaseMs, 1);
     const rows = await this.hub.exclusive(
       (connection): JobRow[] => {

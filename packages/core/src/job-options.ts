@@ -183,3 +183,11 @@ export function checkLeaseRef(lease: LeaseRef): { readonly id: string; readonly 
   }
   return { id, token };
 }
+
+/** Checks the `count` of `dequeueMany`: an integer from 1 to 10 000. */
+export function checkDequeueCount(count: unknown): number {
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1 || count > 10_000) {
+    throw new ValidationError(`count must be an integer from 1 to 10000, got ${String(count)}`, 'count');
+  }
+  return count;
+}
