@@ -10,6 +10,9 @@ import {
   SqliteQueryCompiler,
 } from 'kysely';
 import { toBerthError } from './sqlite-errors.js';
+import { keepStatementsAlive } from './sqlite-node24-workaround.js';
+
+keepStatementsAlive();
 
 /** The subset of better-sqlite3's Database that Berth uses. */
 export type SqliteDatabase = BetterSqlite3.Database;
