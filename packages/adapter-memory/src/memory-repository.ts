@@ -1,11 +1,10 @@
 import {
   AlreadyExistsError,
   applyUpdate,
-  ConflictError,
   type CountByGroup,
+  checkExpectedVersion,
   cloneValue,
   compareValues,
-  copyDocument,
   type Document,
   type DocumentScalar,
   type Entry,
@@ -37,7 +36,8 @@ import {
   throwIfAborted,
   type Update,
   ValidationError,
-  validateWithSchema,
+  validateDocument,
+  validateDocuments,
   type WriteOptions,
 } from '@berth/core';
 import { explainMemoryQuery, memoryCandidates } from './memory-query-planner.js';
@@ -111,37 +111,12 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     return typeof id === 'string' ? session.get(this.name, id) : undefined;
   }
 
-  private async validated(document: unknown): Promise<T> {
-    const copy = copyDocument<T>(document, this.name);
-    if (this.schema === undefined) return copy;
-    const output = await validateWithSchema(this.schema, copy, this.name);
-    const checked = copyDocument<T>(output, this.name);
-    if (checked.id !== copy.id)
-      throw new ValidationError(`the ${this.name} schema changed the id`, 'id', { collection: this.name });
-    return checked;
+  private validated(document: unknown): Promise<T> {
+    return validateDocument(document, this.name, this.schema);
   }
 
   private checkVersion(record: MemoryRecord | undefined, id: string, options: WriteOptions | undefined): void {
-    const expected = options?.expectedVersion;
-    if (expected === undefined) return;
-    if (!Number.isSafeInteger(expected) || expected < 1) {
-      throw new ValidationError(`expectedVersion must be an integer >= 1, got ${String(expected)}`, 'expectedVersion', {
-        collection: this.name,
-        id,
-      });
-    }
-    if (record === undefined) {
-      throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} (expected version ${expected})`, {
-        collection: this.name,
-        id,
-      });
-    }
-    if (record.meta.version !== expected) {
-      throw new ConflictError(
-        `${this.name} document ${JSON.stringify(id)} is at version ${record.meta.version}, not ${expected}`,
-        { collection: this.name, id },
-      );
-    }
+    checkExpectedVersion(this.name, id, record?.meta.version, options);
   }
 
   private write(session: MemorySession, document: T, previous: MemoryRecord | undefined): T {
@@ -358,24 +333,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     });
   }
 
-  private async validatedAll(documents: readonly unknown[]): Promise<T[]> {
-    if (!Array.isArray(documents))
-      throw new ValidationError('expected an array of documents', '', { collection: this.name });
-    const validated: T[] = [];
-    for (const [index, document] of documents.entries()) {
-      try {
-        validated.push(await this.validated(document));
-      } catch (error) {
-        if (error instanceof ValidationError) {
-          const path = error.path === '' ? String(index) : `${index}.${error.path}`;
-          throw new ValidationError(`document ${index}: ${error.message}`, path, {
-            collection: this.name,
-            cause: error,
-          });
-        }
-        throw error;
-      }
-    }
-    return validated;
+  private validatedAll(documents: readonly unknown[]): Promise<T[]> {
+    return validateDocuments(documents, this.name, this.schema);
   }
 }

@@ -3,6 +3,7 @@ import {
   applyUpdate,
   ConflictError,
   type CountByGroup,
+  checkExpectedVersion,
   compareValues,
   copyDocument,
   cursorAfter,
@@ -34,7 +35,8 @@ import {
   type Update,
   type UpdateStep,
   ValidationError,
-  validateWithSchema,
+  validateDocument,
+  validateDocuments,
   type WriteOptions,
 } from '@berth/core';
 import { type RawBuilder, sql } from 'kysely';
@@ -233,13 +235,8 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     return text;
   }
 
-  private async validated(document: unknown): Promise<T> {
-    const copy = copyDocument<T>(document, this.name);
-    if (this.schema === undefined) return copy;
-    const output = copyDocument<T>(await validateWithSchema(this.schema, copy, this.name), this.name);
-    if (output.id !== copy.id)
-      throw new ValidationError(`the ${this.name} schema changed the id`, 'id', { collection: this.name });
-    return output;
+  private validated(document: unknown): Promise<T> {
+    return validateDocument(document, this.name, this.schema);
   }
 
   private row(id: string): Row | undefined {
@@ -247,26 +244,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   }
 
   private checkVersion(row: Row | undefined, id: string, options: WriteOptions | undefined): void {
-    const expected = options?.expectedVersion;
-    if (expected === undefined) return;
-    if (!Number.isSafeInteger(expected) || expected < 1) {
-      throw new ValidationError(`expectedVersion must be an integer >= 1, got ${String(expected)}`, 'expectedVersion', {
-        collection: this.name,
-        id,
-      });
-    }
-    if (row === undefined) {
-      throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} (expected version ${expected})`, {
-        collection: this.name,
-        id,
-      });
-    }
-    if (row.version !== expected) {
-      throw new ConflictError(
-        `${this.name} document ${JSON.stringify(id)} is at version ${row.version}, not ${expected}`,
-        { collection: this.name, id },
-      );
-    }
+    checkExpectedVersion(this.name, id, row?.version, options);
   }
 
   private insertRow(document: T, now: number): void {
@@ -643,21 +621,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     return this.connection.run(sql`DELETE FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder)).changes;
   }
 
-  private async validatedAll(documents: readonly unknown[]): Promise<T[]> {
-    const validated: T[] = [];
-    for (let index = 0; index < documents.length; index++) {
-      try {
-        // Without a schema nothing awaits: no promise per document.
-        const document = documents[index];
-        validated.push(
-          this.schema === undefined ? copyDocument<T>(document, this.name) : await this.validated(document),
-        );
-      } catch (error) {
-        if (!isBerthError(error, 'VALIDATION')) throw error;
-        const path = error.path === '' ? String(index) : `${index}.${error.path}`;
-        throw new ValidationError(`document ${index}: ${error.message}`, path, { collection: this.name, cause: error });
-      }
-    }
-    return validated;
+  private validatedAll(documents: readonly unknown[]): Promise<T[]> {
+    return validateDocuments(documents, this.name, this.schema);
   }
 }

@@ -10,6 +10,7 @@ export * from './cursor.js';
 export * from './document.js';
 export * from './document-json.js';
 export * from './document-store.js';
+export * from './document-writes.js';
 export * from './errors.js';
 export * from './filter.js';
 export * from './ids.js';
