@@ -406,12 +406,15 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
   }
 }
 
-class InstrumentedQueue<T> implements JobQueue<T> {
+/** The enqueue side of a queue, as a transaction hands it out; the full queue builds on it. */
+class InstrumentedTransactionalQueue<T, Q extends TransactionalQueue<T> = TransactionalQueue<T>>
+  implements TransactionalQueue<T>
+{
   readonly name: string;
 
   constructor(
-    private readonly inner: JobQueue<T>,
-    private readonly target: Target,
+    protected readonly inner: Q,
+    protected readonly target: Target,
   ) {
     this.name = inner.name;
   }
@@ -427,7 +430,9 @@ class InstrumentedQueue<T> implements JobQueue<T> {
   enqueueMany(items: readonly EnqueueItem<T>[], options?: SignalOptions): Promise<EnqueueResult[]> {
     return this.target.run('enqueueMany', () => this.inner.enqueueMany(items, options), added);
   }
+}
 
+class InstrumentedQueue<T> extends InstrumentedTransactionalQueue<T, JobQueue<T>> implements JobQueue<T> {
   dequeue(options?: DequeueOptions): Promise<Lease<T> | null> {
     return this.target.run('dequeue', () => this.inner.dequeue(options), found);
   }
@@ -484,29 +489,6 @@ class InstrumentedQueue<T> implements JobQueue<T> {
    */
   work(handler: JobHandler<T>, options?: WorkerOptions): Worker {
     return this.inner.work(handler, options);
-  }
-}
-
-class InstrumentedTransactionalQueue<T> implements TransactionalQueue<T> {
-  readonly name: string;
-
-  constructor(
-    private readonly inner: TransactionalQueue<T>,
-    private readonly target: Target,
-  ) {
-    this.name = inner.name;
-  }
-
-  enqueue(payload: T, options?: EnqueueOptions & SignalOptions): Promise<EnqueueResult> {
-    return this.target.run(
-      'enqueue',
-      () => this.inner.enqueue(payload, options),
-      (result) => (result.deduplicated ? 0 : 1),
-    );
-  }
-
-  enqueueMany(items: readonly EnqueueItem<T>[], options?: SignalOptions): Promise<EnqueueResult[]> {
-    return this.target.run('enqueueMany', () => this.inner.enqueueMany(items, options), added);
   }
 }
 
