@@ -1,6 +1,6 @@
 import type { Document, Repository, RepositoryBackend, RepositoryOptions, TransactionScope } from '@berth/core';
 import { deferred } from '../groups/assertions.js';
-import { override } from './override.js';
+import { override } from '../override.js';
 
 /** The repository reads an engine spy counts. */
 export type EngineRead =

@@ -9,6 +9,7 @@ import type {
   TransactionOptions,
   TransactionScope,
 } from '@berth/core';
+import { override } from '../override.js';
 
 /** Replacement methods for a repository; each gets the healthy repository to delegate to. */
 export type RepositoryOverrides = (inner: Repository<Document>) => Partial<Repository<Document>>;
@@ -29,15 +30,7 @@ export interface Breakage {
 }
 
 function wrapRepository(inner: Repository<Document>, breakage: Breakage): Repository<Document> {
-  const overrides = breakage.repository?.(inner) ?? {};
-  return new Proxy(inner, {
-    get(target, property, receiver) {
-      const override = (overrides as Record<PropertyKey, unknown>)[property];
-      if (override !== undefined) return override;
-      const value = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  return override(inner, breakage.repository?.(inner) ?? {});
 }
 
 /**

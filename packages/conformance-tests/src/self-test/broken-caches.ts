@@ -18,8 +18,8 @@ import {
   type WithCacheOptions,
   withCache,
 } from '@berth/core';
-import { override } from '../cache-groups/override.js';
 import type { CacheBounds, CreateCacheConfig, WrapBackendWithCache } from '../cache-harness.js';
+import { override } from '../override.js';
 
 /** One deliberate flaw of {@link ToyCache}; none makes it a correct cache. */
 export interface ToyFlaws {

@@ -10,6 +10,7 @@ import type {
   QueueBackend,
   SignalOptions,
 } from '@berth/core';
+import { override } from '../override.js';
 
 /** Replacement methods for a queue; each gets the healthy queue to delegate to. */
 export type QueueOverrides = (inner: JobQueue<DocumentValue>) => Partial<JobQueue<DocumentValue>>;
@@ -18,14 +19,7 @@ function wrapQueue(
   inner: JobQueue<DocumentValue>,
   overrides: Partial<JobQueue<DocumentValue>>,
 ): JobQueue<DocumentValue> {
-  return new Proxy(inner, {
-    get(target, property, receiver) {
-      const override = (overrides as Record<PropertyKey, unknown>)[property];
-      if (override !== undefined) return override;
-      const value = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  return override(inner, overrides);
 }
 
 /**
