@@ -1,11 +1,4 @@
-import {
-  AlreadyExistsError,
-  type BerthError,
-  ConnectionError,
-  isBerthError,
-  TimeoutError,
-  ValidationError,
-} from '@berth/core';
+import { AlreadyExistsError, ConnectionError, isBerthError, TimeoutError, ValidationError } from '@berth/core';
 
 interface SqliteErrorLike {
   readonly code?: unknown;
@@ -60,13 +53,4 @@ function primaryCode(code: unknown): string | undefined {
   if (typeof code !== 'string' || !code.startsWith('SQLITE_')) return undefined;
   const end = code.indexOf('_', 'SQLITE_'.length);
   return end === -1 ? code : code.slice(0, end);
-}
-
-/** Runs `work`, rethrowing engine errors as Berth errors. */
-export function mapErrors<R>(work: () => R, context?: { collection?: string; id?: string }): R {
-  try {
-    return work();
-  } catch (error) {
-    throw toBerthError(error, context) as BerthError;
-  }
 }
