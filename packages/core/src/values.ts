@@ -8,6 +8,14 @@ export const MAX_DATE_MS: number = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 /** Longest id, in UTF-16 code units. */
 export const MAX_ID_LENGTH = 256;
 
+/**
+ * Deepest nesting a value may have: every object or array counts one level
+ * (a document is level 1, `{ a: { b: 1 } }` is 2 deep), scalars and Dates
+ * count none. Kept well under the JSON depth limits of engines (SQLite: 1000)
+ * so that every stored document stays readable by every filter.
+ */
+export const MAX_NESTING_DEPTH = 64;
+
 /** Whether `value` is a plain object (`{}` or `Object.create(null)`), not a class instance. */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
