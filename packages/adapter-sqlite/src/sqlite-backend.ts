@@ -160,17 +160,14 @@ export class SqliteBackend implements Backend {
     }
   }
 
-  private context(inTransaction: boolean): SqliteRepositoryContext {
+  private context(): SqliteRepositoryContext {
     const backend = this;
     return {
       get connection() {
         return backend.open();
       },
       ensureCollection: (name, indexes) => this.ensureCollection(name, indexes),
-      ready: async () => {
-        const connection = this.open();
-        if (!inTransaction) await connection.idle();
-      },
+      run: (work) => this.open().exclusive(work),
       maxDocumentBytes: this.config.maxDocumentBytes ?? 16 * 1024 * 1024,
     };
   }
@@ -222,7 +219,7 @@ export class SqliteBackend implements Backend {
 
   repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {
     checkCollectionName(name);
-    return new SqliteRepository<T>(name, options, this.context(false));
+    return new SqliteRepository<T>(name, options, this.context());
   }
 
   queue<T = DocumentValue>(name: string): JobQueue<T> {
@@ -237,7 +234,7 @@ export class SqliteBackend implements Backend {
   async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
     throwIfAborted(options?.signal, 'transaction');
     const connection = this.open();
-    const context = this.context(true);
+    const context = this.context();
     let open = true;
     // Queues with jobs enqueued in this transaction, and when the earliest is due: told after the commit.
     const enqueued = new Map<string, number>();
@@ -257,10 +254,11 @@ export class SqliteBackend implements Backend {
           get connection() {
             return context.connection;
           },
-          ready: async () => {
+          run: async (work) => {
             if (!open) {
               throw new TransactionError('this transaction has ended; use repositories of a new transaction');
             }
+            return work();
           },
         });
         return repository;

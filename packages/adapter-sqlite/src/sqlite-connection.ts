@@ -33,14 +33,6 @@ export const queryBuilder: Kysely<Record<string, Row>> = new Kysely<Record<strin
   },
 });
 
-/** Thrown (and caught by repositories) when a statement meets another caller's open transaction. */
-export class ConnectionHeld extends Error {
-  constructor() {
-    super('the connection is held by a transaction; the operation waits and runs again');
-    this.name = 'ConnectionHeld';
-  }
-}
-
 /** The transaction an async call chain runs in, so operations outside it can wait for it. */
 interface TransactionMarker {
   readonly connection: SqliteConnection;
@@ -50,14 +42,16 @@ interface TransactionMarker {
 const currentTransaction = new AsyncLocalStorage<TransactionMarker>();
 
 /**
- * One better-sqlite3 connection with a statement cache and a lock that
- * serializes transactions. Single operations run synchronously between
- * transactions; while a transaction's callback awaits, other operations of
- * this process wait for it instead of running inside it.
+ * One better-sqlite3 connection with a statement cache and one queue of
+ * turns. A single operation and a whole transaction each take a turn, so a
+ * transaction's callback can await while other callers of this process wait
+ * for it instead of running inside it (committing or rolling back with it,
+ * or reading its uncommitted writes).
  */
 export class SqliteConnection {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
-  private lock: Promise<void> = Promise.resolve();
+  /** Settles when the last turn queued so far has ended. */
+  private tail: Promise<void> = Promise.resolve();
   private holder: TransactionMarker | undefined;
 
   constructor(readonly db: SqliteDatabase) {}
@@ -107,15 +101,15 @@ export class SqliteConnection {
   }
 
   /**
-   * A statement from outside the open transaction must not run on its
-   * connection (it would commit or roll back with it, and read its
-   * uncommitted writes). Operations check for a transaction before they
-   * start, but an async step can resume after one began: then the statement
-   * is refused with {@link ConnectionHeld} before it runs, and the operation
-   * starts again once the transaction ends.
+   * Every caller outside a transaction waits for its turn, so a statement
+   * that meets an open transaction comes from that transaction's call chain
+   * after it ended (an operation it did not await): refused, so it neither
+   * joins the next transaction nor runs unseen.
    */
   private guard(): void {
-    if (!this.inTransaction()) throw new ConnectionHeld();
+    if (!this.inTransaction()) {
+      throw new TransactionError('this transaction has ended; use repositories and queues of a new transaction');
+    }
   }
 
   /** Runs BEGIN, COMMIT or ROLLBACK for `transaction()`, which holds the connection itself. */
@@ -134,19 +128,36 @@ export class SqliteConnection {
   }
 
   /**
-   * Waits until no transaction holds the connection. Called before single
-   * operations; a caller inside the transaction itself is told to use the
-   * transaction's repositories instead of deadlocking.
+   * Runs `work` (a single operation, or a whole transaction) once every turn
+   * queued before it has ended; the next turn starts when `work` settles.
+   * A caller inside this connection's open transaction would wait for
+   * itself, so it is told to use the transaction's repositories instead.
    */
-  async idle(): Promise<void> {
-    if (this.holder === undefined) return;
-    const marker = currentTransaction.getStore();
-    if (marker !== undefined && marker === this.holder) {
+  async exclusive<R>(work: () => R | Promise<R>): Promise<R> {
+    if (this.inTransaction()) {
       throw new TransactionError(
         'this operation was called inside a transaction on a repository outside it; use tx.repository(…) / tx.queue(…) inside transaction()',
       );
     }
-    while (this.holder !== undefined) await this.lock;
+    const previous = this.tail;
+    let release: () => void = () => undefined;
+    this.tail = new Promise((resolve) => {
+      release = resolve;
+    });
+    try {
+      await previous;
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  /** Waits until every turn queued so far, and any queued while waiting, has ended. */
+  async idle(): Promise<void> {
+    for (let tail = this.tail; ; tail = this.tail) {
+      await tail;
+      if (tail === this.tail) return;
+    }
   }
 
   /**
@@ -178,33 +189,29 @@ export class SqliteConnection {
     }
   }
 
-  /** Runs an async transaction callback holding the connection; others wait. */
+  /** Runs an async transaction callback in its own turn, holding the connection; others wait. */
   async transaction<R>(work: () => Promise<R>): Promise<R> {
     if (currentTransaction.getStore()?.connection === this && this.holder !== undefined) {
       throw new TransactionError('transactions cannot be nested: use the repositories of the open transaction');
     }
-    while (this.holder !== undefined) await this.lock;
-    const marker: TransactionMarker = { connection: this, active: true };
-    let release: () => void = () => undefined;
-    this.lock = new Promise((resolve) => {
-      release = resolve;
-    });
-    this.holder = marker;
-    try {
-      this.control('BEGIN IMMEDIATE');
+    return this.exclusive(async () => {
+      const marker: TransactionMarker = { connection: this, active: true };
+      this.holder = marker;
       try {
-        const result = await currentTransaction.run(marker, work);
-        this.control('COMMIT');
-        return result;
-      } catch (error) {
-        if (this.db.inTransaction) this.control('ROLLBACK');
-        throw error;
+        this.control('BEGIN IMMEDIATE');
+        try {
+          const result = await currentTransaction.run(marker, work);
+          this.control('COMMIT');
+          return result;
+        } catch (error) {
+          if (this.db.inTransaction) this.control('ROLLBACK');
+          throw error;
+        }
+      } finally {
+        marker.active = false;
+        this.holder = undefined;
       }
-    } finally {
-      marker.active = false;
-      this.holder = undefined;
-      release();
-    }
+    });
   }
 
   close(): void {

@@ -113,10 +113,9 @@ export class SqliteQueueHub {
   }
 
   /**
-   * Runs `work` synchronously once no transaction of another caller holds
-   * the connection. Checking and running in one step matters: a transaction
-   * that began between a wait and the work would otherwise take the work in
-   * (and roll it back with its own).
+   * Runs `work` synchronously in its own turn on the connection, after the
+   * transactions and operations queued before it, so a transaction never
+   * takes the work in (and rolls it back with its own).
    *
    * While such a transaction is open, `whileHeld` may answer from what is
    * committed instead (through the read connection), as if the call had run
@@ -136,10 +135,12 @@ export class SqliteQueueHub {
     }
     for (let turn = 0; ; turn++) {
       const connection = this.open();
-      // A transaction opened on the database outside Berth has no lock to wait on.
+      // A transaction opened on the database outside Berth has no turn to wait for.
       if (turn > 0) await nextTurn();
-      await connection.idle();
-      if (!connection.db.inTransaction) return work(connection);
+      const done = await connection.exclusive(() =>
+        connection.db.inTransaction ? undefined : { value: work(connection) },
+      );
+      if (done !== undefined) return done.value;
     }
   }
 

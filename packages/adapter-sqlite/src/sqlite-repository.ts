@@ -40,7 +40,7 @@ import {
   type WriteOptions,
 } from '@berth/core';
 import { type RawBuilder, sql } from 'kysely';
-import { ConnectionHeld, queryBuilder, type SqliteConnection } from './sqlite-connection.js';
+import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
 import { decodeDocument, encodeDocument } from './sqlite-json.js';
 import { compileAfter, compileFilter, compileOrderBy, jsonValueOf, typeOf } from './sqlite-query-compiler.js';
@@ -50,8 +50,12 @@ export interface SqliteRepositoryContext {
   readonly connection: SqliteConnection;
   /** Creates the table and indexes once per backend. */
   ensureCollection(name: string, indexes: readonly IndexSpec[]): void;
-  /** Waits for the backend to be open and idle (single operations); no-op inside a transaction. */
-  ready(): Promise<void>;
+  /**
+   * Runs one operation: outside a transaction in its own turn on the
+   * connection (after the transactions and operations queued before it),
+   * inside one at once, while the transaction is open.
+   */
+  run<R>(work: () => R | Promise<R>): Promise<R>;
   readonly maxDocumentBytes: number;
 }
 
@@ -64,27 +68,6 @@ interface Row {
 }
 
 const AUTO_ATTEMPTS = 20;
-
-const RETRIED_METHODS = [
-  'get',
-  'getEntry',
-  'getMany',
-  'find',
-  'findPage',
-  'count',
-  'countBy',
-  'exists',
-  'explain',
-  'insert',
-  'replace',
-  'upsert',
-  'update',
-  'delete',
-  'insertMany',
-  'upsertMany',
-  'updateMany',
-  'deleteMany',
-] as const;
 
 /** The statements every single-document operation runs, as text built once per repository (the hot paths). */
 interface TableStatements {
@@ -153,38 +136,23 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     this.indexes = normalizeIndexes(name, options as RepositoryOptions<never> | undefined, true);
     this.schema = options?.schema;
     this.statements = tableStatements(name);
-    // An operation whose statement met another caller's open transaction did
-    // nothing yet (the statement was refused before it ran): wait for the
-    // transaction to end and run the operation again.
-    const self = this as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-    for (const method of RETRIED_METHODS) {
-      const original = self[method] as (...args: unknown[]) => Promise<unknown>;
-      self[method] = async (...args: unknown[]) => {
-        for (;;) {
-          try {
-            return await original.apply(this, args);
-          } catch (error) {
-            if (!(error instanceof ConnectionHeld)) throw error;
-            await this.connection.idle();
-          }
-        }
-      };
-    }
   }
 
   private get connection(): SqliteConnection {
     return this.context.connection;
   }
 
-  /** Every operation starts here: abort check, backend ready, table present. */
-  private async begin(signal: AbortSignal | undefined, operation: string): Promise<void> {
+  /** Every operation runs here, in its turn on the connection, with the table present. */
+  private operation<R>(signal: AbortSignal | undefined, operation: string, work: () => R | Promise<R>): Promise<R> {
     throwIfAborted(signal, `${this.name}.${operation}`);
-    await this.context.ready();
-    throwIfAborted(signal, `${this.name}.${operation}`);
-    if (!this.prepared) {
-      this.context.ensureCollection(this.name, this.indexes);
-      this.prepared = true;
-    }
+    return this.context.run(() => {
+      throwIfAborted(signal, `${this.name}.${operation}`);
+      if (!this.prepared) {
+        this.context.ensureCollection(this.name, this.indexes);
+        this.prepared = true;
+      }
+      return work();
+    });
   }
 
   private fail(error: unknown, id?: string): never {
@@ -334,58 +302,63 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   }
 
   async get(id: string, options?: SignalOptions): Promise<T | null> {
-    await this.begin(options?.signal, 'get');
-    if (typeof id !== 'string') return null;
-    const row = this.connection.get<{ doc: string }>(this.statements.doc, [id]);
-    return row === undefined ? null : decodeDocument<T>(row.doc);
+    return this.operation(options?.signal, 'get', () => {
+      if (typeof id !== 'string') return null;
+      const row = this.connection.get<{ doc: string }>(this.statements.doc, [id]);
+      return row === undefined ? null : decodeDocument<T>(row.doc);
+    });
   }
 
   async getEntry(id: string, options?: SignalOptions): Promise<Entry<T> | null> {
-    await this.begin(options?.signal, 'getEntry');
-    const row = typeof id === 'string' ? this.row(id) : undefined;
-    if (row === undefined) return null;
-    return {
-      document: decodeDocument<T>(row.doc),
-      meta: { version: row.version, createdAt: new Date(row.created_at), updatedAt: new Date(row.updated_at) },
-    };
+    return this.operation(options?.signal, 'getEntry', () => {
+      const row = typeof id === 'string' ? this.row(id) : undefined;
+      if (row === undefined) return null;
+      return {
+        document: decodeDocument<T>(row.doc),
+        meta: { version: row.version, createdAt: new Date(row.created_at), updatedAt: new Date(row.updated_at) },
+      };
+    });
   }
 
   async getMany(ids: readonly string[], options?: SignalOptions): Promise<(T | null)[]> {
     if (!Array.isArray(ids)) throw new ValidationError('getMany takes an array of ids', '', { collection: this.name });
-    await this.begin(options?.signal, 'getMany');
-    const found = new Map<string, T>();
-    const wanted = [...new Set(ids.filter((id) => typeof id === 'string'))];
-    for (let start = 0; start < wanted.length; start += 500) {
-      const chunk = wanted.slice(start, start + 500);
-      const rows = this.connection.all<{ id: string; doc: string }>(
-        sql`SELECT id, doc FROM ${table(this.name)} WHERE id IN (${sql.join(chunk)})`.compile(queryBuilder),
-      );
-      for (const row of rows) found.set(row.id, decodeDocument<T>(row.doc));
-    }
-    // Each position gets its own copy, even when an id is asked twice.
-    return ids.map((id) => {
-      const document = found.get(id);
-      return document === undefined ? null : (decodeDocument<T>(encodeDocument(document)) as T);
+    return this.operation(options?.signal, 'getMany', () => {
+      const found = new Map<string, T>();
+      const wanted = [...new Set(ids.filter((id) => typeof id === 'string'))];
+      for (let start = 0; start < wanted.length; start += 500) {
+        const chunk = wanted.slice(start, start + 500);
+        const rows = this.connection.all<{ id: string; doc: string }>(
+          sql`SELECT id, doc FROM ${table(this.name)} WHERE id IN (${sql.join(chunk)})`.compile(queryBuilder),
+        );
+        for (const row of rows) found.set(row.id, decodeDocument<T>(row.doc));
+      }
+      // Each position gets its own copy, even when an id is asked twice.
+      return ids.map((id) => {
+        const document = found.get(id);
+        return document === undefined ? null : (decodeDocument<T>(encodeDocument(document)) as T);
+      });
     });
   }
 
   async find(query?: Query, options?: SignalOptions): Promise<T[]> {
     const prepared = prepareQuery(query);
-    await this.begin(options?.signal, 'find');
-    return this.connection
-      .all<{ doc: string }>(this.selectQuery(prepared, prepared.limit).compile(queryBuilder))
-      .map((row) => decodeDocument<T>(row.doc));
+    return this.operation(options?.signal, 'find', () =>
+      this.connection
+        .all<{ doc: string }>(this.selectQuery(prepared, prepared.limit).compile(queryBuilder))
+        .map((row) => decodeDocument<T>(row.doc)),
+    );
   }
 
   async findPage(query?: Query, options?: SignalOptions): Promise<Page<T>> {
     const prepared = prepareQuery(query);
-    await this.begin(options?.signal, 'findPage');
-    const limit = prepared.limit === undefined ? undefined : prepared.limit + 1;
-    const rows = this.connection.all<{ doc: string }>(this.selectQuery(prepared, limit).compile(queryBuilder));
-    const items = rows.slice(0, prepared.limit ?? rows.length).map((row) => decodeDocument<T>(row.doc));
-    const last = items.at(-1);
-    const more = prepared.limit !== undefined && rows.length > prepared.limit;
-    return { items, nextCursor: more && last !== undefined ? cursorAfter(prepared, last) : null };
+    return this.operation(options?.signal, 'findPage', () => {
+      const limit = prepared.limit === undefined ? undefined : prepared.limit + 1;
+      const rows = this.connection.all<{ doc: string }>(this.selectQuery(prepared, limit).compile(queryBuilder));
+      const items = rows.slice(0, prepared.limit ?? rows.length).map((row) => decodeDocument<T>(row.doc));
+      const last = items.at(-1);
+      const more = prepared.limit !== undefined && rows.length > prepared.limit;
+      return { items, nextCursor: more && last !== undefined ? cursorAfter(prepared, last) : null };
+    });
   }
 
   async findOne(query?: Query, options?: SignalOptions): Promise<T | null> {
@@ -395,64 +368,68 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   async count(where?: Query['where'], options?: SignalOptions): Promise<number> {
     const filter = compileFilter(parseFilter(where));
-    await this.begin(options?.signal, 'count');
-    const row = this.connection.get<{ n: number }>(
-      sql`SELECT count(*) AS n FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder),
-    );
-    return row?.n ?? 0;
+    return this.operation(options?.signal, 'count', () => {
+      const row = this.connection.get<{ n: number }>(
+        sql`SELECT count(*) AS n FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder),
+      );
+      return row?.n ?? 0;
+    });
   }
 
   async countBy(field: string, where?: Query['where'], options?: SignalOptions): Promise<CountByGroup[]> {
     const path = parseFieldPath(field);
     const filter = compileFilter(parseFilter(where));
-    await this.begin(options?.signal, 'countBy');
-    const rows = this.connection.all<{ type: string | null; value: unknown; n: number }>(
-      sql`SELECT ${typeOf(path)} AS type, ${jsonValueOf(path)} AS value, count(*) AS n FROM ${table(this.name)} WHERE ${filter} GROUP BY 1, 2`.compile(
-        queryBuilder,
-      ),
-    );
-    const groups = new Map<string, { value: DocumentScalar; count: number }>();
-    for (const row of rows) {
-      let value: DocumentScalar;
-      switch (row.type) {
-        case null:
-        case 'null':
-          value = null;
-          break;
-        case 'true':
-        case 'false':
-          value = row.type === 'true';
-          break;
-        case 'integer':
-        case 'real':
-          value = Number(row.value);
-          break;
-        case 'text':
-          value = String(row.value);
-          break;
-        case 'object': {
-          const decoded = decodeDocument<unknown>(String(row.value));
-          if (!(decoded instanceof Date)) continue;
-          value = decoded;
-          break;
+    return this.operation(options?.signal, 'countBy', () => {
+      const rows = this.connection.all<{ type: string | null; value: unknown; n: number }>(
+        sql`SELECT ${typeOf(path)} AS type, ${jsonValueOf(path)} AS value, count(*) AS n FROM ${table(this.name)} WHERE ${filter} GROUP BY 1, 2`.compile(
+          queryBuilder,
+        ),
+      );
+      const groups = new Map<string, { value: DocumentScalar; count: number }>();
+      for (const row of rows) {
+        let value: DocumentScalar;
+        switch (row.type) {
+          case null:
+          case 'null':
+            value = null;
+            break;
+          case 'true':
+          case 'false':
+            value = row.type === 'true';
+            break;
+          case 'integer':
+          case 'real':
+            value = Number(row.value);
+            break;
+          case 'text':
+            value = String(row.value);
+            break;
+          case 'object': {
+            const decoded = decodeDocument<unknown>(String(row.value));
+            if (!(decoded instanceof Date)) continue;
+            value = decoded;
+            break;
+          }
+          default:
+            continue; // arrays are in no group
         }
-        default:
-          continue; // arrays are in no group
+        const key = value instanceof Date ? `d${value.getTime()}` : `${typeof value}:${String(value)}`;
+        const group = groups.get(key);
+        if (group === undefined) groups.set(key, { value, count: row.n });
+        else group.count += row.n;
       }
-      const key = value instanceof Date ? `d${value.getTime()}` : `${typeof value}:${String(value)}`;
-      const group = groups.get(key);
-      if (group === undefined) groups.set(key, { value, count: row.n });
-      else group.count += row.n;
-    }
-    return [...groups.values()].sort((a, b) => compareValues(a.value, b.value));
+      return [...groups.values()].sort((a, b) => compareValues(a.value, b.value));
+    });
   }
 
   async exists(where?: Query['where'], options?: SignalOptions): Promise<boolean> {
     const filter = compileFilter(parseFilter(where));
-    await this.begin(options?.signal, 'exists');
-    return (
-      this.connection.get(sql`SELECT 1 FROM ${table(this.name)} WHERE ${filter} LIMIT 1`.compile(queryBuilder)) !==
-      undefined
+    return this.operation(
+      options?.signal,
+      'exists',
+      () =>
+        this.connection.get(sql`SELECT 1 FROM ${table(this.name)} WHERE ${filter} LIMIT 1`.compile(queryBuilder)) !==
+        undefined,
     );
   }
 
@@ -462,85 +439,91 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   async explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
     const prepared = prepareQuery(query);
-    await this.begin(options?.signal, 'explain');
-    const compiled = this.selectQuery(prepared, prepared.limit).compile(queryBuilder);
-    const plan = this.connection.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${compiled.sql}`, compiled.parameters);
-    const detail = plan.map((row) => row.detail).join('; ');
-    const search = plan.find(
-      (row) => /^SEARCH\b/.test(row.detail) && /USING (COVERING )?INDEX|PRIMARY KEY/.test(row.detail),
-    );
-    const index = search?.detail.match(/USING (?:COVERING )?INDEX "?([^"(]+?)"? \(/)?.[1];
-    if (search === undefined) return { strategy: 'scan', detail };
-    // The id column's key is SQLite's automatic index of the primary key.
-    return {
-      strategy: 'index',
-      index: index === undefined || index.startsWith('sqlite_autoindex_') ? 'primary key' : index,
-      detail,
-    };
+    return this.operation(options?.signal, 'explain', () => {
+      const compiled = this.selectQuery(prepared, prepared.limit).compile(queryBuilder);
+      const plan = this.connection.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${compiled.sql}`, compiled.parameters);
+      const detail = plan.map((row) => row.detail).join('; ');
+      const search = plan.find(
+        (row) => /^SEARCH\b/.test(row.detail) && /USING (COVERING )?INDEX|PRIMARY KEY/.test(row.detail),
+      );
+      const index = search?.detail.match(/USING (?:COVERING )?INDEX "?([^"(]+?)"? \(/)?.[1];
+      if (search === undefined) return { strategy: 'scan', detail };
+      // The id column's key is SQLite's automatic index of the primary key.
+      return {
+        strategy: 'index',
+        index: index === undefined || index.startsWith('sqlite_autoindex_') ? 'primary key' : index,
+        detail,
+      };
+    });
   }
 
   async insert(document: NewDocument<T>, options?: SignalOptions): Promise<T> {
     const validated = await this.validated(
       isPlainObject(document) && document.id === undefined ? { ...document, id: generateId() } : document,
     );
-    await this.begin(options?.signal, 'insert');
-    this.insertRow(validated, Date.now());
-    return validated;
+    return this.operation(options?.signal, 'insert', () => {
+      this.insertRow(validated, Date.now());
+      return validated;
+    });
   }
 
   async replace(document: T, options?: WriteOptions): Promise<T> {
     const validated = await this.validated(document);
-    await this.begin(options?.signal, 'replace');
-    return this.connection.immediate(() => {
-      const row = this.row(validated.id);
-      this.checkVersion(row, validated.id, options);
-      if (row === undefined) {
-        throw new NotFoundError(`${this.name} has no document ${JSON.stringify(validated.id)} to replace`, {
-          collection: this.name,
-          id: validated.id,
-        });
-      }
-      this.updateRow(validated, row, Date.now());
-      return validated;
-    });
+    return this.operation(options?.signal, 'replace', () =>
+      this.connection.immediate(() => {
+        const row = this.row(validated.id);
+        this.checkVersion(row, validated.id, options);
+        if (row === undefined) {
+          throw new NotFoundError(`${this.name} has no document ${JSON.stringify(validated.id)} to replace`, {
+            collection: this.name,
+            id: validated.id,
+          });
+        }
+        this.updateRow(validated, row, Date.now());
+        return validated;
+      }),
+    );
   }
 
   async upsert(document: T, options?: WriteOptions): Promise<T> {
     const validated = await this.validated(document);
-    await this.begin(options?.signal, 'upsert');
-    return this.connection.immediate(() => {
-      const row = this.row(validated.id);
-      this.checkVersion(row, validated.id, options);
-      if (row === undefined) this.insertRow(validated, Date.now());
-      else this.updateRow(validated, row, Date.now());
-      return validated;
-    });
+    return this.operation(options?.signal, 'upsert', () =>
+      this.connection.immediate(() => {
+        const row = this.row(validated.id);
+        this.checkVersion(row, validated.id, options);
+        if (row === undefined) this.insertRow(validated, Date.now());
+        else this.updateRow(validated, row, Date.now());
+        return validated;
+      }),
+    );
   }
 
   async update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
     const steps = parseUpdate(update, id);
-    await this.begin(options?.signal, 'update');
-    return this.readModifyWrite(id, (row) => {
-      this.checkVersion(row, id, options);
-      if (row === undefined) {
-        throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} to update`, {
-          collection: this.name,
-          id,
-        });
-      }
-      const next = copyDocument<T>(applyUpdate(decodeDocument<T>(row.doc), steps), this.name);
-      return { next, result: next };
-    });
+    return this.operation(options?.signal, 'update', () =>
+      this.readModifyWrite(id, (row) => {
+        this.checkVersion(row, id, options);
+        if (row === undefined) {
+          throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} to update`, {
+            collection: this.name,
+            id,
+          });
+        }
+        const next = copyDocument<T>(applyUpdate(decodeDocument<T>(row.doc), steps), this.name);
+        return { next, result: next };
+      }),
+    );
   }
 
   async delete(id: string, options?: WriteOptions): Promise<boolean> {
-    await this.begin(options?.signal, 'delete');
-    if (options?.expectedVersion === undefined) {
-      return this.connection.run(this.statements.delete, [id]).changes > 0;
-    }
-    return this.connection.immediate(() => {
-      this.checkVersion(this.row(id), id, options);
-      return this.connection.run(this.statements.delete, [id]).changes > 0;
+    return this.operation(options?.signal, 'delete', () => {
+      if (options?.expectedVersion === undefined) {
+        return this.connection.run(this.statements.delete, [id]).changes > 0;
+      }
+      return this.connection.immediate(() => {
+        this.checkVersion(this.row(id), id, options);
+        return this.connection.run(this.statements.delete, [id]).changes > 0;
+      });
     });
   }
 
@@ -552,73 +535,79 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
         isPlainObject(document) && document.id === undefined ? { ...document, id: generateId() } : document,
       ),
     );
-    await this.begin(options?.signal, 'insertMany');
-    const now = Date.now();
-    this.connection.immediate(() => {
-      for (const document of validated) this.insertRow(document, now);
+    return this.operation(options?.signal, 'insertMany', () => {
+      const now = Date.now();
+      this.connection.immediate(() => {
+        for (const document of validated) this.insertRow(document, now);
+      });
+      return validated;
     });
-    return validated;
   }
 
   async upsertMany(documents: readonly T[], options?: SignalOptions): Promise<T[]> {
     if (!Array.isArray(documents))
       throw new ValidationError('upsertMany takes an array', '', { collection: this.name });
     const validated = await this.validatedAll(documents);
-    await this.begin(options?.signal, 'upsertMany');
-    const now = Date.now();
-    this.connection.immediate(() => {
-      for (const document of validated) {
-        const row = this.row(document.id);
-        if (row === undefined) this.insertRow(document, now);
-        else this.updateRow(document, row, now);
-      }
+    return this.operation(options?.signal, 'upsertMany', () => {
+      const now = Date.now();
+      this.connection.immediate(() => {
+        for (const document of validated) {
+          const row = this.row(document.id);
+          if (row === undefined) this.insertRow(document, now);
+          else this.updateRow(document, row, now);
+        }
+      });
+      return validated;
     });
-    return validated;
   }
 
   async updateMany(where: Query['where'], update: Update<T>, options?: SignalOptions): Promise<number> {
     const filter = compileFilter(parseFilter(where));
     parseUpdate(update);
-    await this.begin(options?.signal, 'updateMany');
-    const select = sql`SELECT * FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder);
-    const computeAll = (rows: Row[]): { row: Row; next: T }[] =>
-      rows.map((row) => ({
-        row,
-        next: copyDocument<T>(
-          applyUpdate(decodeDocument<T>(row.doc), parseUpdate(update, row.id) as UpdateStep[]),
-          this.name,
-        ),
-      }));
-    if (this.schema === undefined) {
-      return this.connection.immediate(() => {
-        const changes = computeAll(this.connection.all<Row>(select));
-        const now = Date.now();
-        for (const { row, next } of changes) this.updateRow(next, row, now);
-        return changes.length;
-      });
-    }
-    for (let attempt = 1; ; attempt++) {
-      const changes = computeAll(this.connection.all<Row>(select));
-      const checked = await Promise.all(
-        changes.map(async ({ row, next }) => ({ row, next: await this.validated(next) })),
-      );
-      try {
+    return this.operation(options?.signal, 'updateMany', async () => {
+      const select = sql`SELECT * FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder);
+      const computeAll = (rows: Row[]): { row: Row; next: T }[] =>
+        rows.map((row) => ({
+          row,
+          next: copyDocument<T>(
+            applyUpdate(decodeDocument<T>(row.doc), parseUpdate(update, row.id) as UpdateStep[]),
+            this.name,
+          ),
+        }));
+      if (this.schema === undefined) {
         return this.connection.immediate(() => {
+          const changes = computeAll(this.connection.all<Row>(select));
           const now = Date.now();
-          for (const { row, next } of checked) this.updateRow(next, row, now);
-          return checked.length;
+          for (const { row, next } of changes) this.updateRow(next, row, now);
+          return changes.length;
         });
-      } catch (error) {
-        if (!isBerthError(error, 'CONFLICT') || this.connection.inTransaction() || attempt >= AUTO_ATTEMPTS)
-          throw error;
       }
-    }
+      for (let attempt = 1; ; attempt++) {
+        const changes = computeAll(this.connection.all<Row>(select));
+        const checked = await Promise.all(
+          changes.map(async ({ row, next }) => ({ row, next: await this.validated(next) })),
+        );
+        try {
+          return this.connection.immediate(() => {
+            const now = Date.now();
+            for (const { row, next } of checked) this.updateRow(next, row, now);
+            return checked.length;
+          });
+        } catch (error) {
+          if (!isBerthError(error, 'CONFLICT') || this.connection.inTransaction() || attempt >= AUTO_ATTEMPTS)
+            throw error;
+        }
+      }
+    });
   }
 
   async deleteMany(where: Query['where'], options?: SignalOptions): Promise<number> {
     const filter = compileFilter(parseFilter(where));
-    await this.begin(options?.signal, 'deleteMany');
-    return this.connection.run(sql`DELETE FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder)).changes;
+    return this.operation(
+      options?.signal,
+      'deleteMany',
+      () => this.connection.run(sql`DELETE FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder)).changes,
+    );
   }
 
   private validatedAll(documents: readonly unknown[]): Promise<T[]> {
