@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isBerthError } from './errors.js';
-import { backoffDelay, normalizeEnqueueOptions, toJobError } from './job-options.js';
+import { backoffDelay, MAX_JOB_ERROR_MESSAGE, normalizeEnqueueOptions, toJobError } from './job-options.js';
 
 describe('backoffDelay', () => {
   it('doubles per attempt and stops at the cap', () => {
@@ -53,5 +53,26 @@ describe('toJobError', () => {
     const error = Object.assign(new Error('boom\u0000'), { code: 'E_BOOM' });
     expect(toJobError(error, 2, new Date(0))).toEqual({ attempt: 2, message: 'boom', name: 'E_BOOM', at: new Date(0) });
     expect(toJobError('plain', 1, new Date(0)).message).toBe('plain');
+  });
+  it('keeps a message of exactly the cap whole', () => {
+    const message = 'x'.repeat(MAX_JOB_ERROR_MESSAGE);
+    expect(toJobError(new Error(message), 1, new Date(0)).message).toBe(message);
+  });
+
+  it('cuts a 5 MB message to the cap and says how many characters were cut', () => {
+    const message = 'y'.repeat(5 * 1024 * 1024);
+    const stored = toJobError(new Error(message), 1, new Date(0)).message;
+    expect(stored.length).toBeLessThanOrEqual(MAX_JOB_ERROR_MESSAGE);
+    const note = /… \[truncated: (\d+) more characters\]$/.exec(stored);
+    expect(note).not.toBeNull();
+    const kept = stored.length - (note?.[0].length ?? 0);
+    expect(kept + Number(note?.[1])).toBe(message.length);
+    expect(stored.startsWith('y'.repeat(kept))).toBe(true);
+  });
+
+  it('never splits a surrogate pair at the cut', () => {
+    const stored = toJobError('😀'.repeat(MAX_JOB_ERROR_MESSAGE), 1, new Date(0)).message;
+    expect(stored.isWellFormed()).toBe(true);
+    expect(stored.length).toBeLessThanOrEqual(MAX_JOB_ERROR_MESSAGE);
   });
 });

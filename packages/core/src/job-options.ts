@@ -2,7 +2,7 @@ import type { DocumentValue } from './document.js';
 import { ValidationError } from './errors.js';
 import type { BackoffPolicy, JobError, LeaseRef } from './job.js';
 import type { EnqueueItem, EnqueueOptions } from './job-queue.js';
-import { checkString, copyValue, isPlainObject } from './values.js';
+import { checkString, copyValue, isPlainObject, MAX_DOCUMENT_BYTES } from './values.js';
 
 /** Defaults every queue adapter applies. */
 export const JOB_DEFAULTS: {
@@ -93,10 +93,13 @@ export function normalizeEnqueueOptions(options: EnqueueOptions | undefined, now
   };
 }
 
-/** Validates a job payload (or result) and returns a canonical copy. */
-export function copyPayload<T>(payload: unknown, path = 'payload'): T {
+/**
+ * Validates a job payload (or result) and returns a canonical copy. Its JSON
+ * text must fit in `maxBytes` (the adapter's `capabilities.queue.maxPayloadBytes`).
+ */
+export function copyPayload<T>(payload: unknown, path = 'payload', maxBytes: number = MAX_DOCUMENT_BYTES): T {
   if (payload === undefined) throw new ValidationError(`${path} is undefined; use null`, path);
-  return copyValue(payload, path) as T;
+  return copyValue(payload, path, maxBytes) as T;
 }
 
 /**
@@ -135,13 +138,34 @@ export function toJobError(error: unknown, attempt: number, at: Date): JobError 
     }
   }
   // Keep errors storable everywhere (no U+0000, bounded size).
-  message = message.replaceAll('\u0000', '').toWellFormed().slice(0, 4_000);
-  return { attempt, message, name, at };
+  return { attempt, message: capErrorMessage(message.replaceAll('\u0000', '').toWellFormed()), name, at };
+}
+
+/** The longest message kept on a job error, in UTF-16 code units (64 Ki), the truncation note included. */
+export const MAX_JOB_ERROR_MESSAGE = 65_536;
+
+/**
+ * Cuts a message longer than {@link MAX_JOB_ERROR_MESSAGE}: its start is kept
+ * and a note saying how many characters were cut ends it, so a reader knows the
+ * message is incomplete. A surrogate pair is never split.
+ */
+export function capErrorMessage(message: string): string {
+  if (message.length <= MAX_JOB_ERROR_MESSAGE) return message;
+  // Room for the note with the largest count a string can reach, so the result never exceeds the cap.
+  const reserve = truncationNote(10 ** 10).length;
+  let kept = MAX_JOB_ERROR_MESSAGE - reserve;
+  const last = message.charCodeAt(kept - 1);
+  if (last >= 0xd800 && last <= 0xdbff) kept -= 1;
+  return message.slice(0, kept) + truncationNote(message.length - kept);
+}
+
+function truncationNote(cut: number): string {
+  return `… [truncated: ${cut} more characters]`;
 }
 
 /** Copies a job result, which must be a document value. */
-export function copyResult(result: unknown): DocumentValue | undefined {
-  return result === undefined ? undefined : copyValue(result, 'result');
+export function copyResult(result: unknown, maxBytes: number = MAX_DOCUMENT_BYTES): DocumentValue | undefined {
+  return result === undefined ? undefined : copyValue(result, 'result', maxBytes);
 }
 
 /** A job of `enqueueMany` after validation: a copied payload and options with defaults. */
@@ -154,7 +178,11 @@ export interface PreparedEnqueue {
  * Validates the items of `enqueueMany` (each payload and its options) before
  * anything is written. An error in one item names it (`job 2: …`, path `2.payload.when`).
  */
-export function prepareEnqueueItems(items: unknown, now: number): PreparedEnqueue[] {
+export function prepareEnqueueItems(
+  items: unknown,
+  now: number,
+  maxPayloadBytes: number = MAX_DOCUMENT_BYTES,
+): PreparedEnqueue[] {
   if (!Array.isArray(items)) throw new ValidationError('enqueueMany takes an array of { payload, ...options }', '');
   return items.map((item: unknown, index) => {
     try {
@@ -166,7 +194,7 @@ export function prepareEnqueueItems(items: unknown, now: number): PreparedEnqueu
       } = item as unknown as EnqueueItem<unknown> & {
         signal?: unknown;
       };
-      return { payload: copyPayload<DocumentValue>(payload), options: normalizeEnqueueOptions(options, now) };
+      return { payload: copyPayload<DocumentValue>(payload, 'payload', maxPayloadBytes), options: normalizeEnqueueOptions(options, now) };
     } catch (error) {
       if (items.length === 1 || !(error instanceof ValidationError)) throw error;
       throw new ValidationError(`job ${index}: ${error.message}`, `${index}.${error.path}`, { cause: error });

@@ -59,7 +59,10 @@ export interface PurgeOptions extends SignalOptions {
 
 /** What a handler receives besides the job. */
 export interface JobContext<T> {
-  /** Aborted when the worker closes past its grace period, or when the lease is lost. */
+  /**
+   * Aborted when the worker closes past its grace period (the reason is an
+   * `ABORTED` error), or when the lease is lost (the reason is the `CONFLICT`).
+   */
   readonly signal: AbortSignal;
   /** The current lease (renewed by the worker while the handler runs). */
   readonly lease: Lease<T>;
@@ -87,7 +90,14 @@ export interface WorkerOptions extends SignalOptions {
   readonly pollIntervalMs?: number | undefined;
   /** How long `close()` waits for jobs in flight before aborting their signals (default 30 000 ms). */
   readonly closeTimeoutMs?: number | undefined;
-  /** Called with errors the worker cannot hand to anyone else (a lost lease, a failed fetch); default: `console.error`. */
+  /**
+   * Called with errors the worker cannot hand to anyone else (a lost lease, a
+   * failed fetch); default: `console.error`. A fetch that fails with a
+   * retryable error is tried again after a pause that doubles from
+   * `pollIntervalMs` up to 30 s; one that fails with a non-retryable
+   * `CONNECTION` error (the backend was closed) is reported once and stops
+   * the worker, as `close()` would.
+   */
   readonly onError?: ((error: unknown, job?: Job<unknown>) => void) | undefined;
 }
 

@@ -1,5 +1,5 @@
 import type { DocumentValue } from './document.js';
-import { isBerthError, ValidationError } from './errors.js';
+import { AbortedError, isBerthError, ValidationError } from './errors.js';
 import type { Lease } from './job.js';
 import { checkDuration } from './job-options.js';
 import type { JobContext, JobHandler, JobQueue, Worker, WorkerOptions } from './job-queue.js';
@@ -12,6 +12,17 @@ export interface JobNotifier {
 
 /** Leases of prefetched jobs stay short, so a crashed worker does not sit on them. */
 const PREFETCH_LEASE_MS = 10_000;
+
+/** The longest pause between fetches while the queue keeps failing with retryable errors. */
+const MAX_FETCH_BACKOFF_MS = 30_000;
+
+/**
+ * A closed or unreachable-for-good backend: fetching again cannot succeed, so
+ * the worker stops instead of polling it forever.
+ */
+function isFatal(error: unknown): boolean {
+  return isBerthError(error, 'CONNECTION') && !error.retryable;
+}
 
 interface Running<T> {
   lease: Lease<T>;
@@ -52,6 +63,8 @@ class QueueWorker<T> implements Worker {
   private readonly unsubscribe: (() => void) | undefined;
   private readonly loopDone: Promise<void>;
   private closing = false;
+  /** Set once the backend failed for good; later errors of the same kind are not reported again. */
+  private stoppedByFatalError = false;
   private closed: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private drained: (() => void) | undefined;
@@ -79,6 +92,13 @@ class QueueWorker<T> implements Worker {
   }
 
   private report(error: unknown, lease?: Lease<T>): void {
+    if (isFatal(error)) {
+      // The backend is gone: say it once and stop, as close() would, instead
+      // of failing (and reporting) every poll, renewal and settlement after it.
+      if (this.stoppedByFatalError) return;
+      this.stoppedByFatalError = true;
+      void this.close();
+    }
     const job = lease?.job as Lease<unknown>['job'] | undefined;
     if (this.options.onError !== undefined) this.options.onError(error, job);
     // Without a hook, say it rather than lose it.
@@ -102,6 +122,7 @@ class QueueWorker<T> implements Worker {
   }
 
   private async loop(): Promise<void> {
+    let failures = 0;
     while (!this.closing) {
       const capacity = this.concurrency + this.prefetch - this.inFlight.size - this.prefetched.length;
       if (capacity > 0) {
@@ -112,9 +133,12 @@ class QueueWorker<T> implements Worker {
           leases = await this.queue.dequeueMany(capacity, leaseMs === undefined ? {} : { leaseMs });
         } catch (error) {
           this.report(error);
-          if (!this.closing) await this.sleep(this.pollIntervalMs);
+          if (this.stoppedByFatalError) break;
+          failures += 1;
+          if (!this.closing) await this.sleep(this.fetchBackoffMs(failures));
           continue;
         }
+        failures = 0;
         for (const lease of leases) {
           this.prefetched.push(lease);
           this.startRenewal(lease);
@@ -126,6 +150,12 @@ class QueueWorker<T> implements Worker {
       if (this.closing) break;
       await this.sleep(this.pollIntervalMs);
     }
+  }
+
+  /** Doubles the poll interval with each failed fetch in a row, so a failing engine is not hammered. */
+  private fetchBackoffMs(failures: number): number {
+    const ceiling = Math.max(this.pollIntervalMs, MAX_FETCH_BACKOFF_MS);
+    return Math.min(ceiling, this.pollIntervalMs * 2 ** Math.min(failures - 1, 30));
   }
 
   private prefetchLeaseMs(lease: Lease<T>): number {
@@ -274,7 +304,7 @@ class QueueWorker<T> implements Worker {
         for (const running of this.inFlight) {
           running.lost = true;
           this.stopRenewal(running.lease.job.id);
-          running.controller.abort(new Error('worker closed before the job finished'));
+          running.controller.abort(new AbortedError('worker closed before the job finished'));
         }
       }
     }

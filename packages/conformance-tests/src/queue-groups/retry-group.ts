@@ -16,6 +16,9 @@ class RateLimited extends Error {
   override readonly name = 'RateLimited';
 }
 
+/** The longest error message a job keeps (docs/semantics.md, "Jobs"), the truncation note included. */
+const MAX_ERROR_MESSAGE = 65_536;
+
 /**
  * How far `runAt - errors[last].at` may exceed the backoff delay. Both are
  * stamped by the engine in one `fail` call, so the gap is the backoff itself
@@ -190,6 +193,29 @@ export const queueRetryGroup: ConformanceGroup<QueueBackend, QueueConformanceCon
         for (const error of job.errors) expect(error.at).toBeInstanceOf(Date);
         const times = job.errors.map((error) => error.at.getTime());
         expect([...times].sort((a, b) => a - b)).toStrictEqual(times);
+      },
+    },
+    {
+      name: 'a failed attempt keeps at most 65 536 characters of a 5 MB message and says how many were cut',
+      requires: hasQueue,
+      async run(context) {
+        const queue = context.queue<string>();
+        const { id } = await queue.enqueue('noisy', { maxAttempts: 3, backoff: { type: 'fixed', delayMs: 0 } });
+        const exact = 'e'.repeat(MAX_ERROR_MESSAGE);
+        // Astral characters: the cut must not leave half a surrogate pair.
+        const huge = `start ${'😀'.repeat(2.5 * 1024 * 1024)} end`;
+        await failOnce(queue, id, new Error(exact));
+        const { job } = await failOnce(queue, id, new Error(huge));
+        expect(job.errors[0]?.message, 'a message of exactly the cap is kept whole').toBe(exact);
+        const stored = job.errors[1]?.message ?? '';
+        expect(stored.length).toBeLessThanOrEqual(MAX_ERROR_MESSAGE);
+        expect(stored.isWellFormed(), 'the cut message is well-formed UTF-16').toBe(true);
+        const note = /… \[truncated: (\d+) more characters\]$/.exec(stored);
+        if (note === null) return expect.unreachable(`no truncation note at the end of ${stored.slice(-60)}`);
+        const kept = stored.slice(0, note.index);
+        expect(huge.startsWith(kept), 'the message keeps its start').toBe(true);
+        expect(kept.length + Number(note[1]), 'kept plus cut characters').toBe(huge.length);
+        expect(kept.length, 'most of the cap holds the message').toBeGreaterThan(MAX_ERROR_MESSAGE - 100);
       },
     },
     {

@@ -398,7 +398,7 @@ export const queueWorkerGroup: ConformanceGroup<QueueBackend, QueueConformanceCo
       },
     },
     {
-      name: "close past closeTimeoutMs aborts the handler's signal and returns without waiting for it",
+      name: "close past closeTimeoutMs aborts the handler's signal with an ABORTED error and returns without waiting for it",
       requires: hasQueue,
       async run(context) {
         const queue = context.queue<string>();
@@ -423,6 +423,7 @@ export const queueWorkerGroup: ConformanceGroup<QueueBackend, QueueConformanceCo
           expect(took, 'close waited at least closeTimeoutMs').toBeGreaterThanOrEqual(48);
           expect(took, 'close waited for the stubborn handler').toBeLessThan(250);
           expect(signal.aborted).toBe(true);
+          await expectBerthError(Promise.reject(signal.reason), 'ABORTED');
         } finally {
           await worker.close();
           // Let the stubborn handler end before the backend closes.
@@ -554,6 +555,25 @@ export const queueWorkerGroup: ConformanceGroup<QueueBackend, QueueConformanceCo
           expect((await jobOf(queue, id)).state).toBe('cancelled');
         });
         expect(await queue.stats()).toStrictEqual({ ...NO_JOBS, cancelled: 1 });
+      },
+    },
+    {
+      name: 'a worker whose backend was closed reports the CONNECTION error once and stops polling',
+      requires: hasQueue,
+      async run(context) {
+        const queue = context.queue<string>();
+        const { errors, onError } = errorCollector();
+        const worker = queue.work(() => undefined, { pollIntervalMs: 5, onError });
+        try {
+          await sleep(30);
+          await context.backend.close();
+          // At a 5 ms poll a worker that keeps going would report dozens of times.
+          await sleep(300);
+          expect(errors, 'reports after the backend closed').toHaveLength(1);
+          await expectBerthError(Promise.reject(errors[0]), 'CONNECTION', { retryable: false });
+        } finally {
+          await worker.close();
+        }
       },
     },
   ],

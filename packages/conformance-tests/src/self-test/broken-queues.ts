@@ -4,11 +4,13 @@ import type {
   DocumentValue,
   EnqueueOptions,
   HealthStatus,
+  Job,
   JobQueue,
   Lease,
   LeaseRef,
   QueueBackend,
   SignalOptions,
+  Worker,
 } from '@berth/core';
 import { override } from '../override.js';
 
@@ -149,6 +151,73 @@ const racyDedupe: QueueOverrides = (inner) => {
   };
 };
 
+/** Keeps every failed attempt's message whole, however long, as an adapter that stores `String(error)` would. */
+const keepsWholeErrorMessages: QueueOverrides = (inner) => {
+  const messages = new Map<string, string[]>();
+  const restore = <J extends Job<DocumentValue> | null>(job: J): J => {
+    const whole = job === null ? undefined : messages.get(job.id);
+    if (job === null || whole === undefined) return job;
+    return { ...job, errors: job.errors.map((error, index) => ({ ...error, message: whole[index] ?? error.message })) };
+  };
+  return {
+    fail: async (lease, error, options) => {
+      const state = await inner.fail(lease, error, options);
+      const list = messages.get(lease.job.id) ?? [];
+      list.push(error instanceof Error ? error.message : String(error));
+      messages.set(lease.job.id, list);
+      return state;
+    },
+    get: async (id, options) => restore(await inner.get(id, options)),
+  };
+};
+
+/** Hands handlers a signal whose abort reason is a plain Error, not a Berth error. */
+const abortsWithPlainErrors: QueueOverrides = (inner) => ({
+  work: (handler, options) =>
+    // A handler that is not a function goes through as is, so only the abort reason is wrong.
+    typeof handler !== 'function'
+      ? inner.work(handler, options)
+      : inner.work((job, context) => {
+          const controller = new AbortController();
+          context.signal.addEventListener('abort', () => controller.abort(new Error('worker closed')), { once: true });
+          return handler(job, {
+            signal: controller.signal,
+            get lease() {
+              return context.lease;
+            },
+          });
+        }, options),
+});
+
+/** Starts a fresh worker whenever one stops on an error, so a worker on a closed backend never ends. */
+const restartsStoppedWorkers: QueueOverrides = (inner) => ({
+  work: (handler, options) => {
+    let current: Worker;
+    let closed = false;
+    const start = (): void => {
+      current = inner.work(handler, {
+        ...options,
+        onError: (error, job) => {
+          options?.onError?.(error, job);
+          if (!closed) setTimeout(start, 0);
+        },
+      });
+    };
+    start();
+    const close = async (): Promise<void> => {
+      closed = true;
+      await current.close();
+    };
+    return {
+      get running() {
+        return current.running;
+      },
+      close,
+      [Symbol.asyncDispose]: close,
+    };
+  },
+});
+
 export const brokenQueues: readonly {
   readonly name: string;
   readonly group: string;
@@ -224,6 +293,21 @@ export const brokenQueues: readonly {
         return { ...stats, dead: stats.dead + stats.cancelled, cancelled: 0 };
       },
     }),
+  },
+  {
+    name: 'keeps a 5 MB error message whole',
+    group: 'queue-retry',
+    overrides: keepsWholeErrorMessages,
+  },
+  {
+    name: "aborts a handler's signal on close with a plain Error",
+    group: 'queue-worker',
+    overrides: abortsWithPlainErrors,
+  },
+  {
+    name: 'keeps polling a closed backend, reporting every failure',
+    group: 'queue-worker',
+    overrides: restartsStoppedWorkers,
   },
   {
     name: 'runs one handler more than the concurrency allows',
