@@ -313,6 +313,8 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   async updateMany(where: Query['where'], update: Update<T>, options?: SignalOptions): Promise<number> {
     const filter = parseFilter(where);
+    // Checked before matching, so an invalid update fails even when nothing matches.
+    parseUpdate(update);
     return this.run(options?.signal, 'updateMany', async (session) => {
       const matches = [...session.records(this.name)].filter((record) => matchesNode(record.document, filter));
       for (const previous of matches) {

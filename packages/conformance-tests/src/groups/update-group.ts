@@ -226,6 +226,47 @@ export const updateGroup: ConformanceGroup = defineGroup('update', [
     },
   },
   {
+    name: 'updateMany checks the update before looking for matches: an invalid one is VALIDATION even when nothing matches',
+    async run(context) {
+      const repository = await withAda(context);
+      const before = await snapshot(repository);
+      const invalidUpdates: unknown[] = [
+        { $push: { tags: 'x' } },
+        { $inc: { n: 'one' } },
+        { $set: { n: 1 }, name: 'mixed' },
+        { $set: { n: 1 }, $inc: { n: 1 } },
+        { 'bad..path': 1 },
+        { $set: { id: 'ada' } },
+        { $unset: ['id'] },
+        42,
+      ];
+      for (const update of invalidUpdates) {
+        for (const where of [{ name: 'nobody' }, { id: 'ghost' }]) {
+          await expectBerthError(repository.updateMany(where, invalid(update)), 'VALIDATION');
+        }
+      }
+      const empty = context.repository<Hero>();
+      await expectBerthError(empty.updateMany({}, invalid({ $inc: { n: 'one' } })), 'VALIDATION');
+      await expectUnchanged(repository, before);
+    },
+  },
+  {
+    name: 'an invalid updateMany matching nothing inside a transaction fails it and rolls back its other writes',
+    requires: (capabilities) => capabilities.repository.transactions !== 'none',
+    async run(context) {
+      const name = context.collectionName();
+      await expectBerthError(
+        context.backend.transaction(async (tx) => {
+          const heroes = tx.repository<Hero>(name);
+          await heroes.insert(ADA);
+          await heroes.updateMany({ name: 'nobody' }, invalid({ $inc: { 'stats.level': 'up' } }));
+        }),
+        'VALIDATION',
+      );
+      expect(await context.backend.repository<Hero>(name).count()).toBe(0);
+    },
+  },
+  {
     name: 'update of a missing document is NOT_FOUND for patches and operators alike, and creates nothing',
     async run(context) {
       const repository = context.repository<LooseDocument>();

@@ -227,6 +227,16 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
       },
     },
     {
+      name: 'checks the update of updateMany only against the documents it matches',
+      group: 'update',
+      breakage: {
+        repository: (inner) => ({
+          updateMany: async (where, update, options) =>
+            (await inner.exists(where, options)) ? inner.updateMany(where, update, options) : 0,
+        }),
+      },
+    },
+    {
       name: 'does not enforce unique indexes',
       group: 'unique',
       breakage: {
