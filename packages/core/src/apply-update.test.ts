@@ -36,3 +36,38 @@ describe('applyUpdate', () => {
     expect(code(() => parseUpdate({ id: 'p1', name: 'B' }, 'p1'))).toBeUndefined();
   });
 });
+
+describe('paths through prototype members', () => {
+  const document = { id: 'p1', k: { n: 1 } };
+
+  it.each([
+    [JSON.parse('{"$inc": {"__proto__": 5}}'), '__proto__'],
+    [{ $unset: ['__proto__'] }, '__proto__'],
+    [{ $inc: { 'k.__proto__': 5 } }, 'k.__proto__'],
+    [{ $set: { '__proto__.x': 1 } }, '__proto__.x'],
+    [JSON.parse('{"__proto__": {"x": 1}}'), '__proto__'],
+  ])('refuses %j with VALIDATION naming the path', (update, path) => {
+    let caught: unknown;
+    try {
+      parseUpdate(update, 'p1');
+    } catch (error) {
+      caught = error;
+    }
+    expect(isBerthError(caught, 'VALIDATION') && caught.path).toBe(path);
+  });
+
+  it('sets, increments and unsets constructor and prototype as own fields', () => {
+    const steps = parseUpdate({ $inc: { constructor: 2, 'k.prototype': 3 }, $set: { 'k.toString': 't' } }, 'p1');
+    const next = applyUpdate(document, steps) as Record<string, unknown>;
+    expect(next).toStrictEqual({ id: 'p1', constructor: 2, k: { n: 1, prototype: 3, toString: 't' } });
+    expect(applyUpdate(next, parseUpdate({ $unset: ['constructor', 'k.toString'] }, 'p1'))).toStrictEqual({
+      id: 'p1',
+      k: { n: 1, prototype: 3 },
+    });
+    expect(applyUpdate(document, parseUpdate({ 'hasOwnProperty.x': 1 }, 'p1'))).toStrictEqual({
+      id: 'p1',
+      k: { n: 1 },
+      hasOwnProperty: { x: 1 },
+    });
+  });
+});

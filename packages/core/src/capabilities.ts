@@ -1,3 +1,6 @@
+import { ValidationError } from './errors.js';
+import { MAX_DOCUMENT_BYTES } from './values.js';
+
 /**
  * What an adapter supports. The conformance suite runs the tests of what is
  * declared and checks that what is declared unsupported throws `UNSUPPORTED`.
@@ -17,6 +20,12 @@ export interface RepositoryCapabilities {
   readonly uniqueIndexes: boolean;
   /** Data survives `close()` and a new backend on the same location. */
   readonly durable: boolean;
+  /**
+   * Largest document, as bytes of UTF-8 JSON text in Berth's encoding; a
+   * larger one is a VALIDATION error. At most (and by default)
+   * `MAX_DOCUMENT_BYTES`, 16 MiB.
+   */
+  readonly maxDocumentBytes?: number | undefined;
 }
 
 export interface QueueCapabilities {
@@ -35,4 +44,29 @@ export interface QueueCapabilities {
    * LISTEN/NOTIFY, pub/sub) rather than only by polling.
    */
   readonly notifications: boolean;
+  /**
+   * Largest job payload or result, measured like documents; a larger one is
+   * a VALIDATION error. At most (and by default) `MAX_DOCUMENT_BYTES`, 16 MiB.
+   */
+  readonly maxPayloadBytes?: number | undefined;
+}
+
+/**
+ * The document size limit an adapter declares, checked: an integer from 1 to
+ * `MAX_DOCUMENT_BYTES` (the default when `declared` is undefined).
+ */
+export function checkMaxBytes(declared: unknown, name = 'maxDocumentBytes'): number {
+  if (declared === undefined) return MAX_DOCUMENT_BYTES;
+  if (
+    typeof declared !== 'number' ||
+    !Number.isSafeInteger(declared) ||
+    declared < 1 ||
+    declared > MAX_DOCUMENT_BYTES
+  ) {
+    throw new ValidationError(
+      `${name} must be an integer from 1 to ${MAX_DOCUMENT_BYTES} (16 MiB), got ${String(declared)}`,
+      name,
+    );
+  }
+  return declared;
 }

@@ -1,21 +1,24 @@
 import { ConflictError, isBerthError, NotFoundError, ValidationError } from './errors.js';
 import type { WriteOptions } from './repository.js';
 import { type StandardSchemaV1, validateWithSchema } from './standard-schema.js';
-import { copyDocument } from './values.js';
+import { copyDocument, MAX_DOCUMENT_BYTES } from './values.js';
 
 /**
  * What every adapter does to a document before writing it: validate and copy
  * it, then run the collection's schema (whose output is what is stored; it may
- * not change the id).
+ * not change the id). What is stored must fit in `maxBytes` of JSON (the
+ * adapter's `capabilities.repository.maxDocumentBytes`).
  */
 export async function validateDocument<T>(
   document: unknown,
   collection: string,
   schema: StandardSchemaV1<unknown, T> | undefined,
+  maxBytes: number = MAX_DOCUMENT_BYTES,
 ): Promise<T> {
-  const copy = copyDocument<T>(document, collection);
-  if (schema === undefined) return copy;
-  const output = copyDocument<T>(await validateWithSchema(schema, copy, collection), collection);
+  if (schema === undefined) return copyDocument<T>(document, collection, maxBytes);
+  // Only the schema's output is stored, so only its size counts.
+  const copy = copyDocument<T>(document, collection, Number.POSITIVE_INFINITY);
+  const output = copyDocument<T>(await validateWithSchema(schema, copy, collection), collection, maxBytes);
   if ((output as { id?: unknown }).id !== (copy as { id?: unknown }).id) {
     throw new ValidationError(`the ${collection} schema changed the id`, 'id', { collection });
   }
@@ -30,6 +33,7 @@ export async function validateDocuments<T>(
   documents: unknown,
   collection: string,
   schema: StandardSchemaV1<unknown, T> | undefined,
+  maxBytes: number = MAX_DOCUMENT_BYTES,
 ): Promise<T[]> {
   if (!Array.isArray(documents)) throw new ValidationError('expected an array of documents', '', { collection });
   const validated: T[] = [];
@@ -39,8 +43,8 @@ export async function validateDocuments<T>(
       const document: unknown = documents[index];
       validated.push(
         schema === undefined
-          ? copyDocument<T>(document, collection)
-          : await validateDocument(document, collection, schema),
+          ? copyDocument<T>(document, collection, maxBytes)
+          : await validateDocument(document, collection, schema, maxBytes),
       );
     } catch (error) {
       if (!isBerthError(error, 'VALIDATION')) throw error;

@@ -8,6 +8,13 @@ import { checkString, isPlainObject, isScalar } from './values.js';
 /** Most values a `$in` or `$nin` list may hold. */
 export const MAX_IN_LIST = 1000;
 
+/**
+ * Deepest nesting of filters: the filter passed in is level 1, and each filter
+ * inside `$and`, `$or` or `$not` is one level deeper. Bounds the recursion of
+ * every evaluator and the expression depth of compiled queries.
+ */
+export const MAX_FILTER_DEPTH = 32;
+
 /** A comparison on one field of the normalized filter tree. */
 export type FieldNode =
   | { readonly kind: 'eq' | 'ne' | 'contains'; readonly path: FieldPath; readonly value: DocumentScalar }
@@ -123,28 +130,36 @@ function parseCondition(path: string, condition: unknown): FilterNode {
   );
 }
 
-function parseFilters(operator: string, filters: unknown): FilterNode[] {
+function parseFilters(operator: string, filters: unknown, depth: number): FilterNode[] {
   if (!Array.isArray(filters)) {
     throw new ValidationError(`${operator} takes an array of filters`, '');
   }
-  return filters.map((filter: unknown) => parseFilter(filter));
+  return filters.map((filter: unknown) => (filter === undefined ? MATCH_ALL : parseNested(filter, depth)));
 }
 
 /**
  * Validates a filter and returns its normalized tree. Unknown operators,
- * invalid paths and invalid operands are `ValidationError`s.
+ * invalid paths, invalid operands and filters nested deeper than
+ * {@link MAX_FILTER_DEPTH} are `ValidationError`s.
  */
 export function parseFilter(filter: Filter | unknown): FilterNode {
-  if (filter === undefined) return MATCH_ALL;
+  return filter === undefined ? MATCH_ALL : parseNested(filter, 1);
+}
+
+function parseNested(filter: unknown, depth: number): FilterNode {
   if (!isPlainObject(filter)) {
     throw new ValidationError('a filter must be a plain object', '');
+  }
+  // Checked before going one level down, so no input can exhaust the stack.
+  if (depth > MAX_FILTER_DEPTH) {
+    throw new ValidationError(`filters nest deeper than ${MAX_FILTER_DEPTH} levels of $and, $or and $not`, '');
   }
   const nodes: FilterNode[] = [];
   for (const [key, condition] of Object.entries(filter)) {
     if (condition === undefined) continue;
-    if (key === '$and') nodes.push({ kind: 'and', nodes: parseFilters(key, condition) });
-    else if (key === '$or') nodes.push({ kind: 'or', nodes: parseFilters(key, condition) });
-    else if (key === '$not') nodes.push({ kind: 'not', node: parseFilter(condition) });
+    if (key === '$and') nodes.push({ kind: 'and', nodes: parseFilters(key, condition, depth + 1) });
+    else if (key === '$or') nodes.push({ kind: 'or', nodes: parseFilters(key, condition, depth + 1) });
+    else if (key === '$not') nodes.push({ kind: 'not', node: parseNested(condition, depth + 1) });
     else if (key.startsWith('$')) {
       throw new ValidationError(
         `unknown filter operator ${JSON.stringify(key)}; use $and, $or, $not or a field path`,

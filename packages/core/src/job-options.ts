@@ -194,7 +194,10 @@ export function prepareEnqueueItems(
       } = item as unknown as EnqueueItem<unknown> & {
         signal?: unknown;
       };
-      return { payload: copyPayload<DocumentValue>(payload, 'payload', maxPayloadBytes), options: normalizeEnqueueOptions(options, now) };
+      return {
+        payload: copyPayload<DocumentValue>(payload, 'payload', maxPayloadBytes),
+        options: normalizeEnqueueOptions(options, now),
+      };
     } catch (error) {
       if (items.length === 1 || !(error instanceof ValidationError)) throw error;
       throw new ValidationError(`job ${index}: ${error.message}`, `${index}.${error.path}`, { cause: error });

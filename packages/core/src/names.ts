@@ -26,7 +26,7 @@ const pathCache = new Map<string, FieldPath>();
 
 /**
  * Parses a dotted field path (`stats.level`) into segments, validating each
- * (letters, digits, `_` and `-`; 1–16 segments). Throws a `ValidationError` for
+ * (letters, digits, `_` and `-`; 1–16 segments; never `__proto__`). Throws a `ValidationError` for
  * anything else, so a path can never smuggle query syntax into an engine.
  */
 export function parseFieldPath(path: unknown): FieldPath {
@@ -41,6 +41,14 @@ export function parseFieldPath(path: unknown): FieldPath {
   if (segments.length > MAX_PATH_DEPTH || !segments.every((segment) => PATH_SEGMENT.test(segment))) {
     throw new ValidationError(
       `field path ${JSON.stringify(path)} is not allowed: use up to ${MAX_PATH_DEPTH} dot-separated names of letters, digits, "_" or "-"`,
+      path,
+    );
+  }
+  // Paths are walked on plain objects: this one segment would reach the
+  // prototype instead of a field, and no document can hold it.
+  if (segments.includes('__proto__')) {
+    throw new ValidationError(
+      `field path ${JSON.stringify(path)} is not allowed: "__proto__" is not a field name`,
       path,
     );
   }

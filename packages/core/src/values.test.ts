@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { DocumentValue } from './document.js';
+import { stringifyDocument } from './document-json.js';
 import { isBerthError } from './errors.js';
-import { checkId, copyDocument } from './values.js';
+import { checkId, copyDocument, copyValue, jsonByteLength, MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH } from './values.js';
 
 function pathOf(work: () => unknown): string | undefined {
   try {
@@ -59,5 +61,88 @@ describe('checkId', () => {
     expect(pathOf(() => checkId('x'.repeat(257)))).toBe('id');
     expect(pathOf(() => checkId(''))).toBe('id');
     expect(pathOf(() => checkId(5))).toBe('id');
+  });
+});
+
+/** A value `levels` objects deep (an object is level 1), built without recursion. */
+function nested(levels: number, leaf: unknown = 1, key = 'a'): Record<string, unknown> {
+  let value: Record<string, unknown> = { [key]: leaf };
+  for (let level = 1; level < levels; level++) value = { [key]: value };
+  return value;
+}
+
+describe('nesting depth', () => {
+  it('accepts a document exactly MAX_NESTING_DEPTH deep, a Date at the bottom counting as a scalar', () => {
+    const document = { id: 'a', ...nested(MAX_NESTING_DEPTH, new Date(0)) };
+    expect(copyDocument(document)).toStrictEqual(document);
+  });
+
+  it('rejects one level more, naming the path of the value that goes too deep', () => {
+    const document = { id: 'a', ...nested(MAX_NESTING_DEPTH + 1) };
+    const path = Array.from({ length: MAX_NESTING_DEPTH }, () => 'a').join('.');
+    expect(pathOf(() => copyDocument(document))).toBe(path);
+    const arrays: unknown[] = [];
+    let inner = arrays;
+    for (let level = 1; level < MAX_NESTING_DEPTH; level++) {
+      const next: unknown[] = [];
+      inner.push(next);
+      inner = next;
+    }
+    expect(pathOf(() => copyDocument({ id: 'a', list: arrays }))).toBe(
+      ['list', ...Array.from({ length: MAX_NESTING_DEPTH - 1 }, () => '0')].join('.'),
+    );
+  });
+
+  it('rejects 100 000 levels of objects or arrays with VALIDATION, never a RangeError', () => {
+    expect(pathOf(() => copyDocument({ id: 'a', ...nested(100_000) }))).toMatch(/^a(\.a)+$/);
+    let list: unknown[] = [];
+    for (let level = 0; level < 100_000; level++) list = [list];
+    expect(pathOf(() => copyValue(list, 'payload'))).toMatch(/^payload(\.0)+$/);
+  });
+});
+
+describe('size limit', () => {
+  const samples: readonly DocumentValue[] = [
+    null,
+    true,
+    -0.000001,
+    -2.2250738585072014e-308,
+    2 ** 62,
+    '',
+    'plain',
+    'quote " backslash \\ newline \n control \u0001 \u001f tab \t',
+    'é € 😀 \u2028 \uFEFF',
+    new Date(0),
+    new Date('9999-12-31T23:59:59.999Z'),
+    [],
+    {},
+    [1, 'two', [3], { four: 4 }],
+    { 'k"ey': { é: [null, false, new Date(5)] }, '😀': '' },
+  ];
+
+  it.each(samples.map((value) => [value]))('measures %j as the UTF-8 bytes of its stored JSON', (value) => {
+    expect(jsonByteLength(value)).toBe(Buffer.byteLength(stringifyDocument(value)));
+  });
+
+  /** A document whose stored JSON is exactly `bytes` long, mostly 2- and 4-byte characters and escapes. */
+  function documentOf(bytes: number): Record<string, unknown> {
+    const base = { id: 'a', at: new Date(0), s: '' };
+    const fill = bytes - Buffer.byteLength(stringifyDocument(base));
+    const unit = 'é😀"\n'; // 2 + 4 + 2 + 2 bytes of JSON
+    const text = unit.repeat(Math.floor(fill / 10)) + 'x'.repeat(fill % 10);
+    return { ...base, s: text };
+  }
+
+  it('accepts a document of exactly maxBytes and rejects one byte more, naming no field', () => {
+    for (const max of [100, 4096, 100_003]) {
+      expect(Buffer.byteLength(stringifyDocument(documentOf(max)))).toBe(max);
+      expect(() => copyDocument(documentOf(max), 'c', max)).not.toThrow();
+      expect(pathOf(() => copyDocument(documentOf(max + 1), 'c', max))).toBe('');
+    }
+  });
+
+  it('defaults to 16 MiB and names the path of a payload', () => {
+    expect(() => copyValue('x'.repeat(MAX_DOCUMENT_BYTES - 2), 'payload')).not.toThrow();
+    expect(pathOf(() => copyValue('x'.repeat(MAX_DOCUMENT_BYTES - 1), 'payload'))).toBe('payload');
   });
 });

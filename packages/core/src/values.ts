@@ -73,46 +73,83 @@ function checkKey(key: string, path: string): void {
 }
 
 /**
+ * Largest document, job payload or job result, as bytes of UTF-8 JSON text in
+ * Berth's encoding (a Date as `{"$date":"…"}`): 16 MiB. An adapter may declare
+ * less in its capabilities, never more.
+ */
+export const MAX_DOCUMENT_BYTES: number = 16 * 1024 * 1024;
+
+/**
  * Validates a document value and returns a deep copy of it in canonical form:
  * `undefined` properties dropped, `-0` turned into `0`, Dates copied. Throws a
- * `ValidationError` naming the path of the first value that is not allowed.
+ * `ValidationError` naming the path of the first value that is not allowed,
+ * of a value nested deeper than {@link MAX_NESTING_DEPTH}, or when the JSON
+ * text of the whole value would exceed `maxBytes`.
  */
-export function copyValue(value: unknown, path: string): DocumentValue {
+export function copyValue(value: unknown, path: string, maxBytes: number = MAX_DOCUMENT_BYTES): DocumentValue {
   // Most input is valid: copy it on a fast path that builds no path strings,
   // and walk again with paths only to describe what is wrong.
-  const copy = fastCopy(value, []);
-  return copy === INVALID ? checkedCopy(value, path, new Set()) : copy;
+  const walk: Walk = { ancestors: [], bytes: 0 };
+  const fast = fastCopy(value, walk);
+  const copy = fast === INVALID ? checkedCopy(value, path, new Set()) : fast;
+  // The walk counts a cheap upper bound of the JSON size; only a value that
+  // may be near the limit is measured exactly.
+  if (fast === INVALID || walk.bytes > maxBytes) checkSize(copy, path, maxBytes);
+  return copy;
 }
 
 const INVALID: unique symbol = Symbol('invalid');
+
+/** State of the fast copy: the containers above the current value, and the size bound so far. */
+interface Walk {
+  readonly ancestors: object[];
+  bytes: number;
+}
+
+/** Most bytes one UTF-16 code unit can take in JSON text (a control character as `\u001f`). */
+const MAX_BYTES_PER_CODE_UNIT = 6;
+/** Longest JSON text of a finite number (`-2.2250738585072014e-308`). */
+const MAX_NUMBER_BYTES = 24;
+/** `{"$date":"2026-11-25T21:40:00.000Z"}`: fixed for the years 0–9999. */
+const DATE_JSON_BYTES = 36;
 
 function isPlainString(value: string): boolean {
   return !value.includes('\u0000') && value.isWellFormed();
 }
 
 /** Copies a valid value, or returns INVALID at the first thing that is not allowed. */
-function fastCopy(value: unknown, ancestors: object[]): DocumentValue | typeof INVALID {
+function fastCopy(value: unknown, walk: Walk): DocumentValue | typeof INVALID {
   switch (typeof value) {
     case 'string':
+      walk.bytes += value.length * MAX_BYTES_PER_CODE_UNIT + 2;
       return isPlainString(value) ? value : INVALID;
     case 'boolean':
+      walk.bytes += 5;
       return value;
     case 'number':
+      walk.bytes += MAX_NUMBER_BYTES;
       return Number.isFinite(value) ? (value === 0 ? 0 : value) : INVALID;
     case 'object': {
-      if (value === null) return null;
+      if (value === null) {
+        walk.bytes += 4;
+        return null;
+      }
       if (value instanceof Date) {
+        walk.bytes += DATE_JSON_BYTES;
         const time = value.getTime();
         return time >= MIN_DATE_MS && time <= MAX_DATE_MS ? new Date(time) : INVALID;
       }
-      if (ancestors.includes(value)) return INVALID;
+      const ancestors = walk.ancestors;
+      if (ancestors.length >= MAX_NESTING_DEPTH || ancestors.includes(value)) return INVALID;
       ancestors.push(value);
+      walk.bytes += 2;
       try {
         if (Array.isArray(value)) {
+          walk.bytes += value.length;
           const copy: DocumentValue[] = new Array(value.length);
           for (let index = 0; index < value.length; index++) {
             if (!(index in value)) return INVALID;
-            const element = fastCopy(value[index], ancestors);
+            const element = fastCopy(value[index], walk);
             if (element === INVALID || value[index] === undefined) return INVALID;
             copy[index] = element;
           }
@@ -125,7 +162,8 @@ function fastCopy(value: unknown, ancestors: object[]): DocumentValue | typeof I
           const property = value[key];
           if (property === undefined) continue;
           if (key.charCodeAt(0) === 36 /* $ */ || key === '__proto__' || !isPlainString(key)) return INVALID;
-          const inner = fastCopy(property, ancestors);
+          walk.bytes += key.length * MAX_BYTES_PER_CODE_UNIT + 4;
+          const inner = fastCopy(property, walk);
           if (inner === INVALID) return INVALID;
           copy[key] = inner;
         }
@@ -140,7 +178,7 @@ function fastCopy(value: unknown, ancestors: object[]): DocumentValue | typeof I
 }
 
 /** The careful copy: same result as the fast one, but names the path of what it rejects. */
-function checkedCopy(value: unknown, path: string, seen: Set<object>): DocumentValue {
+function checkedCopy(value: unknown, path: string, ancestors: Set<object>): DocumentValue {
   switch (typeof value) {
     case 'string':
       checkString(value, path);
@@ -164,13 +202,20 @@ function checkedCopy(value: unknown, path: string, seen: Set<object>): DocumentV
         }
         return new Date(time);
       }
-      if (seen.has(value)) throw new ValidationError(`value at "${path}" is a circular reference`, path);
-      seen.add(value);
+      if (ancestors.has(value)) throw new ValidationError(`value at "${path}" is a circular reference`, path);
+      // Checked before going one level down, so no input can exhaust the stack.
+      if (ancestors.size >= MAX_NESTING_DEPTH) {
+        throw new ValidationError(
+          `value at "${path}" is nested deeper than ${MAX_NESTING_DEPTH} levels of objects and arrays`,
+          path,
+        );
+      }
+      ancestors.add(value);
       try {
-        if (Array.isArray(value)) return copyArray(value, path, seen);
-        if (isPlainObject(value)) return copyObject(value, path, seen);
+        if (Array.isArray(value)) return copyArray(value, path, ancestors);
+        if (isPlainObject(value)) return copyObject(value, path, ancestors);
       } finally {
-        seen.delete(value);
+        ancestors.delete(value);
       }
       throw new ValidationError(
         `value at "${path}" is ${describeType(value)}; only JSON values and Date are allowed`,
@@ -185,30 +230,75 @@ function checkedCopy(value: unknown, path: string, seen: Set<object>): DocumentV
   }
 }
 
-function copyArray(value: readonly unknown[], path: string, seen: Set<object>): DocumentValue[] {
+function copyArray(value: readonly unknown[], path: string, ancestors: Set<object>): DocumentValue[] {
   const copy: DocumentValue[] = new Array(value.length);
   for (let index = 0; index < value.length; index++) {
     const elementPath = joinPath(path, index);
     if (!(index in value) || value[index] === undefined) {
       throw new ValidationError(`array element "${elementPath}" is undefined; use null`, elementPath);
     }
-    copy[index] = checkedCopy(value[index], elementPath, seen);
+    copy[index] = checkedCopy(value[index], elementPath, ancestors);
   }
   return copy;
 }
 
-function copyObject(value: Record<string, unknown>, path: string, seen: Set<object>): DocumentObject {
+function copyObject(value: Record<string, unknown>, path: string, ancestors: Set<object>): DocumentObject {
   const copy: Record<string, DocumentValue> = {};
   for (const key of Object.keys(value)) {
     const property = value[key];
     if (property === undefined) continue;
     checkKey(key, path);
-    copy[key] = checkedCopy(property, joinPath(path, key), seen);
+    copy[key] = checkedCopy(property, joinPath(path, key), ancestors);
   }
   if (Object.getOwnPropertySymbols(value).length > 0) {
     throw new ValidationError(`object at "${path || '(document)'}" has symbol keys`, path);
   }
   return copy;
+}
+
+/** Bytes of UTF-8 that `text` takes (a surrogate pair is one 4-byte character). */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let index = 0; index < text.length; index++) {
+    const unit = text.charCodeAt(index);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) {
+      bytes += 1;
+    } else if (unit >= 0xd800 && unit <= 0xdbff) {
+      // A high surrogate and its low one: 4 bytes for 2 code units.
+      bytes += 2;
+      index++;
+    } else {
+      bytes += 2;
+    }
+  }
+  return bytes;
+}
+
+/**
+ * Bytes of the UTF-8 JSON text of a validated value in Berth's encoding (what
+ * `stringifyDocument` writes): the size every limit is measured in.
+ */
+export function jsonByteLength(value: DocumentValue): number {
+  if (typeof value === 'string') return utf8Length(JSON.stringify(value));
+  if (typeof value !== 'object' || value === null) return String(value).length;
+  if (value instanceof Date) return DATE_JSON_BYTES;
+  if (Array.isArray(value)) {
+    let bytes = 1 + Math.max(value.length, 1);
+    for (const element of value) bytes += jsonByteLength(element);
+    return bytes;
+  }
+  const keys = Object.keys(value);
+  let bytes = 1 + Math.max(keys.length, 1);
+  for (const key of keys) bytes += utf8Length(JSON.stringify(key)) + 1 + jsonByteLength(value[key] as DocumentValue);
+  return bytes;
+}
+
+function checkSize(value: DocumentValue, path: string, maxBytes: number): void {
+  const bytes = jsonByteLength(value);
+  if (bytes <= maxBytes) return;
+  const what = path === '' ? 'the document' : `"${path}"`;
+  throw new ValidationError(`${what} is ${bytes} bytes of JSON, more than the ${maxBytes} this backend stores`, path);
 }
 
 /** Validates an id: a string of 1–256 characters following the string rules. */
@@ -228,14 +318,14 @@ export function checkId(id: unknown, collection?: string): asserts id is string 
  * Validates a whole document and returns a canonical deep copy. The document
  * must be a plain object with a valid `id`.
  */
-export function copyDocument<T>(document: unknown, collection?: string): T {
+export function copyDocument<T>(document: unknown, collection?: string, maxBytes?: number): T {
   if (!isPlainObject(document)) {
     throw new ValidationError(`a document must be a plain object, got ${describeType(document)}`, '', {
       collection,
     });
   }
   checkId(document.id, collection);
-  return copyValue(document, '') as T;
+  return copyValue(document, '', maxBytes) as T;
 }
 
 /** Deep copy of an already validated value (fast path: no checks). */
