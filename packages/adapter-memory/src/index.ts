@@ -10,3 +10,6 @@ export { MemoryCache, type MemoryCacheConfig } from './memory-cache.js';
 export { MemoryDocumentStore } from './memory-document-store.js';
 export { MemoryJobQueue } from './memory-job-queue.js';
 export { MemoryRepository } from './memory-repository.js';
+
+/** The URL schemes `createBackendFromUrl` handles, so this module can be passed to `createBackend(url, { adapters })`. */
+export const schemes: readonly string[] = ['memory', 'file'];

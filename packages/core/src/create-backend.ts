@@ -1,10 +1,22 @@
+import { type BackendAdapter, checkAdapter, registeredAdapter, registeredSchemes } from './adapter-registry.js';
 import type { Backend } from './backend.js';
 import { ConnectionError, ValidationError } from './errors.js';
 
-/** What an adapter package exports for `createBackend` to find it. */
+/** What an adapter package exports for `createBackend` to find it by package name. */
 export interface BackendModule {
   /** Builds a backend from the whole URL string (`sqlite:./app.db`, `postgres://…`). */
   createBackendFromUrl(url: string): Backend | Promise<Backend>;
+}
+
+/** Options of {@link createBackend}. */
+export interface CreateBackendOptions {
+  /**
+   * Adapters to use before any other lookup, matched by their `schemes`: pass
+   * the adapter modules themselves (`import * as sqlite from
+   * '@berth/adapter-sqlite'`) when a bundler would not keep a package that is
+   * only imported by name at run time.
+   */
+  readonly adapters?: readonly BackendAdapter[] | undefined;
 }
 
 /** The adapter package behind each URL scheme. */
@@ -50,10 +62,12 @@ async function loadAdapter(scheme: string, packageName: string): Promise<Backend
     if (!isModuleMissing(cause, packageName)) throw cause;
     const fromApplication = await importFromWorkingDirectory(packageName);
     if (fromApplication !== undefined) return fromApplication;
-    throw new ConnectionError(`"${scheme}:" URLs need ${packageName}: run \`npm install ${packageName}\``, {
-      cause,
-      retryable: false,
-    });
+    throw new ConnectionError(
+      `"${scheme}:" URLs need ${packageName}: run \`npm install ${packageName}\`. ` +
+        'If it is installed and the application is bundled (esbuild, webpack, Rollup), the bundle may have dropped it: ' +
+        `pass it explicitly, createBackend(url, { adapters: [await import('${packageName}')] }), or registerAdapter() it at startup`,
+      { cause, retryable: false },
+    );
   }
 }
 
@@ -77,11 +91,45 @@ async function importFromWorkingDirectory(packageName: string): Promise<BackendM
   }
 }
 
+/** The adapter for `scheme`: one passed in `adapters`, else a registered one, else the built-in package. */
+async function findAdapter(scheme: string, adapters: readonly BackendAdapter[]): Promise<BackendModule> {
+  const passed = adapters.find((adapter) => adapter.schemes.includes(scheme));
+  if (passed !== undefined) return passed;
+  const registered = registeredAdapter(scheme);
+  if (registered !== undefined) return registered;
+  const packageName = ADAPTER_PACKAGES[scheme];
+  if (packageName === undefined) {
+    const known = [...new Set([...adapters.flatMap((adapter) => adapter.schemes), ...registeredSchemes()])];
+    const supported = [...new Set([...Object.keys(ADAPTER_PACKAGES), ...known])];
+    throw new ValidationError(
+      `no adapter for "${scheme}:" URLs; supported: ${supported.map((name) => `${name}:`).join(' ')}. ` +
+        'A third-party adapter is passed as createBackend(url, { adapters: [adapter] }) or registered with registerAdapter()',
+      'url',
+    );
+  }
+  return loadAdapter(scheme, packageName);
+}
+
+function checkOptions(options: unknown): readonly BackendAdapter[] {
+  if (options === undefined) return [];
+  if (typeof options !== 'object' || options === null) {
+    throw new ValidationError('createBackend options must be an object', 'options');
+  }
+  const adapters = (options as CreateBackendOptions).adapters;
+  if (adapters === undefined) return [];
+  if (!Array.isArray(adapters)) throw new ValidationError('adapters must be an array of adapter modules', 'adapters');
+  for (const [index, adapter] of adapters.entries()) checkAdapter(adapter, `adapters.${index}`);
+  return adapters as readonly BackendAdapter[];
+}
+
 /**
- * Creates and connects a backend from a URL, loading the adapter package for
- * its scheme on demand. When that package is not installed, the error says
- * which one to install. Local paths stay relative to the working directory:
- * `file:./data.json`, `sqlite:./app.db`.
+ * Creates and connects a backend from a URL. The adapter for its scheme is,
+ * in this order: one passed in `options.adapters`, one registered with
+ * `registerAdapter`, or the Berth package for that scheme, imported on
+ * demand. When that package is not installed, the error says which one to
+ * install (and, for bundled applications, how to pass it explicitly). Local
+ * paths stay relative to the working directory: `file:./data.json`,
+ * `sqlite:./app.db`.
  *
  * ### Examples
  * ```ts
@@ -93,19 +141,11 @@ async function importFromWorkingDirectory(packageName: string): Promise<BackendM
  * await backend.close();
  * ```
  */
-export async function createBackend(url: string): Promise<Backend> {
+export async function createBackend(url: string, options?: CreateBackendOptions): Promise<Backend> {
   if (typeof url !== 'string') throw new ValidationError('backend URL must be a string', 'url');
+  const adapters = checkOptions(options);
   const scheme = urlScheme(url);
-  const packageName = ADAPTER_PACKAGES[scheme];
-  if (packageName === undefined) {
-    throw new ValidationError(
-      `no adapter for "${scheme}:" URLs; supported: ${Object.keys(ADAPTER_PACKAGES)
-        .map((name) => `${name}:`)
-        .join(' ')}`,
-      'url',
-    );
-  }
-  const module = await loadAdapter(scheme, packageName);
+  const module = await findAdapter(scheme, adapters);
   const backend = await module.createBackendFromUrl(url);
   await backend.connect();
   return backend;
@@ -122,7 +162,7 @@ export interface Backends {
 }
 
 /** Options of {@link createBackendsFromEnv}. */
-export interface BackendsFromEnvOptions {
+export interface BackendsFromEnvOptions extends CreateBackendOptions {
   /** Where to read `BERTH_URL` and `BERTH_QUEUE_URL` (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Used when `BERTH_URL` is unset (default `memory:`). */
@@ -150,11 +190,12 @@ export async function createBackendsFromEnv(options: BackendsFromEnvOptions = {}
     options.env ?? (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
   const url = env.BERTH_URL || options.defaultUrl || 'memory:';
   const queueUrl = env.BERTH_QUEUE_URL || url;
-  const backend = await createBackend(url);
+  const adapters = { adapters: options.adapters };
+  const backend = await createBackend(url, adapters);
   let queueBackend = backend;
   if (queueUrl !== url) {
     try {
-      queueBackend = await createBackend(queueUrl);
+      queueBackend = await createBackend(queueUrl, adapters);
     } catch (error) {
       await backend.close();
       throw error;

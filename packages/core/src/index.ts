@@ -1,5 +1,7 @@
 export * from './abort.js';
+export { type BackendAdapter, registerAdapter } from './adapter-registry.js';
 export * from './apply-update.js';
+export * from './arguments.js';
 export * from './backend.js';
 export * from './cache.js';
 export * from './capabilities.js';

@@ -1,7 +1,19 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { createBackend, createBackendsFromEnv, isBerthError } from '@berth/core';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as memory from '@berth/adapter-memory';
+import {
+  type Backend,
+  type BackendAdapter,
+  createBackend,
+  createBackendsFromEnv,
+  isBerthError,
+  registerAdapter,
+} from '@berth/core';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const directory = mkdtempSync(join(tmpdir(), 'berth-url-'));
@@ -40,10 +52,75 @@ describe('createBackend', () => {
     await second.close();
   });
 
-  it('names the package to install for an adapter that is not installed', async () => {
+  it('names the package to install for an adapter that is not installed, and how a bundle passes it', async () => {
     const error = await errorOf(createBackend('postgres://127.0.0.1:5432/test'));
     expect(isBerthError(error, 'CONNECTION')).toBe(true);
     expect((error as Error).message).toContain('npm install @berth/adapter-postgres');
+    expect((error as Error).message).toContain('bundle may have dropped it');
+    expect((error as Error).message).toContain("adapters: [await import('@berth/adapter-postgres')]");
+  });
+
+  it('uses an adapter module passed in options.adapters, for its schemes only', async () => {
+    let calls = 0;
+    const counting: BackendAdapter = {
+      schemes: memory.schemes,
+      createBackendFromUrl: (url) => {
+        calls += 1;
+        return memory.createBackendFromUrl(url);
+      },
+    };
+    const backend = await createBackend('memory:', { adapters: [counting] });
+    expect(calls).toBe(1);
+    expect(await backend.health()).toMatchObject({ ok: true });
+    await backend.close();
+    const namespace = await createBackend('memory:', { adapters: [memory] });
+    expect(namespace.kind).toBe('memory');
+    await namespace.close();
+    const other = await errorOf(createBackend('mariadb://db/app', { adapters: [counting] }));
+    expect(isBerthError(other, 'VALIDATION')).toBe(true);
+    expect(calls).toBe(1);
+  });
+
+  it('refuses adapters that are not adapter modules with VALIDATION', async () => {
+    for (const adapters of [
+      [{}],
+      [{ createBackendFromUrl: () => null }],
+      [{ schemes: ['Bad:'], createBackendFromUrl: () => null }],
+      5,
+    ]) {
+      const error = await errorOf(createBackend('memory:', { adapters } as never));
+      expect(isBerthError(error, 'VALIDATION'), JSON.stringify(adapters)).toBe(true);
+    }
+  });
+
+  it('lets a package register a third-party scheme, refuses a second adapter for it, and unregisters', async () => {
+    const opened: string[] = [];
+    const mariadb: BackendAdapter = {
+      schemes: ['mariadb'],
+      createBackendFromUrl: (url): Backend => {
+        opened.push(url);
+        return new memory.MemoryBackend();
+      },
+    };
+    const unregister = registerAdapter(mariadb);
+    try {
+      expect(
+        isBerthError(await errorOf(Promise.resolve().then(() => registerAdapter({ ...mariadb }))), 'VALIDATION'),
+      ).toBe(true);
+      const backend = await createBackend('MariaDB://db.internal:3306/app');
+      await backend.repository('players').insert({ id: 'p1' });
+      expect(await backend.repository('players').count()).toBe(1);
+      await backend.close();
+      expect(opened).toStrictEqual(['MariaDB://db.internal:3306/app']);
+      const backends = await createBackendsFromEnv({ env: { BERTH_URL: 'memory:', BERTH_QUEUE_URL: 'mariadb://q' } });
+      expect(opened).toStrictEqual(['MariaDB://db.internal:3306/app', 'mariadb://q']);
+      await backends.close();
+    } finally {
+      unregister();
+    }
+    const after = await errorOf(createBackend('mariadb://db.internal/app'));
+    expect(isBerthError(after, 'VALIDATION')).toBe(true);
+    expect((after as Error).message).toContain('registerAdapter');
   });
 
   it('rejects unknown schemes and strings without a scheme', async () => {
@@ -68,4 +145,83 @@ describe('createBackendsFromEnv', () => {
     expect(id).toMatch(/-7/);
     await backends.close();
   });
+});
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+
+/** esbuild as vitest ships it, or undefined when this install has none. */
+function findEsbuild(): { build(options: Record<string, unknown>): Promise<unknown> } | undefined {
+  const store = join(root, 'node_modules/.pnpm');
+  const folder = readdirSync(store).find((name) => /^esbuild@\d/.test(name));
+  if (folder === undefined) return undefined;
+  return createRequire(join(store, folder, 'node_modules/noop.js'))('esbuild');
+}
+
+const esbuild = findEsbuild();
+
+describe.runIf(esbuild !== undefined)('createBackend in an esbuild bundle', () => {
+  const app = `
+import { createBackend } from '@berth/core';
+import * as sqlite from '@berth/adapter-sqlite';
+const [mode, file] = process.argv.slice(2);
+try {
+  const backend = await createBackend('sqlite:' + file, mode === 'explicit' ? { adapters: [sqlite] } : undefined);
+  await backend.repository('players').insert({ id: 'p1', name: 'Ada' });
+  console.log(JSON.stringify(await backend.repository('players').get('p1')));
+  await backend.close();
+} catch (error) {
+  console.log(JSON.stringify({ code: error.code, message: error.message }));
+}
+`;
+
+  async function bundle(): Promise<string> {
+    const folder = mkdtempSync(join(tmpdir(), 'berth-bundle-'));
+    writeFileSync(join(folder, 'app.mjs'), app);
+    const betterSqlite = createRequire(join(root, 'packages/adapter-sqlite/package.json')).resolve('better-sqlite3');
+    await esbuild?.build({
+      entryPoints: [join(folder, 'app.mjs')],
+      outfile: join(folder, 'dist/app.mjs'),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      conditions: ['@berth/source'],
+      logLevel: 'silent',
+      plugins: [
+        {
+          name: 'workspace',
+          setup(build: { onResolve(options: { filter: RegExp }, callback: () => unknown): void }) {
+            // The app lives outside the workspace: point it at the packages' sources.
+            build.onResolve({ filter: /^@berth\/core$/ }, () => ({ path: join(root, 'packages/core/src/index.ts') }));
+            build.onResolve({ filter: /^@berth\/adapter-sqlite$/ }, () => ({
+              path: join(root, 'packages/adapter-sqlite/src/index.ts'),
+            }));
+            // A native addon cannot be bundled; it stays installed where it is.
+            build.onResolve({ filter: /^better-sqlite3$/ }, () => ({ path: betterSqlite, external: true }));
+          },
+        },
+      ],
+    });
+    return folder;
+  }
+
+  async function run(folder: string, mode: string): Promise<unknown> {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(folder, 'dist/app.mjs'), mode, join(folder, 'app.db')],
+      { cwd: folder },
+    );
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? 'null');
+  }
+
+  it('runs with adapters: [sqlite] where the lookup by package name fails, and says why it failed', async () => {
+    const folder = await bundle();
+    try {
+      expect(await run(folder, 'explicit')).toStrictEqual({ id: 'p1', name: 'Ada' });
+      const failure = (await run(folder, 'by-name')) as { code: string; message: string };
+      expect(failure.code).toBe('CONNECTION');
+      expect(failure.message).toContain('bundle may have dropped it');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
