@@ -164,6 +164,70 @@ describe('DocumentBackend', () => {
     await expect(backend.repository('items').get('a')).rejects.toMatchObject({ code: 'CONNECTION' });
   });
 
+  it('close() waits for a running transaction, then saves it once', async () => {
+    const store = new FlakyStore(0);
+    const backend = new DocumentBackend({ store, debounceMs: 60_000 });
+    await backend.connect();
+    let committed = false;
+    const transaction = backend
+      .transaction(async (tx) => {
+        await tx.repository('items').insert({ id: 'in-transaction' });
+        await sleep(100);
+      })
+      .then(() => {
+        committed = true;
+      });
+    await sleep(10);
+    await backend.close();
+    expect(committed, 'the transaction committed before close() resolved').toBe(true);
+    await transaction;
+    expect(store.writes).toBe(1);
+    expect(Object.keys((await storedJson(store.inner)).items ?? {})).toEqual(['in-transaction']);
+  });
+
+  it('close() stops waiting after closeTimeoutMs: the late transaction fails with CONNECTION and writes nothing', async () => {
+    const store = new FlakyStore(0);
+    const backend = new DocumentBackend({ store, debounceMs: 60_000, closeTimeoutMs: 50 });
+    await backend.repository('items').insert({ id: 'before' });
+    const transaction = backend
+      .transaction(async (tx) => {
+        await tx.repository('items').insert({ id: 'too-late' });
+        await sleep(300);
+      })
+      .catch((error: unknown) => error);
+    await sleep(10);
+    const started = Date.now();
+    await backend.close();
+    expect(Date.now() - started).toBeLessThan(250);
+    const error = await transaction;
+    expect(isBerthError(error, 'CONNECTION'), String(error)).toBe(true);
+    expect((error as { retryable: boolean }).retryable).toBe(false);
+    await sleep(20);
+    expect(store.writes).toBe(1);
+    expect(Object.keys((await storedJson(store.inner)).items ?? {})).toEqual(['before']);
+  });
+
+  it('once close() was called, new operations and transactions are refused with a CONNECTION error that is not retryable', async () => {
+    const backend = new DocumentBackend({ store: new MemoryDocumentStore(), debounceMs: 60_000 });
+    const items = backend.repository('items');
+    await items.insert({ id: 'a' });
+    let started: () => void = () => undefined;
+    const running = backend.transaction(async () => {
+      started();
+      await sleep(50);
+    });
+    await new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const closing = backend.close();
+    for (const attempt of [items.get('a'), items.insert({ id: 'b' }), backend.transaction(async () => undefined)]) {
+      await expect(attempt).rejects.toMatchObject({ code: 'CONNECTION', retryable: false });
+    }
+    await closing;
+    await running;
+    await expect(items.get('a')).rejects.toMatchObject({ code: 'CONNECTION', retryable: false });
+  });
+
   it('has no job queue and says which backend to use instead', () => {
     const backend = new DocumentBackend({ store: new MemoryDocumentStore() });
     expect(() => backend.queue('jobs')).toThrow(/BERTH_QUEUE_URL/);

@@ -2,11 +2,9 @@ import {
   type Capabilities,
   ConflictError,
   ConnectionError,
-  checkCollectionName,
-  copyDocument,
+  checkTransactionWork,
   type DocumentStore,
   type DocumentValue,
-  fromJsonValue,
   type HealthStatus,
   isBerthError,
   isPlainObject,
@@ -15,16 +13,15 @@ import {
   type TransactionOptions,
   type TransactionScope,
   throwIfAborted,
-  toJsonValue,
   UnsupportedError,
   ValidationError,
 } from '@berth/core';
+import { decodeDocument, encodeDocument } from './document-format.js';
+import { flushOnShutdownSignals } from './flush-on-exit.js';
 import { MemoryBackend } from './memory-backend.js';
 import type { MemoryScope } from './memory-repository.js';
-import type { MemoryRecord } from './memory-store.js';
 
-/** The top-level key that holds Berth's metadata; collection names cannot start with `$`. */
-export const DOCUMENT_META_KEY = '$berth';
+export { DOCUMENT_META_KEY } from './document-format.js';
 
 /** What a failed save reports to `onSaveError`. */
 export interface SaveErrorDetails {
@@ -44,9 +41,16 @@ export interface DocumentBackendConfig {
   readonly maxWaitMs?: number | undefined;
   /** Called when a save fails (default: `console.error`). */
   readonly onSaveError?: ((error: unknown, details: SaveErrorDetails) => void) | undefined;
+  /**
+   * Save pending writes when the process gets SIGTERM, SIGINT or SIGHUP, then
+   * let it stop as it would have (default `false`: a library adds no
+   * process-wide listener unless asked; `createBackend('file:…')` asks).
+   * `close()` removes the listeners.
+   */
+  readonly flushOnExit?: boolean | undefined;
+  /** How long `close()` waits for running transactions before it saves and closes anyway (default 10 000 ms). */
+  readonly closeTimeoutMs?: number | undefined;
 }
-
-type MetaTuple = [version: number, createdAt: number, updatedAt: number];
 
 /**
  * The memory engine persisted to one JSON document in a DocumentStore (a
@@ -81,7 +85,7 @@ export class DocumentBackend extends MemoryBackend {
   private readonly maxWaitMs: number;
   private readonly onSaveError: (error: unknown, details: SaveErrorDetails) => void;
   /** Top-level entries that are not collections, written back unchanged. */
-  private foreign: Record<string, unknown> = {};
+  private foreign = new Map<string, unknown>();
   private loaded: Promise<void> | undefined;
   private etag: string | undefined;
   private dirty = false;
@@ -91,6 +95,7 @@ export class DocumentBackend extends MemoryBackend {
   private failures = 0;
   private conflict: ConflictError | undefined;
   private isClosed = false;
+  private removeShutdownFlush: (() => void) | undefined;
 
   constructor(config: DocumentBackendConfig) {
     super();
@@ -104,7 +109,9 @@ export class DocumentBackend extends MemoryBackend {
       config.onSaveError ??
       ((error, details) =>
         console.error(`berth: saving ${this.documentStore.location} failed (attempt ${details.attempt})`, error));
+    if (config.closeTimeoutMs !== undefined) this.closeTimeoutMs = config.closeTimeoutMs;
     this.store.onCommit = () => this.changed();
+    if (config.flushOnExit === true) this.removeShutdownFlush = flushOnShutdownSignals(() => this.flush());
   }
 
   override async connect(options?: SignalOptions): Promise<void> {
@@ -116,14 +123,31 @@ export class DocumentBackend extends MemoryBackend {
     await this.loaded;
   }
 
-  protected override autoScope(): MemoryScope {
-    return { kind: 'auto', store: this.store, gate: (operation) => this.gate(operation) };
+  protected override autoScope(collection: string): MemoryScope {
+    return { kind: 'auto', store: this.store, gate: (operation) => this.gate(operation, collection) };
   }
 
-  private async gate(operation: 'read' | 'write'): Promise<void> {
-    if (this.isClosed) throw new ConnectionError(`the backend for ${this.documentStore.location} is closed`);
+  private async gate(operation: 'read' | 'write', collection?: string): Promise<void> {
+    this.assertOpen();
     await this.connect();
+    if (collection !== undefined) this.assertCollection(collection);
     if (operation === 'write' && this.conflict !== undefined) throw this.conflict;
+  }
+
+  protected override assertOpen(): void {
+    if (this.isClosing()) {
+      throw new ConnectionError(`the backend for ${this.documentStore.location} is closed`, { retryable: false });
+    }
+  }
+
+  /** Another tool's entry under a collection-like name is never replaced: using that name is refused. */
+  private assertCollection(name: string): void {
+    if (!this.foreign.has(name)) return;
+    throw new ValidationError(
+      `${this.documentStore.location}: the key ${JSON.stringify(name)} holds ${describeForeign(this.foreign.get(name))}, not a collection of documents; Berth will not replace it`,
+      '',
+      { collection: name },
+    );
   }
 
   override queue<T = DocumentValue>(_name: string): JobQueue<T> {
@@ -133,11 +157,17 @@ export class DocumentBackend extends MemoryBackend {
   }
 
   override async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    // Checked before `work` is wrapped, which would hide a non-function.
+    checkTransactionWork(work);
     await this.gate('write');
     return super.transaction(
       (tx) =>
         work({
-          repository: (name, repositoryOptions) => tx.repository(name, repositoryOptions),
+          repository: (name, repositoryOptions) => {
+            const repository = tx.repository(name, repositoryOptions);
+            this.assertCollection(name);
+            return repository;
+          },
           queue: () => {
             throw new UnsupportedError('the document-backed backend has no job queue');
           },
@@ -155,79 +185,17 @@ export class DocumentBackend extends MemoryBackend {
       throw new ConnectionError(`cannot read ${this.documentStore.location}`, { cause: error });
     }
     if (stored === null) return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(stored.data));
-    } catch (cause) {
-      throw new ConnectionError(`${this.documentStore.location} is not a JSON document`, { cause, retryable: false });
+    const { collections, foreign } = decodeDocument(this.documentStore.location, stored.data);
+    for (const [name, records] of collections) {
+      const collection = this.store.collection(name);
+      for (const [id, record] of records) collection.records.set(id, record);
     }
-    if (!isPlainObject(parsed)) {
-      throw new ConnectionError(`${this.documentStore.location} must hold a JSON object of collections`, {
-        retryable: false,
-      });
-    }
-    const meta = isPlainObject(parsed[DOCUMENT_META_KEY]) ? parsed[DOCUMENT_META_KEY].meta : undefined;
-    const now = Date.now();
-    for (const [key, value] of Object.entries(parsed)) {
-      if (key === DOCUMENT_META_KEY) continue;
-      let isCollection = isPlainObject(value);
-      try {
-        checkCollectionName(key);
-      } catch {
-        isCollection = false;
-      }
-      if (!isCollection) {
-        this.foreign[key] = value;
-        continue;
-      }
-      const collectionMeta = isPlainObject(meta) && isPlainObject(meta[key]) ? meta[key] : {};
-      const collection = this.store.collection(key);
-      for (const [id, entity] of Object.entries(value as Record<string, unknown>)) {
-        try {
-          const decoded = fromJsonValue(entity);
-          if (!isPlainObject(decoded)) throw new ValidationError('an entity must be a JSON object', id);
-          if (decoded.id !== undefined && decoded.id !== id) {
-            throw new ValidationError(`its id ${JSON.stringify(decoded.id)} differs from its key`, 'id');
-          }
-          const document = copyDocument<MemoryRecord['document']>({ ...decoded, id }, key);
-          const tuple = collectionMeta[id];
-          const [version, createdAt, updatedAt] = (
-            Array.isArray(tuple) && tuple.length === 3 ? tuple : [1, now, now]
-          ) as MetaTuple;
-          collection.records.set(id, {
-            document,
-            meta: { version, createdAt: new Date(createdAt), updatedAt: new Date(updatedAt) },
-          });
-        } catch (cause) {
-          throw new ConnectionError(
-            `${this.documentStore.location}: ${key}.${id} cannot be loaded: ${(cause as Error).message}`,
-            { cause, retryable: false, collection: key, id },
-          );
-        }
-      }
-    }
+    this.foreign = foreign;
     this.etag = stored.etag;
   }
 
   private serialize(): Uint8Array {
-    const output: Record<string, unknown> = { ...this.foreign };
-    const meta: Record<string, Record<string, MetaTuple>> = {};
-    for (const [name, collection] of this.store.collections) {
-      if (collection.records.size === 0 && !(name in output)) {
-        output[name] = {};
-        continue;
-      }
-      const documents: Record<string, unknown> = {};
-      const versions: Record<string, MetaTuple> = {};
-      for (const [id, record] of collection.records) {
-        documents[id] = toJsonValue(record.document);
-        versions[id] = [record.meta.version, record.meta.createdAt.getTime(), record.meta.updatedAt.getTime()];
-      }
-      output[name] = documents;
-      meta[name] = versions;
-    }
-    output[DOCUMENT_META_KEY] = { format: 1, meta };
-    return new TextEncoder().encode(JSON.stringify(output));
+    return encodeDocument(this.store.collections, this.foreign);
   }
 
   private changed(): void {
@@ -311,22 +279,30 @@ export class DocumentBackend extends MemoryBackend {
 
   override async health(options?: SignalOptions): Promise<HealthStatus> {
     throwIfAborted(options?.signal, 'health');
-    if (this.isClosed) return { ok: false, latencyMs: 0, message: 'backend is closed' };
+    if (this.isClosing()) return { ok: false, latencyMs: 0, message: 'backend is closed' };
     if (this.conflict !== undefined) return { ok: false, latencyMs: 0, message: this.conflict.message };
     if (this.failures > 0) return { ok: false, latencyMs: 0, message: `the last ${this.failures} save(s) failed` };
     return { ok: true, latencyMs: 0 };
   }
 
-  /** Saves what is pending, then closes. Rejects when the final save fails; idempotent. */
-  override async close(): Promise<void> {
-    if (this.isClosed) return;
+  /** Waits for running transactions, then saves once (`close()` rejects when that save fails). */
+  protected override async shutDown(): Promise<void> {
     try {
+      await this.transactionsSettled();
       if (this.loaded !== undefined) await this.flush();
     } finally {
       this.isClosed = true;
       clearTimeout(this.timer);
+      this.removeShutdownFlush?.();
+      this.removeShutdownFlush = undefined;
       await this.documentStore.close?.();
-      await super.close();
+      await super.shutDown();
     }
   }
+}
+
+function describeForeign(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return isPlainObject(value) ? 'an object' : `a ${typeof value}`;
 }

@@ -4,6 +4,9 @@ import {
   type Capabilities,
   ConnectionError,
   checkCollectionName,
+  checkMaxBytes,
+  checkOptions,
+  checkTransactionWork,
   type Document,
   type DocumentValue,
   type HealthStatus,
@@ -22,6 +25,17 @@ import { MemoryQueueState } from './memory-queue-state.js';
 import { MemoryRepository, type MemoryScope } from './memory-repository.js';
 import { MemorySession } from './memory-session.js';
 import { MemoryStore } from './memory-store.js';
+
+/** Options of {@link MemoryBackend}. */
+export interface MemoryBackendConfig {
+  /**
+   * Largest document, as bytes of JSON (default and at most 16 MiB). Set it to
+   * the limit of the engine used in production to meet it in tests first.
+   */
+  readonly maxDocumentBytes?: number | undefined;
+  /** Largest job payload or result, as bytes of JSON (default and at most 16 MiB). */
+  readonly maxPayloadBytes?: number | undefined;
+}
 
 /**
  * A backend that keeps everything in process memory: the reference
@@ -42,43 +56,105 @@ import { MemoryStore } from './memory-store.js';
  */
 export class MemoryBackend implements Backend {
   readonly kind: string = 'memory';
-  readonly capabilities: Capabilities = {
-    repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false },
-    queue: { level: 'single-node', transactionalEnqueue: true, durable: false, notifications: true },
-  };
+  readonly capabilities: Capabilities;
   protected readonly store: MemoryStore = new MemoryStore();
+  /** How long `close()` waits for running transactions before it closes anyway. */
+  protected closeTimeoutMs = 10_000;
   private readonly queues = new Map<string, MemoryQueueState>();
+  /** Transactions whose work has not finished; `close()` waits for them. */
+  private readonly running = new Set<Promise<unknown>>();
+  /** Set by the first `close()`: from then on, new work is refused. */
+  private closing: Promise<void> | undefined;
   private closed = false;
+
+  constructor(config: MemoryBackendConfig = {}) {
+    this.capabilities = {
+      repository: {
+        transactions: 'multi-collection',
+        uniqueIndexes: true,
+        durable: false,
+        maxDocumentBytes: checkMaxBytes(config.maxDocumentBytes),
+      },
+      queue: {
+        level: 'single-node',
+        transactionalEnqueue: true,
+        durable: false,
+        notifications: true,
+        maxPayloadBytes: checkMaxBytes(config.maxPayloadBytes, 'maxPayloadBytes'),
+      },
+    };
+  }
 
   async connect(options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, 'connect');
   }
 
+  /**
+   * Refuses new work, waits for running transactions (at most
+   * `closeTimeoutMs`; one still running after that fails at commit and
+   * writes nothing), then closes. Idempotent: a second call waits for the
+   * first and never rejects.
+   */
   async close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing.catch(() => undefined);
+    this.closing = this.shutDown();
+    return this.closing;
+  }
+
+  /** What `close()` does once; the document-backed backend saves in between. */
+  protected async shutDown(): Promise<void> {
+    await this.transactionsSettled();
     this.closed = true;
+  }
+
+  /** Resolves when every running transaction has ended, or after `closeTimeoutMs`. */
+  protected async transactionsSettled(): Promise<void> {
+    if (this.running.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.closeTimeoutMs);
+    });
+    const settled = Promise.allSettled([...this.running]).then(() => undefined);
+    await Promise.race([settled, timeout]).finally(() => clearTimeout(timer));
   }
 
   async health(options?: SignalOptions): Promise<HealthStatus> {
     throwIfAborted(options?.signal, 'health');
-    return this.closed ? { ok: false, latencyMs: 0, message: 'backend is closed' } : { ok: true, latencyMs: 0 };
+    return this.isClosing() ? { ok: false, latencyMs: 0, message: 'backend is closed' } : { ok: true, latencyMs: 0 };
   }
 
   repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {
     checkCollectionName(name);
-    return new MemoryRepository<T>(name, options, this.autoScope());
+    return new MemoryRepository<T>(name, options, this.autoScope(name), this.maxDocumentBytes);
   }
 
-  /** Where single operations run; the document-backed backend adds its gate. */
-  protected autoScope(): MemoryScope {
+  /** Where single operations on `collection` run; the document-backed backend adds its gate. */
+  protected autoScope(_collection: string): MemoryScope {
     return { kind: 'auto', store: this.store, gate: async () => this.assertOpen() };
   }
 
+  /** Whether `close()` was called: closing refuses new work as closed does. */
+  protected isClosing(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** The declared limit is the enforced one (a subclass may declare its own capabilities). */
+  private get maxDocumentBytes(): number {
+    return checkMaxBytes(this.capabilities.repository.maxDocumentBytes);
+  }
+
+  private get maxPayloadBytes(): number {
+    return checkMaxBytes(this.capabilities.queue.maxPayloadBytes, 'maxPayloadBytes');
+  }
+
   protected assertOpen(): void {
-    if (this.closed) throw new ConnectionError(`this ${this.kind} backend is closed`, { retryable: false });
+    if (this.isClosing()) {
+      throw new ConnectionError(`this ${this.kind} backend is closed`, { retryable: false });
+    }
   }
 
   queue<T = DocumentValue>(name: string): JobQueue<T> {
-    return new MemoryJobQueue<T>(this.queueState(name), undefined, () => this.assertOpen());
+    return new MemoryJobQueue<T>(this.queueState(name), undefined, () => this.assertOpen(), this.maxPayloadBytes);
   }
 
   private queueState(name: string): MemoryQueueState {
@@ -92,16 +168,23 @@ export class MemoryBackend implements Backend {
   }
 
   async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    checkTransactionWork(work);
+    checkOptions(options, 'transaction');
     throwIfAborted(options?.signal, 'transaction');
     this.assertOpen();
     const session = new MemorySession(this.store, true);
     const scope: TransactionScope = {
       repository: <T extends Document = AnyDocument>(name: string, repositoryOptions?: RepositoryOptions<T>) => {
         checkCollectionName(name);
-        return new MemoryRepository<T>(name, repositoryOptions, { kind: 'transaction', session });
+        return new MemoryRepository<T>(
+          name,
+          repositoryOptions,
+          { kind: 'transaction', session },
+          this.maxDocumentBytes,
+        );
       },
       queue: <T = DocumentValue>(name: string): TransactionalQueue<T> => {
-        const queue = new MemoryJobQueue<T>(this.queueState(name), session);
+        const queue = new MemoryJobQueue<T>(this.queueState(name), session, undefined, this.maxPayloadBytes);
         return {
           name: queue.name,
           enqueue: (payload, options) => queue.enqueue(payload, options),
@@ -109,13 +192,25 @@ export class MemoryBackend implements Backend {
         };
       },
     };
+    // Called inside an async function, so that a synchronous throw rolls back like a rejection.
+    const running = (async () => work(scope))();
+    this.running.add(running);
     let result: R;
     try {
-      result = await work(scope);
+      result = await running;
       throwIfAborted(options?.signal, 'transaction');
+      // close() gave up waiting for this transaction: committing now would
+      // write into a backend that has already saved and closed.
+      if (this.closed) {
+        throw new ConnectionError(`this ${this.kind} backend was closed before the transaction committed`, {
+          retryable: false,
+        });
+      }
     } catch (error) {
       session.rollback();
       throw error;
+    } finally {
+      this.running.delete(running);
     }
     session.commit();
     return result;
@@ -129,7 +224,9 @@ export class MemoryBackend implements Backend {
 /**
  * Lets `createBackend` find this adapter: `memory:` gives a {@link MemoryBackend};
  * `file:<path>` gives a {@link DocumentBackend} on that file, with
- * `?debounceMs=` and `?maxWaitMs=` as options.
+ * `?debounceMs=` and `?maxWaitMs=` as options. A `file:` backend saves on
+ * SIGTERM, SIGINT and SIGHUP (`flushOnExit`), since an application that names
+ * a file by URL expects it written; `?flushOnExit=false` turns that off.
  */
 export async function createBackendFromUrl(url: string): Promise<Backend> {
   const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
@@ -150,11 +247,16 @@ export async function createBackendFromUrl(url: string): Promise<Backend> {
     }
     return parsed;
   };
+  const flushOnExit = parameters.get('flushOnExit') ?? 'true';
+  if (flushOnExit !== 'true' && flushOnExit !== 'false') {
+    throw new ValidationError(`flushOnExit in ${JSON.stringify(url)} must be true or false`, 'url');
+  }
   const { DocumentBackend } = await import('./document-backend.js');
   const { FileDocumentStore } = await import('./file-document-store.js');
   return new DocumentBackend({
     store: new FileDocumentStore(path),
     debounceMs: number('debounceMs'),
     maxWaitMs: number('maxWaitMs'),
+    flushOnExit: flushOnExit === 'true',
   });
 }

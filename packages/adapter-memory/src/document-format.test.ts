@@ -1,0 +1,145 @@
+import { isBerthError } from '@berth/core';
+import { describe, expect, it } from 'vitest';
+import { DocumentBackend } from './document-backend.js';
+import { MemoryDocumentStore } from './memory-document-store.js';
+
+const encoder = new TextEncoder();
+
+async function storeHolding(text: string): Promise<MemoryDocumentStore> {
+  const store = new MemoryDocumentStore();
+  await store.write(encoder.encode(text));
+  return store;
+}
+
+async function storedText(store: MemoryDocumentStore): Promise<string> {
+  const stored = await store.read();
+  if (stored === null) throw new Error('nothing stored');
+  return new TextDecoder().decode(stored.data);
+}
+
+/** Names that are properties of every plain object: as keys of the JSON document they are data. */
+const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf'];
+
+describe('the JSON document of the document-backed backend', () => {
+  it('saves and reloads ids named like Object.prototype members, __proto__ included, with their versions', async () => {
+    const store = new MemoryDocumentStore();
+    const backend = new DocumentBackend({ store, debounceMs: 60_000 });
+    const items = backend.repository<{ id: string; n: number }>('items');
+    for (const [n, id] of PROTOTYPE_NAMES.entries()) await items.insert({ id, n });
+    await items.update('__proto__', { $inc: { n: 10 } });
+    await backend.close();
+
+    const reloaded = new DocumentBackend({ store });
+    const again = reloaded.repository<{ id: string; n: number }>('items');
+    expect((await again.find()).map((item) => item.id).sort()).toEqual([...PROTOTYPE_NAMES].sort());
+    expect(await again.getEntry('__proto__')).toMatchObject({
+      document: { id: '__proto__', n: 10 },
+      meta: { version: 2 },
+    });
+    expect(await again.get('constructor')).toEqual({ id: 'constructor', n: 1 });
+    await reloaded.close();
+  });
+
+  it('keeps collections named like Object.prototype members', async () => {
+    const store = new MemoryDocumentStore();
+    const backend = new DocumentBackend({ store, debounceMs: 60_000 });
+    for (const name of ['constructor', 'toString', 'valueOf']) await backend.repository(name).insert({ id: name });
+    await backend.close();
+    const reloaded = new DocumentBackend({ store });
+    for (const name of ['constructor', 'toString', 'valueOf']) {
+      expect(await reloaded.repository(name).get(name)).toEqual({ id: name });
+    }
+    await reloaded.close();
+  });
+
+  it('loads a top-level __proto__ key and an entity keyed __proto__ from a file, and writes both back', async () => {
+    const store = await storeHolding(
+      '{"__proto__":{"owner":"another tool"},"items":{"__proto__":{"n":1},"constructor":{"n":2}}}',
+    );
+    const backend = new DocumentBackend({ store, debounceMs: 60_000 });
+    const items = backend.repository<{ id: string; n: number }>('items');
+    expect(await items.get('__proto__')).toEqual({ id: '__proto__', n: 1 });
+    expect(await items.get('constructor')).toEqual({ id: 'constructor', n: 2 });
+    await items.insert({ id: 'added', n: 3 });
+    await backend.close();
+    const saved = JSON.parse(await storedText(store)) as Record<string, unknown>;
+    expect(Object.hasOwn(saved, '__proto__')).toBe(true);
+    expect(JSON.stringify(Object.getOwnPropertyDescriptor(saved, '__proto__')?.value)).toBe('{"owner":"another tool"}');
+    expect(Object.keys(saved.items as object).sort()).toEqual(['__proto__', 'added', 'constructor']);
+  });
+
+  it('never replaces another tool’s data under a collection-like key: using that collection is VALIDATION', async () => {
+    const original = { docs: [1, 2], count: 5, nothing: null, label: 'x', items: {} };
+    const store = await storeHolding(JSON.stringify(original));
+    const backend = new DocumentBackend({ store, debounceMs: 60_000 });
+    for (const name of ['docs', 'count', 'nothing', 'label']) {
+      const repository = backend.repository(name);
+      const insert = await repository.insert({ id: 'a' }).catch((error: unknown) => error);
+      expect(isBerthError(insert, 'VALIDATION'), `insert into ${name}`).toBe(true);
+      expect((insert as Error).message).toContain(JSON.stringify(name));
+      await expect(repository.get('a')).rejects.toMatchObject({ code: 'VALIDATION' });
+      await expect(repository.count()).rejects.toMatchObject({ code: 'VALIDATION' });
+      await expect(backend.transaction(async (tx) => tx.repository(name).insert({ id: 'b' }))).rejects.toMatchObject({
+        code: 'VALIDATION',
+      });
+    }
+    await backend.repository('items').insert({ id: 'kept' });
+    await backend.close();
+    const saved = JSON.parse(await storedText(store)) as Record<string, unknown>;
+    expect({ ...saved, $berth: undefined, items: undefined }).toEqual({
+      ...original,
+      $berth: undefined,
+      items: undefined,
+    });
+    expect(saved.items).toEqual({ kept: { id: 'kept' } });
+  });
+
+  const broken: readonly [string, unknown, string][] = [
+    ['not an object', 'x', '$berth'],
+    ['a newer format', { format: 2, meta: {} }, '$berth.format'],
+    ['no format', { meta: {} }, '$berth.format'],
+    ['meta not an object', { format: 1, meta: [] }, '$berth.meta'],
+    ['a collection entry not an object', { format: 1, meta: { items: 5 } }, '$berth.meta.items'],
+    ['a version as text', { format: 1, meta: { items: { a: ['7', 1, 1] } } }, '$berth.meta.items.a'],
+    ['a version of 0', { format: 1, meta: { items: { a: [0, 1, 1] } } }, '$berth.meta.items.a'],
+    ['a fractional version', { format: 1, meta: { items: { a: [1.5, 1, 1] } } }, '$berth.meta.items.a'],
+    ['a date as text', { format: 1, meta: { items: { a: [1, 'yesterday', 1] } } }, '$berth.meta.items.a'],
+    ['a date out of range', { format: 1, meta: { items: { a: [1, 1, 1e20] } } }, '$berth.meta.items.a'],
+    ['updatedAt before createdAt', { format: 1, meta: { items: { a: [1, 10, 5] } } }, '$berth.meta.items.a'],
+    ['a tuple too short', { format: 1, meta: { items: { a: [1, 1] } } }, '$berth.meta.items.a'],
+  ];
+  for (const [what, berth, key] of broken) {
+    it(`refuses metadata with ${what} at load with CONNECTION naming ${key}`, async () => {
+      const store = await storeHolding(JSON.stringify({ items: { a: { n: 1 } }, $berth: berth }));
+      const before = await storedText(store);
+      const backend = new DocumentBackend({ store, debounceMs: 1 });
+      const error = await backend.connect().catch((caught: unknown) => caught);
+      expect(isBerthError(error, 'CONNECTION'), String(error)).toBe(true);
+      expect((error as { retryable?: boolean }).retryable).toBe(false);
+      expect((error as Error).message).toContain(key);
+      await expect(backend.repository('items').update('a', { n: 2 })).rejects.toMatchObject({ code: 'CONNECTION' });
+      await backend.close();
+      expect(await storedText(store)).toBe(before);
+    });
+  }
+
+  it('loads valid metadata as it is and gives entities without metadata version 1', async () => {
+    const store = await storeHolding(
+      JSON.stringify({
+        items: { a: { n: 1 }, b: { n: 2 } },
+        $berth: { format: 1, meta: { items: { a: [7, 1000, 2000] } } },
+      }),
+    );
+    const backend = new DocumentBackend({ store, debounceMs: 60_000 });
+    const items = backend.repository<{ id: string; n: number }>('items');
+    expect((await items.getEntry('a'))?.meta).toEqual({
+      version: 7,
+      createdAt: new Date(1000),
+      updatedAt: new Date(2000),
+    });
+    expect((await items.getEntry('b'))?.meta.version).toBe(1);
+    await items.update('a', { $inc: { n: 1 } });
+    expect((await items.getEntry('a'))?.meta.version).toBe(8);
+    await backend.close();
+  });
+});
