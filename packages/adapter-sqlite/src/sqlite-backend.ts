@@ -26,6 +26,7 @@ import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
 import { SqliteJobQueue } from './sqlite-job-queue.js';
+import { registerJsonFunctions } from './sqlite-json.js';
 import { runMigrations } from './sqlite-migrations.js';
 import { jsonPath } from './sqlite-query-compiler.js';
 import { SqliteQueueHub } from './sqlite-queue-hub.js';
@@ -106,6 +107,7 @@ export class SqliteBackend implements Backend {
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       db.pragma(`busy_timeout = ${Math.max(0, Math.floor(this.config.busyTimeoutMs ?? 5_000))}`);
+      registerJsonFunctions(db);
     } catch (error) {
       // A file that is not a database fails here: release its handle.
       if (db !== undefined && this.config.database === undefined && db.open) db.close();

@@ -32,6 +32,18 @@ const all: Hero[] = Array.from({ length: 500 }, (_, n) => ({
   ...(n % 7 === 0 ? {} : { score: n % 3 === 0 ? `s${n}` : n % 5 === 0 ? null : n }),
   note: `note ${n}`,
 }));
+// Levels whose JSON text SQLite reads as another number: 2^62 as a 64-bit
+// integer, and neighbours near 1e-300 that its conversion merges.
+for (const [n, level] of [
+  2 ** 62,
+  2 ** 62 + 1024,
+  -(2 ** 62),
+  1e19,
+  1.0000000000000004e-300,
+  1.0000000000000005e-300,
+].entries()) {
+  all.push({ ...(all[n] as Hero), id: `h${500 + n}`, email: `big${n}@example.com`, score: null, level });
+}
 
 beforeAll(async () => {
   heroes = backend.repository<Hero>('heroes', {
@@ -74,6 +86,15 @@ describe('explain', () => {
     ['date range', { born: { $gte: born(100), $lt: born(110) } }, 'heroes.born'],
     ['date $in', { born: { $in: [born(1), born(2)] } }, 'heroes.born'],
     ['an indexed term ANDed with an unindexed one', { guild: 'guild-3', note: 'note 3' }, 'heroes.guild'],
+    ['number equality past 2^53', { level: 2 ** 62 }, 'heroes.level'],
+    ['number range past 2^53', { level: { $gte: 2 ** 62 } }, 'heroes.level'],
+    ['number equality near 1e-300', { level: 1.0000000000000005e-300 }, 'heroes.level'],
+    ['number range near 1e-300', { level: { $gt: 1.0000000000000004e-300, $lt: 1 } }, 'heroes.level'],
+    [
+      'number $in of large, tiny and small numbers',
+      { level: { $in: [2 ** 62, 1.0000000000000004e-300, 3] } },
+      'heroes.level',
+    ],
   ];
 
   for (const [label, where, index] of indexed) {

@@ -1,4 +1,5 @@
 import { fromJsonValue, stringifyDocument } from '@berth/core';
+import type { SqliteDatabase } from './sqlite-connection.js';
 
 /** Serializes a document for the `doc` column (Dates as `{ "$date": … }`). */
 export function encodeDocument(document: unknown): string {
@@ -9,4 +10,18 @@ export function encodeDocument(document: unknown): string {
 export function decodeDocument<T>(text: string): T {
   const parsed: unknown = JSON.parse(text);
   return (text.includes('"$date"') ? fromJsonValue(parsed) : parsed) as T;
+}
+
+/**
+ * Registers `berth_number(text)` on a connection: the double JavaScript
+ * reads from a JSON number's text, which filters, sorts and `countBy`
+ * compare instead of SQLite's own reading (see `numberOf` in
+ * sqlite-query-compiler.ts). NULL for anything that is not a number.
+ */
+export function registerJsonFunctions(db: SqliteDatabase): void {
+  db.function('berth_number', { deterministic: true }, (text: unknown) => {
+    if (typeof text !== 'string') return null;
+    const number = Number(text);
+    return Number.isFinite(number) ? number : null;
+  });
 }

@@ -13,8 +13,9 @@ import { type RawBuilder, sql } from 'kysely';
  * Compiles core's validated filter and sort trees to SQLite SQL over the
  * JSON text in the `doc` column, reproducing the reference evaluator:
  * type-strict comparisons (`json_type` guards every comparison), code-point
- * string order (BINARY collation compares UTF-8 bytes), null and missing
- * alike for equality, and the cross-type sort order.
+ * string order (BINARY collation compares UTF-8 bytes), numbers as the
+ * doubles JavaScript holds (see `numberOf`), null and missing alike for
+ * equality, and the cross-type sort order.
  *
  * Field paths are inlined as JSON path literals: core has already limited
  * their segments to letters, digits, `_` and `-`, and inlining is what lets
@@ -33,9 +34,52 @@ export function typeOf(path: FieldPath): Expression {
   return sql`json_type(doc, ${sql.lit(jsonPath(path))})`;
 }
 
-/** `json_extract(doc, path)`: the SQL value at the path. */
+/**
+ * `json_extract(doc, path)`: the SQL value at the path, as SQLite reads it.
+ * Declared indexes hold exactly this expression, so conditions that should
+ * use an index compare it; for numbers it is only an approximation (see
+ * `numberOf`).
+ */
 export function jsonValueOf(path: FieldPath): Expression {
   return sql`json_extract(doc, ${sql.lit(jsonPath(path))})`;
+}
+
+/** Integers SQLite reads exactly and JavaScript holds exactly: |n| <= 2^53. */
+const SAFE = sql.raw('BETWEEN -9007199254740992 AND 9007199254740992');
+
+/**
+ * The double JavaScript holds for a number-typed field. SQLite's reading of
+ * the JSON text differs: `4611686018427388000` (2^62 as JSON.stringify
+ * writes it) becomes that 64-bit integer, which is not 2^62, and its
+ * text-to-double conversion is off by up to a few ulps for large exponents
+ * (it merges or swaps neighbours near 1e-300). Safe integers are taken as
+ * SQLite reads them; any other number is parsed by JavaScript
+ * (`berth_number`, see sqlite-json.ts) from the field's JSON text, which
+ * `->` returns verbatim.
+ */
+function numberOf(path: FieldPath): Expression {
+  const value = jsonValueOf(path);
+  return sql`(CASE WHEN ${typeOf(path)} IS 'integer' AND ${value} ${SAFE} THEN ${value} ELSE berth_number(doc -> ${sql.lit(jsonPath(path))}) END)`;
+}
+
+/**
+ * The value at the path, numbers as JavaScript's doubles (NULL when missing;
+ * JSON text for arrays and objects). What `countBy` groups by.
+ */
+export function groupValueOf(path: FieldPath): Expression {
+  return sql`(CASE WHEN ${isNumber(path)} THEN ${numberOf(path)} ELSE ${jsonValueOf(path)} END)`;
+}
+
+/**
+ * Bounds within which SQLite's reading of a number's JSON text must lie
+ * when the number itself is `x`: its error is a few ulps (2^-50 relative,
+ * or a few subnormal steps), far inside these. A condition on the indexed
+ * `jsonValueOf` value between them lets an index narrow the rows; `numberOf`
+ * then decides exactly.
+ */
+function near(x: number): { readonly low: number; readonly high: number } {
+  const margin = Math.abs(x) * 2 ** -40 + 2 ** -1000;
+  return { low: x - margin, high: x + margin };
 }
 
 function dateTextOf(path: FieldPath): Expression {
@@ -86,7 +130,12 @@ function equals(path: FieldPath, operand: DocumentScalar): Expression {
   if (operand === true) return sql`(${type} IS 'true')`;
   if (operand === false) return sql`(${type} IS 'false')`;
   if (typeof operand === 'number') {
-    return sql`(${isNumber(path)} AND ${present(path)} AND ${jsonValueOf(path)} = ${operand})`;
+    // A safe integer's text is read exactly, so the index can look it up.
+    const { low, high } = near(operand);
+    const candidates = Number.isSafeInteger(operand)
+      ? sql`${jsonValueOf(path)} = ${operand}`
+      : sql`${jsonValueOf(path)} BETWEEN ${low} AND ${high}`;
+    return sql`(${isNumber(path)} AND ${present(path)} AND ${candidates} AND ${numberOf(path)} = ${operand})`;
   }
   if (typeof operand === 'string') {
     return sql`(${type} IS 'text' AND ${present(path)} AND ${jsonValueOf(path)} = ${operand})`;
@@ -104,7 +153,11 @@ function compare(path: FieldPath, operator: '>' | '>=' | '<' | '<=', operand: nu
   const op = sql.raw(operator);
   const type = typeOf(path);
   if (typeof operand === 'number') {
-    return sql`(${isNumber(path)} AND ${present(path)} AND ${jsonValueOf(path)} ${op} ${operand})`;
+    const { low, high } = near(operand);
+    const candidates = operator.startsWith('>')
+      ? sql`${jsonValueOf(path)} >= ${low}`
+      : sql`${jsonValueOf(path)} <= ${high}`;
+    return sql`(${isNumber(path)} AND ${present(path)} AND ${candidates} AND ${numberOf(path)} ${op} ${operand})`;
   }
   if (typeof operand === 'string') {
     return sql`(${type} IS 'text' AND ${present(path)} AND ${jsonValueOf(path)} ${op} ${operand})`;
@@ -116,7 +169,10 @@ function elementEquals(operand: DocumentScalar): Expression {
   if (operand === null) return sql`element.type IS 'null'`;
   if (operand === true) return sql`element.type IS 'true'`;
   if (operand === false) return sql`element.type IS 'false'`;
-  if (typeof operand === 'number') return sql`(element.type IN ('integer', 'real') AND element.value = ${operand})`;
+  if (typeof operand === 'number') {
+    // As numberOf, for an array element: its JSON text is at its full key.
+    return sql`(element.type IN ('integer', 'real') AND (CASE WHEN element.type IS 'integer' AND element.value ${SAFE} THEN element.value ELSE berth_number(doc -> element.fullkey) END) = ${operand})`;
+  }
   if (typeof operand === 'string') return sql`(element.type IS 'text' AND element.value = ${operand})`;
   return sql`(element.type IS 'object' AND element.value = ${encodedDate(operand)})`;
 }
@@ -135,7 +191,9 @@ function isIn(path: FieldPath, values: readonly DocumentScalar[]): Expression {
   if (values.includes(true)) terms.push(equals(path, true));
   if (values.includes(false)) terms.push(equals(path, false));
   if (numbers.length > 0) {
-    terms.push(sql`(${isNumber(path)} AND ${present(path)} AND ${jsonValueOf(path)} IN (${sql.join(numbers)}))`);
+    terms.push(
+      sql`(${isNumber(path)} AND ${present(path)} AND ${numberCandidates(path, numbers)} AND ${numberOf(path)} IN (${sql.join(numbers)}))`,
+    );
   }
   if (strings.length > 0) {
     terms.push(sql`(${type} IS 'text' AND ${present(path)} AND ${jsonValueOf(path)} IN (${sql.join(strings)}))`);
@@ -144,6 +202,29 @@ function isIn(path: FieldPath, values: readonly DocumentScalar[]): Expression {
     terms.push(sql`(${type} IS 'object' AND ${present(path)} AND ${jsonValueOf(path)} IN (${sql.join(dates)}))`);
   }
   return join(terms, 'OR');
+}
+
+/**
+ * The index-friendly part of a numeric `$in`: safe integers in one `IN`
+ * list, a range around every other number. The ranges are ORed as a
+ * balanced tree: a flat chain of up to 1000 would exceed SQLite's
+ * expression depth.
+ */
+function numberCandidates(path: FieldPath, numbers: readonly number[]): Expression {
+  const safe = numbers.filter((number) => Number.isSafeInteger(number));
+  const ranges = numbers
+    .filter((number) => !Number.isSafeInteger(number))
+    .map((number) => {
+      const { low, high } = near(number);
+      return sql`${jsonValueOf(path)} BETWEEN ${low} AND ${high}`;
+    });
+  return anyOf(safe.length === 0 ? ranges : [sql`${jsonValueOf(path)} IN (${sql.join(safe)})`, ...ranges]);
+}
+
+function anyOf(parts: readonly Expression[]): Expression {
+  if (parts.length <= 1) return parts[0] ?? FALSE;
+  const middle = Math.ceil(parts.length / 2);
+  return sql`(${anyOf(parts.slice(0, middle))} OR ${anyOf(parts.slice(middle))})`;
 }
 
 function join(parts: readonly Expression[], separator: 'AND' | 'OR'): Expression {
@@ -231,7 +312,7 @@ function rankOf(path: FieldPath): Expression {
 /** The value a field sorts by within its type (NULL for null, arrays and objects, which tie). */
 function sortValueOf(path: FieldPath): Expression {
   const type = typeOf(path);
-  return sql`(CASE WHEN ${type} IN ('true', 'false', 'integer', 'real', 'text') THEN ${jsonValueOf(path)} WHEN ${isDate(path)} THEN ${dateTextOf(path)} ELSE NULL END)`;
+  return sql`(CASE WHEN ${type} IN ('true', 'false', 'text') THEN ${jsonValueOf(path)} WHEN ${type} IN ('integer', 'real') THEN ${numberOf(path)} WHEN ${isDate(path)} THEN ${dateTextOf(path)} ELSE NULL END)`;
 }
 
 /** The ORDER BY terms of a sort: rank and value per key, then id ascending. */

@@ -43,7 +43,7 @@ import { type RawBuilder, sql } from 'kysely';
 import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
 import { decodeDocument, encodeDocument } from './sqlite-json.js';
-import { compileAfter, compileFilter, compileOrderBy, jsonValueOf, typeOf } from './sqlite-query-compiler.js';
+import { compileAfter, compileFilter, compileOrderBy, groupValueOf, typeOf } from './sqlite-query-compiler.js';
 
 /** What a repository needs from its backend. */
 export interface SqliteRepositoryContext {
@@ -381,7 +381,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     const filter = compileFilter(parseFilter(where));
     return this.operation(options?.signal, 'countBy', () => {
       const rows = this.connection.all<{ type: string | null; value: unknown; n: number }>(
-        sql`SELECT ${typeOf(path)} AS type, ${jsonValueOf(path)} AS value, count(*) AS n FROM ${table(this.name)} WHERE ${filter} GROUP BY 1, 2`.compile(
+        sql`SELECT ${typeOf(path)} AS type, ${groupValueOf(path)} AS value, count(*) AS n FROM ${table(this.name)} WHERE ${filter} GROUP BY 1, 2`.compile(
           queryBuilder,
         ),
       );

@@ -1,11 +1,17 @@
 import type { Filter } from '@berth/core';
+import { expect } from 'vitest';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
+import { compareCodePoints } from './assertions.js';
 import {
+  EXTREME_NUMBERS,
   expectCode,
   expectMatches,
+  extremeNumberDocuments,
   ISO_1999,
   ISO_2021,
+  LOOKALIKE_STRINGS,
   type LooseDocument,
+  lookalikeStringDocuments,
   peopleDocuments,
   seeded,
   VALUE_IDS,
@@ -86,6 +92,11 @@ function arrayDocuments(): LooseDocument[] {
     { id: 'c-number', tags: 1 },
     { id: 'c-none' },
   ];
+}
+
+/** The ids of `documents` whose `field` value satisfies `test`. */
+function idsWhere(documents: readonly LooseDocument[], field: string, test: (value: never) => boolean): string[] {
+  return documents.filter((document) => test(document[field] as never)).map((document) => document.id);
 }
 
 /** Casts malformed filters past the type checker: the engine must reject them at runtime. */
@@ -234,6 +245,99 @@ export const filterGroup: ConformanceGroup = defineGroup('filter', [
       await expectMatches(people, { age: { $lt: 100 } }, ['ann', 'bob', 'eve', 'fay', 'gus']);
       await expectMatches(people, { age: { $lte: 5 } }, ['fay', 'gus']);
       await expectMatches(people, { 'address.city': { $gte: '' } }, ['ann', 'bob', 'cid']);
+    },
+  },
+  {
+    name: 'numbers compare as the doubles JavaScript holds: past 2^53 and 2^63, extreme magnitudes, one-ulp neighbours',
+    async run(context) {
+      const documents = extremeNumberDocuments();
+      const numbers = await seeded(context, documents);
+      for (const x of EXTREME_NUMBERS) {
+        const equal = idsWhere(documents, 'n', (n: number) => n === x);
+        await expectMatches(numbers, { n: x }, equal);
+        await expectMatches(numbers, { n: { $in: [x] } }, equal);
+        await expectMatches(numbers, { n: { $gte: x, $lte: x } }, equal);
+        await expectMatches(
+          numbers,
+          { n: { $gt: x } },
+          idsWhere(documents, 'n', (n: number) => n > x),
+        );
+        await expectMatches(
+          numbers,
+          { n: { $lt: x } },
+          idsWhere(documents, 'n', (n: number) => n < x),
+        );
+      }
+      await expectMatches(
+        numbers,
+        { n: -0 },
+        idsWhere(documents, 'n', (n: number) => n === 0),
+      );
+      await expectMatches(
+        numbers,
+        { n: { $ne: 2 ** 62 } },
+        idsWhere(documents, 'n', (n: number) => n !== 2 ** 62),
+      );
+      await expectMatches(
+        numbers,
+        { n: { $in: [2 ** 62, 1e19, 1e-40, 1.0000000000000005e-300, 7] } },
+        idsWhere(documents, 'n', (n: number) => [2 ** 62, 1e19, 1e-40, 1.0000000000000005e-300].includes(n)),
+      );
+      await expectMatches(
+        numbers,
+        { n: { $nin: [2 ** 62, -(2 ** 62), 1e-40] } },
+        idsWhere(documents, 'n', (n: number) => ![2 ** 62, -(2 ** 62), 1e-40].includes(n)),
+      );
+    },
+  },
+  {
+    name: '$contains finds integers past 2^53 and extreme numbers inside arrays exactly',
+    async run(context) {
+      const documents = extremeNumberDocuments();
+      const numbers = await seeded(context, documents);
+      for (const x of [2 ** 62, -(2 ** 62), 2 ** 62 + 1024, 1e19, 1e-40, 5e-324, 1.0000000000000009e-300, 1e308]) {
+        await expectMatches(
+          numbers,
+          { list: { $contains: x } },
+          idsWhere(documents, 'n', (n: number) => n === x),
+        );
+      }
+    },
+  },
+  {
+    name: 'strings differing only by trailing spaces, case, accent or astral character are different values',
+    async run(context) {
+      const documents = lookalikeStringDocuments();
+      const strings = await seeded(context, documents);
+      for (const x of LOOKALIKE_STRINGS) {
+        const equal = idsWhere(documents, 's', (s: string) => s === x);
+        expect(equal).toHaveLength(1);
+        await expectMatches(strings, { s: x }, equal);
+        await expectMatches(strings, { s: { $in: [x] } }, equal);
+        await expectMatches(strings, { s: { $gte: x, $lte: x } }, equal);
+        await expectMatches(
+          strings,
+          { s: { $ne: x } },
+          idsWhere(documents, 's', (s: string) => s !== x),
+        );
+        await expectMatches(
+          strings,
+          { s: { $startsWith: x } },
+          idsWhere(documents, 's', (s: string) => s.startsWith(x)),
+        );
+        await expectMatches(
+          strings,
+          { s: { $gt: x } },
+          idsWhere(documents, 's', (s: string) => compareCodePoints(s, x) > 0),
+        );
+        await expectMatches(
+          strings,
+          { s: { $lt: x } },
+          idsWhere(documents, 's', (s: string) => compareCodePoints(s, x) < 0),
+        );
+      }
+      await expectMatches(strings, { s: 'a   ' }, []);
+      await expectMatches(strings, { s: { $in: ['a   ', 'b', 'e\u0300'] } }, []);
     },
   },
   {

@@ -73,6 +73,108 @@ export function peopleDocuments(): LooseDocument[] {
   ];
 }
 
+/**
+ * Numbers an engine gets wrong unless it compares the doubles JavaScript
+ * holds, ascending: integers past 2^53 whose shortest decimal text is not
+ * exact (SQLite reads `4611686018427388000` back as a 64-bit integer, which
+ * is not 2^62), integers past 2^63, values a fixed-point decimal rounds
+ * together (`1e-40`, `5e-324`, `1e300` and `1e308`), and neighbours one ulp
+ * apart near 1e-300 that SQLite's own text-to-double conversion merges
+ * (…04e-300 and …05e-300) or swaps (…09e-300 and …1e-300).
+ */
+export const EXTREME_NUMBERS: readonly number[] = [
+  -Number.MAX_VALUE,
+  -1e300,
+  -1e19,
+  -(2 ** 62),
+  -(2 ** 53) - 2,
+  -1.5,
+  -1e-40,
+  -5e-324,
+  0,
+  5e-324,
+  1.0000000000000004e-300,
+  1.0000000000000005e-300,
+  1.0000000000000009e-300,
+  1.000000000000001e-300,
+  1e-40,
+  2e-40,
+  1,
+  2 ** 53,
+  2 ** 53 + 2,
+  2 ** 60,
+  2 ** 62,
+  2 ** 62 + 1024,
+  2 ** 63,
+  1e19,
+  1e19 + 2048,
+  1e21,
+  1e300,
+  1e308,
+  Number.MAX_VALUE,
+];
+
+/**
+ * One document per {@link EXTREME_NUMBERS} value in `n` (also inside the
+ * array `list`), plus `-0`, which is stored as 0 and ties with it. Ids run
+ * against the numeric order, so an engine that ties two different numbers
+ * and falls back to the id tie-break puts them in the wrong order.
+ */
+export function extremeNumberDocuments(): LooseDocument[] {
+  const count = EXTREME_NUMBERS.length;
+  const documents: LooseDocument[] = EXTREME_NUMBERS.map((n, index) => ({
+    id: `x${String(count - index).padStart(2, '0')}`,
+    n,
+    list: [n],
+  }));
+  return [...documents, { id: 'x00', n: -0, list: [-0] }];
+}
+
+/**
+ * Strings that differ only by trailing or leading spaces (equal under the
+ * PAD SPACE collations of MySQL and MariaDB), by case, by accent
+ * (precomposed `é` against `e` + combining acute) or by astral character.
+ * Ids run against the code point order of the values.
+ */
+export const LOOKALIKE_STRINGS: readonly string[] = [
+  ' a',
+  'A',
+  'E',
+  'SS',
+  'a',
+  'a ',
+  'a  ',
+  'e',
+  'e\u0301',
+  'ss',
+  '\u00df',
+  '\u00e9',
+  '\uff45',
+  '😀',
+  '😀 ',
+  '😁',
+];
+
+/** One document per {@link LOOKALIKE_STRINGS} value in `s`, ids against the value order. */
+export function lookalikeStringDocuments(): LooseDocument[] {
+  const count = LOOKALIKE_STRINGS.length;
+  return LOOKALIKE_STRINGS.map((s, index) => ({ id: `s${String(count - index).padStart(2, '0')}`, s }));
+}
+
+/** Sorts documents by a numeric or string field (code points), then id: what the sort cases expect. */
+export function sortedIds(documents: readonly LooseDocument[], field: string, direction: 'asc' | 'desc'): string[] {
+  const sign = direction === 'desc' ? -1 : 1;
+  return [...documents]
+    .sort((a, b) => {
+      const x = a[field] as number | string;
+      const y = b[field] as number | string;
+      const order =
+        typeof x === 'string' && typeof y === 'string' ? compareCodePoints(x, y) : x < y ? -1 : x > y ? 1 : 0;
+      return sign * order || compareCodePoints(a.id, b.id);
+    })
+    .map((document) => document.id);
+}
+
 /** Compares strings by Unicode code point, as Berth orders them. */
 function compareCodePoints(a: string, b: string): number {
   const left = Array.from(a);
