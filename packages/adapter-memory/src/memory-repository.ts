@@ -9,6 +9,7 @@ import {
   type DocumentScalar,
   type Entry,
   evaluateQuery,
+  findOneQuery,
   generateId,
   getPathValue,
   type IndexSpec,
@@ -196,7 +197,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   async findOne(query?: Query, options?: SignalOptions): Promise<T | null> {
-    const [first] = await this.find({ ...query, limit: 1 }, options);
+    const [first] = await this.find(findOneQuery(query), options);
     return first ?? null;
   }
 

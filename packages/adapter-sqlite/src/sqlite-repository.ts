@@ -7,6 +7,7 @@ import {
   compareValues,
   copyDocument,
   cursorAfter,
+  findOneQuery,
   type Document,
   type DocumentScalar,
   type Entry,
@@ -362,7 +363,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   }
 
   async findOne(query?: Query, options?: SignalOptions): Promise<T | null> {
-    const [first] = await this.find({ ...query, limit: 1 }, options);
+    const [first] = await this.find(findOneQuery(query), options);
     return first ?? null;
   }
 

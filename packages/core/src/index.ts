@@ -15,6 +15,7 @@ export * from './document-store.js';
 export * from './document-writes.js';
 export * from './errors.js';
 export * from './filter.js';
+export * from './find-one.js';
 export * from './ids.js';
 export * from './instrument.js';
 export * from './iterate.js';

@@ -1,5 +1,6 @@
 import type { SignalOptions } from './abort.js';
 import type { AnyDocument, Document, Entry, NewDocument } from './document.js';
+import type { FindOneQuery } from './find-one.js';
 import type { CountByGroup, Page, Query, QueryPlan } from './query.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 import type { Update } from './update.js';
@@ -63,8 +64,8 @@ export interface Repository<T extends Document = AnyDocument> {
   find(query?: Query, options?: SignalOptions): Promise<T[]>;
   /** One page and the cursor of the next one. */
   findPage(query?: Query, options?: SignalOptions): Promise<Page<T>>;
-  /** The first match in order, or `null`. */
-  findOne(query?: Query, options?: SignalOptions): Promise<T | null>;
+  /** The first match in order (`where`, `orderBy`, `offset` apply), or `null`. A `limit` or `cursor` is a `VALIDATION` error. */
+  findOne(query?: FindOneQuery, options?: SignalOptions): Promise<T | null>;
   /** Number of matches (`limit`/`offset`/`cursor` are not allowed). */
   count(where?: Query['where'], options?: SignalOptions): Promise<number>;
   /** Counts per value of `field` (scalars only; missing counts as `null`), in sort order. */

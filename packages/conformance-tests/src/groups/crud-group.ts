@@ -434,4 +434,33 @@ export const crudGroup: ConformanceGroup = defineGroup('crud', [
       expect(await repository.count()).toBe(0);
     },
   },
+  {
+    name: 'findOne refuses a limit or a cursor with VALIDATION naming it, and honours where, orderBy and offset',
+    async run(context) {
+      const repository = context.repository<Item>();
+      await repository.insertMany([
+        { id: 'a', name: 'a', n: 3, group: 'x' },
+        { id: 'b', name: 'b', n: 1, group: 'x' },
+        { id: 'c', name: 'c', n: 2, group: 'x' },
+        { id: 'd', name: 'd', n: 0, group: 'y' },
+      ]);
+      const { nextCursor } = await repository.findPage({ orderBy: 'n', limit: 1 });
+      // Neither ignored (as taking find's query whole would) nor applied (limit 0 would give null).
+      for (const limit of [0, 1, 2, 10]) {
+        await expectBerthError(repository.findOne(invalid({ where: { group: 'x' }, limit })), 'VALIDATION', {
+          path: 'limit',
+        });
+      }
+      await expectBerthError(repository.findOne(invalid({ orderBy: 'n', cursor: nextCursor })), 'VALIDATION', {
+        path: 'cursor',
+      });
+      const where = { group: 'x' };
+      expect((await repository.findOne({ where, orderBy: 'n' }))?.id).toBe('b');
+      expect((await repository.findOne({ where, orderBy: { field: 'n', direction: 'desc' }, offset: 1 }))?.id).toBe(
+        'c',
+      );
+      expect(await repository.findOne({ where, offset: 3 })).toBeNull();
+      expect(await repository.findOne({ where: { group: 'z' } })).toBeNull();
+    },
+  },
 ]);

@@ -326,6 +326,8 @@ class ReferenceModel {
       case 'find':
         return this.find(operation.query);
       case 'findOne':
+        // findOne refuses a limit (docs/semantics.md, "Paging").
+        if (operation.query.limit !== undefined) throw code('VALIDATION');
         return this.find({ ...operation.query, limit: 1 })[0] ?? null;
       case 'findPage': {
         const all = this.sorted(operation.query);

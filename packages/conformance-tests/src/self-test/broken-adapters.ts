@@ -201,6 +201,18 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
       },
     },
     {
+      name: 'lets findOne ignore a limit or cursor',
+      group: 'crud',
+      breakage: {
+        repository: (inner) => ({
+          findOne: (query, options) => {
+            const { limit: _limit, cursor: _cursor, ...rest } = (query ?? {}) as Query;
+            return inner.findOne(rest, options);
+          },
+        }),
+      },
+    },
+    {
       name: 'ignores expected versions',
       group: 'crud',
       breakage: {
