@@ -1,6 +1,16 @@
 import { expect } from 'vitest';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
-import { expectCode, ISO_2021, type LooseDocument, peopleDocuments, seeded } from './query-fixtures.js';
+import {
+  EXTREME_NUMBERS,
+  expectCode,
+  extremeNumberDocuments,
+  ISO_2021,
+  LOOKALIKE_STRINGS,
+  type LooseDocument,
+  lookalikeStringDocuments,
+  peopleDocuments,
+  seeded,
+} from './query-fixtures.js';
 
 /** Values of `k` that look alike across types, repeated to make counts above one. */
 function groupDocuments(): LooseDocument[] {
@@ -128,6 +138,31 @@ export const aggregateGroup: ConformanceGroup = defineGroup('aggregate', [
         { value: null, count: 4 },
         { value: 'Bergen', count: 1 },
         { value: 'Oslo', count: 2 },
+      ]);
+    },
+  },
+  {
+    name: 'countBy keeps numbers past 2^53, extreme magnitudes and one-ulp neighbours apart, -0 with 0',
+    async run(context) {
+      const numbers = await seeded(context, extremeNumberDocuments());
+      const groups = await numbers.countBy('n');
+      // The fixture lists its numbers ascending; -0 is stored as 0 and joins its group.
+      expect(groups).toEqual(EXTREME_NUMBERS.map((value) => ({ value, count: value === 0 ? 2 : 1 })));
+      expect(groups.every((group) => !Object.is(group.value, -0))).toBe(true);
+      expect(await numbers.countBy('n', { n: { $gte: 2 ** 62 } })).toEqual(
+        EXTREME_NUMBERS.filter((value) => value >= 2 ** 62).map((value) => ({ value, count: 1 })),
+      );
+    },
+  },
+  {
+    name: 'countBy keeps strings differing only by trailing spaces, case, accent or astral character apart',
+    async run(context) {
+      const strings = await seeded(context, lookalikeStringDocuments());
+      expect(await strings.countBy('s')).toEqual(LOOKALIKE_STRINGS.map((value) => ({ value, count: 1 })));
+      expect(await strings.countBy('s', { s: { $startsWith: 'a' } })).toEqual([
+        { value: 'a', count: 1 },
+        { value: 'a ', count: 1 },
+        { value: 'a  ', count: 1 },
       ]);
     },
   },

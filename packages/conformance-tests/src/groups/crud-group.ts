@@ -2,6 +2,7 @@ import type { Document, DocumentMeta, Repository } from '@berth/core';
 import { expect } from 'vitest';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
 import { expectBerthError, expectUnchanged, invalid, type LooseDocument, snapshot } from './assertions.js';
+import { LOOKALIKE_STRINGS } from './query-fixtures.js';
 
 interface Item extends Document {
   name: string;
@@ -412,6 +413,32 @@ export const crudGroup: ConformanceGroup = defineGroup('crud', [
       const before = await snapshot(repository);
       await expectBerthError(repository.updateMany({ group: 'x' }, { $inc: { n: 1 } }), 'VALIDATION');
       await expectUnchanged(repository, before);
+    },
+  },
+  {
+    name: 'ids differing only by trailing spaces, case, accent or astral character are different documents',
+    async run(context) {
+      const repository = context.repository<LooseDocument>();
+      for (const id of LOOKALIKE_STRINGS) await repository.insert({ id, value: id });
+      for (const id of LOOKALIKE_STRINGS) {
+        expect(await repository.get(id)).toStrictEqual({ id, value: id });
+        expect(await repository.find({ where: { id } })).toStrictEqual([{ id, value: id }]);
+        expect(await repository.count({ id: { $in: [id] } })).toBe(1);
+      }
+      for (const absent of ['a   ', ' a ', 'A ', '\u00c9', 'E\u0301', '😁 ']) {
+        expect(await repository.get(absent), `get(${JSON.stringify(absent)})`).toBeNull();
+        expect(await repository.exists({ id: absent })).toBe(false);
+        expect(await repository.delete(absent)).toBe(false);
+        await expectBerthError(repository.update(absent, { value: 'changed' }), 'NOT_FOUND');
+      }
+      const many = await repository.getMany(['a  ', 'a', 'a ', 'a   ']);
+      expect(many.map((document) => document?.id ?? null)).toStrictEqual(['a  ', 'a', 'a ', null]);
+      expect(await repository.update('a  ', { value: 'changed' })).toStrictEqual({ id: 'a  ', value: 'changed' });
+      expect(await repository.delete('a ')).toBe(true);
+      // Without orderBy, results come in id order: the fixture's order, by code point.
+      expect(await repository.find()).toStrictEqual(
+        LOOKALIKE_STRINGS.filter((id) => id !== 'a ').map((id) => ({ id, value: id === 'a  ' ? 'changed' : id })),
+      );
     },
   },
   {

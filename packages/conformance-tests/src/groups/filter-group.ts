@@ -1,4 +1,4 @@
-import type { Filter } from '@berth/core';
+import { type Filter, MAX_NESTING_DEPTH } from '@berth/core';
 import { expect } from 'vitest';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
 import { compareCodePoints } from './assertions.js';
@@ -9,6 +9,7 @@ import {
   extremeNumberDocuments,
   ISO_1999,
   ISO_2021,
+  ids,
   LOOKALIKE_STRINGS,
   type LooseDocument,
   lookalikeStringDocuments,
@@ -548,6 +549,44 @@ export const filterGroup: ConformanceGroup = defineGroup('filter', [
       await expectMatches(people, { 'tags.0': 'admin' }, []);
       await expectMatches(people, { 'address.0.city': 'Oslo' }, []);
       await expectMatches(people, { 'tags.0': null }, ['ann', 'bob', 'cid', 'dan', 'eve', 'fay', 'gus']);
+    },
+  },
+  {
+    name: 'a document nested to the maximum depth is found by filters on top-level and deep fields, sorted and counted',
+    async run(context) {
+      // Levels 1..depth, each { n: level, d: next }; the document itself is one more level.
+      const nested = (level: number, depth: number): LooseDocument[string] =>
+        level === depth ? { n: level, bottom: 'x' } : { n: level, d: nested(level + 1, depth) };
+      const deep: LooseDocument = { id: 'deep', kind: 'deep', tree: nested(1, MAX_NESTING_DEPTH - 1) };
+      const repository = await seeded(context, [
+        { id: 'a', kind: 'shallow', tree: { n: 1 } },
+        { id: 'b', kind: 'shallow', tree: { n: 15 } },
+      ]);
+      await expectCode(() => repository.insert({ id: 'deeper', tree: nested(1, MAX_NESTING_DEPTH) }), 'VALIDATION');
+      expect(await repository.insert(deep)).toStrictEqual(deep);
+      expect(await repository.get('deep')).toStrictEqual(deep);
+      await expectMatches(repository, { kind: 'deep' }, ['deep']);
+      await expectMatches(repository, { kind: { $ne: 'shallow' } }, ['deep']);
+      // Sixteen segments, the longest path: tree, fourteen times d, then n.
+      const longest = ['tree', ...Array.from({ length: 14 }, () => 'd'), 'n'].join('.');
+      await expectMatches(repository, { [longest]: 15 }, ['deep']);
+      await expectMatches(repository, { [longest]: { $gte: 1 } }, ['deep']);
+      await expectMatches(repository, { 'tree.n': 1 }, ['a', 'deep']);
+      expect(ids(await repository.find({ orderBy: ['kind', { field: 'tree.n', direction: 'desc' }] }))).toEqual([
+        'deep',
+        'b',
+        'a',
+      ]);
+      expect(await repository.countBy('kind')).toEqual([
+        { value: 'deep', count: 1 },
+        { value: 'shallow', count: 2 },
+      ]);
+      expect(await repository.countBy(longest)).toEqual([
+        { value: null, count: 2 },
+        { value: 15, count: 1 },
+      ]);
+      await repository.update('deep', { kind: 'deeper' });
+      await expectMatches(repository, { kind: 'deeper' }, ['deep']);
     },
   },
   {

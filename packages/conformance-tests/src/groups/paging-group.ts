@@ -1,7 +1,18 @@
 import type { NewDocument, Page, Query, Repository } from '@berth/core';
 import { expect } from 'vitest';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
-import { collect, expectCode, idSet, ids, type LooseDocument, render, seeded } from './query-fixtures.js';
+import {
+  collect,
+  expectCode,
+  extremeNumberDocuments,
+  idSet,
+  ids,
+  type LooseDocument,
+  lookalikeStringDocuments,
+  render,
+  seeded,
+  sortedIds,
+} from './query-fixtures.js';
 
 /** Ten documents `n10`…`n100` with `n` = 10…100 and `odd` set on every other one. */
 function tenDocuments(): LooseDocument[] {
@@ -164,6 +175,33 @@ export const pagingGroup: ConformanceGroup = defineGroup('paging', [
       expect(ascending.flat()).toEqual(['b', 'd', 'j', 'e', 'h', 'c', 'a', 'f', 'g', 'i']);
       const descending = await walk(repository, { orderBy: { field: 'v', direction: 'desc' }, limit: 3 });
       expect(descending.flat()).toEqual(['i', 'g', 'f', 'a', 'c', 'h', 'e', 'b', 'd', 'j']);
+    },
+  },
+  {
+    name: 'cursor pages advance over numbers past 2^53, extreme magnitudes and one-ulp neighbours',
+    async run(context) {
+      const documents = extremeNumberDocuments();
+      const numbers = await seeded(context, documents);
+      for (const direction of ['asc', 'desc'] as const) {
+        for (const limit of [1, 4]) {
+          const pages = await walk(numbers, { orderBy: { field: 'n', direction }, limit });
+          expect(pages.flat(), `pages of ${limit} by n ${direction}`).toEqual(sortedIds(documents, 'n', direction));
+        }
+      }
+      const large = documents.filter((document) => (document.n as number) >= 2 ** 53);
+      const pages = await walk(numbers, { where: { n: { $gte: 2 ** 53 } }, orderBy: 'n', limit: 1 });
+      expect(pages.flat()).toEqual(sortedIds(large, 'n', 'asc'));
+    },
+  },
+  {
+    name: 'cursor pages advance over strings differing only by trailing spaces, case or accent',
+    async run(context) {
+      const documents = lookalikeStringDocuments();
+      const strings = await seeded(context, documents);
+      for (const direction of ['asc', 'desc'] as const) {
+        const pages = await walk(strings, { orderBy: { field: 's', direction }, limit: 1 });
+        expect(pages.flat(), `pages by s ${direction}`).toEqual(sortedIds(documents, 's', direction));
+      }
     },
   },
   {

@@ -1,7 +1,17 @@
 import type { OrderBy } from '@berth/core';
 import { expect } from 'vitest';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
-import { expectCode, ids, type LooseDocument, render, seeded, valueDocuments } from './query-fixtures.js';
+import {
+  expectCode,
+  extremeNumberDocuments,
+  ids,
+  type LooseDocument,
+  lookalikeStringDocuments,
+  render,
+  seeded,
+  sortedIds,
+  valueDocuments,
+} from './query-fixtures.js';
 
 /** Numbers whose text order differs from their numeric order. */
 function numberDocuments(): LooseDocument[] {
@@ -188,6 +198,24 @@ export const sortGroup: ConformanceGroup = defineGroup('sort', [
         '\uff5a',
         '😀',
       ]);
+    },
+  },
+  {
+    name: 'numbers past 2^53 and 2^63, extreme magnitudes and one-ulp neighbours sort as doubles, -0 tied with 0',
+    async run(context) {
+      const documents = extremeNumberDocuments();
+      const numbers = await seeded(context, documents);
+      await expectOrder(numbers, 'n', sortedIds(documents, 'n', 'asc'));
+      await expectOrder(numbers, { field: 'n', direction: 'desc' }, sortedIds(documents, 'n', 'desc'));
+    },
+  },
+  {
+    name: 'strings differing only by trailing spaces, case, accent or astral character sort apart, by code point',
+    async run(context) {
+      const documents = lookalikeStringDocuments();
+      const strings = await seeded(context, documents);
+      await expectOrder(strings, 's', sortedIds(documents, 's', 'asc'));
+      await expectOrder(strings, { field: 's', direction: 'desc' }, sortedIds(documents, 's', 'desc'));
     },
   },
   {

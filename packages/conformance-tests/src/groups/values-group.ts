@@ -2,6 +2,7 @@ import type { Document, Repository } from '@berth/core';
 import { expect } from 'vitest';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
 import { compareCodePoints, expectBerthError, invalid, type LooseDocument, present } from './assertions.js';
+import { EXTREME_NUMBERS } from './query-fixtures.js';
 
 /**
  * Inserts `document` and checks that insert, get, getMany, getEntry and an
@@ -97,6 +98,19 @@ export const valuesGroup: ConformanceGroup = defineGroup('values', [
         smallest: Number.MIN_VALUE,
         negativeTiny: -5e-324,
         epsilon: Number.EPSILON,
+      });
+    },
+  },
+  {
+    name: 'round-trips integers past 2^53 and 2^63 and numbers one ulp apart exactly',
+    async run(context) {
+      const repository = context.repository<LooseDocument>();
+      const numbers = EXTREME_NUMBERS.filter((n) => n !== 0);
+      await expectRoundTrip(repository, {
+        id: 'extreme',
+        ...Object.fromEntries(numbers.map((n, index) => [`n${index}`, n])),
+        list: numbers,
+        nested: { big: 2 ** 62, negative: -(2 ** 62), past63: 1e19 },
       });
     },
   },
