@@ -13,6 +13,7 @@ import {
   type WriteOptions,
 } from '@berth/core';
 import type { Breakage } from './broken-backend.js';
+import { brokenComparisons } from './broken-comparisons.js';
 
 type Sorter = (a: unknown, b: unknown) => number;
 
@@ -358,4 +359,5 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
           }),
       },
     },
+    ...brokenComparisons,
   ];
