@@ -25,12 +25,12 @@ import {
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
+import { indexDefinition, indexName } from './sqlite-indexes.js';
 import { SqliteJobQueue } from './sqlite-job-queue.js';
 import { registerJsonFunctions } from './sqlite-json.js';
 import { runMigrations } from './sqlite-migrations.js';
-import { jsonPath } from './sqlite-query-compiler.js';
 import { SqliteQueueHub } from './sqlite-queue-hub.js';
-import { indexName, SqliteRepository, type SqliteRepositoryContext } from './sqlite-repository.js';
+import { SqliteRepository, type SqliteRepositoryContext } from './sqlite-repository.js';
 
 /** Options of {@link SqliteBackend}. */
 export interface SqliteBackendConfig {
@@ -203,15 +203,15 @@ export class SqliteBackend implements Backend {
       )`);
       connection.run('INSERT OR IGNORE INTO _berth_collections (name, created_at) VALUES (?, ?)', [name, Date.now()]);
       for (const spec of missing) {
-        const path = jsonPath(spec.path);
-        // (type, value) keeps unique indexes type-strict: true and 1 differ.
-        const columns = `json_type(doc, '${path}'), json_extract(doc, '${path}')`;
-        const partial = spec.unique
-          ? ` WHERE json_type(doc, '${path}') IS NOT NULL AND json_type(doc, '${path}') != 'null'`
-          : '';
-        connection.run(
-          `CREATE ${spec.unique ? 'UNIQUE ' : ''}INDEX IF NOT EXISTS "${indexName(name, spec)}" ON "${name}" (${columns})${partial}`,
+        // An index stored with another definition (by an older Berth) is rebuilt to this one.
+        const definition = indexDefinition(name, spec);
+        const stored = connection.get<{ sql: string }>(
+          "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?",
+          [indexName(name, spec)],
         );
+        if (stored?.sql === definition) continue;
+        if (stored !== undefined) connection.run(`DROP INDEX "${indexName(name, spec)}"`);
+        connection.run(definition);
       }
     });
     known ??= new Set();

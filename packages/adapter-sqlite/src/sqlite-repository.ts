@@ -7,10 +7,10 @@ import {
   compareValues,
   copyDocument,
   cursorAfter,
-  findOneQuery,
   type Document,
   type DocumentScalar,
   type Entry,
+  findOneQuery,
   generateId,
   type IndexSpec,
   type IterateOptions,
@@ -43,6 +43,7 @@ import {
 import { type RawBuilder, sql } from 'kysely';
 import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
+import { takenQuery } from './sqlite-indexes.js';
 import { decodeDocument, encodeDocument } from './sqlite-json.js';
 import { compileAfter, compileFilter, compileOrderBy, groupValueOf, typeOf } from './sqlite-query-compiler.js';
 
@@ -108,11 +109,6 @@ function table(name: string): RawBuilder<unknown> {
   return sql.id(name);
 }
 
-/** The name of a declared index: readable, and unique per collection and field. */
-export function indexName(collection: string, spec: IndexSpec): string {
-  return `${collection}.${spec.field}${spec.unique ? ' unique' : ''}`;
-}
-
 /**
  * A repository on one SQLite table: `id` primary key, the document as JSON
  * text in `doc`, and the metadata in columns. Filters, sorts and cursors
@@ -156,33 +152,32 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     });
   }
 
-  private fail(error: unknown, id?: string): never {
-    const mapped = toBerthError(error, { collection: this.name, ...(id === undefined ? {} : { id }) });
-    if (isBerthError(mapped, 'ALREADY_EXISTS')) {
-      // The connection mapped the engine error without knowing the
-      // collection; name the collection, the id and the field here.
-      const engineError = mapped.cause ?? error;
-      const message = String((engineError as { message?: unknown })?.message ?? '');
-      if (mapped.field === 'id') {
-        throw new AlreadyExistsError(`${this.name} already has a document ${JSON.stringify(id)}`, 'id', {
-          collection: this.name,
-          id,
-          cause: engineError,
-        });
-      }
-      const spec = this.indexes.find(
-        (candidate) =>
-          message.includes(`"${indexName(this.name, candidate)}"`) ||
-          message.includes(`'${indexName(this.name, candidate)}'`) ||
-          message.includes(indexName(this.name, candidate)),
-      );
-      throw new AlreadyExistsError(
-        `${this.name}: another document already has this ${spec?.field ?? 'unique value'} (writing ${JSON.stringify(id)})`,
-        spec?.field ?? 'unknown',
-        { collection: this.name, id, cause: engineError },
-      );
+  /**
+   * Turns a unique violation into ALREADY_EXISTS naming the same field on
+   * every adapter, whatever constraint SQLite happened to check first: the
+   * id when it is taken (an insert), else the first unique field, in
+   * declaration order, whose value another document holds.
+   */
+  private alreadyExists(error: unknown, document: T, text: string, isInsert: boolean): never {
+    const mapped = toBerthError(error, { collection: this.name, id: document.id });
+    if (!isBerthError(mapped, 'ALREADY_EXISTS')) throw mapped;
+    const cause = mapped.cause ?? error;
+    if (isInsert && this.row(document.id) !== undefined) {
+      throw new AlreadyExistsError(`${this.name} already has a document ${JSON.stringify(document.id)}`, 'id', {
+        collection: this.name,
+        id: document.id,
+        cause,
+      });
     }
-    throw mapped;
+    const spec = this.indexes.find(
+      (candidate) =>
+        candidate.unique && this.connection.get(takenQuery(this.name, candidate), [text, document.id]) !== undefined,
+    );
+    throw new AlreadyExistsError(
+      `${this.name}: another document already has this ${spec?.field ?? 'unique value'} (writing ${JSON.stringify(document.id)})`,
+      spec?.field ?? mapped.field,
+      { collection: this.name, id: document.id, cause },
+    );
   }
 
   /**
@@ -217,34 +212,27 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   }
 
   private insertRow(document: T, now: number): void {
+    const text = this.encode(document);
     try {
-      this.connection.run(this.statements.insert, [document.id, this.encode(document), now, now]);
+      this.connection.run(this.statements.insert, [document.id, text, now, now]);
     } catch (error) {
-      if (isBerthError(error, 'VALIDATION')) throw error;
-      this.fail(error, document.id);
+      this.alreadyExists(error, document, text, true);
     }
   }
 
   private updateRow(document: T, previous: Row, now: number): void {
+    const text = this.encode(document);
+    let changes: number;
     try {
-      const result = this.connection.run(this.statements.update, [
-        this.encode(document),
-        now,
-        document.id,
-        previous.version,
-      ]);
-      if (result.changes !== 1) {
-        throw new ConflictError(
-          `${this.name} document ${JSON.stringify(document.id)} changed concurrently; try again`,
-          {
-            collection: this.name,
-            id: document.id,
-          },
-        );
-      }
+      changes = this.connection.run(this.statements.update, [text, now, document.id, previous.version]).changes;
     } catch (error) {
-      if (isBerthError(error) && !isBerthError(error, 'ALREADY_EXISTS')) throw error;
-      this.fail(error, document.id);
+      this.alreadyExists(error, document, text, false);
+    }
+    if (changes !== 1) {
+      throw new ConflictError(`${this.name} document ${JSON.stringify(document.id)} changed concurrently; try again`, {
+        collection: this.name,
+        id: document.id,
+      });
     }
   }
 

@@ -1,8 +1,10 @@
 import {
+  AlreadyExistsError,
   applyUpdate,
   type Document,
   type Filter,
   getPathValue,
+  isBerthError,
   isPlainObject,
   normalizeOrderBy,
   parseUpdate,
@@ -257,6 +259,68 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
           options?.indexes === undefined
             ? options
             : { ...options, indexes: options.indexes.map((index) => ({ ...index, unique: false })) },
+      },
+    },
+    {
+      name: 'names the unique field its engine checked first when the id is taken too',
+      group: 'unique',
+      breakage: {
+        repository: (inner) => ({
+          insert: async (document, options) => {
+            try {
+              return await inner.insert(document, options);
+            } catch (error) {
+              if (!isBerthError(error, 'ALREADY_EXISTS') || error.field !== 'id') throw error;
+              for (const [field, value] of Object.entries(document)) {
+                if (field !== 'id' && typeof value === 'string' && (await inner.exists({ [field]: value }, options))) {
+                  throw new AlreadyExistsError(`another document already has this ${field}`, field);
+                }
+              }
+              throw error;
+            }
+          },
+        }),
+      },
+    },
+    {
+      name: 'compares unique strings with a PAD SPACE collation (trailing spaces ignored)',
+      group: 'unique',
+      breakage: {
+        repository: (inner) => ({
+          insert: async (document, options) => {
+            const stored = await inner.find(undefined, options);
+            for (const [field, value] of Object.entries(document)) {
+              if (field === 'id' || typeof value !== 'string') continue;
+              const padded = (other: Document) => {
+                const held: unknown = Reflect.get(other, field);
+                return typeof held === 'string' && held !== value && held.trimEnd() === value.trimEnd();
+              };
+              if (stored.some(padded))
+                throw new AlreadyExistsError(`another document already has this ${field}`, field);
+            }
+            return inner.insert(document, options);
+          },
+        }),
+      },
+    },
+    {
+      name: 'enforces unique indexes on array and object values',
+      group: 'unique',
+      breakage: {
+        repository: (inner) => ({
+          insert: async (document, options) => {
+            const stored = await inner.find(undefined, options);
+            for (const [field, value] of Object.entries(document as Record<string, unknown>)) {
+              if (field === 'id' || typeof value !== 'object' || value === null || value instanceof Date) continue;
+              const text = JSON.stringify(value);
+              const holds = (other: Document) => JSON.stringify(Reflect.get(other, field)) === text;
+              if (stored.some((other) => other.id !== document.id && holds(other))) {
+                throw new AlreadyExistsError(`another document already has this ${field}`, field);
+              }
+            }
+            return inner.insert(document, options);
+          },
+        }),
       },
     },
     {
