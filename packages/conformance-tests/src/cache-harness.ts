@@ -1,6 +1,7 @@
 import { type Cache, type Capabilities, type RepositoryBackend, type WithCacheOptions, withCache } from '@berth/core';
 import type {
   BaseContext,
+  CleanupInfo,
   ConformanceCase,
   ConformanceGroup,
   ConformanceOptions,
@@ -50,6 +51,8 @@ export interface CacheRepositoryOptions {
   readonly capabilities: Capabilities;
   /** The wrapper under test (default: `withCache` from `@berth/core`). */
   readonly withCache?: WrapBackendWithCache | undefined;
+  /** Drops the collections a test created, before the backend is closed (see `ConformanceOptions.cleanup`). */
+  readonly cleanup?: ((info: CleanupInfo<RepositoryBackend>) => Promise<void> | void) | undefined;
 }
 
 /**
@@ -177,11 +180,19 @@ class HarnessCacheFixture implements CacheFixture {
  * ```
  */
 export function cacheRunOptions(options: CacheConformanceOptions): ConformanceOptions<CacheFixture> {
+  const cleanup = options.repository?.cleanup;
   return {
     name: options.name,
     createBackend: () => new HarnessCacheFixture(options),
     capabilities: options.repository?.capabilities ?? NO_REPOSITORY,
     timeoutMs: options.timeoutMs,
+    cleanup:
+      cleanup === undefined
+        ? undefined
+        : async ({ backend, ...names }) => {
+            const repositoryBackend = backend.repositoryBackend;
+            if (repositoryBackend !== undefined) await cleanup({ backend: repositoryBackend, ...names });
+          },
   };
 }
 

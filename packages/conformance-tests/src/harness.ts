@@ -35,6 +35,25 @@ export interface ConformanceOptions<B extends ConnectableBackend = RepositoryBac
   readonly capabilities: Capabilities;
   /** Per-test timeout in milliseconds (default 20 000). */
   readonly timeoutMs?: number | undefined;
+  /**
+   * Drops what a test created, so a shared test server does not fill up with
+   * collections and queues. Called after each test, passed or failed, and
+   * before the backend is closed, with every collection and queue name the
+   * test was handed. The test may have closed the backend itself (the
+   * lifecycle cases do): clean up through another connection where that
+   * matters. A cleanup that throws fails the test.
+   */
+  readonly cleanup?: ((info: CleanupInfo<B>) => Promise<void> | void) | undefined;
+}
+
+/** What {@link ConformanceOptions.cleanup} receives. */
+export interface CleanupInfo<B> {
+  /** The test's backend, not yet closed by the harness. */
+  readonly backend: B;
+  /** Names from `collectionName()`, `repository()` and `reportCollection()`, in the order handed out. */
+  readonly collections: readonly string[];
+  /** Names from `queueName()` and `queue()`, in the order handed out. */
+  readonly queues: readonly string[];
 }
 
 /** What every conformance case receives, whatever the port. */
@@ -43,8 +62,12 @@ export interface BaseContext<B> {
   readonly capabilities: Capabilities;
   /** The per-test timeout; long cases (the model test) stop in time to report. */
   readonly timeoutMs: number;
-  /** A collection (or queue) name no other test uses. */
+  /** A collection name no other test uses. */
   collectionName(prefix?: string): string;
+  /** A queue name no other test uses. */
+  queueName(prefix?: string): string;
+  /** Records a collection name the case built itself (from `collectionName()`), so cleanup drops it too; returns it. */
+  reportCollection(name: string): string;
 }
 
 /** What each repository case receives. */
@@ -98,7 +121,7 @@ export function defineQueueGroup(
     cases,
     createContext: (base) => ({
       ...base,
-      queue: <T>() => base.backend.queue<T>(base.collectionName('q')),
+      queue: <T>() => base.backend.queue<T>(base.queueName('q')),
     }),
   };
 }
@@ -119,18 +142,42 @@ async function withContext<B extends ConnectableBackend, C, R>(
   work: (context: C) => Promise<R>,
 ): Promise<R> {
   const backend = await options.createBackend();
+  const collections: string[] = [];
+  const queues: string[] = [];
+  const handOut = (names: string[]) => (prefix?: string) => {
+    const name = uniqueCollectionName(prefix);
+    names.push(name);
+    return name;
+  };
+  let failure: { readonly error: unknown } | undefined;
+  let result: R | undefined;
   try {
     await backend.connect();
     const context = group.createContext({
       backend,
       capabilities: options.capabilities,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      collectionName: uniqueCollectionName,
+      collectionName: handOut(collections),
+      queueName: handOut(queues),
+      reportCollection: (name) => {
+        if (!collections.includes(name)) collections.push(name);
+        return name;
+      },
     });
-    return await work(context);
+    result = await work(context);
+  } catch (error) {
+    failure = { error };
+  }
+  try {
+    await options.cleanup?.({ backend, collections, queues });
+  } catch (error) {
+    // A failed cleanup fails a test that passed; the test's own failure comes first.
+    failure ??= { error };
   } finally {
     await backend.close();
   }
+  if (failure !== undefined) throw failure.error;
+  return result as R;
 }
 
 function applies<C>(testCase: ConformanceCase<C>, capabilities: Capabilities): boolean {

@@ -36,6 +36,7 @@ export { valuesGroup } from './groups/values-group.js';
 export {
   type BaseContext,
   type CaseResult,
+  type CleanupInfo,
   type ConformanceCase,
   type ConformanceContext,
   type ConformanceGroup,

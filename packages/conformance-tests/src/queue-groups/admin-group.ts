@@ -219,7 +219,7 @@ export const queueAdminGroup: ConformanceGroup<QueueBackend, QueueConformanceCon
       requires: hasQueue,
       async run(context) {
         const queue = context.queue<string>();
-        const other = context.backend.queue<string>(context.collectionName('other'));
+        const other = context.backend.queue<string>(context.queueName('other'));
         const { id } = await queue.enqueue('one', { dedupeKey: 'k' });
         await queue.complete(await leaseOf(queue, id));
         const { id: otherId } = await other.enqueue('x');

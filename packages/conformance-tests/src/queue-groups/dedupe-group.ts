@@ -178,8 +178,8 @@ export const queueDedupeGroup: ConformanceGroup<QueueBackend, QueueConformanceCo
       name: 'dedupe keys are per queue: the same key on two queues makes two jobs',
       requires: hasQueue,
       async run(context) {
-        const mail = context.backend.queue<string>(context.collectionName('mail'));
-        const sms = context.backend.queue<string>(context.collectionName('sms'));
+        const mail = context.backend.queue<string>(context.queueName('mail'));
+        const sms = context.backend.queue<string>(context.queueName('sms'));
         const a = await mail.enqueue('a', { dedupeKey: 'welcome:ada' });
         const b = await sms.enqueue('b', { dedupeKey: 'welcome:ada' });
         expect(a.deduplicated).toBe(false);

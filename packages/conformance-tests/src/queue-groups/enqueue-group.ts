@@ -312,8 +312,8 @@ export const queueEnqueueGroup: ConformanceGroup<QueueBackend, QueueConformanceC
       name: 'queues are independent: a job is only seen through the queue it was enqueued on',
       requires: hasQueue,
       async run(context) {
-        const mail = context.backend.queue<string>(context.collectionName('mail'));
-        const sms = context.backend.queue<string>(context.collectionName('sms'));
+        const mail = context.backend.queue<string>(context.queueName('mail'));
+        const sms = context.backend.queue<string>(context.queueName('sms'));
         const { id } = await mail.enqueue('hello', { dedupeKey: 'shared-key' });
         expect(await sms.dequeue()).toBeNull();
         expect(await sms.dequeueMany(10)).toStrictEqual([]);
@@ -330,7 +330,7 @@ export const queueEnqueueGroup: ConformanceGroup<QueueBackend, QueueConformanceC
       name: 'the same queue name gives the same queue, however often it is asked for',
       requires: hasQueue,
       async run(context) {
-        const name = context.collectionName('q');
+        const name = context.queueName('q');
         const { id } = await context.backend.queue<string>(name).enqueue('once');
         const again = context.backend.queue<string>(name);
         expect(again.name).toBe(name);

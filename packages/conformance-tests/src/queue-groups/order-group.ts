@@ -190,7 +190,7 @@ export const queueOrderGroup: ConformanceGroup<QueueBackend, QueueConformanceCon
       async run(context) {
         const fixed = process.env.BERTH_CONFORMANCE_SEED;
         if (fixed !== undefined && fixed.trim() !== '') {
-          await runQueueModel(context.backend.queue<number>(context.collectionName('model')), Number(fixed), 150);
+          await runQueueModel(context.backend.queue<number>(context.queueName('model')), Number(fixed), 150);
           return;
         }
         // As many random runs as a quarter of the case's time allows, so slow
@@ -199,7 +199,7 @@ export const queueOrderGroup: ConformanceGroup<QueueBackend, QueueConformanceCon
         const deadline = Date.now() + context.timeoutMs / 4;
         for (let run = 0; run < 20 && (run < 2 || Date.now() < deadline); run++) {
           const seed = (Math.random() * 0x7fffffff) | 0;
-          await runQueueModel(context.backend.queue<number>(context.collectionName('model')), seed, 150);
+          await runQueueModel(context.backend.queue<number>(context.queueName('model')), seed, 150);
         }
       },
     },

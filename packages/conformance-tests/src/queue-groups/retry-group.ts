@@ -140,7 +140,7 @@ export const queueRetryGroup: ConformanceGroup<QueueBackend, QueueConformanceCon
       async run(context) {
         const samples = { full: [] as number[], equal: [] as number[] };
         for (const jitter of ['full', 'equal'] as const) {
-          const queue = context.backend.queue<string>(context.collectionName(jitter));
+          const queue = context.backend.queue<string>(context.queueName(jitter));
           await queue.enqueueMany(
             Array.from({ length: 12 }, () => ({
               payload: jitter,

@@ -37,7 +37,7 @@ export const queueTransactionGroup: ConformanceGroup<QueueBackend, QueueConforma
       requires: transactionalEnqueue,
       async run(context) {
         const backend = asBackend(context.backend);
-        const queueName = context.collectionName('q');
+        const queueName = context.queueName('q');
         const queue = backend.queue<{ order: string }>(queueName);
         const orders = backend.repository<Order>(context.collectionName('orders'));
         const enqueued = deferred<string>();
@@ -75,7 +75,7 @@ export const queueTransactionGroup: ConformanceGroup<QueueBackend, QueueConforma
       requires: transactionalEnqueue,
       async run(context) {
         const backend = asBackend(context.backend);
-        const queueName = context.collectionName('q');
+        const queueName = context.queueName('q');
         const queue = backend.queue<string>(queueName);
         const orders = backend.repository<Order>(context.collectionName('orders'));
         const failure = new WorkFailed('payment declined');
@@ -105,7 +105,7 @@ export const queueTransactionGroup: ConformanceGroup<QueueBackend, QueueConforma
       requires: transactionalEnqueue,
       async run(context) {
         const backend = asBackend(context.backend);
-        const queueName = context.collectionName('q');
+        const queueName = context.queueName('q');
         const results = await backend.transaction((tx) =>
           tx
             .queue<string>(queueName)
@@ -124,7 +124,7 @@ export const queueTransactionGroup: ConformanceGroup<QueueBackend, QueueConforma
       requires: transactionalEnqueue,
       async run(context) {
         const backend = asBackend(context.backend);
-        const queueName = context.collectionName('q');
+        const queueName = context.queueName('q');
         const queue = backend.queue<string>(queueName);
         const existing = await queue.enqueue('first', { dedupeKey: 'k' });
         const result = await backend.transaction((tx) =>
@@ -143,7 +143,7 @@ export const queueTransactionGroup: ConformanceGroup<QueueBackend, QueueConforma
         // A queue-only backend has no transactions to enqueue through.
         if (typeof candidate.transaction !== 'function') return;
         const backend = context.backend as Backend;
-        const queueName = context.collectionName('q');
+        const queueName = context.queueName('q');
         await expectBerthError(
           () => backend.transaction(async (tx) => tx.queue<string>(queueName).enqueue('never')),
           'UNSUPPORTED',

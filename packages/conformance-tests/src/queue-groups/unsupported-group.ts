@@ -9,7 +9,7 @@ export const queueUnsupportedGroup: ConformanceGroup<QueueBackend, QueueConforma
       name: 'an adapter without queues refuses backend.queue() with UNSUPPORTED, at once or on first use',
       requires: (capabilities) => capabilities.queue.level === 'none',
       async run(context) {
-        await expectQueueRefused(context.backend, context.collectionName('q'), 'UNSUPPORTED');
+        await expectQueueRefused(context.backend, context.queueName('q'), 'UNSUPPORTED');
       },
     },
   ],
