@@ -1,12 +1,16 @@
 import {
   applyUpdate,
   compareValues,
+  copyDocument,
   type DocumentScalar,
   type DocumentValue,
   type Filter,
   getPathValue,
   isBerthError,
   isScalar,
+  MAX_DATE_MS,
+  MAX_NESTING_DEPTH,
+  MIN_DATE_MS,
   matchesFilter,
   type OrderBy,
   type Page,
@@ -34,36 +38,105 @@ const MAX_OPERATIONS = 30;
 // ---------------------------------------------------------------------------
 // Generators. Pools are small on purpose: ids collide (so ALREADY_EXISTS and
 // NOT_FOUND happen), values repeat (so ties and equal groups happen), and every
-// type meets every other in filters and sorts.
+// type meets every other in filters and sorts. Beside them, the edges of the
+// value space: integers past 2^53 and 2^63, -0, subnormals, 1e308, one-ulp
+// neighbours, strings differing only by trailing spaces, case or accent,
+// astral characters, Dates from year 0 to 9999, nesting at the depth limit.
 
-const ID_POOL = ['a', 'A', 'b', 'B', 'c', 'k1', 'k10', 'k2', 'k20', '\u00e9', '\uff5a', '😀', 'x y', 'x-y'];
+const ID_POOL = [
+  'a',
+  'a ',
+  'a  ',
+  'A',
+  'b',
+  'B',
+  'c',
+  'k1',
+  'k10',
+  'k2',
+  'k20',
+  'e\u0301',
+  '\u00e9',
+  '\uff5a',
+  '😀',
+  'x y',
+  'x-y',
+];
 const ISO_POOL = ['1999-12-31T23:59:59.999Z', '2021-01-01T00:00:00.000Z', '2021-01-01T00:00:00.001Z'];
+const NUMBER_POOL = [-1, 0, 1, 2.5, 10];
+const EXTREME_NUMBER_POOL = [
+  -0,
+  5e-324,
+  -5e-324,
+  1e-40,
+  1.0000000000000009e-300,
+  1.000000000000001e-300,
+  2 ** 53 + 2,
+  2 ** 62,
+  2 ** 62 + 1024,
+  -(2 ** 62),
+  2 ** 63,
+  1e19,
+  -1e19,
+  1e308,
+  -1e308,
+  Number.MAX_VALUE,
+];
+const STRING_POOL = [
+  '',
+  '1',
+  'a',
+  'a ',
+  'a  ',
+  'A',
+  'ab',
+  'B',
+  'e',
+  'e\u0301',
+  '\u00e9',
+  'ss',
+  '\u00df',
+  '😀',
+  '😁',
+  '\uff5a',
+  '%_',
+  ISO_POOL[1] ?? '',
+];
 
 const idArb = fc.constantFrom(...ID_POOL);
-const dateArb = fc.constantFrom(...ISO_POOL).map((iso) => new Date(iso));
+const dateArb: fc.Arbitrary<Date> = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom(...ISO_POOL).map((iso) => new Date(iso)) },
+  { weight: 1, arbitrary: fc.date({ min: new Date(MIN_DATE_MS), max: new Date(MAX_DATE_MS), noInvalidDate: true }) },
+);
+const numberArb: fc.Arbitrary<number> = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(...NUMBER_POOL) },
+  { weight: 2, arbitrary: fc.constantFrom(...EXTREME_NUMBER_POOL) },
+  { weight: 1, arbitrary: fc.double({ noNaN: true, noDefaultInfinity: true }) },
+);
 const scalarArb: fc.Arbitrary<DocumentScalar> = fc.oneof(
-  { weight: 5, arbitrary: fc.constantFrom<DocumentScalar>(null, true, false, -1, 0, 1, 2.5, 10) },
-  {
-    weight: 5,
-    arbitrary: fc.constantFrom<DocumentScalar>(
-      '',
-      '1',
-      'a',
-      'ab',
-      'B',
-      '\u00e9',
-      '😀',
-      '\uff5a',
-      '%_',
-      ISO_POOL[1] ?? '',
-    ),
-  },
+  { weight: 2, arbitrary: fc.constantFrom<DocumentScalar>(null, true, false) },
+  { weight: 4, arbitrary: numberArb },
+  { weight: 5, arbitrary: fc.constantFrom(...STRING_POOL) },
   { weight: 2, arbitrary: dateArb },
 );
 const nestedArb: fc.Arbitrary<DocumentValue> = fc.record({ d: scalarArb, e: scalarArb }, { requiredKeys: [] });
+
+/**
+ * `{ d: { d: … { d: scalar, e: scalar } } }` of `depth` levels: near the
+ * limit, a document holding it under `c` is as deep as allowed, or one level
+ * too deep (a VALIDATION error on both sides).
+ */
+const deepArb: fc.Arbitrary<DocumentValue> = fc
+  .tuple(fc.integer({ min: MAX_NESTING_DEPTH - 3, max: MAX_NESTING_DEPTH }), nestedArb)
+  .map(([depth, bottom]) => {
+    let value = bottom;
+    for (let level = 1; level < depth; level++) value = { d: value };
+    return value;
+  });
 const valueArb: fc.Arbitrary<DocumentValue> = fc.oneof(
   { weight: 6, arbitrary: scalarArb },
   { weight: 2, arbitrary: fc.array(scalarArb, { maxLength: 3 }) },
+  { weight: 1, arbitrary: fc.array(nestedArb, { maxLength: 2 }) },
   { weight: 2, arbitrary: nestedArb },
 );
 
@@ -72,7 +145,11 @@ const documentArb: fc.Arbitrary<LooseDocument> = fc.record(
     id: idArb,
     a: valueArb,
     b: valueArb,
-    c: fc.oneof({ weight: 3, arbitrary: nestedArb }, { weight: 1, arbitrary: valueArb }),
+    c: fc.oneof(
+      { weight: 6, arbitrary: nestedArb },
+      { weight: 2, arbitrary: valueArb },
+      { weight: 1, arbitrary: deepArb },
+    ),
     t: fc.oneof({ weight: 4, arbitrary: fc.array(scalarArb, { maxLength: 4 }) }, { weight: 1, arbitrary: scalarArb }),
   },
   { requiredKeys: ['id'] },
@@ -84,7 +161,8 @@ const SORT_PATHS = ['a', 'b', 'c', 'c.d', 'c.e', 't', 'id'];
 const UPDATE_PATHS = ['a', 'b', 'c.d', 'c.e'];
 
 const rangeOperandArb: fc.Arbitrary<number | string | Date> = fc.oneof(
-  fc.constantFrom<number | string>(-1, 0, 1, 2.5, 10, '', '1', 'B', 'a', '\u00e9', '😀'),
+  numberArb,
+  fc.constantFrom(...STRING_POOL),
   dateArb,
 );
 const scalarListArb = fc.array(scalarArb, { maxLength: 4 });
@@ -102,7 +180,9 @@ const conditionArb: fc.Arbitrary<Filter[string]> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ $exists: fc.boolean() }) },
   {
     weight: 2,
-    arbitrary: fc.record({ $startsWith: fc.constantFrom('', 'a', 'B', '1', '%', '_', '\u00e9', '😀', '2021') }),
+    arbitrary: fc.record({
+      $startsWith: fc.constantFrom('', 'a', 'a ', 'A', 'B', '1', '%', '_', 'e', '\u00e9', '😀', '2021'),
+    }),
   },
   { weight: 2, arbitrary: fc.record({ $contains: scalarArb }) },
   {
@@ -279,41 +359,48 @@ class ReferenceModel {
   }
 
   private updated(document: LooseDocument, update: Update<LooseDocument>): LooseDocument {
-    return applyUpdate(document, parseUpdate(update, document.id));
+    return copyDocument(applyUpdate(document, parseUpdate(update, document.id)));
   }
 
   apply(operation: Operation): unknown {
     switch (operation.kind) {
       case 'insertMany': {
+        // As adapters do: validate (and normalise, -0 to 0) every document first.
+        const documents = operation.documents.map((document) => copyDocument<LooseDocument>(document));
         const seen = new Set<string>();
-        for (const document of operation.documents) {
+        for (const document of documents) {
           if (this.documents.has(document.id) || seen.has(document.id)) throw code('ALREADY_EXISTS');
           seen.add(document.id);
         }
-        for (const document of operation.documents) this.documents.set(document.id, structuredClone(document));
-        return operation.documents;
+        for (const document of documents) this.documents.set(document.id, document);
+        return documents;
       }
       case 'update': {
         const steps = parseUpdate(operation.update, operation.id);
         const current = this.documents.get(operation.id);
         if (current === undefined) throw code('NOT_FOUND');
-        const next = applyUpdate(current, steps);
+        const next = copyDocument<LooseDocument>(applyUpdate(current, steps));
         this.documents.set(next.id, next);
         return next;
       }
       case 'updateMany': {
-        // All or none: compute every new document before storing any.
+        // The update is checked before matching; all or none: every new document is computed before any is stored.
+        parseUpdate(operation.update);
         const next = this.matches(operation.where).map((document) => this.updated(document, operation.update));
         for (const document of next) this.documents.set(document.id, document);
         return next.length;
       }
-      case 'replace':
-        if (!this.documents.has(operation.document.id)) throw code('NOT_FOUND');
-        this.documents.set(operation.document.id, structuredClone(operation.document));
-        return operation.document;
-      case 'upsert':
-        this.documents.set(operation.document.id, structuredClone(operation.document));
-        return operation.document;
+      case 'replace': {
+        const document = copyDocument<LooseDocument>(operation.document);
+        if (!this.documents.has(document.id)) throw code('NOT_FOUND');
+        this.documents.set(document.id, document);
+        return document;
+      }
+      case 'upsert': {
+        const document = copyDocument<LooseDocument>(operation.document);
+        this.documents.set(document.id, document);
+        return document;
+      }
       case 'delete':
         return this.documents.delete(operation.id);
       case 'get':
