@@ -1,5 +1,6 @@
 import { documentStoreAbortGroup } from './document-store-groups/abort-group.js';
 import { documentStoreConditionalGroup } from './document-store-groups/conditional-group.js';
+import { documentBackendGroup } from './document-store-groups/document-backend-group.js';
 import {
   type DocumentStoreConformanceContext,
   type DocumentStoreConformanceOptions,
@@ -11,6 +12,13 @@ import { documentStoreReadWriteGroup } from './document-store-groups/read-write-
 import { type ConformanceGroup, registerGroup } from './harness.js';
 
 export {
+  type DocumentBackendConformanceContext,
+  documentBackendGroup,
+} from './document-store-groups/document-backend-group.js';
+export {
+  type CreateDocumentBackend,
+  type DocumentBackedBackend,
+  type DocumentBackendOptions,
   type DocumentStoreConformanceContext,
   type DocumentStoreConformanceOptions,
   DocumentStoreHandles,
@@ -31,7 +39,9 @@ export const documentStoreGroups: readonly ConformanceGroup<DocumentStoreHandles
  * Registers the whole document store suite in the calling vitest file. Each
  * test gets a fresh, empty document from `createStore`; `openSameDocument`
  * gives the cases a second client on it, so that compare-and-swap is tested
- * between writers that share nothing but the document.
+ * between writers that share nothing but the document. With
+ * `createDocumentBackend`, the `document-backend` group also runs the
+ * document-backed backend on the store.
  *
  * ### Examples
  * ```ts
@@ -39,7 +49,7 @@ export const documentStoreGroups: readonly ConformanceGroup<DocumentStoreHandles
  * import { mkdtempSync } from 'node:fs';
  * import { tmpdir } from 'node:os';
  * import { join } from 'node:path';
- * import { FileDocumentStore } from '@berth/adapter-memory';
+ * import { DocumentBackend, FileDocumentStore } from '@berth/adapter-memory';
  * import { documentStoreConformance } from '@berth/conformance-tests';
  *
  * const directory = mkdtempSync(join(tmpdir(), 'documents-'));
@@ -48,10 +58,12 @@ export const documentStoreGroups: readonly ConformanceGroup<DocumentStoreHandles
  *   name: 'file',
  *   createStore: () => new FileDocumentStore(join(directory, `${++counter}.json`)),
  *   openSameDocument: (store) => new FileDocumentStore(store.location),
+ *   createDocumentBackend: (store, options) => new DocumentBackend({ store, ...options }),
  * });
  * ```
  */
 export function documentStoreConformance(options: DocumentStoreConformanceOptions): void {
   const harnessOptions = documentStoreRunOptions(options);
   for (const group of documentStoreGroups) registerGroup(group, harnessOptions);
+  if (options.createDocumentBackend !== undefined) registerGroup(documentBackendGroup, harnessOptions);
 }

@@ -1,5 +1,27 @@
-import type { Capabilities, DocumentStore } from '@berth/core';
+import type { Capabilities, DocumentStore, RepositoryBackend, SignalOptions } from '@berth/core';
 import type { ConformanceCase, ConformanceGroup, ConformanceOptions, ConnectableBackend } from '../harness.js';
+
+/** How the `document-backend` group configures the backends it builds. */
+export interface DocumentBackendOptions {
+  /** Quiet time after the last write before a save. */
+  readonly debounceMs: number;
+  /** Longest time a write waits to be saved while writes keep coming. */
+  readonly maxWaitMs: number;
+}
+
+/** A backend that keeps every collection in one document of a DocumentStore and saves it debounced. */
+export interface DocumentBackedBackend extends RepositoryBackend {
+  /** Saves now; rejects with `CONFLICT` when someone else wrote the document since it was loaded. */
+  flush(options?: SignalOptions): Promise<void>;
+}
+
+/**
+ * Builds the document-backed backend on a store, as
+ * `(store, options) => new DocumentBackend({ store, ...options })` does. The
+ * suite takes it as an option, so that it does not depend on the package
+ * that implements it.
+ */
+export type CreateDocumentBackend = (store: DocumentStore, options: DocumentBackendOptions) => DocumentBackedBackend;
 
 /** How a document store conformance run gets stores. */
 export interface DocumentStoreConformanceOptions {
@@ -16,6 +38,13 @@ export interface DocumentStoreConformanceOptions {
    * cases that need a second writer use the same object.
    */
   readonly openSameDocument?: ((store: DocumentStore) => DocumentStore | Promise<DocumentStore>) | undefined;
+  /**
+   * Builds the document-backed backend (`DocumentBackend` of
+   * `@berth/adapter-memory`) on a store. With it, the `document-backend`
+   * group runs too: the backend's saves on this store under a steady stream
+   * of writes, between two backends, across close and reload.
+   */
+  readonly createDocumentBackend?: CreateDocumentBackend | undefined;
   /** Per-test timeout in milliseconds (default 20 000). */
   readonly timeoutMs?: number | undefined;
 }
@@ -38,15 +67,29 @@ export interface DocumentStoreConformanceContext {
 export class DocumentStoreHandles implements ConnectableBackend {
   readonly store: DocumentStore;
   private readonly openSameDocument: ((store: DocumentStore) => DocumentStore | Promise<DocumentStore>) | undefined;
+  private readonly createDocumentBackend: CreateDocumentBackend | undefined;
   private readonly opened = new Set<DocumentStore>();
+  private readonly backends = new Set<DocumentBackedBackend>();
 
   constructor(
     store: DocumentStore,
     openSameDocument?: ((store: DocumentStore) => DocumentStore | Promise<DocumentStore>) | undefined,
+    createDocumentBackend?: CreateDocumentBackend | undefined,
   ) {
     this.store = store;
     this.openSameDocument = openSameDocument;
+    this.createDocumentBackend = createDocumentBackend;
     this.opened.add(store);
+  }
+
+  /** A document-backed backend on a handle of its own, closed with the test. */
+  async openBackend(options: DocumentBackendOptions): Promise<DocumentBackedBackend> {
+    if (this.createDocumentBackend === undefined) {
+      throw new Error('this group needs the createDocumentBackend option of documentStoreConformance');
+    }
+    const backend = this.createDocumentBackend(await this.open(), options);
+    this.backends.add(backend);
+    return backend;
   }
 
   async connect(): Promise<void> {}
@@ -59,6 +102,10 @@ export class DocumentStoreHandles implements ConnectableBackend {
   }
 
   async close(): Promise<void> {
+    const backends = [...this.backends];
+    this.backends.clear();
+    // A backend that met a second writer rejects close() with CONFLICT; the case has checked what it needed.
+    for (const backend of backends) await backend.close().catch(() => undefined);
     const handles = [...this.opened];
     this.opened.clear();
     for (const handle of handles) await handle.close?.();
@@ -82,7 +129,8 @@ export function documentStoreRunOptions(
 ): ConformanceOptions<DocumentStoreHandles> {
   return {
     name: options.name,
-    createBackend: async () => new DocumentStoreHandles(await options.createStore(), options.openSameDocument),
+    createBackend: async () =>
+      new DocumentStoreHandles(await options.createStore(), options.openSameDocument, options.createDocumentBackend),
     capabilities: NO_CAPABILITIES,
     timeoutMs: options.timeoutMs,
   };

@@ -60,6 +60,28 @@ export const crudGroup: ConformanceGroup = defineGroup('crud', [
     },
   },
   {
+    name: 'ids named like Object.prototype members (__proto__, constructor…) are ids like any other',
+    async run(context) {
+      const repository = context.repository<Item>();
+      // An engine that keeps documents in a plain object keyed by id loses or confuses these.
+      const ids = ['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf'];
+      expect(await repository.get('constructor')).toBeNull();
+      for (const [n, id] of ids.entries()) await repository.insert({ id, name: id, n });
+      expect(await repository.get('__proto__')).toStrictEqual({ id: '__proto__', name: '__proto__', n: 0 });
+      expect((await repository.find({ orderBy: 'n' })).map((item) => item.id)).toStrictEqual(ids);
+      const some = await repository.find({ where: { id: { $in: ['__proto__', 'toString'] } }, orderBy: 'n' });
+      expect(some.map((item) => item.id)).toStrictEqual(['__proto__', 'toString']);
+      expect(await repository.count()).toBe(ids.length);
+      await expectBerthError(repository.insert({ id: '__proto__', name: 'again', n: 9 }), 'ALREADY_EXISTS', {
+        field: 'id',
+      });
+      expect(await repository.delete('__proto__')).toBe(true);
+      expect(await repository.get('__proto__')).toBeNull();
+      expect(await repository.delete('constructor')).toBe(true);
+      expect((await repository.find({ orderBy: 'n' })).map((item) => item.id)).toStrictEqual(ids.slice(2));
+    },
+  },
+  {
     name: 'rejects inserting a second document with the same id as ALREADY_EXISTS on field id, keeping the first',
     async run(context) {
       const repository = context.repository<Item>();

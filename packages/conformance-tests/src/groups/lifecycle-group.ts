@@ -31,9 +31,35 @@ export const lifecycleGroup: ConformanceGroup = defineGroup('lifecycle', [
       await items.insert({ id: 'a' });
       await backend.close();
       await backend.close();
-      await expectBerthError(items.get('a'), 'CONNECTION');
-      await expectBerthError(items.insert({ id: 'b' }), 'CONNECTION');
+      // Not retryable: retrying cannot reopen a backend the application closed.
+      await expectBerthError(items.get('a'), 'CONNECTION', { retryable: false });
+      await expectBerthError(items.insert({ id: 'b' }), 'CONNECTION', { retryable: false });
       expect((await backend.health()).ok).toBe(false);
+    },
+  },
+  {
+    name: 'close() waits for a running transaction: it commits before close() resolves',
+    requires: (capabilities) => capabilities.repository.transactions !== 'none',
+    async run({ backend, collectionName }) {
+      const name = collectionName();
+      let started: () => void = () => undefined;
+      const running = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      let committed = false;
+      const transaction = backend
+        .transaction(async (tx) => {
+          await tx.repository(name).insert({ id: 'in-transaction' });
+          started();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        })
+        .then(() => {
+          committed = true;
+        });
+      await running;
+      await backend.close();
+      expect(committed, 'the transaction had committed when close() resolved').toBe(true);
+      await transaction;
     },
   },
   {

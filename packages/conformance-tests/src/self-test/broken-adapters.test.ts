@@ -3,11 +3,12 @@ import { runGroup } from '../harness.js';
 import { repositoryGroups } from '../repository-suite.js';
 import { brokenAdapters } from './broken-adapters.js';
 import { BrokenBackend } from './broken-backend.js';
+import { brokenLifecycleAdapters } from './broken-lifecycle-adapters.js';
 
 // The suite proves it can fail: each deliberately broken adapter must be
 // rejected by the group named beside it.
 describe('the suite rejects broken adapters', () => {
-  for (const broken of brokenAdapters) {
+  for (const broken of [...brokenAdapters, ...brokenLifecycleAdapters]) {
     it(`group "${broken.group}" rejects an adapter that ${broken.name}`, async () => {
       const group = repositoryGroups.find((candidate) => candidate.name === broken.group);
       if (group === undefined) throw new Error(`no group named ${broken.group}`);

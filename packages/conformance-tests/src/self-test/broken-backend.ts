@@ -27,6 +27,8 @@ export interface Breakage {
         wrap: (repository: Repository<Document>) => Repository<Document>,
       ) => Promise<R>)
     | undefined;
+  /** Replaces `close()`; gets the healthy backend to delegate to. */
+  readonly close?: ((inner: MemoryBackend) => Promise<void>) | undefined;
 }
 
 function wrapRepository(inner: Repository<Document>, breakage: Breakage): Repository<Document> {
@@ -48,13 +50,13 @@ export class BrokenBackend implements RepositoryBackend {
     return this.inner.connect();
   }
   close(): Promise<void> {
-    return this.inner.close();
+    return this.breakage.close?.(this.inner) ?? this.inner.close();
   }
   health(): Promise<HealthStatus> {
     return this.inner.health();
   }
   [Symbol.asyncDispose](): Promise<void> {
-    return this.inner.close();
+    return this.close();
   }
 
   repository<T extends Document = Document>(name: string, options?: RepositoryOptions<T>): Repository<T> {

@@ -1,4 +1,4 @@
-import { MemoryDocumentStore } from '@berth/adapter-memory';
+import { DocumentBackend, MemoryDocumentStore } from '@berth/adapter-memory';
 import {
   ConflictError,
   type DocumentStore,
@@ -8,8 +8,10 @@ import {
   throwIfAborted,
   ValidationError,
 } from '@berth/core';
+import type { CreateDocumentBackend } from '../document-store-suite.js';
+import { override } from '../override.js';
 
-/** A deliberately broken document store and the group that must reject it. */
+/** A deliberately broken document store (or document-backed backend) and the group that must reject it. */
 export interface BrokenDocumentStore {
   /** What is wrong, as the end of "a store that …". */
   readonly name: string;
@@ -17,7 +19,13 @@ export interface BrokenDocumentStore {
   readonly group: string;
   /** A fresh store on an empty document; the cases' second handle is the same object. */
   create(): DocumentStore;
+  /** The document-backed backend the `document-backend` group builds (default: the healthy one). */
+  readonly createDocumentBackend?: CreateDocumentBackend | undefined;
 }
+
+/** The healthy document-backed backend, quiet about the save conflicts the cases provoke. */
+export const healthyDocumentBackend: CreateDocumentBackend = (store, options) =>
+  new DocumentBackend({ store, ...options, onSaveError: () => undefined });
 
 /** Write options with the named precondition dropped, as a store that ignores it would. */
 function without(options: DocumentWriteOptions | undefined, field: 'ifMatch' | 'ifNoneMatch'): DocumentWriteOptions {
@@ -104,18 +112,57 @@ function racyCompareAndSwap(): DocumentStore {
   }));
 }
 
+const ignoresIfMatch = (): DocumentStore =>
+  patched((inner) => ({ write: (data, options) => inner.write(data, without(options, 'ifMatch')) }));
+
+const ignoresIfNoneMatch = (): DocumentStore =>
+  patched((inner) => ({ write: (data, options) => inner.write(data, without(options, 'ifNoneMatch')) }));
+
 export const brokenDocumentStores: readonly BrokenDocumentStore[] = [
   {
     // What s3rver, @20minutes/s3rver and fauxqs do (see ENGINES.md).
     name: 'ignores ifMatch and overwrites whatever is stored',
     group: 'document-store-conditional',
-    create: () => patched((inner) => ({ write: (data, options) => inner.write(data, without(options, 'ifMatch')) })),
+    create: ignoresIfMatch,
+  },
+  {
+    // The document-backed backend on it silently overwrites a second backend's saves.
+    name: 'ignores ifMatch, under the document-backed backend',
+    group: 'document-backend',
+    create: ignoresIfMatch,
   },
   {
     name: 'ignores ifNoneMatch and overwrites an existing document',
     group: 'document-store-conditional',
-    create: () =>
-      patched((inner) => ({ write: (data, options) => inner.write(data, without(options, 'ifNoneMatch')) })),
+    create: ignoresIfNoneMatch,
+  },
+  {
+    name: 'ignores ifNoneMatch, under the document-backed backend',
+    group: 'document-backend',
+    create: ignoresIfNoneMatch,
+  },
+  {
+    // Writes that never pause for a whole debounce are then never saved.
+    name: 'is healthy, under a document-backed backend without a maximum wait',
+    group: 'document-backend',
+    create: () => new MemoryDocumentStore(),
+    createDocumentBackend: (store, options) =>
+      healthyDocumentBackend(store, { debounceMs: options.debounceMs, maxWaitMs: 24 * 60 * 60 * 1_000 }),
+  },
+  {
+    // It saves and stops without waiting: a transaction that commits later is never saved.
+    name: 'is healthy, under a document-backed backend whose close() does not wait for running transactions',
+    group: 'document-backend',
+    create: () => new MemoryDocumentStore(),
+    createDocumentBackend: (store, options) => {
+      const backend = healthyDocumentBackend(store, options);
+      return override(backend, {
+        close: async () => {
+          await backend.flush().catch(() => undefined);
+          void backend.close().catch(() => undefined);
+        },
+      });
+    },
   },
   {
     // AWS answers 404 here, Ceph RGW 412; an adapter that maps 404 to "create" gets this.

@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { FileDocumentStore, MemoryDocumentStore } from '@berth/adapter-memory';
 import { afterAll, describe } from 'vitest';
 import { documentStoreConformance } from '../document-store-suite.js';
+import { healthyDocumentBackend } from './broken-document-stores.js';
+
+const createDocumentBackend = healthyDocumentBackend;
 
 describe('memory document store', () => {
-  documentStoreConformance({ name: 'memory', createStore: () => new MemoryDocumentStore() });
+  documentStoreConformance({ name: 'memory', createStore: () => new MemoryDocumentStore(), createDocumentBackend });
 });
 
 // Each test gets a file of its own; the second writer is a separate
@@ -23,5 +26,6 @@ describe('file document store', () => {
       return new FileDocumentStore(join(directory, `${counter}.json`));
     },
     openSameDocument: (store) => new FileDocumentStore(store.location),
+    createDocumentBackend,
   });
 });
