@@ -29,6 +29,7 @@ import { indexDefinition, indexName } from './sqlite-indexes.js';
 import { SqliteJobQueue } from './sqlite-job-queue.js';
 import { registerJsonFunctions } from './sqlite-json.js';
 import { runMigrations } from './sqlite-migrations.js';
+import { pragma } from './sqlite-node24-workaround.js';
 import { SqliteQueueHub } from './sqlite-queue-hub.js';
 import { SqliteRepository, type SqliteRepositoryContext } from './sqlite-repository.js';
 
@@ -103,10 +104,10 @@ export class SqliteBackend implements Backend {
       }
       // WAL: readers do not block the writer; NORMAL sync is durable across
       // process crashes (only an OS crash can lose the last commits).
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('foreign_keys = ON');
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(this.config.busyTimeoutMs ?? 5_000))}`);
+      pragma(db, 'journal_mode = WAL');
+      pragma(db, 'synchronous = NORMAL');
+      pragma(db, 'foreign_keys = ON');
+      pragma(db, `busy_timeout = ${Math.max(0, Math.floor(this.config.busyTimeoutMs ?? 5_000))}`);
       registerJsonFunctions(db);
     } catch (error) {
       // A file that is not a database fails here: release its handle.

@@ -10,9 +10,7 @@ import {
   SqliteQueryCompiler,
 } from 'kysely';
 import { toBerthError } from './sqlite-errors.js';
-import { keepStatementsAlive } from './sqlite-node24-workaround.js';
-
-keepStatementsAlive();
+import { prepareKept } from './sqlite-node24-workaround.js';
 
 /** The subset of better-sqlite3's Database that Berth uses. */
 export type SqliteDatabase = BetterSqlite3.Database;
@@ -59,7 +57,7 @@ export class SqliteConnection {
   private statement(text: string): BetterSqlite3.Statement {
     let statement = this.statements.get(text);
     if (statement === undefined) {
-      statement = this.db.prepare(text);
+      statement = prepareKept(this.db, text);
       if (this.statements.size > 500) this.statements.clear();
       this.statements.set(text, statement);
     }

@@ -2,6 +2,7 @@ import { isBerthError, TransactionError } from '@berth/core';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
+import { pragma, prepareKept } from './sqlite-node24-workaround.js';
 import { SqliteQueueNotifier } from './sqlite-queue-notifier.js';
 import { QUEUE_SQL } from './sqlite-queue-rows.js';
 
@@ -18,7 +19,7 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 
 /** The absolute path SQLite resolved for the main database, whatever the working directory is now. */
 function mainFile(db: SqliteDatabase): string {
-  const files = db.pragma('database_list') as { readonly name: string; readonly file: string }[];
+  const files = pragma(db, 'database_list') as { readonly name: string; readonly file: string }[];
   return files.find((entry) => entry.name === 'main')?.file ?? '';
 }
 
@@ -36,7 +37,7 @@ export function allRaw(connection: SqliteConnection, sql: string, parameters: re
   try {
     let statement = statements.get(sql);
     if (statement === undefined) {
-      statement = db.prepare<unknown[]>(sql).raw();
+      statement = (prepareKept(db, sql) as Database.Statement<unknown[]>).raw();
       // One claim statement per count: keep the cache bounded however callers vary it.
       if (statements.size >= 100) statements.clear();
       statements.set(sql, statement);
@@ -102,7 +103,7 @@ export class SqliteQueueHub {
       if (file !== '') {
         try {
           const db = new Database(file, { fileMustExist: true });
-          db.pragma('query_only = ON');
+          pragma(db, 'query_only = ON');
           this.readConnection = new SqliteConnection(db);
         } catch {
           // No second connection: reads wait for the transaction instead.

@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-node24-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+/** Every own member of better-sqlite3's prototypes, as they are now. */
+function prototypeMembers(): Map<string, unknown> {
+  const members = new Map<string, unknown>();
+  const probe = new Database(':memory:');
+  const prototypes = { Database: Database.prototype, Statement: Object.getPrototypeOf(probe.prepare('SELECT 1')) };
+  probe.close();
+  for (const [name, prototype] of Object.entries(prototypes)) {
+    for (const key of Reflect.ownKeys(prototype)) {
+      const descriptor = Object.getOwnPropertyDescriptor(prototype, key);
+      members.set(`${name}.${String(key)}`, descriptor?.value ?? descriptor?.get);
+    }
+  }
+  return members;
+}
+
+describe('the Node 24 statement workaround', () => {
+  it("leaves better-sqlite3 untouched for the process's other users: importing and using the package patches nothing", async () => {
+    const before = prototypeMembers();
+    // The package is imported here, after the snapshot, so a patch made on
+    // import shows; and as if on Node 24.19, so the workaround is on whatever
+    // Node runs the test.
+    const node = Object.getOwnPropertyDescriptor(process.versions, 'node') as PropertyDescriptor;
+    Object.defineProperty(process.versions, 'node', { ...node, value: '24.19.0' });
+    const { SqliteBackend } = await import('./index.js').finally(() =>
+      Object.defineProperty(process.versions, 'node', node),
+    );
+    const backend = new SqliteBackend({ filename: join(directory, 'berth.db') });
+    const items = backend.repository('items', { indexes: [{ field: 'n', type: 'number', unique: true }] });
+    await items.insert({ id: 'a', n: 1 });
+    await backend.queue('jobs').enqueue({ n: 1 });
+    await backend.transaction(async (tx) => {
+      await tx.repository('items').insert({ id: 'b', n: 2 });
+    });
+    expect(await items.count()).toBe(2);
+    await backend.close();
+    expect(prototypeMembers()).toEqual(before);
+    expect(Database.prototype.prepare).toBe(before.get('Database.prepare'));
+    expect(Database.prototype.pragma).toBe(before.get('Database.pragma'));
+    // A plain better-sqlite3 user in the same process works as usual.
+    const other = new Database(join(directory, 'other.db'));
+    expect(other.pragma('journal_mode', { simple: true })).toBe('delete');
+    other.exec('CREATE TABLE t (x)');
+    other.prepare('INSERT INTO t VALUES (?)').run(7);
+    expect(other.prepare('SELECT x FROM t').pluck().get()).toBe(7);
+    other.close();
+  });
+
+  it('applies from Node 24.19 on, and only there', async () => {
+    const { needsWorkaround } = await import('./sqlite-node24-workaround.js');
+    expect(['20.19.0', '22.22.0', '24.18.9', '24.0.0'].map(needsWorkaround)).toEqual([false, false, false, false]);
+    expect(['24.19.0', '24.20.1', '25.0.0', '26.3.0'].map(needsWorkaround)).toEqual([true, true, true, true]);
+  });
+});
