@@ -68,6 +68,15 @@ describe('the JSON document of the document-backed backend', () => {
     expect(Object.keys(saved.items as object).sort()).toEqual(['__proto__', 'added', 'constructor']);
   });
 
+  it('refuses an entity holding a __proto__ key at any depth with CONNECTION, instead of dropping the key', async () => {
+    for (const entity of ['{"__proto__":{"x":1},"n":1}', '{"n":{"__proto__":{"x":1}}}', '{"n":[{"__proto__":1}]}']) {
+      const store = await storeHolding(`{"items":{"a":${entity}}}`);
+      const error = await new DocumentBackend({ store }).connect().catch((caught: unknown) => caught);
+      expect(isBerthError(error, 'CONNECTION'), entity).toBe(true);
+      expect((error as Error).message, entity).toContain('__proto__');
+    }
+  });
+
   it('never replaces another tool’s data under a collection-like key: using that collection is VALIDATION', async () => {
     const original = { docs: [1, 2], count: 5, nothing: null, label: 'x', items: {} };
     const store = await storeHolding(JSON.stringify(original));

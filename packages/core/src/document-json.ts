@@ -33,7 +33,11 @@ export function fromJsonValue(value: unknown): unknown {
       return date;
     }
     const decoded: Record<string, unknown> = {};
-    for (const key of keys) decoded[key] = fromJsonValue(value[key]);
+    for (const key of keys) {
+      // Assigning it would set the prototype (or be ignored): the key would vanish without a word.
+      if (key === '__proto__') throw new ValidationError('stored key "__proto__" is not allowed', key);
+      decoded[key] = fromJsonValue(value[key]);
+    }
     return decoded;
   }
   return value;
