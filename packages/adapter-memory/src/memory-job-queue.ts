@@ -20,6 +20,7 @@ import {
   type JobStats,
   type Lease,
   type LeaseRef,
+  MAX_DOCUMENT_BYTES,
   type PreparedEnqueue,
   type PurgeOptions,
   prepareEnqueueItems,
@@ -74,6 +75,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
     private readonly session: MemorySession | undefined = undefined,
     /** Throws when the backend is closed. */
     private readonly assertOpen: () => void = () => undefined,
+    private readonly maxPayloadBytes: number = MAX_DOCUMENT_BYTES,
   ) {
     this.name = state.name;
   }
@@ -125,7 +127,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
     throwIfAborted(options?.signal, `${this.name}.enqueue`);
     this.assertOpen();
     const now = Date.now();
-    const prepared = prepareEnqueueItems(items, now);
+    const prepared = prepareEnqueueItems(items, now, this.maxPayloadBytes);
     if (this.session !== undefined) {
       this.session.assertOpen();
       return this.enqueueInTransaction(this.session, prepared);
@@ -150,7 +152,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
     throwIfAborted(options?.signal, `${this.name}.complete`);
     this.assertOpen();
     const { id, token } = checkLeaseRef(lease);
-    const stored = copyResult(result);
+    const stored = copyResult(result, this.maxPayloadBytes);
     const now = Date.now();
     const job = this.state.leased(id, token, now, 'complete');
     job.result = stored;

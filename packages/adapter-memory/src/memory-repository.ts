@@ -2,7 +2,12 @@ import {
   AlreadyExistsError,
   applyUpdate,
   type CountByGroup,
+  checkArrayArgument,
   checkExpectedVersion,
+  checkIdArgument,
+  checkIdsArgument,
+  checkOptions,
+  checkQueryArgument,
   cloneValue,
   compareValues,
   type Document,
@@ -18,6 +23,7 @@ import {
   isPlainObject,
   isScalar,
   iterateByPages,
+  MAX_DOCUMENT_BYTES,
   matchesNode,
   type NewDocument,
   NotFoundError,
@@ -36,7 +42,6 @@ import {
   type StandardSchemaV1,
   throwIfAborted,
   type Update,
-  ValidationError,
   validateDocument,
   validateDocuments,
   type WriteOptions,
@@ -69,6 +74,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     readonly name: string,
     options: RepositoryOptions<T> | undefined,
     private readonly scope: MemoryScope,
+    private readonly maxDocumentBytes: number = MAX_DOCUMENT_BYTES,
   ) {
     this.indexes = normalizeIndexes(name, options as RepositoryOptions<never> | undefined, true);
     this.schema = options?.schema;
@@ -76,11 +82,12 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   /** Runs `work` in this scope's session; single operations commit (and retry on conflict) themselves. */
   private async run<R>(
-    signal: AbortSignal | undefined,
+    options: SignalOptions | undefined,
     operation: string,
     work: (session: MemorySession) => R | Promise<R>,
   ): Promise<R> {
-    throwIfAborted(signal, `${this.name}.${operation}`);
+    checkOptions(options, `${this.name}.${operation}`);
+    throwIfAborted(options?.signal, `${this.name}.${operation}`);
     if (this.scope.kind === 'transaction') {
       this.scope.session.assertOpen();
       this.prepareIndexes(this.scope.session);
@@ -113,7 +120,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   private validated(document: unknown): Promise<T> {
-    return validateDocument(document, this.name, this.schema);
+    return validateDocument(document, this.name, this.schema, this.maxDocumentBytes);
   }
 
   private checkVersion(record: MemoryRecord | undefined, id: string, options: WriteOptions | undefined): void {
@@ -163,14 +170,16 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   async get(id: string, options?: SignalOptions): Promise<T | null> {
-    return this.run(options?.signal, 'get', (session) => {
+    checkIdArgument(id, this.name);
+    return this.run(options, 'get', (session) => {
       const record = this.read(session, id);
       return record === undefined ? null : (cloneValue(record.document) as T);
     });
   }
 
   async getEntry(id: string, options?: SignalOptions): Promise<Entry<T> | null> {
-    return this.run(options?.signal, 'getEntry', (session) => {
+    checkIdArgument(id, this.name);
+    return this.run(options, 'getEntry', (session) => {
       const record = this.read(session, id);
       if (record === undefined) return null;
       return { document: cloneValue(record.document) as T, meta: cloneValue(record.meta) };
@@ -178,8 +187,8 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   async getMany(ids: readonly string[], options?: SignalOptions): Promise<(T | null)[]> {
-    if (!Array.isArray(ids)) throw new ValidationError('getMany takes an array of ids', '', { collection: this.name });
-    return this.run(options?.signal, 'getMany', (session) =>
+    checkIdsArgument(ids, this.name);
+    return this.run(options, 'getMany', (session) =>
       ids.map((id) => {
         const record = this.read(session, id);
         return record === undefined ? null : (cloneValue(record.document) as T);
@@ -193,17 +202,18 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   async findPage(query?: Query, options?: SignalOptions): Promise<Page<T>> {
     const prepared = prepareQuery(query);
-    return this.run(options?.signal, 'find', (session) => this.findIn(session, prepared));
+    return this.run(options, 'find', (session) => this.findIn(session, prepared));
   }
 
   async findOne(query?: Query, options?: SignalOptions): Promise<T | null> {
+    checkQueryArgument(query, 'findOne');
     const [first] = await this.find(findOneQuery(query), options);
     return first ?? null;
   }
 
   async count(where?: Query['where'], options?: SignalOptions): Promise<number> {
     const filter = parseFilter(where);
-    return this.run(options?.signal, 'count', (session) => {
+    return this.run(options, 'count', (session) => {
       let count = 0;
       for (const record of session.records(this.name)) if (matchesNode(record.document, filter)) count++;
       return count;
@@ -213,7 +223,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   async countBy(field: string, where?: Query['where'], options?: SignalOptions): Promise<CountByGroup[]> {
     const path = parseFieldPath(field);
     const filter = parseFilter(where);
-    return this.run(options?.signal, 'countBy', (session) => {
+    return this.run(options, 'countBy', (session) => {
       const groups = new Map<string, { value: DocumentScalar; count: number }>();
       for (const record of session.records(this.name)) {
         if (!matchesNode(record.document, filter)) continue;
@@ -238,19 +248,17 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   async explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
     const prepared = prepareQuery(query);
-    return this.run(options?.signal, 'explain', (session) =>
-      explainMemoryQuery(session.committed(this.name), prepared.filter),
-    );
+    return this.run(options, 'explain', (session) => explainMemoryQuery(session.committed(this.name), prepared.filter));
   }
 
   async insert(document: NewDocument<T>, options?: SignalOptions): Promise<T> {
     const validated = await this.validated(this.withId(document));
-    return this.run(options?.signal, 'insert', (session) => this.insertInto(session, validated));
+    return this.run(options, 'insert', (session) => this.insertInto(session, validated));
   }
 
   async replace(document: T, options?: WriteOptions): Promise<T> {
     const validated = await this.validated(document);
-    return this.run(options?.signal, 'replace', (session) => {
+    return this.run(options, 'replace', (session) => {
       const previous = this.read(session, validated.id);
       this.checkVersion(previous, validated.id, options);
       if (previous === undefined) {
@@ -265,7 +273,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   async upsert(document: T, options?: WriteOptions): Promise<T> {
     const validated = await this.validated(document);
-    return this.run(options?.signal, 'upsert', (session) => {
+    return this.run(options, 'upsert', (session) => {
       const previous = this.read(session, validated.id);
       this.checkVersion(previous, validated.id, options);
       return this.write(session, validated, previous);
@@ -273,8 +281,9 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   async update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
+    checkIdArgument(id, this.name);
     const steps = parseUpdate(update, id);
-    return this.run(options?.signal, 'update', async (session) => {
+    return this.run(options, 'update', async (session) => {
       const previous = this.read(session, id);
       this.checkVersion(previous, id, options);
       if (previous === undefined) {
@@ -289,7 +298,8 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   async delete(id: string, options?: WriteOptions): Promise<boolean> {
-    return this.run(options?.signal, 'delete', (session) => {
+    checkIdArgument(id, this.name);
+    return this.run(options, 'delete', (session) => {
       const previous = this.read(session, id);
       this.checkVersion(previous, id, options);
       if (previous === undefined) return false;
@@ -299,15 +309,16 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   async insertMany(documents: readonly NewDocument<T>[], options?: SignalOptions): Promise<T[]> {
+    checkArrayArgument(documents, 'insertMany', this.name);
     const validated = await this.validatedAll(documents.map((document) => this.withId(document)));
-    return this.run(options?.signal, 'insertMany', (session) =>
+    return this.run(options, 'insertMany', (session) =>
       validated.map((document) => this.insertInto(session, document)),
     );
   }
 
   async upsertMany(documents: readonly T[], options?: SignalOptions): Promise<T[]> {
     const validated = await this.validatedAll(documents);
-    return this.run(options?.signal, 'upsertMany', (session) =>
+    return this.run(options, 'upsertMany', (session) =>
       validated.map((document) => this.write(session, document, this.read(session, document.id))),
     );
   }
@@ -316,7 +327,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     const filter = parseFilter(where);
     // Checked before matching, so an invalid update fails even when nothing matches.
     parseUpdate(update);
-    return this.run(options?.signal, 'updateMany', async (session) => {
+    return this.run(options, 'updateMany', async (session) => {
       const matches = [...session.records(this.name)].filter((record) => matchesNode(record.document, filter));
       for (const previous of matches) {
         const steps = parseUpdate(update, previous.document.id);
@@ -329,7 +340,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   async deleteMany(where: Query['where'], options?: SignalOptions): Promise<number> {
     const filter = parseFilter(where);
-    return this.run(options?.signal, 'deleteMany', (session) => {
+    return this.run(options, 'deleteMany', (session) => {
       const matches = [...session.records(this.name)].filter((record) => matchesNode(record.document, filter));
       for (const record of matches) session.put(this.name, record.document.id, null);
       return matches.length;
@@ -337,6 +348,6 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   private validatedAll(documents: readonly unknown[]): Promise<T[]> {
-    return validateDocuments(documents, this.name, this.schema);
+    return validateDocuments(documents, this.name, this.schema, this.maxDocumentBytes);
   }
 }

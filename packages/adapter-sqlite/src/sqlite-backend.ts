@@ -6,6 +6,9 @@ import {
   type Capabilities,
   ConnectionError,
   checkCollectionName,
+  checkMaxBytes,
+  checkOptions,
+  checkTransactionWork,
   type Document,
   type DocumentValue,
   type HealthStatus,
@@ -41,9 +44,19 @@ export interface SqliteBackendConfig {
   readonly database?: SqliteDatabase | undefined;
   /** How long a statement waits for another connection's write lock (default 5 000 ms). */
   readonly busyTimeoutMs?: number | undefined;
-  /** Largest document, as bytes of JSON (default 16 MiB). */
+  /** Largest document, job payload or job result, as bytes of JSON (default and at most 16 MiB). */
   readonly maxDocumentBytes?: number | undefined;
 }
+
+/** What SQLite supports; the size limits come from the config. */
+const SQLITE_CAPABILITIES: Capabilities = {
+  repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: true },
+  // Notifications are in-process: enqueue, release and retry through this
+  // backend wake its idle workers at once (and a timer wakes them when a job
+  // it scheduled falls due). SQLite cannot signal other processes, so their
+  // workers find new jobs by polling (`pollIntervalMs`).
+  queue: { level: 'single-node', transactionalEnqueue: true, durable: true, notifications: true },
+};
 
 /**
  * Repositories and job queues in one SQLite file through better-sqlite3.
@@ -64,15 +77,9 @@ export interface SqliteBackendConfig {
  */
 export class SqliteBackend implements Backend {
   readonly kind: string = 'sqlite';
-  readonly capabilities: Capabilities = {
-    repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: true },
-    // Notifications are in-process: enqueue, release and retry through this
-    // backend wake its idle workers at once (and a timer wakes them when a job
-    // it scheduled falls due). SQLite cannot signal other processes, so their
-    // workers find new jobs by polling (`pollIntervalMs`).
-    queue: { level: 'single-node', transactionalEnqueue: true, durable: true, notifications: true },
-  };
+  readonly capabilities: Capabilities;
   private readonly config: SqliteBackendConfig;
+  private readonly maxDocumentBytes: number;
   private connection: SqliteConnection | undefined;
   private closed = false;
   private readonly collections = new Map<string, Set<string>>();
@@ -83,6 +90,12 @@ export class SqliteBackend implements Backend {
     if (config.filename === undefined && config.database === undefined) {
       throw new ValidationError('SqliteBackend needs a filename (or an open database)', 'filename');
     }
+    // The configured limit is declared, and core enforces what is declared.
+    this.maxDocumentBytes = checkMaxBytes(config.maxDocumentBytes);
+    this.capabilities = {
+      repository: { ...SQLITE_CAPABILITIES.repository, maxDocumentBytes: this.maxDocumentBytes },
+      queue: { ...SQLITE_CAPABILITIES.queue, maxPayloadBytes: this.maxDocumentBytes },
+    };
   }
 
   /** The better-sqlite3 Database, for what the ports do not cover. */
@@ -171,7 +184,7 @@ export class SqliteBackend implements Backend {
       },
       ensureCollection: (name, indexes) => this.ensureCollection(name, indexes),
       run: (work) => this.open().exclusive(work),
-      maxDocumentBytes: this.config.maxDocumentBytes ?? 16 * 1024 * 1024,
+      maxDocumentBytes: this.maxDocumentBytes,
     };
   }
 
@@ -230,11 +243,9 @@ export class SqliteBackend implements Backend {
     return new SqliteJobQueue<T>(name, { hub: this.queues, maxPayloadBytes: this.maxDocumentBytes });
   }
 
-  private get maxDocumentBytes(): number {
-    return this.config.maxDocumentBytes ?? 16 * 1024 * 1024;
-  }
-
   async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    checkTransactionWork(work);
+    checkOptions(options, 'transaction');
     throwIfAborted(options?.signal, 'transaction');
     const connection = this.open();
     const context = this.context();

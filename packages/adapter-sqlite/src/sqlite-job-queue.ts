@@ -125,17 +125,6 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     void this.hub.connection;
   }
 
-  private encode(value: unknown, path: string): string {
-    const text = encodeDocument(value);
-    const max = this.context.maxPayloadBytes;
-    if (text.length > max || Buffer.byteLength(text) > max) {
-      throw new ValidationError(`${path} is larger than ${max} bytes of JSON (maxDocumentBytes)`, path, {
-        collection: this.name,
-      });
-    }
-    return text;
-  }
-
   private conflict(connection: SqliteConnection, operation: string, id: string, token: string, now: number): never {
     // Diagnosed by id: the token may name another row, or none.
     const row = connection.get<LeaseRow>(QUEUE_SQL.leaseOf, [id, this.name]);
@@ -206,8 +195,8 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   async enqueueMany(items: readonly EnqueueItem<T>[], options?: SignalOptions): Promise<EnqueueResult[]> {
     throwIfAborted(options?.signal, `${this.name}.enqueue`);
     const connection = this.hub.connection;
-    const prepared = prepareEnqueueItems(items, Date.now()).map(
-      (job): PreparedJob => ({ payload: this.encode(job.payload, 'payload'), options: job.options }),
+    const prepared = prepareEnqueueItems(items, Date.now(), this.context.maxPayloadBytes).map(
+      (job): PreparedJob => ({ payload: encodeDocument(job.payload), options: job.options }),
     );
     if (prepared.length === 0) return [];
     const transaction = this.context.transaction;
@@ -285,8 +274,8 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     this.assertOpen();
     const { id, token } = checkLeaseRef(lease);
     const ref = parseToken(token);
-    const stored = copyResult(result);
-    const text = stored === undefined ? null : this.encode(stored, 'result');
+    const stored = copyResult(result, this.context.maxPayloadBytes);
+    const text = stored === undefined ? null : encodeDocument(stored);
     await this.hub.submit((connection, now) => {
       const { changes } = connection.run(QUEUE_SQL.complete, [text, now, now, ref.seq, id, this.name, ref.leases, now]);
       if (changes === 0) this.conflict(connection, 'complete', id, token, now);

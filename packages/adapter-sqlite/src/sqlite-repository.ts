@@ -4,6 +4,10 @@ import {
   ConflictError,
   type CountByGroup,
   checkExpectedVersion,
+  checkIdArgument,
+  checkIdsArgument,
+  checkOptions,
+  checkQueryArgument,
   compareValues,
   copyDocument,
   cursorAfter,
@@ -140,7 +144,9 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   }
 
   /** Every operation runs here, in its turn on the connection, with the table present. */
-  private operation<R>(signal: AbortSignal | undefined, operation: string, work: () => R | Promise<R>): Promise<R> {
+  private operation<R>(options: SignalOptions | undefined, operation: string, work: () => R | Promise<R>): Promise<R> {
+    checkOptions(options, `${this.name}.${operation}`);
+    const signal = options?.signal;
     throwIfAborted(signal, `${this.name}.${operation}`);
     return this.context.run(() => {
       throwIfAborted(signal, `${this.name}.${operation}`);
@@ -186,21 +192,12 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
    * dropped `undefined` and turned -0 into 0).
    */
   private encode(document: unknown): string {
-    const text = containsDate(document) ? encodeDocument(document) : JSON.stringify(document);
-    const max = this.context.maxDocumentBytes;
-    // A UTF-16 code unit is 1 to 3 bytes of UTF-8: count bytes only when the length alone cannot tell.
-    if (text.length > max || (text.length * 3 > max && Buffer.byteLength(text) > max)) {
-      throw new ValidationError(
-        `document is larger than ${this.context.maxDocumentBytes} bytes of JSON (maxDocumentBytes)`,
-        '',
-        { collection: this.name },
-      );
-    }
-    return text;
+    // Its size was checked by validation, against `maxDocumentBytes`.
+    return containsDate(document) ? encodeDocument(document) : JSON.stringify(document);
   }
 
   private validated(document: unknown): Promise<T> {
-    return validateDocument(document, this.name, this.schema);
+    return validateDocument(document, this.name, this.schema, this.context.maxDocumentBytes);
   }
 
   private row(id: string): Row | undefined {
@@ -291,7 +288,8 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   }
 
   async get(id: string, options?: SignalOptions): Promise<T | null> {
-    return this.operation(options?.signal, 'get', () => {
+    checkIdArgument(id, this.name);
+    return this.operation(options, 'get', () => {
       if (typeof id !== 'string') return null;
       const row = this.connection.get<{ doc: string }>(this.statements.doc, [id]);
       return row === undefined ? null : decodeDocument<T>(row.doc);
@@ -299,7 +297,8 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   }
 
   async getEntry(id: string, options?: SignalOptions): Promise<Entry<T> | null> {
-    return this.operation(options?.signal, 'getEntry', () => {
+    checkIdArgument(id, this.name);
+    return this.operation(options, 'getEntry', () => {
       const row = typeof id === 'string' ? this.row(id) : undefined;
       if (row === undefined) return null;
       return {
@@ -310,8 +309,8 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   }
 
   async getMany(ids: readonly string[], options?: SignalOptions): Promise<(T | null)[]> {
-    if (!Array.isArray(ids)) throw new ValidationError('getMany takes an array of ids', '', { collection: this.name });
-    return this.operation(options?.signal, 'getMany', () => {
+    checkIdsArgument(ids, this.name);
+    return this.operation(options, 'getMany', () => {
       const found = new Map<string, T>();
       const wanted = [...new Set(ids.filter((id) => typeof id === 'string'))];
       for (let start = 0; start < wanted.length; start += 500) {
@@ -331,7 +330,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   async find(query?: Query, options?: SignalOptions): Promise<T[]> {
     const prepared = prepareQuery(query);
-    return this.operation(options?.signal, 'find', () =>
+    return this.operation(options, 'find', () =>
       this.connection
         .all<{ doc: string }>(this.selectQuery(prepared, prepared.limit).compile(queryBuilder))
         .map((row) => decodeDocument<T>(row.doc)),
@@ -340,7 +339,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   async findPage(query?: Query, options?: SignalOptions): Promise<Page<T>> {
     const prepared = prepareQuery(query);
-    return this.operation(options?.signal, 'findPage', () => {
+    return this.operation(options, 'findPage', () => {
       const limit = prepared.limit === undefined ? undefined : prepared.limit + 1;
       const rows = this.connection.all<{ doc: string }>(this.selectQuery(prepared, limit).compile(queryBuilder));
       const items = rows.slice(0, prepared.limit ?? rows.length).map((row) => decodeDocument<T>(row.doc));
@@ -351,13 +350,14 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   }
 
   async findOne(query?: Query, options?: SignalOptions): Promise<T | null> {
+    checkQueryArgument(query, 'findOne');
     const [first] = await this.find(findOneQuery(query), options);
     return first ?? null;
   }
 
   async count(where?: Query['where'], options?: SignalOptions): Promise<number> {
     const filter = compileFilter(parseFilter(where));
-    return this.operation(options?.signal, 'count', () => {
+    return this.operation(options, 'count', () => {
       const row = this.connection.get<{ n: number }>(
         sql`SELECT count(*) AS n FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder),
       );
@@ -368,7 +368,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   async countBy(field: string, where?: Query['where'], options?: SignalOptions): Promise<CountByGroup[]> {
     const path = parseFieldPath(field);
     const filter = compileFilter(parseFilter(where));
-    return this.operation(options?.signal, 'countBy', () => {
+    return this.operation(options, 'countBy', () => {
       const rows = this.connection.all<{ type: string | null; value: unknown; n: number }>(
         sql`SELECT ${typeOf(path)} AS type, ${groupValueOf(path)} AS value, count(*) AS n FROM ${table(this.name)} WHERE ${filter} GROUP BY 1, 2`.compile(
           queryBuilder,
@@ -414,7 +414,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   async exists(where?: Query['where'], options?: SignalOptions): Promise<boolean> {
     const filter = compileFilter(parseFilter(where));
     return this.operation(
-      options?.signal,
+      options,
       'exists',
       () =>
         this.connection.get(sql`SELECT 1 FROM ${table(this.name)} WHERE ${filter} LIMIT 1`.compile(queryBuilder)) !==
@@ -428,7 +428,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   async explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
     const prepared = prepareQuery(query);
-    return this.operation(options?.signal, 'explain', () => {
+    return this.operation(options, 'explain', () => {
       const compiled = this.selectQuery(prepared, prepared.limit).compile(queryBuilder);
       const plan = this.connection.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${compiled.sql}`, compiled.parameters);
       const detail = plan.map((row) => row.detail).join('; ');
@@ -450,7 +450,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     const validated = await this.validated(
       isPlainObject(document) && document.id === undefined ? { ...document, id: generateId() } : document,
     );
-    return this.operation(options?.signal, 'insert', () => {
+    return this.operation(options, 'insert', () => {
       this.insertRow(validated, Date.now());
       return validated;
     });
@@ -458,7 +458,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   async replace(document: T, options?: WriteOptions): Promise<T> {
     const validated = await this.validated(document);
-    return this.operation(options?.signal, 'replace', () =>
+    return this.operation(options, 'replace', () =>
       this.connection.immediate(() => {
         const row = this.row(validated.id);
         this.checkVersion(row, validated.id, options);
@@ -476,7 +476,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   async upsert(document: T, options?: WriteOptions): Promise<T> {
     const validated = await this.validated(document);
-    return this.operation(options?.signal, 'upsert', () =>
+    return this.operation(options, 'upsert', () =>
       this.connection.immediate(() => {
         const row = this.row(validated.id);
         this.checkVersion(row, validated.id, options);
@@ -488,8 +488,9 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   }
 
   async update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
+    checkIdArgument(id, this.name);
     const steps = parseUpdate(update, id);
-    return this.operation(options?.signal, 'update', () =>
+    return this.operation(options, 'update', () =>
       this.readModifyWrite(id, (row) => {
         this.checkVersion(row, id, options);
         if (row === undefined) {
@@ -498,14 +499,19 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
             id,
           });
         }
-        const next = copyDocument<T>(applyUpdate(decodeDocument<T>(row.doc), steps), this.name);
+        const next = copyDocument<T>(
+          applyUpdate(decodeDocument<T>(row.doc), steps),
+          this.name,
+          this.context.maxDocumentBytes,
+        );
         return { next, result: next };
       }),
     );
   }
 
   async delete(id: string, options?: WriteOptions): Promise<boolean> {
-    return this.operation(options?.signal, 'delete', () => {
+    checkIdArgument(id, this.name);
+    return this.operation(options, 'delete', () => {
       if (options?.expectedVersion === undefined) {
         return this.connection.run(this.statements.delete, [id]).changes > 0;
       }
@@ -524,7 +530,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
         isPlainObject(document) && document.id === undefined ? { ...document, id: generateId() } : document,
       ),
     );
-    return this.operation(options?.signal, 'insertMany', () => {
+    return this.operation(options, 'insertMany', () => {
       const now = Date.now();
       this.connection.immediate(() => {
         for (const document of validated) this.insertRow(document, now);
@@ -537,7 +543,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     if (!Array.isArray(documents))
       throw new ValidationError('upsertMany takes an array', '', { collection: this.name });
     const validated = await this.validatedAll(documents);
-    return this.operation(options?.signal, 'upsertMany', () => {
+    return this.operation(options, 'upsertMany', () => {
       const now = Date.now();
       this.connection.immediate(() => {
         for (const document of validated) {
@@ -553,7 +559,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   async updateMany(where: Query['where'], update: Update<T>, options?: SignalOptions): Promise<number> {
     const filter = compileFilter(parseFilter(where));
     parseUpdate(update);
-    return this.operation(options?.signal, 'updateMany', async () => {
+    return this.operation(options, 'updateMany', async () => {
       const select = sql`SELECT * FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder);
       const computeAll = (rows: Row[]): { row: Row; next: T }[] =>
         rows.map((row) => ({
@@ -561,6 +567,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
           next: copyDocument<T>(
             applyUpdate(decodeDocument<T>(row.doc), parseUpdate(update, row.id) as UpdateStep[]),
             this.name,
+            this.context.maxDocumentBytes,
           ),
         }));
       if (this.schema === undefined) {
@@ -593,13 +600,13 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   async deleteMany(where: Query['where'], options?: SignalOptions): Promise<number> {
     const filter = compileFilter(parseFilter(where));
     return this.operation(
-      options?.signal,
+      options,
       'deleteMany',
       () => this.connection.run(sql`DELETE FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder)).changes,
     );
   }
 
   private validatedAll(documents: readonly unknown[]): Promise<T[]> {
-    return validateDocuments(documents, this.name, this.schema);
+    return validateDocuments(documents, this.name, this.schema, this.context.maxDocumentBytes);
   }
 }

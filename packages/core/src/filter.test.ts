@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isBerthError } from './errors.js';
 import { MAX_FILTER_DEPTH, matchesFilter, parseFilter } from './filter.js';
+import type { Filter } from './query.js';
 
 describe('matchesFilter', () => {
   const document = { id: 'p1', level: 3, name: 'Ada', tags: ['a', 1], stats: { hp: null } };
@@ -53,8 +54,8 @@ describe('parseFilter', () => {
 });
 
 /** `levels` filters nested through `operator` (the outer filter is level 1), built without recursion. */
-function nestedFilter(levels: number, operator: '$and' | '$or' | '$not'): Record<string, unknown> {
-  let filter: Record<string, unknown> = { level: 3 };
+function nestedFilter(levels: number, operator: '$and' | '$or' | '$not'): Filter {
+  let filter: Filter = { level: 3 };
   for (let level = 1; level < levels; level++)
     filter = operator === '$not' ? { $not: filter } : { [operator]: [filter] };
   return filter;

@@ -1,4 +1,5 @@
 import { throwIfAborted } from './abort.js';
+import { checkOptions, checkQueryArgument } from './arguments.js';
 import { ValidationError } from './errors.js';
 import type { Page, Query } from './query.js';
 import type { IterateOptions } from './repository.js';
@@ -16,6 +17,8 @@ export async function* iterateByPages<T>(
   query: Query | undefined,
   options: IterateOptions | undefined,
 ): AsyncIterableIterator<T> {
+  checkQueryArgument(query, 'iterate');
+  checkOptions(options, 'iterate');
   const batchSize = options?.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
     throw new ValidationError(`batchSize must be an integer >= 1, got ${String(batchSize)}`, 'batchSize');

@@ -15,7 +15,7 @@ export interface IndexSpec {
 const INDEX_TYPES = new Set(['string', 'number', 'date', 'boolean']);
 
 /**
- * Validates the indexes of repository options. Index names are derived from
+ * Validates repository options (the schema's shape, and the indexes). Index names are derived from
  * the collection and field, so they are safe identifiers too.
  */
 export function normalizeIndexes(
@@ -25,6 +25,14 @@ export function normalizeIndexes(
 ): IndexSpec[] {
   if (options === undefined) return [];
   if (!isPlainObject(options)) throw new ValidationError('repository options must be a plain object', '');
+  // Checked here, where every adapter reads its options, so a bad schema fails at once, not at the first write.
+  const schema: unknown = options.schema;
+  if (
+    schema !== undefined &&
+    typeof (schema as { '~standard'?: { validate?: unknown } })?.['~standard']?.validate !== 'function'
+  ) {
+    throw new ValidationError('schema must be a Standard Schema (an object with ~standard.validate)', 'schema');
+  }
   const indexes = options.indexes ?? [];
   if (!Array.isArray(indexes)) throw new ValidationError('indexes must be an array', 'indexes');
   const seen = new Set<string>();

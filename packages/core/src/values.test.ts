@@ -112,6 +112,7 @@ describe('size limit', () => {
     'plain',
     'quote " backslash \\ newline \n control \u0001 \u001f tab \t',
     'é € 😀 \u2028 \uFEFF',
+    '\b\f\r \u007f \u0080 \u07ff \u0800 \uffff \u{10ffff} \u{10000}',
     new Date(0),
     new Date('9999-12-31T23:59:59.999Z'),
     [],

@@ -256,16 +256,20 @@ function copyObject(value: Record<string, unknown>, path: string, ancestors: Set
   return copy;
 }
 
-/** Bytes of UTF-8 that `text` takes (a surrogate pair is one 4-byte character). */
-function utf8Length(text: string): number {
-  let bytes = text.length;
+/** Bytes of `text` as a JSON string literal in UTF-8, quotes and escapes included (one pass, no copy). */
+function jsonStringBytes(text: string): number {
+  let bytes = text.length + 2;
   for (let index = 0; index < text.length; index++) {
     const unit = text.charCodeAt(index);
-    if (unit < 0x80) continue;
-    if (unit < 0x800) {
+    if (unit >= 0x20 && unit < 0x80) {
+      if (unit === 0x22 /* " */ || unit === 0x5c /* \ */) bytes += 1;
+    } else if (unit < 0x20) {
+      // \b \t \n \f \r take 2 bytes, every other control character \u00XX takes 6.
+      bytes += unit === 0x08 || unit === 0x09 || unit === 0x0a || unit === 0x0c || unit === 0x0d ? 1 : 5;
+    } else if (unit < 0x800) {
       bytes += 1;
     } else if (unit >= 0xd800 && unit <= 0xdbff) {
-      // A high surrogate and its low one: 4 bytes for 2 code units.
+      // A high surrogate and its low one (validated strings are well-formed): 4 bytes for 2 code units.
       bytes += 2;
       index++;
     } else {
@@ -280,7 +284,7 @@ function utf8Length(text: string): number {
  * `stringifyDocument` writes): the size every limit is measured in.
  */
 export function jsonByteLength(value: DocumentValue): number {
-  if (typeof value === 'string') return utf8Length(JSON.stringify(value));
+  if (typeof value === 'string') return jsonStringBytes(value);
   if (typeof value !== 'object' || value === null) return String(value).length;
   if (value instanceof Date) return DATE_JSON_BYTES;
   if (Array.isArray(value)) {
@@ -290,7 +294,9 @@ export function jsonByteLength(value: DocumentValue): number {
   }
   const keys = Object.keys(value);
   let bytes = 1 + Math.max(keys.length, 1);
-  for (const key of keys) bytes += utf8Length(JSON.stringify(key)) + 1 + jsonByteLength(value[key] as DocumentValue);
+  for (const key of keys) {
+    bytes += jsonStringBytes(key) + 1 + jsonByteLength((value as DocumentObject)[key] as DocumentValue);
+  }
   return bytes;
 }
 

@@ -15,6 +15,8 @@ import {
   type LooseDocument,
   snapshot,
 } from './assertions.js';
+import { limitCases } from './limits-cases.js';
+import { prototypePathCases } from './prototype-path-cases.js';
 
 class Point {
   x = 1;
@@ -522,6 +524,8 @@ export const validationGroup: ConformanceGroup = defineGroup('validation', [
       expect(await repository.count()).toBe(INJECTION_VALUES.length);
     },
   },
+  ...prototypePathCases,
+  ...limitCases,
   ...schemaCases('sync'),
   ...schemaCases('async'),
 ]);
