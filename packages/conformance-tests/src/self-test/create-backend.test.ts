@@ -76,9 +76,12 @@ describe('createBackend', () => {
     const namespace = await createBackend('memory:', { adapters: [memory] });
     expect(namespace.kind).toBe('memory');
     await namespace.close();
+    const fromEnv = await createBackendsFromEnv({ env: { BERTH_QUEUE_URL: 'memory:' }, adapters: [counting] });
+    expect(calls).toBe(2);
+    await fromEnv.close();
     const other = await errorOf(createBackend('mariadb://db/app', { adapters: [counting] }));
     expect(isBerthError(other, 'VALIDATION')).toBe(true);
-    expect(calls).toBe(1);
+    expect(calls).toBe(2);
   });
 
   it('refuses adapters that are not adapter modules with VALIDATION', async () => {
@@ -152,9 +155,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 /** esbuild as vitest ships it, or undefined when this install has none. */
 function findEsbuild(): { build(options: Record<string, unknown>): Promise<unknown> } | undefined {
   const store = join(root, 'node_modules/.pnpm');
-  const folder = readdirSync(store).find((name) => /^esbuild@\d/.test(name));
-  if (folder === undefined) return undefined;
-  return createRequire(join(store, folder, 'node_modules/noop.js'))('esbuild');
+  try {
+    const folder = readdirSync(store).find((name) => /^esbuild@\d/.test(name));
+    return folder === undefined ? undefined : createRequire(join(store, folder, 'node_modules/noop.js'))('esbuild');
+  } catch {
+    return undefined;
+  }
 }
 
 const esbuild = findEsbuild();
