@@ -9,6 +9,7 @@ import {
   type DocumentWriteOptions,
   isBerthError,
   type SignalOptions,
+  type StandardSchemaV1,
   type StoredDocument,
 } from '@berth/core';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -226,6 +227,29 @@ describe('DocumentBackend', () => {
     await closing;
     await running;
     await expect(items.get('a')).rejects.toMatchObject({ code: 'CONNECTION', retryable: false });
+  });
+
+  it('an operation still validating when close() saved fails with CONNECTION instead of committing unsaved', async () => {
+    const store = new FlakyStore(0);
+    const backend = new DocumentBackend({ store, debounceMs: 60_000 });
+    const slowSchema: StandardSchemaV1<unknown, { id: string }> = {
+      '~standard': {
+        version: 1,
+        vendor: 'test',
+        validate: async (value) => {
+          await sleep(100);
+          return { value: value as { id: string } };
+        },
+      },
+    };
+    const items = backend.repository('items', { schema: slowSchema });
+    await items.insert({ id: 'saved' });
+    const late = items.insert({ id: 'late' }).catch((error: unknown) => error);
+    await sleep(10);
+    await backend.close();
+    const error = await late;
+    expect(isBerthError(error, 'CONNECTION'), String(error)).toBe(true);
+    expect(Object.keys((await storedJson(store.inner)).items ?? {})).toEqual(['saved']);
   });
 
   it('has no job queue and says which backend to use instead', () => {

@@ -288,7 +288,7 @@ export class DocumentBackend extends MemoryBackend {
   /** Waits for running transactions, then saves once (`close()` rejects when that save fails). */
   protected override async shutDown(): Promise<void> {
     try {
-      await this.transactionsSettled();
+      await super.shutDown();
       if (this.loaded !== undefined) await this.flush();
     } finally {
       this.isClosed = true;
@@ -296,7 +296,6 @@ export class DocumentBackend extends MemoryBackend {
       this.removeShutdownFlush?.();
       this.removeShutdownFlush = undefined;
       await this.documentStore.close?.();
-      await super.shutDown();
     }
   }
 }

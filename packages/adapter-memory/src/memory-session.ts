@@ -1,4 +1,4 @@
-import { AlreadyExistsError, ConflictError, getPathValue, TransactionError } from '@berth/core';
+import { AlreadyExistsError, ConflictError, ConnectionError, getPathValue, TransactionError } from '@berth/core';
 import { indexKey, type MemoryCollection, type MemoryRecord, type MemoryStore } from './memory-store.js';
 
 /** Work outside the collections that commits with a session: checked first, applied after the writes. */
@@ -141,6 +141,13 @@ export class MemorySession {
   /** Applies every pending write, or throws CONFLICT and applies none. */
   commit(): void {
     this.assertOpen();
+    if (this.store.closed) {
+      this.state = 'rolled back';
+      throw new ConnectionError(
+        `the backend was closed before this ${this.isTransaction ? 'transaction' : 'operation'} committed; nothing was written`,
+        { retryable: false },
+      );
+    }
     try {
       for (const step of this.steps) step.check();
     } catch (error) {

@@ -79,6 +79,8 @@ export class MemoryStore {
   readonly collections: Map<string, MemoryCollection> = new Map();
   /** Called after every commit that changed something (the document-backed backend saves then). */
   onCommit: (() => void) | undefined;
+  /** Set when the backend closed: a commit after that would be lost (the document-backed backend has saved). */
+  closed = false;
 
   collection(name: string): MemoryCollection {
     let collection = this.collections.get(name);
