@@ -169,7 +169,15 @@ export class SqliteBackend implements Backend {
     if (this.closed) return { ok: false, latencyMs: 0, message: 'backend is closed' };
     const started = performance.now();
     try {
-      this.open().get('SELECT 1');
+      // A write, not only a read: a full disk or a read-only file fails
+      // writes while reads go on, and health must say so.
+      const connection = this.open();
+      // Inside a transaction the probe would join it; that transaction holds the write lock anyway.
+      if (!connection.inTransaction()) await connection.exclusive(() => connection.probeWrite());
+      if (connection.writeFailure !== undefined) {
+        const message = String((connection.writeFailure as { message?: unknown }).message ?? connection.writeFailure);
+        return { ok: false, latencyMs: performance.now() - started, message: `the last write failed: ${message}` };
+      }
       return { ok: true, latencyMs: performance.now() - started };
     } catch (error) {
       return { ok: false, latencyMs: performance.now() - started, message: (error as Error).message };

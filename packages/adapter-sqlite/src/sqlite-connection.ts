@@ -39,6 +39,15 @@ interface TransactionMarker {
 
 const currentTransaction = new AsyncLocalStorage<TransactionMarker>();
 
+const HEALTH_PROBE =
+  'INSERT INTO _berth_health (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at';
+
+/** A full disk or an I/O error: the storage, not the statement, is at fault. */
+function isStorageFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_FULL') || code.startsWith('SQLITE_IOERR'));
+}
+
 /**
  * One better-sqlite3 connection with a statement cache and one queue of
  * turns. A single operation and a whole transaction each take a turn, so a
@@ -51,6 +60,11 @@ export class SqliteConnection {
   /** Settles when the last turn queued so far has ended. */
   private tail: Promise<void> = Promise.resolve();
   private holder: TransactionMarker | undefined;
+  /**
+   * The engine error of the last write that failed for the storage (disk
+   * full, I/O error), until a write commits: what `health()` reports.
+   */
+  writeFailure: unknown;
 
   constructor(readonly db: SqliteDatabase) {}
 
@@ -91,9 +105,30 @@ export class SqliteConnection {
     if (this.holder !== undefined) this.guard();
     const sql = typeof query === 'string' ? query : query.sql;
     const values = typeof query === 'string' ? parameters : query.parameters;
+    const inTransaction = this.db.inTransaction;
     try {
-      return this.statement(sql).run(...values);
+      const statement = this.statement(sql);
+      const result = statement.run(...values);
+      // A write outside a transaction committed.
+      if (!inTransaction && !this.db.inTransaction && !statement.reader) this.writeFailure = undefined;
+      return result;
     } catch (error) {
+      if (isStorageFailure(error)) this.writeFailure = error;
+      throw toBerthError(error);
+    }
+  }
+
+  /**
+   * Writes the health row in a transaction of its own. It does not count as
+   * a write that succeeded: a small write may find room a document did not.
+   */
+  probeWrite(): void {
+    this.control('BEGIN IMMEDIATE');
+    try {
+      this.statement(HEALTH_PROBE).run(Date.now());
+      this.control('COMMIT');
+    } catch (error) {
+      if (this.db.inTransaction) this.control('ROLLBACK');
       throw toBerthError(error);
     }
   }
@@ -180,6 +215,7 @@ export class SqliteConnection {
     try {
       const result = work();
       this.run('COMMIT');
+      this.writeFailure = undefined;
       return result;
     } catch (error) {
       if (this.db.inTransaction) this.run('ROLLBACK');
@@ -200,6 +236,7 @@ export class SqliteConnection {
         try {
           const result = await currentTransaction.run(marker, work);
           this.control('COMMIT');
+          this.writeFailure = undefined;
           return result;
         } catch (error) {
           if (this.db.inTransaction) this.control('ROLLBACK');

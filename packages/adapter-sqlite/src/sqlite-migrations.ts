@@ -82,6 +82,17 @@ export const MIGRATIONS: SqliteMigration[] = [
       END`,
     ],
   },
+  {
+    version: 3,
+    name: 'health probe',
+    statements: [
+      // health() writes its one row, so a full disk or a read-only file shows.
+      `CREATE TABLE IF NOT EXISTS _berth_health (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        checked_at INTEGER NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /**
