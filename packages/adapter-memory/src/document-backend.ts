@@ -2,6 +2,7 @@ import {
   type Capabilities,
   ConflictError,
   ConnectionError,
+  checkDuration,
   checkTransactionWork,
   type DocumentStore,
   type DocumentValue,
@@ -56,14 +57,16 @@ export interface DocumentBackendConfig {
  * The memory engine persisted to one JSON document in a DocumentStore (a
  * local file, S3, memory): `{ "<collection>": { "<id>": { ...entity } } }`,
  * with versions and timestamps under the reserved `$berth` key. Documents of
- * that shape written by other tools load unchanged; top-level keys that are
- * not valid collection names are kept and written back as they were.
+ * that shape written by other tools load unchanged; other top-level entries
+ * are kept and written back as they were, and using one as a collection is
+ * refused with `VALIDATION`. Broken metadata is refused at load.
  *
  * It loads on `connect()`, saves debounced after writes (at most `maxWaitMs`
- * late), and `flush()` saves now. Saves are conditional on the ETag it last
- * read or wrote: a second writer is detected and reported as `CONFLICT`,
- * never overwritten. A failed save is retried with backoff, and nothing
- * acknowledged is left out of the next save.
+ * late), and `flush()` saves now; with `flushOnExit`, SIGTERM, SIGINT and
+ * SIGHUP save too. Saves are conditional on the ETag it last read or wrote:
+ * a second writer is detected and reported as `CONFLICT`, never overwritten.
+ * A failed save is retried with backoff, and nothing acknowledged is left out
+ * of the next save. `close()` waits for running transactions, then saves.
  *
  * ### Examples
  * ```ts
@@ -109,7 +112,11 @@ export class DocumentBackend extends MemoryBackend {
       config.onSaveError ??
       ((error, details) =>
         console.error(`berth: saving ${this.documentStore.location} failed (attempt ${details.attempt})`, error));
-    if (config.closeTimeoutMs !== undefined) this.closeTimeoutMs = config.closeTimeoutMs;
+    if (config.closeTimeoutMs !== undefined)
+      this.closeTimeoutMs = checkDuration('closeTimeoutMs', config.closeTimeoutMs);
+    if (config.flushOnExit !== undefined && typeof config.flushOnExit !== 'boolean') {
+      throw new ValidationError('flushOnExit must be true or false', 'flushOnExit');
+    }
     this.store.onCommit = () => this.changed();
     if (config.flushOnExit === true) this.removeShutdownFlush = flushOnShutdownSignals(() => this.flush());
   }
