@@ -51,16 +51,16 @@ const cases: readonly ConformanceCase<DocumentBackendConformanceContext>[] = [
   {
     name: 'writes that keep coming faster than the debounce are saved within the maximum wait, without a flush',
     async run(context) {
-      const debounceMs = 300;
-      const maxWaitMs = 500;
+      const debounceMs = 400;
+      const maxWaitMs = 600;
       // A save may take a while on a slow store or a busy machine.
-      const slackMs = 700;
+      const slackMs = 1_000;
       const writer = await context.openBackend({ debounceMs, maxWaitMs });
       const items = writer.repository<Item>('items');
       const started = Date.now();
       const written: { readonly id: string; readonly at: number }[] = [];
-      // One write every 20 ms never leaves the 300 ms of quiet the debounce waits for.
-      for (let n = 0; Date.now() - started < 2_000; n++) {
+      // One write every 20 ms never leaves the 400 ms of quiet the debounce waits for.
+      for (let n = 0; Date.now() - started < 2_500; n++) {
         await items.insert({ id: `w${n}`, n });
         written.push({ id: `w${n}`, at: Date.now() - started });
         await sleep(20);
