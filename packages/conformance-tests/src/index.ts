@@ -23,6 +23,7 @@ export * from './document-store-suite.js';
 export { abortGroup } from './groups/abort-group.js';
 export { aggregateGroup } from './groups/aggregate-group.js';
 export { crudGroup } from './groups/crud-group.js';
+export { differentialGroup } from './groups/differential-group.js';
 export { filterGroup } from './groups/filter-group.js';
 export { lifecycleGroup } from './groups/lifecycle-group.js';
 export { modelGroup } from './groups/model-group.js';

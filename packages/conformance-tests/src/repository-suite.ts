@@ -1,6 +1,7 @@
 import { abortGroup } from './groups/abort-group.js';
 import { aggregateGroup } from './groups/aggregate-group.js';
 import { crudGroup } from './groups/crud-group.js';
+import { differentialGroup } from './groups/differential-group.js';
 import { filterGroup } from './groups/filter-group.js';
 import { lifecycleGroup } from './groups/lifecycle-group.js';
 import { modelGroup } from './groups/model-group.js';
@@ -28,6 +29,7 @@ export const repositoryGroups: readonly ConformanceGroup[] = [
   abortGroup,
   lifecycleGroup,
   modelGroup,
+  differentialGroup,
 ];
 
 /**

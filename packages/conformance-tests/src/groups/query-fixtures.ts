@@ -258,7 +258,7 @@ export async function collect<T>(iterator: AsyncIterable<T>): Promise<T[]> {
 // JSON.stringify calls Date#toJSON before any replacer sees the Date, so Dates
 // are rewritten first to stay recognisable in messages.
 function dateAware(value: unknown): unknown {
-  if (value instanceof Date) return `Date(${value.toISOString()})`;
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Date(invalid)' : `Date(${value.toISOString()})`;
   if (Array.isArray(value)) return value.map(dateAware);
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, dateAware(item)]));
@@ -268,5 +268,8 @@ function dateAware(value: unknown): unknown {
 
 /** Renders any query input, Dates included, for assertion messages. */
 export function render(value: unknown): string {
-  return JSON.stringify(dateAware(value)) ?? 'undefined';
+  // BigInts are among the invalid values the random groups feed in.
+  return (
+    JSON.stringify(dateAware(value), (_key, item) => (typeof item === 'bigint' ? `${item}n` : item)) ?? 'undefined'
+  );
 }
