@@ -117,6 +117,17 @@ describe('flushOnExit', () => {
     expect(child.process.exitCode).toBe(0);
   }, 60_000);
 
+  it('a second signal while the save hangs stops the process at once', async () => {
+    const child = startWriter('hanging-store');
+    await child.printed('INSERTED');
+    child.process.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(child.process.exitCode ?? child.process.signalCode, 'still saving').toBeNull();
+    child.process.kill('SIGTERM');
+    await child.exited;
+    expect(child.process.signalCode).toBe('SIGTERM');
+  }, 60_000);
+
   it('SIGKILL cannot be caught: exactly the writes after the last flush are lost', async () => {
     const child = startWriter('kill-after-flush');
     await child.printed('PENDING');
