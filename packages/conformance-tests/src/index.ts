@@ -22,6 +22,7 @@ export {
 export * from './document-store-suite.js';
 export { abortGroup } from './groups/abort-group.js';
 export { aggregateGroup } from './groups/aggregate-group.js';
+export { argumentsGroup } from './groups/arguments-group.js';
 export { crudGroup } from './groups/crud-group.js';
 export { differentialGroup } from './groups/differential-group.js';
 export { filterGroup } from './groups/filter-group.js';
@@ -55,6 +56,7 @@ export { queueDedupeGroup } from './queue-groups/dedupe-group.js';
 export { queueEnqueueGroup } from './queue-groups/enqueue-group.js';
 export { queueLeaseGroup } from './queue-groups/lease-group.js';
 export { queueOrderGroup } from './queue-groups/order-group.js';
+export { queuePayloadLimitsGroup } from './queue-groups/payload-limits-group.js';
 export { queueRetryGroup } from './queue-groups/retry-group.js';
 export { queueTransactionGroup } from './queue-groups/transaction-group.js';
 export { queueUnsupportedGroup } from './queue-groups/unsupported-group.js';

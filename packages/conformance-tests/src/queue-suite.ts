@@ -11,6 +11,7 @@ import { queueDedupeGroup } from './queue-groups/dedupe-group.js';
 import { queueEnqueueGroup } from './queue-groups/enqueue-group.js';
 import { queueLeaseGroup } from './queue-groups/lease-group.js';
 import { queueOrderGroup } from './queue-groups/order-group.js';
+import { queuePayloadLimitsGroup } from './queue-groups/payload-limits-group.js';
 import { queueRetryGroup } from './queue-groups/retry-group.js';
 import { queueTransactionGroup } from './queue-groups/transaction-group.js';
 import { queueUnsupportedGroup } from './queue-groups/unsupported-group.js';
@@ -19,6 +20,7 @@ import { queueWorkerGroup } from './queue-groups/worker-group.js';
 /** Every job queue group, in the order they are registered. */
 export const queueGroups: readonly ConformanceGroup<QueueBackend, QueueConformanceContext>[] = [
   queueEnqueueGroup,
+  queuePayloadLimitsGroup,
   queueOrderGroup,
   queueLeaseGroup,
   queueRetryGroup,

@@ -1,5 +1,6 @@
 import { abortGroup } from './groups/abort-group.js';
 import { aggregateGroup } from './groups/aggregate-group.js';
+import { argumentsGroup } from './groups/arguments-group.js';
 import { crudGroup } from './groups/crud-group.js';
 import { differentialGroup } from './groups/differential-group.js';
 import { filterGroup } from './groups/filter-group.js';
@@ -25,6 +26,7 @@ export const repositoryGroups: readonly ConformanceGroup[] = [
   aggregateGroup,
   uniqueGroup,
   validationGroup,
+  argumentsGroup,
   transactionGroup,
   abortGroup,
   lifecycleGroup,

@@ -14,6 +14,7 @@ import {
   type SignalOptions,
   type WriteOptions,
 } from '@berth/core';
+import { brokenArguments } from './broken-arguments.js';
 import type { Breakage } from './broken-backend.js';
 import { brokenComparisons } from './broken-comparisons.js';
 
@@ -424,4 +425,5 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
       },
     },
     ...brokenComparisons,
+    ...brokenArguments,
   ];

@@ -68,6 +68,8 @@ export class BrokenBackend implements RepositoryBackend {
   transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
     const wrap = (repository: Repository<Document>) => wrapRepository(repository, this.breakage);
     if (this.breakage.transaction !== undefined) return this.breakage.transaction(this.inner, work, wrap);
+    // A callback that is not a function goes to the healthy backend as it is, to be refused there.
+    if (typeof work !== 'function') return this.inner.transaction(work, options);
     return this.inner.transaction(
       (tx) =>
         work({
