@@ -1,6 +1,6 @@
 import type { IndexSpec } from '@berth/core';
 import { queryBuilder } from './sqlite-connection.js';
-import { jsonPath, jsonValueOf, typeOf } from './sqlite-query-compiler.js';
+import { jsonPath, jsonTextOf, jsonValueOf, typeOf } from './sqlite-query-compiler.js';
 
 /** The name of a declared index: readable, and unique per collection and field. */
 export function indexName(collection: string, spec: IndexSpec): string {
@@ -8,10 +8,13 @@ export function indexName(collection: string, spec: IndexSpec): string {
 }
 
 /** The field's JSON type and value, written as the query compiler writes them so queries can use the index. */
-function keyParts(spec: IndexSpec): { readonly type: string; readonly value: string } {
+function keyParts(spec: IndexSpec): { readonly type: string; readonly value: string; readonly text: string } {
   return {
     type: typeOf(spec.path).compile(queryBuilder).sql,
     value: jsonValueOf(spec.path).compile(queryBuilder).sql,
+    // SQLite's reading of a number is not exact (it merges neighbours one ulp
+    // apart near 1e-300), so uniqueness also compares the JSON text.
+    text: jsonTextOf(spec.path).compile(queryBuilder).sql,
   };
 }
 
@@ -35,10 +38,10 @@ function comparable(spec: IndexSpec): string {
  * query compiler repeats, so queries can use it) and arrays and objects.
  */
 export function indexDefinition(table: string, spec: IndexSpec): string {
-  const { type, value } = keyParts(spec);
+  const { type, value, text } = keyParts(spec);
   const name = `"${indexName(table, spec)}"`;
   if (!spec.unique) return `CREATE INDEX ${name} ON "${table}" (${type}, ${value})`;
-  return `CREATE UNIQUE INDEX ${name} ON "${table}" (${type}, ${value}, ${comparable(spec)}) WHERE ${type} IS NOT NULL AND ${type} != 'null'`;
+  return `CREATE UNIQUE INDEX ${name} ON "${table}" (${type}, ${value}, ${text}, ${comparable(spec)}) WHERE ${type} IS NOT NULL AND ${type} != 'null'`;
 }
 
 /**
@@ -47,8 +50,8 @@ export function indexDefinition(table: string, spec: IndexSpec): string {
  * JSON text, then its id. Written so the unique index serves it.
  */
 export function takenQuery(table: string, spec: IndexSpec): string {
-  const { type, value } = keyParts(spec);
+  const { type, value, text } = keyParts(spec);
   const present = `${type} IS NOT NULL AND ${type} != 'null'`;
   const mine = (expression: string) => `(SELECT ${expression} FROM mine)`;
-  return `WITH mine(doc) AS (SELECT ?) SELECT 1 FROM "${table}" WHERE ${type} = ${mine(type)} AND ${value} = ${mine(value)} AND ${present} AND ${comparable(spec)} IS NOT NULL AND ${mine(comparable(spec))} IS NOT NULL AND id != ? LIMIT 1`;
+  return `WITH mine(doc) AS (SELECT ?) SELECT 1 FROM "${table}" WHERE ${type} = ${mine(type)} AND ${value} = ${mine(value)} AND ${text} = ${mine(text)} AND ${present} AND ${comparable(spec)} IS NOT NULL AND ${mine(comparable(spec))} IS NOT NULL AND id != ? LIMIT 1`;
 }

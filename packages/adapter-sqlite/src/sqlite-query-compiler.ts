@@ -44,6 +44,14 @@ export function jsonValueOf(path: FieldPath): Expression {
   return sql`json_extract(doc, ${sql.lit(jsonPath(path))})`;
 }
 
+/**
+ * `doc -> path`: the field's JSON text, verbatim. Written once by
+ * `JSON.stringify`, so two values are equal exactly when their texts are.
+ */
+export function jsonTextOf(path: FieldPath): Expression {
+  return sql`doc -> ${sql.lit(jsonPath(path))}`;
+}
+
 /** Integers SQLite reads exactly and JavaScript holds exactly: |n| <= 2^53. */
 const SAFE = sql.raw('BETWEEN -9007199254740992 AND 9007199254740992');
 
@@ -59,7 +67,7 @@ const SAFE = sql.raw('BETWEEN -9007199254740992 AND 9007199254740992');
  */
 function numberOf(path: FieldPath): Expression {
   const value = jsonValueOf(path);
-  return sql`(CASE WHEN ${typeOf(path)} IS 'integer' AND ${value} ${SAFE} THEN ${value} ELSE berth_number(doc -> ${sql.lit(jsonPath(path))}) END)`;
+  return sql`(CASE WHEN ${typeOf(path)} IS 'integer' AND ${value} ${SAFE} THEN ${value} ELSE berth_number(${jsonTextOf(path)}) END)`;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   type LooseDocument,
   snapshot,
 } from './assertions.js';
+import { EXTREME_NUMBERS } from './query-fixtures.js';
 
 interface User extends Document {
   email?: string | null;
@@ -160,6 +161,19 @@ export const uniqueGroup: ConformanceGroup = defineGroup('unique', [
         expect(await repository.count()).toBe(4);
         await expectBerthError(repository.insert({ id: 'again', code: 1 }), 'ALREADY_EXISTS', { field: 'code' });
         await expectBerthError(repository.insert({ id: 'again', code: '1' }), 'ALREADY_EXISTS', { field: 'code' });
+      }
+    },
+  },
+  {
+    name: 'unique numbers compare as doubles: integers past 2^53 and neighbours one ulp apart never collide',
+    requires: uniqueIndexes,
+    async run(context) {
+      const repository = context.repository<LooseDocument>({ indexes: [{ field: 'n', type: 'number', unique: true }] });
+      const numbers = EXTREME_NUMBERS.filter((n) => n !== 0);
+      for (const [index, n] of numbers.entries()) await repository.insert({ id: `n${index}`, n });
+      expect(await repository.count()).toBe(numbers.length);
+      for (const [index, n] of numbers.entries()) {
+        await expectBerthError(repository.insert({ id: `again${index}`, n }), 'ALREADY_EXISTS', { field: 'n' });
       }
     },
   },
