@@ -1,6 +1,7 @@
 /**
- * Type-checks every TypeScript code block of the repository's Markdown files,
- * so a documented example cannot drift from the API it shows. Each ```ts
+ * Type-checks every TypeScript code block of the repository's Markdown files
+ * and of the packages' TSDoc (`### Examples`), so a documented example cannot
+ * drift from the API it shows. Each ```ts
  * block becomes a module of its own, compiled with the packages' sources and
  * settings; errors are reported at their Markdown line. A block fenced as
  * ```ts continued goes on from the block before it in the same file (the
@@ -26,20 +27,37 @@ interface Block {
   readonly origins: number[];
 }
 
-function markdownFiles(directory: string): string[] {
+/** Markdown files everywhere, and the packages' sources for the `### Examples` of their TSDoc. */
+function documentedFiles(directory: string): string[] {
   const found: string[] = [];
   for (const entry of readdirSync(directory, { withFileTypes: true })) {
+    const path = join(directory, entry.name);
     if (entry.isDirectory()) {
-      if (!SKIPPED_DIRECTORIES.has(entry.name)) found.push(...markdownFiles(join(directory, entry.name)));
-    } else if (entry.name.endsWith('.md')) {
-      found.push(join(directory, entry.name));
+      if (!SKIPPED_DIRECTORIES.has(entry.name)) found.push(...documentedFiles(path));
+    } else if (entry.name.endsWith('.md') || isPackageSource(path)) {
+      found.push(path);
     }
   }
   return found.sort();
 }
 
+function isPackageSource(path: string): boolean {
+  return (
+    /^packages[\\/][^\\/]+[\\/]src[\\/]/.test(relative(root, path)) &&
+    path.endsWith('.ts') &&
+    !path.endsWith('.test.ts')
+  );
+}
+
+/** The lines of a TSDoc comment without their ` * ` prefix; other lines stay as they are. */
+function commentText(line: string): string {
+  const match = /^\s*\* ?(.*)$/.exec(line);
+  return match === null ? line : (match[1] as string);
+}
+
 function blocksOf(file: string): Block[] {
-  const lines = readFileSync(file, 'utf8').split('\n');
+  const raw = readFileSync(file, 'utf8').split('\n');
+  const lines = file.endsWith('.ts') ? raw.map(commentText) : raw;
   const blocks: Block[] = [];
   for (let index = 0; index < lines.length; index++) {
     const fence = TS_FENCE.exec((lines[index] as string).trim());
@@ -74,7 +92,7 @@ function workspacePaths(): Record<string, string[]> {
   return paths;
 }
 
-const blocks = markdownFiles(root).flatMap(blocksOf);
+const blocks = documentedFiles(root).flatMap(blocksOf);
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 const sources = new Map<string, Block>();
@@ -126,8 +144,8 @@ const located = output
   .join('\n');
 if (located.trim() !== '') {
   process.stderr.write(
-    `${located.trim()}\n\nCode blocks in Markdown must type-check (fence a deliberate fragment as \`\`\`ts nocheck).\n`,
+    `${located.trim()}\n\nCode blocks in Markdown and TSDoc must type-check (fence a deliberate fragment as \`\`\`ts nocheck).\n`,
   );
   process.exit(1);
 }
-console.log(`${blocks.length} TypeScript blocks in Markdown type-check.`);
+console.log(`${blocks.length} TypeScript blocks in Markdown and TSDoc type-check.`);

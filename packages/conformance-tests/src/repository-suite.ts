@@ -46,7 +46,10 @@ export const repositoryGroups: readonly ConformanceGroup[] = [
  * repositoryConformance({
  *   name: 'memory',
  *   createBackend: () => new MemoryBackend(),
- *   capabilities: { repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false } },
+ *   capabilities: {
+ *     repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false },
+ *     queue: { level: 'single-node', transactionalEnqueue: true, durable: false, notifications: true },
+ *   },
  * });
  * ```
  */
