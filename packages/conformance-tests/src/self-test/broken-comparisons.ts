@@ -1,4 +1,5 @@
 import {
+  AlreadyExistsError,
   compareValues,
   type Document,
   type DocumentScalar,
@@ -140,6 +141,24 @@ const padSpaceCollation: Breakage = {
   }),
 };
 
+/** A unique index over a fixed-point column: numbers it rounds together collide. */
+const fixedPointUniqueIndex: Breakage = {
+  repository: (inner) => ({
+    insert: async (document, options) => {
+      for (const [field, value] of Object.entries(document)) {
+        if (typeof value !== 'number') continue;
+        const others = await inner.find({ where: { [field]: { $exists: true } } }, options);
+        const clash = others.some((other) => {
+          const held: unknown = Reflect.get(other, field);
+          return typeof held === 'number' && held !== value && fixedPoint(held) === fixedPoint(value);
+        });
+        if (clash) throw new AlreadyExistsError(`another document already has this ${field}`, field);
+      }
+      return inner.insert(document, options);
+    },
+  }),
+};
+
 /** Broken engines for the comparison cases, each with the group and the case that must reject it. */
 export const brokenComparisons: readonly {
   readonly name: string;
@@ -159,6 +178,12 @@ export const brokenComparisons: readonly {
     case: group === 'differential' ? 'random' : 'trailing spaces',
     breakage: padSpaceCollation,
   })),
+  {
+    name: 'enforces unique numbers as fixed-point decimals',
+    group: 'unique',
+    case: 'unique numbers',
+    breakage: fixedPointUniqueIndex,
+  },
   {
     name: 'reads every path of a document nested deeper than 32 levels as null',
     group: 'filter',
