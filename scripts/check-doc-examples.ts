@@ -3,7 +3,7 @@
  * and of the packages' TSDoc (`### Examples`), so a documented example cannot
  * drift from the API it shows. Each ```ts
  * block becomes a module of its own, compiled with the packages' sources and
- * settings; errors are reported at their Markdown line. A block fenced as
+ * settings; errors are reported at the line of the file it came from. A block fenced as
  * ```ts continued goes on from the block before it in the same file (the
  * README's second step); one that is deliberately not a complete program is
  * fenced as ```ts nocheck.
@@ -23,7 +23,7 @@ const TS_FENCE = /^```(ts|typescript)(\s+.*)?$/;
 interface Block {
   readonly file: string;
   readonly lines: string[];
-  /** The Markdown line (1-based) of each code line. */
+  /** The line (1-based) in the documented file of each code line. */
   readonly origins: number[];
 }
 
@@ -129,7 +129,7 @@ try {
 }
 
 // Errors in the packages' own sources are the main type-check's to report;
-// here only the examples count, each at the Markdown line it came from.
+// here only the examples count, each at the line of the file it came from.
 const EXAMPLE_ERROR = /^(?:.*[\\/])?(example-\d+\.ts)\((\d+),(\d+)\)/;
 const located = output
   .split(/\n(?=\S)/)
