@@ -107,6 +107,7 @@ export class SqliteBackend implements Backend {
     if (this.closed) throw new ConnectionError('this SQLite backend is closed', { retryable: false });
     if (this.connection !== undefined) return this.connection;
     const filename = this.config.filename;
+    const busyTimeoutMs = Math.max(0, Math.floor(this.config.busyTimeoutMs ?? 5_000));
     let db: SqliteDatabase | undefined;
     try {
       if (this.config.database !== undefined) db = this.config.database;
@@ -120,14 +121,14 @@ export class SqliteBackend implements Backend {
       pragma(db, 'journal_mode = WAL');
       pragma(db, 'synchronous = NORMAL');
       pragma(db, 'foreign_keys = ON');
-      pragma(db, `busy_timeout = ${Math.max(0, Math.floor(this.config.busyTimeoutMs ?? 5_000))}`);
+      pragma(db, `busy_timeout = ${busyTimeoutMs}`);
       registerJsonFunctions(db);
     } catch (error) {
       // A file that is not a database fails here: release its handle.
       if (db !== undefined && this.config.database === undefined && db.open) db.close();
       throw this.named(toBerthError(error));
     }
-    const connection = new SqliteConnection(db);
+    const connection = new SqliteConnection(db, busyTimeoutMs);
     try {
       runMigrations(connection);
     } catch (error) {
@@ -202,6 +203,23 @@ export class SqliteBackend implements Backend {
     const missing = indexes.filter((spec) => !known?.has(indexName(name, spec)));
     if (known !== undefined && missing.length === 0) return;
     const connection = this.open();
+    // Usually the table and its indexes exist (made by an earlier run or
+    // another backend): reading is enough, so an operation never waits for
+    // another connection's write lock only to find that out.
+    const stored = new Map(
+      connection
+        .all<{ name: string; sql: string | null }>('SELECT name, sql FROM sqlite_schema WHERE tbl_name = ?', [name])
+        .map((row) => [row.name, row.sql]),
+    );
+    const ready =
+      stored.has(name) && missing.every((spec) => stored.get(indexName(name, spec)) === indexDefinition(name, spec));
+    if (!ready) this.createCollection(connection, name, missing);
+    known ??= new Set();
+    for (const spec of missing) known.add(indexName(name, spec));
+    this.collections.set(name, known);
+  }
+
+  private createCollection(connection: SqliteConnection, name: string, missing: readonly IndexSpec[]): void {
     connection.immediate(() => {
       // SQLite table names ignore case: "users" and "Users" would share a
       // table. Collection names are case-sensitive, so refuse the second one.
@@ -236,9 +254,6 @@ export class SqliteBackend implements Backend {
         connection.run(definition);
       }
     });
-    known ??= new Set();
-    for (const spec of missing) known.add(indexName(name, spec));
-    this.collections.set(name, known);
   }
 
   repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { TransactionError } from '@berth/core';
+import { isBerthError, TransactionError } from '@berth/core';
 import type BetterSqlite3 from 'better-sqlite3';
 import {
   type CompiledQuery,
@@ -66,7 +66,14 @@ export class SqliteConnection {
    */
   writeFailure: unknown;
 
-  constructor(readonly db: SqliteDatabase) {}
+  /**
+   * @param busyTimeoutMs How long a transaction waits for another
+   * connection's write lock (the `busy_timeout` set on `db`).
+   */
+  constructor(
+    readonly db: SqliteDatabase,
+    private readonly busyTimeoutMs = 5_000,
+  ) {}
 
   private statement(text: string): BetterSqlite3.Statement {
     let statement = this.statements.get(text);
@@ -154,6 +161,32 @@ export class SqliteConnection {
     }
   }
 
+  /**
+   * BEGIN IMMEDIATE for `transaction()`, waiting for another connection's
+   * write lock without blocking the event loop: SQLite's busy handler sleeps
+   * synchronously, which would also stop the lock's holder when it is a
+   * transaction of this process (another backend on the same file) that
+   * awaits. So the lock is tried without waiting, then again after short
+   * timers, up to the busy timeout.
+   */
+  private async beginImmediate(): Promise<void> {
+    const deadline = performance.now() + this.busyTimeoutMs;
+    this.control('PRAGMA busy_timeout = 0');
+    try {
+      for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
+        try {
+          this.control('BEGIN IMMEDIATE');
+          return;
+        } catch (error) {
+          if (!isBerthError(error, 'TIMEOUT') || performance.now() >= deadline) throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    } finally {
+      this.control(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
+    }
+  }
+
   /** Whether the caller runs inside this connection's transaction. */
   inTransaction(): boolean {
     const marker = currentTransaction.getStore();
@@ -232,7 +265,7 @@ export class SqliteConnection {
       const marker: TransactionMarker = { connection: this, active: true };
       this.holder = marker;
       try {
-        this.control('BEGIN IMMEDIATE');
+        await this.beginImmediate();
         try {
           const result = await currentTransaction.run(marker, work);
           this.control('COMMIT');

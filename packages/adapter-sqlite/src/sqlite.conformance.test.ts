@@ -20,6 +20,10 @@ const createBackend = (): SqliteBackend => {
 };
 const { capabilities } = createBackend();
 
+/** A second backend on the test's file: its own connection, as another process would have. */
+const openSameStorage = (first: object): SqliteBackend =>
+  new SqliteBackend({ filename: filenames.get(first) as string });
+
 /**
  * Drops what the test created through a connection of its own (the test may
  * have closed its backend), then checks that nothing is left: the suite must
@@ -52,5 +56,5 @@ function cleanup({ backend, collections, queues }: CleanupInfo<object>): void {
   }
 }
 
-repositoryConformance({ name: 'sqlite', createBackend, capabilities, cleanup });
+repositoryConformance({ name: 'sqlite', createBackend, capabilities, cleanup, openSameStorage });
 queueConformance({ name: 'sqlite', createBackend, capabilities, cleanup });

@@ -44,6 +44,13 @@ export interface ConformanceOptions<B extends ConnectableBackend = RepositoryBac
    * matters. A cleanup that throws fails the test.
    */
   readonly cleanup?: ((info: CleanupInfo<B>) => Promise<void> | void) | undefined;
+  /**
+   * Opens a second backend on the storage of `first` (the same file,
+   * database or server). Required when `capabilities.repository.durable` is
+   * true: the shared-storage group checks what two backends on one storage
+   * see of each other. The harness connects it and closes it after the test.
+   */
+  readonly openSameStorage?: ((first: B) => B | Promise<B>) | undefined;
 }
 
 /** What {@link ConformanceOptions.cleanup} receives. */
@@ -68,6 +75,8 @@ export interface BaseContext<B> {
   queueName(prefix?: string): string;
   /** Records a collection name the case built itself (from `collectionName()`), so cleanup drops it too; returns it. */
   reportCollection(name: string): string;
+  /** A second backend on the storage of `backend`, connected; `undefined` when the run has no `openSameStorage`. */
+  readonly openSameStorage: (() => Promise<B>) | undefined;
 }
 
 /** What each repository case receives. */
@@ -151,6 +160,8 @@ async function withContext<B extends ConnectableBackend, C, R>(
   };
   let failure: { readonly error: unknown } | undefined;
   let result: R | undefined;
+  const others: B[] = [];
+  const openSameStorage = options.openSameStorage;
   try {
     await backend.connect();
     const context = group.createContext({
@@ -163,10 +174,26 @@ async function withContext<B extends ConnectableBackend, C, R>(
         if (!collections.includes(name)) collections.push(name);
         return name;
       },
+      openSameStorage:
+        openSameStorage === undefined
+          ? undefined
+          : async () => {
+              const other = await openSameStorage(backend);
+              others.push(other);
+              await other.connect();
+              return other;
+            },
     });
     result = await work(context);
   } catch (error) {
     failure = { error };
+  }
+  for (const other of others) {
+    try {
+      await other.close();
+    } catch (error) {
+      failure ??= { error };
+    }
   }
   try {
     await options.cleanup?.({ backend, collections, queues });

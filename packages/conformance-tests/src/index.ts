@@ -29,6 +29,7 @@ export { filterGroup } from './groups/filter-group.js';
 export { lifecycleGroup } from './groups/lifecycle-group.js';
 export { modelGroup } from './groups/model-group.js';
 export { pagingGroup } from './groups/paging-group.js';
+export { sharedStorageGroup } from './groups/shared-storage-group.js';
 export { sortGroup } from './groups/sort-group.js';
 export { transactionGroup } from './groups/transaction-group.js';
 export { uniqueGroup } from './groups/unique-group.js';

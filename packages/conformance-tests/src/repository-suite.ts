@@ -7,6 +7,7 @@ import { filterGroup } from './groups/filter-group.js';
 import { lifecycleGroup } from './groups/lifecycle-group.js';
 import { modelGroup } from './groups/model-group.js';
 import { pagingGroup } from './groups/paging-group.js';
+import { sharedStorageGroup } from './groups/shared-storage-group.js';
 import { sortGroup } from './groups/sort-group.js';
 import { transactionGroup } from './groups/transaction-group.js';
 import { uniqueGroup } from './groups/unique-group.js';
@@ -28,6 +29,7 @@ export const repositoryGroups: readonly ConformanceGroup[] = [
   validationGroup,
   argumentsGroup,
   transactionGroup,
+  sharedStorageGroup,
   abortGroup,
   lifecycleGroup,
   modelGroup,

@@ -1,0 +1,186 @@
+import { type Capabilities, type Document, isBerthError, type RepositoryBackend } from '@berth/core';
+import { expect } from 'vitest';
+import { type ConformanceContext, type ConformanceGroup, defineGroup } from '../harness.js';
+import { deferred, expectBerthError, sleep } from './assertions.js';
+
+interface Counter extends Document {
+  n: number;
+}
+
+interface User extends Document {
+  email: string;
+}
+
+const durable = (capabilities: Capabilities): boolean => capabilities.repository.durable;
+
+/** The second backend on the storage of the test's backend; a durable adapter's run must be able to open one. */
+async function secondBackend(context: ConformanceContext): Promise<RepositoryBackend> {
+  if (context.openSameStorage === undefined) {
+    throw new Error(
+      'this adapter claims capabilities.repository.durable, so its conformance run must pass openSameStorage: (first) => a second backend on the same file, database or server',
+    );
+  }
+  return context.openSameStorage();
+}
+
+/**
+ * How long a transaction waits for the other one to have read. An engine
+ * that locks holds the other back until this one ends, so waiting forever
+ * would deadlock the case instead of exercising it.
+ */
+const RENDEZVOUS_MS = 300;
+
+/** Both transactions read, then both write, where the engine lets them run side by side. */
+async function readThenWriteConcurrently(
+  backends: readonly RepositoryBackend[],
+  name: string,
+): Promise<PromiseSettledResult<void>[]> {
+  let read = 0;
+  const bothRead = deferred();
+  return Promise.allSettled(
+    backends.map((backend) =>
+      backend.transaction(async (tx) => {
+        const counters = tx.repository<Counter>(name);
+        const current = await counters.get('c');
+        read += 1;
+        if (read === backends.length) bothRead.resolve();
+        await Promise.race([bothRead.promise, sleep(RENDEZVOUS_MS)]);
+        await counters.update('c', { n: (current?.n ?? 0) + 1 });
+      }),
+    ),
+  );
+}
+
+export const sharedStorageGroup: ConformanceGroup = defineGroup('shared-storage', [
+  {
+    name: 'a durable adapter can open a second backend on the same storage',
+    requires: durable,
+    async run(context) {
+      const second = await secondBackend(context);
+      expect((await second.health()).ok).toBe(true);
+    },
+  },
+  {
+    name: 'what one backend commits, a second backend on the same storage reads, both ways',
+    requires: durable,
+    async run(context) {
+      const name = context.collectionName();
+      const second = await secondBackend(context);
+      const first = context.backend.repository<Counter>(name);
+      const other = second.repository<Counter>(name);
+      await first.insertMany([
+        { id: 'a', n: 1 },
+        { id: 'b', n: 2 },
+      ]);
+      expect(await other.find({ orderBy: 'id' })).toStrictEqual([
+        { id: 'a', n: 1 },
+        { id: 'b', n: 2 },
+      ]);
+      await other.update('a', { $inc: { n: 10 } });
+      expect(await first.get('a')).toStrictEqual({ id: 'a', n: 11 });
+      expect((await first.getEntry('a'))?.meta.version).toBe(2);
+      await first.delete('b');
+      expect(await other.get('b')).toBeNull();
+      await context.backend.transaction(async (tx) => {
+        await tx.repository<Counter>(name).insert({ id: 'c', n: 3 });
+      });
+      expect(await other.count()).toBe(2);
+      await second.transaction(async (tx) => {
+        await tx.repository<Counter>(name).update('c', { n: 30 });
+      });
+      expect(await first.get('c')).toStrictEqual({ id: 'c', n: 30 });
+    },
+  },
+  {
+    name: 'a write of a transaction still open is not read through the second backend, and a rolled back one never is',
+    requires: (capabilities) => durable(capabilities) && capabilities.repository.transactions !== 'none',
+    async run(context) {
+      const name = context.collectionName();
+      const second = await secondBackend(context);
+      const other = second.repository<Counter>(name);
+      await context.backend.repository<Counter>(name).insert({ id: 'seed', n: 0 });
+      const written = deferred();
+      const release = deferred();
+      const transaction = context.backend.transaction(async (tx) => {
+        await tx.repository<Counter>(name).insert({ id: 'uncommitted', n: 1 });
+        written.resolve();
+        await release.promise;
+        throw new Error('roll back');
+      });
+      await written.promise;
+      try {
+        expect(await other.get('uncommitted')).toBeNull();
+      } finally {
+        release.resolve();
+      }
+      await expect(transaction).rejects.toThrow('roll back');
+      expect(await other.get('uncommitted')).toBeNull();
+      expect(await other.count()).toBe(1);
+    },
+  },
+  {
+    name: 'a unique value taken through one backend is refused through the other',
+    requires: (capabilities) => durable(capabilities) && capabilities.repository.uniqueIndexes,
+    async run(context) {
+      const name = context.collectionName();
+      const indexes = [{ field: 'email', type: 'string', unique: true }] as const;
+      const second = await secondBackend(context);
+      await context.backend.repository<User>(name, { indexes }).insert({ id: 'a', email: 'ada@example.com' });
+      const other = second.repository<User>(name, { indexes });
+      await expectBerthError(other.insert({ id: 'b', email: 'ada@example.com' }), 'ALREADY_EXISTS', {
+        field: 'email',
+      });
+      await other.insert({ id: 'c', email: 'carol@example.com' });
+      await expectBerthError(
+        context.backend.repository<User>(name, { indexes }).update('a', { email: 'carol@example.com' }),
+        'ALREADY_EXISTS',
+        { field: 'email' },
+      );
+      expect(await other.count()).toBe(2);
+    },
+  },
+  {
+    name: 'index declarations persist: a unique index declared through one backend holds through the other without redeclaring it',
+    requires: (capabilities) => durable(capabilities) && capabilities.repository.uniqueIndexes,
+    async run(context) {
+      const name = context.collectionName();
+      await context.backend
+        .repository<User>(name, { indexes: [{ field: 'email', type: 'string', unique: true }] })
+        .insert({ id: 'a', email: 'ada@example.com' });
+      const second = await secondBackend(context);
+      await expectBerthError(
+        second.repository<User>(name).insert({ id: 'b', email: 'ada@example.com' }),
+        'ALREADY_EXISTS',
+      );
+      expect(await second.repository<User>(name).count()).toBe(1);
+    },
+  },
+  {
+    name: 'concurrent read-then-write transactions through two backends both commit in turn, or one fails with a retryable CONFLICT',
+    requires: (capabilities) => durable(capabilities) && capabilities.repository.transactions !== 'none',
+    async run(context) {
+      const name = context.collectionName();
+      const second = await secondBackend(context);
+      await context.backend.repository<Counter>(name).insert({ id: 'c', n: 0 });
+      const outcomes = await readThenWriteConcurrently([context.backend, second], name);
+      let committed = 0;
+      for (const outcome of outcomes) {
+        if (outcome.status === 'fulfilled') {
+          committed += 1;
+          continue;
+        }
+        const error = outcome.reason;
+        if (!isBerthError(error, 'CONFLICT') || !error.retryable) {
+          expect.unreachable(
+            `a transaction failed with ${String(error)}; only a retryable CONFLICT may end one of two concurrent transactions`,
+          );
+        }
+      }
+      expect(committed, 'at least one of the two transactions commits').toBeGreaterThanOrEqual(1);
+      // Every commit counted: both committing on the same read would be a lost update.
+      for (const backend of [context.backend, second]) {
+        expect(await backend.repository<Counter>(name).get('c')).toStrictEqual({ id: 'c', n: committed });
+      }
+    },
+  },
+]);

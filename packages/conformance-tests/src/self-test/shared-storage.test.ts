@@ -1,0 +1,49 @@
+import { MemoryBackend } from '@berth/adapter-memory';
+import type { Capabilities, RepositoryBackend } from '@berth/core';
+import { describe, expect, it } from 'vitest';
+import { sharedStorageGroup } from '../groups/shared-storage-group.js';
+import { type ConformanceOptions, runGroup } from '../harness.js';
+import { override } from '../override.js';
+
+// The memory backend claims no durability; here it stands in for one that
+// does, so the shared-storage group runs against it.
+const capabilities: Capabilities = {
+  ...new MemoryBackend().capabilities,
+  repository: { ...new MemoryBackend().capabilities.repository, durable: true },
+};
+
+/** Another handle on the same in-process storage: closing it leaves the first open. */
+const sameStorage = (first: RepositoryBackend): RepositoryBackend =>
+  override(first, { connect: async () => undefined, close: async () => undefined });
+
+async function failedCases(options: Partial<ConformanceOptions>): Promise<string[]> {
+  const results = await runGroup(sharedStorageGroup, {
+    name: 'shared-storage self-test',
+    createBackend: () => new MemoryBackend(),
+    capabilities,
+    ...options,
+  });
+  expect(results.length).toBeGreaterThan(0);
+  return results.filter((result) => !result.passed).map((result) => result.name);
+}
+
+describe('the shared-storage group', () => {
+  it('passes two handles on one storage', async () => {
+    expect(await failedCases({ openSameStorage: sameStorage })).toEqual([]);
+  });
+
+  it('fails a durable adapter whose run does not say how to open a second backend', async () => {
+    const results = await runGroup(sharedStorageGroup, {
+      createBackend: () => new MemoryBackend(),
+      capabilities,
+    });
+    const failure = results.find((result) => !result.passed);
+    expect(String((failure?.error as Error | undefined)?.message)).toMatch(/openSameStorage/);
+  });
+
+  it('rejects a second backend that keeps storage of its own (never rereads what the first wrote)', async () => {
+    const failed = await failedCases({ openSameStorage: () => new MemoryBackend() });
+    expect(failed).toContain('what one backend commits, a second backend on the same storage reads, both ways');
+    expect(failed).toContain('a unique value taken through one backend is refused through the other');
+  });
+});
