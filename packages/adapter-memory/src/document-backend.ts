@@ -3,6 +3,7 @@ import {
   ConflictError,
   ConnectionError,
   checkDuration,
+  checkOptions,
   checkTransactionWork,
   type DocumentStore,
   type DocumentValue,
@@ -122,6 +123,7 @@ export class DocumentBackend extends MemoryBackend {
   }
 
   override async connect(options?: SignalOptions): Promise<void> {
+    checkOptions(options, 'connect');
     throwIfAborted(options?.signal, 'connect');
     this.loaded ??= this.load().catch((error: unknown) => {
       this.loaded = undefined;
@@ -285,6 +287,7 @@ export class DocumentBackend extends MemoryBackend {
   }
 
   override async health(options?: SignalOptions): Promise<HealthStatus> {
+    checkOptions(options, 'health');
     throwIfAborted(options?.signal, 'health');
     if (this.isClosing()) return { ok: false, latencyMs: 0, message: 'backend is closed' };
     if (this.conflict !== undefined) return { ok: false, latencyMs: 0, message: this.conflict.message };

@@ -85,6 +85,7 @@ export class MemoryBackend implements Backend {
   }
 
   async connect(options?: SignalOptions): Promise<void> {
+    checkOptions(options, 'connect');
     throwIfAborted(options?.signal, 'connect');
   }
 
@@ -122,6 +123,7 @@ export class MemoryBackend implements Backend {
   }
 
   async health(options?: SignalOptions): Promise<HealthStatus> {
+    checkOptions(options, 'health');
     throwIfAborted(options?.signal, 'health');
     return this.isClosing() ? { ok: false, latencyMs: 0, message: 'backend is closed' } : { ok: true, latencyMs: 0 };
   }

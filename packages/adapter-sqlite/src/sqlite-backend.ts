@@ -149,6 +149,7 @@ export class SqliteBackend implements Backend {
   }
 
   async connect(options?: SignalOptions): Promise<void> {
+    checkOptions(options, 'connect');
     throwIfAborted(options?.signal, 'connect');
     this.open();
   }
@@ -166,6 +167,7 @@ export class SqliteBackend implements Backend {
   }
 
   async health(options?: SignalOptions): Promise<HealthStatus> {
+    checkOptions(options, 'health');
     throwIfAborted(options?.signal, 'health');
     if (this.closed) return { ok: false, latencyMs: 0, message: 'backend is closed' };
     const started = performance.now();

@@ -1,4 +1,5 @@
-import { AbortedError } from './errors.js';
+import { isAbortSignal } from './arguments.js';
+import { AbortedError, ValidationError } from './errors.js';
 
 /** Per-call options every async operation accepts. */
 export interface SignalOptions {
@@ -8,10 +9,13 @@ export interface SignalOptions {
 
 /**
  * Throws an `ABORTED` error when `signal` has fired. Adapters call it before
- * starting work and between steps.
+ * starting work and between steps. A `signal` that is not an AbortSignal is a
+ * `VALIDATION` error: ignoring it would make the call unabortable silently.
  */
 export function throwIfAborted(signal: AbortSignal | undefined, what = 'operation'): void {
-  if (signal?.aborted) {
+  if (signal === undefined) return;
+  if (!isAbortSignal(signal)) throw new ValidationError(`${what}: signal must be an AbortSignal`, 'signal');
+  if (signal.aborted) {
     throw new AbortedError(`${what} was aborted`, { cause: signal.reason });
   }
 }

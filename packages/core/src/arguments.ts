@@ -15,7 +15,7 @@ function describe(value: unknown): string {
 }
 
 /** Whether `value` can be used as an AbortSignal (any realm, or a compatible polyfill). */
-function isAbortSignal(value: unknown): value is AbortSignal {
+export function isAbortSignal(value: unknown): value is AbortSignal {
   return (
     typeof value === 'object' &&
     value !== null &&

@@ -204,7 +204,7 @@ export const argumentsGroup: ConformanceGroup = defineGroup('arguments', [
     },
   },
   {
-    name: 'every method refuses options that are not an object, or a signal that is not an AbortSignal, with VALIDATION, writing nothing',
+    name: 'every method, connect and health refuse options that are not an object, or a signal that is not an AbortSignal, with VALIDATION, writing nothing',
     async run(context) {
       const repository = await withKeep(context);
       const before = await snapshot(repository);
@@ -220,6 +220,11 @@ export const argumentsGroup: ConformanceGroup = defineGroup('arguments', [
             call(repository, { expectedVersion }),
           );
         }
+      }
+      const backend = context.backend as unknown as Record<string, (...args: unknown[]) => unknown>;
+      for (const [label, make] of BAD_OPTIONS) {
+        await expectRefused(`backend.connect(${label})`, () => backend.connect?.(make()));
+        await expectRefused(`backend.health(${label})`, () => backend.health?.(make()));
       }
       await expectRefused('iterate({}, { batchSize: "10" })', () =>
         drain(repository.iterate({}, invalid({ batchSize: '10' }))),

@@ -47,7 +47,7 @@ export const brokenArguments: readonly {
   {
     name: 'ignores the options object and its signal unless they look right',
     group: 'arguments',
-    case: 'every method refuses options that are not an object',
+    case: 'refuse options that are not an object',
     breakage: {
       repository: (inner) => ({
         count: (where, options?: SignalOptions) =>

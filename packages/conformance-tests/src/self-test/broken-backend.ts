@@ -6,6 +6,7 @@ import type {
   Repository,
   RepositoryBackend,
   RepositoryOptions,
+  SignalOptions,
   TransactionOptions,
   TransactionScope,
 } from '@berth/core';
@@ -46,14 +47,14 @@ export class BrokenBackend implements RepositoryBackend {
 
   constructor(private readonly breakage: Breakage) {}
 
-  connect(): Promise<void> {
-    return this.inner.connect();
+  connect(options?: SignalOptions): Promise<void> {
+    return this.inner.connect(options);
   }
   close(): Promise<void> {
     return this.breakage.close?.(this.inner) ?? this.inner.close();
   }
-  health(): Promise<HealthStatus> {
-    return this.inner.health();
+  health(options?: SignalOptions): Promise<HealthStatus> {
+    return this.inner.health(options);
   }
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
