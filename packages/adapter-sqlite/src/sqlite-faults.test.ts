@@ -161,7 +161,8 @@ describe('maxDocumentBytes', () => {
   async function expectTooBig(work: () => unknown): Promise<void> {
     const { error } = await failure(work);
     expect(isBerthError(error, 'VALIDATION'), String(error)).toBe(true);
-    expect(String((error as Error).message)).toMatch(/maxDocumentBytes/);
+    // Core says how big the document is and what the backend stores (its maxDocumentBytes).
+    expect(String((error as Error).message)).toMatch(/is \d+ bytes of JSON, more than the \d+ this backend stores/);
   }
 
   it('a document up to the limit is stored; one byte more is VALIDATION and nothing is written', async () => {
