@@ -59,6 +59,8 @@ export class SqliteConnection {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
   /** Settles when the last turn queued so far has ended. */
   private tail: Promise<void> = Promise.resolve();
+  /** Turns queued or running. */
+  private turns = 0;
   private holder: TransactionMarker | undefined;
   /**
    * The engine error of the last write that failed for the storage (disk
@@ -206,14 +208,18 @@ export class SqliteConnection {
       );
     }
     const previous = this.tail;
+    // With no turn pending, the previous one has ended: no need to wait a tick for it.
+    const waiting = this.turns > 0;
+    this.turns += 1;
     let release: () => void = () => undefined;
     this.tail = new Promise((resolve) => {
       release = resolve;
     });
     try {
-      await previous;
+      if (waiting) await previous;
       return await work();
     } finally {
+      this.turns -= 1;
       release();
     }
   }
