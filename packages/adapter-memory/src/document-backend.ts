@@ -81,7 +81,8 @@ export interface DocumentBackendConfig {
 export class DocumentBackend extends MemoryBackend {
   override readonly kind: string = 'document';
   override readonly capabilities: Capabilities = {
-    repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: true },
+    // One JSON document held in memory: a second backend on it is detected (CONFLICT), not coordinated.
+    repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: true, concurrentBackends: false },
     queue: { level: 'none', transactionalEnqueue: false, durable: false, notifications: false },
   };
   private readonly documentStore: DocumentStore;

@@ -21,6 +21,14 @@ export interface RepositoryCapabilities {
   /** Data survives `close()` and a new backend on the same location. */
   readonly durable: boolean;
   /**
+   * For a durable adapter: two backends open on the same storage at once
+   * (two processes on one database) each see what the other commits. `false`
+   * (the document-backed backend, which holds its document in memory): one
+   * backend writes the storage at a time, and a second writer is detected
+   * (`CONFLICT`), never overwritten. Default `true`.
+   */
+  readonly concurrentBackends?: boolean | undefined;
+  /**
    * Largest document, as bytes of UTF-8 JSON text in Berth's encoding; a
    * larger one is a VALIDATION error. At most (and by default)
    * `MAX_DOCUMENT_BYTES`, 16 MiB.

@@ -8,7 +8,7 @@ import { queueConformance } from '../queue-suite.js';
 import { repositoryConformance } from '../repository-suite.js';
 
 const capabilities: Capabilities = {
-  repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: true },
+  repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: true, concurrentBackends: false },
   queue: { level: 'none', transactionalEnqueue: false, durable: false, notifications: false },
 };
 

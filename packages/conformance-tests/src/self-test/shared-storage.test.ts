@@ -29,7 +29,9 @@ async function failedCases(options: Partial<ConformanceOptions>): Promise<string
 
 describe('the shared-storage group', () => {
   it('passes two handles on one storage', async () => {
-    expect(await failedCases({ openSameStorage: sameStorage })).toEqual([]);
+    // The test's own backend is a handle too: closing it leaves the storage to the others, as with a real database.
+    const createBackend = () => sameStorage(new MemoryBackend());
+    expect(await failedCases({ createBackend, openSameStorage: sameStorage })).toEqual([]);
   });
 
   it('fails a durable adapter whose run does not say how to open a second backend', async () => {
