@@ -10,7 +10,7 @@ import {
   SqliteQueryCompiler,
 } from 'kysely';
 import { toBerthError } from './sqlite-errors.js';
-import { prepareKept } from './sqlite-node24-workaround.js';
+import { keepsStatements, prepareKept } from './sqlite-node24-workaround.js';
 
 /** The subset of better-sqlite3's Database that Berth uses. */
 export type SqliteDatabase = BetterSqlite3.Database;
@@ -81,7 +81,7 @@ export class SqliteConnection {
     let statement = this.statements.get(text);
     if (statement === undefined) {
       statement = prepareKept(this.db, text);
-      if (this.statements.size > 500) this.statements.clear();
+      if (this.statements.size > 500 && !keepsStatements) this.statements.clear();
       this.statements.set(text, statement);
     }
     return statement;

@@ -22,17 +22,26 @@ function prototypeMembers(): Map<string, unknown> {
   return members;
 }
 
+/**
+ * The package, imported as if on Node 24.19 so the workaround is on whatever
+ * Node runs the test (the first import evaluates the modules; later ones
+ * share them).
+ */
+async function importAsOnNode24() {
+  const node = Object.getOwnPropertyDescriptor(process.versions, 'node') as PropertyDescriptor;
+  Object.defineProperty(process.versions, 'node', { ...node, value: '24.19.0' });
+  try {
+    return { ...(await import('./index.js')), ...(await import('./sqlite-node24-workaround.js')) };
+  } finally {
+    Object.defineProperty(process.versions, 'node', node);
+  }
+}
+
 describe('the Node 24 statement workaround', () => {
   it("leaves better-sqlite3 untouched for the process's other users: importing and using the package patches nothing", async () => {
     const before = prototypeMembers();
-    // The package is imported here, after the snapshot, so a patch made on
-    // import shows; and as if on Node 24.19, so the workaround is on whatever
-    // Node runs the test.
-    const node = Object.getOwnPropertyDescriptor(process.versions, 'node') as PropertyDescriptor;
-    Object.defineProperty(process.versions, 'node', { ...node, value: '24.19.0' });
-    const { SqliteBackend } = await import('./index.js').finally(() =>
-      Object.defineProperty(process.versions, 'node', node),
-    );
+    // Imported here, after the snapshot, so a patch made on import shows.
+    const { SqliteBackend } = await importAsOnNode24();
     const backend = new SqliteBackend({ filename: join(directory, 'berth.db') });
     const items = backend.repository('items', { indexes: [{ field: 'n', type: 'number', unique: true }] });
     await items.insert({ id: 'a', n: 1 });
@@ -52,6 +61,22 @@ describe('the Node 24 statement workaround', () => {
     other.prepare('INSERT INTO t VALUES (?)').run(7);
     expect(other.prepare('SELECT x FROM t').pluck().get()).toBe(7);
     other.close();
+  });
+
+  it('keeps one copy of each distinct statement: a full statement cache is not dropped and prepared again', async () => {
+    const { SqliteBackend, keptCount } = await importAsOnNode24();
+    const busy = new SqliteBackend({ filename: join(directory, 'busy.db') });
+    const many = busy.repository('many');
+    const distinct = async () => {
+      for (let size = 1; size <= 600; size++) {
+        await many.find({ where: { n: { $in: Array.from({ length: size }, (_, index) => index) } } });
+      }
+    };
+    await distinct();
+    const afterOneRound = keptCount();
+    await distinct();
+    expect(keptCount()).toBe(afterOneRound);
+    await busy.close();
   });
 
   it('applies from Node 24.19 on, and only there', async () => {

@@ -19,13 +19,23 @@ export function needsWorkaround(version: string): boolean {
   return major > 24 || (major === 24 && minor >= 19);
 }
 
-const keeping = needsWorkaround(process.versions.node);
+/**
+ * Whether Berth's statements are kept alive in this process. Then a
+ * statement cache must not drop statements (preparing one again would keep
+ * a second copy): what is kept stays bounded by the distinct statements.
+ */
+export const keepsStatements: boolean = needsWorkaround(process.versions.node);
 const kept: unknown[] = [];
+
+/** How many statements and databases are kept alive (for tests). */
+export function keptCount(): number {
+  return kept.length;
+}
 
 /** `db.prepare(source)`, the statement kept alive where the running Node needs it. */
 export function prepareKept(db: BetterSqlite3.Database, source: string): BetterSqlite3.Statement {
   const statement = db.prepare(source);
-  if (keeping) kept.push(statement, db);
+  if (keepsStatements) kept.push(statement, db);
   return statement;
 }
 

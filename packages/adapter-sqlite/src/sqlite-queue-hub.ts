@@ -2,7 +2,7 @@ import { isBerthError, TransactionError } from '@berth/core';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
-import { pragma, prepareKept } from './sqlite-node24-workaround.js';
+import { keepsStatements, pragma, prepareKept } from './sqlite-node24-workaround.js';
 import { SqliteQueueNotifier } from './sqlite-queue-notifier.js';
 import { QUEUE_SQL } from './sqlite-queue-rows.js';
 
@@ -39,7 +39,7 @@ export function allRaw(connection: SqliteConnection, sql: string, parameters: re
     if (statement === undefined) {
       statement = (prepareKept(db, sql) as Database.Statement<unknown[]>).raw();
       // One claim statement per count: keep the cache bounded however callers vary it.
-      if (statements.size >= 100) statements.clear();
+      if (statements.size >= 100 && !keepsStatements) statements.clear();
       statements.set(sql, statement);
     }
     return statement.all(...parameters) as unknown[][];
