@@ -96,7 +96,9 @@ export const prototypePathCases: readonly ConformanceCase[] = [
         constructor: 2,
         k: { prototype: 'p', constructor: 'c' },
       });
-      await expectBerthError(repository.update('bare', invalid({ constructor: 2 })), 'ALREADY_EXISTS', { field: 'constructor' });
+      await expectBerthError(repository.update('bare', invalid({ constructor: 2 })), 'ALREADY_EXISTS', {
+        field: 'constructor',
+      });
     },
   },
 ];
