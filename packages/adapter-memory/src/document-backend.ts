@@ -18,10 +18,11 @@ import {
   UnsupportedError,
   ValidationError,
 } from '@berth/core';
-import { decodeDocument, encodeDocument } from './document-format.js';
+import { DOCUMENT_META_KEY, decodeDocument, encodeDocument } from './document-format.js';
 import { flushOnShutdownSignals } from './flush-on-exit.js';
 import { MemoryBackend } from './memory-backend.js';
 import type { MemoryScope } from './memory-repository.js';
+import { ensureIndex, MemoryCollection } from './memory-store.js';
 
 export { DOCUMENT_META_KEY } from './document-format.js';
 
@@ -120,6 +121,7 @@ export class DocumentBackend extends MemoryBackend {
       throw new ValidationError('flushOnExit must be true or false', 'flushOnExit');
     }
     this.store.onCommit = () => this.changed();
+    this.store.onIndexesChanged = () => this.changed();
     if (config.flushOnExit === true) this.removeShutdownFlush = flushOnShutdownSignals(() => this.flush());
   }
 
@@ -195,10 +197,31 @@ export class DocumentBackend extends MemoryBackend {
       throw new ConnectionError(`cannot read ${this.documentStore.location}`, { cause: error });
     }
     if (stored === null) return;
-    const { collections, foreign } = decodeDocument(this.documentStore.location, stored.data);
+    const { location } = this.documentStore;
+    const { collections, indexes, foreign } = decodeDocument(location, stored.data);
+    const loaded = new Map<string, MemoryCollection>();
     for (const [name, records] of collections) {
+      const collection = new MemoryCollection();
+      for (const [id, record] of records) collection.records.set(id, record);
+      loaded.set(name, collection);
+    }
+    for (const [name, specs] of indexes) {
+      const collection = loaded.get(name) ?? new MemoryCollection();
+      loaded.set(name, collection);
+      try {
+        for (const spec of specs) ensureIndex(collection, spec, name);
+      } catch (cause) {
+        // A file edited by hand can break its own unique index: refused like other corrupt input.
+        throw new ConnectionError(
+          `${location}: ${DOCUMENT_META_KEY}.indexes.${name} cannot hold: ${(cause as Error).message}`,
+          { cause, retryable: false, collection: name },
+        );
+      }
+    }
+    for (const [name, { records, indexes: built }] of loaded) {
       const collection = this.store.collection(name);
       for (const [id, record] of records) collection.records.set(id, record);
+      for (const [field, index] of built) collection.indexes.set(field, index);
     }
     this.foreign = foreign;
     this.etag = stored.etag;

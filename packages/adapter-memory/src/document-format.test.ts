@@ -116,6 +116,52 @@ describe('the JSON document of the document-backed backend', () => {
     ['a date out of range', { format: 1, meta: { items: { a: [1, 1, 1e20] } } }, '$berth.meta.items.a'],
     ['updatedAt before createdAt', { format: 1, meta: { items: { a: [1, 10, 5] } } }, '$berth.meta.items.a'],
     ['a tuple too short', { format: 1, meta: { items: { a: [1, 1] } } }, '$berth.meta.items.a'],
+    ['indexes not an object', { format: 1, indexes: [] }, '$berth.indexes'],
+    ['a collection’s indexes not an array', { format: 1, indexes: { items: { field: 'n' } } }, '$berth.indexes.items'],
+    [
+      'an index without unique',
+      { format: 1, indexes: { items: [{ field: 'n', type: 'number' }] } },
+      '$berth.indexes.items',
+    ],
+    [
+      'an index with unique as text',
+      { format: 1, indexes: { items: [{ field: 'n', type: 'number', unique: 'yes' }] } },
+      '$berth.indexes.items',
+    ],
+    [
+      'an index of an unknown type',
+      { format: 1, indexes: { items: [{ field: 'n', type: 'text', unique: true }] } },
+      '$berth.indexes.items',
+    ],
+    [
+      'an index on an empty field',
+      { format: 1, indexes: { items: [{ field: '', type: 'number', unique: true }] } },
+      '$berth.indexes.items',
+    ],
+    [
+      'an index on a __proto__ path',
+      { format: 1, indexes: { items: [{ field: '__proto__.n', type: 'number', unique: true }] } },
+      '$berth.indexes.items',
+    ],
+    [
+      'an index with a key of its own',
+      { format: 1, indexes: { items: [{ field: 'n', type: 'number', unique: true, sparse: true }] } },
+      '$berth.indexes.items',
+    ],
+    [
+      'a field indexed twice',
+      {
+        format: 1,
+        indexes: {
+          items: [
+            { field: 'n', type: 'number', unique: true },
+            { field: 'n', type: 'number', unique: false },
+          ],
+        },
+      },
+      '$berth.indexes.items',
+    ],
+    ['indexes under a name that is no collection’s', { format: 1, indexes: { $x: [] } }, '$berth.indexes.$x'],
   ];
   for (const [what, berth, key] of broken) {
     it(`refuses metadata with ${what} at load with CONNECTION naming ${key}`, async () => {
@@ -150,5 +196,133 @@ describe('the JSON document of the document-backed backend', () => {
     await items.update('a', { $inc: { n: 1 } });
     expect((await items.getEntry('a'))?.meta.version).toBe(8);
     await backend.close();
+  });
+});
+
+interface User {
+  id: string;
+  email?: unknown;
+  n?: number;
+}
+
+const UNIQUE_EMAIL = [{ field: 'email', type: 'string', unique: true }] as const;
+
+/** What `$berth.indexes` holds in the stored document. */
+async function storedIndexes(store: MemoryDocumentStore): Promise<unknown> {
+  return (JSON.parse(await storedText(store)) as { $berth: { indexes?: unknown } }).$berth.indexes;
+}
+
+describe('index declarations in the JSON document', () => {
+  it('a backend reopened on the document enforces a unique index declared before, without redeclaring it', async () => {
+    const store = new MemoryDocumentStore();
+    const first = new DocumentBackend({ store, debounceMs: 60_000 });
+    await first.repository<User>('users', { indexes: UNIQUE_EMAIL }).insert({ id: 'a', email: 'ada@example.com' });
+    await first.close();
+    expect(await storedIndexes(store)).toEqual({ users: [{ field: 'email', type: 'string', unique: true }] });
+
+    const second = new DocumentBackend({ store, debounceMs: 60_000 });
+    const users = second.repository<User>('users');
+    await expect(users.insert({ id: 'b', email: 'ada@example.com' })).rejects.toMatchObject({
+      code: 'ALREADY_EXISTS',
+      field: 'email',
+    });
+    await expect(
+      second.transaction(async (tx) => tx.repository<User>('users').insert({ id: 'b', email: 'ada@example.com' })),
+    ).rejects.toMatchObject({ code: 'ALREADY_EXISTS', field: 'email' });
+    await users.update('a', { email: 'x' });
+    await users.insert({ id: 'c', email: 'carol@example.com' });
+    await expect(users.update('c', { email: 'x' })).rejects.toMatchObject({ code: 'ALREADY_EXISTS', field: 'email' });
+    expect(await users.explain({ where: { email: 'x' } })).toMatchObject({ strategy: 'index' });
+    await second.close();
+  });
+
+  it('saves a declaration made without any write, and one made on a collection that holds nothing', async () => {
+    const store = await storeHolding('{"users":{"a":{"email":"ada@example.com"}}}');
+    const backend = new DocumentBackend({ store, debounceMs: 60_000 });
+    expect(await backend.repository<User>('users', { indexes: UNIQUE_EMAIL }).count()).toBe(1);
+    expect(await backend.repository<User>('empty', { indexes: [{ field: 'n', type: 'number' }] }).count()).toBe(0);
+    await backend.close();
+    expect(await storedIndexes(store)).toEqual({
+      users: [{ field: 'email', type: 'string', unique: true }],
+      empty: [{ field: 'n', type: 'number', unique: false }],
+    });
+    const reloaded = new DocumentBackend({ store, debounceMs: 60_000 });
+    expect(await reloaded.repository<User>('empty').explain({ where: { n: 1 } })).toMatchObject({ strategy: 'index' });
+    await expect(
+      reloaded.repository<User>('users').insert({ id: 'b', email: 'ada@example.com' }),
+    ).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    await reloaded.close();
+  });
+
+  it('writes no indexes key when nothing is declared, so such a file reads as before', async () => {
+    const store = new MemoryDocumentStore();
+    const backend = new DocumentBackend({ store, debounceMs: 60_000 });
+    await backend.repository<User>('users').insert({ id: 'a' });
+    await backend.close();
+    expect(await storedIndexes(store)).toBeUndefined();
+  });
+
+  it('declarations add up, as on SQLite: a stored unique index stays unique when declared without unique', async () => {
+    const store = new MemoryDocumentStore();
+    const first = new DocumentBackend({ store, debounceMs: 60_000 });
+    await first.repository<User>('users', { indexes: UNIQUE_EMAIL }).insert({ id: 'a', email: 'ada@example.com' });
+    await first.close();
+    const second = new DocumentBackend({ store, debounceMs: 60_000 });
+    const users = second.repository<User>('users', {
+      indexes: [
+        { field: 'email', type: 'string' },
+        { field: 'n', type: 'number' },
+      ],
+    });
+    await expect(users.insert({ id: 'b', email: 'ada@example.com' })).rejects.toMatchObject({
+      code: 'ALREADY_EXISTS',
+    });
+    await second.close();
+    expect(await storedIndexes(store)).toEqual({
+      users: [
+        { field: 'email', type: 'string', unique: true },
+        { field: 'n', type: 'number', unique: false },
+      ],
+    });
+  });
+
+  it('declaring unique on a stored plain index checks the documents: a shared value is ALREADY_EXISTS', async () => {
+    const store = new MemoryDocumentStore();
+    const first = new DocumentBackend({ store, debounceMs: 60_000 });
+    await first.repository<User>('users', { indexes: [{ field: 'email', type: 'string' }] }).insertMany([
+      { id: 'a', email: 'same' },
+      { id: 'b', email: 'same' },
+    ]);
+    await first.close();
+    const second = new DocumentBackend({ store, debounceMs: 60_000 });
+    await expect(second.repository<User>('users', { indexes: UNIQUE_EMAIL }).count()).rejects.toMatchObject({
+      code: 'ALREADY_EXISTS',
+      field: 'email',
+    });
+    await second.repository<User>('users').insert({ id: 'c', email: 'same' });
+    await second.close();
+    expect(await storedIndexes(store)).toEqual({ users: [{ field: 'email', type: 'string', unique: false }] });
+  });
+
+  it('refuses a stored unique index that the stored documents break, and indexes on another tool’s key, with CONNECTION', async () => {
+    const cases: readonly [string, string][] = [
+      [
+        '{"users":{"a":{"email":"x"},"b":{"email":"x"}},"$berth":{"format":1,"indexes":{"users":[{"field":"email","type":"string","unique":true}]}}}',
+        '$berth.indexes.users',
+      ],
+      [
+        '{"users":[1,2],"$berth":{"format":1,"indexes":{"users":[{"field":"email","type":"string","unique":true}]}}}',
+        '$berth.indexes.users',
+      ],
+    ];
+    for (const [text, key] of cases) {
+      const store = await storeHolding(text);
+      const backend = new DocumentBackend({ store, debounceMs: 1 });
+      const error = await backend.connect().catch((caught: unknown) => caught);
+      expect(isBerthError(error, 'CONNECTION'), String(error)).toBe(true);
+      expect((error as Error).message).toContain(key);
+      await backend.close();
+      expect(await storedText(store)).toBe(text);
+    }
   });
 });

@@ -3,9 +3,11 @@ import {
   checkCollectionName,
   copyDocument,
   fromJsonValue,
+  type IndexSpec,
   isPlainObject,
   MAX_DATE_MS,
   MIN_DATE_MS,
+  normalizeIndexes,
   toJsonValue,
   ValidationError,
 } from '@berth/core';
@@ -26,6 +28,8 @@ type MetaTuple = [version: number, createdAt: number, updatedAt: number];
  */
 export interface DecodedDocument {
   readonly collections: Map<string, Map<string, MemoryRecord>>;
+  /** Each collection's stored index declarations (a collection listed only here is empty). */
+  readonly indexes: Map<string, IndexSpec[]>;
   /** Top-level entries that are not collections, written back unchanged. */
   readonly foreign: Map<string, unknown>;
 }
@@ -72,9 +76,15 @@ function corrupt(location: string, what: string, details: { collection?: string;
   return new ConnectionError(`${location}: ${what}`, { retryable: false, ...details });
 }
 
-/** The `$berth.meta` object, checked as far as its shape goes. */
-function readMeta(location: string, berth: unknown): Record<string, unknown> {
-  if (berth === undefined) return dictionary();
+/** The checked `$berth` object: the metadata of each entity, and each collection's indexes. */
+interface BerthEntry {
+  readonly meta: Record<string, unknown>;
+  readonly indexes: Record<string, unknown>;
+}
+
+/** The `$berth` object, checked as far as its shape goes. */
+function readBerth(location: string, berth: unknown): BerthEntry {
+  if (berth === undefined) return { meta: dictionary(), indexes: dictionary() };
   if (!isPlainObject(berth)) throw corrupt(location, `${DOCUMENT_META_KEY} must be an object`);
   const format = own(berth, 'format');
   if (format !== FORMAT) {
@@ -83,10 +93,49 @@ function readMeta(location: string, berth: unknown): Record<string, unknown> {
       `${DOCUMENT_META_KEY}.format is ${JSON.stringify(format)}; this version of Berth reads format ${FORMAT}`,
     );
   }
-  const meta = own(berth, 'meta');
-  if (meta === undefined) return dictionary();
-  if (!isPlainObject(meta)) throw corrupt(location, `${DOCUMENT_META_KEY}.meta must be an object`);
-  return meta;
+  const entry = (key: string): Record<string, unknown> => {
+    const value = own(berth, key);
+    if (value === undefined) return dictionary();
+    if (!isPlainObject(value)) throw corrupt(location, `${DOCUMENT_META_KEY}.${key} must be an object`);
+    return value;
+  };
+  return { meta: entry('meta'), indexes: entry('indexes') };
+}
+
+/** A stored declaration is what `repository(name, { indexes })` takes, written in full. */
+function isStoredIndex(value: unknown): boolean {
+  return (
+    isPlainObject(value) &&
+    Object.keys(value).length === 3 &&
+    typeof own(value, 'field') === 'string' &&
+    typeof own(value, 'type') === 'string' &&
+    typeof own(value, 'unique') === 'boolean'
+  );
+}
+
+/**
+ * The `$berth.indexes.<collection>` declarations, validated as a repository
+ * validates declared ones (field path, type, no field twice).
+ */
+function readIndexes(location: string, collection: string, declarations: unknown): IndexSpec[] {
+  const key = `${DOCUMENT_META_KEY}.indexes.${collection}`;
+  if (!isCollectionName(collection)) {
+    throw corrupt(location, `${key}: ${JSON.stringify(collection)} is not a collection name`);
+  }
+  if (!Array.isArray(declarations) || !declarations.every(isStoredIndex)) {
+    throw corrupt(location, `${key} must be an array of { field, type, unique } (unique true or false)`, {
+      collection,
+    });
+  }
+  try {
+    return normalizeIndexes(collection, { indexes: declarations }, true);
+  } catch (cause) {
+    throw new ConnectionError(`${location}: ${key} is not valid: ${(cause as Error).message}`, {
+      cause,
+      retryable: false,
+      collection,
+    });
+  }
 }
 
 function loadRecord(
@@ -130,7 +179,7 @@ export function decodeDocument(location: string, data: Uint8Array): DecodedDocum
     throw new ConnectionError(`${location} is not a JSON document`, { cause, retryable: false });
   }
   if (!isPlainObject(parsed)) throw corrupt(location, 'the document must be a JSON object of collections');
-  const meta = readMeta(location, own(parsed, DOCUMENT_META_KEY));
+  const { meta, indexes: storedIndexes } = readBerth(location, own(parsed, DOCUMENT_META_KEY));
   const collections = new Map<string, Map<string, MemoryRecord>>();
   const foreign = new Map<string, unknown>();
   const now = Date.now();
@@ -158,17 +207,33 @@ export function decodeDocument(location: string, data: Uint8Array): DecodedDocum
     }
     collections.set(key, records);
   }
-  return { collections, foreign };
+  const indexes = new Map<string, IndexSpec[]>();
+  for (const [collection, declarations] of Object.entries(storedIndexes)) {
+    const specs = readIndexes(location, collection, declarations);
+    if (foreign.has(collection)) {
+      throw corrupt(
+        location,
+        `${DOCUMENT_META_KEY}.indexes.${collection} declares indexes on a key that is not a collection`,
+        {
+          collection,
+        },
+      );
+    }
+    if (specs.length > 0) indexes.set(collection, specs);
+  }
+  return { collections, indexes, foreign };
 }
 
 /**
  * Writes the whole state: other tools' entries first, as they were loaded,
- * then every collection, then the metadata.
+ * then every collection, then the metadata and the declared indexes (so a
+ * later backend enforces them without redeclaring them).
  */
 export function encodeDocument(collections: Map<string, MemoryCollection>, foreign: Map<string, unknown>): Uint8Array {
   const output = dictionary();
   for (const [key, value] of foreign) output[key] = value;
   const meta = dictionary();
+  const indexes = dictionary();
   for (const [name, collection] of collections) {
     // Never replace another tool's entry; the backend refuses to use such a name.
     if (foreign.has(name)) continue;
@@ -180,7 +245,15 @@ export function encodeDocument(collections: Map<string, MemoryCollection>, forei
     }
     output[name] = documents;
     if (collection.records.size > 0) meta[name] = versions;
+    if (collection.indexes.size > 0) {
+      indexes[name] = [...collection.indexes.values()].map(({ spec }) => ({
+        field: spec.field,
+        type: spec.type,
+        unique: spec.unique,
+      }));
+    }
   }
-  output[DOCUMENT_META_KEY] = { format: FORMAT, meta };
+  // Without declarations the key is left out: such a file reads as it did before indexes were stored.
+  output[DOCUMENT_META_KEY] = { format: FORMAT, meta, ...(Object.keys(indexes).length > 0 ? { indexes } : {}) };
   return new TextEncoder().encode(JSON.stringify(output));
 }

@@ -48,7 +48,7 @@ import {
 } from '@berth/core';
 import { explainMemoryQuery, memoryCandidates } from './memory-query-planner.js';
 import { MemorySession } from './memory-session.js';
-import { ensureIndex, indexKey, type MemoryRecord, type MemoryStore } from './memory-store.js';
+import { indexKey, type MemoryRecord, type MemoryStore } from './memory-store.js';
 
 /** How many times a single operation is retried when a concurrent commit got in between. */
 const AUTO_COMMIT_ATTEMPTS = 20;
@@ -110,9 +110,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   private prepareIndexes(session: MemorySession): void {
-    if (this.indexes.length === 0) return;
-    const collection = session.committed(this.name);
-    for (const spec of this.indexes) ensureIndex(collection, spec, this.name);
+    if (this.indexes.length > 0) session.declareIndexes(this.name, this.indexes);
   }
 
   private read(session: MemorySession, id: string): MemoryRecord | undefined {

@@ -1,5 +1,12 @@
-import { AlreadyExistsError, ConflictError, ConnectionError, getPathValue, TransactionError } from '@berth/core';
-import { indexKey, type MemoryCollection, type MemoryRecord, type MemoryStore } from './memory-store.js';
+import {
+  AlreadyExistsError,
+  ConflictError,
+  ConnectionError,
+  getPathValue,
+  type IndexSpec,
+  TransactionError,
+} from '@berth/core';
+import { ensureIndex, indexKey, type MemoryCollection, type MemoryRecord, type MemoryStore } from './memory-store.js';
 
 /** Work outside the collections that commits with a session: checked first, applied after the writes. */
 export interface CommitStep {
@@ -58,6 +65,20 @@ export class MemorySession {
   /** The collection's committed state (indexes included). */
   committed(name: string): MemoryCollection {
     return this.overlay(name).collection;
+  }
+
+  /**
+   * Builds the declared indexes the collection lacks. An index applies to
+   * every session at once: it is not part of this session's writes.
+   */
+  declareIndexes(name: string, specs: readonly IndexSpec[]): void {
+    const collection = this.committed(name);
+    let added = false;
+    try {
+      for (const spec of specs) added = ensureIndex(collection, spec, name) || added;
+    } finally {
+      if (added) this.store.onIndexesChanged?.();
+    }
   }
 
   /** Whether this session has pending writes in the collection. */

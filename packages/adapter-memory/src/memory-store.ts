@@ -79,6 +79,8 @@ export class MemoryStore {
   readonly collections: Map<string, MemoryCollection> = new Map();
   /** Called after every commit that changed something (the document-backed backend saves then). */
   onCommit: (() => void) | undefined;
+  /** Called when a declaration added an index (the document-backed backend saves declarations too). */
+  onIndexesChanged: (() => void) | undefined;
   /** Set when the backend closed: a commit after that would be lost (the document-backed backend has saved). */
   closed = false;
 
@@ -92,10 +94,16 @@ export class MemoryStore {
   }
 }
 
-/** Builds a declared index over the existing records the first time it is seen. */
-export function ensureIndex(collection: MemoryCollection, spec: IndexSpec, collectionName: string): void {
+/**
+ * Builds a declared index over the existing records the first time it is
+ * seen, and says whether the collection's indexes changed. Declarations add
+ * up, as SQLite's indexes do (it creates declared ones and drops none): a
+ * field indexed as unique stays unique when declared without `unique`, and
+ * declaring `unique` on an indexed field checks the records it holds.
+ */
+export function ensureIndex(collection: MemoryCollection, spec: IndexSpec, collectionName: string): boolean {
   const existing = collection.indexes.get(spec.field);
-  if (existing !== undefined && existing.spec.unique === spec.unique) return;
+  if (existing !== undefined && (existing.spec.unique || !spec.unique)) return false;
   const index = new MemoryIndex(spec);
   for (const [id, record] of collection.records) {
     const key = index.keyOf(record);
@@ -109,4 +117,5 @@ export function ensureIndex(collection: MemoryCollection, spec: IndexSpec, colle
     index.add(key, id);
   }
   collection.indexes.set(spec.field, index);
+  return true;
 }

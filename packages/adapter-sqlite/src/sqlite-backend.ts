@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
+  AlreadyExistsError,
   type AnyDocument,
   type Backend,
   type Capabilities,
@@ -32,7 +33,7 @@ import { indexDefinition, indexName } from './sqlite-indexes.js';
 import { SqliteJobQueue } from './sqlite-job-queue.js';
 import { registerJsonFunctions } from './sqlite-json.js';
 import { runMigrations } from './sqlite-migrations.js';
-import { pragma } from './sqlite-node24-workaround.js';
+import { keepDatabase, pragma } from './sqlite-node24-workaround.js';
 import { SqliteQueueHub } from './sqlite-queue-hub.js';
 import { SqliteRepository, type SqliteRepositoryContext } from './sqlite-repository.js';
 
@@ -115,6 +116,7 @@ export class SqliteBackend implements Backend {
         if (filename !== ':memory:' && filename !== undefined)
           mkdirSync(dirname(resolve(filename)), { recursive: true });
         db = new Database(filename as string, { timeout: this.config.busyTimeoutMs ?? 5_000 });
+        keepDatabase(db);
       }
       // WAL: readers do not block the writer; NORMAL sync is durable across
       // process crashes (only an OS crash can lose the last commits).
@@ -253,7 +255,18 @@ export class SqliteBackend implements Backend {
         );
         if (stored?.sql === definition) continue;
         if (stored !== undefined) connection.run(`DROP INDEX "${indexName(name, spec)}"`);
-        connection.run(definition);
+        try {
+          connection.run(definition);
+        } catch (error) {
+          const mapped = toBerthError(error, { collection: name });
+          if (!isBerthError(mapped, 'ALREADY_EXISTS')) throw mapped;
+          // Named as on every adapter: the field whose values the documents already share.
+          throw new AlreadyExistsError(
+            `cannot declare a unique index on ${name}.${spec.field}: documents already share a value`,
+            spec.field,
+            { collection: name, cause: error },
+          );
+        }
       }
     });
   }

@@ -1,10 +1,27 @@
 import type { IndexSpec } from '@berth/core';
-import { queryBuilder } from './sqlite-connection.js';
+import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
 import { jsonPath, jsonTextOf, jsonValueOf, typeOf } from './sqlite-query-compiler.js';
 
 /** The name of a declared index: readable, and unique per collection and field. */
 export function indexName(collection: string, spec: IndexSpec): string {
   return `${collection}.${spec.field}${spec.unique ? ' unique' : ''}`;
+}
+
+/**
+ * The fields of the unique indexes stored for a table, oldest first: those
+ * declared by earlier backends hold too, whether or not a repository
+ * declares them again.
+ */
+export function storedUniqueFields(connection: SqliteConnection, table: string): string[] {
+  const prefix = `${table}.`;
+  const suffix = ' unique';
+  return connection
+    .all<{ name: string }>("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? ORDER BY rowid", [
+      table,
+    ])
+    .map((row) => row.name)
+    .filter((name) => name.startsWith(prefix) && name.endsWith(suffix))
+    .map((name) => name.slice(prefix.length, -suffix.length));
 }
 
 /** The field's JSON type and value, written as the query compiler writes them so queries can use the index. */

@@ -47,7 +47,7 @@ import {
 import { type RawBuilder, sql } from 'kysely';
 import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
-import { takenQuery } from './sqlite-indexes.js';
+import { storedUniqueFields, takenQuery } from './sqlite-indexes.js';
 import { decodeDocument, encodeDocument } from './sqlite-json.js';
 import { compileAfter, compileFilter, compileOrderBy, groupValueOf, typeOf } from './sqlite-query-compiler.js';
 
@@ -175,15 +175,23 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
         cause,
       });
     }
-    const spec = this.indexes.find(
-      (candidate) =>
-        candidate.unique && this.connection.get(takenQuery(this.name, candidate), [text, document.id]) !== undefined,
+    const spec = this.uniqueIndexes().find(
+      (candidate) => this.connection.get(takenQuery(this.name, candidate), [text, document.id]) !== undefined,
     );
     throw new AlreadyExistsError(
       `${this.name}: another document already has this ${spec?.field ?? 'unique value'} (writing ${JSON.stringify(document.id)})`,
       spec?.field ?? mapped.field,
       { collection: this.name, id: document.id, cause },
     );
+  }
+
+  /** Unique indexes in declaration order, then those that earlier backends declared and this repository does not. */
+  private uniqueIndexes(): IndexSpec[] {
+    const declared = this.indexes.filter((spec) => spec.unique);
+    const stored = storedUniqueFields(this.connection, this.name)
+      .filter((field) => !declared.some((spec) => spec.field === field))
+      .map((field) => ({ field, type: 'string' as const, unique: true }));
+    return [...declared, ...normalizeIndexes(this.name, { indexes: stored }, true)];
   }
 
   /**

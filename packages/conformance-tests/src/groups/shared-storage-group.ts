@@ -9,6 +9,7 @@ interface Counter extends Document {
 
 interface User extends Document {
   email: string;
+  team?: string;
 }
 
 const durable = (capabilities: Capabilities): boolean => capabilities.repository.durable;
@@ -186,6 +187,39 @@ export const sharedStorageGroup: ConformanceGroup = defineGroup('shared-storage'
         'ALREADY_EXISTS',
       );
       expect(await second.repository<User>(name).count()).toBe(1);
+    },
+  },
+  {
+    // One backend after the other, so it holds one-writer-at-a-time adapters too.
+    name: 'index declarations persist: after the first backend closed, a second one enforces its unique index without redeclaring it',
+    requires: (capabilities) => durable(capabilities) && capabilities.repository.uniqueIndexes,
+    async run(context) {
+      const name = context.collectionName();
+      await context.backend
+        .repository<User>(name, { indexes: [{ field: 'email', type: 'string', unique: true }] })
+        .insert({ id: 'a', email: 'ada@example.com' });
+      await context.backend.close();
+      const second = await secondBackend(context);
+      const users = second.repository<User>(name);
+      await expectBerthError(users.insert({ id: 'b', email: 'ada@example.com' }), 'ALREADY_EXISTS', {
+        field: 'email',
+      });
+      await users.insert({ id: 'c', email: 'carol@example.com' });
+      await expectBerthError(users.update('c', { email: 'ada@example.com' }), 'ALREADY_EXISTS', { field: 'email' });
+      const plan = await users.explain?.({ where: { email: 'ada@example.com' } });
+      if (plan !== undefined) expect(plan.strategy, 'explain on the stored index').toBe('index');
+      // Declarations add up: declaring the field without `unique` leaves the stored index unique.
+      const redeclared = second.repository<User>(name, { indexes: [{ field: 'email', type: 'string' }] });
+      await expectBerthError(redeclared.insert({ id: 'd', email: 'carol@example.com' }), 'ALREADY_EXISTS', {
+        field: 'email',
+      });
+      expect(await redeclared.count()).toBe(2);
+      // A unique index added on documents that already share a value is refused, and the documents stay.
+      await users.update('c', { email: 'ADA@example.com', team: 'x' });
+      await users.update('a', { team: 'x' });
+      const uniqueTeam = second.repository<User>(name, { indexes: [{ field: 'team', type: 'string', unique: true }] });
+      await expectBerthError(uniqueTeam.count(), 'ALREADY_EXISTS', { field: 'team' });
+      expect(await users.count({ team: 'x' })).toBe(2);
     },
   },
   {

@@ -1,9 +1,10 @@
-import { MemoryBackend } from '@berth/adapter-memory';
+import { DocumentBackend, MemoryBackend, MemoryDocumentStore } from '@berth/adapter-memory';
 import type { Capabilities, RepositoryBackend } from '@berth/core';
 import { describe, expect, it } from 'vitest';
 import { sharedStorageGroup } from '../groups/shared-storage-group.js';
 import { type ConformanceOptions, runGroup } from '../harness.js';
 import { override } from '../override.js';
+import { documentBackends, forgetfulDocumentBackends } from './broken-shared-storage.js';
 
 // The memory backend claims no durability; here it stands in for one that
 // does, so the shared-storage group runs against it.
@@ -11,6 +12,8 @@ const capabilities: Capabilities = {
   ...new MemoryBackend().capabilities,
   repository: { ...new MemoryBackend().capabilities.repository, durable: true },
 };
+
+const documentCapabilities = new DocumentBackend({ store: new MemoryDocumentStore() }).capabilities;
 
 /** Another handle on the same in-process storage: closing it leaves the first open. */
 const sameStorage = (first: RepositoryBackend): RepositoryBackend =>
@@ -47,5 +50,15 @@ describe('the shared-storage group', () => {
     const failed = await failedCases({ openSameStorage: () => new MemoryBackend() });
     expect(failed).toContain('what one backend commits, a second backend on the same storage reads, both ways');
     expect(failed).toContain('a unique value taken through one backend is refused through the other');
+  });
+
+  it('passes the document-backed backend, which keeps its index declarations in the document', async () => {
+    expect(await failedCases({ ...documentBackends(), capabilities: documentCapabilities })).toEqual([]);
+  });
+
+  it('rejects a document-backed backend that forgets index declarations when reopened', async () => {
+    expect(await failedCases({ ...forgetfulDocumentBackends(), capabilities: documentCapabilities })).toEqual([
+      'index declarations persist: after the first backend closed, a second one enforces its unique index without redeclaring it',
+    ]);
   });
 });
