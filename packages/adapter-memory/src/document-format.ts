@@ -211,13 +211,8 @@ export function decodeDocument(location: string, data: Uint8Array): DecodedDocum
   for (const [collection, declarations] of Object.entries(storedIndexes)) {
     const specs = readIndexes(location, collection, declarations);
     if (foreign.has(collection)) {
-      throw corrupt(
-        location,
-        `${DOCUMENT_META_KEY}.indexes.${collection} declares indexes on a key that is not a collection`,
-        {
-          collection,
-        },
-      );
+      const what = 'declares indexes on a key that is not a collection';
+      throw corrupt(location, `${DOCUMENT_META_KEY}.indexes.${collection} ${what}`, { collection });
     }
     if (specs.length > 0) indexes.set(collection, specs);
   }
