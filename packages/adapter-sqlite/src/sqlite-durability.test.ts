@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { isBerthError, type Repository } from '@berth/core';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openRawDatabase } from './fixtures/raw-database.js';
 import { lines, startFixture } from './fixtures/sqlite-children.js';
 import { SqliteBackend } from './sqlite-backend.js';
 
@@ -143,7 +144,7 @@ describe('native()', () => {
   });
 
   it('returns a database passed in the config, which close() leaves open', async () => {
-    const db = new Database(freshFile());
+    const db = openRawDatabase(freshFile());
     const backend = new SqliteBackend({ database: db });
     expect(backend.native()).toBe(db);
     await backend.repository('items').insert({ id: 'a' });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { isBerthError } from '@berth/core';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openRawDatabase } from './fixtures/raw-database.js';
 import { lines, startFixture, waitForLine } from './fixtures/sqlite-children.js';
 import { SqliteBackend } from './sqlite-backend.js';
 import { toBerthError } from './sqlite-errors.js';
@@ -93,7 +94,7 @@ describe('a database locked by another writer', () => {
     await first.repository<Item>('items').insert({ id: 'a' });
     await first.close();
 
-    const other = new Database(file);
+    const other = openRawDatabase(file);
     other.exec('BEGIN IMMEDIATE');
     other
       .prepare('INSERT INTO items (id, doc, version, created_at, updated_at) VALUES (?, ?, 1, 0, 0)')
@@ -124,7 +125,7 @@ describe('a database locked by another writer', () => {
       { id: 'a', n: 1 },
       { id: 'b', n: 1 },
     ]);
-    const other = new Database(file);
+    const other = openRawDatabase(file);
     other.exec('BEGIN IMMEDIATE');
     try {
       const { error } = await failure(() => items.updateMany({}, { $inc: { n: 1 } }));
@@ -310,7 +311,7 @@ describe('files that are not a usable SQLite database', () => {
     ]);
     await writer.close();
     // Point the index at another field behind SQLite's back: its entries no longer match the rows.
-    const raw = new Database(file);
+    const raw = openRawDatabase(file);
     raw.unsafeMode(true);
     raw.pragma('writable_schema = ON');
     raw.prepare(`UPDATE sqlite_master SET sql = replace(sql, '$."n"', '$."m"') WHERE name = 'items.n'`).run();

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openRawDatabase } from './fixtures/raw-database.js';
 import { SqliteBackend } from './sqlite-backend.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-health-'));
@@ -37,7 +37,7 @@ describe('health() tries a write, not only a read', () => {
     const backend = new SqliteBackend({ filename, busyTimeoutMs: 50 });
     const items = backend.repository('items');
     await items.insert({ id: 'a' });
-    const other = new Database(filename);
+    const other = openRawDatabase(filename);
     other.exec('BEGIN IMMEDIATE');
     try {
       expect(await items.count()).toBe(1);

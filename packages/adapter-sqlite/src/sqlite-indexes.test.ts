@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openRawDatabase } from './fixtures/raw-database.js';
 import { SqliteBackend } from './sqlite-backend.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-indexes-'));
@@ -15,7 +15,7 @@ describe('declared indexes in the file', () => {
     await first.repository('tags', { indexes: [{ field: 'tag', type: 'string', unique: true }] }).count();
     await first.close();
     // The definition Berth used before arrays and objects were left out of unique indexes.
-    const db = new Database(filename);
+    const db = openRawDatabase(filename);
     db.exec(`DROP INDEX "tags.tag unique"`);
     db.exec(`CREATE UNIQUE INDEX "tags.tag unique" ON "tags" (json_type(doc, '$."tag"'), json_extract(doc, '$."tag"'))
       WHERE json_type(doc, '$."tag"') IS NOT NULL AND json_type(doc, '$."tag"') != 'null'`);

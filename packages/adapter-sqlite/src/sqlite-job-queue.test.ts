@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBerthError, type Lease } from '@berth/core';
-import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { openRawDatabase } from './fixtures/raw-database.js';
 import { SqliteBackend } from './sqlite-backend.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { MIGRATIONS, runMigrations } from './sqlite-migrations.js';
@@ -300,7 +300,7 @@ describe('SqliteJobQueue', () => {
 
   it('a database made before the queue migration gets the jobs table on open', async () => {
     const file = newFile();
-    const db = new Database(file);
+    const db = openRawDatabase(file);
     runMigrations(new SqliteConnection(db), MIGRATIONS.slice(0, 1));
     db.close();
     const backend = new SqliteBackend({ filename: file });

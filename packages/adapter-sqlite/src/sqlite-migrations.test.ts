@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isBerthError } from '@berth/core';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openRawDatabase } from './fixtures/raw-database.js';
 import { lines, startFixture } from './fixtures/sqlite-children.js';
 import { SqliteBackend } from './sqlite-backend.js';
 import { SqliteConnection } from './sqlite-connection.js';
@@ -35,7 +36,7 @@ function tables(db: Database.Database): string[] {
 
 describe('runMigrations', () => {
   it('applies every migration once, in order; running it again applies nothing', () => {
-    const connection = new SqliteConnection(new Database(freshFile()));
+    const connection = new SqliteConnection(openRawDatabase(freshFile()));
     try {
       expect(runMigrations(connection)).toBe(MIGRATIONS.length);
       const first = applied(connection.db);
@@ -68,7 +69,7 @@ describe('runMigrations', () => {
     const backend = new SqliteBackend({ filename: file });
     await backend.connect();
     await backend.close();
-    const connection = new SqliteConnection(new Database(file));
+    const connection = new SqliteConnection(openRawDatabase(file));
     try {
       expect(runMigrations(connection)).toBe(0);
       expect(applied(connection.db).map((row) => row.version)).toEqual(
@@ -80,7 +81,7 @@ describe('runMigrations', () => {
   });
 
   it('applies only the new steps of a longer list, out-of-order declarations sorted', () => {
-    const connection = new SqliteConnection(new Database(freshFile()));
+    const connection = new SqliteConnection(openRawDatabase(freshFile()));
     try {
       runMigrations(connection);
       const extra: SqliteMigration[] = [
@@ -103,7 +104,7 @@ describe('runMigrations', () => {
   });
 
   it('a step that fails applies nothing of the run: earlier new steps are rolled back too', () => {
-    const connection = new SqliteConnection(new Database(freshFile()));
+    const connection = new SqliteConnection(openRawDatabase(freshFile()));
     try {
       runMigrations(connection);
       const before = tables(connection.db);
@@ -128,10 +129,10 @@ describe('runMigrations', () => {
 
   it('waits for the write lock of another connection instead of racing it', () => {
     const file = freshFile();
-    const holder = new Database(file);
+    const holder = openRawDatabase(file);
     holder.pragma('journal_mode = WAL');
     holder.exec('BEGIN IMMEDIATE');
-    const db = new Database(file, { timeout: 50 });
+    const db = openRawDatabase(file, { timeout: 50 });
     const connection = new SqliteConnection(db);
     try {
       let error: unknown;
@@ -168,7 +169,7 @@ describe('several processes opening one fresh file at once', () => {
     expect(await Promise.all(exits)).toEqual(names.map(() => 0));
     expect(outcomes).toEqual(names.map(() => 'OK'));
 
-    const db = new Database(file, { readonly: true });
+    const db = openRawDatabase(file, { readonly: true });
     try {
       const rows = applied(db);
       expect(rows.map((row) => row.version)).toEqual(MIGRATIONS.map((migration) => migration.version));
@@ -207,7 +208,7 @@ describe('pragmas', () => {
   });
 
   it('applies the pragmas and migrations to a database it was given, and leaves it open on close', async () => {
-    const db = new Database(freshFile());
+    const db = openRawDatabase(freshFile());
     const backend = new SqliteBackend({ database: db, busyTimeoutMs: 250 });
     expect(backend.native()).toBe(db);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');

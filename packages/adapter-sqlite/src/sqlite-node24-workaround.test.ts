@@ -7,11 +7,20 @@ import { afterAll, describe, expect, it } from 'vitest';
 const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-node24-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
+/**
+ * The plain better-sqlite3 objects this file makes, held for the life of the
+ * process: on Node >= 24.19 collecting one aborts it (the bug the workaround
+ * is about), and nothing here patches better-sqlite3 to prevent that.
+ */
+const held: unknown[] = [];
+
 /** Every own member of better-sqlite3's prototypes, as they are now. */
 function prototypeMembers(): Map<string, unknown> {
   const members = new Map<string, unknown>();
   const probe = new Database(':memory:');
-  const prototypes = { Database: Database.prototype, Statement: Object.getPrototypeOf(probe.prepare('SELECT 1')) };
+  const statement = probe.prepare('SELECT 1');
+  held.push(probe, statement);
+  const prototypes = { Database: Database.prototype, Statement: Object.getPrototypeOf(statement) };
   probe.close();
   for (const [name, prototype] of Object.entries(prototypes)) {
     for (const key of Reflect.ownKeys(prototype)) {
@@ -56,10 +65,17 @@ describe('the Node 24 statement workaround', () => {
     expect(Database.prototype.pragma).toBe(before.get('Database.pragma'));
     // A plain better-sqlite3 user in the same process works as usual.
     const other = new Database(join(directory, 'other.db'));
-    expect(other.pragma('journal_mode', { simple: true })).toBe('delete');
+    held.push(other);
+    // Not other.pragma(): it prepares a statement out of reach, which could not be held.
+    const journal = other.prepare('PRAGMA journal_mode');
+    held.push(journal);
+    expect(journal.pluck().get()).toBe('delete');
     other.exec('CREATE TABLE t (x)');
-    other.prepare('INSERT INTO t VALUES (?)').run(7);
-    expect(other.prepare('SELECT x FROM t').pluck().get()).toBe(7);
+    const insert = other.prepare('INSERT INTO t VALUES (?)');
+    const select = other.prepare('SELECT x FROM t');
+    held.push(insert, select);
+    insert.run(7);
+    expect(select.pluck().get()).toBe(7);
     other.close();
   });
 
@@ -77,6 +93,19 @@ describe('the Node 24 statement workaround', () => {
     await distinct();
     expect(keptCount()).toBe(afterOneRound);
     await busy.close();
+  });
+
+  it('keeps what an application prepares through native() on a database the adapter opened, without touching the prototypes', async () => {
+    const { SqliteBackend, keptCount } = await importAsOnNode24();
+    const backend = new SqliteBackend({ filename: join(directory, 'native.db') });
+    const db = backend.native();
+    const before = keptCount();
+    db.prepare('SELECT 1').get();
+    db.pragma('user_version', { simple: true });
+    expect(keptCount()).toBe(before + 2);
+    expect(Object.hasOwn(db, 'prepare')).toBe(true);
+    expect(Object.getPrototypeOf(db).prepare).toBe(Database.prototype.prepare);
+    await backend.close();
   });
 
   it('applies from Node 24.19 on, and only there', async () => {

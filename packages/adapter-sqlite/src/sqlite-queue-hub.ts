@@ -2,7 +2,7 @@ import { isBerthError, TransactionError } from '@berth/core';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
-import { keepsStatements, pragma, prepareKept } from './sqlite-node24-workaround.js';
+import { keepDatabase, keepsStatements, pragma, prepareKept } from './sqlite-node24-workaround.js';
 import { SqliteQueueNotifier } from './sqlite-queue-notifier.js';
 import { QUEUE_SQL } from './sqlite-queue-rows.js';
 
@@ -103,6 +103,7 @@ export class SqliteQueueHub {
       if (file !== '') {
         try {
           const db = new Database(file, { fileMustExist: true });
+          keepDatabase(db);
           pragma(db, 'query_only = ON');
           this.readConnection = new SqliteConnection(db);
         } catch {

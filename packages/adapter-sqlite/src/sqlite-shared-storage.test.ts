@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runGroup, sharedStorageGroup } from '@berth/conformance-tests';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openRawDatabase } from './fixtures/raw-database.js';
 import { SqliteBackend } from './sqlite-backend.js';
 import type { SqliteDatabase } from './sqlite-connection.js';
 
@@ -32,7 +32,7 @@ describe('the shared-storage group on SQLite', () => {
     let counter = 0;
     const files = new WeakMap<object, string>();
     const open = (filename: string) => {
-      const backend = new SqliteBackend({ database: deferringBegin(new Database(filename)) });
+      const backend = new SqliteBackend({ database: deferringBegin(openRawDatabase(filename)) });
       files.set(backend, filename);
       return backend;
     };

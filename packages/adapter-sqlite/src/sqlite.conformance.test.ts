@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CleanupInfo, queueConformance, repositoryConformance } from '@berth/conformance-tests';
-import Database from 'better-sqlite3';
 import { afterAll } from 'vitest';
+import { openRawDatabase } from './fixtures/raw-database.js';
 import { SqliteBackend } from './sqlite-backend.js';
 
 // Every test gets a database file of its own: real files, WAL and all.
@@ -30,7 +30,7 @@ const openSameStorage = (first: object): SqliteBackend =>
  * name every collection and queue it used.
  */
 function cleanup({ backend, collections, queues }: CleanupInfo<object>): void {
-  const db = new Database(filenames.get(backend) as string, { fileMustExist: true, timeout: 5_000 });
+  const db = openRawDatabase(filenames.get(backend) as string, { fileMustExist: true, timeout: 5_000 });
   try {
     db.transaction(() => {
       for (const name of collections) {
