@@ -60,6 +60,8 @@ export interface BenchReport {
   readonly cpu: string;
   readonly cpus: number;
   readonly options: BenchOptions;
+  /** BENCH_ONLY, when only the suites it matches ran. */
+  readonly only?: string | undefined;
   readonly results: readonly CaseResult[];
   /** Latency measurements (enqueue to handler start), separate because they have no ops/s. */
   readonly latency: readonly LatencyResult[];

@@ -5,6 +5,7 @@
  *   pnpm bench                       # ~1.25 s per case
  *   BENCH_TIME_MS=300 pnpm bench     # quicker, noisier
  *   BENCH_QUEUE_JOBS=5000 BENCH_QUEUE_RUNS=2 pnpm bench   # smaller queue processing runs
+ *   BENCH_ONLY='^sqlite (?!queue)' pnpm bench   # only suites whose name matches (no latency runs)
  */
 import { createBackend } from '@berth/core';
 import {
@@ -45,6 +46,11 @@ const options: BenchOptions = {
   warmupMs: numberFromEnv('BENCH_WARMUP_MS', defaultOptions.warmupMs),
 };
 
+/** Suites whose name matches run; without BENCH_ONLY, all of them and the latency measurements. */
+const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
+const selected = <T extends { readonly name: string }>(suites: readonly T[]): T[] =>
+  suites.filter((suite) => only === undefined || only.test(suite.name));
+
 const queueConfig: QueueBenchConfig = {
   ...defaultQueueConfig,
   jobs: Math.round(numberFromEnv('BENCH_QUEUE_JOBS', defaultQueueConfig.jobs)),
@@ -63,34 +69,38 @@ try {
   const env = environment();
   console.log(`Berth benchmarks: node ${env.node}, ${env.cpus} x ${env.cpu}`);
   console.log(`warmup ${options.warmupMs} ms, ${options.timeMs} ms per case in ${options.rounds} interleaved rounds`);
-  console.log(`queue processing: ${queueConfig.jobs} jobs per run, ${queueConfig.runs} runs after one warmup\n`);
+  console.log(`queue processing: ${queueConfig.jobs} jobs per run, ${queueConfig.runs} runs after one warmup`);
+  console.log(only === undefined ? '' : `only suites matching ${only}\n`);
   const results = [
     ...(await runSuites(
-      [
+      selected([
         ...memoryRepositorySuites(backend),
         ...memoryQueueSuites(openMemory),
         ...sqliteRepository.suites,
         ...sqliteQueueSuites(),
-      ],
+      ]),
       options,
       progress,
     )),
     ...(await runRunSuites(
-      [
+      selected([
         ...memoryQueueRunSuites(openMemory, queueConfig),
         ...sqliteRepository.runSuites,
         ...sqliteQueueRunSuites(queueConfig),
-      ],
+      ]),
       progress,
     )),
   ];
-  const latency = [...(await memoryQueueLatency(openMemory, queueConfig)), ...(await sqliteQueueLatency(queueConfig))];
+  const latency =
+    only === undefined
+      ? [...(await memoryQueueLatency(openMemory, queueConfig)), ...(await sqliteQueueLatency(queueConfig))]
+      : [];
   for (const result of latency) progress(result);
 
   console.log(`\n${formatTable(results)}\n`);
   console.log('p50/p99 are per operation; fast operations are timed in batches (see batchSize in the JSON),');
   console.log('queue processing in whole runs (one sample per run; ops/s is jobs completed per second).\n');
-  console.log(`${formatLatencyTable(latency)}\n`);
+  if (latency.length > 0) console.log(`${formatLatencyTable(latency)}\n`);
   console.log(`${formatSqliteTargets(results)}\n`);
   console.log(`${sqliteQueueTargets(results, latency).join('\n')}\n`);
   const file = await writeReport(
@@ -99,6 +109,7 @@ try {
       durationMs: Date.now() - startedAt.getTime(),
       ...env,
       options,
+      ...(only === undefined ? {} : { only: only.source }),
       results,
       latency,
     },
