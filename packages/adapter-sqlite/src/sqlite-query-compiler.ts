@@ -76,7 +76,22 @@ function numberOf(path: FieldPath): Expression {
  * JSON text for arrays and objects). What `countBy` groups by.
  */
 export function groupValueOf(path: FieldPath): Expression {
-  return sql`(CASE WHEN ${isNumber(path)} THEN ${numberOf(path)} ELSE ${jsonValueOf(path)} END)`;
+  return sql`(CASE ${typeOf(path)} WHEN 'integer' THEN ${integerOf(path)} WHEN 'real' THEN ${realOf(path)} ELSE ${jsonValueOf(path)} END)`;
+}
+
+/**
+ * numberOf for a field whose json_type is known to be 'integer': such a
+ * literal within 2^53 is read exactly (one past int64 reads as a real
+ * outside the range).
+ */
+function integerOf(path: FieldPath): Expression {
+  const value = jsonValueOf(path);
+  return sql`(CASE WHEN ${value} ${SAFE} THEN ${value} ELSE berth_number(${jsonTextOf(path)}) END)`;
+}
+
+/** numberOf for a field whose json_type is known to be 'real'. */
+function realOf(path: FieldPath): Expression {
+  return sql`berth_number(${jsonTextOf(path)})`;
 }
 
 /**
@@ -166,7 +181,11 @@ function compare(path: FieldPath, operator: '>' | '>=' | '<' | '<=', operand: nu
     const candidates = operator.startsWith('>')
       ? sql`${jsonValueOf(path)} >= ${low}`
       : sql`${jsonValueOf(path)} <= ${high}`;
-    return sql`(${isNumber(path)} AND ${present(path)} AND ${candidates} AND ${numberOf(path)} ${op} ${operand})`;
+    // Beyond the margin SQLite's reading decides alone; only values near the operand need numberOf.
+    const decided = operator.startsWith('>')
+      ? sql`${jsonValueOf(path)} > ${high}`
+      : sql`${jsonValueOf(path)} < ${low}`;
+    return sql`(${isNumber(path)} AND ${present(path)} AND ${candidates} AND (${decided} OR ${numberOf(path)} ${op} ${operand}))`;
   }
   if (typeof operand === 'string') {
     return sql`(${type} IS 'text' AND ${present(path)} AND ${jsonValueOf(path)} ${op} ${operand})`;
@@ -314,14 +333,16 @@ export function compileFilter(node: FilterNode): Expression {
 
 /** Rank of a value's type in the cross-type order, as SQL. */
 function rankOf(path: FieldPath): Expression {
-  const type = typeOf(path);
-  return sql`(CASE WHEN ${type} IS NULL OR ${type} IS 'null' THEN 0 WHEN ${type} IN ('true', 'false') THEN 1 WHEN ${type} IN ('integer', 'real') THEN 2 WHEN ${type} IS 'text' THEN 3 WHEN ${isDate(path)} THEN 4 WHEN ${type} IS 'array' THEN 5 ELSE 6 END)`;
+  // CASE with a base expression evaluates it once: one JSON lookup, not four.
+  const date = sql`json_type(doc, ${sql.lit(`${jsonPath(path)}."$date"`)})`;
+  return sql`(CASE ${typeOf(path)} WHEN 'true' THEN 1 WHEN 'false' THEN 1 WHEN 'integer' THEN 2 WHEN 'real' THEN 2 WHEN 'text' THEN 3 WHEN 'array' THEN 5 WHEN 'object' THEN (CASE WHEN ${date} IS 'text' THEN 4 ELSE 6 END) ELSE 0 END)`;
 }
 
 /** The value a field sorts by within its type (NULL for null, arrays and objects, which tie). */
 function sortValueOf(path: FieldPath): Expression {
-  const type = typeOf(path);
-  return sql`(CASE WHEN ${type} IN ('true', 'false', 'text') THEN ${jsonValueOf(path)} WHEN ${type} IN ('integer', 'real') THEN ${numberOf(path)} WHEN ${isDate(path)} THEN ${dateTextOf(path)} ELSE NULL END)`;
+  const value = jsonValueOf(path);
+  const date = sql`json_type(doc, ${sql.lit(`${jsonPath(path)}."$date"`)})`;
+  return sql`(CASE ${typeOf(path)} WHEN 'true' THEN ${value} WHEN 'false' THEN ${value} WHEN 'text' THEN ${value} WHEN 'integer' THEN ${integerOf(path)} WHEN 'real' THEN ${realOf(path)} WHEN 'object' THEN (CASE WHEN ${date} IS 'text' THEN ${dateTextOf(path)} ELSE NULL END) ELSE NULL END)`;
 }
 
 /** The ORDER BY terms of a sort: rank and value per key, then id ascending. */
