@@ -182,9 +182,7 @@ function compare(path: FieldPath, operator: '>' | '>=' | '<' | '<=', operand: nu
       ? sql`${jsonValueOf(path)} >= ${low}`
       : sql`${jsonValueOf(path)} <= ${high}`;
     // Beyond the margin SQLite's reading decides alone; only values near the operand need numberOf.
-    const decided = operator.startsWith('>')
-      ? sql`${jsonValueOf(path)} > ${high}`
-      : sql`${jsonValueOf(path)} < ${low}`;
+    const decided = operator.startsWith('>') ? sql`${jsonValueOf(path)} > ${high}` : sql`${jsonValueOf(path)} < ${low}`;
     return sql`(${isNumber(path)} AND ${present(path)} AND ${candidates} AND (${decided} OR ${numberOf(path)} ${op} ${operand}))`;
   }
   if (typeof operand === 'string') {
