@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -14,6 +14,7 @@ import {
   isBerthError,
   registerAdapter,
 } from '@berth/core';
+import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const directory = mkdtempSync(join(tmpdir(), 'berth-url-'));
@@ -152,20 +153,7 @@ describe('createBackendsFromEnv', () => {
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 
-/** esbuild as vitest ships it, or undefined when this install has none. */
-function findEsbuild(): { build(options: Record<string, unknown>): Promise<unknown> } | undefined {
-  const store = join(root, 'node_modules/.pnpm');
-  try {
-    const folder = readdirSync(store).find((name) => /^esbuild@\d/.test(name));
-    return folder === undefined ? undefined : createRequire(join(store, folder, 'node_modules/noop.js'))('esbuild');
-  } catch {
-    return undefined;
-  }
-}
-
-const esbuild = findEsbuild();
-
-describe.runIf(esbuild !== undefined)('createBackend in an esbuild bundle', () => {
+describe('createBackend in an esbuild bundle', () => {
   const app = `
 import { createBackend } from '@berth/core';
 import * as sqlite from '@berth/adapter-sqlite';
@@ -184,7 +172,7 @@ try {
     const folder = mkdtempSync(join(tmpdir(), 'berth-bundle-'));
     writeFileSync(join(folder, 'app.mjs'), app);
     const betterSqlite = createRequire(join(root, 'packages/adapter-sqlite/package.json')).resolve('better-sqlite3');
-    await esbuild?.build({
+    await build({
       entryPoints: [join(folder, 'app.mjs')],
       outfile: join(folder, 'dist/app.mjs'),
       bundle: true,
@@ -195,14 +183,16 @@ try {
       plugins: [
         {
           name: 'workspace',
-          setup(build: { onResolve(options: { filter: RegExp }, callback: () => unknown): void }) {
+          setup(workspace) {
             // The app lives outside the workspace: point it at the packages' sources.
-            build.onResolve({ filter: /^@berth\/core$/ }, () => ({ path: join(root, 'packages/core/src/index.ts') }));
-            build.onResolve({ filter: /^@berth\/adapter-sqlite$/ }, () => ({
+            workspace.onResolve({ filter: /^@berth\/core$/ }, () => ({
+              path: join(root, 'packages/core/src/index.ts'),
+            }));
+            workspace.onResolve({ filter: /^@berth\/adapter-sqlite$/ }, () => ({
               path: join(root, 'packages/adapter-sqlite/src/index.ts'),
             }));
             // A native addon cannot be bundled; it stays installed where it is.
-            build.onResolve({ filter: /^better-sqlite3$/ }, () => ({ path: betterSqlite, external: true }));
+            workspace.onResolve({ filter: /^better-sqlite3$/ }, () => ({ path: betterSqlite, external: true }));
           },
         },
       ],
