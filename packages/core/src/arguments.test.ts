@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { throwIfAborted } from './abort.js';
 import { checkIdsArgument, checkOptions, checkTransactionWork, isAbortSignal } from './arguments.js';
-import { isBerthError } from './errors.js';
-
-function validationPath(work: () => unknown): string | undefined {
-  try {
-    work();
-  } catch (error) {
-    if (isBerthError(error, 'VALIDATION')) return error.path;
-    throw error;
-  }
-  return undefined;
-}
+import { validationPath } from './testing/validation-path.js';
 
 describe('argument checks', () => {
   it('accepts an AbortSignal of any origin that behaves like one, and nothing else', () => {

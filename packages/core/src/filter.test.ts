@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isBerthError } from './errors.js';
 import { MAX_FILTER_DEPTH, matchesFilter, parseFilter } from './filter.js';
 import type { Filter } from './query.js';
+import { validationPath } from './testing/validation-path.js';
 
 describe('matchesFilter', () => {
   const document = { id: 'p1', level: 3, name: 'Ada', tags: ['a', 1], stats: { hp: null } };
@@ -59,16 +60,6 @@ function nestedFilter(levels: number, operator: '$and' | '$or' | '$not'): Filter
   for (let level = 1; level < levels; level++)
     filter = operator === '$not' ? { $not: filter } : { [operator]: [filter] };
   return filter;
-}
-
-function validationPath(work: () => unknown): string | undefined {
-  try {
-    work();
-  } catch (error) {
-    if (isBerthError(error, 'VALIDATION')) return error.path;
-    throw error;
-  }
-  return undefined;
 }
 
 describe('filter depth', () => {

@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DocumentValue } from './document.js';
 import { stringifyDocument } from './document-json.js';
-import { isBerthError } from './errors.js';
+import { validationPath } from './testing/validation-path.js';
 import { checkId, copyDocument, copyValue, jsonByteLength, MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH } from './values.js';
-
-function pathOf(work: () => unknown): string | undefined {
-  try {
-    work();
-  } catch (error) {
-    if (isBerthError(error, 'VALIDATION')) return error.path;
-    throw error;
-  }
-  return undefined;
-}
 
 describe('copyDocument', () => {
   it('returns a deep copy with undefined dropped and -0 normalized', () => {
@@ -40,17 +30,17 @@ describe('copyDocument', () => {
     ['a lone surrogate', { id: 'a', s: '\uD800' }, 's'],
     ['U+0000', { id: 'a', s: 'a\u0000b' }, 's'],
   ])('rejects %s and names its path', (_name, document, path) => {
-    expect(pathOf(() => copyDocument(document))).toBe(path);
+    expect(validationPath(() => copyDocument(document))).toBe(path);
   });
 
   it('rejects circular references', () => {
     const document: Record<string, unknown> = { id: 'a' };
     document.self = document;
-    expect(pathOf(() => copyDocument(document))).toBe('self');
+    expect(validationPath(() => copyDocument(document))).toBe('self');
   });
 
   it('rejects a __proto__ key', () => {
-    expect(pathOf(() => copyDocument(JSON.parse('{"id":"a","__proto__":{"x":1}}')))).toBe('__proto__');
+    expect(validationPath(() => copyDocument(JSON.parse('{"id":"a","__proto__":{"x":1}}')))).toBe('__proto__');
   });
 });
 
@@ -58,9 +48,9 @@ describe('checkId', () => {
   it('accepts 256 characters of anything printable and rejects 257', () => {
     expect(() => checkId('/:\'"%_ 😀'.repeat(1))).not.toThrow();
     expect(() => checkId('x'.repeat(256))).not.toThrow();
-    expect(pathOf(() => checkId('x'.repeat(257)))).toBe('id');
-    expect(pathOf(() => checkId(''))).toBe('id');
-    expect(pathOf(() => checkId(5))).toBe('id');
+    expect(validationPath(() => checkId('x'.repeat(257)))).toBe('id');
+    expect(validationPath(() => checkId(''))).toBe('id');
+    expect(validationPath(() => checkId(5))).toBe('id');
   });
 });
 
@@ -80,7 +70,7 @@ describe('nesting depth', () => {
   it('rejects one level more, naming the path of the value that goes too deep', () => {
     const document = { id: 'a', ...nested(MAX_NESTING_DEPTH + 1) };
     const path = Array.from({ length: MAX_NESTING_DEPTH }, () => 'a').join('.');
-    expect(pathOf(() => copyDocument(document))).toBe(path);
+    expect(validationPath(() => copyDocument(document))).toBe(path);
     const arrays: unknown[] = [];
     let inner = arrays;
     for (let level = 1; level < MAX_NESTING_DEPTH; level++) {
@@ -88,16 +78,16 @@ describe('nesting depth', () => {
       inner.push(next);
       inner = next;
     }
-    expect(pathOf(() => copyDocument({ id: 'a', list: arrays }))).toBe(
+    expect(validationPath(() => copyDocument({ id: 'a', list: arrays }))).toBe(
       ['list', ...Array.from({ length: MAX_NESTING_DEPTH - 1 }, () => '0')].join('.'),
     );
   });
 
   it('rejects 100 000 levels of objects or arrays with VALIDATION, never a RangeError', () => {
-    expect(pathOf(() => copyDocument({ id: 'a', ...nested(100_000) }))).toMatch(/^a(\.a)+$/);
+    expect(validationPath(() => copyDocument({ id: 'a', ...nested(100_000) }))).toMatch(/^a(\.a)+$/);
     let list: unknown[] = [];
     for (let level = 0; level < 100_000; level++) list = [list];
-    expect(pathOf(() => copyValue(list, 'payload'))).toMatch(/^payload(\.0)+$/);
+    expect(validationPath(() => copyValue(list, 'payload'))).toMatch(/^payload(\.0)+$/);
   });
 });
 
@@ -138,12 +128,12 @@ describe('size limit', () => {
     for (const max of [100, 4096, 100_003]) {
       expect(Buffer.byteLength(stringifyDocument(documentOf(max)))).toBe(max);
       expect(() => copyDocument(documentOf(max), 'c', max)).not.toThrow();
-      expect(pathOf(() => copyDocument(documentOf(max + 1), 'c', max))).toBe('');
+      expect(validationPath(() => copyDocument(documentOf(max + 1), 'c', max))).toBe('');
     }
   });
 
   it('defaults to 16 MiB and names the path of a payload', () => {
     expect(() => copyValue('x'.repeat(MAX_DOCUMENT_BYTES - 2), 'payload')).not.toThrow();
-    expect(pathOf(() => copyValue('x'.repeat(MAX_DOCUMENT_BYTES - 1), 'payload'))).toBe('payload');
+    expect(validationPath(() => copyValue('x'.repeat(MAX_DOCUMENT_BYTES - 1), 'payload'))).toBe('payload');
   });
 });
