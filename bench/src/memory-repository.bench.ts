@@ -6,42 +6,14 @@
  * against the copying cost of `structuredClone`, which is slow for small
  * objects: a ratio below 1 means the adapter's own copy beats it.
  */
-import type { Document, Repository, RepositoryBackend } from '@berth/core';
+import type { Repository, RepositoryBackend } from '@berth/core';
 import type { BenchSuite } from './harness.js';
-
-interface Hero extends Document {
-  readonly name: string;
-  readonly guild: string;
-  readonly level: number;
-  readonly gold: number;
-  readonly stats: { readonly strength: number; readonly agility: number };
-  readonly tags: readonly string[];
-}
+import { GUILDS, type Hero, hero, heroId, SIZE } from './heroes.js';
 
 interface StoredHero {
   document: Hero;
   version: number;
   updatedAt: Date;
-}
-
-/** Documents preloaded for the read and update suites. */
-const SIZE = 10_000;
-const GUILDS = 100;
-
-function heroId(i: number): string {
-  return `h${String(i).padStart(8, '0')}`;
-}
-
-function hero(i: number): Hero {
-  return {
-    id: heroId(i),
-    name: `hero ${i}`,
-    guild: `guild-${i % GUILDS}`,
-    level: (i * 7919) % 100,
-    gold: i % 1000,
-    stats: { strength: i % 17, agility: i % 23 },
-    tags: i % 10 === 0 ? ['founder', 'elite'] : ['member'],
-  };
 }
 
 /** A `Map` store that copies like the adapter does and keeps the guild index by hand. */

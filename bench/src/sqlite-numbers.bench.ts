@@ -10,7 +10,8 @@
 import type { SqliteBackend } from '@berth/adapter-sqlite';
 import type Database from 'better-sqlite3';
 import type { BenchSuite } from './harness.js';
-import { fillRepository, type Hero, hero, RawTable, rawType, rawValue } from './sqlite-tables.js';
+import { type Hero, hero } from './heroes.js';
+import { fillRepository, RawTable, rawType, rawValue } from './sqlite-tables.js';
 
 interface Priced extends Hero {
   /** 0 to 1000 with two decimals, 99% of them not integers. */

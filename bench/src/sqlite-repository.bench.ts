@@ -16,8 +16,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SqliteBackend } from '@berth/adapter-sqlite';
 import type { BenchSuite, CaseResult, RunSuite } from './harness.js';
+import { GUILDS, type Hero, hero, heroId, SIZE } from './heroes.js';
 import { sqliteNumberSuites } from './sqlite-numbers.bench.js';
-import { fillRepository, GUILDS, type Hero, hero, heroId, openRaw, RawTable, SIZE } from './sqlite-tables.js';
+import { fillRepository, openRaw, RawTable } from './sqlite-tables.js';
 
 /** Documents per bulk insert. */
 const BULK = 10_000;
