@@ -3,7 +3,6 @@ import {
   ConflictError,
   ConnectionError,
   checkDuration,
-  checkOptions,
   checkTransactionWork,
   type DocumentStore,
   type DocumentValue,
@@ -12,6 +11,7 @@ import {
   isPlainObject,
   type JobQueue,
   type SignalOptions,
+  startOperation,
   type TransactionOptions,
   type TransactionScope,
   throwIfAborted,
@@ -126,8 +126,7 @@ export class DocumentBackend extends MemoryBackend {
   }
 
   override async connect(options?: SignalOptions): Promise<void> {
-    checkOptions(options, 'connect');
-    throwIfAborted(options?.signal, 'connect');
+    startOperation(options, 'connect');
     this.loaded ??= this.load().catch((error: unknown) => {
       this.loaded = undefined;
       throw error;
@@ -311,8 +310,7 @@ export class DocumentBackend extends MemoryBackend {
   }
 
   override async health(options?: SignalOptions): Promise<HealthStatus> {
-    checkOptions(options, 'health');
-    throwIfAborted(options?.signal, 'health');
+    startOperation(options, 'health');
     if (this.isClosing()) return { ok: false, latencyMs: 0, message: 'backend is closed' };
     if (this.conflict !== undefined) return { ok: false, latencyMs: 0, message: this.conflict.message };
     if (this.failures > 0) return { ok: false, latencyMs: 0, message: `the last ${this.failures} save(s) failed` };

@@ -5,7 +5,6 @@ import {
   ConnectionError,
   checkCollectionName,
   checkMaxBytes,
-  checkOptions,
   checkTransactionWork,
   type Document,
   type DocumentValue,
@@ -14,6 +13,7 @@ import {
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
+  startOperation,
   type TransactionalQueue,
   type TransactionOptions,
   type TransactionScope,
@@ -85,8 +85,7 @@ export class MemoryBackend implements Backend {
   }
 
   async connect(options?: SignalOptions): Promise<void> {
-    checkOptions(options, 'connect');
-    throwIfAborted(options?.signal, 'connect');
+    startOperation(options, 'connect');
   }
 
   /**
@@ -123,8 +122,7 @@ export class MemoryBackend implements Backend {
   }
 
   async health(options?: SignalOptions): Promise<HealthStatus> {
-    checkOptions(options, 'health');
-    throwIfAborted(options?.signal, 'health');
+    startOperation(options, 'health');
     return this.isClosing() ? { ok: false, latencyMs: 0, message: 'backend is closed' } : { ok: true, latencyMs: 0 };
   }
 
@@ -174,8 +172,7 @@ export class MemoryBackend implements Backend {
 
   async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
     checkTransactionWork(work);
-    checkOptions(options, 'transaction');
-    throwIfAborted(options?.signal, 'transaction');
+    startOperation(options, 'transaction');
     this.assertOpen();
     const session = new MemorySession(this.store, true);
     const scope: TransactionScope = {

@@ -6,7 +6,6 @@ import {
   checkExpectedVersion,
   checkIdArgument,
   checkIdsArgument,
-  checkOptions,
   checkQueryArgument,
   cloneValue,
   compareValues,
@@ -40,7 +39,7 @@ import {
   type RepositoryOptions,
   type SignalOptions,
   type StandardSchemaV1,
-  throwIfAborted,
+  startOperation,
   type Update,
   validateDocument,
   validateDocuments,
@@ -86,8 +85,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     operation: string,
     work: (session: MemorySession) => R | Promise<R>,
   ): Promise<R> {
-    checkOptions(options, `${this.name}.${operation}`);
-    throwIfAborted(options?.signal, `${this.name}.${operation}`);
+    startOperation(options, `${this.name}.${operation}`);
     if (this.scope.kind === 'transaction') {
       this.scope.session.assertOpen();
       this.prepareIndexes(this.scope.session);

@@ -8,7 +8,6 @@ import {
   ConnectionError,
   checkCollectionName,
   checkMaxBytes,
-  checkOptions,
   checkTransactionWork,
   type Document,
   type DocumentValue,
@@ -19,6 +18,7 @@ import {
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
+  startOperation,
   type TransactionalQueue,
   TransactionError,
   type TransactionOptions,
@@ -151,8 +151,7 @@ export class SqliteBackend implements Backend {
   }
 
   async connect(options?: SignalOptions): Promise<void> {
-    checkOptions(options, 'connect');
-    throwIfAborted(options?.signal, 'connect');
+    startOperation(options, 'connect');
     this.open();
   }
 
@@ -169,8 +168,7 @@ export class SqliteBackend implements Backend {
   }
 
   async health(options?: SignalOptions): Promise<HealthStatus> {
-    checkOptions(options, 'health');
-    throwIfAborted(options?.signal, 'health');
+    startOperation(options, 'health');
     if (this.closed) return { ok: false, latencyMs: 0, message: 'backend is closed' };
     const started = performance.now();
     try {
@@ -283,8 +281,7 @@ export class SqliteBackend implements Backend {
 
   async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
     checkTransactionWork(work);
-    checkOptions(options, 'transaction');
-    throwIfAborted(options?.signal, 'transaction');
+    startOperation(options, 'transaction');
     const connection = this.open();
     const context = this.context();
     let open = true;

@@ -6,7 +6,6 @@ import {
   checkExpectedVersion,
   checkIdArgument,
   checkIdsArgument,
-  checkOptions,
   checkQueryArgument,
   compareValues,
   copyDocument,
@@ -36,6 +35,7 @@ import {
   type RepositoryOptions,
   type SignalOptions,
   type StandardSchemaV1,
+  startOperation,
   throwIfAborted,
   type Update,
   type UpdateStep,
@@ -145,11 +145,11 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   /** Every operation runs here, in its turn on the connection, with the table present. */
   private operation<R>(options: SignalOptions | undefined, operation: string, work: () => R | Promise<R>): Promise<R> {
-    checkOptions(options, `${this.name}.${operation}`);
+    const what = `${this.name}.${operation}`;
+    startOperation(options, what);
     const signal = options?.signal;
-    throwIfAborted(signal, `${this.name}.${operation}`);
     return this.context.run(() => {
-      throwIfAborted(signal, `${this.name}.${operation}`);
+      throwIfAborted(signal, what);
       if (!this.prepared) {
         this.context.ensureCollection(this.name, this.indexes);
         this.prepared = true;

@@ -1,4 +1,4 @@
-import { isAbortSignal } from './arguments.js';
+import { checkOptions, isAbortSignal } from './arguments.js';
 import { AbortedError, ValidationError } from './errors.js';
 
 /** Per-call options every async operation accepts. */
@@ -18,4 +18,13 @@ export function throwIfAborted(signal: AbortSignal | undefined, what = 'operatio
   if (signal.aborted) {
     throw new AbortedError(`${what} was aborted`, { cause: signal.reason });
   }
+}
+
+/**
+ * What every operation does first: checks its per-call options (see
+ * `checkOptions`) and throws `ABORTED` when their signal has already fired.
+ */
+export function startOperation(options: SignalOptions | undefined, what: string): void {
+  checkOptions(options, what);
+  throwIfAborted(options?.signal, what);
 }
