@@ -3,9 +3,6 @@ import {
   type Backend,
   type Capabilities,
   ConnectionError,
-  checkCollectionName,
-  checkMaxBytes,
-  checkTransactionWork,
   type Document,
   type DocumentValue,
   type HealthStatus,
@@ -13,13 +10,18 @@ import {
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
-  startOperation,
   type TransactionalQueue,
   type TransactionOptions,
   type TransactionScope,
-  throwIfAborted,
   ValidationError,
 } from '@berth/core';
+import {
+  checkCollectionName,
+  checkMaxBytes,
+  checkTransactionWork,
+  startOperation,
+  throwIfAborted,
+} from '@berth/core/adapter';
 import { MemoryJobQueue } from './memory-job-queue.js';
 import { MemoryQueueState } from './memory-queue-state.js';
 import { MemoryRepository, type MemoryScope } from './memory-repository.js';

@@ -1,4 +1,4 @@
-import type { IndexSpec } from '@berth/core';
+import type { IndexSpec } from '@berth/core/adapter';
 import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
 import { jsonPath, jsonTextOf, jsonValueOf, typeOf } from './sqlite-query-compiler.js';
 

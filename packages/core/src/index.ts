@@ -1,35 +1,44 @@
+// The application's API: the ports and their types, the errors, the factory,
+// caching and observability. What only an implementation of a port needs (the
+// reference evaluator, query preparation, argument and document checks) is in
+// `@berth/core/adapter` (./adapter.ts); the README says what each entry holds.
+
 export { type BackendAdapter, registerAdapter } from './backend/adapter-registry.js';
-export * from './backend/backend.js';
-export * from './backend/capabilities.js';
-export * from './backend/create-backend.js';
-export * from './cache/cache.js';
+export type * from './backend/backend.js';
+export type { Capabilities, QueueCapabilities, RepositoryCapabilities } from './backend/capabilities.js';
+export {
+  type BackendModule,
+  type Backends,
+  type BackendsFromEnvOptions,
+  type CreateBackendOptions,
+  createBackend,
+  createBackendsFromEnv,
+} from './backend/create-backend.js';
+export type * from './cache/cache.js';
 export * from './cache/with-cache.js';
-export * from './documents/document-store.js';
+export type * from './documents/document-store.js';
 export * from './errors.js';
 export * from './observe/collector.js';
 export * from './observe/instrument.js';
-export * from './operation/abort.js';
-export * from './operation/arguments.js';
-export * from './query/apply-update.js';
-export * from './query/cursor.js';
-export * from './query/filter.js';
-export * from './query/find-one.js';
-export * from './query/query.js';
-export * from './query/query-plan.js';
-export * from './query/sort.js';
-export * from './query/update.js';
-export * from './queue/job.js';
-export * from './queue/job-options.js';
-export * from './queue/job-queue.js';
-export * from './queue/job-worker.js';
-export * from './repository/document-writes.js';
-export * from './repository/iterate.js';
-export * from './repository/repository.js';
-export * from './repository/repository-options.js';
-export * from './values/compare.js';
-export * from './values/document.js';
-export * from './values/document-json.js';
-export * from './values/ids.js';
-export * from './values/names.js';
-export * from './values/standard-schema.js';
-export * from './values/values.js';
+export type { SignalOptions } from './operation/abort.js';
+export type { FindOneQuery } from './query/find-one.js';
+export type {
+  CountByGroup,
+  FieldCondition,
+  FieldOperators,
+  Filter,
+  OrderBy,
+  Page,
+  Query,
+  QueryPlan,
+  SortDirection,
+  SortKey,
+} from './query/query.js';
+export type * from './query/update.js';
+export type { BackoffPolicy, Job, JobError, JobState, JobStats, Lease, LeaseRef } from './queue/job.js';
+export type * from './queue/job-queue.js';
+export { type JobNotifier, startWorker } from './queue/job-worker.js';
+export type * from './repository/repository.js';
+export type * from './values/document.js';
+export { generateId } from './values/ids.js';
+export type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Result } from './values/standard-schema.js';

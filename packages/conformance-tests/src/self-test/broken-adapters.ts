@@ -1,19 +1,15 @@
 import {
   AlreadyExistsError,
-  applyUpdate,
   type Document,
   type Filter,
-  getPathValue,
   isBerthError,
-  isPlainObject,
-  normalizeOrderBy,
-  parseUpdate,
   type Query,
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
   type WriteOptions,
 } from '@berth/core';
+import { applyUpdate, getPathValue, isPlainObject, normalizeOrderBy, parseUpdate } from '@berth/core/adapter';
 import { brokenArguments } from './broken-arguments.js';
 import type { Breakage } from './broken-backend.js';
 import { brokenComparisons } from './broken-comparisons.js';

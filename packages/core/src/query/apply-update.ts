@@ -111,7 +111,7 @@ function parentOf(root: Record<string, unknown>, step: UpdateStep, create: boole
  *
  * ### Examples
  * ```ts
- * import { applyUpdate, parseUpdate } from '@berth/core';
+ * import { applyUpdate, parseUpdate } from '@berth/core/adapter';
  *
  * const next = applyUpdate({ id: 'p1', stats: { level: 1 } }, parseUpdate({ $inc: { 'stats.level': 1 } }, 'p1'));
  * // { id: 'p1', stats: { level: 2 } }

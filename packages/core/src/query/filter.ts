@@ -223,7 +223,7 @@ export function matchesNode(document: unknown, node: FilterNode): boolean {
  *
  * ### Examples
  * ```ts
- * import { matchesFilter } from '@berth/core';
+ * import { matchesFilter } from '@berth/core/adapter';
  *
  * matchesFilter({ id: 'a', level: 3 }, { level: { $gt: 2 } }); // true
  * matchesFilter({ id: 'a' }, { level: { $ne: 2 } }); // true: $ne matches missing

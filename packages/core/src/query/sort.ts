@@ -58,7 +58,7 @@ export function compareDocuments(a: { id: string }, b: { id: string }, sort: rea
  *
  * ### Examples
  * ```ts
- * import { sortDocuments } from '@berth/core';
+ * import { sortDocuments } from '@berth/core/adapter';
  *
  * sortDocuments([{ id: 'b', n: 1 }, { id: 'a', n: 1 }, { id: 'c' }], { field: 'n', direction: 'desc' });
  * // [{ id: 'a', n: 1 }, { id: 'b', n: 1 }, { id: 'c' }]
