@@ -183,7 +183,7 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
           };
           return {
             insert: async (document, options) => {
-              const stored = await inner.insert(document, options);
+              const stored = (await inner.insert(document, options)) as Document;
               handedOut.set(stored.id, document as Document);
               return document as Document;
             },
