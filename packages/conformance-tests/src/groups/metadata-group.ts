@@ -182,9 +182,12 @@ export const metadataGroup: ConformanceGroup = defineGroup('metadata', [
       entry.meta.createdAt.setTime(0);
       entry.meta.updatedAt.setTime(0);
       (entry.meta as { version: number }).version = 42;
+      expect(await repository.findEntries()).toStrictEqual(before);
       const page = await repository.findEntriesPage({ limit: 1 });
       present(page.items[0]).meta.updatedAt.setTime(1);
       for await (const streamed of repository.iterateEntries()) streamed.meta.createdAt.setTime(2);
+      expect(await repository.findEntries()).toStrictEqual(before);
+      expect((await repository.findEntriesPage()).items).toStrictEqual(before);
       const written = await repository.update('a', { x: 1 }, { returnEntry: true });
       written.meta.updatedAt.setTime(3);
       written.document.x = 7;
