@@ -13,6 +13,7 @@ import { expect } from 'vitest';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
 import {
   expectBerthError,
+  expectRepositoryRefused,
   expectUnchanged,
   invalid,
   type LooseDocument,
@@ -419,6 +420,35 @@ export const metadataGroup: ConformanceGroup = defineGroup('metadata', [
     },
   },
   {
+    name: 'an index declared on $createdAt or $updatedAt changes no answer, also after writes move $updatedAt',
+    async run(context) {
+      const repository = context.repository<Item>({
+        indexes: [
+          { field: '$updatedAt', type: 'date' },
+          { field: '$createdAt', type: 'date' },
+          { field: 'group', type: 'string' },
+        ],
+      });
+      let stored = await seedTimeline(repository);
+      const check = async () => {
+        for (const orderBy of METADATA_SORTS) {
+          expect(ids(await repository.find({ orderBy }))).toStrictEqual(entryIds(sortEntries(stored, orderBy)));
+        }
+        for (const where of metadataFilters(timesOf(stored))) {
+          const want = entryIds(expected(stored, { where, orderBy: 'id' }));
+          expect(ids(await repository.find({ where, orderBy: 'id' })), JSON.stringify(where)).toStrictEqual(want);
+        }
+      };
+      await check();
+      await clockPast(timesOf(stored).at(-1) as Date);
+      await repository.update('x', { n: 30 });
+      await repository.upsert({ id: 'w', group: 'a', n: 40 });
+      await repository.delete('u');
+      stored = await entriesOf(repository);
+      await check();
+    },
+  },
+  {
     name: 'a cursor of a metadata sort belongs to it: another sort or a tampered value is VALIDATION',
     async run(context) {
       const repository = context.repository<Item>();
@@ -486,6 +516,17 @@ export const metadataGroup: ConformanceGroup = defineGroup('metadata', [
       await expectBerthError(repository.insert(invalid({ id: 'b', $createdAt: date })), 'VALIDATION');
       await expectBerthError(repository.countBy('$createdAt'), 'VALIDATION');
       await expectUnchanged(repository, before);
+      // An index on the metadata is a date index, and never unique (two writes may share a millisecond).
+      for (const index of [
+        { field: '$version', type: 'number' as const },
+        { field: '$createdat', type: 'date' as const },
+        { field: '$updatedAt', type: 'number' as const },
+        { field: '$createdAt', type: 'date' as const, unique: true },
+      ]) {
+        await expectRepositoryRefused(context.backend, context.collectionName('ix'), 'VALIDATION', {
+          indexes: [index],
+        });
+      }
     },
   },
 ]);
