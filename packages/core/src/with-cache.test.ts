@@ -443,6 +443,23 @@ describe('withCache reads', () => {
     expect(cache.take()).toStrictEqual(['delete berth:items:id:a']);
   });
 
+  it('entries (findEntries, findEntriesPage, iterateEntries) always read the engine: metadata is never stale', async () => {
+    const { items, control, cache } = setUp();
+    await items.findEntries();
+    await items.findEntries();
+    await items.findEntriesPage({ limit: 1 });
+    for await (const _ of items.iterateEntries()) break;
+    expect(control.reads).toBe(4);
+    expect(cache.take()).toStrictEqual([]);
+  });
+
+  it('invalidates the id of an insert that returns its entry', async () => {
+    const { cache, items } = setUp();
+    const entry = await items.insert({ n: 7 }, { returnEntry: true });
+    expect(entry.document.id).toBe('gen3');
+    expect(cache.take()).toStrictEqual(['delete berth:items:id:gen3', 'deleteByPrefix berth:items:q:']);
+  });
+
   it('getEntry, iterate and explain always read the engine', async () => {
     const { items, control } = setUp();
     await items.getEntry('a');
