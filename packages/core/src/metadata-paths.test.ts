@@ -1,7 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { Document, Entry } from './document.js';
 import { matchesFilter, parseFilter } from './filter.js';
 import { getQueryValue, parseFieldPath, parseQueryPath } from './names.js';
+import type { Filter } from './query.js';
 import { evaluateEntries, prepareQuery } from './query-plan.js';
+import type { Repository } from './repository.js';
 import { normalizeOrderBy, sortEntries } from './sort.js';
 import { validationPath } from './testing/validation-path.js';
 
@@ -94,5 +97,40 @@ describe('metadata paths', () => {
     expect(validationPath(() => prepareQuery({ orderBy: '$createdAt', cursor: forged.replaceAll('=', '') }))).toBe(
       'cursor',
     );
+  });
+});
+
+interface Note extends Document {
+  text: string;
+}
+
+describe('metadata types', () => {
+  it('type returnEntry writes as entries and the rest as documents', () => {
+    const typed = (notes: Repository<Note>, note: Note) => ({
+      inserted: notes.insert({ text: 'a' }, { returnEntry: true }),
+      plain: notes.insert({ text: 'a' }),
+      off: notes.replace(note, { returnEntry: false }),
+      upserted: notes.upsert(note, { returnEntry: true, expectedVersion: 1 }),
+      updated: notes.update(note.id, { text: 'b' }, { returnEntry: true }),
+      either: notes.update(note.id, { text: 'b' }, { returnEntry: Math.random() > 0.5 }),
+      entries: notes.findEntries({ orderBy: '$createdAt' }),
+    });
+    type Calls = ReturnType<typeof typed>;
+    expectTypeOf<Calls['inserted']>().toEqualTypeOf<Promise<Entry<Note>>>();
+    expectTypeOf<Calls['plain']>().toEqualTypeOf<Promise<Note>>();
+    expectTypeOf<Calls['off']>().toEqualTypeOf<Promise<Note>>();
+    expectTypeOf<Calls['upserted']>().toEqualTypeOf<Promise<Entry<Note>>>();
+    expectTypeOf<Calls['updated']>().toEqualTypeOf<Promise<Entry<Note>>>();
+    expectTypeOf<Calls['either']>().toEqualTypeOf<Promise<Note | Entry<Note>>>();
+    expectTypeOf<Calls['entries']>().toEqualTypeOf<Promise<Entry<Note>[]>>();
+  });
+
+  it('type metadata conditions with Date operands', () => {
+    const good: Filter = { $updatedAt: { $gte: at(0), $in: [at(1)] }, $createdAt: at(2) };
+    // @ts-expect-error metadata compares Dates, not epoch milliseconds
+    const milliseconds: Filter = { $updatedAt: { $gte: 5 } };
+    // @ts-expect-error $startsWith does not apply to metadata
+    const prefix: Filter = { $createdAt: { $startsWith: '2026' } };
+    expect([good, milliseconds, prefix]).toHaveLength(3);
   });
 });
