@@ -27,6 +27,8 @@ export type {
   FieldCondition,
   FieldOperators,
   Filter,
+  MetadataCondition,
+  MetadataOperators,
   OrderBy,
   Page,
   Query,

@@ -12,8 +12,19 @@ import type {
 } from '@berth/core';
 import { override } from '../override.js';
 
+/**
+ * A repository member with one signature: for the overloaded writes
+ * (`returnEntry`), their last, general signature, since a replacement
+ * function cannot restate every overload. Declared as a method, so its
+ * parameters are checked as loosely as `Partial<Repository>`'s were.
+ */
+type Member<F> = F extends (...args: infer A) => infer R ? { method(...args: A): R }['method'] : F;
+
+/** Replacement members of a repository. */
+export type RepositoryMembers = { readonly [K in keyof Repository<Document>]?: Member<Repository<Document>[K]> };
+
 /** Replacement methods for a repository; each gets the healthy repository to delegate to. */
-export type RepositoryOverrides = (inner: Repository<Document>) => Partial<Repository<Document>>;
+export type RepositoryOverrides = (inner: Repository<Document>) => RepositoryMembers;
 
 /** How a broken backend departs from the healthy memory backend. */
 export interface Breakage {

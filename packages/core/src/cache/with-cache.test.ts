@@ -4,8 +4,8 @@ import type { Capabilities } from '../backend/capabilities.js';
 import { AlreadyExistsError, ConflictError, ConnectionError, isBerthError, NotFoundError } from '../errors.js';
 import { matchesFilter } from '../query/filter.js';
 import type { Filter, Page, Query } from '../query/query.js';
-import type { Repository } from '../repository/repository.js';
-import type { DocumentValue, NewDocument } from '../values/document.js';
+import type { InsertOptions, Repository, WriteEntryOptions } from '../repository/repository.js';
+import type { DocumentValue, Entry, NewDocument } from '../values/document.js';
 import { cloneValue } from '../values/values.js';
 import type { Cache, CacheSetOptions, CacheStats } from './cache.js';
 import { type CacheErrorContext, withCache } from './with-cache.js';
@@ -115,6 +115,15 @@ class FakeRepository implements Repository<Item> {
     return cloneValue(result);
   }
 
+  /**
+   * A write's result: the document, or an entry with `returnEntry`. Typed
+   * `never` so one signature fits every overload of the port.
+   */
+  private written(options: InsertOptions | undefined, result: Promise<Item>): Promise<never> {
+    const meta = { version: 1, createdAt: new Date(0), updatedAt: new Date(0) };
+    return result.then((document) => (options?.returnEntry === true ? { document, meta } : document)) as Promise<never>;
+  }
+
   private matches(where: Filter | undefined): Item[] {
     return [...this.store.values()].filter((item) => matchesFilter(item, where)).sort(byId);
   }
@@ -160,35 +169,63 @@ class FakeRepository implements Repository<Item> {
   explain() {
     return this.read(() => ({ strategy: 'scan' as const, detail: 'fake' }));
   }
-  insert(document: NewDocument<Item>) {
-    return this.write(() => {
-      const item = { ...document, id: document.id ?? `gen${this.store.size}` };
-      if (this.store.has(item.id)) throw new AlreadyExistsError(`${item.id} exists`, 'id');
-      this.store.set(item.id, item);
-      return item;
-    });
+  private entries(items: Item[]): Entry<Item>[] {
+    return items.map((document) => ({
+      document,
+      meta: { version: 1, createdAt: new Date(0), updatedAt: new Date(0) },
+    }));
   }
-  replace(document: Item) {
-    return this.write(() => {
-      if (!this.store.has(document.id)) throw new NotFoundError(`${document.id} missing`);
-      this.store.set(document.id, document);
-      return document;
-    });
+  findEntries(query?: Query) {
+    return this.read(() => this.entries(this.matches(query?.where)));
   }
-  upsert(document: Item) {
-    return this.write(() => {
-      this.store.set(document.id, document);
-      return document;
-    });
+  findEntriesPage(query?: Query): Promise<Page<Entry<Item>>> {
+    return this.read(() => ({ items: this.entries(this.matches(query?.where)), nextCursor: null }));
   }
-  update(id: string, patch: Partial<Item>) {
-    return this.write(() => {
-      const item = this.store.get(id);
-      if (item === undefined) throw new NotFoundError(`${id} missing`);
-      const updated = { ...item, ...patch };
-      this.store.set(id, updated);
-      return updated;
-    });
+  async *iterateEntries(query?: Query): AsyncIterableIterator<Entry<Item>> {
+    this.control.reads++;
+    yield* this.entries(this.matches(query?.where));
+  }
+  insert(document: NewDocument<Item>, options?: InsertOptions) {
+    return this.written(
+      options,
+      this.write(() => {
+        const item = { ...document, id: document.id ?? `gen${this.store.size}` };
+        if (this.store.has(item.id)) throw new AlreadyExistsError(`${item.id} exists`, 'id');
+        this.store.set(item.id, item);
+        return item;
+      }),
+    );
+  }
+  replace(document: Item, options?: WriteEntryOptions) {
+    return this.written(
+      options,
+      this.write(() => {
+        if (!this.store.has(document.id)) throw new NotFoundError(`${document.id} missing`);
+        this.store.set(document.id, document);
+        return document;
+      }),
+    );
+  }
+  upsert(document: Item, options?: WriteEntryOptions) {
+    return this.written(
+      options,
+      this.write(() => {
+        this.store.set(document.id, document);
+        return document;
+      }),
+    );
+  }
+  update(id: string, patch: Partial<Item>, options?: WriteEntryOptions) {
+    return this.written(
+      options,
+      this.write(() => {
+        const item = this.store.get(id);
+        if (item === undefined) throw new NotFoundError(`${id} missing`);
+        const updated = { ...item, ...patch };
+        this.store.set(id, updated);
+        return updated;
+      }),
+    );
   }
   delete(id: string) {
     return this.write(() => this.store.delete(id));
@@ -404,6 +441,23 @@ describe('withCache reads', () => {
     cache.take();
     await items.update('a', { n: 5 });
     expect(cache.take()).toStrictEqual(['delete berth:items:id:a']);
+  });
+
+  it('entries (findEntries, findEntriesPage, iterateEntries) always read the engine: metadata is never stale', async () => {
+    const { items, control, cache } = setUp();
+    await items.findEntries();
+    await items.findEntries();
+    await items.findEntriesPage({ limit: 1 });
+    for await (const _ of items.iterateEntries()) break;
+    expect(control.reads).toBe(4);
+    expect(cache.take()).toStrictEqual([]);
+  });
+
+  it('invalidates the id of an insert that returns its entry', async () => {
+    const { cache, items } = setUp();
+    const entry = await items.insert({ n: 7 }, { returnEntry: true });
+    expect(entry.document.id).toBe('gen3');
+    expect(cache.take()).toStrictEqual(['delete berth:items:id:gen3', 'deleteByPrefix berth:items:q:']);
   });
 
   it('getEntry, iterate and explain always read the engine', async () => {

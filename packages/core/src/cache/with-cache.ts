@@ -8,7 +8,16 @@ import { AbortedError, type BerthErrorCode, isBerthError, ValidationError } from
 import { type SignalOptions, throwIfAborted } from '../operation/abort.js';
 import type { CountByGroup, Filter, Page, Query, QueryPlan } from '../query/query.js';
 import type { Update } from '../query/update.js';
-import type { IterateOptions, Repository, RepositoryOptions, WriteOptions } from '../repository/repository.js';
+import type {
+  InsertOptions,
+  IterateOptions,
+  Repository,
+  RepositoryOptions,
+  WithEntry,
+  WithoutEntry,
+  WriteEntryOptions,
+  WriteOptions,
+} from '../repository/repository.js';
 import type { Document, DocumentValue, Entry, NewDocument } from '../values/document.js';
 import { checkId, cloneValue, isPlainObject } from '../values/values.js';
 import type { Cache } from './cache.js';
@@ -438,6 +447,19 @@ class CachedRepository<T extends Document> implements Repository<T> {
     return this.inner.explain(query, options);
   }
 
+  // Entries carry metadata (the version feeds optimistic concurrency): like getEntry, never served stale.
+  findEntries(query?: Query, options?: SignalOptions): Promise<Entry<T>[]> {
+    return this.inner.findEntries(query, options);
+  }
+
+  findEntriesPage(query?: Query, options?: SignalOptions): Promise<Page<Entry<T>>> {
+    return this.inner.findEntriesPage(query, options);
+  }
+
+  iterateEntries(query?: Query, options?: IterateOptions): AsyncIterableIterator<Entry<T>> {
+    return this.inner.iterateEntries(query, options);
+  }
+
   /**
    * Runs a write, then invalidates what it touched. When it fails in a way
    * that may still have written, what it may have touched is invalidated.
@@ -462,15 +484,22 @@ class CachedRepository<T extends Document> implements Repository<T> {
     return { collection: this.name, ids: [], everything: true };
   }
 
-  insert(document: NewDocument<T>, options?: SignalOptions): Promise<T> {
+  insert(document: NewDocument<T>, options: WithEntry<InsertOptions>): Promise<Entry<T>>;
+  insert(document: NewDocument<T>, options?: WithoutEntry<InsertOptions>): Promise<T>;
+  insert(document: NewDocument<T>, options?: InsertOptions): Promise<T | Entry<T>>;
+  insert(document: NewDocument<T>, options?: InsertOptions): Promise<T | Entry<T>> {
     return this.write(
       () => this.inner.insert(document, options),
-      (inserted) => this.ids([inserted.id]),
+      // With `returnEntry` the result is an entry: the id is its document's.
+      (inserted) => this.ids([options?.returnEntry === true ? (inserted as Entry<T>).document.id : (inserted as T).id]),
       this.ids([document.id]),
     );
   }
 
-  replace(document: T, options?: WriteOptions): Promise<T> {
+  replace(document: T, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
+  replace(document: T, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
+  replace(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  replace(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>> {
     const touched = this.ids([document.id]);
     return this.write(
       () => this.inner.replace(document, options),
@@ -479,7 +508,10 @@ class CachedRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  upsert(document: T, options?: WriteOptions): Promise<T> {
+  upsert(document: T, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
+  upsert(document: T, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
+  upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>> {
     const touched = this.ids([document.id]);
     return this.write(
       () => this.inner.upsert(document, options),
@@ -488,7 +520,10 @@ class CachedRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
+  update(id: string, update: Update<T>, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
+  update(id: string, update: Update<T>, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
+  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>> {
     const touched = this.ids([id]);
     return this.write(
       () => this.inner.update(id, update, options),

@@ -36,6 +36,8 @@ const repositoryResults: Canned = {
   upsertMany: [{ id: 'a' }],
   updateMany: 4,
   deleteMany: 5,
+  findEntries: [{ document: { id: 'a' }, meta: { version: 1, createdAt: new Date(0), updatedAt: new Date(0) } }],
+  findEntriesPage: { items: [], nextCursor: null },
 };
 const queueResults: Canned = {
   enqueue: { id: 'j1', deduplicated: true },
@@ -102,6 +104,9 @@ class FakeBackend implements Backend {
   repository<T extends { id: string }>(name: string, _options?: RepositoryOptions<T>): Repository<T> {
     const repository = fake<Repository<T>>(name, repositoryResults, this.failures, this.calls);
     const backend = this;
+    (repository as { iterateEntries: unknown }).iterateEntries = async function* () {
+      for (const item of backend.items) yield { document: { id: String(item) }, meta: {} };
+    };
     (repository as { iterate: unknown }).iterate = async function* () {
       try {
         for (const item of backend.items) {
@@ -175,6 +180,8 @@ describe('instrument', () => {
       await players.upsertMany([{ id: 'a' }]),
       await players.updateMany(where, { $set: { x: 1 } }),
       await players.deleteMany(where),
+      await players.findEntries(query),
+      await players.findEntriesPage(query),
     ];
     const operations = Object.keys(repositoryResults);
     for (const [index, result] of results.entries()) {
@@ -200,7 +207,10 @@ describe('instrument', () => {
       ['upsertMany', 1],
       ['updateMany', 4],
       ['deleteMany', 5],
+      ['findEntries', 1],
+      ['findEntriesPage', 0],
     ]);
+    expect(events.find((event) => event.operation === 'findEntries')?.orderBy).toBe('name');
     for (const event of events) {
       expect(event).toMatchObject({ backend: 'fake', target: 'players', kind: 'repository', ok: true });
       expect(event.transaction).toBe(false);
@@ -286,6 +296,18 @@ describe('instrument', () => {
       }),
     ).rejects.toBe(cause);
     expect(events.at(-1)).toMatchObject({ operation: 'transaction', ok: false, error: cause });
+  });
+
+  it('reports iterateEntries under its own name', async () => {
+    const { backend, events } = setup();
+    const seen: string[] = [];
+    for await (const entry of backend.repository('players').iterateEntries({ orderBy: '$updatedAt' })) {
+      seen.push(entry.document.id);
+    }
+    expect(seen).toEqual(['1', '2', '3']);
+    expect(events).toEqual([
+      expect.objectContaining({ operation: 'iterateEntries', ok: true, rows: 3, orderBy: '$updatedAt' }),
+    ]);
   });
 
   it('reports an iteration once, when it ends, with the items yielded', async () => {

@@ -25,14 +25,17 @@ import type {
 } from '../queue/job-queue.js';
 import type {
   IndexDefinition,
+  InsertOptions,
   IterateOptions,
   Repository,
   RepositoryOptions,
+  WithEntry,
+  WithoutEntry,
+  WriteEntryOptions,
   WriteOptions,
 } from '../repository/repository.js';
 import type { Document, DocumentValue, Entry, NewDocument } from '../values/document.js';
 
-/** What an operation addressed: a collection, a queue, or the backend itself. */
 export type OperationKind = 'repository' | 'queue' | 'backend';
 
 /**
@@ -44,7 +47,7 @@ export type OperationKind = 'repository' | 'queue' | 'backend';
  * |---|---|
  * | `get`, `getEntry`, `findOne`, `exists` | 1 when found, else 0 |
  * | `getMany` | documents found |
- * | `find`, `findPage`, `iterate`, `insertMany`, `upsertMany` | documents returned |
+ * | `find`, `findPage`, `iterate`, `findEntries`, `findEntriesPage`, `iterateEntries`, `insertMany`, `upsertMany` | documents returned |
  * | `count`, `updateMany`, `deleteMany` | the number returned |
  * | `countBy` | groups returned |
  * | `insert`, `replace`, `upsert`, `update` | 1 |
@@ -241,7 +244,12 @@ class Target {
   }
 
   /** Passes items through and reports once when the iteration ends (done, broken off or failed). */
-  async *iterate<T>(inner: AsyncIterator<T>, where?: Filter, orderBy?: OrderBy): AsyncIterableIterator<T> {
+  async *iterate<T>(
+    inner: AsyncIterator<T>,
+    where?: Filter,
+    orderBy?: OrderBy,
+    operation = 'iterate',
+  ): AsyncIterableIterator<T> {
     let rows = 0;
     let fetchMs = 0;
     let done = false;
@@ -268,14 +276,14 @@ class Target {
       }
     } catch (error) {
       failed = true;
-      this.emit('iterate', fetchMs, false, undefined, error, where, orderBy);
+      this.emit(operation, fetchMs, false, undefined, error, where, orderBy);
       throw error;
     } finally {
       try {
         // Broken off by the consumer: let the inner iterator release its resources.
         if (!done) await inner.return?.();
       } finally {
-        if (!failed) this.emit('iterate', fetchMs, true, rows, undefined, where, orderBy);
+        if (!failed) this.emit(operation, fetchMs, true, rows, undefined, where, orderBy);
       }
     }
   }
@@ -375,19 +383,56 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  insert(document: NewDocument<T>, options?: SignalOptions): Promise<T> {
+  findEntries(query?: Query, options?: SignalOptions): Promise<Entry<T>[]> {
+    return this.target.run(
+      'findEntries',
+      () => this.inner.findEntries(query, options),
+      length,
+      query?.where,
+      query?.orderBy,
+    );
+  }
+
+  findEntriesPage(query?: Query, options?: SignalOptions): Promise<Page<Entry<T>>> {
+    return this.target.run(
+      'findEntriesPage',
+      () => this.inner.findEntriesPage(query, options),
+      pageLength,
+      query?.where,
+      query?.orderBy,
+    );
+  }
+
+  iterateEntries(query?: Query, options?: IterateOptions): AsyncIterableIterator<Entry<T>> {
+    const inner = this.inner.iterateEntries(query, options);
+    return this.target.observed ? this.target.iterate(inner, query?.where, query?.orderBy, 'iterateEntries') : inner;
+  }
+
+  insert(document: NewDocument<T>, options: WithEntry<InsertOptions>): Promise<Entry<T>>;
+  insert(document: NewDocument<T>, options?: WithoutEntry<InsertOptions>): Promise<T>;
+  insert(document: NewDocument<T>, options?: InsertOptions): Promise<T | Entry<T>>;
+  insert(document: NewDocument<T>, options?: InsertOptions): Promise<T | Entry<T>> {
     return this.target.run('insert', () => this.inner.insert(document, options), one);
   }
 
-  replace(document: T, options?: WriteOptions): Promise<T> {
+  replace(document: T, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
+  replace(document: T, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
+  replace(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  replace(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>> {
     return this.target.run('replace', () => this.inner.replace(document, options), one);
   }
 
-  upsert(document: T, options?: WriteOptions): Promise<T> {
+  upsert(document: T, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
+  upsert(document: T, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
+  upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>> {
     return this.target.run('upsert', () => this.inner.upsert(document, options), one);
   }
 
-  update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
+  update(id: string, update: Update<T>, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
+  update(id: string, update: Update<T>, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
+  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>> {
     return this.target.run('update', () => this.inner.update(id, update, options), one);
   }
 

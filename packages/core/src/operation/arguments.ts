@@ -82,3 +82,18 @@ export function checkTransactionWork(work: unknown): void {
     throw new ValidationError(`transaction takes a function (tx) => Promise, got ${describe(work)}`, 'work');
   }
 }
+
+/**
+ * Whether a write's options ask for the written entry (`returnEntry: true`).
+ * `returnEntry` must be a boolean or absent; anything else is a
+ * `VALIDATION` error, before any work.
+ */
+export function wantsEntry(options: unknown, operation: string): boolean {
+  if (typeof options !== 'object' || options === null) return false;
+  const returnEntry = (options as { returnEntry?: unknown }).returnEntry;
+  if (returnEntry === undefined || typeof returnEntry === 'boolean') return returnEntry === true;
+  throw new ValidationError(
+    `${operation}: returnEntry must be true or false, got ${describe(returnEntry)}`,
+    'returnEntry',
+  );
+}

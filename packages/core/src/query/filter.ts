@@ -1,7 +1,14 @@
 import { ValidationError } from '../errors.js';
 import { compareValues, scalarsEqual, typeRank } from '../values/compare.js';
-import type { DocumentScalar } from '../values/document.js';
-import { type FieldPath, getPathValue, parseFieldPath } from '../values/names.js';
+import type { DocumentMeta, DocumentScalar } from '../values/document.js';
+import {
+  type FieldPath,
+  getPathValue,
+  getQueryValue,
+  METADATA_PATHS,
+  parseFieldPath,
+  parseQueryPath,
+} from '../values/names.js';
 import { checkString, isPlainObject, isScalar } from '../values/values.js';
 import type { Filter } from './query.js';
 
@@ -130,6 +137,47 @@ function parseCondition(path: string, condition: unknown): FilterNode {
   );
 }
 
+/** Operators a metadata path (`$createdAt`, `$updatedAt`) takes; `$startsWith` and `$contains` can never match a Date. */
+const METADATA_OPERATORS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists']);
+
+function checkDateOperand(path: string, operator: string, value: unknown): void {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw operandError(path, operator, 'a valid Date (metadata is always a Date)', value);
+  }
+}
+
+/**
+ * A condition on `$createdAt` or `$updatedAt`: a Date (equality) or
+ * operators whose operands are Dates. Metadata is always present and always a
+ * Date, so any other operand could only ever match nothing (or everything):
+ * it is refused rather than silently answered.
+ */
+function parseMetadataCondition(path: string, condition: unknown): FilterNode {
+  const segments = parseQueryPath(path);
+  if (condition instanceof Date) {
+    checkDateOperand(path, '$eq', condition);
+    return { kind: 'eq', path: segments, value: condition };
+  }
+  if (isPlainObject(condition) && Object.keys(condition).length > 0) {
+    for (const [operator, operand] of Object.entries(condition)) {
+      if (operand === undefined) continue;
+      if (!METADATA_OPERATORS.has(operator)) {
+        throw new ValidationError(
+          `${JSON.stringify(operator)} does not apply to ${path}; use $eq $ne $gt $gte $lt $lte $in $nin (with Dates) or $exists`,
+          path,
+        );
+      }
+      if (operator === '$exists') continue;
+      if (operator === '$in' || operator === '$nin') {
+        if (!Array.isArray(operand)) throw operandError(path, operator, 'an array of Dates', operand);
+        for (const value of operand.slice(0, MAX_IN_LIST)) checkDateOperand(path, operator, value);
+      } else checkDateOperand(path, operator, operand);
+    }
+    return parseFieldOperators(path, segments, condition);
+  }
+  throw operandError(path, 'a condition', 'a Date or an object of operators with Date operands', condition);
+}
+
 function parseFilters(operator: string, filters: unknown, depth: number): FilterNode[] {
   if (!Array.isArray(filters)) {
     throw new ValidationError(`${operator} takes an array of filters`, '');
@@ -160,9 +208,10 @@ function parseNested(filter: unknown, depth: number): FilterNode {
     if (key === '$and') nodes.push({ kind: 'and', nodes: parseFilters(key, condition, depth + 1) });
     else if (key === '$or') nodes.push({ kind: 'or', nodes: parseFilters(key, condition, depth + 1) });
     else if (key === '$not') nodes.push({ kind: 'not', node: parseNested(condition, depth + 1) });
+    else if (key === METADATA_PATHS[0] || key === METADATA_PATHS[1]) nodes.push(parseMetadataCondition(key, condition));
     else if (key.startsWith('$')) {
       throw new ValidationError(
-        `unknown filter operator ${JSON.stringify(key)}; use $and, $or, $not or a field path`,
+        `unknown filter operator ${JSON.stringify(key)}; use $and, $or, $not, $createdAt, $updatedAt or a field path`,
         '',
       );
     } else nodes.push(parseCondition(key, condition));
@@ -175,19 +224,23 @@ function equalsOperand(value: unknown, operand: DocumentScalar): boolean {
   return scalarsEqual(value, operand);
 }
 
-/** Evaluates a normalized filter against a document: the reference semantics. */
-export function matchesNode(document: unknown, node: FilterNode): boolean {
+/**
+ * Evaluates a normalized filter against a document: the reference semantics.
+ * `meta` is the document's metadata, which `$createdAt` and `$updatedAt`
+ * read; a filter on them evaluated without it is a `ValidationError`.
+ */
+export function matchesNode(document: unknown, node: FilterNode, meta?: DocumentMeta): boolean {
   switch (node.kind) {
     case 'and':
-      return node.nodes.every((child) => matchesNode(document, child));
+      return node.nodes.every((child) => matchesNode(document, child, meta));
     case 'or':
-      return node.nodes.some((child) => matchesNode(document, child));
+      return node.nodes.some((child) => matchesNode(document, child, meta));
     case 'not':
-      return !matchesNode(document, node.node);
+      return !matchesNode(document, node.node, meta);
     default:
       break;
   }
-  const value = getPathValue(document, node.path);
+  const value = getQueryValue(document, node.path, meta);
   switch (node.kind) {
     case 'eq':
       return equalsOperand(value, node.value);
@@ -227,8 +280,10 @@ export function matchesNode(document: unknown, node: FilterNode): boolean {
  *
  * matchesFilter({ id: 'a', level: 3 }, { level: { $gt: 2 } }); // true
  * matchesFilter({ id: 'a' }, { level: { $ne: 2 } }); // true: $ne matches missing
+ * const meta = { version: 1, createdAt: new Date('2026-01-01'), updatedAt: new Date('2026-03-01') };
+ * matchesFilter({ id: 'a' }, { $updatedAt: { $gte: new Date('2026-02-01') } }, meta); // true
  * ```
  */
-export function matchesFilter(document: unknown, filter: Filter | undefined): boolean {
-  return matchesNode(document, parseFilter(filter));
+export function matchesFilter(document: unknown, filter: Filter | undefined, meta?: DocumentMeta): boolean {
+  return matchesNode(document, parseFilter(filter), meta);
 }

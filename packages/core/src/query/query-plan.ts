@@ -1,4 +1,6 @@
 import { ValidationError } from '../errors.js';
+import type { DocumentMeta } from '../values/document.js';
+import { isMetadataPath } from '../values/names.js';
 import { isPlainObject } from '../values/values.js';
 import { type CursorPosition, decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import { type FilterNode, matchesNode, parseFilter } from './filter.js';
@@ -39,34 +41,69 @@ export function prepareQuery(query: Query | undefined): PreparedQuery {
   if (query?.cursor !== undefined) {
     if (offset !== 0) throw new ValidationError('cursor and offset cannot be combined', 'offset');
     after = decodeCursor(query.cursor, fingerprint, sort.length);
+    // Metadata is always a Date: a cursor holding anything else there was not made by a page of this query.
+    if (sort.some((key, index) => isMetadataPath(key.path) && !(after?.values[index] instanceof Date))) {
+      throw new ValidationError('cursor is not valid: pass the nextCursor of a previous page unchanged', 'cursor');
+    }
   }
   return { filter, sort, limit, offset, after, fingerprint };
 }
 
-/** The cursor that continues after `document`. */
-export function cursorAfter(prepared: PreparedQuery, document: { id: string }): string {
-  return encodeCursor(prepared.fingerprint, { values: sortValues(document, prepared.sort), id: document.id });
+/** The cursor that continues after `document` (whose `meta` a sort by `$createdAt` or `$updatedAt` reads). */
+export function cursorAfter(prepared: PreparedQuery, document: { id: string }, meta?: DocumentMeta): string {
+  return encodeCursor(prepared.fingerprint, { values: sortValues(document, prepared.sort, meta), id: document.id });
 }
 
 /**
  * Runs a prepared query over documents in memory: the reference result every
  * adapter must reproduce, in the same order. Returned items are the given
- * objects (not copies).
+ * objects (not copies). A query on `$createdAt` or `$updatedAt` needs the
+ * metadata: use {@link evaluateEntries}.
  */
 export function evaluateQuery<T extends { id: string }>(documents: Iterable<T>, prepared: PreparedQuery): Page<T> {
+  return evaluate(documents, prepared, (document) => document, noMeta);
+}
+
+/**
+ * {@link evaluateQuery} over entries (document and metadata), so filters and
+ * sorts may use `$createdAt` and `$updatedAt`. Returned items are the given
+ * entries (not copies).
+ */
+export function evaluateEntries<E extends { readonly document: { readonly id: string }; readonly meta: DocumentMeta }>(
+  entries: Iterable<E>,
+  prepared: PreparedQuery,
+): Page<E> {
+  return evaluate(entries, prepared, documentOf, metaOf);
+}
+
+const noMeta = (): undefined => undefined;
+const documentOf = (entry: { readonly document: { readonly id: string } }) => entry.document;
+const metaOf = (entry: { readonly meta: DocumentMeta }) => entry.meta;
+
+function evaluate<E>(
+  items: Iterable<E>,
+  prepared: PreparedQuery,
+  document: (item: E) => { readonly id: string },
+  meta: (item: E) => DocumentMeta | undefined,
+): Page<E> {
   const { sort, after } = prepared;
-  const keyed: { document: T; values: unknown[] }[] = [];
-  for (const document of documents) {
-    if (!matchesNode(document, prepared.filter)) continue;
-    const values = sortValues(document, sort);
-    if (after !== undefined && compareSortTuples(values, document.id, after.values, after.id, sort) <= 0) continue;
-    keyed.push({ document, values });
+  const keyed: { item: E; id: string; values: unknown[] }[] = [];
+  for (const item of items) {
+    const found = document(item);
+    const foundMeta = meta(item);
+    if (!matchesNode(found, prepared.filter, foundMeta)) continue;
+    const values = sortValues(found, sort, foundMeta);
+    if (after !== undefined && compareSortTuples(values, found.id, after.values, after.id, sort) <= 0) continue;
+    keyed.push({ item, id: found.id, values });
   }
-  keyed.sort((a, b) => compareSortTuples(a.values, a.document.id, b.values, b.document.id, sort));
+  keyed.sort((a, b) => compareSortTuples(a.values, a.id, b.values, b.id, sort));
   const start = prepared.offset;
   const end = prepared.limit === undefined ? keyed.length : start + prepared.limit;
-  const items = keyed.slice(start, end).map((entry) => entry.document);
-  const last = items.at(-1);
-  const nextCursor = end < keyed.length && last !== undefined ? cursorAfter(prepared, last) : null;
-  return { items, nextCursor };
+  const page = keyed.slice(start, end);
+  const last = page.at(-1);
+  const nextCursor =
+    end < keyed.length && last !== undefined
+      ? encodeCursor(prepared.fingerprint, { values: last.values, id: last.id })
+      : null;
+  return { items: page.map((entry) => entry.item), nextCursor };
 }

@@ -38,12 +38,35 @@ export const FIELD_OPERATORS: readonly (keyof FieldOperators)[] = [
   '$contains',
 ];
 
+/**
+ * Conditions on `$createdAt` or `$updatedAt`, the metadata paths: operands
+ * are Dates (metadata is always a present Date, so `$exists: true` matches
+ * every document and `$exists: false` none). `$startsWith` and `$contains`
+ * do not apply.
+ */
+export interface MetadataOperators {
+  readonly $eq?: Date | undefined;
+  readonly $ne?: Date | undefined;
+  readonly $gt?: Date | undefined;
+  readonly $gte?: Date | undefined;
+  readonly $lt?: Date | undefined;
+  readonly $lte?: Date | undefined;
+  readonly $in?: readonly Date[] | undefined;
+  readonly $nin?: readonly Date[] | undefined;
+  readonly $exists?: boolean | undefined;
+}
+
+/** A condition on a metadata path: a Date for equality, or {@link MetadataOperators}. */
+export type MetadataCondition = Date | MetadataOperators;
+
 /** A field condition: a scalar for equality, or an operator object. */
 export type FieldCondition = DocumentScalar | FieldOperators;
 
 /**
- * A filter: every entry must hold. Keys are dotted field paths (`stats.level`)
- * or the logical operators `$and`, `$or`, `$not`.
+ * A filter: every entry must hold. Keys are dotted field paths (`stats.level`),
+ * the logical operators `$and`, `$or`, `$not`, or the metadata paths
+ * `$createdAt` and `$updatedAt` (when the document was created and last
+ * written; see {@link MetadataCondition}).
  *
  * ### Examples
  * ```ts
@@ -60,12 +83,20 @@ export interface Filter {
   readonly $and?: readonly Filter[] | undefined;
   readonly $or?: readonly Filter[] | undefined;
   readonly $not?: Filter | undefined;
+  /** When the document was created (its metadata, not a field). */
+  readonly $createdAt?: MetadataCondition | undefined;
+  /** When the document was last written (its metadata, not a field). */
+  readonly $updatedAt?: MetadataCondition | undefined;
   readonly [path: string]: FieldCondition | readonly Filter[] | Filter | undefined;
 }
 
 export type SortDirection = 'asc' | 'desc';
 
-/** One sort key. Ties after the last key are always broken by `id` ascending. */
+/**
+ * One sort key. Ties after the last key are always broken by `id` ascending.
+ * `field` is a dotted field path, or `$createdAt` / `$updatedAt` to sort by
+ * the metadata.
+ */
 export interface SortKey {
   readonly field: string;
   readonly direction?: SortDirection | undefined;

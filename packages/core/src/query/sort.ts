@@ -1,6 +1,7 @@
 import { ValidationError } from '../errors.js';
 import { compareStrings, compareValues } from '../values/compare.js';
-import { type FieldPath, getPathValue, parseFieldPath } from '../values/names.js';
+import type { DocumentMeta } from '../values/document.js';
+import { type FieldPath, getPathValue, getQueryValue, parseFieldPath, parseQueryPath } from '../values/names.js';
 import { isPlainObject } from '../values/values.js';
 import type { OrderBy, SortDirection } from './query.js';
 
@@ -16,21 +17,24 @@ export function normalizeOrderBy(orderBy: OrderBy | undefined): SortSpec[] {
   if (orderBy === undefined) return [];
   const keys = Array.isArray(orderBy) ? orderBy : [orderBy];
   return keys.map((key: unknown) => {
-    if (typeof key === 'string') return { field: key, path: parseFieldPath(key), direction: 'asc' as const };
+    if (typeof key === 'string') return { field: key, path: parseQueryPath(key), direction: 'asc' as const };
     if (isPlainObject(key)) {
       const direction = key.direction ?? 'asc';
       if (direction !== 'asc' && direction !== 'desc') {
         throw new ValidationError(`sort direction must be "asc" or "desc", got ${JSON.stringify(direction)}`, '');
       }
-      return { field: String(key.field), path: parseFieldPath(key.field), direction };
+      return { field: String(key.field), path: parseQueryPath(key.field), direction };
     }
     throw new ValidationError('orderBy takes a field name, { field, direction } or an array of them', '');
   });
 }
 
-/** The values a document sorts by, in key order (missing as `null`). */
-export function sortValues(document: unknown, sort: readonly SortSpec[]): unknown[] {
-  return sort.map((key) => getPathValue(document, key.path) ?? null);
+/**
+ * The values a document sorts by, in key order (missing as `null`). `meta`
+ * is the document's metadata, which `$createdAt` and `$updatedAt` keys read.
+ */
+export function sortValues(document: unknown, sort: readonly SortSpec[], meta?: DocumentMeta): unknown[] {
+  return sort.map((key) => getQueryValue(document, key.path, meta) ?? null);
 }
 
 /** Compares two sort-value tuples, then the ids. */
@@ -51,6 +55,32 @@ export function compareSortTuples(
 /** Compares two documents by `sort`, ties broken by id ascending. */
 export function compareDocuments(a: { id: string }, b: { id: string }, sort: readonly SortSpec[]): number {
   return compareSortTuples(sortValues(a, sort), a.id, sortValues(b, sort), b.id, sort);
+}
+
+/**
+ * Sorts entries (a new array) in the reference order: like
+ * {@link sortDocuments}, and `$createdAt` / `$updatedAt` keys read each
+ * entry's metadata.
+ *
+ * ### Examples
+ * ```ts
+ * import { sortEntries } from '@berth/core/adapter';
+ *
+ * const at = (iso: string) => ({ version: 1, createdAt: new Date(iso), updatedAt: new Date(iso) });
+ * sortEntries(
+ *   [{ document: { id: 'b' }, meta: at('2026-02-01') }, { document: { id: 'a' }, meta: at('2026-03-01') }],
+ *   { field: '$createdAt', direction: 'desc' },
+ * ); // 'a' (March) first, then 'b'
+ * ```
+ */
+export function sortEntries<E extends { readonly document: { readonly id: string }; readonly meta: DocumentMeta }>(
+  entries: readonly E[],
+  orderBy: OrderBy | undefined,
+): E[] {
+  const sort = normalizeOrderBy(orderBy);
+  const keyed = entries.map((entry) => ({ entry, values: sortValues(entry.document, sort, entry.meta) }));
+  keyed.sort((a, b) => compareSortTuples(a.values, a.entry.document.id, b.values, b.entry.document.id, sort));
+  return keyed.map((item) => item.entry);
 }
 
 /**

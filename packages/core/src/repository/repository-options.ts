@@ -1,5 +1,5 @@
 import { UnsupportedError, ValidationError } from '../errors.js';
-import { type FieldPath, parseFieldPath } from '../values/names.js';
+import { type FieldPath, isMetadataPath, parseFieldPath, parseQueryPath } from '../values/names.js';
 import { isPlainObject } from '../values/values.js';
 import type { IndexDefinition, RepositoryOptions } from './repository.js';
 
@@ -38,7 +38,17 @@ export function normalizeIndexes(
   const seen = new Set<string>();
   return indexes.map((definition: IndexDefinition) => {
     if (!isPlainObject(definition)) throw new ValidationError('an index is { field, type, unique? }', 'indexes');
-    const path = parseFieldPath(definition.field);
+    // `$createdAt` / `$updatedAt` may be indexed (type date, never unique) to serve metadata filters and sorts.
+    const path =
+      typeof definition.field === 'string' && definition.field.startsWith('$')
+        ? parseQueryPath(definition.field)
+        : parseFieldPath(definition.field);
+    if (isMetadataPath(path) && (definition.type !== 'date' || definition.unique === true)) {
+      throw new ValidationError(
+        `an index on ${definition.field} has type "date" and is not unique (two writes may share a millisecond)`,
+        'indexes',
+      );
+    }
     if (!INDEX_TYPES.has(definition.type)) {
       throw new ValidationError(
         `index on "${definition.field}" has type ${JSON.stringify(definition.type)}; use string, number, date or boolean`,
@@ -56,7 +66,7 @@ export function normalizeIndexes(
       });
     }
     return {
-      name: `${collection}_${path.join('_').replaceAll('-', '_')}_${unique ? 'uidx' : 'idx'}`,
+      name: `${collection}_${path.join('_').replaceAll('-', '_').replaceAll('$', '')}_${unique ? 'uidx' : 'idx'}`,
       field: definition.field,
       path,
       type: definition.type,

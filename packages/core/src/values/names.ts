@@ -69,3 +69,71 @@ export function getPathValue(document: unknown, path: FieldPath): unknown {
   }
   return current;
 }
+
+/**
+ * The reserved paths that address a document's metadata in `where` and
+ * `orderBy`: when it was created and last written. Documents can never hold
+ * a key starting with `$`, so these never clash with a field.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository } from '@berth/core';
+ *
+ * async function recentlyActive(sessions: Repository, since: Date) {
+ *   return sessions.find({ where: { $updatedAt: { $gte: since } }, orderBy: { field: '$updatedAt', direction: 'desc' } });
+ * }
+ * ```
+ */
+export const METADATA_PATHS: readonly ['$createdAt', '$updatedAt'] = ['$createdAt', '$updatedAt'];
+
+/** One of {@link METADATA_PATHS}. */
+export type MetadataPath = (typeof METADATA_PATHS)[number];
+
+const METADATA_FIELD_PATHS: ReadonlyMap<string, FieldPath> = new Map(
+  METADATA_PATHS.map((path) => [path, Object.freeze([path])]),
+);
+
+/** Whether a parsed path is `$createdAt` or `$updatedAt` (a single segment starting with `$`). */
+export function isMetadataPath(path: FieldPath): boolean {
+  return path.length === 1 && METADATA_FIELD_PATHS.has(path[0] as string);
+}
+
+/**
+ * Parses a path of `where` or `orderBy`: a field path as {@link parseFieldPath}
+ * parses it, or exactly `$createdAt` / `$updatedAt` (the metadata). Any other
+ * path starting with `$` is a `ValidationError`. Updates, `countBy` and
+ * unique indexes keep using `parseFieldPath`, which refuses both: metadata is
+ * read, never written or grouped.
+ */
+export function parseQueryPath(path: unknown): FieldPath {
+  if (typeof path === 'string' && path.startsWith('$')) {
+    const metadata = METADATA_FIELD_PATHS.get(path);
+    if (metadata !== undefined) return metadata;
+    throw new ValidationError(
+      `field path ${JSON.stringify(path)} is not allowed: the only paths starting with "$" are $createdAt and $updatedAt`,
+      path,
+    );
+  }
+  return parseFieldPath(path);
+}
+
+/**
+ * The value a filter or sort reads at `path`: the entry's `createdAt` or
+ * `updatedAt` for a metadata path, else the document's field. Evaluating a
+ * metadata path without metadata is a `ValidationError` (never a silent
+ * "missing").
+ */
+export function getQueryValue(
+  document: unknown,
+  path: FieldPath,
+  meta: { readonly createdAt: Date; readonly updatedAt: Date } | undefined,
+): unknown {
+  if (path.length !== 1 || !METADATA_FIELD_PATHS.has(path[0] as string)) return getPathValue(document, path);
+  if (meta === undefined) {
+    throw new ValidationError(
+      `${path[0]} is metadata: evaluate it against an entry (document and meta), not a bare document`,
+      path[0] as string,
+    );
+  }
+  return path[0] === '$createdAt' ? meta.createdAt : meta.updatedAt;
+}
