@@ -95,6 +95,9 @@ class FakeBackend implements Backend {
   async health(): Promise<{ ok: boolean; latencyMs: number }> {
     return { ok: true, latencyMs: 1 };
   }
+  async flush(): Promise<void> {
+    this.calls.push('flush');
+  }
   /** Not a port member: must pass through with `this` intact. */
   secret(): string {
     return this.#secret;

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { SignalOptions } from './abort.js';
 import type { RepositoryBackend, TransactionScope } from './backend.js';
 import type { Cache, CacheSetOptions, CacheStats } from './cache.js';
 import type { Capabilities } from './capabilities.js';
@@ -237,7 +238,8 @@ class FakeBackend implements RepositoryBackend {
   /** Thrown by the next commit (after applying it when `applied`). */
   failCommit: { readonly error: Error; readonly applied: boolean } | undefined;
   private readonly stores = new Map<string, Store>();
-  private flushes = 0;
+  private compactions = 0;
+  flushes = 0;
 
   async connect(): Promise<void> {}
   async close(): Promise<void> {}
@@ -246,10 +248,14 @@ class FakeBackend implements RepositoryBackend {
   }
   async [Symbol.asyncDispose](): Promise<void> {}
 
-  /** Not part of the port: the wrapper must hand it through with `this` intact. */
-  async flush(): Promise<number> {
+  async flush(_options?: SignalOptions): Promise<void> {
     this.flushes++;
-    return this.flushes;
+  }
+
+  /** Not part of the port: the wrapper must hand it through with `this` intact. */
+  async compact(): Promise<number> {
+    this.compactions++;
+    return this.compactions;
   }
 
   store(name: string): Store {
@@ -600,9 +606,16 @@ describe('withCache wrapping', () => {
   it('keeps every other member of the backend, bound to it', async () => {
     const { cached } = setUp();
     expect(cached.kind).toBe('fake');
-    expect(await cached.flush()).toBe(1);
-    const { flush } = cached;
-    expect(await flush()).toBe(2);
+    expect(await cached.compact()).toBe(1);
+    const { compact } = cached;
+    expect(await compact()).toBe(2);
+  });
+
+  it('passes flush() through to the backend', async () => {
+    const { backend, cached } = setUp();
+    await cached.flush();
+    await cached.flush({});
+    expect(backend.flushes).toBe(2);
   });
 
   it('wraps a single repository', async () => {
