@@ -5,6 +5,7 @@ import type { OperationEvent } from './instrument.js';
 
 function event(overrides: Partial<OperationEvent> = {}): OperationEvent {
   return {
+    id: 1,
     backend: 'memory',
     target: 'players',
     kind: 'repository',

@@ -24,6 +24,25 @@ function isFatal(error: unknown): boolean {
   return isBerthError(error, 'CONNECTION') && !error.retryable;
 }
 
+/**
+ * How `instrument()` watches a worker without replacing the adapter's
+ * notifier: passed under {@link WORKER_OBSERVER} in the worker options, which
+ * adapters hand to `startWorker` unchanged. Not part of the public API.
+ */
+export interface WorkerObserver {
+  /** The queue the worker's own traffic goes through (claims, renewals, settlements, releases). */
+  wrap<T>(queue: JobQueue<T>): JobQueue<T>;
+  /** One job's handling begins (handler, then settlement); the returned function ends it. */
+  job(lease: Lease<unknown>): (failure: { readonly error: unknown } | undefined) => void;
+  /** The worker has stopped: closed, or stopped by a backend that failed for good. */
+  stopped(): void;
+}
+
+/** The key of {@link WorkerObserver} in `WorkerOptions`. */
+export const WORKER_OBSERVER: unique symbol = Symbol('berth.workerObserver');
+
+type ObservedWorkerOptions = WorkerOptions & { readonly [WORKER_OBSERVER]?: WorkerObserver | undefined };
+
 interface Running<T> {
   lease: Lease<T>;
   readonly controller: AbortController;
@@ -67,10 +86,14 @@ class QueueWorker<T> implements Worker {
   private stoppedByFatalError = false;
   private closed: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /** A job became available while no sleep was waiting for it (see `jobAvailable`). */
+  private missedWakeUp = false;
   private drained: (() => void) | undefined;
+  private readonly queue: JobQueue<T>;
+  private readonly observer: WorkerObserver | undefined;
 
   constructor(
-    private readonly queue: JobQueue<T>,
+    queue: JobQueue<T>,
     private readonly handler: JobHandler<T>,
     private readonly options: WorkerOptions,
     notifier: JobNotifier | undefined,
@@ -81,7 +104,9 @@ class QueueWorker<T> implements Worker {
     this.closeTimeoutMs = checkDuration('closeTimeoutMs', options.closeTimeoutMs ?? 30_000);
     this.leaseMs = options.leaseMs === undefined ? undefined : checkDuration('leaseMs', options.leaseMs, 1);
     if (typeof handler !== 'function') throw new ValidationError('work() needs a handler function', 'handler');
-    this.unsubscribe = notifier?.onJobAvailable(() => this.wake());
+    this.observer = (options as ObservedWorkerOptions)[WORKER_OBSERVER];
+    this.queue = this.observer === undefined ? queue : this.observer.wrap(queue);
+    this.unsubscribe = notifier?.onJobAvailable(() => this.jobAvailable());
     options.signal?.addEventListener('abort', () => void this.close(), { once: true });
     this.loopDone = this.loop();
     if (options.signal?.aborted) void this.close();
@@ -105,6 +130,16 @@ class QueueWorker<T> implements Worker {
     else console.error(`berth worker on queue ${this.queue.name}${job ? `, job ${job.id}` : ''}:`, error);
   }
 
+  /**
+   * A notification that comes while the worker is fetching (not sleeping)
+   * is kept, so the next sleep is skipped: the fetch in flight may have read
+   * the queue before the job was committed.
+   */
+  private jobAvailable(): void {
+    if (this.wakeUp === undefined) this.missedWakeUp = true;
+    else this.wake();
+  }
+
   private wake(): void {
     const wakeUp = this.wakeUp;
     this.wakeUp = undefined;
@@ -112,6 +147,10 @@ class QueueWorker<T> implements Worker {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.missedWakeUp) {
+      this.missedWakeUp = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.wake(), ms);
       this.wakeUp = () => {
@@ -219,6 +258,8 @@ class QueueWorker<T> implements Worker {
   private async handle(lease: Lease<T>): Promise<void> {
     const running: Running<T> = { lease, controller: new AbortController(), lost: false };
     this.inFlight.add(running);
+    const endJob = this.observer?.job(lease);
+    let failure: { readonly error: unknown } | undefined;
     try {
       const context: JobContext<T> = {
         signal: running.controller.signal,
@@ -230,6 +271,7 @@ class QueueWorker<T> implements Worker {
       try {
         result = (await this.handler(lease.job, context)) ?? undefined;
       } catch (error) {
+        failure = { error };
         // Renewal stops before settling, so a renewal racing a slow fail()
         // cannot report a conflict for a job that is already done.
         this.stopRenewal(lease.job.id);
@@ -252,6 +294,7 @@ class QueueWorker<T> implements Worker {
       });
     } finally {
       this.stopRenewal(lease.job.id);
+      endJob?.(failure);
       this.inFlight.delete(running);
       if (this.inFlight.size === 0) this.drained?.();
       this.startHandlers();
@@ -273,6 +316,14 @@ class QueueWorker<T> implements Worker {
   }
 
   private async shutdown(): Promise<void> {
+    try {
+      await this.stop();
+    } finally {
+      this.observer?.stopped();
+    }
+  }
+
+  private async stop(): Promise<void> {
     this.closing = true;
     this.unsubscribe?.();
     this.wake();
