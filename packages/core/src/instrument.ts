@@ -22,10 +22,10 @@ import type {
   Worker,
   WorkerOptions,
 } from './job-queue.js';
-import { WORKER_OBSERVER, type WorkerObserver } from './job-worker.js';
 import type { CountByGroup, Filter, OrderBy, Page, Query, QueryPlan } from './query.js';
 import type { IndexDefinition, IterateOptions, Repository, RepositoryOptions, WriteOptions } from './repository.js';
 import type { Update } from './update.js';
+import { WORKER_OBSERVER, type WorkerObserver } from './worker-observer.js';
 
 /** What an operation addressed: a collection, a queue, or the backend itself. */
 export type OperationKind = 'repository' | 'queue' | 'backend';

@@ -3,6 +3,7 @@ import { AbortedError, isBerthError, ValidationError } from './errors.js';
 import type { Lease } from './job.js';
 import { checkDuration } from './job-options.js';
 import type { JobContext, JobHandler, JobQueue, Worker, WorkerOptions } from './job-queue.js';
+import { WORKER_OBSERVER, type WorkerObserver } from './worker-observer.js';
 
 /** How an adapter tells workers that a job may be available (LISTEN/NOTIFY, pub/sub, in-process events). */
 export interface JobNotifier {
@@ -23,23 +24,6 @@ const MAX_FETCH_BACKOFF_MS = 30_000;
 function isFatal(error: unknown): boolean {
   return isBerthError(error, 'CONNECTION') && !error.retryable;
 }
-
-/**
- * How `instrument()` watches a worker without replacing the adapter's
- * notifier: passed under {@link WORKER_OBSERVER} in the worker options, which
- * adapters hand to `startWorker` unchanged. Not part of the public API.
- */
-export interface WorkerObserver {
-  /** The queue the worker's own traffic goes through (claims, renewals, settlements, releases). */
-  wrap<T>(queue: JobQueue<T>): JobQueue<T>;
-  /** One job's handling begins (handler, then settlement); the returned function ends it. */
-  job(lease: Lease<unknown>): (failure: { readonly error: unknown } | undefined) => void;
-  /** The worker has stopped: closed, or stopped by a backend that failed for good. */
-  stopped(): void;
-}
-
-/** The key of {@link WorkerObserver} in `WorkerOptions`. */
-export const WORKER_OBSERVER: unique symbol = Symbol('berth.workerObserver');
 
 type ObservedWorkerOptions = WorkerOptions & { readonly [WORKER_OBSERVER]?: WorkerObserver | undefined };
 
