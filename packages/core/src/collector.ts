@@ -342,10 +342,10 @@ function key(...parts: string[]): string {
 /**
  * Creates a collector: pass its `hooks` to `instrument`, then read `report()`
  * (or `format()` for logs). It keeps counts, errors and p50/p95/p99/max per
- * operation, the slowest operations, and index suggestions: fields that
- * queries filter (equality, range, `$in`, `$startsWith`, also inside `$and`
- * and `$or`) or sort on and that no declared index covers, most used first.
- * Memory stays bounded by `maxSamplesPerOperation` per operation.
+ * operation, the slowest operations, and index suggestions: for each query
+ * shape that no declared index serves, the index to declare (equality fields,
+ * then sort fields, then one range field, with their value types), most used
+ * first. Memory stays bounded by `maxSamplesPerOperation` per operation.
  *
  * ### Examples
  * ```ts
@@ -358,7 +358,8 @@ function key(...parts: string[]): string {
  * await players.find({ where: { guild: 'north' } });
  *
  * const report = collector.report();
- * console.log(report.indexSuggestions); // [{ collection: 'players', field: 'guild', filterCount: 1, … }]
+ * // [{ collection: 'players', fields: ['guild'], index: { field: 'guild', type: 'string' }, filterCount: 1, … }]
+ * console.log(report.indexSuggestions);
  * setInterval(() => {
  *   console.log(collector.format());
  *   collector.reset();

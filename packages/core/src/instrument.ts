@@ -745,17 +745,19 @@ function isFunction(value: unknown): value is (...args: unknown[]) => unknown {
 }
 
 /**
- * Wraps a backend so that every operation through it is reported to `hooks`:
- * each repository and queue method, `iterate` (once, when the iteration
- * ends), `transaction` (one event, plus the events of the operations inside
- * it, which carry `transaction: true`), `connect`, `close` and `health`.
+ * Wraps a backend so that every operation through it is reported to `hooks`,
+ * once when it starts (`onStart`) and once when it ends (`onOperation`), with
+ * the same `id`: each repository and queue method, `iterate` (from the first
+ * item to the end of the iteration), `transaction` (the operations inside it
+ * carry `transaction: true` and its id as `parentId`), `connect`, `close`,
+ * `health` and `flush`, and the traffic of `queue.work()`: the worker
+ * (`work`), its claims, and each job's `handle` with its `complete` or `fail`
+ * (see {@link OperationStart} for the nesting).
  *
  * The wrapper has the backend's whole type: members the ports do not cover
- * (`flush()`, `native()`…) are passed through unchanged. Errors reach the
- * caller unchanged; a hook can never make an operation fail. Without an
- * `onOperation` hook the wrapper only forwards. `queue.work()` runs the
- * adapter's own worker, whose dequeues and completions are not reported (see
- * `JobQueue.work` on the returned queue).
+ * (`native()`…) are passed through unchanged. Errors reach the caller
+ * unchanged; a hook can never make an operation fail. Without an
+ * `onOperation` or `onStart` hook the wrapper only forwards.
  *
  * ### Examples
  * ```ts
