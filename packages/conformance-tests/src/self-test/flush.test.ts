@@ -1,5 +1,5 @@
-import { DocumentBackend, type DocumentBackendConfig, MemoryDocumentStore } from '@berth/adapter-memory';
-import { ConnectionError, type SignalOptions, startOperation } from '@berth/core';
+import { DocumentBackend, type DocumentBackendConfig, MemoryCache, MemoryDocumentStore } from '@berth/adapter-memory';
+import { ConnectionError, instrument, type SignalOptions, startOperation, withCache } from '@berth/core';
 import { describe, expect, it } from 'vitest';
 import { lifecycleGroup } from '../groups/lifecycle-group.js';
 import { runGroup } from '../harness.js';
@@ -73,5 +73,25 @@ describe('the lifecycle group on flush()', () => {
     expect(await failedCases((config) => new IgnoresTheSignal(config))).toEqual([
       'flush() resolves while open, refuses an aborted signal, and resolves after close()',
     ]);
+  });
+
+  it('reaches the document-backed backend through withCache and instrument', async () => {
+    const store = new MemoryDocumentStore();
+    const events: string[] = [];
+    const inner = new DocumentBackend({ store, debounceMs: 60_000 });
+    const backend = withCache(
+      instrument(inner, { onOperation: (event) => events.push(`${event.operation} ${event.ok}`) }),
+      new MemoryCache(),
+    );
+    await backend.repository('players').insert({ id: 'a', name: 'Ada' });
+    const before = new DocumentBackend({ store });
+    expect(await before.repository('players').get('a')).toBeNull();
+    await before.close();
+    await backend.flush();
+    expect(events).toEqual(['insert true', 'flush true']);
+    const after = new DocumentBackend({ store });
+    expect(await after.repository('players').get('a')).toStrictEqual({ id: 'a', name: 'Ada' });
+    await after.close();
+    await backend.close();
   });
 });
