@@ -302,9 +302,13 @@ export class DocumentBackend extends MemoryBackend {
     }
   }
 
-  /** Saves now: resolves once everything written so far is in the store. */
-  async flush(options?: SignalOptions): Promise<void> {
-    throwIfAborted(options?.signal, 'flush');
+  /**
+   * Saves now: resolves once everything written so far is in the store.
+   * After `close()` resolved there is nothing left to save and it resolves at
+   * once; after a `CONFLICT` it rejects with that conflict.
+   */
+  override async flush(options?: SignalOptions): Promise<void> {
+    startOperation(options, 'flush');
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.conflict !== undefined) throw this.conflict;

@@ -127,6 +127,11 @@ export class MemoryBackend implements Backend {
     return this.isClosing() ? { ok: false, latencyMs: 0, message: 'backend is closed' } : { ok: true, latencyMs: 0 };
   }
 
+  /** Nothing is buffered in memory: resolves at once (after checking `options`). */
+  async flush(options?: SignalOptions): Promise<void> {
+    startOperation(options, 'flush');
+  }
+
   repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {
     checkCollectionName(name);
     return new MemoryRepository<T>(name, options, this.autoScope(name), this.maxDocumentBytes);

@@ -169,6 +169,17 @@ export class SqliteBackend implements Backend {
     this.connection = undefined;
   }
 
+  /**
+   * Commits are durable when they resolve, so only lease operations a worker
+   * queued in this turn (completions batched into one write) are written;
+   * resolves at once when there are none or the backend is closed.
+   */
+  async flush(options?: SignalOptions): Promise<void> {
+    startOperation(options, 'flush');
+    if (this.closed) return;
+    await this.queues.drain();
+  }
+
   async health(options?: SignalOptions): Promise<HealthStatus> {
     startOperation(options, 'health');
     if (this.closed) return { ok: false, latencyMs: 0, message: 'backend is closed' };

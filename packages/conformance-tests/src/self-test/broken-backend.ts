@@ -41,6 +41,8 @@ export interface Breakage {
     | undefined;
   /** Replaces `close()`; gets the healthy backend to delegate to. */
   readonly close?: ((inner: MemoryBackend) => Promise<void>) | undefined;
+  /** Replaces `flush()`; gets the healthy backend to delegate to. */
+  readonly flush?: ((inner: MemoryBackend, options?: SignalOptions) => Promise<void>) | undefined;
 }
 
 function wrapRepository(inner: Repository<Document>, breakage: Breakage): Repository<Document> {
@@ -66,6 +68,9 @@ export class BrokenBackend implements RepositoryBackend {
   }
   health(options?: SignalOptions): Promise<HealthStatus> {
     return this.inner.health(options);
+  }
+  flush(options?: SignalOptions): Promise<void> {
+    return this.breakage.flush?.(this.inner, options) ?? this.inner.flush(options);
   }
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();

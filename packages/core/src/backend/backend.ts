@@ -88,6 +88,26 @@ export interface RepositoryBackend extends AsyncDisposable {
   health(options?: SignalOptions): Promise<HealthStatus>;
 
   /**
+   * Makes every write acknowledged so far durable in the backend's storage,
+   * then resolves. Where nothing is buffered (memory, SQLite, servers) it
+   * resolves at once; the document-backed backend (`file:`) saves now instead
+   * of after its debounce. After `close()` has resolved it resolves at once
+   * (closing saved everything). Rejects with `ABORTED` when `signal` has
+   * already fired, and with the save's error when saving fails. Code written
+   * against `createBackend()` calls it before exit without probing the object.
+   *
+   * ### Examples
+   * ```ts
+   * import { createBackend } from '@berth/core';
+   *
+   * const backend = await createBackend(process.env.BERTH_URL ?? 'memory:');
+   * await backend.repository<{ id: string; name: string }>('players').insert({ name: 'Ada' });
+   * await backend.flush();
+   * ```
+   */
+  flush(options?: SignalOptions): Promise<void>;
+
+  /**
    * A typed repository for `name` (letters, digits and `_`, starting with a
    * letter, at most 63 characters; anything else is a VALIDATION error).
    */

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RepositoryBackend, TransactionScope } from '../backend/backend.js';
 import type { Capabilities } from '../backend/capabilities.js';
 import { AlreadyExistsError, ConflictError, ConnectionError, isBerthError, NotFoundError } from '../errors.js';
+import type { SignalOptions } from '../operation/abort.js';
 import { matchesFilter } from '../query/filter.js';
 import type { Filter, Page, Query } from '../query/query.js';
 import type { InsertOptions, Repository, WriteEntryOptions } from '../repository/repository.js';
@@ -9,11 +10,6 @@ import type { DocumentValue, Entry, NewDocument } from '../values/document.js';
 import { cloneValue } from '../values/values.js';
 import type { Cache, CacheSetOptions, CacheStats } from './cache.js';
 import { type CacheErrorContext, withCache } from './with-cache.js';
-
-// Stand-ins: a Map cache that logs every call, and a Map engine that counts
-// reads. Enough to test the wrapper's mechanics; the wrapper over the real
-// memory backend and MemoryCache runs in @berth/conformance-tests
-// (`with-cache` group), since core cannot depend on an adapter.
 
 interface Item {
   readonly id: string;
@@ -274,7 +270,8 @@ class FakeBackend implements RepositoryBackend {
   /** Thrown by the next commit (after applying it when `applied`). */
   failCommit: { readonly error: Error; readonly applied: boolean } | undefined;
   private readonly stores = new Map<string, Store>();
-  private flushes = 0;
+  private compactions = 0;
+  flushes = 0;
 
   async connect(): Promise<void> {}
   async close(): Promise<void> {}
@@ -283,10 +280,14 @@ class FakeBackend implements RepositoryBackend {
   }
   async [Symbol.asyncDispose](): Promise<void> {}
 
-  /** Not part of the port: the wrapper must hand it through with `this` intact. */
-  async flush(): Promise<number> {
+  async flush(_options?: SignalOptions): Promise<void> {
     this.flushes++;
-    return this.flushes;
+  }
+
+  /** Not part of the port: the wrapper must hand it through with `this` intact. */
+  async compact(): Promise<number> {
+    this.compactions++;
+    return this.compactions;
   }
 
   store(name: string): Store {
@@ -654,9 +655,16 @@ describe('withCache wrapping', () => {
   it('keeps every other member of the backend, bound to it', async () => {
     const { cached } = setUp();
     expect(cached.kind).toBe('fake');
-    expect(await cached.flush()).toBe(1);
-    const { flush } = cached;
-    expect(await flush()).toBe(2);
+    expect(await cached.compact()).toBe(1);
+    const { compact } = cached;
+    expect(await compact()).toBe(2);
+  });
+
+  it('passes flush() through to the backend', async () => {
+    const { backend, cached } = setUp();
+    await cached.flush();
+    await cached.flush({});
+    expect(backend.flushes).toBe(2);
   });
 
   it('wraps a single repository', async () => {

@@ -5,6 +5,7 @@ import type { OperationEvent } from './instrument.js';
 
 function event(overrides: Partial<OperationEvent> = {}): OperationEvent {
   return {
+    id: 1,
     backend: 'memory',
     target: 'players',
     kind: 'repository',
@@ -90,36 +91,137 @@ describe('createCollector', () => {
     expect(JSON.stringify(slowest)).not.toContain('ada@example.com');
   });
 
-  it('suggests fields filtered or sorted without an index, most used first', () => {
+  it('suggests one index per query shape: equality fields, then sort fields, then one range field', () => {
     const collector = createCollector();
     const { onOperation, onRepository } = collector.hooks;
     onRepository?.({ backend: 'memory', collection: 'players', indexes: [{ field: 'level', type: 'number' }] });
     onRepository?.({ backend: 'memory', collection: 'players', indexes: [] });
+    // Sorted only: the types come from the documents later queries return.
+    onOperation?.(event({ operation: 'iterate', orderBy: ['name', { field: 'joinedAt', direction: 'desc' }] }));
+    const result = [{ id: 'a', name: 'Ada', joinedAt: new Date(0), guild: 'north', level: 3 }];
     for (let index = 0; index < 3; index++) {
-      onOperation?.(event({ where: { guild: 'north', level: { $gt: 2 }, id: { $in: ['a'] } }, orderBy: 'name' }));
+      onOperation?.(
+        event({ where: { guild: 'north', level: { $gt: 2 }, id: { $in: ['a'] } }, orderBy: 'name', result }),
+      );
     }
     onOperation?.(event({ operation: 'count', where: { $or: [{ 'stats.rank': { $lt: 3 } }, { guild: 'south' }] } }));
-    onOperation?.(event({ operation: 'iterate', orderBy: ['name', { field: 'joinedAt', direction: 'desc' }] }));
     // Conditions an index cannot serve, and operations that run no query, suggest nothing.
     onOperation?.(event({ where: { $not: { banned: true }, nick: { $ne: 'x' }, tags: { $contains: 'a' } } }));
     onOperation?.(event({ where: { email: { $exists: true }, role: { $nin: ['admin'] } } }));
     onOperation?.(event({ operation: 'explain', where: { secret: 1 } }));
     onOperation?.(event({ kind: 'queue', target: 'mails', operation: 'get', where: { secret: 1 } }));
+    // The primary key serves an equality on id, whatever else the filter says.
+    onOperation?.(event({ where: { id: 'a', score: { $gt: 1 } } }));
     // An invalid filter failed its operation: nothing to learn from it.
     onOperation?.(event({ ok: false, where: { bad: { $regex: 'x' } } as never }));
 
     const suggestions = collector.report().indexSuggestions;
-    expect(suggestions.map((entry) => [entry.collection, entry.field, entry.filterCount, entry.sortCount])).toEqual([
-      ['players', 'guild', 4, 0],
-      ['players', 'name', 0, 4],
-      ['players', 'joinedAt', 0, 1],
-      ['players', 'stats.rank', 1, 0],
+    expect(
+      suggestions.map((entry) => [entry.collection, entry.fields, entry.filterCount, entry.sortCount, entry.index]),
+    ).toEqual([
+      [
+        'players',
+        ['guild', 'name', 'level'],
+        3,
+        3,
+        {
+          fields: [
+            { field: 'guild', type: 'string' },
+            { field: 'name', type: 'string' },
+            { field: 'level', type: 'number' },
+          ],
+        },
+      ],
+      ['players', ['guild'], 1, 0, { field: 'guild', type: 'string' }],
+      [
+        'players',
+        ['name', 'joinedAt'],
+        0,
+        1,
+        {
+          fields: [
+            { field: 'name', type: 'string' },
+            { field: 'joinedAt', type: 'date' },
+          ],
+        },
+      ],
+      ['players', ['stats.rank'], 1, 0, { field: 'stats.rank', type: 'number' }],
     ]);
     expect(suggestions[0]).toMatchObject({
       backend: 'memory',
+      field: 'guild',
       example: 'find where { guild: ?, level: { $gt: ? }, id: { $in: ? } } orderBy name',
     });
-    expect(suggestions[0]?.totalMs).toBe(4);
+    expect(suggestions[0]?.totalMs).toBe(3);
+  });
+
+  it('leaves the definition out while a field type is unknown, and learns it from a later result', () => {
+    const collector = createCollector();
+    const { onOperation } = collector.hooks;
+    onOperation?.(event({ orderBy: { field: 'profile.nick', direction: 'desc' }, result: [] }));
+    onOperation?.(event({ operation: 'findOne', orderBy: 'profile.nick', result: null }));
+    expect(collector.report().indexSuggestions).toEqual([
+      expect.objectContaining({ fields: ['profile.nick'], sortCount: 2 }),
+    ]);
+    expect('index' in (collector.report().indexSuggestions[0] ?? {})).toBe(false);
+    onOperation?.(
+      event({
+        operation: 'findPage',
+        orderBy: 'profile.nick',
+        result: { items: [{ id: 'x', profile: { nick: 'é' } }] },
+      }),
+    );
+    expect(collector.report().indexSuggestions[0]?.index).toEqual({ field: 'profile.nick', type: 'string' });
+  });
+
+  it('takes value types from operands of every kind, and a declared compound index covers its leading fields', () => {
+    const collector = createCollector();
+    const { onOperation, onRepository } = collector.hooks;
+    onOperation?.(event({ where: { active: true, at: { $gte: new Date(0) } } }));
+    onOperation?.(event({ where: { big: { $lt: 2 ** 60 }, tiny: 5e-324 } }));
+    onOperation?.(event({ where: { 'a.b': { $in: ['x', 'y'] }, name: { $startsWith: 'Ad' } } }));
+    onOperation?.(event({ where: { session: 's1' }, orderBy: 'at' }));
+    // Filtered and sorted counts twice; equal use is ordered by the fields.
+    expect(collector.report().indexSuggestions.map((entry) => entry.index)).toEqual([
+      {
+        fields: [
+          { field: 'session', type: 'string' },
+          { field: 'at', type: 'date' },
+        ],
+      },
+      { field: 'a.b', type: 'string' },
+      {
+        fields: [
+          { field: 'active', type: 'boolean' },
+          { field: 'at', type: 'date' },
+        ],
+      },
+      {
+        fields: [
+          { field: 'tiny', type: 'number' },
+          { field: 'big', type: 'number' },
+        ],
+      },
+    ]);
+    // A compound declaration (the shape of issue 9's compound indexes) covers [session, at] and [session].
+    onRepository?.({
+      backend: 'memory',
+      collection: 'players',
+      indexes: [
+        {
+          fields: [
+            { field: 'session', type: 'string' },
+            { field: 'at', type: 'date' },
+          ],
+        } as never,
+      ],
+    });
+    onOperation?.(event({ where: { session: 's2' } }));
+    expect(collector.report().indexSuggestions.map((entry) => entry.fields)).toEqual([
+      ['a.b'],
+      ['active', 'at'],
+      ['tiny', 'big'],
+    ]);
   });
 
   it('checks declarations when reporting, and keeps them across reset', () => {
@@ -153,7 +255,8 @@ describe('createCollector', () => {
     expect(lines[3]).toMatch(/^memory\s+backend\s+-\s+health\s+1\s+0\s+0\.50/);
     expect(text).toContain('Slowest operations');
     expect(text).toContain('Index suggestions');
-    expect(text).toMatch(/memory\s+players\s+guild\s+1\s+0\s+12\.50\s+find where \{ guild: \? \}/);
+    expect(text).toMatch(/memory\s+players\s+guild string\s+1\s+0\s+12\.50\s+find where \{ guild: \? \}/);
+    expect(text).toContain('players: {"field":"guild","type":"string"}');
     expect(collector.format(collector.report())).toBe(text);
   });
 

@@ -2,9 +2,10 @@ import { ValidationError } from '../errors.js';
 import { type FilterNode, parseFilter } from '../query/filter.js';
 import type { OrderBy } from '../query/query.js';
 import { normalizeOrderBy } from '../query/sort.js';
+import type { IndexDefinition } from '../repository/repository.js';
+import { getPathValue } from '../values/names.js';
 import type { InstrumentHooks, OperationEvent, OperationKind, RepositoryDeclaration } from './instrument.js';
 
-/** Options of `createCollector`. */
 export interface CollectorOptions {
   /** How many of the slowest operations the report keeps (default 10). */
   readonly slowest?: number | undefined;
@@ -50,15 +51,40 @@ export interface SlowOperation {
   readonly query?: string | undefined;
 }
 
-/** A field that queries filter or sort on and that no declared index covers. */
+/** The value type of an indexed field, as `indexes: [{ field, type }]` takes it. */
+export type IndexValueType = 'string' | 'number' | 'date' | 'boolean';
+
+/**
+ * A ready index definition: one field (`{ field, type }`), or several in
+ * order (`{ fields: [{ field, type }, …] }`, the compound shape), to paste
+ * into `repository(name, { indexes: [...] })`.
+ */
+export type SuggestedIndex =
+  | { readonly field: string; readonly type: IndexValueType }
+  | { readonly fields: readonly { readonly field: string; readonly type: IndexValueType }[] };
+
+/**
+ * An index that queries call for and that no declared index covers: the
+ * fields one query shape filters and sorts on, in the order an index serves
+ * them best (equality fields first, then the sort fields, then one range
+ * field), one suggestion per distinct shape and collection.
+ */
 export interface IndexSuggestion {
   readonly backend: string;
   readonly collection: string;
-  /** Dotted field path, as `indexes: [{ field }]` takes it. */
+  /** The first of `fields` (dotted path); what earlier versions reported as the one field. */
   readonly field: string;
-  /** Queries whose filter compares the field in a way an index can serve (equality, range, `$in`, `$startsWith`). */
+  /** Every field of the suggested index, in index order (dotted paths). */
+  readonly fields: readonly string[];
+  /**
+   * The definition to declare, with the value types seen in filters and in
+   * the documents queries returned. Absent while a field's type is unknown
+   * (sorted on, never compared, and never seen in a returned document).
+   */
+  readonly index?: SuggestedIndex | undefined;
+  /** Queries of this shape whose filter compares its fields in a way an index can serve (equality, range, `$in`, `$startsWith`). */
   readonly filterCount: number;
-  /** Queries sorted by the field. */
+  /** Queries of this shape sorted by its fields. */
   readonly sortCount: number;
   /** Time those queries took in total. */
   readonly totalMs: number;
@@ -73,7 +99,10 @@ export interface CollectorReport {
   readonly operations: readonly OperationStats[];
   /** Slowest first. */
   readonly slowest: readonly SlowOperation[];
-  /** Most used first. Never names `id` or a field a `repository(name, { indexes })` call declared. */
+  /**
+   * Most used first. Never names `id`, nor an index whose fields lead an
+   * index a `repository(name, { indexes })` call declared.
+   */
   readonly indexSuggestions: readonly IndexSuggestion[];
 }
 
@@ -103,7 +132,7 @@ interface Timings {
 interface FieldUsage {
   readonly backend: string;
   readonly collection: string;
-  readonly field: string;
+  readonly fields: readonly string[];
   filterCount: number;
   sortCount: number;
   totalMs: number;
@@ -125,6 +154,27 @@ const QUERY_OPERATIONS = new Set([
 
 const MAX_EXAMPLE_LENGTH = 200;
 
+/** How many returned documents are looked at for a field's type. */
+const TYPE_PROBE_DOCUMENTS = 20;
+
+/** The fields of a declared index, single-field or compound. */
+function declaredFields(index: IndexDefinition): string[] {
+  const shape = index as unknown as { field?: unknown; fields?: unknown };
+  if (Array.isArray(shape.fields)) {
+    return shape.fields.flatMap((part: unknown) => {
+      const field = (part as { field?: unknown } | null)?.field;
+      return typeof field === 'string' ? [field] : [];
+    });
+  }
+  return typeof shape.field === 'string' ? [shape.field] : [];
+}
+
+function compareFieldLists(a: readonly string[], b: readonly string[]): number {
+  const left = a.join(',');
+  const right = b.join(',');
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
 function checkLimit(name: string, value: number | undefined, fallback: number): number {
   const limit = value ?? fallback;
   if (!Number.isSafeInteger(limit) || limit < 1) {
@@ -133,26 +183,96 @@ function checkLimit(name: string, value: number | undefined, fallback: number): 
   return limit;
 }
 
-/** The fields an index could serve in `node`; comparisons under `$not` cannot use one. */
-function indexableFields(node: FilterNode, into: Set<string>): Set<string> {
+/** The fields one query asks an index for: compared for equality, compared as a range, sorted. */
+interface QueryShape {
+  readonly equal: string[];
+  readonly range: string[];
+  readonly sort: string[];
+}
+
+/** Value types seen in operands, by field. */
+type SeenTypes = Map<string, IndexValueType>;
+
+function valueType(value: unknown): IndexValueType | undefined {
+  if (value instanceof Date) return 'date';
+  switch (typeof value) {
+    case 'string':
+      return 'string';
+    case 'number':
+      return 'number';
+    case 'boolean':
+      return 'boolean';
+    default:
+      return undefined;
+  }
+}
+
+function noteType(types: SeenTypes, field: string, value: unknown): void {
+  const type = valueType(value);
+  if (type !== undefined && !types.has(field)) types.set(field, type);
+}
+
+/**
+ * The conjunction at the top of `node` into `shape`; each `$or` below it is a
+ * query of its own per branch (an index per branch serves it). Comparisons
+ * under `$not`, and `$ne`, `$nin`, `$exists`, `$contains`, cannot use an index.
+ */
+function collectShape(node: FilterNode, shape: QueryShape, branches: QueryShape[], types: SeenTypes): void {
   switch (node.kind) {
     case 'and':
-    case 'or':
-      for (const child of node.nodes) indexableFields(child, into);
+      for (const child of node.nodes) collectShape(child, shape, branches, types);
       break;
-    case 'eq':
+    case 'or':
+      for (const child of node.nodes) {
+        const branch: QueryShape = { equal: [], range: [], sort: [] };
+        collectShape(child, branch, branches, types);
+        branches.push(branch);
+      }
+      break;
+    case 'eq': {
+      const field = node.path.join('.');
+      shape.equal.push(field);
+      noteType(types, field, node.value);
+      break;
+    }
+    case 'in': {
+      const field = node.path.join('.');
+      shape.range.push(field);
+      for (const value of node.values) noteType(types, field, value);
+      break;
+    }
     case 'gt':
     case 'gte':
     case 'lt':
     case 'lte':
-    case 'in':
-    case 'startsWith':
-      into.add(node.path.join('.'));
+    case 'startsWith': {
+      const field = node.path.join('.');
+      shape.range.push(field);
+      noteType(types, field, node.value);
       break;
+    }
     default:
       break;
   }
-  return into;
+}
+
+/**
+ * The index fields a shape calls for: equality fields first, then the sort
+ * fields, then the first range field (an index serves one range, after the
+ * equality prefix and the sort). Empty when the primary key serves the query
+ * (`id` compared for equality) or nothing an index serves is left.
+ */
+function indexFields(shape: QueryShape): string[] {
+  if (shape.equal.includes('id')) return [];
+  const fields: string[] = [];
+  const add = (field: string): void => {
+    if (field !== 'id' && !fields.includes(field)) fields.push(field);
+  };
+  for (const field of shape.equal) add(field);
+  for (const field of shape.sort) add(field);
+  const range = shape.range.find((field) => field !== 'id' && !fields.includes(field));
+  if (range !== undefined) add(range);
+  return fields;
 }
 
 function redactCondition(condition: unknown): string {
@@ -221,10 +341,10 @@ function key(...parts: string[]): string {
 /**
  * Creates a collector: pass its `hooks` to `instrument`, then read `report()`
  * (or `format()` for logs). It keeps counts, errors and p50/p95/p99/max per
- * operation, the slowest operations, and index suggestions: fields that
- * queries filter (equality, range, `$in`, `$startsWith`, also inside `$and`
- * and `$or`) or sort on and that no declared index covers, most used first.
- * Memory stays bounded by `maxSamplesPerOperation` per operation.
+ * operation, the slowest operations, and index suggestions: for each query
+ * shape that no declared index serves, the index to declare (equality fields,
+ * then sort fields, then one range field, with their value types), most used
+ * first. Memory stays bounded by `maxSamplesPerOperation` per operation.
  *
  * ### Examples
  * ```ts
@@ -237,7 +357,8 @@ function key(...parts: string[]): string {
  * await players.find({ where: { guild: 'north' } });
  *
  * const report = collector.report();
- * console.log(report.indexSuggestions); // [{ collection: 'players', field: 'guild', filterCount: 1, … }]
+ * // [{ collection: 'players', fields: ['guild'], index: { field: 'guild', type: 'string' }, filterCount: 1, … }]
+ * console.log(report.indexSuggestions);
  * setInterval(() => {
  *   console.log(collector.format());
  *   collector.reset();
@@ -251,8 +372,12 @@ export function createCollector(options: CollectorOptions = {}): Collector {
   let timings = new Map<string, Timings>();
   let usage = new Map<string, FieldUsage>();
   let slowest: SlowOperation[] = [];
-  /** Declared index fields per backend and collection; `id` is always covered. */
+  /** Declared indexes per backend and collection, as keys of every leading run of their fields. */
   const declared = new Map<string, Set<string>>();
+  /** Value types learned per backend, collection and field; kept across reset, like declarations. */
+  const types = new Map<string, IndexValueType>();
+  /** Fields of suggestions whose type is still unknown, per backend and collection. */
+  const wanted = new Map<string, Set<string>>();
 
   function time(event: OperationEvent): void {
     const timingKey = key(event.backend, event.kind, event.target, event.operation);
@@ -307,24 +432,33 @@ export function createCollector(options: CollectorOptions = {}): Collector {
 
   function recordFields(event: OperationEvent): void {
     if (event.kind !== 'repository' || !QUERY_OPERATIONS.has(event.operation)) return;
-    let filtered: Set<string> | undefined;
-    let sorted: string[] = [];
+    const main: QueryShape = { equal: [], range: [], sort: [] };
+    const branches: QueryShape[] = [];
+    const seen: SeenTypes = new Map();
     try {
-      if (event.where !== undefined) filtered = indexableFields(parseFilter(event.where), new Set());
-      if (event.orderBy !== undefined) sorted = normalizeOrderBy(event.orderBy).map((sortKey) => sortKey.field);
+      if (event.where !== undefined) collectShape(parseFilter(event.where), main, branches, seen);
+      if (event.orderBy !== undefined)
+        main.sort.push(...normalizeOrderBy(event.orderBy).map((sortKey) => sortKey.field));
     } catch {
       // An invalid filter failed the operation; there is no query to learn from.
       return;
     }
-    const count = (field: string, filter: number, sort: number): void => {
-      if (field === 'id') return;
-      const usageKey = key(event.backend, event.target, field);
+    const learned = new Set<string>();
+    for (const [field, type] of seen) {
+      const typeKey = key(event.backend, event.target, field);
+      if (!types.has(typeKey)) types.set(typeKey, type);
+      wanted.get(key(event.backend, event.target))?.delete(field);
+    }
+    for (const shape of [main, ...branches]) {
+      const fields = indexFields(shape);
+      if (fields.length === 0) continue;
+      const usageKey = key(event.backend, event.target, ...fields);
       let entry = usage.get(usageKey);
       if (entry === undefined) {
         entry = {
           backend: event.backend,
           collection: event.target,
-          field,
+          fields,
           filterCount: 0,
           sortCount: 0,
           totalMs: 0,
@@ -332,23 +466,72 @@ export function createCollector(options: CollectorOptions = {}): Collector {
         };
         usage.set(usageKey, entry);
       }
-      entry.filterCount += filter;
-      entry.sortCount += sort;
+      if (fields.some((field) => shape.equal.includes(field) || shape.range.includes(field))) entry.filterCount++;
+      if (fields.some((field) => shape.sort.includes(field))) entry.sortCount++;
       entry.totalMs += event.durationMs;
-    };
-    if (filtered !== undefined) for (const field of filtered) count(field, 1, sorted.includes(field) ? 1 : 0);
-    for (const field of new Set(sorted)) if (filtered?.has(field) !== true) count(field, 0, 1);
+      for (const field of fields) learned.add(field);
+    }
+    if (learned.size > 0) {
+      const wantedKey = key(event.backend, event.target);
+      let fields = wanted.get(wantedKey);
+      if (fields === undefined) {
+        fields = new Set();
+        wanted.set(wantedKey, fields);
+      }
+      for (const field of learned) if (!types.has(key(event.backend, event.target, field))) fields.add(field);
+    }
+    if (event.ok && event.result !== undefined) learnTypesFromResult(event);
+  }
+
+  /** Types of suggested fields no operand told: from the first returned documents that hold them. */
+  function learnTypesFromResult(event: OperationEvent): void {
+    const fields = wanted.get(key(event.backend, event.target));
+    if (fields === undefined || fields.size === 0) return;
+    const unknown = [...fields];
+    const result = event.result;
+    const documents: unknown[] = Array.isArray(result)
+      ? result
+      : typeof result === 'object' && result !== null && Array.isArray((result as { items?: unknown }).items)
+        ? (result as { items: unknown[] }).items
+        : [result];
+    for (const field of unknown) {
+      const path = field.split('.');
+      for (const document of documents.slice(0, TYPE_PROBE_DOCUMENTS)) {
+        if (typeof document !== 'object' || document === null) continue;
+        const type = valueType(getPathValue(document as Record<string, unknown>, path));
+        if (type !== undefined) {
+          types.set(key(event.backend, event.target, field), type);
+          fields.delete(field);
+          break;
+        }
+      }
+    }
   }
 
   function declare(declaration: RepositoryDeclaration): void {
     if (declaration.indexes.length === 0) return;
     const declaredKey = key(declaration.backend, declaration.collection);
-    let fields = declared.get(declaredKey);
-    if (fields === undefined) {
-      fields = new Set();
-      declared.set(declaredKey, fields);
+    let indexes = declared.get(declaredKey);
+    if (indexes === undefined) {
+      indexes = new Set();
+      declared.set(declaredKey, indexes);
     }
-    for (const index of declaration.indexes) fields.add(index.field);
+    for (const index of declaration.indexes) {
+      const fields = declaredFields(index);
+      // Every leading part of a declared index serves queries on it.
+      for (let length = 1; length <= fields.length; length++) indexes.add(key(...fields.slice(0, length)));
+    }
+  }
+
+  function suggestedIndex(entry: FieldUsage): SuggestedIndex | undefined {
+    const typed: { field: string; type: IndexValueType }[] = [];
+    for (const field of entry.fields) {
+      const type = types.get(key(entry.backend, entry.collection, field));
+      if (type === undefined) return undefined;
+      typed.push({ field, type });
+    }
+    const [only] = typed;
+    return typed.length === 1 && only !== undefined ? only : { fields: typed };
   }
 
   function report(): CollectorReport {
@@ -372,14 +555,28 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       .sort((a, b) => b.totalMs - a.totalMs);
     // Checked now, not when the query ran: a repository may be declared after its first queries.
     const indexSuggestions = [...usage.values()]
-      .filter((entry) => declared.get(key(entry.backend, entry.collection))?.has(entry.field) !== true)
-      .map((entry): IndexSuggestion => ({ ...entry }))
+      .filter((entry) => declared.get(key(entry.backend, entry.collection))?.has(key(...entry.fields)) !== true)
+      .map((entry): IndexSuggestion => {
+        const suggestion: { -readonly [K in keyof IndexSuggestion]: IndexSuggestion[K] } = {
+          backend: entry.backend,
+          collection: entry.collection,
+          field: entry.fields[0] as string,
+          fields: [...entry.fields],
+          filterCount: entry.filterCount,
+          sortCount: entry.sortCount,
+          totalMs: entry.totalMs,
+          example: entry.example,
+        };
+        const index = suggestedIndex(entry);
+        if (index !== undefined) suggestion.index = index;
+        return suggestion;
+      })
       .sort(
         (a, b) =>
           b.filterCount + b.sortCount - (a.filterCount + a.sortCount) ||
           b.totalMs - a.totalMs ||
           (a.collection < b.collection ? -1 : a.collection > b.collection ? 1 : 0) ||
-          (a.field < b.field ? -1 : a.field > b.field ? 1 : 0),
+          compareFieldLists(a.fields, b.fields),
       );
     return {
       since,
@@ -421,6 +618,14 @@ function table(header: readonly string[], rows: readonly (readonly string[])[], 
       .join('  ')
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** `guild string, level number`: the fields in index order, with their types where known. */
+function describeFields(entry: IndexSuggestion): string {
+  const index = entry.index;
+  if (index === undefined) return entry.fields.join(', ');
+  const typed = 'fields' in index ? index.fields : [index];
+  return typed.map((part) => `${part.field} ${part.type}`).join(', ');
 }
 
 function ms(value: number): string {
@@ -497,7 +702,7 @@ export function formatReport(report: CollectorReport): string {
     const rows = report.indexSuggestions.map((entry) => [
       entry.backend,
       entry.collection,
-      entry.field,
+      describeFields(entry),
       String(entry.filterCount),
       String(entry.sortCount),
       ms(entry.totalMs),
@@ -506,8 +711,16 @@ export function formatReport(report: CollectorReport): string {
     sections.push(
       '',
       'Index suggestions (fields queried without a declared index)',
-      table(['backend', 'collection', 'field', 'filtered', 'sorted', 'total ms', 'example'], rows, 'lllrrrl'),
+      table(['backend', 'collection', 'fields', 'filtered', 'sorted', 'total ms', 'example'], rows, 'lllrrrl'),
     );
+    const ready = report.indexSuggestions.filter((entry) => entry.index !== undefined);
+    if (ready.length > 0) {
+      sections.push(
+        '',
+        'To declare them: repository(name, { indexes: [...] })',
+        ...ready.map((entry) => `${entry.collection}: ${JSON.stringify(entry.index)}`),
+      );
+    }
   }
   return sections.join('\n');
 }

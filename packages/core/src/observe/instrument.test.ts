@@ -4,11 +4,13 @@ import type { Capabilities } from '../backend/capabilities.js';
 import { NotFoundError } from '../errors.js';
 import type { JobQueue, Worker } from '../queue/job-queue.js';
 import type { Repository, RepositoryOptions } from '../repository/repository.js';
-import { type InstrumentHooks, instrument, type OperationEvent, type RepositoryDeclaration } from './instrument.js';
-
-// A stand-in backend whose methods return canned values: enough to test the
-// wrapper's mechanics. Real adapter behaviour is tested against the memory
-// backend in @berth/conformance-tests (core cannot depend on an adapter).
+import {
+  type InstrumentHooks,
+  instrument,
+  type OperationEvent,
+  type OperationStart,
+  type RepositoryDeclaration,
+} from './instrument.js';
 
 type Canned = Record<string, unknown>;
 
@@ -96,6 +98,9 @@ class FakeBackend implements Backend {
   }
   async health(): Promise<{ ok: boolean; latencyMs: number }> {
     return { ok: true, latencyMs: 1 };
+  }
+  async flush(): Promise<void> {
+    this.calls.push('flush');
   }
   /** Not a port member: must pass through with `this` intact. */
   secret(): string {
@@ -399,6 +404,92 @@ describe('instrument', () => {
     expect(() => instrument(new FakeBackend(), undefined as never)).toThrow(
       expect.objectContaining({ code: 'VALIDATION' }),
     );
+  });
+
+  it('reports a start before each end, with one id, and parents the operations of a transaction', async () => {
+    const log: string[] = [];
+    const starts: OperationStart[] = [];
+    const backend = instrument(new FakeBackend(), {
+      onStart: (start) => {
+        starts.push(start);
+        log.push(
+          `start ${start.operation} #${start.id}${start.parentId === undefined ? '' : ` in #${start.parentId}`}`,
+        );
+      },
+      onOperation: (end) => log.push(`end ${end.operation} #${end.id} ${end.ok ? 'ok' : 'failed'}`),
+    });
+    await backend.repository('players').find({ where: { level: 1 } });
+    await backend.transaction(async (tx) => {
+      await tx.repository('accounts').update('a', { $inc: { balance: 1 } });
+      await tx.queue('mails').enqueue({});
+    });
+    await backend.flush();
+    for await (const _ of backend.repository('players').iterate()) break;
+    expect(log).toEqual([
+      'start find #1',
+      'end find #1 ok',
+      'start transaction #2',
+      'start update #3 in #2',
+      'end update #3 ok',
+      'start enqueue #4 in #2',
+      'end enqueue #4 ok',
+      'end transaction #2 ok',
+      'start flush #5',
+      'end flush #5 ok',
+      'start iterate #6',
+      'end iterate #6 ok',
+    ]);
+    expect(starts[0]).toStrictEqual({
+      id: 1,
+      backend: 'fake',
+      target: 'players',
+      kind: 'repository',
+      operation: 'find',
+      transaction: false,
+      where: { level: 1 },
+    });
+  });
+
+  it('pairs a start with an end when the call throws synchronously, and reports nothing for an iterator never read', async () => {
+    const { inner, backend, events } = setup();
+    const starts: OperationStart[] = [];
+    const traced = instrument(inner, {
+      onStart: (start) => starts.push(start),
+      onOperation: (end) => events.push(end),
+    });
+    const refused = new Error('sync refusal');
+    const players = traced.repository('players');
+    (players as unknown as { inner: { iterate: unknown } }).inner.iterate = () => {
+      throw refused;
+    };
+    expect(() => players.iterate({ where: { level: 1 } })).toThrow(refused);
+    const items = backend.repository('players').iterate();
+    await items.return?.();
+    expect(starts.map((start) => [start.operation, start.id])).toEqual([['iterate', 1]]);
+    expect(events).toEqual([expect.objectContaining({ id: 1, operation: 'iterate', ok: false, error: refused })]);
+  });
+
+  it('reports one handle per job when the adapter runs a worker of its own', async () => {
+    const { inner, backend, events } = setup();
+    const handled: unknown[] = [];
+    const queue = inner.queue.bind(inner);
+    (inner as { queue: unknown }).queue = (name: string) => ({
+      ...queue(name),
+      work: (handler: (job: unknown, context: unknown) => unknown) => {
+        handled.push(typeof handler === 'function' ? handler({ id: 'j7', attempts: 3, payload: 1 }, {}) : handler);
+        return inner.worker;
+      },
+    });
+    expect(backend.queue('mails').work(() => 'done')).toBe(inner.worker);
+    expect(await handled[0]).toBe('done');
+    expect(events).toEqual([
+      expect.objectContaining({ operation: 'handle', jobId: 'j7', attempt: 3, worker: true, ok: true }),
+    ]);
+    expect('parentId' in (events[0] as OperationEvent)).toBe(false);
+    // A non-function handler reaches the adapter as it is, to be refused there.
+    expect(backend.queue('mails').work('nope' as never)).toBe(inner.worker);
+    expect(handled[1]).toBe('nope');
+    expect(events).toHaveLength(1);
   });
 
   it('only forwards when no hook listens', async () => {

@@ -50,4 +50,48 @@ describe('the shared worker', () => {
     expect(reported).toStrictEqual([closed]);
     await worker.close();
   });
+
+  it('fetches again at once when a job was announced while a fetch was in flight', async () => {
+    // The first fetch reads an empty queue; the job is committed, and announced, before it returns.
+    let listener: () => void = () => undefined;
+    const notifier = {
+      onJobAvailable: (callback: () => void) => {
+        listener = callback;
+        return () => undefined;
+      },
+    };
+    let fetches = 0;
+    const handled: string[] = [];
+    const lease = {
+      job: { id: 'j1', payload: 'late', attempts: 1, leaseMs: 30_000 },
+      token: 't',
+      expiresAt: new Date(Date.now() + 30_000),
+    };
+    const queue = {
+      name: 'racy',
+      dequeueMany: async () => {
+        fetches += 1;
+        if (fetches === 1) {
+          await sleep(20);
+          listener();
+          return [];
+        }
+        return fetches === 2 ? [lease] : [];
+      },
+      extendLease: async () => lease,
+      complete: async () => undefined,
+    } as unknown as JobQueue<string>;
+    const worker = startWorker(
+      queue,
+      (job) => {
+        handled.push(job.payload);
+      },
+      { pollIntervalMs: 60_000 },
+      notifier,
+    );
+    const deadline = Date.now() + 2_000;
+    while (handled.length === 0 && Date.now() < deadline) await sleep(5);
+    await worker.close();
+    expect(handled).toStrictEqual(['late']);
+  });
 });

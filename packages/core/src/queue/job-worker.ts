@@ -3,6 +3,7 @@ import type { DocumentValue } from '../values/document.js';
 import type { Lease } from './job.js';
 import { checkDuration } from './job-options.js';
 import type { JobContext, JobHandler, JobQueue, Worker, WorkerOptions } from './job-queue.js';
+import { WORKER_OBSERVER, type WorkerObserver } from './worker-observer.js';
 
 /** How an adapter tells workers that a job may be available (LISTEN/NOTIFY, pub/sub, in-process events). */
 export interface JobNotifier {
@@ -23,6 +24,8 @@ const MAX_FETCH_BACKOFF_MS = 30_000;
 function isFatal(error: unknown): boolean {
   return isBerthError(error, 'CONNECTION') && !error.retryable;
 }
+
+type ObservedWorkerOptions = WorkerOptions & { readonly [WORKER_OBSERVER]?: WorkerObserver | undefined };
 
 interface Running<T> {
   lease: Lease<T>;
@@ -67,10 +70,14 @@ class QueueWorker<T> implements Worker {
   private stoppedByFatalError = false;
   private closed: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /** A job became available while no sleep was waiting for it (see `jobAvailable`). */
+  private missedWakeUp = false;
   private drained: (() => void) | undefined;
+  private readonly queue: JobQueue<T>;
+  private readonly observer: WorkerObserver | undefined;
 
   constructor(
-    private readonly queue: JobQueue<T>,
+    queue: JobQueue<T>,
     private readonly handler: JobHandler<T>,
     private readonly options: WorkerOptions,
     notifier: JobNotifier | undefined,
@@ -81,7 +88,9 @@ class QueueWorker<T> implements Worker {
     this.closeTimeoutMs = checkDuration('closeTimeoutMs', options.closeTimeoutMs ?? 30_000);
     this.leaseMs = options.leaseMs === undefined ? undefined : checkDuration('leaseMs', options.leaseMs, 1);
     if (typeof handler !== 'function') throw new ValidationError('work() needs a handler function', 'handler');
-    this.unsubscribe = notifier?.onJobAvailable(() => this.wake());
+    this.observer = (options as ObservedWorkerOptions)[WORKER_OBSERVER];
+    this.queue = this.observer === undefined ? queue : this.observer.wrap(queue);
+    this.unsubscribe = notifier?.onJobAvailable(() => this.jobAvailable());
     options.signal?.addEventListener('abort', () => void this.close(), { once: true });
     this.loopDone = this.loop();
     if (options.signal?.aborted) void this.close();
@@ -105,6 +114,16 @@ class QueueWorker<T> implements Worker {
     else console.error(`berth worker on queue ${this.queue.name}${job ? `, job ${job.id}` : ''}:`, error);
   }
 
+  /**
+   * A notification that comes while the worker is fetching (not sleeping)
+   * is kept, so the next sleep is skipped: the fetch in flight may have read
+   * the queue before the job was committed.
+   */
+  private jobAvailable(): void {
+    if (this.wakeUp === undefined) this.missedWakeUp = true;
+    else this.wake();
+  }
+
   private wake(): void {
     const wakeUp = this.wakeUp;
     this.wakeUp = undefined;
@@ -112,6 +131,10 @@ class QueueWorker<T> implements Worker {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.missedWakeUp) {
+      this.missedWakeUp = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.wake(), ms);
       this.wakeUp = () => {
@@ -219,6 +242,8 @@ class QueueWorker<T> implements Worker {
   private async handle(lease: Lease<T>): Promise<void> {
     const running: Running<T> = { lease, controller: new AbortController(), lost: false };
     this.inFlight.add(running);
+    const endJob = this.observer?.job(lease);
+    let failure: { readonly error: unknown } | undefined;
     try {
       const context: JobContext<T> = {
         signal: running.controller.signal,
@@ -230,6 +255,7 @@ class QueueWorker<T> implements Worker {
       try {
         result = (await this.handler(lease.job, context)) ?? undefined;
       } catch (error) {
+        failure = { error };
         // Renewal stops before settling, so a renewal racing a slow fail()
         // cannot report a conflict for a job that is already done.
         this.stopRenewal(lease.job.id);
@@ -252,6 +278,7 @@ class QueueWorker<T> implements Worker {
       });
     } finally {
       this.stopRenewal(lease.job.id);
+      endJob?.(failure);
       this.inFlight.delete(running);
       if (this.inFlight.size === 0) this.drained?.();
       this.startHandlers();
@@ -273,6 +300,14 @@ class QueueWorker<T> implements Worker {
   }
 
   private async shutdown(): Promise<void> {
+    try {
+      await this.stop();
+    } finally {
+      this.observer?.stopped();
+    }
+  }
+
+  private async stop(): Promise<void> {
     this.closing = true;
     this.unsubscribe?.();
     this.wake();
