@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Document, type OperationEvent, type OperationStart, createCollector, instrument } from '@berth/core';
+import { createCollector, type Document, instrument, type OperationEvent, type OperationStart } from '@berth/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteBackend } from './sqlite-backend.js';
 

@@ -1,5 +1,5 @@
 import { DocumentBackend, type DocumentBackendConfig, MemoryCache, MemoryDocumentStore } from '@berth/adapter-memory';
-import { ConnectionError, type SignalOptions, instrument, withCache } from '@berth/core';
+import { ConnectionError, instrument, type SignalOptions, withCache } from '@berth/core';
 import { startOperation } from '@berth/core/adapter';
 import { describe, expect, it } from 'vitest';
 import { lifecycleGroup } from '../groups/lifecycle-group.js';
