@@ -10,6 +10,7 @@ import {
   type DocumentValue,
   type HealthStatus,
   type JobQueue,
+  normalizeRetries,
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
@@ -19,6 +20,7 @@ import {
   type TransactionScope,
   throwIfAborted,
   ValidationError,
+  withRetries,
 } from '@berth/core';
 import { MemoryJobQueue } from './memory-job-queue.js';
 import { MemoryQueueState } from './memory-queue-state.js';
@@ -170,9 +172,22 @@ export class MemoryBackend implements Backend {
     return state;
   }
 
+  /**
+   * Runs `work` in a session that commits when it resolves. With
+   * `options.retries`, a retryable CONFLICT at commit runs `work` again
+   * (in a fresh session) after a jittered delay.
+   */
   async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
     checkTransactionWork(work);
     startOperation(options, 'transaction');
+    const policy = normalizeRetries(options?.retries);
+    return withRetries(() => this.transactionOnce(work, options), policy, options?.signal);
+  }
+
+  private async transactionOnce<R>(
+    work: (tx: TransactionScope) => Promise<R>,
+    options?: TransactionOptions,
+  ): Promise<R> {
     this.assertOpen();
     const session = new MemorySession(this.store, true);
     const scope: TransactionScope = {

@@ -13,6 +13,7 @@ import {
   type DocumentScalar,
   type Entry,
   evaluateQuery,
+  type Filter,
   findOneQuery,
   generateId,
   getPathValue,
@@ -32,7 +33,9 @@ import {
   parseFieldPath,
   parseFilter,
   parseUpdate,
+  planUpdate,
   prepareQuery,
+  prepareUpdate,
   type Query,
   type QueryPlan,
   type Repository,
@@ -41,11 +44,12 @@ import {
   type StandardSchemaV1,
   startOperation,
   type Update,
+  type UpdateOptions,
   validateDocument,
   validateDocuments,
   type WriteOptions,
 } from '@berth/core';
-import { explainMemoryQuery, memoryCandidates } from './memory-query-planner.js';
+import { explainMemoryQuery } from './memory-query-planner.js';
 import { MemorySession } from './memory-session.js';
 import { indexKey, type MemoryRecord, type MemoryStore } from './memory-store.js';
 
@@ -153,9 +157,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   private findIn(session: MemorySession, prepared: PreparedQuery): Page<T> {
-    const records = session.hasWrites(this.name)
-      ? session.records(this.name)
-      : memoryCandidates(session.committed(this.name), prepared.filter);
+    const records = session.candidates(this.name, prepared.filter);
     const page = evaluateQuery(
       (function* () {
         for (const record of records) yield record.document;
@@ -211,7 +213,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     const filter = parseFilter(where);
     return this.run(options, 'count', (session) => {
       let count = 0;
-      for (const record of session.records(this.name)) if (matchesNode(record.document, filter)) count++;
+      for (const record of session.records(this.name, filter)) if (matchesNode(record.document, filter)) count++;
       return count;
     });
   }
@@ -221,7 +223,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     const filter = parseFilter(where);
     return this.run(options, 'countBy', (session) => {
       const groups = new Map<string, { value: DocumentScalar; count: number }>();
-      for (const record of session.records(this.name)) {
+      for (const record of session.records(this.name, filter)) {
         if (!matchesNode(record.document, filter)) continue;
         const value = getPathValue(record.document, path) ?? null;
         if (!isScalar(value)) continue;
@@ -276,20 +278,30 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     });
   }
 
-  async update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
+  update(
+    id: string,
+    update: Update<T>,
+    options: UpdateOptions<T> & { readonly where: Filter; readonly upsert?: undefined },
+  ): Promise<T | null>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T> & { readonly where?: undefined }): Promise<T>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | null>;
+  async update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | null> {
     checkIdArgument(id, this.name);
-    const steps = parseUpdate(update, id);
+    const prepared = prepareUpdate(this.name, id, update, options as UpdateOptions<never>, this.maxDocumentBytes);
+    // Read, decide and write in one session: it commits only if nothing it read changed meanwhile.
     return this.run(options, 'update', async (session) => {
       const previous = this.read(session, id);
-      this.checkVersion(previous, id, options);
-      if (previous === undefined) {
-        throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} to update`, {
-          collection: this.name,
-          id,
-        });
-      }
-      const next = await this.validated(applyUpdate(previous.document, steps));
-      return this.write(session, next, previous);
+      const plan = planUpdate(
+        this.name,
+        id,
+        prepared,
+        previous?.document as T | undefined,
+        previous?.meta.version,
+        options,
+      );
+      if (plan.kind === 'unmatched') return null;
+      if (plan.created) return this.insertInto(session, await this.validated(plan.document));
+      return this.write(session, await this.validated(plan.document), previous);
     });
   }
 
@@ -324,7 +336,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     // Checked before matching, so an invalid update fails even when nothing matches.
     parseUpdate(update);
     return this.run(options, 'updateMany', async (session) => {
-      const matches = [...session.records(this.name)].filter((record) => matchesNode(record.document, filter));
+      const matches = [...session.records(this.name, filter)].filter((record) => matchesNode(record.document, filter));
       for (const previous of matches) {
         const steps = parseUpdate(update, previous.document.id);
         const next = await this.validated(applyUpdate(previous.document, steps));
@@ -337,7 +349,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   async deleteMany(where: Query['where'], options?: SignalOptions): Promise<number> {
     const filter = parseFilter(where);
     return this.run(options, 'deleteMany', (session) => {
-      const matches = [...session.records(this.name)].filter((record) => matchesNode(record.document, filter));
+      const matches = [...session.records(this.name, filter)].filter((record) => matchesNode(record.document, filter));
       for (const record of matches) session.put(this.name, record.document.id, null);
       return matches.length;
     });

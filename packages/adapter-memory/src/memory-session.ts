@@ -2,11 +2,21 @@ import {
   AlreadyExistsError,
   ConflictError,
   ConnectionError,
+  type FilterNode,
   getPathValue,
   type IndexSpec,
+  matchesNode,
   TransactionError,
 } from '@berth/core';
-import { ensureIndex, indexKey, type MemoryCollection, type MemoryRecord, type MemoryStore } from './memory-store.js';
+import { memoryCandidates } from './memory-query-planner.js';
+import {
+  ensureIndex,
+  indexKey,
+  type MemoryChange,
+  type MemoryCollection,
+  type MemoryRecord,
+  type MemoryStore,
+} from './memory-store.js';
 
 /** Work outside the collections that commits with a session: checked first, applied after the writes. */
 export interface CommitStep {
@@ -23,12 +33,29 @@ interface Overlay {
   readonly writes: Map<string, MemoryRecord | null>;
   /** Pending unique values: field → value key → ids written with it in this session. */
   readonly uniqueKeys: Map<string, Map<string, Set<string>>>;
+  /**
+   * The committed record (or `undefined`: missing) each document had when this
+   * session first read or wrote it. Commit checks they are still the ones stored.
+   */
+  readonly reads: Map<string, MemoryRecord | undefined>;
+  /**
+   * Filters of the queries this session ran (`null`: the whole collection).
+   * Commit checks that no concurrent commit changed a document matching one,
+   * before or after the change, so an insert into a range read conflicts too.
+   */
+  readonly predicates: (FilterNode | null)[];
 }
 
 /**
  * A unit of work over the store. Reads see the session's own writes; nothing
  * is visible to others until `commit()`, which fails with a retryable CONFLICT
- * when another commit changed a collection this session touched.
+ * when another commit changed what this session read: a document it read or
+ * wrote, a document that matches (before or after the change) a query it
+ * ran, or a unique value it wrote. Sessions that touched different documents
+ * of one collection both commit. This is optimistic concurrency control with
+ * read-set validation, so committed transactions are serializable (each one
+ * behaves as if it ran alone at its commit); reads during the work are not a
+ * snapshot, but a transaction that saw two states of the store never commits.
  *
  * Single operations run in a session of their own and commit at once, so
  * bulk writes are all-or-nothing too.
@@ -56,7 +83,14 @@ export class MemorySession {
     let overlay = this.overlays.get(name);
     if (overlay === undefined) {
       const collection = this.store.collection(name);
-      overlay = { collection, sequence: collection.sequence, writes: new Map(), uniqueKeys: new Map() };
+      overlay = {
+        collection,
+        sequence: collection.sequence,
+        writes: new Map(),
+        uniqueKeys: new Map(),
+        reads: new Map(),
+        predicates: [],
+      };
       this.overlays.set(name, overlay);
     }
     return overlay;
@@ -90,11 +124,33 @@ export class MemorySession {
     const overlay = this.overlay(name);
     const pending = overlay.writes.get(id);
     if (pending !== undefined) return pending ?? undefined;
-    return overlay.collection.records.get(id);
+    const record = overlay.collection.records.get(id);
+    if (!overlay.reads.has(id)) overlay.reads.set(id, record);
+    return record;
   }
 
-  /** Every record as this session sees it. */
-  *records(name: string): IterableIterator<MemoryRecord> {
+  /**
+   * Every record as this session sees it. `filter` is what the caller keeps of
+   * them (omitted: everything), recorded as read: a concurrent commit that
+   * changes a record it matches makes this session's commit conflict.
+   */
+  records(name: string, filter?: FilterNode): IterableIterator<MemoryRecord> {
+    this.overlay(name).predicates.push(filter ?? null);
+    return this.visibleRecords(name);
+  }
+
+  /**
+   * The records a query with `filter` has to look at (an index's hits where
+   * one serves it and this session has not written to the collection), and
+   * the query recorded as read.
+   */
+  candidates(name: string, filter: FilterNode): Iterable<MemoryRecord> {
+    const overlay = this.overlay(name);
+    overlay.predicates.push(filter);
+    return overlay.writes.size > 0 ? this.visibleRecords(name) : memoryCandidates(overlay.collection, filter);
+  }
+
+  private *visibleRecords(name: string): IterableIterator<MemoryRecord> {
     const overlay = this.overlay(name);
     for (const [id, record] of overlay.collection.records) {
       if (!overlay.writes.has(id)) yield record;
@@ -131,6 +187,8 @@ export class MemorySession {
 
   put(name: string, id: string, record: MemoryRecord | null): void {
     const overlay = this.overlay(name);
+    // A write depends on what it replaces (its version, its unique values).
+    if (!overlay.writes.has(id) && !overlay.reads.has(id)) overlay.reads.set(id, overlay.collection.records.get(id));
     if (record !== null) {
       this.checkUnique(name, record);
       for (const index of overlay.collection.indexes.values()) {
@@ -176,10 +234,11 @@ export class MemorySession {
       throw error;
     }
     for (const [name, overlay] of this.overlays) {
-      if (overlay.collection.sequence !== overlay.sequence) {
+      const conflict = conflictOf(overlay);
+      if (conflict !== undefined) {
         this.state = 'rolled back';
         throw new ConflictError(
-          `${name} was changed by a concurrent write while this ${this.isTransaction ? 'transaction' : 'operation'} ran; run it again`,
+          `${name}: ${conflict} was changed by a concurrent write while this ${this.isTransaction ? 'transaction' : 'operation'} ran; run it again`,
           { collection: name },
         );
       }
@@ -187,8 +246,12 @@ export class MemorySession {
     let changed = false;
     for (const overlay of this.overlays.values()) {
       if (overlay.writes.size === 0) continue;
-      for (const [id, record] of overlay.writes) overlay.collection.apply(id, record);
-      overlay.collection.sequence += 1;
+      const changes: MemoryChange[] = [];
+      for (const [id, record] of overlay.writes) {
+        changes.push({ before: overlay.collection.records.get(id), after: record ?? undefined });
+        overlay.collection.apply(id, record);
+      }
+      overlay.collection.commit(changes);
       changed = true;
     }
     for (const step of this.steps) step.apply();
@@ -199,4 +262,45 @@ export class MemorySession {
   rollback(): void {
     if (this.state === 'open') this.state = 'rolled back';
   }
+}
+
+/**
+ * What a concurrent commit changed that this session depends on, described
+ * for the error message, or `undefined` when the session may commit.
+ */
+function conflictOf(overlay: Overlay): string | undefined {
+  const { collection } = overlay;
+  if (collection.sequence === overlay.sequence) return undefined;
+  for (const [id, seen] of overlay.reads) {
+    if (collection.records.get(id) !== seen) return `document ${JSON.stringify(id)}`;
+  }
+  if (overlay.predicates.length > 0) {
+    const changes = collection.changesSince(overlay.sequence);
+    // The log no longer reaches back that far: assume the worst.
+    if (changes === undefined) return 'the collection';
+    for (const change of changes) {
+      for (const predicate of overlay.predicates) {
+        if (
+          predicate === null ||
+          (change.before !== undefined && matchesNode(change.before.document, predicate)) ||
+          (change.after !== undefined && matchesNode(change.after.document, predicate))
+        ) {
+          return 'a document matching a query it ran';
+        }
+      }
+    }
+  }
+  // A unique value written here may have been taken by a concurrent commit.
+  for (const [id, record] of overlay.writes) {
+    if (record === null) continue;
+    for (const index of collection.indexes.values()) {
+      if (!index.spec.unique) continue;
+      const key = index.keyOf(record);
+      if (key === undefined) continue;
+      for (const holder of index.entries.get(key) ?? []) {
+        if (holder !== id && !overlay.writes.has(holder)) return `the unique ${index.spec.field} value`;
+      }
+    }
+  }
+  return undefined;
 }

@@ -15,6 +15,7 @@ import {
   type IndexSpec,
   isBerthError,
   type JobQueue,
+  normalizeRetries,
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
@@ -25,6 +26,7 @@ import {
   type TransactionScope,
   throwIfAborted,
   ValidationError,
+  withRetries,
 } from '@berth/core';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
@@ -279,9 +281,22 @@ export class SqliteBackend implements Backend {
     return new SqliteJobQueue<T>(name, { hub: this.queues, maxPayloadBytes: this.maxDocumentBytes });
   }
 
+  /**
+   * Runs `work` holding the write lock (BEGIN IMMEDIATE), so transactions of
+   * one backend never conflict; with `options.retries`, a retryable CONFLICT
+   * (from the work itself) runs it again after a jittered delay.
+   */
   async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
     checkTransactionWork(work);
     startOperation(options, 'transaction');
+    const policy = normalizeRetries(options?.retries);
+    return withRetries(() => this.transactionOnce(work, options), policy, options?.signal);
+  }
+
+  private async transactionOnce<R>(
+    work: (tx: TransactionScope) => Promise<R>,
+    options?: TransactionOptions,
+  ): Promise<R> {
     const connection = this.open();
     const context = this.context();
     let open = true;

@@ -13,6 +13,7 @@ import {
   type Document,
   type DocumentScalar,
   type Entry,
+  type Filter,
   findOneQuery,
   generateId,
   type IndexSpec,
@@ -28,7 +29,9 @@ import {
   parseFieldPath,
   parseFilter,
   parseUpdate,
+  planUpdate,
   prepareQuery,
+  prepareUpdate,
   type Query,
   type QueryPlan,
   type Repository,
@@ -38,6 +41,7 @@ import {
   startOperation,
   throwIfAborted,
   type Update,
+  type UpdateOptions,
   type UpdateStep,
   ValidationError,
   validateDocument,
@@ -495,23 +499,37 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  async update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
+  update(
+    id: string,
+    update: Update<T>,
+    options: UpdateOptions<T> & { readonly where: Filter; readonly upsert?: undefined },
+  ): Promise<T | null>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T> & { readonly where?: undefined }): Promise<T>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | null>;
+  async update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | null> {
     checkIdArgument(id, this.name);
-    const steps = parseUpdate(update, id);
+    const prepared = prepareUpdate(
+      this.name,
+      id,
+      update,
+      options as UpdateOptions<never>,
+      this.context.maxDocumentBytes,
+    );
+    // The read, the `where` check and the write are one IMMEDIATE transaction (or, with a
+    // schema, a write conditional on the version read): no other writer, in this process
+    // or another, can get between them.
     return this.operation(options, 'update', () =>
-      this.readModifyWrite(id, (row) => {
-        this.checkVersion(row, id, options);
-        if (row === undefined) {
-          throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} to update`, {
-            collection: this.name,
-            id,
-          });
-        }
-        const next = copyDocument<T>(
-          applyUpdate(decodeDocument<T>(row.doc), steps),
+      this.readModifyWrite<T | null>(id, (row) => {
+        const plan = planUpdate(
           this.name,
-          this.context.maxDocumentBytes,
+          id,
+          prepared,
+          row === undefined ? undefined : decodeDocument<T>(row.doc),
+          row?.version,
+          options,
         );
+        if (plan.kind === 'unmatched') return { next: undefined, result: null };
+        const next = copyDocument<T>(plan.document, this.name, this.context.maxDocumentBytes);
         return { next, result: next };
       }),
     );

@@ -3,6 +3,7 @@ import type { Capabilities } from './capabilities.js';
 import type { AnyDocument, Document, DocumentValue } from './document.js';
 import type { JobQueue } from './job-queue.js';
 import type { Repository, RepositoryOptions } from './repository.js';
+import type { TransactionRetries } from './retry.js';
 
 /** Result of `health()`. */
 export interface HealthStatus {
@@ -56,7 +57,40 @@ export interface QueueBackend extends AsyncDisposable {
 export type Backend = RepositoryBackend & QueueBackend;
 
 /** Options of `backend.transaction()`. */
-export interface TransactionOptions extends SignalOptions {}
+export interface TransactionOptions extends SignalOptions {
+  /**
+   * Runs the work again when the transaction fails with a retryable
+   * `CONFLICT` (another transaction got in between), up to this many more
+   * times, after a jittered, growing delay. Other errors are never retried;
+   * when the retries run out, the last CONFLICT is thrown; aborting `signal`
+   * stops the wait. Default: no retry.
+   *
+   * The work may therefore run more than once: everything it does outside the
+   * transaction (sending mail, calling services, counting in variables) must
+   * be safe to repeat. Only its last run's writes are committed.
+   *
+   * ### Examples
+   * ```ts
+   * import type { Document, RepositoryBackend } from '@berth/core';
+   *
+   * interface Account extends Document { balance: number }
+   *
+   * async function transfer(backend: RepositoryBackend, from: string, to: string, amount: number): Promise<void> {
+   *   await backend.transaction(
+   *     async (tx) => {
+   *       const accounts = tx.repository<Account>('accounts');
+   *       const source = await accounts.get(from);
+   *       if (source === null || source.balance < amount) throw new Error('insufficient funds');
+   *       await accounts.update(from, { balance: source.balance - amount });
+   *       await accounts.update(to, { $inc: { balance: amount } });
+   *     },
+   *     { retries: { retries: 10, minDelayMs: 2, maxDelayMs: 200 } },
+   *   );
+   * }
+   * ```
+   */
+  readonly retries?: TransactionRetries | undefined;
+}
 
 /**
  * A backend that stores collections of documents.
@@ -96,7 +130,8 @@ export interface RepositoryBackend extends AsyncDisposable {
   /**
    * Runs `work` all-or-nothing. If it throws, nothing it wrote is kept and the
    * error is rethrown. A concurrent transaction that would break isolation
-   * fails with a retryable `CONFLICT`.
+   * fails with a retryable `CONFLICT`; with `options.retries` the work is run
+   * again then (so it may run more than once).
    */
   transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R>;
 }

@@ -25,6 +25,7 @@ import type {
 import type { CountByGroup, Filter, OrderBy, Page, Query, QueryPlan } from './query.js';
 import type { IndexDefinition, IterateOptions, Repository, RepositoryOptions, WriteOptions } from './repository.js';
 import type { Update } from './update.js';
+import type { UpdateOptions } from './update-options.js';
 
 /** What an operation addressed: a collection, a queue, or the backend itself. */
 export type OperationKind = 'repository' | 'queue' | 'backend';
@@ -381,8 +382,15 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     return this.target.run('upsert', () => this.inner.upsert(document, options), one);
   }
 
-  update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
-    return this.target.run('update', () => this.inner.update(id, update, options), one);
+  update(
+    id: string,
+    update: Update<T>,
+    options: UpdateOptions<T> & { readonly where: Filter; readonly upsert?: undefined },
+  ): Promise<T | null>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T> & { readonly where?: undefined }): Promise<T>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | null>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | null> {
+    return this.target.run('update', () => this.inner.update(id, update, options), found);
   }
 
   delete(id: string, options?: WriteOptions): Promise<boolean> {

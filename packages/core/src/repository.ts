@@ -1,9 +1,10 @@
 import type { SignalOptions } from './abort.js';
 import type { AnyDocument, Document, Entry, NewDocument } from './document.js';
 import type { FindOneQuery } from './find-one.js';
-import type { CountByGroup, Page, Query, QueryPlan } from './query.js';
+import type { CountByGroup, Filter, Page, Query, QueryPlan } from './query.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 import type { Update } from './update.js';
+import type { UpdateOptions } from './update-options.js';
 
 /** Per-call options of writes that can be made conditional. */
 export interface WriteOptions extends SignalOptions {
@@ -83,8 +84,19 @@ export interface Repository<T extends Document = AnyDocument> {
   replace(document: T, options?: WriteOptions): Promise<T>;
   /** Inserts or replaces whole. */
   upsert(document: T, options?: WriteOptions): Promise<T>;
-  /** Applies a patch or update operators in one step; `NOT_FOUND` when missing. */
-  update(id: string, update: Update<T>, options?: WriteOptions): Promise<T>;
+  /**
+   * Applies a patch or update operators in one step; `NOT_FOUND` when missing.
+   * With `where`, applies only if the document also matches it (atomically)
+   * and resolves to `null` when it does not; with `upsert`, creates the
+   * missing document from those fields first (see {@link UpdateOptions}).
+   */
+  update(
+    id: string,
+    update: Update<T>,
+    options: UpdateOptions<T> & { readonly where: Filter; readonly upsert?: undefined },
+  ): Promise<T | null>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T> & { readonly where?: undefined }): Promise<T>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | null>;
   /** Deletes; `false` when missing, `NOT_FOUND` when missing and `expectedVersion` was given. */
   delete(id: string, options?: WriteOptions): Promise<boolean>;
 

@@ -6,6 +6,7 @@ import { AbortedError, type BerthErrorCode, isBerthError, ValidationError } from
 import type { CountByGroup, Filter, Page, Query, QueryPlan } from './query.js';
 import type { IterateOptions, Repository, RepositoryOptions, WriteOptions } from './repository.js';
 import type { Update } from './update.js';
+import type { UpdateOptions } from './update-options.js';
 import { checkId, cloneValue, isPlainObject } from './values.js';
 
 /** What `onCacheError` is told besides the error itself. */
@@ -483,7 +484,14 @@ class CachedRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
+  update(
+    id: string,
+    update: Update<T>,
+    options: UpdateOptions<T> & { readonly where: Filter; readonly upsert?: undefined },
+  ): Promise<T | null>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T> & { readonly where?: undefined }): Promise<T>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | null>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | null> {
     const touched = this.ids([id]);
     return this.write(
       () => this.inner.update(id, update, options),

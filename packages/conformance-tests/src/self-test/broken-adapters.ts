@@ -15,7 +15,7 @@ import {
   type WriteOptions,
 } from '@berth/core';
 import { brokenArguments } from './broken-arguments.js';
-import type { Breakage } from './broken-backend.js';
+import { type Breakage, updateMethod } from './broken-backend.js';
 import { brokenComparisons } from './broken-comparisons.js';
 
 type Sorter = (a: unknown, b: unknown) => number;
@@ -233,12 +233,12 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
       group: 'update',
       breakage: {
         repository: (inner) => ({
-          update: async (id, update, options) => {
+          update: updateMethod(async (id, update, options) => {
             const current = await inner.get(id, options);
             await new Promise((resolve) => setTimeout(resolve, 1));
             if (current === null) return inner.update(id, update, options);
             return inner.replace(applyUpdate(current, parseUpdate(update, id)), options);
-          },
+          }),
         }),
       },
     },
@@ -359,7 +359,7 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
           get: (id, options) => inner.get(id, withoutSignal(options)),
           find: (query, options) => inner.find(query, withoutSignal(options)),
           insert: (document, options) => inner.insert(document, withoutSignal(options)),
-          update: (id, update, options) => inner.update(id, update, withoutSignal(options)),
+          update: updateMethod((id, update, options) => inner.update(id, update, withoutSignal(options))),
           delete: (id, options) => inner.delete(id, withoutSignal(options)),
           count: (where, options) => inner.count(where, withoutSignal(options)),
           insertMany: (documents, options) => inner.insertMany(documents, withoutSignal(options)),

@@ -9,11 +9,23 @@ import type {
   SignalOptions,
   TransactionOptions,
   TransactionScope,
+  Update,
+  UpdateOptions,
 } from '@berth/core';
 import { override } from '../override.js';
 
 /** Replacement methods for a repository; each gets the healthy repository to delegate to. */
 export type RepositoryOverrides = (inner: Repository<Document>) => Partial<Repository<Document>>;
+
+/**
+ * Types a replacement `update` (one signature) as the overloaded method of
+ * the port, whose result is `null` only for a conditional update.
+ */
+export function updateMethod(
+  update: (id: string, update: Update<Document>, options?: UpdateOptions<Document>) => Promise<Document | null>,
+): Repository<Document>['update'] {
+  return update as Repository<Document>['update'];
+}
 
 /** How a broken backend departs from the healthy memory backend. */
 export interface Breakage {
