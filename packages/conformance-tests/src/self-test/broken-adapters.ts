@@ -17,6 +17,7 @@ import {
 import { brokenArguments } from './broken-arguments.js';
 import { type Breakage, updateMethod } from './broken-backend.js';
 import { brokenComparisons } from './broken-comparisons.js';
+import { brokenWrites } from './broken-writes.js';
 
 type Sorter = (a: unknown, b: unknown) => number;
 
@@ -426,4 +427,5 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
     },
     ...brokenComparisons,
     ...brokenArguments,
+    ...brokenWrites,
   ];

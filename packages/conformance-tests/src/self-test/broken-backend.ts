@@ -38,6 +38,7 @@ export interface Breakage {
         inner: MemoryBackend,
         work: (tx: TransactionScope) => Promise<R>,
         wrap: (repository: Repository<Document>) => Repository<Document>,
+        options?: TransactionOptions,
       ) => Promise<R>)
     | undefined;
   /** Replaces `close()`; gets the healthy backend to delegate to. */
@@ -80,7 +81,7 @@ export class BrokenBackend implements RepositoryBackend {
 
   transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
     const wrap = (repository: Repository<Document>) => wrapRepository(repository, this.breakage);
-    if (this.breakage.transaction !== undefined) return this.breakage.transaction(this.inner, work, wrap);
+    if (this.breakage.transaction !== undefined) return this.breakage.transaction(this.inner, work, wrap, options);
     // A callback that is not a function goes to the healthy backend as it is, to be refused there.
     if (typeof work !== 'function') return this.inner.transaction(work, options);
     return this.inner.transaction(
