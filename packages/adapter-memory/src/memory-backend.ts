@@ -43,8 +43,10 @@ export interface MemoryBackendConfig {
  * A backend that keeps everything in process memory: the reference
  * implementation of every port, and the default for tests and demos.
  *
- * Transactions are optimistic: one that touched a collection another commit
- * changed meanwhile fails with a retryable CONFLICT and writes nothing.
+ * Transactions are optimistic: one that read or wrote a document, or ran a
+ * query matching a document, that another commit changed meanwhile fails
+ * with a retryable CONFLICT and writes nothing (`{ retries }` runs it again).
+ * Transactions on different documents of one collection both commit.
  *
  * ### Examples
  * ```ts
