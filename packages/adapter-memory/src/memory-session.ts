@@ -67,9 +67,21 @@ export class MemorySession {
 
   constructor(
     private readonly store: MemoryStore,
-    /** Whether this session is a user's transaction (for error messages). */
+    /**
+     * Whether this session is a user's transaction. Only transactions track
+     * what they read: a single operation conflicts when its collection changed
+     * at all (possible only while a schema validator awaits) and retries
+     * itself, which is cheaper than tracking on the hot path.
+     */
     readonly isTransaction: boolean,
-  ) {}
+  ) {
+    if (isTransaction) store.openTransactions += 1;
+  }
+
+  private end(state: 'committed' | 'rolled back'): void {
+    if (this.state === 'open' && this.isTransaction) this.store.openTransactions -= 1;
+    this.state = state;
+  }
 
   assertOpen(): void {
     if (this.state !== 'open') {
@@ -125,7 +137,7 @@ export class MemorySession {
     const pending = overlay.writes.get(id);
     if (pending !== undefined) return pending ?? undefined;
     const record = overlay.collection.records.get(id);
-    if (!overlay.reads.has(id)) overlay.reads.set(id, record);
+    if (this.isTransaction && !overlay.reads.has(id)) overlay.reads.set(id, record);
     return record;
   }
 
@@ -135,7 +147,7 @@ export class MemorySession {
    * changes a record it matches makes this session's commit conflict.
    */
   records(name: string, filter?: FilterNode): IterableIterator<MemoryRecord> {
-    this.overlay(name).predicates.push(filter ?? null);
+    if (this.isTransaction) this.overlay(name).predicates.push(filter ?? null);
     return this.visibleRecords(name);
   }
 
@@ -146,7 +158,7 @@ export class MemorySession {
    */
   candidates(name: string, filter: FilterNode): Iterable<MemoryRecord> {
     const overlay = this.overlay(name);
-    overlay.predicates.push(filter);
+    if (this.isTransaction) overlay.predicates.push(filter);
     return overlay.writes.size > 0 ? this.visibleRecords(name) : memoryCandidates(overlay.collection, filter);
   }
 
@@ -188,7 +200,9 @@ export class MemorySession {
   put(name: string, id: string, record: MemoryRecord | null): void {
     const overlay = this.overlay(name);
     // A write depends on what it replaces (its version, its unique values).
-    if (!overlay.writes.has(id) && !overlay.reads.has(id)) overlay.reads.set(id, overlay.collection.records.get(id));
+    if (this.isTransaction && !overlay.writes.has(id) && !overlay.reads.has(id)) {
+      overlay.reads.set(id, overlay.collection.records.get(id));
+    }
     if (record !== null) {
       this.checkUnique(name, record);
       for (const index of overlay.collection.indexes.values()) {
@@ -221,7 +235,7 @@ export class MemorySession {
   commit(): void {
     this.assertOpen();
     if (this.store.closed) {
-      this.state = 'rolled back';
+      this.end('rolled back');
       throw new ConnectionError(
         `the backend was closed before this ${this.isTransaction ? 'transaction' : 'operation'} committed; nothing was written`,
         { retryable: false },
@@ -230,13 +244,13 @@ export class MemorySession {
     try {
       for (const step of this.steps) step.check();
     } catch (error) {
-      this.state = 'rolled back';
+      this.end('rolled back');
       throw error;
     }
     for (const [name, overlay] of this.overlays) {
-      const conflict = conflictOf(overlay);
+      const conflict = conflictOf(overlay, this.isTransaction);
       if (conflict !== undefined) {
-        this.state = 'rolled back';
+        this.end('rolled back');
         throw new ConflictError(
           `${name}: ${conflict} was changed by a concurrent write while this ${this.isTransaction ? 'transaction' : 'operation'} ran; run it again`,
           { collection: name },
@@ -244,23 +258,25 @@ export class MemorySession {
       }
     }
     let changed = false;
+    // Another open transaction may have to check its queries against these changes.
+    const keep = this.store.openTransactions > (this.isTransaction ? 1 : 0);
     for (const overlay of this.overlays.values()) {
       if (overlay.writes.size === 0) continue;
       const changes: MemoryChange[] = [];
       for (const [id, record] of overlay.writes) {
-        changes.push({ before: overlay.collection.records.get(id), after: record ?? undefined });
+        if (keep) changes.push({ before: overlay.collection.records.get(id), after: record ?? undefined });
         overlay.collection.apply(id, record);
       }
-      overlay.collection.commit(changes);
+      overlay.collection.commit(changes, keep);
       changed = true;
     }
     for (const step of this.steps) step.apply();
-    this.state = 'committed';
+    this.end('committed');
     if (changed) this.store.onCommit?.();
   }
 
   rollback(): void {
-    if (this.state === 'open') this.state = 'rolled back';
+    if (this.state === 'open') this.end('rolled back');
   }
 }
 
@@ -268,9 +284,10 @@ export class MemorySession {
  * What a concurrent commit changed that this session depends on, described
  * for the error message, or `undefined` when the session may commit.
  */
-function conflictOf(overlay: Overlay): string | undefined {
+function conflictOf(overlay: Overlay, tracked: boolean): string | undefined {
   const { collection } = overlay;
   if (collection.sequence === overlay.sequence) return undefined;
+  if (!tracked) return 'the collection';
   for (const [id, seen] of overlay.reads) {
     if (collection.records.get(id) !== seen) return `document ${JSON.stringify(id)}`;
   }

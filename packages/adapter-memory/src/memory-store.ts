@@ -77,9 +77,19 @@ export class MemoryCollection {
   private logStart = 0;
   private logChanges = 0;
 
-  /** Records a commit's changes (already applied) and bumps the sequence. */
-  commit(changes: readonly MemoryChange[]): void {
+  /**
+   * Records a commit's changes (already applied) and bumps the sequence.
+   * With `keep` false (no other transaction is open, so none can need them)
+   * the log is cleared instead: a transaction opened later starts after it.
+   */
+  commit(changes: readonly MemoryChange[], keep = true): void {
     this.sequence += 1;
+    if (!keep) {
+      if (this.log.length > 0) this.log = [];
+      this.logChanges = 0;
+      this.logStart = this.sequence;
+      return;
+    }
     this.log.push(changes);
     this.logChanges += changes.length;
     if (this.log.length > LOG_COMMITS || this.logChanges > LOG_CHANGES) {
@@ -127,6 +137,8 @@ export class MemoryStore {
   onIndexesChanged: (() => void) | undefined;
   /** Set when the backend closed: a commit after that would be lost (the document-backed backend has saved). */
   closed = false;
+  /** Transactions not yet committed or rolled back: commits log their changes only while one is open. */
+  openTransactions = 0;
 
   collection(name: string): MemoryCollection {
     let collection = this.collections.get(name);
