@@ -13,6 +13,7 @@ import {
   normalizeRetries,
   type Repository,
   type RepositoryOptions,
+  type RetryPolicy,
   type SignalOptions,
   startOperation,
   type TransactionalQueue,
@@ -179,10 +180,18 @@ export class MemoryBackend implements Backend {
    * `options.retries`, a retryable CONFLICT at commit runs `work` again
    * (in a fresh session) after a jittered delay.
    */
-  async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
-    checkTransactionWork(work);
-    startOperation(options, 'transaction');
-    const policy = normalizeRetries(options?.retries);
+  transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    let policy: RetryPolicy | undefined;
+    try {
+      checkTransactionWork(work);
+      startOperation(options, 'transaction');
+      policy = normalizeRetries(options?.retries);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Without retries the attempt's own promise is returned: no extra turn
+    // between its commit and the caller seeing it (close() relies on that).
+    if (policy === undefined) return this.transactionOnce(work, options);
     return withRetries(() => this.transactionOnce(work, options), policy, options?.signal);
   }
 
