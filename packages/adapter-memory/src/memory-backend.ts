@@ -13,13 +13,17 @@ import {
   type TransactionalQueue,
   type TransactionOptions,
   type TransactionScope,
+  ValidationError,
 } from '@berth/core';
 import {
   checkCollectionName,
   checkMaxBytes,
   checkTransactionWork,
+  normalizeRetries,
+  type RetryPolicy,
   startOperation,
   throwIfAborted,
+  withRetries,
 } from '@berth/core/adapter';
 import { MemoryJobQueue } from './memory-job-queue.js';
 import { MemoryQueueState } from './memory-queue-state.js';
@@ -27,7 +31,6 @@ import { MemoryRepository, type MemoryScope } from './memory-repository.js';
 import { MemorySession } from './memory-session.js';
 import { MemoryStore } from './memory-store.js';
 
-/** Options of {@link MemoryBackend}. */
 export interface MemoryBackendConfig {
   /**
    * Largest document, as bytes of JSON (default and at most 16 MiB). Set it to
@@ -42,8 +45,10 @@ export interface MemoryBackendConfig {
  * A backend that keeps everything in process memory: the reference
  * implementation of every port, and the default for tests and demos.
  *
- * Transactions are optimistic: one that touched a collection another commit
- * changed meanwhile fails with a retryable CONFLICT and writes nothing.
+ * Transactions are optimistic: one that read or wrote a document, or ran a
+ * query matching a document, that another commit changed meanwhile fails
+ * with a retryable CONFLICT and writes nothing (`{ retries }` runs it again).
+ * Transactions on different documents of one collection both commit.
  *
  * ### Examples
  * ```ts
@@ -176,9 +181,30 @@ export class MemoryBackend implements Backend {
     return state;
   }
 
-  async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
-    checkTransactionWork(work);
-    startOperation(options, 'transaction');
+  /**
+   * Runs `work` in a session that commits when it resolves. With
+   * `options.retries`, a retryable CONFLICT at commit runs `work` again
+   * (in a fresh session) after a jittered delay.
+   */
+  transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    let policy: RetryPolicy | undefined;
+    try {
+      checkTransactionWork(work);
+      startOperation(options, 'transaction');
+      policy = normalizeRetries(options?.retries);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Without retries the attempt's own promise is returned: no extra turn
+    // between its commit and the caller seeing it (close() relies on that).
+    if (policy === undefined) return this.transactionOnce(work, options);
+    return withRetries(() => this.transactionOnce(work, options), policy, options?.signal);
+  }
+
+  private async transactionOnce<R>(
+    work: (tx: TransactionScope) => Promise<R>,
+    options?: TransactionOptions,
+  ): Promise<R> {
     this.assertOpen();
     const session = new MemorySession(this.store, true);
     const scope: TransactionScope = {

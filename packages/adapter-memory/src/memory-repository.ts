@@ -1,9 +1,11 @@
 import {
   AlreadyExistsError,
+  type Conditional,
   type CountByGroup,
   type Document,
   type DocumentScalar,
   type Entry,
+  type Filter,
   generateId,
   type InsertOptions,
   type IterateOptions,
@@ -18,6 +20,7 @@ import {
   type SignalOptions,
   type StandardSchemaV1,
   type Update,
+  type UpdateOptions,
   type WithEntry,
   type WithoutEntry,
   type WriteEntryOptions,
@@ -47,13 +50,15 @@ import {
   parseFieldPath,
   parseFilter,
   parseUpdate,
+  planUpdate,
   prepareQuery,
+  prepareUpdate,
   startOperation,
   validateDocument,
   validateDocuments,
   wantsEntry,
 } from '@berth/core/adapter';
-import { explainMemoryQuery, memoryCandidates } from './memory-query-planner.js';
+import { explainMemoryQuery } from './memory-query-planner.js';
 import { MemorySession } from './memory-session.js';
 import { indexKey, type MemoryRecord, type MemoryStore } from './memory-store.js';
 
@@ -161,10 +166,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   /** The matching records of one page; `$createdAt` and `$updatedAt` read each record's metadata. */
   private findRecords(session: MemorySession, prepared: PreparedQuery): Page<MemoryRecord> {
-    const records = session.hasWrites(this.name)
-      ? session.records(this.name)
-      : memoryCandidates(session.committed(this.name), prepared.filter);
-    return evaluateEntries(records, prepared);
+    return evaluateEntries(session.candidates(this.name, prepared.filter), prepared);
   }
 
   private findIn(session: MemorySession, prepared: PreparedQuery): Page<T> {
@@ -245,7 +247,8 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     const filter = parseFilter(where);
     return this.run(options, 'count', (session) => {
       let count = 0;
-      for (const record of session.records(this.name)) if (matchesNode(record.document, filter, record.meta)) count++;
+      for (const record of session.records(this.name, filter))
+        if (matchesNode(record.document, filter, record.meta)) count++;
       return count;
     });
   }
@@ -255,7 +258,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     const filter = parseFilter(where);
     return this.run(options, 'countBy', (session) => {
       const groups = new Map<string, { value: DocumentScalar; count: number }>();
-      for (const record of session.records(this.name)) {
+      for (const record of session.records(this.name, filter)) {
         if (!matchesNode(record.document, filter, record.meta)) continue;
         const value = getPathValue(record.document, path) ?? null;
         if (!isScalar(value)) continue;
@@ -322,24 +325,35 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     });
   }
 
-  update(id: string, update: Update<T>, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
-  update(id: string, update: Update<T>, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
-  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>>;
-  async update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>> {
+  update(id: string, update: Update<T>, options: WithEntry<UpdateOptions<T>> & Conditional): Promise<Entry<T> | null>;
+  update(id: string, update: Update<T>, options: WithEntry<UpdateOptions<T>>): Promise<Entry<T>>;
+  update(id: string, update: Update<T>, options: WithoutEntry<UpdateOptions<T>> & Conditional): Promise<T | null>;
+  update(id: string, update: Update<T>, options?: WithoutEntry<UpdateOptions<T>>): Promise<T>;
+  update(
+    id: string,
+    update: Update<T>,
+    options?: UpdateOptions<T> & { readonly where?: undefined },
+  ): Promise<T | Entry<T>>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | Entry<T> | null>;
+  async update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | Entry<T> | null> {
     checkIdArgument(id, this.name);
     const entry = wantsEntry(options, 'update');
-    const steps = parseUpdate(update, id);
+    const prepared = prepareUpdate(this.name, id, update, options as UpdateOptions<never>, this.maxDocumentBytes);
+    // Read, decide and write in one session: it commits only if nothing it read changed meanwhile.
     return this.run(options, 'update', async (session) => {
       const previous = this.read(session, id);
-      this.checkVersion(previous, id, options);
-      if (previous === undefined) {
-        throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} to update`, {
-          collection: this.name,
-          id,
-        });
-      }
-      const next = await this.validated(applyUpdate(previous.document, steps));
-      return this.written(session, this.write(session, next, previous), entry);
+      const plan = planUpdate(
+        this.name,
+        id,
+        prepared,
+        previous?.document as T | undefined,
+        previous?.meta.version,
+        options,
+      );
+      if (plan.kind === 'unmatched') return null;
+      if (plan.created)
+        return this.written(session, this.insertInto(session, await this.validated(plan.document)), entry);
+      return this.written(session, this.write(session, await this.validated(plan.document), previous), entry);
     });
   }
 
@@ -374,7 +388,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     // Checked before matching, so an invalid update fails even when nothing matches.
     parseUpdate(update);
     return this.run(options, 'updateMany', async (session) => {
-      const matches = [...session.records(this.name)].filter((record) =>
+      const matches = [...session.records(this.name, filter)].filter((record) =>
         matchesNode(record.document, filter, record.meta),
       );
       for (const previous of matches) {
@@ -389,7 +403,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   async deleteMany(where: Query['where'], options?: SignalOptions): Promise<number> {
     const filter = parseFilter(where);
     return this.run(options, 'deleteMany', (session) => {
-      const matches = [...session.records(this.name)].filter((record) =>
+      const matches = [...session.records(this.name, filter)].filter((record) =>
         matchesNode(record.document, filter, record.meta),
       );
       for (const record of matches) session.put(this.name, record.document.id, null);

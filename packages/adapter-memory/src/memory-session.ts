@@ -1,8 +1,15 @@
 import { AlreadyExistsError, ConflictError, ConnectionError, TransactionError } from '@berth/core';
-import { getPathValue, type IndexSpec } from '@berth/core/adapter';
-import { ensureIndex, indexKey, type MemoryCollection, type MemoryRecord, type MemoryStore } from './memory-store.js';
+import { type FilterNode, getPathValue, type IndexSpec, matchesNode } from '@berth/core/adapter';
+import { memoryCandidates } from './memory-query-planner.js';
+import {
+  ensureIndex,
+  indexKey,
+  type MemoryChange,
+  type MemoryCollection,
+  type MemoryRecord,
+  type MemoryStore,
+} from './memory-store.js';
 
-/** Work outside the collections that commits with a session: checked first, applied after the writes. */
 export interface CommitStep {
   /** Throws (CONFLICT) when the step can no longer be applied; runs before anything is applied. */
   check(): void;
@@ -17,12 +24,29 @@ interface Overlay {
   readonly writes: Map<string, MemoryRecord | null>;
   /** Pending unique values: field → value key → ids written with it in this session. */
   readonly uniqueKeys: Map<string, Map<string, Set<string>>>;
+  /**
+   * The committed record (or `undefined`: missing) each document had when this
+   * session first read or wrote it. Commit checks they are still the ones stored.
+   */
+  readonly reads: Map<string, MemoryRecord | undefined>;
+  /**
+   * Filters of the queries this session ran (`null`: the whole collection).
+   * Commit checks that no concurrent commit changed a document matching one,
+   * before or after the change, so an insert into a range read conflicts too.
+   */
+  readonly predicates: (FilterNode | null)[];
 }
 
 /**
  * A unit of work over the store. Reads see the session's own writes; nothing
  * is visible to others until `commit()`, which fails with a retryable CONFLICT
- * when another commit changed a collection this session touched.
+ * when another commit changed what this session read: a document it read or
+ * wrote, a document that matches (before or after the change) a query it
+ * ran, or a unique value it wrote. Sessions that touched different documents
+ * of one collection both commit. This is optimistic concurrency control with
+ * read-set validation, so committed transactions are serializable (each one
+ * behaves as if it ran alone at its commit); reads during the work are not a
+ * snapshot, but a transaction that saw two states of the store never commits.
  *
  * Single operations run in a session of their own and commit at once, so
  * bulk writes are all-or-nothing too.
@@ -34,9 +58,21 @@ export class MemorySession {
 
   constructor(
     private readonly store: MemoryStore,
-    /** Whether this session is a user's transaction (for error messages). */
+    /**
+     * Whether this session is a user's transaction. Only transactions track
+     * what they read: a single operation conflicts when its collection changed
+     * at all (possible only while a schema validator awaits) and retries
+     * itself, which is cheaper than tracking on the hot path.
+     */
     readonly isTransaction: boolean,
-  ) {}
+  ) {
+    if (isTransaction) store.openTransactions += 1;
+  }
+
+  private end(state: 'committed' | 'rolled back'): void {
+    if (this.state === 'open' && this.isTransaction) this.store.openTransactions -= 1;
+    this.state = state;
+  }
 
   assertOpen(): void {
     if (this.state !== 'open') {
@@ -50,7 +86,14 @@ export class MemorySession {
     let overlay = this.overlays.get(name);
     if (overlay === undefined) {
       const collection = this.store.collection(name);
-      overlay = { collection, sequence: collection.sequence, writes: new Map(), uniqueKeys: new Map() };
+      overlay = {
+        collection,
+        sequence: collection.sequence,
+        writes: new Map(),
+        uniqueKeys: new Map(),
+        reads: new Map(),
+        predicates: [],
+      };
       this.overlays.set(name, overlay);
     }
     return overlay;
@@ -84,11 +127,33 @@ export class MemorySession {
     const overlay = this.overlay(name);
     const pending = overlay.writes.get(id);
     if (pending !== undefined) return pending ?? undefined;
-    return overlay.collection.records.get(id);
+    const record = overlay.collection.records.get(id);
+    if (this.isTransaction && !overlay.reads.has(id)) overlay.reads.set(id, record);
+    return record;
   }
 
-  /** Every record as this session sees it. */
-  *records(name: string): IterableIterator<MemoryRecord> {
+  /**
+   * Every record as this session sees it. `filter` is what the caller keeps of
+   * them (omitted: everything), recorded as read: a concurrent commit that
+   * changes a record it matches makes this session's commit conflict.
+   */
+  records(name: string, filter?: FilterNode): IterableIterator<MemoryRecord> {
+    if (this.isTransaction) this.overlay(name).predicates.push(filter ?? null);
+    return this.visibleRecords(name);
+  }
+
+  /**
+   * The records a query with `filter` has to look at (an index's hits where
+   * one serves it and this session has not written to the collection), and
+   * the query recorded as read.
+   */
+  candidates(name: string, filter: FilterNode): Iterable<MemoryRecord> {
+    const overlay = this.overlay(name);
+    if (this.isTransaction) overlay.predicates.push(filter);
+    return overlay.writes.size > 0 ? this.visibleRecords(name) : memoryCandidates(overlay.collection, filter);
+  }
+
+  private *visibleRecords(name: string): IterableIterator<MemoryRecord> {
     const overlay = this.overlay(name);
     for (const [id, record] of overlay.collection.records) {
       if (!overlay.writes.has(id)) yield record;
@@ -125,6 +190,10 @@ export class MemorySession {
 
   put(name: string, id: string, record: MemoryRecord | null): void {
     const overlay = this.overlay(name);
+    // A write depends on what it replaces (its version, its unique values).
+    if (this.isTransaction && !overlay.writes.has(id) && !overlay.reads.has(id)) {
+      overlay.reads.set(id, overlay.collection.records.get(id));
+    }
     if (record !== null) {
       this.checkUnique(name, record);
       for (const index of overlay.collection.indexes.values()) {
@@ -157,7 +226,7 @@ export class MemorySession {
   commit(): void {
     this.assertOpen();
     if (this.store.closed) {
-      this.state = 'rolled back';
+      this.end('rolled back');
       throw new ConnectionError(
         `the backend was closed before this ${this.isTransaction ? 'transaction' : 'operation'} committed; nothing was written`,
         { retryable: false },
@@ -166,31 +235,80 @@ export class MemorySession {
     try {
       for (const step of this.steps) step.check();
     } catch (error) {
-      this.state = 'rolled back';
+      this.end('rolled back');
       throw error;
     }
     for (const [name, overlay] of this.overlays) {
-      if (overlay.collection.sequence !== overlay.sequence) {
-        this.state = 'rolled back';
+      const conflict = conflictOf(overlay, this.isTransaction);
+      if (conflict !== undefined) {
+        this.end('rolled back');
         throw new ConflictError(
-          `${name} was changed by a concurrent write while this ${this.isTransaction ? 'transaction' : 'operation'} ran; run it again`,
+          `${name}: ${conflict} was changed by a concurrent write while this ${this.isTransaction ? 'transaction' : 'operation'} ran; run it again`,
           { collection: name },
         );
       }
     }
     let changed = false;
+    // Another open transaction may have to check its queries against these changes.
+    const keep = this.store.openTransactions > (this.isTransaction ? 1 : 0);
     for (const overlay of this.overlays.values()) {
       if (overlay.writes.size === 0) continue;
-      for (const [id, record] of overlay.writes) overlay.collection.apply(id, record);
-      overlay.collection.sequence += 1;
+      const changes: MemoryChange[] = [];
+      for (const [id, record] of overlay.writes) {
+        if (keep) changes.push({ before: overlay.collection.records.get(id), after: record ?? undefined });
+        overlay.collection.apply(id, record);
+      }
+      overlay.collection.commit(changes, keep);
       changed = true;
     }
     for (const step of this.steps) step.apply();
-    this.state = 'committed';
+    this.end('committed');
     if (changed) this.store.onCommit?.();
   }
 
   rollback(): void {
-    if (this.state === 'open') this.state = 'rolled back';
+    if (this.state === 'open') this.end('rolled back');
   }
+}
+
+/**
+ * What a concurrent commit changed that this session depends on, described
+ * for the error message, or `undefined` when the session may commit.
+ */
+function conflictOf(overlay: Overlay, tracked: boolean): string | undefined {
+  const { collection } = overlay;
+  if (collection.sequence === overlay.sequence) return undefined;
+  if (!tracked) return 'the collection';
+  for (const [id, seen] of overlay.reads) {
+    if (collection.records.get(id) !== seen) return `document ${JSON.stringify(id)}`;
+  }
+  if (overlay.predicates.length > 0) {
+    const changes = collection.changesSince(overlay.sequence);
+    // The log no longer reaches back that far: assume the worst.
+    if (changes === undefined) return 'the collection';
+    for (const change of changes) {
+      for (const predicate of overlay.predicates) {
+        if (
+          predicate === null ||
+          (change.before !== undefined && matchesNode(change.before.document, predicate, change.before.meta)) ||
+          (change.after !== undefined && matchesNode(change.after.document, predicate, change.after.meta))
+        ) {
+          return 'a document matching a query it ran';
+        }
+      }
+    }
+  }
+  // A unique value written here may have been taken by a concurrent commit.
+  for (const [id, record] of overlay.writes) {
+    if (record === null) continue;
+    for (const index of collection.indexes.values()) {
+      if (!index.spec.unique) continue;
+      const key = index.keyOf(record);
+      if (key === undefined) continue;
+      for (const holder of index.entries.get(key) ?? []) {
+        if (holder !== id && !overlay.writes.has(holder)) return `the unique ${index.spec.field} value`;
+      }
+    }
+  }
+  return undefined;
 }

@@ -53,12 +53,66 @@ export class MemoryIndex {
   }
 }
 
+/** One document's change in a commit: the record before and after (`undefined`: missing). */
+export interface MemoryChange {
+  readonly before: MemoryRecord | undefined;
+  readonly after: MemoryRecord | undefined;
+}
+
+/**
+ * How many recent commits a collection remembers the changes of, and how many
+ * changes at most, for sessions that ran queries to check against. A session
+ * older than that conflicts if it ran a query and the collection changed.
+ */
+const LOG_COMMITS = 1024;
+const LOG_CHANGES = 16_384;
+
 /** The committed state of one collection. */
 export class MemoryCollection {
   readonly records: Map<string, MemoryRecord> = new Map();
   readonly indexes: Map<string, MemoryIndex> = new Map();
   /** Bumped on every commit that changes the collection; transactions compare it. */
   sequence = 0;
+  /** The changes of the latest commits, oldest first: `log[i]` is commit `logStart + i + 1`. */
+  private log: (readonly MemoryChange[])[] = [];
+  private logStart = 0;
+  private logChanges = 0;
+
+  /**
+   * Records a commit's changes (already applied) and bumps the sequence.
+   * With `keep` false (no other transaction is open, so none can need them)
+   * the log is cleared instead: a transaction opened later starts after it.
+   */
+  commit(changes: readonly MemoryChange[], keep = true): void {
+    this.sequence += 1;
+    if (!keep) {
+      if (this.log.length > 0) this.log = [];
+      this.logChanges = 0;
+      this.logStart = this.sequence;
+      return;
+    }
+    this.log.push(changes);
+    this.logChanges += changes.length;
+    if (this.log.length > LOG_COMMITS || this.logChanges > LOG_CHANGES) {
+      // Trimmed in halves, so the cost per commit stays constant.
+      let drop = Math.max(1, this.log.length >> 1);
+      let dropped = 0;
+      for (let index = 0; index < drop; index++) dropped += this.log[index]?.length ?? 0;
+      while (drop < this.log.length && this.logChanges - dropped > LOG_CHANGES) {
+        dropped += this.log[drop]?.length ?? 0;
+        drop++;
+      }
+      this.logChanges -= dropped;
+      this.log = this.log.slice(drop);
+      this.logStart += drop;
+    }
+  }
+
+  /** Every change committed after commit `sequence`, or `undefined` when they are no longer all remembered. */
+  changesSince(sequence: number): Iterable<MemoryChange> | undefined {
+    if (sequence < this.logStart) return undefined;
+    return this.log.slice(sequence - this.logStart).flat();
+  }
 
   /** Applies one committed change, keeping the indexes in step. */
   apply(id: string, next: MemoryRecord | null): void {
@@ -84,6 +138,8 @@ export class MemoryStore {
   onIndexesChanged: (() => void) | undefined;
   /** Set when the backend closed: a commit after that would be lost (the document-backed backend has saved). */
   closed = false;
+  /** Transactions not yet committed or rolled back: commits log their changes only while one is open. */
+  openTransactions = 0;
 
   collection(name: string): MemoryCollection {
     let collection = this.collections.get(name);

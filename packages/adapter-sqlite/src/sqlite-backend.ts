@@ -25,8 +25,11 @@ import {
   checkMaxBytes,
   checkTransactionWork,
   type IndexSpec,
+  normalizeRetries,
+  type RetryPolicy,
   startOperation,
   throwIfAborted,
+  withRetries,
 } from '@berth/core/adapter';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
@@ -292,9 +295,30 @@ export class SqliteBackend implements Backend {
     return new SqliteJobQueue<T>(name, { hub: this.queues, maxPayloadBytes: this.maxDocumentBytes });
   }
 
-  async transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
-    checkTransactionWork(work);
-    startOperation(options, 'transaction');
+  /**
+   * Runs `work` holding the write lock (BEGIN IMMEDIATE), so transactions of
+   * one backend never conflict; with `options.retries`, a retryable CONFLICT
+   * (from the work itself) runs it again after a jittered delay.
+   */
+  transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    let policy: RetryPolicy | undefined;
+    try {
+      checkTransactionWork(work);
+      startOperation(options, 'transaction');
+      policy = normalizeRetries(options?.retries);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Without retries the attempt's own promise is returned: no extra turn
+    // between its commit and the caller seeing it (close() relies on that).
+    if (policy === undefined) return this.transactionOnce(work, options);
+    return withRetries(() => this.transactionOnce(work, options), policy, options?.signal);
+  }
+
+  private async transactionOnce<R>(
+    work: (tx: TransactionScope) => Promise<R>,
+    options?: TransactionOptions,
+  ): Promise<R> {
     const connection = this.open();
     const context = this.context();
     let open = true;

@@ -1,10 +1,12 @@
 import {
   AlreadyExistsError,
+  type Conditional,
   ConflictError,
   type CountByGroup,
   type Document,
   type DocumentScalar,
   type Entry,
+  type Filter,
   generateId,
   type InsertOptions,
   type IterateOptions,
@@ -19,6 +21,7 @@ import {
   type SignalOptions,
   type StandardSchemaV1,
   type Update,
+  type UpdateOptions,
   ValidationError,
   type WithEntry,
   type WithoutEntry,
@@ -44,7 +47,9 @@ import {
   parseFieldPath,
   parseFilter,
   parseUpdate,
+  planUpdate,
   prepareQuery,
+  prepareUpdate,
   startOperation,
   throwIfAborted,
   type UpdateStep,
@@ -565,37 +570,51 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  update(id: string, update: Update<T>, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
-  update(id: string, update: Update<T>, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
-  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>>;
-  async update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>> {
+  update(id: string, update: Update<T>, options: WithEntry<UpdateOptions<T>> & Conditional): Promise<Entry<T> | null>;
+  update(id: string, update: Update<T>, options: WithEntry<UpdateOptions<T>>): Promise<Entry<T>>;
+  update(id: string, update: Update<T>, options: WithoutEntry<UpdateOptions<T>> & Conditional): Promise<T | null>;
+  update(id: string, update: Update<T>, options?: WithoutEntry<UpdateOptions<T>>): Promise<T>;
+  update(
+    id: string,
+    update: Update<T>,
+    options?: UpdateOptions<T> & { readonly where?: undefined },
+  ): Promise<T | Entry<T>>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | Entry<T> | null>;
+  async update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | Entry<T> | null> {
     checkIdArgument(id, this.name);
     const entry = wantsEntry(options, 'update');
-    const steps = parseUpdate(update, id);
+    const prepared = prepareUpdate(
+      this.name,
+      id,
+      update,
+      options as UpdateOptions<never>,
+      this.context.maxDocumentBytes,
+    );
     let meta: RowMeta | undefined;
     const written = entry ? (row: RowMeta) => (meta = row) : undefined;
+    // The read, the `where` check and the write are one IMMEDIATE transaction (or, with a
+    // schema, a write conditional on the version read): no other writer, in this process
+    // or another, can get between them.
     const result = await this.operation(options, 'update', () =>
-      this.readModifyWrite(
+      this.readModifyWrite<T | null>(
         id,
         (row) => {
-          this.checkVersion(row, id, options);
-          if (row === undefined) {
-            throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} to update`, {
-              collection: this.name,
-              id,
-            });
-          }
-          const next = copyDocument<T>(
-            applyUpdate(decodeDocument<T>(row.doc), steps),
+          const plan = planUpdate(
             this.name,
-            this.context.maxDocumentBytes,
+            id,
+            prepared,
+            row === undefined ? undefined : decodeDocument<T>(row.doc),
+            row?.version,
+            options,
           );
+          if (plan.kind === 'unmatched') return { next: undefined, result: null };
+          const next = copyDocument<T>(plan.document, this.name, this.context.maxDocumentBytes);
           return { next, result: next };
         },
         written,
       ),
     );
-    return entry && meta !== undefined ? entryOf(result, meta) : result;
+    return entry && meta !== undefined && result !== null ? entryOf(result, meta) : result;
   }
 
   async delete(id: string, options?: WriteOptions): Promise<boolean> {

@@ -1,16 +1,20 @@
 import { abortGroup } from './groups/abort-group.js';
 import { aggregateGroup } from './groups/aggregate-group.js';
 import { argumentsGroup } from './groups/arguments-group.js';
+import { conditionalUpdateGroup } from './groups/conditional-update-group.js';
 import { crudGroup } from './groups/crud-group.js';
 import { differentialGroup } from './groups/differential-group.js';
 import { filterGroup } from './groups/filter-group.js';
+import { isolationGroup } from './groups/isolation-group.js';
 import { lifecycleGroup } from './groups/lifecycle-group.js';
 import { metadataGroup } from './groups/metadata-group.js';
 import { modelGroup } from './groups/model-group.js';
+import { operatorUpsertGroup } from './groups/operator-upsert-group.js';
 import { pagingGroup } from './groups/paging-group.js';
 import { sharedStorageGroup } from './groups/shared-storage-group.js';
 import { sortGroup } from './groups/sort-group.js';
 import { transactionGroup } from './groups/transaction-group.js';
+import { transactionRetryGroup } from './groups/transaction-retry-group.js';
 import { uniqueGroup } from './groups/unique-group.js';
 import { updateGroup } from './groups/update-group.js';
 import { validationGroup } from './groups/validation-group.js';
@@ -22,6 +26,8 @@ export const repositoryGroups: readonly ConformanceGroup[] = [
   valuesGroup,
   crudGroup,
   updateGroup,
+  conditionalUpdateGroup,
+  operatorUpsertGroup,
   filterGroup,
   sortGroup,
   pagingGroup,
@@ -31,6 +37,8 @@ export const repositoryGroups: readonly ConformanceGroup[] = [
   validationGroup,
   argumentsGroup,
   transactionGroup,
+  transactionRetryGroup,
+  isolationGroup,
   sharedStorageGroup,
   abortGroup,
   lifecycleGroup,

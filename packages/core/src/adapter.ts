@@ -7,6 +7,14 @@ export { checkMaxBytes } from './backend/capabilities.js';
 export { ADAPTER_PACKAGES, urlScheme } from './backend/create-backend.js';
 export { startOperation, throwIfAborted } from './operation/abort.js';
 export * from './operation/arguments.js';
+export {
+  isRetryableConflict,
+  MAX_TRANSACTION_RETRIES,
+  normalizeRetries,
+  type RetryPolicy,
+  retryDelay,
+  withRetries,
+} from './operation/retry.js';
 export * from './query/apply-update.js';
 export * from './query/cursor.js';
 export * from './query/filter.js';
@@ -20,6 +28,7 @@ export { isPermanentFailure } from './queue/job-worker.js';
 export * from './repository/document-writes.js';
 export * from './repository/iterate.js';
 export * from './repository/repository-options.js';
+export { type PreparedUpdate, planUpdate, prepareUpdate, type UpdatePlan } from './repository/update-options.js';
 export * from './values/compare.js';
 export * from './values/document-json.js';
 export * from './values/names.js';

@@ -11,9 +11,10 @@ import {
 } from '@berth/core';
 import { applyUpdate, getPathValue, isPlainObject, normalizeOrderBy, parseUpdate } from '@berth/core/adapter';
 import { brokenArguments } from './broken-arguments.js';
-import type { Breakage } from './broken-backend.js';
+import { type Breakage, updateMethod } from './broken-backend.js';
 import { brokenComparisons } from './broken-comparisons.js';
 import { brokenMetadata } from './broken-metadata.js';
+import { brokenWrites } from './broken-writes.js';
 
 type Sorter = (a: unknown, b: unknown) => number;
 
@@ -230,12 +231,12 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
       group: 'update',
       breakage: {
         repository: (inner) => ({
-          update: async (id, update, options) => {
+          update: updateMethod(async (id, update, options) => {
             const current = await inner.get(id, options);
             await new Promise((resolve) => setTimeout(resolve, 1));
             if (current === null) return inner.update(id, update, options);
             return inner.replace(applyUpdate(current, parseUpdate(update, id)), options);
-          },
+          }),
         }),
       },
     },
@@ -356,7 +357,7 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
           get: (id, options) => inner.get(id, withoutSignal(options)),
           find: (query, options) => inner.find(query, withoutSignal(options)),
           insert: (document, options) => inner.insert(document, withoutSignal(options)),
-          update: (id, update, options) => inner.update(id, update, withoutSignal(options)),
+          update: updateMethod((id, update, options) => inner.update(id, update, withoutSignal(options))),
           delete: (id, options) => inner.delete(id, withoutSignal(options)),
           count: (where, options) => inner.count(where, withoutSignal(options)),
           insertMany: (documents, options) => inner.insertMany(documents, withoutSignal(options)),
@@ -424,4 +425,5 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
     ...brokenComparisons,
     ...brokenArguments,
     ...brokenMetadata,
+    ...brokenWrites,
   ];

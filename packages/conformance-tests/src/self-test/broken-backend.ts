@@ -2,6 +2,7 @@ import { MemoryBackend } from '@berth/adapter-memory';
 import type {
   Capabilities,
   Document,
+  Entry,
   HealthStatus,
   Repository,
   RepositoryBackend,
@@ -9,6 +10,8 @@ import type {
   SignalOptions,
   TransactionOptions,
   TransactionScope,
+  Update,
+  UpdateOptions,
 } from '@berth/core';
 import { override } from '../override.js';
 
@@ -26,6 +29,20 @@ export type RepositoryMembers = { readonly [K in keyof Repository<Document>]?: M
 /** Replacement methods for a repository; each gets the healthy repository to delegate to. */
 export type RepositoryOverrides = (inner: Repository<Document>) => RepositoryMembers;
 
+/**
+ * Types a replacement `update` (one signature) as the overloaded method of
+ * the port, whose result is `null` only for a conditional update.
+ */
+export function updateMethod(
+  update: (
+    id: string,
+    update: Update<Document>,
+    options?: UpdateOptions<Document>,
+  ) => Promise<Document | Entry<Document> | null>,
+): Repository<Document>['update'] {
+  return update as Repository<Document>['update'];
+}
+
 /** How a broken backend departs from the healthy memory backend. */
 export interface Breakage {
   readonly repository?: RepositoryOverrides | undefined;
@@ -37,6 +54,7 @@ export interface Breakage {
         inner: MemoryBackend,
         work: (tx: TransactionScope) => Promise<R>,
         wrap: (repository: Repository<Document>) => Repository<Document>,
+        options?: TransactionOptions,
       ) => Promise<R>)
     | undefined;
   /** Replaces `close()`; gets the healthy backend to delegate to. */
@@ -84,7 +102,7 @@ export class BrokenBackend implements RepositoryBackend {
 
   transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
     const wrap = (repository: Repository<Document>) => wrapRepository(repository, this.breakage);
-    if (this.breakage.transaction !== undefined) return this.breakage.transaction(this.inner, work, wrap);
+    if (this.breakage.transaction !== undefined) return this.breakage.transaction(this.inner, work, wrap, options);
     // A callback that is not a function goes to the healthy backend as it is, to be refused there.
     if (typeof work !== 'function') return this.inner.transaction(work, options);
     return this.inner.transaction(

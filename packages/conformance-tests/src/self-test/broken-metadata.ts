@@ -17,7 +17,7 @@ import {
   normalizeOrderBy,
   prepareQuery,
 } from '@berth/core/adapter';
-import type { Breakage, RepositoryMembers } from './broken-backend.js';
+import { type Breakage, type RepositoryMembers, updateMethod } from './broken-backend.js';
 
 /**
  * Sorts `$createdAt` / `$updatedAt` by the Date's text in another format
@@ -89,7 +89,9 @@ function staleWrittenMeta(inner: Repository<Document>): RepositoryMembers {
   return {
     replace: (document, options) => stale(document.id, options, (adjusted) => inner.replace(document, adjusted)),
     upsert: (document, options) => stale(document.id, options, (adjusted) => inner.upsert(document, adjusted)),
-    update: (id, update, options) => stale(id, options, (adjusted) => inner.update(id, update, adjusted)),
+    update: updateMethod((id, update, options) =>
+      stale(id, options, (adjusted) => inner.update(id, update, adjusted) as Promise<Document | Entry<Document>>),
+    ),
   };
 }
 

@@ -1,10 +1,10 @@
 import type { SignalOptions } from '../operation/abort.js';
+import type { TransactionRetries } from '../operation/retry.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { Repository, RepositoryOptions } from '../repository/repository.js';
 import type { AnyDocument, Document, DocumentValue } from '../values/document.js';
 import type { Capabilities } from './capabilities.js';
 
-/** Result of `health()`. */
 export interface HealthStatus {
   readonly ok: boolean;
   /** Round-trip time of the probe in milliseconds. */
@@ -56,7 +56,40 @@ export interface QueueBackend extends AsyncDisposable {
 export type Backend = RepositoryBackend & QueueBackend;
 
 /** Options of `backend.transaction()`. */
-export interface TransactionOptions extends SignalOptions {}
+export interface TransactionOptions extends SignalOptions {
+  /**
+   * Runs the work again when the transaction fails with a retryable
+   * `CONFLICT` (another transaction got in between), up to this many more
+   * times, after a jittered, growing delay. Other errors are never retried;
+   * when the retries run out, the last CONFLICT is thrown; aborting `signal`
+   * stops the wait. Default: no retry.
+   *
+   * The work may therefore run more than once: everything it does outside the
+   * transaction (sending mail, calling services, counting in variables) must
+   * be safe to repeat. Only its last run's writes are committed.
+   *
+   * ### Examples
+   * ```ts
+   * import type { Document, RepositoryBackend } from '@berth/core';
+   *
+   * interface Account extends Document { balance: number }
+   *
+   * async function transfer(backend: RepositoryBackend, from: string, to: string, amount: number): Promise<void> {
+   *   await backend.transaction(
+   *     async (tx) => {
+   *       const accounts = tx.repository<Account>('accounts');
+   *       const source = await accounts.get(from);
+   *       if (source === null || source.balance < amount) throw new Error('insufficient funds');
+   *       await accounts.update(from, { balance: source.balance - amount });
+   *       await accounts.update(to, { $inc: { balance: amount } });
+   *     },
+   *     { retries: { retries: 10, minDelayMs: 2, maxDelayMs: 200 } },
+   *   );
+   * }
+   * ```
+   */
+  readonly retries?: TransactionRetries | undefined;
+}
 
 /**
  * A backend that stores collections of documents.
@@ -116,7 +149,8 @@ export interface RepositoryBackend extends AsyncDisposable {
   /**
    * Runs `work` all-or-nothing. If it throws, nothing it wrote is kept and the
    * error is rethrown. A concurrent transaction that would break isolation
-   * fails with a retryable `CONFLICT`.
+   * fails with a retryable `CONFLICT`; with `options.retries` the work is run
+   * again then (so it may run more than once).
    */
   transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R>;
 }

@@ -9,10 +9,12 @@ import { type SignalOptions, throwIfAborted } from '../operation/abort.js';
 import type { CountByGroup, Filter, Page, Query, QueryPlan } from '../query/query.js';
 import type { Update } from '../query/update.js';
 import type {
+  Conditional,
   InsertOptions,
   IterateOptions,
   Repository,
   RepositoryOptions,
+  UpdateOptions,
   WithEntry,
   WithoutEntry,
   WriteEntryOptions,
@@ -22,7 +24,6 @@ import type { Document, DocumentValue, Entry, NewDocument } from '../values/docu
 import { checkId, cloneValue, isPlainObject } from '../values/values.js';
 import type { Cache } from './cache.js';
 
-/** What `onCacheError` is told besides the error itself. */
 export interface CacheErrorContext {
   /** The cache operation that failed. */
   readonly operation: 'get' | 'set' | 'delete' | 'deleteByPrefix';
@@ -520,10 +521,17 @@ class CachedRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  update(id: string, update: Update<T>, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
-  update(id: string, update: Update<T>, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
-  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>>;
-  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>> {
+  update(id: string, update: Update<T>, options: WithEntry<UpdateOptions<T>> & Conditional): Promise<Entry<T> | null>;
+  update(id: string, update: Update<T>, options: WithEntry<UpdateOptions<T>>): Promise<Entry<T>>;
+  update(id: string, update: Update<T>, options: WithoutEntry<UpdateOptions<T>> & Conditional): Promise<T | null>;
+  update(id: string, update: Update<T>, options?: WithoutEntry<UpdateOptions<T>>): Promise<T>;
+  update(
+    id: string,
+    update: Update<T>,
+    options?: UpdateOptions<T> & { readonly where?: undefined },
+  ): Promise<T | Entry<T>>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | Entry<T> | null>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | Entry<T> | null> {
     const touched = this.ids([id]);
     return this.write(
       () => this.inner.update(id, update, options),

@@ -25,11 +25,13 @@ import type {
 } from '../queue/job-queue.js';
 import { WORKER_OBSERVER, type WorkerObserver } from '../queue/worker-observer.js';
 import type {
+  Conditional,
   IndexDefinition,
   InsertOptions,
   IterateOptions,
   Repository,
   RepositoryOptions,
+  UpdateOptions,
   WithEntry,
   WithoutEntry,
   WriteEntryOptions,
@@ -610,11 +612,18 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     return this.target.run('upsert', () => this.inner.upsert(document, options), one);
   }
 
-  update(id: string, update: Update<T>, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
-  update(id: string, update: Update<T>, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
-  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>>;
-  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>> {
-    return this.target.run('update', () => this.inner.update(id, update, options), one);
+  update(id: string, update: Update<T>, options: WithEntry<UpdateOptions<T>> & Conditional): Promise<Entry<T> | null>;
+  update(id: string, update: Update<T>, options: WithEntry<UpdateOptions<T>>): Promise<Entry<T>>;
+  update(id: string, update: Update<T>, options: WithoutEntry<UpdateOptions<T>> & Conditional): Promise<T | null>;
+  update(id: string, update: Update<T>, options?: WithoutEntry<UpdateOptions<T>>): Promise<T>;
+  update(
+    id: string,
+    update: Update<T>,
+    options?: UpdateOptions<T> & { readonly where?: undefined },
+  ): Promise<T | Entry<T>>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | Entry<T> | null>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | Entry<T> | null> {
+    return this.target.run('update', () => this.inner.update(id, update, options), found);
   }
 
   delete(id: string, options?: WriteOptions): Promise<boolean> {

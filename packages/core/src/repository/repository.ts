@@ -1,6 +1,6 @@
 import type { SignalOptions } from '../operation/abort.js';
 import type { FindOneQuery } from '../query/find-one.js';
-import type { CountByGroup, Page, Query, QueryPlan } from '../query/query.js';
+import type { CountByGroup, Filter, Page, Query, QueryPlan } from '../query/query.js';
 import type { Update } from '../query/update.js';
 import type { AnyDocument, Document, Entry, NewDocument } from '../values/document.js';
 import type { StandardSchemaV1 } from '../values/standard-schema.js';
@@ -36,6 +36,11 @@ export type WithEntry<O> = O & { readonly returnEntry: true };
 /** Options `O` asking for the document alone: `returnEntry` absent or `false`. */
 export type WithoutEntry<O> = O & { readonly returnEntry?: false | undefined };
 
+/** Options of an `update` made conditional by `where`: it may resolve to `null`. */
+export interface Conditional {
+  readonly where: object;
+}
+
 /** A declared index: which field, and the type of value it holds. */
 export interface IndexDefinition {
   /** Dotted field path. */
@@ -43,6 +48,52 @@ export interface IndexDefinition {
   readonly type: 'string' | 'number' | 'date' | 'boolean';
   /** Reject a second document with the same (non-null) value. */
   readonly unique?: boolean | undefined;
+}
+
+/**
+ * The fields a missing document is created with by an upserting `update`:
+ * the document without its id (the id is `update`'s first argument).
+ */
+export type UpsertFields<T extends Document = AnyDocument> = Omit<T, 'id'>;
+
+/**
+ * Per-call options of `update`.
+ *
+ * - `where`: a conditional update. The update applies only if the stored
+ *   document also matches this filter, checked and written in one atomic step;
+ *   otherwise nothing is written and `update` resolves to `null`. A missing
+ *   document is still `NOT_FOUND`.
+ * - `upsert`: an operator upsert. When the document is missing,
+ *   `{ ...upsert, id }` is created and the update applied to it, in one atomic
+ *   step; when it exists, the update applies as usual.
+ * - `expectedVersion` combines with `where`: a version mismatch is `CONFLICT`
+ *   (checked first), a matching version whose document fails `where` gives
+ *   `null`. `upsert` combines with neither (`VALIDATION`): a missing document
+ *   has no version to expect, and a created one must not depend on a filter.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Document, Repository } from '@berth/core';
+ *
+ * interface Wallet extends Document { points: number; owner: string }
+ *
+ * // A points balance that may not exist yet: created at 0, then incremented, atomically.
+ * async function award(wallets: Repository<Wallet>, id: string, points: number): Promise<Wallet> {
+ *   return wallets.update(id, { $inc: { points } }, { upsert: { points: 0, owner: id } });
+ * }
+ *
+ * // Spend only if the balance covers it: null when it does not.
+ * async function spend(wallets: Repository<Wallet>, id: string, points: number): Promise<boolean> {
+ *   const after = await wallets.update(id, { $inc: { points: -points } }, { where: { points: { $gte: points } } });
+ *   return after !== null;
+ * }
+ * ```
+ */
+export interface UpdateOptions<T extends Document = AnyDocument> extends WriteEntryOptions {
+  /** Apply only if the stored document matches this filter; `null` when it does not. */
+  readonly where?: Filter | undefined;
+  /** Create `{ ...upsert, id }` and apply the update to it when the document is missing. */
+  readonly upsert?: UpsertFields<T> | undefined;
 }
 
 /** Options of `backend.repository(name, options)`. */
@@ -161,10 +212,23 @@ export interface Repository<T extends Document = AnyDocument> {
   upsert(document: T, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
   upsert(document: T, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
   upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
-  /** Applies a patch or update operators in one step; `NOT_FOUND` when missing. `returnEntry: true` resolves to the entry. */
-  update(id: string, update: Update<T>, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
-  update(id: string, update: Update<T>, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
-  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  /**
+   * Applies a patch or update operators in one step; `NOT_FOUND` when missing.
+   * With `where`, applies only if the document also matches it (atomically)
+   * and resolves to `null` when it does not; with `upsert`, creates the
+   * missing document from those fields first (see {@link UpdateOptions}).
+   * `returnEntry: true` resolves to the entry.
+   */
+  update(id: string, update: Update<T>, options: WithEntry<UpdateOptions<T>> & Conditional): Promise<Entry<T> | null>;
+  update(id: string, update: Update<T>, options: WithEntry<UpdateOptions<T>>): Promise<Entry<T>>;
+  update(id: string, update: Update<T>, options: WithoutEntry<UpdateOptions<T>> & Conditional): Promise<T | null>;
+  update(id: string, update: Update<T>, options?: WithoutEntry<UpdateOptions<T>>): Promise<T>;
+  update(
+    id: string,
+    update: Update<T>,
+    options?: UpdateOptions<T> & { readonly where?: undefined },
+  ): Promise<T | Entry<T>>;
+  update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | Entry<T> | null>;
   /** Deletes; `false` when missing, `NOT_FOUND` when missing and `expectedVersion` was given. */
   delete(id: string, options?: WriteOptions): Promise<boolean>;
 
