@@ -45,7 +45,7 @@ import {
   validateDocuments,
   type WriteOptions,
 } from '@berth/core';
-import { explainMemoryQuery, memoryCandidates } from './memory-query-planner.js';
+import { explainMemoryQuery, memoryCandidates, memoryCount } from './memory-query-planner.js';
 import { MemorySession } from './memory-session.js';
 import { indexKey, type MemoryRecord, type MemoryStore } from './memory-store.js';
 
@@ -155,7 +155,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   private findIn(session: MemorySession, prepared: PreparedQuery): Page<T> {
     const records = session.hasWrites(this.name)
       ? session.records(this.name)
-      : memoryCandidates(session.committed(this.name), prepared.filter);
+      : memoryCandidates(session.committed(this.name), prepared);
     const page = evaluateQuery(
       (function* () {
         for (const record of records) yield record.document;
@@ -210,6 +210,10 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   async count(where?: Query['where'], options?: SignalOptions): Promise<number> {
     const filter = parseFilter(where);
     return this.run(options, 'count', (session) => {
+      if (!session.hasWrites(this.name)) {
+        const counted = memoryCount(session.committed(this.name), prepareQuery({ where }));
+        if (counted !== undefined) return counted;
+      }
       let count = 0;
       for (const record of session.records(this.name)) if (matchesNode(record.document, filter)) count++;
       return count;
@@ -244,7 +248,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   async explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
     const prepared = prepareQuery(query);
-    return this.run(options, 'explain', (session) => explainMemoryQuery(session.committed(this.name), prepared.filter));
+    return this.run(options, 'explain', (session) => explainMemoryQuery(session.committed(this.name), prepared));
   }
 
   async insert(document: NewDocument<T>, options?: SignalOptions): Promise<T> {

@@ -1,12 +1,5 @@
-import {
-  AlreadyExistsError,
-  ConflictError,
-  ConnectionError,
-  getPathValue,
-  type IndexSpec,
-  TransactionError,
-} from '@berth/core';
-import { ensureIndex, indexKey, type MemoryCollection, type MemoryRecord, type MemoryStore } from './memory-store.js';
+import { AlreadyExistsError, ConflictError, ConnectionError, type IndexSpec, TransactionError } from '@berth/core';
+import { ensureIndex, type MemoryCollection, type MemoryRecord, type MemoryStore } from './memory-store.js';
 
 /** Work outside the collections that commits with a session: checked first, applied after the writes. */
 export interface CommitStep {
@@ -21,7 +14,7 @@ interface Overlay {
   readonly sequence: number;
   /** Pending writes: a record, or `null` for a delete. */
   readonly writes: Map<string, MemoryRecord | null>;
-  /** Pending unique values: field → value key → ids written with it in this session. */
+  /** Pending unique values: index key → value key → ids written with it in this session. */
   readonly uniqueKeys: Map<string, Map<string, Set<string>>>;
 }
 
@@ -113,12 +106,12 @@ export class MemorySession {
       if (key === undefined) continue;
       const candidates = [
         ...(index.entries.get(key) ?? []),
-        ...(overlay.uniqueKeys.get(index.spec.field)?.get(key) ?? []),
+        ...(overlay.uniqueKeys.get(index.spec.key)?.get(key) ?? []),
       ];
       for (const id of candidates) {
         if (id === record.document.id) continue;
         const other = this.get(name, id);
-        if (other !== undefined && indexKey(getPathValue(other.document, index.spec.path)) === key) {
+        if (other !== undefined && index.keyOf(other) === key) {
           throw new AlreadyExistsError(
             `${name}: another document (${JSON.stringify(id)}) already has this ${index.spec.field}`,
             index.spec.field,
@@ -137,10 +130,10 @@ export class MemorySession {
         if (!index.spec.unique) continue;
         const key = index.keyOf(record);
         if (key === undefined) continue;
-        let byKey = overlay.uniqueKeys.get(index.spec.field);
+        let byKey = overlay.uniqueKeys.get(index.spec.key);
         if (byKey === undefined) {
           byKey = new Map();
-          overlay.uniqueKeys.set(index.spec.field, byKey);
+          overlay.uniqueKeys.set(index.spec.key, byKey);
         }
         let ids = byKey.get(key);
         if (ids === undefined) {

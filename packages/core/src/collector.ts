@@ -348,7 +348,11 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       fields = new Set();
       declared.set(declaredKey, fields);
     }
-    for (const index of declaration.indexes) fields.add(index.field);
+    // A compound index serves its first field on its own, so that field is not suggested again.
+    for (const index of declaration.indexes) {
+      const field = 'fields' in index ? index.fields[0]?.field : index.field;
+      if (field !== undefined) fields.add(field);
+    }
   }
 
   function report(): CollectorReport {
