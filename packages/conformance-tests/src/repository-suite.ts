@@ -4,6 +4,7 @@ import { argumentsGroup } from './groups/arguments-group.js';
 import { crudGroup } from './groups/crud-group.js';
 import { differentialGroup } from './groups/differential-group.js';
 import { filterGroup } from './groups/filter-group.js';
+import { indexGroup } from './groups/index-group.js';
 import { lifecycleGroup } from './groups/lifecycle-group.js';
 import { modelGroup } from './groups/model-group.js';
 import { pagingGroup } from './groups/paging-group.js';
@@ -26,6 +27,7 @@ export const repositoryGroups: readonly ConformanceGroup[] = [
   pagingGroup,
   aggregateGroup,
   uniqueGroup,
+  indexGroup,
   validationGroup,
   argumentsGroup,
   transactionGroup,
