@@ -242,10 +242,12 @@ export function memoryCandidates(collection: MemoryCollection, prepared: Prepare
 }
 
 /**
- * Counts the matches from an index when one decides the whole filter (its
- * region's size), or walks an index's region; `undefined` when no index helps.
+ * Counts the matches without looking at documents when it can (no filter:
+ * the collection's size; a filter an index decides alone: its region's
+ * size), or walks an index's region; `undefined` when no index helps.
  */
 export function memoryCount(collection: MemoryCollection, prepared: PreparedQuery): number | undefined {
+  if (prepared.filter.kind === 'and' && prepared.filter.nodes.length === 0) return collection.records.size;
   const plan = bestPlan(collection, { ...prepared, sort: [], limit: undefined });
   if (plan === undefined || plan.used.size === 0) return undefined;
   const terms = termsOf(prepared.filter);
