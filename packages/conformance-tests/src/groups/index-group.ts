@@ -137,6 +137,34 @@ export const indexGroup: ConformanceGroup = defineGroup('indexes', [
     },
   },
   {
+    name: 'findPage cursors over an indexed field holding every type walk the reference order, page by page, both directions',
+    async run(context) {
+      const repository = context.repository<LooseDocument>({ indexes: [{ field: 'points', type: 'number' }] });
+      const documents = mixedDocuments();
+      await repository.insertMany(documents);
+      for (const direction of ['asc', 'desc'] as const) {
+        for (const where of [{}, { points: { $gte: 0 } }, { points: { $lt: 'b' } }] as Filter[]) {
+          const seen: string[] = [];
+          let cursor: string | undefined;
+          for (let pages = 0; pages < 100; pages++) {
+            const page = await repository.findPage({
+              where,
+              orderBy: { field: 'points', direction },
+              limit: 7,
+              ...(cursor === undefined ? {} : { cursor }),
+            });
+            seen.push(...page.items.map((document) => document.id));
+            if (page.nextCursor === null) break;
+            cursor = page.nextCursor;
+          }
+          expect(seen, `${direction} ${JSON.stringify(where)}`).toEqual(
+            referencePage(documents, { where, orderBy: { field: 'points', direction } }),
+          );
+        }
+      }
+    },
+  },
+  {
     name: 'a rank (count of documents above or below a value) on an indexed field is the reference count, type-strict, for operands of every type',
     async run(context) {
       const repository = context.repository<LooseDocument>({ indexes: [{ field: 'points', type: 'number' }] });
