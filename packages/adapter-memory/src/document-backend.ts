@@ -2,22 +2,24 @@ import {
   type Capabilities,
   ConflictError,
   ConnectionError,
-  checkDuration,
-  checkTransactionWork,
   type DocumentStore,
   type DocumentValue,
   type HealthStatus,
   isBerthError,
-  isPlainObject,
   type JobQueue,
   type SignalOptions,
-  startOperation,
   type TransactionOptions,
   type TransactionScope,
-  throwIfAborted,
   UnsupportedError,
   ValidationError,
 } from '@berth/core';
+import {
+  checkDuration,
+  checkTransactionWork,
+  isPlainObject,
+  startOperation,
+  throwIfAborted,
+} from '@berth/core/adapter';
 import { DOCUMENT_META_KEY, decodeDocument, encodeDocument } from './document-format.js';
 import { flushOnShutdownSignals } from './flush-on-exit.js';
 import { MemoryBackend } from './memory-backend.js';

@@ -1,4 +1,5 @@
-import { matchesFilter, type OrderBy, type Query, type Repository, sortDocuments } from '@berth/core';
+import type { OrderBy, Query, Repository } from '@berth/core';
+import { matchesFilter, sortDocuments } from '@berth/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryBackend } from './memory-backend.js';
 

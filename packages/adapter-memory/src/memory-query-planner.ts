@@ -1,13 +1,13 @@
+import type { QueryPlan } from '@berth/core';
 import {
   compareSortTuples,
   compareValues,
   type FilterNode,
   matchesNode,
   type PreparedQuery,
-  type QueryPlan,
   sortValues,
   typeRank,
-} from '@berth/core';
+} from '@berth/core/adapter';
 import type { SortedEntry } from './memory-sorted-index.js';
 import { indexKey, type MemoryCollection, type MemoryIndex, type MemoryRecord } from './memory-store.js';
 

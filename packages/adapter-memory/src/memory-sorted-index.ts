@@ -1,4 +1,4 @@
-import { compareStrings, compareValues } from '@berth/core';
+import { compareStrings, compareValues } from '@berth/core/adapter';
 
 /** One document in a sorted index: the values of the indexed fields (missing as `null`) and its id. */
 export interface SortedEntry {

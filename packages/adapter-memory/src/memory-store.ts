@@ -1,5 +1,7 @@
-import type { DocumentMeta, IndexSpec } from '@berth/core';
-import { AlreadyExistsError, getPathValue } from '@berth/core';
+import type { DocumentMeta } from '@berth/core';
+import { AlreadyExistsError } from '@berth/core';
+import type { IndexSpec } from '@berth/core/adapter';
+import { getPathValue } from '@berth/core/adapter';
 import { compareEntries, type SortedEntry, SortedIndex } from './memory-sorted-index.js';
 
 /** A stored document: the canonical copy (never handed out) and its metadata. */

@@ -6,26 +6,28 @@ import {
   type Backend,
   type Capabilities,
   ConnectionError,
-  checkCollectionName,
-  checkMaxBytes,
-  checkTransactionWork,
   type Document,
   type DocumentValue,
   type HealthStatus,
-  type IndexSpec,
   isBerthError,
   type JobQueue,
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
-  startOperation,
   type TransactionalQueue,
   TransactionError,
   type TransactionOptions,
   type TransactionScope,
-  throwIfAborted,
   ValidationError,
 } from '@berth/core';
+import {
+  checkCollectionName,
+  checkMaxBytes,
+  checkTransactionWork,
+  type IndexSpec,
+  startOperation,
+  throwIfAborted,
+} from '@berth/core/adapter';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';

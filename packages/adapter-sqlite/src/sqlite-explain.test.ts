@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Filter, matchesFilter, type OrderBy, type Query, type Repository, sortDocuments } from '@berth/core';
+import type { Filter, OrderBy, Query, Repository } from '@berth/core';
+import { matchesFilter, sortDocuments } from '@berth/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRawDatabase } from './fixtures/raw-database.js';
 import { SqliteBackend } from './sqlite-backend.js';

@@ -1,4 +1,4 @@
-import type { IndexSpec } from '@berth/core';
+import type { IndexSpec } from '@berth/core/adapter';
 import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
 import { rankOf, sortValueOf } from './sqlite-query-compiler.js';
 

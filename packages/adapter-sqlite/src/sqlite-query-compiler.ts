@@ -1,12 +1,12 @@
+import type { DocumentScalar } from '@berth/core';
 import {
   type CursorPosition,
-  type DocumentScalar,
   type FieldNode,
   type FieldPath,
   type FilterNode,
   type SortSpec,
   typeRank,
-} from '@berth/core';
+} from '@berth/core/adapter';
 import { type RawBuilder, sql } from 'kysely';
 
 /**

@@ -1,13 +1,5 @@
-import {
-  type Capabilities,
-  type Filter,
-  type IndexDefinition,
-  matchesFilter,
-  type OrderBy,
-  type Query,
-  type Repository,
-  sortDocuments,
-} from '@berth/core';
+import type { Capabilities, Filter, IndexDefinition, OrderBy, Query, Repository } from '@berth/core';
+import { matchesFilter, sortDocuments } from '@berth/core/adapter';
 import { expect } from 'vitest';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
 import { expectBerthError, expectRepositoryRefused, type LooseDocument } from './assertions.js';

@@ -1,20 +1,22 @@
 import {
   AlreadyExistsError,
-  applyUpdate,
-  compareValues,
   type Document,
   type Filter,
-  getPathValue,
   isBerthError,
-  isPlainObject,
-  normalizeOrderBy,
-  parseUpdate,
   type Query,
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
   type WriteOptions,
 } from '@berth/core';
+import {
+  applyUpdate,
+  compareValues,
+  getPathValue,
+  isPlainObject,
+  normalizeOrderBy,
+  parseUpdate,
+} from '@berth/core/adapter';
 import { brokenArguments } from './broken-arguments.js';
 import type { Breakage } from './broken-backend.js';
 import { brokenComparisons } from './broken-comparisons.js';

@@ -1,0 +1,72 @@
+import { ValidationError } from '../errors.js';
+import { compareStrings, compareValues } from '../values/compare.js';
+import { type FieldPath, getPathValue, parseFieldPath } from '../values/names.js';
+import { isPlainObject } from '../values/values.js';
+import type { OrderBy, SortDirection } from './query.js';
+
+/** A validated sort key. */
+export interface SortSpec {
+  readonly field: string;
+  readonly path: FieldPath;
+  readonly direction: SortDirection;
+}
+
+/** Validates `orderBy` and returns its keys (without the implicit `id` tie-breaker). */
+export function normalizeOrderBy(orderBy: OrderBy | undefined): SortSpec[] {
+  if (orderBy === undefined) return [];
+  const keys = Array.isArray(orderBy) ? orderBy : [orderBy];
+  return keys.map((key: unknown) => {
+    if (typeof key === 'string') return { field: key, path: parseFieldPath(key), direction: 'asc' as const };
+    if (isPlainObject(key)) {
+      const direction = key.direction ?? 'asc';
+      if (direction !== 'asc' && direction !== 'desc') {
+        throw new ValidationError(`sort direction must be "asc" or "desc", got ${JSON.stringify(direction)}`, '');
+      }
+      return { field: String(key.field), path: parseFieldPath(key.field), direction };
+    }
+    throw new ValidationError('orderBy takes a field name, { field, direction } or an array of them', '');
+  });
+}
+
+/** The values a document sorts by, in key order (missing as `null`). */
+export function sortValues(document: unknown, sort: readonly SortSpec[]): unknown[] {
+  return sort.map((key) => getPathValue(document, key.path) ?? null);
+}
+
+/** Compares two sort-value tuples, then the ids. */
+export function compareSortTuples(
+  a: readonly unknown[],
+  aId: string,
+  b: readonly unknown[],
+  bId: string,
+  sort: readonly SortSpec[],
+): number {
+  for (let index = 0; index < sort.length; index++) {
+    const order = compareValues(a[index], b[index]);
+    if (order !== 0) return sort[index]?.direction === 'desc' ? -order : order;
+  }
+  return compareStrings(aId, bId);
+}
+
+/** Compares two documents by `sort`, ties broken by id ascending. */
+export function compareDocuments(a: { id: string }, b: { id: string }, sort: readonly SortSpec[]): number {
+  return compareSortTuples(sortValues(a, sort), a.id, sortValues(b, sort), b.id, sort);
+}
+
+/**
+ * Sorts documents (a new array) in the reference order.
+ *
+ * ### Examples
+ * ```ts
+ * import { sortDocuments } from '@berth/core/adapter';
+ *
+ * sortDocuments([{ id: 'b', n: 1 }, { id: 'a', n: 1 }, { id: 'c' }], { field: 'n', direction: 'desc' });
+ * // [{ id: 'a', n: 1 }, { id: 'b', n: 1 }, { id: 'c' }]
+ * ```
+ */
+export function sortDocuments<T extends { id: string }>(documents: readonly T[], orderBy: OrderBy | undefined): T[] {
+  const sort = normalizeOrderBy(orderBy);
+  const keyed = documents.map((document) => ({ document, values: sortValues(document, sort) }));
+  keyed.sort((a, b) => compareSortTuples(a.values, a.document.id, b.values, b.document.id, sort));
+  return keyed.map((entry) => entry.document);
+}
