@@ -6,6 +6,7 @@
  *   BENCH_TIME_MS=300 pnpm bench     # quicker, noisier
  *   BENCH_QUEUE_JOBS=5000 BENCH_QUEUE_RUNS=2 pnpm bench   # smaller queue processing runs
  *   BENCH_ONLY='^sqlite (?!queue)' pnpm bench   # only suites whose name matches (no latency runs)
+ *   BENCH_ONLY='^top-n' BENCH_TOPN_SIZES=1000,10000 pnpm bench   # top-N and rank at chosen sizes
  */
 import { createBackend } from '@berth/core';
 import {
@@ -34,6 +35,7 @@ import {
   sqliteQueueTargets,
 } from './sqlite-queue.bench.js';
 import { formatSqliteTargets, sqliteRepositoryBench } from './sqlite-repository.bench.js';
+import { formatTopN, removeTopNFiles, topNRunSuites, topNSizes } from './top-n.bench.js';
 
 function numberFromEnv(name: string, fallback: number): number {
   const value = Number(process.env[name]);
@@ -87,6 +89,7 @@ try {
         ...memoryQueueRunSuites(openMemory, queueConfig),
         ...sqliteRepository.runSuites,
         ...sqliteQueueRunSuites(queueConfig),
+        ...topNRunSuites(topNSizes()),
       ]),
       progress,
     )),
@@ -103,6 +106,7 @@ try {
   if (latency.length > 0) console.log(`${formatLatencyTable(latency)}\n`);
   console.log(`${formatSqliteTargets(results)}\n`);
   console.log(`${sqliteQueueTargets(results, latency).join('\n')}\n`);
+  console.log(`${formatTopN()}\n`);
   const file = await writeReport(
     {
       startedAt: startedAt.toISOString(),
@@ -120,4 +124,5 @@ try {
   await backend.close();
   await sqliteRepository.close();
   removeSqliteBenchFiles();
+  removeTopNFiles();
 }

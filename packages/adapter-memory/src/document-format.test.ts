@@ -161,6 +161,30 @@ describe('the JSON document of the document-backed backend', () => {
       },
       '$berth.indexes.items',
     ],
+    [
+      'a compound index of one field',
+      { format: 1, indexes: { items: [{ fields: [{ field: 'n', type: 'number' }], unique: true }] } },
+      '$berth.indexes.items',
+    ],
+    [
+      'a compound index with a key of its own',
+      {
+        format: 1,
+        indexes: {
+          items: [
+            {
+              fields: [
+                { field: 'n', type: 'number' },
+                { field: 'm', type: 'number' },
+              ],
+              unique: true,
+              sparse: true,
+            },
+          ],
+        },
+      },
+      '$berth.indexes.items',
+    ],
     ['indexes under a name that is no collection’s', { format: 1, indexes: { $x: [] } }, '$berth.indexes.$x'],
   ];
   for (const [what, berth, key] of broken) {
@@ -324,5 +348,38 @@ describe('index declarations in the JSON document', () => {
       await backend.close();
       expect(await storedText(store)).toBe(text);
     }
+  });
+});
+
+describe('compound index declarations in the document', () => {
+  it('are saved with their fields, uniqueness and name, and a backend opened later enforces them without redeclaring', async () => {
+    const store = new MemoryDocumentStore();
+    const backend = new DocumentBackend({ store, debounceMs: 60_000 });
+    const fields = [
+      { field: 'player', type: 'string' },
+      { field: 'round', type: 'number' },
+    ] as const;
+    await backend
+      .repository('scores', { indexes: [{ fields, unique: true, name: 'byRound' }, { fields: [...fields].reverse() }] })
+      .insert({ id: 'a', player: 'ada', round: 1 });
+    await backend.close();
+    const saved = JSON.parse(await storedText(store)) as { $berth: { indexes: unknown } };
+    expect(saved.$berth.indexes).toEqual({
+      scores: [
+        { fields, unique: true, name: 'byRound' },
+        { fields: [...fields].reverse(), unique: false },
+      ],
+    });
+    const reloaded = new DocumentBackend({ store });
+    const scores = reloaded.repository('scores');
+    await expect(scores.insert({ id: 'b', player: 'ada', round: 1 })).rejects.toMatchObject({
+      code: 'ALREADY_EXISTS',
+      field: 'player+round',
+    });
+    await scores.insert({ id: 'c', player: 'ada', round: 2 });
+    expect((await scores.explain({ where: { player: 'ada' }, orderBy: 'round', limit: 1 })).index).toBe(
+      'scores_byRound_uidx',
+    );
+    await reloaded.close();
   });
 });

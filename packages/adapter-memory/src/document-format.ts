@@ -101,14 +101,23 @@ function readBerth(location: string, berth: unknown): BerthEntry {
   return { meta: entry('meta'), indexes: entry('indexes') };
 }
 
-/** A stored declaration is what `repository(name, { indexes })` takes, written in full. */
+/**
+ * A stored declaration is what `repository(name, { indexes })` takes, written
+ * in full: `{ field, type, unique }`, or `{ fields, unique }` with an
+ * optional `name` for a compound index.
+ */
 function isStoredIndex(value: unknown): boolean {
+  if (!isPlainObject(value) || typeof own(value, 'unique') !== 'boolean') return false;
+  if (Object.hasOwn(value, 'fields')) {
+    const name = own(value, 'name');
+    return (
+      Object.keys(value).length === (name === undefined ? 2 : 3) &&
+      (name === undefined || typeof name === 'string') &&
+      Array.isArray(own(value, 'fields'))
+    );
+  }
   return (
-    isPlainObject(value) &&
-    Object.keys(value).length === 3 &&
-    typeof own(value, 'field') === 'string' &&
-    typeof own(value, 'type') === 'string' &&
-    typeof own(value, 'unique') === 'boolean'
+    Object.keys(value).length === 3 && typeof own(value, 'field') === 'string' && typeof own(value, 'type') === 'string'
   );
 }
 
@@ -122,9 +131,13 @@ function readIndexes(location: string, collection: string, declarations: unknown
     throw corrupt(location, `${key}: ${JSON.stringify(collection)} is not a collection name`);
   }
   if (!Array.isArray(declarations) || !declarations.every(isStoredIndex)) {
-    throw corrupt(location, `${key} must be an array of { field, type, unique } (unique true or false)`, {
-      collection,
-    });
+    throw corrupt(
+      location,
+      `${key} must be an array of { field, type, unique } or { fields, unique, name? } (unique true or false)`,
+      {
+        collection,
+      },
+    );
   }
   try {
     return normalizeIndexes(collection, { indexes: declarations }, true);
@@ -240,11 +253,15 @@ export function encodeDocument(collections: Map<string, MemoryCollection>, forei
     output[name] = documents;
     if (collection.records.size > 0) meta[name] = versions;
     if (collection.indexes.size > 0) {
-      indexes[name] = [...collection.indexes.values()].map(({ spec }) => ({
-        field: spec.field,
-        type: spec.type,
-        unique: spec.unique,
-      }));
+      indexes[name] = [...collection.indexes.values()].map(({ spec }) =>
+        spec.compound
+          ? {
+              fields: spec.fields.map((field) => ({ field: field.field, type: field.type })),
+              unique: spec.unique,
+              ...(spec.key === `(${spec.field})` ? {} : { name: spec.key.slice(1, -1) }),
+            }
+          : { field: spec.field, type: spec.type, unique: spec.unique },
+      );
     }
   }
   // Without declarations the key is left out: such a file reads as it did before indexes were stored.

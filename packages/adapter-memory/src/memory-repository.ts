@@ -58,7 +58,7 @@ import {
   validateDocuments,
   wantsEntry,
 } from '@berth/core/adapter';
-import { explainMemoryQuery } from './memory-query-planner.js';
+import { explainMemoryQuery, memoryCount } from './memory-query-planner.js';
 import { MemorySession } from './memory-session.js';
 import { indexKey, type MemoryRecord, type MemoryStore } from './memory-store.js';
 
@@ -166,7 +166,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   /** The matching records of one page; `$createdAt` and `$updatedAt` read each record's metadata. */
   private findRecords(session: MemorySession, prepared: PreparedQuery): Page<MemoryRecord> {
-    return evaluateEntries(session.candidates(this.name, prepared.filter), prepared);
+    return evaluateEntries(session.candidates(this.name, prepared), prepared);
   }
 
   private findIn(session: MemorySession, prepared: PreparedQuery): Page<T> {
@@ -246,9 +246,14 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   async count(where?: Query['where'], options?: SignalOptions): Promise<number> {
     const filter = parseFilter(where);
     return this.run(options, 'count', (session) => {
+      // Asked first, so a transaction records the query as read even when an index answers it.
+      const records = session.records(this.name, filter);
+      if (!session.hasWrites(this.name)) {
+        const counted = memoryCount(session.committed(this.name), prepareQuery({ where }));
+        if (counted !== undefined) return counted;
+      }
       let count = 0;
-      for (const record of session.records(this.name, filter))
-        if (matchesNode(record.document, filter, record.meta)) count++;
+      for (const record of records) if (matchesNode(record.document, filter, record.meta)) count++;
       return count;
     });
   }
@@ -281,7 +286,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   async explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
     const prepared = prepareQuery(query);
-    return this.run(options, 'explain', (session) => explainMemoryQuery(session.committed(this.name), prepared.filter));
+    return this.run(options, 'explain', (session) => explainMemoryQuery(session.committed(this.name), prepared));
   }
 
   insert(document: NewDocument<T>, options: WithEntry<InsertOptions>): Promise<Entry<T>>;

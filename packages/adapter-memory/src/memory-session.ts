@@ -1,5 +1,5 @@
 import { AlreadyExistsError, ConflictError, ConnectionError, TransactionError } from '@berth/core';
-import { type FilterNode, getPathValue, type IndexSpec, matchesNode } from '@berth/core/adapter';
+import { type FilterNode, getPathValue, type IndexSpec, matchesNode, type PreparedQuery } from '@berth/core/adapter';
 import { memoryCandidates } from './memory-query-planner.js';
 import {
   ensureIndex,
@@ -22,7 +22,7 @@ interface Overlay {
   readonly sequence: number;
   /** Pending writes: a record, or `null` for a delete. */
   readonly writes: Map<string, MemoryRecord | null>;
-  /** Pending unique values: field → value key → ids written with it in this session. */
+  /** Pending unique values: index key → value key → ids written with it in this session. */
   readonly uniqueKeys: Map<string, Map<string, Set<string>>>;
   /**
    * The committed record (or `undefined`: missing) each document had when this
@@ -147,10 +147,10 @@ export class MemorySession {
    * one serves it and this session has not written to the collection), and
    * the query recorded as read.
    */
-  candidates(name: string, filter: FilterNode): Iterable<MemoryRecord> {
+  candidates(name: string, prepared: PreparedQuery): Iterable<MemoryRecord> {
     const overlay = this.overlay(name);
-    if (this.isTransaction) overlay.predicates.push(filter);
-    return overlay.writes.size > 0 ? this.visibleRecords(name) : memoryCandidates(overlay.collection, filter);
+    if (this.isTransaction) overlay.predicates.push(prepared.filter);
+    return overlay.writes.size > 0 ? this.visibleRecords(name) : memoryCandidates(overlay.collection, prepared);
   }
 
   private *visibleRecords(name: string): IterableIterator<MemoryRecord> {
@@ -172,12 +172,12 @@ export class MemorySession {
       if (key === undefined) continue;
       const candidates = [
         ...(index.entries.get(key) ?? []),
-        ...(overlay.uniqueKeys.get(index.spec.field)?.get(key) ?? []),
+        ...(overlay.uniqueKeys.get(index.spec.key)?.get(key) ?? []),
       ];
       for (const id of candidates) {
         if (id === record.document.id) continue;
         const other = this.get(name, id);
-        if (other !== undefined && indexKey(getPathValue(other.document, index.spec.path)) === key) {
+        if (other !== undefined && index.keyOf(other) === key) {
           throw new AlreadyExistsError(
             `${name}: another document (${JSON.stringify(id)}) already has this ${index.spec.field}`,
             index.spec.field,
@@ -200,10 +200,10 @@ export class MemorySession {
         if (!index.spec.unique) continue;
         const key = index.keyOf(record);
         if (key === undefined) continue;
-        let byKey = overlay.uniqueKeys.get(index.spec.field);
+        let byKey = overlay.uniqueKeys.get(index.spec.key);
         if (byKey === undefined) {
           byKey = new Map();
-          overlay.uniqueKeys.set(index.spec.field, byKey);
+          overlay.uniqueKeys.set(index.spec.key, byKey);
         }
         let ids = byKey.get(key);
         if (ids === undefined) {

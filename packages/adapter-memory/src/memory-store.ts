@@ -1,5 +1,6 @@
 import { AlreadyExistsError, type DocumentMeta } from '@berth/core';
-import { getPathValue, getQueryValue, type IndexSpec } from '@berth/core/adapter';
+import { getQueryValue, type IndexSpec } from '@berth/core/adapter';
+import { compareEntries, type SortedEntry, SortedIndex } from './memory-sorted-index.js';
 
 /** A stored document: the canonical copy (never handed out) and its metadata. */
 export interface MemoryRecord {
@@ -24,14 +25,37 @@ export function indexKey(value: unknown): string | undefined {
   }
 }
 
-/** One declared index: value key → ids holding it. */
+/** One declared index: value key → ids holding it, and every document in index order. */
 export class MemoryIndex {
   readonly entries: Map<string, Set<string>> = new Map();
+  readonly sorted: SortedIndex = new SortedIndex();
   constructor(readonly spec: IndexSpec) {}
 
+  /**
+   * The key of the record's value (of each field, for a compound index,
+   * joined by NUL, which no string may hold), or `undefined` when a field
+   * holds null, nothing, an array or an object: such records are neither
+   * looked up by value nor checked by a unique index.
+   */
   keyOf(record: MemoryRecord | undefined): string | undefined {
+    if (record === undefined) return undefined;
     // An index on $createdAt or $updatedAt keys the record's metadata.
-    return record === undefined ? undefined : indexKey(getQueryValue(record.document, this.spec.path, record.meta));
+    if (!this.spec.compound) return indexKey(getQueryValue(record.document, this.spec.path, record.meta));
+    const keys: string[] = [];
+    for (const field of this.spec.fields) {
+      const key = indexKey(getQueryValue(record.document, field.path, record.meta));
+      if (key === undefined) return undefined;
+      keys.push(key);
+    }
+    return keys.join('\u0000');
+  }
+
+  /** The record's entry in the sorted index (every record has one). */
+  entryOf(record: MemoryRecord): SortedEntry {
+    return {
+      values: this.spec.fields.map((field) => getQueryValue(record.document, field.path, record.meta) ?? null),
+      id: record.document.id,
+    };
   }
 
   add(key: string | undefined, id: string): void {
@@ -70,6 +94,7 @@ const LOG_CHANGES = 16_384;
 /** The committed state of one collection. */
 export class MemoryCollection {
   readonly records: Map<string, MemoryRecord> = new Map();
+  /** By `IndexSpec.key`: the field, or `(<name>)` of a compound index. */
   readonly indexes: Map<string, MemoryIndex> = new Map();
   /** Bumped on every commit that changes the collection; transactions compare it. */
   sequence = 0;
@@ -118,6 +143,12 @@ export class MemoryCollection {
   apply(id: string, next: MemoryRecord | null): void {
     const previous = this.records.get(id);
     for (const index of this.indexes.values()) {
+      const old = previous === undefined ? undefined : index.entryOf(previous);
+      const fresh = next === null ? undefined : index.entryOf(next);
+      if (old === undefined || fresh === undefined || compareEntries(old, fresh) !== 0) {
+        if (old !== undefined) index.sorted.remove(old);
+        if (fresh !== undefined) index.sorted.insert(fresh);
+      }
       const before = index.keyOf(previous);
       const after = next === null ? undefined : index.keyOf(next);
       if (before === after) continue;
@@ -159,10 +190,12 @@ export class MemoryStore {
  * declaring `unique` on an indexed field checks the records it holds.
  */
 export function ensureIndex(collection: MemoryCollection, spec: IndexSpec, collectionName: string): boolean {
-  const existing = collection.indexes.get(spec.field);
+  const existing = collection.indexes.get(spec.key);
   if (existing !== undefined && (existing.spec.unique || !spec.unique)) return false;
   const index = new MemoryIndex(spec);
+  const entries: SortedEntry[] = [];
   for (const [id, record] of collection.records) {
+    entries.push(index.entryOf(record));
     const key = index.keyOf(record);
     if (spec.unique && key !== undefined && index.entries.has(key)) {
       throw new AlreadyExistsError(
@@ -173,6 +206,7 @@ export function ensureIndex(collection: MemoryCollection, spec: IndexSpec, colle
     }
     index.add(key, id);
   }
-  collection.indexes.set(spec.field, index);
+  index.sorted.load(entries);
+  collection.indexes.set(spec.key, index);
   return true;
 }

@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Filter, Repository } from '@berth/core';
-import { matchesFilter } from '@berth/core/adapter';
+import type { Filter, OrderBy, Query, Repository } from '@berth/core';
+import { matchesFilter, sortDocuments } from '@berth/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRawDatabase } from './fixtures/raw-database.js';
 import { SqliteBackend } from './sqlite-backend.js';
 
 // Declared indexes become expression indexes, and `explain` reports what
@@ -161,8 +162,9 @@ describe('explain', () => {
     expect(plan.detail).toMatch(/ORDER BY/);
   });
 
-  it('the unique index holds only present, non-null values: null and missing are found by a scan, and many may share them', async () => {
-    expect((await heroes.explain({ where: { score: null } })).strategy).toBe('scan');
+  it('the unique index holds null and missing values apart (its sort value is NULL): many may share them, and an index finds them', async () => {
+    const plan = await heroes.explain({ where: { score: null } });
+    expect(plan, plan.detail).toMatchObject({ strategy: 'index', index: 'heroes.score unique' });
     await expectSameResults({ score: null });
     await expectSameResults({ score: { $exists: false } });
     expect(await heroes.count({ score: null })).toBeGreaterThan(1);
@@ -172,4 +174,168 @@ describe('explain', () => {
     await expect(heroes.explain({ where: { 'a"b': 1 } })).rejects.toMatchObject({ code: 'VALIDATION' });
     await expect(heroes.explain({ limit: -1 })).rejects.toMatchObject({ code: 'VALIDATION' });
   });
+});
+
+/** What `find` returns must be the reference's page: filter, cross-type order, ties by id, limit. */
+async function expectSamePage<T extends { id: string }>(
+  repository: Repository<T>,
+  documents: readonly T[],
+  query: Query,
+): Promise<void> {
+  const matching = documents.filter((document) => matchesFilter(document, query.where ?? {}));
+  const expected = sortDocuments(matching, query.orderBy as OrderBy).slice(
+    query.offset ?? 0,
+    (query.offset ?? 0) + (query.limit ?? matching.length),
+  );
+  expect((await repository.find(query)).map((document) => document.id)).toEqual(
+    expected.map((document) => document.id),
+  );
+}
+
+describe('top-N and ranks served by an index', () => {
+  // The index holds the very expressions the cross-type order sorts by, so
+  // SQLite walks it in order and stops at the limit: no sort of the table.
+  const topN: [string, Query][] = [
+    ['descending', { orderBy: { field: 'level', direction: 'desc' }, limit: 20 }],
+    ['ascending', { orderBy: 'level', limit: 20 }],
+    ['ascending with an offset', { orderBy: 'level', limit: 5, offset: 30 }],
+    ['by a unique field', { orderBy: { field: 'score', direction: 'desc' }, limit: 10 }],
+    ['by a date', { orderBy: { field: 'born', direction: 'desc' }, limit: 7 }],
+    ['within a range', { where: { level: { $lt: 50 } }, orderBy: { field: 'level', direction: 'desc' }, limit: 20 }],
+  ];
+  for (const [label, query] of topN) {
+    it(`walks the index for a top-N, ${label}, and returns the reference's page`, async () => {
+      const plan = await heroes.explain(query);
+      expect(plan, plan.detail).toMatchObject({ strategy: 'index' });
+      expect(plan.detail).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
+      await expectSamePage(heroes, all, query);
+    });
+  }
+
+  it('sorts the whole table for an unindexed field (reported as a scan)', async () => {
+    const plan = await heroes.explain({ orderBy: 'note', limit: 20 });
+    expect(plan, plan.detail).toMatchObject({ strategy: 'scan' });
+    expect(plan.detail).toMatch(/TEMP B-TREE FOR ORDER BY/);
+  });
+
+  it('counts a rank (documents above a value) from the index, and count() has no WHERE at all', async () => {
+    const statements: string[] = [];
+    const filename = join(directory, 'rank.db');
+    const traced = new SqliteBackend({
+      database: openRawDatabase(filename, { verbose: (message) => statements.push(String(message)) }),
+    });
+    try {
+      const players = traced.repository<{ id: string; points?: unknown }>('players', {
+        indexes: [{ field: 'points', type: 'number' }],
+      });
+      const values: unknown[] = [
+        0,
+        -0,
+        5e-324,
+        1e308,
+        2 ** 53,
+        2 ** 53 + 2,
+        2 ** 62,
+        -(2 ** 62),
+        7,
+        7.5,
+        'seven',
+        null,
+      ];
+      await players.insertMany(values.map((points, n) => ({ id: `p${n}`, points })));
+      await players.insert({ id: 'missing' });
+      statements.length = 0;
+      expect(await players.count({ points: { $gt: 7 } })).toBe(5);
+      expect(await players.count({ points: { $gt: 2 ** 53 } })).toBe(3);
+      expect(await players.count({ points: { $gte: 0 } })).toBe(9);
+      const rank = statements.find((statement) => statement.includes('count(*)')) as string;
+      const plan = traced.native().prepare(`EXPLAIN QUERY PLAN ${rank}`).all() as { detail: string }[];
+      expect(plan.map((row) => row.detail).join('; ')).toMatch(/SEARCH players USING COVERING INDEX players\.points/);
+      statements.length = 0;
+      expect(await players.count()).toBe(13);
+      expect(statements.find((statement) => statement.includes('count(*)'))).toMatch(/FROM "players"$/);
+    } finally {
+      await traced.close();
+    }
+  });
+});
+
+describe('compound indexes', () => {
+  interface Revision {
+    id: string;
+    sessionId: string;
+    at: Date;
+    kind?: unknown;
+    size: number;
+  }
+  let revisions: Repository<Revision>;
+  const stored: Revision[] = [];
+  beforeAll(async () => {
+    revisions = backend.repository<Revision>('revisions', {
+      indexes: [
+        {
+          fields: [
+            { field: 'sessionId', type: 'string' },
+            { field: 'at', type: 'date' },
+          ],
+        },
+        {
+          fields: [
+            { field: 'sessionId', type: 'string' },
+            { field: 'kind', type: 'string' },
+            { field: 'size', type: 'number' },
+          ],
+          name: 'bySize',
+        },
+      ],
+    });
+    const kinds: unknown[] = ['a', 'A', 'a ', 'á', 1, null, true, 2 ** 53 + 2];
+    for (let n = 0; n < 400; n++) {
+      stored.push({
+        id: `r${String(n).padStart(3, '0')}`,
+        sessionId: ['s1', 'S1', 's1 ', 's2'][n % 4] as string,
+        at: new Date(Date.UTC(2024, 0, 1) + (n % 37) * 3_600_000),
+        ...(n % 9 === 0 ? {} : { kind: kinds[n % kinds.length] }),
+        size: [0, 5e-324, 1e308, -1, 2 ** 53 + 2, 2 ** 53, 7][n % 7] as number,
+      });
+    }
+    await revisions.insertMany(stored);
+  });
+
+  const cases: [string, Query, string][] = [
+    [
+      'equality prefix + sort',
+      { where: { sessionId: 's1' }, orderBy: { field: 'at', direction: 'desc' }, limit: 10 },
+      'revisions(sessionId+at)',
+    ],
+    [
+      'equality prefix + range',
+      { where: { sessionId: 's1 ', at: { $gte: new Date(Date.UTC(2024, 0, 1, 30)) } } },
+      'revisions(sessionId+at)',
+    ],
+    [
+      'equality prefix + range + sort',
+      { where: { sessionId: 'S1', at: { $lt: new Date(Date.UTC(2024, 0, 1, 5)) } }, orderBy: 'at', limit: 3 },
+      'revisions(sessionId+at)',
+    ],
+    [
+      'two equalities + sort (named)',
+      { where: { sessionId: 's1', kind: 'a' }, orderBy: { field: 'size', direction: 'desc' }, limit: 5 },
+      'revisions(bySize)',
+    ],
+    [
+      'two equalities + range past 2^53 (named)',
+      { where: { sessionId: 's2', kind: 1, size: { $gt: 2 ** 53 } } },
+      'revisions(bySize)',
+    ],
+  ];
+  for (const [label, query, index] of cases) {
+    it(`uses the compound index for ${label}, with the reference's results`, async () => {
+      const plan = await revisions.explain(query);
+      expect(plan, plan.detail).toMatchObject({ strategy: 'index', index });
+      // Without orderBy the order is by id, which the index does not hold.
+      if (query.orderBy !== undefined) expect(plan.detail).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
+      await expectSamePage(revisions, stored, query);
+    });
+  }
 });

@@ -29,4 +29,31 @@ describe('declared indexes in the file', () => {
     expect(await tags.count()).toBe(3);
     await second.close();
   });
+
+  it('an index stored by the previous version (on json_type and json_extract) is rebuilt at open on the sort expressions, and then serves a top-N', async () => {
+    const filename = join(directory, 'old-order.db');
+    const first = new SqliteBackend({ filename });
+    const levels = [3, 2 ** 53 + 2, 'x', null, 2 ** 62, -0, 5e-324];
+    await first
+      .repository('players', { indexes: [{ field: 'level', type: 'number' }] })
+      .insertMany(levels.map((level, n) => ({ id: `p${n}`, level })));
+    await first.close();
+    // Exactly what the previous version created for a declared number index.
+    const db = openRawDatabase(filename);
+    db.exec(`DROP INDEX "players.level"`);
+    db.exec(`CREATE INDEX "players.level" ON "players" (json_type(doc, '$."level"'), json_extract(doc, '$."level"'))`);
+    db.close();
+    const second = new SqliteBackend({ filename });
+    const players = second.repository('players', { indexes: [{ field: 'level', type: 'number' }] });
+    const query = { orderBy: { field: 'level', direction: 'desc' as const }, limit: 3 };
+    const plan = await players.explain(query);
+    expect(plan, plan.detail).toMatchObject({ strategy: 'index', index: 'players.level' });
+    expect(plan.detail).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
+    expect((await players.find(query)).map((player) => player.id)).toEqual(['p2', 'p4', 'p1']);
+    const stored = second.native().prepare(`SELECT sql FROM sqlite_schema WHERE name = 'players.level'`).get() as {
+      sql: string;
+    };
+    expect(stored.sql).toContain('berth_number');
+    await second.close();
+  });
 });

@@ -1,16 +1,20 @@
 import { type IndexSpec, isMetadataPath } from '@berth/core/adapter';
 import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
-import { jsonPath, jsonTextOf, jsonValueOf, typeOf } from './sqlite-query-compiler.js';
+import { rankOf, sortValueOf } from './sqlite-query-compiler.js';
 
-/** The name of a declared index: readable, and unique per collection and field. */
+/**
+ * The name of a declared index: readable, and unique per collection and
+ * field (`heroes.level`), or per compound index (`revisions(sessionId+at)`,
+ * `revisions(byTime)` when named).
+ */
 export function indexName(collection: string, spec: IndexSpec): string {
-  return `${collection}.${spec.field}${spec.unique ? ' unique' : ''}`;
+  return `${collection}${spec.compound ? spec.key : `.${spec.field}`}${spec.unique ? ' unique' : ''}`;
 }
 
 /**
- * The fields of the unique indexes stored for a table, oldest first: those
- * declared by earlier backends hold too, whether or not a repository
- * declares them again.
+ * The fields of the single-field unique indexes stored for a table, oldest
+ * first: those declared by earlier backends hold too, whether or not a
+ * repository declares them again.
  */
 export function storedUniqueFields(connection: SqliteConnection, table: string): string[] {
   const prefix = `${table}.`;
@@ -24,35 +28,26 @@ export function storedUniqueFields(connection: SqliteConnection, table: string):
     .map((name) => name.slice(prefix.length, -suffix.length));
 }
 
-/** The field's JSON type and value, written as the query compiler writes them so queries can use the index. */
-function keyParts(spec: IndexSpec): { readonly type: string; readonly value: string; readonly text: string } {
-  return {
-    type: typeOf(spec.path).compile(queryBuilder).sql,
-    value: jsonValueOf(spec.path).compile(queryBuilder).sql,
-    // SQLite's reading of a number is not exact (it merges neighbours one ulp
-    // apart near 1e-300), so uniqueness also compares the JSON text.
-    text: jsonTextOf(spec.path).compile(queryBuilder).sql,
-  };
-}
-
 /**
- * NULL for an array or an object other than an encoded Date, 0 otherwise.
- * As the last column of a unique index it keeps such values from colliding
- * (NULLs are distinct), since unique indexes ignore them like `countBy` does,
- * while lookups by type and value still use the index's first two columns.
+ * Each field's sort rank and sort value, written as the query compiler
+ * writes them (ORDER BY, equality, ranges, `$in`), so SQLite matches the
+ * queries to the index: it serves the cross-type order itself, numbers
+ * past 2^53 and Dates included.
  */
-function comparable(spec: IndexSpec): string {
-  const { type } = keyParts(spec);
-  const date = `json_type(doc, '${jsonPath(spec.path)}."$date"')`;
-  return `CASE WHEN ${type} = 'array' OR (${type} = 'object' AND ${date} IS NOT 'text') THEN NULL ELSE 0 END`;
+function keyColumns(spec: IndexSpec): string[] {
+  return spec.fields.flatMap((field) => [
+    rankOf(field.path).compile(queryBuilder).sql,
+    sortValueOf(field.path).compile(queryBuilder).sql,
+  ]);
 }
 
 /**
  * The CREATE INDEX statement of a declared index, exactly as SQLite keeps it
- * in `sqlite_schema`, so a stored index of another definition is recognized.
- * (type, value) keeps unique indexes type-strict: true and 1 differ. A
- * unique index leaves out null and missing values (its WHERE is the one the
- * query compiler repeats, so queries can use it) and arrays and objects.
+ * in `sqlite_schema`, so a stored index of another definition (an older
+ * Berth's) is recognized and rebuilt. A unique index needs no WHERE: the
+ * sort value is NULL for null, missing, arrays and objects, and NULLs are
+ * distinct in a unique index, so such documents are never checked, as
+ * the memory engine does.
  */
 export function indexDefinition(table: string, spec: IndexSpec): string {
   const name = `"${indexName(table, spec)}"`;
@@ -60,19 +55,16 @@ export function indexDefinition(table: string, spec: IndexSpec): string {
   if (isMetadataPath(spec.path)) {
     return `CREATE INDEX ${name} ON "${table}" (${spec.path[0] === '$createdAt' ? 'created_at' : 'updated_at'})`;
   }
-  const { type, value, text } = keyParts(spec);
-  if (!spec.unique) return `CREATE INDEX ${name} ON "${table}" (${type}, ${value})`;
-  return `CREATE UNIQUE INDEX ${name} ON "${table}" (${type}, ${value}, ${text}, ${comparable(spec)}) WHERE ${type} IS NOT NULL AND ${type} != 'null'`;
+  return `CREATE ${spec.unique ? 'UNIQUE ' : ''}INDEX ${name} ON "${table}" (${keyColumns(spec).join(', ')})`;
 }
 
 /**
- * Finds another document holding the unique value that a document holds,
- * compared as the unique index compares them. Parameters: the document's
- * JSON text, then its id. Written so the unique index serves it.
+ * Finds another document holding the unique value (or tuple) that a
+ * document holds, compared as the unique index compares them. Parameters:
+ * the document's JSON text, then its id. Written so the unique index serves it.
  */
 export function takenQuery(table: string, spec: IndexSpec): string {
-  const { type, value, text } = keyParts(spec);
-  const present = `${type} IS NOT NULL AND ${type} != 'null'`;
   const mine = (expression: string) => `(SELECT ${expression} FROM mine)`;
-  return `WITH mine(doc) AS (SELECT ?) SELECT 1 FROM "${table}" WHERE ${type} = ${mine(type)} AND ${value} = ${mine(value)} AND ${text} = ${mine(text)} AND ${present} AND ${comparable(spec)} IS NOT NULL AND ${mine(comparable(spec))} IS NOT NULL AND id != ? LIMIT 1`;
+  const equal = keyColumns(spec).map((column) => `${column} = ${mine(column)}`);
+  return `WITH mine(doc) AS (SELECT ?) SELECT 1 FROM "${table}" WHERE ${equal.join(' AND ')} AND id != ? LIMIT 1`;
 }

@@ -15,7 +15,7 @@ import { type RawBuilder, sql } from 'kysely';
  * JSON text in the `doc` column, reproducing the reference evaluator:
  * type-strict comparisons (`json_type` guards every comparison), code-point
  * string order (BINARY collation compares UTF-8 bytes), numbers as the
- * doubles JavaScript holds (see `numberOf`), null and missing alike for
+ * doubles JavaScript holds (see `integerOf`), null and missing alike for
  * equality, and the cross-type sort order.
  *
  * Field paths are inlined as JSON path literals: core has already limited
@@ -36,10 +36,8 @@ export function typeOf(path: FieldPath): Expression {
 }
 
 /**
- * `json_extract(doc, path)`: the SQL value at the path, as SQLite reads it.
- * Declared indexes hold exactly this expression, so conditions that should
- * use an index compare it; for numbers it is only an approximation (see
- * `numberOf`).
+ * `json_extract(doc, path)`: the SQL value at the path, as SQLite reads it;
+ * for numbers it is only an approximation (see `integerOf`).
  */
 export function jsonValueOf(path: FieldPath): Expression {
   return sql`json_extract(doc, ${sql.lit(jsonPath(path))})`;
@@ -57,22 +55,6 @@ export function jsonTextOf(path: FieldPath): Expression {
 const SAFE = sql.raw('BETWEEN -9007199254740992 AND 9007199254740992');
 
 /**
- * The double JavaScript holds for a number-typed field. SQLite's reading of
- * the JSON text differs: `4611686018427388000` (2^62 as JSON.stringify
- * writes it) becomes that 64-bit integer, which is not 2^62, and its
- * text-to-double conversion is off by up to a few ulps for large exponents
- * (it merges or swaps neighbours near 1e-300). Safe integers are taken as
- * SQLite reads them; any other number is parsed by JavaScript
- * (`berth_number`, see sqlite-json.ts) from the field's JSON text, which
- * `->` returns verbatim. (`typeof` of the extracted value is cheaper than
- * `json_type`; callers have already checked that the field is a number.)
- */
-function numberOf(path: FieldPath): Expression {
-  const value = jsonValueOf(path);
-  return sql`(CASE WHEN typeof(${value}) = 'integer' AND ${value} ${SAFE} THEN ${value} ELSE berth_number(${jsonTextOf(path)}) END)`;
-}
-
-/**
  * The value at the path, numbers as JavaScript's doubles (NULL when missing;
  * JSON text for arrays and objects). What `countBy` groups by.
  */
@@ -81,38 +63,28 @@ export function groupValueOf(path: FieldPath): Expression {
 }
 
 /**
- * numberOf for a field whose json_type is known to be 'integer': such a
- * literal within 2^53 is read exactly (one past int64 reads as a real
- * outside the range).
+ * The double JavaScript holds for a field whose json_type is 'integer'.
+ * SQLite's reading of the JSON text differs from it: `4611686018427388000`
+ * (2^62 as JSON.stringify writes it) becomes that 64-bit integer, which is
+ * not 2^62, and its text-to-double conversion is off by up to a few ulps
+ * for large exponents (it merges or swaps neighbours near 1e-300). An
+ * integer literal within 2^53 is read exactly (one past int64 reads as a
+ * real outside the range); any other number is parsed by JavaScript
+ * (`berth_number`, see sqlite-json.ts) from the field's JSON text, which
+ * `->` returns verbatim.
  */
 function integerOf(path: FieldPath): Expression {
   const value = jsonValueOf(path);
   return sql`(CASE WHEN ${value} ${SAFE} THEN ${value} ELSE berth_number(${jsonTextOf(path)}) END)`;
 }
 
-/** numberOf for a field whose json_type is known to be 'real'. */
+/** The double JavaScript holds for a field whose json_type is known to be 'real' (see `integerOf`). */
 function realOf(path: FieldPath): Expression {
   return sql`berth_number(${jsonTextOf(path)})`;
 }
 
-/**
- * Bounds within which SQLite's reading of a number's JSON text must lie
- * when the number itself is `x`: its error is a few ulps (2^-50 relative,
- * or a few subnormal steps), far inside these. A condition on the indexed
- * `jsonValueOf` value between them lets an index narrow the rows; `numberOf`
- * then decides exactly.
- */
-function near(x: number): { readonly low: number; readonly high: number } {
-  const margin = Math.abs(x) * 2 ** -40 + 2 ** -1000;
-  return { low: x - margin, high: x + margin };
-}
-
 function dateTextOf(path: FieldPath): Expression {
   return sql`json_extract(doc, ${sql.lit(`${jsonPath(path)}."$date"`)})`;
-}
-
-function isDate(path: FieldPath): Expression {
-  return sql`(${typeOf(path)} IS 'object' AND json_type(doc, ${sql.lit(`${jsonPath(path)}."$date"`)}) IS 'text')`;
 }
 
 /** The JSON text SQLite returns for an encoded Date. */
@@ -120,76 +92,40 @@ export function encodedDate(date: Date): string {
   return JSON.stringify({ $date: date.toISOString() });
 }
 
-/**
- * Redundant for a value already known to be a number, string or Date, but
- * it is the WHERE clause of the partial unique indexes (which leave out null
- * and missing values), and SQLite only uses a partial index when every term
- * of its WHERE appears in the query's WHERE.
- */
-function present(path: FieldPath): Expression {
-  const type = typeOf(path);
-  return sql`${type} IS NOT NULL AND ${type} != 'null'`;
-}
-
-/**
- * `IN` rather than two `IS` alternatives, so the planner searches one index
- * range per type instead of planning an OR (which cannot use a partial
- * index). Alone it is NULL for a missing field: use it only beside
- * `present`, which makes the conjunction false instead.
- */
-function isNumber(path: FieldPath): Expression {
-  return sql`${typeOf(path)} IN ('integer', 'real')`;
-}
-
 const TRUE: Expression = sql`1`;
 const FALSE: Expression = sql`0`;
 
 /**
- * Type-strict equality of the field with a scalar. Type checks use `IS`,
- * never `=` or `IN`, so a missing field (json_type NULL) gives false, not
- * NULL, and `NOT` stays plain negation.
+ * The rank and within-type value a JS scalar sorts by in SQL (see
+ * `rankOf` and `sortValueOf`): rank 0 for null, 1 with 0/1 for booleans,
+ * 2 for numbers, 3 for strings, 4 with the ISO text for Dates.
  */
-function equals(path: FieldPath, operand: DocumentScalar): Expression {
-  const type = typeOf(path);
-  if (operand === null) return sql`(${type} IS NULL OR ${type} IS 'null')`;
-  if (operand === true) return sql`(${type} IS 'true')`;
-  if (operand === false) return sql`(${type} IS 'false')`;
-  if (typeof operand === 'number') {
-    // A safe integer's text is read exactly, so the index can look it up.
-    const { low, high } = near(operand);
-    const candidates = Number.isSafeInteger(operand)
-      ? sql`${jsonValueOf(path)} = ${operand}`
-      : sql`${jsonValueOf(path)} BETWEEN ${low} AND ${high}`;
-    return sql`(${isNumber(path)} AND ${present(path)} AND ${candidates} AND ${numberOf(path)} = ${operand})`;
-  }
-  if (typeof operand === 'string') {
-    return sql`(${type} IS 'text' AND ${present(path)} AND ${jsonValueOf(path)} = ${operand})`;
-  }
-  return sql`(${type} IS 'object' AND ${present(path)} AND ${jsonValueOf(path)} = ${encodedDate(operand)})`;
+function sortKeyOf(operand: DocumentScalar): { readonly rank: number; readonly value: number | string | null } {
+  return { rank: typeRank(operand), value: sortValueParameter(operand) };
 }
 
 /**
- * Range conditions compare the indexed expression itself so an index on the
- * field serves them. A Date compares as its encoding, `{"$date":"<ISO>"}`:
- * the ISO text is fixed-width behind a fixed prefix, so the text order is
- * the chronological order, and the `$date` check keeps other objects out.
+ * Type-strict equality of the field with a scalar: the field's sort rank
+ * and sort value (exact: numbers as JavaScript's doubles) equal the
+ * operand's. These are the very expressions declared indexes hold, so an
+ * index serves the condition. Neither is ever NULL for a present scalar,
+ * and a rank never is, so `NOT` stays plain negation.
+ */
+function equals(path: FieldPath, operand: DocumentScalar): Expression {
+  const { rank, value } = sortKeyOf(operand);
+  if (operand === null) return sql`(${rankOf(path)} = 0)`;
+  return sql`(${rankOf(path)} = ${sql.lit(rank)} AND ${sortValueOf(path)} = ${value})`;
+}
+
+/**
+ * Range conditions compare the field's sort rank and value, the expressions
+ * declared indexes hold, so an index serves them (and a count of them).
+ * Matching the rank keeps them type-strict; a Date compares as its ISO
+ * text, which is fixed-width, so the text order is the chronological order.
  */
 function compare(path: FieldPath, operator: '>' | '>=' | '<' | '<=', operand: number | string | Date): Expression {
-  const op = sql.raw(operator);
-  const type = typeOf(path);
-  if (typeof operand === 'number') {
-    const { low, high } = near(operand);
-    const candidates = operator.startsWith('>')
-      ? sql`${jsonValueOf(path)} >= ${low}`
-      : sql`${jsonValueOf(path)} <= ${high}`;
-    // Beyond the margin SQLite's reading decides alone; only values near the operand need numberOf.
-    const decided = operator.startsWith('>') ? sql`${jsonValueOf(path)} > ${high}` : sql`${jsonValueOf(path)} < ${low}`;
-    return sql`(${isNumber(path)} AND ${present(path)} AND ${candidates} AND (${decided} OR ${numberOf(path)} ${op} ${operand}))`;
-  }
-  if (typeof operand === 'string') {
-    return sql`(${type} IS 'text' AND ${present(path)} AND ${jsonValueOf(path)} ${op} ${operand})`;
-  }
-  return sql`(${isDate(path)} AND ${present(path)} AND ${jsonValueOf(path)} ${op} ${encodedDate(operand)})`;
+  const { rank, value } = sortKeyOf(operand);
+  return sql`(${rankOf(path)} = ${sql.lit(rank)} AND ${sortValueOf(path)} ${sql.raw(operator)} ${value})`;
 }
 
 function elementEquals(operand: DocumentScalar): Expression {
@@ -205,53 +141,24 @@ function elementEquals(operand: DocumentScalar): Expression {
 }
 
 /**
- * `$in` as at most one term per type, each a SQL `IN` list: a flat OR of
- * 1000 equalities would exceed SQLite's expression depth.
+ * `$in` as at most one term per type, each a SQL `IN` list over the sort
+ * value (a flat OR of 1000 equalities would exceed SQLite's expression depth).
  */
 function isIn(path: FieldPath, values: readonly DocumentScalar[]): Expression {
-  const type = typeOf(path);
-  const numbers = values.filter((value): value is number => typeof value === 'number');
-  const strings = values.filter((value): value is string => typeof value === 'string');
-  const dates = values.filter((value): value is Date => value instanceof Date).map(encodedDate);
+  const byRank = new Map<number, (number | string)[]>();
+  for (const operand of values) {
+    if (operand === null) continue;
+    const { rank, value } = sortKeyOf(operand);
+    const list = byRank.get(rank) ?? [];
+    list.push(value as number | string);
+    byRank.set(rank, list);
+  }
   const terms: Expression[] = [];
   if (values.includes(null)) terms.push(equals(path, null));
-  if (values.includes(true)) terms.push(equals(path, true));
-  if (values.includes(false)) terms.push(equals(path, false));
-  if (numbers.length > 0) {
-    terms.push(
-      sql`(${isNumber(path)} AND ${present(path)} AND ${numberCandidates(path, numbers)} AND ${numberOf(path)} IN (${sql.join(numbers)}))`,
-    );
-  }
-  if (strings.length > 0) {
-    terms.push(sql`(${type} IS 'text' AND ${present(path)} AND ${jsonValueOf(path)} IN (${sql.join(strings)}))`);
-  }
-  if (dates.length > 0) {
-    terms.push(sql`(${type} IS 'object' AND ${present(path)} AND ${jsonValueOf(path)} IN (${sql.join(dates)}))`);
+  for (const [rank, list] of [...byRank].sort((a, b) => a[0] - b[0])) {
+    terms.push(sql`(${rankOf(path)} = ${sql.lit(rank)} AND ${sortValueOf(path)} IN (${sql.join(list)}))`);
   }
   return join(terms, 'OR');
-}
-
-/**
- * The index-friendly part of a numeric `$in`: safe integers in one `IN`
- * list, a range around every other number. The ranges are ORed as a
- * balanced tree: a flat chain of up to 1000 would exceed SQLite's
- * expression depth.
- */
-function numberCandidates(path: FieldPath, numbers: readonly number[]): Expression {
-  const safe = numbers.filter((number) => Number.isSafeInteger(number));
-  const ranges = numbers
-    .filter((number) => !Number.isSafeInteger(number))
-    .map((number) => {
-      const { low, high } = near(number);
-      return sql`${jsonValueOf(path)} BETWEEN ${low} AND ${high}`;
-    });
-  return anyOf(safe.length === 0 ? ranges : [sql`${jsonValueOf(path)} IN (${sql.join(safe)})`, ...ranges]);
-}
-
-function anyOf(parts: readonly Expression[]): Expression {
-  if (parts.length <= 1) return parts[0] ?? FALSE;
-  const middle = Math.ceil(parts.length / 2);
-  return sql`(${anyOf(parts.slice(0, middle))} OR ${anyOf(parts.slice(middle))})`;
 }
 
 function join(parts: readonly Expression[], separator: 'AND' | 'OR'): Expression {
@@ -373,28 +280,60 @@ export function compileFilter(node: FilterNode): Expression {
   }
 }
 
-/** Rank of a value's type in the cross-type order, as SQL. */
-function rankOf(path: FieldPath): Expression {
+/**
+ * Rank of a value's type in the cross-type order, as SQL. Declared indexes
+ * hold this very expression (then `sortValueOf`), so ORDER BY, ranges and
+ * equality on an indexed field are index searches.
+ */
+export function rankOf(path: FieldPath): Expression {
   // CASE with a base expression evaluates it once: one JSON lookup, not four.
   const date = sql`json_type(doc, ${sql.lit(`${jsonPath(path)}."$date"`)})`;
   return sql`(CASE ${typeOf(path)} WHEN 'true' THEN 1 WHEN 'false' THEN 1 WHEN 'integer' THEN 2 WHEN 'real' THEN 2 WHEN 'text' THEN 3 WHEN 'array' THEN 5 WHEN 'object' THEN (CASE WHEN ${date} IS 'text' THEN 4 ELSE 6 END) ELSE 0 END)`;
 }
 
-/** The value a field sorts by within its type (NULL for null, arrays and objects, which tie). */
-function sortValueOf(path: FieldPath): Expression {
+/**
+ * The value a field sorts by within its type (NULL for null, arrays and
+ * objects, which tie): numbers as JavaScript's doubles, strings, Dates as
+ * their ISO text, booleans as 0 and 1.
+ */
+export function sortValueOf(path: FieldPath): Expression {
   const value = jsonValueOf(path);
   const date = sql`json_type(doc, ${sql.lit(`${jsonPath(path)}."$date"`)})`;
   return sql`(CASE ${typeOf(path)} WHEN 'true' THEN ${value} WHEN 'false' THEN ${value} WHEN 'text' THEN ${value} WHEN 'integer' THEN ${integerOf(path)} WHEN 'real' THEN ${realOf(path)} WHEN 'object' THEN (CASE WHEN ${date} IS 'text' THEN ${dateTextOf(path)} ELSE NULL END) ELSE NULL END)`;
 }
 
-/** The ORDER BY terms of a sort: rank and value per key, then id ascending. */
-export function compileOrderBy(sort: readonly SortSpec[]): Expression {
+/**
+ * The fields whose type the filter fixes: a top-level AND term compares
+ * them with a non-null scalar, so every match has that one rank.
+ */
+function fixedRanks(filter: FilterNode | undefined): Set<string> {
+  const fixed = new Set<string>();
+  if (filter === undefined) return fixed;
+  for (const term of filter.kind === 'and' ? filter.nodes : [filter]) {
+    const ranked = ['eq', 'gt', 'gte', 'lt', 'lte'].includes(term.kind);
+    if (ranked && 'value' in term && 'path' in term && term.value !== null) fixed.add(term.path.join('.'));
+  }
+  return fixed;
+}
+
+/**
+ * The ORDER BY terms of a sort: rank and value per key, then id ascending.
+ * A rank the filter fixes is left out: it changes nothing, and SQLite
+ * would not see that an index searched on that rank is already in order,
+ * and sort every match (a range plus a sort).
+ */
+export function compileOrderBy(sort: readonly SortSpec[], filter?: FilterNode): Expression {
   const terms: Expression[] = [];
+  const fixed = fixedRanks(filter);
   for (const key of sort) {
     const direction = sql.raw(key.direction === 'desc' ? 'DESC' : 'ASC');
     // Metadata is always a Date: one rank, so the column alone orders it.
-    if (isMetadataPath(key.path)) terms.push(sql`${metadataColumn(key.path)} ${direction}`);
-    else terms.push(sql`${rankOf(key.path)} ${direction}`, sql`${sortValueOf(key.path)} ${direction}`);
+    if (isMetadataPath(key.path)) {
+      terms.push(sql`${metadataColumn(key.path)} ${direction}`);
+      continue;
+    }
+    if (!fixed.has(key.path.join('.'))) terms.push(sql`${rankOf(key.path)} ${direction}`);
+    terms.push(sql`${sortValueOf(key.path)} ${direction}`);
   }
   terms.push(sql`id ASC`);
   return sql.join(terms);

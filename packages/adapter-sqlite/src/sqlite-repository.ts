@@ -37,6 +37,7 @@ import {
   compareValues,
   copyDocument,
   cursorAfter,
+  type FilterNode,
   findOneQuery,
   type IndexSpec,
   isMetadataPath,
@@ -137,6 +138,16 @@ function containsDate(value: unknown): boolean {
 /** The SQL name of a collection table (collection names are validated identifiers). */
 function table(name: string): RawBuilder<unknown> {
   return sql.id(name);
+}
+
+/** Whether a filter holds for every document (none was given). */
+function isMatchAll(filter: FilterNode): boolean {
+  return filter.kind === 'and' && filter.nodes.length === 0;
+}
+
+/** ` WHERE a AND b`, or nothing for no conditions. */
+function whereClause(conditions: readonly RawBuilder<unknown>[]): RawBuilder<unknown> {
+  return conditions.length === 0 ? sql`` : sql` WHERE ${sql.join(conditions, sql` AND `)}`;
 }
 
 /**
@@ -324,10 +335,10 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     limit: number | undefined,
     columns: RawBuilder<unknown> = sql`id, doc`,
   ): RawBuilder<unknown> {
-    const where = compileFilter(prepared.filter);
-    const after = prepared.after === undefined ? sql`1` : compileAfter(prepared.sort, prepared.after);
+    const conditions = isMatchAll(prepared.filter) ? [] : [compileFilter(prepared.filter)];
+    if (prepared.after !== undefined) conditions.push(compileAfter(prepared.sort, prepared.after));
     const limitClause = limit === undefined ? sql`LIMIT -1` : sql`LIMIT ${limit}`;
-    return sql`SELECT ${columns} FROM ${table(this.name)} WHERE ${where} AND ${after} ORDER BY ${compileOrderBy(prepared.sort)} ${limitClause} OFFSET ${prepared.offset}`;
+    return sql`SELECT ${columns} FROM ${table(this.name)}${whereClause(conditions)} ORDER BY ${compileOrderBy(prepared.sort, prepared.filter)} ${limitClause} OFFSET ${prepared.offset}`;
   }
 
   async get(id: string, options?: SignalOptions): Promise<T | null> {
@@ -427,10 +438,12 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   }
 
   async count(where?: Query['where'], options?: SignalOptions): Promise<number> {
-    const filter = compileFilter(parseFilter(where));
+    const parsed = parseFilter(where);
+    // No WHERE at all without a filter: SQLite counts from its smallest index then (`WHERE 1` reads every row).
+    const filter = whereClause(isMatchAll(parsed) ? [] : [compileFilter(parsed)]);
     return this.operation(options, 'count', () => {
       const row = this.connection.get<{ n: number }>(
-        sql`SELECT count(*) AS n FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder),
+        sql`SELECT count(*) AS n FROM ${table(this.name)}${filter}`.compile(queryBuilder),
       );
       return row?.n ?? 0;
     });
@@ -503,10 +516,18 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
       const compiled = this.selectQuery(prepared, prepared.limit).compile(queryBuilder);
       const plan = this.connection.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${compiled.sql}`, compiled.parameters);
       const detail = plan.map((row) => row.detail).join('; ');
-      const search = plan.find(
-        (row) => /^SEARCH\b/.test(row.detail) && /USING (COVERING )?INDEX|PRIMARY KEY/.test(row.detail),
-      );
-      const index = search?.detail.match(/USING (?:COVERING )?INDEX "?([^"(]+?)"? \(/)?.[1];
+      // A walk of a declared index in sort order that a limit stops early
+      // (top-N) counts as served by the index, unless the rows are sorted
+      // again as a whole afterwards.
+      const ordered =
+        prepared.limit !== undefined &&
+        !plan.some((row) => /TEMP B-TREE FOR ORDER BY/.test(row.detail)) &&
+        plan.find((row) => /^SCAN \S+ USING (COVERING )?INDEX (?!sqlite_autoindex_)/.test(row.detail));
+      const search =
+        plan.find((row) => /^SEARCH\b/.test(row.detail) && /USING (COVERING )?INDEX|PRIMARY KEY/.test(row.detail)) ??
+        (ordered === false ? undefined : ordered);
+      // Index names end with the table's name and either `.field` or `(fields)`, then maybe ` unique`.
+      const index = search?.detail.match(/USING (?:COVERING )?INDEX (.+?)(?: \(|$)/)?.[1];
       if (search === undefined) return { strategy: 'scan', detail };
       // The id column's key is SQLite's automatic index of the primary key.
       return {

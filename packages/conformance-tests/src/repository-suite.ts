@@ -5,6 +5,7 @@ import { conditionalUpdateGroup } from './groups/conditional-update-group.js';
 import { crudGroup } from './groups/crud-group.js';
 import { differentialGroup } from './groups/differential-group.js';
 import { filterGroup } from './groups/filter-group.js';
+import { indexGroup } from './groups/index-group.js';
 import { isolationGroup } from './groups/isolation-group.js';
 import { lifecycleGroup } from './groups/lifecycle-group.js';
 import { metadataGroup } from './groups/metadata-group.js';
@@ -34,6 +35,7 @@ export const repositoryGroups: readonly ConformanceGroup[] = [
   metadataGroup,
   aggregateGroup,
   uniqueGroup,
+  indexGroup,
   validationGroup,
   argumentsGroup,
   transactionGroup,

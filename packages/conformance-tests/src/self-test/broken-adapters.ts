@@ -9,7 +9,14 @@ import {
   type SignalOptions,
   type WriteOptions,
 } from '@berth/core';
-import { applyUpdate, getPathValue, isPlainObject, normalizeOrderBy, parseUpdate } from '@berth/core/adapter';
+import {
+  applyUpdate,
+  compareValues,
+  getPathValue,
+  isPlainObject,
+  normalizeOrderBy,
+  parseUpdate,
+} from '@berth/core/adapter';
 import { brokenArguments } from './broken-arguments.js';
 import { type Breakage, updateMethod } from './broken-backend.js';
 import { brokenComparisons } from './broken-comparisons.js';
@@ -248,6 +255,45 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
           updateMany: async (where, update, options) =>
             (await inner.exists(where, options)) ? inner.updateMany(where, update, options) : 0,
         }),
+      },
+    },
+    {
+      name: 'serves top-N from an index that orders strings by locale',
+      group: 'indexes',
+      breakage: { repository: resortWith((a, b) => String(a).localeCompare(String(b))) },
+    },
+    {
+      name: 'counts a rank from an index in the cross-type order, not type-strictly',
+      group: 'indexes',
+      breakage: {
+        repository: (inner) => ({
+          count: async (where, options) => {
+            const [field, condition] = Object.entries(where ?? {})[0] ?? [];
+            if (field === undefined || !isPlainObject(condition) || !('$gt' in condition)) {
+              return inner.count(where, options);
+            }
+            const all = await inner.find({}, options);
+            return all.filter((document) => compareValues(getPathValue(document, [field]) ?? null, condition.$gt) > 0)
+              .length;
+          },
+        }),
+      },
+    },
+    {
+      name: 'enforces a unique compound index on its first field only',
+      group: 'indexes',
+      breakage: {
+        repositoryOptions: (options?: RepositoryOptions<Document>) =>
+          options?.indexes === undefined
+            ? options
+            : {
+                ...options,
+                indexes: options.indexes.map((index) =>
+                  'fields' in index && index.unique === true && index.fields[0] !== undefined
+                    ? { ...index.fields[0], unique: true }
+                    : index,
+                ),
+              },
       },
     },
     {

@@ -1,22 +1,79 @@
 import { UnsupportedError, ValidationError } from '../errors.js';
 import { type FieldPath, isMetadataPath, parseFieldPath, parseQueryPath } from '../values/names.js';
 import { isPlainObject } from '../values/values.js';
-import type { IndexDefinition, RepositoryOptions } from './repository.js';
+import type { IndexDefinition, IndexFieldType, RepositoryOptions } from './repository.js';
 
-/** A validated index definition. */
+/** One validated field of an index. */
+export interface IndexFieldSpec {
+  readonly field: string;
+  readonly path: FieldPath;
+  readonly type: IndexFieldType;
+}
+
+/**
+ * A validated index definition. `field`, `path` and `type` are the first
+ * field's for a compound index, whose `field` is its fields joined by `+`
+ * (what an `ALREADY_EXISTS` error names).
+ */
 export interface IndexSpec {
   readonly name: string;
   readonly field: string;
   readonly path: FieldPath;
-  readonly type: IndexDefinition['type'];
+  readonly type: IndexFieldType;
   readonly unique: boolean;
+  /** Every indexed field, in index order (one for a single-field index). */
+  readonly fields: readonly IndexFieldSpec[];
+  /** Whether it was declared with `fields` (a compound index). */
+  readonly compound: boolean;
+  /**
+   * Identifies the index within its collection: the field of a single-field
+   * index, `(<name>)` of a compound one (parentheses cannot occur in a field path).
+   */
+  readonly key: string;
 }
 
 const INDEX_TYPES = new Set(['string', 'number', 'date', 'boolean']);
+const INDEX_NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
+/** Most fields one compound index may hold. */
+export const MAX_INDEX_FIELDS = 8;
+
+function indexField(definition: unknown, where: string): IndexFieldSpec {
+  if (!isPlainObject(definition)) throw new ValidationError(`${where}: an index field is { field, type }`, 'indexes');
+  const path =
+    typeof definition.field === 'string' && definition.field.startsWith('$')
+      ? parseQueryPath(definition.field)
+      : parseFieldPath(definition.field);
+  if (!INDEX_TYPES.has(definition.type as string)) {
+    throw new ValidationError(
+      `index on "${String(definition.field)}" has type ${JSON.stringify(definition.type)}; use string, number, date or boolean`,
+      'indexes',
+    );
+  }
+  return { field: definition.field as string, path, type: definition.type as IndexFieldType };
+}
+
+function compoundFields(definition: Record<string, unknown>): IndexFieldSpec[] {
+  const fields = definition.fields;
+  if (!Array.isArray(fields) || fields.length < 2 || fields.length > MAX_INDEX_FIELDS) {
+    throw new ValidationError(
+      `a compound index takes 2 to ${MAX_INDEX_FIELDS} fields (one field: use { field, type })`,
+      'indexes',
+    );
+  }
+  const specs = fields.map((field: unknown) => indexField(field, 'compound index'));
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    if (seen.has(spec.field)) {
+      throw new ValidationError(`compound index lists "${spec.field}" twice`, 'indexes');
+    }
+    seen.add(spec.field);
+  }
+  return specs;
+}
 
 /**
  * Validates repository options (the schema's shape, and the indexes). Index names are derived from
- * the collection and field, so they are safe identifiers too.
+ * the collection and fields (or a compound index's validated `name`), so they are safe identifiers too.
  */
 export function normalizeIndexes(
   collection: string,
@@ -36,41 +93,63 @@ export function normalizeIndexes(
   const indexes = options.indexes ?? [];
   if (!Array.isArray(indexes)) throw new ValidationError('indexes must be an array', 'indexes');
   const seen = new Set<string>();
+  const seenFields = new Set<string>();
   return indexes.map((definition: IndexDefinition) => {
-    if (!isPlainObject(definition)) throw new ValidationError('an index is { field, type, unique? }', 'indexes');
-    // `$createdAt` / `$updatedAt` may be indexed (type date, never unique) to serve metadata filters and sorts.
-    const path =
-      typeof definition.field === 'string' && definition.field.startsWith('$')
-        ? parseQueryPath(definition.field)
-        : parseFieldPath(definition.field);
-    if (isMetadataPath(path) && (definition.type !== 'date' || definition.unique === true)) {
+    if (!isPlainObject(definition)) {
+      throw new ValidationError('an index is { field, type, unique? } or { fields, unique?, name? }', 'indexes');
+    }
+    const compound = 'fields' in definition;
+    if (compound && 'field' in definition) {
+      throw new ValidationError('an index takes either field (one field) or fields (a compound index)', 'indexes');
+    }
+    const fields = compound ? compoundFields(definition) : [indexField(definition, 'index')];
+    const first = fields[0] as IndexFieldSpec;
+    // `$createdAt` / `$updatedAt` may be indexed alone (type date, never unique) to serve metadata filters and sorts.
+    if (fields.some((field) => isMetadataPath(field.path))) {
+      if (compound) {
+        throw new ValidationError(
+          'a compound index cannot hold $createdAt or $updatedAt: index each of them on its own',
+          'indexes',
+        );
+      }
+      if (first.type !== 'date' || definition.unique === true) {
+        throw new ValidationError(
+          `an index on ${first.field} has type "date" and is not unique (two writes may share a millisecond)`,
+          'indexes',
+        );
+      }
+    }
+    const joined = fields.map((spec) => spec.field).join('+');
+    const name = compound ? (definition as { name?: unknown }).name : undefined;
+    if (name !== undefined && (typeof name !== 'string' || !INDEX_NAME.test(name))) {
       throw new ValidationError(
-        `an index on ${definition.field} has type "date" and is not unique (two writes may share a millisecond)`,
+        `index name ${JSON.stringify(name)} is not allowed: use a letter followed by letters, digits or "_" (at most 63 characters)`,
         'indexes',
       );
     }
-    if (!INDEX_TYPES.has(definition.type)) {
-      throw new ValidationError(
-        `index on "${definition.field}" has type ${JSON.stringify(definition.type)}; use string, number, date or boolean`,
-        'indexes',
-      );
+    const key = compound ? `(${name ?? joined})` : first.field;
+    if (seen.has(key) || seenFields.has(joined)) {
+      throw new ValidationError(`index on "${joined}" is declared twice`, 'indexes');
     }
-    if (seen.has(definition.field)) {
-      throw new ValidationError(`index on "${definition.field}" is declared twice`, 'indexes');
-    }
-    seen.add(definition.field);
+    seen.add(key);
+    seenFields.add(joined);
     const unique = definition.unique === true;
     if (unique && !supportsUnique) {
-      throw new UnsupportedError(`this adapter cannot enforce unique indexes (on ${collection}.${definition.field})`, {
+      throw new UnsupportedError(`this adapter cannot enforce unique indexes (on ${collection}.${joined})`, {
         collection,
       });
     }
+    const derived =
+      name ?? fields.map((spec) => spec.path.join('_').replaceAll('-', '_').replaceAll('$', '')).join('__');
     return {
-      name: `${collection}_${path.join('_').replaceAll('-', '_').replaceAll('$', '')}_${unique ? 'uidx' : 'idx'}`,
-      field: definition.field,
-      path,
-      type: definition.type,
+      name: `${collection}_${derived}_${unique ? 'uidx' : 'idx'}`,
+      field: joined,
+      path: first.path,
+      type: first.type,
       unique,
+      fields,
+      compound,
+      key,
     };
   });
 }

@@ -41,11 +41,14 @@ export interface Conditional {
   readonly where: object;
 }
 
-/** A declared index: which field, and the type of value it holds. */
-export interface IndexDefinition {
+/** The type of value an indexed field holds. */
+export type IndexFieldType = 'string' | 'number' | 'date' | 'boolean';
+
+/** An index on one field: which field, and the type of value it holds. */
+export interface SingleFieldIndex {
   /** Dotted field path. */
   readonly field: string;
-  readonly type: 'string' | 'number' | 'date' | 'boolean';
+  readonly type: IndexFieldType;
   /** Reject a second document with the same (non-null) value. */
   readonly unique?: boolean | undefined;
 }
@@ -95,6 +98,39 @@ export interface UpdateOptions<T extends Document = AnyDocument> extends WriteEn
   /** Create `{ ...upsert, id }` and apply the update to it when the document is missing. */
   readonly upsert?: UpsertFields<T> | undefined;
 }
+
+/**
+ * An index on several fields, in order: it serves equality on a prefix of
+ * them followed by a range or a sort on the next one.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository, RepositoryBackend } from '@berth/core';
+ *
+ * interface Revision { id: string; sessionId: string; at: Date; text: string }
+ *
+ * async function latest(backend: RepositoryBackend, sessionId: string): Promise<Revision[]> {
+ *   const revisions: Repository<Revision> = backend.repository<Revision>('revisions', {
+ *     indexes: [{ fields: [{ field: 'sessionId', type: 'string' }, { field: 'at', type: 'date' }] }],
+ *   });
+ *   return revisions.find({ where: { sessionId }, orderBy: { field: 'at', direction: 'desc' }, limit: 10 });
+ * }
+ * ```
+ */
+export interface CompoundIndex {
+  /** Two to eight distinct fields, in index order. */
+  readonly fields: readonly { readonly field: string; readonly type: IndexFieldType }[];
+  /**
+   * Reject a second document with the same tuple of values. A document whose
+   * indexed fields are not all present, non-null scalars is not checked.
+   */
+  readonly unique?: boolean | undefined;
+  /** Names the index (`explain` reports it): a letter, then letters, digits or `_`. Defaults to the fields joined by `+`. */
+  readonly name?: string | undefined;
+}
+
+/** A declared index: on one field, or compound (on several). */
+export type IndexDefinition = SingleFieldIndex | CompoundIndex;
 
 /** Options of `backend.repository(name, options)`. */
 export interface RepositoryOptions<T extends Document = AnyDocument> {
