@@ -1,4 +1,4 @@
-import { isBerthError } from '@berth/core';
+import { type DocumentValue, isBerthError, MAX_NESTING_DEPTH, stringifyDocument } from '@berth/core';
 import { describe, expect, it } from 'vitest';
 import { MemoryCache, type MemoryCacheConfig } from './memory-cache.js';
 
@@ -66,6 +66,66 @@ describe('MemoryCache', () => {
     expect(cache.byteSize).toBe(4 + 6);
     await cache.delete('k€');
     expect(cache.byteSize).toBe(0);
+  });
+
+  it('weighs exactly what the JSON text would weigh, without writing it', async () => {
+    // set() counts the bytes from the value; these are the cases where a
+    // count could drift from the encoded text: escapes, astral characters,
+    // number spellings, Dates at the ends of their range, deep nesting, size.
+    let deep: DocumentValue = 'bottom';
+    for (let level = 0; level < MAX_NESTING_DEPTH; level++) deep = level % 2 === 0 ? [deep] : { [`k${level}`]: deep };
+    const values: DocumentValue[] = [
+      '',
+      'quote " backslash \\ slash /',
+      '\u0001\u001f\b\t\n\f\r\u007f\u0080',
+      'é€😀𝄞 \u2028\u2029 \uFEFF',
+      '😀'.repeat(100_000),
+      `${'x'.repeat(1_000_000)}"\\\n`,
+      0,
+      -0,
+      5e-324,
+      1e308,
+      -1.7976931348623157e308,
+      2 ** 53 + 2,
+      1e21,
+      123456789.125,
+      true,
+      false,
+      null,
+      [],
+      {},
+      [[], {}, [null]],
+      { 'key "quoted"': 1, 'é😀': [1, 'two', { three: 3 }], '\u0001': '\n' },
+      new Date(-1),
+      new Date('0000-01-01T00:00:00.000Z'),
+      new Date('9999-12-31T23:59:59.999Z'),
+      { at: [new Date(0), { nested: new Date(1) }] },
+      deep,
+    ];
+    const cache = new MemoryCache({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 });
+    const utf8 = (text: string): number => Buffer.byteLength(text, 'utf8');
+    for (const [index, value] of values.entries()) {
+      const key = `k😀${index}`;
+      await cache.set(key, value);
+      expect({ index, bytes: cache.byteSize }).toStrictEqual({
+        index,
+        bytes: utf8(key) + utf8(stringifyDocument(value)),
+      });
+      await cache.delete(key);
+    }
+    expect(cache.byteSize).toBe(0);
+  });
+
+  it('keeps a value exactly at maxBytes and refuses one a byte heavier', async () => {
+    // Key 'k' (1) + '"' + 7 × '😀' (28 bytes) + 'x' + '"' = 32 bytes.
+    const cache = new MemoryCache({ maxBytes: 32 });
+    await cache.set('k', `${'😀'.repeat(7)}x`);
+    expect(cache.byteSize).toBe(32);
+    expect(await cache.get('k')).toBe(`${'😀'.repeat(7)}x`);
+    // A newline is one byte of UTF-8 but two of JSON (`\n`): 33 bytes, not kept.
+    await cache.set('k', `${'😀'.repeat(7)}\n`);
+    expect(cache.byteSize).toBe(0);
+    expect(await cache.get('k')).toBeUndefined();
   });
 
   it('evicts to the entry bound and to the byte bound', async () => {

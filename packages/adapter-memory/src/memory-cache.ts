@@ -6,8 +6,8 @@ import {
   cloneValue,
   copyValue,
   type DocumentValue,
+  jsonByteLength,
   type SignalOptions,
-  stringifyDocument,
   throwIfAborted,
   ValidationError,
 } from '@berth/core';
@@ -18,8 +18,9 @@ export interface MemoryCacheConfig {
   readonly maxEntries?: number | undefined;
   /**
    * Most bytes held (default 64 MiB). An entry weighs the UTF-8 length of its
-   * key plus that of its value's JSON text (Dates as `{"$date": …}`). A value
-   * heavier than the whole bound is not kept.
+   * key plus that of its value's JSON text (Dates as `{"$date": …}`), counted
+   * from the value without encoding it. A value heavier than the whole bound
+   * is not kept.
    */
   readonly maxBytes?: number | undefined;
   /** TTL of a `set` that gives none, in milliseconds (default: entries live until evicted). */
@@ -143,16 +144,20 @@ export class MemoryCache implements Cache {
     checkKey(key, 'key');
     const ttlMs = checkTtl(options?.ttlMs, 'ttlMs') ?? this.defaultTtlMs;
     const copy = copyValue(value, 'value');
-    const bytes = utf8Length(key) + utf8Length(stringifyDocument(copy));
+    // The length of the JSON text `stringifyDocument` would write, counted
+    // from the copy without writing it: the text was only ever weighed.
+    const bytes = utf8Length(key) + jsonByteLength(copy);
     this.remove(key);
     // Too heavy to keep: the previous value is gone all the same, so no later
     // get returns what this set replaced.
     if (bytes > this.maxBytes) return;
     this.entries.set(key, { value: copy, bytes, expiresAt: ttlMs === undefined ? Infinity : this.now() + ttlMs });
     this.bytes += bytes;
-    for (const [oldest] of this.entries) {
-      if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
-      this.remove(oldest);
+    // Most sets fit: no iterator is made unless something must go.
+    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done === true) break;
+      this.remove(oldest.value);
     }
   }
 
