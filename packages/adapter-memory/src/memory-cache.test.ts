@@ -128,6 +128,58 @@ describe('MemoryCache', () => {
     expect(await cache.get('k')).toBeUndefined();
   });
 
+  it('evicts in recency order through long runs of sets, hits, deletes and clears, as a reference LRU does', async () => {
+    // The reference: a Map re-inserted on every use, evicting from the front.
+    const reference = new Map<string, number>();
+    const cache = new MemoryCache({ maxEntries: 5, maxBytes: 22 });
+    const weight = (key: string, value: number): number => key.length + String(value).length;
+    let bytes = 0;
+    const drop = (key: string): void => {
+      const value = reference.get(key);
+      if (value === undefined) return;
+      reference.delete(key);
+      bytes -= weight(key, value);
+    };
+    let seed = 42;
+    const random = (n: number): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let step = 0; step < 5_000; step++) {
+      const key = `k${random(9)}`;
+      const action = random(20);
+      if (action < 10) {
+        const value = random(10) === 0 ? 10 ** 30 : random(1000);
+        await cache.set(key, value);
+        drop(key);
+        if (weight(key, value) <= 22) {
+          reference.set(key, value);
+          bytes += weight(key, value);
+          for (const oldest of reference.keys()) {
+            if (reference.size <= 5 && bytes <= 22) break;
+            drop(oldest);
+          }
+        }
+      } else if (action < 17) {
+        const expected = reference.get(key);
+        if (expected !== undefined) {
+          reference.delete(key);
+          reference.set(key, expected);
+        }
+        expect(await cache.get(key)).toBe(expected);
+      } else if (action < 19) {
+        expect(await cache.delete(key)).toBe(reference.has(key));
+        drop(key);
+      } else if (random(10) === 0) {
+        await cache.clear();
+        reference.clear();
+        bytes = 0;
+      }
+      expect(cache.byteSize).toBe(bytes);
+    }
+    expect((await cache.stats()).size).toBe(reference.size);
+  });
+
   it('evicts to the entry bound and to the byte bound', async () => {
     const byEntries = new MemoryCache({ maxEntries: 2 });
     for (const key of ['a', 'b', 'c']) await byEntries.set(key, key);

@@ -29,11 +29,21 @@ export interface MemoryCacheConfig {
   readonly now?: (() => number) | undefined;
 }
 
+/**
+ * One entry, and its place in the recency list. Mutable so that a `set`
+ * reuses the entry it replaces or evicts, and a hit only relinks it: a new
+ * object per `set` would be one more object for the garbage collector to
+ * promote and collect, which costs more than the rest of the `set`.
+ */
 interface MemoryCacheEntry {
-  readonly value: DocumentValue;
-  readonly bytes: number;
+  key: string;
+  value: DocumentValue;
+  bytes: number;
   /** On the cache's clock; `Infinity` for no TTL. */
-  readonly expiresAt: number;
+  expiresAt: number;
+  /** Neighbours in recency order (`older` is toward the least recently used). */
+  older: MemoryCacheEntry | undefined;
+  newer: MemoryCacheEntry | undefined;
 }
 
 const DEFAULT_MAX_ENTRIES = 10_000;
@@ -82,8 +92,8 @@ function checkKey(key: unknown, what: string): asserts key is string {
  * Expired entries are dropped when touched, and all at once by `stats()`, so
  * `stats().size` counts live entries only.
  *
- * The LRU is a `Map`, whose iteration order is insertion order: a hit
- * re-inserts its key at the end, so eviction takes from the front. The
+ * The LRU is a `Map` from keys to entries linked in recency order: a hit
+ * moves its entry to the newest end, eviction takes the oldest. The
  * `lru-cache` package (Node 20 compatible) was weighed and left out: the
  * bounds, TTLs and counters it would run are the few lines here, while what
  * this class must own anyway (validation, copies, exact hit and miss counts,
@@ -107,8 +117,10 @@ export class MemoryCache implements Cache {
   readonly maxBytes: number;
   readonly defaultTtlMs: number | undefined;
   private readonly now: () => number;
-  /** In recency order: least recently used first. */
   private readonly entries = new Map<string, MemoryCacheEntry>();
+  /** Ends of the recency list. */
+  private oldest: MemoryCacheEntry | undefined;
+  private newest: MemoryCacheEntry | undefined;
   private bytes = 0;
   private hits = 0;
   private misses = 0;
@@ -134,8 +146,8 @@ export class MemoryCache implements Cache {
       return undefined;
     }
     this.hits++;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    this.unlink(entry);
+    this.link(entry);
     return cloneValue(entry.value);
   }
 
@@ -147,18 +159,27 @@ export class MemoryCache implements Cache {
     // The length of the JSON text `stringifyDocument` would write, counted
     // from the copy without writing it: the text was only ever weighed.
     const bytes = utf8Length(key) + jsonByteLength(copy);
-    this.remove(key);
+    const previous = this.remove(key);
     // Too heavy to keep: the previous value is gone all the same, so no later
     // get returns what this set replaced.
     if (bytes > this.maxBytes) return;
-    this.entries.set(key, { value: copy, bytes, expiresAt: ttlMs === undefined ? Infinity : this.now() + ttlMs });
+    const expiresAt = ttlMs === undefined ? Infinity : this.now() + ttlMs;
     this.bytes += bytes;
-    // Most sets fit: no iterator is made unless something must go.
-    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done === true) break;
-      this.remove(oldest.value);
+    // The newcomer is not held yet, so it cannot be the one evicted.
+    let spare = previous;
+    while (this.oldest !== undefined && (this.entries.size >= this.maxEntries || this.bytes > this.maxBytes)) {
+      spare = this.remove(this.oldest.key);
     }
+    let entry = spare;
+    if (entry === undefined) entry = { key, value: copy, bytes, expiresAt, older: undefined, newer: undefined };
+    else {
+      entry.key = key;
+      entry.value = copy;
+      entry.bytes = bytes;
+      entry.expiresAt = expiresAt;
+    }
+    this.entries.set(key, entry);
+    this.link(entry);
   }
 
   async delete(key: string, options?: SignalOptions): Promise<boolean> {
@@ -185,6 +206,8 @@ export class MemoryCache implements Cache {
   async clear(options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, 'cache.clear');
     this.entries.clear();
+    this.oldest = undefined;
+    this.newest = undefined;
     this.bytes = 0;
     this.hits = 0;
     this.misses = 0;
@@ -211,10 +234,31 @@ export class MemoryCache implements Cache {
     return undefined;
   }
 
-  private remove(key: string): void {
+  /** Drops the entry of `key`, returning it for reuse. */
+  private remove(key: string): MemoryCacheEntry | undefined {
     const entry = this.entries.get(key);
-    if (entry === undefined) return;
+    if (entry === undefined) return undefined;
     this.entries.delete(key);
+    this.unlink(entry);
     this.bytes -= entry.bytes;
+    return entry;
+  }
+
+  /** Makes `entry` the most recently used. */
+  private link(entry: MemoryCacheEntry): void {
+    entry.older = this.newest;
+    entry.newer = undefined;
+    if (this.newest === undefined) this.oldest = entry;
+    else this.newest.newer = entry;
+    this.newest = entry;
+  }
+
+  private unlink(entry: MemoryCacheEntry): void {
+    if (entry.older === undefined) this.oldest = entry.newer;
+    else entry.older.newer = entry.newer;
+    if (entry.newer === undefined) this.newest = entry.older;
+    else entry.newer.older = entry.older;
+    entry.older = undefined;
+    entry.newer = undefined;
   }
 }
