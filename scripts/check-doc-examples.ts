@@ -12,7 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -82,12 +82,22 @@ function blocksOf(file: string): Block[] {
   return blocks;
 }
 
-/** Every workspace package by name, pointing at its source, as the packages' own tests see it. */
+/**
+ * Every entry point of every workspace package (`@berth/core`, `@berth/core/adapter`, ...),
+ * pointing at its source through the `@berth/source` condition, as the packages' own tests see it.
+ */
 function workspacePaths(): Record<string, string[]> {
   const paths: Record<string, string[]> = {};
   for (const name of readdirSync(join(root, 'packages'))) {
-    const manifest = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8')) as { name: string };
-    paths[manifest.name] = [join(root, 'packages', name, 'src/index.ts')];
+    const manifest = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8')) as {
+      name: string;
+      exports: Record<string, { '@berth/source'?: string } | string>;
+    };
+    for (const [subpath, target] of Object.entries(manifest.exports)) {
+      if (typeof target === 'object' && target['@berth/source'] !== undefined) {
+        paths[posix.join(manifest.name, subpath)] = [join(root, 'packages', name, target['@berth/source'])];
+      }
+    }
   }
   return paths;
 }

@@ -2,22 +2,24 @@ import {
   type Capabilities,
   ConflictError,
   ConnectionError,
-  checkDuration,
-  checkTransactionWork,
   type DocumentStore,
   type DocumentValue,
   type HealthStatus,
   isBerthError,
-  isPlainObject,
   type JobQueue,
   type SignalOptions,
-  startOperation,
   type TransactionOptions,
   type TransactionScope,
-  throwIfAborted,
   UnsupportedError,
   ValidationError,
 } from '@berth/core';
+import {
+  checkDuration,
+  checkTransactionWork,
+  isPlainObject,
+  startOperation,
+  throwIfAborted,
+} from '@berth/core/adapter';
 import { DOCUMENT_META_KEY, decodeDocument, encodeDocument } from './document-format.js';
 import { flushOnShutdownSignals } from './flush-on-exit.js';
 import { MemoryBackend } from './memory-backend.js';
@@ -300,9 +302,13 @@ export class DocumentBackend extends MemoryBackend {
     }
   }
 
-  /** Saves now: resolves once everything written so far is in the store. */
-  async flush(options?: SignalOptions): Promise<void> {
-    throwIfAborted(options?.signal, 'flush');
+  /**
+   * Saves now: resolves once everything written so far is in the store.
+   * After `close()` resolved there is nothing left to save and it resolves at
+   * once; after a `CONFLICT` it rejects with that conflict.
+   */
+  override async flush(options?: SignalOptions): Promise<void> {
+    startOperation(options, 'flush');
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.conflict !== undefined) throw this.conflict;

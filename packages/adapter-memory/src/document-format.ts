@@ -1,5 +1,5 @@
+import { ConnectionError, ValidationError } from '@berth/core';
 import {
-  ConnectionError,
   checkCollectionName,
   copyDocument,
   fromJsonValue,
@@ -9,8 +9,7 @@ import {
   MIN_DATE_MS,
   normalizeIndexes,
   toJsonValue,
-  ValidationError,
-} from '@berth/core';
+} from '@berth/core/adapter';
 import type { MemoryCollection, MemoryRecord } from './memory-store.js';
 
 /** The top-level key that holds Berth's metadata; collection names cannot start with `$`. */

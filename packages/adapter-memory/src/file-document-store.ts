@@ -9,9 +9,9 @@ import {
   type SignalOptions,
   type StoredDocument,
   TimeoutError,
-  throwIfAborted,
   ValidationError,
 } from '@berth/core';
+import { throwIfAborted } from '@berth/core/adapter';
 import { checkPreconditions } from './memory-document-store.js';
 
 /** Options of {@link FileDocumentStore}. */

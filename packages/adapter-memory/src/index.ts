@@ -1,3 +1,4 @@
+export { createBackendFromUrl } from './backend-from-url.js';
 export {
   DOCUMENT_META_KEY,
   DocumentBackend,
@@ -5,7 +6,7 @@ export {
   type SaveErrorDetails,
 } from './document-backend.js';
 export { FileDocumentStore, type FileDocumentStoreConfig } from './file-document-store.js';
-export { createBackendFromUrl, MemoryBackend } from './memory-backend.js';
+export { MemoryBackend } from './memory-backend.js';
 export { MemoryCache, type MemoryCacheConfig } from './memory-cache.js';
 export { MemoryDocumentStore } from './memory-document-store.js';
 export { MemoryJobQueue } from './memory-job-queue.js';

@@ -3,9 +3,6 @@ import {
   type Backend,
   type Capabilities,
   ConnectionError,
-  checkCollectionName,
-  checkMaxBytes,
-  checkTransactionWork,
   type Document,
   type DocumentValue,
   type HealthStatus,
@@ -13,13 +10,17 @@ import {
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
-  startOperation,
   type TransactionalQueue,
   type TransactionOptions,
   type TransactionScope,
-  throwIfAborted,
-  ValidationError,
 } from '@berth/core';
+import {
+  checkCollectionName,
+  checkMaxBytes,
+  checkTransactionWork,
+  startOperation,
+  throwIfAborted,
+} from '@berth/core/adapter';
 import { MemoryJobQueue } from './memory-job-queue.js';
 import { MemoryQueueState } from './memory-queue-state.js';
 import { MemoryRepository, type MemoryScope } from './memory-repository.js';
@@ -126,6 +127,11 @@ export class MemoryBackend implements Backend {
     return this.isClosing() ? { ok: false, latencyMs: 0, message: 'backend is closed' } : { ok: true, latencyMs: 0 };
   }
 
+  /** Nothing is buffered in memory: resolves at once (after checking `options`). */
+  async flush(options?: SignalOptions): Promise<void> {
+    startOperation(options, 'flush');
+  }
+
   repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {
     checkCollectionName(name);
     return new MemoryRepository<T>(name, options, this.autoScope(name), this.maxDocumentBytes);
@@ -214,44 +220,4 @@ export class MemoryBackend implements Backend {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-/**
- * Lets `createBackend` find this adapter: `memory:` gives a {@link MemoryBackend};
- * `file:<path>` gives a {@link DocumentBackend} on that file, with
- * `?debounceMs=` and `?maxWaitMs=` as options. A `file:` backend saves on
- * SIGTERM, SIGINT and SIGHUP (`flushOnExit`), since an application that names
- * a file by URL expects it written; `?flushOnExit=false` turns that off.
- */
-export async function createBackendFromUrl(url: string): Promise<Backend> {
-  const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
-  if (scheme === 'memory') return new MemoryBackend();
-  if (scheme !== 'file')
-    throw new ValidationError(`@berth/adapter-memory does not handle ${JSON.stringify(url)}`, 'url');
-  const [rawPath = '', query = ''] = url.slice('file:'.length).split('?', 2);
-  // `file:///abs/path` and `file:./relative` both work; a URL-encoded path is decoded.
-  const path = decodeURIComponent(rawPath.startsWith('//') ? rawPath.slice(2) : rawPath);
-  if (path === '') throw new ValidationError('file: URLs need a path, like file:./data.json', 'url');
-  const parameters = new URLSearchParams(query);
-  const number = (name: string): number | undefined => {
-    const value = parameters.get(name);
-    if (value === null) return undefined;
-    const parsed = Number(value);
-    if (!Number.isSafeInteger(parsed) || parsed < 0) {
-      throw new ValidationError(`${name} in ${JSON.stringify(url)} must be an integer >= 0`, 'url');
-    }
-    return parsed;
-  };
-  const flushOnExit = parameters.get('flushOnExit') ?? 'true';
-  if (flushOnExit !== 'true' && flushOnExit !== 'false') {
-    throw new ValidationError(`flushOnExit in ${JSON.stringify(url)} must be true or false`, 'url');
-  }
-  const { DocumentBackend } = await import('./document-backend.js');
-  const { FileDocumentStore } = await import('./file-document-store.js');
-  return new DocumentBackend({
-    store: new FileDocumentStore(path),
-    debounceMs: number('debounceMs'),
-    maxWaitMs: number('maxWaitMs'),
-    flushOnExit: flushOnExit === 'true',
-  });
 }

@@ -1,4 +1,5 @@
-import { type DocumentValue, isBerthError, MAX_NESTING_DEPTH, stringifyDocument } from '@berth/core';
+import { type DocumentValue, isBerthError } from '@berth/core';
+import { MAX_NESTING_DEPTH, stringifyDocument } from '@berth/core/adapter';
 import { describe, expect, it } from 'vitest';
 import { MemoryCache, type MemoryCacheConfig } from './memory-cache.js';
 

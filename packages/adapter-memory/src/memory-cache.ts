@@ -2,15 +2,11 @@ import {
   type Cache,
   type CacheSetOptions,
   type CacheStats,
-  checkString,
-  cloneValue,
-  copyValue,
   type DocumentValue,
-  jsonByteLength,
   type SignalOptions,
-  throwIfAborted,
   ValidationError,
 } from '@berth/core';
+import { checkString, cloneValue, copyValue, jsonByteLength, throwIfAborted } from '@berth/core/adapter';
 
 /** Configuration of {@link MemoryCache}. */
 export interface MemoryCacheConfig {

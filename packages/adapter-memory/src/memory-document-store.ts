@@ -4,9 +4,9 @@ import {
   type DocumentWriteOptions,
   type SignalOptions,
   type StoredDocument,
-  throwIfAborted,
   ValidationError,
 } from '@berth/core';
+import { throwIfAborted } from '@berth/core/adapter';
 
 /** Checks the preconditions of a write against the current ETag; shared by the stores in this package. */
 export function checkPreconditions(

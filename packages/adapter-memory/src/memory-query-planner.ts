@@ -1,4 +1,5 @@
-import type { FilterNode, QueryPlan } from '@berth/core';
+import type { QueryPlan } from '@berth/core';
+import type { FilterNode } from '@berth/core/adapter';
 import { indexKey, type MemoryCollection, type MemoryIndex, type MemoryRecord } from './memory-store.js';
 
 interface IndexLookup {

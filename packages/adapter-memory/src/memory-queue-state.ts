@@ -6,8 +6,8 @@ import {
   type JobError,
   type JobState,
   type JobStats,
-  type NormalizedEnqueue,
 } from '@berth/core';
+import type { NormalizedEnqueue } from '@berth/core/adapter';
 import { BinaryHeap } from './binary-heap.js';
 
 /** A job as the memory queue keeps it (times in epoch milliseconds). */

@@ -1,7 +1,30 @@
 import {
   AlreadyExistsError,
-  applyUpdate,
   type CountByGroup,
+  type Document,
+  type DocumentScalar,
+  type Entry,
+  generateId,
+  type InsertOptions,
+  type IterateOptions,
+  isBerthError,
+  type NewDocument,
+  NotFoundError,
+  type Page,
+  type Query,
+  type QueryPlan,
+  type Repository,
+  type RepositoryOptions,
+  type SignalOptions,
+  type StandardSchemaV1,
+  type Update,
+  type WithEntry,
+  type WithoutEntry,
+  type WriteEntryOptions,
+  type WriteOptions,
+} from '@berth/core';
+import {
+  applyUpdate,
   checkArrayArgument,
   checkExpectedVersion,
   checkIdArgument,
@@ -9,47 +32,31 @@ import {
   checkQueryArgument,
   cloneValue,
   compareValues,
-  type Document,
-  type DocumentScalar,
-  type Entry,
+  evaluateEntries,
   evaluateQuery,
   findOneQuery,
-  generateId,
   getPathValue,
   type IndexSpec,
-  type IterateOptions,
-  isBerthError,
   isPlainObject,
   isScalar,
   iterateByPages,
   MAX_DOCUMENT_BYTES,
   matchesNode,
-  type NewDocument,
-  NotFoundError,
   normalizeIndexes,
-  type Page,
   type PreparedQuery,
   parseFieldPath,
   parseFilter,
   parseUpdate,
   prepareQuery,
-  type Query,
-  type QueryPlan,
-  type Repository,
-  type RepositoryOptions,
-  type SignalOptions,
-  type StandardSchemaV1,
   startOperation,
-  type Update,
   validateDocument,
   validateDocuments,
-  type WriteOptions,
-} from '@berth/core';
+  wantsEntry,
+} from '@berth/core/adapter';
 import { explainMemoryQuery, memoryCandidates } from './memory-query-planner.js';
 import { MemorySession } from './memory-session.js';
 import { indexKey, type MemoryRecord, type MemoryStore } from './memory-store.js';
 
-/** How many times a single operation is retried when a concurrent commit got in between. */
 const AUTO_COMMIT_ATTEMPTS = 20;
 
 /** Where a repository's operations run: auto-committed, or inside a transaction. */
@@ -62,7 +69,7 @@ export type MemoryScope =
     }
   | { readonly kind: 'transaction'; readonly session: MemorySession };
 
-const READ_OPERATIONS = new Set(['get', 'getEntry', 'getMany', 'find', 'count', 'countBy', 'explain']);
+const READ_OPERATIONS = new Set(['get', 'getEntry', 'getMany', 'find', 'findEntries', 'count', 'countBy', 'explain']);
 
 /** A repository on the memory backend. Every document handed in or out is copied. */
 export class MemoryRepository<T extends Document> implements Repository<T> {
@@ -152,17 +159,29 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     return document.id === undefined ? { ...document, id: generateId() } : document;
   }
 
-  private findIn(session: MemorySession, prepared: PreparedQuery): Page<T> {
+  /** The matching records of one page; `$createdAt` and `$updatedAt` read each record's metadata. */
+  private findRecords(session: MemorySession, prepared: PreparedQuery): Page<MemoryRecord> {
     const records = session.hasWrites(this.name)
       ? session.records(this.name)
       : memoryCandidates(session.committed(this.name), prepared.filter);
-    const page = evaluateQuery(
-      (function* () {
-        for (const record of records) yield record.document;
-      })(),
-      prepared,
-    );
-    return { items: page.items.map((item) => cloneValue(item) as T), nextCursor: page.nextCursor };
+    return evaluateEntries(records, prepared);
+  }
+
+  private findIn(session: MemorySession, prepared: PreparedQuery): Page<T> {
+    const page = this.findRecords(session, prepared);
+    return { items: page.items.map((record) => cloneValue(record.document) as T), nextCursor: page.nextCursor };
+  }
+
+  /** The entry of a record: fresh copies of its document and metadata. */
+  private entryOf(record: MemoryRecord): Entry<T> {
+    return { document: cloneValue(record.document) as T, meta: cloneValue(record.meta) };
+  }
+
+  /** What a write resolves to: the copy `write` made, or with `returnEntry` the entry as the write left it. */
+  private written(session: MemorySession, document: T, entry: boolean): T | Entry<T> {
+    if (!entry) return document;
+    const record = session.get(this.name, document.id) as MemoryRecord;
+    return { document, meta: cloneValue(record.meta) };
   }
 
   async get(id: string, options?: SignalOptions): Promise<T | null> {
@@ -177,8 +196,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     checkIdArgument(id, this.name);
     return this.run(options, 'getEntry', (session) => {
       const record = this.read(session, id);
-      if (record === undefined) return null;
-      return { document: cloneValue(record.document) as T, meta: cloneValue(record.meta) };
+      return record === undefined ? null : this.entryOf(record);
     });
   }
 
@@ -201,6 +219,22 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     return this.run(options, 'find', (session) => this.findIn(session, prepared));
   }
 
+  async findEntries(query?: Query, options?: SignalOptions): Promise<Entry<T>[]> {
+    return (await this.findEntriesPage(query, options)).items;
+  }
+
+  async findEntriesPage(query?: Query, options?: SignalOptions): Promise<Page<Entry<T>>> {
+    const prepared = prepareQuery(query);
+    return this.run(options, 'findEntries', (session) => {
+      const page = this.findRecords(session, prepared);
+      return { items: page.items.map((record) => this.entryOf(record)), nextCursor: page.nextCursor };
+    });
+  }
+
+  iterateEntries(query?: Query, options?: IterateOptions): AsyncIterableIterator<Entry<T>> {
+    return iterateByPages((page) => this.findEntriesPage(page, options), query, options);
+  }
+
   async findOne(query?: Query, options?: SignalOptions): Promise<T | null> {
     checkQueryArgument(query, 'findOne');
     const [first] = await this.find(findOneQuery(query), options);
@@ -211,7 +245,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     const filter = parseFilter(where);
     return this.run(options, 'count', (session) => {
       let count = 0;
-      for (const record of session.records(this.name)) if (matchesNode(record.document, filter)) count++;
+      for (const record of session.records(this.name)) if (matchesNode(record.document, filter, record.meta)) count++;
       return count;
     });
   }
@@ -222,7 +256,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     return this.run(options, 'countBy', (session) => {
       const groups = new Map<string, { value: DocumentScalar; count: number }>();
       for (const record of session.records(this.name)) {
-        if (!matchesNode(record.document, filter)) continue;
+        if (!matchesNode(record.document, filter, record.meta)) continue;
         const value = getPathValue(record.document, path) ?? null;
         if (!isScalar(value)) continue;
         const key = indexKey(value) ?? 'null';
@@ -247,12 +281,20 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     return this.run(options, 'explain', (session) => explainMemoryQuery(session.committed(this.name), prepared.filter));
   }
 
-  async insert(document: NewDocument<T>, options?: SignalOptions): Promise<T> {
+  insert(document: NewDocument<T>, options: WithEntry<InsertOptions>): Promise<Entry<T>>;
+  insert(document: NewDocument<T>, options?: WithoutEntry<InsertOptions>): Promise<T>;
+  insert(document: NewDocument<T>, options?: InsertOptions): Promise<T | Entry<T>>;
+  async insert(document: NewDocument<T>, options?: InsertOptions): Promise<T | Entry<T>> {
+    const entry = wantsEntry(options, 'insert');
     const validated = await this.validated(this.withId(document));
-    return this.run(options, 'insert', (session) => this.insertInto(session, validated));
+    return this.run(options, 'insert', (session) => this.written(session, this.insertInto(session, validated), entry));
   }
 
-  async replace(document: T, options?: WriteOptions): Promise<T> {
+  replace(document: T, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
+  replace(document: T, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
+  replace(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  async replace(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>> {
+    const entry = wantsEntry(options, 'replace');
     const validated = await this.validated(document);
     return this.run(options, 'replace', (session) => {
       const previous = this.read(session, validated.id);
@@ -263,21 +305,29 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
           id: validated.id,
         });
       }
-      return this.write(session, validated, previous);
+      return this.written(session, this.write(session, validated, previous), entry);
     });
   }
 
-  async upsert(document: T, options?: WriteOptions): Promise<T> {
+  upsert(document: T, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
+  upsert(document: T, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
+  upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  async upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>> {
+    const entry = wantsEntry(options, 'upsert');
     const validated = await this.validated(document);
     return this.run(options, 'upsert', (session) => {
       const previous = this.read(session, validated.id);
       this.checkVersion(previous, validated.id, options);
-      return this.write(session, validated, previous);
+      return this.written(session, this.write(session, validated, previous), entry);
     });
   }
 
-  async update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
+  update(id: string, update: Update<T>, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
+  update(id: string, update: Update<T>, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
+  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  async update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>> {
     checkIdArgument(id, this.name);
+    const entry = wantsEntry(options, 'update');
     const steps = parseUpdate(update, id);
     return this.run(options, 'update', async (session) => {
       const previous = this.read(session, id);
@@ -289,7 +339,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
         });
       }
       const next = await this.validated(applyUpdate(previous.document, steps));
-      return this.write(session, next, previous);
+      return this.written(session, this.write(session, next, previous), entry);
     });
   }
 
@@ -324,7 +374,9 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     // Checked before matching, so an invalid update fails even when nothing matches.
     parseUpdate(update);
     return this.run(options, 'updateMany', async (session) => {
-      const matches = [...session.records(this.name)].filter((record) => matchesNode(record.document, filter));
+      const matches = [...session.records(this.name)].filter((record) =>
+        matchesNode(record.document, filter, record.meta),
+      );
       for (const previous of matches) {
         const steps = parseUpdate(update, previous.document.id);
         const next = await this.validated(applyUpdate(previous.document, steps));
@@ -337,7 +389,9 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   async deleteMany(where: Query['where'], options?: SignalOptions): Promise<number> {
     const filter = parseFilter(where);
     return this.run(options, 'deleteMany', (session) => {
-      const matches = [...session.records(this.name)].filter((record) => matchesNode(record.document, filter));
+      const matches = [...session.records(this.name)].filter((record) =>
+        matchesNode(record.document, filter, record.meta),
+      );
       for (const record of matches) session.put(this.name, record.document.id, null);
       return matches.length;
     });

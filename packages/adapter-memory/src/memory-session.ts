@@ -1,11 +1,5 @@
-import {
-  AlreadyExistsError,
-  ConflictError,
-  ConnectionError,
-  getPathValue,
-  type IndexSpec,
-  TransactionError,
-} from '@berth/core';
+import { AlreadyExistsError, ConflictError, ConnectionError, TransactionError } from '@berth/core';
+import { getPathValue, type IndexSpec } from '@berth/core/adapter';
 import { ensureIndex, indexKey, type MemoryCollection, type MemoryRecord, type MemoryStore } from './memory-store.js';
 
 /** Work outside the collections that commits with a session: checked first, applied after the writes. */

@@ -1,5 +1,5 @@
-import type { DocumentMeta, IndexSpec } from '@berth/core';
-import { AlreadyExistsError, getPathValue } from '@berth/core';
+import { AlreadyExistsError, type DocumentMeta } from '@berth/core';
+import { getPathValue, getQueryValue, type IndexSpec } from '@berth/core/adapter';
 
 /** A stored document: the canonical copy (never handed out) and its metadata. */
 export interface MemoryRecord {
@@ -30,7 +30,8 @@ export class MemoryIndex {
   constructor(readonly spec: IndexSpec) {}
 
   keyOf(record: MemoryRecord | undefined): string | undefined {
-    return record === undefined ? undefined : indexKey(getPathValue(record.document, this.spec.path));
+    // An index on $createdAt or $updatedAt keys the record's metadata.
+    return record === undefined ? undefined : indexKey(getQueryValue(record.document, this.spec.path, record.meta));
   }
 
   add(key: string | undefined, id: string): void {

@@ -6,26 +6,28 @@ import {
   type Backend,
   type Capabilities,
   ConnectionError,
-  checkCollectionName,
-  checkMaxBytes,
-  checkTransactionWork,
   type Document,
   type DocumentValue,
   type HealthStatus,
-  type IndexSpec,
   isBerthError,
   type JobQueue,
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
-  startOperation,
   type TransactionalQueue,
   TransactionError,
   type TransactionOptions,
   type TransactionScope,
-  throwIfAborted,
   ValidationError,
 } from '@berth/core';
+import {
+  checkCollectionName,
+  checkMaxBytes,
+  checkTransactionWork,
+  type IndexSpec,
+  startOperation,
+  throwIfAborted,
+} from '@berth/core/adapter';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
@@ -165,6 +167,17 @@ export class SqliteBackend implements Backend {
     this.queues.close();
     if (connection !== undefined && this.config.database === undefined) connection.close();
     this.connection = undefined;
+  }
+
+  /**
+   * Commits are durable when they resolve, so only lease operations a worker
+   * queued in this turn (completions batched into one write) are written;
+   * resolves at once when there are none or the backend is closed.
+   */
+  async flush(options?: SignalOptions): Promise<void> {
+    startOperation(options, 'flush');
+    if (this.closed) return;
+    await this.queues.drain();
   }
 
   async health(options?: SignalOptions): Promise<HealthStatus> {

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Filter, matchesFilter, type Repository } from '@berth/core';
+import type { Filter, Repository } from '@berth/core';
+import { matchesFilter } from '@berth/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteBackend } from './sqlite-backend.js';
 

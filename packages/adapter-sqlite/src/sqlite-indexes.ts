@@ -1,4 +1,4 @@
-import type { IndexSpec } from '@berth/core';
+import { type IndexSpec, isMetadataPath } from '@berth/core/adapter';
 import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
 import { jsonPath, jsonTextOf, jsonValueOf, typeOf } from './sqlite-query-compiler.js';
 
@@ -55,8 +55,12 @@ function comparable(spec: IndexSpec): string {
  * query compiler repeats, so queries can use it) and arrays and objects.
  */
 export function indexDefinition(table: string, spec: IndexSpec): string {
-  const { type, value, text } = keyParts(spec);
   const name = `"${indexName(table, spec)}"`;
+  // Metadata lives in INTEGER columns (epoch milliseconds), which the query compiler compares directly.
+  if (isMetadataPath(spec.path)) {
+    return `CREATE INDEX ${name} ON "${table}" (${spec.path[0] === '$createdAt' ? 'created_at' : 'updated_at'})`;
+  }
+  const { type, value, text } = keyParts(spec);
   if (!spec.unique) return `CREATE INDEX ${name} ON "${table}" (${type}, ${value})`;
   return `CREATE UNIQUE INDEX ${name} ON "${table}" (${type}, ${value}, ${text}, ${comparable(spec)}) WHERE ${type} IS NOT NULL AND ${type} != 'null'`;
 }

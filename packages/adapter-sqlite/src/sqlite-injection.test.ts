@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareValues, isBerthError, type Repository } from '@berth/core';
+import { isBerthError, type Repository } from '@berth/core';
+import { compareValues } from '@berth/core/adapter';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteBackend } from './sqlite-backend.js';
 

@@ -1,4 +1,4 @@
-import { fromJsonValue, stringifyDocument } from '@berth/core';
+import { fromJsonValue, stringifyDocument } from '@berth/core/adapter';
 import type { SqliteDatabase } from './sqlite-connection.js';
 
 /** Serializes a document for the `doc` column (Dates as `{ "$date": … }`). */

@@ -1,5 +1,5 @@
 import { registerGroup, validationGroup } from '@berth/conformance-tests';
-import { MAX_DOCUMENT_BYTES } from '@berth/core';
+import { MAX_DOCUMENT_BYTES } from '@berth/core/adapter';
 import { describe, expect, it } from 'vitest';
 import { SqliteBackend } from './sqlite-backend.js';
 

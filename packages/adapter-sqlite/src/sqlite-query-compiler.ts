@@ -1,12 +1,13 @@
+import type { DocumentScalar } from '@berth/core';
 import {
   type CursorPosition,
-  type DocumentScalar,
   type FieldNode,
   type FieldPath,
   type FilterNode,
+  isMetadataPath,
   type SortSpec,
   typeRank,
-} from '@berth/core';
+} from '@berth/core/adapter';
 import { type RawBuilder, sql } from 'kysely';
 
 /**
@@ -289,12 +290,55 @@ function onId(node: FieldNode): Expression | undefined {
   }
 }
 
+/**
+ * The column of a metadata path: epoch milliseconds as an INTEGER, never
+ * NULL. Integer order is the chronological order of the Dates, ties and
+ * milliseconds included, so the columns compare and sort directly.
+ */
+function metadataColumn(path: FieldPath): Expression {
+  return sql.raw(path[0] === '$createdAt' ? 'created_at' : 'updated_at');
+}
+
+/** Epoch milliseconds of a metadata operand (core only lets Dates through). */
+function millisecondsOf(value: unknown): number | undefined {
+  return value instanceof Date ? value.getTime() : undefined;
+}
+
+/** Conditions on `$createdAt` / `$updatedAt` read the metadata columns, which an index on them can serve. */
+function onMetadata(node: FieldNode): Expression {
+  const column = metadataColumn(node.path);
+  switch (node.kind) {
+    case 'eq':
+    case 'ne':
+    case 'gt':
+    case 'gte':
+    case 'lt':
+    case 'lte': {
+      const at = millisecondsOf(node.value);
+      const operator = { eq: '=', ne: '!=', gt: '>', gte: '>=', lt: '<', lte: '<=' }[node.kind];
+      if (at === undefined) return node.kind === 'ne' ? TRUE : FALSE;
+      return sql`(${column} ${sql.raw(operator)} ${at})`;
+    }
+    case 'in':
+    case 'nin': {
+      const times = node.values.map(millisecondsOf).filter((at): at is number => at !== undefined);
+      const found = times.length === 0 ? FALSE : sql`(${column} IN (${sql.join(times)}))`;
+      return node.kind === 'in' ? found : sql`(NOT ${found})`;
+    }
+    case 'exists':
+      return node.value ? TRUE : FALSE;
+    default:
+      return FALSE;
+  }
+}
+
 /** Compiles a filter tree to a boolean SQL expression that is never NULL. */
 export function compileFilter(node: FilterNode): Expression {
   if ('path' in node && node.path.length === 1 && node.path[0] === 'id') {
     const compiled = onId(node);
     if (compiled !== undefined) return compiled;
   }
+  if ('path' in node && isMetadataPath(node.path)) return onMetadata(node);
   switch (node.kind) {
     case 'and':
       return join(node.nodes.map(compileFilter), 'AND');
@@ -348,7 +392,9 @@ export function compileOrderBy(sort: readonly SortSpec[]): Expression {
   const terms: Expression[] = [];
   for (const key of sort) {
     const direction = sql.raw(key.direction === 'desc' ? 'DESC' : 'ASC');
-    terms.push(sql`${rankOf(key.path)} ${direction}`, sql`${sortValueOf(key.path)} ${direction}`);
+    // Metadata is always a Date: one rank, so the column alone orders it.
+    if (isMetadataPath(key.path)) terms.push(sql`${metadataColumn(key.path)} ${direction}`);
+    else terms.push(sql`${rankOf(key.path)} ${direction}`, sql`${sortValueOf(key.path)} ${direction}`);
   }
   terms.push(sql`id ASC`);
   return sql.join(terms);
@@ -371,6 +417,11 @@ export function compileAfter(sort: readonly SortSpec[], after: CursorPosition): 
   sort.forEach((key, index) => {
     const value = after.values[index] ?? null;
     const descending = key.direction === 'desc';
+    if (isMetadataPath(key.path)) {
+      // prepareQuery has checked that the cursor holds a Date here.
+      elements.push({ expression: metadataColumn(key.path), value: millisecondsOf(value) ?? null, descending });
+      return;
+    }
     elements.push({ expression: rankOf(key.path), value: typeRank(value), descending });
     elements.push({ expression: sortValueOf(key.path), value: sortValueParameter(value), descending });
   });

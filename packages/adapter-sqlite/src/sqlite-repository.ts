@@ -1,8 +1,32 @@
 import {
   AlreadyExistsError,
-  applyUpdate,
   ConflictError,
   type CountByGroup,
+  type Document,
+  type DocumentScalar,
+  type Entry,
+  generateId,
+  type InsertOptions,
+  type IterateOptions,
+  isBerthError,
+  type NewDocument,
+  NotFoundError,
+  type Page,
+  type Query,
+  type QueryPlan,
+  type Repository,
+  type RepositoryOptions,
+  type SignalOptions,
+  type StandardSchemaV1,
+  type Update,
+  ValidationError,
+  type WithEntry,
+  type WithoutEntry,
+  type WriteEntryOptions,
+  type WriteOptions,
+} from '@berth/core';
+import {
+  applyUpdate,
   checkExpectedVersion,
   checkIdArgument,
   checkIdsArgument,
@@ -10,40 +34,24 @@ import {
   compareValues,
   copyDocument,
   cursorAfter,
-  type Document,
-  type DocumentScalar,
-  type Entry,
   findOneQuery,
-  generateId,
   type IndexSpec,
-  type IterateOptions,
-  isBerthError,
+  isMetadataPath,
   isPlainObject,
   iterateByPages,
-  type NewDocument,
-  NotFoundError,
   normalizeIndexes,
-  type Page,
   type PreparedQuery,
   parseFieldPath,
   parseFilter,
   parseUpdate,
   prepareQuery,
-  type Query,
-  type QueryPlan,
-  type Repository,
-  type RepositoryOptions,
-  type SignalOptions,
-  type StandardSchemaV1,
   startOperation,
   throwIfAborted,
-  type Update,
   type UpdateStep,
-  ValidationError,
   validateDocument,
   validateDocuments,
-  type WriteOptions,
-} from '@berth/core';
+  wantsEntry,
+} from '@berth/core/adapter';
 import { type RawBuilder, sql } from 'kysely';
 import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
@@ -52,7 +60,6 @@ import { decodeDocument, encodeDocument } from './sqlite-json.js';
 import { compileAfter, compileFilter, compileOrderBy, groupValueOf, typeOf } from './sqlite-query-compiler.js';
 import { type StatementInput, type StatementText, statementCacheOf } from './sqlite-statement-cache.js';
 
-/** What a repository needs from its backend. */
 export interface SqliteRepositoryContext {
   readonly connection: SqliteConnection;
   /** Creates the table and indexes once per backend. */
@@ -73,6 +80,20 @@ interface Row {
   readonly created_at: number;
   readonly updated_at: number;
 }
+
+/** The metadata a write left in a row, known without reading it back. */
+type RowMeta = Pick<Row, 'version' | 'created_at' | 'updated_at'>;
+
+/** The entry of a document and its row's metadata. */
+function entryOf<T>(document: T, row: RowMeta): Entry<T> {
+  return {
+    document,
+    meta: { version: row.version, createdAt: new Date(row.created_at), updatedAt: new Date(row.updated_at) },
+  };
+}
+
+/** The columns of an entry, as `selectQuery` reads them for `findEntries`. */
+const ENTRY_COLUMNS = sql`id, doc, version, created_at, updated_at`;
 
 const AUTO_ATTEMPTS = 20;
 
@@ -217,16 +238,17 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     checkExpectedVersion(this.name, id, row?.version, options);
   }
 
-  private insertRow(document: T, now: number): void {
+  private insertRow(document: T, now: number): RowMeta {
     const text = this.encode(document);
     try {
       this.connection.run(this.statements.insert, [document.id, text, now, now]);
     } catch (error) {
       this.alreadyExists(error, document, text, true);
     }
+    return { version: 1, created_at: now, updated_at: now };
   }
 
-  private updateRow(document: T, previous: Row, now: number): void {
+  private updateRow(document: T, previous: Row, now: number): RowMeta {
     const text = this.encode(document);
     let changes: number;
     try {
@@ -240,6 +262,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
         id: document.id,
       });
     }
+    return { version: previous.version + 1, created_at: previous.created_at, updated_at: now };
   }
 
   /**
@@ -250,14 +273,16 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   private async readModifyWrite<R>(
     id: string,
     compute: (row: Row | undefined) => { next: T | undefined; result: R },
+    written?: (meta: RowMeta) => void,
   ): Promise<R> {
     if (this.schema === undefined) {
       return this.connection.immediate(() => {
         const row = this.row(id);
         const { next, result } = compute(row);
         if (next !== undefined) {
-          if (row === undefined) this.insertRow(next, Date.now());
-          else this.updateRow(next, row, Date.now());
+          // Written first: an optional call would skip evaluating its argument.
+          const meta = row === undefined ? this.insertRow(next, Date.now()) : this.updateRow(next, row, Date.now());
+          written?.(meta);
         }
         return result;
       });
@@ -277,8 +302,9 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
             });
           }
           if (checked !== undefined) {
-            if (row === undefined) this.insertRow(checked, Date.now());
-            else this.updateRow(checked, row, Date.now());
+            const meta =
+              row === undefined ? this.insertRow(checked, Date.now()) : this.updateRow(checked, row, Date.now());
+            written?.(meta);
           }
         });
         return outcome;
@@ -289,11 +315,15 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     }
   }
 
-  private selectQuery(prepared: PreparedQuery, limit: number | undefined): RawBuilder<unknown> {
+  private selectQuery(
+    prepared: PreparedQuery,
+    limit: number | undefined,
+    columns: RawBuilder<unknown> = sql`id, doc`,
+  ): RawBuilder<unknown> {
     const where = compileFilter(prepared.filter);
     const after = prepared.after === undefined ? sql`1` : compileAfter(prepared.sort, prepared.after);
     const limitClause = limit === undefined ? sql`LIMIT -1` : sql`LIMIT ${limit}`;
-    return sql`SELECT id, doc FROM ${table(this.name)} WHERE ${where} AND ${after} ORDER BY ${compileOrderBy(prepared.sort)} ${limitClause} OFFSET ${prepared.offset}`;
+    return sql`SELECT ${columns} FROM ${table(this.name)} WHERE ${where} AND ${after} ORDER BY ${compileOrderBy(prepared.sort)} ${limitClause} OFFSET ${prepared.offset}`;
   }
 
   private readonly compileSelect = (input: StatementInput) =>
@@ -317,11 +347,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     checkIdArgument(id, this.name);
     return this.operation(options, 'getEntry', () => {
       const row = typeof id === 'string' ? this.row(id) : undefined;
-      if (row === undefined) return null;
-      return {
-        document: decodeDocument<T>(row.doc),
-        meta: { version: row.version, createdAt: new Date(row.created_at), updatedAt: new Date(row.updated_at) },
-      };
+      return row === undefined ? null : entryOf(decodeDocument<T>(row.doc), row);
     });
   }
 
@@ -357,15 +383,51 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   async findPage(query?: Query, options?: SignalOptions): Promise<Page<T>> {
     const prepared = prepareQuery(query);
+    // A cursor after a sort by $createdAt or $updatedAt holds the last row's metadata.
+    const columns = prepared.sort.some((key) => isMetadataPath(key.path)) ? ENTRY_COLUMNS : undefined;
     return this.operation(options, 'findPage', () => {
       const limit = prepared.limit === undefined ? undefined : prepared.limit + 1;
-      const select = this.selectStatement(prepared, limit);
-      const rows = this.connection.all<{ doc: string }>(select.sql, select.parameters);
+      // Only the plain select is cached: the metadata columns are the rarer case.
+      const select =
+        columns === undefined
+          ? this.selectStatement(prepared, limit)
+          : this.selectQuery(prepared, limit, columns).compile(queryBuilder);
+      const rows = this.connection.all<Row>(select.sql, select.parameters);
       const items = rows.slice(0, prepared.limit ?? rows.length).map((row) => decodeDocument<T>(row.doc));
       const last = items.at(-1);
       const more = prepared.limit !== undefined && rows.length > prepared.limit;
-      return { items, nextCursor: more && last !== undefined ? cursorAfter(prepared, last) : null };
+      const lastRow = prepared.limit === undefined ? undefined : rows[prepared.limit - 1];
+      const meta = columns === undefined || lastRow === undefined ? undefined : entryOf(null, lastRow).meta;
+      return { items, nextCursor: more && last !== undefined ? cursorAfter(prepared, last, meta) : null };
     });
+  }
+
+  async findEntries(query?: Query, options?: SignalOptions): Promise<Entry<T>[]> {
+    const prepared = prepareQuery(query);
+    return this.operation(options, 'findEntries', () =>
+      this.connection
+        .all<Row>(this.selectQuery(prepared, prepared.limit, ENTRY_COLUMNS).compile(queryBuilder))
+        .map((row) => entryOf(decodeDocument<T>(row.doc), row)),
+    );
+  }
+
+  async findEntriesPage(query?: Query, options?: SignalOptions): Promise<Page<Entry<T>>> {
+    const prepared = prepareQuery(query);
+    return this.operation(options, 'findEntriesPage', () => {
+      const limit = prepared.limit === undefined ? undefined : prepared.limit + 1;
+      const rows = this.connection.all<Row>(this.selectQuery(prepared, limit, ENTRY_COLUMNS).compile(queryBuilder));
+      const items = rows.slice(0, prepared.limit ?? rows.length).map((row) => entryOf(decodeDocument<T>(row.doc), row));
+      const last = items.at(-1);
+      const more = prepared.limit !== undefined && rows.length > prepared.limit;
+      return {
+        items,
+        nextCursor: more && last !== undefined ? cursorAfter(prepared, last.document, last.meta) : null,
+      };
+    });
+  }
+
+  iterateEntries(query?: Query, options?: IterateOptions): AsyncIterableIterator<Entry<T>> {
+    return iterateByPages((page) => this.findEntriesPage(page, options), query, options);
   }
 
   async findOne(query?: Query, options?: SignalOptions): Promise<T | null> {
@@ -465,17 +527,25 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     });
   }
 
-  async insert(document: NewDocument<T>, options?: SignalOptions): Promise<T> {
+  insert(document: NewDocument<T>, options: WithEntry<InsertOptions>): Promise<Entry<T>>;
+  insert(document: NewDocument<T>, options?: WithoutEntry<InsertOptions>): Promise<T>;
+  insert(document: NewDocument<T>, options?: InsertOptions): Promise<T | Entry<T>>;
+  async insert(document: NewDocument<T>, options?: InsertOptions): Promise<T | Entry<T>> {
+    const entry = wantsEntry(options, 'insert');
     const validated = await this.validated(
       isPlainObject(document) && document.id === undefined ? { ...document, id: generateId() } : document,
     );
     return this.operation(options, 'insert', () => {
-      this.insertRow(validated, Date.now());
-      return validated;
+      const meta = this.insertRow(validated, Date.now());
+      return entry ? entryOf(validated, meta) : validated;
     });
   }
 
-  async replace(document: T, options?: WriteOptions): Promise<T> {
+  replace(document: T, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
+  replace(document: T, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
+  replace(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  async replace(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>> {
+    const entry = wantsEntry(options, 'replace');
     const validated = await this.validated(document);
     return this.operation(options, 'replace', () =>
       this.connection.immediate(() => {
@@ -487,45 +557,60 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
             id: validated.id,
           });
         }
-        this.updateRow(validated, row, Date.now());
-        return validated;
+        const meta = this.updateRow(validated, row, Date.now());
+        return entry ? entryOf(validated, meta) : validated;
       }),
     );
   }
 
-  async upsert(document: T, options?: WriteOptions): Promise<T> {
+  upsert(document: T, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
+  upsert(document: T, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
+  upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  async upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>> {
+    const entry = wantsEntry(options, 'upsert');
     const validated = await this.validated(document);
     return this.operation(options, 'upsert', () =>
       this.connection.immediate(() => {
         const row = this.row(validated.id);
         this.checkVersion(row, validated.id, options);
-        if (row === undefined) this.insertRow(validated, Date.now());
-        else this.updateRow(validated, row, Date.now());
-        return validated;
+        const meta =
+          row === undefined ? this.insertRow(validated, Date.now()) : this.updateRow(validated, row, Date.now());
+        return entry ? entryOf(validated, meta) : validated;
       }),
     );
   }
 
-  async update(id: string, update: Update<T>, options?: WriteOptions): Promise<T> {
+  update(id: string, update: Update<T>, options: WithEntry<WriteEntryOptions>): Promise<Entry<T>>;
+  update(id: string, update: Update<T>, options?: WithoutEntry<WriteEntryOptions>): Promise<T>;
+  update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>>;
+  async update(id: string, update: Update<T>, options?: WriteEntryOptions): Promise<T | Entry<T>> {
     checkIdArgument(id, this.name);
+    const entry = wantsEntry(options, 'update');
     const steps = parseUpdate(update, id);
-    return this.operation(options, 'update', () =>
-      this.readModifyWrite(id, (row) => {
-        this.checkVersion(row, id, options);
-        if (row === undefined) {
-          throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} to update`, {
-            collection: this.name,
-            id,
-          });
-        }
-        const next = copyDocument<T>(
-          applyUpdate(decodeDocument<T>(row.doc), steps),
-          this.name,
-          this.context.maxDocumentBytes,
-        );
-        return { next, result: next };
-      }),
+    let meta: RowMeta | undefined;
+    const written = entry ? (row: RowMeta) => (meta = row) : undefined;
+    const result = await this.operation(options, 'update', () =>
+      this.readModifyWrite(
+        id,
+        (row) => {
+          this.checkVersion(row, id, options);
+          if (row === undefined) {
+            throw new NotFoundError(`${this.name} has no document ${JSON.stringify(id)} to update`, {
+              collection: this.name,
+              id,
+            });
+          }
+          const next = copyDocument<T>(
+            applyUpdate(decodeDocument<T>(row.doc), steps),
+            this.name,
+            this.context.maxDocumentBytes,
+          );
+          return { next, result: next };
+        },
+        written,
+      ),
     );
+    return entry && meta !== undefined ? entryOf(result, meta) : result;
   }
 
   async delete(id: string, options?: WriteOptions): Promise<boolean> {

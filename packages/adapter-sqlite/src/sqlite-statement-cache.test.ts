@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Document, prepareQuery, type Query } from '@berth/core';
+import type { Document, Query } from '@berth/core';
+import { prepareQuery } from '@berth/core/adapter';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteBackend } from './sqlite-backend.js';

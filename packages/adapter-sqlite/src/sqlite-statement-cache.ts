@@ -1,4 +1,4 @@
-import type { CursorPosition, FilterNode, PreparedQuery } from '@berth/core';
+import type { CursorPosition, FilterNode, PreparedQuery } from '@berth/core/adapter';
 import type { CompiledQuery } from 'kysely';
 
 /**

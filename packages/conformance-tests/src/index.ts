@@ -27,6 +27,7 @@ export { crudGroup } from './groups/crud-group.js';
 export { differentialGroup } from './groups/differential-group.js';
 export { filterGroup } from './groups/filter-group.js';
 export { lifecycleGroup } from './groups/lifecycle-group.js';
+export { metadataGroup } from './groups/metadata-group.js';
 export { modelGroup } from './groups/model-group.js';
 export { pagingGroup } from './groups/paging-group.js';
 export { sharedStorageGroup } from './groups/shared-storage-group.js';

@@ -5,6 +5,7 @@ import { crudGroup } from './groups/crud-group.js';
 import { differentialGroup } from './groups/differential-group.js';
 import { filterGroup } from './groups/filter-group.js';
 import { lifecycleGroup } from './groups/lifecycle-group.js';
+import { metadataGroup } from './groups/metadata-group.js';
 import { modelGroup } from './groups/model-group.js';
 import { pagingGroup } from './groups/paging-group.js';
 import { sharedStorageGroup } from './groups/shared-storage-group.js';
@@ -24,6 +25,7 @@ export const repositoryGroups: readonly ConformanceGroup[] = [
   filterGroup,
   sortGroup,
   pagingGroup,
+  metadataGroup,
   aggregateGroup,
   uniqueGroup,
   validationGroup,

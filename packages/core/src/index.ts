@@ -1,35 +1,46 @@
-export * from './abort.js';
-export { type BackendAdapter, registerAdapter } from './adapter-registry.js';
-export * from './apply-update.js';
-export * from './arguments.js';
-export * from './backend.js';
-export * from './cache.js';
-export * from './capabilities.js';
-export * from './collector.js';
-export * from './compare.js';
-export * from './create-backend.js';
-export * from './cursor.js';
-export * from './document.js';
-export * from './document-json.js';
-export * from './document-store.js';
-export * from './document-writes.js';
+// The application's API: the ports and their types, the errors, the factory,
+// caching and observability. What only an implementation of a port needs (the
+// reference evaluator, query preparation, argument and document checks) is in
+// `@berth/core/adapter` (./adapter.ts); the README says what each entry holds.
+
+export { type BackendAdapter, registerAdapter } from './backend/adapter-registry.js';
+export type * from './backend/backend.js';
+export type { Capabilities, QueueCapabilities, RepositoryCapabilities } from './backend/capabilities.js';
+export {
+  type BackendModule,
+  type Backends,
+  type BackendsFromEnvOptions,
+  type CreateBackendOptions,
+  createBackend,
+  createBackendsFromEnv,
+} from './backend/create-backend.js';
+export type * from './cache/cache.js';
+export * from './cache/with-cache.js';
+export type * from './documents/document-store.js';
 export * from './errors.js';
-export * from './filter.js';
-export * from './find-one.js';
-export * from './ids.js';
-export * from './instrument.js';
-export * from './iterate.js';
-export * from './job.js';
-export * from './job-options.js';
-export * from './job-queue.js';
-export * from './job-worker.js';
-export * from './names.js';
-export * from './query.js';
-export * from './query-plan.js';
-export * from './repository.js';
-export * from './repository-options.js';
-export * from './sort.js';
-export * from './standard-schema.js';
-export * from './update.js';
-export * from './values.js';
-export * from './with-cache.js';
+export * from './observe/collector.js';
+export * from './observe/instrument.js';
+export type { SignalOptions } from './operation/abort.js';
+export type { FindOneQuery } from './query/find-one.js';
+export type {
+  CountByGroup,
+  FieldCondition,
+  FieldOperators,
+  Filter,
+  MetadataCondition,
+  MetadataOperators,
+  OrderBy,
+  Page,
+  Query,
+  QueryPlan,
+  SortDirection,
+  SortKey,
+} from './query/query.js';
+export type * from './query/update.js';
+export type { BackoffPolicy, Job, JobError, JobState, JobStats, Lease, LeaseRef } from './queue/job.js';
+export type * from './queue/job-queue.js';
+export { type JobNotifier, startWorker } from './queue/job-worker.js';
+export type * from './repository/repository.js';
+export type * from './values/document.js';
+export { generateId } from './values/ids.js';
+export type { StandardSchemaV1, StandardSchemaV1Issue, StandardSchemaV1Result } from './values/standard-schema.js';

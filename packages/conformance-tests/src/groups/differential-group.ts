@@ -1,4 +1,5 @@
-import { MAX_NESTING_DEPTH, type Query } from '@berth/core';
+import type { Query } from '@berth/core';
+import { MAX_NESTING_DEPTH } from '@berth/core/adapter';
 import fc from 'fast-check';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
 import {

@@ -1,4 +1,5 @@
-import { type Filter, MAX_NESTING_DEPTH } from '@berth/core';
+import type { Filter } from '@berth/core';
+import { MAX_NESTING_DEPTH } from '@berth/core/adapter';
 import { expect } from 'vitest';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
 import { compareCodePoints } from './assertions.js';

@@ -1,12 +1,5 @@
-import {
-  type Capabilities,
-  type DocumentValue,
-  type Filter,
-  MAX_DOCUMENT_BYTES,
-  MAX_FILTER_DEPTH,
-  MAX_NESTING_DEPTH,
-  stringifyDocument,
-} from '@berth/core';
+import type { Capabilities, DocumentValue, Filter } from '@berth/core';
+import { MAX_DOCUMENT_BYTES, MAX_FILTER_DEPTH, MAX_NESTING_DEPTH, stringifyDocument } from '@berth/core/adapter';
 import { expect } from 'vitest';
 import type { ConformanceCase } from '../harness.js';
 import { expectBerthError, expectUnchanged, invalid, type LooseDocument, snapshot } from './assertions.js';

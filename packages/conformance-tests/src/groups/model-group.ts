@@ -1,16 +1,14 @@
-import {
-  type DocumentScalar,
-  type DocumentValue,
-  type Filter,
-  MAX_DATE_MS,
-  MAX_NESTING_DEPTH,
-  MIN_DATE_MS,
-  type OrderBy,
-  type Query,
-  type SortKey,
-  type Update,
-  type UpdateOperators,
+import type {
+  DocumentScalar,
+  DocumentValue,
+  Filter,
+  OrderBy,
+  Query,
+  SortKey,
+  Update,
+  UpdateOperators,
 } from '@berth/core';
+import { MAX_DATE_MS, MAX_NESTING_DEPTH, MIN_DATE_MS } from '@berth/core/adapter';
 import fc from 'fast-check';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
 import type { LooseDocument } from './query-fixtures.js';

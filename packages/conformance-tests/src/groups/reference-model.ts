@@ -1,23 +1,25 @@
 import {
-  applyUpdate,
-  compareValues,
-  copyDocument,
   type DocumentScalar,
   type Filter,
-  getPathValue,
   isBerthError,
-  isScalar,
-  matchesNode,
   type Page,
-  parseFieldPath,
-  parseFilter,
-  parseUpdate,
   type Query,
   type Repository,
-  sortDocuments,
   type Update,
   type UpdateOperators,
 } from '@berth/core';
+import {
+  applyUpdate,
+  compareValues,
+  copyDocument,
+  getPathValue,
+  isScalar,
+  matchesNode,
+  parseFieldPath,
+  parseFilter,
+  parseUpdate,
+  sortDocuments,
+} from '@berth/core/adapter';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import type { ConformanceContext } from '../harness.js';

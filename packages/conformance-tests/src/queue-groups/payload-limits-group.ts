@@ -1,4 +1,5 @@
-import { type Capabilities, type DocumentValue, MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH } from '@berth/core';
+import type { Capabilities, DocumentValue } from '@berth/core';
+import { MAX_DOCUMENT_BYTES, MAX_NESTING_DEPTH } from '@berth/core/adapter';
 import { expect } from 'vitest';
 import { expectBerthError } from '../groups/assertions.js';
 import { sizedValue } from '../groups/limits-cases.js';

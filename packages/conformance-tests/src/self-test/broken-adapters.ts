@@ -1,22 +1,19 @@
 import {
   AlreadyExistsError,
-  applyUpdate,
   type Document,
   type Filter,
-  getPathValue,
   isBerthError,
-  isPlainObject,
-  normalizeOrderBy,
-  parseUpdate,
   type Query,
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
   type WriteOptions,
 } from '@berth/core';
+import { applyUpdate, getPathValue, isPlainObject, normalizeOrderBy, parseUpdate } from '@berth/core/adapter';
 import { brokenArguments } from './broken-arguments.js';
 import type { Breakage } from './broken-backend.js';
 import { brokenComparisons } from './broken-comparisons.js';
+import { brokenMetadata } from './broken-metadata.js';
 
 type Sorter = (a: unknown, b: unknown) => number;
 
@@ -183,7 +180,7 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
           };
           return {
             insert: async (document, options) => {
-              const stored = await inner.insert(document, options);
+              const stored = (await inner.insert(document, options)) as Document;
               handedOut.set(stored.id, document as Document);
               return document as Document;
             },
@@ -426,4 +423,5 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
     },
     ...brokenComparisons,
     ...brokenArguments,
+    ...brokenMetadata,
   ];

@@ -12,8 +12,19 @@ import type {
 } from '@berth/core';
 import { override } from '../override.js';
 
+/**
+ * A repository member with one signature: for the overloaded writes
+ * (`returnEntry`), their last, general signature, since a replacement
+ * function cannot restate every overload. Declared as a method, so its
+ * parameters are checked as loosely as `Partial<Repository>`'s were.
+ */
+type Member<F> = F extends (...args: infer A) => infer R ? { method(...args: A): R }['method'] : F;
+
+/** Replacement members of a repository. */
+export type RepositoryMembers = { readonly [K in keyof Repository<Document>]?: Member<Repository<Document>[K]> };
+
 /** Replacement methods for a repository; each gets the healthy repository to delegate to. */
-export type RepositoryOverrides = (inner: Repository<Document>) => Partial<Repository<Document>>;
+export type RepositoryOverrides = (inner: Repository<Document>) => RepositoryMembers;
 
 /** How a broken backend departs from the healthy memory backend. */
 export interface Breakage {
@@ -30,6 +41,8 @@ export interface Breakage {
     | undefined;
   /** Replaces `close()`; gets the healthy backend to delegate to. */
   readonly close?: ((inner: MemoryBackend) => Promise<void>) | undefined;
+  /** Replaces `flush()`; gets the healthy backend to delegate to. */
+  readonly flush?: ((inner: MemoryBackend, options?: SignalOptions) => Promise<void>) | undefined;
 }
 
 function wrapRepository(inner: Repository<Document>, breakage: Breakage): Repository<Document> {
@@ -55,6 +68,9 @@ export class BrokenBackend implements RepositoryBackend {
   }
   health(options?: SignalOptions): Promise<HealthStatus> {
     return this.inner.health(options);
+  }
+  flush(options?: SignalOptions): Promise<void> {
+    return this.breakage.flush?.(this.inner, options) ?? this.inner.flush(options);
   }
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();

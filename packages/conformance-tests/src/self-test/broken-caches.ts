@@ -2,22 +2,18 @@ import {
   type Cache,
   type CacheSetOptions,
   type CacheStats,
-  checkString,
-  cloneValue,
-  copyValue,
   type Document,
   type DocumentValue,
   type Repository,
   type RepositoryBackend,
   type RepositoryOptions,
   type SignalOptions,
-  stringifyDocument,
   type TransactionScope,
-  throwIfAborted,
   ValidationError,
   type WithCacheOptions,
   withCache,
 } from '@berth/core';
+import { checkString, cloneValue, copyValue, stringifyDocument, throwIfAborted } from '@berth/core/adapter';
 import type { CacheBounds, CreateCacheConfig, WrapBackendWithCache } from '../cache-harness.js';
 import { override } from '../override.js';
 

@@ -1,18 +1,20 @@
 import {
   AlreadyExistsError,
-  compareValues,
   type Document,
   type DocumentScalar,
   type Filter,
+  type Query,
+  type SignalOptions,
+} from '@berth/core';
+import {
+  compareValues,
   getPathValue,
   isPlainObject,
   isScalar,
   matchesFilter,
   parseFieldPath,
-  type Query,
-  type SignalOptions,
   sortDocuments,
-} from '@berth/core';
+} from '@berth/core/adapter';
 import type { Breakage, RepositoryOverrides } from './broken-backend.js';
 
 // Engines that compare values other than the ones stored: a fixed-point

@@ -5,9 +5,9 @@ import {
   type DocumentWriteOptions,
   type SignalOptions,
   type StoredDocument,
-  throwIfAborted,
   ValidationError,
 } from '@berth/core';
+import { throwIfAborted } from '@berth/core/adapter';
 import type { CreateDocumentBackend } from '../document-store-suite.js';
 import { override } from '../override.js';
 

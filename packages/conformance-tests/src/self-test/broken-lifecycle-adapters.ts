@@ -1,8 +1,8 @@
 import { ConnectionError, type Document, isBerthError, type Repository } from '@berth/core';
-import type { Breakage } from './broken-backend.js';
+import type { Breakage, RepositoryMembers } from './broken-backend.js';
 
 /** Rethrows CONNECTION errors as retryable, as a driver error passed through unchanged would be. */
-function retryableWhenClosed(inner: Repository<Document>): Partial<Repository<Document>> {
+function retryableWhenClosed(inner: Repository<Document>): RepositoryMembers {
   const mark = (error: unknown): never => {
     if (isBerthError(error, 'CONNECTION')) throw new ConnectionError(error.message, { cause: error });
     throw error;

@@ -5,7 +5,7 @@ import {
   instrument,
   isBerthError,
   type OperationEvent,
-  startWorker,
+  type OperationStart,
 } from '@berth/core';
 import { describe, expect, it } from 'vitest';
 
@@ -109,31 +109,32 @@ describe('instrument on the memory backend', () => {
       ['queue', 'mails', 'get', 1, true],
     ]);
 
-    // work() is the adapter's worker: it handles jobs, its traffic is not reported.
+    // work() is the adapter's worker (woken by its notifier, not polling), and its traffic is reported.
     events.length = 0;
     const handled: string[] = [];
-    const worker = mails.work((job) => {
-      handled.push(job.payload.to);
-    });
-    await mails.enqueue({ to: 'brom' });
-    await until(() => handled.length === 1);
-    await worker.close();
-    expect(events.map((event) => event.operation)).toEqual(['enqueue']);
-
-    // Observing a worker's traffic is opt-in: core's worker on the instrumented
-    // queue, which has no notifier and so polls.
-    events.length = 0;
-    const observed = startWorker(
-      mails,
+    const worker = mails.work(
       (job) => {
         handled.push(job.payload.to);
       },
-      { pollIntervalMs: 10 },
+      { pollIntervalMs: 60_000 },
     );
-    await mails.enqueue({ to: 'cora' });
-    await until(() => handled.length === 2 && events.some((event) => event.operation === 'complete'));
-    await observed.close();
-    expect(events.some((event) => event.operation === 'dequeueMany' && event.rows === 1)).toBe(true);
+    await mails.enqueue({ to: 'brom' });
+    await until(() => handled.length === 1 && events.some((event) => event.operation === 'handle'));
+    await worker.close();
+    const work = events.find((event) => event.operation === 'work');
+    const handle = events.find((event) => event.operation === 'handle');
+    expect(work).toMatchObject({ kind: 'queue', target: 'mails', worker: true, ok: true });
+    expect(handle).toMatchObject({ worker: true, ok: true, parentId: work?.id, attempt: 1 });
+    expect(events.find((event) => event.operation === 'complete')).toMatchObject({
+      worker: true,
+      ok: true,
+      parentId: handle?.id,
+      jobId: handle?.jobId,
+    });
+    expect(
+      events.filter((event) => event.operation === 'dequeueMany').every((event) => event.parentId === work?.id),
+    ).toBe(true);
+    expect(events.at(-1)).toBe(work);
   });
 
   it('reports an iteration once, with the documents yielded', async () => {
@@ -186,13 +187,35 @@ describe('the collector on the memory backend', () => {
     await backend.repository<Player>('players').find({ where: { guild: 'south' }, orderBy: 'name' });
 
     const report = collector.report();
+    // Equality first, then the range: the declared index on `level` alone does not lead with `guild`.
     expect(
-      report.indexSuggestions.map((entry) => [entry.collection, entry.field, entry.filterCount, entry.sortCount]),
+      report.indexSuggestions.map((entry) => [entry.fields, entry.filterCount, entry.sortCount, entry.index]),
     ).toEqual([
-      ['players', 'guild', 41, 0],
-      ['players', 'name', 0, 1],
+      [
+        ['guild', 'level'],
+        40,
+        0,
+        {
+          fields: [
+            { field: 'guild', type: 'string' },
+            { field: 'level', type: 'number' },
+          ],
+        },
+      ],
+      // `name` was never compared: its type comes from the documents the finds returned.
+      [
+        ['guild', 'name'],
+        1,
+        1,
+        {
+          fields: [
+            { field: 'guild', type: 'string' },
+            { field: 'name', type: 'string' },
+          ],
+        },
+      ],
     ]);
-    expect(report.indexSuggestions.some((entry) => entry.field === 'level')).toBe(false);
+    expect(report.indexSuggestions.some((entry) => entry.fields.length === 1 && entry.field === 'level')).toBe(false);
     expect(report.indexSuggestions[0]?.example).toBe('find where { level: { $gte: ? }, guild: ? }');
 
     const find = report.operations.find((entry) => entry.target === 'players' && entry.operation === 'find');
@@ -207,5 +230,179 @@ describe('the collector on the memory backend', () => {
     expect(report.slowest[0]?.durationMs).toBe(Math.max(...report.operations.map((entry) => entry.maxMs)));
     expect(collector.format()).toContain('Index suggestions');
     await backend.close();
+  });
+});
+
+type Recorded =
+  | { readonly phase: 'start'; readonly event: OperationStart }
+  | { readonly phase: 'end'; readonly event: OperationEvent };
+
+/** An instrumented memory backend that records every start and end event, in order. */
+function traced(): { backend: MemoryBackend; log: Recorded[] } {
+  const log: Recorded[] = [];
+  const backend = instrument(new MemoryBackend(), {
+    onStart: (event) => log.push({ phase: 'start', event }),
+    onOperation: (event) => log.push({ phase: 'end', event }),
+  });
+  return { backend, log };
+}
+
+/**
+ * Every start has exactly one end with the same id and fields, after it;
+ * a child starts after its parent starts and ends before its parent ends.
+ */
+function expectWellNested(log: readonly Recorded[]): void {
+  const starts = new Map<number, number>();
+  const ends = new Map<number, number>();
+  for (const [index, { phase, event }] of log.entries()) {
+    const seen = phase === 'start' ? starts : ends;
+    expect(seen.has(event.id), `a second ${phase} for ${event.operation} #${event.id}`).toBe(false);
+    seen.set(event.id, index);
+    if (phase === 'end') {
+      const start = log[starts.get(event.id) ?? -1];
+      expect(start, `the end of ${event.operation} #${event.id} came before its start`).toBeDefined();
+      for (const field of [
+        'backend',
+        'target',
+        'kind',
+        'operation',
+        'parentId',
+        'transaction',
+        'worker',
+        'jobId',
+      ] as const) {
+        expect(event[field], `${field} of ${event.operation} #${event.id}`).toStrictEqual(start?.event[field]);
+      }
+    }
+  }
+  expect([...starts.keys()].sort(), 'every start has an end').toStrictEqual([...ends.keys()].sort());
+  for (const { phase, event } of log) {
+    if (phase !== 'start' || event.parentId === undefined) continue;
+    const parentStart = starts.get(event.parentId);
+    expect(parentStart, `the parent of ${event.operation} #${event.id}`).toBeDefined();
+    expect(parentStart as number).toBeLessThan(starts.get(event.id) as number);
+    expect(ends.get(event.id) as number).toBeLessThan(ends.get(event.parentId) as number);
+  }
+}
+
+function ends(log: readonly Recorded[]): OperationEvent[] {
+  return log.flatMap((entry) => (entry.phase === 'end' ? [entry.event] : []));
+}
+
+describe('spans on the memory backend', () => {
+  it('nests the operations of a transaction under it, committed or rolled back', async () => {
+    const { backend, log } = traced();
+    await backend.transaction(async (tx) => {
+      await tx.repository<Player>('players').insert({ id: 'p1', name: 'Ada', level: 1, guild: 'north' });
+      await tx.repository<Player>('players').update('p1', { $inc: { level: 1 } });
+      await tx.queue('mails').enqueue({ to: 'ada' });
+    });
+    const rollback = new Error('changed my mind');
+    await expect(
+      backend.transaction(async (tx) => {
+        await tx.repository<Player>('players').delete('p1');
+        throw rollback;
+      }),
+    ).rejects.toBe(rollback);
+    expectWellNested(log);
+    const [committed, rolledBack] = ends(log).filter((event) => event.operation === 'transaction');
+    expect(committed).toMatchObject({ ok: true, kind: 'backend', transaction: true });
+    expect(rolledBack).toMatchObject({ ok: false, error: rollback });
+    expect(
+      ends(log)
+        .filter((event) => event.parentId === committed?.id)
+        .map((event) => event.operation),
+    ).toEqual(['insert', 'update', 'enqueue']);
+    expect(ends(log).filter((event) => event.parentId === rolledBack?.id)).toEqual([
+      expect.objectContaining({ operation: 'delete', ok: true, rows: 1, transaction: true }),
+    ]);
+    // Rolled back: the document is still there.
+    expect(await backend.repository<Player>('players').get('p1')).toMatchObject({ level: 2 });
+  });
+
+  it('pairs start and end for an aborted operation, a VALIDATION error and a conflict inside a transaction', async () => {
+    const { backend, log } = traced();
+    const players = backend.repository<Player>('players');
+    await players.insert({ id: 'p1', name: 'Ada', level: 1, guild: 'north' });
+    await expect(players.find({ where: { level: 1 } }, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
+    await expect(players.find({ where: { level: { $bogus: 1 } } as never })).rejects.toMatchObject({
+      code: 'VALIDATION',
+    });
+    await expect(players.insert({ id: 'p1', name: 'Ada', level: 1, guild: 'north' })).rejects.toMatchObject({
+      code: 'ALREADY_EXISTS',
+    });
+    const iteration = async (): Promise<void> => {
+      for await (const _ of players.iterate({ orderBy: { field: 'level', direction: 'sideways' as never } })) {
+        // never reached
+      }
+    };
+    await expect(iteration()).rejects.toMatchObject({ code: 'VALIDATION' });
+    await expect(
+      backend.transaction(async (tx) => {
+        await tx.repository<Player>('players').update('nobody', { level: 2 });
+      }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expectWellNested(log);
+    expect(
+      ends(log).map((event) => [event.operation, event.ok, (event.error as { code?: string } | undefined)?.code]),
+    ).toEqual([
+      ['insert', true, undefined],
+      ['find', false, 'ABORTED'],
+      ['find', false, 'VALIDATION'],
+      ['insert', false, 'ALREADY_EXISTS'],
+      ['iterate', false, 'VALIDATION'],
+      ['update', false, 'NOT_FOUND'],
+      ['transaction', false, 'NOT_FOUND'],
+    ]);
+  });
+
+  it("reports a worker's claims, each job's handling with its settlement, failures and retries", async () => {
+    const { backend, log } = traced();
+    const jobs = backend.queue<{ n: number }>('jobs');
+    const attempts: number[] = [];
+    const worker = jobs.work(
+      async (job) => {
+        attempts.push(job.attempts);
+        // Repository calls a handler makes are operations of their own.
+        await backend.repository<Player>('players').count();
+        if (job.payload.n === 2) throw new Error(`attempt ${job.attempts} failed`);
+      },
+      { pollIntervalMs: 20 },
+    );
+    await jobs.enqueue({ n: 1 });
+    await jobs.enqueue({ n: 2 }, { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 1 } });
+    await until(() => ends(log).filter((event) => event.operation === 'fail').length === 2);
+    await worker.close();
+    expectWellNested(log);
+
+    const events = ends(log);
+    const work = events.find((event) => event.operation === 'work');
+    expect(work).toMatchObject({ kind: 'queue', target: 'jobs', worker: true, ok: true });
+    expect(events.at(-1)).toBe(work);
+    const handles = events.filter((event) => event.operation === 'handle');
+    expect(handles.map((event) => [event.attempt, event.ok, event.parentId === work?.id])).toEqual([
+      [1, true, true],
+      [1, false, true],
+      [2, false, true],
+    ]);
+    expect(handles[1]?.error).toMatchObject({ message: 'attempt 1 failed' });
+    const settled = (handle: OperationEvent | undefined) =>
+      events
+        .filter((event) => event.parentId === handle?.id && event.operation !== 'extendLease')
+        .map((event) => [event.operation, event.result, event.jobId === handle?.jobId]);
+    expect(settled(handles[0])).toEqual([['complete', undefined, true]]);
+    // The first failure is retried (the job waits again), the second is its last attempt.
+    expect(settled(handles[1])).toEqual([['fail', 'waiting', true]]);
+    expect(settled(handles[2])).toEqual([['fail', 'dead', true]]);
+    const claims = events.filter((event) => event.operation === 'dequeueMany');
+    expect(claims.length).toBeGreaterThan(0);
+    for (const claim of claims) expect(claim).toMatchObject({ worker: true, parentId: work?.id });
+    expect(claims.reduce((sum, claim) => sum + (claim.rows ?? 0), 0)).toBe(3);
+    // The handler's own repository call: reported, not a worker operation, no parent (core keeps no async context).
+    const counts = events.filter((event) => event.operation === 'count');
+    expect(counts).toHaveLength(3);
+    for (const count of counts) expect('worker' in count || 'parentId' in count).toBe(false);
   });
 });

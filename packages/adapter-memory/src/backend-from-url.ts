@@ -1,0 +1,42 @@
+import { type Backend, ValidationError } from '@berth/core';
+import { MemoryBackend } from './memory-backend.js';
+
+/**
+ * Lets `createBackend` find this adapter: `memory:` gives a {@link MemoryBackend};
+ * `file:<path>` gives a `DocumentBackend` on that file, with
+ * `?debounceMs=` and `?maxWaitMs=` as options. A `file:` backend saves on
+ * SIGTERM, SIGINT and SIGHUP (`flushOnExit`), since an application that names
+ * a file by URL expects it written; `?flushOnExit=false` turns that off.
+ */
+export async function createBackendFromUrl(url: string): Promise<Backend> {
+  const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
+  if (scheme === 'memory') return new MemoryBackend();
+  if (scheme !== 'file')
+    throw new ValidationError(`@berth/adapter-memory does not handle ${JSON.stringify(url)}`, 'url');
+  const [rawPath = '', query = ''] = url.slice('file:'.length).split('?', 2);
+  // `file:///abs/path` and `file:./relative` both work; a URL-encoded path is decoded.
+  const path = decodeURIComponent(rawPath.startsWith('//') ? rawPath.slice(2) : rawPath);
+  if (path === '') throw new ValidationError('file: URLs need a path, like file:./data.json', 'url');
+  const parameters = new URLSearchParams(query);
+  const number = (name: string): number | undefined => {
+    const value = parameters.get(name);
+    if (value === null) return undefined;
+    const parsed = Number(value);
+    if (!Number.isSafeInteger(parsed) || parsed < 0) {
+      throw new ValidationError(`${name} in ${JSON.stringify(url)} must be an integer >= 0`, 'url');
+    }
+    return parsed;
+  };
+  const flushOnExit = parameters.get('flushOnExit') ?? 'true';
+  if (flushOnExit !== 'true' && flushOnExit !== 'false') {
+    throw new ValidationError(`flushOnExit in ${JSON.stringify(url)} must be true or false`, 'url');
+  }
+  const { DocumentBackend } = await import('./document-backend.js');
+  const { FileDocumentStore } = await import('./file-document-store.js');
+  return new DocumentBackend({
+    store: new FileDocumentStore(path),
+    debounceMs: number('debounceMs'),
+    maxWaitMs: number('maxWaitMs'),
+    flushOnExit: flushOnExit === 'true',
+  });
+}

@@ -1,0 +1,27 @@
+// `@berth/core/adapter`: what an implementation of a port needs and an
+// application does not. Adapters import the ports, types and errors from
+// `@berth/core` and these helpers from here; nothing is exported from both.
+// The core README ("What a third party may rely on") states the rule.
+
+export { checkMaxBytes } from './backend/capabilities.js';
+export { ADAPTER_PACKAGES, urlScheme } from './backend/create-backend.js';
+export { startOperation, throwIfAborted } from './operation/abort.js';
+export * from './operation/arguments.js';
+export * from './query/apply-update.js';
+export * from './query/cursor.js';
+export * from './query/filter.js';
+export { findOneQuery } from './query/find-one.js';
+export { FIELD_OPERATORS } from './query/query.js';
+export * from './query/query-plan.js';
+export * from './query/sort.js';
+export { FINISHED_JOB_STATES } from './queue/job.js';
+export * from './queue/job-options.js';
+export { isPermanentFailure } from './queue/job-worker.js';
+export * from './repository/document-writes.js';
+export * from './repository/iterate.js';
+export * from './repository/repository-options.js';
+export * from './values/compare.js';
+export * from './values/document-json.js';
+export * from './values/names.js';
+export { validateWithSchema } from './values/standard-schema.js';
+export * from './values/values.js';

@@ -1,0 +1,122 @@
+import type { SignalOptions } from '../operation/abort.js';
+import type { JobQueue } from '../queue/job-queue.js';
+import type { Repository, RepositoryOptions } from '../repository/repository.js';
+import type { AnyDocument, Document, DocumentValue } from '../values/document.js';
+import type { Capabilities } from './capabilities.js';
+
+/** Result of `health()`. */
+export interface HealthStatus {
+  readonly ok: boolean;
+  /** Round-trip time of the probe in milliseconds. */
+  readonly latencyMs: number;
+  /** Why the backend is unhealthy, when it is. */
+  readonly message?: string | undefined;
+}
+
+/** What a transaction callback receives: repositories (and queues) bound to the transaction. */
+export interface TransactionScope {
+  /** A repository whose reads see this transaction's writes and whose writes commit with it. */
+  repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T>;
+  /**
+   * A queue whose enqueues commit or roll back with the transaction. Throws
+   * UNSUPPORTED where the queue does not live with the repositories
+   * (`capabilities.queue.transactionalEnqueue`).
+   */
+  queue<T = DocumentValue>(name: string): TransactionalQueue<T>;
+}
+
+/** The part of a queue usable inside a transaction. */
+export type TransactionalQueue<T> = Pick<JobQueue<T>, 'name' | 'enqueue' | 'enqueueMany'>;
+
+/**
+ * A backend that holds job queues.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ *
+ * async function enqueueReport(backend: QueueBackend): Promise<string> {
+ *   const reports = backend.queue<{ month: string }>('reports');
+ *   const { id } = await reports.enqueue({ month: '2026-11' }, { priority: 10 });
+ *   return id;
+ * }
+ * ```
+ */
+export interface QueueBackend extends AsyncDisposable {
+  readonly kind: string;
+  readonly capabilities: Capabilities;
+  connect(options?: SignalOptions): Promise<void>;
+  close(): Promise<void>;
+  health(options?: SignalOptions): Promise<HealthStatus>;
+  /** The queue `name` (same rules as collection names); queues are independent. */
+  queue<T = DocumentValue>(name: string): JobQueue<T>;
+}
+
+/** A backend with both ports, as `createBackend` returns. */
+export type Backend = RepositoryBackend & QueueBackend;
+
+/** Options of `backend.transaction()`. */
+export interface TransactionOptions extends SignalOptions {}
+
+/**
+ * A backend that stores collections of documents.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Document, RepositoryBackend } from '@berth/core';
+ *
+ * interface Account extends Document { balance: number }
+ *
+ * async function transfer(backend: RepositoryBackend, from: string, to: string, amount: number): Promise<void> {
+ *   await backend.transaction(async (tx) => {
+ *     const accounts = tx.repository<Account>('accounts');
+ *     await accounts.update(from, { $inc: { balance: -amount } });
+ *     await accounts.update(to, { $inc: { balance: amount } });
+ *   });
+ * }
+ * ```
+ */
+export interface RepositoryBackend extends AsyncDisposable {
+  /** Short engine name (`memory`, `sqlite`, `postgres`…), used in events and messages. */
+  readonly kind: string;
+  readonly capabilities: Capabilities;
+
+  /** Opens connections and runs migrations. Repositories call it lazily; calling it twice is harmless. */
+  connect(options?: SignalOptions): Promise<void>;
+  /** Drains and closes. Idempotent. */
+  close(): Promise<void>;
+  health(options?: SignalOptions): Promise<HealthStatus>;
+
+  /**
+   * Makes every write acknowledged so far durable in the backend's storage,
+   * then resolves. Where nothing is buffered (memory, SQLite, servers) it
+   * resolves at once; the document-backed backend (`file:`) saves now instead
+   * of after its debounce. After `close()` has resolved it resolves at once
+   * (closing saved everything). Rejects with `ABORTED` when `signal` has
+   * already fired, and with the save's error when saving fails. Code written
+   * against `createBackend()` calls it before exit without probing the object.
+   *
+   * ### Examples
+   * ```ts
+   * import { createBackend } from '@berth/core';
+   *
+   * const backend = await createBackend(process.env.BERTH_URL ?? 'memory:');
+   * await backend.repository<{ id: string; name: string }>('players').insert({ name: 'Ada' });
+   * await backend.flush();
+   * ```
+   */
+  flush(options?: SignalOptions): Promise<void>;
+
+  /**
+   * A typed repository for `name` (letters, digits and `_`, starting with a
+   * letter, at most 63 characters; anything else is a VALIDATION error).
+   */
+  repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T>;
+
+  /**
+   * Runs `work` all-or-nothing. If it throws, nothing it wrote is kept and the
+   * error is rethrown. A concurrent transaction that would break isolation
+   * fails with a retryable `CONFLICT`.
+   */
+  transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R>;
+}

@@ -1,0 +1,80 @@
+import { ValidationError } from '../errors.js';
+import { MAX_DOCUMENT_BYTES } from '../values/values.js';
+
+/**
+ * What an adapter supports. The conformance suite runs the tests of what is
+ * declared and checks that what is declared unsupported throws `UNSUPPORTED`.
+ */
+export interface Capabilities {
+  readonly repository: RepositoryCapabilities;
+  readonly queue: QueueCapabilities;
+}
+
+export interface RepositoryCapabilities {
+  /**
+   * `none`: `transaction()` throws UNSUPPORTED. `single-collection`: a
+   * transaction may touch one collection. `multi-collection`: any number.
+   */
+  readonly transactions: 'none' | 'single-collection' | 'multi-collection';
+  /** Unique indexes are enforced. When false, declaring one throws UNSUPPORTED. */
+  readonly uniqueIndexes: boolean;
+  /** Data survives `close()` and a new backend on the same location. */
+  readonly durable: boolean;
+  /**
+   * For a durable adapter: two backends open on the same storage at once
+   * (two processes on one database) each see what the other commits. `false`
+   * (the document-backed backend, which holds its document in memory): one
+   * backend writes the storage at a time, and a second writer is detected
+   * (`CONFLICT`), never overwritten. Default `true`.
+   */
+  readonly concurrentBackends?: boolean | undefined;
+  /**
+   * Largest document, as bytes of UTF-8 JSON text in Berth's encoding; a
+   * larger one is a VALIDATION error. At most (and by default)
+   * `MAX_DOCUMENT_BYTES`, 16 MiB.
+   */
+  readonly maxDocumentBytes?: number | undefined;
+}
+
+export interface QueueCapabilities {
+  /**
+   * `none`: `queue()` throws UNSUPPORTED. `single-node`: correct for workers
+   * sharing one machine (one process, or one database file). `distributed`:
+   * correct for workers on many machines.
+   */
+  readonly level: 'none' | 'single-node' | 'distributed';
+  /** A job enqueued through a transaction commits or rolls back with it. */
+  readonly transactionalEnqueue: boolean;
+  /** Jobs survive a restart of the process (and of the server). */
+  readonly durable: boolean;
+  /**
+   * Idle workers are woken when a job becomes available (in-process events,
+   * LISTEN/NOTIFY, pub/sub) rather than only by polling.
+   */
+  readonly notifications: boolean;
+  /**
+   * Largest job payload or result, measured like documents; a larger one is
+   * a VALIDATION error. At most (and by default) `MAX_DOCUMENT_BYTES`, 16 MiB.
+   */
+  readonly maxPayloadBytes?: number | undefined;
+}
+
+/**
+ * The document size limit an adapter declares, checked: an integer from 1 to
+ * `MAX_DOCUMENT_BYTES` (the default when `declared` is undefined).
+ */
+export function checkMaxBytes(declared: unknown, name = 'maxDocumentBytes'): number {
+  if (declared === undefined) return MAX_DOCUMENT_BYTES;
+  if (
+    typeof declared !== 'number' ||
+    !Number.isSafeInteger(declared) ||
+    declared < 1 ||
+    declared > MAX_DOCUMENT_BYTES
+  ) {
+    throw new ValidationError(
+      `${name} must be an integer from 1 to ${MAX_DOCUMENT_BYTES} (16 MiB), got ${String(declared)}`,
+      name,
+    );
+  }
+  return declared;
+}

@@ -1,0 +1,47 @@
+import type { SignalOptions } from '../operation/abort.js';
+import type { DocumentValue } from '../values/document.js';
+
+/** Options of `cache.set`. */
+export interface CacheSetOptions extends SignalOptions {
+  /** Time to live in milliseconds (default: the cache's default, or forever). */
+  readonly ttlMs?: number | undefined;
+}
+
+/** Counters of a cache since it was created (or since `clear`). */
+export interface CacheStats {
+  readonly hits: number;
+  readonly misses: number;
+  /** Entries held now. */
+  readonly size: number;
+}
+
+/**
+ * A key-value cache of document values with TTLs. What `get` returns is a
+ * fresh copy; a missing or expired key gives `undefined`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Cache } from '@berth/core';
+ *
+ * async function cachedTotal(cache: Cache, compute: () => Promise<number>): Promise<number> {
+ *   const hit = await cache.get('report:total');
+ *   if (typeof hit === 'number') return hit;
+ *   const total = await compute();
+ *   await cache.set('report:total', total, { ttlMs: 60_000 });
+ *   return total;
+ * }
+ * ```
+ */
+export interface Cache {
+  get(key: string, options?: SignalOptions): Promise<DocumentValue | undefined>;
+  set(key: string, value: DocumentValue, options?: CacheSetOptions): Promise<void>;
+  /** Removes a key; `true` when it was there. */
+  delete(key: string, options?: SignalOptions): Promise<boolean>;
+  /** Removes every key starting with `prefix`; returns how many. */
+  deleteByPrefix(prefix: string, options?: SignalOptions): Promise<number>;
+  /** Removes everything and resets the counters. */
+  clear(options?: SignalOptions): Promise<void>;
+  stats(options?: SignalOptions): Promise<CacheStats>;
+  /** Releases connections. Idempotent. */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,22 @@
+import { ValidationError } from '../errors.js';
+import type { Query } from './query.js';
+
+/** What `findOne` takes: a query without `limit` or `cursor`, which would contradict "the first match". */
+export type FindOneQuery = Omit<Query, 'limit' | 'cursor'>;
+
+/**
+ * The `find` query that serves `findOne(query)`: `limit` 1, after refusing a
+ * `limit` or `cursor` with `VALIDATION` naming it. Every adapter calls it, so
+ * none ignores one silently (or lets it change which document comes first).
+ */
+export function findOneQuery(query: FindOneQuery | undefined): Query {
+  for (const key of ['limit', 'cursor'] as const) {
+    if ((query as Query | undefined)?.[key] !== undefined) {
+      throw new ValidationError(
+        `findOne takes no ${key}: it returns the first match (use find({ limit }) or findPage({ cursor }))`,
+        key,
+      );
+    }
+  }
+  return { ...query, limit: 1 };
+}

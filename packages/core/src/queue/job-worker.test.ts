@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { ConnectionError } from '../errors.js';
+import type { JobQueue } from './job-queue.js';
+import { startWorker } from './job-worker.js';
+
+// A stand-in queue whose fetches always fail: enough to test how the shared
+// worker paces itself. The behaviour on real backends (a closed one stops the
+// worker) is a conformance case in @berth/conformance-tests.
+
+function failingQueue(error: Error): { queue: JobQueue<string>; fetches: () => number } {
+  let fetches = 0;
+  const queue = {
+    name: 'failing',
+    dequeueMany: async () => {
+      fetches += 1;
+      throw error;
+    },
+  } as unknown as JobQueue<string>;
+  return { queue, fetches: () => fetches };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('the shared worker', () => {
+  it('backs off after retryable fetch errors instead of polling at the poll interval', async () => {
+    const { queue, fetches } = failingQueue(new ConnectionError('engine restarting'));
+    const reported: unknown[] = [];
+    const worker = startWorker(queue, () => undefined, {
+      pollIntervalMs: 5,
+      onError: (error) => reported.push(error),
+    });
+    await sleep(400);
+    await worker.close();
+    // At a fixed 5 ms that would be ~80 fetches; doubling from 5 ms gives 7 (5+10+…+320 > 400).
+    expect(fetches()).toBeGreaterThanOrEqual(3);
+    expect(fetches()).toBeLessThanOrEqual(9);
+    expect(reported).toHaveLength(fetches());
+  });
+
+  it('stops after a non-retryable CONNECTION error and reports it once', async () => {
+    const closed = new ConnectionError('backend is closed', { retryable: false });
+    const { queue, fetches } = failingQueue(closed);
+    const reported: unknown[] = [];
+    const worker = startWorker(queue, () => undefined, {
+      pollIntervalMs: 1,
+      onError: (error) => reported.push(error),
+    });
+    await sleep(100);
+    expect(fetches()).toBe(1);
+    expect(reported).toStrictEqual([closed]);
+    await worker.close();
+  });
+
+  it('fetches again at once when a job was announced while a fetch was in flight', async () => {
+    // The first fetch reads an empty queue; the job is committed, and announced, before it returns.
+    let listener: () => void = () => undefined;
+    const notifier = {
+      onJobAvailable: (callback: () => void) => {
+        listener = callback;
+        return () => undefined;
+      },
+    };
+    let fetches = 0;
+    const handled: string[] = [];
+    const lease = {
+      job: { id: 'j1', payload: 'late', attempts: 1, leaseMs: 30_000 },
+      token: 't',
+      expiresAt: new Date(Date.now() + 30_000),
+    };
+    const queue = {
+      name: 'racy',
+      dequeueMany: async () => {
+        fetches += 1;
+        if (fetches === 1) {
+          await sleep(20);
+          listener();
+          return [];
+        }
+        return fetches === 2 ? [lease] : [];
+      },
+      extendLease: async () => lease,
+      complete: async () => undefined,
+    } as unknown as JobQueue<string>;
+    const worker = startWorker(
+      queue,
+      (job) => {
+        handled.push(job.payload);
+      },
+      { pollIntervalMs: 60_000 },
+      notifier,
+    );
+    const deadline = Date.now() + 2_000;
+    while (handled.length === 0 && Date.now() < deadline) await sleep(5);
+    await worker.close();
+    expect(handled).toStrictEqual(['late']);
+  });
+});

@@ -1,0 +1,54 @@
+import { ValidationError } from '../errors.js';
+import { isPlainObject } from './values.js';
+
+/**
+ * The one JSON encoding of document values every text-storing adapter uses:
+ * a Date becomes `{ "$date": "<ISO-8601 UTC with milliseconds>" }`. Document
+ * keys cannot start with `$`, so the encoding is never ambiguous.
+ */
+export function toJsonValue(value: unknown): unknown {
+  if (value instanceof Date) return { $date: value.toISOString() };
+  if (Array.isArray(value)) return value.map(toJsonValue);
+  if (isPlainObject(value)) {
+    const encoded: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const inner = value[key];
+      if (inner !== undefined) encoded[key] = toJsonValue(inner);
+    }
+    return encoded;
+  }
+  return value;
+}
+
+/** Reverses {@link toJsonValue}. */
+export function fromJsonValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(fromJsonValue);
+  if (isPlainObject(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0] === '$date') {
+      const date = new Date(value.$date as string);
+      if (typeof value.$date !== 'string' || Number.isNaN(date.getTime())) {
+        throw new ValidationError(`stored value ${JSON.stringify(value)} is not a valid encoded Date`, '');
+      }
+      return date;
+    }
+    const decoded: Record<string, unknown> = {};
+    for (const key of keys) {
+      // Assigning it would set the prototype (or be ignored): the key would vanish without a word.
+      if (key === '__proto__') throw new ValidationError('stored key "__proto__" is not allowed', key);
+      decoded[key] = fromJsonValue(value[key]);
+    }
+    return decoded;
+  }
+  return value;
+}
+
+/** Serializes a document value to JSON text with the Date encoding. */
+export function stringifyDocument(value: unknown): string {
+  return JSON.stringify(toJsonValue(value));
+}
+
+/** Parses JSON text written by {@link stringifyDocument}. */
+export function parseDocument<T>(text: string): T {
+  return fromJsonValue(JSON.parse(text)) as T;
+}
