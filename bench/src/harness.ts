@@ -392,3 +392,28 @@ export function environment(): Pick<BenchReport, 'node' | 'platform' | 'cpu' | '
     cpus: cpus.length,
   };
 }
+
+/** A ratio an issue asks for: the suite's case against its baseline (the peer), at most `max`. */
+export interface Target {
+  readonly suite: string;
+  /** The case measured (default: the suite's first case that is not the baseline). */
+  readonly name?: string | undefined;
+  readonly label: string;
+  readonly max: number;
+  /** What the baseline is, as the line names it (`lru-cache`, `raw`). */
+  readonly peer: string;
+}
+
+/** One line per target: the measured ratio against the peer and whether it is met. */
+export function formatTargets(results: readonly CaseResult[], targets: readonly Target[]): string {
+  return targets
+    .map(({ suite, name, label, max, peer }) => {
+      const ratio = results.find(
+        (candidate) =>
+          candidate.suite === suite && !candidate.baseline && (name === undefined || candidate.name === name),
+      )?.vsBaseline;
+      if (ratio === undefined || ratio === null) return `${label}: not measured (target ≤ ${max}x ${peer})`;
+      return `${label}: ${ratio.toFixed(2)}x ${peer} (target ≤ ${max}x): ${ratio <= max ? 'met' : 'MISSED'}`;
+    })
+    .join('\n');
+}

@@ -15,10 +15,13 @@ import {
   environment,
   formatLatencyTable,
   formatTable,
+  formatTargets,
   runRunSuites,
   runSuites,
   writeReport,
 } from './harness.js';
+import { hotPathTargets } from './hot-path-targets.js';
+import { memoryCacheSuites } from './memory-cache.bench.js';
 import {
   defaultQueueConfig,
   memoryQueueLatency,
@@ -27,6 +30,7 @@ import {
   type QueueBenchConfig,
 } from './memory-queue.bench.js';
 import { memoryRepositorySuites } from './memory-repository.bench.js';
+import { memoryUpsertSuites } from './memory-upsert.bench.js';
 import {
   removeSqliteBenchFiles,
   sqliteQueueLatency,
@@ -77,6 +81,8 @@ try {
     ...(await runSuites(
       selected([
         ...memoryRepositorySuites(backend),
+        ...memoryUpsertSuites(backend),
+        ...memoryCacheSuites(),
         ...memoryQueueSuites(openMemory),
         ...sqliteRepository.suites,
         ...sqliteQueueSuites(),
@@ -105,6 +111,7 @@ try {
   console.log('queue processing in whole runs (one sample per run; ops/s is jobs completed per second).\n');
   if (latency.length > 0) console.log(`${formatLatencyTable(latency)}\n`);
   console.log(`${formatSqliteTargets(results)}\n`);
+  console.log(`${formatTargets(results, hotPathTargets)}\n`);
   console.log(`${sqliteQueueTargets(results, latency).join('\n')}\n`);
   console.log(`${formatTopN()}\n`);
   const file = await writeReport(

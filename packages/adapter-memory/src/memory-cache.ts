@@ -6,7 +6,7 @@ import {
   type SignalOptions,
   ValidationError,
 } from '@berth/core';
-import { checkString, cloneValue, copyValue, stringifyDocument, throwIfAborted } from '@berth/core/adapter';
+import { checkString, cloneValue, copyValue, jsonByteLength, throwIfAborted } from '@berth/core/adapter';
 
 /** Configuration of {@link MemoryCache}. */
 export interface MemoryCacheConfig {
@@ -14,8 +14,9 @@ export interface MemoryCacheConfig {
   readonly maxEntries?: number | undefined;
   /**
    * Most bytes held (default 64 MiB). An entry weighs the UTF-8 length of its
-   * key plus that of its value's JSON text (Dates as `{"$date": …}`). A value
-   * heavier than the whole bound is not kept.
+   * key plus that of its value's JSON text (Dates as `{"$date": …}`), counted
+   * from the value without encoding it. A value heavier than the whole bound
+   * is not kept.
    */
   readonly maxBytes?: number | undefined;
   /** TTL of a `set` that gives none, in milliseconds (default: entries live until evicted). */
@@ -24,11 +25,21 @@ export interface MemoryCacheConfig {
   readonly now?: (() => number) | undefined;
 }
 
+/**
+ * One entry, and its place in the recency list. Mutable so that a `set`
+ * reuses the entry it replaces or evicts, and a hit only relinks it: a new
+ * object per `set` would be one more object for the garbage collector to
+ * promote and collect, which costs more than the rest of the `set`.
+ */
 interface MemoryCacheEntry {
-  readonly value: DocumentValue;
-  readonly bytes: number;
+  key: string;
+  value: DocumentValue;
+  bytes: number;
   /** On the cache's clock; `Infinity` for no TTL. */
-  readonly expiresAt: number;
+  expiresAt: number;
+  /** Neighbours in recency order (`older` is toward the least recently used). */
+  older: MemoryCacheEntry | undefined;
+  newer: MemoryCacheEntry | undefined;
 }
 
 const DEFAULT_MAX_ENTRIES = 10_000;
@@ -77,8 +88,8 @@ function checkKey(key: unknown, what: string): asserts key is string {
  * Expired entries are dropped when touched, and all at once by `stats()`, so
  * `stats().size` counts live entries only.
  *
- * The LRU is a `Map`, whose iteration order is insertion order: a hit
- * re-inserts its key at the end, so eviction takes from the front. The
+ * The LRU is a `Map` from keys to entries linked in recency order: a hit
+ * moves its entry to the newest end, eviction takes the oldest. The
  * `lru-cache` package (Node 20 compatible) was weighed and left out: the
  * bounds, TTLs and counters it would run are the few lines here, while what
  * this class must own anyway (validation, copies, exact hit and miss counts,
@@ -102,8 +113,10 @@ export class MemoryCache implements Cache {
   readonly maxBytes: number;
   readonly defaultTtlMs: number | undefined;
   private readonly now: () => number;
-  /** In recency order: least recently used first. */
   private readonly entries = new Map<string, MemoryCacheEntry>();
+  /** Ends of the recency list. */
+  private oldest: MemoryCacheEntry | undefined;
+  private newest: MemoryCacheEntry | undefined;
   private bytes = 0;
   private hits = 0;
   private misses = 0;
@@ -129,8 +142,8 @@ export class MemoryCache implements Cache {
       return undefined;
     }
     this.hits++;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    this.unlink(entry);
+    this.link(entry);
     return cloneValue(entry.value);
   }
 
@@ -139,17 +152,30 @@ export class MemoryCache implements Cache {
     checkKey(key, 'key');
     const ttlMs = checkTtl(options?.ttlMs, 'ttlMs') ?? this.defaultTtlMs;
     const copy = copyValue(value, 'value');
-    const bytes = utf8Length(key) + utf8Length(stringifyDocument(copy));
-    this.remove(key);
+    // The length of the JSON text `stringifyDocument` would write, counted
+    // from the copy without writing it: the text was only ever weighed.
+    const bytes = utf8Length(key) + jsonByteLength(copy);
+    const previous = this.remove(key);
     // Too heavy to keep: the previous value is gone all the same, so no later
     // get returns what this set replaced.
     if (bytes > this.maxBytes) return;
-    this.entries.set(key, { value: copy, bytes, expiresAt: ttlMs === undefined ? Infinity : this.now() + ttlMs });
+    const expiresAt = ttlMs === undefined ? Infinity : this.now() + ttlMs;
     this.bytes += bytes;
-    for (const [oldest] of this.entries) {
-      if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
-      this.remove(oldest);
+    // The newcomer is not held yet, so it cannot be the one evicted.
+    let spare = previous;
+    while (this.oldest !== undefined && (this.entries.size >= this.maxEntries || this.bytes > this.maxBytes)) {
+      spare = this.remove(this.oldest.key);
     }
+    let entry = spare;
+    if (entry === undefined) entry = { key, value: copy, bytes, expiresAt, older: undefined, newer: undefined };
+    else {
+      entry.key = key;
+      entry.value = copy;
+      entry.bytes = bytes;
+      entry.expiresAt = expiresAt;
+    }
+    this.entries.set(key, entry);
+    this.link(entry);
   }
 
   async delete(key: string, options?: SignalOptions): Promise<boolean> {
@@ -176,6 +202,8 @@ export class MemoryCache implements Cache {
   async clear(options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, 'cache.clear');
     this.entries.clear();
+    this.oldest = undefined;
+    this.newest = undefined;
     this.bytes = 0;
     this.hits = 0;
     this.misses = 0;
@@ -202,10 +230,31 @@ export class MemoryCache implements Cache {
     return undefined;
   }
 
-  private remove(key: string): void {
+  /** Drops the entry of `key`, returning it for reuse. */
+  private remove(key: string): MemoryCacheEntry | undefined {
     const entry = this.entries.get(key);
-    if (entry === undefined) return;
+    if (entry === undefined) return undefined;
     this.entries.delete(key);
+    this.unlink(entry);
     this.bytes -= entry.bytes;
+    return entry;
+  }
+
+  /** Makes `entry` the most recently used. */
+  private link(entry: MemoryCacheEntry): void {
+    entry.older = this.newest;
+    entry.newer = undefined;
+    if (this.newest === undefined) this.oldest = entry;
+    else this.newest.newer = entry;
+    this.newest = entry;
+  }
+
+  private unlink(entry: MemoryCacheEntry): void {
+    if (entry.older === undefined) this.oldest = entry.newer;
+    else entry.older.newer = entry.newer;
+    if (entry.newer === undefined) this.newest = entry.older;
+    else entry.newer.older = entry.older;
+    entry.older = undefined;
+    entry.newer = undefined;
   }
 }

@@ -64,6 +64,7 @@ import { toBerthError } from './sqlite-errors.js';
 import { storedUniqueFields, takenQuery } from './sqlite-indexes.js';
 import { decodeDocument, encodeDocument } from './sqlite-json.js';
 import { compileAfter, compileFilter, compileOrderBy, groupValueOf, typeOf } from './sqlite-query-compiler.js';
+import { type StatementInput, type StatementText, statementCacheOf } from './sqlite-statement-cache.js';
 
 export interface SqliteRepositoryContext {
   readonly connection: SqliteConnection;
@@ -341,6 +342,14 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     return sql`SELECT ${columns} FROM ${table(this.name)}${whereClause(conditions)} ORDER BY ${compileOrderBy(prepared.sort, prepared.filter)} ${limitClause} OFFSET ${prepared.offset}`;
   }
 
+  private readonly compileSelect = (input: StatementInput) =>
+    this.selectQuery(input.prepared, input.limit).compile(queryBuilder);
+
+  /** The select of `find` and `findPage`, compiled once per query shape (see sqlite-statement-cache.ts). */
+  private selectStatement(prepared: PreparedQuery, limit: number | undefined): StatementText {
+    return statementCacheOf(this.connection).statement(this.name, { prepared, limit }, this.compileSelect);
+  }
+
   async get(id: string, options?: SignalOptions): Promise<T | null> {
     checkIdArgument(id, this.name);
     return this.operation(options, 'get', () => {
@@ -380,11 +389,12 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   async find(query?: Query, options?: SignalOptions): Promise<T[]> {
     const prepared = prepareQuery(query);
-    return this.operation(options, 'find', () =>
-      this.connection
-        .all<{ doc: string }>(this.selectQuery(prepared, prepared.limit).compile(queryBuilder))
-        .map((row) => decodeDocument<T>(row.doc)),
-    );
+    return this.operation(options, 'find', () => {
+      const select = this.selectStatement(prepared, prepared.limit);
+      return this.connection
+        .all<{ doc: string }>(select.sql, select.parameters)
+        .map((row) => decodeDocument<T>(row.doc));
+    });
   }
 
   async findPage(query?: Query, options?: SignalOptions): Promise<Page<T>> {
@@ -393,7 +403,12 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     const columns = prepared.sort.some((key) => isMetadataPath(key.path)) ? ENTRY_COLUMNS : undefined;
     return this.operation(options, 'findPage', () => {
       const limit = prepared.limit === undefined ? undefined : prepared.limit + 1;
-      const rows = this.connection.all<Row>(this.selectQuery(prepared, limit, columns).compile(queryBuilder));
+      // Only the plain select is cached: the metadata columns are the rarer case.
+      const select =
+        columns === undefined
+          ? this.selectStatement(prepared, limit)
+          : this.selectQuery(prepared, limit, columns).compile(queryBuilder);
+      const rows = this.connection.all<Row>(select.sql, select.parameters);
       const items = rows.slice(0, prepared.limit ?? rows.length).map((row) => decodeDocument<T>(row.doc));
       const last = items.at(-1);
       const more = prepared.limit !== undefined && rows.length > prepared.limit;
