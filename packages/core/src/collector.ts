@@ -348,7 +348,7 @@ export function createCollector(options: CollectorOptions = {}): Collector {
       fields = new Set();
       declared.set(declaredKey, fields);
     }
-    for (const index of declaration.indexes) fields.add(index.field);
+    for (const index of declaration.indexes) if ('field' in index) fields.add(index.field);
   }
 
   function report(): CollectorReport {

@@ -30,6 +30,7 @@ export * from './repository.js';
 export * from './repository-options.js';
 export * from './sort.js';
 export * from './standard-schema.js';
+export * from './typed-paths.js';
 export * from './update.js';
 export * from './values.js';
 export * from './with-cache.js';

@@ -24,6 +24,7 @@ import type {
 } from './job-queue.js';
 import type { CountByGroup, Filter, OrderBy, Page, Query, QueryPlan } from './query.js';
 import type { IndexDefinition, IterateOptions, Repository, RepositoryOptions, WriteOptions } from './repository.js';
+import type { ScalarPath } from './typed-paths.js';
 import type { Update } from './update.js';
 
 /** What an operation addressed: a collection, a queue, or the backend itself. */
@@ -324,11 +325,11 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     return this.target.run('getMany', () => this.inner.getMany(ids, options), present);
   }
 
-  find(query?: Query, options?: SignalOptions): Promise<T[]> {
+  find(query?: Query<T>, options?: SignalOptions): Promise<T[]> {
     return this.target.run('find', () => this.inner.find(query, options), length, query?.where, query?.orderBy);
   }
 
-  findPage(query?: Query, options?: SignalOptions): Promise<Page<T>> {
+  findPage(query?: Query<T>, options?: SignalOptions): Promise<Page<T>> {
     return this.target.run(
       'findPage',
       () => this.inner.findPage(query, options),
@@ -338,28 +339,28 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  findOne(query?: Query, options?: SignalOptions): Promise<T | null> {
+  findOne(query?: Query<T>, options?: SignalOptions): Promise<T | null> {
     return this.target.run('findOne', () => this.inner.findOne(query, options), found, query?.where, query?.orderBy);
   }
 
-  count(where?: Filter, options?: SignalOptions): Promise<number> {
+  count(where?: Filter<T>, options?: SignalOptions): Promise<number> {
     return this.target.run('count', () => this.inner.count(where, options), itself, where);
   }
 
-  countBy(field: string, where?: Filter, options?: SignalOptions): Promise<CountByGroup[]> {
+  countBy(field: ScalarPath<T>, where?: Filter<T>, options?: SignalOptions): Promise<CountByGroup[]> {
     return this.target.run('countBy', () => this.inner.countBy(field, where, options), length, where);
   }
 
-  exists(where?: Filter, options?: SignalOptions): Promise<boolean> {
+  exists(where?: Filter<T>, options?: SignalOptions): Promise<boolean> {
     return this.target.run('exists', () => this.inner.exists(where, options), happened, where);
   }
 
-  iterate(query?: Query, options?: IterateOptions): AsyncIterableIterator<T> {
+  iterate(query?: Query<T>, options?: IterateOptions): AsyncIterableIterator<T> {
     const inner = this.inner.iterate(query, options);
     return this.target.observed ? this.target.iterate(inner, query?.where, query?.orderBy) : inner;
   }
 
-  explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
+  explain(query?: Query<T>, options?: SignalOptions): Promise<QueryPlan> {
     return this.target.run(
       'explain',
       () => this.inner.explain(query, options),
@@ -397,11 +398,11 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     return this.target.run('upsertMany', () => this.inner.upsertMany(documents, options), length);
   }
 
-  updateMany(where: Filter | undefined, update: Update<T>, options?: SignalOptions): Promise<number> {
+  updateMany(where: Filter<T> | undefined, update: Update<T>, options?: SignalOptions): Promise<number> {
     return this.target.run('updateMany', () => this.inner.updateMany(where, update, options), itself, where);
   }
 
-  deleteMany(where: Filter | undefined, options?: SignalOptions): Promise<number> {
+  deleteMany(where: Filter<T> | undefined, options?: SignalOptions): Promise<number> {
     return this.target.run('deleteMany', () => this.inner.deleteMany(where, options), itself, where);
   }
 }

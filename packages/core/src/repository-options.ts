@@ -1,6 +1,6 @@
 import { UnsupportedError, ValidationError } from './errors.js';
 import { type FieldPath, parseFieldPath } from './names.js';
-import type { IndexDefinition, RepositoryOptions } from './repository.js';
+import type { IndexType, RepositoryOptions, SingleFieldIndexOn } from './repository.js';
 import { isPlainObject } from './values.js';
 
 /** A validated index definition. */
@@ -8,7 +8,7 @@ export interface IndexSpec {
   readonly name: string;
   readonly field: string;
   readonly path: FieldPath;
-  readonly type: IndexDefinition['type'];
+  readonly type: IndexType;
   readonly unique: boolean;
 }
 
@@ -36,7 +36,8 @@ export function normalizeIndexes(
   const indexes = options.indexes ?? [];
   if (!Array.isArray(indexes)) throw new ValidationError('indexes must be an array', 'indexes');
   const seen = new Set<string>();
-  return indexes.map((definition: IndexDefinition) => {
+  // Compound definitions (`fields`) are not told apart yet: this reads every definition as single-field.
+  return (indexes as readonly SingleFieldIndexOn[]).map((definition) => {
     if (!isPlainObject(definition)) throw new ValidationError('an index is { field, type, unique? }', 'indexes');
     const path = parseFieldPath(definition.field);
     if (!INDEX_TYPES.has(definition.type)) {

@@ -1,8 +1,9 @@
 import type { SignalOptions } from './abort.js';
 import type { AnyDocument, Document, Entry, NewDocument } from './document.js';
 import type { FindOneQuery } from './find-one.js';
-import type { CountByGroup, Page, Query, QueryPlan } from './query.js';
+import type { CountByGroup, Filter, Page, Query, QueryPlan } from './query.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
+import type { ScalarPath } from './typed-paths.js';
 import type { Update } from './update.js';
 
 /** Per-call options of writes that can be made conditional. */
@@ -14,19 +15,46 @@ export interface WriteOptions extends SignalOptions {
   readonly expectedVersion?: number | undefined;
 }
 
-/** A declared index: which field, and the type of value it holds. */
-export interface IndexDefinition {
+/** The value types an index holds. */
+export type IndexType = 'string' | 'number' | 'date' | 'boolean';
+
+/**
+ * A declared index on one field: which field, and the type of value it holds.
+ * For a typed `T`, `field` is one of its scalar paths.
+ */
+export type SingleFieldIndex<T extends Document = AnyDocument> = SingleFieldIndexOn<ScalarPath<T>>;
+
+/** A declared index on one field named by a path of type `Path`. */
+export interface SingleFieldIndexOn<Path extends string = string> {
   /** Dotted field path. */
-  readonly field: string;
-  readonly type: 'string' | 'number' | 'date' | 'boolean';
+  readonly field: Path;
+  readonly type: IndexType;
   /** Reject a second document with the same (non-null) value. */
   readonly unique?: boolean | undefined;
 }
 
+/**
+ * A declared index over several fields, in order (an equality prefix, then a
+ * range or a sort). For a typed `T`, each `field` is one of its scalar paths.
+ */
+export type CompoundIndex<T extends Document = AnyDocument> = CompoundIndexOn<ScalarPath<T>>;
+
+/** A declared index over several fields named by paths of type `Path`. */
+export interface CompoundIndexOn<Path extends string = string> {
+  readonly fields: readonly { readonly field: Path; readonly type: IndexType }[];
+  /** Reject a second document with the same combination of (non-null) values. */
+  readonly unique?: boolean | undefined;
+  /** The index name; derived from the collection and fields when absent. */
+  readonly name?: string | undefined;
+}
+
+/** A declared index: on one field or on several. */
+export type IndexDefinition<T extends Document = AnyDocument> = SingleFieldIndex<T> | CompoundIndex<T>;
+
 /** Options of `backend.repository(name, options)`. */
 export interface RepositoryOptions<T extends Document = AnyDocument> {
   /** Indexes the adapter creates (where it has any) and `explain` reports. */
-  readonly indexes?: readonly IndexDefinition[] | undefined;
+  readonly indexes?: readonly NoInfer<IndexDefinition<T>>[] | undefined;
   /** Validates every written document (any Standard Schema validator). */
   readonly schema?: StandardSchemaV1<unknown, T> | undefined;
 }
@@ -61,21 +89,21 @@ export interface Repository<T extends Document = AnyDocument> {
   /** The documents with these ids, in the order asked; `null` where missing. */
   getMany(ids: readonly string[], options?: SignalOptions): Promise<(T | null)[]>;
   /** Every match, in order. Without `limit`, nothing is left out. */
-  find(query?: Query, options?: SignalOptions): Promise<T[]>;
+  find(query?: Query<T>, options?: SignalOptions): Promise<T[]>;
   /** One page and the cursor of the next one. */
-  findPage(query?: Query, options?: SignalOptions): Promise<Page<T>>;
+  findPage(query?: Query<T>, options?: SignalOptions): Promise<Page<T>>;
   /** The first match in order (`where`, `orderBy`, `offset` apply), or `null`. A `limit` or `cursor` is a `VALIDATION` error. */
-  findOne(query?: FindOneQuery, options?: SignalOptions): Promise<T | null>;
+  findOne(query?: FindOneQuery<T>, options?: SignalOptions): Promise<T | null>;
   /** Number of matches (`limit`/`offset`/`cursor` are not allowed). */
-  count(where?: Query['where'], options?: SignalOptions): Promise<number>;
+  count(where?: Filter<T>, options?: SignalOptions): Promise<number>;
   /** Counts per value of `field` (scalars only; missing counts as `null`), in sort order. */
-  countBy(field: string, where?: Query['where'], options?: SignalOptions): Promise<CountByGroup[]>;
+  countBy(field: ScalarPath<T>, where?: Filter<T>, options?: SignalOptions): Promise<CountByGroup[]>;
   /** Whether any document matches. */
-  exists(where?: Query['where'], options?: SignalOptions): Promise<boolean>;
+  exists(where?: Filter<T>, options?: SignalOptions): Promise<boolean>;
   /** Streams every match in batches; memory stays bounded by the batch size. */
-  iterate(query?: Query, options?: IterateOptions): AsyncIterableIterator<T>;
+  iterate(query?: Query<T>, options?: IterateOptions): AsyncIterableIterator<T>;
   /** How the engine would serve the query: an index or a scan. */
-  explain(query?: Query, options?: SignalOptions): Promise<QueryPlan>;
+  explain(query?: Query<T>, options?: SignalOptions): Promise<QueryPlan>;
 
   /** Inserts; `ALREADY_EXISTS` when the id or a unique value is taken. */
   insert(document: NewDocument<T>, options?: SignalOptions): Promise<T>;
@@ -93,9 +121,9 @@ export interface Repository<T extends Document = AnyDocument> {
   /** Upserts all or none. */
   upsertMany(documents: readonly T[], options?: SignalOptions): Promise<T[]>;
   /** Applies one update to every match, all or none; returns how many changed. */
-  updateMany(where: Query['where'], update: Update<T>, options?: SignalOptions): Promise<number>;
+  updateMany(where: Filter<T> | undefined, update: Update<T>, options?: SignalOptions): Promise<number>;
   /** Deletes every match; returns how many. */
-  deleteMany(where: Query['where'], options?: SignalOptions): Promise<number>;
+  deleteMany(where: Filter<T> | undefined, options?: SignalOptions): Promise<number>;
 }
 
 /** Options of `iterate`. */

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { RepositoryBackend, TransactionScope } from './backend.js';
 import type { Cache, CacheSetOptions, CacheStats } from './cache.js';
 import type { Capabilities } from './capabilities.js';
-import type { DocumentValue, NewDocument } from './document.js';
+import type { AnyDocument, Document, DocumentValue, NewDocument } from './document.js';
 import { AlreadyExistsError, ConflictError, ConnectionError, isBerthError, NotFoundError } from './errors.js';
 import { matchesFilter } from './filter.js';
 import type { Filter, Page, Query } from './query.js';
@@ -261,8 +261,8 @@ class FakeBackend implements RepositoryBackend {
     return store;
   }
 
-  repository<T>(name: string): Repository<T & Item> {
-    return new FakeRepository(name, this.store(name), this.control) as unknown as Repository<T & Item>;
+  repository<T extends Document = AnyDocument>(name: string): Repository<T> {
+    return new FakeRepository(name, this.store(name), this.control) as unknown as Repository<T>;
   }
 
   async transaction<R>(work: (tx: TransactionScope) => Promise<R>): Promise<R> {
@@ -362,8 +362,10 @@ describe('withCache reads', () => {
     expect(control.reads).toBe(1);
     const at = new Date(1_500);
     expect(await items.find({ where: { at: { $lt: at } } })).toStrictEqual([SEED[0]]);
+    // @ts-expect-error the typed API refuses a string for a Date field; a query sent anyway is keyed apart
     expect(await items.find({ where: { at: { $lt: at.toISOString() } } })).toStrictEqual([]);
     expect(await items.count({ n: 1 })).toBe(1);
+    // @ts-expect-error the typed API refuses a string for a number field; a query sent anyway is keyed apart
     expect(await items.count({ n: '1' })).toBe(0);
     expect(control.reads).toBe(5);
     const keys = cache.take().filter((call) => call.startsWith('set'));
