@@ -19,7 +19,7 @@
  */
 export type MaxPathDepth = 5;
 
-/** `Depths[N]` is `N - 1`: the remaining depth one segment down. */
+/** `Depths[N]` is `N - 1`: the segments left below this one (`never` once none are). */
 type Depths = [never, 0, 1, 2, 3, 4];
 
 /**
@@ -62,7 +62,7 @@ type PathsOf<T, Depth extends number> = [Depth] extends [never]
  * const path: DocumentPath<Player> = 'stats.level'; // 'id' | 'stats' | 'stats.level' | 'tags'
  * ```
  */
-export type DocumentPath<T> = IsUntyped<T> extends true ? string : PathsOf<T, MaxPathDepth>;
+export type DocumentPath<T> = IsUntyped<T> extends true ? string : PathsOf<T, Depths[MaxPathDepth]>;
 
 /**
  * The type found at `Path` in `T`, `undefined` included when a segment on the
