@@ -198,10 +198,10 @@ const indexed1: RepositoryOptions<Player> = {
 };
 // @ts-expect-error an index on an unknown field
 const badIndex: IndexDefinition<Player> = { field: 'nope', type: 'string' };
-// @ts-expect-error a compound index on an unknown field
 const badCompound: IndexDefinition<Player> = {
   fields: [
     { field: 'kind', type: 'string' },
+    // @ts-expect-error a compound index on an unknown field
     { field: 'x', type: 'date' },
   ],
 };
