@@ -208,6 +208,26 @@ const badCompound: IndexDefinition<Player> = {
 // @ts-expect-error an index on an array
 const arrayIndex: IndexDefinition<Player> = { field: 'tags', type: 'string' };
 
+// ── Maps and index signatures ──────────────────────────────────────────────
+interface Tally extends Document {
+  counters: Record<string, number>;
+}
+declare const tallies: Repository<Tally>;
+/** A document type with an index signature beside its fields is untyped. */
+interface Loose extends Document {
+  [field: string]: unknown;
+  name: string;
+}
+declare const loose: Repository<Loose>;
+async function maps(): Promise<void> {
+  // A Record field: any key below it, with the Record's value type.
+  await tallies.update('t', { $inc: { 'counters.visits': 1 } });
+  await tallies.find({ where: { 'counters.visits': { $gte: 3 } }, orderBy: 'counters.visits' });
+  // @ts-expect-error the Record's values are numbers
+  await tallies.find({ where: { 'counters.visits': 'many' } });
+  await loose.find({ where: { anything: { $contains: 1 } }, orderBy: 'any.where' });
+}
+
 // ── Interfaces, AnyDocument and Document ───────────────────────────────────
 interface SessionMeta {
   model: string;
@@ -262,4 +282,4 @@ function widen(query: Query<Player>, filter: Filter<Player>, orderBy: OrderBy<Pl
 }
 
 void [fiveDeep, sixDeep, indexed, belowUnknown, indexed1, badIndex, badCompound, arrayIndex];
-void [filters, sorting, updates, interfaces, untypedRepositories, widen];
+void [filters, sorting, updates, maps, interfaces, untypedRepositories, widen];
