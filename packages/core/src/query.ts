@@ -128,18 +128,29 @@ export type FieldCondition<V = unknown> = unknown extends V
       | TypedFieldOperators<V>;
 
 /**
- * A filter: every entry must hold. Keys are dotted field paths (`stats.level`)
- * or the logical operators `$and`, `$or`, `$not`.
+ * A filter: every entry must hold. Keys are dotted field paths (`stats.level`),
+ * the metadata paths `$createdAt`/`$updatedAt`, or the logical operators
+ * `$and`, `$or`, `$not`. With a document type `T`, paths and operands are
+ * checked against it; without one, any path and operand is accepted.
  *
  * ### Examples
  * ```ts
- * import type { Filter } from '@berth/core';
+ * import type { Document, Filter } from '@berth/core';
  *
- * const active: Filter = {
+ * interface Player extends Document {
+ *   guild: string;
+ *   banned?: boolean;
+ *   stats: { level: number };
+ *   tags: string[];
+ * }
+ *
+ * const active: Filter<Player> = {
  *   'stats.level': { $gte: 10 },
  *   $or: [{ guild: 'north' }, { tags: { $contains: 'founder' } }],
  *   $not: { banned: true },
+ *   $updatedAt: { $gte: new Date('2026-01-01') },
  * };
+ * const anything: Filter = { 'any.path': { $startsWith: 'x' } };
  * ```
  */
 export type Filter<T extends Document = AnyDocument> = IsUntyped<T> extends true ? AnyFilter : TypedFilter<T>;

@@ -6,9 +6,13 @@ import type { DocumentPath, IsUntyped, NumberPath, PathValue } from './typed-pat
  *
  * ### Examples
  * ```ts
- * import type { UpdateOperators } from '@berth/core';
+ * import type { Document, UpdateOperators } from '@berth/core';
  *
- * const levelUp: UpdateOperators = {
+ * interface Hero extends Document {
+ *   stats: { level: number; title?: string; pendingQuest?: string };
+ * }
+ *
+ * const levelUp: UpdateOperators<Hero> = {
  *   $inc: { 'stats.level': 1 },
  *   $set: { 'stats.title': 'Knight' },
  *   $unset: ['stats.pendingQuest'],
