@@ -11,6 +11,7 @@ import {
   isBerthError,
   type JobQueue,
   NotFoundError,
+  type Query,
   type QueryPlan,
   type QueueBackend,
   type Repository,
@@ -253,7 +254,7 @@ export async function charactersInRegion(
   region: string,
 ): Promise<{ readonly characters: Character[]; readonly plan: QueryPlan }> {
   const players = await game.players.find({ where: { region } });
-  const query = { where: { playerId: { $in: players.map((player) => player.id) } }, orderBy: 'name' };
+  const query: Query<Character> = { where: { playerId: { $in: players.map((player) => player.id) } }, orderBy: 'name' };
   return { characters: await game.characters.find(query), plan: await game.characters.explain(query) };
 }
 

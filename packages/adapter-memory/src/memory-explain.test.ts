@@ -44,7 +44,7 @@ beforeAll(async () => {
 });
 afterAll(() => backend.close());
 
-async function expectReference(query: Query): Promise<void> {
+async function expectReference(query: Query<Revision>): Promise<void> {
   const matching = stored.filter((revision) => matchesFilter(revision, query.where ?? {}));
   const start = query.offset ?? 0;
   const expected = sortDocuments(matching, query.orderBy as OrderBy).slice(
@@ -55,7 +55,7 @@ async function expectReference(query: Query): Promise<void> {
 }
 
 describe('memory explain', () => {
-  const plans: [string, Query, string, RegExp][] = [
+  const plans: [string, Query<Revision>, string, RegExp][] = [
     [
       'a top-N walks the sorted index backwards and stops after the limit',
       { orderBy: { field: 'points', direction: 'desc' }, limit: 10 },
@@ -95,7 +95,7 @@ describe('memory explain', () => {
       { orderBy: 'id', limit: 5 },
       { orderBy: [{ field: 'points' }, { field: 'sessionId' }], limit: 5 },
       { where: { at: { $gt: new Date(0) } }, orderBy: 'at', limit: 5 },
-    ] satisfies Query[]) {
+    ] satisfies Query<Revision>[]) {
       const plan = await revisions.explain(query);
       expect(plan.detail, JSON.stringify(query)).not.toMatch(/in sort order/);
       await expectReference(query);

@@ -343,7 +343,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   async update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | Entry<T> | null> {
     checkIdArgument(id, this.name);
     const entry = wantsEntry(options, 'update');
-    const prepared = prepareUpdate(this.name, id, update, options as UpdateOptions<never>, this.maxDocumentBytes);
+    const prepared = prepareUpdate(this.name, id, update, options, this.maxDocumentBytes);
     // Read, decide and write in one session: it commits only if nothing it read changed meanwhile.
     return this.run(options, 'update', async (session) => {
       const previous = this.read(session, id);

@@ -62,7 +62,7 @@ describe('memory transactions conflict per document and per query', () => {
 
   it('a unique value taken by a concurrent commit makes the later transaction conflict, and its retry is ALREADY_EXISTS', async () => {
     const backend = new MemoryBackend();
-    const options = { indexes: [{ field: 'team', type: 'string' as const, unique: true }] };
+    const options = { indexes: [{ field: 'team' as const, type: 'string' as const, unique: true }] };
     const items = backend.repository<Item>('uniq', options);
     let runs = 0;
     const outcome = await backend

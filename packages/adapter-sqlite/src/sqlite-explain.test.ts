@@ -171,6 +171,7 @@ describe('explain', () => {
   });
 
   it('is validated like find', async () => {
+    // @ts-expect-error not a path of Hero: the typed API refuses it, and the engine too when it is sent anyway
     await expect(heroes.explain({ where: { 'a"b': 1 } })).rejects.toMatchObject({ code: 'VALIDATION' });
     await expect(heroes.explain({ limit: -1 })).rejects.toMatchObject({ code: 'VALIDATION' });
   });
@@ -180,7 +181,7 @@ describe('explain', () => {
 async function expectSamePage<T extends { id: string }>(
   repository: Repository<T>,
   documents: readonly T[],
-  query: Query,
+  query: Query<T>,
 ): Promise<void> {
   const matching = documents.filter((document) => matchesFilter(document, query.where ?? {}));
   const expected = sortDocuments(matching, query.orderBy as OrderBy).slice(
@@ -195,7 +196,7 @@ async function expectSamePage<T extends { id: string }>(
 describe('top-N and ranks served by an index', () => {
   // The index holds the very expressions the cross-type order sorts by, so
   // SQLite walks it in order and stops at the limit: no sort of the table.
-  const topN: [string, Query][] = [
+  const topN: [string, Query<Hero>][] = [
     ['descending', { orderBy: { field: 'level', direction: 'desc' }, limit: 20 }],
     ['ascending', { orderBy: 'level', limit: 20 }],
     ['ascending with an offset', { orderBy: 'level', limit: 5, offset: 30 }],
@@ -302,7 +303,7 @@ describe('compound indexes', () => {
     await revisions.insertMany(stored);
   });
 
-  const cases: [string, Query, string][] = [
+  const cases: [string, Query<Revision>, string][] = [
     [
       'equality prefix + sort',
       { where: { sessionId: 's1' }, orderBy: { field: 'at', direction: 'desc' }, limit: 10 },

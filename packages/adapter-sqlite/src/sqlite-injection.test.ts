@@ -165,13 +165,18 @@ describe('field paths', () => {
 
   it('are refused in orderBy, in every form', async () => {
     for (const path of HOSTILE_PATHS) {
+      // Hostile paths are no paths of Item, so the typed API refuses them; these are sent anyway.
+      // @ts-expect-error
       await expectValidation(() => items.find({ orderBy: path }));
+      // @ts-expect-error
       await expectValidation(() => items.find({ orderBy: { field: path, direction: 'desc' } }));
+      // @ts-expect-error
       await expectValidation(() => items.findPage({ orderBy: ['name', path], limit: 1 }));
     }
   });
 
   it('are refused in countBy', async () => {
+    // @ts-expect-error hostile paths are no paths of Item: the typed API refuses them, sent anyway
     for (const path of HOSTILE_PATHS) await expectValidation(() => items.countBy(path));
   });
 

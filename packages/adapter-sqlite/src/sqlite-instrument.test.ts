@@ -191,7 +191,7 @@ describe('instrument on SQLite', () => {
     const single = collector.report().indexSuggestions.find((entry) => entry.fields.length === 1);
     expect(single?.index).toEqual({ field: 'level', type: 'number' });
     if (single?.index === undefined || !('field' in single.index)) throw new Error('expected a single-field index');
-    const indexed = backend.repository<Player>('players', { indexes: [single.index] });
+    const indexed = backend.repository('players', { indexes: [single.index] });
     expect(await indexed.count({ level: 3 })).toBe(4);
     expect(collector.report().indexSuggestions.some((entry) => entry.fields.length === 1)).toBe(false);
     await backend.close();

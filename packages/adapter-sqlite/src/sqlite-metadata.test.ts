@@ -55,7 +55,7 @@ describe('SQLite metadata columns', () => {
     ]) {
       // Refused when the repository is asked for, or at its first operation at the latest.
       await expect(
-        (async () => backend.repository<Session>('refused', { indexes: [index] }).insert({ id: 'a', user: 'u' }))(),
+        (async () => backend.repository('refused', { indexes: [index] }).insert({ id: 'a', user: 'u' }))(),
       ).rejects.toMatchObject({ code: 'VALIDATION' });
     }
   });

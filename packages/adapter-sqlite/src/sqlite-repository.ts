@@ -619,13 +619,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   async update(id: string, update: Update<T>, options?: UpdateOptions<T>): Promise<T | Entry<T> | null> {
     checkIdArgument(id, this.name);
     const entry = wantsEntry(options, 'update');
-    const prepared = prepareUpdate(
-      this.name,
-      id,
-      update,
-      options as UpdateOptions<never>,
-      this.context.maxDocumentBytes,
-    );
+    const prepared = prepareUpdate(this.name, id, update, options, this.context.maxDocumentBytes);
     let meta: RowMeta | undefined;
     const written = entry ? (row: RowMeta) => (meta = row) : undefined;
     // The read, the `where` check and the write are one IMMEDIATE transaction (or, with a

@@ -37,6 +37,7 @@ export type {
   SortDirection,
   SortKey,
 } from './query/query.js';
+export type * from './query/typed-paths.js';
 export type * from './query/update.js';
 export type { BackoffPolicy, Job, JobError, JobState, JobStats, Lease, LeaseRef } from './queue/job.js';
 export type * from './queue/job-queue.js';

@@ -184,6 +184,7 @@ const cases: ConformanceCase<WithCacheConformanceContext>[] = [
           SEED[0],
           SEED[1],
         ]);
+        // @ts-expect-error the typed API refuses a string for a Date field; a query sent anyway matches nothing
         expect(await repository.find({ where: { at: { $lt: day(3).toISOString() } } })).toStrictEqual([]);
         expect(await repository.count({ group: 'x', n: { $gte: 2 } })).toBe(1);
         expect(await repository.count({ n: { $gte: 2 }, group: 'x' })).toBe(1);

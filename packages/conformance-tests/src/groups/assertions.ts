@@ -4,6 +4,7 @@ import {
   type Document,
   type Entry,
   isBerthError,
+  type Query,
   type Repository,
   type RepositoryBackend,
   type RepositoryOptions,
@@ -97,7 +98,7 @@ export async function expectRepositoryRefused<T extends Document>(
 
 /** Every document of a repository with its metadata, ordered by id. */
 export async function snapshot<T extends Document>(repository: Repository<T>): Promise<(Entry<T> | null)[]> {
-  const documents = await repository.find({ orderBy: 'id' });
+  const documents = await repository.find({ orderBy: 'id' } as Query<T>);
   return Promise.all(documents.map((document) => repository.getEntry(document.id)));
 }
 

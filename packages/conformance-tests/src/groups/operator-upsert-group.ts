@@ -53,6 +53,7 @@ export const operatorUpsertGroup: ConformanceGroup = defineGroup('operator-upser
       const repository = context.repository<Balance>();
       const created = await repository.update(
         'p',
+        // @ts-expect-error: `meta` is not declared on Balance; a nested field created by the upsert
         { $inc: { points: 5 }, $set: { 'meta.source': 'bot' } },
         { upsert: { points: 10, owner: 'ada' } },
       );

@@ -17,7 +17,7 @@ interface User extends Document {
 
 const uniqueIndexes = (capabilities: Capabilities): boolean => capabilities.repository.uniqueIndexes;
 
-const EMAIL_INDEX: IndexDefinition = { field: 'email', type: 'string', unique: true };
+const EMAIL_INDEX: IndexDefinition<User> = { field: 'email', type: 'string', unique: true };
 
 async function usersWithAda(context: ConformanceContext): Promise<Repository<User>> {
   const repository = context.repository<User>({ indexes: [EMAIL_INDEX] });

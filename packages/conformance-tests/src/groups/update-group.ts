@@ -46,6 +46,7 @@ export const updateGroup: ConformanceGroup = defineGroup('update', [
     name: 'a dotted patch key creates missing intermediate objects',
     async run(context) {
       const repository = await withAda(context);
+      // @ts-expect-error paths outside Hero: the typed API refuses them; the engine creates them when sent anyway
       await repository.update('ada', { 'profile.address.city': 'London', 'stats.skills.math': 9 });
       expect(await repository.get('ada')).toStrictEqual({
         ...ADA,
@@ -83,6 +84,7 @@ export const updateGroup: ConformanceGroup = defineGroup('update', [
       const repository = await withAda(context);
       const seen = new Date('2024-05-06T07:08:09.010Z');
       const updated = await repository.update('ada', {
+        // @ts-expect-error 'log.last.seen' is outside Hero: the typed API refuses it; the engine creates it when sent anyway
         $set: { name: 'Lovelace', 'stats.level': 7, 'log.last.seen': seen, 'stats.tags': ['a'] },
       });
       const expected = {
@@ -101,6 +103,7 @@ export const updateGroup: ConformanceGroup = defineGroup('update', [
     name: '$unset removes top-level and nested fields, and removing a missing path is a no-op',
     async run(context) {
       const repository = await withAda(context);
+      // @ts-expect-error paths outside Hero: the typed API refuses them; removing them when sent anyway is a no-op
       await repository.update('ada', { $unset: ['title', 'stats.hp', 'nothing', 'stats.nothing.deeper'] });
       const stored = await repository.get('ada');
       expect(stored).toStrictEqual({ id: 'ada', name: 'Ada', stats: { level: 1 } });
@@ -122,6 +125,7 @@ export const updateGroup: ConformanceGroup = defineGroup('update', [
     name: '$inc on a missing field starts from 0, creating intermediates',
     async run(context) {
       const repository = await withAda(context);
+      // @ts-expect-error a path outside Hero: the typed API refuses it; the engine creates it when sent anyway
       const updated = await repository.update('ada', { $inc: { n: 3, 'counters.daily.visits': -2 } });
       expect(updated).toStrictEqual({ ...ADA, n: 3, counters: { daily: { visits: -2 } } });
       expect(await repository.get('ada')).toStrictEqual(updated);
@@ -196,6 +200,7 @@ export const updateGroup: ConformanceGroup = defineGroup('update', [
       await expectBerthError(repository.update('ada', { id: 'other' }), 'VALIDATION');
       await expectBerthError(repository.update('ada', { $set: { id: 'other' } }), 'VALIDATION');
       await expectBerthError(repository.update('ada', { $unset: ['id'] }), 'VALIDATION');
+      // @ts-expect-error id is a string: the typed API refuses $inc on it, and the engine too when it is sent anyway
       await expectBerthError(repository.update('ada', { $inc: { id: 1 } }), 'VALIDATION');
       await expectUnchanged(repository, before);
       expect(await repository.get('other')).toBeNull();

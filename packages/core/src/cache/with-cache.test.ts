@@ -6,7 +6,7 @@ import type { SignalOptions } from '../operation/abort.js';
 import { matchesFilter } from '../query/filter.js';
 import type { Filter, Page, Query } from '../query/query.js';
 import type { InsertOptions, Repository, WriteEntryOptions } from '../repository/repository.js';
-import type { DocumentValue, Entry, NewDocument } from '../values/document.js';
+import type { AnyDocument, Document, DocumentValue, Entry, NewDocument } from '../values/document.js';
 import { cloneValue } from '../values/values.js';
 import type { Cache, CacheSetOptions, CacheStats } from './cache.js';
 import { type CacheErrorContext, withCache } from './with-cache.js';
@@ -299,8 +299,8 @@ class FakeBackend implements RepositoryBackend {
     return store;
   }
 
-  repository<T>(name: string): Repository<T & Item> {
-    return new FakeRepository(name, this.store(name), this.control) as unknown as Repository<T & Item>;
+  repository<T extends Document = AnyDocument>(name: string): Repository<T> {
+    return new FakeRepository(name, this.store(name), this.control) as unknown as Repository<T>;
   }
 
   async transaction<R>(work: (tx: TransactionScope) => Promise<R>): Promise<R> {
@@ -400,8 +400,10 @@ describe('withCache reads', () => {
     expect(control.reads).toBe(1);
     const at = new Date(1_500);
     expect(await items.find({ where: { at: { $lt: at } } })).toStrictEqual([SEED[0]]);
+    // @ts-expect-error the typed API refuses a string for a Date field; a query sent anyway is keyed apart
     expect(await items.find({ where: { at: { $lt: at.toISOString() } } })).toStrictEqual([]);
     expect(await items.count({ n: 1 })).toBe(1);
+    // @ts-expect-error the typed API refuses a string for a number field; a query sent anyway is keyed apart
     expect(await items.count({ n: '1' })).toBe(0);
     expect(control.reads).toBe(5);
     const keys = cache.take().filter((call) => call.startsWith('set'));

@@ -7,6 +7,7 @@ import type {
 import { AbortedError, type BerthErrorCode, isBerthError, ValidationError } from '../errors.js';
 import { type SignalOptions, throwIfAborted } from '../operation/abort.js';
 import type { CountByGroup, Filter, Page, Query, QueryPlan } from '../query/query.js';
+import type { ScalarPath } from '../query/typed-paths.js';
 import type { Update } from '../query/update.js';
 import type {
   Conditional,
@@ -415,49 +416,49 @@ class CachedRepository<T extends Document> implements Repository<T> {
     return this.state.read(this.name, key, operation, options?.signal, load);
   }
 
-  find(query?: Query, options?: SignalOptions): Promise<T[]> {
+  find(query?: Query<T>, options?: SignalOptions): Promise<T[]> {
     return this.query('find', query, options, () => this.inner.find(query, options));
   }
 
-  findPage(query?: Query, options?: SignalOptions): Promise<Page<T>> {
+  findPage(query?: Query<T>, options?: SignalOptions): Promise<Page<T>> {
     return this.query('findPage', query, options, () => this.inner.findPage(query, options));
   }
 
-  findOne(query?: Query, options?: SignalOptions): Promise<T | null> {
+  findOne(query?: Query<T>, options?: SignalOptions): Promise<T | null> {
     return this.query('findOne', query, options, () => this.inner.findOne(query, options));
   }
 
-  count(where?: Filter, options?: SignalOptions): Promise<number> {
+  count(where?: Filter<T>, options?: SignalOptions): Promise<number> {
     return this.query('count', where, options, () => this.inner.count(where, options));
   }
 
-  countBy(field: string, where?: Filter, options?: SignalOptions): Promise<CountByGroup[]> {
+  countBy(field: ScalarPath<T>, where?: Filter<T>, options?: SignalOptions): Promise<CountByGroup[]> {
     return this.query('countBy', [field, where], options, () => this.inner.countBy(field, where, options));
   }
 
-  exists(where?: Filter, options?: SignalOptions): Promise<boolean> {
+  exists(where?: Filter<T>, options?: SignalOptions): Promise<boolean> {
     return this.query('exists', where, options, () => this.inner.exists(where, options));
   }
 
-  iterate(query?: Query, options?: IterateOptions): AsyncIterableIterator<T> {
+  iterate(query?: Query<T>, options?: IterateOptions): AsyncIterableIterator<T> {
     // Streams are for results too big to hold, so too big to cache.
     return this.inner.iterate(query, options);
   }
 
-  explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
+  explain(query?: Query<T>, options?: SignalOptions): Promise<QueryPlan> {
     return this.inner.explain(query, options);
   }
 
   // Entries carry metadata (the version feeds optimistic concurrency): like getEntry, never served stale.
-  findEntries(query?: Query, options?: SignalOptions): Promise<Entry<T>[]> {
+  findEntries(query?: Query<T>, options?: SignalOptions): Promise<Entry<T>[]> {
     return this.inner.findEntries(query, options);
   }
 
-  findEntriesPage(query?: Query, options?: SignalOptions): Promise<Page<Entry<T>>> {
+  findEntriesPage(query?: Query<T>, options?: SignalOptions): Promise<Page<Entry<T>>> {
     return this.inner.findEntriesPage(query, options);
   }
 
-  iterateEntries(query?: Query, options?: IterateOptions): AsyncIterableIterator<Entry<T>> {
+  iterateEntries(query?: Query<T>, options?: IterateOptions): AsyncIterableIterator<Entry<T>> {
     return this.inner.iterateEntries(query, options);
   }
 
@@ -566,7 +567,7 @@ class CachedRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  updateMany(where: Filter | undefined, update: Update<T>, options?: SignalOptions): Promise<number> {
+  updateMany(where: Filter<T> | undefined, update: Update<T>, options?: SignalOptions): Promise<number> {
     // Which ids matched is known only to the engine; asking it first would race.
     const touched = this.everything();
     return this.write(
@@ -576,7 +577,7 @@ class CachedRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  deleteMany(where: Filter | undefined, options?: SignalOptions): Promise<number> {
+  deleteMany(where: Filter<T> | undefined, options?: SignalOptions): Promise<number> {
     const touched = this.everything();
     return this.write(
       () => this.inner.deleteMany(where, options),

@@ -9,6 +9,7 @@ import type {
 import { ValidationError } from '../errors.js';
 import type { SignalOptions } from '../operation/abort.js';
 import type { CountByGroup, Filter, OrderBy, Page, Query, QueryPlan } from '../query/query.js';
+import type { ScalarPath } from '../query/typed-paths.js';
 import type { Update } from '../query/update.js';
 import type { Job, JobStats, Lease, LeaseRef } from '../queue/job.js';
 import type {
@@ -506,11 +507,11 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     return this.target.run('getMany', () => this.inner.getMany(ids, options), present);
   }
 
-  find(query?: Query, options?: SignalOptions): Promise<T[]> {
+  find(query?: Query<T>, options?: SignalOptions): Promise<T[]> {
     return this.target.run('find', () => this.inner.find(query, options), length, query?.where, query?.orderBy);
   }
 
-  findPage(query?: Query, options?: SignalOptions): Promise<Page<T>> {
+  findPage(query?: Query<T>, options?: SignalOptions): Promise<Page<T>> {
     return this.target.run(
       'findPage',
       () => this.inner.findPage(query, options),
@@ -520,23 +521,23 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  findOne(query?: Query, options?: SignalOptions): Promise<T | null> {
+  findOne(query?: Query<T>, options?: SignalOptions): Promise<T | null> {
     return this.target.run('findOne', () => this.inner.findOne(query, options), found, query?.where, query?.orderBy);
   }
 
-  count(where?: Filter, options?: SignalOptions): Promise<number> {
+  count(where?: Filter<T>, options?: SignalOptions): Promise<number> {
     return this.target.run('count', () => this.inner.count(where, options), itself, where);
   }
 
-  countBy(field: string, where?: Filter, options?: SignalOptions): Promise<CountByGroup[]> {
+  countBy(field: ScalarPath<T>, where?: Filter<T>, options?: SignalOptions): Promise<CountByGroup[]> {
     return this.target.run('countBy', () => this.inner.countBy(field, where, options), length, where);
   }
 
-  exists(where?: Filter, options?: SignalOptions): Promise<boolean> {
+  exists(where?: Filter<T>, options?: SignalOptions): Promise<boolean> {
     return this.target.run('exists', () => this.inner.exists(where, options), happened, where);
   }
 
-  iterate(query?: Query, options?: IterateOptions): AsyncIterableIterator<T> {
+  iterate(query?: Query<T>, options?: IterateOptions): AsyncIterableIterator<T> {
     return this.observeIteration('iterate', query, () => this.inner.iterate(query, options));
   }
 
@@ -557,7 +558,7 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     return this.target.iterate(inner, query?.where, query?.orderBy, operation);
   }
 
-  explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
+  explain(query?: Query<T>, options?: SignalOptions): Promise<QueryPlan> {
     return this.target.run(
       'explain',
       () => this.inner.explain(query, options),
@@ -567,7 +568,7 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  findEntries(query?: Query, options?: SignalOptions): Promise<Entry<T>[]> {
+  findEntries(query?: Query<T>, options?: SignalOptions): Promise<Entry<T>[]> {
     return this.target.run(
       'findEntries',
       () => this.inner.findEntries(query, options),
@@ -577,7 +578,7 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  findEntriesPage(query?: Query, options?: SignalOptions): Promise<Page<Entry<T>>> {
+  findEntriesPage(query?: Query<T>, options?: SignalOptions): Promise<Page<Entry<T>>> {
     return this.target.run(
       'findEntriesPage',
       () => this.inner.findEntriesPage(query, options),
@@ -587,7 +588,7 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     );
   }
 
-  iterateEntries(query?: Query, options?: IterateOptions): AsyncIterableIterator<Entry<T>> {
+  iterateEntries(query?: Query<T>, options?: IterateOptions): AsyncIterableIterator<Entry<T>> {
     return this.observeIteration('iterateEntries', query, () => this.inner.iterateEntries(query, options));
   }
 
@@ -638,11 +639,11 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
     return this.target.run('upsertMany', () => this.inner.upsertMany(documents, options), length);
   }
 
-  updateMany(where: Filter | undefined, update: Update<T>, options?: SignalOptions): Promise<number> {
+  updateMany(where: Filter<T> | undefined, update: Update<T>, options?: SignalOptions): Promise<number> {
     return this.target.run('updateMany', () => this.inner.updateMany(where, update, options), itself, where);
   }
 
-  deleteMany(where: Filter | undefined, options?: SignalOptions): Promise<number> {
+  deleteMany(where: Filter<T> | undefined, options?: SignalOptions): Promise<number> {
     return this.target.run('deleteMany', () => this.inner.deleteMany(where, options), itself, where);
   }
 }

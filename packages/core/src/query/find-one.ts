@@ -1,8 +1,9 @@
 import { ValidationError } from '../errors.js';
+import type { AnyDocument, Document } from '../values/document.js';
 import type { Query } from './query.js';
 
 /** What `findOne` takes: a query without `limit` or `cursor`, which would contradict "the first match". */
-export type FindOneQuery = Omit<Query, 'limit' | 'cursor'>;
+export type FindOneQuery<T extends Document = AnyDocument> = Omit<Query<T>, 'limit' | 'cursor'>;
 
 /**
  * The `find` query that serves `findOne(query)`: `limit` 1, after refusing a

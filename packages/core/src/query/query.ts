@@ -1,7 +1,11 @@
-import type { DocumentScalar } from '../values/document.js';
+import type { AnyDocument, Document, DocumentScalar } from '../values/document.js';
+import type { DocumentPath, IsUntyped, MetadataPath, PathValue, ScalarPath } from './typed-paths.js';
 
-/** Conditions on one field. Several operators in one object must all hold. */
-export interface FieldOperators {
+/**
+ * Conditions on one field of any type, as an untyped repository accepts them.
+ * Several operators in one object must all hold.
+ */
+export interface AnyFieldOperators {
   /** Equal (type-strict). `{ $eq: null }` matches null or missing. */
   readonly $eq?: DocumentScalar | undefined;
   /** Not equal; matches documents where the field is missing. */
@@ -23,8 +27,82 @@ export interface FieldOperators {
   readonly $contains?: DocumentScalar | undefined;
 }
 
+/** `null` when the field may be null or missing (`{ $eq: null }` matches both), else nothing. */
+type NullOperand<V> = null extends V ? null : undefined extends V ? null : never;
+
+/** The scalar values of `V` an equality compares with. */
+type EqualityOperand<V> = Extract<V, boolean | number | string | Date>;
+
+/** What a range operator compares `V` with: the widened number, string or Date type. */
+type RangeOperand<V> =
+  | (Extract<V, number> extends never ? never : number)
+  | (Extract<V, string> extends never ? never : string)
+  | (Extract<V, Date> extends never ? never : Date);
+
+type ElementOf<V> = V extends readonly (infer E)[] ? E : never;
+
+/** What `$contains` compares an element of type `E` with: any scalar when `E` is unknown. */
+type ElementOperand<E> = unknown extends E ? DocumentScalar : EqualityOperand<E> | Extract<E, null>;
+
+/** Operators every field has. */
+interface PresenceOperators {
+  /** `true`: the field is present (a `null` value counts as present). `false`: absent. */
+  readonly $exists?: boolean | undefined;
+}
+
+/** Equality operators of a field whose scalar values are `S` (`N` is `null` when it may be null or missing). */
+interface EqualityOperators<S, N> {
+  /** Equal (type-strict). `{ $eq: null }` matches null or missing. */
+  readonly $eq?: S | N | undefined;
+  /** Not equal; matches documents where the field is missing. */
+  readonly $ne?: S | N | undefined;
+  /** Equal to one of the listed values; `null` in the list matches missing. */
+  readonly $in?: readonly (S | N)[] | undefined;
+  /** Equal to none of the listed values; matches missing unless `null` is listed. */
+  readonly $nin?: readonly (S | N)[] | undefined;
+}
+
+/** Range operators of a number, string or Date field. */
+interface RangeOperators<R> {
+  /** Greater than; only values of the operand's type match. */
+  readonly $gt?: R | undefined;
+  readonly $gte?: R | undefined;
+  readonly $lt?: R | undefined;
+  readonly $lte?: R | undefined;
+}
+
+/** The prefix operator of a string field. */
+interface StringOperators {
+  /** A string starting with the operand, case-sensitive, every character literal. */
+  readonly $startsWith?: string | undefined;
+}
+
+/** The element operator of an array field. */
+interface ArrayOperators<E> {
+  /** An array holding an element equal to the operand. */
+  readonly $contains?: E | undefined;
+}
+
+type TypedFieldOperators<V, S = EqualityOperand<NonNullable<V>>, R = RangeOperand<NonNullable<V>>> = PresenceOperators &
+  ([S] extends [never]
+    ? { readonly $eq?: NullOperand<V> | undefined; readonly $ne?: NullOperand<V> | undefined }
+    : EqualityOperators<S, NullOperand<V>>) &
+  ([R] extends [never] ? unknown : RangeOperators<R>) &
+  (Extract<NonNullable<V>, string> extends never ? unknown : StringOperators) &
+  ([ElementOf<NonNullable<V>>] extends [never] ? unknown : ArrayOperators<ElementOperand<ElementOf<NonNullable<V>>>>);
+
+/**
+ * Conditions on one field whose value has type `V`. Several operators in one
+ * object must all hold. Only the operators that make sense for `V` exist, with
+ * operands of `V`'s type: ranges on numbers, strings and dates, `$startsWith`
+ * on strings, `$contains` (with an element) on arrays, `null` where the field
+ * may be null or missing. Without `V` (or for `unknown`), every operator takes
+ * any operand, as in an untyped repository.
+ */
+export type FieldOperators<V = unknown> = unknown extends V ? AnyFieldOperators : TypedFieldOperators<V>;
+
 /** The operator names a field condition may use. */
-export const FIELD_OPERATORS: readonly (keyof FieldOperators)[] = [
+export const FIELD_OPERATORS: readonly (keyof AnyFieldOperators)[] = [
   '$eq',
   '$ne',
   '$gt',
@@ -59,59 +137,126 @@ export interface MetadataOperators {
 /** A condition on a metadata path: a Date for equality, or {@link MetadataOperators}. */
 export type MetadataCondition = Date | MetadataOperators;
 
-/** A field condition: a scalar for equality, or an operator object. */
-export type FieldCondition = DocumentScalar | FieldOperators;
+/**
+ * A field condition on a value of type `V`: a scalar for equality, or an
+ * operator object. Without `V`, any scalar or operator object.
+ */
+export type FieldCondition<V = unknown> = unknown extends V
+  ? DocumentScalar | AnyFieldOperators
+  :
+      | ([EqualityOperand<NonNullable<V>>] extends [never] ? never : EqualityOperand<NonNullable<V>>)
+      | NullOperand<V>
+      | TypedFieldOperators<V>;
 
 /**
  * A filter: every entry must hold. Keys are dotted field paths (`stats.level`),
- * the logical operators `$and`, `$or`, `$not`, or the metadata paths
- * `$createdAt` and `$updatedAt` (when the document was created and last
- * written; see {@link MetadataCondition}).
+ * the metadata paths `$createdAt`/`$updatedAt`, or the logical operators
+ * `$and`, `$or`, `$not`. With a document type `T`, paths and operands are
+ * checked against it; without one, any path and operand is accepted.
  *
  * ### Examples
  * ```ts
- * import type { Filter } from '@berth/core';
+ * import type { Document, Filter } from '@berth/core';
  *
- * const active: Filter = {
+ * interface Player extends Document {
+ *   guild: string;
+ *   banned?: boolean;
+ *   stats: { level: number };
+ *   tags: string[];
+ * }
+ *
+ * const active: Filter<Player> = {
  *   'stats.level': { $gte: 10 },
  *   $or: [{ guild: 'north' }, { tags: { $contains: 'founder' } }],
  *   $not: { banned: true },
+ *   $updatedAt: { $gte: new Date('2026-01-01') },
  * };
+ * const anything: Filter = { 'any.path': { $startsWith: 'x' } };
  * ```
  */
-export interface Filter {
-  readonly $and?: readonly Filter[] | undefined;
-  readonly $or?: readonly Filter[] | undefined;
-  readonly $not?: Filter | undefined;
+export type Filter<T extends Document = AnyDocument> = IsUntyped<T> extends true ? AnyFilter : TypedFilter<T>;
+
+/** A filter of an untyped repository: any dotted path, any operand. */
+export interface AnyFilter {
+  readonly $and?: readonly AnyFilter[] | undefined;
+  readonly $or?: readonly AnyFilter[] | undefined;
+  readonly $not?: AnyFilter | undefined;
   /** When the document was created (its metadata, not a field). */
   readonly $createdAt?: MetadataCondition | undefined;
   /** When the document was last written (its metadata, not a field). */
   readonly $updatedAt?: MetadataCondition | undefined;
-  readonly [path: string]: FieldCondition | readonly Filter[] | Filter | undefined;
+  readonly [path: string]: FieldCondition | readonly AnyFilter[] | AnyFilter | undefined;
 }
+
+/** A path a typed filter or sort may name: a document path, or a metadata path. */
+type FilterPath<T> = DocumentPath<T> | MetadataPath;
+
+type FilterPathValue<T, P extends string> = P extends MetadataPath ? Date : PathValue<T, P>;
+
+/** A filter checked against document type `T`: known paths, operands of their type. */
+export type TypedFilter<T extends Document> = {
+  readonly [P in FilterPath<T>]?: FieldCondition<FilterPathValue<T, P>> | undefined;
+} & {
+  readonly $and?: readonly TypedFilter<T>[] | undefined;
+  readonly $or?: readonly TypedFilter<T>[] | undefined;
+  readonly $not?: TypedFilter<T> | undefined;
+};
 
 export type SortDirection = 'asc' | 'desc';
 
 /**
- * One sort key. Ties after the last key are always broken by `id` ascending.
- * `field` is a dotted field path, or `$createdAt` / `$updatedAt` to sort by
- * the metadata.
+ * What `T` can be sorted by: its scalar paths (not objects or arrays) and the
+ * metadata paths; any string when `T` is untyped.
  */
-export interface SortKey {
+export type SortPath<T extends Document = AnyDocument> = ScalarPath<T> | MetadataPath | 'id';
+
+/** One sort key. Ties after the last key are always broken by `id` ascending. */
+export type SortKey<T extends Document = AnyDocument> = IsUntyped<T> extends true ? AnySortKey : TypedSortKey<T>;
+
+/** A sort key of an untyped repository: any dotted path. */
+export interface AnySortKey {
   readonly field: string;
   readonly direction?: SortDirection | undefined;
 }
 
+/** A sort key checked against document type `T`. */
+export interface TypedSortKey<T extends Document> {
+  readonly field: SortPath<T>;
+  readonly direction?: SortDirection | undefined;
+}
+
 /** A field name (ascending), a sort key, or a list of them. */
-export type OrderBy = string | SortKey | readonly (string | SortKey)[];
+export type OrderBy<T extends Document = AnyDocument> = IsUntyped<T> extends true ? AnyOrderBy : TypedOrderBy<T>;
+
+/** The order of an untyped repository: any dotted path. */
+export type AnyOrderBy = string | AnySortKey | readonly (string | AnySortKey)[];
+
+/** An order checked against document type `T`. */
+export type TypedOrderBy<T extends Document> =
+  | SortPath<T>
+  | TypedSortKey<T>
+  | readonly (SortPath<T> | TypedSortKey<T>)[];
 
 /**
  * A query. Without `limit` every match is returned: results are never capped
  * silently. `cursor` (from a previous page) and `offset` cannot be combined.
  */
-export interface Query {
-  readonly where?: Filter | undefined;
-  readonly orderBy?: OrderBy | undefined;
+export type Query<T extends Document = AnyDocument> = IsUntyped<T> extends true ? AnyQuery : TypedQuery<T>;
+
+/** A query of an untyped repository: any path, any operand. */
+export interface AnyQuery {
+  readonly where?: AnyFilter | undefined;
+  readonly orderBy?: AnyOrderBy | undefined;
+  readonly limit?: number | undefined;
+  readonly offset?: number | undefined;
+  /** Opaque keyset cursor returned by `findPage` for the same `where` and `orderBy`. */
+  readonly cursor?: string | undefined;
+}
+
+/** A query checked against document type `T`. */
+export interface TypedQuery<T extends Document> {
+  readonly where?: TypedFilter<T> | undefined;
+  readonly orderBy?: TypedOrderBy<T> | undefined;
   readonly limit?: number | undefined;
   readonly offset?: number | undefined;
   /** Opaque keyset cursor returned by `findPage` for the same `where` and `orderBy`. */

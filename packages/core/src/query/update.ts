@@ -1,20 +1,29 @@
-import type { DocumentValue } from '../values/document.js';
+import type { AnyDocument, Document, DocumentValue } from '../values/document.js';
+import type { DocumentPath, IsUntyped, NumberPath, PathValue } from './typed-paths.js';
 
 /**
  * Atomic update operators, applied in one step by the engine.
  *
  * ### Examples
  * ```ts
- * import type { UpdateOperators } from '@berth/core';
+ * import type { Document, UpdateOperators } from '@berth/core';
  *
- * const levelUp: UpdateOperators = {
+ * interface Hero extends Document {
+ *   stats: { level: number; title?: string; pendingQuest?: string };
+ * }
+ *
+ * const levelUp: UpdateOperators<Hero> = {
  *   $inc: { 'stats.level': 1 },
  *   $set: { 'stats.title': 'Knight' },
  *   $unset: ['stats.pendingQuest'],
  * };
  * ```
  */
-export interface UpdateOperators {
+export type UpdateOperators<T extends Document = AnyDocument> =
+  IsUntyped<T> extends true ? AnyUpdateOperators : TypedUpdateOperators<T>;
+
+/** Update operators of an untyped repository: any path, any value. */
+export interface AnyUpdateOperators {
   /** Set dotted paths to values; missing intermediate objects are created. */
   readonly $set?: { readonly [path: string]: DocumentValue | undefined } | undefined;
   /** Remove dotted paths; removing a missing path is a no-op. */
@@ -24,13 +33,31 @@ export interface UpdateOperators {
 }
 
 /**
+ * Update operators checked against document type `T`: `$set` takes known paths
+ * and values of their type, `$inc` only number paths, `$unset` known paths.
+ */
+export interface TypedUpdateOperators<T extends Document> {
+  /** Set dotted paths to values; missing intermediate objects are created. */
+  readonly $set?: { readonly [P in DocumentPath<T>]?: PathValue<T, P> | undefined } | undefined;
+  /** Remove dotted paths; removing a missing path is a no-op. */
+  readonly $unset?: readonly DocumentPath<T>[] | undefined;
+  /** Add to numeric fields; a missing field counts as 0. */
+  readonly $inc?: { readonly [P in NumberPath<T>]?: number } | undefined;
+}
+
+/**
  * A partial patch: top-level keys replace the fields they name, keys with dots
  * (`'stats.level'`) address nested fields. `undefined` values are ignored; use
  * `$unset` to remove a field. `id` cannot be changed.
+ *
+ * For a typed `T` the keys are its fields and dotted paths, with values of their
+ * type (so `Partial<T>` is a patch, even when a field's type is an interface);
+ * for an untyped `T` any key and document value.
  */
-export type Patch<T> = { readonly [K in keyof T]?: T[K] | undefined } & {
-  readonly [path: string]: DocumentValue | undefined;
-};
+export type Patch<T> =
+  IsUntyped<T> extends true
+    ? { readonly [K in keyof T]?: T[K] | undefined } & { readonly [path: string]: DocumentValue | undefined }
+    : { readonly [P in DocumentPath<T>]?: PathValue<T, P> | undefined };
 
 /** What `update` accepts: a patch, or an object of update operators. */
-export type Update<T> = Patch<T> | UpdateOperators;
+export type Update<T extends Document = AnyDocument> = Patch<T> | UpdateOperators<T>;

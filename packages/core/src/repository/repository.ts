@@ -1,6 +1,7 @@
 import type { SignalOptions } from '../operation/abort.js';
 import type { FindOneQuery } from '../query/find-one.js';
 import type { CountByGroup, Filter, Page, Query, QueryPlan } from '../query/query.js';
+import type { MetadataPath, ScalarPath } from '../query/typed-paths.js';
 import type { Update } from '../query/update.js';
 import type { AnyDocument, Document, Entry, NewDocument } from '../values/document.js';
 import type { StandardSchemaV1 } from '../values/standard-schema.js';
@@ -44,10 +45,22 @@ export interface Conditional {
 /** The type of value an indexed field holds. */
 export type IndexFieldType = 'string' | 'number' | 'date' | 'boolean';
 
-/** An index on one field: which field, and the type of value it holds. */
-export interface SingleFieldIndex {
+/** The value types an index holds (the name the typed-query API uses). */
+export type IndexType = IndexFieldType;
+
+/** The paths an index of `T` may name: its scalar paths, and `$createdAt` / `$updatedAt` on their own. */
+type IndexPath<T extends Document> = ScalarPath<T> | MetadataPath;
+
+/**
+ * An index on one field: which field, and the type of value it holds.
+ * For a typed `T`, `field` is one of its scalar paths.
+ */
+export type SingleFieldIndex<T extends Document = AnyDocument> = SingleFieldIndexOn<IndexPath<T>>;
+
+/** An index on one field named by a path of type `Path`. */
+export interface SingleFieldIndexOn<Path extends string = string> {
   /** Dotted field path. */
-  readonly field: string;
+  readonly field: Path;
   readonly type: IndexFieldType;
   /** Reject a second document with the same (non-null) value. */
   readonly unique?: boolean | undefined;
@@ -94,7 +107,7 @@ export type UpsertFields<T extends Document = AnyDocument> = Omit<T, 'id'>;
  */
 export interface UpdateOptions<T extends Document = AnyDocument> extends WriteEntryOptions {
   /** Apply only if the stored document matches this filter; `null` when it does not. */
-  readonly where?: Filter | undefined;
+  readonly where?: Filter<T> | undefined;
   /** Create `{ ...upsert, id }` and apply the update to it when the document is missing. */
   readonly upsert?: UpsertFields<T> | undefined;
 }
@@ -117,9 +130,12 @@ export interface UpdateOptions<T extends Document = AnyDocument> extends WriteEn
  * }
  * ```
  */
-export interface CompoundIndex {
+export type CompoundIndex<T extends Document = AnyDocument> = CompoundIndexOn<ScalarPath<T>>;
+
+/** An index over several fields named by paths of type `Path`. */
+export interface CompoundIndexOn<Path extends string = string> {
   /** Two to eight distinct fields, in index order. */
-  readonly fields: readonly { readonly field: string; readonly type: IndexFieldType }[];
+  readonly fields: readonly { readonly field: Path; readonly type: IndexFieldType }[];
   /**
    * Reject a second document with the same tuple of values. A document whose
    * indexed fields are not all present, non-null scalars is not checked.
@@ -130,12 +146,12 @@ export interface CompoundIndex {
 }
 
 /** A declared index: on one field, or compound (on several). */
-export type IndexDefinition = SingleFieldIndex | CompoundIndex;
+export type IndexDefinition<T extends Document = AnyDocument> = SingleFieldIndex<T> | CompoundIndex<T>;
 
 /** Options of `backend.repository(name, options)`. */
 export interface RepositoryOptions<T extends Document = AnyDocument> {
   /** Indexes the adapter creates (where it has any) and `explain` reports. */
-  readonly indexes?: readonly IndexDefinition[] | undefined;
+  readonly indexes?: readonly NoInfer<IndexDefinition<T>>[] | undefined;
   /** Validates every written document (any Standard Schema validator). */
   readonly schema?: StandardSchemaV1<unknown, T> | undefined;
 }
@@ -182,21 +198,21 @@ export interface Repository<T extends Document = AnyDocument> {
   /** The documents with these ids, in the order asked; `null` where missing. */
   getMany(ids: readonly string[], options?: SignalOptions): Promise<(T | null)[]>;
   /** Every match, in order. Without `limit`, nothing is left out. */
-  find(query?: Query, options?: SignalOptions): Promise<T[]>;
+  find(query?: Query<T>, options?: SignalOptions): Promise<T[]>;
   /** One page and the cursor of the next one. */
-  findPage(query?: Query, options?: SignalOptions): Promise<Page<T>>;
+  findPage(query?: Query<T>, options?: SignalOptions): Promise<Page<T>>;
   /** The first match in order (`where`, `orderBy`, `offset` apply), or `null`. A `limit` or `cursor` is a `VALIDATION` error. */
-  findOne(query?: FindOneQuery, options?: SignalOptions): Promise<T | null>;
+  findOne(query?: FindOneQuery<T>, options?: SignalOptions): Promise<T | null>;
   /** Number of matches (`limit`/`offset`/`cursor` are not allowed). */
-  count(where?: Query['where'], options?: SignalOptions): Promise<number>;
+  count(where?: Filter<T>, options?: SignalOptions): Promise<number>;
   /** Counts per value of `field` (scalars only; missing counts as `null`), in sort order. */
-  countBy(field: string, where?: Query['where'], options?: SignalOptions): Promise<CountByGroup[]>;
+  countBy(field: ScalarPath<T>, where?: Filter<T>, options?: SignalOptions): Promise<CountByGroup[]>;
   /** Whether any document matches. */
-  exists(where?: Query['where'], options?: SignalOptions): Promise<boolean>;
+  exists(where?: Filter<T>, options?: SignalOptions): Promise<boolean>;
   /** Streams every match in batches; memory stays bounded by the batch size. */
-  iterate(query?: Query, options?: IterateOptions): AsyncIterableIterator<T>;
+  iterate(query?: Query<T>, options?: IterateOptions): AsyncIterableIterator<T>;
   /** How the engine would serve the query: an index or a scan. */
-  explain(query?: Query, options?: SignalOptions): Promise<QueryPlan>;
+  explain(query?: Query<T>, options?: SignalOptions): Promise<QueryPlan>;
 
   /**
    * {@link find} returning entries: each match with its metadata (version,
@@ -216,11 +232,11 @@ export interface Repository<T extends Document = AnyDocument> {
    * }
    * ```
    */
-  findEntries(query?: Query, options?: SignalOptions): Promise<Entry<T>[]>;
+  findEntries(query?: Query<T>, options?: SignalOptions): Promise<Entry<T>[]>;
   /** {@link findPage} returning entries; its cursors are interchangeable with `findPage`'s for the same query. */
-  findEntriesPage(query?: Query, options?: SignalOptions): Promise<Page<Entry<T>>>;
+  findEntriesPage(query?: Query<T>, options?: SignalOptions): Promise<Page<Entry<T>>>;
   /** {@link iterate} yielding entries. */
-  iterateEntries(query?: Query, options?: IterateOptions): AsyncIterableIterator<Entry<T>>;
+  iterateEntries(query?: Query<T>, options?: IterateOptions): AsyncIterableIterator<Entry<T>>;
 
   /**
    * Inserts; `ALREADY_EXISTS` when the id or a unique value is taken.
@@ -273,9 +289,9 @@ export interface Repository<T extends Document = AnyDocument> {
   /** Upserts all or none. */
   upsertMany(documents: readonly T[], options?: SignalOptions): Promise<T[]>;
   /** Applies one update to every match, all or none; returns how many changed. */
-  updateMany(where: Query['where'], update: Update<T>, options?: SignalOptions): Promise<number>;
+  updateMany(where: Filter<T> | undefined, update: Update<T>, options?: SignalOptions): Promise<number>;
   /** Deletes every match; returns how many. */
-  deleteMany(where: Query['where'], options?: SignalOptions): Promise<number>;
+  deleteMany(where: Filter<T> | undefined, options?: SignalOptions): Promise<number>;
 }
 
 /** Options of `iterate`. */

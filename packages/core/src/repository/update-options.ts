@@ -5,7 +5,7 @@ import type { Filter } from '../query/query.js';
 import type { AnyDocument, Document } from '../values/document.js';
 import { copyDocument, isPlainObject, MAX_DOCUMENT_BYTES } from '../values/values.js';
 import { checkExpectedVersion } from './document-writes.js';
-import type { UpdateOptions, WriteOptions } from './repository.js';
+import type { WriteOptions } from './repository.js';
 
 /** An update validated together with its options, before anything is read or written. */
 export interface PreparedUpdate {
@@ -25,7 +25,7 @@ export function prepareUpdate(
   collection: string,
   id: string,
   update: unknown,
-  options: UpdateOptions<never> | undefined,
+  options: (WriteOptions & { readonly where?: unknown; readonly upsert?: unknown }) | undefined,
   maxBytes: number = MAX_DOCUMENT_BYTES,
 ): PreparedUpdate {
   const steps = parseUpdate(update, id);
