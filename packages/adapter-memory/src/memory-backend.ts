@@ -18,12 +18,9 @@ import {
 import {
   checkCollectionName,
   checkMaxBytes,
-  checkTransactionWork,
-  normalizeRetries,
-  type RetryPolicy,
+  runTransaction,
   startOperation,
   throwIfAborted,
-  withRetries,
 } from '@berth/core/adapter';
 import { MemoryJobQueue } from './memory-job-queue.js';
 import { MemoryQueueState } from './memory-queue-state.js';
@@ -187,18 +184,7 @@ export class MemoryBackend implements Backend {
    * (in a fresh session) after a jittered delay.
    */
   transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
-    let policy: RetryPolicy | undefined;
-    try {
-      checkTransactionWork(work);
-      startOperation(options, 'transaction');
-      policy = normalizeRetries(options?.retries);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    // Without retries the attempt's own promise is returned: no extra turn
-    // between its commit and the caller seeing it (close() relies on that).
-    if (policy === undefined) return this.transactionOnce(work, options);
-    return withRetries(() => this.transactionOnce(work, options), policy, options?.signal);
+    return runTransaction(work, options, () => this.transactionOnce(work, options));
   }
 
   private async transactionOnce<R>(

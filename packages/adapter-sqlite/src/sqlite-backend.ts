@@ -23,13 +23,10 @@ import {
 import {
   checkCollectionName,
   checkMaxBytes,
-  checkTransactionWork,
   type IndexSpec,
-  normalizeRetries,
-  type RetryPolicy,
+  runTransaction,
   startOperation,
   throwIfAborted,
-  withRetries,
 } from '@berth/core/adapter';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
@@ -301,18 +298,7 @@ export class SqliteBackend implements Backend {
    * (from the work itself) runs it again after a jittered delay.
    */
   transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
-    let policy: RetryPolicy | undefined;
-    try {
-      checkTransactionWork(work);
-      startOperation(options, 'transaction');
-      policy = normalizeRetries(options?.retries);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    // Without retries the attempt's own promise is returned: no extra turn
-    // between its commit and the caller seeing it (close() relies on that).
-    if (policy === undefined) return this.transactionOnce(work, options);
-    return withRetries(() => this.transactionOnce(work, options), policy, options?.signal);
+    return runTransaction(work, options, () => this.transactionOnce(work, options));
   }
 
   private async transactionOnce<R>(

@@ -13,6 +13,7 @@ export {
   normalizeRetries,
   type RetryPolicy,
   retryDelay,
+  runTransaction,
   withRetries,
 } from './operation/retry.js';
 export * from './query/apply-update.js';

@@ -1,5 +1,6 @@
 import { AbortedError, isBerthError, ValidationError } from '../errors.js';
-import { throwIfAborted } from './abort.js';
+import { type SignalOptions, startOperation, throwIfAborted } from './abort.js';
+import { checkTransactionWork } from './arguments.js';
 
 /**
  * How `transaction(work, { retries })` retries a transaction that failed with
@@ -139,4 +140,36 @@ export async function withRetries<R>(
     await pause(retryDelay(policy, retry), signal, what);
     throwIfAborted(signal, what);
   }
+}
+
+/**
+ * What every adapter's `transaction(work, options)` does around its own
+ * attempt: checks `work` and the options (a `VALIDATION` or `ABORTED`
+ * rejection, `work` never run), then runs `attempt`, again after a jittered
+ * delay for each retryable `CONFLICT` while `options.retries` allows. Without
+ * retries the attempt's own promise is returned, so no extra turn falls
+ * between its commit and the caller seeing it (`close()` relies on that).
+ *
+ * ### Examples
+ * ```ts
+ * import { runTransaction } from '@berth/core/adapter';
+ *
+ * const result = await runTransaction(async () => 42, { retries: 3 }, async () => 42);
+ * ```
+ */
+export function runTransaction<R>(
+  work: unknown,
+  options: (SignalOptions & { readonly retries?: unknown }) | undefined,
+  attempt: () => Promise<R>,
+): Promise<R> {
+  let policy: RetryPolicy | undefined;
+  try {
+    checkTransactionWork(work);
+    startOperation(options, 'transaction');
+    policy = normalizeRetries(options?.retries);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (policy === undefined) return attempt();
+  return withRetries(attempt, policy, options?.signal);
 }
