@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteBackend } from './sqlite-backend.js';
 import { queryBuilder } from './sqlite-connection.js';
 import { compileAfter, compileFilter, compileOrderBy } from './sqlite-query-compiler.js';
-import { SqliteStatementCache, type StatementInput, valueClass } from './sqlite-statement-cache.js';
+import { SqliteStatementCache, type StatementInput, statementCacheOf, valueClass } from './sqlite-statement-cache.js';
 
 /** The repository's select, compiled by kysely every time: what every cached answer must equal. */
 function compileSelect({ prepared, limit }: StatementInput) {
@@ -182,6 +182,33 @@ describe('SQLite find through the statement cache', () => {
   interface Item extends Document {
     readonly v: unknown;
   }
+
+  it('answers entry reads and pages sorted by metadata from the cache too, with their metadata', async () => {
+    const items = backend.repository<Item>('entries');
+    await items.insertMany([
+      { id: 'a', v: 1 },
+      { id: 'b', v: 2 },
+      { id: 'c', v: 3 },
+    ]);
+    const connection = (backend as unknown as { connection: object }).connection;
+    const cache = statementCacheOf(connection);
+    const ids = (entries: readonly { document: Item }[]) => entries.map((entry) => entry.document.id);
+    const hits = cache.hits;
+    for (let round = 0; round < 3; round++) {
+      const entries = await items.findEntries({ where: { v: { $gte: 2 } }, orderBy: 'v' });
+      expect(ids(entries)).toStrictEqual(['b', 'c']);
+      expect(entries.every((entry) => entry.meta.version === 1 && entry.meta.createdAt instanceof Date)).toBe(true);
+      const page = await items.findEntriesPage({ orderBy: '$createdAt', limit: 2 });
+      expect(ids(page.items)).toStrictEqual(['a', 'b']);
+      const rest = await items.findPage({ orderBy: '$createdAt', limit: 2, cursor: page.nextCursor ?? '' });
+      expect(rest.items.map((item) => item.id)).toStrictEqual(['c']);
+      // The plain select of a shape and its entry select are different statements.
+      expect(ids(await items.findEntries({ orderBy: 'v', limit: 1 }))).toStrictEqual(['a']);
+      expect((await items.find({ orderBy: 'v', limit: 1 })).map((item) => item.id)).toStrictEqual(['a']);
+    }
+    // Each shape is seen, then learnt, then answered: the third round hits for all five.
+    expect(cache.hits - hits).toBeGreaterThanOrEqual(5);
+  });
 
   it('answers queries of one path with operands of other types by their own statements', async () => {
     const items = backend.repository<Item>('items');
