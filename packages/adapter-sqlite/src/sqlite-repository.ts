@@ -338,10 +338,11 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   ): RawBuilder<unknown> {
     const conditions = isMatchAll(prepared.filter) ? [] : [compileFilter(prepared.filter)];
     if (prepared.after !== undefined) conditions.push(compileAfter(prepared.sort, prepared.after));
-    // The limit is written into the SQL, not bound: SQLite (3.47 on) reads a
-    // bound LIMIT while planning and so re-prepares the statement at every
-    // bind, which costs more than the query for these long sort expressions.
-    // A limit is a validated safe integer; the offset stays bound.
+    // The limit is written into the SQL, not bound: SQLite (3.51, as
+    // better-sqlite3 bundles it) reads a bound LIMIT while planning and so
+    // prepares the statement again after every bind, which costs more than
+    // the query for these long sort expressions. A limit is a validated safe
+    // integer; the offset stays bound (SQLite does not read it to plan).
     const limitClause = limit === undefined ? sql`LIMIT -1` : sql`LIMIT ${sql.lit(limit)}`;
     return sql`SELECT ${columns} FROM ${table(this.name)}${whereClause(conditions)} ORDER BY ${compileOrderBy(prepared.sort, prepared.filter)} ${limitClause} OFFSET ${prepared.offset}`;
   }
