@@ -17,6 +17,19 @@ export type SqliteDatabase = BetterSqlite3.Database;
 
 type Row = Record<string, unknown>;
 
+interface Gate {
+  readonly promise: Promise<void>;
+  readonly release: () => void;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
 /**
  * A kysely instance used only to build and compile SQL: execution goes
  * through better-sqlite3's synchronous prepared statements, so an operation
@@ -61,6 +74,10 @@ export class SqliteConnection {
   private tail: Promise<void> = Promise.resolve();
   /** Turns queued or running. */
   private turns = 0;
+  /** Whether an inline turn (see `exclusive`) is running its synchronous part now. */
+  private running = false;
+  /** Released when the inline turn ends; made only when a turn queues behind it. */
+  private gate: Gate | undefined;
   private holder: TransactionMarker | undefined;
   /**
    * The engine error of the last write that failed for the storage (disk
@@ -201,13 +218,74 @@ export class SqliteConnection {
    * A caller inside this connection's open transaction would wait for
    * itself, so it is told to use the transaction's repositories instead.
    */
-  async exclusive<R>(work: () => R | Promise<R>): Promise<R> {
+  exclusive<R>(work: () => R | Promise<R>): Promise<R> {
     if (this.inTransaction()) {
-      throw new TransactionError(
-        'this operation was called inside a transaction on a repository outside it; use tx.repository(…) / tx.queue(…) inside transaction()',
+      return Promise.reject(
+        new TransactionError(
+          'this operation was called inside a transaction on a repository outside it; use tx.repository(…) / tx.queue(…) inside transaction()',
+        ),
       );
     }
-    const previous = this.tail;
+    // With no turn pending, `work` runs now, as the queued path would, but
+    // without chaining a promise for it: when it is synchronous (most reads
+    // and single writes) it ends before anything else can run.
+    if (this.turns > 0) return this.queued(work);
+    this.turns += 1;
+    this.running = true;
+    const tail = this.tail;
+    let result: R | Promise<R>;
+    try {
+      result = work();
+    } catch (error) {
+      this.endInline();
+      return Promise.reject(error);
+    } finally {
+      this.running = false;
+    }
+    if (!isThenable(result)) {
+      this.endInline();
+      return Promise.resolve(result);
+    }
+    // An asynchronous turn holds the queue until it settles.
+    const gate = this.inlineGate();
+    // A turn queued by `work` itself already waits for the gate, and later ones for it.
+    if (this.tail === tail) this.tail = gate.promise;
+    return this.settle(result);
+  }
+
+  /** Ends the inline turn when `result` settles, resolving right after, as `queued` does. */
+  private async settle<R>(result: PromiseLike<R>): Promise<R> {
+    try {
+      return await result;
+    } finally {
+      this.endInline();
+    }
+  }
+
+  /** What a turn queued while an inline turn runs waits for; made only when one is. */
+  private inlineGate(): Gate {
+    if (this.gate === undefined) {
+      let release: () => void = () => undefined;
+      const promise = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      this.gate = { promise, release };
+    }
+    return this.gate;
+  }
+
+  /** Ends the inline turn: releases the turns queued behind it, if any. */
+  private endInline(): void {
+    this.turns -= 1;
+    const gate = this.gate;
+    this.gate = undefined;
+    gate?.release();
+  }
+
+  /** Runs `work` in a turn of its own, after every turn queued before it. */
+  private async queued<R>(work: () => R | Promise<R>): Promise<R> {
+    // Behind an inline turn that is running synchronously, `tail` is not its yet.
+    const previous = this.running ? this.inlineGate().promise : this.tail;
     // With no turn pending, the previous one has ended: no need to wait a tick for it.
     const waiting = this.turns > 0;
     this.turns += 1;

@@ -338,16 +338,34 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
   ): RawBuilder<unknown> {
     const conditions = isMatchAll(prepared.filter) ? [] : [compileFilter(prepared.filter)];
     if (prepared.after !== undefined) conditions.push(compileAfter(prepared.sort, prepared.after));
-    const limitClause = limit === undefined ? sql`LIMIT -1` : sql`LIMIT ${limit}`;
+    // The limit is written into the SQL, not bound: SQLite (3.51, as
+    // better-sqlite3 bundles it) reads a bound LIMIT while planning and so
+    // prepares the statement again after every bind, which costs more than
+    // the query for these long sort expressions. A limit is a validated safe
+    // integer; the offset stays bound (SQLite does not read it to plan).
+    const limitClause = limit === undefined ? sql`LIMIT -1` : sql`LIMIT ${sql.lit(limit)}`;
     return sql`SELECT ${columns} FROM ${table(this.name)}${whereClause(conditions)} ORDER BY ${compileOrderBy(prepared.sort, prepared.filter)} ${limitClause} OFFSET ${prepared.offset}`;
   }
 
   private readonly compileSelect = (input: StatementInput) =>
     this.selectQuery(input.prepared, input.limit).compile(queryBuilder);
 
-  /** The select of `find` and `findPage`, compiled once per query shape (see sqlite-statement-cache.ts). */
-  private selectStatement(prepared: PreparedQuery, limit: number | undefined): StatementText {
-    return statementCacheOf(this.connection).statement(this.name, { prepared, limit }, this.compileSelect);
+  private readonly compileEntrySelect = (input: StatementInput) =>
+    this.selectQuery(input.prepared, input.limit, ENTRY_COLUMNS).compile(queryBuilder);
+
+  /**
+   * The select of `find`, `findPage` and, with the metadata columns, of the
+   * entry reads, compiled once per query shape (see sqlite-statement-cache.ts).
+   */
+  private selectStatement(prepared: PreparedQuery, limit: number | undefined, entries = false): StatementText {
+    // The entry select is keyed apart: a NUL cannot occur in a collection name.
+    return entries
+      ? statementCacheOf(this.connection).statement(
+          `${this.name}\u0000entries`,
+          { prepared, limit },
+          this.compileEntrySelect,
+        )
+      : statementCacheOf(this.connection).statement(this.name, { prepared, limit }, this.compileSelect);
   }
 
   async get(id: string, options?: SignalOptions): Promise<T | null> {
@@ -403,11 +421,7 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
     const columns = prepared.sort.some((key) => isMetadataPath(key.path)) ? ENTRY_COLUMNS : undefined;
     return this.operation(options, 'findPage', () => {
       const limit = prepared.limit === undefined ? undefined : prepared.limit + 1;
-      // Only the plain select is cached: the metadata columns are the rarer case.
-      const select =
-        columns === undefined
-          ? this.selectStatement(prepared, limit)
-          : this.selectQuery(prepared, limit, columns).compile(queryBuilder);
+      const select = this.selectStatement(prepared, limit, columns !== undefined);
       const rows = this.connection.all<Row>(select.sql, select.parameters);
       const items = rows.slice(0, prepared.limit ?? rows.length).map((row) => decodeDocument<T>(row.doc));
       const last = items.at(-1);
@@ -420,18 +434,20 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
 
   async findEntries(query?: Query, options?: SignalOptions): Promise<Entry<T>[]> {
     const prepared = prepareQuery(query);
-    return this.operation(options, 'findEntries', () =>
-      this.connection
-        .all<Row>(this.selectQuery(prepared, prepared.limit, ENTRY_COLUMNS).compile(queryBuilder))
-        .map((row) => entryOf(decodeDocument<T>(row.doc), row)),
-    );
+    return this.operation(options, 'findEntries', () => {
+      const select = this.selectStatement(prepared, prepared.limit, true);
+      return this.connection
+        .all<Row>(select.sql, select.parameters)
+        .map((row) => entryOf(decodeDocument<T>(row.doc), row));
+    });
   }
 
   async findEntriesPage(query?: Query, options?: SignalOptions): Promise<Page<Entry<T>>> {
     const prepared = prepareQuery(query);
     return this.operation(options, 'findEntriesPage', () => {
       const limit = prepared.limit === undefined ? undefined : prepared.limit + 1;
-      const rows = this.connection.all<Row>(this.selectQuery(prepared, limit, ENTRY_COLUMNS).compile(queryBuilder));
+      const select = this.selectStatement(prepared, limit, true);
+      const rows = this.connection.all<Row>(select.sql, select.parameters);
       const items = rows.slice(0, prepared.limit ?? rows.length).map((row) => entryOf(decodeDocument<T>(row.doc), row));
       const last = items.at(-1);
       const more = prepared.limit !== undefined && rows.length > prepared.limit;

@@ -9,8 +9,8 @@ import type { CompiledQuery } from 'kysely';
  * the prepared statement.
  *
  * A shape is everything that may change the SQL text: the table, the filter
- * tree (kinds, nesting, paths), the sort, whether there is a cursor and a
- * limit, and the class of every value (see {@link valueClass}; a `$in` list
+ * tree (kinds, nesting, paths), the sort, whether there is a cursor, the
+ * limit itself (written into the SQL), and the class of every value (see {@link valueClass}; a `$in` list
  * contributes the class of each element, so its length and mix too). Values
  * of one class share the SQL; only the bound parameters differ.
  *
@@ -145,8 +145,8 @@ class ShapeWriter {
       for (const value of prepared.after.values) this.leaf(value);
       this.leaf(prepared.after.id);
     }
-    this.shape += '|';
-    this.leaf(limit ?? null);
+    // The limit is written into the SQL (see `selectQuery`): part of the shape, not a leaf.
+    this.shape += `|${limit ?? '-'}|`;
     this.leaf(prepared.offset);
     return this;
   }
@@ -174,8 +174,7 @@ function withValues(input: StatementInput, values: readonly unknown[]): Statemen
   const where = filter(prepared.filter);
   const after: CursorPosition | undefined =
     prepared.after === undefined ? undefined : { values: prepared.after.values.map(take), id: take() };
-  const limit = take() ?? undefined;
-  return { prepared: { ...prepared, filter: where, after, offset: take() }, limit };
+  return { prepared: { ...prepared, filter: where, after, offset: take() }, limit: input.limit };
 }
 
 function same(a: unknown, b: unknown): boolean {
