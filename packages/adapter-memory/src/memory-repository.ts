@@ -60,7 +60,7 @@ import {
 } from '@berth/core/adapter';
 import { explainMemoryQuery, memoryCount } from './memory-query-planner.js';
 import { MemorySession } from './memory-session.js';
-import { indexKey, type MemoryRecord, type MemoryStore } from './memory-store.js';
+import { indexKey, MemoryRecord, type MemoryStore } from './memory-store.js';
 
 const AUTO_COMMIT_ATTEMPTS = 20;
 
@@ -132,19 +132,17 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   }
 
   private checkVersion(record: MemoryRecord | undefined, id: string, options: WriteOptions | undefined): void {
-    checkExpectedVersion(this.name, id, record?.meta.version, options);
+    checkExpectedVersion(this.name, id, record?.version, options);
   }
 
   private write(session: MemorySession, document: T, previous: MemoryRecord | undefined): T {
-    const now = new Date();
-    const record: MemoryRecord = {
-      document: document as MemoryRecord['document'],
-      meta: {
-        version: (previous?.meta.version ?? 0) + 1,
-        createdAt: previous?.meta.createdAt ?? now,
-        updatedAt: now,
-      },
-    };
+    const now = Date.now();
+    const record = new MemoryRecord(
+      document as MemoryRecord['document'],
+      (previous?.version ?? 0) + 1,
+      previous?.createdAtMs ?? now,
+      now,
+    );
     session.put(this.name, document.id, record);
     return cloneValue(document);
   }
@@ -176,14 +174,14 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   /** The entry of a record: fresh copies of its document and metadata. */
   private entryOf(record: MemoryRecord): Entry<T> {
-    return { document: cloneValue(record.document) as T, meta: cloneValue(record.meta) };
+    return { document: cloneValue(record.document) as T, meta: record.entryMeta() };
   }
 
   /** What a write resolves to: the copy `write` made, or with `returnEntry` the entry as the write left it. */
   private written(session: MemorySession, document: T, entry: boolean): T | Entry<T> {
     if (!entry) return document;
     const record = session.get(this.name, document.id) as MemoryRecord;
-    return { document, meta: cloneValue(record.meta) };
+    return { document, meta: record.entryMeta() };
   }
 
   async get(id: string, options?: SignalOptions): Promise<T | null> {
@@ -347,14 +345,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     // Read, decide and write in one session: it commits only if nothing it read changed meanwhile.
     return this.run(options, 'update', async (session) => {
       const previous = this.read(session, id);
-      const plan = planUpdate(
-        this.name,
-        id,
-        prepared,
-        previous?.document as T | undefined,
-        previous?.meta.version,
-        options,
-      );
+      const plan = planUpdate(this.name, id, prepared, previous?.document as T | undefined, previous?.version, options);
       if (plan.kind === 'unmatched') return null;
       if (plan.created)
         return this.written(session, this.insertInto(session, await this.validated(plan.document)), entry);
