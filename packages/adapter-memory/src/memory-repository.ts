@@ -35,6 +35,7 @@ import {
   checkQueryArgument,
   cloneValue,
   compareValues,
+  copyDocument,
   evaluateEntries,
   evaluateQuery,
   findOneQuery,
@@ -103,11 +104,13 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
       this.prepareIndexes(this.scope.session);
       return work(this.scope.session);
     }
-    await this.scope.gate?.(READ_OPERATIONS.has(operation) ? 'read' : 'write');
+    if (this.scope.gate !== undefined) await this.scope.gate(READ_OPERATIONS.has(operation) ? 'read' : 'write');
     for (let attempt = 1; ; attempt++) {
       const session = new MemorySession(this.scope.store, false);
       this.prepareIndexes(session);
-      const result = await work(session);
+      // Most work is synchronous; awaiting it anyway would cost a turn of the microtask queue.
+      const pending = work(session);
+      const result = pending instanceof Promise ? await pending : pending;
       try {
         session.commit();
         return result;
@@ -129,6 +132,13 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   private validated(document: unknown): Promise<T> {
     return validateDocument(document, this.name, this.schema, this.maxDocumentBytes);
+  }
+
+  /** `validated` without a promise when there is no schema to await (the hot path of single writes). */
+  private validatedNow(document: unknown): T | Promise<T> {
+    return this.schema === undefined
+      ? copyDocument<T>(document, this.name, this.maxDocumentBytes)
+      : this.validated(document);
   }
 
   private checkVersion(record: MemoryRecord | undefined, id: string, options: WriteOptions | undefined): void {
@@ -292,7 +302,8 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   insert(document: NewDocument<T>, options?: InsertOptions): Promise<T | Entry<T>>;
   async insert(document: NewDocument<T>, options?: InsertOptions): Promise<T | Entry<T>> {
     const entry = wantsEntry(options, 'insert');
-    const validated = await this.validated(this.withId(document));
+    const copied = this.validatedNow(this.withId(document));
+    const validated = copied instanceof Promise ? await copied : copied;
     return this.run(options, 'insert', (session) => this.written(session, this.insertInto(session, validated), entry));
   }
 
@@ -301,7 +312,8 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   replace(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
   async replace(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>> {
     const entry = wantsEntry(options, 'replace');
-    const validated = await this.validated(document);
+    const copied = this.validatedNow(document);
+    const validated = copied instanceof Promise ? await copied : copied;
     return this.run(options, 'replace', (session) => {
       const previous = this.read(session, validated.id);
       this.checkVersion(previous, validated.id, options);
@@ -320,7 +332,8 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
   async upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>> {
     const entry = wantsEntry(options, 'upsert');
-    const validated = await this.validated(document);
+    const copied = this.validatedNow(document);
+    const validated = copied instanceof Promise ? await copied : copied;
     return this.run(options, 'upsert', (session) => {
       const previous = this.read(session, validated.id);
       this.checkVersion(previous, validated.id, options);
