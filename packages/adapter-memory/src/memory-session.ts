@@ -197,7 +197,8 @@ export class MemorySession {
     if (overlay.reads !== undefined && !overlay.writes.has(id) && !overlay.reads.has(id)) {
       overlay.reads.set(id, overlay.collection.records.get(id));
     }
-    if (record !== null) {
+    // Without indexes there is nothing to check (and no iterator to make).
+    if (record !== null && overlay.collection.indexes.size > 0) {
       this.checkUnique(name, record);
       for (const index of overlay.collection.indexes.values()) {
         if (!index.spec.unique) continue;

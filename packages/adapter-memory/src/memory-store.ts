@@ -177,6 +177,12 @@ export class MemoryCollection {
   /** Applies one committed change, keeping the indexes in step. */
   apply(id: string, next: MemoryRecord | null): void {
     const previous = this.records.get(id);
+    if (this.indexes.size > 0) this.applyToIndexes(id, previous, next);
+    if (next === null) this.records.delete(id);
+    else this.records.set(id, next);
+  }
+
+  private applyToIndexes(id: string, previous: MemoryRecord | undefined, next: MemoryRecord | null): void {
     for (const index of this.indexes.values()) {
       const old = previous === undefined ? undefined : index.entryOf(previous);
       const fresh = next === null ? undefined : index.entryOf(next);
@@ -190,8 +196,6 @@ export class MemoryCollection {
       index.remove(before, id);
       index.add(after, id);
     }
-    if (next === null) this.records.delete(id);
-    else this.records.set(id, next);
   }
 }
 
