@@ -10,7 +10,7 @@ import {
   normalizeIndexes,
   toJsonValue,
 } from '@berth/core/adapter';
-import type { MemoryCollection, MemoryRecord } from './memory-store.js';
+import { type MemoryCollection, MemoryRecord } from './memory-store.js';
 
 /** The top-level key that holds Berth's metadata; collection names cannot start with `$`. */
 export const DOCUMENT_META_KEY = '$berth';
@@ -175,7 +175,7 @@ function loadRecord(
     });
   }
   const [version, createdAt, updatedAt] = tuple ?? [1, now, now];
-  return { document, meta: { version, createdAt: new Date(createdAt), updatedAt: new Date(updatedAt) } };
+  return new MemoryRecord(document, version, createdAt, updatedAt);
 }
 
 /**
@@ -248,7 +248,7 @@ export function encodeDocument(collections: Map<string, MemoryCollection>, forei
     const versions = dictionary();
     for (const [id, record] of collection.records) {
       documents[id] = toJsonValue(record.document);
-      versions[id] = [record.meta.version, record.meta.createdAt.getTime(), record.meta.updatedAt.getTime()];
+      versions[id] = [record.version, record.createdAtMs, record.updatedAtMs];
     }
     output[name] = documents;
     if (collection.records.size > 0) meta[name] = versions;

@@ -35,6 +35,7 @@ import {
   checkQueryArgument,
   cloneValue,
   compareValues,
+  copyDocument,
   evaluateEntries,
   evaluateQuery,
   findOneQuery,
@@ -60,7 +61,7 @@ import {
 } from '@berth/core/adapter';
 import { explainMemoryQuery, memoryCount } from './memory-query-planner.js';
 import { MemorySession } from './memory-session.js';
-import { indexKey, type MemoryRecord, type MemoryStore } from './memory-store.js';
+import { indexKey, MemoryRecord, type MemoryStore } from './memory-store.js';
 
 const AUTO_COMMIT_ATTEMPTS = 20;
 
@@ -103,11 +104,13 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
       this.prepareIndexes(this.scope.session);
       return work(this.scope.session);
     }
-    await this.scope.gate?.(READ_OPERATIONS.has(operation) ? 'read' : 'write');
+    if (this.scope.gate !== undefined) await this.scope.gate(READ_OPERATIONS.has(operation) ? 'read' : 'write');
     for (let attempt = 1; ; attempt++) {
       const session = new MemorySession(this.scope.store, false);
       this.prepareIndexes(session);
-      const result = await work(session);
+      // Most work is synchronous; awaiting it anyway would cost a turn of the microtask queue.
+      const pending = work(session);
+      const result = pending instanceof Promise ? await pending : pending;
       try {
         session.commit();
         return result;
@@ -131,20 +134,25 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     return validateDocument(document, this.name, this.schema, this.maxDocumentBytes);
   }
 
+  /** `validated` without a promise when there is no schema to await (the hot path of single writes). */
+  private validatedNow(document: unknown): T | Promise<T> {
+    return this.schema === undefined
+      ? copyDocument<T>(document, this.name, this.maxDocumentBytes)
+      : this.validated(document);
+  }
+
   private checkVersion(record: MemoryRecord | undefined, id: string, options: WriteOptions | undefined): void {
-    checkExpectedVersion(this.name, id, record?.meta.version, options);
+    checkExpectedVersion(this.name, id, record?.version, options);
   }
 
   private write(session: MemorySession, document: T, previous: MemoryRecord | undefined): T {
-    const now = new Date();
-    const record: MemoryRecord = {
-      document: document as MemoryRecord['document'],
-      meta: {
-        version: (previous?.meta.version ?? 0) + 1,
-        createdAt: previous?.meta.createdAt ?? now,
-        updatedAt: now,
-      },
-    };
+    const now = Date.now();
+    const record = new MemoryRecord(
+      document as MemoryRecord['document'],
+      (previous?.version ?? 0) + 1,
+      previous?.createdAtMs ?? now,
+      now,
+    );
     session.put(this.name, document.id, record);
     return cloneValue(document);
   }
@@ -176,14 +184,14 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
 
   /** The entry of a record: fresh copies of its document and metadata. */
   private entryOf(record: MemoryRecord): Entry<T> {
-    return { document: cloneValue(record.document) as T, meta: cloneValue(record.meta) };
+    return { document: cloneValue(record.document) as T, meta: record.entryMeta() };
   }
 
   /** What a write resolves to: the copy `write` made, or with `returnEntry` the entry as the write left it. */
   private written(session: MemorySession, document: T, entry: boolean): T | Entry<T> {
     if (!entry) return document;
     const record = session.get(this.name, document.id) as MemoryRecord;
-    return { document, meta: cloneValue(record.meta) };
+    return { document, meta: record.entryMeta() };
   }
 
   async get(id: string, options?: SignalOptions): Promise<T | null> {
@@ -294,7 +302,8 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   insert(document: NewDocument<T>, options?: InsertOptions): Promise<T | Entry<T>>;
   async insert(document: NewDocument<T>, options?: InsertOptions): Promise<T | Entry<T>> {
     const entry = wantsEntry(options, 'insert');
-    const validated = await this.validated(this.withId(document));
+    const copied = this.validatedNow(this.withId(document));
+    const validated = copied instanceof Promise ? await copied : copied;
     return this.run(options, 'insert', (session) => this.written(session, this.insertInto(session, validated), entry));
   }
 
@@ -303,7 +312,8 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   replace(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
   async replace(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>> {
     const entry = wantsEntry(options, 'replace');
-    const validated = await this.validated(document);
+    const copied = this.validatedNow(document);
+    const validated = copied instanceof Promise ? await copied : copied;
     return this.run(options, 'replace', (session) => {
       const previous = this.read(session, validated.id);
       this.checkVersion(previous, validated.id, options);
@@ -322,7 +332,8 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
   upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>>;
   async upsert(document: T, options?: WriteEntryOptions): Promise<T | Entry<T>> {
     const entry = wantsEntry(options, 'upsert');
-    const validated = await this.validated(document);
+    const copied = this.validatedNow(document);
+    const validated = copied instanceof Promise ? await copied : copied;
     return this.run(options, 'upsert', (session) => {
       const previous = this.read(session, validated.id);
       this.checkVersion(previous, validated.id, options);
@@ -347,14 +358,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
     // Read, decide and write in one session: it commits only if nothing it read changed meanwhile.
     return this.run(options, 'update', async (session) => {
       const previous = this.read(session, id);
-      const plan = planUpdate(
-        this.name,
-        id,
-        prepared,
-        previous?.document as T | undefined,
-        previous?.meta.version,
-        options,
-      );
+      const plan = planUpdate(this.name, id, prepared, previous?.document as T | undefined, previous?.version, options);
       if (plan.kind === 'unmatched') return null;
       if (plan.created)
         return this.written(session, this.insertInto(session, await this.validated(plan.document)), entry);

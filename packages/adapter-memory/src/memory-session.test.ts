@@ -1,7 +1,7 @@
 import { isBerthError } from '@berth/core';
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from './memory-backend.js';
-import { MemoryCollection, type MemoryRecord } from './memory-store.js';
+import { MemoryCollection, MemoryRecord } from './memory-store.js';
 
 interface Item {
   id: string;
@@ -9,10 +9,7 @@ interface Item {
   n: number;
 }
 
-const record = (id: string): MemoryRecord => ({
-  document: { id },
-  meta: { version: 1, createdAt: new Date(0), updatedAt: new Date(0) },
-});
+const record = (id: string): MemoryRecord => new MemoryRecord({ id }, 1, 0, 0);
 
 describe('MemoryCollection change log', () => {
   it('keeps the changes of recent commits and forgets old ones in bounded memory', () => {

@@ -22,19 +22,21 @@ interface Overlay {
   readonly sequence: number;
   /** Pending writes: a record, or `null` for a delete. */
   readonly writes: Map<string, MemoryRecord | null>;
-  /** Pending unique values: index key → value key → ids written with it in this session. */
-  readonly uniqueKeys: Map<string, Map<string, Set<string>>>;
+  /** Pending unique values: index key → value key → ids written with it in this session (made on first use). */
+  uniqueKeys: Map<string, Map<string, Set<string>>> | undefined;
   /**
    * The committed record (or `undefined`: missing) each document had when this
    * session first read or wrote it. Commit checks they are still the ones stored.
+   * Only a transaction tracks them (`undefined` otherwise).
    */
-  readonly reads: Map<string, MemoryRecord | undefined>;
+  readonly reads: Map<string, MemoryRecord | undefined> | undefined;
   /**
    * Filters of the queries this session ran (`null`: the whole collection).
    * Commit checks that no concurrent commit changed a document matching one,
    * before or after the change, so an insert into a range read conflicts too.
+   * Only a transaction tracks them (`undefined` otherwise).
    */
-  readonly predicates: (FilterNode | null)[];
+  readonly predicates: (FilterNode | null)[] | undefined;
 }
 
 /**
@@ -53,7 +55,8 @@ interface Overlay {
  */
 export class MemorySession {
   private readonly overlays = new Map<string, Overlay>();
-  private readonly steps: CommitStep[] = [];
+  /** Made on the first step: a single operation allocates as little as it can. */
+  private steps: CommitStep[] | undefined;
   private state: 'open' | 'committed' | 'rolled back' = 'open';
 
   constructor(
@@ -90,9 +93,9 @@ export class MemorySession {
         collection,
         sequence: collection.sequence,
         writes: new Map(),
-        uniqueKeys: new Map(),
-        reads: new Map(),
-        predicates: [],
+        uniqueKeys: undefined,
+        reads: this.isTransaction ? new Map() : undefined,
+        predicates: this.isTransaction ? [] : undefined,
       };
       this.overlays.set(name, overlay);
     }
@@ -128,7 +131,7 @@ export class MemorySession {
     const pending = overlay.writes.get(id);
     if (pending !== undefined) return pending ?? undefined;
     const record = overlay.collection.records.get(id);
-    if (this.isTransaction && !overlay.reads.has(id)) overlay.reads.set(id, record);
+    if (overlay.reads !== undefined && !overlay.reads.has(id)) overlay.reads.set(id, record);
     return record;
   }
 
@@ -138,7 +141,7 @@ export class MemorySession {
    * changes a record it matches makes this session's commit conflict.
    */
   records(name: string, filter?: FilterNode): IterableIterator<MemoryRecord> {
-    if (this.isTransaction) this.overlay(name).predicates.push(filter ?? null);
+    this.overlay(name).predicates?.push(filter ?? null);
     return this.visibleRecords(name);
   }
 
@@ -149,7 +152,7 @@ export class MemorySession {
    */
   candidates(name: string, prepared: PreparedQuery): Iterable<MemoryRecord> {
     const overlay = this.overlay(name);
-    if (this.isTransaction) overlay.predicates.push(prepared.filter);
+    overlay.predicates?.push(prepared.filter);
     return overlay.writes.size > 0 ? this.visibleRecords(name) : memoryCandidates(overlay.collection, prepared);
   }
 
@@ -172,7 +175,7 @@ export class MemorySession {
       if (key === undefined) continue;
       const candidates = [
         ...(index.entries.get(key) ?? []),
-        ...(overlay.uniqueKeys.get(index.spec.key)?.get(key) ?? []),
+        ...(overlay.uniqueKeys?.get(index.spec.key)?.get(key) ?? []),
       ];
       for (const id of candidates) {
         if (id === record.document.id) continue;
@@ -191,15 +194,17 @@ export class MemorySession {
   put(name: string, id: string, record: MemoryRecord | null): void {
     const overlay = this.overlay(name);
     // A write depends on what it replaces (its version, its unique values).
-    if (this.isTransaction && !overlay.writes.has(id) && !overlay.reads.has(id)) {
+    if (overlay.reads !== undefined && !overlay.writes.has(id) && !overlay.reads.has(id)) {
       overlay.reads.set(id, overlay.collection.records.get(id));
     }
-    if (record !== null) {
+    // Without indexes there is nothing to check (and no iterator to make).
+    if (record !== null && overlay.collection.indexes.size > 0) {
       this.checkUnique(name, record);
       for (const index of overlay.collection.indexes.values()) {
         if (!index.spec.unique) continue;
         const key = index.keyOf(record);
         if (key === undefined) continue;
+        overlay.uniqueKeys ??= new Map();
         let byKey = overlay.uniqueKeys.get(index.spec.key);
         if (byKey === undefined) {
           byKey = new Map();
@@ -219,6 +224,7 @@ export class MemorySession {
   /** Adds work that commits with the session (a transactional enqueue). */
   addCommitStep(step: CommitStep): void {
     this.assertOpen();
+    this.steps ??= [];
     this.steps.push(step);
   }
 
@@ -233,7 +239,7 @@ export class MemorySession {
       );
     }
     try {
-      for (const step of this.steps) step.check();
+      for (const step of this.steps ?? []) step.check();
     } catch (error) {
       this.end('rolled back');
       throw error;
@@ -253,15 +259,15 @@ export class MemorySession {
     const keep = this.store.openTransactions > (this.isTransaction ? 1 : 0);
     for (const overlay of this.overlays.values()) {
       if (overlay.writes.size === 0) continue;
-      const changes: MemoryChange[] = [];
+      const changes: MemoryChange[] | undefined = keep ? [] : undefined;
       for (const [id, record] of overlay.writes) {
-        if (keep) changes.push({ before: overlay.collection.records.get(id), after: record ?? undefined });
+        changes?.push({ before: overlay.collection.records.get(id), after: record ?? undefined });
         overlay.collection.apply(id, record);
       }
-      overlay.collection.commit(changes, keep);
+      overlay.collection.commit(changes ?? NO_CHANGES, keep);
       changed = true;
     }
-    for (const step of this.steps) step.apply();
+    for (const step of this.steps ?? []) step.apply();
     this.end('committed');
     if (changed) this.store.onCommit?.();
   }
@@ -271,6 +277,8 @@ export class MemorySession {
   }
 }
 
+const NO_CHANGES: readonly MemoryChange[] = [];
+
 /**
  * What a concurrent commit changed that this session depends on, described
  * for the error message, or `undefined` when the session may commit.
@@ -279,10 +287,10 @@ function conflictOf(overlay: Overlay, tracked: boolean): string | undefined {
   const { collection } = overlay;
   if (collection.sequence === overlay.sequence) return undefined;
   if (!tracked) return 'the collection';
-  for (const [id, seen] of overlay.reads) {
+  for (const [id, seen] of overlay.reads ?? []) {
     if (collection.records.get(id) !== seen) return `document ${JSON.stringify(id)}`;
   }
-  if (overlay.predicates.length > 0) {
+  if (overlay.predicates !== undefined && overlay.predicates.length > 0) {
     const changes = collection.changesSince(overlay.sequence);
     // The log no longer reaches back that far: assume the worst.
     if (changes === undefined) return 'the collection';

@@ -2,10 +2,45 @@ import { AlreadyExistsError, type DocumentMeta } from '@berth/core';
 import { getQueryValue, type IndexSpec } from '@berth/core/adapter';
 import { compareEntries, type SortedEntry, SortedIndex } from './memory-sorted-index.js';
 
-/** A stored document: the canonical copy (never handed out) and its metadata. */
-export interface MemoryRecord {
-  readonly document: Readonly<Record<string, unknown>> & { readonly id: string };
-  readonly meta: DocumentMeta;
+/**
+ * A stored document: the canonical copy (never handed out) and its metadata.
+ * The times are kept as milliseconds and made into Dates only when read
+ * (`createdAt`, `updatedAt`, or `meta`): a write allocates one small object
+ * besides the document, which matters because every stored record outlives
+ * the young generation and the garbage collector pays for each object in it.
+ */
+export class MemoryRecord implements DocumentMeta {
+  constructor(
+    readonly document: Readonly<Record<string, unknown>> & { readonly id: string },
+    readonly version: number,
+    readonly createdAtMs: number,
+    readonly updatedAtMs: number,
+  ) {}
+
+  /** When the document was created: a fresh Date on every read. */
+  get createdAt(): Date {
+    return new Date(this.createdAtMs);
+  }
+
+  /** When the document was last written: a fresh Date on every read. */
+  get updatedAt(): Date {
+    return new Date(this.updatedAtMs);
+  }
+
+  /**
+   * The record's metadata, for what reads `$createdAt` and `$updatedAt`
+   * (core's `getQueryValue` reads only the time a path names): the record
+   * itself, so a filter or an index on metadata allocates nothing per
+   * record it does not read. Hand out {@link MemoryRecord.entryMeta}.
+   */
+  get meta(): DocumentMeta {
+    return this;
+  }
+
+  /** A fresh, plain copy of the metadata, for an entry handed to the caller. */
+  entryMeta(): DocumentMeta {
+    return { version: this.version, createdAt: new Date(this.createdAtMs), updatedAt: new Date(this.updatedAtMs) };
+  }
 }
 
 /**
@@ -142,6 +177,12 @@ export class MemoryCollection {
   /** Applies one committed change, keeping the indexes in step. */
   apply(id: string, next: MemoryRecord | null): void {
     const previous = this.records.get(id);
+    if (this.indexes.size > 0) this.applyToIndexes(id, previous, next);
+    if (next === null) this.records.delete(id);
+    else this.records.set(id, next);
+  }
+
+  private applyToIndexes(id: string, previous: MemoryRecord | undefined, next: MemoryRecord | null): void {
     for (const index of this.indexes.values()) {
       const old = previous === undefined ? undefined : index.entryOf(previous);
       const fresh = next === null ? undefined : index.entryOf(next);
@@ -155,8 +196,6 @@ export class MemoryCollection {
       index.remove(before, id);
       index.add(after, id);
     }
-    if (next === null) this.records.delete(id);
-    else this.records.set(id, next);
   }
 }
 
