@@ -13,13 +13,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '@berth/core';
-import {
-  checkDuration,
-  checkTransactionWork,
-  isPlainObject,
-  startOperation,
-  throwIfAborted,
-} from '@berth/core/adapter';
+import { checkDuration, checkTransactionWork, isPlainObject, startOperation } from '@berth/core/adapter';
 import { DOCUMENT_META_KEY, decodeDocument, encodeDocument } from './document-format.js';
 import { flushOnShutdownSignals } from './flush-on-exit.js';
 import { MemoryBackend } from './memory-backend.js';

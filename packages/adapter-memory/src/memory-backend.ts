@@ -13,7 +13,6 @@ import {
   type TransactionalQueue,
   type TransactionOptions,
   type TransactionScope,
-  ValidationError,
 } from '@berth/core';
 import {
   checkCollectionName,

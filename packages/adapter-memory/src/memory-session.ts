@@ -1,9 +1,8 @@
 import { AlreadyExistsError, ConflictError, ConnectionError, TransactionError } from '@berth/core';
-import { type FilterNode, getPathValue, type IndexSpec, matchesNode, type PreparedQuery } from '@berth/core/adapter';
+import { type FilterNode, type IndexSpec, matchesNode, type PreparedQuery } from '@berth/core/adapter';
 import { memoryCandidates } from './memory-query-planner.js';
 import {
   ensureIndex,
-  indexKey,
   type MemoryChange,
   type MemoryCollection,
   type MemoryRecord,

@@ -6,7 +6,6 @@ import {
   type Document,
   type DocumentScalar,
   type Entry,
-  type Filter,
   generateId,
   type InsertOptions,
   type IterateOptions,

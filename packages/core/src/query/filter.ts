@@ -1,14 +1,7 @@
 import { ValidationError } from '../errors.js';
 import { compareValues, scalarsEqual, typeRank } from '../values/compare.js';
 import type { DocumentMeta, DocumentScalar } from '../values/document.js';
-import {
-  type FieldPath,
-  getPathValue,
-  getQueryValue,
-  METADATA_PATHS,
-  parseFieldPath,
-  parseQueryPath,
-} from '../values/names.js';
+import { type FieldPath, getQueryValue, METADATA_PATHS, parseFieldPath, parseQueryPath } from '../values/names.js';
 import { checkString, isPlainObject, isScalar } from '../values/values.js';
 import type { Filter } from './query.js';
 

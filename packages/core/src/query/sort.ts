@@ -1,7 +1,7 @@
 import { ValidationError } from '../errors.js';
 import { compareStrings, compareValues } from '../values/compare.js';
 import type { DocumentMeta } from '../values/document.js';
-import { type FieldPath, getPathValue, getQueryValue, parseFieldPath, parseQueryPath } from '../values/names.js';
+import { type FieldPath, getQueryValue, parseQueryPath } from '../values/names.js';
 import { isPlainObject } from '../values/values.js';
 import type { OrderBy, SortDirection } from './query.js';
 

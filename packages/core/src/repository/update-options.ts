@@ -1,8 +1,6 @@
 import { isBerthError, NotFoundError, ValidationError } from '../errors.js';
 import { applyUpdate, parseUpdate, type UpdateStep } from '../query/apply-update.js';
 import { type FilterNode, matchesNode, parseFilter } from '../query/filter.js';
-import type { Filter } from '../query/query.js';
-import type { AnyDocument, Document } from '../values/document.js';
 import { copyDocument, isPlainObject, MAX_DOCUMENT_BYTES } from '../values/values.js';
 import { checkExpectedVersion } from './document-writes.js';
 import type { WriteOptions } from './repository.js';
