@@ -18,6 +18,17 @@ export function rawValue(field: string): string {
   return `json_extract(doc, '$."${field}"')`;
 }
 
+/** A table in the adapter's layout (id, JSON text, version, timestamps). */
+export function createDocumentTable(db: Database.Database, name: string): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS "${name}" (
+    id TEXT PRIMARY KEY NOT NULL,
+    doc TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  )`);
+}
+
 /** Raw better-sqlite3 on the adapter's table layout, with prepared statements per table. */
 export class RawTable<T extends Hero = Hero> {
   private readonly insertStatement: Database.Statement;
@@ -38,13 +49,7 @@ export class RawTable<T extends Hero = Hero> {
     private readonly documentAt: (i: number) => T = hero as (i: number) => T,
     indexed: readonly string[] = ['guild'],
   ) {
-    db.exec(`CREATE TABLE IF NOT EXISTS "${name}" (
-      id TEXT PRIMARY KEY NOT NULL,
-      doc TEXT NOT NULL,
-      version INTEGER NOT NULL,
-      created_at INTEGER NOT NULL,
-      updated_at INTEGER NOT NULL
-    )`);
+    createDocumentTable(db, name);
     for (const field of indexed) {
       db.exec(`CREATE INDEX IF NOT EXISTS "${name}.${field}" ON "${name}" (${rawType(field)}, ${rawValue(field)})`);
     }

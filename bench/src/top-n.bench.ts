@@ -22,6 +22,7 @@ import { SqliteBackend } from '@berth/adapter-sqlite';
 import type { Document, Repository } from '@berth/core';
 import Database from 'better-sqlite3';
 import type { RunSuite } from './harness.js';
+import { createDocumentTable } from './sqlite-tables.js';
 
 interface Player extends Document {
   readonly name: string;
@@ -55,15 +56,7 @@ async function buildFixture(size: number): Promise<Fixture> {
   const raw = new Database(filename);
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = NORMAL');
-  for (const table of ['players', 'raw_players']) {
-    raw.exec(`CREATE TABLE "${table}" (
-      id TEXT PRIMARY KEY NOT NULL,
-      doc TEXT NOT NULL,
-      version INTEGER NOT NULL,
-      created_at INTEGER NOT NULL,
-      updated_at INTEGER NOT NULL
-    )`);
-  }
+  for (const table of ['players', 'raw_players']) createDocumentTable(raw, table);
   const now = Date.now();
   const insert = raw.prepare('INSERT INTO players (id, doc, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?)');
   raw.transaction(() => {

@@ -24,6 +24,11 @@ export type { SignalOptions } from './operation/abort.js';
 export type { TransactionRetries } from './operation/retry.js';
 export type { FindOneQuery } from './query/find-one.js';
 export type {
+  AnyFieldOperators,
+  AnyFilter,
+  AnyOrderBy,
+  AnyQuery,
+  AnySortKey,
   CountByGroup,
   FieldCondition,
   FieldOperators,
@@ -36,6 +41,11 @@ export type {
   QueryPlan,
   SortDirection,
   SortKey,
+  SortPath,
+  TypedFilter,
+  TypedOrderBy,
+  TypedQuery,
+  TypedSortKey,
 } from './query/query.js';
 export type * from './query/typed-paths.js';
 export type * from './query/update.js';

@@ -12,6 +12,7 @@ import {
 import {
   applyUpdate,
   compareValues,
+  FIELD_OPERATORS,
   getPathValue,
   isPlainObject,
   normalizeOrderBy,
@@ -375,21 +376,7 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
         repository: rewritingFilters((path, condition) => {
           if (!isPlainObject(condition)) return { [path]: condition as Filter[string] };
           const known = Object.fromEntries(
-            Object.entries(condition).filter(([operator]) =>
-              [
-                '$eq',
-                '$ne',
-                '$gt',
-                '$gte',
-                '$lt',
-                '$lte',
-                '$in',
-                '$nin',
-                '$exists',
-                '$startsWith',
-                '$contains',
-              ].includes(operator),
-            ),
+            Object.entries(condition).filter(([operator]) => (FIELD_OPERATORS as readonly string[]).includes(operator)),
           );
           return Object.keys(known).length === 0 ? {} : { [path]: known };
         }),

@@ -4,6 +4,7 @@ import type {
   TransactionOptions,
   TransactionScope,
 } from '../backend/backend.js';
+import { isFunction, overriding } from '../backend/overriding.js';
 import { AbortedError, type BerthErrorCode, isBerthError, ValidationError } from '../errors.js';
 import { type SignalOptions, throwIfAborted } from '../operation/abort.js';
 import type { CountByGroup, Filter, Page, Query, QueryPlan } from '../query/query.js';
@@ -585,35 +586,6 @@ class CachedRepository<T extends Document> implements Repository<T> {
       touched,
     );
   }
-}
-
-function isFunction(value: unknown): value is (...args: unknown[]) => unknown {
-  return typeof value === 'function';
-}
-
-/**
- * `target` with some members replaced; every other member is the target's
- * own, methods bound to it so `this` (and private fields) stay right. The
- * wrapper keeps the target's whole type (`queue`, `flush`, `native`…).
- */
-function overriding<O extends object>(target: O, overrides: ReadonlyMap<PropertyKey, unknown>): O {
-  const bound = new WeakMap<object, unknown>();
-  return new Proxy(target, {
-    get(object, property) {
-      if (overrides.has(property)) return overrides.get(property);
-      const value: unknown = Reflect.get(object, property, object);
-      if (!isFunction(value)) return value;
-      const descriptor = Reflect.getOwnPropertyDescriptor(object, property);
-      // A frozen own property must be returned as is (a Proxy invariant).
-      if (descriptor !== undefined && descriptor.configurable === false && descriptor.writable === false) return value;
-      let method = bound.get(value);
-      if (method === undefined) {
-        method = value.bind(object);
-        bound.set(value, method);
-      }
-      return method;
-    },
-  });
 }
 
 function transactionScope(scope: TransactionScope, state: CacheState, collect: Sink): TransactionScope {

@@ -6,6 +6,7 @@ import type {
   TransactionOptions,
   TransactionScope,
 } from '../backend/backend.js';
+import { isFunction, overriding } from '../backend/overriding.js';
 import { ValidationError } from '../errors.js';
 import type { SignalOptions } from '../operation/abort.js';
 import type { CountByGroup, Filter, OrderBy, Page, Query, QueryPlan } from '../query/query.js';
@@ -836,10 +837,6 @@ class InstrumentedTransactionScope implements TransactionScope {
   }
 }
 
-function isFunction(value: unknown): value is (...args: unknown[]) => unknown {
-  return typeof value === 'function';
-}
-
 /**
  * Wraps a backend so that every operation through it is reported to `hooks`,
  * once when it starts (`onStart`) and once when it ends (`onOperation`), with
@@ -919,21 +916,5 @@ export function instrument<B extends RepositoryBackend | QueueBackend>(backend: 
   }
   // Methods outside the ports run on the real backend, so `this` (and its
   // private fields) is the one they were written for.
-  const bound = new WeakMap<object, unknown>();
-  return new Proxy(backend, {
-    get(target, property) {
-      if (overrides.has(property)) return overrides.get(property);
-      const value: unknown = Reflect.get(target, property, target);
-      if (!isFunction(value)) return value;
-      const descriptor = Reflect.getOwnPropertyDescriptor(target, property);
-      // A frozen own property must be returned as is (a Proxy invariant).
-      if (descriptor !== undefined && descriptor.configurable === false && descriptor.writable === false) return value;
-      let method = bound.get(value);
-      if (method === undefined) {
-        method = value.bind(target);
-        bound.set(value, method);
-      }
-      return method;
-    },
-  });
+  return overriding(backend, overrides);
 }
