@@ -202,12 +202,17 @@ function* orderedRecords(
       if (!tie) return;
     }
     const record = collection.records.get(entry.id);
-    if (record === undefined || !matchesNode(record.document, prepared.filter)) continue;
+    if (record === undefined || !matchesNode(record.document, prepared.filter, record.meta)) continue;
     const after = prepared.after;
     if (
       after !== undefined &&
-      compareSortTuples(sortValues(record.document, prepared.sort), entry.id, after.values, after.id, prepared.sort) <=
-        0
+      compareSortTuples(
+        sortValues(record.document, prepared.sort, record.meta),
+        entry.id,
+        after.values,
+        after.id,
+        prepared.sort,
+      ) <= 0
     ) {
       continue;
     }
@@ -246,17 +251,24 @@ export function memoryCandidates(collection: MemoryCollection, prepared: Prepare
  * the collection's size; a filter an index decides alone: its region's
  * size), or walks an index's region; `undefined` when no index helps.
  */
-export function memoryCount(collection: MemoryCollection, prepared: PreparedQuery): number | undefined {
-  if (prepared.filter.kind === 'and' && prepared.filter.nodes.length === 0) return collection.records.size;
-  const plan = bestPlan(collection, { ...prepared, sort: [], limit: undefined });
+export function memoryCount(collection: MemoryCollection, filter: FilterNode): number | undefined {
+  if (filter.kind === 'and' && filter.nodes.length === 0) return collection.records.size;
+  const plan = bestPlan(collection, {
+    filter,
+    sort: [],
+    limit: undefined,
+    offset: 0,
+    after: undefined,
+    fingerprint: '',
+  });
   if (plan === undefined || plan.used.size === 0) return undefined;
-  const terms = termsOf(prepared.filter);
+  const terms = termsOf(filter);
   if (terms.every((term) => plan.used.has(term))) {
     const { start, end } = region(plan);
     return end - start;
   }
   let count = 0;
-  for (const record of regionRecords(collection, plan)) if (matchesNode(record.document, prepared.filter)) count++;
+  for (const record of regionRecords(collection, plan)) if (matchesNode(record.document, filter, record.meta)) count++;
   return count;
 }
 

@@ -255,7 +255,7 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
       // Asked first, so a transaction records the query as read even when an index answers it.
       const records = session.records(this.name, filter);
       if (!session.hasWrites(this.name)) {
-        const counted = memoryCount(session.committed(this.name), prepareQuery({ where }));
+        const counted = memoryCount(session.committed(this.name), filter);
         if (counted !== undefined) return counted;
       }
       let count = 0;

@@ -358,6 +358,24 @@ export const metadataGroup: ConformanceGroup = defineGroup('metadata', [
     },
   },
   {
+    name: 'metadata conditions combine with a range on an indexed field: find and count answer as the reference does',
+    async run(context) {
+      const repository = context.repository<Item>({ indexes: [{ field: 'n', type: 'number' }] });
+      const stored = await seedTimeline(repository);
+      const times = timesOf(stored);
+      for (const metadata of metadataFilters(times)) {
+        const where: Filter<Item> = { ...metadata, n: { $gte: 1 } };
+        const want = entryIds(expected(stored, { where, orderBy: 'id' }));
+        const label = JSON.stringify(where);
+        expect(ids(await repository.find({ where, orderBy: 'id' })), label).toStrictEqual(want);
+        expect(await repository.count(where), label).toBe(want.length);
+        // A top-N the index walks, with the metadata condition checked on each document it reads.
+        const top = { where, orderBy: { field: 'n', direction: 'desc' }, limit: 2 } as const;
+        expect(ids(await repository.find(top)), label).toStrictEqual(entryIds(expected(stored, top)));
+      }
+    },
+  },
+  {
     name: 'updateMany and deleteMany select by metadata, and updateMany moves $updatedAt',
     async run(context) {
       const repository = context.repository<Item>();
