@@ -50,8 +50,19 @@ export type {
 export type * from './query/typed-paths.js';
 export type * from './query/update.js';
 export type { BackoffPolicy, Job, JobError, JobState, JobStats, Lease, LeaseRef } from './queue/job.js';
+export type * from './queue/job-admin.js';
+export {
+  JOB_EVENT_TYPES,
+  type JobEvent,
+  type JobEventListener,
+  type JobEventType,
+  type QueueEvent,
+  type QueueEventsOptions,
+  type SubscribeOptions,
+} from './queue/job-events.js';
 export type * from './queue/job-queue.js';
 export { type JobNotifier, startWorker } from './queue/job-worker.js';
+export type * from './queue/schedule.js';
 export type * from './repository/repository.js';
 export type * from './values/document.js';
 export { generateId } from './values/ids.js';

@@ -1,5 +1,6 @@
 import type { SignalOptions } from '../operation/abort.js';
 import type { TransactionRetries } from '../operation/retry.js';
+import type { QueueOptions } from '../queue/job-admin.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { Repository, RepositoryOptions } from '../repository/repository.js';
 import type { AnyDocument, Document, DocumentValue } from '../values/document.js';
@@ -48,8 +49,11 @@ export interface QueueBackend extends AsyncDisposable {
   connect(options?: SignalOptions): Promise<void>;
   close(): Promise<void>;
   health(options?: SignalOptions): Promise<HealthStatus>;
-  /** The queue `name` (same rules as collection names); queues are independent. */
-  queue<T = DocumentValue>(name: string): JobQueue<T>;
+  /**
+   * The queue `name` (same rules as collection names); queues are
+   * independent. `options.retention` sets how long its finished jobs are kept.
+   */
+  queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T>;
 }
 
 /** A backend with both ports, as `createBackend` returns. */

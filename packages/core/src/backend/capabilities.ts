@@ -57,6 +57,12 @@ export interface QueueCapabilities {
    * a VALIDATION error. At most (and by default) `MAX_DOCUMENT_BYTES`, 16 MiB.
    */
   readonly maxPayloadBytes?: number | undefined;
+  /**
+   * Which job events `subscribe` and `events` deliver: `process` (default),
+   * the changes made through this process's backend; `global`, the changes
+   * made by every process (LISTEN/NOTIFY, pub/sub).
+   */
+  readonly events?: 'process' | 'global' | undefined;
 }
 
 /**

@@ -14,6 +14,16 @@ import type { ScalarPath } from '../query/typed-paths.js';
 import type { Update } from '../query/update.js';
 import type { Job, JobStats, Lease, LeaseRef } from '../queue/job.js';
 import type {
+  BulkJobsOptions,
+  BulkJobsResult,
+  JobPage,
+  ListJobsOptions,
+  PruneOptions,
+  QueueOptions,
+  RetryJobsOptions,
+} from '../queue/job-admin.js';
+import type { JobEventListener, QueueEvent, QueueEventsOptions, SubscribeOptions } from '../queue/job-events.js';
+import type {
   DequeueOptions,
   EnqueueItem,
   EnqueueOptions,
@@ -22,9 +32,12 @@ import type {
   JobHandler,
   JobQueue,
   PurgeOptions,
+  SettleAndClaimResult,
+  Settlement,
   Worker,
   WorkerOptions,
 } from '../queue/job-queue.js';
+import type { ScheduleFireResult, ScheduleInput, ScheduleRecord, ScheduleTick } from '../queue/schedule.js';
 import { WORKER_OBSERVER, type WorkerObserver } from '../queue/worker-observer.js';
 import type {
   Conditional,
@@ -60,8 +73,17 @@ export type OperationKind = 'repository' | 'queue' | 'backend';
  * | `enqueue`, `enqueueMany` | jobs added (a deduplicated enqueue adds none) |
  * | `dequeue`, `dequeueMany`, `get` (queue) | jobs returned |
  * | `complete`, `fail`, `extendLease`, `release` | 1 |
- * | `purge` | jobs removed |
+ * | `purge`, `prune` | jobs removed |
+ * | `listJobs` | jobs returned |
+ * | `retryJobs`, `cancelJobs` | jobs changed |
+ * | `settleAndClaim` | jobs leased |
+ * | `progress`, `putSchedule` | 1 |
+ * | `getSchedule` | 1 when found, else 0 |
+ * | `listSchedules` | schedules returned |
+ * | `removeSchedule`, `fireSchedule` | 1 when it happened, else 0 |
  * | `explain`, `stats`, `connect`, `close`, `health`, `transaction` | absent |
+ *
+ * `subscribe` and `events` are passed through unobserved.
  *
  * ### Examples
  * ```ts
@@ -204,6 +226,7 @@ const one: RowCount<unknown> = () => 1;
 const itself: RowCount<number> = (result) => result;
 const happened: RowCount<boolean> = (result) => (result ? 1 : 0);
 const length: RowCount<readonly unknown[]> = (result) => result.length;
+const changed: RowCount<BulkJobsResult> = (result) => result.changed;
 const pageLength: RowCount<Page<unknown>> = (result) => result.items.length;
 const present: RowCount<readonly unknown[]> = (result) => {
   let count = 0;
@@ -734,6 +757,89 @@ class InstrumentedQueue<T> extends InstrumentedTransactionalQueue<T, JobQueue<T>
     return this.target.run('purge', () => this.inner.purge(options), itself);
   }
 
+  readonly settleAndClaim?: (
+    settlements: readonly Settlement[],
+    count: number,
+    options?: DequeueOptions,
+  ) => Promise<SettleAndClaimResult<T>>;
+
+  constructor(inner: JobQueue<T>, target: Target) {
+    super(inner, target);
+    // Only where the adapter has it: the worker checks for it to choose its path.
+    const settleAndClaim = inner.settleAndClaim?.bind(inner);
+    if (settleAndClaim !== undefined) {
+      this.settleAndClaim = (settlements, count, options) =>
+        this.target.run(
+          'settleAndClaim',
+          () => settleAndClaim(settlements, count, options),
+          (result) => result.leases.length,
+        );
+    }
+  }
+
+  progress(lease: LeaseRef, progress: DocumentValue, options?: SignalOptions): Promise<void> {
+    return this.target.run(
+      'progress',
+      () => this.inner.progress(lease, progress, options),
+      one,
+      undefined,
+      undefined,
+      lease,
+    );
+  }
+
+  listJobs(options?: ListJobsOptions): Promise<JobPage<T>> {
+    return this.target.run(
+      'listJobs',
+      () => this.inner.listJobs(options),
+      (page) => page.jobs.length,
+    );
+  }
+
+  retryJobs(options?: RetryJobsOptions): Promise<BulkJobsResult> {
+    return this.target.run('retryJobs', () => this.inner.retryJobs(options), changed);
+  }
+
+  cancelJobs(options?: BulkJobsOptions): Promise<BulkJobsResult> {
+    return this.target.run('cancelJobs', () => this.inner.cancelJobs(options), changed);
+  }
+
+  prune(options?: PruneOptions): Promise<number> {
+    return this.target.run('prune', () => this.inner.prune(options), itself);
+  }
+
+  subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {
+    return this.inner.subscribe(listener, options);
+  }
+
+  events(options?: QueueEventsOptions): AsyncIterableIterator<QueueEvent> {
+    return this.inner.events(options);
+  }
+
+  putSchedule(schedule: ScheduleInput<T>, options?: SignalOptions): Promise<ScheduleRecord<T>> {
+    return this.target.run('putSchedule', () => this.inner.putSchedule(schedule, options), one);
+  }
+
+  getSchedule(name: string, options?: SignalOptions): Promise<ScheduleRecord<T> | null> {
+    return this.target.run('getSchedule', () => this.inner.getSchedule(name, options), found);
+  }
+
+  listSchedules(options?: SignalOptions): Promise<ScheduleRecord<T>[]> {
+    return this.target.run('listSchedules', () => this.inner.listSchedules(options), length);
+  }
+
+  removeSchedule(name: string, options?: SignalOptions): Promise<boolean> {
+    return this.target.run('removeSchedule', () => this.inner.removeSchedule(name, options), happened);
+  }
+
+  fireSchedule(name: string, tick: ScheduleTick, options?: SignalOptions): Promise<ScheduleFireResult> {
+    return this.target.run(
+      'fireSchedule',
+      () => this.inner.fireSchedule(name, tick, options),
+      (result) => (result.fired ? 1 : 0),
+    );
+  }
+
   /**
    * The adapter's own worker, so it keeps the adapter's wake-up notifier
    * (LISTEN/NOTIFY, pub/sub, in-process events), watched through core's
@@ -909,8 +1015,8 @@ export function instrument<B extends RepositoryBackend | QueueBackend>(backend: 
   }
   if ('queue' in backend && isFunction(backend.queue)) {
     const inner: QueueBackend = backend;
-    overrides.set('queue', <T>(name: string): JobQueue<T> => {
-      const queue = inner.queue<T>(name);
+    overrides.set('queue', <T>(name: string, options?: QueueOptions): JobQueue<T> => {
+      const queue = inner.queue<T>(name, options);
       return new InstrumentedQueue(queue, probe.target('queue', queue.name));
     });
   }

@@ -27,6 +27,8 @@ export interface NormalizedEnqueue {
   readonly backoff: BackoffPolicy;
   readonly dedupeKey: string | undefined;
   readonly leaseMs: number;
+  /** How long one attempt may run; `undefined`: the worker's default. */
+  readonly timeoutMs: number | undefined;
 }
 
 function checkInteger(name: string, value: unknown, min: number, max: number): number {
@@ -90,6 +92,7 @@ export function normalizeEnqueueOptions(options: EnqueueOptions | undefined, now
     backoff: options?.backoff === undefined ? JOB_DEFAULTS.backoff : checkBackoff(options.backoff),
     dedupeKey,
     leaseMs: checkDuration('leaseMs', options?.leaseMs ?? JOB_DEFAULTS.leaseMs, 1),
+    timeoutMs: options?.timeoutMs === undefined ? undefined : checkDuration('timeoutMs', options.timeoutMs, 1),
   };
 }
 
@@ -161,6 +164,12 @@ export function capErrorMessage(message: string): string {
 
 function truncationNote(cut: number): string {
   return `… [truncated: ${cut} more characters]`;
+}
+
+/** Copies reported progress, which must be a document value (not undefined). */
+export function copyProgress(progress: unknown, maxBytes: number = MAX_DOCUMENT_BYTES): DocumentValue {
+  if (progress === undefined) throw new ValidationError('progress is undefined; use null', 'progress');
+  return copyValue(progress, 'progress', maxBytes);
 }
 
 /** Copies a job result, which must be a document value. */

@@ -1,6 +1,16 @@
 import type { SignalOptions } from '../operation/abort.js';
 import type { DocumentValue } from '../values/document.js';
 import type { BackoffPolicy, Job, JobState, JobStats, Lease, LeaseRef } from './job.js';
+import type {
+  BulkJobsOptions,
+  BulkJobsResult,
+  JobPage,
+  ListJobsOptions,
+  PruneOptions,
+  RetryJobsOptions,
+} from './job-admin.js';
+import type { JobEventListener, QueueEvent, QueueEventsOptions, SubscribeOptions } from './job-events.js';
+import type { ScheduleFireResult, ScheduleInput, ScheduleRecord, ScheduleTick } from './schedule.js';
 
 /** Options of one enqueued job. */
 export interface EnqueueOptions {
@@ -21,6 +31,12 @@ export interface EnqueueOptions {
   readonly dedupeKey?: string | undefined;
   /** Lease duration when this job is dequeued (default 30 s). */
   readonly leaseMs?: number | undefined;
+  /**
+   * How long one attempt may run: past it the worker aborts the handler's
+   * signal (a `TIMEOUT` error) and fails the attempt. Overrides the worker's
+   * `timeoutMs`.
+   */
+  readonly timeoutMs?: number | undefined;
 }
 
 /** One job of `enqueueMany`. */
@@ -66,6 +82,12 @@ export interface JobContext<T> {
   readonly signal: AbortSignal;
   /** The current lease (renewed by the worker while the handler runs). */
   readonly lease: Lease<T>;
+  /**
+   * Stores `progress` (a document value) on the job, where `get` and
+   * `listJobs` show it, and emits a `progress` event. Rejects with
+   * `CONFLICT` once the lease is lost.
+   */
+  progress(progress: DocumentValue): Promise<void>;
 }
 
 /** A job handler: its return value is stored as the job's result; a throw fails the attempt. */
@@ -91,6 +113,15 @@ export interface WorkerOptions extends SignalOptions {
   /** How long `close()` waits for jobs in flight before aborting their signals (default 30 000 ms). */
   readonly closeTimeoutMs?: number | undefined;
   /**
+   * How long one attempt may run (default: no limit), for jobs without their
+   * own `timeoutMs`. Past it the handler's signal aborts with a `TIMEOUT`
+   * error, the attempt fails, and the slot is freed; a handler that ignores
+   * its signal has already lost the job (its lease is no longer renewed).
+   */
+  readonly timeoutMs?: number | undefined;
+  /** How often the worker applies the queue's retention policy (default 60 000 ms; 0 turns it off). */
+  readonly retentionIntervalMs?: number | undefined;
+  /**
    * Called with errors the worker cannot hand to anyone else (a lost lease, a
    * failed fetch); default: `console.error`. A fetch that fails with a
    * retryable error is tried again after a pause that doubles from
@@ -99,6 +130,30 @@ export interface WorkerOptions extends SignalOptions {
    * the worker, as `close()` would.
    */
   readonly onError?: ((error: unknown, job?: Job<unknown>) => void) | undefined;
+}
+
+/** One finished attempt handed to `settleAndClaim`. */
+export type Settlement =
+  | { readonly lease: LeaseRef; readonly outcome: 'complete'; readonly result?: DocumentValue | undefined }
+  | {
+      readonly lease: LeaseRef;
+      readonly outcome: 'fail';
+      readonly error: unknown;
+      readonly retry?: boolean | undefined;
+      readonly retryAfterMs?: number | undefined;
+    };
+
+/** What became of one settlement: the job's new state, or why it was refused (a stale lease's `CONFLICT`, a result's `VALIDATION`). */
+export type SettlementOutcome =
+  | { readonly state: 'completed' | 'waiting' | 'dead'; readonly error?: undefined }
+  | { readonly state?: undefined; readonly error: Error };
+
+/** What `settleAndClaim` did. */
+export interface SettleAndClaimResult<T> {
+  /** One outcome per settlement, in order. */
+  readonly outcomes: SettlementOutcome[];
+  /** The jobs leased after the settlements were applied. */
+  readonly leases: Lease<T>[];
 }
 
 /** A running worker. */
@@ -161,6 +216,58 @@ export interface JobQueue<T = DocumentValue> {
   stats(options?: SignalOptions): Promise<JobStats>;
   /** Removes finished jobs that finished before a time; returns how many. */
   purge(options: PurgeOptions): Promise<number>;
+
+  /**
+   * Stores progress on an active job (see `JobContext.progress`). `CONFLICT`
+   * when the lease is stale.
+   */
+  progress(lease: LeaseRef, progress: DocumentValue, options?: SignalOptions): Promise<void>;
+
+  /** A page of jobs, newest (or oldest) first, served by an index on the state. */
+  listJobs(options?: ListJobsOptions): Promise<JobPage<T>>;
+  /** Puts dead (or cancelled) jobs back to waiting, one bounded step at a time. */
+  retryJobs(options?: RetryJobsOptions): Promise<BulkJobsResult>;
+  /** Cancels waiting jobs, one bounded step at a time. */
+  cancelJobs(options?: BulkJobsOptions): Promise<BulkJobsResult>;
+  /** Removes finished jobs past the retention policy; returns how many (at most `limit`). */
+  prune(options?: PruneOptions): Promise<number>;
+
+  /**
+   * Calls `listener` with every event of this queue that this process
+   * observes (see `capabilities.queue.events`); returns the unsubscribe
+   * function. A listener that throws is reported to `console.error` and
+   * stays subscribed.
+   */
+  subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void;
+  /** The same events as an async iterator with a bounded buffer; ends when `signal` aborts or the loop breaks. */
+  events(options?: QueueEventsOptions): AsyncIterableIterator<QueueEvent>;
+
+  /** Creates or replaces a schedule (use `@berth/scheduler`, which computes the ticks). */
+  putSchedule(schedule: ScheduleInput<T>, options?: SignalOptions): Promise<ScheduleRecord<T>>;
+  /** The schedule, or `null`. */
+  getSchedule(name: string, options?: SignalOptions): Promise<ScheduleRecord<T> | null>;
+  /** Every schedule of this queue, by name. */
+  listSchedules(options?: SignalOptions): Promise<ScheduleRecord<T>[]>;
+  /** Removes a schedule; `false` when there was none. */
+  removeSchedule(name: string, options?: SignalOptions): Promise<boolean>;
+  /**
+   * Fires one tick atomically: when the stored `nextRunAt` equals
+   * `tick.runAt`, moves it to `tick.nextRunAt` and (when `tick.enqueue`)
+   * enqueues the schedule's payload, in one step; otherwise does nothing.
+   * However many schedulers race on a tick, exactly one fires it.
+   */
+  fireSchedule(name: string, tick: ScheduleTick, options?: SignalOptions): Promise<ScheduleFireResult>;
+
+  /**
+   * Optional: settles finished attempts and leases up to `count` new jobs in
+   * one step (one transaction, one round trip). The shared worker uses it
+   * when present; a stale lease fails its own settlement only.
+   */
+  settleAndClaim?(
+    settlements: readonly Settlement[],
+    count: number,
+    options?: DequeueOptions,
+  ): Promise<SettleAndClaimResult<T>>;
 
   /** Starts a worker that handles jobs until closed. */
   work(handler: JobHandler<T>, options?: WorkerOptions): Worker;

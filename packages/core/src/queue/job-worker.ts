@@ -245,11 +245,13 @@ class QueueWorker<T> implements Worker {
     const endJob = this.observer?.job(lease);
     let failure: { readonly error: unknown } | undefined;
     try {
+      const queue = this.queue;
       const context: JobContext<T> = {
         signal: running.controller.signal,
         get lease() {
           return running.lease;
         },
+        progress: (progress) => queue.progress(running.lease, progress),
       };
       let result: DocumentValue | undefined;
       try {

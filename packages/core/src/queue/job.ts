@@ -57,6 +57,10 @@ export interface Job<T = DocumentValue> {
   readonly errors: readonly JobError[];
   /** What the handler returned, once completed. */
   readonly result: DocumentValue | undefined;
+  /** The last progress the handler reported (kept after the job finishes; cleared by `retry`). */
+  readonly progress: DocumentValue | undefined;
+  /** How long one attempt may run before the worker aborts it (the job's own; workers may set a default). */
+  readonly timeoutMs: number | undefined;
   readonly createdAt: Date;
   readonly updatedAt: Date;
   /** When the job reached `completed`, `dead` or `cancelled`. */

@@ -1,0 +1,239 @@
+import { ValidationError } from '../errors.js';
+import { decodeCursor, encodeCursor, queryFingerprint } from '../query/cursor.js';
+import { type FilterNode, parseFilter } from '../query/filter.js';
+import { isPlainObject } from '../values/values.js';
+import { FINISHED_JOB_STATES, type JobState } from './job.js';
+import type {
+  BulkJobsOptions,
+  JobOrder,
+  ListJobsOptions,
+  PruneOptions,
+  RetentionPolicy,
+  RetentionRule,
+  RetryJobsOptions,
+} from './job-admin.js';
+import { checkDuration } from './job-options.js';
+
+const JOB_STATES: readonly JobState[] = ['waiting', 'active', 'completed', 'dead', 'cancelled'];
+
+/** Most jobs one `listJobs` page examines when it filters payloads (the page then ends early with a cursor). */
+export const MAX_JOBS_EXAMINED = 10_000;
+
+/**
+ * Where a listing or a bulk step stands: after the job created at
+ * `createdAt` (ms) with id `id`, in the listing order.
+ */
+export interface JobPosition {
+  readonly createdAt: number;
+  readonly id: string;
+}
+
+/** `listJobs` options, checked, with defaults applied. */
+export interface NormalizedListJobs {
+  readonly state: JobState | undefined;
+  readonly order: JobOrder;
+  readonly limit: number;
+  /** Continue strictly after this job in `order`. */
+  readonly after: JobPosition | undefined;
+  /** The payload filter, parsed; `undefined` for none. */
+  readonly payload: FilterNode | undefined;
+  /** Give up (returning a cursor) after examining this many jobs. */
+  readonly maxExamined: number;
+  /** Encodes the cursor after `position` for this listing. */
+  cursorAfter(position: JobPosition): string;
+}
+
+/** Bulk options (`retryJobs`, `cancelJobs`), checked, with defaults applied. Bulk steps walk oldest first. */
+export interface NormalizedBulkJobs {
+  /** The state whose jobs are examined. */
+  readonly state: JobState;
+  /** Most jobs examined in this step. */
+  readonly limit: number;
+  readonly after: JobPosition | undefined;
+  readonly payload: FilterNode | undefined;
+  cursorAfter(position: JobPosition): string;
+}
+
+function checkInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ValidationError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`, name);
+  }
+  return value;
+}
+
+function checkOptionsObject(options: unknown, what: string): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (!isPlainObject(options)) throw new ValidationError(`${what} options must be an object`, '');
+  return options;
+}
+
+function checkState(value: unknown, allowed: readonly JobState[], name = 'state'): JobState {
+  if (typeof value !== 'string' || !allowed.includes(value as JobState)) {
+    throw new ValidationError(
+      `${name} must be one of ${allowed.map((state) => JSON.stringify(state)).join(', ')}, got ${JSON.stringify(value)}`,
+      name,
+    );
+  }
+  return value as JobState;
+}
+
+function fingerprintOf(kind: string, queue: string, state: unknown, order: string, payload: unknown): string {
+  return queryFingerprint({ kind, queue, state: state ?? null, order, payload: payload ?? null }, []);
+}
+
+function positionOf(cursor: unknown, fingerprint: string): JobPosition {
+  const position = decodeCursor(cursor, fingerprint, 1);
+  const createdAt = position.values[0];
+  if (typeof createdAt !== 'number' || !Number.isFinite(createdAt)) {
+    throw new ValidationError('cursor is not valid: pass the cursor of a previous call unchanged', 'cursor');
+  }
+  return { createdAt, id: position.id };
+}
+
+function parsePayloadFilter(payload: unknown): FilterNode | undefined {
+  if (payload === undefined) return undefined;
+  try {
+    return parseFilter(payload);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError(`payload filter: ${error.message}`, `payload.${error.path}`.replace(/\.$/, ''), {
+      cause: error,
+    });
+  }
+}
+
+/** Checks `listJobs` options of queue `queue` and applies the defaults. */
+export function normalizeListJobs(queue: string, options: ListJobsOptions | undefined): NormalizedListJobs {
+  const raw = checkOptionsObject(options, 'listJobs');
+  const state = raw.state === undefined ? undefined : checkState(raw.state, JOB_STATES);
+  const order = raw.order ?? 'newest';
+  if (order !== 'newest' && order !== 'oldest') {
+    throw new ValidationError(`order must be "newest" or "oldest", got ${JSON.stringify(order)}`, 'order');
+  }
+  const limit = checkInteger('limit', raw.limit ?? 50, 1, 1_000);
+  const payload = parsePayloadFilter(raw.payload);
+  const fingerprint = fingerprintOf('list', queue, state, order, raw.payload);
+  return {
+    state,
+    order,
+    limit,
+    after: raw.cursor === undefined ? undefined : positionOf(raw.cursor, fingerprint),
+    payload,
+    maxExamined: payload === undefined ? limit : MAX_JOBS_EXAMINED,
+    cursorAfter: (position) => encodeCursor(fingerprint, { values: [position.createdAt], id: position.id }),
+  };
+}
+
+function normalizeBulk(kind: string, queue: string, state: JobState, raw: Record<string, unknown>): NormalizedBulkJobs {
+  const limit = checkInteger('limit', raw.limit ?? 1_000, 1, 10_000);
+  const payload = parsePayloadFilter(raw.payload);
+  const fingerprint = fingerprintOf(kind, queue, state, 'oldest', raw.payload);
+  return {
+    state,
+    limit,
+    after: raw.cursor === undefined ? undefined : positionOf(raw.cursor, fingerprint),
+    payload,
+    cursorAfter: (position) => encodeCursor(fingerprint, { values: [position.createdAt], id: position.id }),
+  };
+}
+
+/** Checks `retryJobs` options of queue `queue`. */
+export function normalizeRetryJobs(queue: string, options: RetryJobsOptions | undefined): NormalizedBulkJobs {
+  const raw = checkOptionsObject(options, 'retryJobs');
+  const state = checkState(raw.state ?? 'dead', ['dead', 'cancelled']);
+  return normalizeBulk('retry', queue, state, raw);
+}
+
+/** Checks `cancelJobs` options of queue `queue`. */
+export function normalizeCancelJobs(queue: string, options: BulkJobsOptions | undefined): NormalizedBulkJobs {
+  const raw = checkOptionsObject(options, 'cancelJobs');
+  return normalizeBulk('cancel', queue, 'waiting', raw);
+}
+
+/** Whether job position `a` comes before `b` in enqueue order (createdAt, then id by code unit). */
+export function comparePositions(a: JobPosition, b: JobPosition): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** A finished state's retention, checked: `undefined` keeps its jobs forever. */
+export interface NormalizedRetentionRule {
+  readonly maxAgeMs: number | undefined;
+  readonly maxCount: number | undefined;
+}
+
+/** A retention policy, checked, one entry per finished state. */
+export type NormalizedRetention = {
+  readonly [S in 'completed' | 'cancelled' | 'dead']: NormalizedRetentionRule | undefined;
+};
+
+/**
+ * The retention a queue has unless told otherwise: completed and cancelled
+ * jobs for one day and at most 10 000 of each; dead jobs for 30 days, so
+ * there is time to look at them and retry them.
+ */
+export const DEFAULT_RETENTION: NormalizedRetention = {
+  completed: { maxAgeMs: 86_400_000, maxCount: 10_000 },
+  cancelled: { maxAgeMs: 86_400_000, maxCount: 10_000 },
+  dead: { maxAgeMs: 30 * 86_400_000, maxCount: undefined },
+};
+
+function normalizeRule(state: string, rule: unknown, fallback: NormalizedRetentionRule | undefined) {
+  if (rule === undefined) return fallback;
+  if (rule === null) return undefined;
+  if (!isPlainObject(rule)) {
+    throw new ValidationError(`retention.${state} must be { maxAgeMs?, maxCount? } or null`, `retention.${state}`);
+  }
+  for (const key of Object.keys(rule)) {
+    if (key !== 'maxAgeMs' && key !== 'maxCount') {
+      throw new ValidationError(
+        `retention.${state} takes maxAgeMs and maxCount, not ${JSON.stringify(key)}`,
+        `retention.${state}.${key}`,
+      );
+    }
+  }
+  return {
+    maxAgeMs: rule.maxAgeMs === undefined ? undefined : checkDuration(`retention.${state}.maxAgeMs`, rule.maxAgeMs),
+    maxCount:
+      rule.maxCount === undefined
+        ? undefined
+        : checkInteger(`retention.${state}.maxCount`, rule.maxCount, 0, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+/** Checks a retention policy; states left out keep `base` (default: `DEFAULT_RETENTION`). */
+export function normalizeRetention(
+  policy: RetentionPolicy | undefined,
+  base: NormalizedRetention = DEFAULT_RETENTION,
+): NormalizedRetention {
+  if (policy === undefined) return base;
+  if (!isPlainObject(policy)) throw new ValidationError('retention must be an object', 'retention');
+  for (const key of Object.keys(policy)) {
+    if (!FINISHED_JOB_STATES.includes(key as JobState)) {
+      throw new ValidationError(
+        `retention takes completed, cancelled and dead, not ${JSON.stringify(key)}`,
+        `retention.${key}`,
+      );
+    }
+  }
+  return {
+    completed: normalizeRule('completed', policy.completed, base.completed),
+    cancelled: normalizeRule('cancelled', policy.cancelled, base.cancelled),
+    dead: normalizeRule('dead', policy.dead, base.dead),
+  };
+}
+
+/** `prune` options, checked: the policy to apply (the queue's own when none is given) and the bound. */
+export function normalizePrune(
+  options: PruneOptions | undefined,
+  queueRetention: NormalizedRetention,
+): { readonly retention: NormalizedRetention; readonly limit: number } {
+  const raw = checkOptionsObject(options, 'prune');
+  return {
+    retention:
+      raw.retention === undefined
+        ? queueRetention
+        : normalizeRetention(raw.retention as RetentionPolicy, queueRetention),
+    limit: checkInteger('limit', raw.limit ?? 1_000, 1, 10_000),
+  };
+}

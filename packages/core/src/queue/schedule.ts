@@ -1,0 +1,87 @@
+import type { DocumentValue } from '../values/document.js';
+import type { BackoffPolicy } from './job.js';
+import type { EnqueueResult } from './job-queue.js';
+
+/**
+ * When a schedule fires: a cron expression (5 fields, or 6 with seconds
+ * first) in a time zone, or a fixed interval.
+ */
+export type ScheduleSpec =
+  | {
+      readonly cron: string;
+      /** An IANA time zone such as `Europe/Paris` (default `UTC`). */
+      readonly timezone?: string | undefined;
+    }
+  | { readonly everyMs: number };
+
+/** The options of the jobs a schedule enqueues. */
+export interface ScheduleJobOptions {
+  readonly priority?: number | undefined;
+  readonly maxAttempts?: number | undefined;
+  readonly backoff?: BackoffPolicy | undefined;
+  readonly leaseMs?: number | undefined;
+  readonly timeoutMs?: number | undefined;
+}
+
+/**
+ * A recurring schedule as stored in the backend, where every process sees
+ * it. The cron arithmetic lives in `@berth/scheduler`; the port stores the
+ * schedule and fires its ticks atomically.
+ */
+export interface ScheduleRecord<T = DocumentValue> {
+  readonly name: string;
+  readonly spec: ScheduleSpec;
+  readonly payload: T;
+  readonly jobOptions: ScheduleJobOptions;
+  /**
+   * A tick found in the past when a scheduler starts (everything was down):
+   * `once` (default) enqueues one job for all the missed ticks, `skip`
+   * enqueues none; either way the schedule moves on to its next future tick.
+   */
+  readonly missed: 'once' | 'skip';
+  /**
+   * `allow` (default): every tick enqueues a job. `skip`: a tick is skipped
+   * while the job of an earlier tick is still waiting or active (built on the
+   * dedupe key `schedule:<name>`).
+   */
+  readonly overlap: 'allow' | 'skip';
+  readonly paused: boolean;
+  /** The next tick; `undefined` while paused or when the expression never fires again. */
+  readonly nextRunAt: Date | undefined;
+  /** The last tick fired (or skipped as missed). */
+  readonly lastRunAt: Date | undefined;
+  /** The job the last fired tick enqueued. */
+  readonly lastJobId: string | undefined;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  /** Starts at 1 and grows with every write (`putSchedule`, `fireSchedule`). */
+  readonly version: number;
+}
+
+/** What `putSchedule` stores: everything but what the backend keeps itself. */
+export type ScheduleInput<T = DocumentValue> = Omit<
+  ScheduleRecord<T>,
+  'lastRunAt' | 'lastJobId' | 'createdAt' | 'updatedAt' | 'version'
+>;
+
+/** One tick of `fireSchedule`. */
+export interface ScheduleTick {
+  /** The tick being fired: it must equal the stored `nextRunAt`, or nothing happens. */
+  readonly runAt: Date;
+  /** The tick after it (`undefined` when there is none). */
+  readonly nextRunAt: Date | undefined;
+  /** `false` moves the schedule on without enqueueing (a missed tick under `missed: 'skip'`). */
+  readonly enqueue: boolean;
+}
+
+/** What `fireSchedule` did. */
+export interface ScheduleFireResult {
+  /**
+   * `true` when this call moved the schedule from `runAt` to `nextRunAt`.
+   * `false` when another process fired the tick first, or the schedule
+   * changed or was removed: nothing was enqueued.
+   */
+  readonly fired: boolean;
+  /** The job enqueued for the tick (absent when not fired or `enqueue` was false). */
+  readonly job?: EnqueueResult | undefined;
+}
