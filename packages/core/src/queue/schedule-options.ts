@@ -106,16 +106,20 @@ export function checkScheduleTick(tick: unknown): ScheduleTick {
 }
 
 /**
- * The job a tick enqueues: the schedule's payload and job options, due now.
- * Under `overlap: 'skip'` it carries the dedupe key `schedule:<name>`, so a
- * tick finds the earlier tick's live job and enqueues nothing.
+ * The job a tick enqueues: the schedule's payload and job options, with
+ * `runAt` set to the tick (due at once, since the tick has come), so every
+ * job says which tick it was enqueued for. Under `overlap: 'skip'` it carries
+ * the dedupe key `schedule:<name>`, so a tick finds the earlier tick's live
+ * job and enqueues nothing.
  */
 export function scheduledJob<T>(
   schedule: Pick<ScheduleRecord<T>, 'name' | 'payload' | 'jobOptions' | 'overlap'>,
+  tick: Pick<ScheduleTick, 'runAt'>,
 ): EnqueueItem<T> {
   return {
     ...schedule.jobOptions,
     payload: schedule.payload,
+    runAt: tick.runAt,
     ...(schedule.overlap === 'skip' ? { dedupeKey: `schedule:${schedule.name}` } : {}),
   };
 }
