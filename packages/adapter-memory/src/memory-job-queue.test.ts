@@ -1,4 +1,4 @@
-import { generateId, isBerthError, type JobEvent, type LeaseRef } from '@berth/core';
+import { generateId, isBerthError, type JobEvent, type Lease, type LeaseRef } from '@berth/core';
 import { normalizeEnqueueOptions } from '@berth/core/adapter';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryBackend } from './memory-backend.js';
@@ -202,7 +202,8 @@ describe('MemoryJobQueue bulk steps and retention', () => {
     expect(await codeOf(() => backend.queue('r').prune({ limit: 0 }))).toBe('VALIDATION');
     // A queue that keeps completed jobs forever prunes none; another object of the name has its own policy.
     const keep = backend.queue('r', { retention: { completed: null } });
-    const lease = (await keep.enqueue(1), await keep.dequeue());
+    await keep.enqueue(1);
+    const lease = await keep.dequeue();
     await keep.complete(lease as LeaseRef);
     expect(await keep.prune()).toBe(0);
     expect(await backend.queue('r', { retention: { completed: { maxCount: 0 } } }).prune()).toBe(1);
@@ -348,7 +349,7 @@ describe('MemoryJobQueue.settleAndClaim', () => {
     const claimed = await queue.settleAndClaim?.([], 4);
     const leases = claimed?.leases ?? [];
     expect(leases.map((lease) => lease.job.payload)).toStrictEqual([1, 2, 3, 4]);
-    const [l1, l2, l3, l4] = leases as [LeaseRef, LeaseRef, LeaseRef, LeaseRef];
+    const [l1, l2, l3, l4] = leases as [Lease, Lease, Lease, Lease];
     events.length = 0;
     const result = await queue.settleAndClaim?.(
       [
