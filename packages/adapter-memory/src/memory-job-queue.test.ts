@@ -295,6 +295,49 @@ describe('MemoryJobQueue schedules and events', () => {
     );
   });
 
+  it('refuses bad schedules without storing them; paused, skipped and overlapping ticks', async () => {
+    await using backend = new MemoryBackend();
+    const queue = backend.queue('sched_edge');
+    const base = {
+      name: 'every',
+      spec: { everyMs: 1_000 },
+      payload: 1,
+      jobOptions: {},
+      missed: 'once' as const,
+      overlap: 'skip' as const,
+      paused: false,
+      nextRunAt: new Date(1_000),
+    };
+    for (const bad of [
+      { ...base, name: "x'; DROP TABLE jobs; --" },
+      { ...base, name: 'a'.repeat(129) },
+      { ...base, spec: { everyMs: 0 } },
+      { ...base, jobOptions: { dedupeKey: 'k' } },
+      { ...base, payload: undefined },
+      { ...base, nextRunAt: new Date(Number.NaN) },
+    ]) {
+      expect(await codeOf(() => queue.putSchedule(bad as never))).toBe('VALIDATION');
+    }
+    expect(await queue.listSchedules()).toStrictEqual([]);
+    await queue.putSchedule(base);
+    const tick = (runAt: number, enqueue = true) => ({
+      runAt: new Date(runAt),
+      nextRunAt: new Date(runAt + 1_000),
+      enqueue,
+    });
+    expect(await queue.fireSchedule('every', tick(999))).toStrictEqual({ fired: false });
+    expect(await queue.fireSchedule('missing', tick(1_000))).toStrictEqual({ fired: false });
+    expect(await queue.fireSchedule('every', tick(1_000, false))).toStrictEqual({ fired: true });
+    const first = await queue.fireSchedule('every', tick(2_000));
+    // overlap 'skip': the earlier tick's job is still waiting, so this tick finds it.
+    const second = await queue.fireSchedule('every', tick(3_000));
+    expect(second.job).toStrictEqual({ id: first.job?.id, deduplicated: true });
+    expect(await queue.getSchedule('every')).toMatchObject({ version: 4, lastJobId: first.job?.id });
+    await queue.putSchedule({ ...base, paused: true, nextRunAt: new Date(4_000) });
+    expect(await queue.fireSchedule('every', tick(4_000))).toStrictEqual({ fired: false });
+    expect((await queue.stats()).waiting).toBe(1);
+  });
+
   it('emits every event of a job life in order, to every queue object of the name', async () => {
     await using backend = new MemoryBackend();
     const queue = backend.queue('life');
