@@ -310,12 +310,17 @@ export class SqliteBackend implements Backend {
     let open = true;
     // Queues with jobs enqueued in this transaction, and when the earliest is due: told after the commit.
     const enqueued = new Map<string, number>();
+    // What the queues report once the commit is done (events of the jobs enqueued).
+    const committed: (() => void)[] = [];
     const queueTransaction = {
       assertOpen: () => {
         if (!open) throw new TransactionError('this transaction has ended; use queues of a new transaction');
       },
       enqueued: (queue: string, runAt: number) => {
         enqueued.set(queue, Math.min(runAt, enqueued.get(queue) ?? Number.POSITIVE_INFINITY));
+      },
+      afterCommit: (effect: () => void) => {
+        committed.push(effect);
       },
     };
     const scope: TransactionScope = {
@@ -360,6 +365,7 @@ export class SqliteBackend implements Backend {
       open = false;
     }
     for (const [queue, runAt] of enqueued) this.queues.notifier(queue).dueAt(runAt);
+    for (const effect of committed) effect();
     return result;
   }
 

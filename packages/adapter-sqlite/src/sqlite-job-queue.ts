@@ -1,5 +1,7 @@
 import {
   type BackoffPolicy,
+  type BulkJobsOptions,
+  type BulkJobsResult,
   ConflictError,
   type DequeueOptions,
   type DocumentValue,
@@ -9,14 +11,26 @@ import {
   type FailOptions,
   generateId,
   type Job,
+  type JobEventListener,
   type JobHandler,
+  type JobPage,
   type JobQueue,
   type JobState,
   type JobStats,
   type Lease,
   type LeaseRef,
+  type ListJobsOptions,
+  type PruneOptions,
   type PurgeOptions,
+  type QueueEvent,
+  type QueueEventsOptions,
+  type RetryJobsOptions,
+  type ScheduleFireResult,
+  type ScheduleInput,
+  type ScheduleRecord,
+  type ScheduleTick,
   type SignalOptions,
+  type SubscribeOptions,
   startWorker,
   ValidationError,
   type Worker,
@@ -27,11 +41,16 @@ import {
   checkDequeueCount,
   checkDuration,
   checkLeaseRef,
+  checkScheduleInput,
+  checkScheduleName,
+  checkScheduleTick,
   copyResult,
   FINISHED_JOB_STATES,
   JOB_DEFAULTS,
   type NormalizedEnqueue,
+  type PreparedEnqueue,
   prepareEnqueueItems,
+  scheduledJob,
   throwIfAborted,
   toJobError,
 } from '@berth/core/adapter';
@@ -52,11 +71,14 @@ import {
   toJob,
   toLease,
 } from './sqlite-queue-rows.js';
+import { SCHEDULE_SQL, type ScheduleRow, scheduleParameters, toSchedule } from './sqlite-queue-schedules.js';
 
 /** An open transaction that `tx.queue(name)` enqueues into. */
 export interface SqliteQueueTransaction {
   /** Throws once the transaction has ended. */
   assertOpen(): void;
+  /** Runs `effect` once the transaction committed (never when it rolls back). */
+  afterCommit(effect: () => void): void;
   /** A job was written on `queue`, due at `runAt`: workers are told once the transaction commits. */
   enqueued(queue: string, runAt: number): void;
 }
@@ -184,6 +206,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         payload,
         now,
         now,
+        options.timeoutMs ?? null,
       ]);
       return { id, deduplicated: false };
     });
@@ -207,6 +230,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       // Inside transaction(): the INSERTs join it (as a savepoint) and commit or roll back with it.
       const results = connection.immediate(() => this.insertAll(connection, prepared, Date.now()));
       this.announce(prepared, results, (runAt) => transaction.enqueued(this.name, runAt));
+      transaction.afterCommit(() => this.emitEnqueued(prepared, results));
       return results;
     }
     const results = await this.hub.exclusive((free) => {
@@ -215,7 +239,20 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     });
     const notifier = this.hub.notifier(this.name);
     this.announce(prepared, results, (runAt) => notifier.dueAt(runAt));
+    this.emitEnqueued(prepared, results);
     return results;
+  }
+
+  /** `enqueued` for each new job (a deduplicated enqueue stored nothing). */
+  private emitEnqueued(prepared: readonly PreparedJob[], results: readonly EnqueueResult[]): void {
+    const events = this.hub.events(this.name);
+    if (!events.wants('enqueued')) return;
+    const at = new Date();
+    results.forEach((result, index) => {
+      const runAt = prepared[index]?.options.runAt;
+      if (result.deduplicated || runAt === undefined) return;
+      events.emit({ type: 'enqueued', queue: this.name, jobId: result.id, at, runAt: new Date(runAt.getTime()) });
+    });
   }
 
   /** Tells `wake` when each new job falls due (once for all the jobs due now). */
@@ -431,6 +468,120 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       const params = { queue: this.name, before: before.getTime() };
       return connection.immediate(() => connection.run(sql, [params])).changes;
     });
+  }
+
+  async putSchedule(schedule: ScheduleInput<T>, options?: SignalOptions): Promise<ScheduleRecord<T>> {
+    throwIfAborted(options?.signal, `${this.name}.putSchedule`);
+    this.assertOpen();
+    const input = checkScheduleInput<T>(schedule, this.context.maxPayloadBytes);
+    const row = await this.hub.exclusive((connection) => {
+      this.hub.flush(connection);
+      const parameters = scheduleParameters(this.name, input, Date.now());
+      return connection.immediate(() => connection.get<ScheduleRow>(SCHEDULE_SQL.put, [parameters]) as ScheduleRow);
+    });
+    return toSchedule<T>(row);
+  }
+
+  async getSchedule(name: string, options?: SignalOptions): Promise<ScheduleRecord<T> | null> {
+    throwIfAborted(options?.signal, `${this.name}.getSchedule`);
+    this.assertOpen();
+    checkScheduleName(name);
+    const read = (connection: SqliteConnection) => connection.get<ScheduleRow>(SCHEDULE_SQL.get, [this.name, name]);
+    const row = await this.hub.exclusive(read, (reader) => ({ value: read(reader) }));
+    return row === undefined ? null : toSchedule<T>(row);
+  }
+
+  async listSchedules(options?: SignalOptions): Promise<ScheduleRecord<T>[]> {
+    throwIfAborted(options?.signal, `${this.name}.listSchedules`);
+    this.assertOpen();
+    const read = (connection: SqliteConnection) => connection.all<ScheduleRow>(SCHEDULE_SQL.list, [this.name]);
+    const rows = await this.hub.exclusive(read, (reader) => ({ value: read(reader) }));
+    return rows.map((row) => toSchedule<T>(row));
+  }
+
+  async removeSchedule(name: string, options?: SignalOptions): Promise<boolean> {
+    throwIfAborted(options?.signal, `${this.name}.removeSchedule`);
+    this.assertOpen();
+    checkScheduleName(name);
+    return this.hub.exclusive((connection) => {
+      this.hub.flush(connection);
+      return connection.immediate(() => connection.run(SCHEDULE_SQL.remove, [this.name, name])).changes > 0;
+    });
+  }
+
+  /**
+   * One IMMEDIATE transaction: the conditional UPDATE that moves the
+   * schedule from the tick to the next, then (when it matched and the tick
+   * enqueues) the job, through the same insert as `enqueue`. The write lock
+   * orders racing schedulers, in this process or others on the file: the
+   * first moves `next_run_at`, the others find it moved and change nothing.
+   */
+  async fireSchedule(name: string, tick: ScheduleTick, options?: SignalOptions): Promise<ScheduleFireResult> {
+    throwIfAborted(options?.signal, `${this.name}.fireSchedule`);
+    this.assertOpen();
+    checkScheduleName(name);
+    const checked = checkScheduleTick(tick);
+    const fired = await this.hub.exclusive((connection) => {
+      this.hub.flush(connection);
+      return connection.immediate(() => {
+        const now = Date.now();
+        const row = connection.get<ScheduleRow>(SCHEDULE_SQL.fire, [
+          {
+            queue: this.name,
+            name,
+            runAt: checked.runAt.getTime(),
+            nextRunAt: checked.nextRunAt === undefined ? null : checked.nextRunAt.getTime(),
+            now,
+          },
+        ]);
+        if (row === undefined) return undefined;
+        if (!checked.enqueue) return { job: undefined };
+        const [item] = prepareEnqueueItems(
+          [scheduledJob(toSchedule<T>(row), checked)],
+          now,
+          this.context.maxPayloadBytes,
+        );
+        const job: PreparedJob = { payload: encodeDocument(item?.payload), options: (item as PreparedEnqueue).options };
+        const [result] = this.insertAll(connection, [job], now) as [EnqueueResult];
+        connection.run(SCHEDULE_SQL.lastJob, [result.id, this.name, name]);
+        return { job: { prepared: job, result } };
+      });
+    });
+    if (fired === undefined) return { fired: false };
+    if (fired.job === undefined) return { fired: true };
+    const { prepared, result } = fired.job;
+    const notifier = this.hub.notifier(this.name);
+    this.announce([prepared], [result], (runAt) => notifier.dueAt(runAt));
+    this.emitEnqueued([prepared], [result]);
+    return { fired: true, job: result };
+  }
+
+  subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {
+    return this.hub.events(this.name).subscribe(listener, options);
+  }
+
+  events(options?: QueueEventsOptions): AsyncIterableIterator<QueueEvent> {
+    return this.hub.events(this.name).events(options);
+  }
+
+  async progress(_lease: LeaseRef, _progress: DocumentValue, _options?: SignalOptions): Promise<void> {
+    throw new ValidationError('progress is not implemented yet', '');
+  }
+
+  async listJobs(_options?: ListJobsOptions): Promise<JobPage<T>> {
+    throw new ValidationError('listJobs is not implemented yet', '');
+  }
+
+  async retryJobs(_options?: RetryJobsOptions): Promise<BulkJobsResult> {
+    throw new ValidationError('retryJobs is not implemented yet', '');
+  }
+
+  async cancelJobs(_options?: BulkJobsOptions): Promise<BulkJobsResult> {
+    throw new ValidationError('cancelJobs is not implemented yet', '');
+  }
+
+  async prune(_options?: PruneOptions): Promise<number> {
+    throw new ValidationError('prune is not implemented yet', '');
   }
 
   work(handler: JobHandler<T>, options?: WorkerOptions): Worker {

@@ -25,6 +25,10 @@ export interface JobRow {
   readonly created_at: number;
   readonly updated_at: number;
   readonly finished_at: number | null;
+  /** The last progress reported, as JSON; `null` when none. */
+  readonly progress: string | null;
+  /** The job's own attempt timeout; `null` for the worker's. */
+  readonly timeout_ms: number | null;
 }
 
 /** The columns of a job row, in the order claims return them. */
@@ -48,6 +52,8 @@ const JOB_COLUMNS = [
   'created_at',
   'updated_at',
   'finished_at',
+  'progress',
+  'timeout_ms',
 ] as const satisfies readonly (keyof JobRow)[];
 
 const JOB_COLUMN_LIST = JOB_COLUMNS.join(', ');
@@ -78,6 +84,8 @@ export function rowOf(values: readonly unknown[]): JobRow {
     created_at: values[16] as number,
     updated_at: values[17] as number,
     finished_at: values[18] as number | null,
+    progress: values[19] as string | null,
+    timeout_ms: values[20] as number | null,
   };
 }
 
@@ -149,6 +157,8 @@ export function toJob<T>(row: JobRow): Job<T> {
     updatedAt: new Date(row.updated_at),
     finishedAt: dateOrUndefined(row.finished_at),
     leaseExpiresAt: dateOrUndefined(row.lease_expires_at),
+    progress: row.progress === null ? undefined : decodeDocument<DocumentValue>(row.progress),
+    timeoutMs: row.timeout_ms ?? undefined,
   };
 }
 
@@ -199,8 +209,8 @@ type Statement =
 export const QUEUE_SQL: Readonly<Record<Statement, string>> = {
   /** Positional, like `complete`: enqueueMany runs it once per job. */
   insert: `INSERT INTO _berth_jobs (id, queue, state, priority, run_at, attempts, max_attempts, lease_ms, backoff,
-      dedupe_key, payload, errors, created_at, updated_at)
-    VALUES (?, ?, 'waiting', ?, ?, 0, ?, ?, ?, ?, ?, '[]', ?, ?)`,
+      dedupe_key, payload, errors, created_at, updated_at, timeout_ms)
+    VALUES (?, ?, 'waiting', ?, ?, 0, ?, ?, ?, ?, ?, '[]', ?, ?, ?)`,
   holder: `SELECT id FROM _berth_jobs WHERE queue = ? AND dedupe_key = ? AND state IN ('waiting', 'active')`,
   byId: `SELECT ${JOB_COLUMN_LIST} FROM _berth_jobs WHERE id = ? AND queue = ?`,
   leaseOf: 'SELECT seq, state, leases, lease_expires_at FROM _berth_jobs WHERE id = ? AND queue = ?',
@@ -238,7 +248,7 @@ export const QUEUE_SQL: Readonly<Record<Statement, string>> = {
     WHERE id = @id AND queue = @queue AND state IN ('waiting', 'active')`,
   retryOf: 'SELECT seq, state, dedupe_key FROM _berth_jobs WHERE id = ? AND queue = ?',
   revive: `UPDATE _berth_jobs SET state = 'waiting', attempts = 0, run_at = @now, result = NULL, finished_at = NULL,
-      updated_at = @now
+      progress = NULL, updated_at = @now
     WHERE seq = @seq`,
   stats: 'SELECT state, count FROM _berth_job_counts WHERE queue = ?',
   nextLeaseExpiry: `SELECT min(lease_expires_at) AS at FROM _berth_jobs
