@@ -10,7 +10,7 @@ import { checkSpec, sameSpec, tickAfter } from './schedule-spec.js';
 
 /** What every schedule definition holds besides its timing. */
 interface ScheduleDefinitionBase<T> {
-  /** Unique per queue: letters, digits, `_`, `-`, `.` (1–128 characters). */
+  /** Unique per queue; the rule of collection names (a letter, then letters, digits or `_`; at most 63). */
   readonly name: string;
   /** The payload of every job the schedule enqueues (`null` for none). */
   readonly payload: T;
@@ -69,7 +69,7 @@ export type ScheduleDefinition<T = DocumentValue> = ScheduleDefinitionBase<T> &
  * await using backend = new MemoryBackend();
  * const reports = backend.queue<{ kind: string }>('reports');
  * const schedule = await setSchedule(reports, {
- *   name: 'daily-report',
+ *   name: 'daily_report',
  *   cron: '0 7 * * *',
  *   timezone: 'Europe/Paris',
  *   payload: { kind: 'daily' },
