@@ -35,11 +35,10 @@ export interface SchedulerOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** A running scheduler. */
-export interface Scheduler {
-  /** Stops looking; waits for the tick being fired, if any. */
+/** A running scheduler; `await using` closes it. */
+export interface Scheduler extends AsyncDisposable {
+  /** Stops looking; waits for the tick being fired, if any. Idempotent. */
   close(): Promise<void>;
-  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** The longest pause after errors in a row. */
