@@ -11,6 +11,7 @@ import {
   type HealthStatus,
   isBerthError,
   type JobQueue,
+  type QueueOptions,
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
@@ -24,6 +25,8 @@ import {
   checkCollectionName,
   checkMaxBytes,
   type IndexSpec,
+  isPlainObject,
+  normalizeRetention,
   runTransaction,
   startOperation,
   throwIfAborted,
@@ -58,7 +61,7 @@ const SQLITE_CAPABILITIES: Capabilities = {
   // backend wake its idle workers at once (and a timer wakes them when a job
   // it scheduled falls due). SQLite cannot signal other processes, so their
   // workers find new jobs by polling (`pollIntervalMs`).
-  queue: { level: 'single-node', transactionalEnqueue: true, durable: true, notifications: true },
+  queue: { level: 'single-node', transactionalEnqueue: true, durable: true, notifications: true, events: 'process' },
 };
 
 /**
@@ -287,9 +290,12 @@ export class SqliteBackend implements Backend {
     return new SqliteRepository<T>(name, options, this.context());
   }
 
-  queue<T = DocumentValue>(name: string): JobQueue<T> {
+  queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T> {
     checkCollectionName(name, 'queue');
-    return new SqliteJobQueue<T>(name, { hub: this.queues, maxPayloadBytes: this.maxDocumentBytes });
+    if (options !== undefined && !isPlainObject(options))
+      throw new ValidationError('queue options must be an object', '');
+    const retention = normalizeRetention((options as QueueOptions | undefined)?.retention);
+    return new SqliteJobQueue<T>(name, { hub: this.queues, maxPayloadBytes: this.maxDocumentBytes, retention });
   }
 
   /**

@@ -56,7 +56,7 @@ const JOB_COLUMNS = [
   'timeout_ms',
 ] as const satisfies readonly (keyof JobRow)[];
 
-const JOB_COLUMN_LIST = JOB_COLUMNS.join(', ');
+export const JOB_COLUMN_LIST = JOB_COLUMNS.join(', ');
 
 /**
  * A row read in raw mode (an array of values in {@link JOB_COLUMNS} order).
@@ -87,6 +87,13 @@ export function rowOf(values: readonly unknown[]): JobRow {
     progress: values[19] as string | null,
     timeout_ms: values[20] as number | null,
   };
+}
+
+/** A job whose expired lease was settled: due again (`waiting`) or `dead`. */
+export interface ExpiredRow {
+  readonly id: string;
+  readonly state: JobState;
+  readonly attempts: number;
 }
 
 /** What a lease check needs of a row. */
@@ -193,6 +200,8 @@ type Statement =
   | 'anyDue'
   | 'settle'
   | 'complete'
+  | 'completeAttempt'
+  | 'progress'
   | 'failOf'
   | 'retryLater'
   | 'bury'
@@ -223,11 +232,20 @@ export const QUEUE_SQL: Readonly<Record<Statement, string>> = {
         'name', 'LEASE_EXPIRED', 'at', @now)),
       finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
       updated_at = @now, lease_expires_at = NULL
-    WHERE queue = @queue AND state = 'active' AND lease_expires_at <= @now`,
+    WHERE queue = @queue AND state = 'active' AND lease_expires_at <= @now
+    RETURNING id, state, attempts`,
   /** Positional (result, now, now, seq, id, queue, leases, now): the hottest statement binds fastest so. */
   complete: `UPDATE _berth_jobs SET state = 'completed', result = ?, finished_at = ?, updated_at = ?,
       lease_expires_at = NULL
     WHERE seq = ? AND id = ? AND queue = ? AND leases = ? AND state = 'active' AND lease_expires_at > ?`,
+  /** `complete` that returns the attempt, for the `completed` event. */
+  completeAttempt: `UPDATE _berth_jobs SET state = 'completed', result = ?, finished_at = ?, updated_at = ?,
+      lease_expires_at = NULL
+    WHERE seq = ? AND id = ? AND queue = ? AND leases = ? AND state = 'active' AND lease_expires_at > ?
+    RETURNING attempts`,
+  progress: `UPDATE _berth_jobs SET progress = @progress, updated_at = @now
+    WHERE ${VALID_LEASE}
+    RETURNING attempts`,
   failOf: `SELECT seq, state, leases, lease_expires_at, attempts, max_attempts, backoff
     FROM _berth_jobs WHERE seq = ? AND id = ? AND queue = ?`,
   retryLater: `UPDATE _berth_jobs SET state = 'waiting', run_at = @runAt, errors = json_insert(errors, '$[#]', json(@error)),
