@@ -179,6 +179,7 @@ class QueueScheduler<T> implements Scheduler {
       }
       if (!this.closing) await this.sleep(waitMs);
     }
+    this.options.signal?.removeEventListener('abort', this.onAbort);
   }
 
   /** Fires every due tick once; returns how long to sleep before the next look. */
