@@ -290,7 +290,7 @@ describe.each(ENGINES)('%s', (_engine, open) => {
 
     it('takes a change of timing or payload without a restart, neither skipping nor repeating a tick', async () => {
       const queue = fresh();
-      await setSchedule(queue, { name: 'change', everyMs: 3_600_000, payload: { v: 1 } });
+      await setSchedule(queue, { name: 'change', cron: '0 0 1 1 *', timezone: 'Pacific/Auckland', payload: { v: 1 } });
       start(queue, { pollIntervalMs: 100 });
       await sleep(150);
       expect(await drain(queue)).toEqual([]);
