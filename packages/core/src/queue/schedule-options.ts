@@ -13,7 +13,7 @@ function checkDate(value: unknown, name: string): Date | undefined {
   return new Date(value.getTime());
 }
 
-/** Checks a schedule name: the queue-name rule (letters, digits, `_`, `-`, `.`; 1–128 characters). */
+/** Checks a schedule name: the queue-name rule (a letter, then letters, digits or `_`; at most 63 characters). */
 export function checkScheduleName(name: unknown): string {
   checkCollectionName(name, 'schedule');
   return name;
