@@ -185,6 +185,7 @@ const abortsWithPlainErrors: QueueOverrides = (inner) => ({
             get lease() {
               return context.lease;
             },
+            progress: (progress) => context.progress(progress),
           });
         }, options),
 });
