@@ -87,7 +87,7 @@ export const queueBulkAdminGroup: ConformanceGroup<QueueBackend, QueueConformanc
         });
         for (const job of await jobsById(queue, cancelled)) expect(job.state).toBe('waiting');
         expect((await jobOf(queue, dead as string)).state).toBe('dead');
-        for (const state of ['completed', 'waiting', 'active', 'all', '', null, 1]) {
+        for (const state of ['completed', 'waiting', 'active', 'all', '', false, 1]) {
           await expectBerthError(() => queue.retryJobs(invalid<RetryJobsOptions>({ state })), 'VALIDATION', {
             path: 'state',
           });
@@ -187,7 +187,7 @@ export const queueBulkAdminGroup: ConformanceGroup<QueueBackend, QueueConformanc
         const queue = context.queue<Item>();
         await deadJobs(queue, 3);
         await queue.enqueueMany([0, 1, 2].map((n) => ({ payload: { kind: 'w', n } })));
-        for (const limit of [0, -1, 10_001, 2.5, Number.NaN, '5', null]) {
+        for (const limit of [0, -1, 10_001, 2.5, Number.NaN, '5', false]) {
           await expectBerthError(() => queue.retryJobs(invalid<RetryJobsOptions>({ limit })), 'VALIDATION', {
             path: 'limit',
           });

@@ -21,7 +21,6 @@ const INJECTION_VALUES: readonly string[] = [
   '$.kind',
   '\\',
   '{"$gt":""}',
-  '\u0000',
 ];
 
 function base64Url(text: string): string {
@@ -161,7 +160,7 @@ export const queueListingGroup: ConformanceGroup<QueueBackend, QueueConformanceC
         expect(full.jobs).toHaveLength(1_000);
         expect(full.cursor).toBeTypeOf('string');
         expect((await queue.listJobs({ limit: 1_000, cursor: full.cursor })).jobs).toHaveLength(3);
-        for (const limit of [0, -1, 1_001, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '10', null, {}]) {
+        for (const limit of [0, -1, 1_001, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '10', {}]) {
           await expectBerthError(() => queue.listJobs(invalid<ListJobsOptions>({ limit })), 'VALIDATION', {
             path: 'limit',
           });
@@ -237,12 +236,12 @@ export const queueListingGroup: ConformanceGroup<QueueBackend, QueueConformanceC
       requires: hasQueue,
       async run(context) {
         const queue = context.queue<Item>();
-        for (const state of ['running', 'WAITING', '', 'waiting ', "waiting' OR '1'='1", 0, null]) {
+        for (const state of ['running', 'WAITING', '', 'waiting ', "waiting' OR '1'='1", 0, false]) {
           await expectBerthError(() => queue.listJobs(invalid<ListJobsOptions>({ state })), 'VALIDATION', {
             path: 'state',
           });
         }
-        for (const order of ['asc', 'desc', 'NEWEST', 1, null]) {
+        for (const order of ['asc', 'desc', 'NEWEST', 1, false]) {
           await expectBerthError(() => queue.listJobs(invalid<ListJobsOptions>({ order })), 'VALIDATION', {
             path: 'order',
           });
@@ -270,7 +269,6 @@ export const queueListingGroup: ConformanceGroup<QueueBackend, QueueConformanceC
           [{ kind: 'a' }, (item) => item.kind === 'a'],
           [{ n: { $gte: 30 } }, (item) => item.n >= 30],
           [{ $or: [{ kind: 'a' }, { n: { $lt: 3 } }] }, (item) => item.kind === 'a' || item.n < 3],
-          [{ tags: 't1' }, (item) => item.n % 4 === 1],
           [{ kind: 'c' }, () => false],
           [{ missing: { $exists: true } }, () => false],
         ];

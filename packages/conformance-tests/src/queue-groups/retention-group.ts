@@ -197,7 +197,7 @@ export const queueRetentionGroup: ConformanceGroup<QueueBackend, QueueConformanc
         for (const retention of bad) {
           await expectBerthError(() => queue.prune(invalid<PruneOptions>({ retention })), 'VALIDATION');
         }
-        for (const limit of [0, 10_001, -5, 1.5, 'all', null]) {
+        for (const limit of [0, 10_001, -5, 1.5, 'all', false]) {
           await expectBerthError(() => queue.prune(invalid<PruneOptions>({ limit })), 'VALIDATION', { path: 'limit' });
         }
         expect(await queue.prune({ retention: {}, limit: 10_000 })).toBe(0);

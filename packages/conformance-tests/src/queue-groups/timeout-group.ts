@@ -42,7 +42,7 @@ export const queueTimeoutGroup: ConformanceGroup<QueueBackend, QueueConformanceC
         expect((await jobOf(queue, id)).timeoutMs).toBe(1_234);
         expect((await jobOf(queue, many?.id as string)).timeoutMs).toBe(5);
         expect((await jobOf(queue, plain)).timeoutMs).toBeUndefined();
-        for (const timeoutMs of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '100', null]) {
+        for (const timeoutMs of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '100', false]) {
           await expectBerthError(() => queue.enqueue('bad', invalid<EnqueueOptions>({ timeoutMs })), 'VALIDATION', {
             path: 'timeoutMs',
           });
