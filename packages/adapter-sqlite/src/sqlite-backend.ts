@@ -11,6 +11,7 @@ import {
   type HealthStatus,
   isBerthError,
   type JobQueue,
+  type QueueOptions,
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
@@ -24,6 +25,8 @@ import {
   checkCollectionName,
   checkMaxBytes,
   type IndexSpec,
+  isPlainObject,
+  normalizeRetention,
   runTransaction,
   startOperation,
   throwIfAborted,
@@ -58,7 +61,7 @@ const SQLITE_CAPABILITIES: Capabilities = {
   // backend wake its idle workers at once (and a timer wakes them when a job
   // it scheduled falls due). SQLite cannot signal other processes, so their
   // workers find new jobs by polling (`pollIntervalMs`).
-  queue: { level: 'single-node', transactionalEnqueue: true, durable: true, notifications: true },
+  queue: { level: 'single-node', transactionalEnqueue: true, durable: true, notifications: true, events: 'process' },
 };
 
 /**
@@ -287,9 +290,12 @@ export class SqliteBackend implements Backend {
     return new SqliteRepository<T>(name, options, this.context());
   }
 
-  queue<T = DocumentValue>(name: string): JobQueue<T> {
+  queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T> {
     checkCollectionName(name, 'queue');
-    return new SqliteJobQueue<T>(name, { hub: this.queues, maxPayloadBytes: this.maxDocumentBytes });
+    if (options !== undefined && !isPlainObject(options))
+      throw new ValidationError('queue options must be an object', '');
+    const retention = normalizeRetention((options as QueueOptions | undefined)?.retention);
+    return new SqliteJobQueue<T>(name, { hub: this.queues, maxPayloadBytes: this.maxDocumentBytes, retention });
   }
 
   /**
@@ -310,12 +316,17 @@ export class SqliteBackend implements Backend {
     let open = true;
     // Queues with jobs enqueued in this transaction, and when the earliest is due: told after the commit.
     const enqueued = new Map<string, number>();
+    // What the queues report once the commit is done (events of the jobs enqueued).
+    const committed: (() => void)[] = [];
     const queueTransaction = {
       assertOpen: () => {
         if (!open) throw new TransactionError('this transaction has ended; use queues of a new transaction');
       },
       enqueued: (queue: string, runAt: number) => {
         enqueued.set(queue, Math.min(runAt, enqueued.get(queue) ?? Number.POSITIVE_INFINITY));
+      },
+      afterCommit: (effect: () => void) => {
+        committed.push(effect);
       },
     };
     const scope: TransactionScope = {
@@ -360,6 +371,7 @@ export class SqliteBackend implements Backend {
       open = false;
     }
     for (const [queue, runAt] of enqueued) this.queues.notifier(queue).dueAt(runAt);
+    for (const effect of committed) effect();
     return result;
   }
 

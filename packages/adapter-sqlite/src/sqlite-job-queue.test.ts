@@ -228,7 +228,13 @@ describe('SqliteJobQueue', () => {
     const claimPlan = plan(claimSql(10), [{ queue: 'q', now: 1, leaseMs: null, token: 't' }]);
     expect(claimPlan).toMatch(/INDEX _berth_jobs_claim/);
     expect(claimPlan).not.toMatch(/TEMP B-TREE|SCAN _berth_jobs/);
-    expect(plan(QUEUE_SQL.settle, [{ queue: 'q', now: 1 }])).toMatch(/INDEX _berth_jobs_lease/);
+    // Leases are found among the queue's active jobs (few: those being worked on).
+    for (const sql of [QUEUE_SQL.anyExpired, QUEUE_SQL.nextLeaseExpiry]) {
+      expect(plan(sql, ['q', 1])).toMatch(/INDEX _berth_jobs_state \(queue=\? AND state=\?\)/);
+    }
+    expect(plan(QUEUE_SQL.settle, [{ queue: 'q', now: 1 }])).toMatch(
+      /INDEX _berth_jobs_state \(queue=\? AND state=\?\)/,
+    );
     expect(plan(purgeSql(['completed', 'dead']), [{ queue: 'q', before: 1 }])).toMatch(/INDEX _berth_jobs_finished/);
     expect(plan(QUEUE_SQL.anyDue, ['q', 1])).toMatch(/INDEX _berth_jobs_claim/);
     expect(plan(QUEUE_SQL.holder, ['q', 'k'])).toMatch(/INDEX _berth_jobs_dedupe/);

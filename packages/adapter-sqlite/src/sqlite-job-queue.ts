@@ -1,5 +1,8 @@
 import {
   type BackoffPolicy,
+  type BerthError,
+  type BulkJobsOptions,
+  type BulkJobsResult,
   ConflictError,
   type DequeueOptions,
   type DocumentValue,
@@ -8,15 +11,32 @@ import {
   type EnqueueResult,
   type FailOptions,
   generateId,
+  isBerthError,
   type Job,
+  type JobError,
+  type JobEventListener,
   type JobHandler,
+  type JobPage,
   type JobQueue,
   type JobState,
   type JobStats,
   type Lease,
   type LeaseRef,
+  type ListJobsOptions,
+  type PruneOptions,
   type PurgeOptions,
+  type QueueEvent,
+  type QueueEventsOptions,
+  type RetryJobsOptions,
+  type ScheduleFireResult,
+  type ScheduleInput,
+  type ScheduleRecord,
+  type ScheduleTick,
+  type SettleAndClaimResult,
+  type Settlement,
+  type SettlementOutcome,
   type SignalOptions,
+  type SubscribeOptions,
   startWorker,
   ValidationError,
   type Worker,
@@ -27,20 +47,37 @@ import {
   checkDequeueCount,
   checkDuration,
   checkLeaseRef,
+  checkScheduleInput,
+  checkScheduleName,
+  checkScheduleTick,
+  copyProgress,
   copyResult,
+  DEFAULT_RETENTION,
   FINISHED_JOB_STATES,
+  isPlainObject,
   JOB_DEFAULTS,
+  matchesNode,
+  type NormalizedBulkJobs,
   type NormalizedEnqueue,
+  type NormalizedRetention,
+  normalizeCancelJobs,
+  normalizeListJobs,
+  normalizePrune,
+  normalizeRetryJobs,
+  type PreparedEnqueue,
   prepareEnqueueItems,
+  scheduledJob,
   throwIfAborted,
   toJobError,
 } from '@berth/core/adapter';
 import type { SqliteConnection } from './sqlite-connection.js';
-import { encodeDocument } from './sqlite-json.js';
+import { decodeDocument, encodeDocument } from './sqlite-json.js';
+import { ADMIN_SQL, JOB_STATES, positionOf, walkJobs } from './sqlite-queue-admin.js';
 import { allRaw, type SqliteQueueHub } from './sqlite-queue-hub.js';
 import {
   claimSql,
   deliveryOrder,
+  type ExpiredRow,
   encodeError,
   invalidLease,
   type JobRow,
@@ -52,11 +89,14 @@ import {
   toJob,
   toLease,
 } from './sqlite-queue-rows.js';
+import { SCHEDULE_SQL, type ScheduleRow, scheduleParameters, toSchedule } from './sqlite-queue-schedules.js';
 
 /** An open transaction that `tx.queue(name)` enqueues into. */
 export interface SqliteQueueTransaction {
   /** Throws once the transaction has ended. */
   assertOpen(): void;
+  /** Runs `effect` once the transaction committed (never when it rolls back). */
+  afterCommit(effect: () => void): void;
   /** A job was written on `queue`, due at `runAt`: workers are told once the transaction commits. */
   enqueued(queue: string, runAt: number): void;
 }
@@ -66,6 +106,8 @@ export interface SqliteJobQueueContext {
   readonly hub: SqliteQueueHub;
   /** Largest payload or result, as bytes of JSON. */
   readonly maxPayloadBytes: number;
+  /** The queue's retention (checked); `DEFAULT_RETENTION` when not given. */
+  readonly retention?: NormalizedRetention | undefined;
   /** Set for the queues of a transaction scope: enqueue writes into that transaction. */
   readonly transaction?: SqliteQueueTransaction | undefined;
 }
@@ -76,6 +118,52 @@ interface PreparedJob {
 }
 
 type FailRow = LeaseRow & Pick<JobRow, 'attempts' | 'max_attempts' | 'backoff'>;
+
+/** A completion or failure checked before the transaction. */
+type CheckedSettlement =
+  | { readonly outcome: 'complete'; readonly id: string; readonly token: string; readonly text: string | null }
+  | {
+      readonly outcome: 'fail';
+      readonly id: string;
+      readonly token: string;
+      readonly error: JobError;
+      readonly noRetry: boolean;
+      readonly retryAfterMs: number | undefined;
+    };
+
+/** What a settlement did: the job's new state, the attempt, and for a failure its error (and retry time). */
+interface Settled {
+  readonly id: string;
+  readonly state: 'completed' | 'waiting' | 'dead';
+  readonly attempt: number;
+  readonly now: number;
+  readonly error?: JobError;
+  readonly runAt?: number;
+}
+
+/** What one claim transaction did. */
+interface Claimed {
+  readonly now: number;
+  readonly expired: readonly ExpiredRow[];
+  readonly rows: JobRow[];
+}
+
+const NOTHING_CLAIMED: Claimed = { now: 0, expired: [], rows: [] };
+
+interface SettledAndClaimed {
+  readonly applied: readonly (Settled | BerthError)[];
+  readonly claimed: Claimed;
+}
+
+/** The value of `attempt`, or the CONFLICT or VALIDATION it threw (any other error propagates). */
+function refused<R>(attempt: () => R): R | BerthError {
+  try {
+    return attempt();
+  } catch (error) {
+    if (isBerthError(error, 'CONFLICT') || isBerthError(error, 'VALIDATION')) return error;
+    throw error;
+  }
+}
 
 const DEFAULT_BACKOFF = JSON.stringify(JOB_DEFAULTS.backoff);
 
@@ -146,7 +234,44 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   private settleExpired(connection: SqliteConnection): void {
     const now = Date.now();
     if (!this.anyExpired(connection, now)) return;
-    connection.immediate(() => connection.run(QUEUE_SQL.settle, [{ queue: this.name, now }]));
+    const expired = connection.immediate(() => this.settleLeases(connection, now));
+    this.emitExpired(expired, now);
+  }
+
+  /** Settles the expired leases inside the current write transaction; returns the jobs it settled. */
+  private settleLeases(connection: SqliteConnection, now: number): ExpiredRow[] {
+    return connection.all<ExpiredRow>(QUEUE_SQL.settle, [{ queue: this.name, now }]);
+  }
+
+  /** `expired` for each settled lease, and `dead` when it was the job's last attempt. */
+  private emitExpired(rows: readonly ExpiredRow[], now: number): void {
+    if (rows.length === 0) return;
+    const events = this.hub.events(this.name);
+    const at = new Date(now);
+    for (const row of rows) {
+      if (events.wants('expired')) {
+        events.emit({ type: 'expired', queue: this.name, jobId: row.id, at, attempt: row.attempts });
+      }
+      if (row.state === 'dead' && events.wants('dead')) {
+        const error = { attempt: row.attempts, message: 'lease expired', name: 'LEASE_EXPIRED', at };
+        events.emit({ type: 'dead', queue: this.name, jobId: row.id, at, attempt: row.attempts, error });
+      }
+    }
+  }
+
+  /** `started` for each leased job. */
+  private emitStarted(rows: readonly JobRow[]): void {
+    const events = this.hub.events(this.name);
+    if (!events.wants('started')) return;
+    for (const row of rows) {
+      events.emit({
+        type: 'started',
+        queue: this.name,
+        jobId: row.id,
+        at: new Date(row.updated_at),
+        attempt: row.attempts,
+      });
+    }
   }
 
   /**
@@ -184,6 +309,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         payload,
         now,
         now,
+        options.timeoutMs ?? null,
       ]);
       return { id, deduplicated: false };
     });
@@ -207,6 +333,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       // Inside transaction(): the INSERTs join it (as a savepoint) and commit or roll back with it.
       const results = connection.immediate(() => this.insertAll(connection, prepared, Date.now()));
       this.announce(prepared, results, (runAt) => transaction.enqueued(this.name, runAt));
+      transaction.afterCommit(() => this.emitEnqueued(prepared, results));
       return results;
     }
     const results = await this.hub.exclusive((free) => {
@@ -215,7 +342,20 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     });
     const notifier = this.hub.notifier(this.name);
     this.announce(prepared, results, (runAt) => notifier.dueAt(runAt));
+    this.emitEnqueued(prepared, results);
     return results;
+  }
+
+  /** `enqueued` for each new job (a deduplicated enqueue stored nothing). */
+  private emitEnqueued(prepared: readonly PreparedJob[], results: readonly EnqueueResult[]): void {
+    const events = this.hub.events(this.name);
+    if (!events.wants('enqueued')) return;
+    const at = new Date();
+    results.forEach((result, index) => {
+      const runAt = prepared[index]?.options.runAt;
+      if (result.deduplicated || runAt === undefined) return;
+      events.emit({ type: 'enqueued', queue: this.name, jobId: result.id, at, runAt: new Date(runAt.getTime()) });
+    });
   }
 
   /** Tells `wake` when each new job falls due (once for all the jobs due now). */
@@ -241,27 +381,39 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     this.assertOpen();
     checkDequeueCount(count);
     const leaseMs = options?.leaseMs === undefined ? null : checkDuration('leaseMs', options.leaseMs, 1);
-    const rows = await this.hub.exclusive(
-      (connection): JobRow[] => {
+    const claimed = await this.hub.exclusive(
+      (connection): Claimed => {
         const expired = this.anyExpired(connection, Date.now());
         // Nothing to claim (and no queued release that could make a job due):
         // answer from a read, without taking the write lock.
-        if (!expired && !this.hub.hasQueued && !this.anyDue(connection, Date.now())) return [];
+        if (!expired && !this.hub.hasQueued && !this.anyDue(connection, Date.now())) return NOTHING_CLAIMED;
         // Lease operations still queued (the jobs a worker just finished) commit with this claim.
-        return this.hub.write(connection, (now) => {
-          // Checked inside the write lock: another process may have settled them, or leases run out since.
-          if (this.anyExpired(connection, now)) connection.run(QUEUE_SQL.settle, [{ queue: this.name, now }]);
-          return allRaw(connection, claimSql(count), [{ queue: this.name, now, leaseMs }]).map(rowOf);
-        });
+        return this.hub.write(connection, (now) => this.claim(connection, now, count, leaseMs));
       },
       // While a transaction holds the connection: when nothing committed is due, nothing can be claimed.
       (reader) => {
         const now = Date.now();
-        return this.anyExpired(reader, now) || this.anyDue(reader, now) ? undefined : { value: [] };
+        return this.anyExpired(reader, now) || this.anyDue(reader, now) ? undefined : { value: NOTHING_CLAIMED };
       },
     );
+    return this.leasesOf(claimed);
+  }
+
+  /** Settles expired leases and leases up to `count` due jobs, inside the current write transaction. */
+  private claim(connection: SqliteConnection, now: number, count: number, leaseMs: number | null): Claimed {
+    // Checked inside the write lock: another process may have settled them, or leases run out since.
+    const expired = this.anyExpired(connection, now) ? this.settleLeases(connection, now) : [];
+    const rows =
+      count === 0 ? [] : allRaw(connection, claimSql(count), [{ queue: this.name, now, leaseMs }]).map(rowOf);
+    return { now, expired, rows };
+  }
+
+  /** After the claim committed: its events, the lease timer, and the leases in delivery order. */
+  private leasesOf({ now, expired, rows }: Claimed): Lease<T>[] {
+    this.emitExpired(expired, now);
     if (rows.length === 0) return [];
     rows.sort(deliveryOrder);
+    this.emitStarted(rows);
     let firstExpiry = Number.POSITIVE_INFINITY;
     const leases = rows.map((row) => {
       firstExpiry = Math.min(firstExpiry, row.lease_expires_at as number);
@@ -274,44 +426,91 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   async complete(lease: LeaseRef, result?: DocumentValue, options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, `${this.name}.complete`);
     this.assertOpen();
-    const { id, token } = checkLeaseRef(lease);
-    const ref = parseToken(token);
-    const stored = copyResult(result, this.context.maxPayloadBytes);
-    const text = stored === undefined ? null : encodeDocument(stored);
-    await this.hub.submit((connection, now) => {
-      const { changes } = connection.run(QUEUE_SQL.complete, [text, now, now, ref.seq, id, this.name, ref.leases, now]);
-      if (changes === 0) this.conflict(connection, 'complete', id, token, now);
-    });
+    const checked = this.checkComplete(lease, result);
+    const settled = await this.hub.submit((connection, now) => this.applySettlement(connection, checked, now));
+    this.afterSettled([settled]);
   }
 
   async fail(lease: LeaseRef, error: unknown, options?: FailOptions): Promise<'waiting' | 'dead'> {
     throwIfAborted(options?.signal, `${this.name}.fail`);
     this.assertOpen();
+    const checked = this.checkFail(lease, error, options?.retry, options?.retryAfterMs);
+    const settled = await this.hub.submit((connection, now) => this.applySettlement(connection, checked, now));
+    this.afterSettled([settled]);
+    return settled.state === 'dead' ? 'dead' : 'waiting';
+  }
+
+  /** Checks a completion before any write: the lease reference and the result (VALIDATION). */
+  private checkComplete(lease: LeaseRef, result: unknown): CheckedSettlement {
     const { id, token } = checkLeaseRef(lease);
+    const stored = copyResult(result, this.context.maxPayloadBytes);
+    return { outcome: 'complete', id, token, text: stored === undefined ? null : encodeDocument(stored) };
+  }
+
+  /** Checks a failure before any write, and reads the error now (the attempt and time are filled in later). */
+  private checkFail(lease: LeaseRef, error: unknown, retry: unknown, retryAfterMs: unknown): CheckedSettlement {
+    const { id, token } = checkLeaseRef(lease);
+    return {
+      outcome: 'fail',
+      id,
+      token,
+      error: toJobError(error, 0, new Date()),
+      noRetry: retry === false,
+      retryAfterMs: retryAfterMs === undefined ? undefined : checkDuration('retryAfterMs', retryAfterMs),
+    };
+  }
+
+  /**
+   * Applies a completion or failure inside the current write transaction:
+   * the engine checks the lease in the statement itself; a stale one is a CONFLICT.
+   */
+  private applySettlement(connection: SqliteConnection, checked: CheckedSettlement, now: number): Settled {
+    const { id, token } = checked;
     const ref = parseToken(token);
-    const retryAfterMs =
-      options?.retryAfterMs === undefined ? undefined : checkDuration('retryAfterMs', options.retryAfterMs);
-    const noRetry = options?.retry === false;
-    // Read the error now, outside the transaction; the attempt and time are filled in there.
-    const base = toJobError(error, 0, new Date());
-    const runAt = await this.hub.submit((connection, now): number | undefined => {
-      const row = connection.get<FailRow>(QUEUE_SQL.failOf, [ref.seq, id, this.name]);
-      if (row === undefined || invalidLease(row, token, now) !== undefined) {
-        return this.conflict(connection, 'fail', id, token, now);
+    if (checked.outcome === 'complete') {
+      const parameters = [checked.text, now, now, ref.seq, id, this.name, ref.leases, now];
+      if (this.hub.events(this.name).wants('completed')) {
+        const row = connection.get<{ attempts: number }>(QUEUE_SQL.completeAttempt, parameters);
+        if (row === undefined) this.conflict(connection, 'complete', id, token, now);
+        return { id, state: 'completed', attempt: row.attempts, now };
       }
-      const jobError = encodeError({ ...base, attempt: row.attempts, at: new Date(now) });
-      if (noRetry || row.attempts >= row.max_attempts) {
-        connection.run(QUEUE_SQL.bury, [{ seq: row.seq, error: jobError, now }]);
-        return undefined;
+      const { changes } = connection.run(QUEUE_SQL.complete, parameters);
+      if (changes === 0) this.conflict(connection, 'complete', id, token, now);
+      return { id, state: 'completed', attempt: 0, now };
+    }
+    const row = connection.get<FailRow>(QUEUE_SQL.failOf, [ref.seq, id, this.name]);
+    if (row === undefined || invalidLease(row, token, now) !== undefined) {
+      return this.conflict(connection, 'fail', id, token, now);
+    }
+    const error = { ...checked.error, attempt: row.attempts, at: new Date(now) };
+    const jobError = encodeError(error);
+    if (checked.noRetry || row.attempts >= row.max_attempts) {
+      connection.run(QUEUE_SQL.bury, [{ seq: row.seq, error: jobError, now }]);
+      return { id, state: 'dead', attempt: row.attempts, now, error };
+    }
+    const policy = row.backoff === null ? JOB_DEFAULTS.backoff : (JSON.parse(row.backoff) as BackoffPolicy);
+    const runAt = now + (checked.retryAfterMs ?? backoffDelay(policy, row.attempts));
+    connection.run(QUEUE_SQL.retryLater, [{ seq: row.seq, error: jobError, now, runAt }]);
+    return { id, state: 'waiting', attempt: row.attempts, now, error, runAt };
+  }
+
+  /** After settlements committed: wake workers for retries, and emit their events. */
+  private afterSettled(settled: readonly Settled[]): void {
+    const events = this.hub.events(this.name);
+    for (const item of settled) {
+      if (item.runAt !== undefined) this.hub.notifier(this.name).dueAt(item.runAt);
+      const at = new Date(item.now);
+      const base = { queue: this.name, jobId: item.id, at, attempt: item.attempt };
+      if (item.state === 'completed') {
+        if (events.wants('completed')) events.emit({ type: 'completed', ...base });
+      } else if (item.error === undefined) {
+        // Not reached: a failure always carries its error.
+      } else if (item.state === 'dead') {
+        if (events.wants('dead')) events.emit({ type: 'dead', ...base, error: item.error });
+      } else if (events.wants('failed')) {
+        events.emit({ type: 'failed', ...base, error: item.error, retryAt: new Date(item.runAt ?? item.now) });
       }
-      const policy = row.backoff === null ? JOB_DEFAULTS.backoff : (JSON.parse(row.backoff) as BackoffPolicy);
-      const delay = retryAfterMs ?? backoffDelay(policy, row.attempts);
-      connection.run(QUEUE_SQL.retryLater, [{ seq: row.seq, error: jobError, now, runAt: now + delay }]);
-      return now + delay;
-    });
-    if (runAt === undefined) return 'dead';
-    this.hub.notifier(this.name).dueAt(runAt);
-    return 'waiting';
+    }
   }
 
   async extendLease(lease: LeaseRef, leaseMs?: number, options?: SignalOptions): Promise<Lease<T>> {
@@ -340,6 +539,15 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     });
     // The job keeps its runAt (and its place in line), so it is due now.
     this.hub.notifier(this.name).notify();
+    this.emitSimple('released', [id]);
+  }
+
+  /** An event that names only the job (`released`, `cancelled`, `retried`), for each of `ids`. */
+  private emitSimple(type: 'released' | 'cancelled' | 'retried', ids: readonly string[]): void {
+    const events = this.hub.events(this.name);
+    if (ids.length === 0 || !events.wants(type)) return;
+    const at = new Date();
+    for (const jobId of ids) events.emit({ type, queue: this.name, jobId, at });
   }
 
   async get(id: string, options?: SignalOptions): Promise<Job<T> | null> {
@@ -359,11 +567,13 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     throwIfAborted(options?.signal, `${this.name}.cancel`);
     this.assertOpen();
     if (typeof id !== 'string') return false;
-    return this.hub.exclusive((connection) => {
+    const cancelled = await this.hub.exclusive((connection) => {
       this.hub.flush(connection);
       const now = Date.now();
       return connection.immediate(() => connection.run(QUEUE_SQL.cancel, [{ id, queue: this.name, now }])).changes > 0;
     });
+    if (cancelled) this.emitSimple('cancelled', [id]);
+    return cancelled;
   }
 
   async retry(id: string, options?: SignalOptions): Promise<boolean> {
@@ -388,7 +598,10 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         return true;
       });
     });
-    if (retried) this.hub.notifier(this.name).notify();
+    if (retried) {
+      this.hub.notifier(this.name).notify();
+      this.emitSimple('retried', [id]);
+    }
     return retried;
   }
 
@@ -431,6 +644,320 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       const params = { queue: this.name, before: before.getTime() };
       return connection.immediate(() => connection.run(sql, [params])).changes;
     });
+  }
+
+  async putSchedule(schedule: ScheduleInput<T>, options?: SignalOptions): Promise<ScheduleRecord<T>> {
+    throwIfAborted(options?.signal, `${this.name}.putSchedule`);
+    this.assertOpen();
+    const input = checkScheduleInput<T>(schedule, this.context.maxPayloadBytes);
+    const row = await this.hub.exclusive((connection) => {
+      this.hub.flush(connection);
+      const parameters = scheduleParameters(this.name, input, Date.now());
+      return connection.immediate(() => connection.get<ScheduleRow>(SCHEDULE_SQL.put, [parameters]) as ScheduleRow);
+    });
+    return toSchedule<T>(row);
+  }
+
+  async getSchedule(name: string, options?: SignalOptions): Promise<ScheduleRecord<T> | null> {
+    throwIfAborted(options?.signal, `${this.name}.getSchedule`);
+    this.assertOpen();
+    checkScheduleName(name);
+    const read = (connection: SqliteConnection) => connection.get<ScheduleRow>(SCHEDULE_SQL.get, [this.name, name]);
+    const row = await this.hub.exclusive(read, (reader) => ({ value: read(reader) }));
+    return row === undefined ? null : toSchedule<T>(row);
+  }
+
+  async listSchedules(options?: SignalOptions): Promise<ScheduleRecord<T>[]> {
+    throwIfAborted(options?.signal, `${this.name}.listSchedules`);
+    this.assertOpen();
+    const read = (connection: SqliteConnection) => connection.all<ScheduleRow>(SCHEDULE_SQL.list, [this.name]);
+    const rows = await this.hub.exclusive(read, (reader) => ({ value: read(reader) }));
+    return rows.map((row) => toSchedule<T>(row));
+  }
+
+  async removeSchedule(name: string, options?: SignalOptions): Promise<boolean> {
+    throwIfAborted(options?.signal, `${this.name}.removeSchedule`);
+    this.assertOpen();
+    checkScheduleName(name);
+    return this.hub.exclusive((connection) => {
+      this.hub.flush(connection);
+      return connection.immediate(() => connection.run(SCHEDULE_SQL.remove, [this.name, name])).changes > 0;
+    });
+  }
+
+  /**
+   * One IMMEDIATE transaction: the conditional UPDATE that moves the
+   * schedule from the tick to the next, then (when it matched and the tick
+   * enqueues) the job, through the same insert as `enqueue`. The write lock
+   * orders racing schedulers, in this process or others on the file: the
+   * first moves `next_run_at`, the others find it moved and change nothing.
+   */
+  async fireSchedule(name: string, tick: ScheduleTick, options?: SignalOptions): Promise<ScheduleFireResult> {
+    throwIfAborted(options?.signal, `${this.name}.fireSchedule`);
+    this.assertOpen();
+    checkScheduleName(name);
+    const checked = checkScheduleTick(tick);
+    const fired = await this.hub.exclusive((connection) => {
+      this.hub.flush(connection);
+      return connection.immediate(() => {
+        const now = Date.now();
+        const row = connection.get<ScheduleRow>(SCHEDULE_SQL.fire, [
+          {
+            queue: this.name,
+            name,
+            runAt: checked.runAt.getTime(),
+            nextRunAt: checked.nextRunAt === undefined ? null : checked.nextRunAt.getTime(),
+            now,
+          },
+        ]);
+        if (row === undefined) return undefined;
+        if (!checked.enqueue) return { job: undefined };
+        const [item] = prepareEnqueueItems(
+          [scheduledJob(toSchedule<T>(row), checked)],
+          now,
+          this.context.maxPayloadBytes,
+        );
+        const job: PreparedJob = { payload: encodeDocument(item?.payload), options: (item as PreparedEnqueue).options };
+        const [result] = this.insertAll(connection, [job], now) as [EnqueueResult];
+        connection.run(SCHEDULE_SQL.lastJob, [result.id, this.name, name]);
+        return { job: { prepared: job, result } };
+      });
+    });
+    if (fired === undefined) return { fired: false };
+    if (fired.job === undefined) return { fired: true };
+    const { prepared, result } = fired.job;
+    const notifier = this.hub.notifier(this.name);
+    this.announce([prepared], [result], (runAt) => notifier.dueAt(runAt));
+    this.emitEnqueued([prepared], [result]);
+    return { fired: true, job: result };
+  }
+
+  subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {
+    return this.hub.events(this.name).subscribe(listener, options);
+  }
+
+  events(options?: QueueEventsOptions): AsyncIterableIterator<QueueEvent> {
+    return this.hub.events(this.name).events(options);
+  }
+
+  async progress(lease: LeaseRef, progress: DocumentValue, options?: SignalOptions): Promise<void> {
+    throwIfAborted(options?.signal, `${this.name}.progress`);
+    this.assertOpen();
+    const { id, token } = checkLeaseRef(lease);
+    const value = copyProgress(progress, this.context.maxPayloadBytes);
+    const text = encodeDocument(value);
+    const ref = parseToken(token);
+    const written = await this.hub.submit((connection, now) => {
+      const row = connection.get<{ attempts: number }>(QUEUE_SQL.progress, [
+        { ...ref, id, queue: this.name, now, progress: text },
+      ]);
+      return row === undefined ? this.conflict(connection, 'progress', id, token, now) : { attempt: row.attempts, now };
+    });
+    const events = this.hub.events(this.name);
+    if (events.wants('progress')) {
+      const at = new Date(written.now);
+      events.emit({ type: 'progress', queue: this.name, jobId: id, at, attempt: written.attempt, progress: value });
+    }
+  }
+
+  /**
+   * Walks the state's index range (every state's, merged, without a state)
+   * from the cursor, examining at most `maxExamined` jobs; with a payload
+   * filter, each candidate's payload is matched in JavaScript. It looks one
+   * match ahead, so a cursor means another page holds jobs, except when the
+   * page stopped at the examine bound.
+   */
+  async listJobs(options?: ListJobsOptions): Promise<JobPage<T>> {
+    throwIfAborted(options?.signal, `${this.name}.listJobs`);
+    this.assertOpen();
+    const list = normalizeListJobs(this.name, options);
+    const states = list.state === undefined ? JOB_STATES : [list.state];
+    const batch = list.payload === undefined ? list.limit + 1 : Math.min(list.maxExamined + 1, 500);
+    const read = (connection: SqliteConnection): { rows: JobRow[]; cursor: string | undefined } => {
+      const rows: JobRow[] = [];
+      let examined = 0;
+      let last: JobRow | undefined;
+      for (const row of walkJobs(connection, this.name, states, list.order, list.after, batch)) {
+        // The bound: go on after the last job examined (those after the last returned did not match).
+        if (last !== undefined && examined === list.maxExamined)
+          return { rows, cursor: list.cursorAfter(positionOf(last)) };
+        examined += 1;
+        last = row;
+        const payload = list.payload;
+        if (payload !== undefined && !matchesNode(decodeDocument(row.payload), payload)) continue;
+        // One match past a full page: there is a next page.
+        if (rows.length === list.limit) return { rows, cursor: list.cursorAfter(positionOf(rows.at(-1) as JobRow)) };
+        rows.push(row);
+      }
+      return { rows, cursor: undefined };
+    };
+    const page = await this.hub.exclusive((connection) => {
+      this.hub.flush(connection);
+      this.settleExpired(connection);
+      return read(connection);
+    }, this.readCommitted(read));
+    return { jobs: page.rows.map((row) => toJob<T>(row)), cursor: page.cursor };
+  }
+
+  async retryJobs(options?: RetryJobsOptions): Promise<BulkJobsResult> {
+    throwIfAborted(options?.signal, `${this.name}.retryJobs`);
+    this.assertOpen();
+    const bulk = normalizeRetryJobs(this.name, options);
+    const step = await this.bulkStep(bulk, (connection, row, now) => this.revive(connection, row, now));
+    if (step.changed.length > 0) {
+      this.hub.notifier(this.name).notify();
+      this.emitSimple('retried', step.changed);
+    }
+    return step.result;
+  }
+
+  async cancelJobs(options?: BulkJobsOptions): Promise<BulkJobsResult> {
+    throwIfAborted(options?.signal, `${this.name}.cancelJobs`);
+    this.assertOpen();
+    const bulk = normalizeCancelJobs(this.name, options);
+    const step = await this.bulkStep(bulk, (connection, row, now) =>
+      connection.run(ADMIN_SQL.cancelWaiting, [{ seq: row.seq, now }]).changes > 0 ? 'changed' : 'unchanged',
+    );
+    this.emitSimple('cancelled', step.changed);
+    return step.result;
+  }
+
+  /**
+   * One step of a bulk operation, in one IMMEDIATE transaction: the state's
+   * jobs oldest first after the cursor, at most `limit` examined, `change`
+   * applied to each whose payload matches. Either the whole step is stored or none of it.
+   */
+  private async bulkStep(
+    bulk: NormalizedBulkJobs,
+    change: (connection: SqliteConnection, row: JobRow, now: number) => 'changed' | 'skipped' | 'unchanged',
+  ): Promise<{ readonly result: BulkJobsResult; readonly changed: string[] }> {
+    return this.hub.exclusive((connection) => {
+      this.hub.flush(connection);
+      return connection.immediate(() => {
+        const now = Date.now();
+        const changed: string[] = [];
+        let skipped = 0;
+        let examined = 0;
+        let last: JobRow | undefined;
+        const batch = Math.min(bulk.limit + 1, 1_000);
+        for (const row of walkJobs(connection, this.name, [bulk.state], 'oldest', bulk.after, batch)) {
+          if (examined === bulk.limit) {
+            return {
+              result: { changed: changed.length, skipped, cursor: bulk.cursorAfter(positionOf(last as JobRow)) },
+              changed,
+            };
+          }
+          examined += 1;
+          last = row;
+          if (bulk.payload !== undefined && !matchesNode(decodeDocument(row.payload), bulk.payload)) continue;
+          const outcome = change(connection, row, now);
+          if (outcome === 'changed') changed.push(row.id);
+          else if (outcome === 'skipped') skipped += 1;
+        }
+        return { result: { changed: changed.length, skipped, cursor: undefined }, changed };
+      });
+    });
+  }
+
+  /** Puts a dead or cancelled job back to waiting, unless a live job holds its dedupe key. */
+  private revive(
+    connection: SqliteConnection,
+    row: Pick<JobRow, 'seq' | 'dedupe_key'>,
+    now: number,
+  ): 'changed' | 'skipped' {
+    if (row.dedupe_key !== null && connection.get(QUEUE_SQL.holder, [this.name, row.dedupe_key]) !== undefined) {
+      return 'skipped';
+    }
+    connection.run(QUEUE_SQL.revive, [{ seq: row.seq, now }]);
+    return 'changed';
+  }
+
+  /**
+   * Per finished state, in one IMMEDIATE transaction: the jobs finished
+   * before the age bound, then the oldest finished beyond the count bound
+   * (the count comes from the counter table). Both are ranges of
+   * `_berth_jobs_finished`, so the cost follows what is removed.
+   */
+  async prune(options?: PruneOptions): Promise<number> {
+    throwIfAborted(options?.signal, `${this.name}.prune`);
+    this.assertOpen();
+    const { retention, limit } = normalizePrune(options, this.context.retention ?? DEFAULT_RETENTION);
+    return this.hub.exclusive((connection) => {
+      this.hub.flush(connection);
+      return connection.immediate(() => {
+        const now = Date.now();
+        let removed = 0;
+        for (const state of FINISHED_JOB_STATES as readonly ('completed' | 'dead' | 'cancelled')[]) {
+          const rule = retention[state];
+          if (rule === undefined) continue;
+          const scope = { queue: this.name, state };
+          if (rule.maxAgeMs !== undefined && removed < limit) {
+            const aged = { ...scope, before: now - rule.maxAgeMs, limit: limit - removed };
+            removed += connection.run(ADMIN_SQL.pruneAged, [aged]).changes;
+          }
+          if (rule.maxCount !== undefined && removed < limit) {
+            const count = connection.get<{ count: number }>(ADMIN_SQL.count, [this.name, state])?.count ?? 0;
+            const excess = Math.min(count - rule.maxCount, limit - removed);
+            if (excess > 0) removed += connection.run(ADMIN_SQL.pruneOldest, [{ ...scope, limit: excess }]).changes;
+          }
+        }
+        return removed;
+      });
+    });
+  }
+
+  /**
+   * Applies every settlement and leases up to `count` jobs in one IMMEDIATE
+   * transaction (with the lease operations still queued). A settlement
+   * refused (a stale lease's CONFLICT, a bad result's VALIDATION) is its own
+   * outcome; the others still apply. An engine error rolls back all of it.
+   */
+  async settleAndClaim(
+    settlements: readonly Settlement[],
+    count: number,
+    options?: DequeueOptions,
+  ): Promise<SettleAndClaimResult<T>> {
+    throwIfAborted(options?.signal, `${this.name}.settleAndClaim`);
+    this.assertOpen();
+    if (!Array.isArray(settlements)) throw new ValidationError('settlements must be an array', 'settlements');
+    if (count !== 0) checkDequeueCount(count);
+    const leaseMs = options?.leaseMs === undefined ? null : checkDuration('leaseMs', options.leaseMs, 1);
+    const checked = settlements.map((settlement: unknown, index) =>
+      refused(() => this.checkSettlement(settlement, index)),
+    );
+    const toWrite = checked.some((item) => !(item instanceof Error));
+    const { applied, claimed } = await this.hub.exclusive((connection): SettledAndClaimed => {
+      if (!toWrite && !this.hub.hasQueued) {
+        // Every settlement was refused: without anything to claim, nothing is written.
+        const now = Date.now();
+        if (count === 0 || (!this.anyExpired(connection, now) && !this.anyDue(connection, now))) {
+          return { applied: checked.filter((item) => item instanceof Error), claimed: NOTHING_CLAIMED };
+        }
+      }
+      return this.hub.write(connection, (now) => ({
+        applied: checked.map((item) =>
+          item instanceof Error ? item : refused(() => this.applySettlement(connection, item, now)),
+        ),
+        claimed: this.claim(connection, now, count, leaseMs),
+      }));
+    });
+    this.afterSettled(applied.filter((item): item is Settled => !(item instanceof Error)));
+    const outcomes = applied.map(
+      (item): SettlementOutcome => (item instanceof Error ? { error: item } : { state: item.state }),
+    );
+    return { outcomes, leases: this.leasesOf(claimed) };
+  }
+
+  private checkSettlement(settlement: unknown, index: number): CheckedSettlement {
+    if (!isPlainObject(settlement)) {
+      throw new ValidationError(`settlement ${index}: { lease, outcome: "complete" | "fail", ... }`, String(index));
+    }
+    const lease = settlement.lease as LeaseRef;
+    if (settlement.outcome === 'complete') return this.checkComplete(lease, settlement.result);
+    if (settlement.outcome === 'fail') {
+      return this.checkFail(lease, settlement.error, settlement.retry, settlement.retryAfterMs);
+    }
+    throw new ValidationError(`settlement ${index}: outcome must be "complete" or "fail"`, `${index}.outcome`);
   }
 
   work(handler: JobHandler<T>, options?: WorkerOptions): Worker {

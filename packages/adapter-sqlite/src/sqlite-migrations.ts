@@ -93,6 +93,39 @@ export const MIGRATIONS: SqliteMigration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: 'job queue admin and schedules',
+    statements: [
+      // Progress (JSON, NULL when none) and the job's own timeout (NULL: the worker's).
+      'ALTER TABLE _berth_jobs ADD COLUMN progress TEXT',
+      'ALTER TABLE _berth_jobs ADD COLUMN timeout_ms INTEGER',
+      // Listing and bulk steps walk one state of a queue in enqueue order
+      // (created_at, id), both ways, from a cursor; active jobs are also
+      // found here for lease expiry (there are few: the ones being worked on).
+      'CREATE INDEX IF NOT EXISTS _berth_jobs_state ON _berth_jobs (queue, state, created_at, id)',
+      // Replaced by _berth_jobs_state: one index less to write on every claim and settlement.
+      'DROP INDEX IF EXISTS _berth_jobs_lease',
+      // Recurring schedules, per queue. spec, payload and job_options are JSON text.
+      `CREATE TABLE IF NOT EXISTS _berth_schedules (
+        queue TEXT NOT NULL,
+        name TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        job_options TEXT NOT NULL,
+        missed TEXT NOT NULL,
+        overlap TEXT NOT NULL,
+        paused INTEGER NOT NULL,
+        next_run_at INTEGER,
+        last_run_at INTEGER,
+        last_job_id TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (queue, name)
+      ) WITHOUT ROWID`,
+    ],
+  },
 ];
 
 /**

@@ -1,4 +1,5 @@
 import { isBerthError, TransactionError } from '@berth/core';
+import { JobEventHub } from '@berth/core/adapter';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
@@ -61,6 +62,7 @@ export function allRaw(connection: SqliteConnection, sql: string, parameters: re
  */
 export class SqliteQueueHub {
   private readonly notifiers = new Map<string, SqliteQueueNotifier>();
+  private readonly eventHubs = new Map<string, JobEventHub>();
   private queued: QueuedOperation[] = [];
   private flushScheduled = false;
   /** A second, query-only connection to the same file; `null` when there is none (`:memory:`). */
@@ -71,6 +73,16 @@ export class SqliteQueueHub {
   /** The connection (throws once the backend is closed). */
   get connection(): SqliteConnection {
     return this.open();
+  }
+
+  /** The events of `queue` in this backend: one hub per name, shared by every queue object. */
+  events(queue: string): JobEventHub {
+    let hub = this.eventHubs.get(queue);
+    if (hub === undefined) {
+      hub = new JobEventHub(queue);
+      this.eventHubs.set(queue, hub);
+    }
+    return hub;
   }
 
   notifier(queue: string): SqliteQueueNotifier {

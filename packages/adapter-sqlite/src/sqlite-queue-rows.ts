@@ -25,6 +25,10 @@ export interface JobRow {
   readonly created_at: number;
   readonly updated_at: number;
   readonly finished_at: number | null;
+  /** The last progress reported, as JSON; `null` when none. */
+  readonly progress: string | null;
+  /** The job's own attempt timeout; `null` for the worker's. */
+  readonly timeout_ms: number | null;
 }
 
 /** The columns of a job row, in the order claims return them. */
@@ -48,9 +52,11 @@ const JOB_COLUMNS = [
   'created_at',
   'updated_at',
   'finished_at',
+  'progress',
+  'timeout_ms',
 ] as const satisfies readonly (keyof JobRow)[];
 
-const JOB_COLUMN_LIST = JOB_COLUMNS.join(', ');
+export const JOB_COLUMN_LIST = JOB_COLUMNS.join(', ');
 
 /**
  * A row read in raw mode (an array of values in {@link JOB_COLUMNS} order).
@@ -78,7 +84,16 @@ export function rowOf(values: readonly unknown[]): JobRow {
     created_at: values[16] as number,
     updated_at: values[17] as number,
     finished_at: values[18] as number | null,
+    progress: values[19] as string | null,
+    timeout_ms: values[20] as number | null,
   };
+}
+
+/** A job whose expired lease was settled: due again (`waiting`) or `dead`. */
+export interface ExpiredRow {
+  readonly id: string;
+  readonly state: JobState;
+  readonly attempts: number;
 }
 
 /** What a lease check needs of a row. */
@@ -149,6 +164,8 @@ export function toJob<T>(row: JobRow): Job<T> {
     updatedAt: new Date(row.updated_at),
     finishedAt: dateOrUndefined(row.finished_at),
     leaseExpiresAt: dateOrUndefined(row.lease_expires_at),
+    progress: row.progress === null ? undefined : decodeDocument<DocumentValue>(row.progress),
+    timeoutMs: row.timeout_ms ?? undefined,
   };
 }
 
@@ -183,6 +200,8 @@ type Statement =
   | 'anyDue'
   | 'settle'
   | 'complete'
+  | 'completeAttempt'
+  | 'progress'
   | 'failOf'
   | 'retryLater'
   | 'bury'
@@ -199,8 +218,8 @@ type Statement =
 export const QUEUE_SQL: Readonly<Record<Statement, string>> = {
   /** Positional, like `complete`: enqueueMany runs it once per job. */
   insert: `INSERT INTO _berth_jobs (id, queue, state, priority, run_at, attempts, max_attempts, lease_ms, backoff,
-      dedupe_key, payload, errors, created_at, updated_at)
-    VALUES (?, ?, 'waiting', ?, ?, 0, ?, ?, ?, ?, ?, '[]', ?, ?)`,
+      dedupe_key, payload, errors, created_at, updated_at, timeout_ms)
+    VALUES (?, ?, 'waiting', ?, ?, 0, ?, ?, ?, ?, ?, '[]', ?, ?, ?)`,
   holder: `SELECT id FROM _berth_jobs WHERE queue = ? AND dedupe_key = ? AND state IN ('waiting', 'active')`,
   byId: `SELECT ${JOB_COLUMN_LIST} FROM _berth_jobs WHERE id = ? AND queue = ?`,
   leaseOf: 'SELECT seq, state, leases, lease_expires_at FROM _berth_jobs WHERE id = ? AND queue = ?',
@@ -213,11 +232,20 @@ export const QUEUE_SQL: Readonly<Record<Statement, string>> = {
         'name', 'LEASE_EXPIRED', 'at', @now)),
       finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
       updated_at = @now, lease_expires_at = NULL
-    WHERE queue = @queue AND state = 'active' AND lease_expires_at <= @now`,
+    WHERE queue = @queue AND state = 'active' AND lease_expires_at <= @now
+    RETURNING id, state, attempts`,
   /** Positional (result, now, now, seq, id, queue, leases, now): the hottest statement binds fastest so. */
   complete: `UPDATE _berth_jobs SET state = 'completed', result = ?, finished_at = ?, updated_at = ?,
       lease_expires_at = NULL
     WHERE seq = ? AND id = ? AND queue = ? AND leases = ? AND state = 'active' AND lease_expires_at > ?`,
+  /** `complete` that returns the attempt, for the `completed` event. */
+  completeAttempt: `UPDATE _berth_jobs SET state = 'completed', result = ?, finished_at = ?, updated_at = ?,
+      lease_expires_at = NULL
+    WHERE seq = ? AND id = ? AND queue = ? AND leases = ? AND state = 'active' AND lease_expires_at > ?
+    RETURNING attempts`,
+  progress: `UPDATE _berth_jobs SET progress = @progress, updated_at = @now
+    WHERE ${VALID_LEASE}
+    RETURNING attempts`,
   failOf: `SELECT seq, state, leases, lease_expires_at, attempts, max_attempts, backoff
     FROM _berth_jobs WHERE seq = ? AND id = ? AND queue = ?`,
   retryLater: `UPDATE _berth_jobs SET state = 'waiting', run_at = @runAt, errors = json_insert(errors, '$[#]', json(@error)),
@@ -238,7 +266,7 @@ export const QUEUE_SQL: Readonly<Record<Statement, string>> = {
     WHERE id = @id AND queue = @queue AND state IN ('waiting', 'active')`,
   retryOf: 'SELECT seq, state, dedupe_key FROM _berth_jobs WHERE id = ? AND queue = ?',
   revive: `UPDATE _berth_jobs SET state = 'waiting', attempts = 0, run_at = @now, result = NULL, finished_at = NULL,
-      updated_at = @now
+      progress = NULL, updated_at = @now
     WHERE seq = @seq`,
   stats: 'SELECT state, count FROM _berth_job_counts WHERE queue = ?',
   nextLeaseExpiry: `SELECT min(lease_expires_at) AS at FROM _berth_jobs
