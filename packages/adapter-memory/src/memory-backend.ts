@@ -7,16 +7,19 @@ import {
   type DocumentValue,
   type HealthStatus,
   type JobQueue,
+  type QueueOptions,
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
   type TransactionalQueue,
   type TransactionOptions,
   type TransactionScope,
+  ValidationError,
 } from '@berth/core';
 import {
   checkCollectionName,
   checkMaxBytes,
+  normalizeRetention,
   runTransaction,
   startOperation,
   throwIfAborted,
@@ -81,6 +84,7 @@ export class MemoryBackend implements Backend {
         transactionalEnqueue: true,
         durable: false,
         notifications: true,
+        events: 'process',
         maxPayloadBytes: checkMaxBytes(config.maxPayloadBytes, 'maxPayloadBytes'),
       },
     };
@@ -163,8 +167,18 @@ export class MemoryBackend implements Backend {
     }
   }
 
-  queue<T = DocumentValue>(name: string): JobQueue<T> {
-    return new MemoryJobQueue<T>(this.queueState(name), undefined, () => this.assertOpen(), this.maxPayloadBytes);
+  /**
+   * The queue `name`. Every queue object of one name shares its jobs,
+   * schedules and events; `options.retention` applies to what this object's
+   * `prune()` and workers remove.
+   */
+  queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T> {
+    const state = this.queueState(name);
+    if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+      throw new ValidationError('queue options must be an object', '');
+    }
+    const retention = normalizeRetention(options?.retention);
+    return new MemoryJobQueue<T>(state, undefined, () => this.assertOpen(), this.maxPayloadBytes, retention);
   }
 
   private queueState(name: string): MemoryQueueState {

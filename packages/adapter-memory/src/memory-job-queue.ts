@@ -1,4 +1,6 @@
 import {
+  type BulkJobsOptions,
+  type BulkJobsResult,
   ConflictError,
   type DequeueOptions,
   type DocumentValue,
@@ -7,34 +9,60 @@ import {
   type EnqueueResult,
   type FailOptions,
   generateId,
+  isBerthError,
   type Job,
+  type JobEventListener,
   type JobHandler,
+  type JobPage,
   type JobQueue,
   type JobStats,
   type Lease,
   type LeaseRef,
+  type ListJobsOptions,
+  type PruneOptions,
   type PurgeOptions,
+  type QueueEvent,
+  type QueueEventsOptions,
+  type RetryJobsOptions,
+  type ScheduleFireResult,
+  type ScheduleInput,
+  type ScheduleRecord,
+  type ScheduleTick,
+  type SettleAndClaimResult,
+  type Settlement,
+  type SettlementOutcome,
   type SignalOptions,
+  type SubscribeOptions,
   startWorker,
   ValidationError,
   type Worker,
   type WorkerOptions,
 } from '@berth/core';
 import {
-  backoffDelay,
   checkDequeueCount,
   checkDuration,
   checkLeaseRef,
+  checkScheduleInput,
+  checkScheduleName,
+  checkScheduleTick,
   cloneValue,
+  copyProgress,
   copyResult,
+  DEFAULT_RETENTION,
   FINISHED_JOB_STATES,
   MAX_DOCUMENT_BYTES,
+  type NormalizedRetention,
+  normalizeCancelJobs,
+  normalizeListJobs,
+  normalizePrune,
+  normalizeRetryJobs,
   type PreparedEnqueue,
   prepareEnqueueItems,
+  scheduledJob,
   throwIfAborted,
-  toJobError,
 } from '@berth/core/adapter';
-import type { MemoryJob, MemoryQueueState } from './memory-queue-state.js';
+import { bulkMemoryJobs, listMemoryJobs, pruneMemoryJobs, purgeMemoryJobs } from './memory-job-admin.js';
+import type { MemoryJob, MemoryQueueState, MemorySchedule } from './memory-queue-state.js';
 import type { MemorySession } from './memory-session.js';
 
 function toJob<T>(job: MemoryJob): Job<T> {
@@ -51,6 +79,8 @@ function toJob<T>(job: MemoryJob): Job<T> {
     leaseMs: job.leaseMs,
     errors: job.errors.map((error) => ({ ...error, at: new Date(error.at.getTime()) })),
     result: cloneValue(job.result),
+    progress: cloneValue(job.progress),
+    timeoutMs: job.timeoutMs,
     createdAt: new Date(job.createdAt),
     updatedAt: new Date(job.updatedAt),
     finishedAt: job.finishedAt === undefined ? undefined : new Date(job.finishedAt),
@@ -62,12 +92,26 @@ function toLease<T>(job: MemoryJob): Lease<T> {
   return { job: toJob<T>(job), token: job.token as string, expiresAt: new Date(job.leaseExpiresAt as number) };
 }
 
+function toSchedule<T>(schedule: MemorySchedule): ScheduleRecord<T> {
+  return { ...cloneValue(schedule), payload: cloneValue(schedule.payload) as T };
+}
+
+function checkClaimCount(count: unknown): number {
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0 || count > 10_000) {
+    throw new ValidationError(`count must be an integer from 0 to 10000, got ${String(count)}`, 'count');
+  }
+  return count;
+}
+
 type PreparedJob = PreparedEnqueue;
 
 /**
  * A job queue in process memory: the reference implementation of the
  * JobQueue port. Dequeue, fail and lease expiry work off heaps and counters,
- * never a scan; workers are woken in-process when a job becomes available.
+ * listing and bulk steps off an index per state, retention off the finish
+ * order, never a scan; workers are woken in-process when a job becomes
+ * available. Every queue object of a backend with one name shares one
+ * state: its jobs, schedules and events.
  */
 export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
   readonly name: string;
@@ -78,6 +122,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
     /** Throws when the backend is closed. */
     private readonly assertOpen: () => void = () => undefined,
     private readonly maxPayloadBytes: number = MAX_DOCUMENT_BYTES,
+    private readonly retention: NormalizedRetention = DEFAULT_RETENTION,
   ) {
     this.name = state.name;
   }
@@ -90,7 +135,12 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   /** Inside a transaction: decide now, create the jobs when the transaction commits. */
   private enqueueInTransaction(session: MemorySession, prepared: readonly PreparedJob[]): EnqueueResult[] {
-    const pending = new Map<string, string>();
+    // Dedupe keys this transaction enqueued so far, across every enqueue call it makes on this queue.
+    let pending = this.state.pendingKeys.get(session);
+    if (pending === undefined) {
+      pending = new Map<string, string>();
+      this.state.pendingKeys.set(session, pending);
+    }
     const created: { id: string; prepared: PreparedJob }[] = [];
     const results = prepared.map((job): EnqueueResult => {
       const key = job.options.dedupeKey;
@@ -150,34 +200,37 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
     return this.state.lease(count, leaseMs, Date.now()).map((job) => toLease<T>(job));
   }
 
+  /** `complete` after its checks, synchronously. */
+  private completeNow(lease: LeaseRef, result: DocumentValue | undefined, now: number): void {
+    const { id, token } = checkLeaseRef(lease);
+    const stored = copyResult(result, this.maxPayloadBytes);
+    this.state.complete(this.state.leased(id, token, now, 'complete'), stored, now);
+  }
+
+  /** `fail` after its checks, synchronously. */
+  private failNow(
+    lease: LeaseRef,
+    error: unknown,
+    options: Pick<FailOptions, 'retry' | 'retryAfterMs'> | undefined,
+    now: number,
+  ): 'waiting' | 'dead' {
+    const { id, token } = checkLeaseRef(lease);
+    const retryAfterMs =
+      options?.retryAfterMs === undefined ? undefined : checkDuration('retryAfterMs', options.retryAfterMs);
+    const job = this.state.leased(id, token, now, 'fail');
+    return this.state.fail(job, { error, retry: options?.retry, retryAfterMs }, now);
+  }
+
   async complete(lease: LeaseRef, result?: DocumentValue, options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, `${this.name}.complete`);
     this.assertOpen();
-    const { id, token } = checkLeaseRef(lease);
-    const stored = copyResult(result, this.maxPayloadBytes);
-    const now = Date.now();
-    const job = this.state.leased(id, token, now, 'complete');
-    job.result = stored;
-    this.state.setState(job, 'completed', now);
+    this.completeNow(lease, result, Date.now());
   }
 
   async fail(lease: LeaseRef, error: unknown, options?: FailOptions): Promise<'waiting' | 'dead'> {
     throwIfAborted(options?.signal, `${this.name}.fail`);
     this.assertOpen();
-    const { id, token } = checkLeaseRef(lease);
-    const retryAfterMs =
-      options?.retryAfterMs === undefined ? undefined : checkDuration('retryAfterMs', options.retryAfterMs);
-    const now = Date.now();
-    const job = this.state.leased(id, token, now, 'fail');
-    job.errors.push(toJobError(error, job.attempts, new Date(now)));
-    if (options?.retry === false || job.attempts >= job.maxAttempts) {
-      this.state.setState(job, 'dead', now);
-      return 'dead';
-    }
-    job.runAt = now + (retryAfterMs ?? backoffDelay(job.backoff, job.attempts));
-    this.state.setState(job, 'waiting', now);
-    this.state.schedule(job, now);
-    return 'waiting';
+    return this.failNow(lease, error, options, Date.now());
   }
 
   async extendLease(lease: LeaseRef, leaseMs?: number, options?: SignalOptions): Promise<Lease<T>> {
@@ -196,10 +249,53 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
     this.assertOpen();
     const { id, token } = checkLeaseRef(lease);
     const now = Date.now();
-    const job = this.state.leased(id, token, now, 'release');
-    job.attempts -= 1;
-    this.state.setState(job, 'waiting', now);
-    this.state.schedule(job, now);
+    this.state.release(this.state.leased(id, token, now, 'release'), now);
+  }
+
+  async progress(lease: LeaseRef, progress: DocumentValue, options?: SignalOptions): Promise<void> {
+    throwIfAborted(options?.signal, `${this.name}.progress`);
+    this.assertOpen();
+    const { id, token } = checkLeaseRef(lease);
+    const stored = copyProgress(progress, this.maxPayloadBytes);
+    const now = Date.now();
+    this.state.progress(this.state.leased(id, token, now, 'progress'), stored, now);
+  }
+
+  /**
+   * Applies each settlement as `complete` or `fail` would, then leases up to
+   * `count` jobs, in one synchronous step. A settlement refused with a
+   * Berth error (a stale lease's CONFLICT, a result's VALIDATION) reports it
+   * in its outcome; the others still apply.
+   */
+  async settleAndClaim(
+    settlements: readonly Settlement[],
+    count: number,
+    options?: DequeueOptions,
+  ): Promise<SettleAndClaimResult<T>> {
+    throwIfAborted(options?.signal, `${this.name}.settleAndClaim`);
+    this.assertOpen();
+    if (!Array.isArray(settlements)) {
+      throw new ValidationError('settleAndClaim takes an array of settlements', 'settlements');
+    }
+    const claim = checkClaimCount(count);
+    const leaseMs = options?.leaseMs === undefined ? undefined : checkDuration('leaseMs', options.leaseMs, 1);
+    const now = Date.now();
+    const outcomes = settlements.map((settlement: Settlement): SettlementOutcome => {
+      try {
+        if (settlement?.outcome === 'complete') {
+          this.completeNow(settlement.lease, settlement.result, now);
+          return { state: 'completed' };
+        }
+        if (settlement?.outcome === 'fail')
+          return { state: this.failNow(settlement.lease, settlement.error, settlement, now) };
+        throw new ValidationError('a settlement is { lease, outcome: "complete" | "fail", ... }', 'outcome');
+      } catch (error) {
+        if (!isBerthError(error)) throw error;
+        return { error };
+      }
+    });
+    const leases = claim === 0 ? [] : this.state.lease(claim, leaseMs, now).map((job) => toLease<T>(job));
+    return { outcomes, leases };
   }
 
   async get(id: string, options?: SignalOptions): Promise<Job<T> | null> {
@@ -216,7 +312,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
     this.assertOpen();
     const job = this.state.jobs.get(id);
     if (job === undefined || (job.state !== 'waiting' && job.state !== 'active')) return false;
-    this.state.setState(job, 'cancelled', Date.now());
+    this.state.cancel(job, Date.now());
     return true;
   }
 
@@ -232,12 +328,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
         { collection: this.name, id, retryable: true },
       );
     }
-    const now = Date.now();
-    job.attempts = 0;
-    job.runAt = now;
-    job.result = undefined;
-    this.state.setState(job, 'waiting', now);
-    this.state.schedule(job, now);
+    this.state.retry(job, Date.now());
     return true;
   }
 
@@ -263,14 +354,121 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
         );
       }
     }
-    let removed = 0;
-    for (const [id, job] of this.state.jobs) {
-      if (!states.includes(job.state) || (job.finishedAt ?? Infinity) >= before.getTime()) continue;
-      this.state.jobs.delete(id);
-      this.state.counts[job.state] -= 1;
-      removed++;
+    return purgeMemoryJobs(this.state, states, before.getTime());
+  }
+
+  async listJobs(options?: ListJobsOptions): Promise<JobPage<T>> {
+    throwIfAborted(options?.signal, `${this.name}.listJobs`);
+    this.assertOpen();
+    const normalized = normalizeListJobs(this.name, options);
+    this.state.settle(Date.now());
+    const page = listMemoryJobs(this.state, normalized);
+    return { jobs: page.jobs.map((job) => toJob<T>(job)), cursor: page.cursor };
+  }
+
+  async retryJobs(options?: RetryJobsOptions): Promise<BulkJobsResult> {
+    throwIfAborted(options?.signal, `${this.name}.retryJobs`);
+    this.assertOpen();
+    const normalized = normalizeRetryJobs(this.name, options);
+    const now = Date.now();
+    return bulkMemoryJobs(this.state, normalized, (job) => {
+      if (this.state.holderOf(job.dedupeKey) !== undefined) return false;
+      this.state.retry(job, now);
+      return true;
+    });
+  }
+
+  async cancelJobs(options?: BulkJobsOptions): Promise<BulkJobsResult> {
+    throwIfAborted(options?.signal, `${this.name}.cancelJobs`);
+    this.assertOpen();
+    const normalized = normalizeCancelJobs(this.name, options);
+    const now = Date.now();
+    this.state.settle(now);
+    return bulkMemoryJobs(this.state, normalized, (job) => {
+      this.state.cancel(job, now);
+      return true;
+    });
+  }
+
+  async prune(options?: PruneOptions): Promise<number> {
+    throwIfAborted(options?.signal, `${this.name}.prune`);
+    this.assertOpen();
+    const { retention, limit } = normalizePrune(options, this.retention);
+    const now = Date.now();
+    this.state.settle(now);
+    return pruneMemoryJobs(this.state, retention, limit, now);
+  }
+
+  subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {
+    return this.state.events.subscribe(listener, options);
+  }
+
+  events(options?: QueueEventsOptions): AsyncIterableIterator<QueueEvent> {
+    return this.state.events.events(options);
+  }
+
+  async putSchedule(schedule: ScheduleInput<T>, options?: SignalOptions): Promise<ScheduleRecord<T>> {
+    throwIfAborted(options?.signal, `${this.name}.putSchedule`);
+    this.assertOpen();
+    const input = checkScheduleInput<DocumentValue>(schedule, this.maxPayloadBytes);
+    const now = new Date();
+    const existing = this.state.schedules.get(input.name);
+    const record: MemorySchedule = {
+      ...input,
+      lastRunAt: existing?.lastRunAt,
+      lastJobId: existing?.lastJobId,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+      version: (existing?.version ?? 0) + 1,
+    };
+    this.state.schedules.set(input.name, record);
+    return toSchedule<T>(record);
+  }
+
+  async getSchedule(name: string, options?: SignalOptions): Promise<ScheduleRecord<T> | null> {
+    throwIfAborted(options?.signal, `${this.name}.getSchedule`);
+    this.assertOpen();
+    const schedule = this.state.schedules.get(checkScheduleName(name));
+    return schedule === undefined ? null : toSchedule<T>(schedule);
+  }
+
+  async listSchedules(options?: SignalOptions): Promise<ScheduleRecord<T>[]> {
+    throwIfAborted(options?.signal, `${this.name}.listSchedules`);
+    this.assertOpen();
+    return [...this.state.schedules.keys()]
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .map((name) => toSchedule<T>(this.state.schedules.get(name) as MemorySchedule));
+  }
+
+  async removeSchedule(name: string, options?: SignalOptions): Promise<boolean> {
+    throwIfAborted(options?.signal, `${this.name}.removeSchedule`);
+    this.assertOpen();
+    return this.state.schedules.delete(checkScheduleName(name));
+  }
+
+  /** Check and set in one synchronous step: no other call runs between them, so one caller fires a tick. */
+  async fireSchedule(name: string, tick: ScheduleTick, options?: SignalOptions): Promise<ScheduleFireResult> {
+    throwIfAborted(options?.signal, `${this.name}.fireSchedule`);
+    this.assertOpen();
+    const checked = checkScheduleTick(tick);
+    const schedule = this.state.schedules.get(checkScheduleName(name));
+    if (schedule === undefined || schedule.paused || schedule.nextRunAt?.getTime() !== checked.runAt.getTime()) {
+      return { fired: false };
     }
-    return removed;
+    const now = Date.now();
+    const [prepared] = checked.enqueue
+      ? prepareEnqueueItems([scheduledJob(schedule, checked)], now, this.maxPayloadBytes)
+      : [];
+    const job = prepared === undefined ? undefined : this.enqueuePrepared(prepared, now);
+    this.state.schedules.set(schedule.name, {
+      ...schedule,
+      nextRunAt: checked.nextRunAt,
+      lastRunAt: checked.runAt,
+      lastJobId: job?.id ?? schedule.lastJobId,
+      updatedAt: new Date(now),
+      version: schedule.version + 1,
+    });
+    return job === undefined ? { fired: true } : { fired: true, job };
   }
 
   work(handler: JobHandler<T>, options?: WorkerOptions): Worker {

@@ -6,9 +6,11 @@ import {
   type JobError,
   type JobState,
   type JobStats,
+  type ScheduleRecord,
 } from '@berth/core';
-import type { NormalizedEnqueue } from '@berth/core/adapter';
+import { backoffDelay, cloneValue, JobEventHub, type NormalizedEnqueue, toJobError } from '@berth/core/adapter';
 import { BinaryHeap } from './binary-heap.js';
+import { JobIndex } from './memory-job-index.js';
 
 /** A job as the memory queue keeps it (times in epoch milliseconds). */
 export interface MemoryJob {
@@ -27,13 +29,57 @@ export interface MemoryJob {
   runAt: number;
   errors: JobError[];
   result: DocumentValue | undefined;
+  progress: DocumentValue | undefined;
+  readonly timeoutMs: number | undefined;
   updatedAt: number;
   finishedAt: number | undefined;
   leaseExpiresAt: number | undefined;
   token: string | undefined;
   /** Bumped on every change of schedule; heap entries with an older stamp are stale. */
   stamp: number;
+  /** Neighbours in the finish order of the job's finished state (see `FinishOrder`). */
+  finishedBefore: MemoryJob | undefined;
+  finishedAfter: MemoryJob | undefined;
 }
+
+type FinishedState = 'completed' | 'dead' | 'cancelled';
+
+function isFinished(state: JobState): state is FinishedState {
+  return state === 'completed' || state === 'dead' || state === 'cancelled';
+}
+
+/**
+ * The jobs of one finished state in the order they finished, linked through
+ * the jobs themselves: appending, unlinking and taking the oldest cost O(1),
+ * so retention removes jobs at a cost proportional to what it removes.
+ * `finishedAt` is `Date.now()` when a job finishes, so this order is also
+ * `finishedAt` order unless the clock steps back (a job is then pruned a
+ * little late, never early).
+ */
+class FinishOrder {
+  first: MemoryJob | undefined;
+  private last: MemoryJob | undefined;
+
+  append(job: MemoryJob): void {
+    job.finishedBefore = this.last;
+    job.finishedAfter = undefined;
+    if (this.last === undefined) this.first = job;
+    else this.last.finishedAfter = job;
+    this.last = job;
+  }
+
+  unlink(job: MemoryJob): void {
+    if (job.finishedBefore === undefined) this.first = job.finishedAfter;
+    else job.finishedBefore.finishedAfter = job.finishedAfter;
+    if (job.finishedAfter === undefined) this.last = job.finishedBefore;
+    else job.finishedAfter.finishedBefore = job.finishedBefore;
+    job.finishedBefore = undefined;
+    job.finishedAfter = undefined;
+  }
+}
+
+/** A schedule as the memory queue keeps it (the record, with its payload as stored). */
+export type MemorySchedule = ScheduleRecord<DocumentValue>;
 
 /**
  * A heap entry carries the keys it was ordered by: a job's fields change
@@ -60,13 +106,42 @@ function timeOrder(a: HeapEntry, b: HeapEntry): number {
   return a.time - b.time;
 }
 
+/** How an attempt failed: `retry: false` makes the job dead at once. */
+export interface AttemptFailure {
+  readonly error: unknown;
+  readonly retry?: boolean | undefined;
+  readonly retryAfterMs?: number | undefined;
+}
+
 /**
- * The state of one memory queue: jobs, counters per state, dedupe keys, and
- * three heaps (due jobs by priority/due/FIFO, delayed jobs by due time,
- * leases by expiry) so a dequeue never scans.
+ * The state of one memory queue, shared by every queue object of a backend:
+ * jobs, counters per state, dedupe keys, three heaps (due jobs by
+ * priority/due/FIFO, delayed jobs by due time, leases by expiry) so a
+ * dequeue never scans, an index per state in listing order, the finish
+ * order per finished state, the schedules and the event hub.
+ *
+ * Every change of a job's state goes through a method here, which emits the
+ * matching event after the change (and builds it only when someone listens).
  */
 export class MemoryQueueState {
   readonly jobs: Map<string, MemoryJob> = new Map();
+  /** Jobs per state in listing order: listing and bulk steps read only these. */
+  readonly byState: Record<JobState, JobIndex<MemoryJob>> = {
+    waiting: new JobIndex(),
+    active: new JobIndex(),
+    completed: new JobIndex(),
+    dead: new JobIndex(),
+    cancelled: new JobIndex(),
+  };
+  private readonly finishOrder: Record<FinishedState, FinishOrder> = {
+    completed: new FinishOrder(),
+    dead: new FinishOrder(),
+    cancelled: new FinishOrder(),
+  };
+  readonly events: JobEventHub;
+  readonly schedules: Map<string, MemorySchedule> = new Map();
+  /** Per open transaction: the dedupe keys it enqueued and their job ids (committed or dropped with it). */
+  readonly pendingKeys: WeakMap<object, Map<string, string>> = new WeakMap();
   readonly counts: Record<JobState, number> = { waiting: 0, active: 0, completed: 0, dead: 0, cancelled: 0 };
   /** Dedupe key → id of the waiting or active job holding it. */
   readonly dedupe: Map<string, string> = new Map();
@@ -78,13 +153,19 @@ export class MemoryQueueState {
   private timerAt = Number.POSITIVE_INFINITY;
   private sequence = 0;
 
-  constructor(readonly name: string) {}
+  constructor(readonly name: string) {
+    this.events = new JobEventHub(name);
+  }
 
-  /** Moves a job to a state, keeping counters and dedupe keys in step. */
+  /** Moves a job to a state, keeping counters, indexes and dedupe keys in step. */
   setState(job: MemoryJob, state: JobState, now: number): void {
     if (job.state !== state) {
       this.counts[job.state] -= 1;
       this.counts[state] += 1;
+      this.byState[job.state].remove(job);
+      this.byState[state].insert(job);
+      if (isFinished(job.state)) this.finishOrder[job.state].unlink(job);
+      if (isFinished(state)) this.finishOrder[state].append(job);
     }
     job.state = state;
     job.updatedAt = now;
@@ -135,17 +216,140 @@ export class MemoryQueueState {
       runAt: options.runAt.getTime(),
       errors: [],
       result: undefined,
+      progress: undefined,
+      timeoutMs: options.timeoutMs,
       updatedAt: now,
       finishedAt: undefined,
       leaseExpiresAt: undefined,
       token: undefined,
       stamp: 0,
+      finishedBefore: undefined,
+      finishedAfter: undefined,
     };
     this.jobs.set(id, job);
     this.counts.waiting += 1;
+    this.byState.waiting.insert(job);
     if (job.dedupeKey !== undefined) this.dedupe.set(job.dedupeKey, id);
     this.schedule(job, now);
+    if (this.events.wants('enqueued')) {
+      this.events.emit({
+        type: 'enqueued',
+        queue: this.name,
+        jobId: id,
+        at: new Date(now),
+        runAt: new Date(job.runAt),
+      });
+    }
     return job;
+  }
+
+  /** Removes a finished job for good (purge, prune). */
+  remove(job: MemoryJob): void {
+    this.jobs.delete(job.id);
+    this.counts[job.state] -= 1;
+    this.byState[job.state].remove(job);
+    if (isFinished(job.state)) this.finishOrder[job.state].unlink(job);
+  }
+
+  /** The job of a finished state that finished first, if any. */
+  oldestFinished(state: FinishedState): MemoryJob | undefined {
+    return this.finishOrder[state].first;
+  }
+
+  /** Completes a validly leased job. */
+  complete(job: MemoryJob, result: DocumentValue | undefined, now: number): void {
+    job.result = result;
+    const attempt = job.attempts;
+    this.setState(job, 'completed', now);
+    if (this.events.wants('completed')) {
+      this.events.emit({ type: 'completed', queue: this.name, jobId: job.id, at: new Date(now), attempt });
+    }
+  }
+
+  /** Fails the attempt of a validly leased job: retried after backoff, or dead. */
+  fail(job: MemoryJob, failure: AttemptFailure, now: number): 'waiting' | 'dead' {
+    const error = toJobError(failure.error, job.attempts, new Date(now));
+    job.errors.push(error);
+    if (failure.retry === false || job.attempts >= job.maxAttempts) {
+      this.die(job, error, now);
+      return 'dead';
+    }
+    job.runAt = now + (failure.retryAfterMs ?? backoffDelay(job.backoff, job.attempts));
+    this.setState(job, 'waiting', now);
+    this.schedule(job, now);
+    if (this.events.wants('failed')) {
+      this.events.emit({
+        type: 'failed',
+        queue: this.name,
+        jobId: job.id,
+        at: new Date(now),
+        attempt: job.attempts,
+        error,
+        retryAt: new Date(job.runAt),
+      });
+    }
+    return 'waiting';
+  }
+
+  private die(job: MemoryJob, error: JobError, now: number): void {
+    this.setState(job, 'dead', now);
+    if (this.events.wants('dead')) {
+      this.events.emit({
+        type: 'dead',
+        queue: this.name,
+        jobId: job.id,
+        at: new Date(now),
+        attempt: job.attempts,
+        error,
+      });
+    }
+  }
+
+  /** Gives a validly leased job back without counting the attempt. */
+  release(job: MemoryJob, now: number): void {
+    job.attempts -= 1;
+    this.setState(job, 'waiting', now);
+    this.schedule(job, now);
+    if (this.events.wants('released')) {
+      this.events.emit({ type: 'released', queue: this.name, jobId: job.id, at: new Date(now) });
+    }
+  }
+
+  /** Stores progress on a validly leased job. */
+  progress(job: MemoryJob, progress: DocumentValue, now: number): void {
+    job.progress = progress;
+    job.updatedAt = now;
+    if (this.events.wants('progress')) {
+      this.events.emit({
+        type: 'progress',
+        queue: this.name,
+        jobId: job.id,
+        at: new Date(now),
+        attempt: job.attempts,
+        progress: cloneValue(progress) as DocumentValue,
+      });
+    }
+  }
+
+  /** Cancels a waiting or active job. */
+  cancel(job: MemoryJob, now: number): void {
+    this.setState(job, 'cancelled', now);
+    if (this.events.wants('cancelled')) {
+      this.events.emit({ type: 'cancelled', queue: this.name, jobId: job.id, at: new Date(now) });
+    }
+  }
+
+  /** Puts a dead or cancelled job whose dedupe key is free back to waiting, with fresh attempts. */
+  retry(job: MemoryJob, now: number): void {
+    job.attempts = 0;
+    job.runAt = now;
+    job.result = undefined;
+    job.progress = undefined;
+    this.setState(job, 'waiting', now);
+    this.schedule(job, now);
+    if (this.events.wants('retried')) {
+      this.events.emit({ type: 'retried', queue: this.name, jobId: job.id, at: new Date(now) });
+    }
   }
 
   /**
@@ -162,13 +366,28 @@ export class MemoryQueueState {
       this.leases.pop();
       const job = head.job;
       if (head.stamp !== job.stamp || job.state !== 'active') continue;
-      job.errors.push({ attempt: job.attempts, message: 'lease expired', name: 'LEASE_EXPIRED', at: new Date(now) });
-      if (job.attempts >= job.maxAttempts) {
-        this.setState(job, 'dead', now);
-      } else {
+      const error: JobError = {
+        attempt: job.attempts,
+        message: 'lease expired',
+        name: 'LEASE_EXPIRED',
+        at: new Date(now),
+      };
+      job.errors.push(error);
+      const last = job.attempts >= job.maxAttempts;
+      if (!last) {
         this.setState(job, 'waiting', now);
         this.ready.push(entry(job, job.runAt));
       }
+      if (this.events.wants('expired')) {
+        this.events.emit({
+          type: 'expired',
+          queue: this.name,
+          jobId: job.id,
+          at: new Date(now),
+          attempt: job.attempts,
+        });
+      }
+      if (last) this.die(job, error, now);
     }
   }
 
@@ -187,6 +406,15 @@ export class MemoryQueueState {
       job.leaseExpiresAt = now + (leaseMs ?? job.leaseMs);
       this.leases.push(entry(job, job.leaseExpiresAt));
       leased.push(job);
+      if (this.events.wants('started')) {
+        this.events.emit({
+          type: 'started',
+          queue: this.name,
+          jobId: job.id,
+          at: new Date(now),
+          attempt: job.attempts,
+        });
+      }
     }
     this.armTimer();
     return leased;
