@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errors.js';
 import type { DocumentValue } from '../values/document.js';
 import type { LeaseRef } from './job.js';
+import type { QueueOptions } from './job-admin.js';
 import type {
   DequeueOptions,
   JobHandler,
@@ -36,7 +37,7 @@ interface Recorded {
 interface Hooks {
   /** Runs inside each settleAndClaim call before it applies anything (1-based call number). */
   readonly beforeExchange?: (call: number) => Promise<void>;
-  /** Replaces prune (the memory queue on this branch may not have it yet). */
+  /** Replaces prune, to watch the worker's pacing of it. */
   readonly prune?: () => Promise<number>;
 }
 
@@ -58,38 +59,10 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
   }
 }
 
-/**
- * settleAndClaim built from the queue's own calls, for a queue that does not
- * have it natively: per-item CONFLICT and VALIDATION outcomes, then a claim.
- */
-async function composedSettleAndClaim<T>(
-  queue: JobQueue<T>,
-  settlements: readonly Settlement[],
-  count: number,
-  options: DequeueOptions | undefined,
-): Promise<SettleAndClaimResult<T>> {
-  const outcomes: SettlementOutcome[] = [];
-  for (const settlement of settlements) {
-    try {
-      if (settlement.outcome === 'complete') {
-        await queue.complete(settlement.lease, settlement.result);
-        outcomes.push({ state: 'completed' });
-      } else {
-        const { retry, retryAfterMs } = settlement;
-        outcomes.push({ state: await queue.fail(settlement.lease, settlement.error, { retry, retryAfterMs }) });
-      }
-    } catch (error) {
-      if (!isBerthError(error, 'CONFLICT') && !isBerthError(error, 'VALIDATION')) throw error;
-      outcomes.push({ error });
-    }
-  }
-  return { outcomes, leases: count > 0 ? await queue.dequeueMany(count, options) : [] };
-}
-
 function recording<T>(queue: JobQueue<T>, path: Path, hooks: Hooks): { queue: JobQueue<T>; recorded: Recorded } {
   const recorded: Recorded = { exchanges: [], completes: [], extendLeases: [], prunes: [], maxConcurrentExchanges: 0 };
   let exchanging = 0;
-  const native = queue.settleAndClaim?.bind(queue);
+  const settleAndClaim = (queue.settleAndClaim as NonNullable<JobQueue<T>['settleAndClaim']>).bind(queue);
   const overrides: Partial<Record<keyof JobQueue<T>, unknown>> = {
     settleAndClaim:
       path === 'plain'
@@ -100,9 +73,7 @@ function recording<T>(queue: JobQueue<T>, path: Path, hooks: Hooks): { queue: Jo
             recorded.maxConcurrentExchanges = Math.max(recorded.maxConcurrentExchanges, exchanging);
             try {
               await hooks.beforeExchange?.(recorded.exchanges.length);
-              return native === undefined
-                ? await composedSettleAndClaim(queue, settlements, count, options)
-                : await native(settlements, count, options);
+              return await settleAndClaim(settlements, count, options);
             } finally {
               exchanging -= 1;
             }
@@ -142,10 +113,10 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((backend) => backend.close()));
 });
 
-function memoryQueue<T>(): { queue: JobQueue<T>; backend: MemoryBackend } {
+function memoryQueue<T>(options?: QueueOptions): { queue: JobQueue<T>; backend: MemoryBackend } {
   const backend = new MemoryBackend();
   open.push(backend);
-  return { queue: backend.queue<T>('jobs'), backend };
+  return { queue: backend.queue<T>('jobs', options), backend };
 }
 
 /** Starts the adapter's worker with its traffic going through a recording wrapper on `path`. */
@@ -293,7 +264,7 @@ describe('the batched path', () => {
     );
     await sleep(30);
     // The worker is idle with a one-minute poll: only the notification can start these.
-    const ids = await enqueueAll(queue, [1, 2, 3, 4, 5]);
+    await enqueueAll(queue, [1, 2, 3, 4, 5]);
     await waitFor('the first job', () => seen.length === 1);
     await waitFor('the prefetch', async () => (await queue.stats()).active === 4);
     const closing = worker.close();
@@ -301,8 +272,8 @@ describe('the batched path', () => {
     await closing;
     expect(seen).toStrictEqual([1]);
     expect(await queue.stats()).toMatchObject({ completed: 1, waiting: 4, active: 0 });
-    const attempts = await Promise.all(ids.slice(1).map(async (id) => (await queue.get(id))?.attempts));
-    expect(attempts).toStrictEqual([0, 0, 0, 0]);
+    const { jobs } = await queue.listJobs({ state: 'waiting' });
+    expect(jobs.map((job) => job.attempts)).toStrictEqual([0, 0, 0, 0]);
   });
 
   it('an idle worker whose backend closed reports the CONNECTION error once and stops', async () => {
@@ -457,5 +428,71 @@ describe.each(['plain', 'batched'] as const)('the %s path', (path) => {
     await waitFor('the failure report', () => errors.length === 1);
     expect(errors).toStrictEqual([new Error('prune failed')]);
     expect(overlapped).toBe(false);
+  });
+
+  it("a job's own timeoutMs overrides the worker's, both ways", async () => {
+    const { queue } = memoryQueue<string>();
+    const [short, long] = await queue
+      .enqueueMany([
+        { payload: 'own 40 ms', timeoutMs: 40, maxAttempts: 1 },
+        { payload: 'own 5 s', timeoutMs: 5_000, maxAttempts: 1 },
+      ])
+      .then((results) => results.map((result) => result.id as string));
+    work(
+      queue,
+      path,
+      async () => {
+        await sleep(150);
+        return 'finished';
+      },
+      { concurrency: 2, timeoutMs: 100 },
+    );
+    await waitFor('both jobs to finish', async () => {
+      const stats = await queue.stats();
+      return stats.dead + stats.completed === 2;
+    });
+    expect((await queue.get(short as string))?.errors.map((error) => error.name)).toStrictEqual(['TIMEOUT']);
+    expect((await queue.get(long as string))?.state).toBe('completed');
+  });
+
+  it('context.progress stores progress under the current lease, and rejects with CONFLICT once the lease is lost', async () => {
+    const { queue } = memoryQueue<string>();
+    const { id } = await queue.enqueue('reports progress');
+    const outcomes: unknown[] = [];
+    const cancelled = deferred();
+    work(
+      queue,
+      path,
+      async (_job, context) => {
+        await context.progress({ step: 1 });
+        // Past at least one renewal, so the lease passed on is the renewed one.
+        await sleep(60);
+        await context.progress({ step: 2 });
+        outcomes.push((await queue.get(id))?.progress);
+        await cancelled.promise;
+        outcomes.push(await context.progress({ step: 3 }).catch((error: unknown) => error));
+      },
+      { leaseMs: 45 },
+    );
+    await waitFor('the second step', () => outcomes.length === 1);
+    expect(outcomes[0]).toStrictEqual({ step: 2 });
+    await queue.cancel(id);
+    cancelled.resolve();
+    await waitFor('the third step', () => outcomes.length === 2);
+    expect(isBerthError(outcomes[1], 'CONFLICT')).toBe(true);
+    expect((await queue.get(id))?.progress).toStrictEqual({ step: 2 });
+  });
+
+  it("applies the queue's retention while working: completed jobs beyond maxCount are removed", async () => {
+    const { queue } = memoryQueue<number>({ retention: { completed: { maxCount: 5 } } });
+    await enqueueAll(
+      queue,
+      Array.from({ length: 30 }, (_, n) => n),
+    );
+    work(queue, path, () => undefined, { concurrency: 5, retentionIntervalMs: 30 });
+    await waitFor('retention to catch up', async () => {
+      const stats = await queue.stats();
+      return stats.waiting === 0 && stats.active === 0 && stats.completed === 5;
+    });
   });
 });
