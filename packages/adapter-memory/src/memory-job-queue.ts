@@ -135,7 +135,12 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   /** Inside a transaction: decide now, create the jobs when the transaction commits. */
   private enqueueInTransaction(session: MemorySession, prepared: readonly PreparedJob[]): EnqueueResult[] {
-    const pending = new Map<string, string>();
+    // Dedupe keys this transaction enqueued so far, across every enqueue call it makes on this queue.
+    let pending = this.state.pendingKeys.get(session);
+    if (pending === undefined) {
+      pending = new Map<string, string>();
+      this.state.pendingKeys.set(session, pending);
+    }
     const created: { id: string; prepared: PreparedJob }[] = [];
     const results = prepared.map((job): EnqueueResult => {
       const key = job.options.dedupeKey;

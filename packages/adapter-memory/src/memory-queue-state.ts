@@ -140,6 +140,8 @@ export class MemoryQueueState {
   };
   readonly events: JobEventHub;
   readonly schedules: Map<string, MemorySchedule> = new Map();
+  /** Per open transaction: the dedupe keys it enqueued and their job ids (committed or dropped with it). */
+  readonly pendingKeys: WeakMap<object, Map<string, string>> = new WeakMap();
   readonly counts: Record<JobState, number> = { waiting: 0, active: 0, completed: 0, dead: 0, cancelled: 0 };
   /** Dedupe key → id of the waiting or active job holding it. */
   readonly dedupe: Map<string, string> = new Map();
