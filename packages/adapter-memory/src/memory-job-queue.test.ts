@@ -1,4 +1,4 @@
-import { generateId, isBerthError, type JobEvent, type LeaseRef } from '@berth/core';
+import { generateId, isBerthError, type JobEvent, type Lease, type LeaseRef } from '@berth/core';
 import { normalizeEnqueueOptions } from '@berth/core/adapter';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryBackend } from './memory-backend.js';
@@ -98,6 +98,35 @@ describe('MemoryJobQueue listing', () => {
     expect(payloads.reads).toBe(6);
   }, 60_000);
 
+  it('a filtered listing stops at 10 000 examined jobs with a cursor that goes on after them', async () => {
+    const state = new MemoryQueueState('bound');
+    const queue = new MemoryJobQueue(state);
+    fill(state, 25_000, 'completed', 'miss');
+    fill(state, 2, 'completed', 'hit');
+    const payloads = countReads(state, 'payload');
+    const pages: { found: number; more: boolean }[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await queue.listJobs({
+        state: 'completed',
+        order: 'oldest',
+        limit: 1,
+        cursor,
+        payload: { tag: 'hit' },
+      });
+      pages.push({ found: page.jobs.length, more: page.cursor !== undefined });
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    // 10 000 + 10 000 examined, then 5 000 to the first hit and one more to know a second follows; then the last.
+    expect(pages).toStrictEqual([
+      { found: 0, more: true },
+      { found: 0, more: true },
+      { found: 1, more: true },
+      { found: 1, more: false },
+    ]);
+    expect(payloads.reads).toBe(25_002 + 1 + 2);
+  }, 60_000);
+
   it('pages through every state in order when many jobs share a millisecond, both ways', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(1_700_000_000_000);
@@ -194,6 +223,21 @@ describe('MemoryJobQueue bulk steps and retention', () => {
     expect((await queue.listJobs({ order: 'oldest', limit: 1 })).jobs[0]?.payload).toStrictEqual({ tag: 'late', n: 0 });
   }, 60_000);
 
+  it('keeps the finish order by finishedAt when the clock steps back, so purge and prune stay exact', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const state = new MemoryQueueState('clock');
+    const queue = new MemoryJobQueue(state);
+    for (const at of [1_000, 500, 1_200, 400, 1_100]) {
+      vi.setSystemTime(at);
+      fill(state, 1, 'completed', String(at));
+    }
+    vi.setSystemTime(2_000);
+    expect(await queue.purge({ finishedBefore: new Date(600) })).toBe(2);
+    expect(await queue.prune({ retention: { completed: { maxCount: 1 } } })).toBe(2);
+    const [kept] = (await queue.listJobs()).jobs;
+    expect(kept?.finishedAt).toStrictEqual(new Date(1_200));
+  });
+
   it('checks the retention of backend.queue() and prune()', async () => {
     await using backend = new MemoryBackend();
     expect(await codeOf(() => backend.queue('r', { retention: { completed: { maxAgeMs: -1 } } }))).toBe('VALIDATION');
@@ -202,7 +246,8 @@ describe('MemoryJobQueue bulk steps and retention', () => {
     expect(await codeOf(() => backend.queue('r').prune({ limit: 0 }))).toBe('VALIDATION');
     // A queue that keeps completed jobs forever prunes none; another object of the name has its own policy.
     const keep = backend.queue('r', { retention: { completed: null } });
-    const lease = (await keep.enqueue(1), await keep.dequeue());
+    await keep.enqueue(1);
+    const lease = await keep.dequeue();
     await keep.complete(lease as LeaseRef);
     expect(await keep.prune()).toBe(0);
     expect(await backend.queue('r', { retention: { completed: { maxCount: 0 } } }).prune()).toBe(1);
@@ -348,7 +393,7 @@ describe('MemoryJobQueue.settleAndClaim', () => {
     const claimed = await queue.settleAndClaim?.([], 4);
     const leases = claimed?.leases ?? [];
     expect(leases.map((lease) => lease.job.payload)).toStrictEqual([1, 2, 3, 4]);
-    const [l1, l2, l3, l4] = leases as [LeaseRef, LeaseRef, LeaseRef, LeaseRef];
+    const [l1, l2, l3, l4] = leases as [Lease, Lease, Lease, Lease];
     events.length = 0;
     const result = await queue.settleAndClaim?.(
       [

@@ -49,23 +49,27 @@ function isFinished(state: JobState): state is FinishedState {
 }
 
 /**
- * The jobs of one finished state in the order they finished, linked through
- * the jobs themselves: appending, unlinking and taking the oldest cost O(1),
- * so retention removes jobs at a cost proportional to what it removes.
- * `finishedAt` is `Date.now()` when a job finishes, so this order is also
- * `finishedAt` order unless the clock steps back (a job is then pruned a
- * little late, never early).
+ * The jobs of one finished state in `finishedAt` order, linked through the
+ * jobs themselves: unlinking and taking the oldest cost O(1), so retention
+ * and purge remove jobs at a cost proportional to what they remove. A job
+ * finishes at `Date.now()`, so inserting is an append, found from the newest
+ * end; only a clock that stepped back walks further in.
  */
 class FinishOrder {
   first: MemoryJob | undefined;
   private last: MemoryJob | undefined;
 
-  append(job: MemoryJob): void {
-    job.finishedBefore = this.last;
-    job.finishedAfter = undefined;
-    if (this.last === undefined) this.first = job;
-    else this.last.finishedAfter = job;
-    this.last = job;
+  insert(job: MemoryJob): void {
+    const at = job.finishedAt as number;
+    let before = this.last;
+    while (before !== undefined && (before.finishedAt as number) > at) before = before.finishedBefore;
+    const after = before === undefined ? this.first : before.finishedAfter;
+    job.finishedBefore = before;
+    job.finishedAfter = after;
+    if (before === undefined) this.first = job;
+    else before.finishedAfter = job;
+    if (after === undefined) this.last = job;
+    else after.finishedBefore = job;
   }
 
   unlink(job: MemoryJob): void {
@@ -159,13 +163,13 @@ export class MemoryQueueState {
 
   /** Moves a job to a state, keeping counters, indexes and dedupe keys in step. */
   setState(job: MemoryJob, state: JobState, now: number): void {
-    if (job.state !== state) {
-      this.counts[job.state] -= 1;
+    const from = job.state;
+    if (from !== state) {
+      this.counts[from] -= 1;
       this.counts[state] += 1;
-      this.byState[job.state].remove(job);
+      this.byState[from].remove(job);
       this.byState[state].insert(job);
-      if (isFinished(job.state)) this.finishOrder[job.state].unlink(job);
-      if (isFinished(state)) this.finishOrder[state].append(job);
+      if (isFinished(from)) this.finishOrder[from].unlink(job);
     }
     job.state = state;
     job.updatedAt = now;
@@ -179,8 +183,8 @@ export class MemoryQueueState {
       job.token = undefined;
       job.leaseExpiresAt = undefined;
     }
-    if (state === 'completed' || state === 'dead' || state === 'cancelled') job.finishedAt = now;
-    else job.finishedAt = undefined;
+    job.finishedAt = isFinished(state) ? now : undefined;
+    if (from !== state && isFinished(state)) this.finishOrder[state].insert(job);
   }
 
   /** Puts a waiting job in the heap it belongs to. */
