@@ -24,6 +24,14 @@ function setup(): { backend: MemoryBackend; events: OperationEvent[] } {
   return { backend, events };
 }
 
+async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 async function until(condition: () => boolean): Promise<void> {
   const deadline = Date.now() + 5_000;
   while (!condition()) {
@@ -125,16 +133,14 @@ describe('instrument on the memory backend', () => {
     const handle = events.find((event) => event.operation === 'handle');
     expect(work).toMatchObject({ kind: 'queue', target: 'mails', worker: true, ok: true });
     expect(handle).toMatchObject({ worker: true, ok: true, parentId: work?.id, attempt: 1 });
-    expect(events.find((event) => event.operation === 'complete')).toMatchObject({
-      worker: true,
-      ok: true,
-      parentId: handle?.id,
-      jobId: handle?.jobId,
-    });
-    expect(
-      events.filter((event) => event.operation === 'dequeueMany').every((event) => event.parentId === work?.id),
-    ).toBe(true);
+    // The memory queue has settleAndClaim: the worker settles and claims through it, never one job at a time.
+    const exchanges = events.filter((event) => event.operation === 'settleAndClaim');
+    expect(exchanges.length).toBeGreaterThan(0);
+    for (const exchange of exchanges) expect(exchange).toMatchObject({ worker: true, ok: true, parentId: work?.id });
+    expect(exchanges.reduce((sum, exchange) => sum + (exchange.rows ?? 0), 0)).toBe(1);
+    expect(events.filter((event) => ['complete', 'fail', 'dequeueMany'].includes(event.operation))).toEqual([]);
     expect(events.at(-1)).toBe(work);
+    expect(await mails.stats()).toMatchObject({ completed: 2, active: 0, waiting: 0 });
   });
 
   it('reports an iteration once, with the documents yielded', async () => {
@@ -358,7 +364,7 @@ describe('spans on the memory backend', () => {
     ]);
   });
 
-  it("reports a worker's claims, each job's handling with its settlement, failures and retries", async () => {
+  it("reports a worker's handling of each job, failures and retries, and its settleAndClaim exchanges", async () => {
     const { backend, log } = traced();
     const jobs = backend.queue<{ n: number }>('jobs');
     const attempts: number[] = [];
@@ -373,7 +379,9 @@ describe('spans on the memory backend', () => {
     );
     await jobs.enqueue({ n: 1 });
     await jobs.enqueue({ n: 2 }, { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 1 } });
-    await until(() => ends(log).filter((event) => event.operation === 'fail').length === 2);
+    await until(() => ends(log).filter((event) => event.operation === 'handle').length === 3);
+    // The last attempt's settlement goes out with the next claim: wait for the job to be dead.
+    await waitUntil(async () => (await jobs.stats()).dead === 1);
     await worker.close();
     expectWellNested(log);
 
@@ -388,18 +396,13 @@ describe('spans on the memory backend', () => {
       [2, false, true],
     ]);
     expect(handles[1]?.error).toMatchObject({ message: 'attempt 1 failed' });
-    const settled = (handle: OperationEvent | undefined) =>
-      events
-        .filter((event) => event.parentId === handle?.id && event.operation !== 'extendLease')
-        .map((event) => [event.operation, event.result, event.jobId === handle?.jobId]);
-    expect(settled(handles[0])).toEqual([['complete', undefined, true]]);
-    // The first failure is retried (the job waits again), the second is its last attempt.
-    expect(settled(handles[1])).toEqual([['fail', 'waiting', true]]);
-    expect(settled(handles[2])).toEqual([['fail', 'dead', true]]);
-    const claims = events.filter((event) => event.operation === 'dequeueMany');
-    expect(claims.length).toBeGreaterThan(0);
-    for (const claim of claims) expect(claim).toMatchObject({ worker: true, parentId: work?.id });
-    expect(claims.reduce((sum, claim) => sum + (claim.rows ?? 0), 0)).toBe(3);
+    // Settlements and claims travel together in settleAndClaim calls, children of the worker's span.
+    const exchanges = events.filter((event) => event.operation === 'settleAndClaim');
+    expect(exchanges.length).toBeGreaterThan(0);
+    for (const exchange of exchanges) expect(exchange).toMatchObject({ worker: true, parentId: work?.id, ok: true });
+    expect(exchanges.reduce((sum, exchange) => sum + (exchange.rows ?? 0), 0)).toBe(3);
+    expect(events.filter((event) => ['complete', 'fail', 'dequeueMany'].includes(event.operation))).toEqual([]);
+    expect(await jobs.stats()).toMatchObject({ completed: 1, dead: 1, active: 0, waiting: 0 });
     // The handler's own repository call: reported, not a worker operation, no parent (core keeps no async context).
     const counts = events.filter((event) => event.operation === 'count');
     expect(counts).toHaveLength(3);
