@@ -1,4 +1,5 @@
 import type { DocumentValue, ListJobsOptions, QueueBackend } from '@berth/core';
+import { MAX_JOBS_EXAMINED } from '@berth/core/adapter';
 import { expect } from 'vitest';
 import { expectBerthError, invalid } from '../groups/assertions.js';
 import { type ConformanceGroup, defineQueueGroup, type QueueConformanceContext } from '../harness.js';
@@ -285,6 +286,27 @@ export const queueListingGroup: ConformanceGroup<QueueBackend, QueueConformanceC
             ).toStrictEqual(expected);
           }
         }
+      },
+    },
+    {
+      name: 'a filtered listing that stops at MAX_JOBS_EXAMINED goes on after the last job it examined, losing no match',
+      requires: hasQueue,
+      async run(context) {
+        const queue = context.queue<Item>();
+        const { id: oldest } = await queue.enqueue({ kind: 'needle', n: -1 });
+        await queue.enqueueMany(
+          Array.from({ length: MAX_JOBS_EXAMINED + 50 }, (_, n) => ({ payload: { kind: 'hay', n } })),
+        );
+        const { id: newest } = await queue.enqueue({ kind: 'needle', n: -2 });
+        const first = await queue.listJobs({ payload: { kind: 'needle' }, limit: 5 });
+        // The newest needle comes first; the oldest lies past the examine bound, so a cursor must lead to it.
+        expect(first.jobs[0]?.id).toBe(newest);
+        if (first.jobs.length === 1)
+          expect(first.cursor, 'the listing stopped early without a cursor').toBeTypeOf('string');
+        const all = await listAll(queue, { payload: { kind: 'needle' }, limit: 5 });
+        expect(all.jobs.map((job) => job.id)).toStrictEqual([newest, oldest]);
+        const oldestFirst = await listAll(queue, { payload: { kind: 'needle' }, order: 'oldest', limit: 1 });
+        expect(oldestFirst.jobs.map((job) => job.id)).toStrictEqual([oldest, newest]);
       },
     },
     {
