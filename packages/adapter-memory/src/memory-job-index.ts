@@ -14,9 +14,9 @@ const CHUNK = 512;
  * from near the front. So the common insert is an append to the last chunk
  * and the common remove is the first entry of the first chunk, both checked
  * before any search; anything else costs two binary searches and a move
- * within one chunk of at most 2 × 512 entries. Measured on the worker bench
- * (see the changeset), it keeps dequeue → complete within noise of the
- * index-free queue.
+ * within one chunk of at most 2 × 512 entries. Measured, dequeue → complete
+ * costs the same as without the indexes, within noise (figures in the
+ * README's job queue section).
  */
 export class JobIndex<J extends JobPosition> {
   private chunks: J[][] = [];

@@ -93,7 +93,7 @@ function toLease<T>(job: MemoryJob): Lease<T> {
 }
 
 function toSchedule<T>(schedule: MemorySchedule): ScheduleRecord<T> {
-  return { ...cloneValue(schedule), payload: cloneValue(schedule.payload) as T };
+  return cloneValue(schedule) as ScheduleRecord<unknown> as ScheduleRecord<T>;
 }
 
 function checkClaimCount(count: unknown): number {

@@ -10,6 +10,7 @@ import {
 } from '@berth/core';
 import { backoffDelay, cloneValue, JobEventHub, type NormalizedEnqueue, toJobError } from '@berth/core/adapter';
 import { BinaryHeap } from './binary-heap.js';
+import { FinishOrder } from './memory-finish-order.js';
 import { JobIndex } from './memory-job-index.js';
 
 /** A job as the memory queue keeps it (times in epoch milliseconds). */
@@ -46,40 +47,6 @@ type FinishedState = 'completed' | 'dead' | 'cancelled';
 
 function isFinished(state: JobState): state is FinishedState {
   return state === 'completed' || state === 'dead' || state === 'cancelled';
-}
-
-/**
- * The jobs of one finished state in `finishedAt` order, linked through the
- * jobs themselves: unlinking and taking the oldest cost O(1), so retention
- * and purge remove jobs at a cost proportional to what they remove. A job
- * finishes at `Date.now()`, so inserting is an append, found from the newest
- * end; only a clock that stepped back walks further in.
- */
-class FinishOrder {
-  first: MemoryJob | undefined;
-  private last: MemoryJob | undefined;
-
-  insert(job: MemoryJob): void {
-    const at = job.finishedAt as number;
-    let before = this.last;
-    while (before !== undefined && (before.finishedAt as number) > at) before = before.finishedBefore;
-    const after = before === undefined ? this.first : before.finishedAfter;
-    job.finishedBefore = before;
-    job.finishedAfter = after;
-    if (before === undefined) this.first = job;
-    else before.finishedAfter = job;
-    if (after === undefined) this.last = job;
-    else after.finishedBefore = job;
-  }
-
-  unlink(job: MemoryJob): void {
-    if (job.finishedBefore === undefined) this.first = job.finishedAfter;
-    else job.finishedBefore.finishedAfter = job.finishedAfter;
-    if (job.finishedAfter === undefined) this.last = job.finishedBefore;
-    else job.finishedAfter.finishedBefore = job.finishedBefore;
-    job.finishedBefore = undefined;
-    job.finishedAfter = undefined;
-  }
 }
 
 /** A schedule as the memory queue keeps it (the record, with its payload as stored). */
@@ -137,7 +104,7 @@ export class MemoryQueueState {
     dead: new JobIndex(),
     cancelled: new JobIndex(),
   };
-  private readonly finishOrder: Record<FinishedState, FinishOrder> = {
+  private readonly finishOrder: Record<FinishedState, FinishOrder<MemoryJob>> = {
     completed: new FinishOrder(),
     dead: new FinishOrder(),
     cancelled: new FinishOrder(),
