@@ -182,11 +182,35 @@ async function drainWithWorker(queue: JobQueue<Task>, jobs: number, concurrency:
   return ns;
 }
 
+/**
+ * The adapter's ceiling without a worker: `settleAndClaim` in a loop, each
+ * call completing the previous batch and leasing `concurrency` more (one
+ * transaction per batch).
+ */
+async function drainWithSettleAndClaim(queue: JobQueue<Task>, jobs: number, concurrency: number): Promise<number> {
+  await fill(queue, jobs);
+  if (queue.settleAndClaim === undefined) throw new Error(`queue ${queue.name} has no settleAndClaim`);
+  const begin = performance.now();
+  let leases = (await queue.settleAndClaim([], concurrency)).leases;
+  while (leases.length > 0) {
+    leases = (
+      await queue.settleAndClaim(
+        leases.map((lease) => ({ lease, outcome: 'complete' as const })),
+        concurrency,
+      )
+    ).leases;
+  }
+  const ns = (performance.now() - begin) * 1e6;
+  await queue.purge({ finishedBefore: new Date(Date.now() + 1) });
+  return ns;
+}
+
 /** Processing throughput with no-op handlers at concurrency 1, 10 and 50: memory (baseline) and SQLite. */
 export function sqliteQueueRunSuites(config: QueueBenchConfig): RunSuite[] {
   return [1, 10, 50].map((concurrency): RunSuite => {
     const memory = new BackendSlot(openMemory);
     const sqlite = new BackendSlot(openSqlite);
+    const loop = new BackendSlot(openSqlite);
     return {
       name: `sqlite queue process, concurrency ${concurrency}`,
       operations: config.jobs,
@@ -204,6 +228,12 @@ export function sqliteQueueRunSuites(config: QueueBenchConfig): RunSuite[] {
           setup: () => sqlite.setup(),
           run: () => drainWithWorker(sqlite.queue('bench_process'), config.jobs, concurrency),
           teardown: () => sqlite.teardown(),
+        },
+        {
+          name: 'sqlite settleAndClaim loop',
+          setup: () => loop.setup(),
+          run: () => drainWithSettleAndClaim(loop.queue('bench_process'), config.jobs, concurrency),
+          teardown: () => loop.teardown(),
         },
       ],
     };
