@@ -24,14 +24,6 @@ function setup(): { backend: MemoryBackend; events: OperationEvent[] } {
   return { backend, events };
 }
 
-async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 async function until(condition: () => boolean): Promise<void> {
   const deadline = Date.now() + 5_000;
   while (!condition()) {
@@ -133,14 +125,14 @@ describe('instrument on the memory backend', () => {
     const handle = events.find((event) => event.operation === 'handle');
     expect(work).toMatchObject({ kind: 'queue', target: 'mails', worker: true, ok: true });
     expect(handle).toMatchObject({ worker: true, ok: true, parentId: work?.id, attempt: 1 });
-    // The memory queue has settleAndClaim: the worker settles and claims through it, never one job at a time.
-    const exchanges = events.filter((event) => event.operation === 'settleAndClaim');
-    expect(exchanges.length).toBeGreaterThan(0);
-    for (const exchange of exchanges) expect(exchange).toMatchObject({ worker: true, ok: true, parentId: work?.id });
-    expect(exchanges.reduce((sum, exchange) => sum + (exchange.rows ?? 0), 0)).toBe(1);
-    expect(events.filter((event) => ['complete', 'fail', 'dequeueMany'].includes(event.operation))).toEqual([]);
+    // The memory queue settles and claims in one call: the worker's batches are children of `work`,
+    // and the job's `handle` ends once the batch that carried its settlement has been applied.
+    const batches = events.filter((event) => event.operation === 'settleAndClaim');
+    expect(batches.length).toBeGreaterThan(0);
+    expect(batches.every((event) => event.worker === true && event.parentId === work?.id)).toBe(true);
+    expect(batches.reduce((sum, event) => sum + (event.rows ?? 0), 0)).toBe(1);
+    expect(events.some((event) => event.operation === 'complete' || event.operation === 'dequeueMany')).toBe(false);
     expect(events.at(-1)).toBe(work);
-    expect(await mails.stats()).toMatchObject({ completed: 2, active: 0, waiting: 0 });
   });
 
   it('reports an iteration once, with the documents yielded', async () => {
@@ -364,7 +356,7 @@ describe('spans on the memory backend', () => {
     ]);
   });
 
-  it("reports a worker's handling of each job, failures and retries, and its settleAndClaim exchanges", async () => {
+  it("reports a worker's claims, each job's handling with its settlement, failures and retries", async () => {
     const { backend, log } = traced();
     const jobs = backend.queue<{ n: number }>('jobs');
     const attempts: number[] = [];
@@ -380,8 +372,6 @@ describe('spans on the memory backend', () => {
     await jobs.enqueue({ n: 1 });
     await jobs.enqueue({ n: 2 }, { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 1 } });
     await until(() => ends(log).filter((event) => event.operation === 'handle').length === 3);
-    // The last attempt's settlement goes out with the next claim: wait for the job to be dead.
-    await waitUntil(async () => (await jobs.stats()).dead === 1);
     await worker.close();
     expectWellNested(log);
 
@@ -396,13 +386,18 @@ describe('spans on the memory backend', () => {
       [2, false, true],
     ]);
     expect(handles[1]?.error).toMatchObject({ message: 'attempt 1 failed' });
-    // Settlements and claims travel together in settleAndClaim calls, children of the worker's span.
-    const exchanges = events.filter((event) => event.operation === 'settleAndClaim');
-    expect(exchanges.length).toBeGreaterThan(0);
-    for (const exchange of exchanges) expect(exchange).toMatchObject({ worker: true, parentId: work?.id, ok: true });
-    expect(exchanges.reduce((sum, exchange) => sum + (exchange.rows ?? 0), 0)).toBe(3);
-    expect(events.filter((event) => ['complete', 'fail', 'dequeueMany'].includes(event.operation))).toEqual([]);
-    expect(await jobs.stats()).toMatchObject({ completed: 1, dead: 1, active: 0, waiting: 0 });
+    // Settlements travel in the worker's settleAndClaim batches, not as children of each handle.
+    for (const handle of handles) {
+      expect(events.filter((event) => event.parentId === handle.id && event.operation !== 'extendLease')).toEqual([]);
+    }
+    // Each handle ends once its settlement has been applied: the first failure was retried, the second made the job dead.
+    const failing = await jobs.get(handles[1]?.jobId as string);
+    expect(failing).toMatchObject({ state: 'dead', attempts: 2 });
+    expect((await jobs.get(handles[0]?.jobId as string))?.state).toBe('completed');
+    const claims = events.filter((event) => event.operation === 'settleAndClaim');
+    expect(claims.length).toBeGreaterThan(0);
+    for (const claim of claims) expect(claim).toMatchObject({ worker: true, parentId: work?.id });
+    expect(claims.reduce((sum, claim) => sum + (claim.rows ?? 0), 0)).toBe(3);
     // The handler's own repository call: reported, not a worker operation, no parent (core keeps no async context).
     const counts = events.filter((event) => event.operation === 'count');
     expect(counts).toHaveLength(3);

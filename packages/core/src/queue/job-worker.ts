@@ -34,14 +34,6 @@ const PRUNE_STEP = 1_000;
 /** The pause between retention steps while a backlog of expired jobs is being removed. */
 const PRUNE_CATCH_UP_MS = 100;
 
-/** A finished attempt waiting for the next `settleAndClaim` call. */
-interface PendingSettlement<T> {
-  readonly run: JobRun<T>;
-  readonly settlement: Settlement;
-  /** What the observer's span ends with (the handler's error, or none). */
-  readonly failure: { readonly error: unknown } | undefined;
-}
-
 /**
  * Whether a handler's error asks for no further attempts: an error whose
  * `retryable` is `false` (a non-retryable Berth error, or any error you mark
@@ -91,7 +83,8 @@ class QueueWorker<T> implements Worker {
   private readonly prefetched: JobRun<T>[] = [];
   /** Every lease the worker renews: prefetched jobs and running handlers. */
   private readonly held = new Set<JobRun<T>>();
-  private pending: PendingSettlement<T>[] = [];
+  /** Finished attempts waiting for the next `settleAndClaim` call (each run carries its settlement). */
+  private pending: JobRun<T>[] = [];
   private readonly batched: boolean;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -267,26 +260,27 @@ class QueueWorker<T> implements Worker {
       const settleAndClaim = this.queue.settleAndClaim as NonNullable<JobQueue<T>['settleAndClaim']>;
       ({ outcomes, leases } = await settleAndClaim.call(
         this.queue,
-        batch.map((entry) => entry.settlement),
+        batch.map((run) => run.settlement as Settlement),
         count,
         leaseMs === undefined ? {} : { leaseMs },
       ));
     } catch (error) {
       // Nothing was applied: a passing failure keeps the settlements for the next call.
       if (isRetryable(error) && !isFatal(error)) this.pending = batch.concat(this.pending);
-      else for (const entry of batch) entry.run.end(entry.failure);
+      else for (const run of batch) run.end(run.failure);
       this.report(error);
       return undefined;
     }
     for (let index = 0; index < batch.length; index += 1) {
-      const entry = batch[index] as PendingSettlement<T>;
+      const run = batch[index] as JobRun<T>;
       const error = outcomes[index]?.error;
-      if (error === undefined) entry.run.end(entry.failure);
-      else if (entry.settlement.outcome === 'complete' && isBerthError(error, 'VALIDATION')) {
-        this.pending.push({ run: entry.run, settlement: failure(entry.run, error), failure: entry.failure });
+      if (error === undefined) run.end(run.failure);
+      else if (run.settlement?.outcome === 'complete' && isBerthError(error, 'VALIDATION')) {
+        run.settlement = failure(run, error);
+        this.pending.push(run);
       } else {
-        this.report(error, entry.run.lease);
-        entry.run.end(entry.failure);
+        this.report(error, run.lease);
+        run.end(run.failure);
       }
     }
     this.hold(leases);
@@ -383,7 +377,9 @@ class QueueWorker<T> implements Worker {
     // cannot report a conflict for a job that is already done.
     this.held.delete(run);
     if (this.batched) {
-      this.pending.push({ run, settlement, failure });
+      run.settlement = settlement;
+      run.failure = failure;
+      this.pending.push(run);
       this.inFlight.delete(run);
       this.slotFreed();
       return;
@@ -573,7 +569,7 @@ class QueueWorker<T> implements Worker {
     clearTimeout(this.retentionTimer);
     clearTimeout(this.timer);
     // Settlements a fatal error left unsent: the leases expire and the jobs are delivered again.
-    for (const entry of this.pending.splice(0)) entry.run.end(entry.failure);
+    for (const run of this.pending.splice(0)) run.end(run.failure);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,6 +1,6 @@
 import type { DocumentValue } from '../values/document.js';
 import type { Lease } from './job.js';
-import type { JobContext, JobQueue } from './job-queue.js';
+import type { JobContext, JobQueue, Settlement } from './job-queue.js';
 
 /** How a job the worker stopped holding ended for it: its outcome is ignored from then on. */
 export type DroppedAs = 'lost' | 'timedOut';
@@ -24,6 +24,10 @@ export class JobRun<T> implements JobContext<T> {
   renewing = false;
   started = false;
   dropped: DroppedAs | undefined;
+  /** The finished attempt, while it waits for the next `settleAndClaim` call. */
+  settlement: Settlement | undefined;
+  /** What the observer's span ends with (the handler's error, or none). */
+  failure: { readonly error: unknown } | undefined;
   /** Ends the observer's span of this job (set when the handler starts under `instrument()`). */
   endJob: ((failure: { readonly error: unknown } | undefined) => void) | undefined;
   private controller: AbortController | undefined;
