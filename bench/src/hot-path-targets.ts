@@ -14,6 +14,13 @@ export const hotPathTargets: readonly Target[] = [
     max: 1.5,
     peer: 'unstorage',
   },
+  {
+    suite: 'queue worker overhead, concurrency 10',
+    name: 'memory queue.work (settleAndClaim)',
+    label: 'memory queue.work, concurrency 10 (mean of runs)',
+    max: 1.3,
+    peer: 'dequeueMany + complete loop',
+  },
   ...[
     'sqlite find indexed eq (100 hits)',
     'sqlite find sorted by float, limit 50 (10 000 docs)',

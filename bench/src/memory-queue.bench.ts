@@ -7,8 +7,8 @@
  * those cost, plus the async API and, when processing, the shared worker.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JobQueue, QueueBackend } from '@berth/core';
-import { type BenchSuite, type LatencyResult, latencyResult, type RunSuite } from './harness.js';
+import { type JobHandler, type JobQueue, type QueueBackend, startWorker, type Worker } from '@berth/core';
+import { type BenchSuite, type CaseResult, type LatencyResult, latencyResult, type RunSuite } from './harness.js';
 
 interface Task {
   readonly kind: string;
@@ -159,11 +159,23 @@ async function untilCompleted(queue: JobQueue<Task>, jobs: number): Promise<void
   while ((await queue.stats()).completed < jobs) await new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * CPU time (user + system) of the last drain: on a machine shared with other
+ * work, wall-clock ratios swing widely while this one stays put.
+ */
+let lastDrainCpuUs = 0;
+
+function cpuMicros(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return used.user + used.system;
+}
+
 /** Enqueues `jobs`, then times a worker from its start until every job is completed. */
 async function drainWithWorker(queue: JobQueue<Task>, jobs: number, concurrency: number): Promise<number> {
   await fill(queue, jobs);
   const { promise: handled, resolve } = deferred<void>();
   let count = 0;
+  const cpu = process.cpuUsage();
   const begin = performance.now();
   const worker = queue.work(
     () => {
@@ -175,6 +187,7 @@ async function drainWithWorker(queue: JobQueue<Task>, jobs: number, concurrency:
   await handled;
   await untilCompleted(queue, jobs);
   const ns = (performance.now() - begin) * 1e6;
+  lastDrainCpuUs = cpuMicros(cpu);
   await worker.close();
   await queue.purge({ finishedBefore: new Date(Date.now() + 1) });
   return ns;
@@ -196,7 +209,7 @@ async function drainArray(jobs: number, concurrency: number): Promise<number> {
 
 /** Processing throughput with no-op handlers at concurrency 1, 10 and 50. */
 export function memoryQueueRunSuites(open: OpenQueueBackend, config: QueueBenchConfig): RunSuite[] {
-  return [1, 10, 50].map((concurrency): RunSuite => {
+  const suites = [1, 10, 50].map((concurrency): RunSuite => {
     const slot = new BackendSlot(open);
     return {
       name: `queue process, concurrency ${concurrency}`,
@@ -213,6 +226,136 @@ export function memoryQueueRunSuites(open: OpenQueueBackend, config: QueueBenchC
       ],
     };
   });
+  return [...suites, workerOverheadSuite(open, config)];
+}
+
+/**
+ * The worker's own cost: a hand-written loop on the same queue, leasing
+ * `concurrency` jobs with `dequeueMany`, running the no-op handler and
+ * awaiting each `complete`, until the queue is empty.
+ */
+async function drainByHand(queue: JobQueue<Task>, jobs: number, concurrency: number): Promise<number> {
+  await fill(queue, jobs);
+  let count = 0;
+  const handler = (_job: unknown): void => {
+    count += 1;
+  };
+  const cpu = process.cpuUsage();
+  const begin = performance.now();
+  for (;;) {
+    const leases = await queue.dequeueMany(concurrency);
+    if (leases.length === 0) break;
+    await Promise.all(
+      leases.map(async (lease) => {
+        await handler(lease.job);
+        await queue.complete(lease);
+      }),
+    );
+  }
+  const ns = (performance.now() - begin) * 1e6;
+  lastDrainCpuUs = cpuMicros(cpu);
+  if (count !== jobs) throw new Error(`the hand-written loop handled ${count} of ${jobs} jobs`);
+  await queue.purge({ finishedBefore: new Date(Date.now() + 1) });
+  return ns;
+}
+
+/** The same queue seen without `settleAndClaim`, so the shared worker takes its plain path. */
+function withoutSettleAndClaim(queue: JobQueue<Task>): JobQueue<Task> {
+  const plain = Object.create(queue, { settleAndClaim: { value: undefined } }) as JobQueue<Task>;
+  return Object.assign(plain, {
+    work: (handler: JobHandler<Task>, options?: Parameters<JobQueue<Task>['work']>[1]): Worker =>
+      startWorker(plain, handler, options),
+  });
+}
+
+const OVERHEAD_SUITE = 'queue worker overhead, concurrency 10';
+
+/** Per round, each worker case's wall-clock and CPU time over the hand-written loop's in the same round. */
+const overheadRatios = new Map<string, { readonly wall: number[]; readonly cpu: number[] }>();
+
+/**
+ * `queue.work()` against a hand-written `dequeueMany` + `complete` loop on
+ * the same queue, at concurrency 10, run by run: with the queue's
+ * `settleAndClaim` and on the plain path. See `formatWorkerOverhead`.
+ */
+function workerOverheadSuite(open: OpenQueueBackend, config: QueueBenchConfig): RunSuite {
+  const slot = new BackendSlot(open);
+  let handNs = Number.NaN;
+  let handCpuUs = Number.NaN;
+  const ratio = (name: string, ns: number): number => {
+    const ratios = overheadRatios.get(name) ?? { wall: [], cpu: [] };
+    ratios.wall.push(ns / handNs);
+    ratios.cpu.push(lastDrainCpuUs / handCpuUs);
+    console.error(
+      name,
+      Math.round(ns / 1e6),
+      Math.round(lastDrainCpuUs / 1e3),
+      'hand',
+      Math.round(handNs / 1e6),
+      Math.round(handCpuUs / 1e3),
+    );
+    overheadRatios.set(name, ratios);
+    return ns;
+  };
+  return {
+    name: OVERHEAD_SUITE,
+    operations: config.jobs,
+    runs: config.runs,
+    cases: [
+      {
+        name: 'dequeueMany + complete loop',
+        baseline: true,
+        setup: () => slot.setup(),
+        run: async () => {
+          handNs = await drainByHand(slot.queue('bench_overhead'), config.jobs, 10);
+          handCpuUs = lastDrainCpuUs;
+          return handNs;
+        },
+      },
+      {
+        name: 'memory queue.work (settleAndClaim)',
+        run: async () => ratio('settleAndClaim', await drainWithWorker(slot.queue('bench_overhead'), config.jobs, 10)),
+      },
+      {
+        name: 'memory queue.work (plain path)',
+        run: async () =>
+          ratio(
+            'plain path',
+            await drainWithWorker(withoutSettleAndClaim(slot.queue('bench_overhead')), config.jobs, 10),
+          ),
+        teardown: () => slot.teardown(),
+      },
+    ],
+  };
+}
+
+/** Median and range of per-round ratios, leaving out the warmup round. */
+function spread(ratios: readonly number[]): string {
+  const sorted = ratios.slice(1).sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+  return `median ${median.toFixed(2)}x, range ${sorted[0]?.toFixed(2)}-${sorted.at(-1)?.toFixed(2)}x`;
+}
+
+/**
+ * The worker-overhead lines: per case, the median and range over the runs
+ * of its time over the hand-written loop's in the same round, by the wall
+ * clock (what the target is about) and by CPU time.
+ */
+export function formatWorkerOverhead(results: readonly CaseResult[]): string {
+  return [...overheadRatios]
+    .map(([name, ratios]) => {
+      const jobsPerSec = results.find(
+        (result) => result.suite === OVERHEAD_SUITE && result.name.includes(name),
+      )?.opsPerSec;
+      const wall = ratios.wall.slice(1).sort((a, b) => a - b);
+      const met = (wall[Math.floor(wall.length / 2)] ?? Number.POSITIVE_INFINITY) <= 1.3 ? 'met' : 'MISSED';
+      return (
+        `memory queue.work (${name}) vs dequeueMany + complete loop, concurrency 10, ${wall.length} runs: ` +
+        `wall ${spread(ratios.wall)}, CPU ${spread(ratios.cpu)}, ` +
+        `${Math.round(jobsPerSec ?? Number.NaN)} jobs/s (target <= 1.3x): ${met}`
+      );
+    })
+    .join('\n');
 }
 
 /**

@@ -24,6 +24,7 @@ import { hotPathTargets } from './hot-path-targets.js';
 import { memoryCacheSuites } from './memory-cache.bench.js';
 import {
   defaultQueueConfig,
+  formatWorkerOverhead,
   memoryQueueLatency,
   memoryQueueRunSuites,
   memoryQueueSuites,
@@ -111,7 +112,8 @@ try {
   console.log('queue processing in whole runs (one sample per run; ops/s is jobs completed per second).\n');
   if (latency.length > 0) console.log(`${formatLatencyTable(latency)}\n`);
   console.log(`${formatSqliteTargets(results)}\n`);
-  console.log(`${formatTargets(results, hotPathTargets)}\n`);
+  console.log(`${formatTargets(results, hotPathTargets)}`);
+  console.log(`${formatWorkerOverhead(results)}\n`);
   console.log(`${sqliteQueueTargets(results, latency).join('\n')}\n`);
   console.log(`${formatTopN()}\n`);
   const file = await writeReport(

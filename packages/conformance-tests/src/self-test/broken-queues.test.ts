@@ -17,6 +17,7 @@ describe('the suite rejects broken queues', () => {
       });
       const failed = results.filter((result) => !result.passed).map((result) => result.name);
       expect(failed.length, `no case of "${broken.group}" failed`).toBeGreaterThan(0);
+      if (broken.rejectedBy !== undefined) expect(failed).toContain(broken.rejectedBy);
     }, 120_000);
   }
 });

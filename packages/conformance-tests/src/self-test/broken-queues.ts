@@ -9,9 +9,14 @@ import type {
   Lease,
   LeaseRef,
   QueueBackend,
+  QueueEvent,
+  QueueOptions,
+  SettleAndClaimResult,
+  SettlementOutcome,
   SignalOptions,
   Worker,
 } from '@berth/core';
+import { startWorker } from '@berth/core';
 import { override } from '../override.js';
 
 /** Replacement methods for a queue; each gets the healthy queue to delegate to. */
@@ -51,7 +56,12 @@ export class BrokenQueueBackend implements QueueBackend {
     return this.inner.close();
   }
 
-  queue<T = DocumentValue>(name: string): JobQueue<T> {
+  queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T> {
+    // A queue with its own retention is wrapped afresh (the policy belongs to that object).
+    if (options !== undefined) {
+      const inner = this.inner.queue<DocumentValue>(name, options);
+      return wrapQueue(inner, this.overrides(inner)) as unknown as JobQueue<T>;
+    }
     let queue = this.queues.get(name);
     if (queue === undefined) {
       const inner = this.inner.queue<DocumentValue>(name);
@@ -185,6 +195,7 @@ const abortsWithPlainErrors: QueueOverrides = (inner) => ({
             get lease() {
               return context.lease;
             },
+            progress: (progress) => context.progress(progress),
           });
         }, options),
 });
@@ -218,9 +229,147 @@ const restartsStoppedWorkers: QueueOverrides = (inner) => ({
   },
 });
 
+/** Starts every page after the first one job late: a job at each page boundary is never listed. */
+const skipsAcrossPages: QueueOverrides = (inner) => ({
+  listJobs: async (options) => {
+    if (options?.cursor === undefined) return inner.listJobs(options);
+    const page = await inner.listJobs({ ...options, limit: Math.min((options.limit ?? 50) + 1, 1_000) });
+    return { jobs: page.jobs.slice(1), cursor: page.cursor };
+  },
+});
+
+/** Starts every retryJobs step from the oldest dead job again, whatever cursor it is given. */
+const retryIgnoresCursor: QueueOverrides = (inner) => ({
+  retryJobs: (options) => inner.retryJobs({ ...options, cursor: undefined }),
+});
+
+/** Prunes, then also removes waiting jobs (cancelled and purged in one go). */
+const prunesUnfinishedJobs: QueueOverrides = (inner) => ({
+  prune: async (options) => {
+    const removed = await inner.prune(options);
+    let more = 0;
+    for (;;) {
+      const { jobs } = await inner.listJobs({ state: 'waiting', limit: 1_000 });
+      if (jobs.length === 0) break;
+      for (const job of jobs) if (await inner.cancel(job.id)) more += 1;
+    }
+    if (more > 0) await inner.purge({ finishedBefore: new Date(Date.now() + 60_000), states: ['cancelled'] });
+    return removed + more;
+  },
+});
+
+/** Swallows the CONFLICT of progress on a stale lease, as an adapter that never checks the token would seem to. */
+const progressIgnoresStaleLeases: QueueOverrides = (inner) => ({
+  progress: async (lease, progress, options) => {
+    try {
+      await inner.progress(lease, progress, options);
+    } catch (error) {
+      if (!(error instanceof Error && 'code' in error && error.code === 'CONFLICT')) throw error;
+    }
+  },
+});
+
+/** Never delivers `expired` events, to listeners or iterators. */
+const dropsExpiredEvents: QueueOverrides = (inner) => ({
+  subscribe: (listener, options) =>
+    inner.subscribe((event) => {
+      if (event.type !== 'expired') listener(event);
+    }, options),
+  events: (options) => {
+    const source = inner.events(options);
+    const iterator: AsyncIterableIterator<QueueEvent> = {
+      next: async () => {
+        for (;;) {
+          const result = await source.next();
+          if (result.done === true || result.value.type !== 'expired') return result;
+        }
+      },
+      return: () => source.return?.() ?? Promise.resolve({ value: undefined, done: true }),
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  },
+});
+
+/** Fires a tick by reading the schedule, then writing it and enqueueing: two racing callers both fire. */
+const firesTicksTwice: QueueOverrides = (inner) => ({
+  fireSchedule: async (name, tick) => {
+    const record = await inner.getSchedule(name);
+    if (record === null || record.paused || record.nextRunAt?.getTime() !== tick.runAt.getTime()) {
+      return { fired: false };
+    }
+    await sleep(1);
+    await inner.putSchedule({
+      name: record.name,
+      spec: record.spec,
+      payload: record.payload,
+      jobOptions: record.jobOptions,
+      missed: record.missed,
+      overlap: record.overlap,
+      paused: record.paused,
+      nextRunAt: tick.nextRunAt,
+    });
+    if (!tick.enqueue) return { fired: true };
+    const dedupe = record.overlap === 'skip' ? { dedupeKey: `schedule:${record.name}` } : {};
+    return {
+      fired: true,
+      job: await inner.enqueue(record.payload, { ...record.jobOptions, ...dedupe, runAt: tick.runAt }),
+    };
+  },
+});
+
+/** Hands the worker jobs without their timeoutMs and drops the worker's own: no attempt ever times out. */
+const neverTimesOut: QueueOverrides = (inner) => {
+  const strip = <L extends Lease<DocumentValue>>(lease: L): L => ({
+    ...lease,
+    job: { ...lease.job, timeoutMs: undefined },
+  });
+  const members: Partial<JobQueue<DocumentValue>> = {
+    dequeue: async (options) => {
+      const lease = await inner.dequeue(options);
+      return lease === null ? null : strip(lease);
+    },
+    dequeueMany: async (count, options) => (await inner.dequeueMany(count, options)).map(strip),
+    settleAndClaim: async (settlements, count, options) => {
+      const result = await (inner.settleAndClaim as NonNullable<typeof inner.settleAndClaim>)(
+        settlements,
+        count,
+        options,
+      );
+      return { outcomes: result.outcomes, leases: result.leases.map(strip) };
+    },
+    // The handler of a case that waits for an abort would hold close() for 30 s: close quickly instead.
+    work: (handler, options) => startWorker(self, handler, { ...options, timeoutMs: undefined, closeTimeoutMs: 100 }),
+  };
+  const self: JobQueue<DocumentValue> = override(inner, members);
+  return members;
+};
+
+/** Settles one by one and lets the first refused settlement fail the whole call. */
+const settlesAllOrNothing: QueueOverrides = (inner) => ({
+  settleAndClaim: async (settlements, count, options): Promise<SettleAndClaimResult<DocumentValue>> => {
+    const outcomes: SettlementOutcome[] = [];
+    for (const settlement of settlements) {
+      if (settlement.outcome === 'complete') {
+        await inner.complete(settlement.lease, settlement.result);
+        outcomes.push({ state: 'completed' });
+      } else {
+        const state = await inner.fail(settlement.lease, settlement.error, {
+          retry: settlement.retry,
+          retryAfterMs: settlement.retryAfterMs,
+        });
+        outcomes.push({ state });
+      }
+    }
+    return { outcomes, leases: count === 0 ? [] : await inner.dequeueMany(count, options) };
+  },
+});
+
 export const brokenQueues: readonly {
   readonly name: string;
   readonly group: string;
+  /** The case that must fail (any case of the group, when absent). */
+  readonly rejectedBy?: string | undefined;
   readonly overrides: QueueOverrides;
 }[] = [
   {
@@ -315,5 +464,58 @@ export const brokenQueues: readonly {
     overrides: (inner) => ({
       work: (handler, options) => inner.work(handler, { ...options, concurrency: (options?.concurrency ?? 1) + 1 }),
     }),
+  },
+  {
+    name: 'skips a job at every page boundary of a listing',
+    group: 'queue-listing',
+    rejectedBy: 'pages neither skip nor repeat jobs while jobs are added and change state between pages',
+    overrides: skipsAcrossPages,
+  },
+  {
+    name: 'ignores the cursor of retryJobs, starting over each step',
+    group: 'queue-bulk-admin',
+    rejectedBy:
+      'each step examines at most limit jobs, oldest first, and the cursor resumes after the last one until it is undefined',
+    overrides: retryIgnoresCursor,
+  },
+  {
+    name: 'prunes waiting jobs too',
+    group: 'queue-retention',
+    rejectedBy: 'prune never removes waiting or active jobs, however old, even with maxCount 0 and maxAgeMs 0',
+    overrides: prunesUnfinishedJobs,
+  },
+  {
+    name: 'accepts progress on a stale lease',
+    group: 'queue-progress',
+    rejectedBy:
+      'progress with a stale lease (expired and redelivered, settled, cancelled, made up) is CONFLICT and changes nothing',
+    overrides: progressIgnoresStaleLeases,
+  },
+  {
+    name: 'never emits expired',
+    group: 'queue-events',
+    rejectedBy: 'a lease that expires emits expired before the redelivery starts; on the last attempt it ends in dead',
+    overrides: dropsExpiredEvents,
+  },
+  {
+    name: 'fires a tick twice when two schedulers race',
+    group: 'queue-schedules',
+    rejectedBy:
+      'two schedulers racing on one tick (queue objects of one backend, and two backends where the run opens one): exactly one fires',
+    overrides: firesTicksTwice,
+  },
+  {
+    name: 'never aborts a handler at its timeout',
+    group: 'queue-timeout',
+    rejectedBy:
+      "past the job's timeoutMs the handler's signal aborts with a TIMEOUT error and the attempt fails: retried, then dead",
+    overrides: neverTimesOut,
+  },
+  {
+    name: 'fails a whole settleAndClaim on one stale lease',
+    group: 'queue-settle-and-claim',
+    rejectedBy:
+      'each settlement gets its own outcome: completed, waiting, dead, or the CONFLICT of a stale lease and the VALIDATION of a bad result, which stop nothing',
+    overrides: settlesAllOrNothing,
   },
 ];

@@ -125,15 +125,13 @@ describe('instrument on the memory backend', () => {
     const handle = events.find((event) => event.operation === 'handle');
     expect(work).toMatchObject({ kind: 'queue', target: 'mails', worker: true, ok: true });
     expect(handle).toMatchObject({ worker: true, ok: true, parentId: work?.id, attempt: 1 });
-    expect(events.find((event) => event.operation === 'complete')).toMatchObject({
-      worker: true,
-      ok: true,
-      parentId: handle?.id,
-      jobId: handle?.jobId,
-    });
-    expect(
-      events.filter((event) => event.operation === 'dequeueMany').every((event) => event.parentId === work?.id),
-    ).toBe(true);
+    // The memory queue settles and claims in one call: the worker's batches are children of `work`,
+    // and the job's `handle` ends once the batch that carried its settlement has been applied.
+    const batches = events.filter((event) => event.operation === 'settleAndClaim');
+    expect(batches.length).toBeGreaterThan(0);
+    expect(batches.every((event) => event.worker === true && event.parentId === work?.id)).toBe(true);
+    expect(batches.reduce((sum, event) => sum + (event.rows ?? 0), 0)).toBe(1);
+    expect(events.some((event) => event.operation === 'complete' || event.operation === 'dequeueMany')).toBe(false);
     expect(events.at(-1)).toBe(work);
   });
 
@@ -373,7 +371,7 @@ describe('spans on the memory backend', () => {
     );
     await jobs.enqueue({ n: 1 });
     await jobs.enqueue({ n: 2 }, { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 1 } });
-    await until(() => ends(log).filter((event) => event.operation === 'fail').length === 2);
+    await until(() => ends(log).filter((event) => event.operation === 'handle').length === 3);
     await worker.close();
     expectWellNested(log);
 
@@ -388,15 +386,15 @@ describe('spans on the memory backend', () => {
       [2, false, true],
     ]);
     expect(handles[1]?.error).toMatchObject({ message: 'attempt 1 failed' });
-    const settled = (handle: OperationEvent | undefined) =>
-      events
-        .filter((event) => event.parentId === handle?.id && event.operation !== 'extendLease')
-        .map((event) => [event.operation, event.result, event.jobId === handle?.jobId]);
-    expect(settled(handles[0])).toEqual([['complete', undefined, true]]);
-    // The first failure is retried (the job waits again), the second is its last attempt.
-    expect(settled(handles[1])).toEqual([['fail', 'waiting', true]]);
-    expect(settled(handles[2])).toEqual([['fail', 'dead', true]]);
-    const claims = events.filter((event) => event.operation === 'dequeueMany');
+    // Settlements travel in the worker's settleAndClaim batches, not as children of each handle.
+    for (const handle of handles) {
+      expect(events.filter((event) => event.parentId === handle.id && event.operation !== 'extendLease')).toEqual([]);
+    }
+    // Each handle ends once its settlement has been applied: the first failure was retried, the second made the job dead.
+    const failing = await jobs.get(handles[1]?.jobId as string);
+    expect(failing).toMatchObject({ state: 'dead', attempts: 2 });
+    expect((await jobs.get(handles[0]?.jobId as string))?.state).toBe('completed');
+    const claims = events.filter((event) => event.operation === 'settleAndClaim');
     expect(claims.length).toBeGreaterThan(0);
     for (const claim of claims) expect(claim).toMatchObject({ worker: true, parentId: work?.id });
     expect(claims.reduce((sum, claim) => sum + (claim.rows ?? 0), 0)).toBe(3);

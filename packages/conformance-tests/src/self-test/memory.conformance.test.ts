@@ -1,4 +1,6 @@
 import { MemoryBackend } from '@berth/adapter-memory';
+import type { QueueBackend } from '@berth/core';
+import { override } from '../override.js';
 import { queueConformance } from '../queue-suite.js';
 import { repositoryConformance } from '../repository-suite.js';
 
@@ -17,6 +19,10 @@ repositoryConformance({
 queueConformance({
   name: 'memory',
   createBackend: () => new MemoryBackend(),
+  // Another handle on the same in-process engine, so the cases that race two
+  // backends on one storage (schedulers, bulk steps) run their second half too.
+  openSameStorage: (first: QueueBackend) =>
+    override(first, { connect: async () => undefined, close: async () => undefined }),
   capabilities: {
     repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false },
     queue: { level: 'single-node', transactionalEnqueue: true, durable: false, notifications: true },

@@ -847,7 +847,10 @@ class InstrumentedQueue<T> extends InstrumentedTransactionalQueue<T, JobQueue<T>
    * operation that lasts until the worker has stopped, its claims
    * (`dequeueMany`), one `handle` per job (the handler, then the job's
    * `complete` or `fail`, with the lease renewals made meanwhile, as its
-   * children) and the `release` of unstarted jobs on close. An adapter whose
+   * children) and the `release` of unstarted jobs on close. Where the queue
+   * has `settleAndClaim`, settlements and claims travel together in its
+   * calls (children of `work`), and each `handle` ends once the call that
+   * carried its settlement has been applied. An adapter whose
    * `work()` does not run core's `startWorker` reports one `handle` per job
    * and nothing else.
    */

@@ -1,8 +1,9 @@
-import { AbortedError, isBerthError, ValidationError } from '../errors.js';
+import { AbortedError, isBerthError, TimeoutError, ValidationError } from '../errors.js';
 import type { DocumentValue } from '../values/document.js';
 import type { Lease } from './job.js';
 import { checkDuration } from './job-options.js';
-import type { JobContext, JobHandler, JobQueue, Worker, WorkerOptions } from './job-queue.js';
+import type { JobHandler, JobQueue, Settlement, SettlementOutcome, Worker, WorkerOptions } from './job-queue.js';
+import { JobRun, renewalDelay } from './worker-job-run.js';
 import { WORKER_OBSERVER, type WorkerObserver } from './worker-observer.js';
 
 /** How an adapter tells workers that a job may be available (LISTEN/NOTIFY, pub/sub, in-process events). */
@@ -27,11 +28,11 @@ function isFatal(error: unknown): boolean {
 
 type ObservedWorkerOptions = WorkerOptions & { readonly [WORKER_OBSERVER]?: WorkerObserver | undefined };
 
-interface Running<T> {
-  lease: Lease<T>;
-  readonly controller: AbortController;
-  lost: boolean;
-}
+/** Jobs removed per `prune` call; a full step means more may be due, so the next one comes soon. */
+const PRUNE_STEP = 1_000;
+
+/** The pause between retention steps while a backlog of expired jobs is being removed. */
+const PRUNE_CATCH_UP_MS = 100;
 
 /**
  * Whether a handler's error asks for no further attempts: an error whose
@@ -40,6 +41,14 @@ interface Running<T> {
  */
 export function isPermanentFailure(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false;
+}
+
+function isRetryable(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 function checkCount(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -53,6 +62,13 @@ function checkCount(name: string, value: number | undefined, fallback: number, m
 /**
  * The worker every queue adapter hands out from `queue.work()`: written once,
  * on top of the JobQueue port, so all engines get the same behaviour.
+ *
+ * One loop claims jobs. With `settleAndClaim`, finished attempts are queued
+ * and sent with the next claim in one call, and attempts that finish while a
+ * call is in flight go with the call after it (one call at a time); without
+ * it, each attempt is settled on its own and the loop calls `dequeueMany`.
+ * One timer serves every held lease (renewals at a third of the lease) and
+ * every attempt's timeout.
  */
 class QueueWorker<T> implements Worker {
   private readonly concurrency: number;
@@ -60,12 +76,26 @@ class QueueWorker<T> implements Worker {
   private readonly pollIntervalMs: number;
   private readonly closeTimeoutMs: number;
   private readonly leaseMs: number | undefined;
-  private readonly inFlight = new Set<Running<T>>();
-  private readonly prefetched: Lease<T>[] = [];
-  private readonly renewals = new Map<string, ReturnType<typeof setInterval>>();
+  private readonly timeoutMs: number | undefined;
+  private readonly retentionIntervalMs: number;
+  /** Handlers running; on the plain path also attempts being settled (they keep their slot). */
+  private readonly inFlight = new Set<JobRun<T>>();
+  private readonly prefetched: JobRun<T>[] = [];
+  /** Every lease the worker renews: prefetched jobs and running handlers. */
+  private readonly held = new Set<JobRun<T>>();
+  /** Finished attempts waiting for the next `settleAndClaim` call (each run carries its settlement). */
+  private pending: JobRun<T>[] = [];
+  private readonly batched: boolean;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private retentionTimer: ReturnType<typeof setTimeout> | undefined;
+  private pruning: Promise<void> | undefined;
   private readonly unsubscribe: (() => void) | undefined;
   private readonly loopDone: Promise<void>;
   private closing = false;
+  /** Set when close() gave up waiting for handlers: their outcomes are ignored. */
+  private abandoned = false;
+  private startingHandlers = false;
   /** Set once the backend failed for good; later errors of the same kind are not reported again. */
   private stoppedByFatalError = false;
   private closed: Promise<void> | undefined;
@@ -87,12 +117,17 @@ class QueueWorker<T> implements Worker {
     this.pollIntervalMs = checkDuration('pollIntervalMs', options.pollIntervalMs ?? 1_000, 1);
     this.closeTimeoutMs = checkDuration('closeTimeoutMs', options.closeTimeoutMs ?? 30_000);
     this.leaseMs = options.leaseMs === undefined ? undefined : checkDuration('leaseMs', options.leaseMs, 1);
+    this.timeoutMs = options.timeoutMs === undefined ? undefined : checkDuration('timeoutMs', options.timeoutMs, 1);
+    this.retentionIntervalMs = checkDuration('retentionIntervalMs', options.retentionIntervalMs ?? 60_000);
     if (typeof handler !== 'function') throw new ValidationError('work() needs a handler function', 'handler');
     this.observer = (options as ObservedWorkerOptions)[WORKER_OBSERVER];
     this.queue = this.observer === undefined ? queue : this.observer.wrap(queue);
+    this.batched = typeof this.queue.settleAndClaim === 'function';
     this.unsubscribe = notifier?.onJobAvailable(() => this.jobAvailable());
     options.signal?.addEventListener('abort', () => void this.close(), { once: true });
     this.loopDone = this.loop();
+    // Queues from before the retention port have no prune(): nothing to apply there.
+    if (this.retentionIntervalMs > 0 && typeof this.queue.prune === 'function') this.pruning = this.prune();
     if (options.signal?.aborted) void this.close();
   }
 
@@ -130,13 +165,14 @@ class QueueWorker<T> implements Worker {
     wakeUp?.();
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Waits for `ms`, or without a timer (`undefined`: every slot is busy, and a finishing job wakes the loop). */
+  private sleep(ms: number | undefined): Promise<void> {
     if (this.missedWakeUp) {
       this.missedWakeUp = false;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.wake(), ms);
+      const timer = ms === undefined ? undefined : setTimeout(() => this.wake(), ms);
       this.wakeUp = () => {
         clearTimeout(timer);
         resolve();
@@ -144,34 +180,121 @@ class QueueWorker<T> implements Worker {
     });
   }
 
+  private freeCapacity(): number {
+    return this.concurrency + this.prefetch - this.inFlight.size - this.prefetched.length;
+  }
+
+  private claimLeaseMs(): number | undefined {
+    return this.prefetch > 0 ? Math.min(this.leaseMs ?? PREFETCH_LEASE_MS, PREFETCH_LEASE_MS) : this.leaseMs;
+  }
+
   private async loop(): Promise<void> {
     let failures = 0;
-    while (!this.closing) {
-      const capacity = this.concurrency + this.prefetch - this.inFlight.size - this.prefetched.length;
-      if (capacity > 0) {
-        let leases: Lease<T>[];
-        try {
-          const leaseMs =
-            this.prefetch > 0 ? Math.min(this.leaseMs ?? PREFETCH_LEASE_MS, PREFETCH_LEASE_MS) : this.leaseMs;
-          leases = await this.queue.dequeueMany(capacity, leaseMs === undefined ? {} : { leaseMs });
-        } catch (error) {
-          this.report(error);
+    let releasedPrefetched = false;
+    for (;;) {
+      if (this.closing) {
+        if (this.stoppedByFatalError) break;
+        if (!releasedPrefetched) {
+          releasedPrefetched = true;
+          await this.releasePrefetched();
+        }
+        // Attempts that finish while closing are still settled, one call at a time.
+        if (!this.batched) break;
+        if (this.pending.length > 0) {
+          const settled = await this.exchange(0);
+          if (settled === undefined && !this.stoppedByFatalError) {
+            failures += 1;
+            await this.sleep(this.fetchBackoffMs(failures));
+          }
+          continue;
+        }
+        if (this.inFlight.size === 0 || this.abandoned) break;
+        await this.sleep(undefined);
+        continue;
+      }
+      const capacity = this.freeCapacity();
+      if (capacity > 0 || this.pending.length > 0) {
+        const claimed = this.batched ? await this.exchange(capacity) : await this.claim(capacity);
+        if (claimed === undefined) {
           if (this.stoppedByFatalError) break;
           failures += 1;
           if (!this.closing) await this.sleep(this.fetchBackoffMs(failures));
           continue;
         }
         failures = 0;
-        for (const lease of leases) {
-          this.prefetched.push(lease);
-          this.startRenewal(lease);
-        }
         this.startHandlers();
         // Never sleep after a non-empty fetch: there may be more due jobs.
-        if (leases.length > 0) continue;
+        if (claimed > 0 || this.pending.length > 0) continue;
       }
-      if (this.closing) break;
-      await this.sleep(this.pollIntervalMs);
+      if (this.closing) continue;
+      await this.sleep(this.freeCapacity() > 0 ? this.pollIntervalMs : undefined);
+    }
+  }
+
+  /** The plain path: leases up to `count` jobs; the number leased, or `undefined` after a reported failure. */
+  private async claim(count: number): Promise<number | undefined> {
+    const leaseMs = this.claimLeaseMs();
+    let leases: Lease<T>[];
+    try {
+      leases = await this.queue.dequeueMany(count, leaseMs === undefined ? {} : { leaseMs });
+    } catch (error) {
+      this.report(error);
+      return undefined;
+    }
+    this.hold(leases);
+    return leases.length;
+  }
+
+  /**
+   * The batched path: sends every queued settlement with a claim for `count`
+   * jobs in one call. A settlement refused for its result (`VALIDATION`)
+   * fails the attempt in the next call instead of leaving the job active.
+   */
+  private async exchange(count: number): Promise<number | undefined> {
+    const batch = this.pending;
+    this.pending = [];
+    const leaseMs = this.claimLeaseMs();
+    let outcomes: readonly SettlementOutcome[];
+    let leases: Lease<T>[];
+    try {
+      const settleAndClaim = this.queue.settleAndClaim as NonNullable<JobQueue<T>['settleAndClaim']>;
+      ({ outcomes, leases } = await settleAndClaim.call(
+        this.queue,
+        batch.map((run) => run.settlement as Settlement),
+        count,
+        leaseMs === undefined ? {} : { leaseMs },
+      ));
+    } catch (error) {
+      // Nothing was applied: a passing failure keeps the settlements for the next call.
+      if (isRetryable(error) && !isFatal(error)) this.pending = batch.concat(this.pending);
+      else for (const run of batch) run.end(run.failure);
+      this.report(error);
+      return undefined;
+    }
+    for (let index = 0; index < batch.length; index += 1) {
+      const run = batch[index] as JobRun<T>;
+      const error = outcomes[index]?.error;
+      if (error === undefined) run.end(run.failure);
+      else if (run.settlement?.outcome === 'complete' && isBerthError(error, 'VALIDATION')) {
+        run.settlement = failure(run, error);
+        this.pending.push(run);
+      } else {
+        this.report(error, run.lease);
+        run.end(run.failure);
+      }
+    }
+    this.hold(leases);
+    return leases.length;
+  }
+
+  private hold(leases: readonly Lease<T>[]): void {
+    if (leases.length === 0) return;
+    const now = Date.now();
+    for (const lease of leases) {
+      const run = new JobRun(lease, this.queue, now);
+      this.prefetched.push(run);
+      this.held.add(run);
+      this.armTimer(run.renewAt);
     }
   }
 
@@ -181,119 +304,224 @@ class QueueWorker<T> implements Worker {
     return Math.min(ceiling, this.pollIntervalMs * 2 ** Math.min(failures - 1, 30));
   }
 
-  private prefetchLeaseMs(lease: Lease<T>): number {
-    return Math.min(this.leaseMs ?? lease.job.leaseMs, PREFETCH_LEASE_MS);
-  }
-
   private startHandlers(): void {
-    while (!this.closing && this.inFlight.size < this.concurrency && this.prefetched.length > 0) {
-      const lease = this.prefetched.shift() as Lease<T>;
-      void this.handle(lease);
+    // A handler that finishes synchronously frees its slot inside this loop; the loop picks it up.
+    if (this.startingHandlers) return;
+    this.startingHandlers = true;
+    try {
+      while (!this.closing && this.inFlight.size < this.concurrency && this.prefetched.length > 0) {
+        this.handle(this.prefetched.shift() as JobRun<T>);
+      }
+    } finally {
+      this.startingHandlers = false;
     }
   }
 
-  /** Renews a lease at a third of its duration until it is released or lost. */
-  private startRenewal(lease: Lease<T>): void {
-    const duration = Math.max(1, lease.expiresAt.getTime() - Date.now());
-    const timer = setInterval(() => void this.renew(lease.job.id), Math.max(1, Math.floor(duration / 3)));
-    this.renewals.set(lease.job.id, timer);
-  }
-
-  private stopRenewal(jobId: string): void {
-    clearInterval(this.renewals.get(jobId));
-    this.renewals.delete(jobId);
-  }
-
-  private currentLease(jobId: string): { lease: Lease<T>; running: Running<T> | undefined } | undefined {
-    for (const running of this.inFlight) if (running.lease.job.id === jobId) return { lease: running.lease, running };
-    const lease = this.prefetched.find((candidate) => candidate.job.id === jobId);
-    return lease === undefined ? undefined : { lease, running: undefined };
-  }
-
-  private async renew(jobId: string): Promise<void> {
-    const current = this.currentLease(jobId);
-    if (current === undefined || !this.renewals.has(jobId)) return this.stopRenewal(jobId);
-    // Prefetched jobs keep short leases; running ones get their full lease.
-    const leaseMs = current.running === undefined ? this.prefetchLeaseMs(current.lease) : this.leaseMs;
+  private handle(run: JobRun<T>): void {
+    this.inFlight.add(run);
+    run.started = true;
+    run.endJob = this.observer?.job(run.lease);
+    const timeoutMs = run.lease.job.timeoutMs ?? this.timeoutMs;
+    if (timeoutMs !== undefined) {
+      run.deadline = Date.now() + timeoutMs;
+      this.armTimer(run.deadline);
+    }
+    let outcome: unknown;
     try {
-      const renewed = await this.queue.extendLease(current.lease, leaseMs);
-      if (current.running !== undefined) current.running.lease = renewed;
-      else {
-        const index = this.prefetched.indexOf(current.lease);
-        if (index >= 0) this.prefetched[index] = renewed;
-      }
+      outcome = this.handler(run.lease.job, run);
     } catch (error) {
-      // Stopped while the renewal was in flight: the job is being settled.
-      if (!this.renewals.has(jobId)) return;
-      if (!isBerthError(error, 'CONFLICT')) return this.report(error, current.lease);
-      // The lease is gone (expired, cancelled): stop the handler, drop the job.
-      this.stopRenewal(jobId);
-      if (current.running !== undefined) {
-        current.running.lost = true;
-        current.running.controller.abort(error);
-      } else {
-        const index = this.prefetched.indexOf(current.lease);
-        if (index >= 0) this.prefetched.splice(index, 1);
-      }
-      this.report(error, current.lease);
+      this.handlerThrew(run, error);
+      return;
     }
+    if (isPromiseLike(outcome)) {
+      outcome.then(
+        (result) => this.handlerReturned(run, result),
+        (error: unknown) => this.handlerThrew(run, error),
+      );
+    } else this.handlerReturned(run, outcome);
   }
 
-  private async handle(lease: Lease<T>): Promise<void> {
-    const running: Running<T> = { lease, controller: new AbortController(), lost: false };
-    this.inFlight.add(running);
-    const endJob = this.observer?.job(lease);
-    let failure: { readonly error: unknown } | undefined;
+  private handlerReturned(run: JobRun<T>, result: unknown): void {
+    if (this.droppedHandlerEnded(run, undefined)) return;
+    this.settle(
+      run,
+      { lease: run.lease, outcome: 'complete', result: (result ?? undefined) as DocumentValue },
+      undefined,
+    );
+  }
+
+  private handlerThrew(run: JobRun<T>, error: unknown): void {
+    if (this.droppedHandlerEnded(run, { error })) return;
+    this.settle(run, failure(run, error), { error });
+  }
+
+  /** A handler whose job the worker no longer holds has returned: its outcome is ignored. */
+  private droppedHandlerEnded(run: JobRun<T>, failure: { readonly error: unknown } | undefined): boolean {
+    if (run.dropped === undefined) return false;
+    // A timed-out attempt gave its slot back (and was settled) when it timed out.
+    if (run.dropped === 'lost') {
+      this.inFlight.delete(run);
+      run.end(failure);
+      this.slotFreed();
+    }
+    return true;
+  }
+
+  /**
+   * Settles a finished attempt: queued for the next `settleAndClaim` (the
+   * slot is free at once), or on the plain path sent now, the slot staying
+   * taken until the engine answers.
+   */
+  private settle(run: JobRun<T>, settlement: Settlement, failure: { readonly error: unknown } | undefined): void {
+    // Renewal stops before settling, so a renewal racing a slow settlement
+    // cannot report a conflict for a job that is already done.
+    this.held.delete(run);
+    if (this.batched) {
+      run.settlement = settlement;
+      run.failure = failure;
+      this.pending.push(run);
+      this.inFlight.delete(run);
+      this.slotFreed();
+      return;
+    }
+    void this.settleNow(settlement).then(() => {
+      this.inFlight.delete(run);
+      run.end(failure);
+      this.slotFreed();
+    });
+  }
+
+  private async settleNow(settlement: Settlement): Promise<void> {
     try {
-      const queue = this.queue;
-      const context: JobContext<T> = {
-        signal: running.controller.signal,
-        get lease() {
-          return running.lease;
-        },
-        progress: (progress) => queue.progress(running.lease, progress),
-      };
-      let result: DocumentValue | undefined;
-      try {
-        result = (await this.handler(lease.job, context)) ?? undefined;
-      } catch (error) {
-        failure = { error };
-        // Renewal stops before settling, so a renewal racing a slow fail()
-        // cannot report a conflict for a job that is already done.
-        this.stopRenewal(lease.job.id);
-        if (!running.lost) {
-          const retry = !isPermanentFailure(error);
-          await this.settle(running, () => this.queue.fail(running.lease, error, retry ? {} : { retry: false }));
-        }
+      if (settlement.outcome === 'fail') {
+        const { lease, error, retry } = settlement;
+        await this.queue.fail(lease, error, retry === false ? { retry } : {});
         return;
       }
-      this.stopRenewal(lease.job.id);
-      if (running.lost) return;
-      await this.settle(running, async () => {
-        try {
-          await this.queue.complete(running.lease, result);
-        } catch (error) {
-          // A result the engine cannot store fails the attempt instead of leaving the job active.
-          if (!isBerthError(error, 'VALIDATION')) throw error;
-          await this.queue.fail(running.lease, error);
-        }
-      });
-    } finally {
-      this.stopRenewal(lease.job.id);
-      endJob?.(failure);
-      this.inFlight.delete(running);
-      if (this.inFlight.size === 0) this.drained?.();
-      this.startHandlers();
-      this.wake();
+      try {
+        await this.queue.complete(settlement.lease, settlement.result);
+      } catch (error) {
+        // A result the engine cannot store fails the attempt instead of leaving the job active.
+        if (!isBerthError(error, 'VALIDATION')) throw error;
+        await this.queue.fail(settlement.lease, error);
+      }
+    } catch (error) {
+      this.report(error, settlement.lease as Lease<T>);
     }
   }
 
-  private async settle(running: Running<T>, work: () => Promise<unknown>): Promise<void> {
-    try {
-      await work();
-    } catch (error) {
-      this.report(error, running.lease);
+  private slotFreed(): void {
+    if (this.inFlight.size === 0) this.drained?.();
+    this.startHandlers();
+    this.wake();
+  }
+
+  /** Schedules the worker's one timer for `at`, unless it already fires earlier. */
+  private armTimer(at: number): void {
+    if (at >= this.timerAt) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.timerFired(), Math.max(0, at - Date.now()));
+  }
+
+  /** Times out attempts past their deadline and renews leases due for renewal, then sets the timer for the next. */
+  private timerFired(): void {
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const run of this.held) {
+      if (run.deadline <= now) {
+        this.timeOut(run);
+        continue;
+      }
+      if (!run.renewing) {
+        if (run.renewAt <= now) void this.renew(run);
+        else next = Math.min(next, run.renewAt);
+      }
+      next = Math.min(next, run.deadline);
     }
+    if (next !== Number.POSITIVE_INFINITY) this.armTimer(next);
+  }
+
+  /**
+   * Past its deadline the attempt fails with a `TIMEOUT` error, its lease is
+   * no longer renewed and its slot is freed, whatever the handler does next.
+   */
+  private timeOut(run: JobRun<T>): void {
+    const timeoutMs = run.lease.job.timeoutMs ?? this.timeoutMs;
+    const error = new TimeoutError(`job ${run.lease.job.id} ran longer than its timeout of ${timeoutMs} ms`);
+    run.dropped = 'timedOut';
+    run.abort(error);
+    this.settle(run, failure(run, error), { error });
+  }
+
+  private async renew(run: JobRun<T>): Promise<void> {
+    run.renewing = true;
+    // Prefetched jobs keep short leases; running ones get their full lease.
+    const leaseMs = run.started ? this.leaseMs : Math.min(this.leaseMs ?? run.lease.job.leaseMs, PREFETCH_LEASE_MS);
+    try {
+      const renewed = await this.queue.extendLease(run.lease, leaseMs);
+      // Settled while the renewal was in flight: the job is no longer held.
+      if (!this.held.has(run)) return;
+      const now = Date.now();
+      run.lease = renewed;
+      run.renewEveryMs = renewalDelay(renewed, now);
+      run.renewAt = now + run.renewEveryMs;
+    } catch (error) {
+      if (!this.held.has(run)) return;
+      if (!isBerthError(error, 'CONFLICT')) {
+        run.renewAt = Date.now() + run.renewEveryMs;
+        this.report(error, run.lease);
+        return;
+      }
+      // The lease is gone (expired, cancelled): stop the handler, drop the job.
+      this.held.delete(run);
+      if (run.started) {
+        run.dropped = 'lost';
+        run.abort(error);
+      } else {
+        const index = this.prefetched.indexOf(run);
+        if (index >= 0) this.prefetched.splice(index, 1);
+      }
+      this.report(error, run.lease);
+    } finally {
+      run.renewing = false;
+      if (this.held.has(run)) this.armTimer(run.renewAt);
+    }
+  }
+
+  /**
+   * Applies the queue's retention policy one bounded step at a time: again
+   * soon while steps come back full, else every `retentionIntervalMs`.
+   */
+  private async prune(): Promise<void> {
+    let removed = 0;
+    try {
+      removed = await this.queue.prune({ limit: PRUNE_STEP });
+    } catch (error) {
+      this.report(error);
+    }
+    if (this.closing) return;
+    const delay =
+      removed >= PRUNE_STEP ? Math.min(PRUNE_CATCH_UP_MS, this.retentionIntervalMs) : this.retentionIntervalMs;
+    this.retentionTimer = setTimeout(() => {
+      this.pruning = this.prune();
+    }, delay);
+  }
+
+  private async releasePrefetched(): Promise<void> {
+    const unstarted = this.prefetched.splice(0);
+    await Promise.all(
+      unstarted.map(async (run) => {
+        this.held.delete(run);
+        try {
+          await this.queue.release(run.lease);
+        } catch (error) {
+          this.report(error, run.lease);
+        }
+      }),
+    );
   }
 
   close(): Promise<void> {
@@ -312,44 +540,47 @@ class QueueWorker<T> implements Worker {
   private async stop(): Promise<void> {
     this.closing = true;
     this.unsubscribe?.();
+    clearTimeout(this.retentionTimer);
     this.wake();
-    await this.loopDone;
-    const unstarted = this.prefetched.splice(0);
-    await Promise.all(
-      unstarted.map(async (lease) => {
-        this.stopRenewal(lease.job.id);
-        try {
-          await this.queue.release(lease);
-        } catch (error) {
-          this.report(error, lease);
-        }
-      }),
-    );
-    if (this.inFlight.size > 0) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const drained = new Promise<void>((resolve) => {
-        this.drained = resolve;
-      });
-      const timedOut = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), this.closeTimeoutMs);
-      });
-      const outcome = await Promise.race([drained, timedOut]);
-      clearTimeout(timer);
-      if (outcome === 'timeout') {
-        // Past the grace period: tell handlers to stop. Their leases are left
-        // to expire, so the jobs are delivered again.
-        for (const running of this.inFlight) {
-          running.lost = true;
-          this.stopRenewal(running.lease.job.id);
-          running.controller.abort(new AbortedError('worker closed before the job finished'));
-        }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const drained = new Promise<void>((resolve) => {
+      this.drained = resolve;
+      if (this.inFlight.size === 0) resolve();
+    });
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.closeTimeoutMs);
+    });
+    const outcome = await Promise.race([Promise.all([this.loopDone, drained]), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      // Past the grace period: tell handlers to stop. Their leases are left
+      // to expire, so the jobs are delivered again.
+      this.abandoned = true;
+      for (const run of this.inFlight) {
+        if (run.dropped !== undefined) continue;
+        run.dropped = 'lost';
+        this.held.delete(run);
+        run.abort(new AbortedError('worker closed before the job finished'));
       }
+      this.wake();
     }
+    await this.loopDone;
+    await this.pruning;
+    clearTimeout(this.retentionTimer);
+    clearTimeout(this.timer);
+    // Settlements a fatal error left unsent: the leases expire and the jobs are delivered again.
+    for (const run of this.pending.splice(0)) run.end(run.failure);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+function failure<T>(run: JobRun<T>, error: unknown): Settlement {
+  return isPermanentFailure(error)
+    ? { lease: run.lease, outcome: 'fail', error, retry: false }
+    : { lease: run.lease, outcome: 'fail', error };
 }
 
 /**
