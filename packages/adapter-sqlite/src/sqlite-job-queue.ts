@@ -132,14 +132,11 @@ type CheckedSettlement =
     };
 
 /** What a settlement did: the job's new state, the attempt, and for a failure its error (and retry time). */
-interface Settled {
-  readonly id: string;
-  readonly state: 'completed' | 'waiting' | 'dead';
-  readonly attempt: number;
-  readonly now: number;
-  readonly error?: JobError;
-  readonly runAt?: number;
-}
+type Settled = { readonly id: string; readonly attempt: number; readonly now: number } & (
+  | { readonly state: 'completed' }
+  | { readonly state: 'dead'; readonly error: JobError }
+  | { readonly state: 'waiting'; readonly error: JobError; readonly runAt: number }
+);
 
 /** What one claim transaction did. */
 interface Claimed {
@@ -498,18 +495,12 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   private afterSettled(settled: readonly Settled[]): void {
     const events = this.hub.events(this.name);
     for (const item of settled) {
-      if (item.runAt !== undefined) this.hub.notifier(this.name).dueAt(item.runAt);
-      const at = new Date(item.now);
-      const base = { queue: this.name, jobId: item.id, at, attempt: item.attempt };
-      if (item.state === 'completed') {
-        if (events.wants('completed')) events.emit({ type: 'completed', ...base });
-      } else if (item.error === undefined) {
-        // Not reached: a failure always carries its error.
-      } else if (item.state === 'dead') {
-        if (events.wants('dead')) events.emit({ type: 'dead', ...base, error: item.error });
-      } else if (events.wants('failed')) {
-        events.emit({ type: 'failed', ...base, error: item.error, retryAt: new Date(item.runAt ?? item.now) });
-      }
+      if (item.state === 'waiting') this.hub.notifier(this.name).dueAt(item.runAt);
+      if (!events.wants(item.state === 'waiting' ? 'failed' : item.state)) continue;
+      const base = { queue: this.name, jobId: item.id, at: new Date(item.now), attempt: item.attempt };
+      if (item.state === 'completed') events.emit({ type: 'completed', ...base });
+      else if (item.state === 'dead') events.emit({ type: 'dead', ...base, error: item.error });
+      else events.emit({ type: 'failed', ...base, error: item.error, retryAt: new Date(item.runAt) });
     }
   }
 

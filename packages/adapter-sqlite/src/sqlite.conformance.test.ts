@@ -40,13 +40,15 @@ function cleanup({ backend, collections, queues }: CleanupInfo<object>): void {
       for (const queue of queues) {
         db.prepare('DELETE FROM _berth_jobs WHERE queue = ?').run(queue);
         db.prepare('DELETE FROM _berth_job_counts WHERE queue = ?').run(queue);
+        db.prepare('DELETE FROM _berth_schedules WHERE queue = ?').run(queue);
       }
     })();
     const left = db
       .prepare(
         `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_berth\\_%' ESCAPE '\\'
            AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-         UNION ALL SELECT 'job of ' || queue FROM _berth_jobs`,
+         UNION ALL SELECT 'job of ' || queue FROM _berth_jobs
+         UNION ALL SELECT 'schedule ' || name || ' of ' || queue FROM _berth_schedules`,
       )
       .pluck()
       .all();
