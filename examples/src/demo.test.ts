@@ -22,6 +22,19 @@ describe('game demo', () => {
       expect(report.concurrency).toEqual({ conflictCode: 'CONFLICT', attempts: 2, gold: 85 });
       expect(report.jobs.after.rewards).toEqual({ ...empty, completed: 4 });
       expect(report.jobs.after.mail).toEqual({ ...empty, completed: 2, dead: 1 });
+      // A recurring job: one job per tick, the ticks 100 ms apart.
+      expect(report.jobs.digest.tickOffsets).toEqual([0, 100, 200]);
+      expect(report.jobs.digest.results).toEqual([{ players: 3 }, { players: 3 }, { players: 3 }]);
+      // The dead mail is listed with its errors, retried once fixed, and sent.
+      expect(report.jobs.retry.dead).toEqual([
+        {
+          to: 'linus@example.com',
+          attempts: 3,
+          errors: [1, 2, 3].map((attempt) => `attempt ${attempt}: 550 5.1.1 no such mailbox`),
+        },
+      ]);
+      expect(report.jobs.retry).toMatchObject({ retried: 1, after: ['completed'] });
+      expect(lines).toContain('dead mails listed (listJobs state dead): 1');
       expect(lines[0]).toBe('Berth game demo on the "sqlite" backend');
     } finally {
       rmSync(directory, { recursive: true, force: true });

@@ -41,6 +41,14 @@ function formatJobs(jobs: JobsReport): string[] {
     ...(linus?.errors ?? []).map((error) => `    attempt ${error.attempt}: ${error.message} (${error.code})`),
     `  after the workers: rewards ${formatStats(jobs.after.rewards)}; mail ${formatStats(jobs.after.mail)}`,
     `  workers closed with ${jobs.runningAfterClose} jobs running, ${jobs.workerErrors.length} worker errors`,
+    `recurring job (schedule ${jobs.digest.schedule}): one job per tick at +${jobs.digest.tickOffsets.join(' ms, +')} ms, ` +
+      `results ${jobs.digest.results.map((result) => JSON.stringify(result)).join(', ')}`,
+    `dead mails listed (listJobs state dead): ${jobs.retry.dead.length}`,
+    ...jobs.retry.dead.flatMap((job) => [
+      `  to ${job.to}, ${job.attempts} attempts:`,
+      ...job.errors.map((error) => `    ${error}`),
+    ]),
+    `  mailbox created, retryJobs put ${jobs.retry.retried} back to waiting; after the workers: ${jobs.retry.after.join(', ')}`,
   ];
 }
 

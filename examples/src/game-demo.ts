@@ -24,6 +24,7 @@ import {
   transferGold,
   updateWithRetry,
 } from './game.js';
+import { type DigestReport, type RetryReport, retryDeadMail, runDigest } from './game-admin.js';
 import { MailDeliveryError, type MailService, type RewardResult, startWorkers, waitUntilIdle } from './game-workers.js';
 
 /** What happened to one job, for the report. */
@@ -57,6 +58,10 @@ export interface JobsReport {
   /** Jobs still running once the workers closed. */
   readonly runningAfterClose: number;
   readonly workerErrors: readonly string[];
+  /** A recurring job from a schedule. */
+  readonly digest: DigestReport;
+  /** The dead mails listed with their errors, then retried once the mailbox exists. */
+  readonly retry: RetryReport;
 }
 
 /** Everything the demo did, for printing and for tests. */
@@ -84,10 +89,16 @@ export interface DemoReport {
  */
 export class DemoMailService implements MailService {
   private readonly busyOnce = new Set(['grace@example.com']);
+  private readonly missing = new Set(['linus@example.com']);
   private sent = 0;
 
+  /** The mailbox exists from now on (the operator fixed it). */
+  createMailbox(to: string): void {
+    this.missing.delete(to);
+  }
+
   async send(mail: Mail): Promise<string> {
-    if (mail.to === 'linus@example.com') throw new MailDeliveryError('SMTP_550', '550 5.1.1 no such mailbox');
+    if (this.missing.has(mail.to)) throw new MailDeliveryError('SMTP_550', '550 5.1.1 no such mailbox');
     if (this.busyOnce.delete(mail.to)) throw new MailDeliveryError('SMTP_451', '451 4.2.1 mailbox busy, try later');
     this.sent += 1;
     return `<${this.sent}@mail.example.com>`;
@@ -238,6 +249,17 @@ export async function runDemo(
 
   const mail: Record<string, JobOutcome> = {};
   for (const { player, welcomeMail } of signUps) mail[player.name] = await outcome(game.mail, welcomeMail);
+  const after = { rewards: await game.rewards.stats(), mail: await game.mail.stats() };
+
+  // The operator's side: a recurring job, then the dead mail listed, fixed and retried.
+  const digest = await runDigest(game, queues);
+  const retry = await retryDeadMail(
+    game,
+    () => {
+      if (mailService instanceof DemoMailService) mailService.createMailbox('linus@example.com');
+    },
+    () => startWorkers(game, mailService),
+  );
 
   return {
     backend: backend.kind,
@@ -267,9 +289,11 @@ export async function runDemo(
       before,
       paid,
       mail,
-      after: { rewards: await game.rewards.stats(), mail: await game.mail.stats() },
+      after,
       runningAfterClose: workers.rewards.running + workers.mail.running,
       workerErrors: workers.errors.map(String),
+      digest,
+      retry,
     },
   };
 }
