@@ -294,11 +294,18 @@ describe.each(['plain', 'batched'] as const)('the %s path', (path) => {
   it('stops renewing every lease, prefetched ones included, once a closed backend stopped the worker', async () => {
     const { queue, backend } = memoryQueue<number>();
     await enqueueAll(queue, [1, 2, 3, 4]);
-    const { worker, recorded, errors } = work(queue, path, () => sleep(150), {
-      concurrency: 1,
-      prefetch: 3,
-      leaseMs: 60,
-    });
+    const { worker, recorded, errors } = work(
+      queue,
+      path,
+      async () => {
+        await sleep(150);
+      },
+      {
+        concurrency: 1,
+        prefetch: 3,
+        leaseMs: 60,
+      },
+    );
     await waitFor('a renewal', () => recorded.extendLeases.length > 0);
     await backend.close();
     await worker.close();
