@@ -55,9 +55,9 @@ function expectWellNested(log: readonly Recorded[]): void {
   }
 }
 
-async function until(condition: () => boolean): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 10_000;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error('timed out');
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -132,7 +132,7 @@ describe('instrument on SQLite', () => {
     );
     const done = await jobs.enqueue({ n: 1 });
     const failing = await jobs.enqueue({ n: 2 }, { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 1 } });
-    await until(() => ends().filter((event) => event.operation === 'fail').length === 2);
+    await until(async () => (await jobs.get(failing.id))?.state === 'dead');
     await worker.close();
     expectWellNested(log);
     const events = ends();
@@ -147,15 +147,17 @@ describe('instrument on SQLite', () => {
       [1, false, true, true],
       [2, false, true, true],
     ]);
-    const settlement = (handle: OperationEvent | undefined) =>
-      events.find((event) => event.parentId === handle?.id && event.operation !== 'extendLease');
-    expect(settlement(handles[0])).toMatchObject({ operation: 'complete', ok: true, jobId: handles[0]?.jobId });
-    expect(settlement(handles[1])).toMatchObject({ operation: 'fail', result: 'waiting' });
-    expect(settlement(handles[2])).toMatchObject({ operation: 'fail', result: 'dead' });
-    expect(await jobs.get(handles[0]?.jobId as string)).toMatchObject({ state: 'completed', result: { doubled: 2 } });
-    const claims = events.filter((event) => event.operation === 'dequeueMany');
+    // SQLite settles and claims in one transaction: the settlements travel in the worker's
+    // settleAndClaim batches (children of `work`), not as children of each handle.
+    for (const handle of handles) {
+      expect(events.filter((event) => event.parentId === handle.id && event.operation !== 'extendLease')).toEqual([]);
+    }
+    expect(await jobs.get(done.id)).toMatchObject({ state: 'completed', result: { doubled: 2 } });
+    expect(await jobs.get(failing.id)).toMatchObject({ state: 'dead', attempts: 2 });
+    const claims = events.filter((event) => event.operation === 'settleAndClaim');
     expect(claims.every((claim) => claim.worker === true && claim.parentId === work?.id)).toBe(true);
     expect(claims.reduce((sum, claim) => sum + (claim.rows ?? 0), 0)).toBe(3);
+    expect(events.some((event) => ['complete', 'fail', 'dequeueMany'].includes(event.operation))).toBe(false);
     await backend.close();
   });
 
