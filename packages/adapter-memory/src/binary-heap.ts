@@ -30,17 +30,31 @@ export class BinaryHeap<T> {
     const last = items.pop();
     if (items.length === 0 || last === undefined) return top;
     items[0] = last;
-    let index = 0;
+    this.siftDown(0);
+    return top;
+  }
+
+  /** Keeps only the items `keep` accepts and restores the heap order: O(n). */
+  retain(keep: (item: T) => boolean): void {
+    const items = this.items;
+    let kept = 0;
+    for (const item of items) if (keep(item)) items[kept++] = item;
+    items.length = kept;
+    for (let index = (kept >> 1) - 1; index >= 0; index--) this.siftDown(index);
+  }
+
+  private siftDown(start: number): void {
+    const items = this.items;
+    let index = start;
     for (;;) {
       const left = 2 * index + 1;
       const right = left + 1;
       let smallest = index;
       if (left < items.length && this.compare(items[left] as T, items[smallest] as T) < 0) smallest = left;
       if (right < items.length && this.compare(items[right] as T, items[smallest] as T) < 0) smallest = right;
-      if (smallest === index) break;
+      if (smallest === index) return;
       [items[index], items[smallest]] = [items[smallest] as T, items[index] as T];
       index = smallest;
     }
-    return top;
   }
 }

@@ -60,6 +60,22 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+describe('MemoryJobQueue heaps', () => {
+  it('drop the entries of settled jobs instead of keeping one per job for a lease time, with no worker listening', async () => {
+    const state = new MemoryQueueState('heaps');
+    const queue = new MemoryJobQueue(state);
+    for (let round = 0; round < 20; round++) {
+      await queue.enqueueMany(Array.from({ length: 1_000 }, (_, n) => ({ payload: { n } })));
+      for (const lease of await queue.dequeueMany(1_000)) await queue.complete(lease);
+    }
+    // 20 000 jobs leased and completed within one lease time: the heaps hold at most a bounded margin.
+    const sizes = state.heapSizes();
+    expect(sizes.leases).toBeLessThanOrEqual(2 * 1_024 + 1_000);
+    expect(sizes.ready + sizes.delayed).toBeLessThanOrEqual(2 * 1_024 + 1_000);
+    expect(await queue.stats()).toMatchObject({ completed: 20_000, active: 0, waiting: 0 });
+  });
+});
+
 describe('MemoryJobQueue listing', () => {
   it('lists 5 dead jobs among 200 000 completed ones reading only those 5', async () => {
     const state = new MemoryQueueState('big');

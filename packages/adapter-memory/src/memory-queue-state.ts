@@ -362,9 +362,31 @@ export class MemoryQueueState {
     }
   }
 
+  /**
+   * Heap entries of jobs that moved on (completed, failed, released) are
+   * only dropped when they reach the top; without this, a busy queue would
+   * keep one dead entry per job for a whole lease time. A heap holding more
+   * than twice the live entries (plus a margin) is filtered: O(n) once per
+   * n/2 stale entries.
+   */
+  private compact(): void {
+    const live = (head: HeapEntry): boolean => head.stamp === head.job.stamp;
+    if (this.leases.size > 2 * this.counts.active + 1_024) this.leases.retain(live);
+    if (this.ready.size + this.delayed.size > 2 * this.counts.waiting + 1_024) {
+      this.ready.retain(live);
+      this.delayed.retain(live);
+    }
+  }
+
+  /** Entries the heaps hold, stale ones included. */
+  heapSizes(): { readonly ready: number; readonly delayed: number; readonly leases: number } {
+    return { ready: this.ready.size, delayed: this.delayed.size, leases: this.leases.size };
+  }
+
   /** Leases up to `count` due jobs in order. */
   lease(count: number, leaseMs: number | undefined, now: number): MemoryJob[] {
     this.settle(now);
+    this.compact();
     const leased: MemoryJob[] = [];
     while (leased.length < count) {
       const head = this.ready.pop();
