@@ -20,7 +20,7 @@ export class JobRun<T> implements JobContext<T> {
   /** A third of the lease as last granted: how often it is renewed, also after a failed renewal. */
   renewEveryMs: number;
   /** When the attempt times out (epoch ms); `Infinity` without a timeout or before the handler starts. */
-  deadline = Number.POSITIVE_INFINITY;
+  deadline: number = Number.POSITIVE_INFINITY;
   renewing = false;
   started = false;
   dropped: DroppedAs | undefined;
