@@ -56,7 +56,7 @@ const JOB_COLUMNS = [
   'timeout_ms',
 ] as const satisfies readonly (keyof JobRow)[];
 
-export const JOB_COLUMN_LIST = JOB_COLUMNS.join(', ');
+export const JOB_COLUMN_LIST: string = JOB_COLUMNS.join(', ');
 
 /**
  * A row read in raw mode (an array of values in {@link JOB_COLUMNS} order).

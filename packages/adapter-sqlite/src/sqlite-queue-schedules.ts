@@ -19,11 +19,21 @@ export interface ScheduleRow {
   readonly version: number;
 }
 
-const SCHEDULE_COLUMNS = `queue, name, spec, payload, job_options, missed, overlap, paused, next_run_at, last_run_at,
+const SCHEDULE_COLUMNS: string = `queue, name, spec, payload, job_options, missed, overlap, paused, next_run_at, last_run_at,
   last_job_id, created_at, updated_at, version`;
 
 /** The SQL of schedules; every statement names the queue, so one queue never sees another's schedules. */
-export const SCHEDULE_SQL = {
+/** The statements of {@link SCHEDULE_SQL}. */
+export interface ScheduleStatements {
+  readonly put: string;
+  readonly get: string;
+  readonly list: string;
+  readonly remove: string;
+  readonly fire: string;
+  readonly lastJob: string;
+}
+
+export const SCHEDULE_SQL: ScheduleStatements = {
   /** Creates the schedule (version 1), or replaces what the caller gives and keeps created_at, last run and last job. */
   put: `INSERT INTO _berth_schedules (${SCHEDULE_COLUMNS})
     VALUES (@queue, @name, @spec, @payload, @jobOptions, @missed, @overlap, @paused, @nextRunAt, NULL, NULL,
@@ -45,10 +55,14 @@ export const SCHEDULE_SQL = {
     WHERE queue = @queue AND name = @name AND paused = 0 AND next_run_at = @runAt
     RETURNING ${SCHEDULE_COLUMNS}`,
   lastJob: 'UPDATE _berth_schedules SET last_job_id = ? WHERE queue = ? AND name = ? RETURNING last_job_id',
-} as const;
+};
 
 /** The named parameters of `put`. */
-export function scheduleParameters(queue: string, input: ScheduleInput<unknown>, now: number) {
+export function scheduleParameters(
+  queue: string,
+  input: ScheduleInput<unknown>,
+  now: number,
+): Record<string, string | number | null> {
   return {
     queue,
     name: input.name,

@@ -9,7 +9,6 @@ import type {
   ListJobsOptions,
   PruneOptions,
   RetentionPolicy,
-  RetentionRule,
   RetryJobsOptions,
 } from './job-admin.js';
 import { checkDuration } from './job-options.js';

@@ -8,9 +8,6 @@ import type {
   DequeueOptions,
   JobHandler,
   JobQueue,
-  SettleAndClaimResult,
-  Settlement,
-  SettlementOutcome,
   Worker,
   WorkerOptions,
 } from './job-queue.js';
