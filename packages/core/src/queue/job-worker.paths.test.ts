@@ -4,13 +4,7 @@ import { isBerthError } from '../errors.js';
 import type { DocumentValue } from '../values/document.js';
 import type { LeaseRef } from './job.js';
 import type { QueueOptions } from './job-admin.js';
-import type {
-  DequeueOptions,
-  JobHandler,
-  JobQueue,
-  Worker,
-  WorkerOptions,
-} from './job-queue.js';
+import type { DequeueOptions, JobHandler, JobQueue, Settlement, Worker, WorkerOptions } from './job-queue.js';
 import { WORKER_OBSERVER, type WorkerObserver } from './worker-observer.js';
 
 // The shared worker on the real memory queue, on both of its paths: the
