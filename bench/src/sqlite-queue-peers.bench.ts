@@ -27,7 +27,7 @@
  *   (also BENCH_PEERS_ENQUEUE, BENCH_PEERS_LATENCY_SAMPLES, BENCH_PEERS_POLL_MS, BENCH_PEERS_WAL_JOBS)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -502,22 +502,23 @@ export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()
       const ratios = peers.map((peer) => ({ peer, ratio: berth / (rateOf(peer) ?? Number.NaN) }));
       const met = ratios.every(({ ratio }) => ratio > 1);
       lines.push(
-        `ahead of both, ${runSuite.name.replace(/^peers: /, '')}: ${ratios
+        `ahead of both, ${runSuite.name.replace(/^peers: /, '')}: berth ${jobsPerSec(berth)} jobs/s = ${ratios
           .map(({ peer, ratio }) => `${ratio.toFixed(2)}x ${peer}`)
-          .join(', ')} (jobs/s medians): ${met ? 'met' : 'MISSED'}`,
+          .join(', ')} (medians): ${met ? 'met' : 'MISSED'}`,
       );
     }
     for (const percentile of ['p50Ns', 'p90Ns'] as const) {
       const berth = latencies.find((result) => result.name === berthPeer.name)?.[percentile];
       if (berth === undefined) continue;
-      const ratios = peers.map((peer) => ({
-        peer,
-        ratio: (latencies.find((result) => result.name === peer)?.[percentile] ?? Number.NaN) / berth,
-      }));
+      // The peer's latency over Berth's: above 1, Berth starts jobs sooner.
+      const ratios = peers.map((peer) => {
+        const theirs = latencies.find((result) => result.name === peer)?.[percentile] ?? Number.NaN;
+        return { peer, theirs, ratio: theirs / berth };
+      });
       const met = ratios.every(({ ratio }) => ratio > 1);
       lines.push(
-        `ahead of both, idle enqueue-to-start ${percentile.slice(0, 3)} (${ms(berth)}): ${ratios
-          .map(({ peer, ratio }) => `${ratio.toFixed(2)}x faster than ${peer}`)
+        `ahead of both, idle enqueue-to-start ${percentile.slice(0, 3)}: berth ${ms(berth)}, ${ratios
+          .map(({ peer, theirs, ratio }) => `${peer} ${ms(theirs)} (${ratio.toFixed(2)}x berth's)`)
           .join(', ')}: ${met ? 'met' : 'MISSED'}`,
       );
     }
@@ -608,7 +609,9 @@ export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()
       const sqliteVersion = String(new Database(':memory:').prepare('SELECT sqlite_version()').pluck().get());
       const text = [
         `SQLite job queues side by side (SQLite ${sqliteVersion}; each on a fresh file in one tmp folder; ${config.runs} runs after one warmup;`,
-        `enqueue ${config.enqueueJobs} jobs per run, processing ${config.jobs} pre-filled jobs per run, ${config.latencySamples} latency samples, WAL over ${config.walJobs} jobs)`,
+        `enqueue ${config.enqueueJobs} jobs per run, processing ${config.jobs} pre-filled jobs per run, ${config.latencySamples} latency samples, WAL over ${config.walJobs} jobs;`,
+        // Absolute figures move with the machine's load; the ratios, measured interleaved, much less.
+        `load average ${loadavg()[0]?.toFixed(1)} on ${cpus().length} CPUs at the end)`,
         ...descriptions.map(
           (description) =>
             `  ${description.library}: ${description.durability}; ${description.config}; batches: ${description.batch}`,
