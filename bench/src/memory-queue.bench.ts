@@ -277,11 +277,11 @@ const overheadRatios = new Map<string, { readonly wall: number[]; readonly cpu: 
  * `queue.work()` against a hand-written `dequeueMany` + `complete` loop on
  * the same kind of queue (the memory adapter, same queue name, same jobs),
  * at concurrency 10, run by run: with the queue's `settleAndClaim` and on the
- * plain path. Each case has its own backend: the memory queue drops the lease
- * entries of finished jobs eagerly only while a worker listens for
- * notifications, so on one shared backend the case that listens (queue.work)
- * paid for the entries the other two left behind (1.7-2.3x instead of about
- * 1.1x). See `formatWorkerOverhead`.
+ * plain path. Each case has its own backend, so no case pays for what
+ * another left in the queue's heaps (before the memory queue compacted its
+ * heaps, the case that listened for notifications paid for the other two's
+ * stale lease entries: 1.7-2.3x instead of about 1.1x). See
+ * `formatWorkerOverhead`.
  */
 function workerOverheadSuite(open: OpenQueueBackend, config: QueueBenchConfig): RunSuite {
   const hand = new BackendSlot(open);
