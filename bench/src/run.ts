@@ -7,10 +7,12 @@
  *   BENCH_QUEUE_JOBS=5000 BENCH_QUEUE_RUNS=2 pnpm bench   # smaller queue processing runs
  *   BENCH_ONLY='^sqlite (?!queue)' pnpm bench   # only suites whose name matches (no latency runs)
  *   BENCH_ONLY='^top-n' BENCH_TOPN_SIZES=1000,10000 pnpm bench   # top-N and rank at chosen sizes
+ *   BENCH_ONLY='^peers' pnpm bench   # Berth's SQLite queue beside plainjob and liteque (latency and WAL included)
  */
 import { createBackend } from '@berth/core';
 import {
   type BenchOptions,
+  type BenchReport,
   defaultOptions,
   environment,
   formatLatencyTable,
@@ -39,6 +41,7 @@ import {
   sqliteQueueSuites,
   sqliteQueueTargets,
 } from './sqlite-queue.bench.js';
+import { PEERS_SUITES, type PeersReport, sqliteQueuePeersBench } from './sqlite-queue-peers.bench.js';
 import { formatSqliteTargets, sqliteRepositoryBench } from './sqlite-repository.bench.js';
 import { formatTopN, removeTopNFiles, topNRunSuites, topNSizes } from './top-n.bench.js';
 
@@ -72,6 +75,9 @@ const progress = (result: { readonly suite: string; readonly name: string }): vo
 const startedAt = new Date();
 const backend = await openMemory();
 const sqliteRepository = sqliteRepositoryBench();
+const peers = sqliteQueuePeersBench();
+/** The peers' latency and WAL measurements run when their suite names are selected (always without BENCH_ONLY). */
+const wants = (name: string): boolean => only === undefined || only.test(name);
 try {
   const env = environment();
   console.log(`Berth benchmarks: node ${env.node}, ${env.cpus} x ${env.cpu}`);
@@ -97,6 +103,7 @@ try {
         ...sqliteRepository.runSuites,
         ...sqliteQueueRunSuites(queueConfig),
         ...topNRunSuites(topNSizes()),
+        ...peers.runSuites,
       ]),
       progress,
     )),
@@ -105,6 +112,10 @@ try {
     only === undefined
       ? [...(await memoryQueueLatency(openMemory, queueConfig)), ...(await sqliteQueueLatency(queueConfig))]
       : [];
+  const peersSelected = selected(peers.runSuites).length > 0 || wants(PEERS_SUITES.latency) || wants(PEERS_SUITES.wal);
+  if (wants(PEERS_SUITES.latency)) latency.push(...(await peers.latency()));
+  const peersWal = wants(PEERS_SUITES.wal) ? await peers.wal() : [];
+  const peersReport = peersSelected ? peers.report(await peers.describe(), latency, peersWal) : undefined;
   for (const result of latency) progress(result);
 
   console.log(`\n${formatTable(results)}\n`);
@@ -116,22 +127,23 @@ try {
   console.log(`${formatWorkerOverhead(results)}\n`);
   console.log(`${sqliteQueueTargets(results, latency).join('\n')}\n`);
   console.log(`${formatTopN()}\n`);
-  const file = await writeReport(
-    {
-      startedAt: startedAt.toISOString(),
-      durationMs: Date.now() - startedAt.getTime(),
-      ...env,
-      options,
-      ...(only === undefined ? {} : { only: only.source }),
-      results,
-      latency,
-    },
-    new URL('../results/', import.meta.url),
-  );
+  if (peersReport !== undefined) console.log(`${peersReport.text}\n`);
+  const report: BenchReport & { readonly peers?: PeersReport } = {
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    ...env,
+    options,
+    ...(only === undefined ? {} : { only: only.source }),
+    results,
+    latency,
+    ...(peersReport === undefined ? {} : { peers: peersReport.json }),
+  };
+  const file = await writeReport(report, new URL('../results/', import.meta.url));
   console.log(`wrote ${file.pathname} and latest.json`);
 } finally {
   await backend.close();
   await sqliteRepository.close();
   removeSqliteBenchFiles();
   removeTopNFiles();
+  peers.close();
 }

@@ -1,0 +1,53 @@
+/**
+ * What the side-by-side queue benchmark needs from each SQLite job queue
+ * (Berth's and its peers'), so every row drives the three the same way: the
+ * same payloads, a fresh file each, the same way of telling that a run is done.
+ */
+
+/** The payload every library enqueues. */
+export interface Task {
+  readonly kind: string;
+  readonly n: number;
+}
+
+export const task = (n: number): Task => ({ kind: 'noop', n });
+
+/** A running worker (or group of workers) of one library. */
+export interface PeerWorker {
+  /** Stops taking jobs and resolves once the jobs in flight are done. */
+  stop(): Promise<void>;
+}
+
+/** One library's queue, open on a file of its own. */
+export interface PeerQueue {
+  /** Enqueues one job the way the library's README does. */
+  enqueue(payload: Task): unknown;
+  /** Enqueues jobs together: the library's batch API, or one call each where it has none. */
+  enqueueBatch(payloads: readonly Task[]): unknown;
+  /** Fills the queue as fast as possible, outside any timing. */
+  fill(payloads: readonly Task[]): Promise<void>;
+  /** Starts handling jobs `concurrency` at a time; `onStart` runs at each handler's start. */
+  work(concurrency: number, onStart: () => void): PeerWorker;
+  /** Jobs neither finished nor failed, as stored. */
+  remaining(): Promise<number>;
+  /** The connection's journal mode and synchronous setting, as SQLite reports them. */
+  durability(): string;
+  close(): Promise<void>;
+}
+
+/** A library under test. */
+export interface PeerLibrary {
+  readonly name: string;
+  /** The configuration it runs with, for the report. */
+  readonly config: string;
+  /** How `enqueueBatch` enqueues. */
+  readonly batch: string;
+  /** Opens a queue on a new file. */
+  open(file: string): Promise<PeerQueue>;
+}
+
+/** `PRAGMA journal_mode` and `PRAGMA synchronous` of a better-sqlite3 connection, for the report. */
+export function durabilityOf(db: { pragma(source: string, options: { simple: true }): unknown }): string {
+  const synchronous = ['OFF', 'NORMAL', 'FULL', 'EXTRA'][Number(db.pragma('synchronous', { simple: true }))];
+  return `journal_mode=${String(db.pragma('journal_mode', { simple: true })).toUpperCase()}, synchronous=${synchronous}`;
+}
