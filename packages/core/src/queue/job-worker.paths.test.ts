@@ -291,6 +291,30 @@ describe('the batched path', () => {
 });
 
 describe.each(['plain', 'batched'] as const)('the %s path', (path) => {
+  it('stops renewing every lease, prefetched ones included, once a closed backend stopped the worker', async () => {
+    const { queue, backend } = memoryQueue<number>();
+    await enqueueAll(queue, [1, 2, 3, 4]);
+    const { worker, recorded, errors } = work(
+      queue,
+      path,
+      async () => {
+        await sleep(150);
+      },
+      {
+        concurrency: 1,
+        prefetch: 3,
+        leaseMs: 60,
+      },
+    );
+    await waitFor('a renewal', () => recorded.extendLeases.length > 0);
+    await backend.close();
+    await worker.close();
+    const renewals = recorded.extendLeases.length;
+    await sleep(150);
+    expect(recorded.extendLeases.length).toBe(renewals);
+    expect(errors.filter((error) => isBerthError(error, 'CONNECTION'))).toHaveLength(1);
+  });
+
   it('times out a handler: its signal aborts with TIMEOUT, the attempt fails, and the slot goes to the next job', async () => {
     const { queue } = memoryQueue<string>();
     const [hanging, next] = await queue
@@ -494,5 +518,31 @@ describe.each(['plain', 'batched'] as const)('the %s path', (path) => {
       const stats = await queue.stats();
       return stats.waiting === 0 && stats.active === 0 && stats.completed === 5;
     });
+  });
+});
+
+describe('worker options', () => {
+  it('refuses a bad timeoutMs or retentionIntervalMs with VALIDATION before touching a job', async () => {
+    const { queue } = memoryQueue<string>();
+    await queue.enqueue('untouched');
+    const bad: readonly WorkerOptions[] = [
+      { timeoutMs: 0 },
+      { timeoutMs: 1.5 },
+      { timeoutMs: Number.NaN },
+      { timeoutMs: '100' as unknown as number },
+      { retentionIntervalMs: -1 },
+      { retentionIntervalMs: Number.POSITIVE_INFINITY },
+    ];
+    for (const options of bad) {
+      let thrown: unknown;
+      try {
+        workers.push(queue.work(() => undefined, options));
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isBerthError(thrown, 'VALIDATION'), JSON.stringify(options)).toBe(true);
+    }
+    await sleep(30);
+    expect((await queue.stats()).waiting).toBe(1);
   });
 });

@@ -93,6 +93,8 @@ class QueueWorker<T> implements Worker {
   private readonly unsubscribe: (() => void) | undefined;
   private readonly loopDone: Promise<void>;
   private closing = false;
+  /** Set at the end of close(): no timer is armed any more (a renewal may still be in flight). */
+  private stopped = false;
   /** Set when close() gave up waiting for handlers: their outcomes are ignored. */
   private abandoned = false;
   private startingHandlers = false;
@@ -126,9 +128,9 @@ class QueueWorker<T> implements Worker {
     this.unsubscribe = notifier?.onJobAvailable(() => this.jobAvailable());
     options.signal?.addEventListener('abort', () => void this.close(), { once: true });
     this.loopDone = this.loop();
-    // Queues from before the retention port have no prune(): nothing to apply there.
-    if (this.retentionIntervalMs > 0 && typeof this.queue.prune === 'function') this.pruning = this.prune();
     if (options.signal?.aborted) void this.close();
+    // Queues from before the retention port have no prune(): nothing to apply there.
+    else if (this.retentionIntervalMs > 0 && typeof this.queue.prune === 'function') this.pruning = this.prune();
   }
 
   get running(): number {
@@ -418,7 +420,7 @@ class QueueWorker<T> implements Worker {
 
   /** Schedules the worker's one timer for `at`, unless it already fires earlier. */
   private armTimer(at: number): void {
-    if (at >= this.timerAt) return;
+    if (at >= this.timerAt || this.stopped) return;
     clearTimeout(this.timer);
     this.timerAt = at;
     this.timer = setTimeout(() => this.timerFired(), Math.max(0, at - Date.now()));
@@ -567,6 +569,9 @@ class QueueWorker<T> implements Worker {
     await this.loopDone;
     await this.pruning;
     clearTimeout(this.retentionTimer);
+    // Leases still held (prefetched jobs a fatal error left unreleased) just expire.
+    this.stopped = true;
+    this.held.clear();
     clearTimeout(this.timer);
     // Settlements a fatal error left unsent: the leases expire and the jobs are delivered again.
     for (const run of this.pending.splice(0)) run.end(run.failure);
