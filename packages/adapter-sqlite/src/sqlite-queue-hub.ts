@@ -1,4 +1,4 @@
-import { isBerthError, TransactionError } from '@berth/core';
+import { isBerthError, type JobState, TransactionError } from '@berth/core';
 import { JobEventHub } from '@berth/core/adapter';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
@@ -15,6 +15,10 @@ interface QueuedOperation {
 }
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+/** `_berth_job_counts` += count for (queue, state), one statement per pair a transaction changed. */
+const ADD_COUNT = `INSERT INTO _berth_job_counts (queue, state, count) VALUES (?, ?, ?)
+  ON CONFLICT (queue, state) DO UPDATE SET count = count + excluded.count`;
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -67,6 +71,8 @@ export class SqliteQueueHub {
   private flushScheduled = false;
   /** A second, query-only connection to the same file; `null` when there is none (`:memory:`). */
   private readConnection: SqliteConnection | null | undefined;
+  /** Per queue and state, the jobs the open write transaction moved in (or out, negative); `undefined` outside one. */
+  private counts: Map<string, Map<JobState, number>> | undefined;
 
   constructor(private readonly open: () => SqliteConnection) {}
 
@@ -159,6 +165,44 @@ export class SqliteQueueHub {
   }
 
   /**
+   * Runs `work` in an IMMEDIATE transaction (a savepoint inside one) and,
+   * before it commits, adds the jobs it moved between states (see `moved`) to
+   * `_berth_job_counts`: one statement per queue and state changed, not one
+   * per job, in the same transaction as the rows, so the counts stay exact
+   * whatever the number of processes, and roll back with the rows.
+   */
+  immediate<R>(connection: SqliteConnection, work: () => R): R {
+    const outer = this.counts;
+    const counts = new Map<string, Map<JobState, number>>();
+    this.counts = counts;
+    try {
+      return connection.immediate(() => {
+        const result = work();
+        for (const [queue, states] of counts) {
+          for (const [state, count] of states) if (count !== 0) connection.run(ADD_COUNT, [queue, state, count]);
+        }
+        return result;
+      });
+    } finally {
+      this.counts = outer;
+    }
+  }
+
+  /** `count` jobs of `queue` went from state `from` to `to` (`undefined`: inserted, or deleted) in this transaction. */
+  moved(queue: string, from: JobState | undefined, to: JobState | undefined, count = 1): void {
+    const counts = this.counts;
+    if (counts === undefined) throw new Error('job state changed outside SqliteQueueHub.immediate');
+    if (count === 0 || from === to) return;
+    let states = counts.get(queue);
+    if (states === undefined) {
+      states = new Map();
+      counts.set(queue, states);
+    }
+    if (from !== undefined) states.set(from, (states.get(from) ?? 0) - count);
+    if (to !== undefined) states.set(to, (states.get(to) ?? 0) + count);
+  }
+
+  /**
    * Queues a lease operation; it is written with the others of this turn,
    * and its promise settles once that transaction committed.
    */
@@ -188,7 +232,7 @@ export class SqliteQueueHub {
     let outcomes: Outcome[] = [];
     let result: R;
     try {
-      result = connection.immediate(() => {
+      result = this.immediate(connection, () => {
         const now = Date.now();
         outcomes = applyAll(connection, operations, now);
         return work(now);
