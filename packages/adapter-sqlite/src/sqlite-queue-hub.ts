@@ -16,9 +16,37 @@ interface QueuedOperation {
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
 
-/** `_berth_job_counts` += count for (queue, state), one statement per pair a transaction changed. */
-const ADD_COUNT = `INSERT INTO _berth_job_counts (queue, state, count) VALUES (?, ?, ?)
-  ON CONFLICT (queue, state) DO UPDATE SET count = count + excluded.count`;
+/** Counts changed by one statement at most (a transaction changes a few: 5 states per queue). */
+const COUNTS_PER_STATEMENT = 10;
+
+const addCountsSql: string[] = [];
+
+/** `_berth_job_counts` += count for `rows` (queue, state) pairs, in one statement. */
+function addCounts(rows: number): string {
+  let sql = addCountsSql[rows];
+  if (sql === undefined) {
+    sql = `INSERT INTO _berth_job_counts (queue, state, count) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?)').join(', ')}
+      ON CONFLICT (queue, state) DO UPDATE SET count = count + excluded.count`;
+    addCountsSql[rows] = sql;
+  }
+  return sql;
+}
+
+/** Adds the counts a transaction changed (`queue, state, count` triples), one statement for all of them. */
+function writeCounts(connection: SqliteConnection, counts: ReadonlyMap<string, ReadonlyMap<JobState, number>>): void {
+  let values: unknown[] = [];
+  for (const [queue, states] of counts) {
+    for (const [state, count] of states) {
+      if (count === 0) continue;
+      values.push(queue, state, count);
+      if (values.length === COUNTS_PER_STATEMENT * 3) {
+        connection.run(addCounts(COUNTS_PER_STATEMENT), values);
+        values = [];
+      }
+    }
+  }
+  if (values.length > 0) connection.run(addCounts(values.length / 3), values);
+}
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -167,8 +195,8 @@ export class SqliteQueueHub {
   /**
    * Runs `work` in an IMMEDIATE transaction (a savepoint inside one) and,
    * before it commits, adds the jobs it moved between states (see `moved`) to
-   * `_berth_job_counts`: one statement per queue and state changed, not one
-   * per job, in the same transaction as the rows, so the counts stay exact
+   * `_berth_job_counts`: one statement for the queues and states changed, not
+   * one per job, in the same transaction as the rows, so the counts stay exact
    * whatever the number of processes, and roll back with the rows.
    */
   immediate<R>(connection: SqliteConnection, work: () => R): R {
@@ -178,9 +206,7 @@ export class SqliteQueueHub {
     try {
       return connection.immediate(() => {
         const result = work();
-        for (const [queue, states] of counts) {
-          for (const [state, count] of states) if (count !== 0) connection.run(ADD_COUNT, [queue, state, count]);
-        }
+        writeCounts(connection, counts);
         return result;
       });
     } finally {
