@@ -181,7 +181,8 @@ function encodeBackoff(policy: BackoffPolicy): string | null {
  * complete, fail, extendLease and release check token, state and expiry in
  * the UPDATE itself. Lease operations issued together share a transaction,
  * and one still queued when a worker claims commits with the claim. Stats
- * come from a counter table kept by triggers. Idle workers of this backend
+ * come from a counter table that each write transaction updates once per
+ * queue and state it changed. Idle workers of this backend
  * are woken in process; workers in other processes poll.
  *
  * ### Examples
@@ -231,13 +232,15 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   private settleExpired(connection: SqliteConnection): void {
     const now = Date.now();
     if (!this.anyExpired(connection, now)) return;
-    const expired = connection.immediate(() => this.settleLeases(connection, now));
+    const expired = this.hub.immediate(connection, () => this.settleLeases(connection, now));
     this.emitExpired(expired, now);
   }
 
   /** Settles the expired leases inside the current write transaction; returns the jobs it settled. */
   private settleLeases(connection: SqliteConnection, now: number): ExpiredRow[] {
-    return connection.all<ExpiredRow>(QUEUE_SQL.settle, [{ queue: this.name, now }]);
+    const rows = connection.all<ExpiredRow>(QUEUE_SQL.settle, [{ queue: this.name, now }]);
+    for (const row of rows) this.hub.moved(this.name, 'active', row.state);
+    return rows;
   }
 
   /** `expired` for each settled lease, and `dead` when it was the job's last attempt. */
@@ -288,7 +291,8 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   /** Inserts the jobs (or finds the live job holding each dedupe key) inside the current write transaction. */
   private insertAll(connection: SqliteConnection, jobs: readonly PreparedJob[], now: number): EnqueueResult[] {
-    return jobs.map(({ payload, options }): EnqueueResult => {
+    let inserted = 0;
+    const results = jobs.map(({ payload, options }): EnqueueResult => {
       if (options.dedupeKey !== undefined) {
         const holder = connection.get<{ id: string }>(QUEUE_SQL.holder, [this.name, options.dedupeKey]);
         if (holder !== undefined) return { id: holder.id, deduplicated: true };
@@ -308,8 +312,11 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         now,
         options.timeoutMs ?? null,
       ]);
+      inserted += 1;
       return { id, deduplicated: false };
     });
+    this.hub.moved(this.name, undefined, 'waiting', inserted);
+    return results;
   }
 
   async enqueue(payload: T, options?: EnqueueOptions & SignalOptions): Promise<EnqueueResult> {
@@ -328,14 +335,14 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     if (transaction !== undefined) {
       transaction.assertOpen();
       // Inside transaction(): the INSERTs join it (as a savepoint) and commit or roll back with it.
-      const results = connection.immediate(() => this.insertAll(connection, prepared, Date.now()));
+      const results = this.hub.immediate(connection, () => this.insertAll(connection, prepared, Date.now()));
       this.announce(prepared, results, (runAt) => transaction.enqueued(this.name, runAt));
       transaction.afterCommit(() => this.emitEnqueued(prepared, results));
       return results;
     }
     const results = await this.hub.exclusive((free) => {
       this.hub.flush(free);
-      return free.immediate(() => this.insertAll(free, prepared, Date.now()));
+      return this.hub.immediate(free, () => this.insertAll(free, prepared, Date.now()));
     });
     const notifier = this.hub.notifier(this.name);
     this.announce(prepared, results, (runAt) => notifier.dueAt(runAt));
@@ -402,6 +409,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const expired = this.anyExpired(connection, now) ? this.settleLeases(connection, now) : [];
     const rows =
       count === 0 ? [] : allRaw(connection, claimSql(count), [{ queue: this.name, now, leaseMs }]).map(rowOf);
+    this.hub.moved(this.name, 'waiting', 'active', rows.length);
     return { now, expired, rows };
   }
 
@@ -469,10 +477,12 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       if (this.hub.events(this.name).wants('completed')) {
         const row = connection.get<{ attempts: number }>(QUEUE_SQL.completeAttempt, parameters);
         if (row === undefined) this.conflict(connection, 'complete', id, token, now);
+        this.hub.moved(this.name, 'active', 'completed');
         return { id, state: 'completed', attempt: row.attempts, now };
       }
       const { changes } = connection.run(QUEUE_SQL.complete, parameters);
       if (changes === 0) this.conflict(connection, 'complete', id, token, now);
+      this.hub.moved(this.name, 'active', 'completed');
       return { id, state: 'completed', attempt: 0, now };
     }
     const row = connection.get<FailRow>(QUEUE_SQL.failOf, [ref.seq, id, this.name]);
@@ -483,11 +493,13 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const jobError = encodeError(error);
     if (checked.noRetry || row.attempts >= row.max_attempts) {
       connection.run(QUEUE_SQL.bury, [{ seq: row.seq, error: jobError, now }]);
+      this.hub.moved(this.name, 'active', 'dead');
       return { id, state: 'dead', attempt: row.attempts, now, error };
     }
     const policy = row.backoff === null ? JOB_DEFAULTS.backoff : (JSON.parse(row.backoff) as BackoffPolicy);
     const runAt = now + (checked.retryAfterMs ?? backoffDelay(policy, row.attempts));
     connection.run(QUEUE_SQL.retryLater, [{ seq: row.seq, error: jobError, now, runAt }]);
+    this.hub.moved(this.name, 'active', 'waiting');
     return { id, state: 'waiting', attempt: row.attempts, now, error, runAt };
   }
 
@@ -527,6 +539,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     await this.hub.submit((connection, now) => {
       const released = connection.get(QUEUE_SQL.release, [{ ...ref, id, queue: this.name, now }]);
       if (released === undefined) this.conflict(connection, 'release', id, token, now);
+      this.hub.moved(this.name, 'active', 'waiting');
     });
     // The job keeps its runAt (and its place in line), so it is due now.
     this.hub.notifier(this.name).notify();
@@ -561,7 +574,13 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const cancelled = await this.hub.exclusive((connection) => {
       this.hub.flush(connection);
       const now = Date.now();
-      return connection.immediate(() => connection.run(QUEUE_SQL.cancel, [{ id, queue: this.name, now }])).changes > 0;
+      return this.hub.immediate(connection, () => {
+        const row = connection.get<Pick<JobRow, 'seq' | 'state'>>(QUEUE_SQL.cancelOf, [id, this.name]);
+        if (row === undefined) return false;
+        connection.run(QUEUE_SQL.cancel, [{ seq: row.seq, now }]);
+        this.hub.moved(this.name, row.state, 'cancelled');
+        return true;
+      });
     });
     if (cancelled) this.emitSimple('cancelled', [id]);
     return cancelled;
@@ -573,7 +592,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     if (typeof id !== 'string') return false;
     const retried = await this.hub.exclusive((connection) => {
       this.hub.flush(connection);
-      return connection.immediate(() => {
+      return this.hub.immediate(connection, () => {
         const row = connection.get<Pick<JobRow, 'seq' | 'state' | 'dedupe_key'>>(QUEUE_SQL.retryOf, [id, this.name]);
         if (row === undefined || (row.state !== 'dead' && row.state !== 'cancelled')) return false;
         if (row.dedupe_key !== null) {
@@ -586,6 +605,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
           }
         }
         connection.run(QUEUE_SQL.revive, [{ seq: row.seq, now: Date.now() }]);
+        this.hub.moved(this.name, row.state, 'waiting');
         return true;
       });
     });
@@ -629,11 +649,18 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       }
     }
     if (states.length === 0) return 0;
-    const sql = purgeSql([...new Set(states)].sort());
     return this.hub.exclusive((connection) => {
       this.hub.flush(connection);
       const params = { queue: this.name, before: before.getTime() };
-      return connection.immediate(() => connection.run(sql, [params])).changes;
+      return this.hub.immediate(connection, () => {
+        let removed = 0;
+        for (const state of new Set(states)) {
+          const { changes } = connection.run(purgeSql(state), [params]);
+          this.hub.moved(this.name, state, undefined, changes);
+          removed += changes;
+        }
+        return removed;
+      });
     });
   }
 
@@ -690,7 +717,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const checked = checkScheduleTick(tick);
     const fired = await this.hub.exclusive((connection) => {
       this.hub.flush(connection);
-      return connection.immediate(() => {
+      return this.hub.immediate(connection, () => {
         const now = Date.now();
         const row = connection.get<ScheduleRow>(SCHEDULE_SQL.fire, [
           {
@@ -807,7 +834,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     this.assertOpen();
     const bulk = normalizeCancelJobs(this.name, options);
     const step = await this.bulkStep(bulk, (connection, row, now) =>
-      connection.run(ADMIN_SQL.cancelWaiting, [{ seq: row.seq, now }]).changes > 0 ? 'changed' : 'unchanged',
+      this.cancelWaiting(connection, row, now) ? 'changed' : 'unchanged',
     );
     this.emitSimple('cancelled', step.changed);
     return step.result;
@@ -824,7 +851,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   ): Promise<{ readonly result: BulkJobsResult; readonly changed: string[] }> {
     return this.hub.exclusive((connection) => {
       this.hub.flush(connection);
-      return connection.immediate(() => {
+      return this.hub.immediate(connection, () => {
         const now = Date.now();
         const changed: string[] = [];
         let skipped = 0;
@@ -850,16 +877,23 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     });
   }
 
+  private cancelWaiting(connection: SqliteConnection, row: Pick<JobRow, 'seq'>, now: number): boolean {
+    if (connection.run(ADMIN_SQL.cancelWaiting, [{ seq: row.seq, now }]).changes === 0) return false;
+    this.hub.moved(this.name, 'waiting', 'cancelled');
+    return true;
+  }
+
   /** Puts a dead or cancelled job back to waiting, unless a live job holds its dedupe key. */
   private revive(
     connection: SqliteConnection,
-    row: Pick<JobRow, 'seq' | 'dedupe_key'>,
+    row: Pick<JobRow, 'seq' | 'state' | 'dedupe_key'>,
     now: number,
   ): 'changed' | 'skipped' {
     if (row.dedupe_key !== null && connection.get(QUEUE_SQL.holder, [this.name, row.dedupe_key]) !== undefined) {
       return 'skipped';
     }
     connection.run(QUEUE_SQL.revive, [{ seq: row.seq, now }]);
+    this.hub.moved(this.name, row.state, 'waiting');
     return 'changed';
   }
 
@@ -875,7 +909,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const { retention, limit } = normalizePrune(options, this.context.retention ?? DEFAULT_RETENTION);
     return this.hub.exclusive((connection) => {
       this.hub.flush(connection);
-      return connection.immediate(() => {
+      return this.hub.immediate(connection, () => {
         const now = Date.now();
         let removed = 0;
         for (const state of FINISHED_JOB_STATES as readonly ('completed' | 'dead' | 'cancelled')[]) {
@@ -884,12 +918,18 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
           const scope = { queue: this.name, state };
           if (rule.maxAgeMs !== undefined && removed < limit) {
             const aged = { ...scope, before: now - rule.maxAgeMs, limit: limit - removed };
-            removed += connection.run(ADMIN_SQL.pruneAged, [aged]).changes;
+            const { changes } = connection.run(ADMIN_SQL.pruneAged, [aged]);
+            this.hub.moved(this.name, state, undefined, changes);
+            removed += changes;
           }
           if (rule.maxCount !== undefined && removed < limit) {
             const count = connection.get<{ count: number }>(ADMIN_SQL.count, [this.name, state])?.count ?? 0;
             const excess = Math.min(count - rule.maxCount, limit - removed);
-            if (excess > 0) removed += connection.run(ADMIN_SQL.pruneOldest, [{ ...scope, limit: excess }]).changes;
+            if (excess > 0) {
+              const { changes } = connection.run(ADMIN_SQL.pruneOldest, [{ ...scope, limit: excess }]);
+              this.hub.moved(this.name, state, undefined, changes);
+              removed += changes;
+            }
           }
         }
         return removed;

@@ -126,6 +126,18 @@ export const MIGRATIONS: SqliteMigration[] = [
       ) WITHOUT ROWID`,
     ],
   },
+  {
+    version: 5,
+    name: 'job counts kept by the adapter',
+    statements: [
+      // The queue adds what each transaction moved to _berth_job_counts, in
+      // that transaction, one statement per queue and state: a trigger ran
+      // two statements per job and state change.
+      'DROP TRIGGER IF EXISTS _berth_jobs_counted_insert',
+      'DROP TRIGGER IF EXISTS _berth_jobs_counted_delete',
+      'DROP TRIGGER IF EXISTS _berth_jobs_counted_update',
+    ],
+  },
 ];
 
 /**

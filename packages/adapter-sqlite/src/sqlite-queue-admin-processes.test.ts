@@ -139,9 +139,13 @@ describe('retryJobs across processes', () => {
           Array.from({ length: 10_000 }, (_, k) => ({ payload: { n: start + k }, maxAttempts: 1 })),
         );
       }
-      // Dead, straight in the table (the counter triggers follow).
+      // Dead, straight in the table, with the counts the adapter keeps moved in the same transaction.
       const db = openRawDatabase(database);
-      db.prepare(`UPDATE _berth_jobs SET state = 'dead', finished_at = created_at WHERE queue = 'jobs'`).run();
+      db.transaction(() => {
+        db.prepare(`UPDATE _berth_jobs SET state = 'dead', finished_at = created_at WHERE queue = 'jobs'`).run();
+        db.prepare(`UPDATE _berth_job_counts SET count = 0 WHERE queue = 'jobs' AND state = 'waiting'`).run();
+        db.prepare(`INSERT INTO _berth_job_counts (queue, state, count) VALUES ('jobs', 'dead', ?)`).run(JOBS);
+      })();
       db.close();
       expect((await queue.stats()).dead).toBe(JOBS);
     }

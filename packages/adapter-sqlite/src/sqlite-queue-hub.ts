@@ -1,4 +1,4 @@
-import { isBerthError, TransactionError } from '@berth/core';
+import { isBerthError, type JobState, TransactionError } from '@berth/core';
 import { JobEventHub } from '@berth/core/adapter';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
@@ -15,6 +15,38 @@ interface QueuedOperation {
 }
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+/** Counts changed by one statement at most (a transaction changes a few: 5 states per queue). */
+const COUNTS_PER_STATEMENT = 10;
+
+const addCountsSql: string[] = [];
+
+/** `_berth_job_counts` += count for `rows` (queue, state) pairs, in one statement. */
+function addCounts(rows: number): string {
+  let sql = addCountsSql[rows];
+  if (sql === undefined) {
+    sql = `INSERT INTO _berth_job_counts (queue, state, count) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?)').join(', ')}
+      ON CONFLICT (queue, state) DO UPDATE SET count = count + excluded.count`;
+    addCountsSql[rows] = sql;
+  }
+  return sql;
+}
+
+/** Adds the counts a transaction changed (`queue, state, count` triples), one statement for all of them. */
+function writeCounts(connection: SqliteConnection, counts: ReadonlyMap<string, ReadonlyMap<JobState, number>>): void {
+  let values: unknown[] = [];
+  for (const [queue, states] of counts) {
+    for (const [state, count] of states) {
+      if (count === 0) continue;
+      values.push(queue, state, count);
+      if (values.length === COUNTS_PER_STATEMENT * 3) {
+        connection.run(addCounts(COUNTS_PER_STATEMENT), values);
+        values = [];
+      }
+    }
+  }
+  if (values.length > 0) connection.run(addCounts(values.length / 3), values);
+}
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -67,6 +99,8 @@ export class SqliteQueueHub {
   private flushScheduled = false;
   /** A second, query-only connection to the same file; `null` when there is none (`:memory:`). */
   private readConnection: SqliteConnection | null | undefined;
+  /** Per queue and state, the jobs the open write transaction moved in (or out, negative); `undefined` outside one. */
+  private counts: Map<string, Map<JobState, number>> | undefined;
 
   constructor(private readonly open: () => SqliteConnection) {}
 
@@ -159,6 +193,42 @@ export class SqliteQueueHub {
   }
 
   /**
+   * Runs `work` in an IMMEDIATE transaction (a savepoint inside one) and,
+   * before it commits, adds the jobs it moved between states (see `moved`) to
+   * `_berth_job_counts`: one statement for the queues and states changed, not
+   * one per job, in the same transaction as the rows, so the counts stay exact
+   * whatever the number of processes, and roll back with the rows.
+   */
+  immediate<R>(connection: SqliteConnection, work: () => R): R {
+    const outer = this.counts;
+    const counts = new Map<string, Map<JobState, number>>();
+    this.counts = counts;
+    try {
+      return connection.immediate(() => {
+        const result = work();
+        writeCounts(connection, counts);
+        return result;
+      });
+    } finally {
+      this.counts = outer;
+    }
+  }
+
+  /** `count` jobs of `queue` went from state `from` to `to` (`undefined`: inserted, or deleted) in this transaction. */
+  moved(queue: string, from: JobState | undefined, to: JobState | undefined, count = 1): void {
+    const counts = this.counts;
+    if (counts === undefined) throw new Error('job state changed outside SqliteQueueHub.immediate');
+    if (count === 0 || from === to) return;
+    let states = counts.get(queue);
+    if (states === undefined) {
+      states = new Map();
+      counts.set(queue, states);
+    }
+    if (from !== undefined) states.set(from, (states.get(from) ?? 0) - count);
+    if (to !== undefined) states.set(to, (states.get(to) ?? 0) + count);
+  }
+
+  /**
    * Queues a lease operation; it is written with the others of this turn,
    * and its promise settles once that transaction committed.
    */
@@ -188,7 +258,7 @@ export class SqliteQueueHub {
     let outcomes: Outcome[] = [];
     let result: R;
     try {
-      result = connection.immediate(() => {
+      result = this.immediate(connection, () => {
         const now = Date.now();
         outcomes = applyAll(connection, operations, now);
         return work(now);

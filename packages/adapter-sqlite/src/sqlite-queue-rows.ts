@@ -208,6 +208,7 @@ type Statement =
   | 'extend'
   | 'release'
   | 'cancel'
+  | 'cancelOf'
   | 'retryOf'
   | 'revive'
   | 'stats'
@@ -263,7 +264,9 @@ export const QUEUE_SQL: Readonly<Record<Statement, string>> = {
     RETURNING run_at`,
   cancel: `UPDATE _berth_jobs SET state = 'cancelled', finished_at = @now, updated_at = @now,
       lease_expires_at = NULL
-    WHERE id = @id AND queue = @queue AND state IN ('waiting', 'active')`,
+    WHERE seq = @seq`,
+  /** The live job `cancel` changes, and its state (for the counts). */
+  cancelOf: `SELECT seq, state FROM _berth_jobs WHERE id = ? AND queue = ? AND state IN ('waiting', 'active')`,
   retryOf: 'SELECT seq, state, dedupe_key FROM _berth_jobs WHERE id = ? AND queue = ?',
   revive: `UPDATE _berth_jobs SET state = 'waiting', attempts = 0, run_at = @now, result = NULL, finished_at = NULL,
       progress = NULL, updated_at = @now
@@ -289,8 +292,8 @@ export function claimSql(count: number): string {
     RETURNING ${JOB_COLUMN_LIST}`;
 }
 
-/** The purge statement; `states` are validated job states, so they can be spelled into the text. */
-export function purgeSql(states: readonly JobState[]): string {
-  return `DELETE FROM _berth_jobs WHERE queue = @queue AND state IN (${states.map((state) => `'${state}'`).join(', ')})
+/** The purge statement of one state; `state` is a validated job state, so it can be spelled into the text. */
+export function purgeSql(state: JobState): string {
+  return `DELETE FROM _berth_jobs WHERE queue = @queue AND state = '${state}'
     AND finished_at IS NOT NULL AND finished_at < @before`;
 }
