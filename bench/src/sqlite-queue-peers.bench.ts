@@ -87,13 +87,19 @@ export function peersConfigFromEnv(): PeersConfig {
 /** liteque arms a timer per job for its timeout; a short one lets the process exit soon after the last run. */
 const LITEQUE_TIMEOUT_SECS = 5;
 
-export const PEERS_SUITES = {
+export const PEERS_SUITES: {
+  readonly enqueue: string;
+  readonly batch: (size: number) => string;
+  readonly process: (concurrency: number) => string;
+  readonly latency: string;
+  readonly wal: string;
+} = {
   enqueue: 'peers: enqueue one at a time',
-  batch: (size: number) => `peers: enqueue in batches of ${size}`,
-  process: (concurrency: number) => `peers: process no-op jobs, concurrency ${concurrency}`,
+  batch: (size: number): string => `peers: enqueue in batches of ${size}`,
+  process: (concurrency: number): string => `peers: process no-op jobs, concurrency ${concurrency}`,
   latency: 'peers: enqueue-to-start, idle worker',
   wal: 'peers: WAL written per job',
-} as const;
+};
 
 const CONCURRENCIES = [1, 10, 50] as const;
 const LITEQUE_IN_TRANSACTION = 'liteque, batch in one transaction (undocumented)';
@@ -358,7 +364,22 @@ function renderTable(header: readonly string[], rows: readonly (readonly string[
 }
 
 /** The side-by-side comparison: its run suites, latency and WAL measurements, and its report. */
-export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()) {
+/** The peers comparison: its suites for the harness, the latency and WAL probes, and the report. */
+export interface PeersBench {
+  readonly config: PeersConfig;
+  readonly runSuites: RunSuite[];
+  latency(): Promise<LatencyResult[]>;
+  wal(): Promise<WalRow[]>;
+  describe(): Promise<PeerDescription[]>;
+  report(
+    descriptions: readonly PeerDescription[],
+    latencies: readonly LatencyResult[],
+    walRows: readonly WalRow[],
+  ): { readonly text: string; readonly json: PeersReport };
+  close(): void | Promise<void>;
+}
+
+export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()): PeersBench {
   const files = new BenchFiles();
   const liteque = litequePeer(config.pollMs, LITEQUE_TIMEOUT_SECS);
   const libraries: readonly PeerLibrary[] = [berthPeer, plainjobPeer(config.pollMs), liteque];
