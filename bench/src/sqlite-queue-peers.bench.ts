@@ -376,7 +376,7 @@ export interface PeersBench {
     latencies: readonly LatencyResult[],
     walRows: readonly WalRow[],
   ): { readonly text: string; readonly json: PeersReport };
-  close(): void | Promise<void>;
+  close(): void;
 }
 
 export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()): PeersBench {
