@@ -59,4 +59,4 @@ function cleanup({ backend, collections, queues }: CleanupInfo<object>): void {
 }
 
 repositoryConformance({ name: 'sqlite', createBackend, capabilities, cleanup, openSameStorage });
-queueConformance({ name: 'sqlite', createBackend, capabilities, cleanup });
+queueConformance({ name: 'sqlite', createBackend, capabilities, cleanup, openSameStorage });
