@@ -317,6 +317,56 @@ describe('SqliteJobQueue', () => {
     expect(versions).toStrictEqual(MIGRATIONS.map(({ version }) => ({ version })));
     await backend.close();
   });
+
+  it('settleAndClaim settles a batch of completions: each result kept, a stale lease or a repeated job fails only itself', async () => {
+    const backend = new SqliteBackend({ filename: newFile() });
+    const queue = backend.queue<{ n: number }>('batch');
+    const completed: { jobId: string; attempt: number }[] = [];
+    queue.subscribe((event) => {
+      if (event.type === 'completed') completed.push({ jobId: event.jobId, attempt: event.attempt });
+    });
+    await queue.enqueueMany(Array.from({ length: 4 }, (_, n) => ({ payload: { n } })));
+    const [a, b, c, d] = await queue.dequeueMany(4);
+    if (a === undefined || b === undefined || c === undefined || d === undefined) {
+      return expect.unreachable('four leases');
+    }
+    await queue.release(c);
+    const [again] = await queue.dequeueMany(1);
+    expect(again?.job.id).toBe(c.job.id);
+    const first = await queue.settleAndClaim?.(
+      [
+        { lease: a, outcome: 'complete', result: { ok: 'a' } },
+        { lease: c, outcome: 'complete' },
+        { lease: b, outcome: 'complete' },
+      ],
+      0,
+    );
+    expect(
+      first?.outcomes.map((outcome) =>
+        'state' in outcome ? outcome.state : isBerthError(outcome.error, 'CONFLICT') ? 'CONFLICT' : 'other',
+      ),
+    ).toStrictEqual(['completed', 'CONFLICT', 'completed']);
+    expect((await queue.get(a.job.id))?.result).toStrictEqual({ ok: 'a' });
+    expect((await queue.get(b.job.id))?.result).toBeUndefined();
+    expect((await queue.get(c.job.id))?.state).toBe('active');
+    // The same job twice: the first settles it, the second is a stale lease.
+    const second = await queue.settleAndClaim?.(
+      [
+        { lease: d, outcome: 'complete', result: [1] },
+        { lease: d, outcome: 'complete', result: [2] },
+      ],
+      0,
+    );
+    expect(second?.outcomes.map((outcome) => 'state' in outcome)).toStrictEqual([true, false]);
+    expect((await queue.get(d.job.id))?.result).toStrictEqual([1]);
+    expect(completed).toStrictEqual([
+      { jobId: a.job.id, attempt: 1 },
+      { jobId: b.job.id, attempt: 1 },
+      { jobId: d.job.id, attempt: 1 },
+    ]);
+    expect(await queue.stats()).toStrictEqual(stats({ active: 1, completed: 3 }));
+    await backend.close();
+  });
 });
 
 function deferred(): { readonly promise: Promise<void>; readonly resolve: () => void } {
