@@ -1,113 +1,53 @@
 import type { JobState } from '@berth/core';
 import {
-  comparePositions,
+  type BulkChange,
+  bulkStepOfJobs,
+  JOB_STATES,
+  type JobAccess,
   type JobPosition,
-  matchesNode,
+  mergeJobStreams,
   type NormalizedBulkJobs,
   type NormalizedListJobs,
   type NormalizedRetention,
+  pageOfJobs,
 } from '@berth/core/adapter';
 import type { MemoryJob, MemoryQueueState } from './memory-queue-state.js';
 
-const STATES: readonly JobState[] = ['waiting', 'active', 'completed', 'dead', 'cancelled'];
-
-/** Every state's jobs in one listing order: a merge of the state indexes, reading one job per job yielded. */
-function* allStates(
-  state: MemoryQueueState,
-  order: 'newest' | 'oldest',
-  after: JobPosition | undefined,
-): IterableIterator<MemoryJob> {
-  const iterators = STATES.map((name) =>
-    order === 'oldest' ? state.byState[name].ascending(after) : state.byState[name].descending(after),
-  );
-  const heads = iterators.map((iterator) => iterator.next().value as MemoryJob | undefined);
-  const sign = order === 'oldest' ? 1 : -1;
-  for (;;) {
-    let best = -1;
-    for (let index = 0; index < heads.length; index++) {
-      const head = heads[index];
-      if (head === undefined) continue;
-      if (best < 0 || sign * comparePositions(head, heads[best] as MemoryJob) < 0) best = index;
-    }
-    if (best < 0) return;
-    yield heads[best] as MemoryJob;
-    heads[best] = (iterators[best] as IterableIterator<MemoryJob>).next().value as MemoryJob | undefined;
-  }
-}
+/** A memory job is its own position (`createdAt`, `id`). */
+const ACCESS: JobAccess<MemoryJob> = { position: (job) => job, payload: (job) => job.payload };
 
 function candidates(
   state: MemoryQueueState,
   jobState: JobState | undefined,
   order: 'newest' | 'oldest',
   after: JobPosition | undefined,
-): IterableIterator<MemoryJob> {
-  if (jobState === undefined) return allStates(state, order, after);
-  const index = state.byState[jobState];
-  return order === 'oldest' ? index.ascending(after) : index.descending(after);
+): Iterable<MemoryJob> {
+  const stream = (name: JobState): IterableIterator<MemoryJob> =>
+    order === 'oldest' ? state.byState[name].ascending(after) : state.byState[name].descending(after);
+  if (jobState !== undefined) return stream(jobState);
+  // Every state's jobs in one listing order: a merge of the state indexes.
+  return mergeJobStreams(JOB_STATES.map(stream), order, ACCESS.position);
 }
 
-/**
- * One page of `listJobs`, read from the state indexes. The page looks one
- * job ahead, so a page that ends the listing has no cursor; with a payload
- * filter the look-ahead examines jobs until one matches, and a page that
- * reaches `maxExamined` first ends with the cursor of the last job it
- * examined (possibly after an empty page).
- */
+/** One page of `listJobs`, read from the state indexes (see core's `pageOfJobs`). */
 export function listMemoryJobs(
   state: MemoryQueueState,
   options: NormalizedListJobs,
 ): { readonly jobs: MemoryJob[]; readonly cursor: string | undefined } {
-  const jobs: MemoryJob[] = [];
-  let examined = 0;
-  for (const job of candidates(state, options.state, options.order, options.after)) {
-    if (options.payload === undefined || matchesNode(job.payload, options.payload)) {
-      if (jobs.length === options.limit) {
-        return { jobs, cursor: options.cursorAfter(jobs[jobs.length - 1] as MemoryJob) };
-      }
-      jobs.push(job);
-    }
-    examined += 1;
-    if (options.payload !== undefined && examined >= options.maxExamined) {
-      // Stopped at the bound: go on after the last job examined (or returned, when the page is full).
-      return {
-        jobs,
-        cursor: options.cursorAfter(jobs.length === options.limit ? (jobs[jobs.length - 1] as MemoryJob) : job),
-      };
-    }
-  }
-  return { jobs, cursor: undefined };
+  return pageOfJobs(candidates(state, options.state, options.order, options.after), options, ACCESS);
 }
 
-/**
- * One step of a bulk operation: examines up to `limit` jobs of the state,
- * oldest first, and applies `change` to those whose payload matches (it
- * says whether it changed the job or skipped it). The examined jobs are
- * collected before any change, since a change moves them out of the index.
- */
+/** One step of a bulk operation over the state index (see core's `bulkStepOfJobs`). */
 export function bulkMemoryJobs(
   state: MemoryQueueState,
   options: NormalizedBulkJobs,
-  change: (job: MemoryJob) => boolean,
+  change: (job: MemoryJob) => BulkChange,
 ): { readonly changed: number; readonly skipped: number; readonly cursor: string | undefined } {
-  const examined: MemoryJob[] = [];
-  let more = false;
-  for (const job of state.byState[options.state].ascending(options.after)) {
-    if (examined.length === options.limit) {
-      more = true;
-      break;
-    }
-    examined.push(job);
-  }
-  let changed = 0;
-  let skipped = 0;
-  for (const job of examined) {
-    if (job.state !== options.state) continue;
-    if (options.payload !== undefined && !matchesNode(job.payload, options.payload)) continue;
-    if (change(job)) changed += 1;
-    else skipped += 1;
-  }
-  const last = examined[examined.length - 1];
-  return { changed, skipped, cursor: more && last !== undefined ? options.cursorAfter(last) : undefined };
+  const step = bulkStepOfJobs(state.byState[options.state].ascending(options.after), options, ACCESS, (job) =>
+    // The examined jobs are read before any change; skip one that has left the state since.
+    job.state === options.state ? change(job) : 'unchanged',
+  );
+  return { changed: step.changed.length, skipped: step.skipped, cursor: step.cursor };
 }
 
 /**

@@ -372,9 +372,9 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
     const normalized = normalizeRetryJobs(this.name, options);
     const now = Date.now();
     return bulkMemoryJobs(this.state, normalized, (job) => {
-      if (this.state.holderOf(job.dedupeKey) !== undefined) return false;
+      if (this.state.holderOf(job.dedupeKey) !== undefined) return 'skipped';
       this.state.retry(job, now);
-      return true;
+      return 'changed';
     });
   }
 
@@ -386,7 +386,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
     this.state.settle(now);
     return bulkMemoryJobs(this.state, normalized, (job) => {
       this.state.cancel(job, now);
-      return true;
+      return 'changed';
     });
   }
 

@@ -43,7 +43,9 @@ import {
   type WorkerOptions,
 } from '@berth/core';
 import {
+  type BulkChange,
   backoffDelay,
+  bulkStepOfJobs,
   checkDequeueCount,
   checkDuration,
   checkLeaseRef,
@@ -56,7 +58,7 @@ import {
   FINISHED_JOB_STATES,
   isPlainObject,
   JOB_DEFAULTS,
-  matchesNode,
+  JOB_STATES,
   type NormalizedBulkJobs,
   type NormalizedEnqueue,
   type NormalizedRetention,
@@ -65,14 +67,15 @@ import {
   normalizePrune,
   normalizeRetryJobs,
   type PreparedEnqueue,
+  pageOfJobs,
   prepareEnqueueItems,
   scheduledJob,
   throwIfAborted,
   toJobError,
 } from '@berth/core/adapter';
 import type { SqliteConnection } from './sqlite-connection.js';
-import { decodeDocument, encodeDocument } from './sqlite-json.js';
-import { ADMIN_SQL, JOB_STATES, positionOf, walkJobs } from './sqlite-queue-admin.js';
+import { encodeDocument } from './sqlite-json.js';
+import { ADMIN_SQL, ROW_ACCESS, walkJobs } from './sqlite-queue-admin.js';
 import { allRaw, type SqliteQueueHub } from './sqlite-queue-hub.js';
 import {
   claimSql,
@@ -791,30 +794,14 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const list = normalizeListJobs(this.name, options);
     const states = list.state === undefined ? JOB_STATES : [list.state];
     const batch = list.payload === undefined ? list.limit + 1 : Math.min(list.maxExamined + 1, 500);
-    const read = (connection: SqliteConnection): { rows: JobRow[]; cursor: string | undefined } => {
-      const rows: JobRow[] = [];
-      let examined = 0;
-      let last: JobRow | undefined;
-      for (const row of walkJobs(connection, this.name, states, list.order, list.after, batch)) {
-        // The bound: go on after the last job examined (those after the last returned did not match).
-        if (last !== undefined && examined === list.maxExamined)
-          return { rows, cursor: list.cursorAfter(positionOf(last)) };
-        examined += 1;
-        last = row;
-        const payload = list.payload;
-        if (payload !== undefined && !matchesNode(decodeDocument(row.payload), payload)) continue;
-        // One match past a full page: there is a next page.
-        if (rows.length === list.limit) return { rows, cursor: list.cursorAfter(positionOf(rows.at(-1) as JobRow)) };
-        rows.push(row);
-      }
-      return { rows, cursor: undefined };
-    };
+    const read = (connection: SqliteConnection): { jobs: JobRow[]; cursor: string | undefined } =>
+      pageOfJobs(walkJobs(connection, this.name, states, list.order, list.after, batch), list, ROW_ACCESS);
     const page = await this.hub.exclusive((connection) => {
       this.hub.flush(connection);
       this.settleExpired(connection);
       return read(connection);
     }, this.readCommitted(read));
-    return { jobs: page.rows.map((row) => toJob<T>(row)), cursor: page.cursor };
+    return { jobs: page.jobs.map((row) => toJob<T>(row)), cursor: page.cursor };
   }
 
   async retryJobs(options?: RetryJobsOptions): Promise<BulkJobsResult> {
@@ -847,32 +834,17 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
    */
   private async bulkStep(
     bulk: NormalizedBulkJobs,
-    change: (connection: SqliteConnection, row: JobRow, now: number) => 'changed' | 'skipped' | 'unchanged',
+    change: (connection: SqliteConnection, row: JobRow, now: number) => BulkChange,
   ): Promise<{ readonly result: BulkJobsResult; readonly changed: string[] }> {
     return this.hub.exclusive((connection) => {
       this.hub.flush(connection);
       return this.hub.immediate(connection, () => {
         const now = Date.now();
-        const changed: string[] = [];
-        let skipped = 0;
-        let examined = 0;
-        let last: JobRow | undefined;
         const batch = Math.min(bulk.limit + 1, 1_000);
-        for (const row of walkJobs(connection, this.name, [bulk.state], 'oldest', bulk.after, batch)) {
-          if (examined === bulk.limit) {
-            return {
-              result: { changed: changed.length, skipped, cursor: bulk.cursorAfter(positionOf(last as JobRow)) },
-              changed,
-            };
-          }
-          examined += 1;
-          last = row;
-          if (bulk.payload !== undefined && !matchesNode(decodeDocument(row.payload), bulk.payload)) continue;
-          const outcome = change(connection, row, now);
-          if (outcome === 'changed') changed.push(row.id);
-          else if (outcome === 'skipped') skipped += 1;
-        }
-        return { result: { changed: changed.length, skipped, cursor: undefined }, changed };
+        const rows = walkJobs(connection, this.name, [bulk.state], 'oldest', bulk.after, batch);
+        const step = bulkStepOfJobs(rows, bulk, ROW_ACCESS, (row) => change(connection, row, now));
+        const changed = step.changed.map((row) => row.id);
+        return { result: { changed: changed.length, skipped: step.skipped, cursor: step.cursor }, changed };
       });
     });
   }

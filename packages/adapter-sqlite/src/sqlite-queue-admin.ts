@@ -1,11 +1,9 @@
 import type { JobOrder, JobState } from '@berth/core';
-import type { JobPosition } from '@berth/core/adapter';
+import { type JobAccess, type JobPosition, mergeJobStreams } from '@berth/core/adapter';
 import type { SqliteConnection } from './sqlite-connection.js';
+import { decodeDocument } from './sqlite-json.js';
 import { allRaw } from './sqlite-queue-hub.js';
 import { JOB_COLUMN_LIST, type JobRow, rowOf } from './sqlite-queue-rows.js';
-
-/** Every job state: a listing without a state merges one index range per state. */
-export const JOB_STATES: readonly JobState[] = ['waiting', 'active', 'completed', 'dead', 'cancelled'];
 
 /**
  * One batch of a state's jobs in enqueue order, strictly after `after`:
@@ -34,58 +32,49 @@ export function stateBatch(
   };
 }
 
-/** Where a listing or bulk step stands after `row`. */
-export const positionOf = (row: JobRow): JobPosition => ({ createdAt: row.created_at, id: row.id });
+/** Where a listing or bulk step stands after `row`, and its payload (for payload filters). */
+export const ROW_ACCESS: JobAccess<JobRow> = {
+  position: (row) => ({ createdAt: row.created_at, id: row.id }),
+  payload: (row) => decodeDocument(row.payload),
+};
 
-/** Whether `a` comes before `b` in `order` (createdAt, then id by code unit; newest reverses both). */
-function before(a: JobRow, b: JobRow, order: JobOrder): boolean {
-  const ascending = a.created_at !== b.created_at ? a.created_at < b.created_at : a.id < b.id;
-  return order === 'oldest' ? ascending : !ascending;
-}
-
-interface StateCursor {
-  readonly state: JobState;
-  rows: JobRow[];
-  next: number;
-  /** The last batch was short: the state has nothing after its rows. */
-  done: boolean;
+/** One state's jobs in `order` after `after`, read lazily in batches of `batch` from its index range. */
+function* stateRows(
+  connection: SqliteConnection,
+  queue: string,
+  state: JobState,
+  order: JobOrder,
+  after: JobPosition | undefined,
+  batch: number,
+): Generator<JobRow> {
+  let from = after;
+  for (;;) {
+    const { sql, parameters } = stateBatch(queue, state, order, from, batch);
+    const rows = allRaw(connection, sql, parameters).map(rowOf);
+    yield* rows;
+    const last = rows.at(-1);
+    if (rows.length < batch || last === undefined) return;
+    from = ROW_ACCESS.position(last);
+  }
 }
 
 /**
- * The jobs of `states` in `order` after `after`, read lazily in batches of
- * `batch` from each state's index range and merged. The caller stops
- * pulling when it has examined enough, so a page reads about what it returns.
+ * The jobs of `states` in `order` after `after`: each state's index range
+ * read lazily in batches of `batch`, merged. The caller stops pulling when
+ * it has examined enough, so a page reads about what it returns.
  */
-export function* walkJobs(
+export function walkJobs(
   connection: SqliteConnection,
   queue: string,
   states: readonly JobState[],
   order: JobOrder,
   after: JobPosition | undefined,
   batch: number,
-): Generator<JobRow> {
-  const read = (cursor: StateCursor, from: JobPosition | undefined): void => {
-    const { sql, parameters } = stateBatch(queue, cursor.state, order, from, batch);
-    cursor.rows = allRaw(connection, sql, parameters).map(rowOf);
-    cursor.next = 0;
-    cursor.done = cursor.rows.length < batch;
-  };
-  const cursors = states.map((state): StateCursor => ({ state, rows: [], next: 0, done: false }));
-  for (const cursor of cursors) read(cursor, after);
-  for (;;) {
-    let head: StateCursor | undefined;
-    for (const cursor of cursors) {
-      const row = cursor.rows[cursor.next];
-      if (row === undefined) continue;
-      const current = head?.rows[head.next];
-      if (current === undefined || before(row, current, order)) head = cursor;
-    }
-    if (head === undefined) return;
-    const row = head.rows[head.next] as JobRow;
-    head.next += 1;
-    if (head.next === head.rows.length && !head.done) read(head, positionOf(row));
-    yield row;
-  }
+): Iterable<JobRow> {
+  const streams = states.map((state) => stateRows(connection, queue, state, order, after, batch));
+  return streams.length === 1
+    ? (streams[0] as Generator<JobRow>)
+    : mergeJobStreams(streams, order, ROW_ACCESS.position);
 }
 
 /** The SQL of bulk changes and retention, by rowid (the rows were found through the state index). */

@@ -1,6 +1,6 @@
 import { ValidationError } from '../errors.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from '../query/cursor.js';
-import { type FilterNode, parseFilter } from '../query/filter.js';
+import { type FilterNode, matchesNode, parseFilter } from '../query/filter.js';
 import { isPlainObject } from '../values/values.js';
 import { FINISHED_JOB_STATES, type JobState } from './job.js';
 import type {
@@ -13,7 +13,8 @@ import type {
 } from './job-admin.js';
 import { checkDuration } from './job-options.js';
 
-const JOB_STATES: readonly JobState[] = ['waiting', 'active', 'completed', 'dead', 'cancelled'];
+/** Every job state, in the order a job can pass them. */
+export const JOB_STATES: readonly JobState[] = ['waiting', 'active', 'completed', 'dead', 'cancelled'];
 
 /** Most jobs one `listJobs` page examines when it filters payloads (the page then ends early with a cursor). */
 export const MAX_JOBS_EXAMINED = 10_000;
@@ -235,4 +236,102 @@ export function normalizePrune(
         : normalizeRetention(raw.retention as RetentionPolicy, queueRetention),
     limit: checkInteger('limit', raw.limit ?? 1_000, 1, 10_000),
   };
+}
+
+/** How a listing or bulk step reads a candidate job: its position and its payload. */
+export interface JobAccess<J> {
+  position(job: J): JobPosition;
+  payload(job: J): unknown;
+}
+
+/**
+ * Streams of jobs each already in `order` (one per state) merged into one
+ * stream in that order, pulling one job from a stream per job yielded.
+ */
+export function* mergeJobStreams<J>(
+  streams: readonly Iterator<J>[],
+  order: JobOrder,
+  position: (job: J) => JobPosition,
+): Generator<J> {
+  const heads = streams.map((stream) => stream.next());
+  const sign = order === 'oldest' ? 1 : -1;
+  for (;;) {
+    let best = -1;
+    for (let index = 0; index < heads.length; index++) {
+      const head = heads[index] as IteratorResult<J>;
+      if (head.done) continue;
+      const current = heads[best];
+      if (current === undefined || sign * comparePositions(position(head.value), position(current.value as J)) < 0) {
+        best = index;
+      }
+    }
+    if (best < 0) return;
+    const head = heads[best] as IteratorYieldResult<J>;
+    heads[best] = (streams[best] as Iterator<J>).next();
+    yield head.value;
+  }
+}
+
+/**
+ * One page of `listJobs` from `candidates` in the listing's order (after its
+ * cursor). It looks one match ahead, so a page that ends the listing has no
+ * cursor; with a payload filter it stops before examining more than
+ * `maxExamined` jobs and then goes on, next page, after the last one examined.
+ */
+export function pageOfJobs<J>(
+  candidates: Iterable<J>,
+  list: NormalizedListJobs,
+  access: JobAccess<J>,
+): { readonly jobs: J[]; readonly cursor: string | undefined } {
+  const jobs: J[] = [];
+  let examined = 0;
+  let last: J | undefined;
+  for (const job of candidates) {
+    if (last !== undefined && examined === list.maxExamined) {
+      return { jobs, cursor: list.cursorAfter(access.position(last)) };
+    }
+    examined += 1;
+    last = job;
+    if (list.payload !== undefined && !matchesNode(access.payload(job), list.payload)) continue;
+    if (jobs.length === list.limit) return { jobs, cursor: list.cursorAfter(access.position(jobs.at(-1) as J)) };
+    jobs.push(job);
+  }
+  return { jobs, cursor: undefined };
+}
+
+/** What `change` did to one job of a bulk step. */
+export type BulkChange = 'changed' | 'skipped' | 'unchanged';
+
+/**
+ * One bulk step from `candidates` (the state's jobs, oldest first, after the
+ * cursor): takes at most `limit` of them before changing any (a change moves
+ * a job out of the state being walked), applies `change` to those whose
+ * payload matches, and returns a cursor after the last one examined when
+ * more may remain.
+ */
+export function bulkStepOfJobs<J>(
+  candidates: Iterable<J>,
+  bulk: NormalizedBulkJobs,
+  access: JobAccess<J>,
+  change: (job: J) => BulkChange,
+): { readonly changed: J[]; readonly skipped: number; readonly cursor: string | undefined } {
+  const examined: J[] = [];
+  let more = false;
+  for (const job of candidates) {
+    if (examined.length === bulk.limit) {
+      more = true;
+      break;
+    }
+    examined.push(job);
+  }
+  const changed: J[] = [];
+  let skipped = 0;
+  for (const job of examined) {
+    if (bulk.payload !== undefined && !matchesNode(access.payload(job), bulk.payload)) continue;
+    const outcome = change(job);
+    if (outcome === 'changed') changed.push(job);
+    else if (outcome === 'skipped') skipped += 1;
+  }
+  const last = examined.at(-1);
+  return { changed, skipped, cursor: more && last !== undefined ? bulk.cursorAfter(access.position(last)) : undefined };
 }
