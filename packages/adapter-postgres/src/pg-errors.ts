@@ -1,0 +1,93 @@
+import {
+  AlreadyExistsError,
+  ConflictError,
+  ConnectionError,
+  isBerthError,
+  TimeoutError,
+  ValidationError,
+} from '@berth/core';
+
+interface PgErrorLike {
+  readonly code?: unknown;
+  readonly message?: unknown;
+  readonly constraint?: unknown;
+}
+
+/** Where an error happened, for the Berth error's fields and message. */
+export interface PgErrorContext {
+  readonly collection?: string | undefined;
+  readonly id?: string | undefined;
+}
+
+/** Network-level failures Node reports while talking to the server. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** pg's own messages for a client that lost or never had its connection. */
+const CONNECTION_MESSAGES = [
+  'Connection terminated',
+  'Client has encountered a connection error',
+  'Client was closed and is not queryable',
+  'timeout exceeded when trying to connect',
+  'Cannot use a pool after calling end on the pool',
+];
+
+/**
+ * Turns an error from `pg` into a Berth error by its SQLSTATE:
+ * serialization failures and deadlocks are retryable CONFLICTs, a statement
+ * or lock timeout (or a query cancelled) is TIMEOUT, a lost or refused
+ * connection (and the server shutting down) is a retryable CONNECTION error,
+ * unique violations are ALREADY_EXISTS, bad values are VALIDATION. Anything
+ * else is returned as it is.
+ */
+export function toBerthError(error: unknown, context: PgErrorContext = {}): unknown {
+  if (isBerthError(error)) return error;
+  const { code, message } = (error ?? {}) as PgErrorLike;
+  const text = typeof message === 'string' ? message : String(error);
+  const options = { cause: error, collection: context.collection, id: context.id };
+  if (typeof code === 'string') {
+    if (code === '40001' || code === '40P01') {
+      const what = code === '40001' ? 'a serialization failure' : 'a deadlock';
+      return new ConflictError(`PostgreSQL aborted the transaction on ${what}; run it again (${text})`, options);
+    }
+    if (code === '57014' || code === '55P03') {
+      return new TimeoutError(`PostgreSQL cancelled the statement: ${text}`, options);
+    }
+    if (code === '23505') {
+      return new AlreadyExistsError(
+        `${context.collection ?? 'the collection'} already has a document with this ${isPrimaryKey(error) ? 'id' : 'unique value'}`,
+        isPrimaryKey(error) ? 'id' : 'unknown',
+        options,
+      );
+    }
+    // Class 08: connection exceptions; 57P01-57P03: the server is shutting down or starting.
+    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') {
+      return new ConnectionError(`the PostgreSQL connection failed; try again (${text})`, options);
+    }
+    // Class 22: data exceptions (a value PostgreSQL cannot store, such as NUL in text).
+    if (code.startsWith('22')) return new ValidationError(`PostgreSQL refused a value: ${text}`, '', options);
+    if (NETWORK_CODES.has(code)) {
+      return new ConnectionError(
+        `cannot reach PostgreSQL (${code}); check that the server runs and the URL is right (${text})`,
+        options,
+      );
+    }
+  }
+  if (CONNECTION_MESSAGES.some((known) => text.includes(known))) {
+    return new ConnectionError(`the PostgreSQL connection failed; try again (${text})`, options);
+  }
+  return error;
+}
+
+function isPrimaryKey(error: unknown): boolean {
+  const constraint = (error as PgErrorLike).constraint;
+  return typeof constraint === 'string' && constraint.endsWith('_pkey');
+}
