@@ -4,7 +4,11 @@
  * file in the same temporary folder: enqueue one at a time, enqueue in
  * batches, processing no-op jobs at concurrency 1, 10 and 50 (jobs/s from a
  * pre-filled queue until all are done), idle enqueue-to-start latency, and,
- * as a diagnostic, the WAL pages each one writes per job.
+ * as diagnostics, the WAL pages each one writes per job and the raw
+ * better-sqlite3 floor under Berth's and plainjob's enqueue: the same
+ * statements on the same layout, through bare prepared statements, measured
+ * in the same interleaved runs, so the report splits the gap between the two
+ * into what the layout costs and what the library costs (peers/raw-floor.ts).
  *
  * Durability: each library runs with its own defaults, which are the same
  * here: WAL and synchronous = NORMAL (Berth's adapter, plainjob's
@@ -39,6 +43,7 @@ import { litequePeer } from './peers/liteque-peer.js';
 import type { PeerLibrary, PeerQueue } from './peers/peer-queue.js';
 import { task } from './peers/peer-queue.js';
 import { plainjobPeer } from './peers/plainjob-peer.js';
+import { berthLayoutFloor, type FloorLayout, plainjobLayoutFloor } from './peers/raw-floor.js';
 import { WalMeter } from './peers/wal-meter.js';
 
 export interface PeersConfig {
@@ -168,18 +173,18 @@ function recorded(suite: string, benchCase: RunCase, operations: number, samples
   };
 }
 
-/** A queue opened on a fresh file in `setup` and closed in `teardown`. */
-function openedCase(
-  library: PeerLibrary,
+/** A queue (a library's, or a floor's) opened on a fresh file in `setup` and closed in `teardown`. */
+function openedCase<Q extends Pick<PeerQueue, 'close'>>(
+  library: { readonly name: string; open(file: string): Promise<Q> },
   files: BenchFiles,
   name: string,
-  run: (queue: PeerQueue, round: number) => Promise<number>,
+  run: (queue: Q, round: number) => Promise<number>,
 ): RunCase {
-  let queue: PeerQueue | undefined;
+  let queue: Q | undefined;
   let round = 0;
   return {
     name,
-    baseline: library === berthPeer,
+    baseline: library.name === berthPeer.name,
     setup: async () => {
       queue = await library.open(files.next(library.name));
     },
@@ -193,7 +198,7 @@ function openedCase(
 }
 
 /** Times `count` enqueues, one after the other, awaiting each. */
-async function enqueueOneByOne(queue: PeerQueue, count: number, offset: number): Promise<number> {
+async function enqueueOneByOne(queue: Pick<PeerQueue, 'enqueue'>, count: number, offset: number): Promise<number> {
   const items = payloads(count, offset);
   const begin = performance.now();
   for (const item of items) {
@@ -331,12 +336,23 @@ export interface PeerThroughput {
   readonly maxOpsPerSec: number;
 }
 
+/** A raw better-sqlite3 floor's rate on one enqueue row, beside the rate of the library whose statements it runs. */
+export interface FloorThroughput extends PeerThroughput {
+  readonly library: string;
+  readonly libraryMedianOpsPerSec: number;
+  /** The library's median over the floor's (1: the library adds nothing to its statements). */
+  readonly libraryOverFloor: number;
+}
+
 /** The comparison's part of the JSON report. */
 export interface PeersReport {
   readonly config: PeersConfig;
   readonly sqliteVersion: string;
   readonly libraries: readonly PeerDescription[];
+  /** The libraries' rows (the floors are in `floor`). */
   readonly throughput: readonly PeerThroughput[];
+  /** Diagnostic, not a competitor: each library's enqueue statements on its own layout, through raw better-sqlite3. */
+  readonly floor: readonly FloorThroughput[];
   readonly wal: readonly WalRow[];
   readonly targets: readonly string[];
 }
@@ -383,6 +399,7 @@ export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()
   const files = new BenchFiles();
   const liteque = litequePeer(config.pollMs, LITEQUE_TIMEOUT_SECS);
   const libraries: readonly PeerLibrary[] = [berthPeer, plainjobPeer(config.pollMs), liteque];
+  const floors: readonly FloorLayout[] = [berthLayoutFloor(), plainjobLayoutFloor()];
   const samples: Samples = new Map();
 
   const suite = (name: string, operations: number, cases: readonly RunCase[]): RunSuite => ({
@@ -396,15 +413,15 @@ export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()
     suite(
       PEERS_SUITES.enqueue,
       config.enqueueJobs,
-      libraries.map((library) =>
-        openedCase(library, files, library.name, (queue, round) =>
+      [...libraries, ...floors].map((library) =>
+        openedCase<Pick<PeerQueue, 'enqueue' | 'close'>>(library, files, library.name, (queue, round) =>
           enqueueOneByOne(queue, config.enqueueJobs, round * config.enqueueJobs),
         ),
       ),
     ),
     suite(PEERS_SUITES.batch(config.batch), config.enqueueJobs, [
-      ...libraries.map((library) =>
-        openedCase(library, files, library.name, (queue, round) =>
+      ...[...libraries, ...floors].map((library) =>
+        openedCase<Pick<PeerQueue, 'enqueueBatch' | 'close'>>(library, files, library.name, (queue, round) =>
           enqueueInBatches(
             (items) => queue.enqueueBatch(items),
             config.enqueueJobs,
@@ -511,6 +528,24 @@ export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()
     );
   }
 
+  /** The floors' rates on the enqueue rows, each beside the rate of the library whose statements it runs. */
+  function floorThroughput(measured: readonly PeerThroughput[]): FloorThroughput[] {
+    return measured.flatMap((rate): FloorThroughput[] => {
+      const floor = floors.find((candidate) => candidate.name === rate.name);
+      if (floor === undefined) return [];
+      const library = measured.find((candidate) => candidate.suite === rate.suite && candidate.name === floor.library);
+      const libraryMedian = library?.medianOpsPerSec ?? Number.NaN;
+      return [
+        {
+          ...rate,
+          library: floor.library,
+          libraryMedianOpsPerSec: libraryMedian,
+          libraryOverFloor: libraryMedian / rate.medianOpsPerSec,
+        },
+      ];
+    });
+  }
+
   /** "ahead of both on every row" and the concurrency-10 floor, one line each. */
   function targets(rates: readonly PeerThroughput[], latencies: readonly LatencyResult[]): string[] {
     const lines: string[] = [];
@@ -589,6 +624,53 @@ export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()
     return renderTable(['median (min-max) over runs', ...names], rows);
   }
 
+  /**
+   * Each floor beside its library, then, per row, Berth's rate over
+   * plainjob's split in two factors whose product it is: floor over floor
+   * (the layouts, same statements without a library) and each library's
+   * share of its own floor (what the libraries' JavaScript costs).
+   */
+  function formatFloor(rows: readonly FloorThroughput[]): string {
+    const suites = runSuites.filter((runSuite) => rows.some((row) => row.suite === runSuite.name));
+    const rowOf = (suite: string, floor: FloorLayout) =>
+      rows.find((row) => row.suite === suite && row.name === floor.name);
+    const table = renderTable(
+      ['raw better-sqlite3 floor (jobs/s)', ...floors.flatMap((floor) => [floor.name, floor.library, '/ floor'])],
+      suites.map((runSuite) => [
+        runSuite.name.replace(/^peers: /, ''),
+        ...floors.flatMap((floor) => {
+          const row = rowOf(runSuite.name, floor);
+          return row === undefined
+            ? ['-', '-', '-']
+            : [
+                `${jobsPerSec(row.medianOpsPerSec)} (${jobsPerSec(row.minOpsPerSec)}-${jobsPerSec(row.maxOpsPerSec)})`,
+                jobsPerSec(row.libraryMedianOpsPerSec),
+                `${row.libraryOverFloor.toFixed(2)}x`,
+              ];
+        }),
+      ]),
+    );
+    const [ours, theirs] = floors;
+    const splits = suites.flatMap((runSuite) => {
+      const our = ours && rowOf(runSuite.name, ours);
+      const their = theirs && rowOf(runSuite.name, theirs);
+      if (our === undefined || their === undefined) return [];
+      const layout = our.medianOpsPerSec / their.medianOpsPerSec;
+      const library = our.libraryOverFloor / their.libraryOverFloor;
+      return [
+        `  ${runSuite.name.replace(/^peers: /, '')}: ${our.library} ${(our.libraryMedianOpsPerSec / their.libraryMedianOpsPerSec).toFixed(2)}x ${their.library}` +
+          ` = layout ${layout.toFixed(2)}x (floor over floor) * library ${library.toFixed(2)}x` +
+          ` (${our.libraryOverFloor.toFixed(2)} of its floor over ${their.libraryOverFloor.toFixed(2)})`,
+      ];
+    });
+    return [
+      table,
+      "medians (floors' min-max); each floor runs its library's enqueue statements on that library's layout and",
+      'pragmas through prepared statements alone (peers/raw-floor.ts), in the same interleaved runs as the libraries.',
+      ...(splits.length > 0 ? ['where the gap comes from:', ...splits] : []),
+    ].join('\n');
+  }
+
   function formatWal(rows: readonly WalRow[]): string {
     const pages = (value: number, pageSize: number) =>
       `${value.toFixed(2)} (${((value * (pageSize + 24)) / 1024).toFixed(1)} KiB)`;
@@ -624,7 +706,9 @@ export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()
       latencies: readonly LatencyResult[],
       walRows: readonly WalRow[],
     ): { readonly text: string; readonly json: PeersReport } {
-      const rates = throughput();
+      const measured = throughput();
+      const floorRows = floorThroughput(measured);
+      const rates = measured.filter((rate) => !floors.some((floor) => floor.name === rate.name));
       const ours = latencies.filter((result) => result.suite === PEERS_SUITES.latency);
       const lines = targets(rates, ours);
       const sqliteVersion = String(new Database(':memory:').prepare('SELECT sqlite_version()').pluck().get());
@@ -639,6 +723,7 @@ export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()
         ),
         '',
         formatThroughput(rates, ours),
+        ...(floorRows.length > 0 ? ['', formatFloor(floorRows)] : []),
         ...(walRows.length > 0 ? ['', formatWal(walRows)] : []),
         '',
         'targets (issue 10):',
@@ -646,7 +731,15 @@ export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()
       ].join('\n');
       return {
         text,
-        json: { config, sqliteVersion, libraries: descriptions, throughput: rates, wal: walRows, targets: lines },
+        json: {
+          config,
+          sqliteVersion,
+          libraries: descriptions,
+          throughput: rates,
+          floor: floorRows,
+          wal: walRows,
+          targets: lines,
+        },
       };
     },
     close: () => files.removeAll(),

@@ -9,11 +9,14 @@ import { durabilityOf, type PeerLibrary, type PeerQueue, type PeerWorker, type T
 
 const FILL_CHUNK = 1_000;
 
+/** The queue every Berth job of the benchmark is in. */
+export const BERTH_QUEUE = 'bench';
+
 class BerthPeerQueue implements PeerQueue {
   private readonly queue: JobQueue<Task>;
 
   constructor(private readonly backend: SqliteBackend) {
-    this.queue = backend.queue<Task>('bench');
+    this.queue = backend.queue<Task>(BERTH_QUEUE);
   }
 
   enqueue(payload: Task): Promise<unknown> {

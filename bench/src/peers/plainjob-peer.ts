@@ -9,10 +9,12 @@ import Database from 'better-sqlite3';
 import { better, defineQueue, defineWorker, JobStatus, type Logger, type Queue } from 'plainjob';
 import { durabilityOf, type PeerLibrary, type PeerQueue, type PeerWorker, type Task } from './peer-queue.js';
 
-const TYPE = 'noop';
+/** The job type every plainjob job of the benchmark has. */
+export const PLAINJOB_TYPE = 'noop';
 const FILL_CHUNK = 1_000;
 
-const silent: Logger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
+/** plainjob's default logger writes every claim to the console. */
+export const silentLogger: Logger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
 
 class PlainjobPeerQueue implements PeerQueue {
   constructor(
@@ -22,11 +24,11 @@ class PlainjobPeerQueue implements PeerQueue {
   ) {}
 
   enqueue(payload: Task): void {
-    this.queue.add(TYPE, payload);
+    this.queue.add(PLAINJOB_TYPE, payload);
   }
 
   enqueueBatch(payloads: readonly Task[]): void {
-    this.queue.addMany(TYPE, [...payloads]);
+    this.queue.addMany(PLAINJOB_TYPE, [...payloads]);
   }
 
   async fill(payloads: readonly Task[]): Promise<void> {
@@ -37,7 +39,11 @@ class PlainjobPeerQueue implements PeerQueue {
 
   work(concurrency: number, onStart: () => void): PeerWorker {
     const workers = Array.from({ length: concurrency }, () =>
-      defineWorker(TYPE, () => onStart(), { queue: this.queue, logger: silent, pollIntervall: this.pollMs }),
+      defineWorker(PLAINJOB_TYPE, () => onStart(), {
+        queue: this.queue,
+        logger: silentLogger,
+        pollIntervall: this.pollMs,
+      }),
     );
     const running = workers.map((worker) => worker.start());
     return {
@@ -69,7 +75,7 @@ export function plainjobPeer(pollMs: number): PeerLibrary {
     batch: 'addMany',
     async open(file) {
       const db = new Database(file);
-      return new PlainjobPeerQueue(db, defineQueue({ connection: better(db), logger: silent }), pollMs);
+      return new PlainjobPeerQueue(db, defineQueue({ connection: better(db), logger: silentLogger }), pollMs);
     },
   };
 }
