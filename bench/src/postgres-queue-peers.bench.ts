@@ -18,16 +18,23 @@
  * idle enqueue-to-start p50 ≤ 3 ms. While Berth's queue is not built its
  * rows read "not available: …" and the peers still run.
  *
+ * Every enqueue and every completion is a commit, and a commit waits for the
+ * WAL to reach the disk: the latency table ends with one committed INSERT by
+ * raw pg, timed the same way, which no queue on this server can beat.
+ *
  *   pnpm bench:postgres                                # with the repository suites, under Node 22
  *   BENCH_ONLY='^postgres peers' pnpm bench:postgres   # only this comparison
  *   BENCH_PG_JOBS=2000 BENCH_PG_RUNS=2 …               # smaller processing runs
  *   (also BENCH_PG_ENQUEUE, BENCH_PG_LATENCY_SAMPLES, BENCH_PG_PREFETCH)
  */
 import { cpus, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isBerthError } from '@berth/core';
 import { type LatencyResult, latencyResult, type RunCase, type RunSuite } from './harness.js';
-import type { PeerLibrary, PeerQueue } from './peers/peer-queue.js';
+import { type PeerLibrary, type PeerQueue, task } from './peers/peer-queue.js';
 import {
+  countFromEnv,
   drain,
   enqueueConcurrently,
   enqueueInBatches,
@@ -46,7 +53,7 @@ import {
 import { berthPgPeer } from './pg-peers/berth-pg-peer.js';
 import { graphileWorkerPeer } from './pg-peers/graphile-worker-peer.js';
 import { pgBossPeer } from './pg-peers/pg-boss-peer.js';
-import type { BenchSchemas } from './pg-peers/pg-database.js';
+import { type BenchSchemas, quotedSchema } from './pg-peers/pg-database.js';
 import { POSTGRES_PEERS_SUITES } from './postgres-suites.js';
 
 export interface PgPeersConfig {
@@ -75,23 +82,20 @@ export const defaultPgPeersConfig: PgPeersConfig = {
   prefetch: 100,
 };
 
-function fromEnv(name: string, fallback: number): number {
-  const value = Number(process.env[name]);
-  return Number.isFinite(value) && value > 0 ? Math.round(value) : fallback;
-}
-
 export function pgPeersConfigFromEnv(): PgPeersConfig {
   return {
     ...defaultPgPeersConfig,
-    enqueueJobs: fromEnv('BENCH_PG_ENQUEUE', defaultPgPeersConfig.enqueueJobs),
-    jobs: fromEnv('BENCH_PG_JOBS', defaultPgPeersConfig.jobs),
-    runs: fromEnv('BENCH_PG_RUNS', defaultPgPeersConfig.runs),
-    latencySamples: fromEnv('BENCH_PG_LATENCY_SAMPLES', defaultPgPeersConfig.latencySamples),
-    prefetch: fromEnv('BENCH_PG_PREFETCH', defaultPgPeersConfig.prefetch),
+    enqueueJobs: countFromEnv('BENCH_PG_ENQUEUE', defaultPgPeersConfig.enqueueJobs),
+    jobs: countFromEnv('BENCH_PG_JOBS', defaultPgPeersConfig.jobs),
+    runs: countFromEnv('BENCH_PG_RUNS', defaultPgPeersConfig.runs),
+    latencySamples: countFromEnv('BENCH_PG_LATENCY_SAMPLES', defaultPgPeersConfig.latencySamples),
+    prefetch: countFromEnv('BENCH_PG_PREFETCH', defaultPgPeersConfig.prefetch),
   };
 }
 
 const CONCURRENCIES = [10, 50] as const;
+/** The latency row of one committed INSERT by raw pg. */
+const COMMIT_FLOOR = 'raw pg: one INSERT commit (floor)';
 
 /** What one configuration runs with, for the report. */
 export interface PgPeerDescription {
@@ -240,6 +244,32 @@ export function postgresQueuePeersBench(
     ),
   ];
 
+  /**
+   * The server's floor under any enqueue-to-start: one committed single-row
+   * INSERT by raw pg (a WAL flush), timed like the handoffs, in the same run.
+   */
+  async function commitFloor(baseline: LatencyResult | undefined): Promise<LatencyResult> {
+    const schema = await schemas.create('floor');
+    const table = `${quotedSchema(schema)}.floor`;
+    try {
+      await schemas.pool.query(`CREATE TABLE ${table} (id bigint PRIMARY KEY, data jsonb NOT NULL)`);
+      const samples: number[] = [];
+      for (let i = 0; i < 20 + config.latencySamples; i += 1) {
+        const begin = performance.now();
+        await schemas.pool.query({
+          name: `floor_${schema}`,
+          text: `INSERT INTO ${table} (id, data) VALUES ($1, $2)`,
+          values: [i, JSON.stringify(task(i))],
+        });
+        if (i >= 20) samples.push((performance.now() - begin) * 1e6);
+        await sleep(2 + (i % 3));
+      }
+      return latencyResult(POSTGRES_PEERS_SUITES.latency, COMMIT_FLOOR, samples, baseline);
+    } finally {
+      await schemas.drop(schema);
+    }
+  }
+
   async function latency(): Promise<LatencyResult[]> {
     const results: LatencyResult[] = [];
     let baseline: LatencyResult | undefined;
@@ -266,6 +296,7 @@ export function postgresQueuePeersBench(
         await schemas.drop(opened.schema);
       }
     }
+    results.push(await commitFloor(baseline));
     return results;
   }
 
@@ -299,29 +330,34 @@ export function postgresQueuePeersBench(
       ours: PeerLibrary,
       factor: number,
       theirs: readonly PeerLibrary[],
-    ): string => {
+    ): string[] => {
       const peerRates = theirs.map((peer) => ({ peer, rate: rateOf(suiteName, peer) }));
+      // A suite BENCH_ONLY left out has no line.
+      if (!rates.some((rate) => rate.suite === suiteName)) return [];
       const peersText = peerRates
         .map(({ peer, rate }) => `${peer.name} ${rate === undefined ? '-' : jobsPerSec(rate)}/s`)
         .join(', ');
       const best = Math.max(...peerRates.map(({ rate }) => rate ?? Number.NaN));
       const ourRate = rateOf(suiteName, ours);
-      if (ourRate === undefined) return `${label} (target ≥ ${factor}x; ${peersText}): ${notRun(ours)}`;
+      if (ourRate === undefined) return [`${label} (target ≥ ${factor}x; ${peersText}): ${notRun(ours)}`];
       const ratio = ourRate / best;
-      return `${label}: ${ours.name} ${jobsPerSec(ourRate)}/s = ${ratio.toFixed(2)}x (${peersText}) (target ≥ ${factor}x): ${ratio >= factor ? 'met' : 'MISSED'}`;
+      return [
+        `${label}: ${ours.name} ${jobsPerSec(ourRate)}/s = ${ratio.toFixed(2)}x (${peersText}) (target ≥ ${factor}x): ${ratio >= factor ? 'met' : 'MISSED'}`,
+      ];
     };
     const ten = POSTGRES_PEERS_SUITES.process(10);
     const lines = [
-      atLeast('no prefetch, concurrency 10, vs pg-boss (faster config)', ten, berth, 2, [pgBoss, pgBossBatch]),
-      atLeast('no prefetch, concurrency 10, vs graphile-worker (default)', ten, berth, 2, [graphile]),
-      atLeast('prefetch, concurrency 10, vs graphile-worker batched', ten, berthPrefetch, 1, [graphileBatched]),
-      atLeast('batch enqueue vs graphile-worker', POSTGRES_PEERS_SUITES.batch(config.batch), berth, 2, [graphile]),
+      ...atLeast('no prefetch, concurrency 10, vs pg-boss (faster config)', ten, berth, 2, [pgBoss, pgBossBatch]),
+      ...atLeast('no prefetch, concurrency 10, vs graphile-worker (default)', ten, berth, 2, [graphile]),
+      ...atLeast('prefetch, concurrency 10, vs graphile-worker batched', ten, berthPrefetch, 1, [graphileBatched]),
+      ...atLeast('batch enqueue vs graphile-worker', POSTGRES_PEERS_SUITES.batch(config.batch), berth, 2, [graphile]),
     ];
     const ours = latencies.find((result) => result.name === berth.name);
     const peersLatency = latencies
       .filter((result) => result.name !== berth.name)
       .map((result) => `${result.name} ${ms(result.p50Ns)}`)
       .join(', ');
+    if (latencies.length === 0) return lines;
     lines.push(
       ours === undefined
         ? `idle enqueue-to-start p50 (target ≤ 3 ms; ${peersLatency}): ${notRun(berth)}`
@@ -334,6 +370,8 @@ export function postgresQueuePeersBench(
     const cell = (rate: PeerThroughput | undefined, library: PeerLibrary): string =>
       rate !== undefined ? rateRange(rate) : unavailable.has(library.name) ? 'not available' : '-';
     const rows: string[][] = runSuites.flatMap((runSuite) => {
+      // A suite BENCH_ONLY left out has no rows.
+      if (!rates.some((rate) => rate.suite === runSuite.name)) return [];
       const shown = runSuite.name.startsWith('postgres peers: process') ? configurations : libraries;
       return shown.map((library) => [
         `${runSuite.name.replace(/^postgres peers: /, '')} (jobs/s)`,
@@ -344,14 +382,14 @@ export function postgresQueuePeersBench(
         ),
       ]);
     });
-    for (const library of libraries) {
-      const result = latencies.find((candidate) => candidate.name === library.name);
+    for (const name of latencies.length === 0 ? [] : [...libraries.map((library) => library.name), COMMIT_FLOOR]) {
+      const result = latencies.find((candidate) => candidate.name === name);
       rows.push([
         'idle enqueue-to-start p50 / p90',
-        library.name,
+        name,
         result !== undefined
           ? `${ms(result.p50Ns)} / ${ms(result.p90Ns)}`
-          : unavailable.has(library.name)
+          : unavailable.has(name)
             ? 'not available'
             : '-',
       ]);

@@ -36,6 +36,7 @@ import { berthPeer } from './peers/berth-peer.js';
 import { litequePeer } from './peers/liteque-peer.js';
 import type { PeerLibrary, PeerQueue } from './peers/peer-queue.js';
 import {
+  countFromEnv,
   drain,
   enqueueInBatches,
   enqueueOneByOne,
@@ -79,20 +80,15 @@ export const defaultPeersConfig: PeersConfig = {
   walJobs: 1_000,
 };
 
-function fromEnv(name: string, fallback: number): number {
-  const value = Number(process.env[name]);
-  return Number.isFinite(value) && value > 0 ? Math.round(value) : fallback;
-}
-
 export function peersConfigFromEnv(): PeersConfig {
   return {
     ...defaultPeersConfig,
-    enqueueJobs: fromEnv('BENCH_PEERS_ENQUEUE', defaultPeersConfig.enqueueJobs),
-    jobs: fromEnv('BENCH_PEERS_JOBS', defaultPeersConfig.jobs),
-    runs: fromEnv('BENCH_PEERS_RUNS', defaultPeersConfig.runs),
-    latencySamples: fromEnv('BENCH_PEERS_LATENCY_SAMPLES', defaultPeersConfig.latencySamples),
-    pollMs: fromEnv('BENCH_PEERS_POLL_MS', defaultPeersConfig.pollMs),
-    walJobs: fromEnv('BENCH_PEERS_WAL_JOBS', defaultPeersConfig.walJobs),
+    enqueueJobs: countFromEnv('BENCH_PEERS_ENQUEUE', defaultPeersConfig.enqueueJobs),
+    jobs: countFromEnv('BENCH_PEERS_JOBS', defaultPeersConfig.jobs),
+    runs: countFromEnv('BENCH_PEERS_RUNS', defaultPeersConfig.runs),
+    latencySamples: countFromEnv('BENCH_PEERS_LATENCY_SAMPLES', defaultPeersConfig.latencySamples),
+    pollMs: countFromEnv('BENCH_PEERS_POLL_MS', defaultPeersConfig.pollMs),
+    walJobs: countFromEnv('BENCH_PEERS_WAL_JOBS', defaultPeersConfig.walJobs),
   };
 }
 

@@ -4,9 +4,7 @@
  * prefetch })` and `stats()`, all through the port.
  */
 import type { JobQueue } from '@berth/core';
-import type { PeerQueue, PeerWorker, Task } from './peer-queue.js';
-
-const FILL_CHUNK = 1_000;
+import { fillInChunks, type PeerQueue, type PeerWorker, type Task } from './peer-queue.js';
 
 export class BerthJobQueuePeer implements PeerQueue {
   constructor(
@@ -28,10 +26,8 @@ export class BerthJobQueuePeer implements PeerQueue {
     return this.queue.enqueueMany(payloads.map((payload) => ({ payload })));
   }
 
-  async fill(payloads: readonly Task[]): Promise<void> {
-    for (let start = 0; start < payloads.length; start += FILL_CHUNK) {
-      await this.enqueueBatch(payloads.slice(start, start + FILL_CHUNK));
-    }
+  fill(payloads: readonly Task[]): Promise<void> {
+    return fillInChunks(payloads, (chunk) => this.enqueueBatch(chunk));
   }
 
   work(concurrency: number, onStart: () => void): PeerWorker {

@@ -13,6 +13,14 @@ export interface Task {
 
 export const task = (n: number): Task => ({ kind: 'noop', n });
 
+/** Enqueues `payloads` through `enqueueBatch`, 1 000 at a time: how `PeerQueue.fill` fills a queue before a run. */
+export async function fillInChunks(
+  payloads: readonly Task[],
+  enqueueBatch: (chunk: readonly Task[]) => unknown,
+): Promise<void> {
+  for (let start = 0; start < payloads.length; start += 1_000) await enqueueBatch(payloads.slice(start, start + 1_000));
+}
+
 /** A running worker (or group of workers) of one library. */
 export interface PeerWorker {
   /** Stops taking jobs and resolves once the jobs in flight are done. */

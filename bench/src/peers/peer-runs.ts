@@ -9,6 +9,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunCase, RunSuite } from '../harness.js';
 import { type PeerQueue, type Task, task } from './peer-queue.js';
 
+/** A positive whole number from the environment variable `name`, or `fallback`. */
+export function countFromEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? Math.round(value) : fallback;
+}
+
 export const payloads = (count: number, offset = 0): Task[] =>
   Array.from({ length: count }, (_, k) => task(offset + k));
 

@@ -13,7 +13,7 @@
  */
 import { Logger, makeWorkerUtils, type Runner, run, type WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
-import type { PeerLibrary, PeerQueue, PeerWorker, Task } from '../peers/peer-queue.js';
+import { fillInChunks, type PeerLibrary, type PeerQueue, type PeerWorker, type Task } from '../peers/peer-queue.js';
 import { postgresUrl, quotedSchema } from './pg-database.js';
 
 const TASK = 'noop';
@@ -40,9 +40,7 @@ class GraphilePeerQueue implements PeerQueue {
   }
 
   async fill(payloads: readonly Task[]): Promise<void> {
-    for (let start = 0; start < payloads.length; start += 1_000) {
-      await this.enqueueBatch(payloads.slice(start, start + 1_000));
-    }
+    await fillInChunks(payloads, (chunk) => this.enqueueBatch(chunk));
   }
 
   work(concurrency: number, onStart: () => void): PeerWorker {

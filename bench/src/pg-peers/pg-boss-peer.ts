@@ -23,7 +23,7 @@
 
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
-import type { PeerLibrary, PeerQueue, PeerWorker, Task } from '../peers/peer-queue.js';
+import { fillInChunks, type PeerLibrary, type PeerQueue, type PeerWorker, type Task } from '../peers/peer-queue.js';
 import { postgresUrl, quotedSchema } from './pg-database.js';
 
 const QUEUE = 'bench';
@@ -52,9 +52,7 @@ class PgBossPeerQueue implements PeerQueue {
   }
 
   async fill(payloads: readonly Task[]): Promise<void> {
-    for (let start = 0; start < payloads.length; start += 1_000) {
-      await this.enqueueBatch(payloads.slice(start, start + 1_000));
-    }
+    await fillInChunks(payloads, (chunk) => this.enqueueBatch(chunk));
     // Let the queue cache see the backlog, so `burstWhenReadyExceeds` engages from the start (not timed).
     if (this.mode === 'single') await new Promise((settle) => setTimeout(settle, 1_100));
   }
