@@ -23,6 +23,13 @@ export async function fillInChunks(
 
 /** A running worker (or group of workers) of one library. */
 export interface PeerWorker {
+  /**
+   * Resolves once the worker runs, for a library whose worker starts
+   * asynchronously (graphile-worker's `run()` connects and checks its schema
+   * first); throughput is timed from then, so a start-up is not counted as
+   * processing time.
+   */
+  readonly ready?: Promise<unknown> | undefined;
   /** Stops taking jobs and resolves once the jobs in flight are done. */
   stop(): Promise<void>;
 }

@@ -18,18 +18,22 @@ export function countFromEnv(name: string, fallback: number): number {
 export const payloads = (count: number, offset = 0): Task[] =>
   Array.from({ length: count }, (_, k) => task(offset + k));
 
-/** Enqueues `jobs` (already filled in), times a worker from its start until the queue reports none left. */
+/** Times a worker on a filled queue of `jobs`, from its start (or `ready`) until the queue reports none left. */
 export async function drain(queue: PeerQueue, jobs: number, concurrency: number): Promise<number> {
   let started = 0;
   let allStarted: () => void = () => {};
   const handled = new Promise<void>((settle) => {
     allStarted = settle;
   });
-  const begin = performance.now();
+  let begin = performance.now();
   const worker = queue.work(concurrency, () => {
     started += 1;
     if (started === jobs) allStarted();
   });
+  if (worker.ready !== undefined) {
+    await worker.ready;
+    begin = performance.now();
+  }
   await handled;
   // The last completions may still be in flight; `remaining` counts what is stored.
   while ((await queue.remaining()) > 0) await sleep(1);

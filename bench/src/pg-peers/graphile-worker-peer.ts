@@ -61,6 +61,7 @@ class GraphilePeerQueue implements PeerQueue {
       ...batched,
     });
     return {
+      ready: runner,
       stop: async () => {
         await (await runner).stop();
       },

@@ -84,6 +84,7 @@ class PgBossPeerQueue implements PeerQueue {
             },
           );
     return {
+      ready: started,
       stop: async () => {
         await started;
         await this.boss.offWork(QUEUE, { wait: true });
