@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { isBerthError } from '@berth/core';
 
 /** One thing to measure. `run` is one operation; it may be async. */
 export interface BenchCase {
@@ -50,6 +51,18 @@ export interface CaseResult {
   readonly p99Ns: number;
   /** Mean time relative to the suite's baseline (2 = twice as slow); 1 for the baseline. */
   readonly vsBaseline: number | null;
+  /** Why the case did not run: the adapter answered UNSUPPORTED (a port not built yet). */
+  readonly unavailable?: string | undefined;
+}
+
+/**
+ * Why a case cannot run, when its setup or first run fails with Berth's
+ * UNSUPPORTED (an adapter whose port is not built yet); any other error is a
+ * broken benchmark and propagates.
+ */
+function unavailableBecause(error: unknown): string {
+  if (isBerthError(error, 'UNSUPPORTED')) return error.message;
+  throw error;
 }
 
 export interface BenchReport {
@@ -74,6 +87,8 @@ const MIN_SAMPLE_NS = 20_000;
 
 interface Measure {
   readonly batchSize: number;
+  /** Set when the case could not run (see `unavailableBecause`). */
+  unavailable?: string | undefined;
   ops: number;
   /** Per-operation time of each sample, in ns. */
   readonly samples: number[];
@@ -146,16 +161,20 @@ export async function runSuites(
     const measures: Measure[] = [];
     for (const [index, benchCase] of suite.cases.entries()) {
       const counter = counters[index] ?? { i: 0 };
-      await benchCase.setup?.();
-      await runFor(benchCase.run, counter, options.warmupMs, 1);
-      const batchSize = await calibrate(benchCase.run, counter);
-      measures.push({ batchSize, ops: 0, samples: [], totalNs: 0 });
+      try {
+        await benchCase.setup?.();
+        await runFor(benchCase.run, counter, options.warmupMs, 1);
+        const batchSize = await calibrate(benchCase.run, counter);
+        measures.push({ batchSize, ops: 0, samples: [], totalNs: 0 });
+      } catch (error) {
+        measures.push({ batchSize: 1, ops: 0, samples: [], totalNs: 0, unavailable: unavailableBecause(error) });
+      }
     }
     for (let round = 0; round < options.rounds; round += 1) {
       for (const [index, benchCase] of suite.cases.entries()) {
         const measure = measures[index];
         const counter = counters[index];
-        if (measure === undefined || counter === undefined) continue;
+        if (measure === undefined || counter === undefined || measure.unavailable !== undefined) continue;
         await runFor(
           benchCase.run,
           counter,
@@ -193,6 +212,7 @@ function toResults(
     if (measure === undefined) return [];
     const sorted = [...measure.samples].sort((a, b) => a - b);
     const meanNs = meanOf(measure);
+    const ratio = baselineMean === undefined ? null : meanNs / baselineMean;
     return [
       {
         suite,
@@ -204,7 +224,9 @@ function toResults(
         meanNs,
         p50Ns: percentile(sorted, 50),
         p99Ns: percentile(sorted, 99),
-        vsBaseline: baselineMean === undefined ? null : meanNs / baselineMean,
+        // A ratio against a baseline that did not run is no ratio.
+        vsBaseline: ratio === null || Number.isNaN(ratio) ? null : ratio,
+        ...(measure.unavailable === undefined ? {} : { unavailable: measure.unavailable }),
       },
     ];
   });
@@ -246,14 +268,19 @@ export async function runRunSuites(
   for (const suite of suites) {
     const measures: Measure[] = [];
     for (const benchCase of suite.cases) {
-      await benchCase.setup?.();
-      await benchCase.run();
-      measures.push({ batchSize: suite.operations, ops: 0, samples: [], totalNs: 0 });
+      try {
+        await benchCase.setup?.();
+        await benchCase.run();
+        measures.push({ batchSize: suite.operations, ops: 0, samples: [], totalNs: 0 });
+      } catch (error) {
+        const unavailable = unavailableBecause(error);
+        measures.push({ batchSize: suite.operations, ops: 0, samples: [], totalNs: 0, unavailable });
+      }
     }
     for (let round = 0; round < suite.runs; round += 1) {
       for (const [index, benchCase] of suite.cases.entries()) {
         const measure = measures[index];
-        if (measure === undefined) continue;
+        if (measure === undefined || measure.unavailable !== undefined) continue;
         const ns = await benchCase.run();
         measure.ops += suite.operations;
         measure.totalNs += ns;
@@ -343,15 +370,19 @@ function formatRatio(result: { readonly baseline: boolean; readonly vsBaseline: 
 export function formatTable(results: readonly CaseResult[]): string {
   return renderTable(
     ['suite', 'case', 'ops/s', 'mean', 'p50', 'p99', 'vs baseline'],
-    results.map((result) => [
-      result.suite,
-      result.name,
-      formatOps(result.opsPerSec),
-      formatNs(result.meanNs),
-      formatNs(result.p50Ns),
-      formatNs(result.p99Ns),
-      formatRatio(result),
-    ]),
+    results.map((result) =>
+      result.unavailable !== undefined
+        ? [result.suite, result.name, '-', '-', '-', '-', `not available: ${result.unavailable}`]
+        : [
+            result.suite,
+            result.name,
+            formatOps(result.opsPerSec),
+            formatNs(result.meanNs),
+            formatNs(result.p50Ns),
+            formatNs(result.p99Ns),
+            formatRatio(result),
+          ],
+    ),
   );
 }
 

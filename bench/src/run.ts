@@ -8,6 +8,10 @@
  *   BENCH_ONLY='^sqlite (?!queue)' pnpm bench   # only suites whose name matches (no latency runs)
  *   BENCH_ONLY='^top-n' BENCH_TOPN_SIZES=1000,10000 pnpm bench   # top-N and rank at chosen sizes
  *   BENCH_ONLY='^peers' pnpm bench   # Berth's SQLite queue beside plainjob and liteque (latency and WAL included)
+ *   pnpm bench:postgres              # PostgreSQL: repository vs raw pg, queue vs pg-boss and graphile-worker (Node 22)
+ *
+ * The PostgreSQL suites (names starting `postgres`) run here too when Node is
+ * 22 or later; under an older Node this prints how to run them instead.
  */
 import { createBackend } from '@berth/core';
 import {
@@ -34,6 +38,8 @@ import {
 } from './memory-queue.bench.js';
 import { memoryRepositorySuites } from './memory-repository.bench.js';
 import { memoryUpsertSuites } from './memory-upsert.bench.js';
+import type { PostgresBenchResults, PostgresReport } from './postgres-run.js';
+import { POSTGRES_BENCH_NODE_MAJOR, POSTGRES_SUITE_NAMES, postgresNodeMessage } from './postgres-suites.js';
 import {
   removeSqliteBenchFiles,
   sqliteQueueLatency,
@@ -117,6 +123,13 @@ try {
   const peersWal = wants(PEERS_SUITES.wal) ? await peers.wal() : [];
   const peersReport = peersSelected ? peers.report(await peers.describe(), latency, peersWal) : undefined;
   for (const result of latency) progress(result);
+  const postgresSelected = POSTGRES_SUITE_NAMES.some(wants);
+  const postgresRuns = Number(process.versions.node.split('.')[0]) >= POSTGRES_BENCH_NODE_MAJOR;
+  // Imported only here: pg-boss and graphile-worker do not load under an older Node.
+  const postgres: PostgresBenchResults | undefined =
+    postgresSelected && postgresRuns
+      ? await (await import('./postgres-run.js')).runPostgresBenches(options, only, progress)
+      : undefined;
 
   console.log(`\n${formatTable(results)}\n`);
   console.log('p50/p99 are per operation; fast operations are timed in batches (see batchSize in the JSON),');
@@ -128,7 +141,12 @@ try {
   console.log(`${sqliteQueueTargets(results, latency).join('\n')}\n`);
   console.log(`${formatTopN()}\n`);
   if (peersReport !== undefined) console.log(`${peersReport.text}\n`);
-  const report: BenchReport & { readonly peers?: PeersReport } = {
+  if (postgres !== undefined) console.log(`${postgres.text}\n`);
+  else if (postgresSelected) console.log(`${postgresNodeMessage()}\n`);
+  const report: BenchReport & {
+    readonly peers?: PeersReport;
+    readonly postgres?: PostgresReport;
+  } = {
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
     ...env,
@@ -137,6 +155,7 @@ try {
     results,
     latency,
     ...(peersReport === undefined ? {} : { peers: peersReport.json }),
+    ...(postgres === undefined ? {} : { postgres: postgres.report }),
   };
   const file = await writeReport(report, new URL('../results/', import.meta.url));
   console.log(`wrote ${file.pathname} and latest.json`);

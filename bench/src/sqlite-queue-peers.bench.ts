@@ -33,15 +33,28 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { type CaseResult, type LatencyResult, latencyResult, type RunCase, type RunSuite } from './harness.js';
 import { berthPeer } from './peers/berth-peer.js';
 import { litequePeer } from './peers/liteque-peer.js';
 import type { PeerLibrary, PeerQueue } from './peers/peer-queue.js';
-import { task } from './peers/peer-queue.js';
+import {
+  countFromEnv,
+  drain,
+  enqueueInBatches,
+  enqueueOneByOne,
+  handoffs,
+  jobsPerSec,
+  ms,
+  type PeerThroughput,
+  payloads,
+  rateRange,
+  recorded,
+  renderTable,
+  type Samples,
+  throughputOf,
+} from './peers/peer-runs.js';
 import { plainjobPeer } from './peers/plainjob-peer.js';
 import { berthLayoutFloor, type FloorLayout, plainjobLayoutFloor } from './peers/raw-floor.js';
 import { WalMeter } from './peers/wal-meter.js';
@@ -72,20 +85,15 @@ export const defaultPeersConfig: PeersConfig = {
   walJobs: 1_000,
 };
 
-function fromEnv(name: string, fallback: number): number {
-  const value = Number(process.env[name]);
-  return Number.isFinite(value) && value > 0 ? Math.round(value) : fallback;
-}
-
 export function peersConfigFromEnv(): PeersConfig {
   return {
     ...defaultPeersConfig,
-    enqueueJobs: fromEnv('BENCH_PEERS_ENQUEUE', defaultPeersConfig.enqueueJobs),
-    jobs: fromEnv('BENCH_PEERS_JOBS', defaultPeersConfig.jobs),
-    runs: fromEnv('BENCH_PEERS_RUNS', defaultPeersConfig.runs),
-    latencySamples: fromEnv('BENCH_PEERS_LATENCY_SAMPLES', defaultPeersConfig.latencySamples),
-    pollMs: fromEnv('BENCH_PEERS_POLL_MS', defaultPeersConfig.pollMs),
-    walJobs: fromEnv('BENCH_PEERS_WAL_JOBS', defaultPeersConfig.walJobs),
+    enqueueJobs: countFromEnv('BENCH_PEERS_ENQUEUE', defaultPeersConfig.enqueueJobs),
+    jobs: countFromEnv('BENCH_PEERS_JOBS', defaultPeersConfig.jobs),
+    runs: countFromEnv('BENCH_PEERS_RUNS', defaultPeersConfig.runs),
+    latencySamples: countFromEnv('BENCH_PEERS_LATENCY_SAMPLES', defaultPeersConfig.latencySamples),
+    pollMs: countFromEnv('BENCH_PEERS_POLL_MS', defaultPeersConfig.pollMs),
+    walJobs: countFromEnv('BENCH_PEERS_WAL_JOBS', defaultPeersConfig.walJobs),
   };
 }
 
@@ -131,48 +139,6 @@ class BenchFiles {
   }
 }
 
-/** Enqueues `jobs` (already filled in), times a worker from its start until the queue reports none left. */
-async function drain(queue: PeerQueue, jobs: number, concurrency: number): Promise<number> {
-  let started = 0;
-  let allStarted: () => void = () => {};
-  const handled = new Promise<void>((settle) => {
-    allStarted = settle;
-  });
-  const begin = performance.now();
-  const worker = queue.work(concurrency, () => {
-    started += 1;
-    if (started === jobs) allStarted();
-  });
-  await handled;
-  // The last completions may still be in flight; `remaining` counts what is stored.
-  while ((await queue.remaining()) > 0) await sleep(1);
-  const ns = (performance.now() - begin) * 1e6;
-  await worker.stop();
-  return ns;
-}
-
-const payloads = (count: number, offset = 0) => Array.from({ length: count }, (_, k) => task(offset + k));
-
-/** Per-run samples of every case, in ns per job, warmup run left out. */
-type Samples = Map<string, number[]>;
-
-const sampleKey = (suite: string, name: string): string => `${suite}\u0000${name}`;
-
-/** Records what each run returns, leaving out the warmup run the harness makes first. */
-function recorded(suite: string, benchCase: RunCase, operations: number, samples: Samples): RunCase {
-  const key = sampleKey(suite, benchCase.name);
-  let warmedUp = false;
-  return {
-    ...benchCase,
-    run: async () => {
-      const ns = await benchCase.run();
-      if (warmedUp) samples.set(key, [...(samples.get(key) ?? []), ns / operations]);
-      warmedUp = true;
-      return ns;
-    },
-  };
-}
-
 /** A queue (a library's, or a floor's) opened on a fresh file in `setup` and closed in `teardown`. */
 function openedCase<Q extends Pick<PeerQueue, 'close'>>(
   library: { readonly name: string; open(file: string): Promise<Q> },
@@ -197,35 +163,6 @@ function openedCase<Q extends Pick<PeerQueue, 'close'>>(
   };
 }
 
-/** Times `count` enqueues, one after the other, awaiting each. */
-async function enqueueOneByOne(queue: Pick<PeerQueue, 'enqueue'>, count: number, offset: number): Promise<number> {
-  const items = payloads(count, offset);
-  const begin = performance.now();
-  for (const item of items) {
-    const result = queue.enqueue(item);
-    if (result instanceof Promise) await result;
-  }
-  return (performance.now() - begin) * 1e6;
-}
-
-/** Times `count` jobs enqueued `size` at a time through `enqueue`. */
-async function enqueueInBatches(
-  enqueue: (items: readonly ReturnType<typeof task>[]) => unknown,
-  count: number,
-  size: number,
-  offset: number,
-): Promise<number> {
-  const batches = Array.from({ length: Math.ceil(count / size) }, (_, b) =>
-    payloads(Math.min(size, count - b * size), offset + b * size),
-  );
-  const begin = performance.now();
-  for (const items of batches) {
-    const result = enqueue(items);
-    if (result instanceof Promise) await result;
-  }
-  return (performance.now() - begin) * 1e6;
-}
-
 /** Opens a fresh file, fills it, times the drain, closes and removes the file. */
 async function processRun(library: PeerLibrary, files: BenchFiles, jobs: number, concurrency: number): Promise<number> {
   const file = files.next(library.name);
@@ -239,31 +176,13 @@ async function processRun(library: PeerLibrary, files: BenchFiles, jobs: number,
   }
 }
 
-/** One idle worker; `samples` enqueues, each timed until its handler starts, with pauses between. */
-async function handoffs(library: PeerLibrary, files: BenchFiles, samples: number): Promise<number[]> {
+/** One idle worker on a fresh file; `samples` enqueues, each timed until its handler starts. */
+async function handoffsOn(library: PeerLibrary, files: BenchFiles, samples: number): Promise<number[]> {
   const file = files.next(library.name);
   const queue = await library.open(file);
-  let started: () => void = () => {};
-  const worker = queue.work(1, () => started());
   try {
-    await sleep(20);
-    const latencies: number[] = [];
-    const warmup = 20;
-    for (let i = 0; i < warmup + samples; i += 1) {
-      const at = new Promise<number>((settle) => {
-        started = () => settle(performance.now());
-      });
-      const begin = performance.now();
-      const result = queue.enqueue(task(i));
-      if (result instanceof Promise) await result;
-      const end = await at;
-      if (i >= warmup) latencies.push((end - begin) * 1e6);
-      // Pauses of 2 to 4 ms, so enqueues do not keep one phase against a poller's timer.
-      await sleep(2 + (i % 3));
-    }
-    return latencies;
+    return await handoffs(queue, samples);
   } finally {
-    await worker.stop();
     await queue.close();
     files.remove(file);
   }
@@ -326,16 +245,6 @@ export interface PeerDescription {
   readonly durability: string;
 }
 
-/** Median and range of a case's per-run throughput. */
-export interface PeerThroughput {
-  readonly suite: string;
-  readonly name: string;
-  readonly runs: number;
-  readonly medianOpsPerSec: number;
-  readonly minOpsPerSec: number;
-  readonly maxOpsPerSec: number;
-}
-
 /** A raw better-sqlite3 floor's rate on one enqueue row, beside the rate of the library whose statements it runs. */
 export interface FloorThroughput extends PeerThroughput {
   readonly library: string;
@@ -355,28 +264,6 @@ export interface PeersReport {
   readonly floor: readonly FloorThroughput[];
   readonly wal: readonly WalRow[];
   readonly targets: readonly string[];
-}
-
-function median(sorted: readonly number[]): number {
-  if (sorted.length === 0) return Number.NaN;
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
-}
-
-const jobsPerSec = (n: number): string => Math.round(n).toLocaleString('en-US');
-const ms = (ns: number): string => `${(ns / 1e6).toFixed(2)} ms`;
-
-function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const render = (row: readonly string[]): string =>
-    row
-      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
-      .join('  ');
-  return [render(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(render)].join('\n');
 }
 
 /** The side-by-side comparison: its run suites, latency and WAL measurements, and its report. */
@@ -473,7 +360,7 @@ export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()
       const result = latencyResult(
         PEERS_SUITES.latency,
         library.name,
-        await handoffs(library, files, config.latencySamples),
+        await handoffsOn(library, files, config.latencySamples),
         baseline,
       );
       baseline ??= result;
@@ -508,25 +395,7 @@ export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()
     return descriptions;
   }
 
-  function throughput(): PeerThroughput[] {
-    return runSuites.flatMap((runSuite) =>
-      runSuite.cases.flatMap((benchCase): PeerThroughput[] => {
-        const perJob = samples.get(sampleKey(runSuite.name, benchCase.name));
-        if (perJob === undefined || perJob.length === 0) return [];
-        const rates = perJob.map((ns) => 1e9 / ns).sort((a, b) => a - b);
-        return [
-          {
-            suite: runSuite.name,
-            name: benchCase.name,
-            runs: rates.length,
-            medianOpsPerSec: median(rates),
-            minOpsPerSec: rates[0] ?? Number.NaN,
-            maxOpsPerSec: rates[rates.length - 1] ?? Number.NaN,
-          },
-        ];
-      }),
-    );
-  }
+  const throughput = (): PeerThroughput[] => throughputOf(runSuites, samples);
 
   /** The floors' rates on the enqueue rows, each beside the rate of the library whose statements it runs. */
   function floorThroughput(measured: readonly PeerThroughput[]): FloorThroughput[] {
@@ -594,19 +463,12 @@ export function sqliteQueuePeersBench(config: PeersConfig = peersConfigFromEnv()
       `${runSuite.name.replace(/^peers: /, '')} (jobs/s)`,
       ...names.map((name) => {
         const rate = rates.find((candidate) => candidate.suite === runSuite.name && candidate.name === name);
-        return rate === undefined
-          ? '-'
-          : `${jobsPerSec(rate.medianOpsPerSec)} (${jobsPerSec(rate.minOpsPerSec)}-${jobsPerSec(rate.maxOpsPerSec)})`;
+        return rate === undefined ? '-' : rateRange(rate);
       }),
     ]);
     const extra = rates.find((rate) => rate.name === LITEQUE_IN_TRANSACTION);
     if (extra !== undefined) {
-      rows.push([
-        `  liteque: same batches in BEGIN/COMMIT`,
-        '',
-        '',
-        `${jobsPerSec(extra.medianOpsPerSec)} (${jobsPerSec(extra.minOpsPerSec)}-${jobsPerSec(extra.maxOpsPerSec)})`,
-      ]);
+      rows.push([`  liteque: same batches in BEGIN/COMMIT`, '', '', rateRange(extra)]);
     }
     if (latencies.length > 0) {
       for (const [label, key] of [

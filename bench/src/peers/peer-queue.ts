@@ -1,7 +1,8 @@
 /**
- * What the side-by-side queue benchmark needs from each SQLite job queue
- * (Berth's and its peers'), so every row drives the three the same way: the
- * same payloads, a fresh file each, the same way of telling that a run is done.
+ * What the side-by-side queue benchmarks need from each job queue (Berth's
+ * and its peers', on SQLite or on PostgreSQL), so every row drives them the
+ * same way: the same payloads, a fresh file or schema each, the same way of
+ * telling that a run is done.
  */
 
 /** The payload every library enqueues. */
@@ -12,13 +13,28 @@ export interface Task {
 
 export const task = (n: number): Task => ({ kind: 'noop', n });
 
+/** Enqueues `payloads` through `enqueueBatch`, 1 000 at a time: how `PeerQueue.fill` fills a queue before a run. */
+export async function fillInChunks(
+  payloads: readonly Task[],
+  enqueueBatch: (chunk: readonly Task[]) => unknown,
+): Promise<void> {
+  for (let start = 0; start < payloads.length; start += 1_000) await enqueueBatch(payloads.slice(start, start + 1_000));
+}
+
 /** A running worker (or group of workers) of one library. */
 export interface PeerWorker {
+  /**
+   * Resolves once the worker runs, for a library whose worker starts
+   * asynchronously (graphile-worker's `run()` connects and checks its schema
+   * first); throughput is timed from then, so a start-up is not counted as
+   * processing time.
+   */
+  readonly ready?: Promise<unknown> | undefined;
   /** Stops taking jobs and resolves once the jobs in flight are done. */
   stop(): Promise<void>;
 }
 
-/** One library's queue, open on a file of its own. */
+/** One library's queue, open on a file (SQLite) or schema (PostgreSQL) of its own. */
 export interface PeerQueue {
   /** Enqueues one job the way the library's README does. */
   enqueue(payload: Task): unknown;
@@ -30,7 +46,7 @@ export interface PeerQueue {
   work(concurrency: number, onStart: () => void): PeerWorker;
   /** Jobs neither finished nor failed, as stored. */
   remaining(): Promise<number>;
-  /** The connection's journal mode and synchronous setting, as SQLite reports them. */
+  /** What the engine reports of durability (SQLite's journal mode and synchronous; PostgreSQL's synchronous_commit). */
   durability(): string;
   close(): Promise<void>;
 }
@@ -42,8 +58,8 @@ export interface PeerLibrary {
   readonly config: string;
   /** How `enqueueBatch` enqueues. */
   readonly batch: string;
-  /** Opens a queue on a new file. */
-  open(file: string): Promise<PeerQueue>;
+  /** Opens a queue on a new file (SQLite) or in a new schema (PostgreSQL). */
+  open(place: string): Promise<PeerQueue>;
 }
 
 /** `PRAGMA journal_mode` and `PRAGMA synchronous` of a better-sqlite3 connection, for the report. */
