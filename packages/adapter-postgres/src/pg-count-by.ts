@@ -1,7 +1,7 @@
 import type { CountByGroup, DocumentScalar } from '@berth/core';
 import { compareValues, fromJsonValue } from '@berth/core/adapter';
 
-/** A row of countBy's GROUP BY: the value's JSON type, its text, and how many documents hold it. */
+/** A row of countBy's GROUP BY: the value's JSON type, its JSON text, and how many documents hold it. */
 export interface CountByRow {
   readonly type: string | null;
   readonly value: string | null;
@@ -17,23 +17,20 @@ export function countGroups(rows: readonly CountByRow[]): CountByGroup[] {
   const groups = new Map<string, { value: DocumentScalar; count: number }>();
   for (const row of rows) {
     let value: DocumentScalar;
+    const parsed: unknown = row.value === null ? null : JSON.parse(row.value);
     switch (row.type) {
       case null:
       case 'null':
         value = null;
         break;
       case 'boolean':
-        value = row.value === 'true';
-        break;
       case 'number':
-        // The double JSON.parse reads from the stored text, as the document itself comes back.
-        value = Number(row.value);
-        break;
       case 'string':
-        value = String(row.value);
+        // A number comes as the text of its double (the compiler's group value), so equal doubles group together.
+        value = parsed as DocumentScalar;
         break;
       case 'object': {
-        const decoded = row.value === null ? undefined : fromJsonValue(JSON.parse(row.value));
+        const decoded = fromJsonValue(parsed);
         if (!(decoded instanceof Date)) continue;
         value = decoded;
         break;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IndexDefinition } from '@berth/core';
 import { type IndexSpec, isMetadataPath } from '@berth/core/adapter';
 import { quoteIdent } from './pg-names.js';
-import { indexColumns } from './pg-query-compiler.js';
+import { indexExpressions } from './pg-query-compiler.js';
 
 /** PostgreSQL truncates identifiers past 63 bytes (NAMEDATALEN - 1); Berth never lets it. */
 const MAX_IDENTIFIER_BYTES = 63;
@@ -36,32 +36,57 @@ export function storedDefinition(spec: IndexSpec): IndexDefinition {
   } as IndexDefinition;
 }
 
-/** The key columns of an index: the metadata column, or the expressions the query compiler writes for each field. */
+/**
+ * The key columns of an index: the metadata column, or for each field the
+ * expressions the query compiler writes (its type rank, then its value as
+ * float8 and as text), so the planner matches filters and sorts to them.
+ * A declared type changes nothing: it never filters what is indexed.
+ */
 function keyColumns(spec: IndexSpec): string[] {
   if (isMetadataPath(spec.path)) return [spec.path[0] === '$createdAt' ? 'created_at' : 'updated_at'];
-  return spec.fields.flatMap((field) => indexColumns(field.path, field.type));
+  return spec.fields.flatMap((field) => indexExpressions(field.path));
+}
+
+/** Ranks of the values a unique index checks: booleans, numbers, strings and Dates (see core's typeRank). */
+const UNIQUE_RANKS = 'BETWEEN 1 AND 4';
+
+/** Each field's rank expression (the first key column of each field). */
+function rankColumns(spec: IndexSpec): string[] {
+  return spec.fields.map((field) => indexExpressions(field.path)[0] as string);
 }
 
 /**
  * The CREATE INDEX statement of a declared index on `table` (schema-qualified
- * and quoted). The key columns are the expressions the query compiler
- * writes, so the planner matches filters and sorts to them. A unique index
- * needs no WHERE: its value columns are NULL for null, missing, arrays and
- * objects, and NULLs are distinct in a unique index, so such documents are
- * never checked, as the memory engine does.
+ * and quoted), on the expressions the query compiler writes.
+ *
+ * A unique index is partial: it holds only documents whose indexed fields
+ * are all scalars (boolean, number, string, Date), so null, missing, arrays
+ * and objects are never checked, as the memory engine does. Its NULLs are
+ * not distinct (PostgreSQL 15): of a field's two value columns one is always
+ * NULL (a number has no text value), and two equal numbers must collide.
+ * The planner uses it for a filter that implies the fields' types (an
+ * equality or a range on a value), not for a sort over every type.
  */
 export function indexDefinition(table: string, collection: string, spec: IndexSpec): string {
-  const unique = spec.unique ? 'UNIQUE ' : '';
-  return `CREATE ${unique}INDEX IF NOT EXISTS ${quoteIdent(indexName(collection, spec))} ON ${table} (${keyColumns(spec).join(', ')})`;
+  const name = quoteIdent(indexName(collection, spec));
+  const columns = keyColumns(spec).join(', ');
+  if (!spec.unique) return `CREATE INDEX IF NOT EXISTS ${name} ON ${table} (${columns})`;
+  const scalars = rankColumns(spec).map((rank) => `${rank} ${UNIQUE_RANKS}`);
+  return `CREATE UNIQUE INDEX IF NOT EXISTS ${name} ON ${table} (${columns}) NULLS NOT DISTINCT WHERE ${scalars.join(' AND ')}`;
 }
 
 /**
  * Finds another document holding the unique value (or tuple) that a
  * document holds, compared as the unique index compares them.
- * Parameters: the document's JSON text, then its id. The inner `data` is
- * the document's (the nearest scope), the outer one the table's.
+ * Parameters: the document's JSON text, then its id. Inside `mine`, `data`
+ * is the document's (the nearest scope); outside, the table's.
  */
 export function takenQuery(table: string, spec: IndexSpec): string {
-  const columns = keyColumns(spec).join(', ');
-  return `SELECT 1 FROM ${table} WHERE (${columns}) = (SELECT ${columns} FROM (SELECT $1::jsonb AS data) AS mine) AND id <> $2 LIMIT 1`;
+  const columns = keyColumns(spec);
+  const ranks = rankColumns(spec);
+  const mine = [...columns.map((column, n) => `${column} AS k${n}`), ...ranks.map((rank, n) => `${rank} AS r${n}`)];
+  const same = columns.map((column, n) => `${column} IS NOT DISTINCT FROM mine.k${n}`);
+  const scalars = ranks.map((_, n) => `mine.r${n} ${UNIQUE_RANKS}`);
+  return `SELECT 1 FROM ${table}, (SELECT ${mine.join(', ')} FROM (SELECT $1::jsonb AS data) AS document) AS mine
+    WHERE ${[...scalars, ...same].join(' AND ')} AND id <> $2 LIMIT 1`;
 }

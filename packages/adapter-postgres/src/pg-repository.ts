@@ -62,9 +62,8 @@ import type { PgBackendContext, PgTransactionContext } from './pg-context.js';
 import { type CountByRow, countGroups } from './pg-count-by.js';
 import { explainPlan } from './pg-explain.js';
 import { takenQuery } from './pg-indexes.js';
-import { compileAfter, compileFilter, compileOrderBy, groupValueOf, typeOf } from './pg-query-compiler.js';
+import { compileAfter, compileFilter, compileOrderBy, compileSql, groupValueOf, typeOf } from './pg-query-compiler.js';
 import type { PgQueryable } from './pg-session.js';
-import { compileStatement } from './pg-statements.js';
 
 /** A transaction of `backend.transaction()`, as its repositories use it. */
 export interface PgRepositoryTransaction extends PgTransactionContext {
@@ -383,7 +382,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
   }
 
   private async select(run: Run, prepared: PreparedQuery, limit: number | undefined): Promise<Row[]> {
-    const statement = compileStatement(this.selectQuery(run.state.table, prepared, limit));
+    const statement = compileSql(this.selectQuery(run.state.table, prepared, limit));
     return run.query<Row>(statement.sql, statement.parameters);
   }
 
@@ -441,9 +440,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
     const filter = parseFilter(where);
     return this.operation(options, 'count', async (run) => {
       const condition = isMatchAll(filter) ? sql`` : sql` WHERE ${compileFilter(filter)}`;
-      const statement = compileStatement(
-        sql`SELECT count(*)::float8 AS n FROM ${sql.raw(run.state.table)}${condition}`,
-      );
+      const statement = compileSql(sql`SELECT count(*)::float8 AS n FROM ${sql.raw(run.state.table)}${condition}`);
       const [row] = await run.query<{ n: number }>(statement.sql, statement.parameters);
       return row?.n ?? 0;
     });
@@ -454,8 +451,8 @@ export class PgRepository<T extends Document> implements Repository<T> {
     const filter = parseFilter(where);
     return this.operation(options, 'countBy', async (run) => {
       const condition = isMatchAll(filter) ? sql`` : sql` WHERE ${compileFilter(filter)}`;
-      const statement = compileStatement(
-        sql`SELECT ${typeOf(path)} AS type, ${groupValueOf(path)} AS value, count(*)::float8 AS n FROM ${sql.raw(run.state.table)}${condition} GROUP BY 1, 2`,
+      const statement = compileSql(
+        sql`SELECT ${typeOf(path)} AS type, ${groupValueOf(path)}::text AS value, count(*)::float8 AS n FROM ${sql.raw(run.state.table)}${condition} GROUP BY 1, 2`,
       );
       return countGroups(await run.query<CountByRow>(statement.sql, statement.parameters));
     });
@@ -465,7 +462,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
     const filter = parseFilter(where);
     return this.operation(options, 'exists', async (run) => {
       const condition = isMatchAll(filter) ? sql`` : sql` WHERE ${compileFilter(filter)}`;
-      const statement = compileStatement(sql`SELECT 1 FROM ${sql.raw(run.state.table)}${condition} LIMIT 1`);
+      const statement = compileSql(sql`SELECT 1 FROM ${sql.raw(run.state.table)}${condition} LIMIT 1`);
       return (await run.query(statement.sql, statement.parameters)).length > 0;
     });
   }
@@ -473,7 +470,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
   async explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
     const prepared = prepareQuery(query);
     return this.operation(options, 'explain', async (run) => {
-      const statement = compileStatement(this.selectQuery(run.state.table, prepared, prepared.limit));
+      const statement = compileSql(this.selectQuery(run.state.table, prepared, prepared.limit));
       const [row] = await run.query<Record<string, unknown>>(
         `EXPLAIN (FORMAT JSON) ${statement.sql}`,
         statement.parameters,
@@ -764,7 +761,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
     parseUpdate(update);
     return this.operation(options, 'updateMany', async (run) => {
       const condition = isMatchAll(filter) ? sql`` : sql` WHERE ${compileFilter(filter)}`;
-      const select = compileStatement(
+      const select = compileSql(
         sql`SELECT ${sql.raw(ROW_COLUMNS)} FROM ${sql.raw(run.state.table)}${condition} ORDER BY id FOR UPDATE`,
       );
       let changes: T[] = [];
@@ -803,7 +800,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
     const filter = parseFilter(where);
     return this.operation(options, 'deleteMany', async (run) => {
       const condition = isMatchAll(filter) ? sql`` : sql` WHERE ${compileFilter(filter)}`;
-      const statement = compileStatement(
+      const statement = compileSql(
         sql`WITH deleted AS (DELETE FROM ${sql.raw(run.state.table)}${condition} RETURNING 1) SELECT count(*)::float8 AS n FROM deleted`,
       );
       const [row] = await run.query<{ n: number }>(statement.sql, statement.parameters);
