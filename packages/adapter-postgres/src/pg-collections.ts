@@ -5,6 +5,9 @@ import { indexDefinition, indexName, storedDefinition } from './pg-indexes.js';
 import { quoteIdent } from './pg-names.js';
 import type { PgQueryable } from './pg-session.js';
 
+/** What a backend (or an open transaction) knows exists: per collection, the index keys ensured and the state. */
+export type PgKnownCollections = Map<string, { readonly keys: Set<string>; state: PgCollectionState }>;
+
 /** What a repository knows of its table once it exists. */
 export interface PgCollectionState {
   /** Schema-qualified, quoted: for SQL text. */
@@ -26,7 +29,7 @@ interface StoredIndexRow {
  * every statement is `IF NOT EXISTS`.
  */
 export class PgCollections {
-  private readonly known = new Map<string, { readonly keys: Set<string>; state: PgCollectionState }>();
+  private readonly known: PgKnownCollections = new Map();
 
   constructor(private readonly context: PgBackendContext) {}
 
@@ -35,29 +38,48 @@ export class PgCollections {
     return `${this.context.quotedSchema}.${quoteIdent(name)}`;
   }
 
-  /** Forgets what was created: after a rollback, tables made inside the transaction are gone. */
-  forget(): void {
-    this.known.clear();
+  /**
+   * Records what a committed transaction made sure of. Until the commit it
+   * is known to that transaction only: other operations of the backend
+   * cannot see its tables yet, and after a rollback they are gone.
+   */
+  adopt(known: PgKnownCollections): void {
+    for (const [name, entry] of known) {
+      const mine = this.known.get(name) ?? { keys: new Set<string>(), state: entry.state };
+      mine.state = entry.state;
+      for (const key of entry.keys) mine.keys.add(key);
+      this.known.set(name, mine);
+    }
   }
 
   /**
    * Makes sure the table and `indexes` exist. Outside a transaction it runs
-   * in a transaction of its own; inside one (`client`), on the transaction's
-   * client, where a failure rolls back to a savepoint.
+   * in a transaction of its own; inside one, on the transaction's client,
+   * where a failure rolls back to a savepoint, and it is remembered in the
+   * transaction's `known` until the commit.
    */
-  async ensure(name: string, indexes: readonly IndexSpec[], client?: PgQueryable): Promise<PgCollectionState> {
-    const known = this.known.get(name);
+  async ensure(
+    name: string,
+    indexes: readonly IndexSpec[],
+    transaction?: { readonly client: PgQueryable; readonly known: PgKnownCollections },
+  ): Promise<PgCollectionState> {
     const keys = (spec: IndexSpec) => `${spec.key}${spec.unique ? '!unique' : ''}`;
-    if (known !== undefined && indexes.every((spec) => known.keys.has(keys(spec)))) return known.state;
+    const ready = (entry: { readonly keys: Set<string> } | undefined) =>
+      entry !== undefined && indexes.every((spec) => entry.keys.has(keys(spec)));
+    const shared = this.known.get(name);
+    if (ready(shared) && shared !== undefined) return shared.state;
+    const own = transaction?.known.get(name);
+    if (ready(own) && own !== undefined) return own.state;
     const work = (queryable: PgQueryable) => this.create(queryable, name, indexes);
     const state =
-      client === undefined
+      transaction === undefined
         ? await this.context.session.transaction(work, { context: { collection: name } })
-        : await savepoint(client, () => work(client));
-    const entry = this.known.get(name) ?? { keys: new Set<string>(), state };
+        : await savepoint(transaction.client, () => work(transaction.client));
+    const known = transaction?.known ?? this.known;
+    const entry = known.get(name) ?? { keys: new Set<string>(), state };
     entry.state = state;
     for (const spec of indexes) entry.keys.add(keys(spec));
-    this.known.set(name, entry);
+    known.set(name, entry);
     return state;
   }
 

@@ -57,7 +57,7 @@ import {
   wantsEntry,
 } from '@berth/core/adapter';
 import { type RawBuilder, sql } from 'kysely';
-import { type PgCollectionState, type PgCollections, savepoint } from './pg-collections.js';
+import { type PgCollectionState, type PgCollections, type PgKnownCollections, savepoint } from './pg-collections.js';
 import type { PgBackendContext, PgTransactionContext } from './pg-context.js';
 import { type CountByRow, countGroups } from './pg-count-by.js';
 import { explainPlan } from './pg-explain.js';
@@ -69,6 +69,8 @@ import type { PgQueryable } from './pg-session.js';
 export interface PgRepositoryTransaction extends PgTransactionContext {
   /** Runs one operation of the transaction at a time on its client (the work may start several at once). */
   exclusive<R>(work: () => Promise<R>): Promise<R>;
+  /** Tables and indexes this transaction made sure of, known to the backend once it commits. */
+  readonly known: PgKnownCollections;
 }
 
 /** What a {@link PgRepository} works with. */
@@ -226,7 +228,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
       return transaction.exclusive(async () => {
         transaction.assertOpen();
         throwIfAborted(signal, what);
-        const state = await this.context.collections.ensure(this.name, this.indexes, transaction.client);
+        const state = await this.context.collections.ensure(this.name, this.indexes, transaction);
         return work(new Run(state, this.context.backend, this.name, transaction.client));
       });
     }

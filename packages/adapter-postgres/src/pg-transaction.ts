@@ -102,6 +102,7 @@ export class PgTransactions {
         effects.push(effect);
       },
       exclusive: (operation) => operations.run(operation),
+      known: new Map(),
     };
     const scope: TransactionScope = {
       repository: <T extends Document = AnyDocument>(
@@ -131,11 +132,11 @@ export class PgTransactions {
       await client.query('COMMIT');
     } catch (error) {
       open = false;
+      // Tables made on first use inside the transaction are rolled back with it (and were never adopted).
       await client.query('ROLLBACK').catch(() => undefined);
-      // Tables made on first use inside the transaction were rolled back with it.
-      this.collections.forget();
       throw error;
     }
+    this.collections.adopt(transaction.known);
     for (const effect of effects) effect();
     return result;
   }
