@@ -73,7 +73,7 @@ export class PgCollections {
     const work = (queryable: PgQueryable) => this.create(queryable, name, indexes);
     const state =
       transaction === undefined
-        ? await this.context.session.transaction(work, { context: { collection: name } })
+        ? await this.context.session.transaction(work, { isolation: 'read committed', context: { collection: name } })
         : await savepoint(transaction.client, () => work(transaction.client));
     const known = transaction?.known ?? this.known;
     const entry = known.get(name) ?? { keys: new Set<string>(), state };
