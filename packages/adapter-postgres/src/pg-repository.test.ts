@@ -360,6 +360,40 @@ describe('transactions', () => {
     expect(await backend.repository<Item>('right').count()).toBe(4);
   });
 
+  it('transactions of two backends on one schema (two processes) run one after the other, each seeing the other commit', async () => {
+    const other = new PostgresBackend({ connectionString: POSTGRES_URL, schema });
+    try {
+      const counters = backend.repository<Item>('counters');
+      await counters.insert({ id: 'c', n: 0 });
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const events: string[] = [];
+      const first = backend.transaction(async (tx) => {
+        const current = await tx.repository<Item>('counters').get('c');
+        events.push('first read');
+        await held;
+        await tx.repository<Item>('counters').update('c', { n: (current?.n ?? 0) + 1 });
+        events.push('first wrote');
+      });
+      while (events.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const second = other.transaction(async (tx) => {
+        events.push('second started');
+        const current = await tx.repository<Item>('counters').get('c');
+        await tx.repository<Item>('counters').update('c', { n: (current?.n ?? 0) + 1 });
+      });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(events).toStrictEqual(['first read']);
+      release();
+      await Promise.all([first, second]);
+      expect(events).toStrictEqual(['first read', 'first wrote', 'second started']);
+      expect(await counters.get('c')).toStrictEqual({ id: 'c', n: 2 });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a unique violation inside a transaction is ALREADY_EXISTS naming the field, and the transaction goes on', async () => {
     const users = backend.repository<Item>('users', { indexes: [{ field: 'email', type: 'string', unique: true }] });
     await users.insert({ id: 'ada', email: 'ada@example.com' });
