@@ -1,0 +1,4 @@
+export type { Expression, SortParameter, SqlDialect } from './sql-dialect.js';
+export { compileFilter, joinConditions } from './sql-filter.js';
+export { compileAfter, compileOrderBy } from './sql-order.js';
+export { checkedPath } from './sql-paths.js';
