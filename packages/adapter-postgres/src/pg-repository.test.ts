@@ -392,6 +392,30 @@ describe('transactions', () => {
     }
   });
 
+  it('a single write between a transaction’s read and its write makes the transaction a retryable CONFLICT; with retries it applies', async () => {
+    const counters = backend.repository<Item>('counters');
+    await counters.insert({ id: 'c', n: 0 });
+    let runs = 0;
+    const increment = (retries: number) =>
+      backend.transaction(
+        async (tx) => {
+          runs += 1;
+          const current = await tx.repository<Item>('counters').get('c');
+          // Only the first run is overtaken by a write outside the transaction.
+          if (runs === 1) await counters.update('c', { $inc: { n: 10 } });
+          await tx.repository<Item>('counters').update('c', { n: (current?.n ?? 0) + 1 });
+        },
+        { retries },
+      );
+    const error = await expectCode(() => increment(0), 'CONFLICT');
+    expect(error).toMatchObject({ retryable: true });
+    expect(await counters.get('c')).toStrictEqual({ id: 'c', n: 10 });
+    runs = 0;
+    await increment(3);
+    expect(runs).toBe(2);
+    expect(await counters.get('c')).toStrictEqual({ id: 'c', n: 21 });
+  });
+
   it('a unique violation inside a transaction is ALREADY_EXISTS naming the field, and the transaction goes on', async () => {
     const users = backend.repository<Item>('users', { indexes: [{ field: 'email', type: 'string', unique: true }] });
     await users.insert({ id: 'ada', email: 'ada@example.com' });
