@@ -378,14 +378,14 @@ describe('PostgreSQL filters, sorts and cursors match the reference evaluator', 
   });
 
   it('agrees on a few hundred seeded random filters and sorts, pages included', async () => {
-    const random = mulberry32(20261126);
+    const random = seeded(20261126);
     let nonTrivial = 0;
     for (let round = 0; round < 300; round++) {
       // Every generated filter is valid: check parses it (a VALIDATION error fails the test).
       const found = await check(randomFilter(random, 0), randomOrder(random), 3 + Math.floor(random() * 10));
       if (found.length > 0 && found.length < entries.length) nonTrivial++;
     }
-    // Operands are often values documents hold: many cases split the documents (115 of 300 with this seed).
+    // Operands are often values documents hold: many cases split the documents (121 of 300 with this seed).
     expect(nonTrivial).toBeGreaterThan(100);
   }, 180_000);
 });
@@ -488,15 +488,12 @@ function groupKey(value: unknown): string {
   return `${typeof value}:${Object.is(value, -0) ? 0 : String(value)}`;
 }
 
-/** A small seeded generator, so a failure replays. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
+/** A small seeded generator (Park and Miller's), so a failure replays. */
+function seeded(seed: number): () => number {
+  let state = seed % 2147483647;
   return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    state = (state * 48271) % 2147483647;
+    return state / 2147483647;
   };
 }
 
@@ -525,11 +522,11 @@ function randomFilter(random: () => number, depth: number): Record<string, unkno
   return { [path]: randomCondition(random, path) };
 }
 
-/** An operand for a condition on `path`: half the time a value some document holds there. */
+/** An operand for a condition on `path`: most often a value some document holds there. */
 function randomCondition(random: () => number, path: string): unknown {
   const stored = (accept: (value: unknown) => boolean) => {
     const value = getPathValue(pick(entries, Math.floor(random() * 1000)).document, path.split('.'));
-    return accept(value) && random() < 0.5 ? value : undefined;
+    return accept(value) && random() < 0.75 ? value : undefined;
   };
   const isScalar = (value: unknown) =>
     value === null || ['boolean', 'number', 'string'].includes(typeof value) || value instanceof Date;

@@ -1,13 +1,12 @@
 import type { DocumentScalar } from '@berth/core';
-import { type CursorPosition, type FieldPath, type FilterNode, type SortSpec, toJsonValue } from '@berth/core/adapter';
+import { type FieldPath, toJsonValue } from '@berth/core/adapter';
 import {
   checkedPath,
   type Expression,
   type SortParameter,
+  type SqlCompiler,
   type SqlDialect,
-  compileAfter as sqlAfter,
-  compileFilter as sqlFilter,
-  compileOrderBy as sqlOrderBy,
+  sqlCompiler,
 } from '@berth/sql';
 import {
   type CompiledQuery,
@@ -149,20 +148,13 @@ export const POSTGRES_DIALECT: SqlDialect = {
   same: (expression, value) => (value === null ? sql`${expression} IS NULL` : sql`${expression} = ${value}`),
 };
 
+const COMPILER: SqlCompiler = sqlCompiler(POSTGRES_DIALECT);
 /** Compiles a filter tree to a boolean SQL expression that is never NULL. */
-export function compileFilter(node: FilterNode): Expression {
-  return sqlFilter(POSTGRES_DIALECT, node);
-}
-
-/** The ORDER BY terms of a sort, ties by id (see `@berth/sql`'s `compileOrderBy`). */
-export function compileOrderBy(sort: readonly SortSpec[], filter?: FilterNode): Expression {
-  return sqlOrderBy(POSTGRES_DIALECT, sort, filter);
-}
-
+export const compileFilter: SqlCompiler['compileFilter'] = COMPILER.compileFilter;
+/** The ORDER BY terms of a sort, ties by id. */
+export const compileOrderBy: SqlCompiler['compileOrderBy'] = COMPILER.compileOrderBy;
 /** The keyset condition "after this position" for a sort. */
-export function compileAfter(sort: readonly SortSpec[], after: CursorPosition): Expression {
-  return sqlAfter(POSTGRES_DIALECT, sort, after);
-}
+export const compileAfter: SqlCompiler['compileAfter'] = COMPILER.compileAfter;
 
 /** A kysely instance that only compiles SQL: pg executes it. */
 const compiler = new Kysely<Record<string, Record<string, unknown>>>({

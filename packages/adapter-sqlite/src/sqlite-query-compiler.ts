@@ -1,13 +1,12 @@
 import type { DocumentScalar } from '@berth/core';
-import type { CursorPosition, FieldPath, FilterNode, SortSpec } from '@berth/core/adapter';
+import type { FieldPath } from '@berth/core/adapter';
 import {
   checkedPath,
   type Expression,
   type SortParameter,
+  type SqlCompiler,
   type SqlDialect,
-  compileAfter as sqlAfter,
-  compileFilter as sqlFilter,
-  compileOrderBy as sqlOrderBy,
+  sqlCompiler,
 } from '@berth/sql';
 import { sql } from 'kysely';
 
@@ -168,17 +167,10 @@ export const SQLITE_DIALECT: SqlDialect = {
   same: (expression, value) => sql`${expression} IS ${value}`,
 };
 
+const COMPILER: SqlCompiler = sqlCompiler(SQLITE_DIALECT);
 /** Compiles a filter tree to a boolean SQL expression that is never NULL. */
-export function compileFilter(node: FilterNode): Expression {
-  return sqlFilter(SQLITE_DIALECT, node);
-}
-
-/** The ORDER BY terms of a sort (see `@berth/sql`'s `compileOrderBy`). */
-export function compileOrderBy(sort: readonly SortSpec[], filter?: FilterNode): Expression {
-  return sqlOrderBy(SQLITE_DIALECT, sort, filter);
-}
-
+export const compileFilter: SqlCompiler['compileFilter'] = COMPILER.compileFilter;
+/** The ORDER BY terms of a sort, ties by id. */
+export const compileOrderBy: SqlCompiler['compileOrderBy'] = COMPILER.compileOrderBy;
 /** The keyset condition "after this position" for a sort. */
-export function compileAfter(sort: readonly SortSpec[], after: CursorPosition): Expression {
-  return sqlAfter(SQLITE_DIALECT, sort, after);
-}
+export const compileAfter: SqlCompiler['compileAfter'] = COMPILER.compileAfter;

@@ -54,25 +54,34 @@ function isIn(dialect: SqlDialect, path: FieldPath, values: readonly DocumentSca
 }
 
 /**
- * Conditions on `id` read the primary-key column, which always holds the
- * document's id (a string, never missing), so an id lookup is an index
- * search rather than a scan. `undefined` leaves the rest to the field.
+ * A condition on a column that holds one type and is never NULL: `id`
+ * (the primary key, always the document's id, so an id lookup is an index
+ * search rather than a scan) or a metadata column (which an index on it can
+ * serve). `parameterOf` is an operand as the column holds it, `null` for
+ * operands of another type, which never match. `undefined` leaves the
+ * condition to the field walk.
  */
-function onId(dialect: SqlDialect, node: FieldNode): Expression | undefined {
-  const id = dialect.id;
+function onColumn(
+  dialect: SqlDialect,
+  node: FieldNode,
+  column: Expression,
+  parameterOf: (value: unknown) => SortParameter,
+): Expression | undefined {
   switch (node.kind) {
     case 'eq':
     case 'ne':
     case 'gt':
     case 'gte':
     case 'lt':
-    case 'lte':
-      if (typeof node.value === 'string') return sql`(${id} ${sql.raw(OPERATORS[node.kind])} ${node.value})`;
-      return node.kind === 'ne' ? dialect.true : dialect.false;
+    case 'lte': {
+      const value = parameterOf(node.value);
+      if (value === null) return node.kind === 'ne' ? dialect.true : dialect.false;
+      return sql`(${column} ${sql.raw(OPERATORS[node.kind])} ${value})`;
+    }
     case 'in':
     case 'nin': {
-      const ids = node.values.filter((value): value is string => typeof value === 'string');
-      const found = ids.length === 0 ? dialect.false : sql`(${id} IN (${sql.join(ids)}))`;
+      const values = node.values.map(parameterOf).filter((value) => value !== null);
+      const found = values.length === 0 ? dialect.false : sql`(${column} IN (${sql.join(values)}))`;
       return node.kind === 'in' ? found : sql`(NOT ${found})`;
     }
     case 'exists':
@@ -82,36 +91,7 @@ function onId(dialect: SqlDialect, node: FieldNode): Expression | undefined {
   }
 }
 
-/**
- * Conditions on `$createdAt` / `$updatedAt` read the metadata columns
- * (never NULL, one type), which an index on them can serve. Core lets only
- * Dates through as operands.
- */
-function onMetadata(dialect: SqlDialect, node: FieldNode): Expression {
-  const column = dialect.metadataColumn(node.path);
-  switch (node.kind) {
-    case 'eq':
-    case 'ne':
-    case 'gt':
-    case 'gte':
-    case 'lt':
-    case 'lte': {
-      const at = dialect.metadataParameter(node.value);
-      if (at === null) return node.kind === 'ne' ? dialect.true : dialect.false;
-      return sql`(${column} ${sql.raw(OPERATORS[node.kind])} ${at})`;
-    }
-    case 'in':
-    case 'nin': {
-      const times = node.values.map((value) => dialect.metadataParameter(value)).filter((at) => at !== null);
-      const found = times.length === 0 ? dialect.false : sql`(${column} IN (${sql.join(times)}))`;
-      return node.kind === 'in' ? found : sql`(NOT ${found})`;
-    }
-    case 'exists':
-      return node.value ? dialect.true : dialect.false;
-    default:
-      return dialect.false;
-  }
-}
+const idParameter = (value: unknown): SortParameter => (typeof value === 'string' ? value : null);
 
 /**
  * Compiles a validated filter tree to a boolean SQL expression that is
@@ -119,10 +99,14 @@ function onMetadata(dialect: SqlDialect, node: FieldNode): Expression {
  */
 export function compileFilter(dialect: SqlDialect, node: FilterNode): Expression {
   if ('path' in node && node.path.length === 1 && node.path[0] === 'id') {
-    const compiled = onId(dialect, node);
+    const compiled = onColumn(dialect, node, dialect.id, idParameter);
     if (compiled !== undefined) return compiled;
   }
-  if ('path' in node && isMetadataPath(node.path)) return onMetadata(dialect, node);
+  if ('path' in node && isMetadataPath(node.path)) {
+    // Core refuses $startsWith and $contains on metadata: they could never match a Date.
+    const column = dialect.metadataColumn(node.path);
+    return onColumn(dialect, node, column, (value) => dialect.metadataParameter(value)) ?? dialect.false;
+  }
   switch (node.kind) {
     case 'and':
     case 'or':
