@@ -89,6 +89,11 @@ export class PgCollections {
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
       `berth.collection.${this.context.schema}.${name}`,
     ]);
+    const [found] = await client.query<{ existed: boolean }>('SELECT to_regclass($1) IS NOT NULL AS existed', [table]);
+    if (found?.existed !== true) {
+      // A table dropped by hand leaves its index declarations behind: they describe indexes that are gone.
+      await client.query(`DELETE FROM ${schema}._berth_indexes WHERE collection = $1`, [name]);
+    }
     await client.query(`CREATE TABLE IF NOT EXISTS ${table} (
       id text COLLATE "C" PRIMARY KEY,
       data jsonb NOT NULL,

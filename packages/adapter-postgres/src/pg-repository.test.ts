@@ -319,6 +319,21 @@ describe('tables and indexes', () => {
     expect(await fresh.find()).toStrictEqual([{ id: 'b', n: 2 }]);
   });
 
+  it('a collection table dropped by hand is created again with its indexes on the next backend', async () => {
+    const options: RepositoryOptions<Item> = { indexes: [{ field: 'email', type: 'string', unique: true }] };
+    await backend.repository<Item>('dropped', options).insert({ id: 'a', email: 'a@x' });
+    await admin.query(`DROP TABLE "${schema}".dropped`);
+    const next = new PostgresBackend({ connectionString: POSTGRES_URL, schema });
+    try {
+      const users = next.repository<Item>('dropped', options);
+      await users.insert({ id: 'b', email: 'b@x' });
+      await expectCode(() => users.insert({ id: 'c', email: 'b@x' }), 'ALREADY_EXISTS');
+      expect((await catalog()).some((line) => line.startsWith('i dropped.email!unique'))).toBe(true);
+    } finally {
+      await next.close();
+    }
+  });
+
   it('works on a pool the application passed in, and leaves it open', async () => {
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 3 });
     const mine = new PostgresBackend({ pool, schema });
