@@ -431,6 +431,14 @@ describe('transactions', () => {
     expect(await counters.get('c')).toStrictEqual({ id: 'c', n: 21 });
   });
 
+  it('a transaction started inside the work of another is a TRANSACTION error, not a wait for itself', async () => {
+    await backend.transaction(async (tx) => {
+      await expectCode(() => backend.transaction(async () => undefined), 'TRANSACTION');
+      await tx.repository<Item>('items').insert({ id: 'a' });
+    });
+    expect(await backend.repository<Item>('items').count()).toBe(1);
+  });
+
   it('a unique violation inside a transaction is ALREADY_EXISTS naming the field, and the transaction goes on', async () => {
     const users = backend.repository<Item>('users', { indexes: [{ field: 'email', type: 'string', unique: true }] });
     await users.insert({ id: 'ada', email: 'ada@example.com' });

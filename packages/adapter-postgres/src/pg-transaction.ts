@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   type AnyDocument,
   ConnectionError,
@@ -16,6 +17,9 @@ import type { PgBackendContext } from './pg-context.js';
 import { PgRepository, type PgRepositoryTransaction } from './pg-repository.js';
 import type { PgQueryable } from './pg-session.js';
 import type { PgQueues } from './queue/pg-queues.js';
+
+/** The transactions whose work the current async call chain runs in. */
+const openTransactions = new AsyncLocalStorage<{ readonly owner: PgTransactions; active: boolean }>();
 
 /** A promise chain that runs one task at a time, in the order they came. */
 class Turns {
@@ -51,8 +55,18 @@ export class PgTransactions {
 
   run<R>(work: (tx: TransactionScope) => Promise<R>, queues: PgQueues, options?: TransactionOptions): Promise<R> {
     return runTransaction(work, options, async () => {
+      // Its turn would come after the open transaction, which waits for it.
+      const open = openTransactions.getStore();
+      if (open?.owner === this && open.active) {
+        throw new TransactionError('transactions cannot be nested: use the repositories of the open transaction');
+      }
       await this.context.ready();
-      return this.turns.run(() => this.attempt(work, queues, options));
+      return this.turns.run(async () => {
+        // Checked again in the turn: the backend may have closed, or the caller given up, while it waited.
+        await this.context.ready();
+        throwIfAborted(options?.signal, 'transaction');
+        return this.attempt(work, queues, options);
+      });
     });
   }
 
@@ -89,13 +103,14 @@ export class PgTransactions {
     queues: PgQueues,
     options: TransactionOptions | undefined,
   ): Promise<R> {
-    let open = true;
+    // Open while active; work the callbacks start that outlives the transaction may start transactions of its own.
+    const marker = { owner: this as PgTransactions, active: true };
     const effects: (() => void)[] = [];
     const operations = new Turns();
     const transaction: PgRepositoryTransaction = {
       client,
       assertOpen: () => {
-        if (!open)
+        if (!marker.active)
           throw new TransactionError('this transaction has ended; use repositories and queues of a new transaction');
       },
       afterCommit: (effect) => {
@@ -124,14 +139,14 @@ export class PgTransactions {
     await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
     let result: R;
     try {
-      result = await work(scope);
+      result = await openTransactions.run(marker, () => work(scope));
       throwIfAborted(options?.signal, 'transaction');
       // Operations the work started without awaiting them finish first.
       await operations.run(async () => undefined);
-      open = false;
+      marker.active = false;
       await client.query('COMMIT');
     } catch (error) {
-      open = false;
+      marker.active = false;
       // Tables made on first use inside the transaction are rolled back with it (and were never adopted).
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
