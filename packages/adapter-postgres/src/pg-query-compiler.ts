@@ -103,7 +103,9 @@ export function stringOf(path: FieldPath): Expression {
  * The field's value as countBy groups it, as JSONB: numbers normalized to
  * the double JavaScript holds (`to_jsonb` of the float8), anything else as
  * stored (a Date as its `{"$date": …}`). Read it with `typeOf`: arrays and
- * objects other than Dates are in no group.
+ * objects other than Dates are in no group. `to_jsonb` writes the float8's
+ * shortest exact text while `extra_float_digits` is above 0 (PostgreSQL's
+ * default, 1); a session must not lower it.
  */
 export function groupValueOf(path: FieldPath): Expression {
   return sql`(CASE ${typeOf(path)} WHEN 'number' THEN to_jsonb((${textOf(path)})::float8) ELSE ${jsonbOf(path)} END)`;
@@ -177,6 +179,9 @@ export function compileSql(query: Expression): CompiledQuery<unknown> {
  * it in ORDER BY, equality, ranges and `$in`, so the planner matches those
  * to the index. An index's declared type changes nothing: it never filters
  * what is indexed. Pure literals, no parameters: ready for CREATE INDEX.
+ * A non-unique index may end with `id` too, so the tie-break of ORDER BY
+ * is read from it (no sort at all); a unique one must not, or every tuple
+ * would be unique.
  */
 export function indexExpressions(path: FieldPath): string[] {
   return [rankOf(path), numberOf(path), stringOf(path)].map((expression) => compileSql(expression).sql);
