@@ -70,6 +70,10 @@ describe('explain', () => {
     });
     const top = await scores().explain({ orderBy: { field: 'level', direction: 'desc' }, limit: 5 });
     expect(top).toMatchObject({ strategy: 'index', index: 'scores.level' });
+    // The index ends with id, the tie-break (ascending in both directions): ascending, nothing is sorted.
+    const ascending = await scores().explain({ orderBy: 'level', limit: 5 });
+    expect(ascending).toMatchObject({ strategy: 'index', index: 'scores.level' });
+    expect(ascending.detail).not.toMatch(/Sort/);
     expect(
       (await scores().find({ orderBy: { field: 'level', direction: 'desc' }, limit: 5 })).map((s) => s.level),
     ).toStrictEqual([399, 399, 399, 399, 399]);

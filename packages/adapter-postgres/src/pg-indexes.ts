@@ -59,7 +59,8 @@ function rankColumns(spec: IndexSpec): string[] {
  * The CREATE INDEX statement of a declared index on `table` (schema-qualified
  * and quoted), on the expressions the query compiler writes.
  *
- * A unique index is partial: it holds only documents whose indexed fields
+ * A plain index ends with `id`, the tie-break of every sort. A unique
+ * index cannot (every tuple would be unique) and is partial: it holds only documents whose indexed fields
  * are all scalars (boolean, number, string, Date), so null, missing, arrays
  * and objects are never checked, as the memory engine does. Its NULLs are
  * not distinct (PostgreSQL 15): of a field's two value columns one is always
@@ -70,7 +71,8 @@ function rankColumns(spec: IndexSpec): string[] {
 export function indexDefinition(table: string, collection: string, spec: IndexSpec): string {
   const name = quoteIdent(indexName(collection, spec));
   const columns = keyColumns(spec).join(', ');
-  if (!spec.unique) return `CREATE INDEX IF NOT EXISTS ${name} ON ${table} (${columns})`;
+  // Ending with id, a plain index also holds every sort's tie-break: a sorted top-N reads it in order and stops.
+  if (!spec.unique) return `CREATE INDEX IF NOT EXISTS ${name} ON ${table} (${columns}, id)`;
   const scalars = rankColumns(spec).map((rank) => `${rank} ${UNIQUE_RANKS}`);
   return `CREATE UNIQUE INDEX IF NOT EXISTS ${name} ON ${table} (${columns}) NULLS NOT DISTINCT WHERE ${scalars.join(' AND ')}`;
 }
