@@ -1,40 +1,44 @@
-import {
-  type AnyDocument,
-  type Capabilities,
-  type Document,
-  type Repository,
-  type RepositoryOptions,
-  type TransactionOptions,
-  type TransactionScope,
-  UnsupportedError,
+import type {
+  AnyDocument,
+  Capabilities,
+  Document,
+  Repository,
+  RepositoryOptions,
+  TransactionOptions,
+  TransactionScope,
 } from '@berth/core';
-import type { PgBackendContext, PgTransactionContext } from './pg-context.js';
+import { PgCollections } from './pg-collections.js';
+import type { PgBackendContext } from './pg-context.js';
+import { PgRepository } from './pg-repository.js';
+import { PgTransactions } from './pg-transaction.js';
 import type { PgQueues } from './queue/pg-queues.js';
 
 /** What PostgreSQL's repositories offer. */
 export const REPOSITORY_CAPABILITIES: Capabilities['repository'] = {
-  transactions: 'none',
-  uniqueIndexes: false,
+  transactions: 'multi-collection',
+  uniqueIndexes: true,
   durable: true,
 };
 
 /** The repositories of one backend, and its transactions. */
 export class PgRepositories {
-  constructor(readonly context: PgBackendContext) {}
+  private readonly collections: PgCollections;
+  private readonly transactions: PgTransactions;
 
-  repository<T extends Document = AnyDocument>(
-    name: string,
-    _options?: RepositoryOptions<T>,
-    _transaction?: PgTransactionContext,
-  ): Repository<T> {
-    throw new UnsupportedError(`PostgreSQL repositories are not built yet (collection ${JSON.stringify(name)})`);
+  constructor(readonly context: PgBackendContext) {
+    this.collections = new PgCollections(context);
+    this.transactions = new PgTransactions(context, this.collections);
+  }
+
+  repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {
+    return new PgRepository<T>(name, options, { backend: this.context, collections: this.collections });
   }
 
   transaction<R>(
-    _work: (tx: TransactionScope) => Promise<R>,
-    _queues: PgQueues,
-    _options?: TransactionOptions,
+    work: (tx: TransactionScope) => Promise<R>,
+    queues: PgQueues,
+    options?: TransactionOptions,
   ): Promise<R> {
-    throw new UnsupportedError('PostgreSQL transactions are not built yet');
+    return this.transactions.run(work, queues, options);
   }
 }
