@@ -362,12 +362,13 @@ describe('MemoryJobQueue schedules and events', () => {
       const attempt = 'attempt' in event ? event.attempt : '';
       seen.push(`${event.type}${attempt}`);
     });
-    const { id } = await queue.enqueue({ a: 1 }, { maxAttempts: 3, leaseMs: 20, timeoutMs: 500 });
+    // Leases of 300 ms: long enough for a loaded machine between calls, and the one that is let expire is waited out.
+    const { id } = await queue.enqueue({ a: 1 }, { maxAttempts: 3, leaseMs: 300, timeoutMs: 500 });
     let lease = (await queue.dequeue()) as LeaseRef;
     await queue.progress(lease, { done: 0.5 });
     await queue.fail(lease, new Error('once'), { retryAfterMs: 0 });
     lease = (await queue.dequeue()) as LeaseRef;
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await new Promise((resolve) => setTimeout(resolve, 350));
     lease = (await queue.dequeue()) as LeaseRef;
     await queue.release(lease);
     lease = (await queue.dequeue()) as LeaseRef;
