@@ -11,7 +11,6 @@ import {
   type EnqueueResult,
   type FailOptions,
   generateId,
-  isBerthError,
   type Job,
   type JobError,
   type JobEventListener,
@@ -46,17 +45,19 @@ import {
   type BulkChange,
   backoffDelay,
   bulkStepOfJobs,
+  type CheckedSettlement as CoreCheckedSettlement,
+  checkCompletion,
   checkDequeueCount,
   checkDuration,
+  checkFailure,
   checkLeaseRef,
   checkScheduleInput,
   checkScheduleName,
   checkScheduleTick,
+  checkSettlement,
   copyProgress,
-  copyResult,
   DEFAULT_RETENTION,
   FINISHED_JOB_STATES,
-  isPlainObject,
   JOB_DEFAULTS,
   JOB_STATES,
   type NormalizedBulkJobs,
@@ -69,9 +70,9 @@ import {
   type PreparedEnqueue,
   pageOfJobs,
   prepareEnqueueItems,
+  refused,
   scheduledJob,
   throwIfAborted,
-  toJobError,
 } from '@berth/core/adapter';
 import type { SqliteConnection } from './sqlite-connection.js';
 import { encodeDocument } from './sqlite-json.js';
@@ -122,17 +123,16 @@ interface PreparedJob {
 
 type FailRow = LeaseRow & Pick<JobRow, 'attempts' | 'max_attempts' | 'backoff'>;
 
-/** A completion or failure checked before the transaction. */
+/** A completion or failure checked before the transaction; a completion's result is encoded then, outside the lock. */
 type CheckedSettlement =
-  | { readonly outcome: 'complete'; readonly id: string; readonly token: string; readonly text: string | null }
-  | {
-      readonly outcome: 'fail';
-      readonly id: string;
-      readonly token: string;
-      readonly error: JobError;
-      readonly noRetry: boolean;
-      readonly retryAfterMs: number | undefined;
-    };
+  | (Extract<CoreCheckedSettlement, { outcome: 'complete' }> & { readonly text: string | null })
+  | Extract<CoreCheckedSettlement, { outcome: 'fail' }>;
+
+/** Adds the encoded result to a checked completion. */
+function encoded(checked: CoreCheckedSettlement): CheckedSettlement {
+  if (checked.outcome === 'fail') return checked;
+  return { ...checked, text: checked.result === undefined ? null : encodeDocument(checked.result) };
+}
 
 /** What a settlement did: the job's new state, the attempt, and for a failure its error (and retry time). */
 type Settled = { readonly id: string; readonly attempt: number; readonly now: number } & (
@@ -153,16 +153,6 @@ const NOTHING_CLAIMED: Claimed = { now: 0, expired: [], rows: [] };
 interface SettledAndClaimed {
   readonly applied: readonly (Settled | BerthError)[];
   readonly claimed: Claimed;
-}
-
-/** The value of `attempt`, or the CONFLICT or VALIDATION it threw (any other error propagates). */
-function refused<R>(attempt: () => R): R | BerthError {
-  try {
-    return attempt();
-  } catch (error) {
-    if (isBerthError(error, 'CONFLICT') || isBerthError(error, 'VALIDATION')) return error;
-    throw error;
-  }
 }
 
 const DEFAULT_BACKOFF = JSON.stringify(JOB_DEFAULTS.backoff);
@@ -450,22 +440,12 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   /** Checks a completion before any write: the lease reference and the result (VALIDATION). */
   private checkComplete(lease: LeaseRef, result: unknown): CheckedSettlement {
-    const { id, token } = checkLeaseRef(lease);
-    const stored = copyResult(result, this.context.maxPayloadBytes);
-    return { outcome: 'complete', id, token, text: stored === undefined ? null : encodeDocument(stored) };
+    return encoded(checkCompletion(lease, result, this.context.maxPayloadBytes));
   }
 
   /** Checks a failure before any write, and reads the error now (the attempt and time are filled in later). */
   private checkFail(lease: LeaseRef, error: unknown, retry: unknown, retryAfterMs: unknown): CheckedSettlement {
-    const { id, token } = checkLeaseRef(lease);
-    return {
-      outcome: 'fail',
-      id,
-      token,
-      error: toJobError(error, 0, new Date()),
-      noRetry: retry === false,
-      retryAfterMs: retryAfterMs === undefined ? undefined : checkDuration('retryAfterMs', retryAfterMs),
-    };
+    return checkFailure(lease, error, retry, retryAfterMs);
   }
 
   /**
@@ -952,15 +932,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   }
 
   private checkSettlement(settlement: unknown, index: number): CheckedSettlement {
-    if (!isPlainObject(settlement)) {
-      throw new ValidationError(`settlement ${index}: { lease, outcome: "complete" | "fail", ... }`, String(index));
-    }
-    const lease = settlement.lease as LeaseRef;
-    if (settlement.outcome === 'complete') return this.checkComplete(lease, settlement.result);
-    if (settlement.outcome === 'fail') {
-      return this.checkFail(lease, settlement.error, settlement.retry, settlement.retryAfterMs);
-    }
-    throw new ValidationError(`settlement ${index}: outcome must be "complete" or "fail"`, `${index}.outcome`);
+    return encoded(checkSettlement(settlement, index, this.context.maxPayloadBytes));
   }
 
   work(handler: JobHandler<T>, options?: WorkerOptions): Worker {

@@ -62,6 +62,7 @@ import type { PgBackendContext, PgTransactionContext } from '../pg-context.js';
 import type { PgQueryable } from '../pg-session.js';
 import { PgQueueAdmin } from './pg-queue-admin.js';
 import type { PgQueueNotifier } from './pg-queue-listener.js';
+import { readyPool, whileOpen } from './pg-queue-open.js';
 import {
   decodeBackoff,
   deliveryOrder,
@@ -70,9 +71,9 @@ import {
   invalidLease,
   type JobRow,
   leaseExpiredError,
-  parseToken,
   storedError,
   toJob,
+  tokenOf,
   toLease,
 } from './pg-queue-rows.js';
 import { PgQueueSchedules } from './pg-queue-schedules.js';
@@ -94,8 +95,8 @@ export interface PgJobQueueContext {
 /** A row of the settle-and-claim statement: a claimed job (or none), with the statement's summary. */
 type SettleRow = Partial<JobRow> & {
   readonly summary_now: string;
-  readonly summary_expired: readonly [string, 'waiting' | 'dead', number][];
-  readonly summary_completed: readonly [string, number][];
+  readonly summary_expired?: readonly [string, 'waiting' | 'dead', number][];
+  readonly summary_completed?: readonly [string, number][];
 };
 
 /** What one settle-and-claim statement did. */
@@ -116,6 +117,20 @@ interface FailDecision {
 }
 
 const NO_IDS: readonly string[] = [];
+
+/** What one settle-and-claim statement is asked to do. */
+interface SettleInput {
+  /** Settle expired leases first. */
+  readonly reclaim: boolean;
+  /** Jobs to claim (0: none). */
+  readonly count: number;
+  readonly leaseMs: number | null;
+  readonly completions?: readonly CheckedSettlement[];
+  /** Failures decided against their locked rows. */
+  readonly decisions?: ReadonlyMap<string, FailDecision>;
+  /** Every job being settled: the reclaim leaves them alone. */
+  readonly settling?: readonly string[];
+}
 
 /**
  * A job queue in the `_berth_jobs` tables of a PostgreSQL schema, shared by
@@ -160,9 +175,8 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     return this.context.sql;
   }
 
-  private async pool(): Promise<PgQueryable> {
-    await this.context.backend.ready();
-    return this.context.backend.session;
+  private pool(): Promise<PgQueryable> {
+    return readyPool(this.context.backend);
   }
 
   // ---- enqueue ------------------------------------------------------------
@@ -180,8 +194,8 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     const session = this.context.backend.session;
     // With dedupe keys an enqueue may take more than one statement: keep it all or nothing.
     const inserted = prepared.some((item) => item.options.dedupeKey !== undefined)
-      ? await session.transaction((client) => this.insertJobs(client, prepared))
-      : await this.insertJobs(session, prepared);
+      ? await whileOpen(this.context.backend, () => session.transaction((client) => this.insertJobs(client, prepared)))
+      : await this.insertJobs(await this.pool(), prepared);
     this.afterEnqueue(inserted);
     return inserted.results;
   }
@@ -307,7 +321,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     throwIfAborted(options?.signal, `${this.name}.dequeue`);
     checkDequeueCount(count);
     const leaseMs = options?.leaseMs === undefined ? null : checkDuration('leaseMs', options.leaseMs, 1);
-    const settled = await this.settle(await this.pool(), { reclaim: true, count, leaseMs });
+    const settled = await this.settleThenClaim(await this.pool(), { reclaim: true, count, leaseMs });
     return this.leasesOf(settled);
   }
 
@@ -344,15 +358,19 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     const completions = valid.filter((item) => item.outcome === 'complete');
     const failures = valid.filter((item) => item.outcome === 'fail');
     const decisions = new Map<string, FailDecision>();
-    const session = (await this.pool()) as PgBackendContext['session'];
+    await this.context.backend.ready();
+    const session = this.context.backend.session;
     const input = { reclaim, count, leaseMs, completions, decisions, settling: valid.map((item) => item.id) };
-    const settled =
+    const settled = await whileOpen(this.context.backend, () =>
       failures.length === 0
-        ? await this.settle(session, input)
-        : await session.transaction(async (client) => {
+        ? this.settleThenClaim(session, input)
+        : session.transaction(async (client) => {
             await this.decideFailures(client, failures, decisions);
-            return this.settle(client, input);
-          });
+            // Settled first, claimed after: a job failed here with no delay is claimable at once.
+            const applied = await this.settle(client, { ...input, count: 0 });
+            return count === 0 ? applied : this.claimMore(client, applied, count, leaseMs);
+          }),
+    );
     const outcomes: SettlementOutcome[] = [];
     for (const item of checked) {
       if (item instanceof Error) outcomes.push({ error: item });
@@ -371,7 +389,10 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     failures: readonly CheckedSettlement[],
     decisions: Map<string, FailDecision>,
   ): Promise<void> {
-    type Locked = Pick<JobRow, 'id' | 'state' | 'leases' | 'lease_expires_at' | 'attempts' | 'max_attempts' | 'backoff'>;
+    type Locked = Pick<
+      JobRow,
+      'id' | 'seq' | 'state' | 'leases' | 'lease_expires_at' | 'attempts' | 'max_attempts' | 'backoff'
+    >;
     const rows = await client.query<Locked & { now: string }>(this.sql.lockFailing, [
       this.name,
       failures.map((item) => item.id),
@@ -382,7 +403,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       const row = byId.get(failure.id);
       if (row === undefined) continue;
       const now = Number(row.now);
-      if (row.state !== 'active' || row.leases !== parseToken(failure.token)) continue;
+      if (row.state !== 'active' || tokenOf(row) !== failure.token) continue;
       if (Number(row.lease_expires_at) <= now) continue;
       const error: JobError = { ...failure.error, attempt: row.attempts, at: new Date(now) };
       const dead = failure.noRetry || row.attempts >= row.max_attempts;
@@ -398,45 +419,60 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
   }
 
   /** Runs the settle-and-claim statement. */
-  private async settle(
-    queryable: PgQueryable,
-    input: {
-      readonly reclaim: boolean;
-      readonly count: number;
-      readonly leaseMs: number | null;
-      readonly completions?: readonly CheckedSettlement[];
-      readonly decisions?: ReadonlyMap<string, FailDecision>;
-      readonly settling?: readonly string[];
-    },
-  ): Promise<Settled> {
+  private async settle(queryable: PgQueryable, input: SettleInput): Promise<Settled> {
     const completions = input.completions ?? [];
     const decisions = [...(input.decisions?.values() ?? [])];
     const retries = decisions.filter((item) => item.state === 'waiting');
     const burials = decisions.filter((item) => item.state === 'dead');
-    const rows = await queryable.query<SettleRow>(this.sql.settle, [
-      this.name,
-      input.reclaim,
-      input.count,
-      input.leaseMs,
-      completions.map((item) => item.id),
-      completions.map((item) => parseToken(item.token)),
-      completions.map((item) =>
-        item.outcome === 'complete' && item.result !== undefined ? encodeDocument(item.result) : null,
-      ),
-      retries.map((item) => item.id),
-      retries.map((item) => JSON.stringify(storedError(item.error))),
-      retries.map((item) => item.runAt),
-      burials.map((item) => item.id),
-      burials.map((item) => JSON.stringify(storedError(item.error))),
-      input.settling ?? NO_IDS,
-    ]);
+    const { text, values } = this.sql.settle({
+      queue: this.name,
+      reclaim: input.reclaim,
+      settling: input.settling ?? NO_IDS,
+      completions: {
+        ids: completions.map((item) => item.id),
+        tokens: completions.map((item) => item.token),
+        results: completions.map((item) =>
+          item.outcome === 'complete' && item.result !== undefined ? encodeDocument(item.result) : null,
+        ),
+      },
+      retries: {
+        ids: retries.map((item) => item.id),
+        errors: retries.map((item) => JSON.stringify(storedError(item.error))),
+        runAts: retries.map((item) => item.runAt),
+      },
+      burials: {
+        ids: burials.map((item) => item.id),
+        errors: burials.map((item) => JSON.stringify(storedError(item.error))),
+      },
+      count: input.count,
+      leaseMs: input.leaseMs,
+    });
+    const rows = await queryable.query<SettleRow>(text, values);
     const first = rows[0] as SettleRow;
     return {
       now: Number(first.summary_now),
-      expired: first.summary_expired,
-      completed: new Map(first.summary_completed),
+      expired: first.summary_expired ?? [],
+      completed: new Map(first.summary_completed ?? []),
       rows: rows.filter((row) => row.id !== null && row.id !== undefined) as unknown as JobRow[],
     };
+  }
+
+  /**
+   * One settle-and-claim statement; when it reclaimed expired leases and
+   * claimed fewer jobs than asked, one more claim takes the jobs it made due
+   * (a statement does not see its own changes).
+   */
+  private async settleThenClaim(queryable: PgQueryable, input: SettleInput): Promise<Settled> {
+    const settled = await this.settle(queryable, input);
+    const requeued = settled.expired.some(([, state]) => state === 'waiting');
+    if (!requeued || settled.rows.length >= input.count) return settled;
+    return this.claimMore(queryable, settled, input.count, input.leaseMs);
+  }
+
+  /** Claims up to what `settled` left of `count`, adding the leases to it. */
+  private async claimMore(queryable: PgQueryable, settled: Settled, count: number, leaseMs: number | null) {
+    const more = await this.settle(queryable, { reclaim: false, count: count - settled.rows.length, leaseMs });
+    return { ...settled, rows: [...settled.rows, ...more.rows] };
   }
 
   /** Leases from a settle statement, in delivery order, with their `expired` and `started` events. */
@@ -495,7 +531,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
   /** The CONFLICT of a lease operation on `id`, saying why the lease is not valid. */
   private async conflict(operation: string, id: string, token: string): Promise<ConflictError> {
     const rows = await (await this.pool()).query<
-      Pick<JobRow, 'state' | 'leases' | 'lease_expires_at'> & { now: string }
+      Pick<JobRow, 'seq' | 'state' | 'leases' | 'lease_expires_at'> & { now: string }
     >(this.sql.leaseOf, [id, this.name]);
     const row = rows[0];
     const why = invalidLease(row, token, row === undefined ? Date.now() : Number(row.now));
@@ -527,7 +563,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     throwIfAborted(options?.signal, `${this.name}.extendLease`);
     const { id, token } = checkLeaseRef(lease);
     const duration = leaseMs === undefined ? null : checkDuration('leaseMs', leaseMs, 1);
-    const rows = await (await this.pool()).query<JobRow>(this.sql.extend, [id, this.name, parseToken(token), duration]);
+    const rows = await (await this.pool()).query<JobRow>(this.sql.extend, [id, this.name, token, duration]);
     const row = rows[0];
     if (row === undefined) throw await this.conflict('extendLease', id, token);
     return toLease<T>(row);
@@ -536,12 +572,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
   async release(lease: LeaseRef, options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, `${this.name}.release`);
     const { id, token } = checkLeaseRef(lease);
-    const rows = await (await this.pool()).query(this.sql.release, [
-      id,
-      this.name,
-      parseToken(token),
-      this.context.channel,
-    ]);
+    const rows = await (await this.pool()).query(this.sql.release, [id, this.name, token, this.context.channel]);
     if (rows.length === 0) throw await this.conflict('release', id, token);
     // The job keeps its runAt (and its place in line), so it is due now.
     this.context.notifier.notify();
@@ -555,7 +586,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     const rows = await (await this.pool()).query<{ attempts: number; now: string }>(this.sql.progress, [
       id,
       this.name,
-      parseToken(token),
+      token,
       encodeDocument(value),
     ]);
     const row = rows[0];
@@ -580,14 +611,24 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     this.emitExpired(await this.settle(queryable, { reclaim: true, count: 0, leaseMs: null }));
   }
 
+  /** Settles expired leases when a probe of the expiry index finds any. */
+  async reclaimIfExpired(queryable: PgQueryable): Promise<void> {
+    const [row] = await queryable.query<{ expired: boolean }>(this.sql.anyExpired, [this.name]);
+    if (row?.expired === true) await this.reclaimExpired(queryable);
+  }
+
   // ---- reads and administration -------------------------------------------
 
   async get(id: string, options?: SignalOptions): Promise<Job<T> | null> {
     throwIfAborted(options?.signal, `${this.name}.get`);
     if (typeof id !== 'string') return null;
     const pool = await this.pool();
-    await this.reclaimExpired(pool);
-    const [row] = await pool.query<JobRow>(this.sql.byId, [id, this.name]);
+    let [row] = await pool.query<JobRow & { expired: boolean }>(this.sql.byId, [id, this.name]);
+    if (row?.expired === true) {
+      // Never show a job active past its lease: settle it, then read it again.
+      await this.reclaimExpired(pool);
+      [row] = await pool.query<JobRow & { expired: boolean }>(this.sql.byId, [id, this.name]);
+    }
     return row === undefined ? null : toJob<T>(row);
   }
 
@@ -630,7 +671,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
   async stats(options?: SignalOptions): Promise<JobStats> {
     throwIfAborted(options?.signal, `${this.name}.stats`);
     const pool = await this.pool();
-    await this.reclaimExpired(pool);
+    await this.reclaimIfExpired(pool);
     const rows = await pool.query<{ state: keyof JobStats; count: string }>(this.sql.stats, [this.name]);
     const stats = { waiting: 0, active: 0, completed: 0, dead: 0, cancelled: 0 };
     for (const row of rows) if (row.state in stats) stats[row.state] = Number(row.count);

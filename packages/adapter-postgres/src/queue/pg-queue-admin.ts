@@ -12,20 +12,24 @@ import {
   type BulkChange,
   bulkStepOfJobs,
   FINISHED_JOB_STATES,
+  JOB_STATES,
   type JobAccess,
   type JobPosition,
-  JOB_STATES,
   mergeJobStreams,
   type NormalizedBulkJobs,
   normalizeCancelJobs,
   normalizeListJobs,
   normalizePrune,
+  normalizeRetries,
   normalizeRetryJobs,
   pageOfJobs,
+  type RetryPolicy,
   throwIfAborted,
+  withRetries,
 } from '@berth/core/adapter';
 import type { PgQueryable } from '../pg-session.js';
 import type { PgJobQueueContext } from './pg-job-queue.js';
+import { readyPool } from './pg-queue-open.js';
 import { decodeDocument, type JobRow, toJob } from './pg-queue-rows.js';
 
 /** Where a listing or bulk step stands after `row`, and its payload (for payload filters). */
@@ -37,9 +41,11 @@ const ROW_ACCESS: JobAccess<JobRow> = {
 /** The most rows one state's read brings back for a filtered page before it reads again with a larger batch. */
 const FIRST_FILTERED_BATCH = 500;
 
+const BULK_RETRIES: RetryPolicy = normalizeRetries(5) as RetryPolicy;
+
 /** What the admin side needs of its queue. */
 interface AdminHost {
-  reclaimExpired(queryable: PgQueryable): Promise<void>;
+  reclaimIfExpired(queryable: PgQueryable): Promise<void>;
   emitSimple(type: 'cancelled' | 'retried', ids: readonly string[]): void;
 }
 
@@ -56,9 +62,8 @@ export class PgQueueAdmin<T> {
     private readonly host: AdminHost,
   ) {}
 
-  private async pool(): Promise<PgQueryable> {
-    await this.context.backend.ready();
-    return this.context.backend.session;
+  private pool(): Promise<PgQueryable> {
+    return readyPool(this.context.backend);
   }
 
   /** Up to `limit` jobs of one state in `order`, strictly after `after`. */
@@ -86,7 +91,7 @@ export class PgQueueAdmin<T> {
     throwIfAborted(options?.signal, `${this.name}.listJobs`);
     const list = normalizeListJobs(this.name, options);
     const pool = await this.pool();
-    await this.host.reclaimExpired(pool);
+    await this.host.reclaimIfExpired(pool);
     const states = list.state === undefined ? JOB_STATES : [list.state];
     const most = list.maxExamined + 1;
     let batch = list.payload === undefined ? most : Math.min(most, FIRST_FILTERED_BATCH);
@@ -98,7 +103,9 @@ export class PgQueueAdmin<T> {
         if (rows.length === batch) overrun = true;
       });
       const candidates =
-        streams.length === 1 ? (streams[0] as Generator<JobRow>) : mergeJobStreams(streams, list.order, ROW_ACCESS.position);
+        streams.length === 1
+          ? (streams[0] as Generator<JobRow>)
+          : mergeJobStreams(streams, list.order, ROW_ACCESS.position);
       const page = pageOfJobs(candidates, list, ROW_ACCESS);
       if (!overrun || batch >= most) return { jobs: page.jobs.map((row) => toJob<T>(row)), cursor: page.cursor };
       batch = Math.min(most, batch * 4);
@@ -124,7 +131,8 @@ export class PgQueueAdmin<T> {
           held.add(row.dedupe_key);
           return 'changed';
         },
-        apply: async (ids) => (await client.query<{ id: string }>(sql.revive, [ids, this.name, channel])).length,
+        apply: async (ids) =>
+          (await client.query<{ id: string }>(sql.revive, [ids, this.name, channel])).map((row) => row.id),
       };
     });
     if (step.changed.length > 0) {
@@ -140,39 +148,36 @@ export class PgQueueAdmin<T> {
     const { sql } = this.context;
     const step = await this.bulkStep(bulk, async (client) => ({
       change: () => 'changed',
-      apply: async (ids) => (await client.query(sql.cancel, [ids, this.name, ['waiting']])).length,
+      apply: async (ids) =>
+        (await client.query<{ id: string }>(sql.cancel, [ids, this.name, ['waiting']])).map((row) => row.id),
     }));
     this.host.emitSimple('cancelled', step.changed);
     return step.result;
   }
 
   /**
-   * One bulk step in one transaction: the state's jobs oldest first after
-   * the cursor, at most `limit` examined and locked (so what is decided is
-   * what is written; claimers skip locked rows), `change` decided for each
-   * whose payload matches, then the changed ones written in one statement.
+   * One bulk step: the state's jobs oldest first after the cursor, at most
+   * `limit` examined, `change` decided for each whose payload matches, then
+   * the changed ones written by one conditional statement. Rows are not
+   * locked while deciding (a lock held across round trips would stall
+   * workers and invite deadlocks): a job a worker claimed in between is
+   * simply not changed, and the step counts only what it wrote.
    */
   private async bulkStep(
     bulk: NormalizedBulkJobs,
     prepare: (
       client: PgQueryable,
       rows: readonly JobRow[],
-    ) => Promise<{ change: (row: JobRow) => BulkChange; apply: (ids: string[]) => Promise<number> }>,
+    ) => Promise<{ change: (row: JobRow) => BulkChange; apply: (ids: string[]) => Promise<string[]> }>,
   ): Promise<{ readonly result: BulkJobsResult; readonly changed: string[] }> {
-    await this.context.backend.ready();
-    return this.context.backend.session.transaction(async (client) => {
-      const rows = await this.read(client, bulk.state, 'oldest', bulk.after, bulk.limit + 1, true);
-      const { change, apply } = await prepare(client, rows);
-      const step = bulkStepOfJobs(rows, bulk, ROW_ACCESS, change);
-      const changed = step.changed.map((row) => row.id);
-      if (changed.length > 0) {
-        const written = await apply(changed);
-        if (written !== changed.length) {
-          throw new Error(`berth: queue ${this.name}: a bulk step wrote ${written} of ${changed.length} locked jobs`);
-        }
-      }
-      return { result: { changed: changed.length, skipped: step.skipped, cursor: step.cursor }, changed };
-    });
+    const pool = await this.pool();
+    const rows = await this.read(pool, bulk.state, 'oldest', bulk.after, bulk.limit + 1);
+    const { change, apply } = await prepare(pool, rows);
+    const step = bulkStepOfJobs(rows, bulk, ROW_ACCESS, change);
+    const ids = step.changed.map((row) => row.id);
+    // A deadlock with a worker's statement rolls back this one statement only: run it again.
+    const changed = ids.length === 0 ? [] : await withRetries(() => apply(ids), BULK_RETRIES, undefined, 'bulk step');
+    return { result: { changed: changed.length, skipped: step.skipped, cursor: step.cursor }, changed };
   }
 
   /**

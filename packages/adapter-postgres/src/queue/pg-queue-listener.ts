@@ -157,10 +157,13 @@ export class PgQueueListener {
     if (this.closed) return;
     this.failures += 1;
     const delay = Math.min(MAX_RECONNECT_MS, 100 * 2 ** Math.min(this.failures, 10));
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.start();
-    }, delay * (0.5 + Math.random() / 2));
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.start();
+      },
+      delay * (0.5 + Math.random() / 2),
+    );
     this.retryTimer.unref?.();
   }
 

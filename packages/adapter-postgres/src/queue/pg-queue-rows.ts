@@ -125,35 +125,33 @@ export function toJob<T>(row: JobRow): Job<T> {
 }
 
 /**
- * The fencing token of a job's current lease: its lease count. Each claim
- * counts one more lease in the row it locks, so no two leases of a job share
- * a token; the job's id travels with the token in every lease reference.
+ * The fencing token of a job's current lease: its row number and lease
+ * count. Each claim counts one more lease in the row it locks, so no two
+ * leases (of one job or of two) share a token.
  */
 export function toLease<T>(row: JobRow): Lease<T> {
-  return { job: toJob<T>(row), token: row.leases, expiresAt: new Date(Number(row.lease_expires_at)) };
+  return { job: toJob<T>(row), token: tokenOf(row), expiresAt: new Date(Number(row.lease_expires_at)) };
 }
 
-/** The lease count a token names; a token that names none matches no row. */
-export function parseToken(token: string): string {
-  return /^\d{1,15}$/.test(token) ? token : '-1';
+/** The token of a row's current lease: `<seq>.<leases>`, its row and its lease count. */
+export function tokenOf(row: Pick<JobRow, 'seq' | 'leases'>): string {
+  return `${row.seq}.${row.leases}`;
 }
 
 /** Delivery order: highest priority, then earliest due, then enqueue order. */
 export function deliveryOrder(a: JobRow, b: JobRow): number {
-  return (
-    b.priority - a.priority || Number(a.run_at) - Number(b.run_at) || Number(a.seq) - Number(b.seq)
-  );
+  return b.priority - a.priority || Number(a.run_at) - Number(b.run_at) || Number(a.seq) - Number(b.seq);
 }
 
 /** Why a lease is not valid, from the job's row (`undefined` when it is missing). */
 export function invalidLease(
-  row: Pick<JobRow, 'state' | 'leases' | 'lease_expires_at'> | undefined,
+  row: Pick<JobRow, 'seq' | 'state' | 'leases' | 'lease_expires_at'> | undefined,
   token: string,
   now: number,
 ): string {
   if (row === undefined) return 'the job no longer exists';
   if (row.state !== 'active') return `the job is ${row.state}`;
-  if (row.leases !== token) return 'the job was leased again with another token';
+  if (tokenOf(row) !== token) return 'the job was leased again with another token';
   if (Number(row.lease_expires_at ?? 0) <= now) return 'the lease expired';
   return 'the lease is no longer valid';
 }

@@ -17,6 +17,7 @@ import {
 } from '@berth/core/adapter';
 import type { PgQueryable } from '../pg-session.js';
 import type { Inserted, PgJobQueueContext } from './pg-job-queue.js';
+import { readyPool, whileOpen } from './pg-queue-open.js';
 import { decodeDocument, encodeDocument } from './pg-queue-rows.js';
 import { NOW } from './pg-queue-sql.js';
 
@@ -100,9 +101,8 @@ export class PgQueueSchedules<T> {
     };
   }
 
-  private async pool(): Promise<PgQueryable> {
-    await this.context.backend.ready();
-    return this.context.backend.session;
+  private pool(): Promise<PgQueryable> {
+    return readyPool(this.context.backend);
   }
 
   async put(schedule: ScheduleInput<T>, options?: SignalOptions): Promise<ScheduleRecord<T>> {
@@ -157,7 +157,16 @@ export class PgQueueSchedules<T> {
     checkScheduleName(name);
     const checked = checkScheduleTick(tick);
     await this.context.backend.ready();
-    return this.context.backend.session.transaction(async (client) => {
+    const { session } = this.context.backend;
+    return whileOpen(this.context.backend, () => this.fireIn(session, name, checked));
+  }
+
+  private fireIn(
+    session: PgJobQueueContext['backend']['session'],
+    name: string,
+    checked: ScheduleTick,
+  ): Promise<{ readonly result: ScheduleFireResult; readonly inserted?: Inserted }> {
+    return session.transaction(async (client) => {
       const [row] = await client.query<ScheduleRow>(this.sql.fire, [
         this.queue,
         name,

@@ -16,7 +16,8 @@ function copied(source: string, overrides: Readonly<Record<string, string>>): st
 }
 
 /** The condition every lease operation puts on its row ($1 id, $2 queue, $3 token), checked in the statement itself. */
-const VALID_LEASE = `id = $1 AND queue = $2 AND leases = $3::bigint AND state = 'active' AND lease_expires_at > ${NOW}`;
+const VALID_LEASE = `id = $1 AND queue = $2 AND (seq::text || '.' || leases::text) = $3::text AND state = 'active'
+  AND lease_expires_at > ${NOW}`;
 
 /** An error kept on a job, appended to its jsonb array. */
 const appendError = (error: string) => `errors || jsonb_build_array(${error})`;
@@ -34,7 +35,6 @@ export class PgQueueSql {
 
   readonly insert: string;
   readonly holders: string;
-  readonly settle: string;
   readonly lockFailing: string;
   readonly leaseOf: string;
   readonly extend: string;
@@ -45,6 +45,7 @@ export class PgQueueSql {
   readonly revive: string;
   readonly reviveBlocker: string;
   readonly stats: string;
+  readonly anyExpired: string;
   readonly purge: string;
   readonly pruneAged: string;
   readonly pruneOldest: string;
@@ -77,75 +78,10 @@ export class PgQueueSql {
       SELECT id, run_at, created_at, ${NOW} AS now, (SELECT count(*) FROM wake) AS woken FROM inserted`;
     this.holders = `SELECT id, dedupe_key FROM ${jobs} WHERE queue = $1 AND dedupe_key = ANY($2::text[])`;
 
-    // One statement settles and claims: expired leases reclaimed (through
-    // the expiry index, skipping rows others hold), completions and
-    // failures applied (each matches only a valid lease), then up to $3
-    // ready jobs claimed with FOR UPDATE SKIP LOCKED. Every CTE works on
-    // other rows, so none sees another's change.
-    //   $1 queue, $2 reclaim?, $3 count, $4 leaseMs (NULL: each job's own),
-    //   $5/$6/$7 completions (id, token, result), $8/$9/$10 retries (id,
-    //   error, run_at), $11/$12 burials (id, error), $13 ids being settled.
-    const expiredError = `jsonb_build_object('attempt', j.attempts, 'message', 'lease expired',
-      'name', 'LEASE_EXPIRED', 'at', ${NOW})`;
-    this.settle = `WITH expired AS (
-        SELECT id FROM ${jobs}
-        WHERE $2::boolean AND queue = $1 AND state = 'active' AND lease_expires_at <= ${NOW}
-          AND id <> ALL($13::text[])
-        ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED),
-      expired_dead AS (
-        DELETE FROM ${jobs} j USING expired e WHERE j.id = e.id AND j.attempts >= j.max_attempts RETURNING j.*),
-      expired_buried AS (
-        INSERT INTO ${done} (${COLUMN_LIST})
-        SELECT ${copied('j', { state: `'dead'`, errors: `j.${appendError(expiredError)}`, updated_at: NOW, finished_at: NOW, lease_expires_at: 'NULL' })}
-        FROM expired_dead j RETURNING id, state, attempts),
-      expired_waiting AS (
-        UPDATE ${jobs} j SET state = 'waiting', errors = j.${appendError(expiredError)}, updated_at = ${NOW},
-          lease_expires_at = NULL
-        FROM expired e WHERE j.id = e.id AND j.attempts < j.max_attempts
-        RETURNING j.id, j.state, j.attempts),
-      completing AS (SELECT * FROM unnest($5::text[], $6::bigint[], $7::text[]) AS c(id, leases, result)),
-      completed_rows AS (
-        DELETE FROM ${jobs} j USING completing c
-        WHERE j.id = c.id AND j.queue = $1 AND j.leases = c.leases AND j.state = 'active'
-          AND j.lease_expires_at > ${NOW}
-        RETURNING j.*, c.result AS new_result),
-      completed AS (
-        INSERT INTO ${done} (${COLUMN_LIST})
-        SELECT ${copied('j', { state: `'completed'`, result: 'j.new_result', updated_at: NOW, finished_at: NOW, lease_expires_at: 'NULL' })}
-        FROM completed_rows j RETURNING id, attempts),
-      retrying AS (SELECT * FROM unnest($8::text[], $9::text[], $10::bigint[]) AS r(id, error, run_at)),
-      retried AS (
-        UPDATE ${jobs} j SET state = 'waiting', run_at = r.run_at, errors = j.${appendError('r.error::jsonb')},
-          updated_at = ${NOW}, lease_expires_at = NULL
-        FROM retrying r WHERE j.id = r.id AND j.queue = $1 RETURNING j.id),
-      burying AS (SELECT * FROM unnest($11::text[], $12::text[]) AS b(id, error)),
-      buried_rows AS (
-        DELETE FROM ${jobs} j USING burying b WHERE j.id = b.id AND j.queue = $1 RETURNING j.*, b.error AS new_error),
-      buried AS (
-        INSERT INTO ${done} (${COLUMN_LIST})
-        SELECT ${copied('j', { state: `'dead'`, errors: `j.${appendError('j.new_error::jsonb')}`, updated_at: NOW, finished_at: NOW, lease_expires_at: 'NULL' })}
-        FROM buried_rows j RETURNING id),
-      picked AS (
-        SELECT id FROM ${jobs} WHERE queue = $1 AND state = 'waiting' AND run_at <= ${NOW}
-        ORDER BY priority DESC, run_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED),
-      claimed AS (
-        UPDATE ${jobs} j SET state = 'active', attempts = j.attempts + 1, leases = j.leases + 1,
-          lease_expires_at = ${NOW} + coalesce($4::bigint, j.lease_ms), updated_at = ${NOW}
-        FROM picked p WHERE j.id = p.id
-        RETURNING j.*),
-      summary AS (
-        SELECT ${NOW} AS now,
-          (SELECT coalesce(json_agg(json_build_array(x.id, x.state, x.attempts)), '[]') FROM (
-            SELECT * FROM expired_buried UNION ALL SELECT * FROM expired_waiting) x) AS expired,
-          (SELECT coalesce(json_agg(json_build_array(x.id, x.attempts)), '[]') FROM completed x) AS completed,
-          (SELECT count(*) FROM retried) + (SELECT count(*) FROM buried) AS failed)
-      SELECT s.now AS summary_now, s.expired AS summary_expired, s.completed AS summary_completed,
-        s.failed AS summary_failed, c.*
-      FROM summary s LEFT JOIN claimed c ON true`;
-    this.lockFailing = `SELECT id, state, leases, lease_expires_at, attempts, max_attempts, backoff, ${NOW} AS now
+    this.lockFailing = `SELECT id, seq, state, leases, lease_expires_at, attempts, max_attempts, backoff, ${NOW} AS now
       FROM ${jobs} WHERE queue = $1 AND id = ANY($2::text[]) FOR UPDATE`;
-    this.leaseOf = `SELECT state, leases, lease_expires_at, ${NOW} AS now FROM ${jobs} WHERE id = $1 AND queue = $2
-      UNION ALL SELECT state, leases, NULL, ${NOW} FROM ${done} WHERE id = $1 AND queue = $2`;
+    this.leaseOf = `SELECT seq, state, leases, lease_expires_at, ${NOW} AS now FROM ${jobs} WHERE id = $1 AND queue = $2
+      UNION ALL SELECT seq, state, leases, NULL, ${NOW} FROM ${done} WHERE id = $1 AND queue = $2`;
     this.extend = `UPDATE ${jobs} SET lease_expires_at = ${NOW} + coalesce($4::bigint, lease_ms), updated_at = ${NOW}
       WHERE ${VALID_LEASE} RETURNING *`;
     // $4 channel: the job is due again at once.
@@ -154,8 +90,8 @@ export class PgQueueSql {
       WHERE ${VALID_LEASE} RETURNING id, pg_notify($4, queue)::text AS woken`;
     this.progress = `UPDATE ${jobs} SET progress = $4, updated_at = ${NOW}
       WHERE ${VALID_LEASE} RETURNING attempts, ${NOW} AS now`;
-    this.byId = `SELECT * FROM ${jobs} WHERE id = $1 AND queue = $2
-      UNION ALL SELECT * FROM ${done} WHERE id = $1 AND queue = $2`;
+    this.byId = `SELECT *, lease_expires_at <= ${NOW} AS expired FROM ${jobs} WHERE id = $1 AND queue = $2
+      UNION ALL SELECT *, false FROM ${done} WHERE id = $1 AND queue = $2`;
     this.cancel = `WITH moved AS (DELETE FROM ${jobs} WHERE id = ANY($1::text[]) AND queue = $2 AND state = ANY($3::text[])
         RETURNING *)
       INSERT INTO ${done} (${COLUMN_LIST})
@@ -178,7 +114,11 @@ export class PgQueueSql {
       LEFT JOIN ${jobs} h ON h.queue = d.queue AND h.dedupe_key = d.dedupe_key
       WHERE d.id = $1 AND d.queue = $2`;
     this.stats = `SELECT state, sum(count)::bigint AS count FROM ${this.counts} WHERE queue = $1 GROUP BY state`;
-    const counted = (statement: string) => `WITH removed AS (${statement} RETURNING 1) SELECT count(*) AS count FROM removed`;
+    // Whether a lease of the queue has run out (a probe of the expiry index): reads settle them first.
+    this.anyExpired = `SELECT EXISTS (SELECT 1 FROM ${jobs} WHERE queue = $1 AND state = 'active'
+      AND lease_expires_at <= ${NOW}) AS expired`;
+    const counted = (statement: string) =>
+      `WITH removed AS (${statement} RETURNING 1) SELECT count(*) AS count FROM removed`;
     this.purge = counted(
       `DELETE FROM ${done} WHERE queue = $1 AND state = ANY($2::text[]) AND finished_at < $3::bigint`,
     );
@@ -190,6 +130,111 @@ export class PgQueueSql {
     this.count = `SELECT coalesce(sum(count), 0)::bigint AS count FROM ${this.counts} WHERE queue = $1 AND state = $2`;
   }
 
+  /**
+   * One statement that settles and claims, with only the parts asked for:
+   * expired leases reclaimed (through the expiry index, skipping rows
+   * others hold), completions and failures applied (each matches only a
+   * valid lease), then up to `count` ready jobs claimed with FOR UPDATE SKIP
+   * LOCKED. Every part works on other rows, so none needs to see another's
+   * change. Returns one row per claimed job (at least one row), each with
+   * the summary of what was settled.
+   */
+  settle(input: SettleStatementInput): { readonly text: string; readonly values: unknown[] } {
+    const { jobs, done } = this;
+    const values: unknown[] = [input.queue];
+    const bind = (value: unknown, type: string) => {
+      values.push(value);
+      return `$${values.length}::${type}`;
+    };
+    const parts: string[] = [];
+    const summaries: string[] = [];
+    if (input.reclaim) {
+      const expiredError = `jsonb_build_object('attempt', j.attempts, 'message', 'lease expired',
+        'name', 'LEASE_EXPIRED', 'at', ${NOW})`;
+      parts.push(
+        `expired AS (
+          SELECT id FROM ${jobs}
+          WHERE queue = $1 AND state = 'active' AND lease_expires_at <= ${NOW} AND id <> ALL(${bind(input.settling, 'text[]')})
+          ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED)`,
+        `expired_dead AS (
+          DELETE FROM ${jobs} j USING expired e WHERE j.id = e.id AND j.attempts >= j.max_attempts RETURNING j.*)`,
+        `expired_buried AS (
+          INSERT INTO ${done} (${COLUMN_LIST})
+          SELECT ${copied('j', { state: `'dead'`, errors: `j.${appendError(expiredError)}`, updated_at: NOW, finished_at: NOW, lease_expires_at: 'NULL' })}
+          FROM expired_dead j RETURNING id, state, attempts)`,
+        `expired_waiting AS (
+          UPDATE ${jobs} j SET state = 'waiting', errors = j.${appendError(expiredError)}, updated_at = ${NOW},
+            lease_expires_at = NULL
+          FROM expired e WHERE j.id = e.id AND j.attempts < j.max_attempts
+          RETURNING j.id, j.state, j.attempts)`,
+      );
+      summaries.push(`(SELECT coalesce(json_agg(json_build_array(x.id, x.state, x.attempts)), '[]') FROM (
+          SELECT * FROM expired_buried UNION ALL SELECT * FROM expired_waiting) x) AS summary_expired`);
+    }
+    if (input.completions.ids.length > 0) {
+      const { ids, tokens, results } = input.completions;
+      parts.push(
+        `completing AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(tokens, 'text[]')}, ${bind(results, 'text[]')})
+          AS c(id, token, result))`,
+        `completed_rows AS (
+          DELETE FROM ${jobs} j USING completing c
+          WHERE j.id = c.id AND j.queue = $1 AND (j.seq::text || '.' || j.leases::text) = c.token
+            AND j.state = 'active' AND j.lease_expires_at > ${NOW}
+          RETURNING j.*, c.result AS new_result)`,
+        `completed AS (
+          INSERT INTO ${done} (${COLUMN_LIST})
+          SELECT ${copied('j', { state: `'completed'`, result: 'j.new_result', updated_at: NOW, finished_at: NOW, lease_expires_at: 'NULL' })}
+          FROM completed_rows j RETURNING id, attempts)`,
+      );
+      summaries.push(
+        `(SELECT coalesce(json_agg(json_build_array(x.id, x.attempts)), '[]') FROM completed x) AS summary_completed`,
+      );
+    }
+    if (input.retries.ids.length > 0) {
+      const { ids, errors, runAts } = input.retries;
+      parts.push(
+        `retrying AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(errors, 'text[]')}, ${bind(runAts, 'bigint[]')})
+          AS r(id, error, run_at))`,
+        `retried AS (
+          UPDATE ${jobs} j SET state = 'waiting', run_at = r.run_at, errors = j.${appendError('r.error::jsonb')},
+            updated_at = ${NOW}, lease_expires_at = NULL
+          FROM retrying r WHERE j.id = r.id AND j.queue = $1 RETURNING j.id)`,
+      );
+      summaries.push('(SELECT count(*) FROM retried) AS summary_retried');
+    }
+    if (input.burials.ids.length > 0) {
+      const { ids, errors } = input.burials;
+      parts.push(
+        `burying AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(errors, 'text[]')}) AS b(id, error))`,
+        `buried_rows AS (
+          DELETE FROM ${jobs} j USING burying b WHERE j.id = b.id AND j.queue = $1 RETURNING j.*, b.error AS new_error)`,
+        `buried AS (
+          INSERT INTO ${done} (${COLUMN_LIST})
+          SELECT ${copied('j', { state: `'dead'`, errors: `j.${appendError('j.new_error::jsonb')}`, updated_at: NOW, finished_at: NOW, lease_expires_at: 'NULL' })}
+          FROM buried_rows j RETURNING id)`,
+      );
+      summaries.push('(SELECT count(*) FROM buried) AS summary_buried');
+    }
+    if (input.count > 0) {
+      parts.push(
+        `picked AS (
+          SELECT id FROM ${jobs} WHERE queue = $1 AND state = 'waiting' AND run_at <= ${NOW}
+          ORDER BY priority DESC, run_at, seq LIMIT ${bind(input.count, 'integer')} FOR UPDATE SKIP LOCKED)`,
+        `claimed AS (
+          UPDATE ${jobs} j SET state = 'active', attempts = j.attempts + 1, leases = j.leases + 1,
+            lease_expires_at = ${NOW} + coalesce(${bind(input.leaseMs, 'bigint')}, j.lease_ms), updated_at = ${NOW}
+          FROM picked p WHERE j.id = p.id
+          RETURNING j.*)`,
+      );
+    }
+    const summary = `summary AS (SELECT ${[`${NOW} AS summary_now`, '$1::text AS summary_queue', ...summaries].join(', ')})`;
+    const text =
+      input.count > 0
+        ? `WITH ${[...parts, summary].join(',\n')} SELECT s.*, c.* FROM summary s LEFT JOIN claimed c ON true`
+        : `WITH ${[...parts, summary].join(',\n')} SELECT s.* FROM summary s`;
+    return { text, values };
+  }
+
   /** One batch of a state's jobs in enqueue order after a position: a range of the listing index. */
   batch(finished: boolean, order: 'oldest' | 'newest', after: boolean, lock: boolean): string {
     const direction = order === 'oldest' ? 'ASC' : 'DESC';
@@ -198,4 +243,28 @@ export class PgQueueSql {
     return `SELECT * FROM ${finished ? this.done : this.jobs} WHERE queue = $1 AND state = $2 ${range}
       ORDER BY created_at ${direction}, id ${direction} LIMIT ${limit}${lock ? ' FOR UPDATE' : ''}`;
   }
+}
+
+/** What {@link PgQueueSql.settle} is asked to do (arrays side by side, one entry per job). */
+export interface SettleStatementInput {
+  readonly queue: string;
+  /** Settle expired leases first. */
+  readonly reclaim: boolean;
+  /** Jobs being settled: the reclaim leaves them to their settlement. */
+  readonly settling: readonly string[];
+  readonly completions: {
+    readonly ids: readonly string[];
+    readonly tokens: readonly string[];
+    readonly results: readonly (string | null)[];
+  };
+  readonly retries: {
+    readonly ids: readonly string[];
+    readonly errors: readonly string[];
+    readonly runAts: readonly number[];
+  };
+  readonly burials: { readonly ids: readonly string[]; readonly errors: readonly string[] };
+  /** Jobs to claim (0: none). */
+  readonly count: number;
+  /** Lease duration of the claimed jobs; `null`: each job's own. */
+  readonly leaseMs: number | null;
 }

@@ -37,7 +37,12 @@ export function checkCompletion(
 }
 
 /** Checks a failure and reads the error now. */
-export function checkFailure(lease: LeaseRef, error: unknown, retry: unknown, retryAfterMs: unknown): CheckedSettlement {
+export function checkFailure(
+  lease: LeaseRef,
+  error: unknown,
+  retry: unknown,
+  retryAfterMs: unknown,
+): CheckedSettlement {
   const { id, token } = checkLeaseRef(lease);
   return {
     outcome: 'fail',
