@@ -45,6 +45,8 @@ import {
   type BulkChange,
   backoffDelay,
   bulkStepOfJobs,
+  type CheckedCompletion,
+  type CheckedFailure,
   type CheckedSettlement as CoreCheckedSettlement,
   checkCompletion,
   checkDequeueCount,
@@ -66,6 +68,7 @@ import {
   normalizeCancelJobs,
   normalizeListJobs,
   normalizePrune,
+  normalizePurge,
   normalizeRetryJobs,
   type PreparedEnqueue,
   pageOfJobs,
@@ -124,9 +127,7 @@ interface PreparedJob {
 type FailRow = LeaseRow & Pick<JobRow, 'attempts' | 'max_attempts' | 'backoff'>;
 
 /** A completion or failure checked before the transaction; a completion's result is encoded then, outside the lock. */
-type CheckedSettlement =
-  | (Extract<CoreCheckedSettlement, { outcome: 'complete' }> & { readonly text: string | null })
-  | Extract<CoreCheckedSettlement, { outcome: 'fail' }>;
+type CheckedSettlement = (CheckedCompletion & { readonly text: string | null }) | CheckedFailure;
 
 /** Adds the encoded result to a checked completion. */
 function encoded(checked: CoreCheckedSettlement): CheckedSettlement {
@@ -617,27 +618,14 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   async purge(options: PurgeOptions): Promise<number> {
     throwIfAborted(options?.signal, `${this.name}.purge`);
     this.assertOpen();
-    const before = options?.finishedBefore;
-    if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
-      throw new ValidationError('purge needs finishedBefore: a valid Date', 'finishedBefore');
-    }
-    const states = options.states ?? FINISHED_JOB_STATES;
-    if (!Array.isArray(states)) throw new ValidationError('states must be an array of finished states', 'states');
-    for (const state of states) {
-      if (!FINISHED_JOB_STATES.includes(state)) {
-        throw new ValidationError(
-          `purge removes finished jobs only (${FINISHED_JOB_STATES.join(', ')}), not ${JSON.stringify(state)}`,
-          'states',
-        );
-      }
-    }
+    const { before, states } = normalizePurge(options);
     if (states.length === 0) return 0;
     return this.hub.exclusive((connection) => {
       this.hub.flush(connection);
       const params = { queue: this.name, before: before.getTime() };
       return this.hub.immediate(connection, () => {
         let removed = 0;
-        for (const state of new Set(states)) {
+        for (const state of states) {
           const { changes } = connection.run(purgeSql(state), [params]);
           this.hub.moved(this.name, state, undefined, changes);
           removed += changes;

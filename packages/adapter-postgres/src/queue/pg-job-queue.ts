@@ -50,9 +50,9 @@ import {
   checkLeaseRef,
   checkSettlement,
   copyProgress,
-  FINISHED_JOB_STATES,
   type JobEventHub,
   type NormalizedRetention,
+  normalizePurge,
   type PreparedEnqueue,
   prepareEnqueueItems,
   refused,
@@ -97,6 +97,8 @@ type SettleRow = Partial<JobRow> & {
   readonly summary_now: string;
   readonly summary_expired?: readonly [string, 'waiting' | 'dead', number][];
   readonly summary_completed?: readonly [string, number][];
+  readonly summary_retried?: readonly string[];
+  readonly summary_buried?: readonly string[];
 };
 
 /** What one settle-and-claim statement did. */
@@ -104,12 +106,15 @@ interface Settled {
   readonly now: number;
   readonly expired: readonly [string, 'waiting' | 'dead', number][];
   readonly completed: ReadonlyMap<string, number>;
+  /** Failures applied (retried or buried). */
+  readonly failed: ReadonlySet<string>;
   readonly rows: JobRow[];
 }
 
 /** A failure decided against its locked row: retried at `runAt`, or dead. */
 interface FailDecision {
   readonly id: string;
+  readonly token: string;
   readonly attempt: number;
   readonly error: JobError;
   readonly state: 'waiting' | 'dead';
@@ -361,21 +366,18 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     await this.context.backend.ready();
     const session = this.context.backend.session;
     const input = { reclaim, count, leaseMs, completions, decisions, settling: valid.map((item) => item.id) };
-    const settled = await whileOpen(this.context.backend, () =>
-      failures.length === 0
-        ? this.settleThenClaim(session, input)
-        : session.transaction(async (client) => {
-            await this.decideFailures(client, failures, decisions);
-            // Settled first, claimed after: a job failed here with no delay is claimable at once.
-            const applied = await this.settle(client, { ...input, count: 0 });
-            return count === 0 ? applied : this.claimMore(client, applied, count, leaseMs);
-          }),
-    );
+    const settled = await whileOpen(this.context.backend, async () => {
+      if (failures.length === 0) return this.settleThenClaim(session, input);
+      await this.decideFailures(session, failures, decisions);
+      // Settled first, claimed after: a job failed here with no delay is claimable at once.
+      const applied = await this.settle(session, { ...input, count: 0 });
+      return count === 0 ? applied : this.claimMore(session, applied, count, leaseMs);
+    });
     const outcomes: SettlementOutcome[] = [];
     for (const item of checked) {
       if (item instanceof Error) outcomes.push({ error: item });
       else if (item.outcome === 'complete' && settled.completed.has(item.id)) outcomes.push({ state: 'completed' });
-      else if (item.outcome === 'fail' && decisions.has(item.id)) {
+      else if (item.outcome === 'fail' && settled.failed.has(item.id)) {
         outcomes.push({ state: (decisions.get(item.id) as FailDecision).state });
       } else outcomes.push({ error: await this.conflict(item.outcome, item.id, item.token) });
     }
@@ -383,7 +385,11 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     return { outcomes, leases: this.leasesOf(settled), decisions };
   }
 
-  /** Locks the failing jobs' rows and decides each valid failure: retried after its backoff, or dead. */
+  /**
+   * Reads the failing jobs' rows and decides each failure whose lease is
+   * valid: retried after its backoff, or dead. The settle statement applies
+   * a decision only while the token is still valid.
+   */
   private async decideFailures(
     client: PgQueryable,
     failures: readonly CheckedSettlement[],
@@ -393,7 +399,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       JobRow,
       'id' | 'seq' | 'state' | 'leases' | 'lease_expires_at' | 'attempts' | 'max_attempts' | 'backoff'
     >;
-    const rows = await client.query<Locked & { now: string }>(this.sql.lockFailing, [
+    const rows = await client.query<Locked & { now: string }>(this.sql.failing, [
       this.name,
       failures.map((item) => item.id),
     ]);
@@ -410,6 +416,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       const delay = failure.retryAfterMs ?? backoffDelay(decodeBackoff(row.backoff), row.attempts);
       decisions.set(failure.id, {
         id: failure.id,
+        token: failure.token,
         attempt: row.attempts,
         error,
         state: dead ? 'dead' : 'waiting',
@@ -437,11 +444,13 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       },
       retries: {
         ids: retries.map((item) => item.id),
+        tokens: retries.map((item) => item.token),
         errors: retries.map((item) => JSON.stringify(storedError(item.error))),
         runAts: retries.map((item) => item.runAt),
       },
       burials: {
         ids: burials.map((item) => item.id),
+        tokens: burials.map((item) => item.token),
         errors: burials.map((item) => JSON.stringify(storedError(item.error))),
       },
       count: input.count,
@@ -453,6 +462,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       now: Number(first.summary_now),
       expired: first.summary_expired ?? [],
       completed: new Map(first.summary_completed ?? []),
+      failed: new Set([...(first.summary_retried ?? []), ...(first.summary_buried ?? [])]),
       rows: rows.filter((row) => row.id !== null && row.id !== undefined) as unknown as JobRow[],
     };
   }
@@ -518,6 +528,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       if (events.wants('completed')) events.emit({ type: 'completed', queue: this.name, jobId, at, attempt });
     }
     for (const item of decisions.values()) {
+      if (!settled.failed.has(item.id)) continue;
       const base = { queue: this.name, jobId: item.id, at, attempt: item.attempt, error: item.error };
       if (item.state === 'dead') {
         if (events.wants('dead')) events.emit({ type: 'dead', ...base });
@@ -680,24 +691,11 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async purge(options: PurgeOptions): Promise<number> {
     throwIfAborted(options?.signal, `${this.name}.purge`);
-    const before = options?.finishedBefore;
-    if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
-      throw new ValidationError('purge needs finishedBefore: a valid Date', 'finishedBefore');
-    }
-    const states = options.states ?? FINISHED_JOB_STATES;
-    if (!Array.isArray(states)) throw new ValidationError('states must be an array of finished states', 'states');
-    for (const state of states) {
-      if (!FINISHED_JOB_STATES.includes(state)) {
-        throw new ValidationError(
-          `purge removes finished jobs only (${FINISHED_JOB_STATES.join(', ')}), not ${JSON.stringify(state)}`,
-          'states',
-        );
-      }
-    }
+    const { before, states } = normalizePurge(options);
     if (states.length === 0) return 0;
     const [row] = await (await this.pool()).query<{ count: string }>(this.sql.purge, [
       this.name,
-      [...new Set(states)],
+      states,
       before.getTime(),
     ]);
     return Number(row?.count ?? 0);

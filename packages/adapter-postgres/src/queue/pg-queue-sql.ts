@@ -19,6 +19,11 @@ function copied(source: string, overrides: Readonly<Record<string, string>>): st
 const VALID_LEASE = `id = $1 AND queue = $2 AND (seq::text || '.' || leases::text) = $3::text AND state = 'active'
   AND lease_expires_at > ${NOW}`;
 
+/** A lease operation's check of row `row` against the token of `input`, in the statement itself. */
+const validLease = (row: string, input: string) =>
+  `(${row}.seq::text || '.' || ${row}.leases::text) = ${input}.token AND ${row}.state = 'active'
+    AND ${row}.lease_expires_at > ${NOW}`;
+
 /** An error kept on a job, appended to its jsonb array. */
 const appendError = (error: string) => `errors || jsonb_build_array(${error})`;
 
@@ -35,7 +40,7 @@ export class PgQueueSql {
 
   readonly insert: string;
   readonly holders: string;
-  readonly lockFailing: string;
+  readonly failing: string;
   readonly leaseOf: string;
   readonly extend: string;
   readonly release: string;
@@ -78,8 +83,11 @@ export class PgQueueSql {
       SELECT id, run_at, created_at, ${NOW} AS now, (SELECT count(*) FROM wake) AS woken FROM inserted`;
     this.holders = `SELECT id, dedupe_key FROM ${jobs} WHERE queue = $1 AND dedupe_key = ANY($2::text[])`;
 
-    this.lockFailing = `SELECT id, seq, state, leases, lease_expires_at, attempts, max_attempts, backoff, ${NOW} AS now
-      FROM ${jobs} WHERE queue = $1 AND id = ANY($2::text[]) FOR UPDATE`;
+    // What a failure's outcome depends on. Read without a lock: attempts and
+    // backoff cannot change while the lease's token stays valid, and the
+    // statement that applies the failure checks the token again.
+    this.failing = `SELECT id, seq, state, leases, lease_expires_at, attempts, max_attempts, backoff, ${NOW} AS now
+      FROM ${jobs} WHERE queue = $1 AND id = ANY($2::text[])`;
     this.leaseOf = `SELECT seq, state, leases, lease_expires_at, ${NOW} AS now FROM ${jobs} WHERE id = $1 AND queue = $2
       UNION ALL SELECT seq, state, leases, NULL, ${NOW} FROM ${done} WHERE id = $1 AND queue = $2`;
     this.extend = `UPDATE ${jobs} SET lease_expires_at = ${NOW} + coalesce($4::bigint, lease_ms), updated_at = ${NOW}
@@ -178,8 +186,7 @@ export class PgQueueSql {
           AS c(id, token, result))`,
         `completed_rows AS (
           DELETE FROM ${jobs} j USING completing c
-          WHERE j.id = c.id AND j.queue = $1 AND (j.seq::text || '.' || j.leases::text) = c.token
-            AND j.state = 'active' AND j.lease_expires_at > ${NOW}
+          WHERE j.id = c.id AND j.queue = $1 AND ${validLease('j', 'c')}
           RETURNING j.*, c.result AS new_result)`,
         `completed AS (
           INSERT INTO ${done} (${COLUMN_LIST})
@@ -191,29 +198,31 @@ export class PgQueueSql {
       );
     }
     if (input.retries.ids.length > 0) {
-      const { ids, errors, runAts } = input.retries;
+      const { ids, tokens, errors, runAts } = input.retries;
       parts.push(
-        `retrying AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(errors, 'text[]')}, ${bind(runAts, 'bigint[]')})
-          AS r(id, error, run_at))`,
+        `retrying AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(tokens, 'text[]')}, ${bind(errors, 'text[]')},
+          ${bind(runAts, 'bigint[]')}) AS r(id, token, error, run_at))`,
         `retried AS (
           UPDATE ${jobs} j SET state = 'waiting', run_at = r.run_at, errors = j.${appendError('r.error::jsonb')},
             updated_at = ${NOW}, lease_expires_at = NULL
-          FROM retrying r WHERE j.id = r.id AND j.queue = $1 RETURNING j.id)`,
+          FROM retrying r WHERE j.id = r.id AND j.queue = $1 AND ${validLease('j', 'r')} RETURNING j.id)`,
       );
-      summaries.push('(SELECT count(*) FROM retried) AS summary_retried');
+      summaries.push(`(SELECT coalesce(json_agg(x.id), '[]') FROM retried x) AS summary_retried`);
     }
     if (input.burials.ids.length > 0) {
-      const { ids, errors } = input.burials;
+      const { ids, tokens, errors } = input.burials;
       parts.push(
-        `burying AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(errors, 'text[]')}) AS b(id, error))`,
+        `burying AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(tokens, 'text[]')}, ${bind(errors, 'text[]')})
+          AS b(id, token, error))`,
         `buried_rows AS (
-          DELETE FROM ${jobs} j USING burying b WHERE j.id = b.id AND j.queue = $1 RETURNING j.*, b.error AS new_error)`,
+          DELETE FROM ${jobs} j USING burying b WHERE j.id = b.id AND j.queue = $1 AND ${validLease('j', 'b')}
+          RETURNING j.*, b.error AS new_error)`,
         `buried AS (
           INSERT INTO ${done} (${COLUMN_LIST})
           SELECT ${copied('j', { state: `'dead'`, errors: `j.${appendError('j.new_error::jsonb')}`, updated_at: NOW, finished_at: NOW, lease_expires_at: 'NULL' })}
           FROM buried_rows j RETURNING id)`,
       );
-      summaries.push('(SELECT count(*) FROM buried) AS summary_buried');
+      summaries.push(`(SELECT coalesce(json_agg(x.id), '[]') FROM buried x) AS summary_buried`);
     }
     if (input.count > 0) {
       parts.push(
@@ -259,10 +268,15 @@ export interface SettleStatementInput {
   };
   readonly retries: {
     readonly ids: readonly string[];
+    readonly tokens: readonly string[];
     readonly errors: readonly string[];
     readonly runAts: readonly number[];
   };
-  readonly burials: { readonly ids: readonly string[]; readonly errors: readonly string[] };
+  readonly burials: {
+    readonly ids: readonly string[];
+    readonly tokens: readonly string[];
+    readonly errors: readonly string[];
+  };
   /** Jobs to claim (0: none). */
   readonly count: number;
   /** Lease duration of the claimed jobs; `null`: each job's own. */

@@ -10,28 +10,32 @@ import { checkDuration, checkLeaseRef, copyResult, toJobError } from './job-opti
  * result, the failure read into a job error (its attempt and time are
  * filled in when it is stored).
  */
-export type CheckedSettlement =
-  | {
-      readonly outcome: 'complete';
-      readonly id: string;
-      readonly token: string;
-      readonly result: DocumentValue | undefined;
-    }
-  | {
-      readonly outcome: 'fail';
-      readonly id: string;
-      readonly token: string;
-      readonly error: JobError;
-      readonly noRetry: boolean;
-      readonly retryAfterMs: number | undefined;
-    };
+export type CheckedSettlement = CheckedCompletion | CheckedFailure;
+
+/** A checked completion: the lease and the copied result. */
+export interface CheckedCompletion {
+  readonly outcome: 'complete';
+  readonly id: string;
+  readonly token: string;
+  readonly result: DocumentValue | undefined;
+}
+
+/** A checked failure: the lease, the error read from what was thrown, and how to retry. */
+export interface CheckedFailure {
+  readonly outcome: 'fail';
+  readonly id: string;
+  readonly token: string;
+  readonly error: JobError;
+  readonly noRetry: boolean;
+  readonly retryAfterMs: number | undefined;
+}
 
 /** Checks a completion: the lease reference and the result (VALIDATION past `maxBytes`). */
 export function checkCompletion(
   lease: LeaseRef,
   result: unknown,
   maxBytes: number = MAX_DOCUMENT_BYTES,
-): CheckedSettlement {
+): CheckedCompletion {
   const { id, token } = checkLeaseRef(lease);
   return { outcome: 'complete', id, token, result: copyResult(result, maxBytes) };
 }
@@ -42,7 +46,7 @@ export function checkFailure(
   error: unknown,
   retry: unknown,
   retryAfterMs: unknown,
-): CheckedSettlement {
+): CheckedFailure {
   const { id, token } = checkLeaseRef(lease);
   return {
     outcome: 'fail',
