@@ -113,12 +113,6 @@ export class PgQueueListener {
     });
   }
 
-  /** Resolves once the listening connection is up (for tests and for `close`). */
-  async listening(): Promise<void> {
-    this.start();
-    await this.starting;
-  }
-
   private async connect(): Promise<void> {
     let client: pg.PoolClient | undefined;
     try {

@@ -75,11 +75,6 @@ export class PgQueues {
     return notifier;
   }
 
-  /** Resolves once the listening connection is up (tests use it to know a NOTIFY will be heard). */
-  listening(): Promise<void> {
-    return this.listener.listening();
-  }
-
   /** Nothing is held back: every acknowledgement is written by the call that makes it. */
   async flush(): Promise<void> {}
 

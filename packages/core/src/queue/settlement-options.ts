@@ -41,12 +41,7 @@ export function checkCompletion(
 }
 
 /** Checks a failure and reads the error now. */
-export function checkFailure(
-  lease: LeaseRef,
-  error: unknown,
-  retry: unknown,
-  retryAfterMs: unknown,
-): CheckedFailure {
+export function checkFailure(lease: LeaseRef, error: unknown, retry: unknown, retryAfterMs: unknown): CheckedFailure {
   const { id, token } = checkLeaseRef(lease);
   return {
     outcome: 'fail',
