@@ -123,6 +123,17 @@ interface FailDecision {
 
 const NO_IDS: readonly string[] = [];
 
+/**
+ * A lease reference as bound to a statement: an id or token holding U+0000
+ * (which PostgreSQL text cannot carry) names no job, so it becomes '' (no
+ * job has that id or token) and the operation is a CONFLICT, not an error
+ * of the value.
+ */
+function boundRef<R extends { readonly id: string; readonly token: string }>(ref: R): R {
+  if (!ref.id.includes('\u0000') && !ref.token.includes('\u0000')) return ref;
+  return { ...ref, id: '', token: '' };
+}
+
 /** What one settle-and-claim statement is asked to do. */
 interface SettleInput {
   /** Settle expired leases first. */
@@ -359,12 +370,12 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     leaseMs: number | null,
     reclaim: boolean,
   ): Promise<{ outcomes: SettlementOutcome[]; leases: Lease<T>[]; decisions: Map<string, FailDecision> }> {
-    const valid = checked.filter((item): item is CheckedSettlement => !(item instanceof Error));
+    const bound = checked.map((item) => (item instanceof Error ? item : boundRef(item)));
+    const valid = bound.filter((item): item is CheckedSettlement => !(item instanceof Error));
     const completions = valid.filter((item) => item.outcome === 'complete');
     const failures = valid.filter((item) => item.outcome === 'fail');
     const decisions = new Map<string, FailDecision>();
-    await this.context.backend.ready();
-    const session = this.context.backend.session;
+    const session = await this.pool();
     const input = { reclaim, count, leaseMs, completions, decisions, settling: valid.map((item) => item.id) };
     const settled = await whileOpen(this.context.backend, async () => {
       if (failures.length === 0) return this.settleThenClaim(session, input);
@@ -374,7 +385,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       return count === 0 ? applied : this.claimMore(session, applied, count, leaseMs);
     });
     const outcomes: SettlementOutcome[] = [];
-    for (const item of checked) {
+    for (const item of bound) {
       if (item instanceof Error) outcomes.push({ error: item });
       else if (item.outcome === 'complete' && settled.completed.has(item.id)) outcomes.push({ state: 'completed' });
       else if (item.outcome === 'fail' && settled.failed.has(item.id)) {
@@ -572,7 +583,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async extendLease(lease: LeaseRef, leaseMs?: number, options?: SignalOptions): Promise<Lease<T>> {
     throwIfAborted(options?.signal, `${this.name}.extendLease`);
-    const { id, token } = checkLeaseRef(lease);
+    const { id, token } = boundRef(checkLeaseRef(lease));
     const duration = leaseMs === undefined ? null : checkDuration('leaseMs', leaseMs, 1);
     const rows = await (await this.pool()).query<JobRow>(this.sql.extend, [id, this.name, token, duration]);
     const row = rows[0];
@@ -582,7 +593,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async release(lease: LeaseRef, options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, `${this.name}.release`);
-    const { id, token } = checkLeaseRef(lease);
+    const { id, token } = boundRef(checkLeaseRef(lease));
     const rows = await (await this.pool()).query(this.sql.release, [id, this.name, token, this.context.channel]);
     if (rows.length === 0) throw await this.conflict('release', id, token);
     // The job keeps its runAt (and its place in line), so it is due now.
@@ -592,7 +603,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async progress(lease: LeaseRef, progress: DocumentValue, options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, `${this.name}.progress`);
-    const { id, token } = checkLeaseRef(lease);
+    const { id, token } = boundRef(checkLeaseRef(lease));
     const value = copyProgress(progress, this.context.maxPayloadBytes);
     const rows = await (await this.pool()).query<{ attempts: number; now: string }>(this.sql.progress, [
       id,
@@ -632,7 +643,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async get(id: string, options?: SignalOptions): Promise<Job<T> | null> {
     throwIfAborted(options?.signal, `${this.name}.get`);
-    if (typeof id !== 'string') return null;
+    if (typeof id !== 'string' || id.includes('\u0000')) return null;
     const pool = await this.pool();
     let [row] = await pool.query<JobRow & { expired: boolean }>(this.sql.byId, [id, this.name]);
     if (row?.expired === true) {
@@ -645,7 +656,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async cancel(id: string, options?: SignalOptions): Promise<boolean> {
     throwIfAborted(options?.signal, `${this.name}.cancel`);
-    if (typeof id !== 'string') return false;
+    if (typeof id !== 'string' || id.includes('\u0000')) return false;
     const rows = await (await this.pool()).query(this.sql.cancel, [[id], this.name, ['waiting', 'active']]);
     if (rows.length === 0) return false;
     this.emitSimple('cancelled', [id]);
@@ -654,7 +665,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async retry(id: string, options?: SignalOptions): Promise<boolean> {
     throwIfAborted(options?.signal, `${this.name}.retry`);
-    if (typeof id !== 'string') return false;
+    if (typeof id !== 'string' || id.includes('\u0000')) return false;
     const pool = await this.pool();
     const rows = await pool.query(this.sql.revive, [[id], this.name, this.context.channel]);
     if (rows.length === 0) {

@@ -197,6 +197,20 @@ describe('PostgreSQL job queue', () => {
     expect(stored.deep).toStrictEqual(payload.deep);
     const nul = await queue.enqueue({ text: 'a\u0000b' }).catch((error: unknown) => error);
     expect(isBerthError(nul, 'VALIDATION')).toBe(true);
+    // Ids and tokens PostgreSQL text cannot carry name no job: null, false, CONFLICT; never a value error.
+    expect(await queue.get(`${id}\u0000`)).toBeNull();
+    expect(await queue.cancel(`${id}\u0000`)).toBe(false);
+    expect(await queue.retry(`${id}\u0000`)).toBe(false);
+    const forged = await queue
+      .complete({ job: { id }, token: `${lease.token}\u0000` })
+      .catch((error: unknown) => error);
+    expect(isBerthError(forged, 'CONFLICT')).toBe(true);
+    const settled = await queue.settleAndClaim?.(
+      [{ lease: { job: { id: `${id}\u0000` }, token: lease.token }, outcome: 'fail', error: 'x' }],
+      0,
+    );
+    expect(isBerthError(settled?.outcomes[0]?.error, 'CONFLICT')).toBe(true);
+    expect((await queue.get(id))?.state).toBe('active');
     await queue.complete(lease, { '__proto__ ': 'x', nested: [1, [2, [3]]] });
     expect((await queue.get(id))?.result).toStrictEqual({ '__proto__ ': 'x', nested: [1, [2, [3]]] });
   });
