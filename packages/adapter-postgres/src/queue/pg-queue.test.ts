@@ -5,6 +5,7 @@ import { dropSchemas, POSTGRES_URL, requirePostgres, uniqueSchema } from '../fix
 import { PostgresBackend } from '../pg-backend.js';
 import type { PgBackendContext } from '../pg-context.js';
 import { PgSession } from '../pg-session.js';
+import { channelOf } from './pg-queue-listener.js';
 import { QUEUE_MIGRATIONS } from './pg-queue-migrations.js';
 import { PgQueues } from './pg-queues.js';
 
@@ -35,14 +36,14 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ti
   }
 }
 
-/** How many connections are LISTENing on the schema's channel (their last statement was the LISTEN). */
-async function listeners(backend: PostgresBackend): Promise<number> {
+/** The server pids of the connections LISTENing on the schema's channel (their last statement was the LISTEN). */
+async function listeners(backend: PostgresBackend, schema: string): Promise<number[]> {
   const { rows } = await backend
     .native()
-    .query<{ count: string }>(
-      `SELECT count(*) AS count FROM pg_stat_activity WHERE query LIKE 'LISTEN berth_jobs_%' AND state = 'idle'`,
-    );
-  return Number(rows[0]?.count ?? 0);
+    .query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE query = $1 AND state = 'idle'`, [
+      `LISTEN ${channelOf(schema)}`,
+    ]);
+  return rows.map((row) => row.pid);
 }
 
 describe('PostgreSQL job queue', () => {
@@ -76,7 +77,7 @@ describe('PostgreSQL job queue', () => {
   });
 
   it('a NOTIFY wakes an idle worker of another backend long before its next poll', async () => {
-    const [producer, consumer] = twoBackends('notify');
+    const [producer, consumer, schema] = twoBackends('notify');
     await producer.connect();
     const handled: number[] = [];
     const worker = consumer.queue<number>('wake').work(
@@ -86,7 +87,7 @@ describe('PostgreSQL job queue', () => {
       { pollIntervalMs: 60_000 },
     );
     try {
-      await waitFor('the consumer to listen', async () => (await listeners(consumer)) > 0);
+      await waitFor('the consumer to listen', async () => (await listeners(consumer, schema)).length > 0);
       // Let the worker's first (empty) fetch finish, so it sleeps on its 60 s poll.
       await new Promise((resolve) => setTimeout(resolve, 200));
       const enqueuedAt = Date.now();
@@ -94,6 +95,34 @@ describe('PostgreSQL job queue', () => {
       await waitFor('the job to be handled', () => handled.length === 1, 5_000);
       // Polling alone would take a minute; the machine may be loaded, so the bound is loose.
       expect((handled[0] as number) - enqueuedAt).toBeLessThan(1_000);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('listens again after the listening connection is killed, and wakes its workers', async () => {
+    const [producer, consumer, schema] = twoBackends('relisten');
+    await producer.connect();
+    const handled: string[] = [];
+    const worker = consumer.queue<string>('relisten').work(
+      (job) => {
+        handled.push(job.payload);
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await waitFor('the consumer to listen', async () => (await listeners(consumer, schema)).length === 1);
+      const [killed] = await listeners(consumer, schema);
+      await producer.native().query('SELECT pg_terminate_backend($1)', [killed]);
+      // A job enqueued while nobody listens is found by the wake-up that follows listening again.
+      await producer.queue<string>('relisten').enqueue('while deaf');
+      await waitFor('a new listening connection', async () => {
+        const pids = await listeners(consumer, schema);
+        return pids.length === 1 && pids[0] !== killed;
+      });
+      await waitFor('the job enqueued while deaf', () => handled.includes('while deaf'), 5_000);
+      await producer.queue<string>('relisten').enqueue('after');
+      await waitFor('the job enqueued after', () => handled.includes('after'), 5_000);
     } finally {
       await worker.close();
     }
@@ -236,7 +265,6 @@ describe('PostgreSQL job queue', () => {
     await listener.connect();
     const heard: string[] = [];
     listener.on('notification', (message) => heard.push(message.payload ?? ''));
-    const { channelOf } = await import('./pg-queue-listener.js');
     await listener.query(`LISTEN ${channelOf(schema)}`);
     try {
       let committedEvents = 0;
