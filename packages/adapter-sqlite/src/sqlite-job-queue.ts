@@ -240,17 +240,8 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   /** `expired` for each settled lease, and `dead` when it was the job's last attempt. */
   private emitExpired(rows: readonly ExpiredRow[], now: number): void {
     if (rows.length === 0) return;
-    const events = this.hub.events(this.name);
-    const at = new Date(now);
-    for (const row of rows) {
-      if (events.wants('expired')) {
-        events.emit({ type: 'expired', queue: this.name, jobId: row.id, at, attempt: row.attempts });
-      }
-      if (row.state === 'dead' && events.wants('dead')) {
-        const error = { attempt: row.attempts, message: 'lease expired', name: 'LEASE_EXPIRED', at };
-        events.emit({ type: 'dead', queue: this.name, jobId: row.id, at, attempt: row.attempts, error });
-      }
-    }
+    const leases = rows.map((row) => ({ id: row.id, attempt: row.attempts, dead: row.state === 'dead' }));
+    this.hub.events(this.name).emitExpired(leases, new Date(now));
   }
 
   /** `started` for each leased job. */
@@ -532,10 +523,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   /** An event that names only the job (`released`, `cancelled`, `retried`), for each of `ids`. */
   private emitSimple(type: 'released' | 'cancelled' | 'retried', ids: readonly string[]): void {
-    const events = this.hub.events(this.name);
-    if (ids.length === 0 || !events.wants(type)) return;
-    const at = new Date();
-    for (const jobId of ids) events.emit({ type, queue: this.name, jobId, at });
+    this.hub.events(this.name).emitEach(type, ids);
   }
 
   async get(id: string, options?: SignalOptions): Promise<Job<T> | null> {

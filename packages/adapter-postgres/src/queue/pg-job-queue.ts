@@ -70,7 +70,6 @@ import {
   encodeDocument,
   invalidLease,
   type JobRow,
-  leaseExpiredError,
   storedError,
   toJob,
   tokenOf,
@@ -519,15 +518,8 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     if (expired.length === 0) return;
     // Jobs due again: a worker somewhere should pick them up.
     if (expired.some(([, state]) => state === 'waiting')) this.context.notifier.notify();
-    const events = this.context.events;
-    const at = new Date(now);
-    for (const [jobId, state, attempt] of expired) {
-      if (events.wants('expired')) events.emit({ type: 'expired', queue: this.name, jobId, at, attempt });
-      if (state === 'dead' && events.wants('dead')) {
-        const error = leaseExpiredError(attempt, now);
-        events.emit({ type: 'dead', queue: this.name, jobId, at, attempt, error });
-      }
-    }
+    const leases = expired.map(([id, state, attempt]) => ({ id, attempt, dead: state === 'dead' }));
+    this.context.events.emitExpired(leases, new Date(now));
   }
 
   /** After settlements committed: wake workers for retries, and emit their events. */
@@ -622,10 +614,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   /** An event that names only the job (`released`, `cancelled`, `retried`), for each of `ids`. */
   emitSimple(type: 'released' | 'cancelled' | 'retried', ids: readonly string[]): void {
-    const events = this.context.events;
-    if (ids.length === 0 || !events.wants(type)) return;
-    const at = new Date();
-    for (const jobId of ids) events.emit({ type, queue: this.name, jobId, at });
+    this.context.events.emitEach(type, ids);
   }
 
   /** Settles expired leases (so reads never show a job active past its lease). */

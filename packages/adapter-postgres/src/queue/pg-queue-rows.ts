@@ -68,11 +68,6 @@ export function storedError(error: JobError): StoredError {
   };
 }
 
-/** The error an expired lease leaves on its job. */
-export function leaseExpiredError(attempt: number, at: number): JobError {
-  return { attempt, message: 'lease expired', name: 'LEASE_EXPIRED', at: new Date(at) };
-}
-
 const DEFAULT_BACKOFF = JSON.stringify(JOB_DEFAULTS.backoff);
 
 /** The default policy is stored as NULL: most jobs use it, and the rows stay small. */

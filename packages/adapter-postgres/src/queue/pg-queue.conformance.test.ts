@@ -20,7 +20,8 @@ const createBackend = (): PostgresBackend => {
 const { capabilities } = createBackend();
 
 beforeAll(requirePostgres);
-afterAll(() => dropSchemas(schemas));
+// One schema per test: dropping a few hundred takes a while on a loaded machine.
+afterAll(() => dropSchemas(schemas), 180_000);
 
 /** A second backend on the test's schema: its own pool and listening connection, as another process would have. */
 const openSameStorage = (first: object): PostgresBackend => open(schemaOf.get(first) as string);
