@@ -110,7 +110,7 @@ interface Settled {
   readonly rows: JobRow[];
 }
 
-/** A failure decided against its locked row: retried at `runAt`, or dead. */
+/** A failure decided against its row (read while its lease was valid): retried at `runAt`, or dead. */
 interface FailDecision {
   readonly id: string;
   readonly token: string;
@@ -141,7 +141,7 @@ interface SettleInput {
   readonly count: number;
   readonly leaseMs: number | null;
   readonly completions?: readonly CheckedSettlement[];
-  /** Failures decided against their locked rows. */
+  /** Failures decided against their rows; each applies only while its token is still valid. */
   readonly decisions?: ReadonlyMap<string, FailDecision>;
   /** Every job being settled: the reclaim leaves them alone. */
   readonly settling?: readonly string[];
@@ -251,7 +251,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
    * holds gets that job's id. A holder that finishes between the insert and
    * the look-up frees the key: the job is inserted again.
    */
-  async insertJobs(queryable: PgQueryable, jobs: readonly PreparedJob[]): Promise<Inserted> {
+  private async insertJobs(queryable: PgQueryable, jobs: readonly PreparedJob[]): Promise<Inserted> {
     const results: (EnqueueResult | undefined)[] = jobs.map(() => undefined);
     const runAts = new Map<string, number>();
     const firstOfKey = new Map<string, number>();
@@ -342,10 +342,11 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   /**
    * Applies every settlement and leases up to `count` jobs. Completions
-   * alone take one statement (one round trip); failures first lock their
-   * rows to read attempts and backoff, in one transaction with the rest. A
-   * settlement refused (a stale lease's CONFLICT, a bad result's VALIDATION)
-   * is its own outcome; the others still apply.
+   * alone take one statement (one round trip). With failures, their rows
+   * are read first (attempts and backoff), then everything is settled,
+   * then the claim runs, so a job failed with no delay can be claimed by
+   * this call. A settlement refused (a stale lease's CONFLICT, a bad
+   * result's VALIDATION) is its own outcome; the others still apply.
    */
   async settleAndClaim(
     settlements: readonly Settlement[],
@@ -359,8 +360,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     const checked = settlements.map((settlement: unknown, index) =>
       refused(() => checkSettlement(settlement, index, this.context.maxPayloadBytes)),
     );
-    const { outcomes, leases } = await this.settleChecked(checked, count, leaseMs, true);
-    return { outcomes, leases };
+    return this.settleChecked(checked, count, leaseMs, true);
   }
 
   private async settleChecked(
@@ -368,7 +368,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     count: number,
     leaseMs: number | null,
     reclaim: boolean,
-  ): Promise<{ outcomes: SettlementOutcome[]; leases: Lease<T>[]; decisions: Map<string, FailDecision> }> {
+  ): Promise<{ outcomes: SettlementOutcome[]; leases: Lease<T>[] }> {
     const bound = checked.map((item) => (item instanceof Error ? item : boundRef(item)));
     const valid = bound.filter((item): item is CheckedSettlement => !(item instanceof Error));
     const completions = valid.filter((item) => item.outcome === 'complete');
@@ -392,7 +392,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       } else outcomes.push({ error: await this.conflict(item.outcome, item.id, item.token) });
     }
     this.afterSettled(settled, decisions);
-    return { outcomes, leases: this.leasesOf(settled), decisions };
+    return { outcomes, leases: this.leasesOf(settled) };
   }
 
   /**
@@ -405,11 +405,11 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     failures: readonly CheckedSettlement[],
     decisions: Map<string, FailDecision>,
   ): Promise<void> {
-    type Locked = Pick<
+    type Failing = Pick<
       JobRow,
       'id' | 'seq' | 'state' | 'leases' | 'lease_expires_at' | 'attempts' | 'max_attempts' | 'backoff'
     >;
-    const rows = await client.query<Locked & { now: string }>(this.sql.failing, [
+    const rows = await client.query<Failing & { now: string }>(this.sql.failing, [
       this.name,
       failures.map((item) => item.id),
     ]);
