@@ -49,12 +49,12 @@ import {
   copyProgress,
   copyResult,
   DEFAULT_RETENTION,
-  FINISHED_JOB_STATES,
   MAX_DOCUMENT_BYTES,
   type NormalizedRetention,
   normalizeCancelJobs,
   normalizeListJobs,
   normalizePrune,
+  normalizePurge,
   normalizeRetryJobs,
   type PreparedEnqueue,
   prepareEnqueueItems,
@@ -341,19 +341,7 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
   async purge(options: PurgeOptions): Promise<number> {
     throwIfAborted(options?.signal, `${this.name}.purge`);
     this.assertOpen();
-    const before = options?.finishedBefore;
-    if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
-      throw new ValidationError('purge needs finishedBefore: a valid Date', 'finishedBefore');
-    }
-    const states = options.states ?? FINISHED_JOB_STATES;
-    for (const state of states) {
-      if (!FINISHED_JOB_STATES.includes(state)) {
-        throw new ValidationError(
-          `purge removes finished jobs only (${FINISHED_JOB_STATES.join(', ')}), not ${JSON.stringify(state)}`,
-          'states',
-        );
-      }
-    }
+    const { before, states } = normalizePurge(options);
     return purgeMemoryJobs(this.state, states, before.getTime());
   }
 

@@ -11,7 +11,6 @@ import {
   type EnqueueResult,
   type FailOptions,
   generateId,
-  isBerthError,
   type Job,
   type JobError,
   type JobEventListener,
@@ -46,17 +45,21 @@ import {
   type BulkChange,
   backoffDelay,
   bulkStepOfJobs,
+  type CheckedCompletion,
+  type CheckedFailure,
+  type CheckedSettlement as CoreCheckedSettlement,
+  checkCompletion,
   checkDequeueCount,
   checkDuration,
+  checkFailure,
   checkLeaseRef,
   checkScheduleInput,
   checkScheduleName,
   checkScheduleTick,
+  checkSettlement,
   copyProgress,
-  copyResult,
   DEFAULT_RETENTION,
   FINISHED_JOB_STATES,
-  isPlainObject,
   JOB_DEFAULTS,
   JOB_STATES,
   type NormalizedBulkJobs,
@@ -65,13 +68,14 @@ import {
   normalizeCancelJobs,
   normalizeListJobs,
   normalizePrune,
+  normalizePurge,
   normalizeRetryJobs,
   type PreparedEnqueue,
   pageOfJobs,
   prepareEnqueueItems,
+  refused,
   scheduledJob,
   throwIfAborted,
-  toJobError,
 } from '@berth/core/adapter';
 import type { SqliteConnection } from './sqlite-connection.js';
 import { encodeDocument } from './sqlite-json.js';
@@ -122,17 +126,14 @@ interface PreparedJob {
 
 type FailRow = LeaseRow & Pick<JobRow, 'attempts' | 'max_attempts' | 'backoff'>;
 
-/** A completion or failure checked before the transaction. */
-type CheckedSettlement =
-  | { readonly outcome: 'complete'; readonly id: string; readonly token: string; readonly text: string | null }
-  | {
-      readonly outcome: 'fail';
-      readonly id: string;
-      readonly token: string;
-      readonly error: JobError;
-      readonly noRetry: boolean;
-      readonly retryAfterMs: number | undefined;
-    };
+/** A completion or failure checked before the transaction; a completion's result is encoded then, outside the lock. */
+type CheckedSettlement = (CheckedCompletion & { readonly text: string | null }) | CheckedFailure;
+
+/** Adds the encoded result to a checked completion. */
+function encoded(checked: CoreCheckedSettlement): CheckedSettlement {
+  if (checked.outcome === 'fail') return checked;
+  return { ...checked, text: checked.result === undefined ? null : encodeDocument(checked.result) };
+}
 
 /** What a settlement did: the job's new state, the attempt, and for a failure its error (and retry time). */
 type Settled = { readonly id: string; readonly attempt: number; readonly now: number } & (
@@ -153,16 +154,6 @@ const NOTHING_CLAIMED: Claimed = { now: 0, expired: [], rows: [] };
 interface SettledAndClaimed {
   readonly applied: readonly (Settled | BerthError)[];
   readonly claimed: Claimed;
-}
-
-/** The value of `attempt`, or the CONFLICT or VALIDATION it threw (any other error propagates). */
-function refused<R>(attempt: () => R): R | BerthError {
-  try {
-    return attempt();
-  } catch (error) {
-    if (isBerthError(error, 'CONFLICT') || isBerthError(error, 'VALIDATION')) return error;
-    throw error;
-  }
 }
 
 const DEFAULT_BACKOFF = JSON.stringify(JOB_DEFAULTS.backoff);
@@ -249,17 +240,8 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   /** `expired` for each settled lease, and `dead` when it was the job's last attempt. */
   private emitExpired(rows: readonly ExpiredRow[], now: number): void {
     if (rows.length === 0) return;
-    const events = this.hub.events(this.name);
-    const at = new Date(now);
-    for (const row of rows) {
-      if (events.wants('expired')) {
-        events.emit({ type: 'expired', queue: this.name, jobId: row.id, at, attempt: row.attempts });
-      }
-      if (row.state === 'dead' && events.wants('dead')) {
-        const error = { attempt: row.attempts, message: 'lease expired', name: 'LEASE_EXPIRED', at };
-        events.emit({ type: 'dead', queue: this.name, jobId: row.id, at, attempt: row.attempts, error });
-      }
-    }
+    const leases = rows.map((row) => ({ id: row.id, attempt: row.attempts, dead: row.state === 'dead' }));
+    this.hub.events(this.name).emitExpired(leases, new Date(now));
   }
 
   /** `started` for each leased job. */
@@ -450,22 +432,12 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   /** Checks a completion before any write: the lease reference and the result (VALIDATION). */
   private checkComplete(lease: LeaseRef, result: unknown): CheckedSettlement {
-    const { id, token } = checkLeaseRef(lease);
-    const stored = copyResult(result, this.context.maxPayloadBytes);
-    return { outcome: 'complete', id, token, text: stored === undefined ? null : encodeDocument(stored) };
+    return encoded(checkCompletion(lease, result, this.context.maxPayloadBytes));
   }
 
   /** Checks a failure before any write, and reads the error now (the attempt and time are filled in later). */
   private checkFail(lease: LeaseRef, error: unknown, retry: unknown, retryAfterMs: unknown): CheckedSettlement {
-    const { id, token } = checkLeaseRef(lease);
-    return {
-      outcome: 'fail',
-      id,
-      token,
-      error: toJobError(error, 0, new Date()),
-      noRetry: retry === false,
-      retryAfterMs: retryAfterMs === undefined ? undefined : checkDuration('retryAfterMs', retryAfterMs),
-    };
+    return checkFailure(lease, error, retry, retryAfterMs);
   }
 
   /**
@@ -551,10 +523,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   /** An event that names only the job (`released`, `cancelled`, `retried`), for each of `ids`. */
   private emitSimple(type: 'released' | 'cancelled' | 'retried', ids: readonly string[]): void {
-    const events = this.hub.events(this.name);
-    if (ids.length === 0 || !events.wants(type)) return;
-    const at = new Date();
-    for (const jobId of ids) events.emit({ type, queue: this.name, jobId, at });
+    this.hub.events(this.name).emitEach(type, ids);
   }
 
   async get(id: string, options?: SignalOptions): Promise<Job<T> | null> {
@@ -637,27 +606,14 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   async purge(options: PurgeOptions): Promise<number> {
     throwIfAborted(options?.signal, `${this.name}.purge`);
     this.assertOpen();
-    const before = options?.finishedBefore;
-    if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
-      throw new ValidationError('purge needs finishedBefore: a valid Date', 'finishedBefore');
-    }
-    const states = options.states ?? FINISHED_JOB_STATES;
-    if (!Array.isArray(states)) throw new ValidationError('states must be an array of finished states', 'states');
-    for (const state of states) {
-      if (!FINISHED_JOB_STATES.includes(state)) {
-        throw new ValidationError(
-          `purge removes finished jobs only (${FINISHED_JOB_STATES.join(', ')}), not ${JSON.stringify(state)}`,
-          'states',
-        );
-      }
-    }
+    const { before, states } = normalizePurge(options);
     if (states.length === 0) return 0;
     return this.hub.exclusive((connection) => {
       this.hub.flush(connection);
       const params = { queue: this.name, before: before.getTime() };
       return this.hub.immediate(connection, () => {
         let removed = 0;
-        for (const state of new Set(states)) {
+        for (const state of states) {
           const { changes } = connection.run(purgeSql(state), [params]);
           this.hub.moved(this.name, state, undefined, changes);
           removed += changes;
@@ -952,15 +908,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   }
 
   private checkSettlement(settlement: unknown, index: number): CheckedSettlement {
-    if (!isPlainObject(settlement)) {
-      throw new ValidationError(`settlement ${index}: { lease, outcome: "complete" | "fail", ... }`, String(index));
-    }
-    const lease = settlement.lease as LeaseRef;
-    if (settlement.outcome === 'complete') return this.checkComplete(lease, settlement.result);
-    if (settlement.outcome === 'fail') {
-      return this.checkFail(lease, settlement.error, settlement.retry, settlement.retryAfterMs);
-    }
-    throw new ValidationError(`settlement ${index}: outcome must be "complete" or "fail"`, `${index}.outcome`);
+    return encoded(checkSettlement(settlement, index, this.context.maxPayloadBytes));
   }
 
   work(handler: JobHandler<T>, options?: WorkerOptions): Worker {

@@ -29,6 +29,7 @@ export * from './queue/job-admin-options.js';
 export * from './queue/job-options.js';
 export { isPermanentFailure } from './queue/job-worker.js';
 export * from './queue/schedule-options.js';
+export * from './queue/settlement-options.js';
 export * from './repository/document-writes.js';
 export * from './repository/iterate.js';
 export * from './repository/repository-options.js';

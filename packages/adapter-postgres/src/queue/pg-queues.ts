@@ -1,37 +1,86 @@
-import {
-  type Capabilities,
-  type DocumentValue,
-  type JobQueue,
-  type QueueOptions,
-  type TransactionalQueue,
-  UnsupportedError,
-} from '@berth/core';
+import type { Capabilities, DocumentValue, JobQueue, QueueOptions, TransactionalQueue } from '@berth/core';
+import { JobEventHub, normalizeRetention } from '@berth/core/adapter';
 import type { PgBackendContext, PgTransactionContext } from '../pg-context.js';
+import { PostgresJobQueue } from './pg-job-queue.js';
+import { channelOf, PgQueueListener, PgQueueNotifier } from './pg-queue-listener.js';
+import { PgQueueSql } from './pg-queue-sql.js';
 
-/** What PostgreSQL's job queue offers. */
+/**
+ * What PostgreSQL's job queue offers: correct for workers on many machines,
+ * enqueue inside transactions, LISTEN/NOTIFY wake-ups. Events are those this
+ * process's backend observes (`process`): NOTIFY carries wake-ups only.
+ */
 export const QUEUE_CAPABILITIES: Capabilities['queue'] = {
-  level: 'none',
-  transactionalEnqueue: false,
+  level: 'distributed',
+  transactionalEnqueue: true,
   durable: true,
-  notifications: false,
+  notifications: true,
+  events: 'process',
 };
 
-/** The job queues of one backend, and what they share (the listening connection). */
+/** The job queues of one backend, and what they share: the statements, the listening connection, events. */
 export class PgQueues {
-  constructor(readonly context: PgBackendContext) {}
+  private readonly sql: PgQueueSql;
+  private readonly channel: string;
+  private readonly listener: PgQueueListener;
+  private readonly hubs = new Map<string, JobEventHub>();
+  private readonly notifiers = new Map<string, PgQueueNotifier>();
 
-  queue<T = DocumentValue>(name: string, _options?: QueueOptions): JobQueue<T> {
-    throw new UnsupportedError(`the PostgreSQL job queue is not built yet (queue ${JSON.stringify(name)})`);
+  constructor(readonly context: PgBackendContext) {
+    this.sql = new PgQueueSql(context.quotedSchema);
+    this.channel = channelOf(context.schema);
+    this.listener = new PgQueueListener(context.session, this.channel, (queue) => {
+      if (queue === undefined) for (const notifier of this.notifiers.values()) notifier.notify();
+      else this.notifiers.get(queue)?.notify();
+    });
   }
 
-  /** A queue of an open transaction: its enqueues join the transaction. */
-  transactional<T = DocumentValue>(name: string, _transaction: PgTransactionContext): TransactionalQueue<T> {
-    throw new UnsupportedError(`the PostgreSQL job queue is not built yet (queue ${JSON.stringify(name)})`);
+  queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T> {
+    return this.jobQueue<T>(name, options);
   }
 
-  /** Writes what workers queued in this turn (batched acknowledgements). */
+  /** A queue of an open transaction: its enqueues join the transaction, and wake workers once it commits. */
+  transactional<T = DocumentValue>(name: string, transaction: PgTransactionContext): TransactionalQueue<T> {
+    return this.jobQueue<T>(name, undefined).transactional(transaction);
+  }
+
+  private jobQueue<T>(name: string, options: QueueOptions | undefined): PostgresJobQueue<T> {
+    return new PostgresJobQueue<T>(name, {
+      backend: this.context,
+      sql: this.sql,
+      channel: this.channel,
+      events: this.hub(name),
+      notifier: this.notifier(name),
+      retention: normalizeRetention(options?.retention),
+      maxPayloadBytes: this.context.maxDocumentBytes,
+    });
+  }
+
+  private hub(name: string): JobEventHub {
+    let hub = this.hubs.get(name);
+    if (hub === undefined) {
+      hub = new JobEventHub(name);
+      this.hubs.set(name, hub);
+    }
+    return hub;
+  }
+
+  private notifier(name: string): PgQueueNotifier {
+    let notifier = this.notifiers.get(name);
+    if (notifier === undefined) {
+      // The listening connection opens with the first worker of the backend, not before.
+      notifier = new PgQueueNotifier(() => this.listener.start());
+      this.notifiers.set(name, notifier);
+    }
+    return notifier;
+  }
+
+  /** Nothing is held back: every acknowledgement is written by the call that makes it. */
   async flush(): Promise<void> {}
 
-  /** Stops listening and timers; the backend ends the pool afterwards. */
-  async close(): Promise<void> {}
+  /** Stops listening and the wake-up timers; the backend ends the pool afterwards. */
+  async close(): Promise<void> {
+    for (const notifier of this.notifiers.values()) notifier.close();
+    await this.listener.close();
+  }
 }

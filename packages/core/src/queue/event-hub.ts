@@ -60,6 +60,29 @@ export class JobEventHub {
     }
   }
 
+  /** An event that names only the job (`released`, `cancelled`, `retried`), for each of `ids`. */
+  emitEach(type: 'released' | 'cancelled' | 'retried', ids: readonly string[], at: Date = new Date()): void {
+    if (ids.length === 0 || !this.wants(type)) return;
+    for (const jobId of ids) this.emit({ type, queue: this.queue, jobId, at });
+  }
+
+  /**
+   * `expired` for each settled lease, and `dead` (with the `lease expired`
+   * error) for each that was its job's last attempt.
+   */
+  emitExpired(
+    leases: readonly { readonly id: string; readonly attempt: number; readonly dead: boolean }[],
+    at: Date,
+  ): void {
+    for (const { id: jobId, attempt, dead } of leases) {
+      if (this.wants('expired')) this.emit({ type: 'expired', queue: this.queue, jobId, at, attempt });
+      if (dead && this.wants('dead')) {
+        const error = { attempt, message: 'lease expired', name: 'LEASE_EXPIRED', at };
+        this.emit({ type: 'dead', queue: this.queue, jobId, at, attempt, error });
+      }
+    }
+  }
+
   subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {
     if (typeof listener !== 'function') throw new ValidationError('subscribe needs a listener function', 'listener');
     const subscription: Subscription = { listener, types: checkTypes(options) };

@@ -12,6 +12,7 @@ import type {
   RetryJobsOptions,
 } from './job-admin.js';
 import { checkDuration } from './job-options.js';
+import type { PurgeOptions } from './job-queue.js';
 
 /** Every job state, in the order a job can pass them. */
 export const JOB_STATES: readonly JobState[] = ['waiting', 'active', 'completed', 'dead', 'cancelled'];
@@ -334,4 +335,26 @@ export function bulkStepOfJobs<J>(
   }
   const last = examined.at(-1);
   return { changed, skipped, cursor: more && last !== undefined ? bulk.cursorAfter(access.position(last)) : undefined };
+}
+
+/** `purge` options, checked: the time bound and the finished states to purge (each once). */
+export function normalizePurge(options: PurgeOptions | undefined): {
+  readonly before: Date;
+  readonly states: readonly JobState[];
+} {
+  const before = options?.finishedBefore;
+  if (!(before instanceof Date) || Number.isNaN(before.getTime())) {
+    throw new ValidationError('purge needs finishedBefore: a valid Date', 'finishedBefore');
+  }
+  const states = (options as PurgeOptions).states ?? FINISHED_JOB_STATES;
+  if (!Array.isArray(states)) throw new ValidationError('states must be an array of finished states', 'states');
+  for (const state of states) {
+    if (!FINISHED_JOB_STATES.includes(state)) {
+      throw new ValidationError(
+        `purge removes finished jobs only (${FINISHED_JOB_STATES.join(', ')}), not ${JSON.stringify(state)}`,
+        'states',
+      );
+    }
+  }
+  return { before, states: [...new Set(states)] };
 }

@@ -108,7 +108,7 @@ export interface WorkerOptions extends SignalOptions {
   readonly prefetch?: number | undefined;
   /** Lease duration of handled jobs (default: each job's own). */
   readonly leaseMs?: number | undefined;
-  /** How often an idle worker looks for due jobs when no notification wakes it (default 1000 ms). */
+  /** How often an idle worker looks for due jobs when no notification wakes it (default 1000 ms; each wait is up to a fifth shorter, at random). */
   readonly pollIntervalMs?: number | undefined;
   /** How long `close()` waits for jobs in flight before aborting their signals (default 30 000 ms). */
   readonly closeTimeoutMs?: number | undefined;

@@ -15,6 +15,9 @@ export interface JobNotifier {
 /** Leases of prefetched jobs stay short, so a crashed worker does not sit on them. */
 const PREFETCH_LEASE_MS = 10_000;
 
+/** How much shorter than `pollIntervalMs` an idle poll may come, as a fraction of it. */
+const POLL_JITTER = 0.2;
+
 /** The longest pause between fetches while the queue keeps failing with retryable errors. */
 const MAX_FETCH_BACKOFF_MS = 30_000;
 
@@ -229,7 +232,7 @@ class QueueWorker<T> implements Worker {
         if (claimed > 0 || this.pending.length > 0) continue;
       }
       if (this.closing) continue;
-      await this.sleep(this.freeCapacity() > 0 ? this.pollIntervalMs : undefined);
+      await this.sleep(this.freeCapacity() > 0 ? this.pollDelayMs() : undefined);
     }
   }
 
@@ -298,6 +301,15 @@ class QueueWorker<T> implements Worker {
       this.held.add(run);
       this.armTimer(run.renewAt);
     }
+  }
+
+  /**
+   * The idle poll: up to a fifth shorter than `pollIntervalMs`, at random,
+   * so workers started together (a deploy) do not poll the engine in step;
+   * never longer, so the interval stays the bound on how late a job is seen.
+   */
+  private pollDelayMs(): number {
+    return Math.max(1, Math.round(this.pollIntervalMs * (1 - Math.random() * POLL_JITTER)));
   }
 
   /** Doubles the poll interval with each failed fetch in a row, so a failing engine is not hammered. */
