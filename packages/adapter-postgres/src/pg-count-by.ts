@@ -1,5 +1,6 @@
 import type { CountByGroup, DocumentScalar } from '@berth/core';
-import { compareValues, fromJsonValue } from '@berth/core/adapter';
+import { fromJsonValue } from '@berth/core/adapter';
+import { countGroups } from '@berth/sql';
 
 /** A row of countBy's GROUP BY: the value's JSON type, its JSON text, and how many documents hold it. */
 export interface CountByRow {
@@ -13,35 +14,24 @@ export interface CountByRow {
  * under `null`, a Date (stored as `{"$date": …}`) is its own value, other
  * objects and arrays are in no group. Sorted as the reference sorts values.
  */
-export function countGroups(rows: readonly CountByRow[]): CountByGroup[] {
-  const groups = new Map<string, { value: DocumentScalar; count: number }>();
-  for (const row of rows) {
-    let value: DocumentScalar;
+export function countByGroups(rows: readonly CountByRow[]): CountByGroup[] {
+  return countGroups(rows, (row): DocumentScalar | undefined => {
     const parsed: unknown = row.value === null ? null : JSON.parse(row.value);
     switch (row.type) {
       case null:
       case 'null':
-        value = null;
-        break;
+        return null;
       case 'boolean':
       case 'number':
       case 'string':
         // A number comes as the text of its double (the compiler's group value), so equal doubles group together.
-        value = parsed as DocumentScalar;
-        break;
+        return parsed as DocumentScalar;
       case 'object': {
         const decoded = fromJsonValue(parsed);
-        if (!(decoded instanceof Date)) continue;
-        value = decoded;
-        break;
+        return decoded instanceof Date ? decoded : undefined;
       }
       default:
-        continue; // arrays are in no group
+        return undefined; // arrays are in no group
     }
-    const key = value instanceof Date ? `d${value.getTime()}` : `${typeof value}:${String(value)}`;
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, { value, count: row.n });
-    else group.count += row.n;
-  }
-  return [...groups.values()].sort((a, b) => compareValues(a.value, b.value));
+  });
 }

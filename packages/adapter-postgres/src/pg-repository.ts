@@ -59,7 +59,7 @@ import {
 import { type RawBuilder, sql } from 'kysely';
 import { type PgCollectionState, type PgCollections, type PgKnownCollections, savepoint } from './pg-collections.js';
 import type { PgBackendContext, PgTransactionContext } from './pg-context.js';
-import { type CountByRow, countGroups } from './pg-count-by.js';
+import { type CountByRow, countByGroups } from './pg-count-by.js';
 import { explainPlan } from './pg-explain.js';
 import { takenQuery } from './pg-indexes.js';
 import { compileAfter, compileFilter, compileOrderBy, compileSql, groupValueOf, typeOf } from './pg-query-compiler.js';
@@ -470,7 +470,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
       const statement = compileSql(
         sql`SELECT ${typeOf(path)} AS type, ${groupValueOf(path)}::text AS value, count(*)::float8 AS n FROM ${sql.raw(run.state.table)}${condition} GROUP BY 1, 2`,
       );
-      return countGroups(await run.query<CountByRow>(statement.sql, statement.parameters));
+      return countByGroups(await run.query<CountByRow>(statement.sql, statement.parameters));
     });
   }
 

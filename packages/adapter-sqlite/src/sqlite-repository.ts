@@ -33,7 +33,6 @@ import {
   checkIdArgument,
   checkIdsArgument,
   checkQueryArgument,
-  compareValues,
   copyDocument,
   cursorAfter,
   type FilterNode,
@@ -57,6 +56,7 @@ import {
   validateDocuments,
   wantsEntry,
 } from '@berth/core/adapter';
+import { countGroups } from '@berth/sql';
 import { type RawBuilder, sql } from 'kysely';
 import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
@@ -488,40 +488,27 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
           queryBuilder,
         ),
       );
-      const groups = new Map<string, { value: DocumentScalar; count: number }>();
-      for (const row of rows) {
-        let value: DocumentScalar;
+      return countGroups(rows, (row): DocumentScalar | undefined => {
         switch (row.type) {
           case null:
           case 'null':
-            value = null;
-            break;
+            return null;
           case 'true':
           case 'false':
-            value = row.type === 'true';
-            break;
+            return row.type === 'true';
           case 'integer':
           case 'real':
-            value = Number(row.value);
-            break;
+            return Number(row.value);
           case 'text':
-            value = String(row.value);
-            break;
+            return String(row.value);
           case 'object': {
             const decoded = decodeDocument<unknown>(String(row.value));
-            if (!(decoded instanceof Date)) continue;
-            value = decoded;
-            break;
+            return decoded instanceof Date ? decoded : undefined;
           }
           default:
-            continue; // arrays are in no group
+            return undefined; // arrays are in no group
         }
-        const key = value instanceof Date ? `d${value.getTime()}` : `${typeof value}:${String(value)}`;
-        const group = groups.get(key);
-        if (group === undefined) groups.set(key, { value, count: row.n });
-        else group.count += row.n;
-      }
-      return [...groups.values()].sort((a, b) => compareValues(a.value, b.value));
+      });
     });
   }
 
