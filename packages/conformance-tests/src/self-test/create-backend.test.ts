@@ -54,11 +54,13 @@ describe('createBackend', () => {
   });
 
   it('names the package to install for an adapter that is not installed, and how a bundle passes it', async () => {
-    const error = await errorOf(createBackend('postgres://127.0.0.1:5432/test'));
+    // An adapter this workspace does not have yet (PostgreSQL's is here now, and
+    // some resolvers find workspace packages): move on to another one once it lands.
+    const error = await errorOf(createBackend('s3://bucket/state.json'));
     expect(isBerthError(error, 'CONNECTION')).toBe(true);
-    expect((error as Error).message).toContain('npm install @berth/adapter-postgres');
+    expect((error as Error).message).toContain('npm install @berth/adapter-s3-document');
     expect((error as Error).message).toContain('bundle may have dropped it');
-    expect((error as Error).message).toContain("adapters: [await import('@berth/adapter-postgres')]");
+    expect((error as Error).message).toContain("adapters: [await import('@berth/adapter-s3-document')]");
   });
 
   it('uses an adapter module passed in options.adapters, for its schemes only', async () => {
