@@ -1,5 +1,4 @@
 import {
-  type BackoffPolicy,
   type BerthError,
   type BulkJobsOptions,
   type BulkJobsResult,
@@ -59,8 +58,9 @@ import {
   checkSettlement,
   copyProgress,
   DEFAULT_RETENTION,
+  decodeBackoff,
+  encodeBackoff,
   FINISHED_JOB_STATES,
-  JOB_DEFAULTS,
   JOB_STATES,
   type NormalizedBulkJobs,
   type NormalizedEnqueue,
@@ -154,15 +154,6 @@ const NOTHING_CLAIMED: Claimed = { now: 0, expired: [], rows: [] };
 interface SettledAndClaimed {
   readonly applied: readonly (Settled | BerthError)[];
   readonly claimed: Claimed;
-}
-
-const DEFAULT_BACKOFF = JSON.stringify(JOB_DEFAULTS.backoff);
-
-/** The default policy is stored as NULL: most jobs use it, and the rows stay small. */
-function encodeBackoff(policy: BackoffPolicy): string | null {
-  if (policy === JOB_DEFAULTS.backoff) return null;
-  const text = JSON.stringify(policy);
-  return text === DEFAULT_BACKOFF ? null : text;
 }
 
 /**
@@ -471,7 +462,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       this.hub.moved(this.name, 'active', 'dead');
       return { id, state: 'dead', attempt: row.attempts, now, error };
     }
-    const policy = row.backoff === null ? JOB_DEFAULTS.backoff : (JSON.parse(row.backoff) as BackoffPolicy);
+    const policy = decodeBackoff(row.backoff);
     const runAt = now + (checked.retryAfterMs ?? backoffDelay(policy, row.attempts));
     connection.run(QUEUE_SQL.retryLater, [{ seq: row.seq, error: jobError, now, runAt }]);
     this.hub.moved(this.name, 'active', 'waiting');

@@ -1,4 +1,5 @@
 import type { DocumentValue, Job, JobError, JobState, Lease } from '@berth/core';
+import { jobErrorOf, type StoredJobError, storedJobError } from '@berth/core/adapter';
 import { decodeDocument } from './sqlite-json.js';
 
 /** A row of `_berth_jobs` (times in epoch milliseconds). */
@@ -114,32 +115,14 @@ export function parseToken(token: string): { readonly seq: number; readonly leas
   return match === null ? { seq: -1, leases: -1 } : { seq: Number(match[1]), leases: Number(match[2]) };
 }
 
-interface StoredError {
-  readonly attempt: number;
-  readonly message: string;
-  readonly name?: string;
-  readonly at: number;
-}
-
 /** The JSON kept in `errors` for one failed attempt. */
 export function encodeError(error: JobError): string {
-  const stored: StoredError = {
-    attempt: error.attempt,
-    message: error.message,
-    ...(error.name === undefined ? {} : { name: error.name }),
-    at: error.at.getTime(),
-  };
-  return JSON.stringify(stored);
+  return JSON.stringify(storedJobError(error));
 }
 
 function decodeErrors(text: string): JobError[] {
   if (text === '[]') return [];
-  return (JSON.parse(text) as StoredError[]).map((error) => ({
-    attempt: error.attempt,
-    message: error.message,
-    name: error.name,
-    at: new Date(error.at),
-  }));
+  return (JSON.parse(text) as StoredJobError[]).map(jobErrorOf);
 }
 
 function dateOrUndefined(time: number | null): Date | undefined {

@@ -27,6 +27,7 @@ export * from './queue/event-hub.js';
 export { FINISHED_JOB_STATES } from './queue/job.js';
 export * from './queue/job-admin-options.js';
 export * from './queue/job-options.js';
+export * from './queue/job-storage.js';
 export { isPermanentFailure } from './queue/job-worker.js';
 export * from './queue/schedule-options.js';
 export * from './queue/settlement-options.js';

@@ -50,12 +50,15 @@ import {
   checkLeaseRef,
   checkSettlement,
   copyProgress,
+  decodeBackoff,
+  encodeBackoff,
   type JobEventHub,
   type NormalizedRetention,
   normalizePurge,
   type PreparedEnqueue,
   prepareEnqueueItems,
   refused,
+  storedJobError,
   throwIfAborted,
 } from '@berth/core/adapter';
 import type { PgBackendContext, PgTransactionContext } from '../pg-context.js';
@@ -63,18 +66,7 @@ import type { PgQueryable } from '../pg-session.js';
 import { PgQueueAdmin } from './pg-queue-admin.js';
 import type { PgQueueNotifier } from './pg-queue-listener.js';
 import { readyPool, whileOpen } from './pg-queue-open.js';
-import {
-  decodeBackoff,
-  deliveryOrder,
-  encodeBackoff,
-  encodeDocument,
-  invalidLease,
-  type JobRow,
-  storedError,
-  toJob,
-  tokenOf,
-  toLease,
-} from './pg-queue-rows.js';
+import { deliveryOrder, encodeDocument, invalidLease, type JobRow, toJob, tokenOf, toLease } from './pg-queue-rows.js';
 import { PgQueueSchedules } from './pg-queue-schedules.js';
 import type { PgQueueSql } from './pg-queue-sql.js';
 
@@ -455,13 +447,13 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       retries: {
         ids: retries.map((item) => item.id),
         tokens: retries.map((item) => item.token),
-        errors: retries.map((item) => JSON.stringify(storedError(item.error))),
+        errors: retries.map((item) => JSON.stringify(storedJobError(item.error))),
         runAts: retries.map((item) => item.runAt),
       },
       burials: {
         ids: burials.map((item) => item.id),
         tokens: burials.map((item) => item.token),
-        errors: burials.map((item) => JSON.stringify(storedError(item.error))),
+        errors: burials.map((item) => JSON.stringify(storedJobError(item.error))),
       },
       count: input.count,
       leaseMs: input.leaseMs,

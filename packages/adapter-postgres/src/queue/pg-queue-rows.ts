@@ -1,5 +1,5 @@
-import type { BackoffPolicy, DocumentValue, Job, JobError, JobState, Lease } from '@berth/core';
-import { JOB_DEFAULTS, parseDocument, stringifyDocument } from '@berth/core/adapter';
+import type { DocumentValue, Job, JobState, Lease } from '@berth/core';
+import { jobErrorOf, parseDocument, type StoredJobError, stringifyDocument } from '@berth/core/adapter';
 
 /** A job row as pg returns it: bigint columns arrive as strings. */
 export interface JobRow {
@@ -15,7 +15,7 @@ export interface JobRow {
   readonly backoff: string | null;
   readonly dedupe_key: string | null;
   readonly payload: string;
-  readonly errors: readonly StoredError[];
+  readonly errors: readonly StoredJobError[];
   readonly result: string | null;
   readonly progress: string | null;
   readonly leases: string;
@@ -52,34 +52,6 @@ export const JOB_COLUMNS: readonly (keyof JobRow)[] = [
 ];
 
 /** One failed attempt as kept in the `errors` jsonb array (`at` in epoch milliseconds). */
-export interface StoredError {
-  readonly attempt: number;
-  readonly message: string;
-  readonly name?: string;
-  readonly at: number;
-}
-
-export function storedError(error: JobError): StoredError {
-  return {
-    attempt: error.attempt,
-    message: error.message,
-    ...(error.name === undefined ? {} : { name: error.name }),
-    at: error.at.getTime(),
-  };
-}
-
-const DEFAULT_BACKOFF = JSON.stringify(JOB_DEFAULTS.backoff);
-
-/** The default policy is stored as NULL: most jobs use it, and the rows stay small. */
-export function encodeBackoff(policy: BackoffPolicy): string | null {
-  const text = JSON.stringify(policy);
-  return text === DEFAULT_BACKOFF ? null : text;
-}
-
-export function decodeBackoff(text: string | null): BackoffPolicy {
-  return text === null ? JOB_DEFAULTS.backoff : (JSON.parse(text) as BackoffPolicy);
-}
-
 export const encodeDocument: (value: unknown) => string = stringifyDocument;
 
 export function decodeDocument<T>(text: string): T {
@@ -103,12 +75,7 @@ export function toJob<T>(row: JobRow): Job<T> {
     runAt: new Date(Number(row.run_at)),
     dedupeKey: row.dedupe_key ?? undefined,
     leaseMs: Number(row.lease_ms),
-    errors: row.errors.map((error) => ({
-      attempt: error.attempt,
-      message: error.message,
-      name: error.name,
-      at: new Date(error.at),
-    })),
+    errors: row.errors.map(jobErrorOf),
     result: row.result === null ? undefined : decodeDocument<DocumentValue>(row.result),
     progress: row.progress === null ? undefined : decodeDocument<DocumentValue>(row.progress),
     timeoutMs: row.timeout_ms === null ? undefined : Number(row.timeout_ms),
