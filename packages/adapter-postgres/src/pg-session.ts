@@ -72,6 +72,16 @@ export class PgSession implements PgQueryable {
     } catch (error) {
       throw toBerthError(error);
     }
+    // A client out of the pool has no 'error' listener of the pool's: if the
+    // server goes away while it is held (between two statements of a
+    // transaction, say), pg emits 'error' on it, and an 'error' nobody
+    // listens to crashes the process. The failure shows (typed) in the
+    // client's next statement; the client is destroyed, not pooled again.
+    let lost: Error | undefined;
+    const onError = (error: Error): void => {
+      lost = error;
+    };
+    client.on('error', onError);
     let broken: unknown;
     try {
       return await work(new ClientQueryable(client, {}));
@@ -79,7 +89,8 @@ export class PgSession implements PgQueryable {
       broken = error;
       throw error;
     } finally {
-      client.release(isConnectionFailure(broken) ? (broken as Error) : undefined);
+      client.off('error', onError);
+      client.release(lost ?? (isConnectionFailure(broken) ? (broken as Error) : undefined));
     }
   }
 
