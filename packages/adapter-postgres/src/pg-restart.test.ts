@@ -85,7 +85,10 @@ describe.each(MODES)('PostgresBackend when the server stops (%s) and starts agai
     await expectRetryableConnection('get', users.get('a'));
     await expectRetryableConnection('insert', users.insert({ id: 'b', n: 2 }));
     await expectRetryableConnection('find', users.find({ where: { n: 1 } }));
-    await expectRetryableConnection('transaction', backend.transaction(async (tx) => tx.repository('users').get('a')));
+    await expectRetryableConnection(
+      'transaction',
+      backend.transaction(async (tx) => tx.repository('users').get('a')),
+    );
     await expectRetryableConnection('enqueue', queue.enqueue({ n: 2 }));
     await expectRetryableConnection('dequeue', queue.dequeue());
     await expectRetryableConnection('queue get', queue.get(jobId));
@@ -106,4 +109,96 @@ describe.each(MODES)('PostgresBackend when the server stops (%s) and starts agai
     });
     expect(await users.count()).toBe(2);
   }, 120_000);
+
+  it('workers resume once it is back: every job completes, each handler runs once', async () => {
+    const schema = uniqueSchema(`workers_${mode}`);
+    // The worker's backend, and another (its own pool) that enqueues: its
+    // enqueues reach the worker only through NOTIFY.
+    const workers = open('workers', schema);
+    const producer = open('producer', schema);
+    const jobs = producer.queue<{ n: number }>('jobs');
+    const ids: string[] = [];
+    const enqueue = async (from: number, count: number) => {
+      const items = Array.from({ length: count }, (_, k) => ({ payload: { n: from + k } }));
+      for (const result of await jobs.enqueueMany(items)) ids.push(result.id);
+    };
+    await enqueue(0, JOBS);
+
+    const runs = new Map<string, number>();
+    const reported: unknown[] = [];
+    let total = 0;
+    const worker: Worker = workers.queue<{ n: number }>('jobs').work(
+      async (job) => {
+        runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+        total += 1;
+        await sleep(job.payload.n % 3);
+        return { n: job.payload.n };
+      },
+      {
+        concurrency: 8,
+        leaseMs: LEASE_MS,
+        // No idle polling within the test: after the restart only the
+        // listening connection (reconnected) wakes the worker.
+        pollIntervalMs: 600_000,
+        onError: (error) => reported.push(error),
+      },
+    );
+    try {
+      while (total < JOBS / 3) await sleep(5);
+      await server.stop(mode);
+      await expectRetryableConnection('enqueue', jobs.enqueue({ n: -1 }));
+      // Long enough for the worker's claims and settlements to fail and back off.
+      await sleep(1_000);
+      await server.start();
+
+      await waitForCompleted(jobs, JOBS, 90_000);
+      // The worker is idle now, and polls only every 10 minutes: these are
+      // picked up because the listening connection is back.
+      await enqueue(JOBS, 50);
+      await waitForCompleted(jobs, JOBS + 50, 60_000);
+    } finally {
+      await worker.close();
+    }
+
+    expect(await jobs.stats()).toStrictEqual({ waiting: 0, active: 0, completed: JOBS + 50, dead: 0, cancelled: 0 });
+    let redelivered = 0;
+    for (const id of ids) {
+      const job = await jobs.get(id);
+      expect(job?.state, `job ${id}`).toBe('completed');
+      expect(runs.get(id), `runs of job ${id}`).toBe(1);
+      // A claim whose reply the restart lost: the lease expired unused, the next claim ran it.
+      if (job?.attempts !== 1) {
+        redelivered += 1;
+        expect(job?.attempts).toBe(2);
+        expect(job?.errors.map((error) => error.message)).toStrictEqual(['lease expired']);
+      }
+    }
+    expect(runs.size).toBe(JOBS + 50);
+    // What the worker reported: the outage (CONNECTION, retryable), and
+    // completions that reached the server but whose reply was lost, sent
+    // again after the restart (CONFLICT: the job is already completed).
+    for (const error of reported) {
+      const expected = (isBerthError(error, 'CONNECTION') && error.retryable) || isBerthError(error, 'CONFLICT');
+      expect(expected, `reported: ${String(error)}`).toBe(true);
+    }
+    expect(reported.some((error) => isBerthError(error, 'CONNECTION'))).toBe(true);
+    console.log(
+      `${mode}: ${JOBS + 50} jobs, each run once; ${redelivered} redelivered after an unused lease; ` +
+        `reported ${reported.length} errors (${reported.filter((error) => isBerthError(error, 'CONFLICT')).length} CONFLICT)`,
+    );
+  }, 240_000);
 });
+
+const JOBS = 3_000;
+const LEASE_MS = 10_000;
+
+async function waitForCompleted(queue: { stats(): Promise<{ completed: number }> }, count: number, ms: number) {
+  const deadline = Date.now() + ms;
+  let completed = 0;
+  while (Date.now() < deadline) {
+    completed = (await queue.stats()).completed;
+    if (completed >= count) return;
+    await sleep(50);
+  }
+  expect.unreachable(`only ${completed} of ${count} jobs completed within ${ms / 1000} s`);
+}

@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkKilledWorkerLedger, type QueueProcess, startQueueProcess } from '@berth/conformance-tests/processes';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteBackend } from './sqlite-backend.js';
 
@@ -22,66 +23,10 @@ const CONCURRENCY = 8;
 const LEASE_MS = 1_000;
 const VICTIM = 'B';
 
-interface Child {
-  readonly name: string;
-  readonly process: ChildProcess;
-  readonly exited: Promise<void>;
-  /** Resolves when the child prints a line starting with `prefix`; rejects after `timeoutMs`. */
-  waitFor(prefix: string, timeoutMs?: number): Promise<void>;
-}
-
-function startWorker(database: string, ledger: string, name: string): Child {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      '--conditions=@berth/source',
-      fixture,
-      database,
-      ledger,
-      name,
-      String(CONCURRENCY),
-      String(LEASE_MS),
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  started.add(child);
-  const waiters: { prefix: string; resolve: () => void }[] = [];
-  let buffer = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffer += chunk.toString();
-    for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      for (const waiter of waiters.filter((candidate) => line.startsWith(candidate.prefix))) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve();
-      }
-    }
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    name,
-    process: child,
-    exited,
-    waitFor: (prefix, timeoutMs = 30_000) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`worker ${name} never printed ${prefix}`)), timeoutMs);
-        waiters.push({
-          prefix,
-          resolve: () => {
-            clearTimeout(timer);
-            resolve();
-          },
-        });
-      }),
-  };
-}
-
-interface Run {
-  readonly worker: string;
-  readonly attempt: number;
+function startWorker(database: string, ledger: string, name: string): QueueProcess {
+  const child = startQueueProcess(fixture, [database, ledger, name, String(CONCURRENCY), String(LEASE_MS)], name);
+  started.add(child.process);
+  return child;
 }
 
 describe('SqliteJobQueue across processes', () => {
@@ -98,7 +43,7 @@ describe('SqliteJobQueue across processes', () => {
     }
 
     const children = ['A', VICTIM, 'C'].map((name) => startWorker(database, ledger, name));
-    const victim = children[1] as Child;
+    const victim = children[1] as QueueProcess;
     try {
       // Start together: a worker still loading must not find the jobs gone.
       await Promise.all(children.map((child) => child.waitFor('READY', 90_000)));
@@ -119,52 +64,10 @@ describe('SqliteJobQueue across processes', () => {
     // The survivors closed their workers and backends cleanly.
     expect(children.filter((child) => child !== victim).map((child) => child.process.exitCode)).toStrictEqual([0, 0]);
 
-    const runs = new Map<string, Run[]>();
-    for (const line of readFileSync(ledger, 'utf8').split('\n')) {
-      if (line === '') continue;
-      const [id = '', worker = '', attempt = ''] = line.split(' ');
-      runs.set(id, [...(runs.get(id) ?? []), { worker, attempt: Number(attempt) }]);
-    }
-    const twice: string[] = [];
-    const inFlightAtKill: string[] = [];
-    let claimedNeverStarted = 0;
-    let totalRuns = 0;
-    for (const id of ids) {
-      const job = await queue.get(id);
-      if (job === null) return expect.unreachable(`job ${id} is missing`);
-      const jobRuns = runs.get(id) ?? [];
-      totalRuns += jobRuns.length;
-      const completedBy = (job.result as { worker: string }).worker;
-      expect(job.state).toBe('completed');
-      // Completed once, by the worker whose run is the job's last.
-      expect(jobRuns.at(-1)?.worker, `job ${id}`).toBe(completedBy);
-      expect(jobRuns.at(-1)?.attempt, `job ${id}`).toBe(job.attempts);
-      if (jobRuns.some((run) => run.worker === VICTIM) && completedBy !== VICTIM) inFlightAtKill.push(id);
-      if (jobRuns.length === 2) {
-        twice.push(id);
-        // The victim's run, then a redelivery after the lease, to another worker.
-        expect(jobRuns.map((run) => run.worker === VICTIM)).toStrictEqual([true, false]);
-        expect(jobRuns.map((run) => run.attempt)).toStrictEqual([1, 2]);
-        expect(job.errors.map((error) => error.message)).toStrictEqual(['lease expired']);
-      } else {
-        expect(jobRuns, `runs of job ${id}`).toHaveLength(1);
-        // A job the victim had leased but not yet started is redelivered too, and still runs once.
-        if (job.attempts === 2) claimedNeverStarted += 1;
-        else expect(job.attempts).toBe(1);
-      }
-    }
-    expect(runs.size, 'jobs in the ledger that were never enqueued').toBe(JOBS);
-    expect(twice.sort()).toStrictEqual(inFlightAtKill.sort());
-    expect(twice.length).toBeGreaterThan(0);
-    expect(twice.length + claimedNeverStarted).toBeLessThanOrEqual(CONCURRENCY);
-    expect(totalRuns).toBe(JOBS + twice.length);
-    const byWorker = new Map<string, number>();
-    for (const jobRuns of runs.values()) {
-      for (const run of jobRuns) byWorker.set(run.worker, (byWorker.get(run.worker) ?? 0) + 1);
-    }
+    const summary = await checkKilledWorkerLedger({ queue, ids, ledger, victim: VICTIM, concurrency: CONCURRENCY });
     console.log(
-      `ledger: ${totalRuns} runs for ${JOBS} jobs; ${twice.length} ran twice (in flight in the killed worker), ` +
-        `${claimedNeverStarted} leased by it but never started; runs per worker: ${JSON.stringify(Object.fromEntries(byWorker))}`,
+      `ledger: ${summary.totalRuns} runs for ${JOBS} jobs; ${summary.twice} ran twice (in flight in the killed worker), ` +
+        `${summary.claimedNeverStarted} leased by it but never started; runs per worker: ${JSON.stringify(summary.runsPerWorker)}`,
     );
     await backend.close();
   }, 180_000);
