@@ -11,6 +11,8 @@ interface PgErrorLike {
   readonly code?: unknown;
   readonly message?: unknown;
   readonly constraint?: unknown;
+  /** Node's system call that failed, on network errors (`connect`). */
+  readonly syscall?: unknown;
 }
 
 /** Where an error happened, for the Berth error's fields and message. */
@@ -74,7 +76,9 @@ export function toBerthError(error: unknown, context: PgErrorContext = {}): unkn
     }
     // Class 22: data exceptions (a value PostgreSQL cannot store, such as NUL in text).
     if (code.startsWith('22')) return new ValidationError(`PostgreSQL refused a value: ${text}`, '', options);
-    if (NETWORK_CODES.has(code)) {
+    // Any failure to connect, including to a Unix-domain socket whose file is
+    // gone while the server is down (ENOENT).
+    if (NETWORK_CODES.has(code) || (error as PgErrorLike).syscall === 'connect') {
       return new ConnectionError(
         `cannot reach PostgreSQL (${code}); check that the server runs and the URL is right (${text})`,
         options,

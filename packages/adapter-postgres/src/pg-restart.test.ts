@@ -3,7 +3,7 @@
 // itself once it is back. This file runs its own server (see the fixture):
 // the shared one serves other test files meanwhile.
 import { type Document, isBerthError, type Worker } from '@berth/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateServer, type ShutdownMode, startPrivateServer } from './fixtures/pg-private-server.js';
 import { uniqueSchema } from './fixtures/pg-test-database.js';
 import { PostgresBackend } from './pg-backend.js';
@@ -15,13 +15,18 @@ beforeAll(async () => {
   server = await startPrivateServer();
 }, 120_000);
 
+// A case that failed while the server was down leaves it up for the next.
+afterEach(async () => {
+  if (!server.running) await server.start();
+}, 120_000);
+
 afterAll(async () => {
   await Promise.all(backends.map((backend) => backend.close().catch(() => undefined)));
   await server?.destroy();
 }, 60_000);
 
-function open(label: string, schema = uniqueSchema(label)): PostgresBackend {
-  const backend = new PostgresBackend({ connectionString: server.url, schema, connectionTimeoutMs: 5_000 });
+function open(label: string, schema = uniqueSchema(label), url = server.url): PostgresBackend {
+  const backend = new PostgresBackend({ connectionString: url, schema, connectionTimeoutMs: 5_000 });
   backends.push(backend);
   return backend;
 }
@@ -79,9 +84,14 @@ describe.each(MODES)('PostgresBackend when the server stops (%s) and starts agai
     });
     await inside;
 
+    // The same server through its socket file, which is gone while it is down.
+    const bySocket = open(`socket_${mode}`, undefined, server.socketUrl).repository('users');
+    await bySocket.insert({ id: 's' });
+
     await server.stop(mode);
     resume();
     await expectRetryableConnection('the open transaction', transaction);
+    await expectRetryableConnection('get through the socket', bySocket.get('s'));
     await expectRetryableConnection('get', users.get('a'));
     await expectRetryableConnection('insert', users.insert({ id: 'b', n: 2 }));
     await expectRetryableConnection('find', users.find({ where: { n: 1 } }));
@@ -99,6 +109,7 @@ describe.each(MODES)('PostgresBackend when the server stops (%s) and starts agai
     // The first call after the restart succeeds: the pool dropped its dead connections.
     expect(await users.get('a')).toMatchObject({ id: 'a', n: 1 });
     expect(await users.get('tx')).toBeNull();
+    expect(await bySocket.get('s')).toMatchObject({ id: 's' });
     expect(await users.get('b')).toBeNull();
     expect((await backend.health()).ok).toBe(true);
     const lease = await queue.dequeue();
