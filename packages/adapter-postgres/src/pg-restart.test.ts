@@ -121,6 +121,44 @@ describe.each(MODES)('PostgresBackend when the server stops (%s) and starts agai
     expect(await users.count()).toBe(2);
   }, 120_000);
 
+  it('a worker closed while it is down returns after closeTimeoutMs; what it could not settle runs again', async () => {
+    const backend = open(`close_${mode}`);
+    const queue = backend.queue<{ n: number }>('jobs');
+    const ids = (await queue.enqueueMany(Array.from({ length: 4 }, (_, n) => ({ payload: { n } })))).map(
+      (result) => result.id,
+    );
+    let started = 0;
+    let finish: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const worker = queue.work(
+      async () => {
+        started += 1;
+        await gate;
+      },
+      { concurrency: 4, leaseMs: 2_000, closeTimeoutMs: 1_000, pollIntervalMs: 50, onError: () => {} },
+    );
+    while (started < 4) await sleep(5);
+    await server.stop(mode);
+    // The handlers finish; their completions cannot reach the server.
+    finish();
+    await sleep(100);
+    const closing = worker.close().then(() => 'closed' as const);
+    const outcome = await Promise.race([closing, sleep(20_000).then(() => 'still closing' as const)]);
+    expect(outcome).toBe('closed');
+
+    await server.start();
+    // Not settled: the leases expire and the jobs are delivered again.
+    const again = queue.work(async () => {}, { concurrency: 4, pollIntervalMs: 50 });
+    try {
+      await waitForCompleted(queue, 4, 60_000);
+    } finally {
+      await again.close();
+    }
+    for (const id of ids) expect((await queue.get(id))?.attempts).toBe(2);
+  }, 120_000);
+
   it('workers resume once it is back: every job completes, each handler runs once', async () => {
     const schema = uniqueSchema(`workers_${mode}`);
     // The worker's backend, and another (its own pool) that enqueues: its

@@ -94,4 +94,38 @@ describe('the shared worker', () => {
     await worker.close();
     expect(handled).toStrictEqual(['late']);
   });
+
+  it('close() returns after closeTimeoutMs when the engine is down and settlements cannot be sent', async () => {
+    const lease = {
+      job: { id: 'j1', payload: 'x', attempts: 1, leaseMs: 30_000 },
+      token: 't',
+      expiresAt: new Date(Date.now() + 30_000),
+    };
+    let calls = 0;
+    const queue = {
+      name: 'down',
+      settleAndClaim: async () => {
+        calls += 1;
+        if (calls === 1) return { outcomes: [], leases: [lease] };
+        throw new ConnectionError('the server is down');
+      },
+      extendLease: async () => lease,
+    } as unknown as JobQueue<string>;
+    let finished = false;
+    const worker = startWorker(
+      queue,
+      () => {
+        finished = true;
+      },
+      { pollIntervalMs: 5, closeTimeoutMs: 100, onError: () => undefined },
+    );
+    while (!finished) await sleep(5);
+    const outcome = await Promise.race([
+      worker.close().then(() => 'closed'),
+      sleep(5_000).then(() => 'still closing'),
+    ]);
+    expect(outcome).toBe('closed');
+    // The completion was tried again, not given up at once.
+    expect(calls).toBeGreaterThan(2);
+  });
 });

@@ -203,9 +203,11 @@ class QueueWorker<T> implements Worker {
           releasedPrefetched = true;
           await this.releasePrefetched();
         }
-        // Attempts that finish while closing are still settled, one call at a time.
+        // Attempts that finish while closing are still settled, one call at a
+        // time, until closeTimeoutMs: then what could not be sent (the engine
+        // is down) is left to its leases.
         if (!this.batched) break;
-        if (this.pending.length > 0) {
+        if (this.pending.length > 0 && !this.abandoned) {
           const settled = await this.exchange(0);
           if (settled === undefined && !this.stoppedByFatalError) {
             failures += 1;
