@@ -120,10 +120,7 @@ describe('the shared worker', () => {
       { pollIntervalMs: 5, closeTimeoutMs: 100, onError: () => undefined },
     );
     while (!finished) await sleep(5);
-    const outcome = await Promise.race([
-      worker.close().then(() => 'closed'),
-      sleep(5_000).then(() => 'still closing'),
-    ]);
+    const outcome = await Promise.race([worker.close().then(() => 'closed'), sleep(5_000).then(() => 'still closing')]);
     expect(outcome).toBe('closed');
     // The completion was tried again, not given up at once.
     expect(calls).toBeGreaterThan(2);
