@@ -159,6 +159,55 @@ describe.each(MODES)('PostgresBackend when the server stops (%s) and starts agai
     for (const id of ids) expect((await queue.get(id))?.attempts).toBe(2);
   }, 120_000);
 
+  it('an outage longer than the lease: the jobs in flight run again, each still completes once', async () => {
+    const backend = open(`long_${mode}`);
+    const queue = backend.queue<{ n: number }>('jobs');
+    const ids = (await queue.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ payload: { n } })))).map(
+      (result) => result.id,
+    );
+    const runs = new Map<string, number>();
+    const inFlightAtStop = new Set<string>();
+    let holding = true;
+    let finish: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const worker = queue.work(
+      async (job) => {
+        runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+        if (holding) {
+          inFlightAtStop.add(job.id);
+          await gate;
+        }
+      },
+      { concurrency: 4, leaseMs: 1_000, pollIntervalMs: 50, onError: () => {} },
+    );
+    try {
+      while (inFlightAtStop.size < 4) await sleep(5);
+      await server.stop(mode);
+      holding = false;
+      // The handlers finish while the server is down, and stay down past their leases.
+      finish();
+      await sleep(2_500);
+      await server.start();
+      await waitForCompleted(queue, ids.length, 60_000);
+    } finally {
+      await worker.close();
+    }
+    for (const id of ids) {
+      const job = await queue.get(id);
+      expect(job?.state).toBe('completed');
+      if (inFlightAtStop.has(id)) {
+        // Its completion came after the lease: refused (CONFLICT), and the job was delivered again.
+        expect(runs.get(id), `runs of ${id}`).toBe(2);
+        expect(job?.attempts).toBe(2);
+        expect(job?.errors.map((error) => error.message)).toStrictEqual(['lease expired']);
+      } else {
+        expect(runs.get(id), `runs of ${id}`).toBe(1);
+      }
+    }
+  }, 120_000);
+
   it('workers resume once it is back: every job completes, each handler runs once', async () => {
     const schema = uniqueSchema(`workers_${mode}`);
     // The worker's backend, and another (its own pool) that enqueues: its
