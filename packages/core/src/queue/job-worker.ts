@@ -203,13 +203,14 @@ class QueueWorker<T> implements Worker {
           releasedPrefetched = true;
           await this.releasePrefetched();
         }
-        // Attempts that finish while closing are still settled, one call at a
-        // time, until closeTimeoutMs: then what could not be sent (the engine
-        // is down) is left to its leases.
+        // Attempts that finish while closing are still settled, one call at a time.
         if (!this.batched) break;
-        if (this.pending.length > 0 && !this.abandoned) {
+        if (this.pending.length > 0) {
           const settled = await this.exchange(0);
           if (settled === undefined && !this.stoppedByFatalError) {
+            // Past closeTimeoutMs the engine is not waited for (it is down):
+            // what could not be sent is left to its leases.
+            if (this.abandoned) break;
             failures += 1;
             await this.sleep(this.fetchBackoffMs(failures));
           }
