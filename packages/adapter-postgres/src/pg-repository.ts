@@ -64,6 +64,7 @@ import { explainPlan } from './pg-explain.js';
 import { takenQuery } from './pg-indexes.js';
 import { compileAfter, compileFilter, compileOrderBy, compileSql, groupValueOf, typeOf } from './pg-query-compiler.js';
 import type { PgQueryable } from './pg-session.js';
+import { queryPrepared } from './pg-statements.js';
 
 /** A transaction of `backend.transaction()`, as its repositories use it. */
 export interface PgRepositoryTransaction extends PgTransactionContext {
@@ -112,6 +113,9 @@ const META_COLUMNS =
 
 /** How often a write that lost a race with a concurrent one (outside a transaction) is tried again. */
 const RACE_ATTEMPTS = 20;
+
+/** How many of an update's tries (outside a transaction) are optimistic before it locks the row. */
+const OPTIMISTIC_ATTEMPTS = 3;
 
 function entryOf<T>(document: T, row: RowMeta): Entry<T> {
   return {
@@ -162,7 +166,15 @@ class Run {
     return this.client !== undefined;
   }
 
-  query<R extends object>(text: string, values?: readonly unknown[]): Promise<R[]> {
+  /** A statement whose text is one of a fixed few per collection: prepared by name on the pool. */
+  query<R extends object>(text: string, values: readonly unknown[] = []): Promise<R[]> {
+    return this.client === undefined
+      ? queryPrepared<R>(this.backend.session, text, values, { collection: this.collection })
+      : this.client.query<R>(text, values);
+  }
+
+  /** A statement compiled from a filter: its texts vary without bound, so it is never prepared by name. */
+  queryCompiled<R extends object>(text: string, values: readonly unknown[]): Promise<R[]> {
     return this.client === undefined
       ? this.backend.session.query<R>(text, values, { collection: this.collection })
       : this.client.query<R>(text, values);
@@ -399,7 +411,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
 
   private async select(run: Run, prepared: PreparedQuery, limit: number | undefined): Promise<Row[]> {
     const statement = compileSql(this.selectQuery(run.state.table, prepared, limit));
-    return run.query<Row>(statement.sql, statement.parameters);
+    return run.queryCompiled<Row>(statement.sql, statement.parameters);
   }
 
   /** One page: `limit + 1` rows tell whether another page follows. */
@@ -457,7 +469,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
     return this.operation(options, 'count', async (run) => {
       const condition = isMatchAll(filter) ? sql`` : sql` WHERE ${compileFilter(filter)}`;
       const statement = compileSql(sql`SELECT count(*)::float8 AS n FROM ${sql.raw(run.state.table)}${condition}`);
-      const [row] = await run.query<{ n: number }>(statement.sql, statement.parameters);
+      const [row] = await run.queryCompiled<{ n: number }>(statement.sql, statement.parameters);
       return row?.n ?? 0;
     });
   }
@@ -470,7 +482,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
       const statement = compileSql(
         sql`SELECT ${typeOf(path)} AS type, ${groupValueOf(path)}::text AS value, count(*)::float8 AS n FROM ${sql.raw(run.state.table)}${condition} GROUP BY 1, 2`,
       );
-      return countByGroups(await run.query<CountByRow>(statement.sql, statement.parameters));
+      return countByGroups(await run.queryCompiled<CountByRow>(statement.sql, statement.parameters));
     });
   }
 
@@ -479,7 +491,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
     return this.operation(options, 'exists', async (run) => {
       const condition = isMatchAll(filter) ? sql`` : sql` WHERE ${compileFilter(filter)}`;
       const statement = compileSql(sql`SELECT 1 FROM ${sql.raw(run.state.table)}${condition} LIMIT 1`);
-      return (await run.query(statement.sql, statement.parameters)).length > 0;
+      return (await run.queryCompiled(statement.sql, statement.parameters)).length > 0;
     });
   }
 
@@ -487,7 +499,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
     const prepared = prepareQuery(query);
     return this.operation(options, 'explain', async (run) => {
       const statement = compileSql(this.selectQuery(run.state.table, prepared, prepared.limit));
-      const [row] = await run.query<Record<string, unknown>>(
+      const [row] = await run.queryCompiled<Record<string, unknown>>(
         `EXPLAIN (FORMAT JSON) ${statement.sql}`,
         statement.parameters,
       );
@@ -606,14 +618,19 @@ export class PgRepository<T extends Document> implements Repository<T> {
     const prepared = prepareUpdate(this.name, id, update, options, this.maxBytes);
     return this.operation(options, 'update', async (run) => {
       for (let attempt = 1; ; attempt++) {
-        let attempted: { document: T; created: boolean } | undefined;
-        let written: { document: T; meta: RowMeta } | null;
+        // Outside a transaction the first tries are optimistic: a plain read,
+        // then one write conditional on the version read (two statements, no
+        // BEGIN or COMMIT); a write that lost a race reads again. Later tries
+        // read FOR UPDATE in a transaction, so a document many writers update
+        // at once still gets every update in. In a transaction, always FOR
+        // UPDATE: the row stays locked until the commit either way.
+        const optimistic = !run.inTransaction && attempt <= OPTIMISTIC_ATTEMPTS;
+        let attempted: T | undefined;
+        let written: { document: T; meta: RowMeta } | null | undefined;
         try {
-          // The read (locking the row), the `where` check and the write are one
-          // atomic step: no other writer, in any process, gets between them.
-          written = await run.atomic(async (client) => {
-            const [row] = await client.query<Row>(
-              `SELECT ${ROW_COLUMNS} FROM ${run.state.table} WHERE id = $1 FOR UPDATE`,
+          const step = async (client: PgQueryable) => {
+            const [row] = await client.query<{ data: string; version: number }>(
+              `SELECT data::text AS data, version FROM ${run.state.table} WHERE id = $1${optimistic ? '' : ' FOR UPDATE'}`,
               [id],
             );
             const stored = row === undefined ? undefined : decode<T>(row.data);
@@ -621,25 +638,28 @@ export class PgRepository<T extends Document> implements Repository<T> {
             if (plan.kind === 'unmatched') return null;
             let next = copyDocument<T>(plan.document, this.name, this.maxBytes);
             if (this.schema !== undefined) next = await this.validated(next);
-            attempted = { document: next, created: row === undefined };
+            attempted = next;
             const now = new Date();
+            // The write checks the version read: undefined when another writer got in between (optimistic only).
             const meta =
               row === undefined
                 ? await this.insertRow(client, run.state.table, next, now)
                 : await this.updateRow(client, run.state.table, next, row.version, now);
-            if (meta === undefined) throw new Error('PostgreSQL lost a row locked FOR UPDATE');
-            return { document: next, meta };
-          });
+            if (meta === undefined && !optimistic) throw new Error('PostgreSQL lost a row locked FOR UPDATE');
+            return meta === undefined ? undefined : { document: next, meta };
+          };
+          written = optimistic ? await step(run) : await run.atomic(step);
         } catch (error) {
           if (attempted === undefined) throw error;
           // An upsert's document was created concurrently since the read: the update now applies to it.
           if (error instanceof Taken && !run.inTransaction && attempt < RACE_ATTEMPTS) {
             if ((await this.storedVersion(run, id)) !== undefined) continue;
           }
-          const mapped = await this.mapRefusal(run, error, attempted.document, false);
+          const mapped = await this.mapRefusal(run, error, attempted, false);
           if (isBerthError(mapped, 'CONFLICT') && !run.inTransaction && attempt < RACE_ATTEMPTS) continue;
           throw mapped;
         }
+        if (written === undefined) continue;
         if (written === null) return null;
         return entry ? entryOf(written.document, written.meta) : written.document;
       }
@@ -815,7 +835,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
       const statement = compileSql(
         sql`WITH deleted AS (DELETE FROM ${sql.raw(run.state.table)}${condition} RETURNING 1) SELECT count(*)::float8 AS n FROM deleted`,
       );
-      const [row] = await run.query<{ n: number }>(statement.sql, statement.parameters);
+      const [row] = await run.queryCompiled<{ n: number }>(statement.sql, statement.parameters);
       return row?.n ?? 0;
     });
   }
