@@ -431,6 +431,32 @@ describe('transactions', () => {
     expect(await counters.get('c')).toStrictEqual({ id: 'c', n: 21 });
   });
 
+  it('an insert of an id a single write inserted after the transaction found it missing is a retryable CONFLICT; run again, it finds the document', async () => {
+    const items = backend.repository<Item>('items');
+    await items.insert({ id: 'seed' });
+    let runs = 0;
+    const insertIfMissing = (retries: number) =>
+      backend.transaction(
+        async (tx) => {
+          runs += 1;
+          const inside = tx.repository<Item>('items');
+          const existing = await inside.get('x');
+          // Only the first run is overtaken by the insert outside the transaction.
+          if (runs === 1) await items.insert({ id: 'x', name: 'outside' });
+          if (existing === null) await inside.insert({ id: 'x', name: 'inside' });
+        },
+        { retries },
+      );
+    const error = await expectCode(() => insertIfMissing(0), 'CONFLICT');
+    expect(error).toMatchObject({ retryable: true });
+    expect(await items.get('x')).toStrictEqual({ id: 'x', name: 'outside' });
+    await items.delete('x');
+    runs = 0;
+    await insertIfMissing(3);
+    expect(runs).toBe(2);
+    expect(await items.get('x')).toStrictEqual({ id: 'x', name: 'outside' });
+  });
+
   it('a transaction started inside the work of another is a TRANSACTION error, not a wait for itself', async () => {
     await backend.transaction(async (tx) => {
       await expectCode(() => backend.transaction(async () => undefined), 'TRANSACTION');

@@ -523,7 +523,9 @@ export class PgRepository<T extends Document> implements Repository<T> {
           return entry ? entryOf(validated, meta) : validated;
         } catch (error) {
           const mapped = await this.mapRefusal(run, error, validated, true);
-          if (!isBerthError(mapped, 'CONFLICT') || attempt >= RACE_ATTEMPTS) throw mapped;
+          // In a transaction a CONFLICT is PostgreSQL's serialization failure: the transaction is
+          // aborted, and only running it again (the caller's retries) can help.
+          if (!isBerthError(mapped, 'CONFLICT') || run.inTransaction || attempt >= RACE_ATTEMPTS) throw mapped;
         }
       }
     });
