@@ -65,6 +65,7 @@ import { takenQuery } from './pg-indexes.js';
 import { compileAfter, compileFilter, compileOrderBy, compileSql, groupValueOf, typeOf } from './pg-query-compiler.js';
 import type { PgQueryable } from './pg-session.js';
 import { queryPrepared } from './pg-statements.js';
+import { updateStatement } from './pg-update-sql.js';
 
 /** A transaction of `backend.transaction()`, as its repositories use it. */
 export interface PgRepositoryTransaction extends PgTransactionContext {
@@ -618,7 +619,14 @@ export class PgRepository<T extends Document> implements Repository<T> {
     checkIdArgument(id, this.name);
     const entry = wantsEntry(options, 'update');
     const prepared = prepareUpdate(this.name, id, update, options, this.maxBytes);
+    // Checks the option alone (a stored version equal to the expected one passes).
+    checkExpectedVersion(this.name, id, options?.expectedVersion, options);
     return this.operation(options, 'update', async (run) => {
+      // Without a schema to run or a `where` to check, most updates are one statement.
+      if (!run.inTransaction && this.schema === undefined && prepared.condition === undefined) {
+        const written = await this.updateInOneStatement(run, id, prepared.steps, options?.expectedVersion);
+        if (written !== undefined) return entry ? entryOf(written.document, written.meta) : written.document;
+      }
       for (let attempt = 1; ; attempt++) {
         // Outside a transaction the first tries are optimistic: a plain read,
         // then one write conditional on the version read (two statements, no
@@ -666,6 +674,26 @@ export class PgRepository<T extends Document> implements Repository<T> {
         return entry ? entryOf(written.document, written.meta) : written.document;
       }
     });
+  }
+
+  /** The one-statement update (see pg-update-sql.ts); undefined when it did not apply and wrote nothing. */
+  private async updateInOneStatement(
+    run: Run,
+    id: string,
+    steps: readonly UpdateStep[],
+    expectedVersion: number | undefined,
+  ): Promise<{ document: T; meta: RowMeta } | undefined> {
+    const statement = updateStatement(run.state.table, id, steps, expectedVersion, this.maxBytes, new Date());
+    if (statement === undefined) return undefined;
+    let row: Row | undefined;
+    try {
+      [row] = await run.query<Row>(statement.text, statement.values);
+    } catch (error) {
+      // A unique value taken: the general path writes the same document and names the field.
+      if (isBerthError(error, 'ALREADY_EXISTS')) return undefined;
+      throw error;
+    }
+    return row === undefined ? undefined : { document: decode<T>(row.data), meta: row };
   }
 
   async delete(id: string, options?: WriteOptions): Promise<boolean> {
