@@ -27,7 +27,7 @@ export interface UpdateStatement {
 /**
  * `update` as one `UPDATE … RETURNING`, for the steps whose result
  * PostgreSQL computes exactly as core's `applyUpdate` would: `$set` and
- * `$unset` under parents that are objects, `$inc` of a safe integer on a
+ * `$unset` under parents that are objects (not Dates), `$inc` of a safe integer on a
  * stored integer whose sum stays a safe integer. Every such condition is in
  * the WHERE clause, with the expected version and the size limit (JSONB's
  * text is never shorter than Berth's JSON, so a document it lets through
@@ -61,9 +61,11 @@ export function updateStatement(
       return undefined;
     }
     const path = `${bind(step.path)}::text[]`;
-    // `#>` and `jsonb_set` index into arrays by number where core refuses or skips: every parent must be an object.
+    // `#>` and `jsonb_set` index into arrays by number and into a Date's `{"$date": …}` where core refuses or
+    // skips: every parent must be an object that is not a Date (no other object has a `$` key).
     for (let depth = 1; depth < step.path.length; depth++) {
-      guards.push(`jsonb_typeof(data #> (${path})[1:${depth}]) = 'object'`);
+      const parent = `(data #> (${path})[1:${depth}])`;
+      guards.push(`jsonb_typeof(${parent}) = 'object' AND ${parent} -> '$date' IS NULL`);
     }
     if (step.kind === 'set') {
       data = `jsonb_set(${data}, ${path}, ${bind(stringifyDocument(step.value))}::jsonb)`;
