@@ -257,7 +257,11 @@ describe('update', () => {
         statements += 1;
         return query(...args);
       }) as typeof pool.query;
-      expect(await items.update('a', { $inc: { n: 2 }, $set: { name: 'b' } })).toStrictEqual({ id: 'a', n: 3, name: 'b' });
+      expect(await items.update('a', { $inc: { n: 2 }, $set: { name: 'b' } })).toStrictEqual({
+        id: 'a',
+        n: 3,
+        name: 'b',
+      });
       expect(statements).toBe(1);
       const entry = await items.update('a', { $unset: ['name'] }, { expectedVersion: 2, returnEntry: true });
       expect(entry.document).toStrictEqual({ id: 'a', n: 3 });
@@ -280,7 +284,10 @@ describe('update', () => {
         { id: 'b', email: 'b@example.com' },
       ]);
       // Fractions and sums past 2^53 are doubles, as in JavaScript.
-      expect(await items.update('a', { $inc: { n: 0.2, big: 2 } })).toMatchObject({ n: 0.1 + 0.2, big: 2 ** 53 - 1 + 2 });
+      expect(await items.update('a', { $inc: { n: 0.2, big: 2 } })).toMatchObject({
+        n: 0.1 + 0.2,
+        big: 2 ** 53 - 1 + 2,
+      });
       // Missing parents are created; a Date comes back a Date.
       const at = new Date('2024-05-06T07:08:09.010Z');
       expect(await items.update('a', { $inc: { 'stats.level': 1 }, $set: { at } })).toMatchObject({
