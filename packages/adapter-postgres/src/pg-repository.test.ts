@@ -316,7 +316,7 @@ describe('update', () => {
     }
   });
 
-  it('concurrent $inc of one document from two backends all apply', async () => {
+  it('concurrent $inc of one document from two backends all apply, with and without where', async () => {
     const other = new PostgresBackend({ connectionString: POSTGRES_URL, schema });
     try {
       const mine = backend.repository<Item>('counters');
@@ -326,6 +326,15 @@ describe('update', () => {
         Array.from({ length: 40 }, (_, k) => (k % 2 === 0 ? mine : theirs).update('c', { $inc: { n: 1 } })),
       );
       expect(await mine.getEntry('c')).toMatchObject({ document: { id: 'c', n: 40 }, meta: { version: 41 } });
+      // With `where`, each update reads and then writes conditional on the version read; lost races read again.
+      const conditional = { where: { n: { $gte: 0 } } } as const;
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, k) =>
+          (k % 2 === 0 ? mine : theirs).update('c', { $inc: { n: 1 } }, conditional),
+        ),
+      );
+      expect(results.every((result) => result !== null)).toBe(true);
+      expect(await mine.getEntry('c')).toMatchObject({ document: { id: 'c', n: 80 }, meta: { version: 81 } });
     } finally {
       await other.close();
     }
