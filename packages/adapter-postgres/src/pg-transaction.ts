@@ -57,6 +57,8 @@ class Turns {
  * promises those transactions all commit without retries (as SQLite and
  * memory do), and writes that serialization would refuse cannot be told
  * apart from real conflicts, so transactions of a schema take turns.
+ * The turns cost throughput: 8 concurrent read-then-update transactions on
+ * different documents commit about 3× faster unserialized (see README).
  */
 export class PgTransactions {
   private readonly turns = new Turns();
