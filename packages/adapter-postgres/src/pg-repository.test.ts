@@ -244,6 +244,103 @@ describe('bulk writes', () => {
   });
 });
 
+describe('update', () => {
+  it('an update outside a transaction, without a schema or where, is one statement', async () => {
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+    const mine = new PostgresBackend({ pool, schema });
+    try {
+      const items = mine.repository<Item>('counted');
+      await items.insert({ id: 'a', n: 1, name: 'a' });
+      let statements = 0;
+      const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+      pool.query = ((...args: unknown[]) => {
+        statements += 1;
+        return query(...args);
+      }) as typeof pool.query;
+      expect(await items.update('a', { $inc: { n: 2 }, $set: { name: 'b' } })).toStrictEqual({
+        id: 'a',
+        n: 3,
+        name: 'b',
+      });
+      expect(statements).toBe(1);
+      const entry = await items.update('a', { $unset: ['name'] }, { expectedVersion: 2, returnEntry: true });
+      expect(entry.document).toStrictEqual({ id: 'a', n: 3 });
+      expect(entry.meta.version).toBe(3);
+      expect(statements).toBe(2);
+    } finally {
+      await mine.close();
+      await pool.end();
+    }
+  });
+
+  it('updates the one statement cannot compute exactly give what core computes, and refusals write nothing', async () => {
+    const small = new PostgresBackend({ connectionString: POSTGRES_URL, schema, maxDocumentBytes: 200 });
+    try {
+      const items = small.repository<Item & Record<string, unknown>>('edges', {
+        indexes: [{ field: 'email', type: 'string', unique: true }],
+      });
+      await items.insertMany([
+        { id: 'a', n: 0.1, big: 2 ** 53 - 1, s: 'x', tags: ['t'], email: 'a@example.com' },
+        { id: 'b', email: 'b@example.com' },
+      ]);
+      // Fractions and sums past 2^53 are doubles, as in JavaScript.
+      expect(await items.update('a', { $inc: { n: 0.2, big: 2 } })).toMatchObject({
+        n: 0.1 + 0.2,
+        big: 2 ** 53 - 1 + 2,
+      });
+      // Missing parents are created; a Date comes back a Date.
+      const at = new Date('2024-05-06T07:08:09.010Z');
+      expect(await items.update('a', { $inc: { 'stats.level': 1 }, $set: { at } })).toMatchObject({
+        stats: { level: 1 },
+        at,
+      });
+      expect((await items.get('a'))?.['at']).toStrictEqual(at);
+      // Through an array: $unset skips it, $set and $inc refuse it.
+      expect(await items.update('a', { $unset: ['tags.0'] })).toMatchObject({ tags: ['t'] });
+      await expectCode(() => items.update('a', { $set: { 'tags.0': 'u' } }), 'VALIDATION');
+      await expectCode(() => items.update('a', { $inc: { s: 1 } }), 'VALIDATION');
+      // A Date is stored as {"$date": …}, an object to PostgreSQL but not a parent to core.
+      await expectCode(() => items.update('a', { $set: { 'at.x': 1 } }), 'VALIDATION');
+      expect(await items.update('a', { $unset: ['at.x'] })).toMatchObject({ at });
+      await expectCode(() => items.update('a', { $set: { s: 'y'.repeat(300) } }), 'VALIDATION');
+      await expectCode(() => items.update('a', { $inc: { n: 1 } }, { expectedVersion: 1 }), 'CONFLICT');
+      const taken = await expectCode(() => items.update('a', { $set: { email: 'b@example.com' } }), 'ALREADY_EXISTS');
+      expect(taken).toMatchObject({ field: 'email' });
+      await expectCode(() => items.update('missing', { $inc: { n: 1 } }), 'NOT_FOUND');
+      expect(await items.update('new', { $inc: { n: 1 } }, { upsert: {} })).toStrictEqual({ id: 'new', n: 1 });
+      const entry = await items.getEntry('a');
+      expect(entry?.meta.version).toBe(5);
+      expect(entry?.document).toMatchObject({ s: 'x', tags: ['t'], email: 'a@example.com', n: 0.1 + 0.2 });
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('concurrent $inc of one document from two backends all apply, with and without where', async () => {
+    const other = new PostgresBackend({ connectionString: POSTGRES_URL, schema });
+    try {
+      const mine = backend.repository<Item>('counters');
+      const theirs = other.repository<Item>('counters');
+      await mine.insert({ id: 'c', n: 0 });
+      await Promise.all(
+        Array.from({ length: 40 }, (_, k) => (k % 2 === 0 ? mine : theirs).update('c', { $inc: { n: 1 } })),
+      );
+      expect(await mine.getEntry('c')).toMatchObject({ document: { id: 'c', n: 40 }, meta: { version: 41 } });
+      // With `where`, each update reads and then writes conditional on the version read; lost races read again.
+      const conditional = { where: { n: { $gte: 0 } } } as const;
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, k) =>
+          (k % 2 === 0 ? mine : theirs).update('c', { $inc: { n: 1 } }, conditional),
+        ),
+      );
+      expect(results.every((result) => result !== null)).toBe(true);
+      expect(await mine.getEntry('c')).toMatchObject({ document: { id: 'c', n: 80 }, meta: { version: 81 } });
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('tables and indexes', () => {
   it('creates one table per collection with the decided columns, registered in _berth_collections', async () => {
     await backend.repository<Item>('items').insert({ id: 'a' });
@@ -429,6 +526,32 @@ describe('transactions', () => {
     await increment(3);
     expect(runs).toBe(2);
     expect(await counters.get('c')).toStrictEqual({ id: 'c', n: 21 });
+  });
+
+  it('an insert of an id a single write inserted after the transaction found it missing is a retryable CONFLICT; run again, it finds the document', async () => {
+    const items = backend.repository<Item>('items');
+    await items.insert({ id: 'seed' });
+    let runs = 0;
+    const insertIfMissing = (retries: number) =>
+      backend.transaction(
+        async (tx) => {
+          runs += 1;
+          const inside = tx.repository<Item>('items');
+          const existing = await inside.get('x');
+          // Only the first run is overtaken by the insert outside the transaction.
+          if (runs === 1) await items.insert({ id: 'x', name: 'outside' });
+          if (existing === null) await inside.insert({ id: 'x', name: 'inside' });
+        },
+        { retries },
+      );
+    const error = await expectCode(() => insertIfMissing(0), 'CONFLICT');
+    expect(error).toMatchObject({ retryable: true });
+    expect(await items.get('x')).toStrictEqual({ id: 'x', name: 'outside' });
+    await items.delete('x');
+    runs = 0;
+    await insertIfMissing(3);
+    expect(runs).toBe(2);
+    expect(await items.get('x')).toStrictEqual({ id: 'x', name: 'outside' });
   });
 
   it('a transaction started inside the work of another is a TRANSACTION error, not a wait for itself', async () => {

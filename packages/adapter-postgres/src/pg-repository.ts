@@ -64,6 +64,8 @@ import { explainPlan } from './pg-explain.js';
 import { takenQuery } from './pg-indexes.js';
 import { compileAfter, compileFilter, compileOrderBy, compileSql, groupValueOf, typeOf } from './pg-query-compiler.js';
 import type { PgQueryable } from './pg-session.js';
+import { queryPrepared } from './pg-statements.js';
+import { updateStatement } from './pg-update-sql.js';
 
 /** A transaction of `backend.transaction()`, as its repositories use it. */
 export interface PgRepositoryTransaction extends PgTransactionContext {
@@ -112,6 +114,9 @@ const META_COLUMNS =
 
 /** How often a write that lost a race with a concurrent one (outside a transaction) is tried again. */
 const RACE_ATTEMPTS = 20;
+
+/** How many of an update's tries (outside a transaction) are optimistic before it locks the row. */
+const OPTIMISTIC_ATTEMPTS = 3;
 
 function entryOf<T>(document: T, row: RowMeta): Entry<T> {
   return {
@@ -162,7 +167,15 @@ class Run {
     return this.client !== undefined;
   }
 
-  query<R extends object>(text: string, values?: readonly unknown[]): Promise<R[]> {
+  /** A statement whose text is one of a fixed few per collection: prepared by name on the pool. */
+  query<R extends object>(text: string, values: readonly unknown[] = []): Promise<R[]> {
+    return this.client === undefined
+      ? queryPrepared<R>(this.backend.session, text, values, { collection: this.collection })
+      : this.client.query<R>(text, values);
+  }
+
+  /** A statement compiled from a filter: its texts vary without bound, so it is never prepared by name. */
+  queryCompiled<R extends object>(text: string, values: readonly unknown[]): Promise<R[]> {
     return this.client === undefined
       ? this.backend.session.query<R>(text, values, { collection: this.collection })
       : this.client.query<R>(text, values);
@@ -388,18 +401,31 @@ export class PgRepository<T extends Document> implements Repository<T> {
   }
 
   /** The SELECT of a prepared query. */
-  private selectQuery(table: string, prepared: PreparedQuery, limit: number | undefined): RawBuilder<unknown> {
+  private selectQuery(
+    table: string,
+    prepared: PreparedQuery,
+    limit: number | undefined,
+    columns: string = ROW_COLUMNS,
+  ): RawBuilder<unknown> {
     const conditions = isMatchAll(prepared.filter) ? [] : [compileFilter(prepared.filter)];
     if (prepared.after !== undefined) conditions.push(compileAfter(prepared.sort, prepared.after));
     const where = conditions.length === 0 ? sql`` : sql` WHERE ${sql.join(conditions, sql` AND `)}`;
     const limitClause = limit === undefined ? sql`` : sql` LIMIT ${limit}`;
     const offsetClause = prepared.offset === 0 ? sql`` : sql` OFFSET ${prepared.offset}`;
-    return sql`SELECT ${sql.raw(ROW_COLUMNS)} FROM ${sql.raw(table)}${where} ORDER BY ${compileOrderBy(prepared.sort, prepared.filter)}${limitClause}${offsetClause}`;
+    return sql`SELECT ${sql.raw(columns)} FROM ${sql.raw(table)}${where} ORDER BY ${compileOrderBy(prepared.sort, prepared.filter)}${limitClause}${offsetClause}`;
   }
 
   private async select(run: Run, prepared: PreparedQuery, limit: number | undefined): Promise<Row[]> {
     const statement = compileSql(this.selectQuery(run.state.table, prepared, limit));
-    return run.query<Row>(statement.sql, statement.parameters);
+    return run.queryCompiled<Row>(statement.sql, statement.parameters);
+  }
+
+  /** The documents alone: no id, version or times to read, convert and send for each row. */
+  private async selectDocuments(run: Run, prepared: PreparedQuery): Promise<T[]> {
+    const statement = compileSql(this.selectQuery(run.state.table, prepared, prepared.limit, 'data::text AS data'));
+    return (await run.queryCompiled<{ data: string }>(statement.sql, statement.parameters)).map((row) =>
+      decode<T>(row.data),
+    );
   }
 
   /** One page: `limit + 1` rows tell whether another page follows. */
@@ -413,9 +439,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
 
   async find(query?: Query, options?: SignalOptions): Promise<T[]> {
     const prepared = prepareQuery(query);
-    return this.operation(options, 'find', async (run) =>
-      (await this.select(run, prepared, prepared.limit)).map((row) => decode<T>(row.data)),
-    );
+    return this.operation(options, 'find', (run) => this.selectDocuments(run, prepared));
   }
 
   async findPage(query?: Query, options?: SignalOptions): Promise<Page<T>> {
@@ -457,7 +481,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
     return this.operation(options, 'count', async (run) => {
       const condition = isMatchAll(filter) ? sql`` : sql` WHERE ${compileFilter(filter)}`;
       const statement = compileSql(sql`SELECT count(*)::float8 AS n FROM ${sql.raw(run.state.table)}${condition}`);
-      const [row] = await run.query<{ n: number }>(statement.sql, statement.parameters);
+      const [row] = await run.queryCompiled<{ n: number }>(statement.sql, statement.parameters);
       return row?.n ?? 0;
     });
   }
@@ -470,7 +494,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
       const statement = compileSql(
         sql`SELECT ${typeOf(path)} AS type, ${groupValueOf(path)}::text AS value, count(*)::float8 AS n FROM ${sql.raw(run.state.table)}${condition} GROUP BY 1, 2`,
       );
-      return countByGroups(await run.query<CountByRow>(statement.sql, statement.parameters));
+      return countByGroups(await run.queryCompiled<CountByRow>(statement.sql, statement.parameters));
     });
   }
 
@@ -479,7 +503,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
     return this.operation(options, 'exists', async (run) => {
       const condition = isMatchAll(filter) ? sql`` : sql` WHERE ${compileFilter(filter)}`;
       const statement = compileSql(sql`SELECT 1 FROM ${sql.raw(run.state.table)}${condition} LIMIT 1`);
-      return (await run.query(statement.sql, statement.parameters)).length > 0;
+      return (await run.queryCompiled(statement.sql, statement.parameters)).length > 0;
     });
   }
 
@@ -487,7 +511,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
     const prepared = prepareQuery(query);
     return this.operation(options, 'explain', async (run) => {
       const statement = compileSql(this.selectQuery(run.state.table, prepared, prepared.limit));
-      const [row] = await run.query<Record<string, unknown>>(
+      const [row] = await run.queryCompiled<Record<string, unknown>>(
         `EXPLAIN (FORMAT JSON) ${statement.sql}`,
         statement.parameters,
       );
@@ -511,7 +535,9 @@ export class PgRepository<T extends Document> implements Repository<T> {
           return entry ? entryOf(validated, meta) : validated;
         } catch (error) {
           const mapped = await this.mapRefusal(run, error, validated, true);
-          if (!isBerthError(mapped, 'CONFLICT') || attempt >= RACE_ATTEMPTS) throw mapped;
+          // In a transaction a CONFLICT is PostgreSQL's serialization failure: the transaction is
+          // aborted, and only running it again (the caller's retries) can help.
+          if (!isBerthError(mapped, 'CONFLICT') || run.inTransaction || attempt >= RACE_ATTEMPTS) throw mapped;
         }
       }
     });
@@ -604,16 +630,28 @@ export class PgRepository<T extends Document> implements Repository<T> {
     checkIdArgument(id, this.name);
     const entry = wantsEntry(options, 'update');
     const prepared = prepareUpdate(this.name, id, update, options, this.maxBytes);
+    // Checks the option alone (a stored version equal to the expected one passes).
+    checkExpectedVersion(this.name, id, options?.expectedVersion, options);
     return this.operation(options, 'update', async (run) => {
+      // Without a schema to run or a `where` to check, most updates are one statement.
+      if (!run.inTransaction && this.schema === undefined && prepared.condition === undefined) {
+        const written = await this.updateInOneStatement(run, id, prepared.steps, options?.expectedVersion);
+        if (written !== undefined) return entry ? entryOf(written.document, written.meta) : written.document;
+      }
       for (let attempt = 1; ; attempt++) {
-        let attempted: { document: T; created: boolean } | undefined;
-        let written: { document: T; meta: RowMeta } | null;
+        // Outside a transaction the first tries are optimistic: a plain read,
+        // then one write conditional on the version read (two statements, no
+        // BEGIN or COMMIT); a write that lost a race reads again. Later tries
+        // read FOR UPDATE in a transaction, so a document many writers update
+        // at once still gets every update in. In a transaction, always FOR
+        // UPDATE: the row stays locked until the commit either way.
+        const optimistic = !run.inTransaction && attempt <= OPTIMISTIC_ATTEMPTS;
+        let attempted: T | undefined;
+        let written: { document: T; meta: RowMeta } | null | undefined;
         try {
-          // The read (locking the row), the `where` check and the write are one
-          // atomic step: no other writer, in any process, gets between them.
-          written = await run.atomic(async (client) => {
-            const [row] = await client.query<Row>(
-              `SELECT ${ROW_COLUMNS} FROM ${run.state.table} WHERE id = $1 FOR UPDATE`,
+          const step = async (client: PgQueryable) => {
+            const [row] = await client.query<{ data: string; version: number }>(
+              `SELECT data::text AS data, version FROM ${run.state.table} WHERE id = $1${optimistic ? '' : ' FOR UPDATE'}`,
               [id],
             );
             const stored = row === undefined ? undefined : decode<T>(row.data);
@@ -621,29 +659,52 @@ export class PgRepository<T extends Document> implements Repository<T> {
             if (plan.kind === 'unmatched') return null;
             let next = copyDocument<T>(plan.document, this.name, this.maxBytes);
             if (this.schema !== undefined) next = await this.validated(next);
-            attempted = { document: next, created: row === undefined };
+            attempted = next;
             const now = new Date();
+            // The write checks the version read: undefined when another writer got in between (optimistic only).
             const meta =
               row === undefined
                 ? await this.insertRow(client, run.state.table, next, now)
                 : await this.updateRow(client, run.state.table, next, row.version, now);
-            if (meta === undefined) throw new Error('PostgreSQL lost a row locked FOR UPDATE');
-            return { document: next, meta };
-          });
+            if (meta === undefined && !optimistic) throw new Error('PostgreSQL lost a row locked FOR UPDATE');
+            return meta === undefined ? undefined : { document: next, meta };
+          };
+          written = optimistic ? await step(run) : await run.atomic(step);
         } catch (error) {
           if (attempted === undefined) throw error;
           // An upsert's document was created concurrently since the read: the update now applies to it.
           if (error instanceof Taken && !run.inTransaction && attempt < RACE_ATTEMPTS) {
             if ((await this.storedVersion(run, id)) !== undefined) continue;
           }
-          const mapped = await this.mapRefusal(run, error, attempted.document, false);
+          const mapped = await this.mapRefusal(run, error, attempted, false);
           if (isBerthError(mapped, 'CONFLICT') && !run.inTransaction && attempt < RACE_ATTEMPTS) continue;
           throw mapped;
         }
+        if (written === undefined) continue;
         if (written === null) return null;
         return entry ? entryOf(written.document, written.meta) : written.document;
       }
     });
+  }
+
+  /** The one-statement update (see pg-update-sql.ts); undefined when it did not apply and wrote nothing. */
+  private async updateInOneStatement(
+    run: Run,
+    id: string,
+    steps: readonly UpdateStep[],
+    expectedVersion: number | undefined,
+  ): Promise<{ document: T; meta: RowMeta } | undefined> {
+    const statement = updateStatement(run.state.table, id, steps, expectedVersion, this.maxBytes, new Date());
+    if (statement === undefined) return undefined;
+    let row: Row | undefined;
+    try {
+      [row] = await run.query<Row>(statement.text, statement.values);
+    } catch (error) {
+      // A unique value taken: the general path writes the same document and names the field.
+      if (isBerthError(error, 'ALREADY_EXISTS')) return undefined;
+      throw error;
+    }
+    return row === undefined ? undefined : { document: decode<T>(row.data), meta: row };
   }
 
   async delete(id: string, options?: WriteOptions): Promise<boolean> {
@@ -815,7 +876,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
       const statement = compileSql(
         sql`WITH deleted AS (DELETE FROM ${sql.raw(run.state.table)}${condition} RETURNING 1) SELECT count(*)::float8 AS n FROM deleted`,
       );
-      const [row] = await run.query<{ n: number }>(statement.sql, statement.parameters);
+      const [row] = await run.queryCompiled<{ n: number }>(statement.sql, statement.parameters);
       return row?.n ?? 0;
     });
   }
