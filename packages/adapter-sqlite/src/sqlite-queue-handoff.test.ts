@@ -1,0 +1,202 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Job, JobQueue, QueueEvent } from '@berth/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SqliteBackend } from './sqlite-backend.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-handoff-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+
+let counter = 0;
+const newFile = (): string => {
+  counter += 1;
+  return join(directory, `${counter}.db`);
+};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Counts the claims the worker makes through the queue object (settleAndClaim and dequeueMany). */
+function countClaims<T>(queue: JobQueue<T>): { readonly count: () => number } {
+  let claims = 0;
+  const settleAndClaim = queue.settleAndClaim?.bind(queue);
+  const dequeueMany = queue.dequeueMany.bind(queue);
+  Object.assign(queue, {
+    settleAndClaim: (...args: Parameters<NonNullable<JobQueue<T>['settleAndClaim']>>) => {
+      claims += 1;
+      return settleAndClaim?.(...args);
+    },
+    dequeueMany: (...args: Parameters<JobQueue<T>['dequeueMany']>) => {
+      claims += 1;
+      return dequeueMany(...args);
+    },
+  });
+  return { count: () => claims };
+}
+
+/** Waits until the worker has made a claim and found nothing (it is idle then), however loaded the machine is. */
+async function idleAfter(claims: { readonly count: () => number }, before: number): Promise<void> {
+  while (claims.count() <= before) await sleep(5);
+  // The empty claim's answer comes back within turns, not within a poll (60 s here).
+  await sleep(50);
+}
+
+describe('SqliteJobQueue hand-off to an idle worker', () => {
+  it('an enqueue leases the job for an idle worker of this process in its own commit: no claim of the worker in between', async () => {
+    await using backend = new SqliteBackend({ filename: newFile() });
+    const queue = backend.queue<{ n: number }>('handoff');
+    const claims = countClaims(queue);
+    const started: { job: Job<{ n: number }>; claimsSoFar: number }[] = [];
+    let resolveStarted: () => void = () => {};
+    const worker = queue.work(
+      (job) => {
+        started.push({ job, claimsSoFar: claims.count() });
+        resolveStarted();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await idleAfter(claims, 0);
+      const before = claims.count();
+      const startedNow = new Promise<void>((resolve) => {
+        resolveStarted = resolve;
+      });
+      const [result] = await queue.enqueueMany([{ payload: { n: 1 } }]);
+      await startedNow;
+      expect(started).toHaveLength(1);
+      expect(started[0]?.job.id).toBe(result?.id);
+      expect(started[0]?.job.attempts).toBe(1);
+      // Without the hand-off the worker is woken and claims the job itself: one claim more.
+      expect(started[0]?.claimsSoFar).toBe(before);
+    } finally {
+      await worker.close();
+    }
+    expect(await queue.stats()).toStrictEqual({ waiting: 0, active: 0, completed: 1, dead: 0, cancelled: 0 });
+  });
+
+  it('the idle worker gets the queue’s next job: an older ready job from another connection goes first, the new one after', async () => {
+    const file = newFile();
+    await using backend = new SqliteBackend({ filename: file });
+    await using other = new SqliteBackend({ filename: file });
+    const queue = backend.queue<{ n: number }>('fifo');
+    const claims = countClaims(queue);
+    const order: number[] = [];
+    let finished: () => void = () => {};
+    const allDone = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    const worker = queue.work(
+      (job) => {
+        order.push(job.payload.n);
+        if (order.length === 3) finished();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await idleAfter(claims, 0);
+      // Another process's enqueues do not wake this worker: the jobs wait, ready, until something claims.
+      await other.queue<{ n: number }>('fifo').enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 } }]);
+      await queue.enqueue({ n: 3 });
+      await allDone;
+    } finally {
+      await worker.close();
+    }
+    expect(order).toStrictEqual([1, 2, 3]);
+  });
+
+  it('a higher-priority ready job is handed over before the new one, and the new one still runs', async () => {
+    const file = newFile();
+    await using backend = new SqliteBackend({ filename: file });
+    await using other = new SqliteBackend({ filename: file });
+    const queue = backend.queue<{ n: number }>('priority');
+    const claims = countClaims(queue);
+    const order: number[] = [];
+    let finished: () => void = () => {};
+    const allDone = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    const worker = queue.work(
+      (job) => {
+        order.push(job.payload.n);
+        if (order.length === 2) finished();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await idleAfter(claims, 0);
+      await other.queue<{ n: number }>('priority').enqueue({ n: 1 }, { priority: 5 });
+      await queue.enqueue({ n: 2 }, { priority: 1 });
+      await allDone;
+    } finally {
+      await worker.close();
+    }
+    expect(order).toStrictEqual([1, 2]);
+  });
+
+  it('events come in order (enqueued, started, completed) and a delayed job is not handed over before it is due', async () => {
+    await using backend = new SqliteBackend({ filename: newFile() });
+    const queue = backend.queue<{ n: number }>('events');
+    const claims = countClaims(queue);
+    const events: QueueEvent[] = [];
+    const unsubscribe = queue.subscribe((event) => {
+      events.push(event);
+    });
+    let finished: () => void = () => {};
+    const done = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    const seen: number[] = [];
+    const worker = queue.work(
+      (job) => {
+        seen.push(job.payload.n);
+        finished();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await idleAfter(claims, 0);
+      const [later] = await queue.enqueueMany([{ payload: { n: 1 }, delayMs: 60_000 }]);
+      const [now] = await queue.enqueueMany([{ payload: { n: 2 } }]);
+      await done;
+      // Let the completion commit.
+      while (!events.some((event) => event.type === 'completed')) await sleep(5);
+      expect(seen).toStrictEqual([2]);
+      expect((await queue.get(later?.id as string))?.state).toBe('waiting');
+      const ofNow = events.filter((event) => event.jobId === now?.id).map((event) => event.type);
+      expect(ofNow).toStrictEqual(['enqueued', 'started', 'completed']);
+    } finally {
+      unsubscribe();
+      await worker.close();
+    }
+    expect(await queue.stats()).toStrictEqual({ waiting: 1, active: 0, completed: 1, dead: 0, cancelled: 0 });
+  });
+
+  it('an enqueue inside transaction() hands nothing over before the commit', async () => {
+    await using backend = new SqliteBackend({ filename: newFile() });
+    const queue = backend.queue<{ n: number }>('tx');
+    const claims = countClaims(queue);
+    const seen: number[] = [];
+    let finished: () => void = () => {};
+    const done = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    const worker = queue.work(
+      (job) => {
+        seen.push(job.payload.n);
+        finished();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await idleAfter(claims, 0);
+      await backend.transaction(async (tx) => {
+        await tx.queue<{ n: number }>('tx').enqueue({ n: 1 });
+        // Still inside the transaction: no handler has run.
+        expect(seen).toStrictEqual([]);
+      });
+      await done;
+      expect(seen).toStrictEqual([1]);
+    } finally {
+      await worker.close();
+    }
+  });
+});
