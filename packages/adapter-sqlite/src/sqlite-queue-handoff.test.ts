@@ -161,7 +161,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
       while (!events.some((event) => event.type === 'completed')) await sleep(5);
       expect(seen).toStrictEqual([2]);
       expect((await queue.get(later?.id as string))?.state).toBe('waiting');
-      const ofNow = events.filter((event) => event.jobId === now?.id).map((event) => event.type);
+      const ofNow = events.filter((event) => 'jobId' in event && event.jobId === now?.id).map((event) => event.type);
       expect(ofNow).toStrictEqual(['enqueued', 'started', 'completed']);
     } finally {
       unsubscribe();
