@@ -151,4 +151,33 @@ describe('the shared worker', () => {
     await worker.close();
     expect(idle).toBeUndefined();
   });
+
+  it('releases jobs handed over after it closed instead of running or keeping them', async () => {
+    const released: string[] = [];
+    const queue = {
+      name: 'late',
+      dequeueMany: async () => [],
+      release: async (lease: Lease<string>) => {
+        released.push(lease.job.id);
+      },
+    } as unknown as JobQueue<string>;
+    let idle: IdleWorker | undefined;
+    const notifier = { onJobAvailable: () => () => {}, onIdle: (worker: IdleWorker) => ((idle = worker), () => {}) };
+    const started: string[] = [];
+    const worker = startWorker(queue, (job) => void started.push(job.id), { pollIntervalMs: 60_000 }, notifier);
+    while (idle === undefined) await sleep(5);
+    const offered = idle;
+    await worker.close();
+    // An adapter that hands over late: the worker has closed in between.
+    offered.take([
+      {
+        job: { id: 'late', queue: 'late', payload: 'x', attempts: 1, leaseMs: 30_000 },
+        token: 't',
+        expiresAt: new Date(Date.now() + 30_000),
+      } as unknown as Lease<unknown>,
+    ]);
+    while (released.length === 0) await sleep(5);
+    expect(started).toStrictEqual([]);
+    expect(released).toStrictEqual(['late']);
+  });
 });

@@ -220,7 +220,9 @@ class QueueWorker<T> implements Worker {
       take: (leases) => {
         this.wake();
         this.hold(leases as readonly Lease<T>[]);
-        this.startHandlers();
+        // Handed over late, to a worker closing (or closed) since: released like prefetched jobs.
+        if (this.closing) void this.releasePrefetched();
+        else this.startHandlers();
       },
     };
   }
