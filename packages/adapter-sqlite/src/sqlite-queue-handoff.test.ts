@@ -1,12 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Job, JobQueue, QueueEvent } from '@berth/core';
-import { afterAll, describe, expect, it } from 'vitest';
+import type { IdleWorker, Job, JobQueue, QueueEvent } from '@berth/core';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { SqliteBackend } from './sqlite-backend.js';
+import { SqliteQueueNotifier } from './sqlite-queue-notifier.js';
 
 const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-handoff-'));
 afterAll(() => rmSync(directory, { recursive: true, force: true }));
+afterEach(() => vi.restoreAllMocks());
 
 let counter = 0;
 const newFile = (): string => {
@@ -33,11 +35,26 @@ function countClaims<T>(queue: JobQueue<T>): { readonly count: () => number } {
   return { count: () => claims };
 }
 
-/** Waits until the worker has made a claim and found nothing (it is idle then), however loaded the machine is. */
-async function idleAfter(claims: { readonly count: () => number }, before: number): Promise<void> {
-  while (claims.count() <= before) await sleep(5);
-  // The empty claim's answer comes back within turns, not within a poll (60 s here).
-  await sleep(50);
+/** Watches the offers idle workers make to their notifier; `idle()` waits until one is open. */
+function watchIdle(): { readonly idle: () => Promise<void> } {
+  let open = 0;
+  const onIdle = SqliteQueueNotifier.prototype.onIdle;
+  vi.spyOn(SqliteQueueNotifier.prototype, 'onIdle').mockImplementation(function (
+    this: SqliteQueueNotifier,
+    worker: IdleWorker,
+  ) {
+    open += 1;
+    const withdraw = onIdle.call(this, worker);
+    return () => {
+      open -= 1;
+      withdraw();
+    };
+  });
+  return {
+    idle: async () => {
+      while (open === 0) await sleep(5);
+    },
+  };
 }
 
 describe('SqliteJobQueue hand-off to an idle worker', () => {
@@ -45,6 +62,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
     await using backend = new SqliteBackend({ filename: newFile() });
     const queue = backend.queue<{ n: number }>('handoff');
     const claims = countClaims(queue);
+    const watch = watchIdle();
     const started: { job: Job<{ n: number }>; claimsSoFar: number }[] = [];
     let resolveStarted: () => void = () => {};
     const worker = queue.work(
@@ -55,7 +73,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
       { pollIntervalMs: 60_000 },
     );
     try {
-      await idleAfter(claims, 0);
+      await watch.idle();
       const before = claims.count();
       const startedNow = new Promise<void>((resolve) => {
         resolveStarted = resolve;
@@ -78,7 +96,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
     await using backend = new SqliteBackend({ filename: file });
     await using other = new SqliteBackend({ filename: file });
     const queue = backend.queue<{ n: number }>('fifo');
-    const claims = countClaims(queue);
+    const watch = watchIdle();
     const order: number[] = [];
     let finished: () => void = () => {};
     const allDone = new Promise<void>((resolve) => {
@@ -92,7 +110,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
       { pollIntervalMs: 60_000 },
     );
     try {
-      await idleAfter(claims, 0);
+      await watch.idle();
       // Another process's enqueues do not wake this worker: the jobs wait, ready, until something claims.
       await other.queue<{ n: number }>('fifo').enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 } }]);
       await queue.enqueue({ n: 3 });
@@ -108,7 +126,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
     await using backend = new SqliteBackend({ filename: file });
     await using other = new SqliteBackend({ filename: file });
     const queue = backend.queue<{ n: number }>('priority');
-    const claims = countClaims(queue);
+    const watch = watchIdle();
     const order: number[] = [];
     let finished: () => void = () => {};
     const allDone = new Promise<void>((resolve) => {
@@ -122,7 +140,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
       { pollIntervalMs: 60_000 },
     );
     try {
-      await idleAfter(claims, 0);
+      await watch.idle();
       await other.queue<{ n: number }>('priority').enqueue({ n: 1 }, { priority: 5 });
       await queue.enqueue({ n: 2 }, { priority: 1 });
       await allDone;
@@ -135,7 +153,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
   it('events come in order (enqueued, started, completed) and a delayed job is not handed over before it is due', async () => {
     await using backend = new SqliteBackend({ filename: newFile() });
     const queue = backend.queue<{ n: number }>('events');
-    const claims = countClaims(queue);
+    const watch = watchIdle();
     const events: QueueEvent[] = [];
     const unsubscribe = queue.subscribe((event) => {
       events.push(event);
@@ -153,7 +171,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
       { pollIntervalMs: 60_000 },
     );
     try {
-      await idleAfter(claims, 0);
+      await watch.idle();
       const [later] = await queue.enqueueMany([{ payload: { n: 1 }, delayMs: 60_000 }]);
       const [now] = await queue.enqueueMany([{ payload: { n: 2 } }]);
       await done;
@@ -173,7 +191,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
   it('an enqueue inside transaction() hands nothing over before the commit', async () => {
     await using backend = new SqliteBackend({ filename: newFile() });
     const queue = backend.queue<{ n: number }>('tx');
-    const claims = countClaims(queue);
+    const watch = watchIdle();
     const seen: number[] = [];
     let finished: () => void = () => {};
     const done = new Promise<void>((resolve) => {
@@ -187,7 +205,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
       { pollIntervalMs: 60_000 },
     );
     try {
-      await idleAfter(claims, 0);
+      await watch.idle();
       await backend.transaction(async (tx) => {
         await tx.queue<{ n: number }>('tx').enqueue({ n: 1 });
         // Still inside the transaction: no handler has run.

@@ -162,7 +162,13 @@ describe('the shared worker', () => {
       },
     } as unknown as JobQueue<string>;
     let idle: IdleWorker | undefined;
-    const notifier = { onJobAvailable: () => () => {}, onIdle: (worker: IdleWorker) => ((idle = worker), () => {}) };
+    const notifier = {
+      onJobAvailable: () => () => {},
+      onIdle: (worker: IdleWorker) => {
+        idle = worker;
+        return () => {};
+      },
+    };
     const started: string[] = [];
     const worker = startWorker(queue, (job) => void started.push(job.id), { pollIntervalMs: 60_000 }, notifier);
     while (idle === undefined) await sleep(5);
