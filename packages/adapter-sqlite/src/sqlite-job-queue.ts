@@ -10,6 +10,7 @@ import {
   type EnqueueResult,
   type FailOptions,
   generateId,
+  type IdleWorker,
   type Job,
   type JobError,
   type JobEventListener,
@@ -150,6 +151,15 @@ interface Claimed {
 }
 
 const NOTHING_CLAIMED: Claimed = { now: 0, expired: [], rows: [] };
+
+/** What an enqueue wrote: its results, and what a hand-off to an idle worker already did. */
+interface Enqueued {
+  readonly results: EnqueueResult[];
+  /** The `enqueued` events are emitted. */
+  readonly emitted: boolean;
+  /** Every new job due now is leased to an idle worker: nothing to wake for them. */
+  readonly handedOff: boolean;
+}
 
 interface SettledAndClaimed {
   readonly applied: readonly (Settled | BerthError)[];
@@ -316,14 +326,48 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       transaction.afterCommit(() => this.emitEnqueued(prepared, results));
       return results;
     }
-    const results = await this.hub.exclusive((free) => {
-      this.hub.flush(free);
-      return this.hub.immediate(free, () => this.insertAll(free, prepared, Date.now()));
-    });
     const notifier = this.hub.notifier(this.name);
-    this.announce(prepared, results, (runAt) => notifier.dueAt(runAt));
-    this.emitEnqueued(prepared, results);
+    const { results, emitted, handedOff } = await this.hub.exclusive((free): Enqueued => {
+      this.hub.flush(free);
+      const idle = notifier.idleWorker();
+      if (idle !== undefined) return this.handOff(free, prepared, idle);
+      const results = this.hub.immediate(free, () => this.insertAll(free, prepared, Date.now()));
+      return { results, emitted: false, handedOff: false };
+    });
+    // Jobs due now that an idle worker already holds need no wake-up; later ones still do.
+    this.announce(prepared, results, (runAt) => notifier.dueAt(runAt), handedOff);
+    if (!emitted) this.emitEnqueued(prepared, results);
     return results;
+  }
+
+  /**
+   * Enqueues and, in the same IMMEDIATE transaction, leases due jobs for a
+   * worker of this process that waits idle, so its handler starts without a
+   * second transaction or a wake-up. The lease is the claim a fetch makes
+   * (expired leases settled first, then delivery order), so the worker gets
+   * the queue's next jobs: the new ones only when no older job is ready.
+   * After the commit: `enqueued`, then `started`, then the worker takes the jobs.
+   */
+  private handOff(connection: SqliteConnection, prepared: readonly PreparedJob[], worker: IdleWorker): Enqueued {
+    let claimed = NOTHING_CLAIMED;
+    const due: string[] = [];
+    const results = this.hub.immediate(connection, () => {
+      const now = Date.now();
+      const inserted = this.insertAll(connection, prepared, now);
+      inserted.forEach((result, index) => {
+        if (!result.deduplicated && (prepared[index]?.options.runAt.getTime() ?? now) <= now) due.push(result.id);
+      });
+      if (due.length > 0) {
+        claimed = this.claim(connection, now, Math.min(due.length, worker.capacity), worker.leaseMs ?? null);
+      }
+      return inserted;
+    });
+    this.emitEnqueued(prepared, results);
+    const leases = this.leasesOf(claimed);
+    if (leases.length > 0) worker.take(leases);
+    // An older ready job may have been leased instead of a new one: then the new one still needs its wake-up.
+    const leased = new Set(leases.map((lease) => lease.job.id));
+    return { results, emitted: true, handedOff: due.every((id) => leased.has(id)) };
   }
 
   /** `enqueued` for each new job (a deduplicated enqueue stored nothing). */
@@ -338,8 +382,13 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     });
   }
 
-  /** Tells `wake` when each new job falls due (once for all the jobs due now). */
-  private announce(prepared: readonly PreparedJob[], results: readonly EnqueueResult[], wake: (runAt: number) => void) {
+  /** Tells `wake` when each new job falls due (once for all the jobs due now, unless `dueNowTaken`). */
+  private announce(
+    prepared: readonly PreparedJob[],
+    results: readonly EnqueueResult[],
+    wake: (runAt: number) => void,
+    dueNowTaken = false,
+  ) {
     const now = Date.now();
     let dueNow = false;
     results.forEach((result, index) => {
@@ -348,7 +397,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       if (runAt <= now) dueNow = true;
       else wake(runAt);
     });
-    if (dueNow) wake(now);
+    if (dueNow && !dueNowTaken) wake(now);
   }
 
   async dequeue(options?: DequeueOptions): Promise<Lease<T> | null> {

@@ -1,4 +1,4 @@
-import type { JobNotifier } from '@berth/core';
+import type { IdleWorker, JobNotifier } from '@berth/core';
 
 /** A min-heap of times, for the wake-ups a notifier has scheduled. */
 class TimeHeap {
@@ -57,6 +57,8 @@ class TimeHeap {
  */
 export class SqliteQueueNotifier implements JobNotifier {
   private readonly listeners = new Set<() => void>();
+  /** Workers of this process waiting for a job, oldest wait first. */
+  private readonly idle = new Set<IdleWorker>();
   private readonly due = new TimeHeap();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -74,6 +76,19 @@ export class SqliteQueueNotifier implements JobNotifier {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) this.reset();
     };
+  }
+
+  onIdle(worker: IdleWorker): () => void {
+    this.idle.add(worker);
+    return () => {
+      this.idle.delete(worker);
+    };
+  }
+
+  /** A worker waiting for a job (the longest waiting), without taking it off the list. */
+  idleWorker(): IdleWorker | undefined {
+    for (const worker of this.idle) if (worker.capacity > 0) return worker;
+    return undefined;
   }
 
   /** Jobs may be due now (an enqueue, release or retry committed). */
@@ -105,6 +120,7 @@ export class SqliteQueueNotifier implements JobNotifier {
   close(): void {
     this.reset();
     this.listeners.clear();
+    this.idle.clear();
   }
 
   private reset(): void {

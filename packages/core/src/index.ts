@@ -61,7 +61,7 @@ export {
   type SubscribeOptions,
 } from './queue/job-events.js';
 export type * from './queue/job-queue.js';
-export { type JobNotifier, startWorker } from './queue/job-worker.js';
+export { type IdleWorker, type JobNotifier, startWorker } from './queue/job-worker.js';
 export type * from './queue/schedule.js';
 export type * from './repository/repository.js';
 export type * from './values/document.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectionError } from '../errors.js';
+import type { Lease } from './job.js';
 import type { JobQueue } from './job-queue.js';
-import { startWorker } from './job-worker.js';
+import { type IdleWorker, startWorker } from './job-worker.js';
 
 // A stand-in queue whose fetches always fail: enough to test how the shared
 // worker paces itself. The behaviour on real backends (a closed one stops the
@@ -124,5 +125,96 @@ describe('the shared worker', () => {
     expect(outcome).toBe('closed');
     // The completion was tried again, not given up at once.
     expect(calls).toBeGreaterThan(2);
+  });
+
+  it('offers itself to the notifier while idle; jobs handed over start at once, and close withdraws the offer', async () => {
+    let fetches = 0;
+    const completed: string[] = [];
+    const queue = {
+      name: 'idle',
+      dequeueMany: async () => {
+        fetches += 1;
+        return [];
+      },
+      complete: async (lease: Lease<string>) => {
+        completed.push(lease.job.id);
+      },
+    } as unknown as JobQueue<string>;
+    let idle: IdleWorker | undefined;
+    let withdrawn = 0;
+    const notifier = {
+      onJobAvailable: () => () => {},
+      onIdle: (worker: IdleWorker) => {
+        idle = worker;
+        return () => {
+          withdrawn += 1;
+          idle = undefined;
+        };
+      },
+    };
+    const started: { id: string; fetches: number }[] = [];
+    const worker = startWorker(
+      queue,
+      (job) => void started.push({ id: job.id, fetches }),
+      {
+        concurrency: 3,
+        pollIntervalMs: 60_000,
+      },
+      notifier,
+    );
+    while (idle === undefined) await sleep(5);
+    expect(idle.capacity).toBe(3);
+    expect(idle.leaseMs).toBeUndefined();
+    const fetchesBefore = fetches;
+    const lease = {
+      job: { id: 'j1', queue: 'idle', payload: 'x', attempts: 1, leaseMs: 30_000 },
+      token: 't1',
+      expiresAt: new Date(Date.now() + 30_000),
+    } as unknown as Lease<unknown>;
+    idle.take([lease]);
+    // Started within take(), before any fetch; the offer ended with it.
+    expect(started).toStrictEqual([{ id: 'j1', fetches: fetchesBefore }]);
+    expect(withdrawn).toBe(1);
+    while (completed.length === 0) await sleep(5);
+    expect(completed).toStrictEqual(['j1']);
+    // Idle again after the fetch that follows: offered again, then withdrawn by close().
+    while (idle === undefined) await sleep(5);
+    await worker.close();
+    expect(idle).toBeUndefined();
+  });
+
+  it('releases jobs handed over after it closed instead of running or keeping them', async () => {
+    const released: string[] = [];
+    const queue = {
+      name: 'late',
+      dequeueMany: async () => [],
+      release: async (lease: Lease<string>) => {
+        released.push(lease.job.id);
+      },
+    } as unknown as JobQueue<string>;
+    let idle: IdleWorker | undefined;
+    const notifier = {
+      onJobAvailable: () => () => {},
+      onIdle: (worker: IdleWorker) => {
+        idle = worker;
+        return () => {};
+      },
+    };
+    const started: string[] = [];
+    const worker = startWorker(queue, (job) => void started.push(job.id), { pollIntervalMs: 60_000 }, notifier);
+    while (idle === undefined) await sleep(5);
+    const offered = idle;
+    await worker.close();
+    // An adapter that hands over late: the worker has closed in between.
+    offered.take([
+      {
+        job: { id: 'late', queue: 'late', payload: 'x', attempts: 1, leaseMs: 30_000 },
+        token: 't',
+        expiresAt: new Date(Date.now() + 30_000),
+      } as unknown as Lease<unknown>,
+    ]);
+    while (released.length === 0) await sleep(5);
+    expect(started).toStrictEqual([]);
+    expect(released).toStrictEqual(['late']);
   });
 });

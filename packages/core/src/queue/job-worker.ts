@@ -10,6 +10,24 @@ import { WORKER_OBSERVER, type WorkerObserver } from './worker-observer.js';
 export interface JobNotifier {
   /** Calls `listener` when a job may have become due; returns the unsubscribe function. */
   onJobAvailable(listener: () => void): () => void;
+  /**
+   * Optional: the worker is idle (waiting for a job, with free slots) until
+   * the returned function is called. While it is, the adapter may lease jobs
+   * for it inside a write of its own that makes jobs due (an enqueue in this
+   * process), with the claim a fetch would make, and hand them over at once
+   * with `worker.take`: no second transaction, no wake-up delay.
+   */
+  onIdle?(worker: IdleWorker): () => void;
+}
+
+/** A worker waiting for jobs, as its notifier sees it (see `JobNotifier.onIdle`). */
+export interface IdleWorker {
+  /** Jobs it would claim now. */
+  readonly capacity: number;
+  /** The lease it claims with (`undefined`: each job's own `leaseMs`). */
+  readonly leaseMs: number | undefined;
+  /** Takes jobs leased for it (after their claim committed); it is no longer idle then. */
+  take(leases: readonly Lease<unknown>[]): void;
 }
 
 /** Leases of prefetched jobs stay short, so a crashed worker does not sit on them. */
@@ -110,6 +128,7 @@ class QueueWorker<T> implements Worker {
   private drained: (() => void) | undefined;
   private readonly queue: JobQueue<T>;
   private readonly observer: WorkerObserver | undefined;
+  private readonly notifier: JobNotifier | undefined;
 
   constructor(
     queue: JobQueue<T>,
@@ -128,6 +147,8 @@ class QueueWorker<T> implements Worker {
     this.observer = (options as ObservedWorkerOptions)[WORKER_OBSERVER];
     this.queue = this.observer === undefined ? queue : this.observer.wrap(queue);
     this.batched = typeof this.queue.settleAndClaim === 'function';
+    // An instrumented worker sees every claim go through its wrapped queue: no hand-off bypasses it.
+    this.notifier = this.observer === undefined ? notifier : undefined;
     this.unsubscribe = notifier?.onJobAvailable(() => this.jobAvailable());
     options.signal?.addEventListener('abort', () => void this.close(), { once: true });
     this.loopDone = this.loop();
@@ -170,19 +191,40 @@ class QueueWorker<T> implements Worker {
     wakeUp?.();
   }
 
-  /** Waits for `ms`, or without a timer (`undefined`: every slot is busy, and a finishing job wakes the loop). */
-  private sleep(ms: number | undefined): Promise<void> {
+  /**
+   * Waits for `ms`, or without a timer (`undefined`: every slot is busy, and
+   * a finishing job wakes the loop). An `idle` wait (the poll) offers the
+   * worker to the notifier for a hand-off until it wakes.
+   */
+  private sleep(ms: number | undefined, idle = false): Promise<void> {
     if (this.missedWakeUp) {
       this.missedWakeUp = false;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
       const timer = ms === undefined ? undefined : setTimeout(() => this.wake(), ms);
+      const notIdle = idle ? this.notifier?.onIdle?.(this.idleWorker()) : undefined;
       this.wakeUp = () => {
         clearTimeout(timer);
+        notIdle?.();
         resolve();
       };
     });
+  }
+
+  /** This worker as an idle notifier sees it: leases handed over start at once, and the loop fetches again. */
+  private idleWorker(): IdleWorker {
+    return {
+      capacity: this.freeCapacity(),
+      leaseMs: this.claimLeaseMs(),
+      take: (leases) => {
+        this.wake();
+        this.hold(leases as readonly Lease<T>[]);
+        // Handed over late, to a worker closing (or closed) since: released like prefetched jobs.
+        if (this.closing) void this.releasePrefetched();
+        else this.startHandlers();
+      },
+    };
   }
 
   private freeCapacity(): number {
@@ -235,7 +277,8 @@ class QueueWorker<T> implements Worker {
         if (claimed > 0 || this.pending.length > 0) continue;
       }
       if (this.closing) continue;
-      await this.sleep(this.freeCapacity() > 0 ? this.pollDelayMs() : undefined);
+      const free = this.freeCapacity() > 0;
+      await this.sleep(free ? this.pollDelayMs() : undefined, free);
     }
   }
 

@@ -1,0 +1,220 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IdleWorker, Job, JobQueue, QueueEvent } from '@berth/core';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { SqliteBackend } from './sqlite-backend.js';
+import { SqliteQueueNotifier } from './sqlite-queue-notifier.js';
+
+const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-handoff-'));
+afterAll(() => rmSync(directory, { recursive: true, force: true }));
+afterEach(() => vi.restoreAllMocks());
+
+let counter = 0;
+const newFile = (): string => {
+  counter += 1;
+  return join(directory, `${counter}.db`);
+};
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Counts the claims the worker makes through the queue object (settleAndClaim and dequeueMany). */
+function countClaims<T>(queue: JobQueue<T>): { readonly count: () => number } {
+  let claims = 0;
+  const settleAndClaim = queue.settleAndClaim?.bind(queue);
+  const dequeueMany = queue.dequeueMany.bind(queue);
+  Object.assign(queue, {
+    settleAndClaim: (...args: Parameters<NonNullable<JobQueue<T>['settleAndClaim']>>) => {
+      claims += 1;
+      return settleAndClaim?.(...args);
+    },
+    dequeueMany: (...args: Parameters<JobQueue<T>['dequeueMany']>) => {
+      claims += 1;
+      return dequeueMany(...args);
+    },
+  });
+  return { count: () => claims };
+}
+
+/** Watches the offers idle workers make to their notifier; `idle()` waits until one is open. */
+function watchIdle(): { readonly idle: () => Promise<void> } {
+  let open = 0;
+  const onIdle = SqliteQueueNotifier.prototype.onIdle;
+  vi.spyOn(SqliteQueueNotifier.prototype, 'onIdle').mockImplementation(function (
+    this: SqliteQueueNotifier,
+    worker: IdleWorker,
+  ) {
+    open += 1;
+    const withdraw = onIdle.call(this, worker);
+    return () => {
+      open -= 1;
+      withdraw();
+    };
+  });
+  return {
+    idle: async () => {
+      while (open === 0) await sleep(5);
+    },
+  };
+}
+
+describe('SqliteJobQueue hand-off to an idle worker', () => {
+  it('an enqueue leases the job for an idle worker of this process in its own commit: no claim of the worker in between', async () => {
+    await using backend = new SqliteBackend({ filename: newFile() });
+    const queue = backend.queue<{ n: number }>('handoff');
+    const claims = countClaims(queue);
+    const watch = watchIdle();
+    const started: { job: Job<{ n: number }>; claimsSoFar: number }[] = [];
+    let resolveStarted: () => void = () => {};
+    const worker = queue.work(
+      (job) => {
+        started.push({ job, claimsSoFar: claims.count() });
+        resolveStarted();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await watch.idle();
+      const before = claims.count();
+      const startedNow = new Promise<void>((resolve) => {
+        resolveStarted = resolve;
+      });
+      const [result] = await queue.enqueueMany([{ payload: { n: 1 } }]);
+      await startedNow;
+      expect(started).toHaveLength(1);
+      expect(started[0]?.job.id).toBe(result?.id);
+      expect(started[0]?.job.attempts).toBe(1);
+      // Without the hand-off the worker is woken and claims the job itself: one claim more.
+      expect(started[0]?.claimsSoFar).toBe(before);
+    } finally {
+      await worker.close();
+    }
+    expect(await queue.stats()).toStrictEqual({ waiting: 0, active: 0, completed: 1, dead: 0, cancelled: 0 });
+  });
+
+  it('the idle worker gets the queue’s next job: an older ready job from another connection goes first, the new one after', async () => {
+    const file = newFile();
+    await using backend = new SqliteBackend({ filename: file });
+    await using other = new SqliteBackend({ filename: file });
+    const queue = backend.queue<{ n: number }>('fifo');
+    const watch = watchIdle();
+    const order: number[] = [];
+    let finished: () => void = () => {};
+    const allDone = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    const worker = queue.work(
+      (job) => {
+        order.push(job.payload.n);
+        if (order.length === 3) finished();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await watch.idle();
+      // Another process's enqueues do not wake this worker: the jobs wait, ready, until something claims.
+      await other.queue<{ n: number }>('fifo').enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 } }]);
+      await queue.enqueue({ n: 3 });
+      await allDone;
+    } finally {
+      await worker.close();
+    }
+    expect(order).toStrictEqual([1, 2, 3]);
+  });
+
+  it('a higher-priority ready job is handed over before the new one, and the new one still runs', async () => {
+    const file = newFile();
+    await using backend = new SqliteBackend({ filename: file });
+    await using other = new SqliteBackend({ filename: file });
+    const queue = backend.queue<{ n: number }>('priority');
+    const watch = watchIdle();
+    const order: number[] = [];
+    let finished: () => void = () => {};
+    const allDone = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    const worker = queue.work(
+      (job) => {
+        order.push(job.payload.n);
+        if (order.length === 2) finished();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await watch.idle();
+      await other.queue<{ n: number }>('priority').enqueue({ n: 1 }, { priority: 5 });
+      await queue.enqueue({ n: 2 }, { priority: 1 });
+      await allDone;
+    } finally {
+      await worker.close();
+    }
+    expect(order).toStrictEqual([1, 2]);
+  });
+
+  it('events come in order (enqueued, started, completed) and a delayed job is not handed over before it is due', async () => {
+    await using backend = new SqliteBackend({ filename: newFile() });
+    const queue = backend.queue<{ n: number }>('events');
+    const watch = watchIdle();
+    const events: QueueEvent[] = [];
+    const unsubscribe = queue.subscribe((event) => {
+      events.push(event);
+    });
+    let finished: () => void = () => {};
+    const done = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    const seen: number[] = [];
+    const worker = queue.work(
+      (job) => {
+        seen.push(job.payload.n);
+        finished();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await watch.idle();
+      const [later] = await queue.enqueueMany([{ payload: { n: 1 }, delayMs: 60_000 }]);
+      const [now] = await queue.enqueueMany([{ payload: { n: 2 } }]);
+      await done;
+      // Let the completion commit.
+      while (!events.some((event) => event.type === 'completed')) await sleep(5);
+      expect(seen).toStrictEqual([2]);
+      expect((await queue.get(later?.id as string))?.state).toBe('waiting');
+      const ofNow = events.filter((event) => 'jobId' in event && event.jobId === now?.id).map((event) => event.type);
+      expect(ofNow).toStrictEqual(['enqueued', 'started', 'completed']);
+    } finally {
+      unsubscribe();
+      await worker.close();
+    }
+    expect(await queue.stats()).toStrictEqual({ waiting: 1, active: 0, completed: 1, dead: 0, cancelled: 0 });
+  });
+
+  it('an enqueue inside transaction() hands nothing over before the commit', async () => {
+    await using backend = new SqliteBackend({ filename: newFile() });
+    const queue = backend.queue<{ n: number }>('tx');
+    const watch = watchIdle();
+    const seen: number[] = [];
+    let finished: () => void = () => {};
+    const done = new Promise<void>((resolve) => {
+      finished = resolve;
+    });
+    const worker = queue.work(
+      (job) => {
+        seen.push(job.payload.n);
+        finished();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await watch.idle();
+      await backend.transaction(async (tx) => {
+        await tx.queue<{ n: number }>('tx').enqueue({ n: 1 });
+        // Still inside the transaction: no handler has run.
+        expect(seen).toStrictEqual([]);
+      });
+      await done;
+      expect(seen).toStrictEqual([1]);
+    } finally {
+      await worker.close();
+    }
+  });
+});
