@@ -29,6 +29,19 @@ beforeEach(async () => {
 });
 afterEach(() => backend.close());
 
+/** Resolves once some connection waits on a lock that the backend `blocker` holds. */
+async function waitForLockWait(blocker: number): Promise<void> {
+  for (let tries = 0; tries < 500; tries++) {
+    const { rows } = await admin.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))',
+      [blocker],
+    );
+    if ((rows[0]?.n ?? 0) > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no connection came to wait on backend ${blocker} within 10 s`);
+}
+
 /** Every table and index of the test's schema, with its definition. */
 async function catalog(): Promise<string[]> {
   const { rows } = await admin.query<{ line: string }>(
@@ -270,6 +283,62 @@ describe('update', () => {
     } finally {
       await mine.close();
       await pool.end();
+    }
+  });
+
+  it('keeps a one-statement update prepared by name only for a single step (several combine without bound)', async () => {
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
+    const mine = new PostgresBackend({ pool, schema });
+    try {
+      const items = mine.repository<Item>('prepared');
+      await items.insert({ id: 'a', n: 1, name: 'a' });
+      const updates = async () =>
+        (
+          await pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE 'UPDATE%'`,
+          )
+        ).rows[0]?.n;
+      const before = await updates();
+      await items.update('a', { $inc: { n: 2 }, $set: { name: 'b' } });
+      expect(await updates()).toBe(before);
+      await items.update('a', { $inc: { n: 2 } });
+      expect(await updates()).toBe((before ?? 0) + 1);
+      expect(await items.get('a')).toStrictEqual({ id: 'a', n: 5, name: 'b' });
+    } finally {
+      await mine.close();
+      await pool.end();
+    }
+  });
+
+  it('a one-statement update chosen as a deadlock victim is retried, not handed to the caller as CONFLICT', async () => {
+    const users = backend.repository<Item>('deadlocked', {
+      indexes: [{ field: 'email', type: 'string', unique: true }],
+    });
+    await users.insert({ id: 'a', email: 'a@example.com' });
+    const other = await admin.connect();
+    try {
+      // The other transaction never detects the deadlock first: ours (1 s by default) is the victim.
+      const otherPid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
+      await other.query(`BEGIN; SET LOCAL deadlock_timeout = '60s'`);
+      await other.query(`INSERT INTO "${schema}".deadlocked (id, data, version, created_at, updated_at)
+        VALUES ('b', '{"id":"b","email":"x@example.com"}', 1, now(), now())`);
+      // Locks row a, then waits on the other transaction's uncommitted x@example.com.
+      const update = users.update('a', { $set: { email: 'x@example.com' } }).then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      await waitForLockWait(otherPid);
+      // The other transaction now waits on row a: a deadlock, which PostgreSQL breaks by failing our statement.
+      const otherUpdate = other.query(`UPDATE "${schema}".deadlocked SET version = version + 1 WHERE id = 'a'`);
+      await otherUpdate;
+      await other.query('COMMIT');
+      // Retried after the deadlock, the write meets the committed x@example.com: the unique refusal, named.
+      const outcome = await update;
+      expect('error' in outcome && isBerthError(outcome.error, 'ALREADY_EXISTS')).toBe(true);
+      expect(await users.get('a')).toStrictEqual({ id: 'a', email: 'a@example.com' });
+    } finally {
+      await other.query('ROLLBACK').catch(() => undefined);
+      other.release();
     }
   });
 

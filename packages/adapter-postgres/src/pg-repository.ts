@@ -348,7 +348,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
     now: Date,
   ): Promise<RowMeta | undefined> {
     const [row] = await client.query<RowMeta>(
-      `UPDATE ${table} SET data = $2::jsonb, version = version + 1, updated_at = $3::timestamptz WHERE id = $1${version === undefined ? '' : ' AND version = $4'} RETURNING ${META_COLUMNS}`,
+      `UPDATE ${table} SET data = $2::jsonb, version = version + 1, updated_at = $3::timestamptz WHERE id = $1${version === undefined ? '' : ' AND version = $4::bigint'} RETURNING ${META_COLUMNS}`,
       version === undefined
         ? [document.id, stringifyDocument(document), now.toISOString()]
         : [document.id, stringifyDocument(document), now.toISOString(), version],
@@ -698,10 +698,16 @@ export class PgRepository<T extends Document> implements Repository<T> {
     if (statement === undefined) return undefined;
     let row: Row | undefined;
     try {
-      [row] = await run.query<Row>(statement.text, statement.values);
+      // One step has a few dozen texts per collection (kind, path depth, expected version): prepared by name.
+      // Several steps combine into thousands, too many to keep prepared on every connection.
+      [row] =
+        steps.length === 1
+          ? await run.query<Row>(statement.text, statement.values)
+          : await run.queryCompiled<Row>(statement.text, statement.values);
     } catch (error) {
-      // A unique value taken: the general path writes the same document and names the field.
-      if (isBerthError(error, 'ALREADY_EXISTS')) return undefined;
+      // A unique value taken: the general path writes the same document and names the field. A deadlock
+      // or serialization failure wrote nothing either: the general path retries it as it retries its own.
+      if (isBerthError(error, 'ALREADY_EXISTS') || isBerthError(error, 'CONFLICT')) return undefined;
       throw error;
     }
     return row === undefined ? undefined : { document: decode<T>(row.data), meta: row };
@@ -715,7 +721,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
       const expected = options?.expectedVersion;
       for (;;) {
         const rows = await run.query(
-          `DELETE FROM ${run.state.table} WHERE id = $1${expected === undefined ? '' : ' AND version = $2'} RETURNING 1`,
+          `DELETE FROM ${run.state.table} WHERE id = $1${expected === undefined ? '' : ' AND version = $2::bigint'} RETURNING 1`,
           expected === undefined ? [id] : [id, expected],
         );
         if (rows.length > 0) return true;

@@ -72,15 +72,15 @@ export function updateStatement(
     } else if (step.kind === 'unset') {
       data = `(${data} #- ${path})`;
     } else {
-      const sum = `((data #>> ${path})::numeric + ${bind(step.amount)}::numeric)`;
-      // CASE, not AND: the cast must never run on a value that is not a number.
-      guards.push(
-        `CASE WHEN jsonb_typeof(data #> ${path}) = 'number' THEN (data #>> ${path})::numeric % 1 = 0 AND abs(${sum}) <= ${MAX_EXACT} ELSE false END`,
-      );
+      // CASE, not AND, wherever the text is cast: PostgreSQL orders AND-ed conditions by cost, not as
+      // written, so the cast must itself never run on a value that is not a number (the sum is then NULL).
+      const stored = `CASE WHEN jsonb_typeof(data #> ${path}) = 'number' THEN (data #>> ${path})::numeric END`;
+      const sum = `((${stored}) + ${bind(step.amount)}::numeric)`;
+      guards.push(`coalesce((${stored}) % 1 = 0 AND abs(${sum}) <= ${MAX_EXACT}, false)`);
       data = `jsonb_set(${data}, ${path}, to_jsonb(${sum}))`;
     }
   }
-  if (expectedVersion !== undefined) guards.push(`version = ${bind(expectedVersion)}::integer`);
+  if (expectedVersion !== undefined) guards.push(`version = ${bind(expectedVersion)}::bigint`);
   guards.push(`octet_length((${data})::text) <= ${bind(maxBytes)}::bigint`);
   const text = `UPDATE ${table} SET data = ${data}, version = version + 1, updated_at = $2::timestamptz
     WHERE id = $1 AND ${guards.join(' AND ')}

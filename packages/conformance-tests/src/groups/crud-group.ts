@@ -251,6 +251,15 @@ export const crudGroup: ConformanceGroup = defineGroup('crud', [
       });
       await expectBerthError(repository.delete('a', options), 'CONFLICT', { retryable: true });
       await expectBerthError(repository.delete('a', { expectedVersion: 3 }), 'CONFLICT', { retryable: true });
+      // Versions past a 32-bit integer are still versions: a mismatch, not a value the engine cannot hold.
+      for (const expectedVersion of [2 ** 31, Number.MAX_SAFE_INTEGER]) {
+        const far = { expectedVersion };
+        await expectBerthError(repository.update('a', { n: 9 }, far), 'CONFLICT', { retryable: true });
+        await expectBerthError(repository.update('a', { $inc: { n: 9 } }, far), 'CONFLICT', { retryable: true });
+        await expectBerthError(repository.replace({ id: 'a', name: 'x', n: 9 }, far), 'CONFLICT', { retryable: true });
+        await expectBerthError(repository.upsert({ id: 'a', name: 'x', n: 9 }, far), 'CONFLICT', { retryable: true });
+        await expectBerthError(repository.delete('a', far), 'CONFLICT', { retryable: true });
+      }
       await expectUnchanged(repository, before);
     },
   },
