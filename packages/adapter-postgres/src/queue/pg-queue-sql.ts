@@ -181,12 +181,13 @@ export class PgQueueSql {
     }
     if (input.completions.ids.length > 0) {
       const { ids, tokens, results } = input.completions;
+      const idList = bind(ids, 'text[]');
       parts.push(
-        `completing AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(tokens, 'text[]')}, ${bind(results, 'text[]')})
+        `completing AS (SELECT * FROM unnest(${idList}, ${bind(tokens, 'text[]')}, ${bind(results, 'text[]')})
           AS c(id, token, result))`,
         `completed_rows AS (
           DELETE FROM ${jobs} j USING completing c
-          WHERE j.id = c.id AND j.queue = $1 AND ${validLease('j', 'c')}
+          WHERE j.id = ANY(${idList}) AND j.id = c.id AND j.queue = $1 AND ${validLease('j', 'c')}
           RETURNING j.*, c.result AS new_result)`,
         `completed AS (
           INSERT INTO ${done} (${COLUMN_LIST})
@@ -199,23 +200,25 @@ export class PgQueueSql {
     }
     if (input.retries.ids.length > 0) {
       const { ids, tokens, errors, runAts } = input.retries;
+      const idList = bind(ids, 'text[]');
       parts.push(
-        `retrying AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(tokens, 'text[]')}, ${bind(errors, 'text[]')},
+        `retrying AS (SELECT * FROM unnest(${idList}, ${bind(tokens, 'text[]')}, ${bind(errors, 'text[]')},
           ${bind(runAts, 'bigint[]')}) AS r(id, token, error, run_at))`,
         `retried AS (
           UPDATE ${jobs} j SET state = 'waiting', run_at = r.run_at, errors = j.${appendError('r.error::jsonb')},
             updated_at = ${NOW}, lease_expires_at = NULL
-          FROM retrying r WHERE j.id = r.id AND j.queue = $1 AND ${validLease('j', 'r')} RETURNING j.id)`,
+          FROM retrying r WHERE j.id = ANY(${idList}) AND j.id = r.id AND j.queue = $1 AND ${validLease('j', 'r')} RETURNING j.id)`,
       );
       summaries.push(`(SELECT coalesce(json_agg(x.id), '[]') FROM retried x) AS summary_retried`);
     }
     if (input.burials.ids.length > 0) {
       const { ids, tokens, errors } = input.burials;
+      const idList = bind(ids, 'text[]');
       parts.push(
-        `burying AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(tokens, 'text[]')}, ${bind(errors, 'text[]')})
+        `burying AS (SELECT * FROM unnest(${idList}, ${bind(tokens, 'text[]')}, ${bind(errors, 'text[]')})
           AS b(id, token, error))`,
         `buried_rows AS (
-          DELETE FROM ${jobs} j USING burying b WHERE j.id = b.id AND j.queue = $1 AND ${validLease('j', 'b')}
+          DELETE FROM ${jobs} j USING burying b WHERE j.id = ANY(${idList}) AND j.id = b.id AND j.queue = $1 AND ${validLease('j', 'b')}
           RETURNING j.*, b.error AS new_error)`,
         `buried AS (
           INSERT INTO ${done} (${COLUMN_LIST})
@@ -232,7 +235,7 @@ export class PgQueueSql {
         `claimed AS (
           UPDATE ${jobs} j SET state = 'active', attempts = j.attempts + 1, leases = j.leases + 1,
             lease_expires_at = ${NOW} + coalesce(${bind(input.leaseMs, 'bigint')}, j.lease_ms), updated_at = ${NOW}
-          FROM picked p WHERE j.id = p.id
+          WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
           RETURNING j.*)`,
       );
     }

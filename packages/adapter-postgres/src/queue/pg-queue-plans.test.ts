@@ -1,0 +1,113 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropSchemas, POSTGRES_URL, requirePostgres, uniqueSchema } from '../fixtures/pg-test-database.js';
+import { PostgresBackend } from '../pg-backend.js';
+import { PgQueueSql, type SettleStatementInput } from './pg-queue-sql.js';
+
+const schemas: string[] = [];
+const opened: PostgresBackend[] = [];
+const clients: pg.Client[] = [];
+
+beforeAll(requirePostgres);
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.end()));
+  await Promise.all(opened.map((backend) => backend.close()));
+  await dropSchemas(schemas);
+});
+
+interface PlanNode {
+  readonly 'Node Type'?: string;
+  readonly 'Relation Name'?: string;
+  readonly 'Index Name'?: string;
+  readonly Plans?: readonly PlanNode[];
+}
+
+/** Every node of a plan, depth first. */
+function nodes(node: PlanNode): PlanNode[] {
+  return [node, ...(node.Plans ?? []).flatMap(nodes)];
+}
+
+/** A bound value as an SQL literal, for EXECUTE (PREPARE types it from the statement's casts). */
+function literal(client: pg.Client, value: unknown): string {
+  if (value === null) return 'NULL';
+  if (!Array.isArray(value)) return client.escapeLiteral(String(value));
+  const items = value.map((item) => (item === null ? 'NULL' : `"${String(item).replace(/["\\]/g, '\\$&')}"`));
+  return client.escapeLiteral(`{${items.join(',')}}`);
+}
+
+const NONE = { ids: [], tokens: [], errors: [], results: [], runAts: [] };
+
+describe('PostgreSQL job queue plans', () => {
+  // The pool prepares the settle statement by name; after five runs
+  // PostgreSQL keeps a generic plan (parameters unknown) unless custom plans
+  // look cheaper, and then it plans every call again. The generic plan must
+  // reach rows through indexes whatever the depth of the queue: a claim or
+  // a settlement that scans the hot table costs in proportion to the backlog.
+  it('settle-and-claim reaches jobs through indexes in its generic plan, never a scan of the hot table', async () => {
+    const schema = uniqueSchema('plans');
+    schemas.push(schema);
+    const backend = new PostgresBackend({ connectionString: POSTGRES_URL, schema });
+    opened.push(backend);
+    const queue = backend.queue<number>('plans');
+    for (let start = 0; start < 3_000; start += 500) {
+      await queue.enqueueMany(Array.from({ length: 500 }, (_, index) => ({ payload: start + index })));
+    }
+    const completing = await queue.dequeueMany(10);
+    const failing = await queue.dequeueMany(4);
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    clients.push(client);
+    await client.connect();
+    await client.query(`ANALYZE "${schema}"._berth_jobs`);
+    await client.query('SET plan_cache_mode = force_generic_plan');
+    const sql = new PgQueueSql(`"${schema}"`);
+    const steady: SettleStatementInput = {
+      queue: 'plans',
+      reclaim: true,
+      settling: completing.map((lease) => lease.job.id),
+      completions: {
+        ids: completing.map((lease) => lease.job.id),
+        tokens: completing.map((lease) => lease.token),
+        results: completing.map(() => null),
+      },
+      retries: NONE,
+      burials: NONE,
+      count: 10,
+      leaseMs: null,
+    };
+    const [retry, bury] = [failing.slice(0, 2), failing.slice(2)];
+    const failures: SettleStatementInput = {
+      ...steady,
+      completions: NONE,
+      settling: failing.map((lease) => lease.job.id),
+      retries: {
+        ids: retry.map((lease) => lease.job.id),
+        tokens: retry.map((lease) => lease.token),
+        errors: retry.map(() => '{"message":"x"}'),
+        runAts: retry.map(() => 0),
+      },
+      burials: {
+        ids: bury.map((lease) => lease.job.id),
+        tokens: bury.map((lease) => lease.token),
+        errors: bury.map(() => '{"message":"x"}'),
+      },
+      count: 0,
+    };
+    const claimOnly: SettleStatementInput = { ...steady, reclaim: false, settling: [], completions: NONE };
+    for (const [index, input] of [steady, failures, claimOnly].entries()) {
+      const { text, values } = sql.settle(input);
+      await client.query(`PREPARE settle_${index} AS ${text}`);
+      const execute = `EXECUTE settle_${index}(${values.map((value) => literal(client, value)).join(', ')})`;
+      const { rows } = await client.query<{ 'QUERY PLAN': { Plan: PlanNode }[] }>(`EXPLAIN (FORMAT JSON) ${execute}`);
+      const plan = nodes((rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0]?.Plan ?? {});
+      const scans = plan.filter((node) => node['Node Type'] === 'Seq Scan' && node['Relation Name'] === '_berth_jobs');
+      expect(scans, `statement ${index}`).toStrictEqual([]);
+      expect(
+        plan.some((node) => node['Index Name'] === '_berth_jobs_pkey' || node['Index Name'] === '_berth_jobs_ready'),
+      ).toBe(true);
+      // The statement still does its work under the generic plan.
+      await client.query(execute);
+    }
+    const stats = await queue.stats();
+    expect(stats).toStrictEqual({ waiting: 3_000 - 10 - 2 - 20, active: 20, completed: 10, dead: 2, cancelled: 0 });
+  });
+});
