@@ -83,9 +83,9 @@ export interface PgJobQueueContext {
   readonly maxPayloadBytes: number;
 }
 
-/** A row of the settle-and-claim statement: a claimed job (or none), with the statement's summary. */
+/** A row of the settle-and-claim statement: a claimed job (or none); one row has the statement's summary, the others NULLs. */
 type SettleRow = Partial<JobRow> & {
-  readonly summary_now: string;
+  readonly summary_now: string | null;
   readonly summary_expired?: readonly [string, 'waiting' | 'dead', number][];
   readonly summary_completed?: readonly [string, number][];
   readonly summary_retried?: readonly string[];
@@ -459,7 +459,8 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       leaseMs: input.leaseMs,
     });
     const rows = await queryable.query<SettleRow>(text, values);
-    const first = rows[0] as SettleRow;
+    // One row carries the summary (see PgQueueSql.settle).
+    const first = rows.find((row) => row.summary_now !== null) as SettleRow;
     return {
       now: Number(first.summary_now),
       expired: first.summary_expired ?? [],

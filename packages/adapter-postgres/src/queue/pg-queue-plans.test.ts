@@ -110,4 +110,59 @@ describe('PostgreSQL job queue plans', () => {
     const stats = await queue.stats();
     expect(stats).toStrictEqual({ waiting: 3_000 - 10 - 2 - 20, active: 20, completed: 10, dead: 2, cancelled: 0 });
   });
+
+  // The summary lists every settled job: repeated on each claimed job's row,
+  // a worker settling and claiming 500 jobs a call would read 500 copies of
+  // a 500-entry list.
+  it('settle-and-claim answers its summary on one row, not on every claimed job', async () => {
+    const schema = uniqueSchema('summary');
+    schemas.push(schema);
+    const backend = new PostgresBackend({ connectionString: POSTGRES_URL, schema });
+    opened.push(backend);
+    const queue = backend.queue<number>('summary');
+    await queue.enqueueMany(Array.from({ length: 60 }, (_, payload) => ({ payload })));
+    const leases = await queue.dequeueMany(20);
+    const sql = new PgQueueSql(`"${schema}"`);
+    const { text, values } = sql.settle({
+      queue: 'summary',
+      reclaim: true,
+      settling: leases.map((lease) => lease.job.id),
+      completions: {
+        ids: leases.map((lease) => lease.job.id),
+        tokens: leases.map((lease) => lease.token),
+        results: leases.map(() => null),
+      },
+      retries: NONE,
+      burials: NONE,
+      count: 30,
+      leaseMs: null,
+    });
+    const { rows } = await backend
+      .native()
+      .query<{ id: string | null; summary_completed: unknown[] | null }>(text, values);
+    expect(rows.filter((row) => row.id !== null)).toHaveLength(30);
+    const summaries = rows.filter((row) => row.summary_completed !== null);
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]?.summary_completed).toHaveLength(20);
+    // With nothing to claim, the summary still comes back (one row, no job).
+    await queue.enqueue(0, { runAt: new Date(Date.now() + 3_600_000) });
+    const none = sql.settle({
+      queue: 'summary',
+      reclaim: false,
+      settling: [],
+      completions: NONE,
+      retries: NONE,
+      burials: NONE,
+      count: 5,
+      leaseMs: null,
+    });
+    // (the 10 waiting jobs first: claim them so the queue has none due)
+    await queue.dequeueMany(10);
+    const empty = await backend
+      .native()
+      .query<{ id: string | null; summary_now: string | null }>(none.text, none.values);
+    expect(empty.rows).toHaveLength(1);
+    expect(empty.rows[0]?.id ?? null).toBeNull();
+    expect(empty.rows[0]?.summary_now).not.toBeNull();
+  });
 });

@@ -144,8 +144,9 @@ export class PgQueueSql {
    * others hold), completions and failures applied (each matches only a
    * valid lease), then up to `count` ready jobs claimed with FOR UPDATE SKIP
    * LOCKED. Every part works on other rows, so none needs to see another's
-   * change. Returns one row per claimed job (at least one row), each with
-   * the summary of what was settled.
+   * change. Returns one row per claimed job (at least one row); one of them
+   * (the only one when none was claimed) carries the summary of what was
+   * settled, the others have NULL summary columns.
    */
   settle(input: SettleStatementInput): { readonly text: string; readonly values: unknown[] } {
     const { jobs, done } = this;
@@ -240,9 +241,15 @@ export class PgQueueSql {
       );
     }
     const summary = `summary AS (SELECT ${[`${NOW} AS summary_now`, '$1::text AS summary_queue', ...summaries].join(', ')})`;
+    // The summary rides on one row only (the first claimed job's, or a row of
+    // its own when none was claimed): repeated on every row, its lists would
+    // grow the answer with the square of the batch.
     const text =
       input.count > 0
-        ? `WITH ${[...parts, summary].join(',\n')} SELECT s.*, c.* FROM summary s LEFT JOIN claimed c ON true`
+        ? `WITH ${[...parts, summary].join(',\n')},
+          numbered AS (SELECT c.*, row_number() OVER () AS claimed_row FROM claimed c)
+          SELECT s.*, n.* FROM (SELECT) AS one LEFT JOIN numbered n ON true
+            LEFT JOIN summary s ON n.claimed_row IS NULL OR n.claimed_row = 1`
         : `WITH ${[...parts, summary].join(',\n')} SELECT s.* FROM summary s`;
     return { text, values };
   }
