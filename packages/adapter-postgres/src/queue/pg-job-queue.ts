@@ -670,15 +670,22 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   /**
    * Counts per state from `_berth_job_counts`, which triggers on both job
-   * tables keep current (see the package README): no scan of the jobs.
+   * tables keep current (see the package README), and the active jobs
+   * through the expiry index: no scan of the waiting jobs.
    */
   async stats(options?: SignalOptions): Promise<JobStats> {
     throwIfAborted(options?.signal, `${this.name}.stats`);
     const pool = await this.pool();
     await this.reclaimIfExpired(pool);
-    const rows = await pool.query<{ state: keyof JobStats; count: string }>(this.sql.stats, [this.name]);
+    const rows = await pool.query<{ state: keyof JobStats | 'live'; count: string }>(this.sql.stats, [this.name]);
     const stats = { waiting: 0, active: 0, completed: 0, dead: 0, cancelled: 0 };
-    for (const row of rows) if (row.state in stats) stats[row.state] = Number(row.count);
+    let live = 0;
+    for (const row of rows) {
+      if (row.state === 'live') live = Number(row.count);
+      else if (row.state in stats) stats[row.state] = Number(row.count);
+    }
+    // The hot table holds waiting and active jobs: the waiting ones are the rest.
+    stats.waiting = live - stats.active;
     return stats;
   }
 

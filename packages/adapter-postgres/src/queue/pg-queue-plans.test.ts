@@ -2,6 +2,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropSchemas, POSTGRES_URL, requirePostgres, uniqueSchema } from '../fixtures/pg-test-database.js';
 import { PostgresBackend } from '../pg-backend.js';
+import { runMigrations } from '../pg-migrations.js';
+import { REPOSITORY_MIGRATIONS } from '../pg-repository-migrations.js';
+import { PgSession } from '../pg-session.js';
+import { QUEUE_MIGRATIONS } from './pg-queue-migrations.js';
 import { PgQueueSql, type SettleStatementInput } from './pg-queue-sql.js';
 
 const schemas: string[] = [];
@@ -164,5 +168,75 @@ describe('PostgreSQL job queue plans', () => {
     expect(empty.rows).toHaveLength(1);
     expect(empty.rows[0]?.id ?? null).toBeNull();
     expect(empty.rows[0]?.summary_now).not.toBeNull();
+  });
+});
+
+describe('PostgreSQL job queue counters', () => {
+  // A statement trigger with transition tables copies every row it sees; on
+  // UPDATE it copies each claimed row twice (old and new), and a claim
+  // changes no count once the hot table counts live jobs.
+  it('claims fire no count trigger: the hot table counts on insert and delete only', async () => {
+    const schema = uniqueSchema('triggers');
+    schemas.push(schema);
+    const backend = new PostgresBackend({ connectionString: POSTGRES_URL, schema });
+    opened.push(backend);
+    await backend.connect();
+    const { rows } = await backend.native().query<{ event: string }>(
+      `SELECT event_manipulation AS event FROM information_schema.triggers
+        WHERE event_object_schema = $1 AND event_object_table = '_berth_jobs' ORDER BY event_manipulation`,
+      [schema],
+    );
+    expect(rows.map((row) => row.event)).toStrictEqual(['DELETE', 'INSERT']);
+  });
+
+  it('migration 102 turns the waiting and active counts kept so far into live ones: stats read the same', async () => {
+    const schema = uniqueSchema('counts102');
+    schemas.push(schema);
+    const session = new PgSession(new pg.Pool({ connectionString: POSTGRES_URL, max: 2 }), true);
+    try {
+      await runMigrations(session, schema, [
+        ...REPOSITORY_MIGRATIONS,
+        ...QUEUE_MIGRATIONS.filter((migration) => migration.version < 102),
+      ]);
+      // Jobs as version 101 stored them: 5 waiting, then 2 of them claimed, in two queues.
+      const jobs = `"${schema}"._berth_jobs`;
+      for (const queue of ['a', 'b']) {
+        await session.query(
+          `INSERT INTO ${jobs} (id, queue, state, priority, run_at, max_attempts, lease_ms, payload, created_at, updated_at)
+            SELECT $1 || g, $1, 'waiting', 0, 0, 3, 30000, '0', 0, 0 FROM generate_series(1, 5) g`,
+          [queue],
+        );
+        await session.query(
+          `UPDATE ${jobs} SET state = 'active', lease_expires_at = 9000000000000, leases = 1, attempts = 1
+            WHERE id IN ($1 || '1', $1 || '2')`,
+          [queue],
+        );
+      }
+      const before = await session.query<{ state: string; count: string }>(
+        `SELECT state, sum(count)::bigint AS count FROM "${schema}"._berth_job_counts WHERE queue = 'a' GROUP BY state ORDER BY state`,
+      );
+      expect(before).toStrictEqual([
+        { state: 'active', count: '2' },
+        { state: 'waiting', count: '3' },
+      ]);
+    } finally {
+      await session.close();
+    }
+    const backend = new PostgresBackend({ connectionString: POSTGRES_URL, schema });
+    opened.push(backend);
+    for (const name of ['a', 'b']) {
+      expect(await backend.queue(name).stats()).toStrictEqual({
+        waiting: 3,
+        active: 2,
+        completed: 0,
+        dead: 0,
+        cancelled: 0,
+      });
+    }
+    // And they stay right through a claim and a completion after the migration.
+    const queue = backend.queue<number>('a');
+    const [lease] = await queue.dequeueMany(1);
+    await queue.complete(lease as NonNullable<typeof lease>);
+    expect(await queue.stats()).toStrictEqual({ waiting: 2, active: 2, completed: 1, dead: 0, cancelled: 0 });
   });
 });

@@ -121,7 +121,10 @@ export class PgQueueSql {
     this.reviveBlocker = `SELECT d.state, h.id AS holder, d.dedupe_key FROM ${done} d
       LEFT JOIN ${jobs} h ON h.queue = d.queue AND h.dedupe_key = d.dedupe_key
       WHERE d.id = $1 AND d.queue = $2`;
-    this.stats = `SELECT state, sum(count)::bigint AS count FROM ${this.counts} WHERE queue = $1 GROUP BY state`;
+    // Finished states and `live` (waiting and active) from the counters; the
+    // active jobs through the expiry index. One statement: one snapshot.
+    this.stats = `SELECT state, sum(count)::bigint AS count FROM ${this.counts} WHERE queue = $1 GROUP BY state
+      UNION ALL SELECT 'active', count(*) FROM ${jobs} WHERE queue = $1 AND state = 'active'`;
     // Whether a lease of the queue has run out (a probe of the expiry index): reads settle them first.
     this.anyExpired = `SELECT EXISTS (SELECT 1 FROM ${jobs} WHERE queue = $1 AND state = 'active'
       AND lease_expires_at <= ${NOW}) AS expired`;
