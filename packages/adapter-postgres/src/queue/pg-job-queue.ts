@@ -83,9 +83,9 @@ export interface PgJobQueueContext {
   readonly maxPayloadBytes: number;
 }
 
-/** A row of the settle-and-claim statement: a claimed job (or none), with the statement's summary. */
+/** A row of the settle-and-claim statement: a claimed job (or none); one row has the statement's summary, the others NULLs. */
 type SettleRow = Partial<JobRow> & {
-  readonly summary_now: string;
+  readonly summary_now: string | null;
   readonly summary_expired?: readonly [string, 'waiting' | 'dead', number][];
   readonly summary_completed?: readonly [string, number][];
   readonly summary_retried?: readonly string[];
@@ -459,7 +459,8 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       leaseMs: input.leaseMs,
     });
     const rows = await queryable.query<SettleRow>(text, values);
-    const first = rows[0] as SettleRow;
+    // One row carries the summary (see PgQueueSql.settle).
+    const first = rows.find((row) => row.summary_now !== null) as SettleRow;
     return {
       now: Number(first.summary_now),
       expired: first.summary_expired ?? [],
@@ -669,15 +670,22 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   /**
    * Counts per state from `_berth_job_counts`, which triggers on both job
-   * tables keep current (see the package README): no scan of the jobs.
+   * tables keep current (see the package README), and the active jobs
+   * through the expiry index: no scan of the waiting jobs.
    */
   async stats(options?: SignalOptions): Promise<JobStats> {
     throwIfAborted(options?.signal, `${this.name}.stats`);
     const pool = await this.pool();
     await this.reclaimIfExpired(pool);
-    const rows = await pool.query<{ state: keyof JobStats; count: string }>(this.sql.stats, [this.name]);
+    const rows = await pool.query<{ state: keyof JobStats | 'live'; count: string }>(this.sql.stats, [this.name]);
     const stats = { waiting: 0, active: 0, completed: 0, dead: 0, cancelled: 0 };
-    for (const row of rows) if (row.state in stats) stats[row.state] = Number(row.count);
+    let live = 0;
+    for (const row of rows) {
+      if (row.state === 'live') live = Number(row.count);
+      else if (row.state in stats) stats[row.state] = Number(row.count);
+    }
+    // The hot table holds waiting and active jobs: the waiting ones are the rest.
+    stats.waiting = live - stats.active;
     return stats;
   }
 

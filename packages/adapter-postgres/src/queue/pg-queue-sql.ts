@@ -121,7 +121,10 @@ export class PgQueueSql {
     this.reviveBlocker = `SELECT d.state, h.id AS holder, d.dedupe_key FROM ${done} d
       LEFT JOIN ${jobs} h ON h.queue = d.queue AND h.dedupe_key = d.dedupe_key
       WHERE d.id = $1 AND d.queue = $2`;
-    this.stats = `SELECT state, sum(count)::bigint AS count FROM ${this.counts} WHERE queue = $1 GROUP BY state`;
+    // Finished states and `live` (waiting and active) from the counters; the
+    // active jobs through the expiry index. One statement: one snapshot.
+    this.stats = `SELECT state, sum(count)::bigint AS count FROM ${this.counts} WHERE queue = $1 GROUP BY state
+      UNION ALL SELECT 'active', count(*) FROM ${jobs} WHERE queue = $1 AND state = 'active'`;
     // Whether a lease of the queue has run out (a probe of the expiry index): reads settle them first.
     this.anyExpired = `SELECT EXISTS (SELECT 1 FROM ${jobs} WHERE queue = $1 AND state = 'active'
       AND lease_expires_at <= ${NOW}) AS expired`;
@@ -144,8 +147,9 @@ export class PgQueueSql {
    * others hold), completions and failures applied (each matches only a
    * valid lease), then up to `count` ready jobs claimed with FOR UPDATE SKIP
    * LOCKED. Every part works on other rows, so none needs to see another's
-   * change. Returns one row per claimed job (at least one row), each with
-   * the summary of what was settled.
+   * change. Returns one row per claimed job (at least one row); one of them
+   * (the only one when none was claimed) carries the summary of what was
+   * settled, the others have NULL summary columns.
    */
   settle(input: SettleStatementInput): { readonly text: string; readonly values: unknown[] } {
     const { jobs, done } = this;
@@ -181,12 +185,13 @@ export class PgQueueSql {
     }
     if (input.completions.ids.length > 0) {
       const { ids, tokens, results } = input.completions;
+      const idList = bind(ids, 'text[]');
       parts.push(
-        `completing AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(tokens, 'text[]')}, ${bind(results, 'text[]')})
+        `completing AS (SELECT * FROM unnest(${idList}, ${bind(tokens, 'text[]')}, ${bind(results, 'text[]')})
           AS c(id, token, result))`,
         `completed_rows AS (
           DELETE FROM ${jobs} j USING completing c
-          WHERE j.id = c.id AND j.queue = $1 AND ${validLease('j', 'c')}
+          WHERE j.id = ANY(${idList}) AND j.id = c.id AND j.queue = $1 AND ${validLease('j', 'c')}
           RETURNING j.*, c.result AS new_result)`,
         `completed AS (
           INSERT INTO ${done} (${COLUMN_LIST})
@@ -199,23 +204,25 @@ export class PgQueueSql {
     }
     if (input.retries.ids.length > 0) {
       const { ids, tokens, errors, runAts } = input.retries;
+      const idList = bind(ids, 'text[]');
       parts.push(
-        `retrying AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(tokens, 'text[]')}, ${bind(errors, 'text[]')},
+        `retrying AS (SELECT * FROM unnest(${idList}, ${bind(tokens, 'text[]')}, ${bind(errors, 'text[]')},
           ${bind(runAts, 'bigint[]')}) AS r(id, token, error, run_at))`,
         `retried AS (
           UPDATE ${jobs} j SET state = 'waiting', run_at = r.run_at, errors = j.${appendError('r.error::jsonb')},
             updated_at = ${NOW}, lease_expires_at = NULL
-          FROM retrying r WHERE j.id = r.id AND j.queue = $1 AND ${validLease('j', 'r')} RETURNING j.id)`,
+          FROM retrying r WHERE j.id = ANY(${idList}) AND j.id = r.id AND j.queue = $1 AND ${validLease('j', 'r')} RETURNING j.id)`,
       );
       summaries.push(`(SELECT coalesce(json_agg(x.id), '[]') FROM retried x) AS summary_retried`);
     }
     if (input.burials.ids.length > 0) {
       const { ids, tokens, errors } = input.burials;
+      const idList = bind(ids, 'text[]');
       parts.push(
-        `burying AS (SELECT * FROM unnest(${bind(ids, 'text[]')}, ${bind(tokens, 'text[]')}, ${bind(errors, 'text[]')})
+        `burying AS (SELECT * FROM unnest(${idList}, ${bind(tokens, 'text[]')}, ${bind(errors, 'text[]')})
           AS b(id, token, error))`,
         `buried_rows AS (
-          DELETE FROM ${jobs} j USING burying b WHERE j.id = b.id AND j.queue = $1 AND ${validLease('j', 'b')}
+          DELETE FROM ${jobs} j USING burying b WHERE j.id = ANY(${idList}) AND j.id = b.id AND j.queue = $1 AND ${validLease('j', 'b')}
           RETURNING j.*, b.error AS new_error)`,
         `buried AS (
           INSERT INTO ${done} (${COLUMN_LIST})
@@ -232,14 +239,20 @@ export class PgQueueSql {
         `claimed AS (
           UPDATE ${jobs} j SET state = 'active', attempts = j.attempts + 1, leases = j.leases + 1,
             lease_expires_at = ${NOW} + coalesce(${bind(input.leaseMs, 'bigint')}, j.lease_ms), updated_at = ${NOW}
-          FROM picked p WHERE j.id = p.id
+          WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
           RETURNING j.*)`,
       );
     }
     const summary = `summary AS (SELECT ${[`${NOW} AS summary_now`, '$1::text AS summary_queue', ...summaries].join(', ')})`;
+    // The summary rides on one row only (the first claimed job's, or a row of
+    // its own when none was claimed): repeated on every row, its lists would
+    // grow the answer with the square of the batch.
     const text =
       input.count > 0
-        ? `WITH ${[...parts, summary].join(',\n')} SELECT s.*, c.* FROM summary s LEFT JOIN claimed c ON true`
+        ? `WITH ${[...parts, summary].join(',\n')},
+          numbered AS (SELECT c.*, row_number() OVER () AS claimed_row FROM claimed c)
+          SELECT s.*, n.* FROM (SELECT) AS one LEFT JOIN numbered n ON true
+            LEFT JOIN summary s ON n.claimed_row IS NULL OR n.claimed_row = 1`
         : `WITH ${[...parts, summary].join(',\n')} SELECT s.* FROM summary s`;
     return { text, values };
   }
