@@ -13,6 +13,8 @@ interface PgErrorLike {
   readonly constraint?: unknown;
   /** Node's system call that failed, on network errors (`connect`). */
   readonly syscall?: unknown;
+  /** The server's severity (`ERROR`, `FATAL`, ...; localized by lc_messages), on errors the server sent. */
+  readonly severity?: unknown;
 }
 
 /** Where an error happened, for the Berth error's fields and message. */
@@ -89,6 +91,31 @@ export function toBerthError(error: unknown, context: PgErrorContext = {}): unkn
     return new ConnectionError(`the PostgreSQL connection failed; try again (${text})`, options);
   }
   return error;
+}
+
+/**
+ * SQLSTATEs (and classes) of server errors that end the session, or come
+ * from a connection that never was one: connection exceptions (08), invalid
+ * authorization (28), operator intervention such as an administrator's
+ * pg_terminate_backend, a shutdown or an idle-session timeout (57P), an
+ * idle-in-transaction timeout (25P03), and internal errors (XX), where
+ * starting afresh is the safe course.
+ */
+const SESSION_ENDING = ['08', '28', '57P', '25P03', 'XX'];
+
+/**
+ * Whether the connection a statement failed on is still fit for the next
+ * one: the server refused the statement (a SQLSTATE and a severity, which
+ * only errors PostgreSQL sent carry) and the session goes on. Not so for a
+ * lost connection or a failure the server did not report (ECONNRESET, pg's
+ * client-side query_timeout, whose statement may still run), nor for the
+ * errors that end the session.
+ */
+export function leavesSessionUsable(error: unknown): boolean {
+  const { code, severity } = (error ?? {}) as PgErrorLike;
+  if (typeof code !== 'string' || typeof severity !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
+  if (severity === 'FATAL' || severity === 'PANIC') return false;
+  return !SESSION_ENDING.some((prefix) => code.startsWith(prefix));
 }
 
 function isPrimaryKey(error: unknown): boolean {

@@ -339,6 +339,26 @@ describe('update', () => {
       await other.close();
     }
   });
+
+  it('writes refused with ALREADY_EXISTS keep the pool’s connections: none is opened again', async () => {
+    const users = backend.repository<Item>('users', { indexes: [{ field: 'email', type: 'string', unique: true }] });
+    await users.insertMany([
+      { id: 'ada', email: 'ada@example.com' },
+      { id: 'bob', email: 'bob@example.com' },
+    ]);
+    let connects = 0;
+    backend.native().on('connect', () => {
+      connects += 1;
+    });
+    for (let round = 0; round < 5; round += 1) {
+      await expectCode(() => users.update('bob', { email: 'ada@example.com' }), 'ALREADY_EXISTS');
+      await expectCode(() => users.upsert({ id: 'cy', email: 'ada@example.com' }), 'ALREADY_EXISTS');
+      await expectCode(() => users.replace({ id: 'bob', email: 'ada@example.com' }), 'ALREADY_EXISTS');
+    }
+    expect(await users.update('bob', { name: 'Bob' })).toMatchObject({ id: 'bob', name: 'Bob' });
+    // Each refused statement used to cost its connection: the next statement opened a new one.
+    expect(connects).toBe(0);
+  });
 });
 
 describe('tables and indexes', () => {
