@@ -49,8 +49,8 @@ const CONNECTION_MESSAGES = [
  * serialization failures and deadlocks are retryable CONFLICTs, a statement
  * or lock timeout (or a query cancelled) is TIMEOUT, a lost or refused
  * connection (and the server shutting down) is a retryable CONNECTION error,
- * unique violations are ALREADY_EXISTS, bad values are VALIDATION. Anything
- * else is returned as it is.
+ * unique violations are ALREADY_EXISTS, bad values are VALIDATION, pg's
+ * client-side `query_timeout` is TIMEOUT too. Anything else is returned as it is.
  */
 export function toBerthError(error: unknown, context: PgErrorContext = {}): unknown {
   if (isBerthError(error)) return error;
@@ -86,6 +86,13 @@ export function toBerthError(error: unknown, context: PgErrorContext = {}): unkn
         options,
       );
     }
+  }
+  // pg's own `query_timeout`: the client stopped waiting; the statement may still run on the server.
+  if (text === 'Query read timeout') {
+    return new TimeoutError(
+      `pg stopped waiting for the statement (query_timeout); it may still run on the server`,
+      options,
+    );
   }
   if (CONNECTION_MESSAGES.some((known) => text.includes(known))) {
     return new ConnectionError(`the PostgreSQL connection failed; try again (${text})`, options);

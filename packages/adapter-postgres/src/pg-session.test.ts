@@ -188,7 +188,8 @@ describe('PgSession connections after a failed statement', () => {
     const pid = await backendPid(db);
     try {
       const error = await db.query('SELECT pg_sleep(30)').catch((caught: unknown) => caught);
-      expect(String(error)).toMatch(/Query read timeout/);
+      expect(isBerthError(error, 'TIMEOUT'), String(error)).toBe(true);
+      expect(String((error as Error).cause)).toMatch(/Query read timeout/);
       expect(released.at(-1), 'the client whose statement still runs went back to the pool').toBe(true);
       // Not queued behind the sleep that still runs on the old connection.
       expect(await backendPid(db)).not.toBe(pid);
