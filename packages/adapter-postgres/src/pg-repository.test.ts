@@ -247,16 +247,20 @@ describe('bulk writes', () => {
 describe('update', () => {
   it('an update outside a transaction, without a schema or where, is one statement', async () => {
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+    // Every statement, on whichever of the pool's clients it runs (a transaction would be several).
+    let statements = 0;
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      client.query = ((...args: unknown[]) => {
+        statements += 1;
+        return query(...args);
+      }) as typeof client.query;
+    });
     const mine = new PostgresBackend({ pool, schema });
     try {
       const items = mine.repository<Item>('counted');
       await items.insert({ id: 'a', n: 1, name: 'a' });
-      let statements = 0;
-      const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-      pool.query = ((...args: unknown[]) => {
-        statements += 1;
-        return query(...args);
-      }) as typeof pool.query;
+      statements = 0;
       expect(await items.update('a', { $inc: { n: 2 }, $set: { name: 'b' } })).toStrictEqual({
         id: 'a',
         n: 3,
