@@ -13,6 +13,8 @@ interface PgErrorLike {
   readonly constraint?: unknown;
   /** Node's system call that failed, on network errors (`connect`). */
   readonly syscall?: unknown;
+  /** The server's severity (`ERROR`, `FATAL`, ...; localized by lc_messages), on errors the server sent. */
+  readonly severity?: unknown;
 }
 
 /** Where an error happened, for the Berth error's fields and message. */
@@ -47,8 +49,8 @@ const CONNECTION_MESSAGES = [
  * serialization failures and deadlocks are retryable CONFLICTs, a statement
  * or lock timeout (or a query cancelled) is TIMEOUT, a lost or refused
  * connection (and the server shutting down) is a retryable CONNECTION error,
- * unique violations are ALREADY_EXISTS, bad values are VALIDATION. Anything
- * else is returned as it is.
+ * unique violations are ALREADY_EXISTS, bad values are VALIDATION, pg's
+ * client-side `query_timeout` is TIMEOUT too. Anything else is returned as it is.
  */
 export function toBerthError(error: unknown, context: PgErrorContext = {}): unknown {
   if (isBerthError(error)) return error;
@@ -85,10 +87,42 @@ export function toBerthError(error: unknown, context: PgErrorContext = {}): unkn
       );
     }
   }
+  // pg's own `query_timeout`: the client stopped waiting; the statement may still run on the server.
+  if (text === 'Query read timeout') {
+    return new TimeoutError(
+      `pg stopped waiting for the statement (query_timeout); it may still run on the server`,
+      options,
+    );
+  }
   if (CONNECTION_MESSAGES.some((known) => text.includes(known))) {
     return new ConnectionError(`the PostgreSQL connection failed; try again (${text})`, options);
   }
   return error;
+}
+
+/**
+ * SQLSTATEs (and classes) of server errors that end the session, or come
+ * from a connection that never was one: connection exceptions (08), invalid
+ * authorization (28), operator intervention such as an administrator's
+ * pg_terminate_backend, a shutdown or an idle-session timeout (57P), an
+ * idle-in-transaction timeout (25P03), and internal errors (XX), where
+ * starting afresh is the safe course.
+ */
+const SESSION_ENDING = ['08', '28', '57P', '25P03', 'XX'];
+
+/**
+ * Whether the connection a statement failed on is still fit for the next
+ * one: the server refused the statement (a SQLSTATE and a severity, which
+ * only errors PostgreSQL sent carry) and the session goes on. Not so for a
+ * lost connection or a failure the server did not report (ECONNRESET, pg's
+ * client-side query_timeout, whose statement may still run), nor for the
+ * errors that end the session.
+ */
+export function leavesSessionUsable(error: unknown): boolean {
+  const { code, severity } = (error ?? {}) as PgErrorLike;
+  if (typeof code !== 'string' || typeof severity !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
+  if (severity === 'FATAL' || severity === 'PANIC') return false;
+  return !SESSION_ENDING.some((prefix) => code.startsWith(prefix));
 }
 
 function isPrimaryKey(error: unknown): boolean {

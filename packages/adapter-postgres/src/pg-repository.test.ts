@@ -260,16 +260,20 @@ describe('bulk writes', () => {
 describe('update', () => {
   it('an update outside a transaction, without a schema or where, is one statement', async () => {
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+    // Every statement, on whichever of the pool's clients it runs (a transaction would be several).
+    let statements = 0;
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      client.query = ((...args: unknown[]) => {
+        statements += 1;
+        return query(...args);
+      }) as typeof client.query;
+    });
     const mine = new PostgresBackend({ pool, schema });
     try {
       const items = mine.repository<Item>('counted');
       await items.insert({ id: 'a', n: 1, name: 'a' });
-      let statements = 0;
-      const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-      pool.query = ((...args: unknown[]) => {
-        statements += 1;
-        return query(...args);
-      }) as typeof pool.query;
+      statements = 0;
       expect(await items.update('a', { $inc: { n: 2 }, $set: { name: 'b' } })).toStrictEqual({
         id: 'a',
         n: 3,
@@ -407,6 +411,26 @@ describe('update', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('writes refused with ALREADY_EXISTS keep the pool’s connections: none is opened again', async () => {
+    const users = backend.repository<Item>('users', { indexes: [{ field: 'email', type: 'string', unique: true }] });
+    await users.insertMany([
+      { id: 'ada', email: 'ada@example.com' },
+      { id: 'bob', email: 'bob@example.com' },
+    ]);
+    let connects = 0;
+    backend.native().on('connect', () => {
+      connects += 1;
+    });
+    for (let round = 0; round < 5; round += 1) {
+      await expectCode(() => users.update('bob', { email: 'ada@example.com' }), 'ALREADY_EXISTS');
+      await expectCode(() => users.upsert({ id: 'cy', email: 'ada@example.com' }), 'ALREADY_EXISTS');
+      await expectCode(() => users.replace({ id: 'bob', email: 'ada@example.com' }), 'ALREADY_EXISTS');
+    }
+    expect(await users.update('bob', { name: 'Bob' })).toMatchObject({ id: 'bob', name: 'Bob' });
+    // Each refused statement used to cost its connection: the next statement opened a new one.
+    expect(connects).toBe(0);
   });
 });
 

@@ -1,9 +1,16 @@
 import type pg from 'pg';
-import { type PgErrorContext, toBerthError } from './pg-errors.js';
+import { leavesSessionUsable, type PgErrorContext, toBerthError } from './pg-errors.js';
 
 /** Anything that runs one statement: the pool, or the client of an open transaction. */
 export interface PgQueryable {
   query<R extends object = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<R[]>;
+}
+
+/** One statement to run: its text, bound values, and the name it is prepared under on each connection (if any). */
+export interface PgStatement {
+  readonly text: string;
+  readonly values?: readonly unknown[] | undefined;
+  readonly name?: string | undefined;
 }
 
 /** Transaction isolation levels PostgreSQL offers. */
@@ -16,18 +23,36 @@ export interface PgTransactionOptions {
   readonly context?: PgErrorContext | undefined;
 }
 
+/**
+ * A client held out of the pool, and whether a statement on it failed in a
+ * way that leaves its connection unusable (it is destroyed on release).
+ */
+interface HeldClient {
+  readonly client: pg.PoolClient;
+  unusable: boolean;
+}
+
 /** Runs statements on one pooled client, with pg's errors mapped to Berth errors. */
 class ClientQueryable implements PgQueryable {
   constructor(
-    readonly client: pg.PoolClient,
+    private readonly held: HeldClient,
     private readonly context: PgErrorContext,
   ) {}
 
-  async query<R extends object>(text: string, values?: readonly unknown[]): Promise<R[]> {
+  get client(): pg.PoolClient {
+    return this.held.client;
+  }
+
+  query<R extends object>(text: string, values?: readonly unknown[]): Promise<R[]> {
+    return this.run<R>({ text, values });
+  }
+
+  async run<R extends object>({ text, values, name }: PgStatement): Promise<R[]> {
     try {
-      const result = await this.client.query<R>(text, values as unknown[] | undefined);
+      const result = await this.held.client.query<R>({ text, values: values as unknown[] | undefined, name });
       return result.rows;
     } catch (error) {
+      if (!leavesSessionUsable(error)) this.held.unusable = true;
       throw toBerthError(error, this.context);
     }
   }
@@ -51,47 +76,31 @@ export class PgSession implements PgQueryable {
     if (ownsPool) pool.on('error', () => {});
   }
 
-  async query<R extends object = Record<string, unknown>>(
+  query<R extends object = Record<string, unknown>>(
     text: string,
     values?: readonly unknown[],
     context: PgErrorContext = {},
   ): Promise<R[]> {
-    try {
-      const result = await this.pool.query<R>(text, values as unknown[] | undefined);
-      return result.rows;
-    } catch (error) {
-      throw toBerthError(error, context);
-    }
+    return this.run<R>({ text, values }, context);
+  }
+
+  /**
+   * Runs one statement (prepared by name when it has one) on a client of the
+   * pool. Not through `pool.query`: that releases its client with the error
+   * of any failed statement, and the pool then destroys the connection, so
+   * every refused statement (a unique violation, a statement timeout, a
+   * serialization failure) would cost the next one a new connection and the
+   * statements prepared on it. Here a statement the server refused returns
+   * its client to the pool; a lost connection, or a failure the server did
+   * not report (a client-side timeout), destroys it.
+   */
+  run<R extends object = Record<string, unknown>>(statement: PgStatement, context: PgErrorContext = {}): Promise<R[]> {
+    return this.hold((held) => new ClientQueryable(held, context).run<R>(statement), context);
   }
 
   /** Runs `work` on one client of the pool, outside any transaction. */
-  async withClient<R>(work: (client: PgQueryable & { readonly client: pg.PoolClient }) => Promise<R>): Promise<R> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      throw toBerthError(error);
-    }
-    // A client out of the pool has no 'error' listener of the pool's: if the
-    // server goes away while it is held (between two statements of a
-    // transaction, say), pg emits 'error' on it, and an 'error' nobody
-    // listens to crashes the process. The failure shows (typed) in the
-    // client's next statement; the client is destroyed, not pooled again.
-    let lost: Error | undefined;
-    const onError = (error: Error): void => {
-      lost = error;
-    };
-    client.on('error', onError);
-    let broken: unknown;
-    try {
-      return await work(new ClientQueryable(client, {}));
-    } catch (error) {
-      broken = error;
-      throw error;
-    } finally {
-      client.off('error', onError);
-      client.release(lost ?? (isConnectionFailure(broken) ? (broken as Error) : undefined));
-    }
+  withClient<R>(work: (client: PgQueryable & { readonly client: pg.PoolClient }) => Promise<R>): Promise<R> {
+    return this.hold((held) => work(new ClientQueryable(held, {})));
   }
 
   /**
@@ -99,13 +108,13 @@ export class PgSession implements PgQueryable {
    * ROLLBACK when it throws. A client whose connection failed is destroyed,
    * not returned to the pool.
    */
-  async transaction<R>(
+  transaction<R>(
     work: (client: PgQueryable & { readonly client: pg.PoolClient }) => Promise<R>,
     options: PgTransactionOptions = {},
   ): Promise<R> {
     const context = options.context ?? {};
-    return this.withClient(async (outer) => {
-      const client = new ClientQueryable(outer.client, context);
+    return this.hold(async (held) => {
+      const client = new ClientQueryable(held, context);
       await client.query(
         options.isolation === undefined ? 'BEGIN' : `BEGIN ISOLATION LEVEL ${options.isolation.toUpperCase()}`,
       );
@@ -118,7 +127,43 @@ export class PgSession implements PgQueryable {
       }
       await client.query('COMMIT');
       return result;
-    });
+    }, context);
+  }
+
+  /**
+   * Runs `work` on one client held out of the pool, then releases it: back
+   * to the pool, or destroyed when its connection was lost, a statement on
+   * it failed in a way that leaves it unusable, or `work` failed with a
+   * CONNECTION error (a client that may still hold a lock, say).
+   */
+  private async hold<R>(work: (held: HeldClient) => Promise<R>, context: PgErrorContext = {}): Promise<R> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw toBerthError(error, context);
+    }
+    // A client out of the pool has no 'error' listener of the pool's: if the
+    // server goes away while it is held (between two statements of a
+    // transaction, say), pg emits 'error' on it, and an 'error' nobody
+    // listens to crashes the process. The failure shows (typed) in the
+    // client's next statement; the client is destroyed, not pooled again.
+    let lost: Error | undefined;
+    const onError = (error: Error): void => {
+      lost = error;
+    };
+    client.on('error', onError);
+    const held: HeldClient = { client, unusable: false };
+    let broken: unknown;
+    try {
+      return await work(held);
+    } catch (error) {
+      broken = error;
+      throw error;
+    } finally {
+      client.off('error', onError);
+      client.release(lost ?? (held.unusable || isConnectionFailure(broken)));
+    }
   }
 
   /** Ends the pool when Berth created it; waits for its clients to be released. */

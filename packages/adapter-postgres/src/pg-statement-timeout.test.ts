@@ -1,6 +1,7 @@
 // statementTimeoutMs: a statement that runs longer (here: waiting for a row
 // lock another connection holds) is cancelled by the server (SQLSTATE
-// 57014) and rejects with a retryable TIMEOUT; the connection stays usable.
+// 57014) and rejects with a retryable TIMEOUT; the connection stays usable,
+// and stays in the pool.
 import { type Document, isBerthError } from '@berth/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +39,10 @@ describe('PostgresBackend statementTimeoutMs', () => {
     await users.insert({ id: 'a', n: 1 });
     const { id } = await queue.enqueue({ n: 1 });
 
+    let connects = 0;
+    backend.native().on('connect', () => {
+      connects += 1;
+    });
     await locker.query('BEGIN');
     await locker.query(`SELECT 1 FROM "${schema}".users WHERE id = 'a' FOR UPDATE`);
     await locker.query(`SELECT 1 FROM "${schema}"._berth_jobs WHERE id = $1 FOR UPDATE`, [id]);
@@ -51,5 +56,7 @@ describe('PostgresBackend statementTimeoutMs', () => {
     // The same pool goes on once the lock is gone.
     expect(await users.update('a', { n: 3 })).toMatchObject({ n: 3 });
     expect(await queue.cancel(id)).toBe(true);
+    // A cancelled statement's connection went back to the pool: none was opened since.
+    expect(connects).toBe(0);
   });
 });

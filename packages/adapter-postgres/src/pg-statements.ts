@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type PgErrorContext, toBerthError } from './pg-errors.js';
+import type { PgErrorContext } from './pg-errors.js';
 import type { PgSession } from './pg-session.js';
 
 const names = new Map<string, string>();
@@ -28,16 +28,11 @@ export function statementName(text: string): string {
  * every connection that ran it, so texts built from filters, which vary
  * without bound, go through `session.query`.
  */
-export async function queryPrepared<R extends object>(
+export function queryPrepared<R extends object>(
   session: PgSession,
   text: string,
   values: readonly unknown[],
   context: PgErrorContext,
 ): Promise<R[]> {
-  try {
-    const result = await session.pool.query<R>({ name: statementName(text), text, values: values as unknown[] });
-    return result.rows;
-  } catch (error) {
-    throw toBerthError(error, context);
-  }
+  return session.run<R>({ name: statementName(text), text, values }, context);
 }
