@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -213,6 +214,44 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
       });
       await done;
       expect(seen).toStrictEqual([1]);
+    } finally {
+      await worker.close();
+    }
+  });
+  it('the handler of a job handed over starts after the enqueue has returned, outside the enqueuer’s async context', async () => {
+    await using backend = new SqliteBackend({ filename: newFile() });
+    const queue = backend.queue<{ n: number }>('context');
+    const claims = countClaims(queue);
+    const watch = watchIdle();
+    const request = new AsyncLocalStorage<string>();
+    const order: string[] = [];
+    let claimsAtStart = -1;
+    let store: string | undefined = 'not started';
+    let resolveStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      resolveStarted = resolve;
+    });
+    const worker = queue.work(
+      () => {
+        order.push('handler');
+        store = request.getStore();
+        claimsAtStart = claims.count();
+        resolveStarted();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await watch.idle();
+      const before = claims.count();
+      await request.run('request-42', async () => {
+        await queue.enqueue({ n: 1 });
+        order.push('enqueue returned');
+      });
+      await started;
+      // Handed over (no claim of the worker's own), yet run as a claimed job would be.
+      expect(claimsAtStart).toBe(before);
+      expect(order).toStrictEqual(['enqueue returned', 'handler']);
+      expect(store).toBeUndefined();
     } finally {
       await worker.close();
     }
