@@ -256,4 +256,34 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
       await worker.close();
     }
   });
+
+  it('a job due a moment after the enqueue’s commit, though before it returns, is still announced (not taken for handed over)', async () => {
+    await using backend = new SqliteBackend({ filename: newFile() });
+    const queue = backend.queue<{ n: number }>('moment');
+    const watch = watchIdle();
+    // A clock that stands still, except where the test moves it.
+    let now = Date.now();
+    vi.spyOn(Date, 'now').mockImplementation(() => now);
+    const unsubscribe = queue.subscribe(
+      () => {
+        // Emitted after the commit, before the enqueue announces its jobs: time passes there.
+        now += 50;
+      },
+      { types: ['enqueued'] },
+    );
+    const seen: number[] = [];
+    const worker = queue.work((job) => void seen.push(job.payload.n), { pollIntervalMs: 60_000 });
+    try {
+      await watch.idle();
+      // Not due when the enqueue's transaction decides, due by the time it returns.
+      await queue.enqueue({ n: 1 }, { runAt: new Date(now + 10) });
+      // Without an announcement the worker would find the job at its next poll, a minute later.
+      const deadline = performance.now() + 10_000;
+      while (seen.length === 0 && performance.now() < deadline) await sleep(5);
+      expect(seen).toStrictEqual([1]);
+    } finally {
+      unsubscribe();
+      await worker.close();
+    }
+  }, 30_000);
 });
