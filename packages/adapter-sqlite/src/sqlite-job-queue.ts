@@ -157,8 +157,10 @@ interface Enqueued {
   readonly results: EnqueueResult[];
   /** The `enqueued` events are emitted. */
   readonly emitted: boolean;
-  /** Every new job due now is leased to an idle worker: nothing to wake for them. */
+  /** Every new job due at `now` is leased to an idle worker: nothing to wake for them. */
   readonly handedOff: boolean;
+  /** The time the transaction decided what is due with (and what the wake-ups count from). */
+  readonly now: number;
 }
 
 interface SettledAndClaimed {
@@ -327,15 +329,19 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       return results;
     }
     const notifier = this.hub.notifier(this.name);
-    const { results, emitted, handedOff } = await this.hub.exclusive((free): Enqueued => {
+    const { results, emitted, handedOff, now } = await this.hub.exclusive((free): Enqueued => {
       this.hub.flush(free);
       const idle = notifier.idleWorker();
       if (idle !== undefined) return this.handOff(free, prepared, idle);
-      const results = this.hub.immediate(free, () => this.insertAll(free, prepared, Date.now()));
-      return { results, emitted: false, handedOff: false };
+      let now = 0;
+      const results = this.hub.immediate(free, () => {
+        now = Date.now();
+        return this.insertAll(free, prepared, now);
+      });
+      return { results, emitted: false, handedOff: false, now };
     });
     // Jobs due now that an idle worker already holds need no wake-up; later ones still do.
-    this.announce(prepared, results, (runAt) => notifier.dueAt(runAt), handedOff);
+    this.announce(prepared, results, (runAt) => notifier.dueAt(runAt), handedOff, now);
     if (!emitted) this.emitEnqueued(prepared, results);
     return results;
   }
@@ -351,8 +357,9 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   private handOff(connection: SqliteConnection, prepared: readonly PreparedJob[], worker: IdleWorker): Enqueued {
     let claimed = NOTHING_CLAIMED;
     const due: string[] = [];
+    let now = 0;
     const results = this.hub.immediate(connection, () => {
-      const now = Date.now();
+      now = Date.now();
       const inserted = this.insertAll(connection, prepared, now);
       inserted.forEach((result, index) => {
         if (!result.deduplicated && (prepared[index]?.options.runAt.getTime() ?? now) <= now) due.push(result.id);
@@ -367,7 +374,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     if (leases.length > 0) worker.take(leases);
     // An older ready job may have been leased instead of a new one: then the new one still needs its wake-up.
     const leased = new Set(leases.map((lease) => lease.job.id));
-    return { results, emitted: true, handedOff: due.every((id) => leased.has(id)) };
+    return { results, emitted: true, handedOff: due.every((id) => leased.has(id)), now };
   }
 
   /** `enqueued` for each new job (a deduplicated enqueue stored nothing). */
@@ -382,14 +389,19 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     });
   }
 
-  /** Tells `wake` when each new job falls due (once for all the jobs due now, unless `dueNowTaken`). */
+  /**
+   * Tells `wake` when each new job falls due (once for all the jobs due at
+   * `now`, unless `dueNowTaken`). `now` is the time the write decided what
+   * was due with: a job due only a moment later is announced at its `runAt`
+   * (at once, if that has passed), never taken for handed over.
+   */
   private announce(
     prepared: readonly PreparedJob[],
     results: readonly EnqueueResult[],
     wake: (runAt: number) => void,
     dueNowTaken = false,
+    now: number = Date.now(),
   ) {
-    const now = Date.now();
     let dueNow = false;
     results.forEach((result, index) => {
       const runAt = prepared[index]?.options.runAt.getTime() ?? now;

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -217,4 +218,72 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
       await worker.close();
     }
   });
+  it('the handler of a job handed over starts after the enqueue has returned, outside the enqueuer’s async context', async () => {
+    await using backend = new SqliteBackend({ filename: newFile() });
+    const queue = backend.queue<{ n: number }>('context');
+    const claims = countClaims(queue);
+    const watch = watchIdle();
+    const request = new AsyncLocalStorage<string>();
+    const order: string[] = [];
+    let claimsAtStart = -1;
+    let store: string | undefined = 'not started';
+    let resolveStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      resolveStarted = resolve;
+    });
+    const worker = queue.work(
+      () => {
+        order.push('handler');
+        store = request.getStore();
+        claimsAtStart = claims.count();
+        resolveStarted();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await watch.idle();
+      const before = claims.count();
+      await request.run('request-42', async () => {
+        await queue.enqueue({ n: 1 });
+        order.push('enqueue returned');
+      });
+      await started;
+      // Handed over (no claim of the worker's own), yet run as a claimed job would be.
+      expect(claimsAtStart).toBe(before);
+      expect(order).toStrictEqual(['enqueue returned', 'handler']);
+      expect(store).toBeUndefined();
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('a job due a moment after the enqueue’s commit, though before it returns, is still announced (not taken for handed over)', async () => {
+    await using backend = new SqliteBackend({ filename: newFile() });
+    const queue = backend.queue<{ n: number }>('moment');
+    const watch = watchIdle();
+    // A clock that stands still, except where the test moves it.
+    let now = Date.now();
+    vi.spyOn(Date, 'now').mockImplementation(() => now);
+    const unsubscribe = queue.subscribe(
+      () => {
+        // Emitted after the commit, before the enqueue announces its jobs: time passes there.
+        now += 50;
+      },
+      { types: ['enqueued'] },
+    );
+    const seen: number[] = [];
+    const worker = queue.work((job) => void seen.push(job.payload.n), { pollIntervalMs: 60_000 });
+    try {
+      await watch.idle();
+      // Not due when the enqueue's transaction decides, due by the time it returns.
+      await queue.enqueue({ n: 1 }, { runAt: new Date(now + 10) });
+      // Without an announcement the worker would find the job at its next poll, a minute later.
+      const deadline = performance.now() + 10_000;
+      while (seen.length === 0 && performance.now() < deadline) await sleep(5);
+      expect(seen).toStrictEqual([1]);
+    } finally {
+      unsubscribe();
+      await worker.close();
+    }
+  }, 30_000);
 });

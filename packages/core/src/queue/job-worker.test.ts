@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionError } from '../errors.js';
+import type { QueueBackend } from '../backend/backend.js';
+import { ConnectionError, isBerthError } from '../errors.js';
+import { instrument, type OperationEvent } from '../observe/instrument.js';
 import type { Lease } from './job.js';
-import type { JobQueue } from './job-queue.js';
+import type { JobHandler, JobQueue, WorkerOptions } from './job-queue.js';
 import { type IdleWorker, startWorker } from './job-worker.js';
 
 // A stand-in queue whose fetches always fail: enough to test how the shared
@@ -21,6 +23,22 @@ function failingQueue(error: Error): { queue: JobQueue<string>; fetches: () => n
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function leaseOf(id: string): Lease<unknown> {
+  return {
+    job: { id, queue: 'q', payload: id, attempts: 1, leaseMs: 30_000 },
+    token: `t-${id}`,
+    expiresAt: new Date(Date.now() + 30_000),
+  } as unknown as Lease<unknown>;
+}
+
+/** A call to an engine that is unreachable without the socket noticing: it never answers. */
+const never = (): Promise<never> => new Promise(() => undefined);
+
+/** Resolves with 'closed' when `worker.close()` does, or 'still closing' after a generous 10 s. */
+function closeOutcome(worker: { close(): Promise<void> }): Promise<string> {
+  return Promise.race([worker.close().then(() => 'closed'), sleep(10_000).then(() => 'still closing')]);
+}
 
 describe('the shared worker', () => {
   it('backs off after retryable fetch errors instead of polling at the poll interval', async () => {
@@ -127,7 +145,7 @@ describe('the shared worker', () => {
     expect(calls).toBeGreaterThan(2);
   });
 
-  it('offers itself to the notifier while idle; jobs handed over start at once, and close withdraws the offer', async () => {
+  it('offers itself to the notifier while idle; jobs handed over start before any fetch, and close withdraws the offer', async () => {
     let fetches = 0;
     const completed: string[] = [];
     const queue = {
@@ -172,9 +190,12 @@ describe('the shared worker', () => {
       expiresAt: new Date(Date.now() + 30_000),
     } as unknown as Lease<unknown>;
     idle.take([lease]);
-    // Started within take(), before any fetch; the offer ended with it.
-    expect(started).toStrictEqual([{ id: 'j1', fetches: fetchesBefore }]);
+    // The offer ended with take(); the handler starts from the worker's loop, after take() returned.
     expect(withdrawn).toBe(1);
+    expect(started).toStrictEqual([]);
+    while (started.length === 0) await sleep(5);
+    // Before any fetch.
+    expect(started).toStrictEqual([{ id: 'j1', fetches: fetchesBefore }]);
     while (completed.length === 0) await sleep(5);
     expect(completed).toStrictEqual(['j1']);
     // Idle again after the fetch that follows: offered again, then withdrawn by close().
@@ -217,4 +238,177 @@ describe('the shared worker', () => {
     expect(started).toStrictEqual([]);
     expect(released).toStrictEqual(['late']);
   });
+  it('a hand-over from inside onIdle wakes the worker and ends the offer; a take on the ended offer releases the jobs', async () => {
+    const released: string[] = [];
+    const queue = {
+      name: 'eager',
+      dequeueMany: async () => [],
+      release: async (lease: Lease<string>) => {
+        released.push(lease.job.id);
+      },
+      complete: async () => undefined,
+    } as unknown as JobQueue<string>;
+    const offers: IdleWorker[] = [];
+    let withdrawn = 0;
+    const notifier = {
+      onJobAvailable: () => () => {},
+      onIdle: (worker: IdleWorker) => {
+        offers.push(worker);
+        // A notifier that hands over synchronously, from inside onIdle.
+        if (offers.length === 1) worker.take([leaseOf('j1')]);
+        return () => {
+          withdrawn += 1;
+        };
+      },
+    };
+    const started: string[] = [];
+    let finish: () => void = () => undefined;
+    const blocked = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const worker = startWorker(
+      queue,
+      async (job) => {
+        started.push(job.id);
+        await blocked;
+      },
+      { concurrency: 1, pollIntervalMs: 60_000 },
+      notifier,
+    );
+    while (started.length === 0) await sleep(5);
+    const first = offers[0] as IdleWorker;
+    expect(withdrawn).toBe(1);
+    expect(first.capacity).toBe(0);
+    // The notifier kept the ended offer and hands over again: the one slot is taken, the job goes back.
+    first.take([leaseOf('j2')]);
+    while (released.length === 0) await sleep(5);
+    expect(released).toStrictEqual(['j2']);
+    expect(started).toStrictEqual(['j1']);
+    expect(worker.running).toBe(1);
+    finish();
+    await worker.close();
+    expect(started).toStrictEqual(['j1']);
+    expect(released).toStrictEqual(['j2']);
+  });
+
+  it('releases jobs handed over beyond its free slots, and those handed over after its offer ended', async () => {
+    const released: string[] = [];
+    const queue = {
+      name: 'late-offer',
+      dequeueMany: async () => [],
+      release: async (lease: Lease<string>) => {
+        released.push(lease.job.id);
+      },
+      complete: async () => undefined,
+    } as unknown as JobQueue<string>;
+    let jobAvailable: () => void = () => undefined;
+    const offers: IdleWorker[] = [];
+    const notifier = {
+      onJobAvailable: (listener: () => void) => {
+        jobAvailable = listener;
+        return () => {};
+      },
+      onIdle: (worker: IdleWorker) => {
+        offers.push(worker);
+        return () => {};
+      },
+    };
+    const started: string[] = [];
+    const worker = startWorker(
+      queue,
+      (job) => void started.push(job.id),
+      { concurrency: 1, pollIntervalMs: 60_000 },
+      notifier,
+    );
+    try {
+      while (offers.length === 0) await sleep(5);
+      const first = offers[0] as IdleWorker;
+      expect(first.capacity).toBe(1);
+      first.take([leaseOf('j1'), leaseOf('j2')]);
+      while (started.length === 0 || released.length === 0) await sleep(5);
+      expect(started).toStrictEqual(['j1']);
+      expect(released).toStrictEqual(['j2']);
+      // Idle again once j1 is done; then a notification wakes the worker, and a hand-over comes after it.
+      while (offers.length < 2) await sleep(5);
+      const second = offers[1] as IdleWorker;
+      jobAvailable();
+      expect(second.capacity).toBe(0);
+      second.take([leaseOf('j3')]);
+      while (released.length < 2) await sleep(5);
+      expect(released).toStrictEqual(['j2', 'j3']);
+      expect(started).toStrictEqual(['j1']);
+    } finally {
+      await worker.close();
+    }
+    expect(started).toStrictEqual(['j1']);
+  });
+
+  it.each(['settleAndClaim', 'dequeueMany', 'prune'] as const)(
+    'close() returns after closeTimeoutMs when a call to the engine (%s) never answers',
+    async (hung) => {
+      const lease = leaseOf('j1');
+      let calls = 0;
+      const queue = {
+        name: 'partitioned',
+        ...(hung === 'settleAndClaim'
+          ? {
+              // The first call brings the job; the one carrying its completion never answers.
+              settleAndClaim: async () => {
+                calls += 1;
+                return calls === 1 ? { outcomes: [], leases: [lease] } : never();
+              },
+            }
+          : {
+              dequeueMany: async () => {
+                calls += 1;
+                return hung === 'dequeueMany' ? never() : [];
+              },
+            }),
+        prune: async () => (hung === 'prune' ? never() : 0),
+        complete: async () => undefined,
+        extendLease: async () => lease,
+      } as unknown as JobQueue<unknown>;
+      const handled: string[] = [];
+      const worker = startWorker(queue, (job) => void handled.push(job.id), {
+        pollIntervalMs: 60_000,
+        closeTimeoutMs: 100,
+        onError: () => undefined,
+      });
+      if (hung === 'settleAndClaim') while (calls < 2) await sleep(5);
+      else while (calls < 1) await sleep(5);
+      expect(await closeOutcome(worker)).toBe('closed');
+      expect(handled).toStrictEqual(hung === 'settleAndClaim' ? ['j1'] : []);
+    },
+    30_000,
+  );
+
+  it('under instrument(), a completion the engine never confirmed before close() gave up ends its handle span failed (ABORTED)', async () => {
+    const lease = leaseOf('j1');
+    let calls = 0;
+    const queue = {
+      name: 'partitioned',
+      settleAndClaim: async () => {
+        calls += 1;
+        return calls === 1 ? { outcomes: [], leases: [lease] } : never();
+      },
+      extendLease: async () => lease,
+      work(handler: JobHandler<unknown>, options?: WorkerOptions) {
+        return startWorker(this as unknown as JobQueue<unknown>, handler, options);
+      },
+    };
+    const standIn = { kind: 'stand-in', queue: () => queue, close: async () => undefined };
+    const events: OperationEvent[] = [];
+    const backend = instrument(standIn as unknown as QueueBackend, { onOperation: (event) => events.push(event) });
+    const worker = backend
+      .queue('partitioned')
+      .work(() => 'done', { pollIntervalMs: 60_000, closeTimeoutMs: 100, retentionIntervalMs: 0, onError: () => {} });
+    while (calls < 2) await sleep(5);
+    expect(await closeOutcome(worker)).toBe('closed');
+    const handles = events.filter((event) => event.operation === 'handle');
+    expect(handles).toHaveLength(1);
+    const [handle] = handles as [OperationEvent];
+    // The job is not completed: it runs again once its lease expires.
+    expect(handle.ok).toBe(false);
+    expect(isBerthError(handle.error, 'ABORTED')).toBe(true);
+  }, 30_000);
 });

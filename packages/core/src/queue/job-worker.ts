@@ -22,13 +22,45 @@ export interface JobNotifier {
 
 /** A worker waiting for jobs, as its notifier sees it (see `JobNotifier.onIdle`). */
 export interface IdleWorker {
-  /** Jobs it would claim now. */
+  /** Jobs it would claim now (0 once the offer is withdrawn). */
   readonly capacity: number;
   /** The lease it claims with (`undefined`: each job's own `leaseMs`). */
   readonly leaseMs: number | undefined;
-  /** Takes jobs leased for it (after their claim committed); it is no longer idle then. */
+  /**
+   * Takes jobs leased for it (after their claim committed); it is no longer
+   * idle then. Its handlers start from the worker's own loop, after the
+   * caller has returned (not inside the adapter's write, nor in the
+   * caller's async context). Jobs handed over to an offer already withdrawn
+   * (the worker woke up or closed meanwhile), or beyond its capacity, are
+   * released.
+   */
   take(leases: readonly Lease<unknown>[]): void;
 }
+
+/** One idle offer: open from `onIdle` until the worker wakes up. */
+class IdleOffer implements IdleWorker {
+  open = true;
+
+  constructor(
+    private readonly free: () => number,
+    readonly leaseMs: number | undefined,
+    private readonly taken: (offer: IdleOffer, leases: readonly Lease<unknown>[]) => void,
+  ) {}
+
+  get capacity(): number {
+    return this.open ? Math.max(0, this.free()) : 0;
+  }
+
+  take(leases: readonly Lease<unknown>[]): void {
+    this.taken(this, leases);
+  }
+}
+
+/** What a call to the engine answers once `close()` has stopped waiting for it. */
+const GAVE_UP: unique symbol = Symbol('gave up');
+
+/** The next turn of the event loop: after the promise jobs queued now (an enqueue returning to its caller). */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Leases of prefetched jobs stay short, so a crashed worker does not sit on them. */
 const PREFETCH_LEASE_MS = 10_000;
@@ -123,6 +155,13 @@ class QueueWorker<T> implements Worker {
   private stoppedByFatalError = false;
   private closed: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
+  /** Jobs were handed over while idle: the loop starts them when it wakes. */
+  private handedOver = false;
+  /** Ends every wait for the engine (see `untilGivenUp`); called when close() abandons the worker. */
+  private giveUp: () => void = () => undefined;
+  private readonly givenUp: Promise<typeof GAVE_UP> = new Promise((resolve) => {
+    this.giveUp = () => resolve(GAVE_UP);
+  });
   /** A job became available while no sleep was waiting for it (see `jobAvailable`). */
   private missedWakeUp = false;
   private drained: (() => void) | undefined;
@@ -203,28 +242,43 @@ class QueueWorker<T> implements Worker {
     }
     return new Promise((resolve) => {
       const timer = ms === undefined ? undefined : setTimeout(() => this.wake(), ms);
-      const notIdle = idle ? this.notifier?.onIdle?.(this.idleWorker()) : undefined;
+      const notifier = idle ? this.notifier : undefined;
+      const offer =
+        notifier?.onIdle === undefined
+          ? undefined
+          : new IdleOffer(
+              () => this.freeCapacity(),
+              this.claimLeaseMs(),
+              (from, leases) => this.take(from, leases as readonly Lease<T>[]),
+            );
+      let withdraw: (() => void) | undefined;
+      // Set before the offer is made: a notifier may hand jobs over from inside onIdle.
       this.wakeUp = () => {
         clearTimeout(timer);
-        notIdle?.();
+        if (offer !== undefined) offer.open = false;
+        withdraw?.();
         resolve();
       };
+      if (offer === undefined) return;
+      const notIdle = notifier?.onIdle?.(offer);
+      if (offer.open) withdraw = notIdle;
+      else notIdle?.();
     });
   }
 
-  /** This worker as an idle notifier sees it: leases handed over start at once, and the loop fetches again. */
-  private idleWorker(): IdleWorker {
-    return {
-      capacity: this.freeCapacity(),
-      leaseMs: this.claimLeaseMs(),
-      take: (leases) => {
-        this.wake();
-        this.hold(leases as readonly Lease<T>[]);
-        // Handed over late, to a worker closing (or closed) since: released like prefetched jobs.
-        if (this.closing) void this.releasePrefetched();
-        else this.startHandlers();
-      },
-    };
+  /**
+   * Jobs an idle offer's notifier leased for this worker: held at once (so
+   * renewed), started by the loop once it wakes. Past the offer (withdrawn,
+   * or beyond its capacity) or after close(), they are not this worker's to
+   * run and are released, as prefetched jobs are on close.
+   */
+  private take(offer: IdleOffer, leases: readonly Lease<T>[]): void {
+    const kept = offer.open && !this.closing ? leases.slice(0, offer.capacity) : [];
+    if (kept.length < leases.length) void this.release(leases.slice(kept.length));
+    if (kept.length === 0) return;
+    this.hold(kept);
+    this.handedOver = true;
+    this.wake();
   }
 
   private freeCapacity(): number {
@@ -248,10 +302,11 @@ class QueueWorker<T> implements Worker {
         // Attempts that finish while closing are still settled, one call at a time.
         if (!this.batched) break;
         if (this.pending.length > 0) {
+          // Past closeTimeoutMs the engine is not waited for (it is down or
+          // unreachable): what could not be sent is left to its leases.
+          if (this.abandoned) break;
           const settled = await this.exchange(0);
           if (settled === undefined && !this.stoppedByFatalError) {
-            // Past closeTimeoutMs the engine is not waited for (it is down):
-            // what could not be sent is left to its leases.
             if (this.abandoned) break;
             failures += 1;
             await this.sleep(this.fetchBackoffMs(failures));
@@ -279,19 +334,29 @@ class QueueWorker<T> implements Worker {
       if (this.closing) continue;
       const free = this.freeCapacity() > 0;
       await this.sleep(free ? this.pollDelayMs() : undefined, free);
+      if (this.handedOver) {
+        this.handedOver = false;
+        // Handed over inside an adapter's write (an enqueue): the handlers
+        // start from here, in the worker's own async context, once that
+        // enqueue has returned to its caller.
+        await nextTurn();
+        this.startHandlers();
+      }
     }
   }
 
   /** The plain path: leases up to `count` jobs; the number leased, or `undefined` after a reported failure. */
   private async claim(count: number): Promise<number | undefined> {
     const leaseMs = this.claimLeaseMs();
-    let leases: Lease<T>[];
+    let leases: Lease<T>[] | typeof GAVE_UP;
     try {
-      leases = await this.queue.dequeueMany(count, leaseMs === undefined ? {} : { leaseMs });
+      leases = await this.untilGivenUp(this.queue.dequeueMany(count, leaseMs === undefined ? {} : { leaseMs }));
     } catch (error) {
       this.report(error);
       return undefined;
     }
+    // close() stopped waiting: leases that may still come are left to expire.
+    if (leases === GAVE_UP) return undefined;
     this.hold(leases);
     return leases.length;
   }
@@ -305,16 +370,17 @@ class QueueWorker<T> implements Worker {
     const batch = this.pending;
     this.pending = [];
     const leaseMs = this.claimLeaseMs();
-    let outcomes: readonly SettlementOutcome[];
-    let leases: Lease<T>[];
+    let answer: { readonly outcomes: readonly SettlementOutcome[]; readonly leases: Lease<T>[] } | typeof GAVE_UP;
     try {
       const settleAndClaim = this.queue.settleAndClaim as NonNullable<JobQueue<T>['settleAndClaim']>;
-      ({ outcomes, leases } = await settleAndClaim.call(
-        this.queue,
-        batch.map((run) => run.settlement as Settlement),
-        count,
-        leaseMs === undefined ? {} : { leaseMs },
-      ));
+      answer = await this.untilGivenUp(
+        settleAndClaim.call(
+          this.queue,
+          batch.map((run) => run.settlement as Settlement),
+          count,
+          leaseMs === undefined ? {} : { leaseMs },
+        ),
+      );
     } catch (error) {
       // Nothing was applied: a passing failure keeps the settlements for the next call.
       if (isRetryable(error) && !isFatal(error)) this.pending = batch.concat(this.pending);
@@ -322,6 +388,13 @@ class QueueWorker<T> implements Worker {
       this.report(error);
       return undefined;
     }
+    if (answer === GAVE_UP) {
+      // close() stopped waiting for the engine: whatever the call does, if
+      // it ever answers, is ignored, and the leases it holds or brings expire.
+      for (const run of batch) endUnsettled(run);
+      return undefined;
+    }
+    const { outcomes, leases } = answer;
     for (let index = 0; index < batch.length; index += 1) {
       const run = batch[index] as JobRun<T>;
       const error = outcomes[index]?.error;
@@ -570,18 +643,32 @@ class QueueWorker<T> implements Worker {
     }, delay);
   }
 
-  private async releasePrefetched(): Promise<void> {
+  private releasePrefetched(): Promise<void> {
     const unstarted = this.prefetched.splice(0);
+    for (const run of unstarted) this.held.delete(run);
+    return this.release(unstarted.map((run) => run.lease));
+  }
+
+  /** Gives jobs back unstarted (their attempt is not counted). */
+  private async release(leases: readonly Lease<T>[]): Promise<void> {
     await Promise.all(
-      unstarted.map(async (run) => {
-        this.held.delete(run);
+      leases.map(async (lease) => {
         try {
-          await this.queue.release(run.lease);
+          await this.untilGivenUp(this.queue.release(lease));
         } catch (error) {
-          this.report(error, run.lease);
+          this.report(error, lease);
         }
       }),
     );
+  }
+
+  /**
+   * A call to the engine, until close() gives up on the worker: from then on
+   * it answers `GAVE_UP`, as the engine may never answer (a network partition
+   * without keepAlive or a query timeout), and close() must not wait for it.
+   */
+  private untilGivenUp<R>(call: Promise<R>): Promise<R | typeof GAVE_UP> {
+    return Promise.race([call, this.givenUp]);
   }
 
   close(): Promise<void> {
@@ -610,7 +697,7 @@ class QueueWorker<T> implements Worker {
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.closeTimeoutMs);
     });
-    const outcome = await Promise.race([Promise.all([this.loopDone, drained]), timedOut]);
+    const outcome = await Promise.race([Promise.all([this.loopDone, drained, this.pruning]), timedOut]);
     clearTimeout(timer);
     if (outcome === 'timeout') {
       // Past the grace period: tell handlers to stop. Their leases are left
@@ -622,22 +709,40 @@ class QueueWorker<T> implements Worker {
         this.held.delete(run);
         run.abort(new AbortedError('worker closed before the job finished'));
       }
+      // Calls to the engine still in flight are not waited for any more.
+      this.giveUp();
       this.wake();
     }
+    // At once after giving up: the loop awaits no call to the engine past it.
     await this.loopDone;
-    await this.pruning;
     clearTimeout(this.retentionTimer);
     // Leases still held (prefetched jobs a fatal error left unreleased) just expire.
     this.stopped = true;
     this.held.clear();
     clearTimeout(this.timer);
-    // Settlements a fatal error left unsent: the leases expire and the jobs are delivered again.
-    for (const run of this.pending.splice(0)) run.end(run.failure);
+    // Settlements a fatal error or the give-up left unsent: the leases expire and the jobs are delivered again.
+    for (const run of this.pending.splice(0)) endUnsettled(run);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * Ends the span of an attempt whose settlement the engine never confirmed
+ * (not sent, or sent and not answered): with the handler's error, or, for a
+ * completion, an `ABORTED` error, since the job is not completed and will
+ * run again once its lease expires.
+ */
+function endUnsettled<T>(run: JobRun<T>): void {
+  run.end(
+    run.failure ?? {
+      error: new AbortedError(
+        `worker closed before the engine confirmed the completion of job ${run.lease.job.id}: unless it was applied, the job runs again once its lease expires`,
+      ),
+    },
+  );
 }
 
 function failure<T>(run: JobRun<T>, error: unknown): Settlement {
