@@ -114,6 +114,29 @@ describe('the shared worker', () => {
     expect(handled).toStrictEqual(['late']);
   });
 
+  it('keeps no answer of the engine reachable once it has used it (no reactions pile up on a long-lived promise)', async () => {
+    let calls = 0;
+    const queue = {
+      name: 'answers',
+      release: async () => undefined,
+      // About 80 KB each (on the heap, which heapUsed counts), and 4,000 of them: 320 MB if the worker kept them.
+      settleAndClaim: async () => {
+        calls += 1;
+        await new Promise((resolve) => setImmediate(resolve));
+        // One job a call, so the worker never sleeps; outcomes for what it settles are optional.
+        return { outcomes: [], leases: [leaseOf(`j${calls}`)], ballast: new Array(10_000).fill(0.5) };
+      },
+    } as unknown as JobQueue<string>;
+    const before = process.memoryUsage().heapUsed;
+    const worker = startWorker(queue, () => undefined, { pollIntervalMs: 1 });
+    try {
+      while (calls < 4_000) await sleep(5);
+      expect(process.memoryUsage().heapUsed - before).toBeLessThan(150 * 2 ** 20);
+    } finally {
+      await worker.close();
+    }
+  });
+
   it('close() returns after closeTimeoutMs when the engine is down and settlements cannot be sent', async () => {
     const lease = {
       job: { id: 'j1', payload: 'x', attempts: 1, leaseMs: 30_000 },

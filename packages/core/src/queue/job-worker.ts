@@ -157,11 +157,10 @@ class QueueWorker<T> implements Worker {
   private wakeUp: (() => void) | undefined;
   /** Jobs were handed over while idle: the loop starts them when it wakes. */
   private handedOver = false;
-  /** Ends every wait for the engine (see `untilGivenUp`); called when close() abandons the worker. */
-  private giveUp: () => void = () => undefined;
-  private readonly givenUp: Promise<typeof GAVE_UP> = new Promise((resolve) => {
-    this.giveUp = () => resolve(GAVE_UP);
-  });
+  /** Calls to the engine in flight, each with what ends its wait (see `untilGivenUp`). */
+  private readonly awaited = new Set<() => void>();
+  /** close() gave up on the engine: calls answer `GAVE_UP` at once. */
+  private gaveUp = false;
   /** A job became available while no sleep was waiting for it (see `jobAvailable`). */
   private missedWakeUp = false;
   private drained: (() => void) | undefined;
@@ -668,7 +667,33 @@ class QueueWorker<T> implements Worker {
    * without keepAlive or a query timeout), and close() must not wait for it.
    */
   private untilGivenUp<R>(call: Promise<R>): Promise<R | typeof GAVE_UP> {
-    return Promise.race([call, this.givenUp]);
+    if (this.gaveUp) {
+      call.catch(() => undefined);
+      return Promise.resolve(GAVE_UP);
+    }
+    // Not Promise.race with one promise that lives as long as the worker:
+    // each race would leave a reaction on it, piling up with every call.
+    return new Promise((resolve, reject) => {
+      const abandon = () => resolve(GAVE_UP);
+      this.awaited.add(abandon);
+      call.then(
+        (value) => {
+          this.awaited.delete(abandon);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.awaited.delete(abandon);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Ends every wait for the engine: called when close() abandons the worker. */
+  private giveUp(): void {
+    this.gaveUp = true;
+    for (const abandon of this.awaited) abandon();
+    this.awaited.clear();
   }
 
   close(): Promise<void> {
