@@ -98,9 +98,11 @@ export const queueProgressGroup: ConformanceGroup<QueueBackend, QueueConformance
       requires: hasQueue,
       async run(context) {
         const queue = context.queue<string>();
-        const first = await leased(queue, { leaseMs: 40 });
+        // Short enough to expire soon, long enough for one progress call on a loaded machine.
+        const first = await leased(queue, { leaseMs: 250 });
         await queue.progress(first, 'first attempt');
-        const second = await dequeueSoon(queue, 'the redelivery');
+        // The redelivery's own lease is long: it must outlive the calls below, however slow.
+        const second = await dequeueSoon(queue, 'the redelivery', { leaseMs: 60_000 });
         expect(second.lease.job.id).toBe(first.job.id);
         await expectBerthError(() => queue.progress(first, 'stale'), 'CONFLICT', { retryable: false });
         expect((await jobOf(queue, first.job.id)).progress).toBe('first attempt');
