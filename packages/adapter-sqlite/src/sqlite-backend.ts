@@ -81,6 +81,29 @@ const SQLITE_CAPABILITIES: Capabilities = {
  * await players.insert({ name: 'Ada' });
  * ```
  */
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Switches the file to WAL. SQLite answers this pragma with SQLITE_BUSY at
+ * once, without waiting out the busy timeout, while another connection holds
+ * the write lock of a file still in rollback mode: what happens when several
+ * processes open one new file together. So the switch is tried again after
+ * short sleeps up to the busy timeout. The sleep is synchronous, as SQLite's
+ * own busy handler is: opening is synchronous.
+ */
+function useWal(db: SqliteDatabase, busyTimeoutMs: number): void {
+  const deadline = performance.now() + busyTimeoutMs;
+  for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
+    try {
+      useWal(db, busyTimeoutMs);
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() >= deadline) throw error;
+    }
+    Atomics.wait(sleeper, 0, 0, wait);
+  }
+}
+
 export class SqliteBackend implements Backend {
   readonly kind: string = 'sqlite';
   readonly capabilities: Capabilities;
@@ -125,7 +148,7 @@ export class SqliteBackend implements Backend {
       }
       // WAL: readers do not block the writer; NORMAL sync is durable across
       // process crashes (only an OS crash can lose the last commits).
-      pragma(db, 'journal_mode = WAL');
+      useWal(db, busyTimeoutMs);
       pragma(db, 'synchronous = NORMAL');
       pragma(db, 'foreign_keys = ON');
       pragma(db, `busy_timeout = ${busyTimeoutMs}`);

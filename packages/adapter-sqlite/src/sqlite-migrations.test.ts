@@ -5,7 +5,7 @@ import { isBerthError } from '@berth/core';
 import type Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openRawDatabase } from './fixtures/raw-database.js';
-import { lines, startFixture } from './fixtures/sqlite-children.js';
+import { lines, startFixture, waitForLine } from './fixtures/sqlite-children.js';
 import { SqliteBackend } from './sqlite-backend.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { registerJsonFunctions } from './sqlite-json.js';
@@ -191,6 +191,46 @@ describe('several processes opening one fresh file at once', () => {
       db.close();
     }
   }, 60_000);
+});
+
+describe('a new file whose write lock another process holds while it is still in rollback mode', () => {
+  // SQLite answers `journal_mode = WAL` with SQLITE_BUSY at once then, not
+  // after the busy timeout: four processes opening one new file failed 13
+  // times in 100 before opening retried the switch.
+  it('opening waits for the lock, up to the busy timeout, instead of failing at once', async () => {
+    const file = freshFile();
+    const locker = startFixture('sqlite-locker.ts', [file, '400']);
+    const exit = lines(locker, () => undefined);
+    await waitForLine(locker, 'LOCKED');
+    const backend = new SqliteBackend({ filename: file, busyTimeoutMs: 20_000 });
+    try {
+      const started = performance.now();
+      await backend.connect();
+      expect(performance.now() - started).toBeGreaterThan(100);
+      expect(backend.native().pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      await backend.close();
+    }
+    expect(await exit).toBe(0);
+  }, 30_000);
+
+  it('and fails with TIMEOUT once the busy timeout has passed', async () => {
+    const file = freshFile();
+    const locker = startFixture('sqlite-locker.ts', [file]);
+    const exit = lines(locker, () => undefined);
+    await waitForLine(locker, 'LOCKED');
+    const backend = new SqliteBackend({ filename: file, busyTimeoutMs: 300 });
+    try {
+      const started = performance.now();
+      const error = await backend.connect().catch((caught: unknown) => caught);
+      expect(isBerthError(error, 'TIMEOUT'), String(error)).toBe(true);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    } finally {
+      locker.stdin?.write('release\n');
+      await backend.close();
+    }
+    expect(await exit).toBe(0);
+  }, 30_000);
 });
 
 describe('pragmas', () => {
