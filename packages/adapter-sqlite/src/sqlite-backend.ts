@@ -95,7 +95,7 @@ function useWal(db: SqliteDatabase, busyTimeoutMs: number): void {
   const deadline = performance.now() + busyTimeoutMs;
   for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
     try {
-      useWal(db, busyTimeoutMs);
+      pragma(db, 'journal_mode = WAL');
       return;
     } catch (error) {
       if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() >= deadline) throw error;
