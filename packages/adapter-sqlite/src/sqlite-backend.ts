@@ -64,23 +64,6 @@ const SQLITE_CAPABILITIES: Capabilities = {
   queue: { level: 'single-node', transactionalEnqueue: true, durable: true, notifications: true, events: 'process' },
 };
 
-/**
- * Repositories and job queues in one SQLite file through better-sqlite3.
- * One table per collection; filters, sorts and cursors compile to SQL over
- * the JSON; jobs live in one table; WAL mode so readers never block the
- * writer.
- *
- * ### Examples
- * ```ts
- * import { SqliteBackend } from '@berth/adapter-sqlite';
- *
- * await using backend = new SqliteBackend({ filename: './data/app.db' });
- * const players = backend.repository<{ id: string; name: string }>('players', {
- *   indexes: [{ field: 'name', type: 'string', unique: true }],
- * });
- * await players.insert({ name: 'Ada' });
- * ```
- */
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /**
@@ -104,6 +87,23 @@ function useWal(db: SqliteDatabase, busyTimeoutMs: number): void {
   }
 }
 
+/**
+ * Repositories and job queues in one SQLite file through better-sqlite3.
+ * One table per collection; filters, sorts and cursors compile to SQL over
+ * the JSON; jobs live in one table; WAL mode so readers never block the
+ * writer.
+ *
+ * ### Examples
+ * ```ts
+ * import { SqliteBackend } from '@berth/adapter-sqlite';
+ *
+ * await using backend = new SqliteBackend({ filename: './data/app.db' });
+ * const players = backend.repository<{ id: string; name: string }>('players', {
+ *   indexes: [{ field: 'name', type: 'string', unique: true }],
+ * });
+ * await players.insert({ name: 'Ada' });
+ * ```
+ */
 export class SqliteBackend implements Backend {
   readonly kind: string = 'sqlite';
   readonly capabilities: Capabilities;
