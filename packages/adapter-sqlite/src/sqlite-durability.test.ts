@@ -1,20 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { isBerthError, type Repository } from '@berth/core';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openRawDatabase } from './fixtures/raw-database.js';
 import { lines, startFixture } from './fixtures/sqlite-children.js';
+import { databaseFiles } from './fixtures/temp-files.js';
 import { SqliteBackend } from './sqlite-backend.js';
 
-const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-durability-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
-let counter = 0;
-function freshFile(): string {
-  counter += 1;
-  return join(directory, `${counter}.db`);
-}
+const { newFile } = databaseFiles('durability');
 
 interface Player {
   id: string;
@@ -38,7 +30,7 @@ function players(backend: SqliteBackend): Repository<Player> {
 
 describe('durability', () => {
   it('everything written survives close and reopen: documents, metadata, indexes and the unique rule', async () => {
-    const file = freshFile();
+    const file = newFile();
     const first = new SqliteBackend({ filename: file });
     const repository = players(first);
     const joined = new Date('2024-02-29T12:34:56.789Z');
@@ -99,7 +91,7 @@ describe('durability', () => {
   });
 
   it('every acknowledged insert survives the process being killed (SIGKILL) mid-stream', async () => {
-    const file = freshFile();
+    const file = newFile();
     const acknowledged: string[] = [];
     const child = startFixture('sqlite-writer.ts', [file]);
     const exited = lines(child, (line) => {
@@ -122,7 +114,7 @@ describe('durability', () => {
 
 describe('native()', () => {
   it('returns the open better-sqlite3 Database that the repositories use', async () => {
-    const file = freshFile();
+    const file = newFile();
     const backend = new SqliteBackend({ filename: file });
     const db = backend.native();
     expect(db).toBeInstanceOf(Database);
@@ -144,7 +136,7 @@ describe('native()', () => {
   });
 
   it('returns a database passed in the config, which close() leaves open', async () => {
-    const db = openRawDatabase(freshFile());
+    const db = openRawDatabase(newFile());
     const backend = new SqliteBackend({ database: db });
     expect(backend.native()).toBe(db);
     await backend.repository('items').insert({ id: 'a' });

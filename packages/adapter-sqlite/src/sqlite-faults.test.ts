@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { isBerthError } from '@berth/core';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openRawDatabase } from './fixtures/raw-database.js';
 import { lines, startFixture, waitForLine } from './fixtures/sqlite-children.js';
+import { databaseFiles } from './fixtures/temp-files.js';
 import { SqliteBackend } from './sqlite-backend.js';
 import { toBerthError } from './sqlite-errors.js';
 
@@ -14,13 +13,7 @@ import { toBerthError } from './sqlite-errors.js';
 // document over the size limit, and files that are not (or no longer) a
 // usable SQLite database.
 
-const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-faults-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
-let counter = 0;
-function freshFile(): string {
-  counter += 1;
-  return join(directory, `${counter}.db`);
-}
+const { directory, newFile } = databaseFiles('faults');
 
 /** Runs `work` and returns the error it threw or rejected with, and how long that took. */
 async function failure(work: () => unknown): Promise<{ error: unknown; ms: number }> {
@@ -41,7 +34,7 @@ interface Item {
 
 describe('a database locked by another writer', () => {
   it('another process holding BEGIN IMMEDIATE: writes fail with a retryable TIMEOUT after the busy timeout, reads go on, writes succeed after release', async () => {
-    const file = freshFile();
+    const file = newFile();
     const backend = new SqliteBackend({ filename: file, busyTimeoutMs: 100 });
     const items = backend.repository<Item>('items', { indexes: [{ field: 'n', type: 'number', unique: true }] });
     await items.insert({ id: 'a', n: 1 });
@@ -89,7 +82,7 @@ describe('a database locked by another writer', () => {
   }, 30_000);
 
   it('another connection in this process: opening and first use time out too, and nothing is half-applied', async () => {
-    const file = freshFile();
+    const file = newFile();
     const first = new SqliteBackend({ filename: file });
     await first.repository<Item>('items').insert({ id: 'a' });
     await first.close();
@@ -118,7 +111,7 @@ describe('a database locked by another writer', () => {
   });
 
   it('a read-modify-write that started before the lock is not left half-done', async () => {
-    const file = freshFile();
+    const file = newFile();
     const backend = new SqliteBackend({ filename: file, busyTimeoutMs: 50 });
     const items = backend.repository<Item>('items');
     await items.insertMany([
@@ -147,7 +140,7 @@ describe('maxDocumentBytes', () => {
   const LIMIT = 1_000;
 
   async function limited() {
-    const backend = new SqliteBackend({ filename: freshFile(), maxDocumentBytes: LIMIT });
+    const backend = new SqliteBackend({ filename: newFile(), maxDocumentBytes: LIMIT });
     const items = backend.repository<Item>('items');
     return { backend, items };
   }
@@ -222,7 +215,7 @@ describe('maxDocumentBytes', () => {
   });
 
   it('defaults to 16 MiB', async () => {
-    const backend = new SqliteBackend({ filename: freshFile() });
+    const backend = new SqliteBackend({ filename: newFile() });
     const items = backend.repository<Item>('items');
     await items.insert({ id: 'large', text: 'x'.repeat(8 * 1024 * 1024) });
     await expectTooBig(() => items.insert({ id: 'huge', text: 'x'.repeat(16 * 1024 * 1024) }));
@@ -241,7 +234,7 @@ describe('files that are not a usable SQLite database', () => {
   }
 
   it('a text file gives a CONNECTION error on connect, on every use, and in health()', async () => {
-    const file = freshFile();
+    const file = newFile();
     writeFileSync(file, 'name,score\nada,10\n'.repeat(200));
     const backend = new SqliteBackend({ filename: file });
     const error = await expectConnectionError(() => backend.connect());
@@ -257,7 +250,7 @@ describe('files that are not a usable SQLite database', () => {
   });
 
   it('a file of random bytes gives a CONNECTION error on connect', async () => {
-    const file = freshFile();
+    const file = newFile();
     writeFileSync(file, randomBytes(64 * 1024));
     const backend = new SqliteBackend({ filename: file });
     await expectConnectionError(() => backend.connect());
@@ -265,7 +258,7 @@ describe('files that are not a usable SQLite database', () => {
   });
 
   it('a real database cut in half gives a CONNECTION error, not wrong answers', async () => {
-    const file = freshFile();
+    const file = newFile();
     const writer = new SqliteBackend({ filename: file });
     const items = writer.repository<Item>('items', { indexes: [{ field: 'n', type: 'number' }] });
     await items.insertMany(Array.from({ length: 3_000 }, (_, n) => ({ id: `i${n}`, n, text: 'x'.repeat(200) })));
@@ -282,7 +275,7 @@ describe('files that are not a usable SQLite database', () => {
   });
 
   it('a database with overwritten pages gives a CONNECTION error when they are read', async () => {
-    const file = freshFile();
+    const file = newFile();
     const writer = new SqliteBackend({ filename: file });
     const items = writer.repository<Item>('items');
     await items.insertMany(Array.from({ length: 2_000 }, (_, n) => ({ id: `i${n}`, n, text: 'x'.repeat(200) })));
@@ -303,7 +296,7 @@ describe('files that are not a usable SQLite database', () => {
   });
 
   it('an index that no longer matches its table (SQLITE_CORRUPT_INDEX, an extended code) is a CONNECTION error too', async () => {
-    const file = freshFile();
+    const file = newFile();
     const writer = new SqliteBackend({ filename: file });
     await writer.repository<Item>('items', { indexes: [{ field: 'n', type: 'number' }] }).insertMany([
       { id: 'a', n: 1 },

@@ -1,23 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { isBerthError, type Lease } from '@berth/core';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openRawDatabase } from './fixtures/raw-database.js';
+import { databaseFiles } from './fixtures/temp-files.js';
 import { SqliteBackend } from './sqlite-backend.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { MIGRATIONS, runMigrations } from './sqlite-migrations.js';
 import { claimSql, purgeSql, QUEUE_SQL } from './sqlite-queue-rows.js';
 
-const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-queue-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
+const { newFile } = databaseFiles('queue');
 afterEach(() => vi.restoreAllMocks());
-
-let counter = 0;
-const newFile = (): string => {
-  counter += 1;
-  return join(directory, `${counter}.db`);
-};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const stats = (counts: Partial<Record<'waiting' | 'active' | 'completed' | 'dead' | 'cancelled', number>>) => ({
   waiting: 0,

@@ -1,23 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { isBerthError } from '@berth/core';
 import type Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openRawDatabase } from './fixtures/raw-database.js';
 import { lines, startFixture, waitForLine } from './fixtures/sqlite-children.js';
+import { databaseFiles } from './fixtures/temp-files.js';
 import { SqliteBackend } from './sqlite-backend.js';
 import { SqliteConnection } from './sqlite-connection.js';
 import { registerJsonFunctions } from './sqlite-json.js';
 import { MIGRATIONS, runMigrations, type SqliteMigration } from './sqlite-migrations.js';
 
-const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-migrations-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
-let counter = 0;
-function freshFile(): string {
-  counter += 1;
-  return join(directory, `${counter}.db`);
-}
+const { newFile } = databaseFiles('migrations');
 
 interface AppliedRow {
   version: number;
@@ -37,7 +29,7 @@ function tables(db: Database.Database): string[] {
 
 describe('runMigrations', () => {
   it('applies every migration once, in order; running it again applies nothing', () => {
-    const connection = new SqliteConnection(openRawDatabase(freshFile()));
+    const connection = new SqliteConnection(openRawDatabase(newFile()));
     try {
       expect(runMigrations(connection)).toBe(MIGRATIONS.length);
       const first = applied(connection.db);
@@ -66,7 +58,7 @@ describe('runMigrations', () => {
   });
 
   it('a file opened by the backend has nothing left to apply', async () => {
-    const file = freshFile();
+    const file = newFile();
     const backend = new SqliteBackend({ filename: file });
     await backend.connect();
     await backend.close();
@@ -82,7 +74,7 @@ describe('runMigrations', () => {
   });
 
   it('applies only the new steps of a longer list, out-of-order declarations sorted', () => {
-    const connection = new SqliteConnection(openRawDatabase(freshFile()));
+    const connection = new SqliteConnection(openRawDatabase(newFile()));
     try {
       runMigrations(connection);
       const extra: SqliteMigration[] = [
@@ -105,7 +97,7 @@ describe('runMigrations', () => {
   });
 
   it('a step that fails applies nothing of the run: earlier new steps are rolled back too', () => {
-    const connection = new SqliteConnection(openRawDatabase(freshFile()));
+    const connection = new SqliteConnection(openRawDatabase(newFile()));
     try {
       runMigrations(connection);
       const before = tables(connection.db);
@@ -129,7 +121,7 @@ describe('runMigrations', () => {
   });
 
   it('waits for the write lock of another connection instead of racing it', () => {
-    const file = freshFile();
+    const file = newFile();
     const holder = openRawDatabase(file);
     holder.pragma('journal_mode = WAL');
     holder.exec('BEGIN IMMEDIATE');
@@ -154,7 +146,7 @@ describe('runMigrations', () => {
 
 describe('several processes opening one fresh file at once', () => {
   it('all succeed, each migration is recorded once and each collection created once', async () => {
-    const file = freshFile();
+    const file = newFile();
     const names = ['p1', 'p2', 'p3', 'p4'];
     const outcomes: string[] = [];
     const children = names.map((name) => startFixture('sqlite-opener.ts', [file, name]));
@@ -198,7 +190,7 @@ describe('a new file whose write lock another process holds while it is still in
   // after the busy timeout: four processes opening one new file failed 13
   // times in 100 before opening retried the switch.
   it('opening waits for the lock, up to the busy timeout, instead of failing at once', async () => {
-    const file = freshFile();
+    const file = newFile();
     const locker = startFixture('sqlite-locker.ts', [file, '400']);
     const exit = lines(locker, () => undefined);
     await waitForLine(locker, 'LOCKED');
@@ -215,7 +207,7 @@ describe('a new file whose write lock another process holds while it is still in
   }, 30_000);
 
   it('and fails with TIMEOUT once the busy timeout has passed', async () => {
-    const file = freshFile();
+    const file = newFile();
     const locker = startFixture('sqlite-locker.ts', [file]);
     const exit = lines(locker, () => undefined);
     await waitForLine(locker, 'LOCKED');
@@ -235,7 +227,7 @@ describe('a new file whose write lock another process holds while it is still in
 
 describe('pragmas', () => {
   it('WAL journal, the configured busy timeout, NORMAL sync and foreign keys on every connection the backend opens', async () => {
-    const backend = new SqliteBackend({ filename: freshFile(), busyTimeoutMs: 1_234 });
+    const backend = new SqliteBackend({ filename: newFile(), busyTimeoutMs: 1_234 });
     const db = backend.native();
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('busy_timeout', { simple: true })).toBe(1_234);
@@ -245,13 +237,13 @@ describe('pragmas', () => {
   });
 
   it('defaults the busy timeout to 5 s', async () => {
-    const backend = new SqliteBackend({ filename: freshFile() });
+    const backend = new SqliteBackend({ filename: newFile() });
     expect(backend.native().pragma('busy_timeout', { simple: true })).toBe(5_000);
     await backend.close();
   });
 
   it('applies the pragmas and migrations to a database it was given, and leaves it open on close', async () => {
-    const db = openRawDatabase(freshFile());
+    const db = openRawDatabase(newFile());
     const backend = new SqliteBackend({ database: db, busyTimeoutMs: 250 });
     expect(backend.native()).toBe(db);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');

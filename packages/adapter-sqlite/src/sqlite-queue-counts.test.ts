@@ -1,17 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { databaseFiles } from './fixtures/temp-files.js';
 import { SqliteBackend } from './sqlite-backend.js';
 
-const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-counts-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
-
-let counter = 0;
-const newFile = (): string => {
-  counter += 1;
-  return join(directory, `${counter}.db`);
-};
+const { newFile } = databaseFiles('counts');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The counter table and a count of the rows, per queue and state, with zero counts left out. */

@@ -1,21 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { IdleWorker, Job, JobQueue, QueueEvent } from '@berth/core';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { databaseFiles } from './fixtures/temp-files.js';
 import { SqliteBackend } from './sqlite-backend.js';
 import { SqliteQueueNotifier } from './sqlite-queue-notifier.js';
 
-const directory = mkdtempSync(join(tmpdir(), 'berth-sqlite-handoff-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
+const { newFile } = databaseFiles('handoff');
 afterEach(() => vi.restoreAllMocks());
-
-let counter = 0;
-const newFile = (): string => {
-  counter += 1;
-  return join(directory, `${counter}.db`);
-};
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Counts the claims the worker makes through the queue object (settleAndClaim and dequeueMany). */
@@ -58,6 +49,27 @@ function watchIdle(): { readonly idle: () => Promise<void> } {
   };
 }
 
+/**
+ * Starts a worker that records each job's `n`. It polls once a minute, so
+ * within a test only a hand-off or a wake-up starts its jobs; `done`
+ * resolves once it has seen `count` jobs.
+ */
+function recordingWorker(queue: JobQueue<{ n: number }>, count: number) {
+  const seen: number[] = [];
+  let finished: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  const worker = queue.work(
+    (job) => {
+      seen.push(job.payload.n);
+      if (seen.length === count) finished();
+    },
+    { pollIntervalMs: 60_000 },
+  );
+  return { seen, done, worker };
+}
+
 describe('SqliteJobQueue hand-off to an idle worker', () => {
   it('an enqueue leases the job for an idle worker of this process in its own commit: no claim of the worker in between', async () => {
     await using backend = new SqliteBackend({ filename: newFile() });
@@ -98,28 +110,17 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
     await using other = new SqliteBackend({ filename: file });
     const queue = backend.queue<{ n: number }>('fifo');
     const watch = watchIdle();
-    const order: number[] = [];
-    let finished: () => void = () => {};
-    const allDone = new Promise<void>((resolve) => {
-      finished = resolve;
-    });
-    const worker = queue.work(
-      (job) => {
-        order.push(job.payload.n);
-        if (order.length === 3) finished();
-      },
-      { pollIntervalMs: 60_000 },
-    );
+    const { seen, done, worker } = recordingWorker(queue, 3);
     try {
       await watch.idle();
       // Another process's enqueues do not wake this worker: the jobs wait, ready, until something claims.
       await other.queue<{ n: number }>('fifo').enqueueMany([{ payload: { n: 1 } }, { payload: { n: 2 } }]);
       await queue.enqueue({ n: 3 });
-      await allDone;
+      await done;
     } finally {
       await worker.close();
     }
-    expect(order).toStrictEqual([1, 2, 3]);
+    expect(seen).toStrictEqual([1, 2, 3]);
   });
 
   it('a higher-priority ready job is handed over before the new one, and the new one still runs', async () => {
@@ -128,27 +129,16 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
     await using other = new SqliteBackend({ filename: file });
     const queue = backend.queue<{ n: number }>('priority');
     const watch = watchIdle();
-    const order: number[] = [];
-    let finished: () => void = () => {};
-    const allDone = new Promise<void>((resolve) => {
-      finished = resolve;
-    });
-    const worker = queue.work(
-      (job) => {
-        order.push(job.payload.n);
-        if (order.length === 2) finished();
-      },
-      { pollIntervalMs: 60_000 },
-    );
+    const { seen, done, worker } = recordingWorker(queue, 2);
     try {
       await watch.idle();
       await other.queue<{ n: number }>('priority').enqueue({ n: 1 }, { priority: 5 });
       await queue.enqueue({ n: 2 }, { priority: 1 });
-      await allDone;
+      await done;
     } finally {
       await worker.close();
     }
-    expect(order).toStrictEqual([1, 2]);
+    expect(seen).toStrictEqual([1, 2]);
   });
 
   it('events come in order (enqueued, started, completed) and a delayed job is not handed over before it is due', async () => {
@@ -159,18 +149,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
     const unsubscribe = queue.subscribe((event) => {
       events.push(event);
     });
-    let finished: () => void = () => {};
-    const done = new Promise<void>((resolve) => {
-      finished = resolve;
-    });
-    const seen: number[] = [];
-    const worker = queue.work(
-      (job) => {
-        seen.push(job.payload.n);
-        finished();
-      },
-      { pollIntervalMs: 60_000 },
-    );
+    const { seen, done, worker } = recordingWorker(queue, 1);
     try {
       await watch.idle();
       const [later] = await queue.enqueueMany([{ payload: { n: 1 }, delayMs: 60_000 }]);
@@ -193,18 +172,7 @@ describe('SqliteJobQueue hand-off to an idle worker', () => {
     await using backend = new SqliteBackend({ filename: newFile() });
     const queue = backend.queue<{ n: number }>('tx');
     const watch = watchIdle();
-    const seen: number[] = [];
-    let finished: () => void = () => {};
-    const done = new Promise<void>((resolve) => {
-      finished = resolve;
-    });
-    const worker = queue.work(
-      (job) => {
-        seen.push(job.payload.n);
-        finished();
-      },
-      { pollIntervalMs: 60_000 },
-    );
+    const { seen, done, worker } = recordingWorker(queue, 1);
     try {
       await watch.idle();
       await backend.transaction(async (tx) => {
