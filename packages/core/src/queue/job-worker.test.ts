@@ -22,6 +22,20 @@ function failingQueue(error: Error): { queue: JobQueue<string>; fetches: () => n
   return { queue, fetches: () => fetches };
 }
 
+/** A queue that finds no jobs and records the ids of the leases it is asked to release. */
+function releasingQueue(name: string): { queue: JobQueue<string>; released: string[] } {
+  const released: string[] = [];
+  const queue = {
+    name,
+    dequeueMany: async () => [],
+    release: async (lease: Lease<string>) => {
+      released.push(lease.job.id);
+    },
+    complete: async () => undefined,
+  } as unknown as JobQueue<string>;
+  return { queue, released };
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function leaseOf(id: string): Lease<unknown> {
@@ -228,14 +242,7 @@ describe('the shared worker', () => {
   });
 
   it('releases jobs handed over after it closed instead of running or keeping them', async () => {
-    const released: string[] = [];
-    const queue = {
-      name: 'late',
-      dequeueMany: async () => [],
-      release: async (lease: Lease<string>) => {
-        released.push(lease.job.id);
-      },
-    } as unknown as JobQueue<string>;
+    const { queue, released } = releasingQueue('late');
     let idle: IdleWorker | undefined;
     const notifier = {
       onJobAvailable: () => () => {},
@@ -250,27 +257,13 @@ describe('the shared worker', () => {
     const offered = idle;
     await worker.close();
     // An adapter that hands over late: the worker has closed in between.
-    offered.take([
-      {
-        job: { id: 'late', queue: 'late', payload: 'x', attempts: 1, leaseMs: 30_000 },
-        token: 't',
-        expiresAt: new Date(Date.now() + 30_000),
-      } as unknown as Lease<unknown>,
-    ]);
+    offered.take([leaseOf('late')]);
     while (released.length === 0) await sleep(5);
     expect(started).toStrictEqual([]);
     expect(released).toStrictEqual(['late']);
   });
   it('a hand-over from inside onIdle wakes the worker and ends the offer; a take on the ended offer releases the jobs', async () => {
-    const released: string[] = [];
-    const queue = {
-      name: 'eager',
-      dequeueMany: async () => [],
-      release: async (lease: Lease<string>) => {
-        released.push(lease.job.id);
-      },
-      complete: async () => undefined,
-    } as unknown as JobQueue<string>;
+    const { queue, released } = releasingQueue('eager');
     const offers: IdleWorker[] = [];
     let withdrawn = 0;
     const notifier = {
@@ -315,15 +308,7 @@ describe('the shared worker', () => {
   });
 
   it('releases jobs handed over beyond its free slots, and those handed over after its offer ended', async () => {
-    const released: string[] = [];
-    const queue = {
-      name: 'late-offer',
-      dequeueMany: async () => [],
-      release: async (lease: Lease<string>) => {
-        released.push(lease.job.id);
-      },
-      complete: async () => undefined,
-    } as unknown as JobQueue<string>;
+    const { queue, released } = releasingQueue('late-offer');
     let jobAvailable: () => void = () => undefined;
     const offers: IdleWorker[] = [];
     const notifier = {
