@@ -64,6 +64,29 @@ const SQLITE_CAPABILITIES: Capabilities = {
   queue: { level: 'single-node', transactionalEnqueue: true, durable: true, notifications: true, events: 'process' },
 };
 
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Switches the file to WAL. SQLite answers this pragma with SQLITE_BUSY at
+ * once, without waiting out the busy timeout, while another connection holds
+ * the write lock of a file still in rollback mode: what happens when several
+ * processes open one new file together. So the switch is tried again after
+ * short sleeps up to the busy timeout. The sleep is synchronous, as SQLite's
+ * own busy handler is: opening is synchronous.
+ */
+function useWal(db: SqliteDatabase, busyTimeoutMs: number): void {
+  const deadline = performance.now() + busyTimeoutMs;
+  for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
+    try {
+      pragma(db, 'journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() >= deadline) throw error;
+    }
+    Atomics.wait(sleeper, 0, 0, wait);
+  }
+}
+
 /**
  * Repositories and job queues in one SQLite file through better-sqlite3.
  * One table per collection; filters, sorts and cursors compile to SQL over
@@ -81,29 +104,6 @@ const SQLITE_CAPABILITIES: Capabilities = {
  * await players.insert({ name: 'Ada' });
  * ```
  */
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-/**
- * Switches the file to WAL. SQLite answers this pragma with SQLITE_BUSY at
- * once, without waiting out the busy timeout, while another connection holds
- * the write lock of a file still in rollback mode: what happens when several
- * processes open one new file together. So the switch is tried again after
- * short sleeps up to the busy timeout. The sleep is synchronous, as SQLite's
- * own busy handler is: opening is synchronous.
- */
-function useWal(db: SqliteDatabase, busyTimeoutMs: number): void {
-  const deadline = performance.now() + busyTimeoutMs;
-  for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
-    try {
-      useWal(db, busyTimeoutMs);
-      return;
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() >= deadline) throw error;
-    }
-    Atomics.wait(sleeper, 0, 0, wait);
-  }
-}
-
 export class SqliteBackend implements Backend {
   readonly kind: string = 'sqlite';
   readonly capabilities: Capabilities;
