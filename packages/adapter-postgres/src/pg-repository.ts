@@ -741,24 +741,20 @@ export class PgRepository<T extends Document> implements Repository<T> {
     );
     return this.operation(options, 'insertMany', async (run) => {
       if (validated.length === 0) return validated;
-      const now = new Date().toISOString();
-      // One multi-row statement; a shortfall (a taken id or unique value) writes nothing.
-      const inserted = await run
-        .atomic(async (client) => {
-          const rows = await client.query(
+      // One multi-row statement: a taken id or unique value fails it whole, and nothing is written. Not ON
+      // CONFLICT DO NOTHING, which would need a transaction to undo the rows it did write.
+      try {
+        await run.guarded((client) =>
+          client.query(
             `INSERT INTO ${run.state.table} (id, data, version, created_at, updated_at)
-           SELECT id, data, 1, $3::timestamptz, $3::timestamptz FROM unnest($1::text[], $2::jsonb[]) AS input(id, data)
-           ON CONFLICT DO NOTHING RETURNING 1`,
-            columnsOf(validated).concat(now),
-          );
-          if (rows.length < validated.length) throw new Taken();
-          return rows.length;
-        })
-        .catch(async (error: unknown) => {
-          if (!(error instanceof Taken)) throw error;
-          throw await this.firstRefused(run, validated, true);
-        });
-      if (inserted !== validated.length) throw new Error('insertMany wrote fewer rows than documents');
+             SELECT id, data, 1, $3::timestamptz, $3::timestamptz FROM unnest($1::text[], $2::jsonb[]) AS input(id, data)`,
+            columnsOf(validated).concat(new Date().toISOString()),
+          ),
+        );
+      } catch (error) {
+        if (!isBerthError(error, 'ALREADY_EXISTS')) throw error;
+        throw await this.firstRefused(run, validated, true);
+      }
       return validated;
     });
   }
