@@ -40,7 +40,8 @@ export interface UpdateStatement {
  * a missing document, an upsert, a stale version, `$inc` on a string or a
  * fraction, a parent to create, a document near the size limit. A `$set`
  * value that could make the document too deep never takes this form.
- * Undefined when the steps cannot take this form.
+ * It returns the columns `returning` names. Undefined when the steps cannot
+ * take this form.
  */
 export function updateStatement(
   table: string,
@@ -49,6 +50,7 @@ export function updateStatement(
   expectedVersion: number | undefined,
   maxBytes: number,
   now: Date,
+  returning: string,
 ): UpdateStatement | undefined {
   if (steps.length > MAX_STEPS || steps.some((step) => step.path.length > MAX_DEPTH)) return undefined;
   const values: unknown[] = [id, now.toISOString()];
@@ -93,6 +95,6 @@ export function updateStatement(
   guards.push(`octet_length(data::text) <= ${bind(maxBytes - growth)}::bigint`);
   const text = `UPDATE ${table} SET data = ${data}, version = version + 1, updated_at = $2::timestamptz
     WHERE id = $1 AND ${guards.join(' AND ')}
-    RETURNING data::text AS data, version, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms, (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms`;
+    RETURNING ${returning}`;
   return { text, values };
 }
