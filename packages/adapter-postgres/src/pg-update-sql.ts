@@ -53,21 +53,43 @@ export function updateStatement(
   returning: string,
 ): UpdateStatement | undefined {
   if (steps.length > MAX_STEPS || steps.some((step) => step.path.length > MAX_DEPTH)) return undefined;
+  // In the order statementText numbers them.
   const values: unknown[] = [id, now.toISOString()];
-  const bind = (value: unknown): string => {
-    values.push(value);
-    return `$${values.length}`;
-  };
-  let data = 'data';
   let growth = 0;
+  for (const step of steps) {
+    values.push(step.path);
+    if (step.kind === 'set') {
+      // A value legal alone may make the document too deep where it lands: core checks that (with a margin of one level).
+      if (step.path.length + nesting(step.value, MAX_NESTING_DEPTH) >= MAX_NESTING_DEPTH) return undefined;
+      const text = stringifyDocument(step.value);
+      // At most `,"key":value` more, when the key is new.
+      growth += Buffer.byteLength(JSON.stringify(step.path.at(-1))) + Buffer.byteLength(text) + 2;
+      values.push(text);
+    } else if (step.kind === 'inc') {
+      if (!Number.isSafeInteger(step.amount)) return undefined;
+      growth += INC_GROWTH;
+      values.push(step.amount);
+    }
+  }
+  if (expectedVersion !== undefined) values.push(expectedVersion);
+  values.push(maxBytes - growth);
+  return { text: statementText(table, steps, expectedVersion !== undefined, returning), values };
+}
+
+/** Texts by table, columns and shape: the same text object each time, so its prepared name is found at once. */
+const texts = new Map<string, string>();
+
+/** The text of {@link updateStatement}: it depends on each step's kind and depth, not on its values. */
+function statementText(table: string, steps: readonly UpdateStep[], versioned: boolean, returning: string): string {
+  const shape = `${table}\0${returning}\0${versioned}\0${steps.map((step) => `${step.kind}${step.path.length}`).join()}`;
+  let text = texts.get(shape);
+  if (text !== undefined) return text;
+  let bound = 2;
+  const next = () => `$${++bound}`;
+  let data = 'data';
   const guards: string[] = [];
   for (const step of steps) {
-    if (step.kind === 'inc' && !Number.isSafeInteger(step.amount)) return undefined;
-    // A value legal alone may make the document too deep where it lands: core checks that (with a margin of one level).
-    if (step.kind === 'set' && step.path.length + nesting(step.value, MAX_NESTING_DEPTH) >= MAX_NESTING_DEPTH) {
-      return undefined;
-    }
-    const path = `${bind(step.path)}::text[]`;
+    const path = `${next()}::text[]`;
     // `#>` and `jsonb_set` index into arrays by number and into a Date's `{"$date": …}` where core refuses or
     // skips: every parent must be an object that is not a Date (no other object has a `$` key).
     for (let depth = 1; depth < step.path.length; depth++) {
@@ -75,26 +97,24 @@ export function updateStatement(
       guards.push(`jsonb_typeof(${parent}) = 'object' AND NOT ${parent} ? '$date'`);
     }
     if (step.kind === 'set') {
-      const text = stringifyDocument(step.value);
-      // At most `,"key":value` more, when the key is new.
-      growth += Buffer.byteLength(JSON.stringify(step.path.at(-1))) + Buffer.byteLength(text) + 2;
-      data = `jsonb_set(${data}, ${path}, ${bind(text)}::jsonb)`;
+      data = `jsonb_set(${data}, ${path}, ${next()}::jsonb)`;
     } else if (step.kind === 'unset') {
       data = `(${data} #- ${path})`;
     } else {
       // A CASE, because PostgreSQL orders AND-ed conditions by cost, not as written: the cast never meets a
       // value that is not a number, whose sum is then NULL and matches no row. The amount is an integer,
       // so the sum is one exactly when the stored number is.
-      const sum = `(CASE WHEN jsonb_typeof(data #> ${path}) = 'number' THEN (data #> ${path})::numeric END + ${bind(step.amount)}::numeric)`;
+      const sum = `(CASE WHEN jsonb_typeof(data #> ${path}) = 'number' THEN (data #> ${path})::numeric END + ${next()}::numeric)`;
       guards.push(`${sum} % 1 = 0 AND abs(${sum}) <= ${MAX_EXACT}`);
-      growth += INC_GROWTH;
       data = `jsonb_set(${data}, ${path}, to_jsonb(${sum}))`;
     }
   }
-  if (expectedVersion !== undefined) guards.push(`version = ${bind(expectedVersion)}::bigint`);
-  guards.push(`octet_length(data::text) <= ${bind(maxBytes - growth)}::bigint`);
-  const text = `UPDATE ${table} SET data = ${data}, version = version + 1, updated_at = $2::timestamptz
+  if (versioned) guards.push(`version = ${next()}::bigint`);
+  guards.push(`octet_length(data::text) <= ${next()}::bigint`);
+  text = `UPDATE ${table} SET data = ${data}, version = version + 1, updated_at = $2::timestamptz
     WHERE id = $1 AND ${guards.join(' AND ')}
     RETURNING ${returning}`;
-  return { text, values };
+  if (texts.size >= 1_000) texts.clear();
+  texts.set(shape, text);
+  return text;
 }
