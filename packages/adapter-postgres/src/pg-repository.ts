@@ -697,7 +697,15 @@ export class PgRepository<T extends Document> implements Repository<T> {
   ): Promise<T | Entry<T> | undefined> {
     // The metadata only when asked for: its columns cost the server a numeric conversion each.
     const returning = entry ? `data::text AS data, ${META_COLUMNS}` : 'data::text AS data';
-    const statement = updateStatement(run.state.table, id, steps, expectedVersion, this.maxBytes, new Date(), returning);
+    const statement = updateStatement(
+      run.state.table,
+      id,
+      steps,
+      expectedVersion,
+      this.maxBytes,
+      new Date(),
+      returning,
+    );
     if (statement === undefined) return undefined;
     let row: ({ readonly data: string } & Partial<RowMeta>) | undefined;
     try {

@@ -167,7 +167,11 @@ describe('PostgreSQL job queue', () => {
     });
     try {
       const at = new Date(Date.now() + 3_600_000);
-      const plain = await queue.enqueueMany([{ payload: 1 }, { payload: 2, delayMs: 60_000 }, { payload: 3, runAt: at }]);
+      const plain = await queue.enqueueMany([
+        { payload: 1 },
+        { payload: 2, delayMs: 60_000 },
+        { payload: 3, runAt: at },
+      ]);
       const keyed = await queue.enqueueMany([
         { payload: 4, dedupeKey: 'k', delayMs: 90_000 },
         { payload: 5, dedupeKey: 'k' },
