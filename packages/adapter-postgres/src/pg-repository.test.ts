@@ -389,6 +389,24 @@ describe('update', () => {
     }
   });
 
+  it('updates of a document near the size limit are checked on what they write, to the byte', async () => {
+    const small = new PostgresBackend({ connectionString: POSTGRES_URL, schema, maxDocumentBytes: 120 });
+    try {
+      const items = small.repository<Item & { s?: string; t?: string }>('near_limit');
+      // 115 bytes of JSON; PostgreSQL prints it as 120 (a space after each ':' and ','), within the limit.
+      await items.insert({ id: 'a', n: 9, s: 'x'.repeat(91) });
+      // Each would write 122 bytes, though the stored text is within the limit.
+      await expectCode(() => items.update('a', { $set: { t: 'y' } }), 'VALIDATION');
+      await expectCode(() => items.update('a', { $inc: { n: 99_999_999 } }), 'VALIDATION');
+      expect(await items.update('a', { $inc: { n: 1 } })).toStrictEqual({ id: 'a', n: 10, s: 'x'.repeat(91) });
+      // Exactly the limit.
+      expect(await items.update('a', { $set: { s: 'x'.repeat(96) } })).toMatchObject({ n: 10 });
+      expect((await items.getEntry('a'))?.meta.version).toBe(3);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('concurrent $inc of one document from two backends all apply, with and without where', async () => {
     const other = new PostgresBackend({ connectionString: POSTGRES_URL, schema });
     try {

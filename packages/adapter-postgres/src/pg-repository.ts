@@ -635,8 +635,8 @@ export class PgRepository<T extends Document> implements Repository<T> {
     return this.operation(options, 'update', async (run) => {
       // Without a schema to run or a `where` to check, most updates are one statement.
       if (!run.inTransaction && this.schema === undefined && prepared.condition === undefined) {
-        const written = await this.updateInOneStatement(run, id, prepared.steps, options?.expectedVersion);
-        if (written !== undefined) return entry ? entryOf(written.document, written.meta) : written.document;
+        const written = await this.updateInOneStatement(run, id, prepared.steps, options?.expectedVersion, entry);
+        if (written !== undefined) return written;
       }
       for (let attempt = 1; ; attempt++) {
         // Outside a transaction the first tries are optimistic: a plain read,
@@ -693,24 +693,37 @@ export class PgRepository<T extends Document> implements Repository<T> {
     id: string,
     steps: readonly UpdateStep[],
     expectedVersion: number | undefined,
-  ): Promise<{ document: T; meta: RowMeta } | undefined> {
-    const statement = updateStatement(run.state.table, id, steps, expectedVersion, this.maxBytes, new Date());
+    entry: boolean,
+  ): Promise<T | Entry<T> | undefined> {
+    // The metadata only when asked for: its columns cost the server a numeric conversion each.
+    const returning = entry ? `data::text AS data, ${META_COLUMNS}` : 'data::text AS data';
+    const statement = updateStatement(
+      run.state.table,
+      id,
+      steps,
+      expectedVersion,
+      this.maxBytes,
+      new Date(),
+      returning,
+    );
     if (statement === undefined) return undefined;
-    let row: Row | undefined;
+    let row: ({ readonly data: string } & Partial<RowMeta>) | undefined;
     try {
       // One step has a few dozen texts per collection (kind, path depth, expected version): prepared by name.
       // Several steps combine into thousands, too many to keep prepared on every connection.
       [row] =
         steps.length === 1
-          ? await run.query<Row>(statement.text, statement.values)
-          : await run.queryCompiled<Row>(statement.text, statement.values);
+          ? await run.query<{ data: string } & Partial<RowMeta>>(statement.text, statement.values)
+          : await run.queryCompiled<{ data: string } & Partial<RowMeta>>(statement.text, statement.values);
     } catch (error) {
       // A unique value taken: the general path writes the same document and names the field. A deadlock
       // or serialization failure wrote nothing either: the general path retries it as it retries its own.
       if (isBerthError(error, 'ALREADY_EXISTS') || isBerthError(error, 'CONFLICT')) return undefined;
       throw error;
     }
-    return row === undefined ? undefined : { document: decode<T>(row.data), meta: row };
+    if (row === undefined) return undefined;
+    const document = decode<T>(row.data);
+    return entry ? entryOf(document, row as RowMeta) : document;
   }
 
   async delete(id: string, options?: WriteOptions): Promise<boolean> {
@@ -741,24 +754,20 @@ export class PgRepository<T extends Document> implements Repository<T> {
     );
     return this.operation(options, 'insertMany', async (run) => {
       if (validated.length === 0) return validated;
-      const now = new Date().toISOString();
-      // One multi-row statement; a shortfall (a taken id or unique value) writes nothing.
-      const inserted = await run
-        .atomic(async (client) => {
-          const rows = await client.query(
+      // One multi-row statement: a taken id or unique value fails it whole, and nothing is written. Not ON
+      // CONFLICT DO NOTHING, which would need a transaction to undo the rows it did write.
+      try {
+        await run.guarded((client) =>
+          client.query(
             `INSERT INTO ${run.state.table} (id, data, version, created_at, updated_at)
-           SELECT id, data, 1, $3::timestamptz, $3::timestamptz FROM unnest($1::text[], $2::jsonb[]) AS input(id, data)
-           ON CONFLICT DO NOTHING RETURNING 1`,
-            columnsOf(validated).concat(now),
-          );
-          if (rows.length < validated.length) throw new Taken();
-          return rows.length;
-        })
-        .catch(async (error: unknown) => {
-          if (!(error instanceof Taken)) throw error;
-          throw await this.firstRefused(run, validated, true);
-        });
-      if (inserted !== validated.length) throw new Error('insertMany wrote fewer rows than documents');
+             SELECT id, data, 1, $3::timestamptz, $3::timestamptz FROM unnest($1::text[], $2::jsonb[]) AS input(id, data)`,
+            columnsOf(validated).concat(new Date().toISOString()),
+          ),
+        );
+      } catch (error) {
+        if (!isBerthError(error, 'ALREADY_EXISTS')) throw error;
+        throw await this.firstRefused(run, validated, true);
+      }
       return validated;
     });
   }

@@ -234,7 +234,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       ...item,
       // A job without its own runAt is due by the server's clock (now, or after its delay).
       explicitRunAt: (items[index] as EnqueueItem<T>).runAt !== undefined,
-      delayMs: item.options.runAt.getTime() - now,
+      delayMs: Math.max(0, item.options.runAt.getTime() - now),
     }));
   }
 
@@ -263,26 +263,37 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
         });
       }
       const batch = pending.map((index) => ({ index, job: jobs[index] as PreparedJob, id: generateId() }));
-      const rows = await queryable.query<{ id: string; run_at: string; now: string }>(this.sql.insert, [
-        this.name,
-        this.context.channel,
-        batch.map((item) => item.id),
-        batch.map((item) => item.job.options.priority),
-        batch.map((item) => (item.job.explicitRunAt ? item.job.options.runAt.getTime() : null)),
-        batch.map((item) => Math.max(0, item.job.delayMs)),
-        batch.map((item) => item.job.options.maxAttempts),
-        batch.map((item) => item.job.options.leaseMs),
-        batch.map((item) => encodeBackoff(item.job.options.backoff)),
-        batch.map((item) => item.job.options.dedupeKey ?? null),
-        batch.map((item) => encodeDocument(item.job.payload)),
-        batch.map((item) => item.job.options.timeoutMs ?? null),
-      ]);
-      for (const row of rows) {
-        runAts.set(row.id, Number(row.run_at));
-        now = Number(row.now);
+      const deduplicated = batch.some((item) => item.job.options.dedupeKey !== undefined);
+      const rows = await queryable.query<{ id?: string; now: string }>(
+        deduplicated ? this.sql.insertDeduplicated : this.sql.insert,
+        [
+          this.name,
+          this.context.channel,
+          batch.map((item) => item.id),
+          batch.map((item) => item.job.options.priority),
+          batch.map((item) => (item.job.explicitRunAt ? item.job.options.runAt.getTime() : null)),
+          batch.map((item) => item.job.delayMs),
+          batch.map((item) => item.job.options.maxAttempts),
+          batch.map((item) => item.job.options.leaseMs),
+          batch.map((item) => encodeBackoff(item.job.options.backoff)),
+          batch.map((item) => item.job.options.dedupeKey ?? null),
+          batch.map((item) => encodeDocument(item.job.payload)),
+          batch.map((item) => item.job.options.timeoutMs ?? null),
+        ],
+      );
+      // Without dedupe keys every job went in: one row says the server's time, not one row per job.
+      const inserted = deduplicated ? new Set(rows.map((row) => row.id)) : undefined;
+      if (rows[0] !== undefined) now = Number(rows[0].now);
+      const skipped: typeof batch = [];
+      for (const item of batch) {
+        if (inserted !== undefined && !inserted.has(item.id)) {
+          skipped.push(item);
+          continue;
+        }
+        // What the statement stored: the caller's runAt, or its delay from the server's time.
+        runAts.set(item.id, item.job.explicitRunAt ? item.job.options.runAt.getTime() : now + item.job.delayMs);
+        results[item.index] = { id: item.id, deduplicated: false };
       }
-      const skipped = batch.filter((item) => !runAts.has(item.id));
-      for (const item of batch) if (runAts.has(item.id)) results[item.index] = { id: item.id, deduplicated: false };
       pending = [];
       if (skipped.length === 0) break;
       const keys = skipped.map((item) => item.job.options.dedupeKey as string);
@@ -757,7 +768,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 /** A job of `enqueueMany`, checked, and whether its caller fixed its runAt (else the server's clock decides). */
 export interface PreparedJob extends PreparedEnqueue {
   readonly explicitRunAt: boolean;
-  /** Delay from now when `explicitRunAt` is false. */
+  /** Delay from now (never negative) when `explicitRunAt` is false. */
   readonly delayMs: number;
 }
 

@@ -28,6 +28,31 @@ const validLease = (row: string, input: string) =>
 const appendError = (error: string) => `errors || jsonb_build_array(${error})`;
 
 /**
+ * The insert of a batch of jobs. $1 queue, $2 channel, then one array per
+ * column; run_at NULL means "now + delay_ms" by the server's clock (the caller
+ * gave no runAt), which the caller computes from the `now` returned. Only a
+ * batch with dedupe keys can conflict (a NULL key is not in the unique index),
+ * so only it pays for ON CONFLICT and returns which jobs went in.
+ */
+function insertStatement(jobs: string, deduplicated: boolean): string {
+  return `WITH input AS (
+      SELECT * FROM unnest($3::text[], $4::integer[], $5::bigint[], $6::bigint[], $7::integer[], $8::bigint[],
+        $9::text[], $10::text[], $11::text[], $12::bigint[])
+        WITH ORDINALITY AS i(id, priority, run_at, delay_ms, max_attempts, lease_ms, backoff, dedupe_key, payload,
+          timeout_ms, ord)),
+    inserted AS (
+      INSERT INTO ${jobs} (id, queue, state, priority, run_at, max_attempts, lease_ms, backoff, dedupe_key, payload,
+        created_at, updated_at, timeout_ms)
+      SELECT i.id, $1, 'waiting', i.priority, coalesce(i.run_at, ${NOW} + i.delay_ms), i.max_attempts, i.lease_ms,
+        i.backoff, i.dedupe_key, i.payload, ${NOW}, ${NOW}, i.timeout_ms
+      FROM input i ORDER BY i.ord
+      ${deduplicated ? 'ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING' : ''}
+      RETURNING id, run_at),
+    wake AS (SELECT pg_notify($2, $1) WHERE EXISTS (SELECT 1 FROM inserted WHERE run_at <= ${NOW}))
+    SELECT ${deduplicated ? 'id, ' : ''}${NOW} AS now, (SELECT count(*) FROM wake) AS woken${deduplicated ? ' FROM inserted' : ''}`;
+}
+
+/**
  * The queue's statements for one schema. Only the schema (checked and
  * quoted) is spelled into the text; queue names, ids and values are always
  * bound parameters.
@@ -38,7 +63,10 @@ export class PgQueueSql {
   readonly counts: string;
   readonly schedules: string;
 
+  /** Inserts jobs without dedupe keys; one row: the server's time. */
   readonly insert: string;
+  /** Inserts jobs some of which have dedupe keys; one row per job inserted (a held key inserts none). */
+  readonly insertDeduplicated: string;
   readonly holders: string;
   readonly failing: string;
   readonly leaseOf: string;
@@ -64,23 +92,8 @@ export class PgQueueSql {
     this.counts = `${schema}._berth_job_counts`;
     this.schedules = `${schema}._berth_schedules`;
 
-    // $1 queue, $2 channel, then one array per column; run_at NULL means
-    // "now + delay_ms" by the server's clock (the caller gave no runAt).
-    this.insert = `WITH input AS (
-        SELECT * FROM unnest($3::text[], $4::integer[], $5::bigint[], $6::bigint[], $7::integer[], $8::bigint[],
-          $9::text[], $10::text[], $11::text[], $12::bigint[])
-          WITH ORDINALITY AS i(id, priority, run_at, delay_ms, max_attempts, lease_ms, backoff, dedupe_key, payload,
-            timeout_ms, ord)),
-      inserted AS (
-        INSERT INTO ${jobs} (id, queue, state, priority, run_at, max_attempts, lease_ms, backoff, dedupe_key, payload,
-          created_at, updated_at, timeout_ms)
-        SELECT i.id, $1, 'waiting', i.priority, coalesce(i.run_at, ${NOW} + i.delay_ms), i.max_attempts, i.lease_ms,
-          i.backoff, i.dedupe_key, i.payload, ${NOW}, ${NOW}, i.timeout_ms
-        FROM input i ORDER BY i.ord
-        ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-        RETURNING id, run_at, created_at),
-      wake AS (SELECT pg_notify($2, $1) WHERE EXISTS (SELECT 1 FROM inserted WHERE run_at <= ${NOW}))
-      SELECT id, run_at, created_at, ${NOW} AS now, (SELECT count(*) FROM wake) AS woken FROM inserted`;
+    this.insert = insertStatement(jobs, false);
+    this.insertDeduplicated = insertStatement(jobs, true);
     this.holders = `SELECT id, dedupe_key FROM ${jobs} WHERE queue = $1 AND dedupe_key = ANY($2::text[])`;
 
     // What a failure's outcome depends on. Read without a lock: attempts and

@@ -158,6 +158,35 @@ describe('PostgreSQL job queue', () => {
     }
   });
 
+  it('enqueued events carry the runAt stored, by the server’s clock, with and without dedupe keys', async () => {
+    const [backend] = twoBackends('run_at');
+    const queue = backend.queue<number>('run_at');
+    const enqueued = new Map<string, number>();
+    const stop = queue.subscribe((event) => {
+      if (event.type === 'enqueued') enqueued.set(event.jobId, event.runAt.getTime());
+    });
+    try {
+      const at = new Date(Date.now() + 3_600_000);
+      const plain = await queue.enqueueMany([
+        { payload: 1 },
+        { payload: 2, delayMs: 60_000 },
+        { payload: 3, runAt: at },
+      ]);
+      const keyed = await queue.enqueueMany([
+        { payload: 4, dedupeKey: 'k', delayMs: 90_000 },
+        { payload: 5, dedupeKey: 'k' },
+        { payload: 6, delayMs: 30_000 },
+      ]);
+      const ids = [...plain, ...keyed].filter((result) => !result.deduplicated).map((result) => result.id);
+      expect(ids).toHaveLength(5);
+      for (const id of ids) expect(enqueued.get(id)).toBe((await queue.get(id))?.runAt.getTime());
+      expect(enqueued.get(plain[2]?.id ?? '')).toBe(at.getTime());
+      expect(enqueued.size).toBe(5);
+    } finally {
+      stop();
+    }
+  });
+
   it('20 concurrent enqueues of one dedupe key from two backends store one job', async () => {
     const [first, second] = twoBackends('dedupe');
     const results = await Promise.all(

@@ -43,9 +43,17 @@ export function fromJsonValue(value: unknown): unknown {
   return value;
 }
 
+/** Whether a Date is anywhere in `value` (a walk that copies nothing). */
+function holdsDate(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (value instanceof Date) return true;
+  return (Array.isArray(value) ? value : Object.values(value)).some(holdsDate);
+}
+
 /** Serializes a document value to JSON text with the Date encoding. */
 export function stringifyDocument(value: unknown): string {
-  return JSON.stringify(toJsonValue(value));
+  // Without a Date, JSON.stringify writes the same text from the value itself: no encoded copy first.
+  return JSON.stringify(holdsDate(value) ? toJsonValue(value) : value);
 }
 
 /** Parses JSON text written by {@link stringifyDocument}. */
