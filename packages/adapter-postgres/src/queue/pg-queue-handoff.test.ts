@@ -46,10 +46,10 @@ describe('PostgresJobQueue hand-off to an idle worker', () => {
     const queue = backend.queue<{ n: number }>('handoff');
     const started: { job: Job<{ n: number }>; claims: number }[] = [];
     let claims = 0;
-    const settleAndClaim = queue.settleAndClaim.bind(queue);
+    const settleAndClaim = queue.settleAndClaim?.bind(queue);
     queue.settleAndClaim = (...args) => {
       claims += 1;
-      return settleAndClaim(...args);
+      return (settleAndClaim as NonNullable<typeof settleAndClaim>)(...args);
     };
     const idle = firstIdleOffer();
     const worker = queue.work((job) => void started.push({ job, claims }), { pollIntervalMs: 60_000 });

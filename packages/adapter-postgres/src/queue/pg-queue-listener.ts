@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IdleWorker, JobNotifier } from '@berth/core';
+import { IdleWorkers } from '@berth/core/adapter';
 import type pg from 'pg';
 import type { PgSession } from '../pg-session.js';
 
@@ -24,8 +25,7 @@ const MAX_RECONNECT_MS = 10_000;
  */
 export class PgQueueNotifier implements JobNotifier {
   private readonly listeners = new Set<() => void>();
-  /** Workers of this process waiting for a job, oldest wait first. */
-  private readonly idle = new Set<IdleWorker>();
+  private readonly idle = new IdleWorkers();
   /** Hand-offs in flight, and whether a NOTIFY came during them (see `handingOff`). */
   private handOffs = 0;
   private deferred = false;
@@ -45,16 +45,12 @@ export class PgQueueNotifier implements JobNotifier {
   }
 
   onIdle(worker: IdleWorker): () => void {
-    this.idle.add(worker);
-    return () => {
-      this.idle.delete(worker);
-    };
+    return this.idle.add(worker);
   }
 
   /** A worker waiting for a job (the longest waiting), without taking it off the list. */
   idleWorker(): IdleWorker | undefined {
-    for (const worker of this.idle) if (worker.capacity > 0) return worker;
-    return undefined;
+    return this.idle.first();
   }
 
   /**
