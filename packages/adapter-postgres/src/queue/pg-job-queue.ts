@@ -228,7 +228,8 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       session.transaction(async (client) => {
         const statements = preparedOn(client);
         const inserted = await this.insertJobs(statements, prepared);
-        const count = Math.min(worker.capacity, inserted.runAts.size);
+        const due = [...inserted.runAts.values()].filter((runAt) => runAt <= inserted.now).length;
+        const count = Math.min(worker.capacity, due);
         const leaseMs = worker.leaseMs ?? null;
         const settled =
           count > 0 ? await this.settleThenClaim(statements, { reclaim: true, count, leaseMs }) : undefined;

@@ -111,4 +111,21 @@ describe('PostgresJobQueue hand-off to an idle worker', () => {
     await sleep(0);
     expect(seen).toStrictEqual(['handed over', 'woken', 'woken']);
   });
+
+  it('a delayed job enqueued beside a due one is not handed over before it is due', async () => {
+    const [backend] = backends('handoff_delayed', 1) as [PostgresBackend];
+    const queue = backend.queue<{ n: number }>('delayed');
+    const seen: number[] = [];
+    const idle = firstIdleOffer();
+    const worker = queue.work((job) => void seen.push(job.payload.n), { concurrency: 5, pollIntervalMs: 60_000 });
+    try {
+      await idle;
+      const [later, now] = await queue.enqueueMany([{ payload: { n: 1 }, delayMs: 60_000 }, { payload: { n: 2 } }]);
+      while ((await queue.get(now?.id as string))?.state !== 'completed') await sleep(5);
+      expect(seen).toStrictEqual([2]);
+      expect((await queue.get(later?.id as string))?.state).toBe('waiting');
+    } finally {
+      await worker.close();
+    }
+  });
 });
