@@ -13,6 +13,12 @@ export interface PgStatement {
   readonly name?: string | undefined;
 }
 
+/** A client held out of the pool (a transaction's): statements run on it plain, or prepared by name. */
+export interface PgClient extends PgQueryable {
+  readonly client: pg.PoolClient;
+  run<R extends object>(statement: PgStatement): Promise<R[]>;
+}
+
 /** Transaction isolation levels PostgreSQL offers. */
 export type PgIsolation = 'read committed' | 'repeatable read' | 'serializable';
 
@@ -33,7 +39,7 @@ interface HeldClient {
 }
 
 /** Runs statements on one pooled client, with pg's errors mapped to Berth errors. */
-class ClientQueryable implements PgQueryable {
+class ClientQueryable implements PgClient {
   constructor(
     private readonly held: HeldClient,
     private readonly context: PgErrorContext,
@@ -99,7 +105,7 @@ export class PgSession implements PgQueryable {
   }
 
   /** Runs `work` on one client of the pool, outside any transaction. */
-  withClient<R>(work: (client: PgQueryable & { readonly client: pg.PoolClient }) => Promise<R>): Promise<R> {
+  withClient<R>(work: (client: PgClient) => Promise<R>): Promise<R> {
     return this.hold((held) => work(new ClientQueryable(held, {})));
   }
 
@@ -108,10 +114,7 @@ export class PgSession implements PgQueryable {
    * ROLLBACK when it throws. A client whose connection failed is destroyed,
    * not returned to the pool.
    */
-  transaction<R>(
-    work: (client: PgQueryable & { readonly client: pg.PoolClient }) => Promise<R>,
-    options: PgTransactionOptions = {},
-  ): Promise<R> {
+  transaction<R>(work: (client: PgClient) => Promise<R>, options: PgTransactionOptions = {}): Promise<R> {
     const context = options.context ?? {};
     return this.hold(async (held) => {
       const client = new ClientQueryable(held, context);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PgErrorContext } from './pg-errors.js';
-import type { PgSession } from './pg-session.js';
+import type { PgClient, PgQueryable, PgSession } from './pg-session.js';
 
 const names = new Map<string, string>();
 
@@ -35,4 +35,12 @@ export function queryPrepared<R extends object>(
   context: PgErrorContext,
 ): Promise<R[]> {
   return session.run<R>({ name: statementName(text), text, values }, context);
+}
+
+/** Statements on `client` (a transaction's), each prepared by name as {@link queryPrepared} does on the pool. */
+export function preparedOn(client: PgClient): PgQueryable {
+  return {
+    query: <R extends object>(text: string, values?: readonly unknown[]) =>
+      client.run<R>({ name: statementName(text), text, values }),
+  };
 }

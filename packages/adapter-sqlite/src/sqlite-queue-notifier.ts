@@ -1,4 +1,5 @@
 import type { IdleWorker, JobNotifier } from '@berth/core';
+import { IdleWorkers } from '@berth/core/adapter';
 
 /** A min-heap of times, for the wake-ups a notifier has scheduled. */
 class TimeHeap {
@@ -57,8 +58,7 @@ class TimeHeap {
  */
 export class SqliteQueueNotifier implements JobNotifier {
   private readonly listeners = new Set<() => void>();
-  /** Workers of this process waiting for a job, oldest wait first. */
-  private readonly idle = new Set<IdleWorker>();
+  private readonly idle = new IdleWorkers();
   private readonly due = new TimeHeap();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -79,16 +79,12 @@ export class SqliteQueueNotifier implements JobNotifier {
   }
 
   onIdle(worker: IdleWorker): () => void {
-    this.idle.add(worker);
-    return () => {
-      this.idle.delete(worker);
-    };
+    return this.idle.add(worker);
   }
 
   /** A worker waiting for a job (the longest waiting), without taking it off the list. */
   idleWorker(): IdleWorker | undefined {
-    for (const worker of this.idle) if (worker.capacity > 0) return worker;
-    return undefined;
+    return this.idle.first();
   }
 
   /** Jobs may be due now (an enqueue, release or retry committed). */

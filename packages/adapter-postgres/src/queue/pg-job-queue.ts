@@ -10,6 +10,7 @@ import {
   type EnqueueResult,
   type FailOptions,
   generateId,
+  type IdleWorker,
   type Job,
   type JobError,
   type JobEventListener,
@@ -63,6 +64,7 @@ import {
 } from '@berth/core/adapter';
 import type { PgBackendContext, PgTransactionContext } from '../pg-context.js';
 import type { PgQueryable } from '../pg-session.js';
+import { preparedOn } from '../pg-statements.js';
 import { PgQueueAdmin } from './pg-queue-admin.js';
 import type { PgQueueNotifier } from './pg-queue-listener.js';
 import { readyPool, whileOpen } from './pg-queue-open.js';
@@ -113,6 +115,7 @@ interface FailDecision {
 }
 
 const NO_IDS: readonly string[] = [];
+const NO_LEASES: ReadonlySet<string> = new Set();
 
 /**
  * A lease reference as bound to a statement: an id or token holding U+0000
@@ -199,11 +202,45 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     if (prepared.length === 0) return [];
     await this.context.backend.ready();
     const session = this.context.backend.session;
+    const idle = this.context.notifier.idleWorker();
+    if (idle !== undefined && prepared.some((item) => item.delayMs <= 0)) {
+      return this.context.notifier.handingOff(() => this.handOff(prepared, idle));
+    }
     // With dedupe keys an enqueue may take more than one statement: keep it all or nothing.
     const inserted = prepared.some((item) => item.options.dedupeKey !== undefined)
       ? await whileOpen(this.context.backend, () => session.transaction((client) => this.insertJobs(client, prepared)))
       : await this.insertJobs(await this.pool(), prepared);
     this.afterEnqueue(inserted);
+    return inserted.results;
+  }
+
+  /**
+   * Enqueues and, in the same transaction, leases due jobs for a worker of
+   * this process that waits idle, so its handler starts without a wake-up
+   * and a second commit. The lease is the claim a fetch makes (expired
+   * leases settled first, then delivery order), so the worker gets the
+   * queue's next jobs: the new ones only when no older job is ready. After
+   * the commit: `enqueued`, then `started`, then the worker takes the jobs.
+   */
+  private async handOff(prepared: readonly PreparedJob[], worker: IdleWorker): Promise<EnqueueResult[]> {
+    const session = this.context.backend.session;
+    const { inserted, settled } = await whileOpen(this.context.backend, () =>
+      session.transaction(async (client) => {
+        const statements = preparedOn(client);
+        const inserted = await this.insertJobs(statements, prepared);
+        const due = [...inserted.runAts.values()].filter((runAt) => runAt <= inserted.now).length;
+        const count = Math.min(worker.capacity, due);
+        const leaseMs = worker.leaseMs ?? null;
+        const settled =
+          count > 0 ? await this.settleThenClaim(statements, { reclaim: true, count, leaseMs }) : undefined;
+        return { inserted, settled };
+      }),
+    );
+    // Jobs the worker now holds need no wake-up; the others (older jobs leased instead, delayed ones) still do.
+    this.afterEnqueue(inserted, new Set(settled?.rows.map((row) => row.id)));
+    if (settled === undefined) return inserted.results;
+    const leases = this.leasesOf(settled);
+    if (leases.length > 0) worker.take(leases);
     return inserted.results;
   }
 
@@ -313,15 +350,15 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     return { results: results as EnqueueResult[], runAts, now };
   }
 
-  /** After the jobs are stored (committed): wake workers, emit `enqueued`. */
-  private afterEnqueue({ results, runAts, now }: Inserted): void {
+  /** After the jobs are stored (committed): wake workers (unless a worker already holds the job), emit `enqueued`. */
+  private afterEnqueue({ results, runAts, now }: Inserted, leased: ReadonlySet<string> = NO_LEASES): void {
     const skew = Date.now() - now;
     const events = this.context.events;
     const at = new Date();
     for (const result of results) {
       const runAt = runAts.get(result.id);
       if (result.deduplicated || runAt === undefined) continue;
-      this.context.notifier.dueAt(runAt + skew);
+      if (!leased.has(result.id)) this.context.notifier.dueAt(runAt + skew);
       if (events.wants('enqueued')) {
         events.emit({ type: 'enqueued', queue: this.name, jobId: result.id, at, runAt: new Date(runAt) });
       }

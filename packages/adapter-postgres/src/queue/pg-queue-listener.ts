@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { JobNotifier } from '@berth/core';
+import type { IdleWorker, JobNotifier } from '@berth/core';
+import { IdleWorkers } from '@berth/core/adapter';
 import type pg from 'pg';
 import type { PgSession } from '../pg-session.js';
 
@@ -19,10 +20,15 @@ const MAX_RECONNECT_MS = 10_000;
  * Wakes the idle workers of one queue in this process: on a NOTIFY for the
  * queue (a commit in any process), at once after a commit made here, and by
  * a timer when a job this process delayed falls due. Wake-ups are coalesced
- * into one per turn of the event loop.
+ * into one per turn of the event loop. It also knows which of them wait
+ * idle, so an enqueue here can lease jobs for one in its own transaction.
  */
 export class PgQueueNotifier implements JobNotifier {
   private readonly listeners = new Set<() => void>();
+  private readonly idle = new IdleWorkers();
+  /** Hand-offs in flight, and whether a NOTIFY came during them (see `handingOff`). */
+  private handOffs = 0;
+  private deferred = false;
   private scheduled = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -36,6 +42,41 @@ export class PgQueueNotifier implements JobNotifier {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) this.clearTimer();
     };
+  }
+
+  onIdle(worker: IdleWorker): () => void {
+    return this.idle.add(worker);
+  }
+
+  /** A worker waiting for a job (the longest waiting), without taking it off the list. */
+  idleWorker(): IdleWorker | undefined {
+    return this.idle.first();
+  }
+
+  /**
+   * Runs `handOff`, an enqueue that leases jobs for an idle worker in its
+   * own transaction and hands them over. NOTIFYs that arrive meanwhile wait
+   * until it is done: the enqueue's own NOTIFY may arrive before its commit
+   * is confirmed, and would wake the worker (withdrawing its offer) just
+   * before the jobs leased for it are handed over.
+   */
+  async handingOff<R>(handOff: () => Promise<R>): Promise<R> {
+    this.handOffs += 1;
+    try {
+      return await handOff();
+    } finally {
+      this.handOffs -= 1;
+      if (this.handOffs === 0 && this.deferred) {
+        this.deferred = false;
+        this.notify();
+      }
+    }
+  }
+
+  /** A NOTIFY for the queue arrived (a commit in some process made jobs due). */
+  notified(): void {
+    if (this.handOffs > 0) this.deferred = true;
+    else this.notify();
   }
 
   /** Jobs may be due now. */
@@ -74,6 +115,7 @@ export class PgQueueNotifier implements JobNotifier {
   close(): void {
     this.clearTimer();
     this.listeners.clear();
+    this.idle.clear();
   }
 
   private clearTimer(): void {

@@ -123,6 +123,28 @@ END
 $fn$`;
 }
 
+/**
+ * Counts the jobs a statement finishes, in one upsert: `_berth_jobs_done`
+ * only ever receives rows that the same statement deletes from the hot
+ * table (complete, fail for good, cancel, an expired last attempt), so each
+ * row inserted here is one more job in its finished state and one fewer
+ * `live` job. The hot table then needs no DELETE trigger: a completion
+ * fires one trigger instead of two, which measured a fifth of a
+ * settle-and-claim statement for 10 jobs.
+ */
+function finishedCountFunction(schema: string): string {
+  return `CREATE FUNCTION ${schema}._berth_count_finished_jobs() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO ${schema}._berth_job_counts AS c (queue, state, shard, count)
+    SELECT r.queue, m.state, pg_backend_pid() % ${COUNT_SHARDS}, sum(m.delta) FROM new_rows r
+      CROSS JOIN LATERAL (VALUES (r.state, 1::bigint), ('live', -1::bigint)) AS m(state, delta)
+    GROUP BY r.queue, m.state ORDER BY r.queue, m.state
+    ON CONFLICT (queue, state, shard) DO UPDATE SET count = c.count + excluded.count;
+  RETURN NULL;
+END
+$fn$`;
+}
+
 /** The job queue's schema steps (versions 101 and up; the repository's are 1 to 100). */
 export const QUEUE_MIGRATIONS: readonly PgMigration[] = [
   {
@@ -200,6 +222,17 @@ export const QUEUE_MIGRATIONS: readonly PgMigration[] = [
         WHERE state IN ('waiting', 'active') GROUP BY queue, shard
         ON CONFLICT (queue, state, shard) DO UPDATE SET count = c.count + excluded.count`,
       `DELETE FROM ${schema}._berth_job_counts WHERE state IN ('waiting', 'active')`,
+    ],
+  },
+  {
+    version: 103,
+    name: 'job queue: finishing a job fires one count trigger (the insert into _berth_jobs_done), not two',
+    statements: (schema) => [
+      finishedCountFunction(schema),
+      `DROP TRIGGER _berth_count_delete ON ${schema}._berth_jobs`,
+      `DROP TRIGGER _berth_count_insert ON ${schema}._berth_jobs_done`,
+      `CREATE TRIGGER _berth_count_insert AFTER INSERT ON ${schema}._berth_jobs_done REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION ${schema}._berth_count_finished_jobs()`,
     ],
   },
 ];

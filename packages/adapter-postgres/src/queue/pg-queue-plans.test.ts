@@ -175,7 +175,9 @@ describe('PostgreSQL job queue counters', () => {
   // A statement trigger with transition tables copies every row it sees; on
   // UPDATE it copies each claimed row twice (old and new), and a claim
   // changes no count once the hot table counts live jobs.
-  it('claims fire no count trigger: the hot table counts on insert and delete only', async () => {
+  // Every row inserted into _berth_jobs_done leaves the hot table in the
+  // same statement, so its INSERT trigger counts both sides (migration 103).
+  it('claims fire no count trigger, and finishing a job fires one: the hot table counts on insert only', async () => {
     const schema = uniqueSchema('triggers');
     schemas.push(schema);
     const backend = new PostgresBackend({ connectionString: POSTGRES_URL, schema });
@@ -183,10 +185,16 @@ describe('PostgreSQL job queue counters', () => {
     await backend.connect();
     const { rows } = await backend.native().query<{ event: string }>(
       `SELECT event_manipulation AS event FROM information_schema.triggers
-        WHERE event_object_schema = $1 AND event_object_table = '_berth_jobs' ORDER BY event_manipulation`,
-      [schema],
+        WHERE event_object_schema = $1 AND event_object_table = $2 ORDER BY event_manipulation`,
+      [schema, '_berth_jobs'],
     );
-    expect(rows.map((row) => row.event)).toStrictEqual(['DELETE', 'INSERT']);
+    expect(rows.map((row) => row.event)).toStrictEqual(['INSERT']);
+    const done = await backend.native().query<{ event: string }>(
+      `SELECT event_manipulation AS event FROM information_schema.triggers
+        WHERE event_object_schema = $1 AND event_object_table = $2 ORDER BY event_manipulation`,
+      [schema, '_berth_jobs_done'],
+    );
+    expect(done.rows.map((row) => row.event)).toStrictEqual(['DELETE', 'INSERT']);
   });
 
   it('migration 102 turns the waiting and active counts kept so far into live ones: stats read the same', async () => {
@@ -233,10 +241,21 @@ describe('PostgreSQL job queue counters', () => {
         cancelled: 0,
       });
     }
-    // And they stay right through a claim and a completion after the migration.
+    // And they stay right through a claim, a completion, a cancel and a failure for good after the migrations.
     const queue = backend.queue<number>('a');
     const [lease] = await queue.dequeueMany(1);
     await queue.complete(lease as NonNullable<typeof lease>);
     expect(await queue.stats()).toStrictEqual({ waiting: 2, active: 2, completed: 1, dead: 0, cancelled: 0 });
+    const [failing] = await queue.dequeueMany(1);
+    await queue.fail(failing as NonNullable<typeof failing>, new Error('no'), { retry: false });
+    expect(await queue.cancel('a1')).toBe(true);
+    expect(await queue.stats()).toStrictEqual({ waiting: 1, active: 1, completed: 1, dead: 1, cancelled: 1 });
+    expect(await backend.queue('b').stats()).toStrictEqual({
+      waiting: 3,
+      active: 2,
+      completed: 0,
+      dead: 0,
+      cancelled: 0,
+    });
   });
 });

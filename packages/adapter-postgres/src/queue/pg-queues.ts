@@ -30,8 +30,8 @@ export class PgQueues {
     this.sql = new PgQueueSql(context.quotedSchema);
     this.channel = channelOf(context.schema);
     this.listener = new PgQueueListener(context.session, this.channel, (queue) => {
-      if (queue === undefined) for (const notifier of this.notifiers.values()) notifier.notify();
-      else this.notifiers.get(queue)?.notify();
+      if (queue === undefined) for (const notifier of this.notifiers.values()) notifier.notified();
+      else this.notifiers.get(queue)?.notified();
     });
   }
 
