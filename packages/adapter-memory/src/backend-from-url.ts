@@ -4,7 +4,7 @@ import { MemoryBackend } from './memory-backend.js';
 /**
  * Lets `createBackend` find this adapter: `memory:` gives a {@link MemoryBackend};
  * `file:<path>` gives a `DocumentBackend` on that file, with
- * `?debounceMs=` and `?maxWaitMs=` as options. A `file:` backend saves on
+ * `?debounceMs=`, `?maxWaitMs=` and `?conflicts=merge|fail` as options. A `file:` backend saves on
  * SIGTERM, SIGINT and SIGHUP (`flushOnExit`), since an application that names
  * a file by URL expects it written; `?flushOnExit=false` turns that off.
  */
@@ -31,6 +31,10 @@ export async function createBackendFromUrl(url: string): Promise<Backend> {
   if (flushOnExit !== 'true' && flushOnExit !== 'false') {
     throw new ValidationError(`flushOnExit in ${JSON.stringify(url)} must be true or false`, 'url');
   }
+  const conflicts = parameters.get('conflicts') ?? 'merge';
+  if (conflicts !== 'merge' && conflicts !== 'fail') {
+    throw new ValidationError(`conflicts in ${JSON.stringify(url)} must be merge or fail`, 'url');
+  }
   const { DocumentBackend } = await import('./document-backend.js');
   const { FileDocumentStore } = await import('./file-document-store.js');
   return new DocumentBackend({
@@ -38,5 +42,6 @@ export async function createBackendFromUrl(url: string): Promise<Backend> {
     debounceMs: number('debounceMs'),
     maxWaitMs: number('maxWaitMs'),
     flushOnExit: flushOnExit === 'true',
+    conflicts,
   });
 }

@@ -135,11 +135,16 @@ describe('DocumentBackend', () => {
     await backend.close();
   });
 
-  it('detects a second writer, reports it and never overwrites its data', async () => {
+  it("with conflicts: 'fail', detects a second writer, reports it, never overwrites its data and refuses writes", async () => {
     const store = new MemoryDocumentStore();
     const reports: unknown[] = [];
-    const first = new DocumentBackend({ store, debounceMs: 10_000 });
-    const second = new DocumentBackend({ store, debounceMs: 10_000, onSaveError: (error) => reports.push(error) });
+    const first = new DocumentBackend({ store, debounceMs: 10_000, conflicts: 'fail' });
+    const second = new DocumentBackend({
+      store,
+      debounceMs: 10_000,
+      conflicts: 'fail',
+      onSaveError: (error) => reports.push(error),
+    });
     await first.connect();
     await second.connect();
     await first.repository('items').insert({ id: 'from-first' });
@@ -261,10 +266,10 @@ describe('DocumentBackend', () => {
 // Processes that share a file: these run the writer in real child processes.
 const writer = fileURLToPath(new URL('./fixtures/document-writer.ts', import.meta.url));
 
-function startWriter(file: string, name: string, count: number, mode: string): ChildProcess {
+function startWriter(file: string, name: string, count: number, mode: string, conflicts = 'merge'): ChildProcess {
   return spawn(
     process.execPath,
-    ['--import', 'tsx', '--conditions=@berth/source', writer, file, name, String(count), mode],
+    ['--import', 'tsx', '--conditions=@berth/source', writer, file, name, String(count), mode, conflicts],
     {
       stdio: ['pipe', 'pipe', 'inherit'],
     },
@@ -300,25 +305,61 @@ describe('DocumentBackend on a file, across processes', () => {
     await restarted.close();
   }, 60_000);
 
-  it('two processes on one file: no acknowledged write is lost and the loser is told', async () => {
-    const file = join(directory, 'race.json');
-    writeFileSync(file, '{}');
-    const acknowledged: string[] = [];
-    const outcomes: string[] = [];
-    const children = ['a', 'b'].map((name) => startWriter(file, name, 30, 'race'));
+  /** Starts one writer per name on `file`, releases them together once all loaded, and collects their output lines. */
+  async function race(file: string, names: string[], count: number, mode: string, conflicts = 'merge') {
+    const output = new Map<string, string[]>(names.map((name) => [name, []]));
+    const children = names.map((name) => startWriter(file, name, count, mode, conflicts));
     let ready = 0;
-    const exits = children.map((child) =>
+    const exits = children.map((child, index) =>
       lines(child, (line) => {
-        if (line === 'READY' && ++ready === 2) for (const each of children) each.stdin?.write('go\n');
-        else if (line.startsWith('ACK ')) acknowledged.push(line.slice(4));
-        else if (line.startsWith('CONFLICT')) outcomes.push(line);
+        if (line === 'READY' && ++ready === children.length) for (const each of children) each.stdin?.write('go\n');
+        output.get(names[index] as string)?.push(line);
       }),
     );
-    expect(await Promise.all(exits)).toEqual([0, 0]);
+    expect(await Promise.all(exits)).toEqual(names.map(() => 0));
+    return output;
+  }
+
+  it("two processes on one file with conflicts: 'fail': no acknowledged write is lost and the loser is told", async () => {
+    const file = join(directory, 'race.json');
+    writeFileSync(file, '{}');
+    const output = [...(await race(file, ['a', 'b'], 30, 'race', 'fail')).values()].flat();
+    const acknowledged = output.filter((line) => line.startsWith('ACK ')).map((line) => line.slice(4));
+    const outcomes = output.filter((line) => line.startsWith('CONFLICT'));
     // Both loaded the same version, so at least one of them must meet the other's write.
     expect(outcomes.length).toBeGreaterThanOrEqual(1);
     expect(outcomes.every((outcome) => outcome === 'CONFLICT CONFLICT')).toBe(true);
     const stored = JSON.parse(readFileSync(file, 'utf8')) as { items?: Record<string, unknown> };
     for (const id of acknowledged) expect(stored.items?.[id], id).toBeDefined();
+  }, 60_000);
+
+  it('two processes writing different entities for a while: every acknowledged write of both is in the file', async () => {
+    const file = join(directory, 'merge-race.json');
+    writeFileSync(file, '{}');
+    const count = 60;
+    const output = await race(file, ['a', 'b'], count, 'race');
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as { items?: Record<string, unknown> };
+    for (const [name, printed] of output) {
+      // Nothing failed: each writer acknowledged every write, and the hook heard nothing.
+      expect(printed.filter((line) => line !== 'READY')).toEqual(
+        Array.from({ length: count }, (_, n) => `ACK ${name}-${n}`),
+      );
+      for (let n = 0; n < count; n++) expect(stored.items?.[`${name}-${n}`], `${name}-${n}`).toBeDefined();
+    }
+    expect(Object.keys(stored.items ?? {})).toHaveLength(2 * count);
+  }, 60_000);
+
+  it('two processes updating the same entity: one wins, the other hears CONFLICT naming the collection and id', async () => {
+    const file = join(directory, 'same-entity.json');
+    writeFileSync(file, JSON.stringify({ items: { shared: { id: 'shared', writer: 'nobody', n: 0 } } }));
+    const output = await race(file, ['a', 'b'], 1, 'same-entity');
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as { items: Record<string, { writer: string }> };
+    const winner = stored.items.shared?.writer ?? '';
+    expect(['a', 'b']).toContain(winner);
+    for (const [name, printed] of output) {
+      const hooks = printed.filter((line) => line.startsWith('HOOK '));
+      expect(hooks).toEqual(name === winner ? [] : ['HOOK CONFLICT items shared']);
+      expect(printed).toContain('DONE');
+    }
   }, 60_000);
 });

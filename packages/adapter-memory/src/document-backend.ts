@@ -14,7 +14,8 @@ import {
   ValidationError,
 } from '@berth/core';
 import { checkDuration, checkTransactionWork, isPlainObject, startOperation } from '@berth/core/adapter';
-import { DOCUMENT_META_KEY, decodeDocument, encodeDocument } from './document-format.js';
+import { type DecodedDocument, DOCUMENT_META_KEY, decodeDocument, encodeDocument } from './document-format.js';
+import { mergeRemote, notePending, type PendingWrites } from './document-merge.js';
 import { flushOnShutdownSignals } from './flush-on-exit.js';
 import { MemoryBackend } from './memory-backend.js';
 import type { MemoryScope } from './memory-repository.js';
@@ -26,9 +27,23 @@ export { DOCUMENT_META_KEY } from './document-format.js';
 export interface SaveErrorDetails {
   /** Consecutive failed attempts so far. */
   readonly attempt: number;
-  /** `false` once a second writer was detected: Berth stops saving rather than overwrite it. */
+  /**
+   * `false` when nothing will save this write again: with `conflicts: 'fail'`
+   * once a second writer was detected (Berth stops saving rather than
+   * overwrite it); with `'merge'` for a write the other instance won.
+   */
   readonly willRetry: boolean;
 }
+
+/**
+ * What a save does when another instance saved the document since this one
+ * last read or wrote it: `'merge'` re-reads it and saves this instance's
+ * writes into it entity by entity; `'fail'` stops saving and refuses writes.
+ */
+export type DocumentConflictPolicy = 'merge' | 'fail';
+
+/** How many times one save re-reads and merges before it reports CONFLICT and retries later with backoff. */
+const MAX_MERGES = 10;
 
 /** Options of {@link DocumentBackend}. */
 export interface DocumentBackendConfig {
@@ -38,7 +53,12 @@ export interface DocumentBackendConfig {
   readonly debounceMs?: number | undefined;
   /** Longest time a write waits to be saved while writes keep coming (default 10 000 ms). */
   readonly maxWaitMs?: number | undefined;
-  /** Called when a save fails (default: `console.error`). */
+  /**
+   * Another instance saved the document since this one last read or wrote
+   * it (default `'merge'`): see {@link DocumentConflictPolicy}.
+   */
+  readonly conflicts?: DocumentConflictPolicy | undefined;
+  /** Called when a save fails, and with `conflicts: 'merge'` for each write a merge dropped (default: `console.error`). */
   readonly onSaveError?: ((error: unknown, details: SaveErrorDetails) => void) | undefined;
   /**
    * Save pending writes when the process gets SIGTERM, SIGINT or SIGHUP, then
@@ -86,6 +106,9 @@ export class DocumentBackend extends MemoryBackend {
   private readonly debounceMs: number;
   private readonly maxWaitMs: number;
   private readonly onSaveError: (error: unknown, details: SaveErrorDetails) => void;
+  private readonly conflicts: DocumentConflictPolicy;
+  /** Writes not yet in the store (tracked with `conflicts: 'merge'` only). */
+  private pending: PendingWrites = new Map();
   /** Top-level entries that are not collections, written back unchanged. */
   private foreign = new Map<string, unknown>();
   private loaded: Promise<void> | undefined;
@@ -115,6 +138,13 @@ export class DocumentBackend extends MemoryBackend {
       this.closeTimeoutMs = checkDuration('closeTimeoutMs', config.closeTimeoutMs);
     if (config.flushOnExit !== undefined && typeof config.flushOnExit !== 'boolean') {
       throw new ValidationError('flushOnExit must be true or false', 'flushOnExit');
+    }
+    if (config.conflicts !== undefined && config.conflicts !== 'merge' && config.conflicts !== 'fail') {
+      throw new ValidationError("conflicts must be 'merge' or 'fail'", 'conflicts');
+    }
+    this.conflicts = config.conflicts ?? 'merge';
+    if (this.conflicts === 'merge') {
+      this.store.onChange = (collection, id, before) => notePending(this.pending, collection, id, before);
     }
     this.store.onCommit = () => this.changed();
     this.store.onIndexesChanged = () => this.changed();
@@ -184,13 +214,7 @@ export class DocumentBackend extends MemoryBackend {
   }
 
   private async load(): Promise<void> {
-    let stored: Awaited<ReturnType<DocumentStore['read']>>;
-    try {
-      stored = await this.documentStore.read();
-    } catch (error) {
-      if (isBerthError(error)) throw error;
-      throw new ConnectionError(`cannot read ${this.documentStore.location}`, { cause: error });
-    }
+    const stored = await this.read();
     if (stored === null) return;
     const { location } = this.documentStore;
     const { collections, indexes, foreign } = decodeDocument(location, stored.data);
@@ -220,6 +244,15 @@ export class DocumentBackend extends MemoryBackend {
     }
     this.foreign = foreign;
     this.etag = stored.etag;
+  }
+
+  private async read(): Promise<Awaited<ReturnType<DocumentStore['read']>>> {
+    try {
+      return await this.documentStore.read();
+    } catch (error) {
+      if (isBerthError(error)) throw error;
+      throw new ConnectionError(`cannot read ${this.documentStore.location}`, { cause: error });
+    }
   }
 
   private serialize(): Uint8Array {
@@ -259,41 +292,88 @@ export class DocumentBackend extends MemoryBackend {
   }
 
   private async write(): Promise<void> {
+    try {
+      for (let merges = 0; ; merges++) {
+        try {
+          await this.writeSnapshot();
+          this.failures = 0;
+          return;
+        } catch (error) {
+          if (this.conflicts === 'fail' || !isBerthError(error, 'CONFLICT') || merges === MAX_MERGES) throw error;
+        }
+        await this.merge(merges + 1);
+      }
+    } catch (error) {
+      throw this.failed(error);
+    }
+  }
+
+  /** Writes the whole current state, conditional on the last ETag; on failure it stays dirty. */
+  private async writeSnapshot(): Promise<void> {
     // The snapshot is taken synchronously: a commit after this point marks the
     // backend dirty again and goes into the next save.
     const data = this.serialize();
+    const writes = this.pending;
+    this.pending = new Map();
     this.dirty = false;
     const firstDirtyAt = this.firstDirtyAt;
     this.firstDirtyAt = undefined;
     try {
       const precondition = this.etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: this.etag };
       this.etag = (await this.documentStore.write(data, precondition)).etag;
-      this.failures = 0;
     } catch (error) {
       this.dirty = true;
       this.firstDirtyAt = firstDirtyAt ?? Date.now();
-      this.failures += 1;
-      if (isBerthError(error, 'CONFLICT')) {
-        this.conflict = new ConflictError(
-          `${this.documentStore.location} was written by someone else since it was loaded; Berth will not overwrite it. Writes are refused from now on: reload with a new backend`,
-          { cause: error, retryable: false },
-        );
-        this.onSaveError(this.conflict, { attempt: this.failures, willRetry: false });
-        throw this.conflict;
+      // The snapshot's writes are older than any made since: their bases win.
+      for (const [collection, ids] of this.pending) {
+        for (const [id, before] of ids)
+          if (!writes.get(collection)?.has(id)) notePending(writes, collection, id, before);
       }
-      this.onSaveError(error, { attempt: this.failures, willRetry: !this.isClosed });
-      if (!this.isClosed) {
-        clearTimeout(this.timer);
-        this.timer = setTimeout(
-          () => {
-            this.timer = undefined;
-            this.save().catch(() => undefined);
-          },
-          Math.min(100 * 2 ** (this.failures - 1), 30_000),
-        );
-      }
+      this.pending = writes;
       throw error;
     }
+  }
+
+  /** Takes in the remote document and this instance's unsaved writes, and reports the writes the other side won. */
+  private async merge(attempt: number): Promise<void> {
+    const stored = await this.read();
+    const remote: DecodedDocument =
+      stored === null
+        ? { collections: new Map(), indexes: new Map(), foreign: new Map() }
+        : decodeDocument(this.documentStore.location, stored.data);
+    const { pending, dropped } = mergeRemote(this.documentStore.location, this.store, this.pending, remote);
+    this.pending = pending;
+    this.foreign = remote.foreign;
+    this.etag = stored?.etag;
+    for (const error of dropped) this.onSaveError(error, { attempt, willRetry: false });
+  }
+
+  /**
+   * Reports a failed save and returns what the save rejects with: with
+   * `conflicts: 'fail'` a CONFLICT stops saving, anything else is retried
+   * with backoff.
+   */
+  private failed(error: unknown): unknown {
+    this.failures += 1;
+    if (this.conflicts === 'fail' && isBerthError(error, 'CONFLICT')) {
+      this.conflict = new ConflictError(
+        `${this.documentStore.location} was written by someone else since it was loaded; Berth will not overwrite it. Writes are refused from now on: reload with a new backend`,
+        { cause: error, retryable: false },
+      );
+      this.onSaveError(this.conflict, { attempt: this.failures, willRetry: false });
+      return this.conflict;
+    }
+    this.onSaveError(error, { attempt: this.failures, willRetry: !this.isClosed });
+    if (this.isClosed) return error;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.save().catch(() => undefined);
+      },
+      Math.min(100 * 2 ** (this.failures - 1), 30_000),
+    );
+    return error;
   }
 
   /**

@@ -256,11 +256,14 @@ export class MemorySession {
     let changed = false;
     // Another open transaction may have to check its queries against these changes.
     const keep = this.store.openTransactions > (this.isTransaction ? 1 : 0);
-    for (const overlay of this.overlays.values()) {
+    const { onChange } = this.store;
+    for (const [name, overlay] of this.overlays) {
       if (overlay.writes.size === 0) continue;
       const changes: MemoryChange[] | undefined = keep ? [] : undefined;
       for (const [id, record] of overlay.writes) {
-        changes?.push({ before: overlay.collection.records.get(id), after: record ?? undefined });
+        const before = overlay.collection.records.get(id);
+        changes?.push({ before, after: record ?? undefined });
+        onChange?.(name, id, before);
         overlay.collection.apply(id, record);
       }
       overlay.collection.commit(changes ?? NO_CHANGES, keep);

@@ -174,6 +174,19 @@ export class MemoryCollection {
     return this.log.slice(sequence - this.logStart).flat();
   }
 
+  /**
+   * Takes the records and indexes of `target` as this collection's own, as
+   * one commit of `changes` (what differs between the two, if anything), so
+   * that open transactions that depend on them conflict.
+   */
+  replaceWith(target: MemoryCollection, changes: readonly MemoryChange[], keep: boolean): void {
+    this.records.clear();
+    for (const [id, record] of target.records) this.records.set(id, record);
+    this.indexes.clear();
+    for (const [key, index] of target.indexes) this.indexes.set(key, index);
+    if (changes.length > 0) this.commit(changes, keep);
+  }
+
   /** Applies one committed change, keeping the indexes in step. */
   apply(id: string, next: MemoryRecord | null): void {
     const previous = this.records.get(id);
@@ -204,6 +217,8 @@ export class MemoryStore {
   readonly collections: Map<string, MemoryCollection> = new Map();
   /** Called after every commit that changed something (the document-backed backend saves then). */
   onCommit: (() => void) | undefined;
+  /** Called for each document a commit changes, with the record it replaced (the document-backed backend tracks unsaved writes). */
+  onChange: ((collection: string, id: string, before: MemoryRecord | undefined) => void) | undefined;
   /** Called when a declaration added an index (the document-backed backend saves declarations too). */
   onIndexesChanged: (() => void) | undefined;
   /** Set when the backend closed: a commit after that would be lost (the document-backed backend has saved). */

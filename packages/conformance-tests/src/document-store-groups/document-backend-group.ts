@@ -28,10 +28,13 @@ interface Item extends Document {
   n: number;
 }
 
-/** Writes one document through each of two backends that loaded the same version; the second save must fail. */
+/**
+ * Writes one document through each of two backends that loaded the same
+ * version; with `conflicts: 'fail'` the second save must fail.
+ */
 async function expectSecondSaveConflicts(context: DocumentBackendConformanceContext): Promise<void> {
-  const first = await context.openBackend();
-  const second = await context.openBackend();
+  const first = await context.openBackend({ conflicts: 'fail' });
+  const second = await context.openBackend({ conflicts: 'fail' });
   await first.connect();
   await second.connect();
   await first.repository<Item>('items').insert({ id: 'from-first', n: 1 });
@@ -77,7 +80,7 @@ const cases: readonly ConformanceCase<DocumentBackendConformanceContext>[] = [
     },
   },
   {
-    name: 'two backends that loaded the same version of an existing document: the second save is a CONFLICT, never an overwrite',
+    name: "two backends with conflicts: 'fail' that loaded the same version of an existing document: the second save is a CONFLICT, never an overwrite",
     async run(context) {
       const seeder = await context.openBackend();
       await seeder.repository<Item>('items').insert({ id: 'seed', n: 0 });
@@ -88,9 +91,66 @@ const cases: readonly ConformanceCase<DocumentBackendConformanceContext>[] = [
     },
   },
   {
-    name: 'two backends that both found no document: the second save is a CONFLICT, never an overwrite',
+    name: "two backends with conflicts: 'fail' that both found no document: the second save is a CONFLICT, never an overwrite",
     async run(context) {
       await expectSecondSaveConflicts(context);
+    },
+  },
+  {
+    name: "two backends with conflicts: 'merge' that loaded the same version write different documents: both are saved and both see them",
+    async run(context) {
+      const seeder = await context.openBackend();
+      await seeder.repository<Item>('items').insert({ id: 'seed', n: 0 });
+      await seeder.close();
+      const heard: unknown[] = [];
+      const first = await context.openBackend({ conflicts: 'merge', onSaveError: (error) => heard.push(error) });
+      const second = await context.openBackend({ conflicts: 'merge', onSaveError: (error) => heard.push(error) });
+      await first.connect();
+      await second.connect();
+      await first.repository<Item>('items').insert({ id: 'from-first', n: 1 });
+      await first.repository<Item>('items').update('seed', { $set: { n: 10 } });
+      await first.flush();
+      await second.repository<Item>('items').insert({ id: 'from-second', n: 2 });
+      await second.flush();
+      await second.repository<Item>('items').insert({ id: 'later', n: 3 });
+      await second.flush();
+      expect(heard, 'what the save error hooks heard').toEqual([]);
+      const expected = [
+        { id: 'seed', n: 10 },
+        { id: 'from-first', n: 1 },
+        { id: 'from-second', n: 2 },
+        { id: 'later', n: 3 },
+      ];
+      const ids = expected.map((item) => item.id);
+      expect(await second.repository<Item>('items').getMany(ids), 'what the second backend reads').toEqual(expected);
+      const reader = await context.openBackend();
+      expect(await reader.repository<Item>('items').getMany(ids), 'what the store holds').toEqual(expected);
+      await first.close();
+      await second.close();
+    },
+  },
+  {
+    name: "two backends with conflicts: 'merge' that both found no document and both changed one document: the first save wins, the second hears CONFLICT for it",
+    async run(context) {
+      const heard: unknown[] = [];
+      const first = await context.openBackend({ conflicts: 'merge' });
+      const second = await context.openBackend({ conflicts: 'merge', onSaveError: (error) => heard.push(error) });
+      await first.connect();
+      await second.connect();
+      await first.repository<Item>('items').insert({ id: 'same', n: 1 });
+      await first.flush();
+      await second.repository<Item>('items').insert({ id: 'same', n: 2 });
+      await second.repository<Item>('items').insert({ id: 'other', n: 3 });
+      await second.flush();
+      expect(heard).toHaveLength(1);
+      expect(heard[0]).toMatchObject({ code: 'CONFLICT', collection: 'items', id: 'same' });
+      const reader = await context.openBackend();
+      expect(await reader.repository<Item>('items').getMany(['same', 'other']), 'what the store holds').toEqual([
+        { id: 'same', n: 1 },
+        { id: 'other', n: 3 },
+      ]);
+      await first.close();
+      await second.close();
     },
   },
   {

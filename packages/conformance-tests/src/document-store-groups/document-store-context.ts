@@ -7,6 +7,14 @@ export interface DocumentBackendOptions {
   readonly debounceMs: number;
   /** Longest time a write waits to be saved while writes keep coming. */
   readonly maxWaitMs: number;
+  /**
+   * When another backend saved the document first: `'merge'` its writes in
+   * entity by entity, or `'fail'` and refuse further writes. Cases that
+   * depend on it name it.
+   */
+  readonly conflicts?: 'merge' | 'fail' | undefined;
+  /** Hears each failed save and each write a merge dropped. */
+  readonly onSaveError?: ((error: unknown) => void) | undefined;
 }
 
 /** A backend that keeps every collection in one document of a DocumentStore and saves it debounced. */

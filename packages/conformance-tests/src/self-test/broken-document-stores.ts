@@ -25,7 +25,7 @@ export interface BrokenDocumentStore {
 
 /** The healthy document-backed backend, quiet about the save conflicts the cases provoke. */
 export const healthyDocumentBackend: CreateDocumentBackend = (store, options) =>
-  new DocumentBackend({ store, ...options, onSaveError: () => undefined });
+  new DocumentBackend({ store, onSaveError: () => undefined, ...options });
 
 /** Write options with the named precondition dropped, as a store that ignores it would. */
 function without(options: DocumentWriteOptions | undefined, field: 'ifMatch' | 'ifNoneMatch'): DocumentWriteOptions {
@@ -147,7 +147,7 @@ export const brokenDocumentStores: readonly BrokenDocumentStore[] = [
     group: 'document-backend',
     create: () => new MemoryDocumentStore(),
     createDocumentBackend: (store, options) =>
-      healthyDocumentBackend(store, { debounceMs: options.debounceMs, maxWaitMs: 24 * 60 * 60 * 1_000 }),
+      healthyDocumentBackend(store, { ...options, maxWaitMs: 24 * 60 * 60 * 1_000 }),
   },
   {
     // It saves and stops without waiting: a transaction that commits later is never saved.
