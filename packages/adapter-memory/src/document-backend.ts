@@ -81,8 +81,11 @@ export interface DocumentBackendConfig {
  *
  * It loads on `connect()`, saves debounced after writes (at most `maxWaitMs`
  * late), and `flush()` saves now; with `flushOnExit`, SIGTERM, SIGINT and
- * SIGHUP save too. Saves are conditional on the ETag it last read or wrote:
- * a second writer is detected and reported as `CONFLICT`, never overwritten.
+ * SIGHUP save too. Saves are conditional on the ETag it last read or wrote,
+ * so another instance's save is never overwritten: by default (`conflicts:
+ * 'merge'`) the save re-reads the document, takes in the other instance's
+ * writes and saves its own into it entity by entity; an entity both changed
+ * keeps the other's version, and `onSaveError` hears `CONFLICT` naming it.
  * A failed save is retried with backoff, and nothing acknowledged is left out
  * of the next save. `close()` waits for running transactions, then saves.
  *
@@ -98,7 +101,7 @@ export interface DocumentBackendConfig {
 export class DocumentBackend extends MemoryBackend {
   override readonly kind: string = 'document';
   override readonly capabilities: Capabilities = {
-    // One JSON document held in memory: a second backend on it is detected (CONFLICT), not coordinated.
+    // One JSON document held in memory: a second backend's saves are merged in (or refused), not coordinated per transaction.
     repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: true, concurrentBackends: false },
     queue: { level: 'none', transactionalEnqueue: false, durable: false, notifications: false },
   };

@@ -24,8 +24,9 @@ export interface RepositoryCapabilities {
    * For a durable adapter: two backends open on the same storage at once
    * (two processes on one database) each see what the other commits. `false`
    * (the document-backed backend, which holds its document in memory): one
-   * backend writes the storage at a time, and a second writer is detected
-   * (`CONFLICT`), never overwritten. Default `true`.
+   * backend holds the storage's state at a time; a second writer's saves are
+   * merged in entity by entity or refused (`CONFLICT`), never overwritten,
+   * and it sees the other's writes only when it saves. Default `true`.
    */
   readonly concurrentBackends?: boolean | undefined;
   /**
