@@ -178,6 +178,24 @@ describe("DocumentBackend with conflicts: 'merge' (the default)", () => {
     await second.close();
   });
 
+  it('an index declared here that the other side’s documents break is dropped and reported, the documents kept', async () => {
+    const { store, first, second, heard } = await pair();
+    await first.repository<Item>('users').insert({ id: 'a', email: 'e@x' });
+    await first.repository<Item>('users').insert({ id: 'b', email: 'e@x' });
+    await first.flush();
+    const indexes = [{ field: 'email', type: 'string', unique: true }] as const;
+    await second.repository<Item>('users', { indexes: [...indexes] }).insert({ id: 'c', email: 'c@x' });
+    await second.flush();
+    expect(heard.second).toHaveLength(1);
+    expect(heard.second[0]).toMatchObject({ code: 'CONFLICT', collection: 'users', id: undefined });
+    expect((heard.second[0] as Error).message).toContain('index on email');
+    const saved = await storedJson(store);
+    expect(Object.keys(saved.users ?? {}).sort()).toEqual(['a', 'b', 'c']);
+    expect((saved.$berth as { indexes?: unknown }).indexes).toBeUndefined();
+    await first.close();
+    await second.close();
+  });
+
   it('a write of this instance made while the merge reads the remote document is saved too', async () => {
     const stepped = new SteppedStore();
     const { store, first, second, heard } = await pair({}, stepped);

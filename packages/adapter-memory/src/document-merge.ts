@@ -51,8 +51,9 @@ function sameRecord(a: MemoryRecord | undefined, b: MemoryRecord | undefined): b
 /** The id of another entity holding a unique value of `record`, if any. */
 function uniqueHolder(collection: MemoryCollection, record: MemoryRecord, id: string): string | undefined {
   for (const index of collection.indexes.values()) {
-    if (!index.spec.unique) continue;
-    for (const holder of index.entries.get(index.keyOf(record) ?? '') ?? []) {
+    const key = index.keyOf(record);
+    if (!index.spec.unique || key === undefined) continue;
+    for (const holder of index.entries.get(key) ?? []) {
       if (holder !== id) return `${index.spec.field} (held by ${JSON.stringify(holder)})`;
     }
   }
@@ -113,7 +114,8 @@ export function mergeRemote(
     for (const [id, base] of pending.get(name) ?? []) {
       const local = live.records.get(id);
       const remoteRecord = theirs.get(id);
-      if (local === base || (local === undefined && remoteRecord === undefined)) continue;
+      // Written back as it was, or the same change on both sides: nothing to merge.
+      if (local === base || sameRecord(local, remoteRecord)) continue;
       if (isForeign) {
         drop(
           name,
