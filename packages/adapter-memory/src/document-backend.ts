@@ -8,6 +8,7 @@ import {
   isBerthError,
   type JobQueue,
   type SignalOptions,
+  type StoredDocument,
   type TransactionOptions,
   type TransactionScope,
   UnsupportedError,
@@ -249,7 +250,7 @@ export class DocumentBackend extends MemoryBackend {
     this.etag = stored.etag;
   }
 
-  private async read(): Promise<Awaited<ReturnType<DocumentStore['read']>>> {
+  private async read(): Promise<StoredDocument | null> {
     try {
       return await this.documentStore.read();
     } catch (error) {
@@ -382,7 +383,9 @@ export class DocumentBackend extends MemoryBackend {
   /**
    * Saves now: resolves once everything written so far is in the store.
    * After `close()` resolved there is nothing left to save and it resolves at
-   * once; after a `CONFLICT` it rejects with that conflict.
+   * once. With `conflicts: 'merge'` it resolves once the merged document is
+   * saved (writes the merge dropped were reported to `onSaveError`); with
+   * `'fail'`, after a `CONFLICT` it rejects with that conflict.
    */
   override async flush(options?: SignalOptions): Promise<void> {
     startOperation(options, 'flush');
