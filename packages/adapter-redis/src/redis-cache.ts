@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import {
   type Cache,
   type CacheSetOptions,
@@ -44,6 +45,9 @@ export interface RedisCacheConfig {
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_KEY_PREFIX = 'berth:cache:';
 
+/** ioredis statuses in which the client has a socket, or will open one, that `disconnect` closes. */
+const SOCKET_STATUSES = new Set(['wait', 'connecting', 'connect', 'ready']);
+
 function checkConfig(config: RedisCacheConfig): void {
   if (config.url !== undefined && config.client !== undefined) {
     throw new ValidationError('give RedisCache a url or a client, not both', 'client');
@@ -53,7 +57,7 @@ function checkConfig(config: RedisCacheConfig): void {
   }
   // ioredis would prefix the keys of commands but not SCAN's pattern, so
   // prefix deletes would miss every key: the cache's own keyPrefix does that job.
-  if (config.client !== undefined && config.client.options.keyPrefix) {
+  if (config.client?.options.keyPrefix) {
     throw new ValidationError('the client has an ioredis keyPrefix; pass it as RedisCache keyPrefix instead', 'client');
   }
   const commandTimeoutMs = config.commandTimeoutMs;
@@ -215,7 +219,13 @@ export class RedisCache implements Cache {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.ownsClient) this.client.disconnect();
+    if (!this.ownsClient) return;
+    // With a socket open (or not yet opened) disconnecting ends the client
+    // once the socket has closed; between reconnection attempts there is no
+    // socket, and disconnecting only cancels the next attempt, with no 'end'.
+    const ended = SOCKET_STATUSES.has(this.client.status) ? once(this.client, 'end') : undefined;
+    this.client.disconnect();
+    await ended;
   }
 
   private start(options: SignalOptions | undefined, what: string): void {
