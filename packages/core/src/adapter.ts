@@ -4,8 +4,8 @@
 // The core README ("What a third party may rely on") states the rule.
 
 export { checkMaxBytes } from './backend/capabilities.js';
-export { checkCacheKey, checkCacheTtl } from './cache/cache-arguments.js';
 export { ADAPTER_PACKAGES, urlScheme } from './backend/create-backend.js';
+export { checkCacheKey, checkCacheTtl } from './cache/cache-arguments.js';
 export { startOperation, throwIfAborted } from './operation/abort.js';
 export * from './operation/arguments.js';
 export {
