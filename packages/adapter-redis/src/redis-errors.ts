@@ -1,20 +1,9 @@
 import { ConnectionError, isBerthError, TimeoutError } from '@berth/core';
+import { NETWORK_ERROR_CODES } from '@berth/core/adapter';
 
 /** How to start the Redis server the tests and a local setup expect, quoted by every CONNECTION error. */
 export const START_REDIS_HINT =
   'start it with `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no`, or point the URL at a running server';
-
-/** Network-level failures Node reports while talking to the server. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
 
 /**
  * ioredis's own errors for a command it gave up on because the connection
@@ -64,7 +53,7 @@ export function toBerthError(error: unknown, context: RedisErrorContext = {}): u
     });
   }
   const lost =
-    (typeof code === 'string' && NETWORK_CODES.has(code)) ||
+    (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) ||
     (typeof name === 'string' && CONNECTION_ERROR_NAMES.has(name)) ||
     CONNECTION_MESSAGES.some((known) => text.includes(known));
   if (!lost) return error;
