@@ -6,7 +6,14 @@ import {
   type SignalOptions,
   ValidationError,
 } from '@berth/core';
-import { checkString, cloneValue, copyValue, jsonByteLength, throwIfAborted } from '@berth/core/adapter';
+import {
+  checkCacheKey,
+  checkCacheTtl,
+  cloneValue,
+  copyValue,
+  jsonByteLength,
+  throwIfAborted,
+} from '@berth/core/adapter';
 
 /** Configuration of {@link MemoryCache}. */
 export interface MemoryCacheConfig {
@@ -60,25 +67,12 @@ function utf8Length(text: string): number {
   return bytes;
 }
 
-function checkTtl(ttlMs: unknown, path: string): number | undefined {
-  if (ttlMs === undefined) return undefined;
-  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new ValidationError(`${path} must be a positive number of milliseconds, got ${String(ttlMs)}`, path);
-  }
-  return ttlMs;
-}
-
 function checkBound(value: unknown, path: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
     throw new ValidationError(`${path} must be a positive integer, got ${String(value)}`, path);
   }
   return value;
-}
-
-function checkKey(key: unknown, what: string): asserts key is string {
-  if (typeof key !== 'string') throw new ValidationError(`${what} must be a string`, what);
-  checkString(key, what, what);
 }
 
 /**
@@ -124,7 +118,7 @@ export class MemoryCache implements Cache {
   constructor(config: MemoryCacheConfig = {}) {
     this.maxEntries = checkBound(config.maxEntries, 'maxEntries', DEFAULT_MAX_ENTRIES);
     this.maxBytes = checkBound(config.maxBytes, 'maxBytes', DEFAULT_MAX_BYTES);
-    this.defaultTtlMs = checkTtl(config.defaultTtlMs, 'defaultTtlMs');
+    this.defaultTtlMs = checkCacheTtl(config.defaultTtlMs, 'defaultTtlMs');
     this.now = config.now ?? (() => performance.now());
   }
 
@@ -135,7 +129,7 @@ export class MemoryCache implements Cache {
 
   async get(key: string, options?: SignalOptions): Promise<DocumentValue | undefined> {
     throwIfAborted(options?.signal, 'cache.get');
-    checkKey(key, 'key');
+    checkCacheKey(key, 'key');
     const entry = this.live(key);
     if (entry === undefined) {
       this.misses++;
@@ -149,8 +143,8 @@ export class MemoryCache implements Cache {
 
   async set(key: string, value: DocumentValue, options?: CacheSetOptions): Promise<void> {
     throwIfAborted(options?.signal, 'cache.set');
-    checkKey(key, 'key');
-    const ttlMs = checkTtl(options?.ttlMs, 'ttlMs') ?? this.defaultTtlMs;
+    checkCacheKey(key, 'key');
+    const ttlMs = checkCacheTtl(options?.ttlMs, 'ttlMs') ?? this.defaultTtlMs;
     const copy = copyValue(value, 'value');
     // The length of the JSON text `stringifyDocument` would write, counted
     // from the copy without writing it: the text was only ever weighed.
@@ -180,7 +174,7 @@ export class MemoryCache implements Cache {
 
   async delete(key: string, options?: SignalOptions): Promise<boolean> {
     throwIfAborted(options?.signal, 'cache.delete');
-    checkKey(key, 'key');
+    checkCacheKey(key, 'key');
     const held = this.live(key) !== undefined;
     this.remove(key);
     return held;
@@ -188,7 +182,7 @@ export class MemoryCache implements Cache {
 
   async deleteByPrefix(prefix: string, options?: SignalOptions): Promise<number> {
     throwIfAborted(options?.signal, 'cache.deleteByPrefix');
-    checkKey(prefix, 'prefix');
+    checkCacheKey(prefix, 'prefix');
     const now = this.now();
     let removed = 0;
     for (const [key, entry] of this.entries) {

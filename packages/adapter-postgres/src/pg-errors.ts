@@ -6,6 +6,7 @@ import {
   TimeoutError,
   ValidationError,
 } from '@berth/core';
+import { NETWORK_ERROR_CODES } from '@berth/core/adapter';
 
 interface PgErrorLike {
   readonly code?: unknown;
@@ -22,18 +23,6 @@ export interface PgErrorContext {
   readonly collection?: string | undefined;
   readonly id?: string | undefined;
 }
-
-/** Network-level failures Node reports while talking to the server. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
 
 /** pg's own messages for a client that lost or never had its connection. */
 const CONNECTION_MESSAGES = [
@@ -80,7 +69,7 @@ export function toBerthError(error: unknown, context: PgErrorContext = {}): unkn
     if (code.startsWith('22')) return new ValidationError(`PostgreSQL refused a value: ${text}`, '', options);
     // Any failure to connect, including to a Unix-domain socket whose file is
     // gone while the server is down (ENOENT).
-    if (NETWORK_CODES.has(code) || (error as PgErrorLike).syscall === 'connect') {
+    if (NETWORK_ERROR_CODES.has(code) || (error as PgErrorLike).syscall === 'connect') {
       return new ConnectionError(
         `cannot reach PostgreSQL (${code}); check that the server runs and the URL is right (${text})`,
         options,

@@ -1,0 +1,63 @@
+import { ConnectionError, isBerthError, TimeoutError } from '@berth/core';
+import { NETWORK_ERROR_CODES } from '@berth/core/adapter';
+
+/** How to start the Redis server the tests and a local setup expect, quoted by every CONNECTION error. */
+export const START_REDIS_HINT =
+  'start it with `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no`, or point the URL at a running server';
+
+/**
+ * ioredis's own errors for a command it gave up on because the connection
+ * was lost or never made: with `maxRetriesPerRequest: 0` a command pending
+ * while the connection drops is rejected at the first reconnection attempt.
+ */
+const CONNECTION_ERROR_NAMES = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+const CONNECTION_MESSAGES = [
+  'Connection is closed.',
+  "Stream isn't writeable",
+  'None of startup nodes is available',
+  'Failed to refresh slots cache',
+];
+
+interface RedisErrorLike {
+  readonly name?: unknown;
+  readonly code?: unknown;
+  readonly message?: unknown;
+}
+
+/** What a CONNECTION error says beyond ioredis's own words. */
+export interface RedisErrorContext {
+  /** The server the client talks to (`127.0.0.1:6379`), when known. */
+  readonly address?: string | undefined;
+  /** The last connection error the client reported, often the real reason (`ECONNREFUSED`). */
+  readonly lastConnectionError?: unknown;
+}
+
+function describe(error: unknown): string {
+  const { message } = (error ?? {}) as RedisErrorLike;
+  return typeof message === 'string' ? message : String(error);
+}
+
+/**
+ * Turns an error from ioredis into a Berth error: a refused, reset or lost
+ * connection is a retryable CONNECTION error whose message says how to start
+ * Redis, and ioredis's `commandTimeout` is TIMEOUT (the command may still run
+ * on the server). Anything else, a Berth error included, is returned as it is.
+ */
+export function toBerthError(error: unknown, context: RedisErrorContext = {}): unknown {
+  if (isBerthError(error)) return error;
+  const { name, code } = (error ?? {}) as RedisErrorLike;
+  const text = describe(error);
+  if (text === 'Command timed out') {
+    return new TimeoutError('Redis did not answer within commandTimeoutMs; the command may still run on the server', {
+      cause: error,
+    });
+  }
+  const lost =
+    (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) ||
+    (typeof name === 'string' && CONNECTION_ERROR_NAMES.has(name)) ||
+    CONNECTION_MESSAGES.some((known) => text.includes(known));
+  if (!lost) return error;
+  const where = context.address === undefined ? 'Redis' : `Redis at ${context.address}`;
+  const reason = context.lastConnectionError === undefined ? text : `${describe(context.lastConnectionError)}; ${text}`;
+  return new ConnectionError(`cannot reach ${where} (${reason}); ${START_REDIS_HINT}`, { cause: error });
+}

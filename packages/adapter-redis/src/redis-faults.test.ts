@@ -1,0 +1,81 @@
+import { isBerthError } from '@berth/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, PrivateRedis, rawClient, rejection } from './fixtures/redis-server.js';
+import { RedisCache } from './redis-cache.js';
+
+/** Retries `action` until it succeeds (the client reconnects with a backoff of up to 2 s). */
+async function eventually<T>(action: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await action();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+function expectRetryableConnection(error: unknown): void {
+  expect(isBerthError(error, 'CONNECTION'), String(error)).toBe(true);
+  expect((error as { retryable: boolean }).retryable).toBe(true);
+  expect((error as Error).message).toContain('redis-server --daemonize yes');
+}
+
+describe('RedisCache faults', () => {
+  let server: PrivateRedis;
+
+  beforeAll(async () => {
+    server = await PrivateRedis.start();
+  });
+
+  afterAll(async () => {
+    await server.kill();
+  });
+
+  it('a server restarted mid-use gives retryable CONNECTION errors, then the cache works again', async () => {
+    const cache = new RedisCache({ url: server.url, keyPrefix: 'restart:' });
+    try {
+      await cache.set('k', 1);
+      expect(await cache.get('k')).toBe(1);
+      await server.kill();
+      expectRetryableConnection(await rejection(cache.get('k')));
+      expectRetryableConnection(await rejection(cache.set('k', 2)));
+      expectRetryableConnection(await rejection(cache.deleteByPrefix('')));
+      await server.start();
+      // No persistence: the server came back empty, and the cache goes on with it.
+      await eventually(() => cache.set('k', 3));
+      expect(await cache.get('k')).toBe(3);
+      expect((await cache.stats()).size).toBe(1);
+    } finally {
+      await cache.close();
+    }
+  }, 30_000);
+
+  it('no server at the address: a retryable CONNECTION error naming the refusal and how to start Redis', async () => {
+    const cache = new RedisCache({ url: `redis://127.0.0.1:${await freePort()}` });
+    try {
+      const error = await rejection(cache.get('k'));
+      expectRetryableConnection(error);
+      expect((error as Error).message).toContain('ECONNREFUSED');
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('a command past commandTimeoutMs is a TIMEOUT error', async () => {
+    const cache = new RedisCache({ url: server.url, keyPrefix: 'timeout:', commandTimeoutMs: 100 });
+    const admin = rawClient(server.url);
+    try {
+      await cache.set('k', 1);
+      await admin.connect();
+      await admin.call('CLIENT', 'PAUSE', '1000', 'ALL');
+      const error = await rejection(cache.get('k'));
+      expect(isBerthError(error, 'TIMEOUT'), String(error)).toBe(true);
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE');
+      admin.disconnect();
+      await cache.close();
+    }
+  });
+});
