@@ -236,6 +236,27 @@ async function storedIndexes(store: MemoryDocumentStore): Promise<unknown> {
   return (JSON.parse(await storedText(store)) as { $berth: { indexes?: unknown } }).$berth.indexes;
 }
 
+describe('writing a large document', () => {
+  it('writes text past many encoding chunks exactly as JSON.stringify would, multi-byte characters and Dates included', async () => {
+    const store = new MemoryDocumentStore();
+    const backend = new DocumentBackend({ store, debounceMs: 60_000 });
+    const notes = backend.repository<{ id: string; text: string; at: Date }>('notes');
+    const at = new Date('2026-11-26T12:00:00.000Z');
+    // About 300 000 characters: several 64 KB chunks, with 2- to 4-byte characters on every boundary.
+    const documents = Array.from({ length: 2_000 }, (_, i) => ({ id: `n${i}`, text: `é😀€ ${i} `.repeat(20), at }));
+    await notes.insertMany(documents);
+    await backend.close();
+
+    const parsed = JSON.parse(await storedText(store)) as { notes: Record<string, unknown> };
+    expect(Object.keys(parsed)).toEqual(['notes', '$berth']);
+    expect(parsed.notes.n1999).toEqual({ id: 'n1999', text: `é😀€ 1999 `.repeat(20), at: { $date: at.toISOString() } });
+    const reloaded = new DocumentBackend({ store });
+    const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : 1);
+    expect(await reloaded.repository('notes').find({}, { limit: 3000 })).toEqual([...documents].sort(byId));
+    await reloaded.close();
+  });
+});
+
 describe('index declarations in the JSON document', () => {
   it('a backend reopened on the document enforces a unique index declared before, without redeclaring it', async () => {
     const store = new MemoryDocumentStore();

@@ -8,7 +8,7 @@ import {
   MAX_DATE_MS,
   MIN_DATE_MS,
   normalizeIndexes,
-  toJsonValue,
+  stringifyDocument,
 } from '@berth/core/adapter';
 import { type MemoryCollection, MemoryRecord } from './memory-store.js';
 
@@ -231,40 +231,112 @@ export function decodeDocument(location: string, data: Uint8Array): DecodedDocum
   return { collections, indexes, foreign };
 }
 
+/** Characters of JSON text gathered before they are encoded to bytes. */
+const CHUNK_CHARS = 1 << 16;
+
+/**
+ * JSON text written piece by piece and encoded in chunks of about 64 KB, so
+ * a large document never exists as one string next to its bytes, nor as an
+ * encoded copy of every entity.
+ */
+class JsonChunks {
+  private readonly encoder = new TextEncoder();
+  private readonly chunks: Uint8Array[] = [];
+  private pieces: string[] = [];
+  private pending = 0;
+  private size = 0;
+
+  write(text: string): void {
+    this.pieces.push(text);
+    this.pending += text.length;
+    if (this.pending >= CHUNK_CHARS) this.encodePending();
+  }
+
+  /** Writes `"key":value` inside an object, after a comma unless it is the object's first member. */
+  member(first: boolean, key: string, json: string): void {
+    this.write(`${first ? '' : ','}${JSON.stringify(key)}:`);
+    this.write(json);
+  }
+
+  /** The whole text as UTF-8: one copy of the chunks, which are then dropped. */
+  finish(): Uint8Array {
+    this.encodePending();
+    const bytes = new Uint8Array(this.size);
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return bytes;
+  }
+
+  private encodePending(): void {
+    const chunk = this.encoder.encode(this.pieces.join(''));
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    this.pieces = [];
+    this.pending = 0;
+  }
+}
+
+function storedIndexes(collection: MemoryCollection): unknown[] {
+  return [...collection.indexes.values()].map(({ spec }) =>
+    spec.compound
+      ? {
+          fields: spec.fields.map((field) => ({ field: field.field, type: field.type })),
+          unique: spec.unique,
+          ...(spec.key === `(${spec.field})` ? {} : { name: spec.key.slice(1, -1) }),
+        }
+      : { field: spec.field, type: spec.type, unique: spec.unique },
+  );
+}
+
 /**
  * Writes the whole state: other tools' entries first, as they were loaded,
  * then every collection, then the metadata and the declared indexes (so a
- * later backend enforces them without redeclaring them).
+ * later backend enforces them without redeclaring them). Entities are
+ * written one by one in their collection's order, never copied first.
  */
 export function encodeDocument(collections: Map<string, MemoryCollection>, foreign: Map<string, unknown>): Uint8Array {
-  const output = dictionary();
-  for (const [key, value] of foreign) output[key] = value;
-  const meta = dictionary();
-  const indexes = dictionary();
-  for (const [name, collection] of collections) {
-    // Never replace another tool's entry; the backend refuses to use such a name.
-    if (foreign.has(name)) continue;
-    const documents = dictionary();
-    const versions = dictionary();
-    for (const [id, record] of collection.records) {
-      documents[id] = toJsonValue(record.document);
-      versions[id] = [record.version, record.createdAtMs, record.updatedAtMs];
-    }
-    output[name] = documents;
-    if (collection.records.size > 0) meta[name] = versions;
-    if (collection.indexes.size > 0) {
-      indexes[name] = [...collection.indexes.values()].map(({ spec }) =>
-        spec.compound
-          ? {
-              fields: spec.fields.map((field) => ({ field: field.field, type: field.type })),
-              unique: spec.unique,
-              ...(spec.key === `(${spec.field})` ? {} : { name: spec.key.slice(1, -1) }),
-            }
-          : { field: spec.field, type: spec.type, unique: spec.unique },
-      );
-    }
+  const output = new JsonChunks();
+  output.write('{');
+  let first = true;
+  for (const [key, value] of foreign) {
+    output.member(first, key, JSON.stringify(value));
+    first = false;
   }
+  // Never replace another tool's entry; the backend refuses to use such a name.
+  const saved = [...collections].filter(([name]) => !foreign.has(name));
+  for (const [name, collection] of saved) {
+    output.member(first, name, '{');
+    first = false;
+    let firstEntity = true;
+    for (const [id, record] of collection.records) {
+      output.member(firstEntity, id, stringifyDocument(record.document));
+      firstEntity = false;
+    }
+    output.write('}');
+  }
+  output.member(first, DOCUMENT_META_KEY, `{"format":${FORMAT},"meta":{`);
+  let firstMeta = true;
+  for (const [name, collection] of saved) {
+    if (collection.records.size === 0) continue;
+    output.member(firstMeta, name, '{');
+    firstMeta = false;
+    let firstEntity = true;
+    for (const [id, record] of collection.records) {
+      output.member(firstEntity, id, `[${record.version},${record.createdAtMs},${record.updatedAtMs}]`);
+      firstEntity = false;
+    }
+    output.write('}');
+  }
+  output.write('}');
+  const indexes = saved.filter(([, collection]) => collection.indexes.size > 0);
   // Without declarations the key is left out: such a file reads as it did before indexes were stored.
-  output[DOCUMENT_META_KEY] = { format: FORMAT, meta, ...(Object.keys(indexes).length > 0 ? { indexes } : {}) };
-  return new TextEncoder().encode(JSON.stringify(output));
+  if (indexes.length > 0) {
+    const declared = Object.fromEntries(indexes.map(([name, collection]) => [name, storedIndexes(collection)]));
+    output.write(`,"indexes":${JSON.stringify(declared)}`);
+  }
+  output.write('}}');
+  return output.finish();
 }

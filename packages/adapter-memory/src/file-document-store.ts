@@ -61,7 +61,9 @@ export class FileDocumentStore implements DocumentStore {
   async read(options?: SignalOptions): Promise<StoredDocument | null> {
     throwIfAborted(options?.signal, 'read');
     try {
-      const data = new Uint8Array(await readFile(this.location));
+      const buffer = await readFile(this.location);
+      // A view of the Buffer, not a copy of it: a large document is held once.
+      const data = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
       return { data, etag: etagOf(data) };
     } catch (error) {
       if (isErrno(error, 'ENOENT')) return null;
