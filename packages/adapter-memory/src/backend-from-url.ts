@@ -4,7 +4,8 @@ import { MemoryBackend } from './memory-backend.js';
 /**
  * Lets `createBackend` find this adapter: `memory:` gives a {@link MemoryBackend};
  * `file:<path>` gives a `DocumentBackend` on that file, with
- * `?debounceMs=`, `?maxWaitMs=` and `?conflicts=merge|fail` as options. A `file:` backend saves on
+ * `?debounceMs=`, `?maxWaitMs=`, `?conflicts=merge|fail`, `?compression=gzip|none`
+ * and `?warnAtBytes=` as options. A `file:` backend saves on
  * SIGTERM, SIGINT and SIGHUP (`flushOnExit`), since an application that names
  * a file by URL expects it written; `?flushOnExit=false` turns that off.
  */
@@ -35,6 +36,10 @@ export async function createBackendFromUrl(url: string): Promise<Backend> {
   if (conflicts !== 'merge' && conflicts !== 'fail') {
     throw new ValidationError(`conflicts in ${JSON.stringify(url)} must be merge or fail`, 'url');
   }
+  const compression = parameters.get('compression') ?? 'none';
+  if (compression !== 'gzip' && compression !== 'none') {
+    throw new ValidationError(`compression in ${JSON.stringify(url)} must be gzip or none`, 'url');
+  }
   const { DocumentBackend } = await import('./document-backend.js');
   const { FileDocumentStore } = await import('./file-document-store.js');
   return new DocumentBackend({
@@ -43,5 +48,7 @@ export async function createBackendFromUrl(url: string): Promise<Backend> {
     maxWaitMs: number('maxWaitMs'),
     flushOnExit: flushOnExit === 'true',
     conflicts,
+    compression,
+    warnAtBytes: number('warnAtBytes'),
   });
 }

@@ -15,6 +15,7 @@ import {
   ValidationError,
 } from '@berth/core';
 import { checkDuration, checkTransactionWork, isPlainObject, startOperation } from '@berth/core/adapter';
+import { compressDocument, type DocumentCompression, decompressDocument } from './document-compression.js';
 import { type DecodedDocument, DOCUMENT_META_KEY, decodeDocument, encodeDocument } from './document-format.js';
 import { mergeRemote, notePending, type PendingWrites } from './document-merge.js';
 import { flushOnShutdownSignals } from './flush-on-exit.js';
@@ -22,6 +23,7 @@ import { MemoryBackend } from './memory-backend.js';
 import type { MemoryScope } from './memory-repository.js';
 import { ensureIndex, MemoryCollection } from './memory-store.js';
 
+export type { DocumentCompression } from './document-compression.js';
 export { DOCUMENT_META_KEY } from './document-format.js';
 
 /** What a failed save reports to `onSaveError`. */
@@ -34,6 +36,14 @@ export interface SaveErrorDetails {
    * overwrite it); with `'merge'` for a write the other instance won.
    */
   readonly willRetry: boolean;
+}
+
+/** What `onSizeWarning` hears besides the size. */
+export interface SizeWarningDetails {
+  /** The configured `warnAtBytes`. */
+  readonly limit: number;
+  /** The store's location. */
+  readonly location: string;
 }
 
 /**
@@ -70,6 +80,20 @@ export interface DocumentBackendConfig {
   readonly flushOnExit?: boolean | undefined;
   /** How long `close()` waits for running transactions before it saves and closes anyway (default 10 000 ms). */
   readonly closeTimeoutMs?: number | undefined;
+  /**
+   * How saves write the document (default `'none'`): `'gzip'` compresses it
+   * with node:zlib. Loading recognises a gzip document by its first bytes
+   * whatever this says, so turning it on or off never strands a document.
+   */
+  readonly compression?: DocumentCompression | undefined;
+  /** Size in bytes, as stored (after compression), past which a save calls `onSizeWarning` (default: no warning). */
+  readonly warnAtBytes?: number | undefined;
+  /**
+   * Called when a saved document passes `warnAtBytes`: once per crossing, not
+   * on every save; it is called again only after a save has come back under
+   * the limit (default: `console.warn`).
+   */
+  readonly onSizeWarning?: ((bytes: number, details: SizeWarningDetails) => void) | undefined;
 }
 
 /**
@@ -111,6 +135,11 @@ export class DocumentBackend extends MemoryBackend {
   private readonly maxWaitMs: number;
   private readonly onSaveError: (error: unknown, details: SaveErrorDetails) => void;
   private readonly conflicts: DocumentConflictPolicy;
+  private readonly compression: DocumentCompression;
+  private readonly warnAtBytes: number | undefined;
+  private readonly onSizeWarning: (bytes: number, details: SizeWarningDetails) => void;
+  /** Whether the last save was past `warnAtBytes`, so that one crossing warns once. */
+  private pastSizeLimit = false;
   /** Writes not yet in the store (tracked with `conflicts: 'merge'` only). */
   private pending: PendingWrites = new Map();
   /** Top-level entries that are not collections, written back unchanged. */
@@ -147,6 +176,18 @@ export class DocumentBackend extends MemoryBackend {
       throw new ValidationError("conflicts must be 'merge' or 'fail'", 'conflicts');
     }
     this.conflicts = config.conflicts ?? 'merge';
+    if (config.compression !== undefined && config.compression !== 'gzip' && config.compression !== 'none') {
+      throw new ValidationError("compression must be 'gzip' or 'none'", 'compression');
+    }
+    this.compression = config.compression ?? 'none';
+    if (config.warnAtBytes !== undefined && !(Number.isSafeInteger(config.warnAtBytes) && config.warnAtBytes > 0)) {
+      throw new ValidationError('warnAtBytes must be an integer > 0', 'warnAtBytes');
+    }
+    this.warnAtBytes = config.warnAtBytes;
+    this.onSizeWarning =
+      config.onSizeWarning ??
+      ((bytes, { limit, location }) =>
+        console.warn(`berth: ${location} is ${bytes} bytes, past warnAtBytes (${limit})`));
     if (this.conflicts === 'merge') {
       this.store.onChange = (collection, id, before) => notePending(this.pending, collection, id, before);
     }
@@ -221,7 +262,7 @@ export class DocumentBackend extends MemoryBackend {
     const stored = await this.read();
     if (stored === null) return;
     const { location } = this.documentStore;
-    const { collections, indexes, foreign } = decodeDocument(location, stored.data);
+    const { collections, indexes, foreign } = await this.decode(stored);
     const loaded = new Map<string, MemoryCollection>();
     for (const [name, records] of collections) {
       const collection = new MemoryCollection();
@@ -257,6 +298,11 @@ export class DocumentBackend extends MemoryBackend {
       if (isBerthError(error)) throw error;
       throw new ConnectionError(`cannot read ${this.documentStore.location}`, { cause: error });
     }
+  }
+
+  private async decode(stored: StoredDocument): Promise<DecodedDocument> {
+    const { location } = this.documentStore;
+    return decodeDocument(location, await decompressDocument(location, stored.data));
   }
 
   private serialize(): Uint8Array {
@@ -322,9 +368,13 @@ export class DocumentBackend extends MemoryBackend {
     this.dirty = false;
     const firstDirtyAt = this.firstDirtyAt;
     this.firstDirtyAt = undefined;
+    let storedBytes: number;
     try {
+      const stored = await compressDocument(data, this.compression);
       const precondition = this.etag === undefined ? { ifNoneMatch: '*' as const } : { ifMatch: this.etag };
-      this.etag = (await this.documentStore.write(data, precondition)).etag;
+      const encoding = this.compression === 'gzip' ? { contentEncoding: 'gzip' as const } : {};
+      this.etag = (await this.documentStore.write(stored, { ...precondition, ...encoding })).etag;
+      storedBytes = stored.length;
     } catch (error) {
       this.dirty = true;
       this.firstDirtyAt = firstDirtyAt ?? Date.now();
@@ -336,15 +386,24 @@ export class DocumentBackend extends MemoryBackend {
       this.pending = writes;
       throw error;
     }
+    this.checkSize(storedBytes);
+  }
+
+  /** Warns when a saved document first passes `warnAtBytes`, and re-arms once one is back under it. */
+  private checkSize(bytes: number): void {
+    if (this.warnAtBytes === undefined) return;
+    const past = bytes > this.warnAtBytes;
+    if (past && !this.pastSizeLimit) {
+      this.onSizeWarning(bytes, { limit: this.warnAtBytes, location: this.documentStore.location });
+    }
+    this.pastSizeLimit = past;
   }
 
   /** Takes in the remote document and this instance's unsaved writes, and reports the writes the other side won. */
   private async merge(attempt: number): Promise<void> {
     const stored = await this.read();
     const remote: DecodedDocument =
-      stored === null
-        ? { collections: new Map(), indexes: new Map(), foreign: new Map() }
-        : decodeDocument(this.documentStore.location, stored.data);
+      stored === null ? { collections: new Map(), indexes: new Map(), foreign: new Map() } : await this.decode(stored);
     const { pending, dropped } = mergeRemote(this.documentStore.location, this.store, this.pending, remote);
     this.pending = pending;
     this.foreign = remote.foreign;

@@ -3,7 +3,9 @@ export {
   DOCUMENT_META_KEY,
   DocumentBackend,
   type DocumentBackendConfig,
+  type DocumentCompression,
   type SaveErrorDetails,
+  type SizeWarningDetails,
 } from './document-backend.js';
 export { FileDocumentStore, type FileDocumentStoreConfig } from './file-document-store.js';
 export { MemoryBackend } from './memory-backend.js';

@@ -13,6 +13,12 @@ export interface DocumentWriteOptions extends SignalOptions {
   readonly ifMatch?: string | undefined;
   /** `'*'`: write only if no document exists yet (create-only). */
   readonly ifNoneMatch?: '*' | undefined;
+  /**
+   * How `data` is encoded (`'gzip'`), for stores that keep it with the
+   * document (S3's `Content-Encoding`). Readers never rely on it: a store may
+   * ignore it.
+   */
+  readonly contentEncoding?: 'gzip' | undefined;
 }
 
 /**
