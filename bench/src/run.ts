@@ -8,12 +8,14 @@
  *   BENCH_ONLY='^sqlite (?!queue)' pnpm bench   # only suites whose name matches (no latency runs)
  *   BENCH_ONLY='^top-n' BENCH_TOPN_SIZES=1000,10000 pnpm bench   # top-N and rank at chosen sizes
  *   BENCH_ONLY='^peers' pnpm bench   # Berth's SQLite queue beside plainjob and liteque (latency and WAL included)
+ *   BENCH_ONLY='^document size' pnpm bench   # 1 MB and 10 MB documents on the file store vs JSON.parse/stringify + fs
  *   pnpm bench:postgres              # PostgreSQL: repository vs raw pg, queue vs pg-boss and graphile-worker (Node 22)
  *
  * The PostgreSQL suites (names starting `postgres`) run here too when Node is
  * 22 or later; under an older Node this prints how to run them instead.
  */
 import { createBackend } from '@berth/core';
+import { DOCUMENT_SIZE_SUITE, type DocumentSizeRow, documentSizeBench } from './document-size.bench.js';
 import {
   type BenchOptions,
   type BenchReport,
@@ -123,6 +125,11 @@ try {
   const peersWal = wants(PEERS_SUITES.wal) ? await peers.wal() : [];
   const peersReport = peersSelected ? peers.report(await peers.describe(), latency, peersWal) : undefined;
   for (const result of latency) progress(result);
+  const documentSize = wants(DOCUMENT_SIZE_SUITE)
+    ? await documentSizeBench(Math.round(numberFromEnv('BENCH_DOCUMENT_RUNS', 3)), (name) =>
+        process.stderr.write(`  done: ${name}\n`),
+      )
+    : undefined;
   const postgresSelected = POSTGRES_SUITE_NAMES.some(wants);
   const postgresRuns = Number(process.versions.node.split('.')[0]) >= POSTGRES_BENCH_NODE_MAJOR;
   // Imported only here: pg-boss and graphile-worker do not load under an older Node.
@@ -141,11 +148,13 @@ try {
   console.log(`${sqliteQueueTargets(results, latency).join('\n')}\n`);
   console.log(`${formatTopN()}\n`);
   if (peersReport !== undefined) console.log(`${peersReport.text}\n`);
+  if (documentSize !== undefined) console.log(`${documentSize.text}\n`);
   if (postgres !== undefined) console.log(`${postgres.text}\n`);
   else if (postgresSelected) console.log(`${postgresNodeMessage()}\n`);
   const report: BenchReport & {
     readonly peers?: PeersReport;
     readonly postgres?: PostgresReport;
+    readonly documentSize?: readonly DocumentSizeRow[];
   } = {
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
@@ -156,6 +165,7 @@ try {
     latency,
     ...(peersReport === undefined ? {} : { peers: peersReport.json }),
     ...(postgres === undefined ? {} : { postgres: postgres.report }),
+    ...(documentSize === undefined ? {} : { documentSize: documentSize.rows }),
   };
   const file = await writeReport(report, new URL('../results/', import.meta.url));
   console.log(`wrote ${file.pathname} and latest.json`);
