@@ -113,6 +113,8 @@ export interface DocumentBackendConfig {
  * keeps the other's version, and `onSaveError` hears `CONFLICT` naming it.
  * A failed save is retried with backoff, and nothing acknowledged is left out
  * of the next save. `close()` waits for running transactions, then saves.
+ * With `compression: 'gzip'` the document is written gzipped (either kind
+ * loads), and `warnAtBytes` warns once when a saved document passes a size.
  *
  * ### Examples
  * ```ts
