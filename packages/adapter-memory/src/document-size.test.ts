@@ -203,6 +203,23 @@ describe('the size warning', () => {
     await backend.close();
   });
 
+  it('a backend opened on a document already past the limit warns at its first save', async () => {
+    const store = new MemoryDocumentStore();
+    const first = new DocumentBackend({ store, debounceMs: 60_000 });
+    await first.repository<Player>('players').insert({ id: 'p1', name: 'x'.repeat(2_000) });
+    await first.close();
+    const warnings: number[] = [];
+    const reopened = new DocumentBackend({
+      store,
+      warnAtBytes: 1_000,
+      debounceMs: 60_000,
+      onSizeWarning: (bytes) => warnings.push(bytes),
+    });
+    await reopened.repository<Player>('players').update('p1', { $set: { level: 1 } });
+    await reopened.close();
+    expect(warnings).toHaveLength(1);
+  });
+
   it('refuses a warnAtBytes that is not an integer > 0', () => {
     for (const warnAtBytes of [0, -1, 1.5, Number.NaN]) {
       expect(() => new DocumentBackend({ store: new MemoryDocumentStore(), warnAtBytes })).toThrow(
