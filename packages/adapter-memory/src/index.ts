@@ -1,8 +1,9 @@
-export { createBackendFromUrl } from './backend-from-url.js';
+export { createBackendFromUrl, type DocumentBackendUrlOptions, documentBackendUrlOptions } from './backend-from-url.js';
 export {
   DOCUMENT_META_KEY,
   DocumentBackend,
   type DocumentBackendConfig,
+  type DocumentConflictPolicy,
   type SaveErrorDetails,
 } from './document-backend.js';
 export { FileDocumentStore, type FileDocumentStoreConfig } from './file-document-store.js';
