@@ -187,9 +187,7 @@ describe('S3DocumentBackend', () => {
       await stopProcess(pid);
       await players.insert({ id: 'p2', name: 'while down' });
       await vi.waitFor(() => expect(heard.length).toBeGreaterThanOrEqual(1), { timeout: 15_000, interval: 50 });
-      expect(isBerthError(heard[0]?.error, 'CONNECTION')).toBe(true);
-      expect((heard[0]?.error as { retryable: boolean }).retryable).toBe(true);
-      expect(heard[0]?.willRetry).toBe(true);
+      expect(heard[0]).toMatchObject({ error: { code: 'CONNECTION', retryable: true }, willRetry: true });
       expect((await backend.health()).ok).toBe(false);
       expect(await players.get('p2')).toEqual({ id: 'p2', name: 'while down' });
       pid = await startGatewayProcess(directory, port);
