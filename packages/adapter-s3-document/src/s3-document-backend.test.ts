@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createBackend, type Document, isBerthError } from '@berth/core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
@@ -163,6 +165,28 @@ describe('S3DocumentBackend', () => {
     expect(puts).toBe(1); // nothing left to save
     client.destroy();
   });
+
+  it('a process SIGKILLed right after flush() resolved loses nothing it flushed', async () => {
+    const key = freshKey();
+    const writer = fileURLToPath(new URL('./fixtures/s3-writer.ts', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--conditions=@berth/source', writer, s3.endpoint, bucket, key, '200'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey },
+      },
+    );
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('FLUSHED')) child.kill('SIGKILL');
+    });
+    await new Promise((resolve) => child.once('exit', resolve));
+    expect(child.signalCode).toBe('SIGKILL');
+    const restarted = open(key);
+    const items = restarted.repository<{ id: string; n: number }>('items');
+    for (let n = 0; n < 200; n++) expect(await items.get(`w-${n}`), `w-${n}`).not.toBeNull();
+    await restarted.close();
+  }, 60_000);
 
   it('the gateway stopped during a save: the save is retried, the data stays readable in memory, and it is saved once the gateway is back', async () => {
     const directory = s3.cephDirectory;
