@@ -26,8 +26,17 @@ export interface S3DocumentBackendConfig extends S3DocumentStoreConfig, Omit<Doc
 export class S3DocumentBackend extends DocumentBackend {
   constructor(config: S3DocumentBackendConfig) {
     if (!isPlainObject(config)) throw new ValidationError('S3DocumentBackend needs { bucket, key }', 'config');
-    const { bucket, key, region, endpoint, forcePathStyle, credentials, client, ...backend } = config;
-    const store = new S3DocumentStore({ bucket, key, region, endpoint, forcePathStyle, credentials, client });
+    const { bucket, key, region, endpoint, forcePathStyle, credentials, requestTimeoutMs, client, ...backend } = config;
+    const store = new S3DocumentStore({
+      bucket,
+      key,
+      region,
+      endpoint,
+      forcePathStyle,
+      credentials,
+      requestTimeoutMs,
+      client,
+    });
     super({ ...backend, store });
   }
 }

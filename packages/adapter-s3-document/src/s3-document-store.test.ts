@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer, type Socket } from 'node:net';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { isBerthError } from '@berth/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -41,6 +43,7 @@ describe('S3DocumentStore', () => {
       [{ bucket: 'ok-bucket', key: 'k'.repeat(1025) }, 'key'],
       [{ bucket: 'ok-bucket', key: 'k', endpoint: 'not a url' }, 'endpoint'],
       [{ bucket: 'ok-bucket', key: 'k', region: '' }, 'region'],
+      [{ bucket: 'ok-bucket', key: 'k', requestTimeoutMs: 0 }, 'requestTimeoutMs'],
     ];
     for (const [config, path] of cases) {
       let error: unknown;
@@ -116,5 +119,31 @@ describe('S3DocumentStore', () => {
     // A client passed in belongs to the caller: close() leaves it usable.
     expect(isBerthError(await errorOf(store.read()), 'CONNECTION')).toBe(true);
     client.destroy();
+  });
+
+  it('an endpoint that accepts the connection and never answers is a retryable TIMEOUT after requestTimeoutMs', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket)).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as { port: number };
+    const store = new S3DocumentStore({
+      bucket,
+      key: 'k.json',
+      ...connection,
+      endpoint: `http://127.0.0.1:${port}`,
+      requestTimeoutMs: 200,
+    });
+    try {
+      const started = Date.now();
+      const error = await errorOf(store.write(bytes('x')));
+      expect(isBerthError(error, 'TIMEOUT')).toBe(true);
+      expect((error as { retryable: boolean }).retryable).toBe(true);
+      // The SDK's own attempts (3) each gave up after 200 ms, far sooner than a hung request.
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await store.close();
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 });

@@ -6,7 +6,7 @@ import {
   type StoredDocument,
   ValidationError,
 } from '@berth/core';
-import { checkDocumentWriteOptions, isPlainObject, throwIfAborted } from '@berth/core/adapter';
+import { checkDocumentWriteOptions, checkDuration, isPlainObject, throwIfAborted } from '@berth/core/adapter';
 import { isNotFound, toBerthError } from './s3-errors.js';
 
 /** Where the document lives and how to reach it. */
@@ -23,6 +23,12 @@ export interface S3DocumentStoreConfig {
   readonly forcePathStyle?: boolean | undefined;
   /** Credentials (default: the standard AWS chain: environment, shared files, instance or container roles). */
   readonly credentials?: S3ClientConfig['credentials'] | undefined;
+  /**
+   * Longest time one request (and its response) may take before it fails with
+   * a retryable `TIMEOUT` (default 60 000 ms; connecting: at most 5 000 ms).
+   * Without it a store that stops answering would hold a save forever.
+   */
+  readonly requestTimeoutMs?: number | undefined;
   /** A client of your own, used as it is (the options above but bucket and key are then ignored); never destroyed by the store. */
   readonly client?: S3Client | undefined;
 }
@@ -59,6 +65,7 @@ function checkConfig(config: S3DocumentStoreConfig): void {
   if (config.forcePathStyle !== undefined && typeof config.forcePathStyle !== 'boolean') {
     throw new ValidationError('forcePathStyle must be true or false', 'forcePathStyle');
   }
+  if (config.requestTimeoutMs !== undefined) checkDuration('requestTimeoutMs', config.requestTimeoutMs, 1);
   if (config.client !== undefined && !(config.client instanceof S3Client)) {
     throw new ValidationError('client must be an S3Client from @aws-sdk/client-s3', 'client');
   }
@@ -77,6 +84,11 @@ function clientConfig(config: S3DocumentStoreConfig): S3ClientConfig {
     ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
     ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
     forcePathStyle: config.forcePathStyle ?? config.endpoint !== undefined,
+    requestHandler: {
+      connectionTimeout: 5_000,
+      requestTimeout: config.requestTimeoutMs ?? 60_000,
+      throwOnRequestTimeout: true,
+    },
     // Checksums in a streaming trailer are what some S3-compatible stores keep as data.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
