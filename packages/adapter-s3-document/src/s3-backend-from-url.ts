@@ -5,7 +5,8 @@ import { S3DocumentBackend } from './s3-document-backend.js';
 /**
  * Lets `createBackend` find this adapter: `s3://bucket/path/key.json` gives
  * an {@link S3DocumentBackend} on that object, with `?region=`, `?endpoint=`
- * (an S3-compatible store; URL-encode it), `?forcePathStyle=true|false` and
+ * (an S3-compatible store; URL-encode it), `?forcePathStyle=true|false`,
+ * `?compression=gzip|none` and
  * the document backend's `?debounceMs=`, `?maxWaitMs=`, `?conflicts=` and
  * `?flushOnExit=` (default `true`). Credentials come from the standard AWS
  * chain (`AWS_ACCESS_KEY_ID`, shared files, roles), never from the URL.
@@ -32,12 +33,17 @@ export function createBackendFromUrl(url: string): Backend {
   if (forcePathStyle !== null && forcePathStyle !== 'true' && forcePathStyle !== 'false') {
     throw new ValidationError(`forcePathStyle in ${JSON.stringify(url)} must be true or false`, 'url');
   }
+  const compression = parameters.get('compression') ?? 'none';
+  if (compression !== 'gzip' && compression !== 'none') {
+    throw new ValidationError(`compression in ${JSON.stringify(url)} must be gzip or none`, 'url');
+  }
   return new S3DocumentBackend({
     bucket: parsed.hostname,
     key,
     region: parameters.get('region') ?? undefined,
     endpoint: parameters.get('endpoint') ?? undefined,
     forcePathStyle: forcePathStyle === null ? undefined : forcePathStyle === 'true',
+    compression,
     ...documentBackendUrlOptions(url, parameters),
   });
 }

@@ -66,6 +66,7 @@ describe('S3DocumentBackend', () => {
       's3://bucket-name/k.json?debounceMs=-1',
       's3://bucket-name/k.json?forcePathStyle=yes',
       's3://bucket-name/k.json?conflicts=last-wins',
+      's3://bucket-name/k.json?compression=zstd',
       's3://Bad_Bucket/k.json',
     ]) {
       let error: unknown;

@@ -26,7 +26,18 @@ export interface S3DocumentBackendConfig extends S3DocumentStoreConfig, Omit<Doc
 export class S3DocumentBackend extends DocumentBackend {
   constructor(config: S3DocumentBackendConfig) {
     if (!isPlainObject(config)) throw new ValidationError('S3DocumentBackend needs { bucket, key }', 'config');
-    const { bucket, key, region, endpoint, forcePathStyle, credentials, requestTimeoutMs, client, ...backend } = config;
+    const {
+      bucket,
+      key,
+      region,
+      endpoint,
+      forcePathStyle,
+      credentials,
+      compression,
+      requestTimeoutMs,
+      client,
+      ...backend
+    } = config;
     const store = new S3DocumentStore({
       bucket,
       key,
@@ -34,6 +45,7 @@ export class S3DocumentBackend extends DocumentBackend {
       endpoint,
       forcePathStyle,
       credentials,
+      compression,
       requestTimeoutMs,
       client,
     });

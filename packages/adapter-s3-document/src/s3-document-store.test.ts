@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { gunzipSync } from 'node:zlib';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { isBerthError } from '@berth/core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from './fixtures/free-port.js';
@@ -44,6 +45,7 @@ describe('S3DocumentStore', () => {
       [{ bucket: 'ok-bucket', key: 'k', endpoint: 'not a url' }, 'endpoint'],
       [{ bucket: 'ok-bucket', key: 'k', region: '' }, 'region'],
       [{ bucket: 'ok-bucket', key: 'k', requestTimeoutMs: 0 }, 'requestTimeoutMs'],
+      [{ bucket: 'ok-bucket', key: 'k', compression: 'zstd' as 'gzip' }, 'compression'],
     ];
     for (const [config, path] of cases) {
       let error: unknown;
@@ -145,5 +147,31 @@ describe('S3DocumentStore', () => {
       for (const socket of sockets) socket.destroy();
       silent.close();
     }
+  });
+
+  it("compression: 'gzip' stores gzipped bytes with Content-Encoding: gzip, and any store reads them back", async () => {
+    const document = bytes(JSON.stringify({ players: { p1: { id: 'p1', name: 'Ada'.repeat(1_000) } } }));
+    const gzipped = new S3DocumentStore({ bucket, key: 'gzip.json', ...connection, compression: 'gzip' });
+    const { etag } = await gzipped.write(document, { ifNoneMatch: '*' });
+    const object = await raw.send(new GetObjectCommand({ Bucket: bucket, Key: 'gzip.json' }));
+    expect(object.ContentEncoding).toBe('gzip');
+    const body = (await object.Body?.transformToByteArray()) as Uint8Array;
+    expect(body.length).toBeLessThan(document.length / 10);
+    expect(new Uint8Array(gunzipSync(body))).toEqual(document);
+    // A store without the option reads it too, and compare-and-swap works on its ETag.
+    const plain = new S3DocumentStore({ bucket, key: 'gzip.json', ...connection });
+    expect(await plain.read()).toEqual({ data: document, etag });
+    await plain.write(bytes('{}'), { ifMatch: etag });
+    expect(text((await gzipped.read())?.data)).toBe('{}');
+    await Promise.all([gzipped.close(), plain.close()]);
+  });
+
+  it('an object marked gzip that does not decompress is a CONNECTION error that retrying will not fix', async () => {
+    await raw.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad-gzip.json', Body: '{}', ContentEncoding: 'gzip' }));
+    const store = new S3DocumentStore({ bucket, key: 'bad-gzip.json', ...connection });
+    const error = await errorOf(store.read());
+    expect(isBerthError(error, 'CONNECTION')).toBe(true);
+    expect((error as { retryable: boolean }).retryable).toBe(false);
+    await store.close();
   });
 });

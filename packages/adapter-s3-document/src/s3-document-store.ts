@@ -1,5 +1,8 @@
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
 import { GetObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import {
+  ConnectionError,
   type DocumentStore,
   type DocumentWriteOptions,
   type SignalOptions,
@@ -23,6 +26,13 @@ export interface S3DocumentStoreConfig {
   readonly forcePathStyle?: boolean | undefined;
   /** Credentials (default: the standard AWS chain: environment, shared files, instance or container roles). */
   readonly credentials?: S3ClientConfig['credentials'] | undefined;
+  /**
+   * `'gzip'`: store the document gzipped, with `Content-Encoding: gzip`
+   * (JSON typically shrinks 5–10×: less to transfer and to pay for). Default
+   * `'none'`. Reads decompress whatever carries that header, so the option can
+   * be switched on or off for an existing object.
+   */
+  readonly compression?: 'gzip' | 'none' | undefined;
   /**
    * Longest time one request (and its response) may take before it fails with
    * a retryable `TIMEOUT` (default 60 000 ms; connecting: at most 5 000 ms).
@@ -65,11 +75,17 @@ function checkConfig(config: S3DocumentStoreConfig): void {
   if (config.forcePathStyle !== undefined && typeof config.forcePathStyle !== 'boolean') {
     throw new ValidationError('forcePathStyle must be true or false', 'forcePathStyle');
   }
+  if (config.compression !== undefined && config.compression !== 'gzip' && config.compression !== 'none') {
+    throw new ValidationError("compression must be 'gzip' or 'none'", 'compression');
+  }
   if (config.requestTimeoutMs !== undefined) checkDuration('requestTimeoutMs', config.requestTimeoutMs, 1);
   if (config.client !== undefined && !(config.client instanceof S3Client)) {
     throw new ValidationError('client must be an S3Client from @aws-sdk/client-s3', 'client');
   }
 }
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
 
 /** The ETag as a condition header: Ceph's gateway (and DigitalOcean Spaces) only match it without its quotes. */
 function unquoted(etag: string): string {
@@ -123,18 +139,23 @@ export class S3DocumentStore implements DocumentStore {
   private readonly ownsClient: boolean;
   private readonly bucket: string;
   private readonly key: string;
+  private readonly gzip: boolean;
 
   constructor(config: S3DocumentStoreConfig) {
     checkConfig(config);
     this.bucket = config.bucket;
     this.key = config.key;
     this.location = `s3://${config.bucket}/${config.key}`;
+    this.gzip = config.compression === 'gzip';
     this.ownsClient = config.client === undefined;
     this.client = config.client ?? new S3Client(clientConfig(config));
   }
 
   async read(options?: SignalOptions): Promise<StoredDocument | null> {
     throwIfAborted(options?.signal, 'read');
+    let body: Uint8Array;
+    let etag: string;
+    let gzipped: boolean;
     try {
       const response = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: this.key }),
@@ -143,11 +164,22 @@ export class S3DocumentStore implements DocumentStore {
       if (response.Body === undefined || response.ETag === undefined) {
         throw new Error('the response has no body or no ETag');
       }
-      return { data: await response.Body.transformToByteArray(), etag: response.ETag };
+      body = await response.Body.transformToByteArray();
+      etag = response.ETag;
+      gzipped = response.ContentEncoding === 'gzip';
     } catch (error) {
       throwIfAborted(options?.signal, 'read');
       if (isNotFound(error)) return null;
       throw toBerthError(error, this.location, 'read');
+    }
+    if (!gzipped) return { data: body, etag };
+    try {
+      return { data: new Uint8Array(await gunzipAsync(body)), etag };
+    } catch (cause) {
+      throw new ConnectionError(`${this.location} says Content-Encoding: gzip but does not decompress`, {
+        cause,
+        retryable: false,
+      });
     }
   }
 
@@ -160,8 +192,9 @@ export class S3DocumentStore implements DocumentStore {
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: this.key,
-          Body: data,
+          Body: this.gzip ? await gzipAsync(data) : data,
           ContentType: 'application/json',
+          ...(this.gzip ? { ContentEncoding: 'gzip' } : {}),
           ...(options?.ifMatch === undefined ? {} : { IfMatch: unquoted(options.ifMatch) }),
           ...(options?.ifNoneMatch === undefined ? {} : { IfNoneMatch: options.ifNoneMatch }),
         }),

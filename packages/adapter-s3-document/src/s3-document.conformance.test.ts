@@ -44,6 +44,22 @@ describe('S3 document store', () => {
   });
 });
 
+// The same suite with gzip: compression must change nothing a store promises.
+describe('S3 document store, gzipped', () => {
+  const keys = new WeakMap<DocumentStore, string>();
+  const open = (key: string): S3DocumentStore => {
+    const store = new S3DocumentStore({ bucket, key, ...connection, compression: 'gzip' });
+    keys.set(store, key);
+    return store;
+  };
+  documentStoreConformance({
+    name: 's3-gzip',
+    createStore: () => open(freshKey()),
+    openSameDocument: (store) => open(keys.get(store) as string),
+    timeoutMs: 60_000,
+  });
+});
+
 // The document-backed backend on S3 must pass the whole repository suite.
 describe('S3 document backend', () => {
   const keys = new WeakMap<object, string>();
