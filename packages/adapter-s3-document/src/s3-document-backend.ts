@@ -26,29 +26,7 @@ export interface S3DocumentBackendConfig extends S3DocumentStoreConfig, Omit<Doc
 export class S3DocumentBackend extends DocumentBackend {
   constructor(config: S3DocumentBackendConfig) {
     if (!isPlainObject(config)) throw new ValidationError('S3DocumentBackend needs { bucket, key }', 'config');
-    const {
-      bucket,
-      key,
-      region,
-      endpoint,
-      forcePathStyle,
-      credentials,
-      compression,
-      requestTimeoutMs,
-      client,
-      ...backend
-    } = config;
-    const store = new S3DocumentStore({
-      bucket,
-      key,
-      region,
-      endpoint,
-      forcePathStyle,
-      credentials,
-      compression,
-      requestTimeoutMs,
-      client,
-    });
-    super({ ...backend, store });
+    // The store reads its options and the backend its own; each ignores the other's.
+    super({ ...config, store: new S3DocumentStore(config) });
   }
 }
