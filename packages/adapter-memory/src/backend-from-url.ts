@@ -1,24 +1,20 @@
 import { type Backend, ValidationError } from '@berth/core';
+import type { DocumentBackendConfig } from './document-backend.js';
 import { MemoryBackend } from './memory-backend.js';
 
+/** The `DocumentBackend` options a URL's query can set. */
+export type DocumentBackendUrlOptions = Pick<
+  DocumentBackendConfig,
+  'debounceMs' | 'maxWaitMs' | 'flushOnExit' | 'conflicts' | 'compression' | 'warnAtBytes'
+>;
+
 /**
- * Lets `createBackend` find this adapter: `memory:` gives a {@link MemoryBackend};
- * `file:<path>` gives a `DocumentBackend` on that file, with
- * `?debounceMs=`, `?maxWaitMs=`, `?conflicts=merge|fail`, `?compression=gzip|none`
- * and `?warnAtBytes=` as options. A `file:` backend saves on
- * SIGTERM, SIGINT and SIGHUP (`flushOnExit`), since an application that names
- * a file by URL expects it written; `?flushOnExit=false` turns that off.
+ * Reads `?debounceMs=`, `?maxWaitMs=`, `?conflicts=merge|fail`,
+ * `?compression=gzip|none`, `?warnAtBytes=` and `?flushOnExit=true|false` (default `true`: an application that names a
+ * document by URL expects it written) from a document backend's URL, for
+ * every adapter that builds a `DocumentBackend` from one (`file:`, `s3:`).
  */
-export async function createBackendFromUrl(url: string): Promise<Backend> {
-  const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
-  if (scheme === 'memory') return new MemoryBackend();
-  if (scheme !== 'file')
-    throw new ValidationError(`@berth/adapter-memory does not handle ${JSON.stringify(url)}`, 'url');
-  const [rawPath = '', query = ''] = url.slice('file:'.length).split('?', 2);
-  // `file:///abs/path` and `file:./relative` both work; a URL-encoded path is decoded.
-  const path = decodeURIComponent(rawPath.startsWith('//') ? rawPath.slice(2) : rawPath);
-  if (path === '') throw new ValidationError('file: URLs need a path, like file:./data.json', 'url');
-  const parameters = new URLSearchParams(query);
+export function documentBackendUrlOptions(url: string, parameters: URLSearchParams): DocumentBackendUrlOptions {
   const number = (name: string): number | undefined => {
     const value = parameters.get(name);
     if (value === null) return undefined;
@@ -40,15 +36,34 @@ export async function createBackendFromUrl(url: string): Promise<Backend> {
   if (compression !== 'gzip' && compression !== 'none') {
     throw new ValidationError(`compression in ${JSON.stringify(url)} must be gzip or none`, 'url');
   }
-  const { DocumentBackend } = await import('./document-backend.js');
-  const { FileDocumentStore } = await import('./file-document-store.js');
-  return new DocumentBackend({
-    store: new FileDocumentStore(path),
+  return {
     debounceMs: number('debounceMs'),
     maxWaitMs: number('maxWaitMs'),
     flushOnExit: flushOnExit === 'true',
     conflicts,
     compression,
     warnAtBytes: number('warnAtBytes'),
-  });
+  };
+}
+
+/**
+ * Lets `createBackend` find this adapter: `memory:` gives a {@link MemoryBackend};
+ * `file:<path>` gives a `DocumentBackend` on that file, with
+ * the options {@link documentBackendUrlOptions} reads. A `file:` backend saves on
+ * SIGTERM, SIGINT and SIGHUP (`flushOnExit`), since an application that names
+ * a file by URL expects it written; `?flushOnExit=false` turns that off.
+ */
+export async function createBackendFromUrl(url: string): Promise<Backend> {
+  const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
+  if (scheme === 'memory') return new MemoryBackend();
+  if (scheme !== 'file')
+    throw new ValidationError(`@berth/adapter-memory does not handle ${JSON.stringify(url)}`, 'url');
+  const [rawPath = '', query = ''] = url.slice('file:'.length).split('?', 2);
+  // `file:///abs/path` and `file:./relative` both work; a URL-encoded path is decoded.
+  const path = decodeURIComponent(rawPath.startsWith('//') ? rawPath.slice(2) : rawPath);
+  if (path === '') throw new ValidationError('file: URLs need a path, like file:./data.json', 'url');
+  const options = documentBackendUrlOptions(url, new URLSearchParams(query));
+  const { DocumentBackend } = await import('./document-backend.js');
+  const { FileDocumentStore } = await import('./file-document-store.js');
+  return new DocumentBackend({ store: new FileDocumentStore(path), ...options });
 }

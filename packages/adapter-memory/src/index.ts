@@ -1,9 +1,10 @@
-export { createBackendFromUrl } from './backend-from-url.js';
+export { createBackendFromUrl, type DocumentBackendUrlOptions, documentBackendUrlOptions } from './backend-from-url.js';
 export {
   DOCUMENT_META_KEY,
   DocumentBackend,
   type DocumentBackendConfig,
   type DocumentCompression,
+  type DocumentConflictPolicy,
   type SaveErrorDetails,
   type SizeWarningDetails,
 } from './document-backend.js';

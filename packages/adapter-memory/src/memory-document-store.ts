@@ -6,7 +6,7 @@ import {
   type StoredDocument,
   ValidationError,
 } from '@berth/core';
-import { throwIfAborted } from '@berth/core/adapter';
+import { checkDocumentWriteOptions, throwIfAborted } from '@berth/core/adapter';
 
 /** Checks the preconditions of a write against the current ETag; shared by the stores in this package. */
 export function checkPreconditions(
@@ -14,12 +14,7 @@ export function checkPreconditions(
   current: string | undefined,
   options?: DocumentWriteOptions,
 ): void {
-  if (options?.ifMatch !== undefined && options.ifNoneMatch !== undefined) {
-    throw new ValidationError('ifMatch and ifNoneMatch cannot be combined', 'ifMatch');
-  }
-  if (options?.ifNoneMatch !== undefined && options.ifNoneMatch !== '*') {
-    throw new ValidationError('ifNoneMatch only takes "*"', 'ifNoneMatch');
-  }
+  checkDocumentWriteOptions(options);
   if (options?.ifNoneMatch === '*' && current !== undefined) {
     throw new ConflictError(`${location} already exists (ifNoneMatch: "*")`, { retryable: false });
   }

@@ -6,6 +6,7 @@
 export { checkMaxBytes } from './backend/capabilities.js';
 export { ADAPTER_PACKAGES, urlScheme } from './backend/create-backend.js';
 export { checkCacheKey, checkCacheTtl } from './cache/cache-arguments.js';
+export { checkDocumentWriteOptions } from './documents/document-write-options.js';
 export { startOperation, throwIfAborted } from './operation/abort.js';
 export * from './operation/arguments.js';
 export { NETWORK_ERROR_CODES } from './operation/network-errors.js';

@@ -54,8 +54,10 @@ describe('createBackend', () => {
   });
 
   it('names the package to install for an adapter that is not installed, and how a bundle passes it', async () => {
-    // An adapter this workspace does not have yet (PostgreSQL's is here now, and
-    // some resolvers find workspace packages): move on to another one once it lands.
+    // Every scheme's package is in the workspace now; this one is still not
+    // installed where core or this package can see it (pnpm's isolated
+    // layout: neither depends on @berth/adapter-s3-document). The bundled run
+    // below checks the same message where no resolver can find any adapter.
     const error = await errorOf(createBackend('s3://bucket/state.json'));
     expect(isBerthError(error, 'CONNECTION')).toBe(true);
     expect((error as Error).message).toContain('npm install @berth/adapter-s3-document');

@@ -1,0 +1,8 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  resolve: { conditions: ['@berth/source'] },
+  ssr: { resolve: { conditions: ['@berth/source'] } },
+  // One local Ceph gateway for every test file of the run (it takes ~12 s to start).
+  test: { name: 'adapter-s3-document', globalSetup: ['src/fixtures/global-setup.ts'], testTimeout: 30_000 },
+});

@@ -1,0 +1,12 @@
+import { ValidationError } from '../errors.js';
+import type { DocumentWriteOptions } from './document-store.js';
+
+/** Refuses preconditions no store can honour: both at once, or `ifNoneMatch` other than `'*'`. Every DocumentStore calls it. */
+export function checkDocumentWriteOptions(options: DocumentWriteOptions | undefined): void {
+  if (options?.ifMatch !== undefined && options.ifNoneMatch !== undefined) {
+    throw new ValidationError('ifMatch and ifNoneMatch cannot be combined', 'ifMatch');
+  }
+  if (options?.ifNoneMatch !== undefined && options.ifNoneMatch !== '*') {
+    throw new ValidationError('ifNoneMatch only takes "*"', 'ifNoneMatch');
+  }
+}
