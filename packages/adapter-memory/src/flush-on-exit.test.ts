@@ -102,6 +102,15 @@ describe('flushOnExit', () => {
     expect(existsSync(child.file)).toBe(false);
   }, 60_000);
 
+  it('flushOnSignals(backend) does for a backend made without flushOnExit what the option does', async () => {
+    const child = startWriter('helper');
+    await child.printed('INSERTED');
+    child.process.kill('SIGTERM');
+    await child.exited;
+    expect(child.process.signalCode).toBe('SIGTERM');
+    expect(storedIds(child.file)).toEqual(early);
+  }, 60_000);
+
   it('when the application listens for the signal too, the writes are saved and stopping is left to it', async () => {
     const child = startWriter('app-listener');
     await child.printed('INSERTED');

@@ -62,3 +62,24 @@ export function flushOnShutdownSignals(flush: Flush): () => void {
     }
   };
 }
+
+/**
+ * Saves `backend`'s pending writes when the process gets SIGTERM, SIGINT or
+ * SIGHUP, as the `flushOnExit: true` option does, for a backend made
+ * without it (or by another package). Returns the function that stops it;
+ * `close()` does not. Like the option, it adds process-wide signal
+ * listeners, so it is only ever done when asked.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, FileDocumentStore, flushOnSignals } from '@berth/adapter-memory';
+ *
+ * const backend = new DocumentBackend({ store: new FileDocumentStore('./data/app.json') });
+ * const stop = flushOnSignals(backend);
+ * // … later, when the application takes over its own shutdown:
+ * stop();
+ * ```
+ */
+export function flushOnSignals(backend: { flush(): Promise<void> }): () => void {
+  return flushOnShutdownSignals(() => backend.flush());
+}

@@ -9,6 +9,7 @@ export {
   type SizeWarningDetails,
 } from './document-backend.js';
 export { FileDocumentStore, type FileDocumentStoreConfig } from './file-document-store.js';
+export { flushOnSignals } from './flush-on-exit.js';
 export { MemoryBackend } from './memory-backend.js';
 export { MemoryCache, type MemoryCacheConfig } from './memory-cache.js';
 export { MemoryDocumentStore } from './memory-document-store.js';
