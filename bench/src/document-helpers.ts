@@ -1,5 +1,6 @@
 /** What the document benchmarks share: the seed-shaped fixture, an RSS sampler, the median. */
 import { stat } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { DocumentBackend, FileDocumentStore } from '@berth/adapter-memory';
 
@@ -32,8 +33,20 @@ export async function writeFixture(path: string, mb: number): Promise<number> {
   return (await stat(path)).size;
 }
 
-/** Samples the process's RSS from a worker thread; `phase` measures the peak growth while `work` runs. */
-export function rssSampler(): { phase<T>(work: () => Promise<T>): Promise<[T, number]>; stop(): Promise<number> } {
+export interface PhaseResult {
+  readonly ms: number;
+  /** Highest RSS during the phase minus RSS at its start, in bytes. */
+  readonly peakRssBytes: number;
+}
+
+/** One load, and one save after updating one entity. */
+export interface LoadSaveResult {
+  readonly load: PhaseResult;
+  readonly save: PhaseResult;
+}
+
+/** Samples the process's RSS from a worker thread; `timed` measures the time and peak growth while `work` runs. */
+export function rssSampler(): { timed(work: () => Promise<unknown>): Promise<PhaseResult>; stop(): Promise<number> } {
   const peak = new BigInt64Array(new SharedArrayBuffer(8));
   const worker = new Worker(
     `const { workerData } = require('node:worker_threads');
@@ -46,21 +59,69 @@ export function rssSampler(): { phase<T>(work: () => Promise<T>): Promise<[T, nu
     { eval: true, workerData: peak },
   );
   return {
-    async phase(work) {
+    async timed(work) {
       const start = process.memoryUsage.rss();
       Atomics.store(peak, 0, BigInt(start));
-      const result = await work();
+      const started = performance.now();
+      await work();
+      const ms = performance.now() - started;
       await new Promise((resolve) => setTimeout(resolve, 5)); // one more sample after the last allocation
-      return [result, Math.max(0, Number(Atomics.load(peak, 0)) - start)];
+      return { ms, peakRssBytes: Math.max(0, Number(Atomics.load(peak, 0)) - start) };
     },
     stop: () => worker.terminate(),
   };
 }
 
-export function median(values: readonly number[]): number {
+function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1
     ? (sorted[middle] ?? Number.NaN)
     : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+/** Medians over the runs of one case at one document size. */
+export interface SizeRow<Case extends string> {
+  readonly sizeBytes: number;
+  readonly case: Case;
+  readonly runs: number;
+  readonly loadMs: number;
+  readonly loadPeakRssBytes: number;
+  readonly saveMs: number;
+  readonly savePeakRssBytes: number;
+}
+
+export function sizeRow<Case extends string>(
+  sizeBytes: number,
+  name: Case,
+  results: readonly LoadSaveResult[],
+): SizeRow<Case> {
+  return {
+    sizeBytes,
+    case: name,
+    runs: results.length,
+    loadMs: median(results.map((r) => r.load.ms)),
+    loadPeakRssBytes: median(results.map((r) => r.load.peakRssBytes)),
+    saveMs: median(results.map((r) => r.save.ms)),
+    savePeakRssBytes: median(results.map((r) => r.save.peakRssBytes)),
+  };
+}
+
+/** A title line, then one line per row. */
+export function formatSizeRows(title: string, rows: readonly SizeRow<string>[]): string {
+  const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
+  const lines = [title, 'document   case                          load      load peak   save      save peak'];
+  for (const row of rows) {
+    lines.push(
+      [
+        mb(row.sizeBytes).padEnd(10),
+        row.case.padEnd(29),
+        `${row.loadMs.toFixed(0)} ms`.padEnd(9),
+        mb(row.loadPeakRssBytes).padEnd(11),
+        `${row.saveMs.toFixed(0)} ms`.padEnd(9),
+        mb(row.savePeakRssBytes),
+      ].join(' '),
+    );
+  }
+  return lines.join('\n');
 }

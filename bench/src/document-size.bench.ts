@@ -20,11 +20,17 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open, readFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { DocumentBackend, FileDocumentStore } from '@berth/adapter-memory';
-import { median, rssSampler, writeFixture } from './document-helpers.js';
+import {
+  formatSizeRows,
+  type LoadSaveResult,
+  rssSampler,
+  type SizeRow,
+  sizeRow,
+  writeFixture,
+} from './document-helpers.js';
 
 export const DOCUMENT_SIZE_SUITE = 'document size';
 
@@ -32,17 +38,6 @@ const CHILD_FLAG = '--document-size-child';
 const SIZES_MB = [1, 10] as const;
 const CASES = ['JSON.parse/stringify + fs', 'DocumentBackend (file)', 'DocumentBackend (file, gzip)'] as const;
 type CaseName = (typeof CASES)[number];
-
-interface PhaseResult {
-  readonly ms: number;
-  /** Highest RSS during the phase minus RSS at its start, in bytes. */
-  readonly peakRssBytes: number;
-}
-
-interface ChildResult {
-  readonly load: PhaseResult;
-  readonly save: PhaseResult;
-}
 
 async function rawWrite(path: string, text: string): Promise<void> {
   const temporary = `${path}.tmp`;
@@ -59,12 +54,8 @@ async function rawWrite(path: string, text: string): Promise<void> {
 /** Runs in the child: load, update one entity, save; prints the result as JSON. */
 async function child(caseName: CaseName, path: string): Promise<void> {
   const sampler = rssSampler();
-  const timed = async (work: () => Promise<unknown>): Promise<PhaseResult> => {
-    const started = performance.now();
-    const [, peakRssBytes] = await sampler.phase(work);
-    return { ms: performance.now() - started, peakRssBytes };
-  };
-  let result: ChildResult;
+  const { timed } = sampler;
+  let result: LoadSaveResult;
   if (caseName !== 'JSON.parse/stringify + fs') {
     const compression = caseName === 'DocumentBackend (file, gzip)' ? 'gzip' : 'none';
     const backend = new DocumentBackend({ store: new FileDocumentStore(path), debounceMs: 60_000, compression });
@@ -88,14 +79,14 @@ async function child(caseName: CaseName, path: string): Promise<void> {
   process.send?.(result);
 }
 
-function runChild(caseName: CaseName, path: string): Promise<ChildResult> {
+function runChild(caseName: CaseName, path: string): Promise<LoadSaveResult> {
   return new Promise((resolve, reject) => {
     const process_ = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, caseName, path], {
       execArgv: process.execArgv,
     });
-    let result: ChildResult | undefined;
+    let result: LoadSaveResult | undefined;
     process_.on('message', (message) => {
-      result = message as ChildResult;
+      result = message as LoadSaveResult;
     });
     process_.on('error', reject);
     process_.on('exit', (code) => {
@@ -105,15 +96,7 @@ function runChild(caseName: CaseName, path: string): Promise<ChildResult> {
   });
 }
 
-export interface DocumentSizeRow {
-  readonly sizeBytes: number;
-  readonly case: CaseName;
-  readonly runs: number;
-  readonly loadMs: number;
-  readonly loadPeakRssBytes: number;
-  readonly saveMs: number;
-  readonly savePeakRssBytes: number;
-}
+export type DocumentSizeRow = SizeRow<CaseName>;
 
 /** Medians of `runs` child processes per case and size, the cases alternating run by run. */
 export async function documentSizeBench(
@@ -135,22 +118,13 @@ export async function documentSizeBench(
           return [name, path];
         }),
       );
-      const samples = new Map<CaseName, ChildResult[]>(CASES.map((name) => [name, []]));
+      const samples = new Map<CaseName, LoadSaveResult[]>(CASES.map((name) => [name, []]));
       for (let run = 0; run < runs; run += 1) {
         // Every case saves what it loaded with one entity changed, so its file keeps its size.
         for (const name of CASES) samples.get(name)?.push(await runChild(name, paths.get(name) ?? plain));
       }
       for (const name of CASES) {
-        const results = samples.get(name) ?? [];
-        rows.push({
-          sizeBytes,
-          case: name,
-          runs,
-          loadMs: median(results.map((r) => r.load.ms)),
-          loadPeakRssBytes: median(results.map((r) => r.load.peakRssBytes)),
-          saveMs: median(results.map((r) => r.save.ms)),
-          savePeakRssBytes: median(results.map((r) => r.save.peakRssBytes)),
-        });
+        rows.push(sizeRow(sizeBytes, name, samples.get(name) ?? []));
         onProgress(`${DOCUMENT_SIZE_SUITE} ${mb} MB / ${name}`);
       }
     }
@@ -161,24 +135,10 @@ export async function documentSizeBench(
 }
 
 function formatDocumentSize(rows: readonly DocumentSizeRow[]): string {
-  const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
-  const lines = [
+  return formatSizeRows(
     `${DOCUMENT_SIZE_SUITE}: load, and save after one update, on the file store (median of ${rows[0]?.runs ?? 0} runs, each in a fresh process; peak = RSS growth during the phase)`,
-    'document   case                          load      load peak   save      save peak',
-  ];
-  for (const row of rows) {
-    lines.push(
-      [
-        mb(row.sizeBytes).padEnd(10),
-        row.case.padEnd(29),
-        `${row.loadMs.toFixed(0)} ms`.padEnd(9),
-        mb(row.loadPeakRssBytes).padEnd(11),
-        `${row.saveMs.toFixed(0)} ms`.padEnd(9),
-        mb(row.savePeakRssBytes),
-      ].join(' '),
-    );
-  }
-  return lines.join('\n');
+    rows,
+  );
 }
 
 if (process.argv[2] === CHILD_FLAG) await child(process.argv[3] as CaseName, process.argv[4] ?? '');

@@ -18,14 +18,20 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { MemoryBackend } from '@berth/adapter-memory';
 import { S3DocumentBackend } from '@berth/adapter-s3-document';
 // The bench is private and runs from source: it starts the gateway exactly as the package's tests do.
 import { CephGateway } from '../../packages/adapter-s3-document/src/fixtures/ceph-gateway.js';
-import { median, rssSampler, writeFixture } from './document-helpers.js';
+import {
+  formatSizeRows,
+  type LoadSaveResult,
+  rssSampler,
+  type SizeRow,
+  sizeRow,
+  writeFixture,
+} from './document-helpers.js';
 import { type BenchOptions, type CaseResult, formatTable, runSuites } from './harness.js';
 import { GUILDS, type Hero, hero, heroId, SIZE } from './heroes.js';
 import { fillRepository } from './memory-repository.bench.js';
@@ -104,18 +110,13 @@ async function putsPerWrites(endpoint: Endpoint): Promise<PutsRow[]> {
   return rows;
 }
 
-interface PhaseResult {
-  readonly ms: number;
-  readonly peakRssBytes: number;
-}
-
 /** Loads the object, updates one player, saves it: the raw SDK, or the backend. */
 async function loadAndSave(
   caseName: CaseName,
   client: S3Client,
   key: string,
-  timed: (work: () => Promise<unknown>) => Promise<PhaseResult>,
-): Promise<{ readonly load: PhaseResult; readonly save: PhaseResult }> {
+  timed: (work: () => Promise<unknown>) => Promise<LoadSaveResult['load']>,
+): Promise<LoadSaveResult> {
   if (caseName === 'S3DocumentBackend') {
     const backend = new S3DocumentBackend({ client, bucket: BUCKET, key, debounceMs: 60_000 });
     const load = await timed(() => backend.connect());
@@ -137,25 +138,12 @@ async function loadAndSave(
   return { load, save };
 }
 
-export interface S3SizeRow {
-  readonly sizeBytes: number;
-  readonly case: CaseName;
-  readonly runs: number;
-  readonly loadMs: number;
-  readonly loadPeakRssBytes: number;
-  readonly saveMs: number;
-  readonly savePeakRssBytes: number;
-}
+export type S3SizeRow = SizeRow<CaseName>;
 
 /** Medians over `runs` rounds per size, the cases alternating; each case on its own copy of the object. */
 async function documentSizes(endpoint: Endpoint, runs: number): Promise<S3SizeRow[]> {
   const { client } = countingClient(endpoint);
   const sampler = rssSampler();
-  const timed = async (work: () => Promise<unknown>): Promise<PhaseResult> => {
-    const started = performance.now();
-    const [, peakRssBytes] = await sampler.phase(work);
-    return { ms: performance.now() - started, peakRssBytes };
-  };
   const directory = mkdtempSync(join(tmpdir(), 'berth-bench-s3-document-'));
   const rows: S3SizeRow[] = [];
   try {
@@ -165,21 +153,12 @@ async function documentSizes(endpoint: Endpoint, runs: number): Promise<S3SizeRo
       const body = readFileSync(file);
       const key = (name: CaseName) => `size-${mb}mb-${CASES.indexOf(name)}.json`;
       for (const name of CASES) await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key(name), Body: body }));
-      const samples = new Map<CaseName, Awaited<ReturnType<typeof loadAndSave>>[]>(CASES.map((name) => [name, []]));
+      const samples = new Map<CaseName, LoadSaveResult[]>(CASES.map((name) => [name, []]));
       for (let run = 0; run < runs; run += 1) {
-        for (const name of CASES) samples.get(name)?.push(await loadAndSave(name, client, key(name), timed));
+        for (const name of CASES) samples.get(name)?.push(await loadAndSave(name, client, key(name), sampler.timed));
       }
       for (const name of CASES) {
-        const results = samples.get(name) ?? [];
-        rows.push({
-          sizeBytes,
-          case: name,
-          runs,
-          loadMs: median(results.map((r) => r.load.ms)),
-          loadPeakRssBytes: median(results.map((r) => r.load.peakRssBytes)),
-          saveMs: median(results.map((r) => r.save.ms)),
-          savePeakRssBytes: median(results.map((r) => r.save.peakRssBytes)),
-        });
+        rows.push(sizeRow(sizeBytes, name, samples.get(name) ?? []));
       }
     }
   } finally {
@@ -285,7 +264,6 @@ export async function s3DocumentBench(
 }
 
 function formatReport(report: S3DocumentReport): string {
-  const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
   const lines = [
     `${S3_DOCUMENT_SUITE}: PUTs per writes (${report.endpoint}; debounceMs 300, maxWaitMs 60000 unless said)`,
     'scenario                 writes    PUTs   writes/PUT',
@@ -298,17 +276,9 @@ function formatReport(report: S3DocumentReport): string {
       ].join(' '),
     ),
     '',
-    `${S3_DOCUMENT_SUITE}: load, and save after one update (median of ${report.sizes[0]?.runs ?? 0} runs; peak = RSS growth during the phase, in this process)`,
-    'document   case                          load      load peak   save      save peak',
-    ...report.sizes.map((row) =>
-      [
-        mb(row.sizeBytes).padEnd(10),
-        row.case.padEnd(29),
-        `${row.loadMs.toFixed(0)} ms`.padEnd(9),
-        mb(row.loadPeakRssBytes).padEnd(11),
-        `${row.saveMs.toFixed(0)} ms`.padEnd(9),
-        mb(row.savePeakRssBytes),
-      ].join(' '),
+    formatSizeRows(
+      `${S3_DOCUMENT_SUITE}: load, and save after one update (median of ${report.sizes[0]?.runs ?? 0} runs; peak = RSS growth during the phase, in this process)`,
+      report.sizes,
     ),
     '',
     `${S3_DOCUMENT_SUITE}: in-memory operations against MemoryBackend (no save during them)`,
