@@ -1,5 +1,6 @@
 /** What the document benchmarks share: the seed-shaped fixture, an RSS sampler, the median. */
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { DocumentBackend, FileDocumentStore } from '@berth/adapter-memory';
@@ -17,7 +18,7 @@ function player(i: number): Record<string, unknown> {
 }
 
 /** Writes a document of about `mb` MB through the backend itself, so it holds Berth's metadata too. */
-export async function writeFixture(path: string, mb: number): Promise<number> {
+async function writeFixture(path: string, mb: number): Promise<number> {
   const perEntity = JSON.stringify({ p00000000: player(0) }).length + 60; // + its [version, createdAt, updatedAt]
   const count = Math.ceil((mb * 1_000_000) / perEntity);
   const backend = new DocumentBackend({ store: new FileDocumentStore(path), debounceMs: 60_000 });
@@ -91,7 +92,7 @@ export interface SizeRow<Case extends string> {
   readonly savePeakRssBytes: number;
 }
 
-export function sizeRow<Case extends string>(
+function sizeRow<Case extends string>(
   sizeBytes: number,
   name: Case,
   results: readonly LoadSaveResult[],
@@ -105,6 +106,31 @@ export function sizeRow<Case extends string>(
     saveMs: median(results.map((r) => r.save.ms)),
     savePeakRssBytes: median(results.map((r) => r.save.peakRssBytes)),
   };
+}
+
+/**
+ * For a 1 MB and a 10 MB document: writes the fixture file at `<directory>/players-<mb>mb.json`, lets `prepare`
+ * give each case its own copy (each saves what it loaded) and say how to measure one case, then measures every
+ * case `runs` times, the cases alternating run by run, and returns one row of medians per case and size.
+ */
+export async function sizeRows<Case extends string>(
+  directory: string,
+  cases: readonly Case[],
+  runs: number,
+  prepare: (fixture: string, mb: number) => Promise<(name: Case) => Promise<LoadSaveResult>>,
+): Promise<SizeRow<Case>[]> {
+  const rows: SizeRow<Case>[] = [];
+  for (const mb of [1, 10]) {
+    const fixture = join(directory, `players-${mb}mb.json`);
+    const sizeBytes = await writeFixture(fixture, mb);
+    const measure = await prepare(fixture, mb);
+    const samples = new Map<Case, LoadSaveResult[]>(cases.map((name) => [name, []]));
+    for (let run = 0; run < runs; run += 1) {
+      for (const name of cases) samples.get(name)?.push(await measure(name));
+    }
+    for (const name of cases) rows.push(sizeRow(sizeBytes, name, samples.get(name) ?? []));
+  }
+  return rows;
 }
 
 /** A title line, then one line per row. */

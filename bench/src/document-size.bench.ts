@@ -23,19 +23,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { DocumentBackend, FileDocumentStore } from '@berth/adapter-memory';
-import {
-  formatSizeRows,
-  type LoadSaveResult,
-  rssSampler,
-  type SizeRow,
-  sizeRow,
-  writeFixture,
-} from './document-helpers.js';
+import { formatSizeRows, type LoadSaveResult, rssSampler, type SizeRow, sizeRows } from './document-helpers.js';
 
 export const DOCUMENT_SIZE_SUITE = 'document size';
 
 const CHILD_FLAG = '--document-size-child';
-const SIZES_MB = [1, 10] as const;
 const CASES = ['JSON.parse/stringify + fs', 'DocumentBackend (file)', 'DocumentBackend (file, gzip)'] as const;
 type CaseName = (typeof CASES)[number];
 
@@ -98,40 +90,30 @@ function runChild(caseName: CaseName, path: string): Promise<LoadSaveResult> {
 
 export type DocumentSizeRow = SizeRow<CaseName>;
 
-/** Medians of `runs` child processes per case and size, the cases alternating run by run. */
+/** Medians of `runs` child processes per case and size (every case saves what it loaded with one entity changed, so its file keeps its size). */
 export async function documentSizeBench(
   runs: number,
   onProgress: (name: string) => void = () => undefined,
 ): Promise<{ readonly rows: DocumentSizeRow[]; readonly text: string }> {
   const directory = mkdtempSync(join(tmpdir(), 'berth-bench-document-size-'));
-  const rows: DocumentSizeRow[] = [];
   try {
-    for (const mb of SIZES_MB) {
-      const plain = join(directory, `players-${mb}mb.json`);
-      const sizeBytes = await writeFixture(plain, mb);
+    const rows = await sizeRows(directory, CASES, runs, async (fixture) => {
       // Each case works on its own copy (the gzip case on a gzip one), since each saves what it loaded.
       const paths = new Map<CaseName, string>(
         CASES.map((name, index) => {
-          const path = `${plain}.${index}`;
-          const text = readFileSync(plain);
+          const path = `${fixture}.${index}`;
+          const text = readFileSync(fixture);
           writeFileSync(path, name === 'DocumentBackend (file, gzip)' ? gzipSync(text) : text);
           return [name, path];
         }),
       );
-      const samples = new Map<CaseName, LoadSaveResult[]>(CASES.map((name) => [name, []]));
-      for (let run = 0; run < runs; run += 1) {
-        // Every case saves what it loaded with one entity changed, so its file keeps its size.
-        for (const name of CASES) samples.get(name)?.push(await runChild(name, paths.get(name) ?? plain));
-      }
-      for (const name of CASES) {
-        rows.push(sizeRow(sizeBytes, name, samples.get(name) ?? []));
-        onProgress(`${DOCUMENT_SIZE_SUITE} ${mb} MB / ${name}`);
-      }
-    }
+      return (name) => runChild(name, paths.get(name) ?? fixture);
+    });
+    for (const row of rows) onProgress(`${DOCUMENT_SIZE_SUITE} ${(row.sizeBytes / 1e6).toFixed(1)} MB / ${row.case}`);
+    return { rows, text: formatDocumentSize(rows) };
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
-  return { rows, text: formatDocumentSize(rows) };
 }
 
 function formatDocumentSize(rows: readonly DocumentSizeRow[]): string {

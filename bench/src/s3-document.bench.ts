@@ -24,14 +24,7 @@ import { MemoryBackend } from '@berth/adapter-memory';
 import { S3DocumentBackend } from '@berth/adapter-s3-document';
 // The bench is private and runs from source: it starts the gateway exactly as the package's tests do.
 import { CephGateway } from '../../packages/adapter-s3-document/src/fixtures/ceph-gateway.js';
-import {
-  formatSizeRows,
-  type LoadSaveResult,
-  rssSampler,
-  type SizeRow,
-  sizeRow,
-  writeFixture,
-} from './document-helpers.js';
+import { formatSizeRows, type LoadSaveResult, rssSampler, type SizeRow, sizeRows } from './document-helpers.js';
 import { type BenchOptions, type CaseResult, formatTable, runSuites } from './harness.js';
 import { GUILDS, type Hero, hero, heroId, SIZE } from './heroes.js';
 import { fillRepository } from './memory-repository.bench.js';
@@ -39,7 +32,6 @@ import { fillRepository } from './memory-repository.bench.js';
 export const S3_DOCUMENT_SUITE = 's3 document';
 
 const BUCKET = `berth-bench-${process.pid}`;
-const SIZES_MB = [1, 10] as const;
 const CASES = ['GetObject/PutObject + JSON', 'S3DocumentBackend'] as const;
 type CaseName = (typeof CASES)[number];
 
@@ -145,28 +137,18 @@ async function documentSizes(endpoint: Endpoint, runs: number): Promise<S3SizeRo
   const { client } = countingClient(endpoint);
   const sampler = rssSampler();
   const directory = mkdtempSync(join(tmpdir(), 'berth-bench-s3-document-'));
-  const rows: S3SizeRow[] = [];
   try {
-    for (const mb of SIZES_MB) {
-      const file = join(directory, `players-${mb}mb.json`);
-      const sizeBytes = await writeFixture(file, mb);
-      const body = readFileSync(file);
+    return await sizeRows(directory, CASES, runs, async (fixture, mb) => {
+      const body = readFileSync(fixture);
       const key = (name: CaseName) => `size-${mb}mb-${CASES.indexOf(name)}.json`;
       for (const name of CASES) await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key(name), Body: body }));
-      const samples = new Map<CaseName, LoadSaveResult[]>(CASES.map((name) => [name, []]));
-      for (let run = 0; run < runs; run += 1) {
-        for (const name of CASES) samples.get(name)?.push(await loadAndSave(name, client, key(name), sampler.timed));
-      }
-      for (const name of CASES) {
-        rows.push(sizeRow(sizeBytes, name, samples.get(name) ?? []));
-      }
-    }
+      return (name) => loadAndSave(name, client, key(name), sampler.timed);
+    });
   } finally {
     rmSync(directory, { recursive: true, force: true });
     await sampler.stop();
     client.destroy();
   }
-  return rows;
 }
 
 /** The memory adapter's suites, the S3-backed backend beside `MemoryBackend`, both loaded with the same heroes. */
