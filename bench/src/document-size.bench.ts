@@ -17,86 +17,19 @@
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { open, readFile, rename, stat } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
 import { DocumentBackend, FileDocumentStore } from '@berth/adapter-memory';
+import { formatSizeRows, type LoadSaveResult, rssSampler, type SizeRow, sizeRows } from './document-helpers.js';
 
 export const DOCUMENT_SIZE_SUITE = 'document size';
 
 const CHILD_FLAG = '--document-size-child';
-const SIZES_MB = [1, 10] as const;
 const CASES = ['JSON.parse/stringify + fs', 'DocumentBackend (file)', 'DocumentBackend (file, gzip)'] as const;
 type CaseName = (typeof CASES)[number];
-
-interface PhaseResult {
-  readonly ms: number;
-  /** Highest RSS during the phase minus RSS at its start, in bytes. */
-  readonly peakRssBytes: number;
-}
-
-interface ChildResult {
-  readonly load: PhaseResult;
-  readonly save: PhaseResult;
-}
-
-/** One entity of the seed shape: a player with a few nested fields (about 190 bytes of JSON). */
-function player(i: number): Record<string, unknown> {
-  return {
-    name: `player number ${i}`,
-    level: i % 100,
-    gold: i * 3,
-    tags: ['founder', i % 2 === 0 ? 'even' : 'odd'],
-    stats: { hp: 100 + (i % 50), mp: 50, strength: 12, agility: i % 20 },
-    joined: '2026-01-01T00:00:00.000Z',
-  };
-}
-
-/** Writes a document of about `mb` MB through the backend itself, so it holds Berth's metadata too. */
-async function writeFixture(path: string, mb: number): Promise<number> {
-  const perEntity = JSON.stringify({ p00000000: player(0) }).length + 60; // + its [version, createdAt, updatedAt]
-  const count = Math.ceil((mb * 1_000_000) / perEntity);
-  const backend = new DocumentBackend({ store: new FileDocumentStore(path), debounceMs: 60_000 });
-  const players = backend.repository<{ id: string }>('players');
-  for (let start = 0; start < count; start += 10_000) {
-    const batch = [];
-    for (let i = start; i < Math.min(count, start + 10_000); i += 1) {
-      batch.push({ id: `p${String(i).padStart(8, '0')}`, ...player(i) });
-    }
-    await players.insertMany(batch);
-  }
-  await backend.close();
-  return (await stat(path)).size;
-}
-
-/** Samples the process's RSS from a worker thread; `phase` measures the peak growth while `work` runs. */
-function rssSampler(): { phase<T>(work: () => Promise<T>): Promise<[T, number]>; stop(): Promise<number> } {
-  const peak = new BigInt64Array(new SharedArrayBuffer(8));
-  const worker = new Worker(
-    `const { workerData } = require('node:worker_threads');
-     const peak = workerData; const tick = new Int32Array(new SharedArrayBuffer(4));
-     for (;;) {
-       const rss = BigInt(process.memoryUsage.rss());
-       if (rss > Atomics.load(peak, 0)) Atomics.store(peak, 0, rss);
-       Atomics.wait(tick, 0, 0, 1);
-     }`,
-    { eval: true, workerData: peak },
-  );
-  return {
-    async phase(work) {
-      const start = process.memoryUsage.rss();
-      Atomics.store(peak, 0, BigInt(start));
-      const result = await work();
-      await new Promise((resolve) => setTimeout(resolve, 5)); // one more sample after the last allocation
-      return [result, Math.max(0, Number(Atomics.load(peak, 0)) - start)];
-    },
-    stop: () => worker.terminate(),
-  };
-}
 
 async function rawWrite(path: string, text: string): Promise<void> {
   const temporary = `${path}.tmp`;
@@ -113,12 +46,8 @@ async function rawWrite(path: string, text: string): Promise<void> {
 /** Runs in the child: load, update one entity, save; prints the result as JSON. */
 async function child(caseName: CaseName, path: string): Promise<void> {
   const sampler = rssSampler();
-  const timed = async (work: () => Promise<unknown>): Promise<PhaseResult> => {
-    const started = performance.now();
-    const [, peakRssBytes] = await sampler.phase(work);
-    return { ms: performance.now() - started, peakRssBytes };
-  };
-  let result: ChildResult;
+  const { timed } = sampler;
+  let result: LoadSaveResult;
   if (caseName !== 'JSON.parse/stringify + fs') {
     const compression = caseName === 'DocumentBackend (file, gzip)' ? 'gzip' : 'none';
     const backend = new DocumentBackend({ store: new FileDocumentStore(path), debounceMs: 60_000, compression });
@@ -142,14 +71,14 @@ async function child(caseName: CaseName, path: string): Promise<void> {
   process.send?.(result);
 }
 
-function runChild(caseName: CaseName, path: string): Promise<ChildResult> {
+function runChild(caseName: CaseName, path: string): Promise<LoadSaveResult> {
   return new Promise((resolve, reject) => {
     const process_ = fork(fileURLToPath(import.meta.url), [CHILD_FLAG, caseName, path], {
       execArgv: process.execArgv,
     });
-    let result: ChildResult | undefined;
+    let result: LoadSaveResult | undefined;
     process_.on('message', (message) => {
-      result = message as ChildResult;
+      result = message as LoadSaveResult;
     });
     process_.on('error', reject);
     process_.on('exit', (code) => {
@@ -159,88 +88,39 @@ function runChild(caseName: CaseName, path: string): Promise<ChildResult> {
   });
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[middle] ?? Number.NaN)
-    : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-}
+export type DocumentSizeRow = SizeRow<CaseName>;
 
-export interface DocumentSizeRow {
-  readonly sizeBytes: number;
-  readonly case: CaseName;
-  readonly runs: number;
-  readonly loadMs: number;
-  readonly loadPeakRssBytes: number;
-  readonly saveMs: number;
-  readonly savePeakRssBytes: number;
-}
-
-/** Medians of `runs` child processes per case and size, the cases alternating run by run. */
+/** Medians of `runs` child processes per case and size (every case saves what it loaded with one entity changed, so its file keeps its size). */
 export async function documentSizeBench(
   runs: number,
   onProgress: (name: string) => void = () => undefined,
 ): Promise<{ readonly rows: DocumentSizeRow[]; readonly text: string }> {
   const directory = mkdtempSync(join(tmpdir(), 'berth-bench-document-size-'));
-  const rows: DocumentSizeRow[] = [];
   try {
-    for (const mb of SIZES_MB) {
-      const plain = join(directory, `players-${mb}mb.json`);
-      const sizeBytes = await writeFixture(plain, mb);
+    const rows = await sizeRows(directory, CASES, runs, async (fixture) => {
       // Each case works on its own copy (the gzip case on a gzip one), since each saves what it loaded.
       const paths = new Map<CaseName, string>(
         CASES.map((name, index) => {
-          const path = `${plain}.${index}`;
-          const text = readFileSync(plain);
+          const path = `${fixture}.${index}`;
+          const text = readFileSync(fixture);
           writeFileSync(path, name === 'DocumentBackend (file, gzip)' ? gzipSync(text) : text);
           return [name, path];
         }),
       );
-      const samples = new Map<CaseName, ChildResult[]>(CASES.map((name) => [name, []]));
-      for (let run = 0; run < runs; run += 1) {
-        // Every case saves what it loaded with one entity changed, so its file keeps its size.
-        for (const name of CASES) samples.get(name)?.push(await runChild(name, paths.get(name) ?? plain));
-      }
-      for (const name of CASES) {
-        const results = samples.get(name) ?? [];
-        rows.push({
-          sizeBytes,
-          case: name,
-          runs,
-          loadMs: median(results.map((r) => r.load.ms)),
-          loadPeakRssBytes: median(results.map((r) => r.load.peakRssBytes)),
-          saveMs: median(results.map((r) => r.save.ms)),
-          savePeakRssBytes: median(results.map((r) => r.save.peakRssBytes)),
-        });
-        onProgress(`${DOCUMENT_SIZE_SUITE} ${mb} MB / ${name}`);
-      }
-    }
+      return (name) => runChild(name, paths.get(name) ?? fixture);
+    });
+    for (const row of rows) onProgress(`${DOCUMENT_SIZE_SUITE} ${(row.sizeBytes / 1e6).toFixed(1)} MB / ${row.case}`);
+    return { rows, text: formatDocumentSize(rows) };
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
-  return { rows, text: formatDocumentSize(rows) };
 }
 
 function formatDocumentSize(rows: readonly DocumentSizeRow[]): string {
-  const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
-  const lines = [
+  return formatSizeRows(
     `${DOCUMENT_SIZE_SUITE}: load, and save after one update, on the file store (median of ${rows[0]?.runs ?? 0} runs, each in a fresh process; peak = RSS growth during the phase)`,
-    'document   case                          load      load peak   save      save peak',
-  ];
-  for (const row of rows) {
-    lines.push(
-      [
-        mb(row.sizeBytes).padEnd(10),
-        row.case.padEnd(29),
-        `${row.loadMs.toFixed(0)} ms`.padEnd(9),
-        mb(row.loadPeakRssBytes).padEnd(11),
-        `${row.saveMs.toFixed(0)} ms`.padEnd(9),
-        mb(row.savePeakRssBytes),
-      ].join(' '),
-    );
-  }
-  return lines.join('\n');
+    rows,
+  );
 }
 
 if (process.argv[2] === CHILD_FLAG) await child(process.argv[3] as CaseName, process.argv[4] ?? '');

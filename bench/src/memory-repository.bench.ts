@@ -64,7 +64,7 @@ function fill(store: MapStore): void {
   for (let i = 0; i < SIZE; i += 1) store.insert(hero(i));
 }
 
-async function fillRepository(repository: Repository<Hero>): Promise<void> {
+export async function fillRepository(repository: Repository<Hero>): Promise<void> {
   if (await repository.exists()) return;
   const documents = Array.from({ length: SIZE }, (_, i) => hero(i));
   for (let start = 0; start < SIZE; start += 1000) await repository.insertMany(documents.slice(start, start + 1000));

@@ -9,6 +9,7 @@
  *   BENCH_ONLY='^top-n' BENCH_TOPN_SIZES=1000,10000 pnpm bench   # top-N and rank at chosen sizes
  *   BENCH_ONLY='^peers' pnpm bench   # Berth's SQLite queue beside plainjob and liteque (latency and WAL included)
  *   BENCH_ONLY='^document size' pnpm bench   # 1 MB and 10 MB documents on the file store vs JSON.parse/stringify + fs
+ *   BENCH_ONLY='^s3 document' pnpm bench     # the S3 document backend: PUTs per writes, 1/10 MB load and save, in-memory rates
  *   pnpm bench:postgres              # PostgreSQL: repository vs raw pg, queue vs pg-boss and graphile-worker (Node 22)
  *
  * The PostgreSQL suites (names starting `postgres`) run here too when Node is
@@ -42,6 +43,7 @@ import { memoryRepositorySuites } from './memory-repository.bench.js';
 import { memoryUpsertSuites } from './memory-upsert.bench.js';
 import type { PostgresBenchResults, PostgresReport } from './postgres-run.js';
 import { POSTGRES_BENCH_NODE_MAJOR, POSTGRES_SUITE_NAMES, postgresNodeMessage } from './postgres-suites.js';
+import { S3_DOCUMENT_SUITE, type S3DocumentReport, s3DocumentBench } from './s3-document.bench.js';
 import {
   removeSqliteBenchFiles,
   sqliteQueueLatency,
@@ -130,6 +132,11 @@ try {
         process.stderr.write(`  done: ${name}\n`),
       )
     : undefined;
+  const s3Document = wants(S3_DOCUMENT_SUITE)
+    ? await s3DocumentBench(options, Math.round(numberFromEnv('BENCH_DOCUMENT_RUNS', 3)), (name) =>
+        process.stderr.write(`  done: ${name}\n`),
+      )
+    : undefined;
   const postgresSelected = POSTGRES_SUITE_NAMES.some(wants);
   const postgresRuns = Number(process.versions.node.split('.')[0]) >= POSTGRES_BENCH_NODE_MAJOR;
   // Imported only here: pg-boss and graphile-worker do not load under an older Node.
@@ -149,12 +156,14 @@ try {
   console.log(`${formatTopN()}\n`);
   if (peersReport !== undefined) console.log(`${peersReport.text}\n`);
   if (documentSize !== undefined) console.log(`${documentSize.text}\n`);
+  if (s3Document !== undefined) console.log(`${s3Document.text}\n`);
   if (postgres !== undefined) console.log(`${postgres.text}\n`);
   else if (postgresSelected) console.log(`${postgresNodeMessage()}\n`);
   const report: BenchReport & {
     readonly peers?: PeersReport;
     readonly postgres?: PostgresReport;
     readonly documentSize?: readonly DocumentSizeRow[];
+    readonly s3Document?: S3DocumentReport;
   } = {
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
@@ -166,6 +175,7 @@ try {
     ...(peersReport === undefined ? {} : { peers: peersReport.json }),
     ...(postgres === undefined ? {} : { postgres: postgres.report }),
     ...(documentSize === undefined ? {} : { documentSize: documentSize.rows }),
+    ...(s3Document === undefined ? {} : { s3Document: s3Document.json }),
   };
   const file = await writeReport(report, new URL('../results/', import.meta.url));
   console.log(`wrote ${file.pathname} and latest.json`);
