@@ -367,7 +367,7 @@ describe('update', () => {
         stats: { level: 1 },
         at,
       });
-      expect((await items.get('a'))?.['at']).toStrictEqual(at);
+      expect((await items.get('a'))?.at).toStrictEqual(at);
       // Through an array: $unset skips it, $set and $inc refuse it.
       expect(await items.update('a', { $unset: ['tags.0'] })).toMatchObject({ tags: ['t'] });
       await expectCode(() => items.update('a', { $set: { 'tags.0': 'u' } }), 'VALIDATION');
