@@ -53,18 +53,6 @@ describe('createBackend', () => {
     await second.close();
   });
 
-  it('names the package to install for an adapter that is not installed, and how a bundle passes it', async () => {
-    // Every scheme's package is in the workspace now; this one is still not
-    // installed where core or this package can see it (pnpm's isolated
-    // layout: neither depends on @berth/adapter-s3-document). The bundled run
-    // below checks the same message where no resolver can find any adapter.
-    const error = await errorOf(createBackend('s3://bucket/state.json'));
-    expect(isBerthError(error, 'CONNECTION')).toBe(true);
-    expect((error as Error).message).toContain('npm install @berth/adapter-s3-document');
-    expect((error as Error).message).toContain('bundle may have dropped it');
-    expect((error as Error).message).toContain("adapters: [await import('@berth/adapter-s3-document')]");
-  });
-
   it('uses an adapter module passed in options.adapters, for its schemes only', async () => {
     let calls = 0;
     const counting: BackendAdapter = {
@@ -162,8 +150,11 @@ describe('createBackend in an esbuild bundle', () => {
 import { createBackend } from '@berth/core';
 import * as sqlite from '@berth/adapter-sqlite';
 const [mode, file] = process.argv.slice(2);
+// "not-installed": a scheme whose package is nowhere this app can see (every scheme's package is in the
+// workspace, but the app lives outside it and the bundle keeps only what it imports).
+const url = mode === 'not-installed' ? 's3://bucket/state.json' : 'sqlite:' + file;
 try {
-  const backend = await createBackend('sqlite:' + file, mode === 'explicit' ? { adapters: [sqlite] } : undefined);
+  const backend = await createBackend(url, mode === 'explicit' ? { adapters: [sqlite] } : undefined);
   await backend.repository('players').insert({ id: 'p1', name: 'Ada' });
   console.log(JSON.stringify(await backend.repository('players').get('p1')));
   await backend.close();
@@ -208,7 +199,9 @@ try {
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [join(folder, 'dist/app.mjs'), mode, join(folder, 'app.db')],
-      { cwd: folder },
+      // Without the NODE_PATH pnpm's bin shims give this process: through it, require() would find the
+      // workspace's hoisted packages (node_modules/.pnpm/node_modules), which an application does not see.
+      { cwd: folder, env: { ...process.env, NODE_PATH: '' } },
     );
     return JSON.parse(stdout.trim().split('\n').at(-1) ?? 'null');
   }
@@ -220,6 +213,19 @@ try {
       const failure = (await run(folder, 'by-name')) as { code: string; message: string };
       expect(failure.code).toBe('CONNECTION');
       expect(failure.message).toContain('bundle may have dropped it');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('names the package to install for an adapter that is not installed, and how a bundle passes it', async () => {
+    const folder = await bundle();
+    try {
+      const failure = (await run(folder, 'not-installed')) as { code: string; message: string };
+      expect(failure.code).toBe('CONNECTION');
+      expect(failure.message).toContain('npm install @berth/adapter-s3-document');
+      expect(failure.message).toContain('bundle may have dropped it');
+      expect(failure.message).toContain("adapters: [await import('@berth/adapter-s3-document')]");
     } finally {
       rmSync(folder, { recursive: true, force: true });
     }
