@@ -1,6 +1,7 @@
+import { freePort } from '@berth/conformance-tests/processes';
 import { isBerthError } from '@berth/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, PrivateRedis, rawClient, rejection } from './fixtures/redis-server.js';
+import { PrivateRedis, rawClient, rejection } from './fixtures/redis-server.js';
 import { RedisCache } from './redis-cache.js';
 
 /** Retries `action` until it succeeds (the client reconnects with a backoff of up to 2 s). */

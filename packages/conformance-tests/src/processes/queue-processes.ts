@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import type { Job, JobQueue } from '@berth/core';
 import { expect } from 'vitest';
 
+export { freePort } from './free-port.js';
+
 /** A worker process started by {@link startQueueProcess}. */
 export interface QueueProcess {
   readonly name: string;
