@@ -1,0 +1,121 @@
+import type { JobNotifier } from '@berth/core';
+import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * Wakes the idle workers of one queue in this process: at once after a
+ * change made here, when a wake-up published by a script of any process
+ * arrives, and by a timer when a job falls due later. Wake-ups are
+ * coalesced into one per turn of the event loop.
+ */
+export class RedisQueueNotifier implements JobNotifier {
+  private readonly listeners = new Set<() => void>();
+  private scheduled = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly onFirstListener: () => void) {}
+
+  onJobAvailable(listener: () => void): () => void {
+    this.listeners.add(listener);
+    this.onFirstListener();
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.clearTimer();
+    };
+  }
+
+  /** Jobs may be due now. */
+  notify(): void {
+    if (this.listeners.size === 0 || this.scheduled) return;
+    this.scheduled = true;
+    // Listeners run after the current operation has returned, never inside it.
+    queueMicrotask(() => {
+      this.scheduled = false;
+      for (const listener of this.listeners) listener();
+    });
+  }
+
+  /** A job falls due at `time` (this process's clock): now, or later through the timer. */
+  dueAt(time: number): void {
+    if (this.listeners.size === 0) return;
+    const now = Date.now();
+    if (time <= now) {
+      this.notify();
+      return;
+    }
+    if (time >= this.timerAt) return;
+    this.clearTimer();
+    this.timerAt = time;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.notify();
+      },
+      time - now + 1,
+    );
+    this.timer.unref?.();
+  }
+
+  close(): void {
+    this.clearTimer();
+    this.listeners.clear();
+  }
+
+  private clearTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Number.POSITIVE_INFINITY;
+  }
+}
+
+/**
+ * The one subscriber connection of a `RedisQueues`: a duplicate of the
+ * client, opened when the first worker starts, subscribed to the wake-up
+ * channel of each queue that has a worker here. Scripts publish the delay
+ * until the earliest job they made waiting; after a reconnection every
+ * queue is woken, since what was published meanwhile is lost.
+ */
+export class RedisQueueSubscriber {
+  private connection: Redis | Cluster | undefined;
+  private readonly channels = new Map<string, (delayMs: number) => void>();
+  private closed = false;
+
+  constructor(private readonly client: Redis | Cluster) {}
+
+  /** Subscribes to `channel` (once), handing each message's delay to `onWake`. */
+  listen(channel: string, onWake: (delayMs: number) => void): void {
+    if (this.closed || this.channels.has(channel)) return;
+    this.channels.set(channel, onWake);
+    const connection = this.open();
+    connection.subscribe(channel).catch(() => {
+      // A failed subscription is retried by ioredis on reconnection; workers poll meanwhile.
+    });
+  }
+
+  private open(): Redis | Cluster {
+    if (this.connection !== undefined) return this.connection;
+    const connection = this.client.duplicate() as Redis | Cluster;
+    connection.on('error', () => {});
+    connection.on('message', (channel: string, message: string) => {
+      this.channels.get(channel)?.(Number(message) || 0);
+    });
+    let first = true;
+    connection.on('ready', () => {
+      if (first) {
+        first = false;
+        return;
+      }
+      for (const onWake of this.channels.values()) onWake(0);
+    });
+    this.connection = connection;
+    return connection;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.channels.clear();
+    this.connection?.disconnect();
+    this.connection = undefined;
+  }
+}
