@@ -1,5 +1,13 @@
 import { type CleanupInfo, queueConformance } from '@berth/conformance-tests';
-import type { Capabilities, DocumentValue, HealthStatus, JobQueue, QueueBackend, QueueOptions } from '@berth/core';
+import type {
+  Capabilities,
+  DocumentValue,
+  HealthStatus,
+  JobQueue,
+  Lease,
+  QueueBackend,
+  QueueOptions,
+} from '@berth/core';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateRedisCluster } from '../fixtures/redis-cluster.js';
@@ -117,6 +125,75 @@ describe('RedisQueues on a cluster', () => {
     } finally {
       await cleanup({ backend, collections: [], queues: names });
       await backend.close();
+    }
+  });
+
+  it('every key of a queue, whatever operations made it, hashes to the slot of the queue', async () => {
+    const backend = new ClusterQueueBackend();
+    const queue = backend.queue<string>('one_slot');
+    try {
+      await queue.enqueue('a', { dedupeKey: 'k' });
+      await queue.enqueue('b', { delayMs: 60_000 });
+      await queue.enqueue('c');
+      const [first, second] = await queue.dequeueMany(2);
+      await queue.fail(first as Lease<string>, new Error('no'), { retry: false });
+      await queue.complete(second as Lease<string>, 'ok');
+      await queue.putSchedule({
+        name: 'nightly',
+        spec: { everyMs: 60_000 },
+        payload: 'd',
+        jobOptions: {},
+        missed: 'once',
+        overlap: 'allow',
+        paused: false,
+        nextRunAt: new Date(Date.now() + 60_000),
+      });
+      const base = queueKeyBase(keyPrefix, 'one_slot');
+      const slot = await backend.client.cluster('KEYSLOT', base);
+      const keys: string[] = [];
+      await forEachKeyBatch(
+        backend.client,
+        prefixPattern(base),
+        (_server, batch) => {
+          keys.push(...batch.map((key) => key.toString()));
+          return batch.length;
+        },
+        undefined,
+        'scan',
+      );
+      expect(keys.length).toBeGreaterThan(8);
+      for (const key of keys) expect([key, await backend.client.cluster('KEYSLOT', key)]).toStrictEqual([key, slot]);
+    } finally {
+      await cleanup({ backend, collections: [], queues: ['one_slot'] });
+      await backend.close();
+    }
+  });
+
+  it('an idle worker on one cluster client is woken by an enqueue through another (pub/sub across nodes)', async () => {
+    const [workerSide, producerSide] = [new ClusterQueueBackend(), new ClusterQueueBackend()];
+    const started: number[] = [];
+    const worker = workerSide.queue<number>('wake').work(
+      (job) => {
+        started[job.payload] = performance.now();
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      for (let n = 0; n < 5; n++) {
+        const sent = performance.now();
+        await producerSide.queue<number>('wake').enqueue(n);
+        const deadline = Date.now() + 2_000;
+        while (started[n] === undefined && Date.now() < deadline)
+          await new Promise((resolve) => setTimeout(resolve, 1));
+        expect(started[n], `job ${n} never started`).toBeDefined();
+        expect((started[n] as number) - sent).toBeLessThan(500);
+      }
+    } finally {
+      await worker.close();
+      await cleanup({ backend: workerSide, collections: [], queues: ['wake'] });
+      await workerSide.close();
+      await producerSide.close();
     }
   });
 });
