@@ -10,6 +10,7 @@ import {
   type EnqueueResult,
   type FailOptions,
   generateId,
+  type IdleWorker,
   type Job,
   type JobError,
   type JobEventListener,
@@ -106,6 +107,8 @@ const scripts = {
 /** Expired leases a script settled: id, the state it left the job in, the attempt that expired. */
 type ExpiredRows = readonly [string, 'waiting' | 'dead', string][];
 
+const NO_LEASES: ReadonlySet<string> = new Set();
+
 /** Rows removed by one purge script call at most. */
 const PURGE_BATCH = 1_000;
 
@@ -194,22 +197,41 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
     const now = Date.now();
     const prepared = prepareEnqueueItems(items, now, this.context.maxPayloadBytes);
     if (prepared.length === 0) return [];
-    const args = [String(prepared.length)];
+    const idle = this.context.notifier.idleWorker();
+    const handOff = idle !== undefined && prepared.some((job) => job.options.runAt.getTime() <= now);
+    const args = [
+      String(prepared.length),
+      handOff ? String(idle.capacity) : '0',
+      idle?.leaseMs === undefined ? '' : String(idle.leaseMs),
+    ];
     prepared.forEach((job, index) => {
       args.push(...jobArguments(generateId(), job, (items[index] as EnqueueItem<T>).runAt !== undefined, now));
     });
-    const [serverNow, rows] = (await this.run(scripts.enqueue, args)) as [string, [string, string, string?][]];
-    return this.afterEnqueue(Number(serverNow), rows);
+    const enqueue = () => this.run(scripts.enqueue, args);
+    const reply = await (handOff ? this.context.notifier.handingOff(enqueue) : enqueue());
+    const [serverNow, rows, expired, claimed] = reply as [string, [string, string, string?][], ExpiredRows, unknown[]];
+    const leases = claimed.map((flat) => toLease<T>(hashOf(flat), this.name));
+    const results = this.afterEnqueue(Number(serverNow), rows, new Set(leases.map((lease) => lease.job.id)));
+    if (leases.length > 0) {
+      this.emitClaimed(expired, leases, Number(serverNow));
+      (idle as IdleWorker).take(leases);
+    }
+    return results;
   }
 
   /** After jobs were stored: wake this process's workers, emit `enqueued`, give the results. */
-  afterEnqueue(serverNow: number, rows: readonly (readonly [string, string, string?])[]): EnqueueResult[] {
+  afterEnqueue(
+    serverNow: number,
+    rows: readonly (readonly [string, string, string?])[],
+    leased: ReadonlySet<string> = NO_LEASES,
+  ): EnqueueResult[] {
     const skew = Date.now() - serverNow;
     const events = this.context.events;
     const at = new Date(serverNow);
     return rows.map(([id, deduplicated, runAt]) => {
       if (deduplicated === '1') return { id, deduplicated: true };
-      this.context.notifier.dueAt(Number(runAt) + skew);
+      // A job the idle worker now holds needs no wake-up.
+      if (!leased.has(id)) this.context.notifier.dueAt(Number(runAt) + skew);
       if (events.wants('enqueued')) {
         events.emit({ type: 'enqueued', queue: this.name, jobId: id, at, runAt: new Date(Number(runAt)) });
       }
@@ -315,14 +337,20 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
         outcomes.push({ error: leaseConflict(this.name, item.outcome, item.id, state) });
       }
     }
-    this.emitExpired(expired, now);
     const leases = claimed.map((flat) => toLease<T>(hashOf(flat), this.name));
-    if (events.wants('started')) {
-      for (const lease of leases) {
-        events.emit({ type: 'started', queue: this.name, jobId: lease.job.id, at, attempt: lease.job.attempts });
-      }
-    }
+    this.emitClaimed(expired, leases, now);
     return { outcomes, leases };
+  }
+
+  /** The events of a claim: `expired` for the leases it settled, then `started` for each job it leased. */
+  private emitClaimed(expired: ExpiredRows, leases: readonly Lease<T>[], now: number): void {
+    this.emitExpired(expired, now);
+    const events = this.context.events;
+    if (!events.wants('started')) return;
+    const at = new Date(now);
+    for (const lease of leases) {
+      events.emit({ type: 'started', queue: this.name, jobId: lease.job.id, at, attempt: lease.job.attempts });
+    }
   }
 
   /** `expired` (and `dead` after a last attempt) for leases a script settled; wakes workers for the jobs due again. */

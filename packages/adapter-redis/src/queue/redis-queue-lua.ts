@@ -284,12 +284,34 @@ publish_wake()
 return { n(NOW), EXPIRED, outcomes, leases }
 `);
 
-/** ARGV: count of jobs, then 13 arguments per job. Returns { now, { id, deduplicated, runAt }... }. */
+/**
+ * ARGV: count of jobs, jobs to lease for an idle worker of the caller (0:
+ * none), their leaseMs ('' = each job's own), then 13 arguments per job.
+ * The lease is the claim a fetch makes (expired leases settled, delivery
+ * order), at most as many jobs as this call made due. Returns { now,
+ * { id, deduplicated, runAt }..., expired, leases }.
+ */
 export const ENQUEUE: string = script(`
-local results = {}
-for j = 0, tonumber(ARGV[1]) - 1 do table.insert(results, enqueue_one(2 + j * 13)) end
+local results, due = {}, 0
+for j = 0, tonumber(ARGV[1]) - 1 do
+  local r = enqueue_one(4 + j * 13)
+  if r[2] == '0' and tonumber(r[3]) <= NOW then due = due + 1 end
+  table.insert(results, r)
+end
+local leases = {}
+local wanted = math.min(tonumber(ARGV[2]), due)
+if wanted > 0 then
+  settle()
+  leases = claim(wanted, ARGV[3])
+  -- Wake other workers only for what is still ready, or falls due later.
+  WAKE_AT = nil
+  if redis.call('ZCARD', READY) > 0 then wake(NOW) end
+  for _, r in ipairs(results) do
+    if r[2] == '0' and tonumber(r[3]) > NOW then wake(tonumber(r[3])) end
+  end
+end
 publish_wake()
-return { n(NOW), results }
+return { n(NOW), results, EXPIRED, leases }
 `);
 
 /** ARGV: id, token, leaseMs ('' = the job's own). Returns { now, job } or { now, why }. */

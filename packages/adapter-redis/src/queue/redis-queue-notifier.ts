@@ -1,14 +1,21 @@
-import type { JobNotifier } from '@berth/core';
+import type { IdleWorker, JobNotifier } from '@berth/core';
+import { IdleWorkers } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 
 /**
  * Wakes the idle workers of one queue in this process: at once after a
  * change made here, when a wake-up published by a script of any process
  * arrives, and by a timer when a job falls due later. Wake-ups are
- * coalesced into one per turn of the event loop.
+ * coalesced into one per turn of the event loop. It also knows which of
+ * them wait idle, so an enqueue here can lease jobs for one in its own
+ * script.
  */
 export class RedisQueueNotifier implements JobNotifier {
   private readonly listeners = new Set<() => void>();
+  private readonly idle = new IdleWorkers();
+  /** Hand-offs in flight, and whether a published wake-up came during them (see `handingOff`). */
+  private handOffs = 0;
+  private deferred = false;
   private scheduled = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
@@ -22,6 +29,41 @@ export class RedisQueueNotifier implements JobNotifier {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) this.clearTimer();
     };
+  }
+
+  onIdle(worker: IdleWorker): () => void {
+    return this.idle.add(worker);
+  }
+
+  /** A worker waiting for a job (the longest waiting), without taking it off the list. */
+  idleWorker(): IdleWorker | undefined {
+    return this.idle.first();
+  }
+
+  /**
+   * Runs `handOff`, an enqueue that leases jobs for an idle worker in its
+   * own script and hands them over. Wake-ups published meanwhile wait until
+   * it is done: the script's own message may arrive before its reply, and
+   * would wake the worker (withdrawing its offer) just before the jobs
+   * leased for it are handed over.
+   */
+  async handingOff<R>(handOff: () => Promise<R>): Promise<R> {
+    this.handOffs += 1;
+    try {
+      return await handOff();
+    } finally {
+      this.handOffs -= 1;
+      if (this.handOffs === 0 && this.deferred) {
+        this.deferred = false;
+        this.notify();
+      }
+    }
+  }
+
+  /** A wake-up published by a script (of any process) arrived: jobs fall due after `delayMs`. */
+  published(delayMs: number): void {
+    if (this.handOffs > 0 && delayMs <= 0) this.deferred = true;
+    else this.dueAt(Date.now() + delayMs);
   }
 
   /** Jobs may be due now. */
@@ -60,6 +102,7 @@ export class RedisQueueNotifier implements JobNotifier {
   close(): void {
     this.clearTimer();
     this.listeners.clear();
+    this.idle.clear();
   }
 
   private clearTimer(): void {

@@ -7,7 +7,7 @@ import {
   UnsupportedError,
   ValidationError,
 } from '@berth/core';
-import { checkCollectionName, JobEventHub, MAX_DOCUMENT_BYTES, normalizeRetention } from '@berth/core/adapter';
+import { checkCollectionName, checkMaxBytes, JobEventHub, normalizeRetention } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 import { toBerthError } from '../redis-errors.js';
 import { RedisJobQueue, type RedisJobQueueContext } from './redis-job-queue.js';
@@ -104,7 +104,10 @@ export class RedisQueues {
     this.keyPrefix = config.keyPrefix;
     this.evictionPolicy = config.evictionPolicy ?? 'refuse';
     this.onWarning = config.onWarning ?? ((message) => console.warn(`berth: ${message}`));
-    this.maxPayloadBytes = config.maxPayloadBytes ?? MAX_DOCUMENT_BYTES;
+    this.maxPayloadBytes = checkMaxBytes(config.maxPayloadBytes, 'maxPayloadBytes');
+    if (config.maxPayloadBytes !== undefined) {
+      this.capabilities = { ...REDIS_QUEUE_CAPABILITIES, maxPayloadBytes: this.maxPayloadBytes };
+    }
     this.subscriber = new RedisQueueSubscriber(config.client);
   }
 
@@ -174,7 +177,7 @@ export class RedisQueues {
     let notifier = this.notifiers.get(name);
     if (notifier === undefined) {
       const created = new RedisQueueNotifier(() =>
-        this.subscriber.listen(wakeChannel(base), (delayMs) => created.dueAt(Date.now() + delayMs)),
+        this.subscriber.listen(wakeChannel(base), (delayMs) => created.published(delayMs)),
       );
       notifier = created;
       this.notifiers.set(name, created);
