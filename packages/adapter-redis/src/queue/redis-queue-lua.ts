@@ -30,6 +30,43 @@ end
 local function finished(s) return s == 'completed' or s == 'dead' or s == 'cancelled' end
 local function live(s) return s == 'waiting' or s == 'active' end
 
+-- Changes of the listing, finish-time and lease sets, and of the counters,
+-- gathered while a script runs and written by flush() in a few variadic
+-- calls: a member's last change wins, so the order of changes within a
+-- script does not matter. Every script flushes before it reads those sets
+-- or counters, and before it returns.
+local ZSETS, ZORDER, DELTA = {}, {}, {}
+local function zset(key, member, score)
+  local changes = ZSETS[key]
+  if not changes then
+    changes = {}
+    ZSETS[key] = changes
+    table.insert(ZORDER, key)
+  end
+  changes[member] = score
+end
+local function count(state, delta) DELTA[state] = (DELTA[state] or 0) + delta end
+local function flush()
+  for _, key in ipairs(ZORDER) do
+    local adds, removes = {}, {}
+    for member, score in pairs(ZSETS[key]) do
+      if score then
+        table.insert(adds, score)
+        table.insert(adds, member)
+      else
+        table.insert(removes, member)
+      end
+    end
+    for i = 1, #removes, 500 do redis.call('ZREM', key, unpack(removes, i, math.min(i + 499, #removes))) end
+    for i = 1, #adds, 1000 do redis.call('ZADD', key, unpack(adds, i, math.min(i + 999, #adds))) end
+  end
+  ZSETS, ZORDER = {}, {}
+  for state, delta in pairs(DELTA) do
+    if delta ~= 0 then redis.call('HINCRBY', COUNTS, state, delta) end
+  end
+  DELTA = {}
+end
+
 local function wake(at)
   if WAKE_AT == nil or at < WAKE_AT then WAKE_AT = at end
 end
@@ -41,39 +78,49 @@ local function publish_wake()
   redis.call('PUBLISH', B .. 'w', n(delay))
 end
 
-local function set_state(id, key, from, to)
+-- Moves a job from one state to another. cat and dk are the job's createdAt
+-- and dedupe key (false for none); extra holds more fields to write.
+local function set_state(id, key, from, to, cat, dk, extra)
   if from ~= to then
-    redis.call('HINCRBY', COUNTS, from, -1)
-    redis.call('HINCRBY', COUNTS, to, 1)
-    local m = lkey(tonumber(redis.call('HGET', key, 'cat')), id)
-    redis.call('ZREM', B .. 's:' .. from, m)
-    redis.call('ZADD', B .. 's:' .. to, 0, m)
-    if finished(from) then redis.call('ZREM', B .. 'f:' .. from, id) end
-    if finished(to) then redis.call('ZADD', B .. 'f:' .. to, NOW, id) end
+    count(from, -1)
+    count(to, 1)
+    local m = lkey(tonumber(cat), id)
+    zset(B .. 's:' .. from, m, false)
+    zset(B .. 's:' .. to, m, 0)
+    if finished(from) then zset(B .. 'f:' .. from, id, false) end
+    if finished(to) then zset(B .. 'f:' .. to, id, NOW) end
   end
-  redis.call('HSET', key, 'state', to, 'uat', n(NOW))
-  if finished(to) then redis.call('HSET', key, 'fat', n(NOW)) else redis.call('HDEL', key, 'fat') end
-  if to ~= 'active' then
+  local fields = { 'state', to, 'uat', n(NOW) }
+  if finished(to) then
+    table.insert(fields, 'fat')
+    table.insert(fields, n(NOW))
+  end
+  for _, value in ipairs(extra or {}) do table.insert(fields, value) end
+  redis.call('HSET', key, unpack(fields))
+  if finished(from) and not finished(to) then redis.call('HDEL', key, 'fat') end
+  if from == 'active' and to ~= 'active' then
     redis.call('HDEL', key, 'tok', 'exp')
-    redis.call('ZREM', ACTIVE, id)
+    zset(ACTIVE, id, false)
   end
-  local dk = redis.call('HGET', key, 'dk')
-  if dk then
+  if dk and live(from) ~= live(to) then
     if live(to) then redis.call('HSET', DEDUPE, dk, id)
     elseif redis.call('HGET', DEDUPE, dk) == id then redis.call('HDEL', DEDUPE, dk) end
   end
 end
 
+local function ready_member(id, run_at, seq)
+  return rkey(run_at) .. string.format('%016d', seq) .. id
+end
+
 local function to_ready(id, key)
   local f = redis.call('HMGET', key, 'pri', 'runAt', 'seq')
-  local m = rkey(tonumber(f[2])) .. string.format('%016d', tonumber(f[3])) .. id
+  local m = ready_member(id, tonumber(f[2]), tonumber(f[3]))
   redis.call('ZADD', READY, -tonumber(f[1]), m)
   redis.call('HSET', key, 'wm', m)
   wake(NOW)
 end
 
-local function schedule(id, key)
-  local run_at = tonumber(redis.call('HGET', key, 'runAt'))
+local function schedule(id, key, run_at)
   if run_at <= NOW then
     to_ready(id, key)
   else
@@ -84,10 +131,7 @@ end
 
 local function unschedule(id, key)
   local m = redis.call('HGET', key, 'wm')
-  if m then
-    redis.call('ZREM', READY, m)
-    redis.call('HDEL', key, 'wm')
-  end
+  if m then redis.call('ZREM', READY, m) end
   redis.call('ZREM', DELAYED, id)
 end
 
@@ -97,15 +141,17 @@ local function error_json(attempt, message, name)
   return e .. ',"at":' .. n(NOW) .. '}'
 end
 
-local function add_error(key, e)
+-- The job's errors with e appended, as JSON text.
+local function with_error(key, e)
   local errors = redis.call('HGET', key, 'err')
-  if errors == '[]' then errors = '[' .. e .. ']' else errors = string.sub(errors, 1, -2) .. ',' .. e .. ']' end
-  redis.call('HSET', key, 'err', errors)
+  if errors == '[]' then return '[' .. e .. ']' end
+  return string.sub(errors, 1, -2) .. ',' .. e .. ']'
 end
 
 -- Due delayed jobs become ready; expired leases count as failed attempts
 -- (retried at once, or dead after the last one). Bounded per call.
 local function settle()
+  flush()
   local due = redis.call('ZRANGEBYSCORE', DELAYED, '-inf', NOW, 'LIMIT', 0, 1000)
   for _, id in ipairs(due) do
     redis.call('ZREM', DELAYED, id)
@@ -114,51 +160,51 @@ local function settle()
   local gone = redis.call('ZRANGEBYSCORE', ACTIVE, '-inf', NOW, 'LIMIT', 0, 1000)
   for _, id in ipairs(gone) do
     local key = jk(id)
-    local f = redis.call('HMGET', key, 'att', 'max')
-    local attempt, max = tonumber(f[1]), tonumber(f[2])
-    add_error(key, error_json(attempt, '"lease expired"', '"LEASE_EXPIRED"'))
-    if attempt >= max then
-      set_state(id, key, 'active', 'dead')
+    local f = redis.call('HMGET', key, 'att', 'max', 'cat', 'dk')
+    local attempt = tonumber(f[1])
+    local errors = { 'err', with_error(key, error_json(attempt, '"lease expired"', '"LEASE_EXPIRED"')) }
+    if attempt >= tonumber(f[2]) then
+      set_state(id, key, 'active', 'dead', f[3], f[4], errors)
       table.insert(EXPIRED, { id, 'dead', n(attempt) })
     else
-      set_state(id, key, 'active', 'waiting')
+      set_state(id, key, 'active', 'waiting', f[3], f[4], errors)
       to_ready(id, key)
       table.insert(EXPIRED, { id, 'waiting', n(attempt) })
     end
   end
+  flush()
 end
 
-local function claim(count, lease_ms)
+local function claim(count_wanted, lease_ms)
   local out = {}
-  if count <= 0 then return out end
-  local members = redis.call('ZRANGE', READY, 0, count - 1)
-  for _, m in ipairs(members) do
-    local id = string.sub(m, 34)
+  if count_wanted <= 0 then return out end
+  local popped = redis.call('ZPOPMIN', READY, count_wanted)
+  local k = #popped / 2
+  if k == 0 then return out end
+  local first = redis.call('INCRBY', B .. 't', k) - k + 1
+  for j = 0, k - 1 do
+    local id = string.sub(popped[2 * j + 1], 34)
     local key = jk(id)
-    redis.call('ZREM', READY, m)
-    redis.call('HDEL', key, 'wm')
-    set_state(id, key, 'waiting', 'active')
-    redis.call('HINCRBY', key, 'att', 1)
-    local token = redis.call('INCR', B .. 't')
-    local lease = tonumber(lease_ms)
-    if lease_ms == '' then lease = tonumber(redis.call('HGET', key, 'lease')) end
-    local exp = NOW + lease
-    redis.call('HSET', key, 'tok', n(token), 'exp', n(exp))
-    redis.call('ZADD', ACTIVE, exp, id)
+    local f = redis.call('HMGET', key, 'cat', 'dk', 'lease', 'att')
+    local exp = NOW + (tonumber(lease_ms) or tonumber(f[3]))
+    set_state(id, key, 'waiting', 'active', f[1], f[2],
+      { 'att', n(tonumber(f[4]) + 1), 'tok', n(first + j), 'exp', n(exp) })
+    zset(ACTIVE, id, exp)
     table.insert(out, redis.call('HGETALL', key))
   end
   return out
 end
 
--- The job's key when the lease (id, token) is valid; else nil and why not.
+-- The job's key and fields { state, tok, exp, att, max, cat, dk } when the
+-- lease (id, token) is valid; else nil and why not.
 local function leased(id, token)
   local key = jk(id)
-  local f = redis.call('HMGET', key, 'state', 'tok', 'exp')
+  local f = redis.call('HMGET', key, 'state', 'tok', 'exp', 'att', 'max', 'cat', 'dk')
   if not f[1] then return nil, 'missing' end
   if f[1] ~= 'active' then return nil, 'state:' .. f[1] end
   if f[2] ~= token then return nil, 'token' end
   if tonumber(f[3]) <= NOW then return nil, 'expired' end
-  return key, nil
+  return key, f
 end
 
 local function backoff(key, attempt, random)
@@ -178,27 +224,28 @@ end
 -- completion (has result, result) and for a failure (message JSON, name
 -- JSON, no retry, retry after, random). Returns { outcome, attempt, runAt }.
 local function settle_one(i)
-  local kind, id, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local key, why = leased(id, token)
-  if not key then return { why } end
-  local attempt = tonumber(redis.call('HGET', key, 'att'))
+  local kind, id = ARGV[i], ARGV[i + 1]
+  local key, f = leased(id, ARGV[i + 2])
+  if not key then return { f } end
+  local attempt = tonumber(f[4])
   if kind == 'c' then
-    if ARGV[i + 3] == '1' then redis.call('HSET', key, 'res', ARGV[i + 4]) else redis.call('HDEL', key, 'res') end
-    set_state(id, key, 'active', 'completed')
+    local extra = {}
+    if ARGV[i + 3] == '1' then extra = { 'res', ARGV[i + 4] } end
+    set_state(id, key, 'active', 'completed', f[6], f[7], extra)
     return { 'completed', n(attempt) }
   end
-  add_error(key, error_json(attempt, ARGV[i + 3], ARGV[i + 4]))
-  local max = tonumber(redis.call('HGET', key, 'max'))
-  if ARGV[i + 5] == '1' or attempt >= max then
-    set_state(id, key, 'active', 'dead')
+  local errors = { 'err', with_error(key, error_json(attempt, ARGV[i + 3], ARGV[i + 4])) }
+  if ARGV[i + 5] == '1' or attempt >= tonumber(f[5]) then
+    set_state(id, key, 'active', 'dead', f[6], f[7], errors)
     return { 'dead', n(attempt) }
   end
   local delay
   if ARGV[i + 6] ~= '' then delay = tonumber(ARGV[i + 6]) else delay = backoff(key, attempt, tonumber(ARGV[i + 7])) end
   local run_at = NOW + delay
-  redis.call('HSET', key, 'runAt', n(run_at))
-  set_state(id, key, 'active', 'waiting')
-  schedule(id, key)
+  table.insert(errors, 'runAt')
+  table.insert(errors, n(run_at))
+  set_state(id, key, 'active', 'waiting', f[6], f[7], errors)
+  schedule(id, key, run_at)
   return { 'waiting', n(attempt), n(run_at) }
 end
 
@@ -214,19 +261,34 @@ local function enqueue_one(i)
   end
   local run_at
   if ARGV[i + 3] ~= '' then run_at = tonumber(ARGV[i + 3]) else run_at = NOW + tonumber(ARGV[i + 4]) end
+  local priority = tonumber(ARGV[i + 2])
   local seq = redis.call('INCR', B .. 'seq')
   local key = jk(id)
-  redis.call('HSET', key, 'id', id, 'state', 'waiting', 'pri', ARGV[i + 2], 'seq', n(seq), 'runAt', n(run_at),
-    'att', '0', 'max', ARGV[i + 5], 'lease', ARGV[i + 6], 'bt', ARGV[i + 7], 'bd', ARGV[i + 8], 'bm', ARGV[i + 9],
-    'bj', ARGV[i + 10], 'pl', ARGV[i + 1], 'err', '[]', 'cat', n(NOW), 'uat', n(NOW))
+  local fields = { 'id', id, 'state', 'waiting', 'pri', ARGV[i + 2], 'seq', n(seq), 'runAt', n(run_at), 'att', '0',
+    'max', ARGV[i + 5], 'lease', ARGV[i + 6], 'bt', ARGV[i + 7], 'bd', ARGV[i + 8], 'bm', ARGV[i + 9],
+    'bj', ARGV[i + 10], 'pl', ARGV[i + 1], 'err', '[]', 'cat', n(NOW), 'uat', n(NOW) }
   if dk ~= '' then
-    redis.call('HSET', key, 'dk', dk)
+    table.insert(fields, 'dk')
+    table.insert(fields, dk)
     redis.call('HSET', DEDUPE, dk, id)
   end
-  if ARGV[i + 12] ~= '' then redis.call('HSET', key, 'tmo', ARGV[i + 12]) end
-  redis.call('HINCRBY', COUNTS, 'waiting', 1)
-  redis.call('ZADD', B .. 's:waiting', 0, lkey(NOW, id))
-  schedule(id, key)
+  if ARGV[i + 12] ~= '' then
+    table.insert(fields, 'tmo')
+    table.insert(fields, ARGV[i + 12])
+  end
+  if run_at <= NOW then
+    local m = ready_member(id, run_at, seq)
+    table.insert(fields, 'wm')
+    table.insert(fields, m)
+    redis.call('ZADD', READY, -priority, m)
+    wake(NOW)
+  else
+    redis.call('ZADD', DELAYED, run_at, id)
+    wake(run_at)
+  end
+  redis.call('HSET', key, unpack(fields))
+  count('waiting', 1)
+  zset(B .. 's:waiting', lkey(NOW, id), 0)
   return { id, '0', n(run_at) }
 end
 
@@ -243,25 +305,24 @@ end
 -- holds its dedupe key. Returns 'ok', 'no', or 'held' and the holder.
 local function revive(id, states)
   local key = jk(id)
-  local f = redis.call('HMGET', key, 'state', 'dk')
+  local f = redis.call('HMGET', key, 'state', 'dk', 'cat')
   if not f[1] or not states[f[1]] then return { 'no' } end
   if f[2] then
     local holder = redis.call('HGET', DEDUPE, f[2])
     if holder and holder ~= id then return { 'held', holder, f[2] } end
   end
-  redis.call('HSET', key, 'att', '0', 'runAt', n(NOW))
   redis.call('HDEL', key, 'res', 'prog')
-  set_state(id, key, f[1], 'waiting')
+  set_state(id, key, f[1], 'waiting', f[3], f[2], { 'att', '0', 'runAt', n(NOW) })
   to_ready(id, key)
   return { 'ok' }
 end
 
 local function cancel_one(id, states)
   local key = jk(id)
-  local state = redis.call('HGET', key, 'state')
-  if not state or not states[state] then return false end
+  local f = redis.call('HMGET', key, 'state', 'cat', 'dk')
+  if not f[1] or not states[f[1]] then return false end
   unschedule(id, key)
-  set_state(id, key, state, 'cancelled')
+  set_state(id, key, f[1], 'cancelled', f[2], f[3])
   return true
 end
 `;
@@ -280,6 +341,7 @@ local settlements = tonumber(ARGV[3])
 for s = 0, settlements - 1 do table.insert(outcomes, settle_one(4 + s * 8)) end
 settle()
 local leases = claim(tonumber(ARGV[1]), ARGV[2])
+flush()
 publish_wake()
 return { n(NOW), EXPIRED, outcomes, leases }
 `);
@@ -310,6 +372,7 @@ if wanted > 0 then
     if r[2] == '0' and tonumber(r[3]) > NOW then wake(tonumber(r[3])) end
   end
 end
+flush()
 publish_wake()
 return { n(NOW), results, EXPIRED, leases }
 `);
@@ -330,9 +393,10 @@ return { n(NOW), redis.call('HGETALL', key) }
 export const RELEASE: string = script(`
 local key, why = leased(ARGV[1], ARGV[2])
 if not key then return { n(NOW), why } end
-redis.call('HINCRBY', key, 'att', -1)
-set_state(ARGV[1], key, 'active', 'waiting')
-schedule(ARGV[1], key)
+local f = redis.call('HMGET', key, 'att', 'cat', 'dk', 'runAt')
+set_state(ARGV[1], key, 'active', 'waiting', f[2], f[3], { 'att', n(tonumber(f[1]) - 1) })
+schedule(ARGV[1], key, tonumber(f[4]))
+flush()
 publish_wake()
 return { n(NOW), 'ok' }
 `);
@@ -343,12 +407,6 @@ local key, why = leased(ARGV[1], ARGV[2])
 if not key then return { n(NOW), why } end
 redis.call('HSET', key, 'prog', ARGV[3], 'uat', n(NOW))
 return { n(NOW), 'ok', redis.call('HGET', key, 'att') }
-`);
-
-/** ARGV: id, token. Why a lease is not valid: { now, why } ('valid' when it is). */
-export const LEASE_STATE: string = script(`
-local key, why = leased(ARGV[1], ARGV[2])
-return { n(NOW), why or 'valid' }
 `);
 
 /** ARGV: id. Returns { now, expired, job or false }. */
@@ -376,6 +434,7 @@ local cancelled = {}
 for a = 2, #ARGV do
   if cancel_one(ARGV[a], states) then table.insert(cancelled, ARGV[a]) end
 end
+flush()
 publish_wake()
 return { n(NOW), EXPIRED, cancelled }
 `);
@@ -393,6 +452,7 @@ for a = 2, #ARGV do
   if r[1] == 'ok' then table.insert(revived, ARGV[a]) end
   if r[1] == 'held' then table.insert(blocked, { ARGV[a], r[2], r[3] }) end
 end
+flush()
 publish_wake()
 return { n(NOW), revived, blocked }
 `);
@@ -522,6 +582,7 @@ redis.call('HINCRBY', key, 'ver', 1)
 if ARGV[5] ~= '1' then return { 'fired', n(NOW) } end
 local job = enqueue_one(6)
 redis.call('HSET', key, 'lastJob', job[1])
+flush()
 publish_wake()
 return { 'fired', n(NOW), job }
 `);
