@@ -131,6 +131,23 @@ describe('RedisJobQueue leases', () => {
   });
 });
 
+describe('RedisJobQueue due times', () => {
+  it('runAt at the ends of the Date range is stored as given and ordered by it', async () => {
+    const queue = (await open()).queue<string>('extremes');
+    const first = new Date(-8_640_000_000_000_000);
+    const last = new Date(8_640_000_000_000_000);
+    await queue.enqueue('now');
+    await queue.enqueue('ancient', { runAt: first });
+    await queue.enqueue('before now', { runAt: new Date(Date.now() - 1_000) });
+    const { id } = await queue.enqueue('never', { runAt: last });
+    expect((await queue.get(id))?.runAt).toStrictEqual(last);
+    const leases = await queue.dequeueMany(10);
+    expect(leases.map((lease) => lease.job.payload)).toStrictEqual(['ancient', 'before now', 'now']);
+    expect(leases[0]?.job.runAt).toStrictEqual(first);
+    expect(await queue.stats()).toMatchObject({ waiting: 1, active: 3 });
+  });
+});
+
 describe('RedisJobQueue input stays data', () => {
   it('injection-shaped names are VALIDATION; payloads, dedupe keys and ids round-trip or miss as plain data', async () => {
     const queues = await open();

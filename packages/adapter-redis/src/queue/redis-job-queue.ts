@@ -212,10 +212,8 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
     const [serverNow, rows, expired, claimed] = reply as [string, [string, string, string?][], ExpiredRows, unknown[]];
     const leases = claimed.map((flat) => toLease<T>(hashOf(flat), this.name));
     const results = this.afterEnqueue(Number(serverNow), rows, new Set(leases.map((lease) => lease.job.id)));
-    if (leases.length > 0) {
-      this.emitClaimed(expired, leases, Number(serverNow));
-      (idle as IdleWorker).take(leases);
-    }
+    this.emitClaimed(expired, leases, Number(serverNow));
+    if (leases.length > 0) (idle as IdleWorker).take(leases);
     return results;
   }
 
