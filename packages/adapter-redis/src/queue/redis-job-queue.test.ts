@@ -85,13 +85,13 @@ describe('RedisJobQueue leases', () => {
     expect(fresh.token).not.toBe(stale.token);
     expect(fresh.job.errors.map((error) => error.message)).toStrictEqual(['lease expired']);
     for (const attempt of [
-      queueA.complete(stale, 'late'),
-      queueA.extendLease(stale),
-      queueA.fail(stale, new Error('late')),
-      queueA.release(stale),
-      queueA.progress(stale, 1),
+      () => queueA.complete(stale, 'late'),
+      () => queueA.extendLease(stale),
+      () => queueA.fail(stale, new Error('late')),
+      () => queueA.release(stale),
+      () => queueA.progress(stale, 1),
     ]) {
-      const error = await rejection(attempt);
+      const error = await rejection(attempt());
       expectCode(error, 'CONFLICT');
       expect((error as Error).message).toContain('leased again');
     }

@@ -79,7 +79,9 @@ local function publish_wake()
 end
 
 -- Moves a job from one state to another. cat and dk are the job's createdAt
--- and dedupe key (false for none); extra holds more fields to write.
+-- and dedupe key (false for none); extra holds more fields to write. Returns
+-- the fields and values written. A job that is not active has its token
+-- and lease expiry empty (or absent).
 local function set_state(id, key, from, to, cat, dk, extra)
   if from ~= to then
     count(from, -1)
@@ -95,17 +97,19 @@ local function set_state(id, key, from, to, cat, dk, extra)
     table.insert(fields, 'fat')
     table.insert(fields, n(NOW))
   end
+  if from == 'active' and to ~= 'active' then
+    -- Emptied rather than deleted: one HSET instead of an HSET and an HDEL per settled job.
+    for _, value in ipairs({ 'tok', '', 'exp', '' }) do table.insert(fields, value) end
+    zset(ACTIVE, id, false)
+  end
   for _, value in ipairs(extra or {}) do table.insert(fields, value) end
   redis.call('HSET', key, unpack(fields))
   if finished(from) and not finished(to) then redis.call('HDEL', key, 'fat') end
-  if from == 'active' and to ~= 'active' then
-    redis.call('HDEL', key, 'tok', 'exp')
-    zset(ACTIVE, id, false)
-  end
   if dk and live(from) ~= live(to) then
     if live(to) then redis.call('HSET', DEDUPE, dk, id)
     elseif redis.call('HGET', DEDUPE, dk) == id then redis.call('HDEL', DEDUPE, dk) end
   end
+  return fields
 end
 
 local function ready_member(id, run_at, seq)
@@ -185,12 +189,27 @@ local function claim(count_wanted, lease_ms)
   for j = 0, k - 1 do
     local id = string.sub(popped[2 * j + 1], 34)
     local key = jk(id)
-    local f = redis.call('HMGET', key, 'cat', 'dk', 'lease', 'att')
-    local exp = NOW + (tonumber(lease_ms) or tonumber(f[3]))
-    set_state(id, key, 'waiting', 'active', f[1], f[2],
-      { 'att', n(tonumber(f[4]) + 1), 'tok', n(first + j), 'exp', n(exp) })
+    -- The job is read once, and what the claim writes is patched into that
+    -- reply: one HGETALL and one HSET per job.
+    local flat = redis.call('HGETALL', key)
+    local at = {}
+    for i = 1, #flat, 2 do at[flat[i]] = i + 1 end
+    local exp = NOW + (tonumber(lease_ms) or tonumber(flat[at['lease']]))
+    local dk = false
+    if at['dk'] then dk = flat[at['dk']] end
+    local written = set_state(id, key, 'waiting', 'active', flat[at['cat']], dk,
+      { 'att', n(tonumber(flat[at['att']]) + 1), 'tok', n(first + j), 'exp', n(exp) })
+    for i = 1, #written, 2 do
+      local slot = at[written[i]]
+      if slot then
+        flat[slot] = written[i + 1]
+      else
+        table.insert(flat, written[i])
+        table.insert(flat, written[i + 1])
+      end
+    end
     zset(ACTIVE, id, exp)
-    table.insert(out, redis.call('HGETALL', key))
+    table.insert(out, flat)
   end
   return out
 end

@@ -27,8 +27,9 @@ export function decodeDocument<T>(text: string): T {
   return (text.includes('"$date"') ? parseDocument<T>(text) : JSON.parse(text)) as T;
 }
 
+/** A time field: absent or empty (a lease token and expiry once the lease ended) is none. */
 function time(value: string | undefined): Date | undefined {
-  return value === undefined ? undefined : new Date(Number(value));
+  return value === undefined || value === '' ? undefined : new Date(Number(value));
 }
 
 export function toJob<T>(hash: JobHash, queue: string): Job<T> {
