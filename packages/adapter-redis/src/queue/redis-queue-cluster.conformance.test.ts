@@ -1,12 +1,13 @@
 import { type CleanupInfo, queueConformance } from '@berth/conformance-tests';
-import type {
-  Capabilities,
-  DocumentValue,
-  HealthStatus,
-  JobQueue,
-  Lease,
-  QueueBackend,
-  QueueOptions,
+import {
+  type Capabilities,
+  type DocumentValue,
+  type HealthStatus,
+  isBerthError,
+  type JobQueue,
+  type Lease,
+  type QueueBackend,
+  type QueueOptions,
 } from '@berth/core';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -194,6 +195,30 @@ describe('RedisQueues on a cluster', () => {
       await cleanup({ backend: workerSide, collections: [], queues: ['wake'] });
       await workerSide.close();
       await producerSide.close();
+    }
+  });
+
+  it('a master that may evict keys is found and refused, whichever master it is', async () => {
+    const admin = cluster.client();
+    await admin.ping();
+    const last = admin.nodes('master').at(-1);
+    expect(last).toBeDefined();
+    try {
+      await last?.config('SET', 'maxmemory-policy', 'volatile-lru');
+      const backend = new ClusterQueueBackend();
+      try {
+        const error = await backend.connect().then(
+          () => undefined,
+          (refused: unknown) => refused,
+        );
+        expect(isBerthError(error, 'UNSUPPORTED'), String(error)).toBe(true);
+        expect((error as Error).message).toContain('volatile-lru');
+      } finally {
+        await backend.close();
+      }
+    } finally {
+      await last?.config('SET', 'maxmemory-policy', 'noeviction');
+      admin.disconnect();
     }
   });
 });

@@ -127,6 +127,14 @@ export class RedisQueues {
   }
 
   private async checkEviction(): Promise<void> {
+    if (this.client.isCluster) {
+      // A cluster client knows its masters once it has loaded the slots: a first command waits for that.
+      try {
+        await this.client.ping();
+      } catch (error) {
+        throw toBerthError(error);
+      }
+    }
     const servers = this.client.isCluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
     for (const server of servers) {
       let policy: string;
