@@ -69,11 +69,12 @@ export class RedisQueueAdmin<T> {
     limit: number,
   ): Promise<JobHash[][]> {
     const from = after === undefined ? '' : listingMember(after.createdAt, after.id);
-    const [expired, ranges] = (await this.host.run(listScript, [order, from, limit, ...states])) as [
+    const [now, expired, ranges] = (await this.host.run(listScript, [order, from, limit, ...states])) as [
+      string,
       [string, 'waiting' | 'dead', string][],
       unknown[][],
     ];
-    this.host.emitExpired(expired, Date.now());
+    this.host.emitExpired(expired, Number(now));
     return ranges.map((range) => range.map(hashOf));
   }
 

@@ -478,8 +478,8 @@ return { n(NOW), revived, blocked }
 
 /**
  * ARGV: order ('oldest' | 'newest'), listing position to start after ('' =
- * from the start), most jobs per state, then states. Returns { expired,
- * { jobs of each state } }.
+ * from the start), most jobs per state, then states. Returns { now,
+ * expired, { jobs of each state } }.
  */
 export const LIST: string = script(`
 settle()
@@ -502,7 +502,7 @@ for a = 4, #ARGV do
   for _, m in ipairs(members) do table.insert(jobs, redis.call('HGETALL', jk(string.sub(m, 16)))) end
   table.insert(out, jobs)
 end
-return { EXPIRED, out }
+return { n(NOW), EXPIRED, out }
 `);
 
 /** ARGV: finished before (ms), most to remove, then states. Returns how many were removed. */
