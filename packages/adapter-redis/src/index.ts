@@ -1,4 +1,3 @@
-export { RedisJobQueue } from './queue/redis-job-queue.js';
 export {
   type EvictionPolicyCheck,
   REDIS_QUEUE_CAPABILITIES,
