@@ -71,6 +71,19 @@ describe('RedisJobQueue leases', () => {
     });
   });
 
+  it('enqueues racing on one dedupe key from two processes create exactly one job', async () => {
+    const [first, second] = [await open(), await open()];
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, n) =>
+        (n % 2 === 0 ? first : second).queue<number>('dedupe').enqueue(n, { dedupeKey: 'one' }),
+      ),
+    );
+    const created = results.filter((result) => !result.deduplicated);
+    expect(created).toHaveLength(1);
+    expect(new Set(results.map((result) => result.id))).toStrictEqual(new Set([created[0]?.id]));
+    expect(await first.queue('dedupe').stats()).toMatchObject({ waiting: 1 });
+  });
+
   it('an expired lease goes to the next claimer; the old holder can neither complete, extend, fail nor release', async () => {
     const [first, second] = [await open(), await open()];
     const queueA = first.queue<string>('expiry');
