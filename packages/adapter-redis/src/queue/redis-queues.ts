@@ -1,0 +1,217 @@
+import {
+  type Capabilities,
+  ConnectionError,
+  type DocumentValue,
+  type JobQueue,
+  type QueueOptions,
+  UnsupportedError,
+  ValidationError,
+} from '@berth/core';
+import { checkCollectionName, checkMaxBytes, JobEventHub, normalizeRetention } from '@berth/core/adapter';
+import type { Cluster, Redis } from 'ioredis';
+import { toBerthError } from '../redis-errors.js';
+import { RedisJobQueue, type RedisJobQueueContext } from './redis-job-queue.js';
+import { RedisQueueNotifier, RedisQueueSubscriber } from './redis-queue-notifier.js';
+import { queueKeyBase, wakeChannel } from './redis-queue-rows.js';
+
+/**
+ * What Redis's job queue offers: correct for workers on many machines (every
+ * step is one atomic script on the server), no enqueue inside repository
+ * transactions, durable as far as the server persists (AOF), idle workers
+ * woken through pub/sub. Events are those this process's queues observe.
+ */
+export const REDIS_QUEUE_CAPABILITIES: Capabilities['queue'] = {
+  level: 'distributed',
+  transactionalEnqueue: false,
+  durable: true,
+  notifications: true,
+  events: 'process',
+};
+
+/**
+ * What to do when the server may evict keys (`maxmemory-policy` is not
+ * `noeviction`): eviction drops job hashes and index entries without a
+ * trace, so by default the queues refuse to run; `warn` runs anyway and
+ * reports through `onWarning`.
+ */
+export type EvictionPolicyCheck = 'refuse' | 'warn';
+
+/** Configuration of {@link RedisQueues}. */
+export interface RedisQueuesConfig {
+  /** A connected ioredis client (`Redis` or `Cluster`), owned by the caller: `close()` leaves it open. */
+  readonly client: Redis | Cluster;
+  /** Prepended to every key of every queue (the queue's hash tag follows it). */
+  readonly keyPrefix: string;
+  /** When `maxmemory-policy` is not `noeviction`: refuse (default) or warn. */
+  readonly evictionPolicy?: EvictionPolicyCheck | undefined;
+  /**
+   * Receives warnings: an eviction policy accepted under `evictionPolicy:
+   * 'warn'`, or a server that refuses `CONFIG GET` (a managed Redis), which
+   * is reported once and not fatal. Default: `console.warn`.
+   */
+  readonly onWarning?: ((message: string) => void) | undefined;
+  /** Largest job payload or result, as bytes of JSON (default and ceiling 16 MiB). */
+  readonly maxPayloadBytes?: number | undefined;
+}
+
+/**
+ * The job queues of one Redis client under one key prefix, and what they
+ * share: the event hubs and wake-up notifiers (one per queue name, so every
+ * `queue(name)` object sees the same events), the pub/sub connection (a
+ * duplicate of the client, opened with the first worker), and the check of
+ * the server's eviction policy, made once before the first operation.
+ *
+ * ### Examples
+ * ```ts
+ * import { RedisQueues, type RedisQueuesConfig } from '@berth/adapter-redis';
+ *
+ * // A connected ioredis `Redis` or `Cluster` of the application's own.
+ * declare const client: RedisQueuesConfig['client'];
+ * const queues = new RedisQueues({ client, keyPrefix: 'app:', evictionPolicy: 'warn' });
+ * const reports = queues.queue<{ month: string }>('reports');
+ * await reports.enqueue({ month: '2026-11' }, { priority: 10 });
+ * console.log(await reports.stats());
+ * await queues.close();
+ * ```
+ */
+export class RedisQueues {
+  /** What these queues support (see {@link REDIS_QUEUE_CAPABILITIES}). */
+  readonly capabilities: Capabilities['queue'] = REDIS_QUEUE_CAPABILITIES;
+  private readonly client: Redis | Cluster;
+  private readonly keyPrefix: string;
+  private readonly evictionPolicy: EvictionPolicyCheck;
+  private readonly onWarning: (message: string) => void;
+  private readonly maxPayloadBytes: number;
+  private readonly subscriber: RedisQueueSubscriber;
+  private readonly queues = new Map<string, RedisJobQueue<unknown>>();
+  private readonly notifiers = new Map<string, RedisQueueNotifier>();
+  private readonly hubs = new Map<string, JobEventHub>();
+  private checked: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(config: RedisQueuesConfig) {
+    if (typeof config.keyPrefix !== 'string' || config.keyPrefix.includes('{') || config.keyPrefix.includes('}')) {
+      // A brace in the prefix would move the hash tag, and with it the slot of each key.
+      throw new ValidationError('keyPrefix must be a string without "{" or "}"', 'keyPrefix');
+    }
+    if (config.evictionPolicy !== undefined && config.evictionPolicy !== 'refuse' && config.evictionPolicy !== 'warn') {
+      throw new ValidationError('evictionPolicy must be "refuse" or "warn"', 'evictionPolicy');
+    }
+    if (config.client?.options?.keyPrefix) {
+      throw new ValidationError('the client has an ioredis keyPrefix; pass it as keyPrefix instead', 'client');
+    }
+    this.client = config.client;
+    this.keyPrefix = config.keyPrefix;
+    this.evictionPolicy = config.evictionPolicy ?? 'refuse';
+    this.onWarning = config.onWarning ?? ((message) => console.warn(`berth: ${message}`));
+    this.maxPayloadBytes = checkMaxBytes(config.maxPayloadBytes, 'maxPayloadBytes');
+    if (config.maxPayloadBytes !== undefined) {
+      this.capabilities = { ...REDIS_QUEUE_CAPABILITIES, maxPayloadBytes: this.maxPayloadBytes };
+    }
+    this.subscriber = new RedisQueueSubscriber(config.client);
+  }
+
+  /**
+   * Checks the server's `maxmemory-policy` (every master of a cluster);
+   * the queues call it before their first operation. A server that may
+   * evict keys is refused with `UNSUPPORTED` (or, under `evictionPolicy:
+   * 'warn'`, reported); one that refuses `CONFIG` is reported once.
+   */
+  connect(): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    this.checked ??= this.checkEviction().catch((error: unknown) => {
+      this.checked = undefined;
+      throw error;
+    });
+    return this.checked;
+  }
+
+  private async checkEviction(): Promise<void> {
+    if (this.client.isCluster) {
+      // A cluster client knows its masters once it has loaded the slots: a first command waits for that.
+      try {
+        await this.client.ping();
+      } catch (error) {
+        throw toBerthError(error);
+      }
+    }
+    const servers = this.client.isCluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
+    for (const server of servers) {
+      let policy: string;
+      try {
+        const reply = (await server.config('GET', 'maxmemory-policy')) as string[];
+        policy = reply[1] ?? 'unknown';
+      } catch (error) {
+        const converted = toBerthError(error);
+        if (converted !== error) throw converted;
+        this.onWarning(
+          `cannot read maxmemory-policy (${String((error as Error).message)}); make sure it is noeviction, or jobs may be lost`,
+        );
+        return;
+      }
+      if (policy === 'noeviction') continue;
+      const message = `Redis maxmemory-policy is ${policy}: under memory pressure the server evicts keys, and jobs vanish without a trace; set maxmemory-policy noeviction`;
+      if (this.evictionPolicy === 'refuse') {
+        throw new UnsupportedError(`${message} (or pass evictionPolicy: 'warn' to run anyway)`);
+      }
+      this.onWarning(message);
+      return;
+    }
+  }
+
+  private closedError(): ConnectionError {
+    return new ConnectionError('the Redis queues were closed', { retryable: false });
+  }
+
+  /**
+   * The queue `name` (the collection-name rule); the same object for the
+   * same name, so its events and wake-ups are shared. `options.retention`
+   * is checked at once and applies from the first call that gives it.
+   */
+  queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T> {
+    checkCollectionName(name, 'queue');
+    const retention = normalizeRetention(options?.retention);
+    const existing = this.queues.get(name);
+    if (existing !== undefined && options?.retention === undefined) return existing as unknown as JobQueue<T>;
+    const queue = new RedisJobQueue<T>(name, { ...this.shared(name), retention });
+    // A queue with a retention of its own is a separate object on the same hub and notifier.
+    if (existing === undefined && options?.retention === undefined)
+      this.queues.set(name, queue as RedisJobQueue<unknown>);
+    return queue;
+  }
+
+  private shared(name: string): Omit<RedisJobQueueContext, 'retention'> {
+    const base = queueKeyBase(this.keyPrefix, name);
+    let notifier = this.notifiers.get(name);
+    if (notifier === undefined) {
+      const created = new RedisQueueNotifier(() =>
+        this.subscriber.listen(wakeChannel(base), (delayMs) => created.published(delayMs)),
+      );
+      notifier = created;
+      this.notifiers.set(name, created);
+    }
+    let events = this.hubs.get(name);
+    if (events === undefined) {
+      events = new JobEventHub(name);
+      this.hubs.set(name, events);
+    }
+    return {
+      base,
+      events,
+      notifier,
+      maxPayloadBytes: this.maxPayloadBytes,
+      client: async () => {
+        await this.connect();
+        return this.client;
+      },
+      toBerthError: (error) => (this.closed ? this.closedError() : toBerthError(error)),
+    };
+  }
+
+  /** Stops the wake-ups and closes the pub/sub connection; the client stays open (it is the caller's). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const notifier of this.notifiers.values()) notifier.close();
+    this.subscriber.close();
+  }
+}
