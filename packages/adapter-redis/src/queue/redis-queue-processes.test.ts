@@ -23,7 +23,7 @@ afterAll(async () => {
   client.disconnect();
 });
 
-const fixture = fileURLToPath(new URL('./fixtures/redis-queue-worker.ts', import.meta.url));
+const fixture = fileURLToPath(new URL('../fixtures/redis-queue-worker.ts', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const JOBS = 20_000;
