@@ -14,14 +14,20 @@
  * Targets (issue 12): at concurrency 10 Berth ≥ 1.5× BullMQ's jobs/s; idle
  * enqueue-to-start p50 no worse than BullMQ's.
  *
+ * The latency table ends with the bare handoff by raw ioredis (an LPUSH
+ * waking a BLPOP on another connection), timed the same way: one round
+ * trip each way, which no queue on this server beats.
+ *
  *   BENCH_ONLY='^redis peers' pnpm bench
  *   BENCH_REDIS_JOBS=2000 BENCH_REDIS_RUNS=2 …   # smaller processing runs
  *   (also BENCH_REDIS_ENQUEUE, BENCH_REDIS_LATENCY_SAMPLES)
  */
 import { cpus, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isBerthError } from '@berth/core';
 import { type LatencyResult, latencyResult, type RunCase, type RunSuite } from './harness.js';
-import type { PeerLibrary, PeerQueue } from './peers/peer-queue.js';
+import { type PeerLibrary, type PeerQueue, task } from './peers/peer-queue.js';
 import {
   countFromEnv,
   drain,
@@ -78,6 +84,8 @@ export function redisPeersConfigFromEnv(): RedisPeersConfig {
 }
 
 const CONCURRENCIES = [10, 50] as const;
+/** The latency row of the bare handoff by raw ioredis. */
+const HANDOFF_FLOOR = 'raw ioredis: LPUSH wakes BLPOP (floor)';
 
 /** What one library runs with, for the report. */
 export interface RedisPeerDescription {
@@ -226,6 +234,39 @@ export async function redisQueuePeersBench(
     ),
   ];
 
+  /**
+   * The server's floor under any enqueue-to-start: an LPUSH of the job's
+   * JSON waking a BLPOP on a second connection, parsed there, timed like the
+   * handoffs (20 warmups, pauses of 2 to 4 ms), in the same run.
+   */
+  async function handoffFloor(baseline: LatencyResult | undefined): Promise<LatencyResult> {
+    const prefix = prefixes.next('floor');
+    const list = `${prefix}list`;
+    const blocking = prefixes.redis.duplicate();
+    try {
+      await blocking.connect();
+      const samples: number[] = [];
+      for (let i = 0; i < 20 + config.latencySamples; i += 1) {
+        const popped = blocking.blpop(list, 5).then((reply) => {
+          if (reply === null) throw new Error('BLPOP timed out');
+          JSON.parse(reply[1]);
+          return performance.now();
+        });
+        // Let the BLPOP reach the server first, as an idle worker's wait has.
+        await sleep(1);
+        const begin = performance.now();
+        await prefixes.redis.lpush(list, JSON.stringify(task(i)));
+        const end = await popped;
+        if (i >= 20) samples.push((end - begin) * 1e6);
+        await sleep(1 + (i % 3));
+      }
+      return latencyResult(REDIS_PEERS_SUITES.latency, HANDOFF_FLOOR, samples, baseline);
+    } finally {
+      blocking.disconnect();
+      await prefixes.drop(prefix);
+    }
+  }
+
   async function latency(): Promise<LatencyResult[]> {
     const results: LatencyResult[] = [];
     let baseline: LatencyResult | undefined;
@@ -251,6 +292,7 @@ export async function redisQueuePeersBench(
         await shut(opened);
       }
     }
+    results.push(await handoffFloor(baseline));
     return results;
   }
 
@@ -321,14 +363,14 @@ export async function redisQueuePeersBench(
         ),
       ]);
     });
-    for (const library of latencies.length === 0 ? [] : libraries) {
-      const result = latencies.find((candidate) => candidate.name === library.name);
+    for (const name of latencies.length === 0 ? [] : [...libraries.map((library) => library.name), HANDOFF_FLOOR]) {
+      const result = latencies.find((candidate) => candidate.name === name);
       rows.push([
         'idle enqueue-to-start p50 / p90',
-        library.name,
+        name,
         result !== undefined
           ? `${ms(result.p50Ns)} / ${ms(result.p90Ns)}`
-          : unavailable.has(library.name)
+          : unavailable.has(name)
             ? 'not available'
             : '-',
       ]);

@@ -75,8 +75,7 @@ export async function runRedisBenches(
         `${server}, node ${process.version}; load average ${loadBefore.toFixed(1)} at the start, ` +
           `${loadAverage.toFixed(1)} at the end, on ${cpus().length} CPUs`,
         '',
-        formatTable(results),
-        '',
+        ...(results.length > 0 ? [formatTable(results), ''] : []),
         ...(latency.length > 0 ? [formatLatencyTable(latency), ''] : []),
         ...(repositoryRan
           ? [
