@@ -80,11 +80,16 @@ export async function describeRedisAt(url: string = redisUrl()): Promise<string>
 export class BenchPrefixes {
   private readonly made: string[] = [];
   private readonly tag = `${process.pid}_${Date.now().toString(36)}`;
+  /** The client's last connection error: `connect()` itself only says the connection closed. */
+  private lastError: Error | undefined;
   readonly redis: Redis;
 
   constructor(readonly url: string = redisUrl()) {
     // One try and no offline queue: an unreachable server fails `reachable()` at once.
     this.redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    this.redis.on('error', (error: Error) => {
+      this.lastError = error;
+    });
   }
 
   /** Connects and checks the server answers; the error says how to start it. */
@@ -95,7 +100,7 @@ export class BenchPrefixes {
     } catch (error) {
       this.redis.disconnect();
       throw new Error(
-        `Redis does not answer at ${this.url} (${(error as Error).message}): start it ` +
+        `Redis does not answer at ${this.url} (${(this.lastError ?? (error as Error)).message}): start it ` +
           '(`redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`, or ' +
           '`apt-get install -y redis-server`) or set BERTH_REDIS_URL',
         { cause: error },
