@@ -11,6 +11,7 @@
  *   BENCH_ONLY='^document size' pnpm bench   # 1 MB and 10 MB documents on the file store vs JSON.parse/stringify + fs
  *   BENCH_ONLY='^s3 document' pnpm bench     # the S3 document backend: PUTs per writes, 1/10 MB load and save, in-memory rates
  *   pnpm bench:postgres              # PostgreSQL: repository vs raw pg, queue vs pg-boss and graphile-worker (Node 22)
+ *   BENCH_ONLY='^redis' pnpm bench   # Redis: repository vs raw ioredis, queue beside BullMQ (the server at BERTH_REDIS_URL or 127.0.0.1:6379)
  *
  * The PostgreSQL suites (names starting `postgres`) run here too when Node is
  * 22 or later; under an older Node this prints how to run them instead.
@@ -43,6 +44,8 @@ import { memoryRepositorySuites } from './memory-repository.bench.js';
 import { memoryUpsertSuites } from './memory-upsert.bench.js';
 import type { PostgresBenchResults, PostgresReport } from './postgres-run.js';
 import { POSTGRES_BENCH_NODE_MAJOR, POSTGRES_SUITE_NAMES, postgresNodeMessage } from './postgres-suites.js';
+import type { RedisBenchResults, RedisReport } from './redis-run.js';
+import { REDIS_SUITE_NAMES } from './redis-suites.js';
 import { S3_DOCUMENT_SUITE, type S3DocumentReport, s3DocumentBench } from './s3-document.bench.js';
 import {
   removeSqliteBenchFiles,
@@ -144,6 +147,10 @@ try {
     postgresSelected && postgresRuns
       ? await (await import('./postgres-run.js')).runPostgresBenches(options, only, progress)
       : undefined;
+  // Imported only when selected: it loads BullMQ and ioredis and needs the Redis server.
+  const redis: RedisBenchResults | undefined = REDIS_SUITE_NAMES.some(wants)
+    ? await (await import('./redis-run.js')).runRedisBenches(options, only, progress)
+    : undefined;
 
   console.log(`\n${formatTable(results)}\n`);
   console.log('p50/p99 are per operation; fast operations are timed in batches (see batchSize in the JSON),');
@@ -159,9 +166,11 @@ try {
   if (s3Document !== undefined) console.log(`${s3Document.text}\n`);
   if (postgres !== undefined) console.log(`${postgres.text}\n`);
   else if (postgresSelected) console.log(`${postgresNodeMessage()}\n`);
+  if (redis !== undefined) console.log(`${redis.text}\n`);
   const report: BenchReport & {
     readonly peers?: PeersReport;
     readonly postgres?: PostgresReport;
+    readonly redis?: RedisReport;
     readonly documentSize?: readonly DocumentSizeRow[];
     readonly s3Document?: S3DocumentReport;
   } = {
@@ -174,6 +183,7 @@ try {
     latency,
     ...(peersReport === undefined ? {} : { peers: peersReport.json }),
     ...(postgres === undefined ? {} : { postgres: postgres.report }),
+    ...(redis === undefined ? {} : { redis: redis.report }),
     ...(documentSize === undefined ? {} : { documentSize: documentSize.rows }),
     ...(s3Document === undefined ? {} : { s3Document: s3Document.json }),
   };
