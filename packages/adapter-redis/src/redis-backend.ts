@@ -1,0 +1,253 @@
+import {
+  type AnyDocument,
+  type Backend,
+  type Capabilities,
+  ConnectionError,
+  type Document,
+  type DocumentValue,
+  type HealthStatus,
+  type JobQueue,
+  type Repository,
+  type RepositoryOptions,
+  type SignalOptions,
+  type TransactionalQueue,
+  type TransactionOptions,
+  type TransactionScope,
+  UnsupportedError,
+  ValidationError,
+} from '@berth/core';
+import {
+  checkCollectionName,
+  checkMaxBytes,
+  runTransaction,
+  startOperation,
+  throwIfAborted,
+} from '@berth/core/adapter';
+import type { Cluster, Redis } from 'ioredis';
+import { checkConnectionConfig, RedisConnection, type RedisConnectionConfig } from './redis-connection.js';
+import type { RedisContext } from './redis-context.js';
+import { RedisIndexRegistry } from './redis-index-registry.js';
+import { checkRepositoryPrefix } from './redis-keys.js';
+import { RedisRepository } from './redis-repository.js';
+import { RedisSession } from './redis-session.js';
+
+/** Configuration of {@link RedisBackend}: a URL or a client of your own, and a key prefix. */
+export interface RedisBackendConfig extends RedisConnectionConfig {
+  /**
+   * Prepended to every key the backend stores (default `berth:`): two
+   * backends with different prefixes never see each other's data. No `{` or
+   * `}` (the collection name is the key's Redis Cluster hash tag).
+   */
+  readonly keyPrefix?: string | undefined;
+  /** Largest document, as bytes of JSON (default and at most 16 MiB). */
+  readonly maxDocumentBytes?: number | undefined;
+}
+
+/** A promise chain that runs one task at a time, in the order they came. */
+class Turns {
+  private last: Promise<unknown> = Promise.resolve();
+
+  run<R>(work: () => Promise<R>): Promise<R> {
+    const result = this.last.then(work);
+    this.last = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/**
+ * Repositories on Redis (ioredis), on one server or a Redis Cluster. Each
+ * document is a hash under `<prefix>{<collection>}:d:<id>`; every key of a
+ * collection carries the collection as its hash tag, so each write (the
+ * document, its index entries and unique checks) is one Lua script call on
+ * one slot. Transactions are optimistic: reads are recorded, writes kept in
+ * the process, and the commit is one script that checks what was read and
+ * applies everything, or nothing (a retryable CONFLICT). On one server a
+ * transaction may span collections; on a Cluster, whose collections lie in
+ * different slots, a transaction is limited to one collection
+ * (`transactions: 'single-collection'`). The job queue is not part of this
+ * backend yet: `queue()` is UNSUPPORTED.
+ *
+ * ### Examples
+ * ```ts
+ * import { RedisBackend } from '@berth/adapter-redis';
+ *
+ * const backend = new RedisBackend({ url: 'redis://127.0.0.1:6379', keyPrefix: 'app:' });
+ * await backend.connect();
+ * const users = backend.repository<{ id: string; email: string }>('users', {
+ *   indexes: [{ field: 'email', type: 'string', unique: true }],
+ * });
+ * await users.upsert({ id: 'ada', email: 'ada@example.com' });
+ * console.log(await users.findOne({ where: { email: 'ada@example.com' } }));
+ * await backend.close();
+ * ```
+ */
+export class RedisBackend implements Backend {
+  readonly kind = 'redis';
+  readonly capabilities: Capabilities;
+  readonly keyPrefix: string;
+  private readonly connection: RedisConnection;
+  private readonly context: RedisContext;
+  private readonly registry: RedisIndexRegistry;
+  private readonly running = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(config: RedisBackendConfig = {}) {
+    checkConnectionConfig(config, 'RedisBackend');
+    this.keyPrefix = checkRepositoryPrefix(config.keyPrefix);
+    const maxDocumentBytes = checkMaxBytes(config.maxDocumentBytes);
+    this.connection = new RedisConnection(config);
+    const connection = this.connection;
+    const isCluster = connection.client.isCluster;
+    this.context = {
+      client: connection.client,
+      keyPrefix: this.keyPrefix,
+      isCluster,
+      maxDocumentBytes,
+      duplicate: () => connection.client.duplicate(),
+      run: (commands) => {
+        if (this.closed) {
+          return Promise.reject(new ConnectionError('this Redis backend is closed', { retryable: false }));
+        }
+        return connection.run(() => commands(connection.client));
+      },
+    };
+    this.registry = new RedisIndexRegistry(this.context);
+    this.capabilities = {
+      repository: {
+        // A Cluster puts each collection in a slot of its own, and one script reaches one slot.
+        transactions: isCluster ? 'single-collection' : 'multi-collection',
+        uniqueIndexes: true,
+        durable: true,
+        concurrentBackends: true,
+        maxDocumentBytes,
+      },
+      queue: { level: 'none', transactionalEnqueue: false, durable: false, notifications: false },
+    };
+  }
+
+  /** The ioredis client, for what the ports do not cover. */
+  native(): Redis | Cluster {
+    return this.connection.client;
+  }
+
+  /** Checks that the server answers (PING). */
+  async connect(options?: SignalOptions): Promise<void> {
+    startOperation(options, 'connect');
+    await this.context.run((client) => client.ping());
+  }
+
+  /** Waits for running transactions, then disconnects the client it made (a given client stays open). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.allSettled([...this.running]);
+    if (this.closed) return;
+    this.closed = true;
+    await this.connection.close();
+  }
+
+  /** Resolves at once: every write is acknowledged by the server before its operation resolves. */
+  async flush(options?: SignalOptions): Promise<void> {
+    startOperation(options, 'flush');
+  }
+
+  /** PING with its latency. */
+  async health(options?: SignalOptions): Promise<HealthStatus> {
+    startOperation(options, 'health');
+    if (this.closed) return { ok: false, latencyMs: 0, message: 'backend is closed' };
+    const started = performance.now();
+    try {
+      await this.context.run((client) => client.ping());
+      return { ok: true, latencyMs: performance.now() - started };
+    } catch (error) {
+      return { ok: false, latencyMs: performance.now() - started, message: (error as Error).message };
+    }
+  }
+
+  repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {
+    checkCollectionName(name);
+    return new RedisRepository<T>(
+      name,
+      options,
+      { kind: 'auto', context: this.context, registry: this.registry },
+      this.context.maxDocumentBytes,
+    );
+  }
+
+  /** Not yet: the Redis job queue is being written. UNSUPPORTED. */
+  queue<T = DocumentValue>(name: string): JobQueue<T> {
+    checkCollectionName(name, 'queue');
+    throw new UnsupportedError('the Redis backend has no job queue yet (capabilities.queue.level is "none")');
+  }
+
+  transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
+    return runTransaction(work, options, () => {
+      const attempt = this.attempt(work, options);
+      this.running.add(attempt);
+      const forget = () => this.running.delete(attempt);
+      attempt.then(forget, forget);
+      return attempt;
+    });
+  }
+
+  private async attempt<R>(
+    work: (tx: TransactionScope) => Promise<R>,
+    options: TransactionOptions | undefined,
+  ): Promise<R> {
+    if (this.closed) throw new ConnectionError('this Redis backend is closed', { retryable: false });
+    const session = new RedisSession(this.context, this.registry, true);
+    const operations = new Turns();
+    const collections = new Set<string>();
+    const scope: TransactionScope = {
+      repository: <T extends Document = AnyDocument>(name: string, repositoryOptions?: RepositoryOptions<T>) => {
+        checkCollectionName(name);
+        session.assertOpen();
+        if (this.context.isCluster && collections.size > 0 && !collections.has(name)) {
+          throw new UnsupportedError(
+            `a transaction on a Redis Cluster covers one collection (each collection is a slot of its own); this one already uses ${[...collections][0]}, not ${name}`,
+          );
+        }
+        collections.add(name);
+        return new RedisRepository<T>(
+          name,
+          repositoryOptions,
+          { kind: 'transaction', session, exclusive: (operation) => operations.run(operation) },
+          this.context.maxDocumentBytes,
+        );
+      },
+      queue: <T = DocumentValue>(name: string): TransactionalQueue<T> => {
+        checkCollectionName(name, 'queue');
+        throw new UnsupportedError('the Redis backend has no job queue yet, so a transaction cannot enqueue');
+      },
+    };
+    try {
+      const result = await work(scope);
+      throwIfAborted(options?.signal, 'transaction');
+      // Operations the work started without awaiting them finish first.
+      await operations.run(async () => undefined);
+      await session.commit();
+      return result;
+    } finally {
+      session.rollback();
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * Lets `createBackend('redis://host:6379/0?keyPrefix=app:')` find this
+ * adapter: the URL goes to ioredis as it is, except `keyPrefix`, which Berth reads.
+ */
+export function createBackendFromUrl(url: string): Backend {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (error) {
+    throw new ValidationError(`not a Redis URL: ${JSON.stringify(url)}`, 'url', { cause: error });
+  }
+  const keyPrefix = parsed.searchParams.get('keyPrefix') ?? undefined;
+  parsed.searchParams.delete('keyPrefix');
+  return new RedisBackend({ url: parsed.toString(), keyPrefix });
+}
