@@ -201,18 +201,20 @@ export class RedisBackend implements Backend {
       repository: <T extends Document = AnyDocument>(name: string, repositoryOptions?: RepositoryOptions<T>) => {
         checkCollectionName(name);
         session.assertOpen();
+        // Made first, so bad options are VALIDATION whatever the collection.
+        const repository = new RedisRepository<T>(
+          name,
+          repositoryOptions,
+          { kind: 'transaction', session, exclusive: (operation) => operations.run(operation) },
+          this.context.maxDocumentBytes,
+        );
         if (this.context.isCluster && collections.size > 0 && !collections.has(name)) {
           throw new UnsupportedError(
             `a transaction on a Redis Cluster covers one collection (each collection is a slot of its own); this one already uses ${[...collections][0]}, not ${name}`,
           );
         }
         collections.add(name);
-        return new RedisRepository<T>(
-          name,
-          repositoryOptions,
-          { kind: 'transaction', session, exclusive: (operation) => operations.run(operation) },
-          this.context.maxDocumentBytes,
-        );
+        return repository;
       },
       queue: <T = DocumentValue>(name: string): TransactionalQueue<T> => {
         checkCollectionName(name, 'queue');

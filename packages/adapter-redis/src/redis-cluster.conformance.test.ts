@@ -1,8 +1,12 @@
-import { cacheConformance } from '@berth/conformance-tests';
+import { type CleanupInfo, cacheConformance, repositoryConformance } from '@berth/conformance-tests';
+import type { RepositoryBackend } from '@berth/core';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateRedisCluster } from './fixtures/redis-cluster.js';
+import { uniqueKeyPrefix } from './fixtures/redis-server.js';
+import { RedisBackend } from './redis-backend.js';
 import { RedisCache } from './redis-cache.js';
+import { forEachKeyBatch, prefixPattern } from './redis-scan.js';
 
 // A three-master cluster of the file's own: the cache on a `Cluster` client,
 // whose keys spread over the slots and nodes, SCAN and UNLINK on every master.
@@ -14,8 +18,12 @@ beforeAll(async () => {
   client = cluster.client();
 }, 60_000);
 
+/** Clients of the second backends the shared-storage cases open (as another process would). */
+const others: Cluster[] = [];
+
 afterAll(async () => {
   client?.disconnect();
+  for (const other of others) other.disconnect();
   await cluster?.stop();
 });
 
@@ -23,6 +31,55 @@ cacheConformance({
   name: 'redis cluster',
   createCache: ({ namespace }) => new RedisCache({ client, keyPrefix: namespace }),
   capabilities: { lru: false },
+});
+
+/** What the cluster client declares: transactions cover one collection (one slot). */
+const clusterCapabilities = (): RedisBackend['capabilities'] => ({
+  repository: {
+    transactions: 'single-collection',
+    uniqueIndexes: true,
+    durable: true,
+    concurrentBackends: true,
+    maxDocumentBytes: 16 * 1024 * 1024,
+  },
+  queue: { level: 'none', transactionalEnqueue: false, durable: false, notifications: false },
+});
+
+/** Fails when a test left keys outside the collections it named (the private cluster is dropped at the end). */
+async function cleanup({ backend, collections }: CleanupInfo<RepositoryBackend>): Promise<void> {
+  const { keyPrefix } = backend as RedisBackend;
+  const allowed = collections.map((name) => `${keyPrefix}{${name}}:`);
+  const strays: string[] = [];
+  await forEachKeyBatch(
+    client,
+    prefixPattern(keyPrefix),
+    (_, keys) => {
+      for (const key of keys)
+        if (!allowed.some((start) => key.toString().startsWith(start))) strays.push(key.toString());
+      return keys.length;
+    },
+    undefined,
+    'cleanup',
+  );
+  if (strays.length > 0) throw new Error(`the test left keys outside its collections: ${strays.join(', ')}`);
+}
+
+repositoryConformance({
+  name: 'redis cluster',
+  createBackend: () => new RedisBackend({ client, keyPrefix: uniqueKeyPrefix('cluster') }),
+  capabilities: clusterCapabilities(),
+  cleanup,
+  openSameStorage: (first) => {
+    const other = cluster.client();
+    others.push(other);
+    return new RedisBackend({ client: other, keyPrefix: (first as RedisBackend).keyPrefix });
+  },
+});
+
+describe('RedisBackend on a cluster', () => {
+  it('declares single-collection transactions, as the conformance run above assumes', () => {
+    expect(new RedisBackend({ client, keyPrefix: 'caps:' }).capabilities).toStrictEqual(clusterCapabilities());
+  });
 });
 
 describe('RedisCache on a cluster', () => {
