@@ -80,6 +80,44 @@ describe('RedisBackend on a cluster', () => {
   it('declares single-collection transactions, as the conformance run above assumes', () => {
     expect(new RedisBackend({ client, keyPrefix: 'caps:' }).capabilities).toStrictEqual(clusterCapabilities());
   });
+
+  it('every key of a collection is in one slot (CLUSTER KEYSLOT) and under the prefix', async () => {
+    const keyPrefix = uniqueKeyPrefix('slots');
+    const backend = new RedisBackend({ client, keyPrefix });
+    const users = backend.repository('users', {
+      indexes: [
+        { field: 'email', type: 'string', unique: true },
+        { field: 'team', type: 'string' },
+      ],
+    });
+    await users.insertMany(
+      Array.from({ length: 20 }, (_, index) => ({
+        id: `u${index}`,
+        email: `${index}@example.com`,
+        team: `t${index % 4}`,
+      })),
+    );
+    await users.updateMany({ team: 't1' }, { team: 't2' });
+    const keys: string[] = [];
+    await forEachKeyBatch(
+      client,
+      prefixPattern(keyPrefix),
+      (_, batch) => {
+        for (const key of batch) keys.push(key.toString());
+        return batch.length;
+      },
+      undefined,
+      'keys',
+    );
+    expect(keys.length).toBeGreaterThan(20);
+    const slots = new Set<number>();
+    for (const key of keys) {
+      expect(key.startsWith(`${keyPrefix}{users}:`)).toBe(true);
+      slots.add((await client.call('CLUSTER', 'KEYSLOT', key)) as number);
+    }
+    expect(slots.size).toBe(1);
+    await backend.close();
+  });
 });
 
 describe('RedisCache on a cluster', () => {

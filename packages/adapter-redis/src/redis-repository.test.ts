@@ -1,0 +1,232 @@
+import { freePort } from '@berth/conformance-tests/processes';
+import { createBackend, isBerthError } from '@berth/core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { REDIS_URL, rawClient, rejection, requireRedis, uniqueKeyPrefix } from './fixtures/redis-server.js';
+import { RedisBackend } from './redis-backend.js';
+import { forEachKeyBatch, prefixPattern, unlinkKeys } from './redis-scan.js';
+
+const client = rawClient();
+const prefixes: string[] = [];
+const backends: RedisBackend[] = [];
+
+beforeAll(async () => {
+  await requireRedis();
+  await client.connect();
+});
+
+afterEach(async () => {
+  for (const backend of backends.splice(0)) await backend.close();
+  for (const prefix of prefixes.splice(0)) {
+    await forEachKeyBatch(client, prefixPattern(prefix), unlinkKeys, undefined, 'cleanup');
+  }
+});
+
+afterAll(() => client.disconnect());
+
+function open(keyPrefix = uniqueKeyPrefix('repo-test')): RedisBackend {
+  prefixes.push(keyPrefix);
+  const backend = new RedisBackend({ url: REDIS_URL, keyPrefix });
+  backends.push(backend);
+  return backend;
+}
+
+/** Every key under `prefix`, found with SCAN. */
+async function keysUnder(prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  await forEachKeyBatch(
+    client,
+    prefixPattern(prefix),
+    (_, keys) => {
+      for (const key of keys) found.push(key.toString());
+      return keys.length;
+    },
+    undefined,
+    'keys',
+  );
+  return found.sort();
+}
+
+describe('RedisBackend key layout', () => {
+  it('every key a collection writes sits under the prefix and carries the collection as its hash tag (one slot)', async () => {
+    const backend = open();
+    const users = backend.repository('users', {
+      indexes: [
+        { field: 'email', type: 'string', unique: true },
+        { field: 'team', type: 'string' },
+        {
+          fields: [
+            { field: 'team', type: 'string' },
+            { field: 'age', type: 'number' },
+          ],
+          unique: true,
+        },
+      ],
+    });
+    await users.insertMany([
+      { id: 'ada', email: 'ada@example.com', team: 'red', age: 36 },
+      { id: 'bob', email: 'bob@example.com', team: 'blue', age: 41 },
+    ]);
+    await users.update('bob', { team: 'red' });
+    await backend.transaction(async (tx) => {
+      await tx.repository('users').delete('ada');
+      await tx.repository('teams').insert({ id: 'red' });
+    });
+    const keys = await keysUnder(backend.keyPrefix);
+    expect(keys.length).toBeGreaterThanOrEqual(6);
+    for (const key of keys) {
+      expect(key.startsWith(backend.keyPrefix)).toBe(true);
+      // Redis Cluster hashes the text between the first "{" and the next "}".
+      const open = key.indexOf('{');
+      const tag = key.slice(open + 1, key.indexOf('}', open + 1));
+      expect(['users', 'teams'], key).toContain(tag);
+    }
+  });
+
+  it('refuses a key prefix holding a brace, which would move or break the hash tag', () => {
+    for (const keyPrefix of ['a{', '}', 'x{y}:', '{}']) {
+      expect(() => new RedisBackend({ url: REDIS_URL, keyPrefix }), keyPrefix).toThrow(/braces/);
+    }
+  });
+
+  it('refuses a url and a client together, and a client with its own ioredis keyPrefix', () => {
+    const prefixed = rawClient();
+    prefixed.options.keyPrefix = 'own:';
+    try {
+      expect(() => new RedisBackend({ url: REDIS_URL, client: prefixed })).toThrow(/not both/);
+      expect(() => new RedisBackend({ client: prefixed })).toThrow(/keyPrefix/);
+    } finally {
+      prefixed.disconnect();
+    }
+  });
+});
+
+describe('RedisBackend input that looks like code or patterns', () => {
+  const shaped = [
+    '*',
+    '{',
+    '}',
+    ']',
+    '[a-z]',
+    'a b',
+    'line\nbreak',
+    "redis.call('FLUSHALL')",
+    '"]) end --',
+    '__proto__',
+    '\\',
+  ];
+
+  it('ids and values shaped like globs, braces, Lua or __proto__ are stored and found as data', async () => {
+    const backend = open();
+    const things = backend.repository('things', { indexes: [{ field: 'tag', type: 'string', unique: true }] });
+    for (const [index, text] of shaped.entries()) await things.insert({ id: text, tag: text, n: index });
+    expect(await things.count()).toBe(shaped.length);
+    for (const text of shaped) {
+      expect(await things.get(text)).toMatchObject({ id: text, tag: text });
+      expect(await things.find({ where: { tag: text } })).toHaveLength(1);
+      expect(await things.find({ where: { id: text } })).toHaveLength(1);
+    }
+    expect((await things.find({ where: { tag: { $startsWith: '*' } } })).map((thing) => thing.id)).toStrictEqual(['*']);
+    await expect(things.insert({ id: 'other', tag: '*' })).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    // The server still holds every key: nothing ran as a command.
+    expect(await client.ping()).toBe('PONG');
+    expect(await things.deleteMany({})).toBe(shaped.length);
+  });
+
+  it('prefixes shaped like glob patterns see only their own keys', async () => {
+    const base = uniqueKeyPrefix('glob');
+    const star = open(`${base}*`);
+    const plain = open(`${base}x`);
+    await star.repository('c').insert({ id: 'a' });
+    await plain.repository('c').insert({ id: 'b' });
+    expect(await star.repository('c').find()).toStrictEqual([{ id: 'a' }]);
+    expect(await plain.repository('c').find()).toStrictEqual([{ id: 'b' }]);
+  });
+});
+
+describe('RedisBackend isolation and connections', () => {
+  it('two backends on one server with different prefixes never see each other', async () => {
+    const first = open();
+    const second = open();
+    const unique = [{ field: 'email', type: 'string', unique: true }] as const;
+    await first.repository('users', { indexes: unique }).insert({ id: 'ada', email: 'a@example.com' });
+    await second.repository('users', { indexes: unique }).insert({ id: 'bob', email: 'a@example.com' });
+    expect(await first.repository('users').find()).toStrictEqual([{ id: 'ada', email: 'a@example.com' }]);
+    expect(await second.repository('users').find()).toStrictEqual([{ id: 'bob', email: 'a@example.com' }]);
+    expect(await second.repository('users').get('ada')).toBeNull();
+  });
+
+  it('a backend pointed at a closed port fails with a retryable CONNECTION error that says how to start Redis', async () => {
+    const port = await freePort();
+    const backend = new RedisBackend({ url: `redis://127.0.0.1:${port}` });
+    try {
+      for (const action of [
+        backend.connect(),
+        backend.repository('c').get('a'),
+        backend.repository('c').insert({ id: 'a' }),
+      ]) {
+        const error = await rejection(action);
+        expect(isBerthError(error, 'CONNECTION'), String(error)).toBe(true);
+        expect((error as { retryable: boolean }).retryable).toBe(true);
+        expect((error as Error).message).toContain(`127.0.0.1:${port}`);
+        expect((error as Error).message).toContain('redis-server --daemonize yes');
+      }
+      expect((await backend.health()).ok).toBe(false);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('a client passed in stays open after close()', async () => {
+    const own = rawClient();
+    await own.connect();
+    try {
+      const prefix = uniqueKeyPrefix('given');
+      prefixes.push(prefix);
+      const backend = new RedisBackend({ client: own, keyPrefix: prefix });
+      await backend.repository('c').insert({ id: 'a' });
+      await backend.close();
+      await backend.close();
+      expect(await own.ping()).toBe('PONG');
+      await expect(backend.repository('c').get('a')).rejects.toMatchObject({ code: 'CONNECTION' });
+    } finally {
+      own.disconnect();
+    }
+  });
+
+  it('createBackend opens redis:// URLs with ?keyPrefix=, and the queue is UNSUPPORTED for now', async () => {
+    const prefix = uniqueKeyPrefix('url');
+    prefixes.push(prefix);
+    const backend = await createBackend(`${REDIS_URL}?keyPrefix=${encodeURIComponent(prefix)}`, {
+      adapters: [await import('./index.js')],
+    });
+    try {
+      expect(backend.kind).toBe('redis');
+      await backend.repository('c').insert({ id: 'a' });
+      expect(await client.exists(`${prefix}{c}:d:a`)).toBe(1);
+      expect(() => backend.queue('jobs')).toThrow(/no job queue/);
+    } finally {
+      await backend.close();
+    }
+  });
+});
+
+describe('RedisBackend queries', () => {
+  it('explain names the index that narrows and the scan otherwise', async () => {
+    const backend = open();
+    const users = backend.repository('users', {
+      indexes: [
+        { field: 'email', type: 'string', unique: true },
+        { field: 'team', type: 'string' },
+      ],
+    });
+    expect(await users.explain({ where: { email: 'a@example.com', team: 'red' } })).toMatchObject({
+      strategy: 'index',
+      index: expect.stringContaining('email'),
+    });
+    expect(await users.explain({ where: { team: 'red' } })).toMatchObject({ strategy: 'index' });
+    expect(await users.explain({ where: { id: 'ada' } })).toMatchObject({ strategy: 'index', index: 'id' });
+    // Inside an $or the condition is not required, so the index cannot narrow.
+    expect(await users.explain({ where: { $or: [{ team: 'red' }, { age: 3 }] } })).toMatchObject({ strategy: 'scan' });
+    expect(await users.explain({ where: { team: null } })).toMatchObject({ strategy: 'scan' });
+  });
+});
