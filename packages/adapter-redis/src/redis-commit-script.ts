@@ -87,6 +87,39 @@ return { 'ok' }
 
 const COMMIT_SHA = createHash('sha1').update(COMMIT_SCRIPT).digest('hex');
 
+/** A Lua script and its SHA1, for EVALSHA. */
+export interface RedisScript {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+/** A script of `lua`, with its SHA1 computed once. */
+export function defineScript(lua: string): RedisScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/**
+ * Runs a script: EVALSHA, and EVAL once when the server does not have the
+ * script yet (a restart or SCRIPT FLUSH forgets it). Not ioredis's
+ * `defineCommand`, which would add a method to a client the application
+ * may have passed in.
+ */
+export async function runScript(
+  client: Redis | Cluster,
+  script: RedisScript,
+  keys: readonly string[],
+  args: readonly string[],
+): Promise<unknown> {
+  try {
+    return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+    return client.eval(script.lua, keys.length, ...keys, ...args);
+  }
+}
+
+const COMMIT: RedisScript = { lua: COMMIT_SCRIPT, sha: COMMIT_SHA };
+
 /** What the commit script answered. */
 export type CommitReply =
   | { readonly kind: 'ok' }
@@ -120,18 +153,8 @@ export class CommitProgram {
     return this.args.length === 0;
   }
 
-  /**
-   * Runs the program: EVALSHA, and EVAL once when the server does not have
-   * the script yet (a restart or SCRIPT FLUSH forgets it).
-   */
   async run(client: Redis | Cluster): Promise<CommitReply> {
-    let reply: unknown;
-    try {
-      reply = await client.evalsha(COMMIT_SHA, this.keys.length, ...this.keys, ...this.args);
-    } catch (error) {
-      if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
-      reply = await client.eval(COMMIT_SCRIPT, this.keys.length, ...this.keys, ...this.args);
-    }
+    const reply = await runScript(client, COMMIT, this.keys, this.args);
     const [kind, first, second] = reply as [string, string | undefined, string | undefined];
     if (kind === 'conflict') return { kind, key: this.keys[Number(first) - 1] ?? '', field: second ?? '' };
     if (kind === 'exists') return { kind, field: first ?? '', id: second ?? '' };

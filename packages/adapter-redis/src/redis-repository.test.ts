@@ -230,3 +230,46 @@ describe('RedisBackend queries', () => {
     expect(await users.explain({ where: { team: null } })).toMatchObject({ strategy: 'scan' });
   });
 });
+
+describe('RedisBackend reads under concurrent transactions', () => {
+  it('a find, count or getMany never shows half of a transaction that moved a token between documents', async () => {
+    const backend = open();
+    const writer = open(backend.keyPrefix);
+    const name = 'tokens';
+    const filler = Array.from({ length: 700 }, (_, index) => ({
+      id: `f${String(index).padStart(3, '0')}`,
+      token: false,
+    }));
+    await backend.repository(name).insertMany([{ id: 'a', token: true }, ...filler, { id: 'z', token: false }]);
+    let reading = true;
+    let moved = 0;
+    const moves = (async () => {
+      while (reading) {
+        moved++;
+        await writer.transaction(
+          async (tx) => {
+            const tokens = tx.repository<{ id: string; token: boolean }>(name);
+            const [a] = await tokens.getMany(['a']);
+            await tokens.update('a', { token: !a?.token });
+            await tokens.update('z', { token: a?.token ?? false });
+          },
+          { retries: 10 },
+        );
+      }
+    })();
+    const seen: number[] = [];
+    const reader = backend.repository<{ id: string; token: boolean }>(name);
+    try {
+      for (let round = 0; round < 30; round++) {
+        seen.push((await reader.find({ where: { token: true } })).length);
+        seen.push(await reader.count({ token: true }));
+        seen.push((await reader.getMany(['a', 'z'])).filter((document) => document?.token).length);
+      }
+    } finally {
+      reading = false;
+      await moves;
+    }
+    expect(moved).toBeGreaterThan(10);
+    expect(seen.filter((count) => count !== 1)).toStrictEqual([]);
+  });
+});

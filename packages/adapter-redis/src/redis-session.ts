@@ -1,6 +1,13 @@
 import { AlreadyExistsError, ConflictError, TransactionError } from '@berth/core';
 import { type FilterNode, type IndexSpec, matchesNode } from '@berth/core/adapter';
-import { type Candidates, chooseCandidates, loadCandidates, loadRecords } from './redis-collection-loader.js';
+import {
+  type Candidates,
+  chooseCandidates,
+  loadCandidates,
+  loadRecords,
+  readAtomically,
+  readCandidates,
+} from './redis-collection-loader.js';
 import { CommitProgram } from './redis-commit-script.js';
 import type { RedisContext } from './redis-context.js';
 import type { CollectionIndexes, RedisIndexRegistry } from './redis-index-registry.js';
@@ -135,7 +142,18 @@ export class RedisSession {
   private async ensureBase(overlay: Overlay, ids: readonly string[]): Promise<void> {
     const missing = ids.filter((id) => !overlay.writes.has(id) && !overlay.base.has(id));
     if (missing.length === 0) return;
-    const loaded = await this.context.run((client) => loadRecords(client, overlay.keys, missing));
+    // One HMGET is atomic; several in a pipeline are not, so a single operation checks the counter around them.
+    const check = missing.length > 1 && !this.isTransaction ? overlay.keys.meta : undefined;
+    const before = check === undefined ? undefined : await this.context.run((client) => client.hget(check, 'n'));
+    const batched = await this.context.run((client) => loadRecords(client, overlay.keys, missing, check));
+    let loaded = batched.records;
+    if (check !== undefined && batched.counterAfter !== (before ?? '0')) {
+      // A commit landed in between: read them again in one script call, one state.
+      const { records } = await this.context.run((client) =>
+        readAtomically(client, overlay.keys, { kind: 'ids', ids: missing }),
+      );
+      loaded = new Map(records.map((record) => [record.document.id, record]));
+    }
     for (const id of missing) if (!overlay.base.has(id)) overlay.base.set(id, loaded.get(id));
   }
 
@@ -169,7 +187,12 @@ export class RedisSession {
   async records(name: string, filter: FilterNode): Promise<RedisRecord[]> {
     const overlay = this.overlay(name);
     const candidates = chooseCandidates(overlay.keys, overlay.indexes.specs, filter);
-    const { counter, records } = await this.context.run((client) => loadCandidates(client, overlay.keys, candidates));
+    // A transaction's commit checks its queries; a single operation has no commit to check a read.
+    const { counter, records } = await this.context.run((client) =>
+      this.isTransaction
+        ? loadCandidates(client, overlay.keys, candidates)
+        : readCandidates(client, overlay.keys, candidates),
+    );
     overlay.counter ??= counter;
     overlay.predicates.push({ filter, candidates, matched: matchedVersions(records, filter) });
     const result: RedisRecord[] = [];
