@@ -1,66 +1,15 @@
-import type { FilterNode, IndexSpec } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 import { defineScript, runScript } from './redis-commit-script.js';
-import { valueKey } from './redis-indexes.js';
 import type { RedisCollectionKeys } from './redis-keys.js';
+import type { Candidates } from './redis-query-planner.js';
 import { RECORD_FIELDS, type RedisRecord, readRecord } from './redis-record.js';
 
 /** Ids asked of each ZRANGE step and documents of each pipelined batch of HMGETs. */
 export const LOAD_BATCH = 500;
 
-/** Which stored documents a query has to look at. */
-export type Candidates =
-  | { readonly kind: 'all' }
-  | { readonly kind: 'id'; readonly id: string }
-  | { readonly kind: 'unique'; readonly spec: IndexSpec; readonly key: string; readonly member: string }
-  | { readonly kind: 'set'; readonly spec: IndexSpec; readonly key: string };
-
-/**
- * The equality conditions that must hold for `filter` to match: the node
- * itself, or those of a top-level `$and` (what an `$or` or `$not` holds may
- * not be required, so it is never used to narrow).
- */
-function requiredEqualities(filter: FilterNode): { path: readonly string[]; value: unknown }[] {
-  const nodes = filter.kind === 'and' ? filter.nodes : [filter];
-  const found: { path: readonly string[]; value: unknown }[] = [];
-  for (const node of nodes) {
-    if (node.kind === 'eq') found.push({ path: node.path, value: node.value });
-  }
-  return found;
-}
-
-/**
- * Picks the documents to load for `filter`: the holder of a unique value or
- * the members of an equality set when the filter requires a field (indexed
- * alone) to equal an indexable scalar; otherwise every document (a scan).
- * The full filter is evaluated on what is loaded either way, so the index
- * only narrows. A unique index is preferred: it names at most one document.
- */
-export function chooseCandidates(
-  keys: RedisCollectionKeys,
-  specs: readonly IndexSpec[],
-  filter: FilterNode,
-): Candidates {
-  let best: Candidates = { kind: 'all' };
-  for (const { path, value } of requiredEqualities(filter)) {
-    // The id is the document's key: the most selective index of all.
-    if (path.length === 1 && path[0] === 'id') {
-      if (typeof value === 'string') return { kind: 'id', id: value };
-      continue;
-    }
-    const member = valueKey(value);
-    if (member === undefined) continue;
-    const spec = specs.find(
-      (candidate) =>
-        !candidate.compound &&
-        candidate.path.length === path.length &&
-        candidate.path.every((segment, index) => segment === path[index]),
-    );
-    if (spec === undefined) continue;
-    if (spec.unique) return { kind: 'unique', spec, key: keys.unique(spec.key), member };
-    if (best.kind === 'all') best = { kind: 'set', spec, key: keys.equality(spec.key, member) };
-  }
-  return best;
+/** The id in a string range member `value NUL id` (a value never holds NUL). */
+function idOfLexMember(member: string): string {
+  return member.slice(member.indexOf('\u0000') + 1);
 }
 
 /** The stored ids `candidates` names, and the collection's write counter read before them. */
@@ -69,18 +18,33 @@ async function candidateIds(
   keys: RedisCollectionKeys,
   candidates: Candidates,
 ): Promise<{ counter: string; ids: string[] }> {
+  if (candidates.kind === 'ids')
+    return { counter: (await client.hget(keys.meta, 'n')) ?? '0', ids: [...candidates.ids] };
   const pipeline = client.pipeline().hget(keys.meta, 'n');
-  if (candidates.kind === 'id') pipeline.exists(keys.document(candidates.id));
-  else if (candidates.kind === 'unique') pipeline.hget(candidates.key, candidates.member);
-  else if (candidates.kind === 'set') pipeline.smembers(candidates.key);
-  else pipeline.zrangebylex(keys.ids, '-', '+', 'LIMIT', 0, LOAD_BATCH);
+  switch (candidates.kind) {
+    case 'unique':
+      pipeline.hmget(candidates.key, ...candidates.members);
+      break;
+    case 'sets':
+      pipeline.sunion(...candidates.keys);
+      break;
+    case 'score':
+      pipeline.zrangebyscore(candidates.key, candidates.min, candidates.max);
+      break;
+    case 'lex':
+      pipeline.zrangebylex(candidates.key, candidates.min, candidates.max);
+      break;
+    default:
+      pipeline.zrangebylex(keys.ids, '-', '+', 'LIMIT', 0, LOAD_BATCH);
+  }
   const [counterReply, idsReply] = (await pipeline.exec()) ?? [];
   if (counterReply?.[0]) throw counterReply[0];
   if (idsReply?.[0]) throw idsReply[0];
   const counter = (counterReply?.[1] as string | null) ?? '0';
-  if (candidates.kind === 'id') return { counter, ids: [candidates.id] };
-  const found = idsReply?.[1] as string | string[] | null;
-  if (candidates.kind !== 'all') return { counter, ids: found === null ? [] : Array.isArray(found) ? found : [found] };
+  const found = (idsReply?.[1] ?? []) as (string | null)[];
+  if (candidates.kind === 'unique') return { counter, ids: found.filter((id): id is string => id !== null) };
+  if (candidates.kind === 'lex') return { counter, ids: (found as string[]).map(idOfLexMember) };
+  if (candidates.kind !== 'all') return { counter, ids: found as string[] };
   // The rest of the ids, a chunk at a time after the last one seen (never one reply of the whole set).
   const ids = [...(found as string[])];
   let chunk = found as string[];
@@ -149,9 +113,9 @@ export async function loadCandidates(
  * Reads the candidates and their documents in one script call: one state,
  * at the price of holding the server for the whole read. Used only when
  * reading in batches kept overlapping commits ({@link readCandidates}).
- * KEYS: the meta hash, then the ids zset, the unique hash or the equality
- * set (a lone id needs none); ARGV: the kind, the document key prefix, then
- * the unique member or the ids. Document keys are the prefix and an id, in
+ * KEYS: the meta hash, then the ids zset, the unique hash, the equality
+ * sets or the range index (ids need none); ARGV: the kind, the document key
+ * prefix, then the unique members, the range's bounds or the ids. Document keys are the prefix and an id, in
  * the collection's slot by construction.
  */
 const READ_SCRIPT = defineScript(`
@@ -159,12 +123,20 @@ local kind = ARGV[1]
 local ids
 if kind == 'all' then
   ids = redis.call('ZRANGE', KEYS[2], 0, -1)
-elseif kind == 'set' then
-  ids = redis.call('SMEMBERS', KEYS[2])
+elseif kind == 'sets' then
+  ids = redis.call('SUNION', unpack(KEYS, 2))
 elseif kind == 'unique' then
-  local holder = redis.call('HGET', KEYS[2], ARGV[3])
   ids = {}
-  if holder then ids[1] = holder end
+  for _, holder in ipairs(redis.call('HMGET', KEYS[2], unpack(ARGV, 3))) do
+    if holder then ids[#ids + 1] = holder end
+  end
+elseif kind == 'score' then
+  ids = redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[3], ARGV[4])
+elseif kind == 'lex' then
+  ids = {}
+  for _, member in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], ARGV[3], ARGV[4])) do
+    ids[#ids + 1] = string.sub(member, string.find(member, '\\0', 1, true) + 1)
+  end
 else
   ids = {}
   for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
@@ -183,18 +155,15 @@ end
 return out
 `);
 
-/** What {@link readAtomically} reads: the candidates of a query, or documents by id. */
-export type AtomicRead = Candidates | { readonly kind: 'ids'; readonly ids: readonly string[] };
-
-/** Reads candidates or ids and their documents in one script call (one state); missing documents are left out. */
+/** Reads candidates and their documents in one script call (one state); missing documents are left out. */
 export async function readAtomically(
   client: Redis | Cluster,
   keys: RedisCollectionKeys,
-  read: AtomicRead,
+  read: Candidates,
 ): Promise<{ counter: string; records: RedisRecord[] }> {
   const documentPrefix = keys.document('');
   let scriptKeys: string[];
-  let args: string[];
+  let args: (string | Buffer)[];
   switch (read.kind) {
     case 'all':
       [scriptKeys, args] = [
@@ -202,20 +171,24 @@ export async function readAtomically(
         ['all', documentPrefix],
       ];
       break;
-    case 'set':
+    case 'sets':
       [scriptKeys, args] = [
-        [keys.meta, read.key],
-        ['set', documentPrefix],
+        [keys.meta, ...read.keys],
+        ['sets', documentPrefix],
       ];
       break;
     case 'unique':
       [scriptKeys, args] = [
         [keys.meta, read.key],
-        ['unique', documentPrefix, read.member],
+        ['unique', documentPrefix, ...read.members],
       ];
       break;
-    case 'id':
-      [scriptKeys, args] = [[keys.meta], ['ids', documentPrefix, read.id]];
+    case 'score':
+    case 'lex':
+      [scriptKeys, args] = [
+        [keys.meta, read.key],
+        [read.kind, documentPrefix, read.min, read.max],
+      ];
       break;
     default:
       [scriptKeys, args] = [[keys.meta], ['ids', documentPrefix, ...read.ids]];

@@ -16,7 +16,8 @@ import type { Cluster, Redis } from 'ioredis';
  *    or freed by this commit, and claimed once; otherwise
  *    `{'exists', field, id}`.
  * 3. Applies: `F` (HDEL while `id` holds it), `U` (HSET), `SA`/`SR key id`
- *    (equality sets), `P doc ids id json version created updated` (HSET and
+ *    (equality sets), `ZA key score member` / `ZR key member` (range
+ *    indexes), `P doc ids id json version created updated` (HSET and
  *    ZADD), `D doc ids id` (DEL and ZREM), `N meta` (the write counter),
  *    `M meta specs generation` (index declarations).
  *
@@ -25,7 +26,7 @@ import type { Cluster, Redis } from 'ioredis';
  * would lose integers past 2^53 and -0), and never builds code from data.
  */
 export const COMMIT_SCRIPT = `
-local width = { C = 4, F = 4, U = 5, SA = 3, SR = 3, P = 8, D = 4, N = 2, M = 4 }
+local width = { C = 4, F = 4, U = 5, SA = 3, SR = 3, ZA = 4, ZR = 3, P = 8, D = 4, N = 2, M = 4 }
 local n = #ARGV
 local function key(position) return KEYS[tonumber(position)] end
 local freed = {}
@@ -69,6 +70,10 @@ while i <= n do
     redis.call('SADD', key(ARGV[i + 1]), ARGV[i + 2])
   elseif op == 'SR' then
     redis.call('SREM', key(ARGV[i + 1]), ARGV[i + 2])
+  elseif op == 'ZA' then
+    redis.call('ZADD', key(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3])
+  elseif op == 'ZR' then
+    redis.call('ZREM', key(ARGV[i + 1]), ARGV[i + 2])
   elseif op == 'P' then
     redis.call('HSET', key(ARGV[i + 1]), 'j', ARGV[i + 4], 'v', ARGV[i + 5], 'c', ARGV[i + 6], 'u', ARGV[i + 7])
     redis.call('ZADD', key(ARGV[i + 2]), 0, ARGV[i + 3])
@@ -108,7 +113,7 @@ export async function runScript(
   client: Redis | Cluster,
   script: RedisScript,
   keys: readonly string[],
-  args: readonly string[],
+  args: readonly (string | Buffer)[],
 ): Promise<unknown> {
   try {
     return await client.evalsha(script.sha, keys.length, ...keys, ...args);

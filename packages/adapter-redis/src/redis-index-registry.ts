@@ -3,7 +3,7 @@ import type { IndexSpec } from '@berth/core/adapter';
 import { loadCandidates } from './redis-collection-loader.js';
 import { CommitProgram } from './redis-commit-script.js';
 import type { RedisContext } from './redis-context.js';
-import { definitionOf, mergeSpecs, recordKey, specsOf } from './redis-indexes.js';
+import { definitionOf, mergeSpecs, rangeEntries, recordKey, specsOf } from './redis-indexes.js';
 import { RedisCollectionKeys } from './redis-keys.js';
 
 /** The indexes of a collection as stored in Redis, and their generation (bumped by every declaration). */
@@ -89,6 +89,11 @@ export class RedisIndexRegistry {
         const holders = new Map<string, string>();
         const upgraded = stored.specs.some((known) => known.key === spec.key);
         for (const record of records) {
+          if (!upgraded) {
+            for (const entry of rangeEntries(keys, [spec], record)) {
+              program.step('ZA', program.key(entry.key), entry.score, entry.member);
+            }
+          }
           const member = recordKey(spec, record);
           if (member === undefined) continue;
           const id = record.document.id;

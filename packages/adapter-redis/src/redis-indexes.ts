@@ -67,6 +67,46 @@ export function indexEntries(
   return entries;
 }
 
+/** One entry a record has in the range index of a single-field index. */
+export interface RangeEntry {
+  readonly key: string;
+  readonly score: string;
+  readonly member: string;
+}
+
+/**
+ * The entries of `record` in the range indexes of the single-field indexes
+ * of `specs`: a number or Date by its exact double (every JavaScript number
+ * is one, as Redis scores are; -0 is 0, as core compares it), a string as
+ * `value NUL id` (core refuses U+0000 in strings, so NUL sorts first and the
+ * member orders by value, then id). Other values have none: range filters are
+ * type-strict and never match them.
+ */
+export function rangeEntries(
+  keys: RedisCollectionKeys,
+  specs: readonly IndexSpec[],
+  record: RedisRecord,
+): RangeEntry[] {
+  const entries: RangeEntry[] = [];
+  const id = record.document.id;
+  for (const spec of specs) {
+    if (spec.compound) continue;
+    const value = getQueryValue(record.document, spec.path, record.meta);
+    if (typeof value === 'number') entries.push({ key: keys.range(spec.key, 'n'), score: scoreOf(value), member: id });
+    else if (value instanceof Date) {
+      entries.push({ key: keys.range(spec.key, 'd'), score: scoreOf(value.getTime()), member: id });
+    } else if (typeof value === 'string') {
+      entries.push({ key: keys.range(spec.key, 's'), score: '0', member: `${value}\u0000${id}` });
+    }
+  }
+  return entries;
+}
+
+/** A double as Redis reads a score: JavaScript's shortest round-trip text, which strtod parses back exactly. */
+export function scoreOf(value: number): string {
+  return Object.is(value, -0) ? '0' : String(value);
+}
+
 /** The declaration of an index, as stored in the collection's meta hash (JSON) and given back to core to check. */
 export function definitionOf(spec: IndexSpec): Record<string, unknown> {
   if (!spec.compound) return { field: spec.field, type: spec.type, unique: spec.unique };

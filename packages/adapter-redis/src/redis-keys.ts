@@ -68,4 +68,14 @@ export class RedisCollectionKeys {
   equality(indexKey: string, valueKey: string): string {
     return `${this.base}e:${indexKey.length}:${indexKey}:${valueKey}`;
   }
+
+  /**
+   * Sorted set of one single-field index's values of one type, for ranges:
+   * `n` numbers and `d` Dates (score: the number, or the instant in ms; member:
+   * the id), `s` strings (all scores 0, member `<value> NUL <id>`, walked with
+   * ZRANGEBYLEX, whose byte order of UTF-8 is core's code point order).
+   */
+  range(indexKey: string, type: 'n' | 'd' | 's'): string {
+    return `${this.base}z:${indexKey.length}:${indexKey}:${type}`;
+  }
 }

@@ -56,10 +56,10 @@ import {
   validateDocuments,
   wantsEntry,
 } from '@berth/core/adapter';
-import { chooseCandidates } from './redis-collection-loader.js';
 import type { RedisContext } from './redis-context.js';
 import type { RedisIndexRegistry } from './redis-index-registry.js';
 import { valueKey } from './redis-indexes.js';
+import { chooseCandidates, describeCandidates } from './redis-query-planner.js';
 import { RedisRecord } from './redis-record.js';
 import { isCommitConflict, RedisSession } from './redis-session.js';
 
@@ -296,32 +296,7 @@ export class RedisRepository<T extends Document> implements Repository<T> {
     const prepared = prepareQuery(query);
     return this.run(options, 'explain', async (session) => {
       const candidates = chooseCandidates(session.keys(this.name), session.specs(this.name), prepared.filter);
-      const then = 'then the full filter, sort and paging by the reference evaluator';
-      switch (candidates.kind) {
-        case 'id':
-          return {
-            strategy: 'index',
-            index: 'id',
-            detail: `the document key of id ${JSON.stringify(candidates.id)}, ${then}`,
-          };
-        case 'unique':
-          return {
-            strategy: 'index',
-            index: candidates.spec.name,
-            detail: `HGET ${candidates.key} (unique ${candidates.spec.field}), ${then}`,
-          };
-        case 'set':
-          return {
-            strategy: 'index',
-            index: candidates.spec.name,
-            detail: `SMEMBERS ${candidates.key} (equality on ${candidates.spec.field}), ${then}`,
-          };
-        default:
-          return {
-            strategy: 'scan',
-            detail: `scan of every document of ${this.name} (ZRANGE BYLEX in chunks), ${then}`,
-          };
-      }
+      return describeCandidates(this.name, candidates);
     });
   }
 

@@ -1,18 +1,12 @@
 import { AlreadyExistsError, ConflictError, TransactionError } from '@berth/core';
 import { type FilterNode, type IndexSpec, matchesNode } from '@berth/core/adapter';
-import {
-  type Candidates,
-  chooseCandidates,
-  loadCandidates,
-  loadRecords,
-  readAtomically,
-  readCandidates,
-} from './redis-collection-loader.js';
+import { loadCandidates, loadRecords, readAtomically, readCandidates } from './redis-collection-loader.js';
 import { CommitProgram } from './redis-commit-script.js';
 import type { RedisContext } from './redis-context.js';
 import type { CollectionIndexes, RedisIndexRegistry } from './redis-index-registry.js';
-import { type IndexEntry, indexEntries } from './redis-indexes.js';
+import { type IndexEntry, indexEntries, rangeEntries } from './redis-indexes.js';
 import type { RedisCollectionKeys } from './redis-keys.js';
+import { type Candidates, chooseCandidates } from './redis-query-planner.js';
 import type { RedisRecord } from './redis-record.js';
 
 /** A query a session ran, and the committed documents (id → version) it matched then. */
@@ -346,6 +340,13 @@ export class RedisSession {
           if (entry.unique) program.step('F', program.key(entry.key), entry.member, id);
           else if (!after.some((next) => next.key === entry.key)) program.step('SR', program.key(entry.key), id);
         }
+        const rangesAfter = record === null ? [] : rangeEntries(keys, specs, record);
+        for (const entry of before === undefined ? [] : rangeEntries(keys, specs, before)) {
+          if (!rangesAfter.some((next) => next.key === entry.key && next.member === entry.member)) {
+            program.step('ZR', program.key(entry.key), entry.member);
+          }
+        }
+        for (const entry of rangesAfter) program.step('ZA', program.key(entry.key), entry.score, entry.member);
         if (record === null) {
           program.step('D', document, ids, id);
           continue;
