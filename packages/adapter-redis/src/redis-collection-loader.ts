@@ -1,3 +1,4 @@
+import { type FilterNode, matchesNode } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 import { defineScript, runScript } from './redis-commit-script.js';
 import type { RedisCollectionKeys } from './redis-keys.js';
@@ -201,6 +202,40 @@ export async function readAtomically(
     if (record !== undefined) records.push(record);
   }
   return { counter: (reply[0] as string | null) ?? '0', records };
+}
+
+/**
+ * The first `wanted` documents matching `filter` in id order after
+ * `afterId`, read by walking the ids a chunk at a time and stopping once
+ * enough matched: a page of an id-ordered query without reading the rest of
+ * the collection. `stable`: no commit landed during the walk (the write
+ * counter before equals the one after), so the documents show one state.
+ */
+export async function walkInIdOrder(
+  client: Redis | Cluster,
+  keys: RedisCollectionKeys,
+  filter: FilterNode,
+  afterId: string | undefined,
+  wanted: number,
+): Promise<{ records: RedisRecord[]; stable: boolean }> {
+  const before = (await client.hget(keys.meta, 'n')) ?? '0';
+  const matched: RedisRecord[] = [];
+  let start = afterId === undefined ? '-' : `(${afterId}`;
+  for (;;) {
+    // Twice what is still missing (at least a few): a selective filter reads on, a page of everything stops soon.
+    const size = Math.min(LOAD_BATCH, Math.max(32, (wanted - matched.length) * 2));
+    const chunk = await client.zrangebylex(keys.ids, start, '+', 'LIMIT', 0, size);
+    const { records } = await loadRecords(client, keys, chunk);
+    for (const record of records.values()) {
+      if (record === undefined || !matchesNode(record.document, filter, record.meta)) continue;
+      matched.push(record);
+      if (matched.length >= wanted) break;
+    }
+    if (matched.length >= wanted || chunk.length < size) break;
+    start = `(${chunk.at(-1) as string}`;
+  }
+  const after = (await client.hget(keys.meta, 'n')) ?? '0';
+  return { records: matched, stable: before === after };
 }
 
 /** Batched reads tried before one atomic script call. */

@@ -1,7 +1,14 @@
 import { freePort } from '@berth/conformance-tests/processes';
 import { createBackend, isBerthError } from '@berth/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, rawClient, rejection, requireRedis, uniqueKeyPrefix } from './fixtures/redis-server.js';
+import {
+  PrivateRedis,
+  REDIS_URL,
+  rawClient,
+  rejection,
+  requireRedis,
+  uniqueKeyPrefix,
+} from './fixtures/redis-server.js';
 import { RedisBackend } from './redis-backend.js';
 import { forEachKeyBatch, prefixPattern, unlinkKeys } from './redis-scan.js';
 
@@ -271,5 +278,61 @@ describe('RedisBackend reads under concurrent transactions', () => {
     }
     expect(moved).toBeGreaterThan(10);
     expect(seen.filter((count) => count !== 1)).toStrictEqual([]);
+  });
+});
+
+describe('RedisBackend paging in id order', () => {
+  let server: PrivateRedis;
+
+  beforeAll(async () => {
+    server = await PrivateRedis.start();
+  });
+
+  afterAll(async () => {
+    await server?.kill();
+  });
+
+  /** HMGET calls the private server has answered so far (one per document read). */
+  async function documentReads(probe: ReturnType<typeof rawClient>): Promise<number> {
+    const stats = (await probe.info('commandstats')) as string;
+    return Number(/cmdstat_hmget:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+  }
+
+  it('a page, and iterate, read the ids from the cursor on and stop when the page is full, with the reference results', async () => {
+    const probe = rawClient(server.url);
+    await probe.connect();
+    const backend = new RedisBackend({ url: server.url, keyPrefix: 'paging:' });
+    try {
+      const things = backend.repository<{ id: string; n: number; even: boolean }>('things');
+      const all = Array.from({ length: 3000 }, (_, n) => ({
+        id: `t${String(n).padStart(5, '0')}`,
+        n,
+        even: n % 2 === 0,
+      }));
+      await things.insertMany(all);
+      const even = all.filter((thing) => thing.even);
+
+      const before = await documentReads(probe);
+      const first = await things.findPage({ where: { even: true }, limit: 10 });
+      expect(first.items).toStrictEqual(even.slice(0, 10));
+      expect(await documentReads(probe)).toBeLessThanOrEqual(before + 500);
+      const second = await things.findPage({ where: { even: true }, limit: 10, cursor: first.nextCursor as string });
+      expect(second.items).toStrictEqual(even.slice(10, 20));
+      expect(await things.find({ where: { even: true }, orderBy: 'id', offset: 5, limit: 3 })).toStrictEqual(
+        even.slice(5, 8),
+      );
+      const last = await things.findPage({ where: { even: true }, limit: 10, offset: even.length - 10 });
+      expect(last).toStrictEqual({ items: even.slice(-10), nextCursor: null });
+
+      const walked = await documentReads(probe);
+      const iterated: unknown[] = [];
+      for await (const thing of things.iterate({ where: { even: true } }, { batchSize: 100 })) iterated.push(thing);
+      expect(iterated).toStrictEqual(even);
+      // Each page reads about its own share of the ids: one pass over the collection, not one per page.
+      expect(await documentReads(probe)).toBeLessThanOrEqual(walked + 2 * all.length);
+    } finally {
+      await backend.close();
+      probe.disconnect();
+    }
   });
 });

@@ -178,6 +178,8 @@ export class RedisRepository<T extends Document> implements Repository<T> {
   }
 
   private async findRecords(session: RedisSession, prepared: PreparedQuery): Promise<Page<RedisRecord>> {
+    const walked = await session.idOrderedPage(this.name, prepared);
+    if (walked !== undefined) return walked;
     return evaluateEntries(await session.records(this.name, prepared.filter), prepared);
   }
 

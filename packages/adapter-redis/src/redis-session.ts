@@ -1,6 +1,13 @@
+import type { Page } from '@berth/core';
 import { AlreadyExistsError, ConflictError, TransactionError } from '@berth/core';
-import { type FilterNode, type IndexSpec, matchesNode } from '@berth/core/adapter';
-import { loadCandidates, loadRecords, readAtomically, readCandidates } from './redis-collection-loader.js';
+import { cursorAfter, type FilterNode, type IndexSpec, matchesNode, type PreparedQuery } from '@berth/core/adapter';
+import {
+  loadCandidates,
+  loadRecords,
+  readAtomically,
+  readCandidates,
+  walkInIdOrder,
+} from './redis-collection-loader.js';
 import { CommitProgram } from './redis-commit-script.js';
 import type { RedisContext } from './redis-context.js';
 import type { CollectionIndexes, RedisIndexRegistry } from './redis-index-registry.js';
@@ -197,6 +204,34 @@ export class RedisSession {
     }
     for (const record of overlay.writes.values()) if (record !== null) result.push(record);
     return result;
+  }
+
+  /**
+   * A page of a query in id order with a limit, read by walking the ids
+   * from the cursor until the page (and one more match, to know whether
+   * another page follows) is found: `iterate` and paged reads of a large
+   * collection never load all of it per page. Only for a single read (a
+   * transaction's queries are checked at its commit, which needs them whole)
+   * served by no index; `undefined` when it does not apply, or when a commit
+   * landed during the walk (the caller reads the usual way then).
+   */
+  async idOrderedPage(name: string, prepared: PreparedQuery): Promise<Page<RedisRecord> | undefined> {
+    const overlay = this.overlay(name);
+    const { sort, limit } = prepared;
+    const idOrder =
+      sort.length === 0 ||
+      (sort.length === 1 && sort[0]?.direction === 'asc' && sort[0].path.length === 1 && sort[0].path[0] === 'id');
+    if (this.isTransaction || overlay.writes.size > 0 || limit === undefined || !idOrder) return undefined;
+    if (chooseCandidates(overlay.keys, overlay.indexes.specs, prepared.filter).kind !== 'all') return undefined;
+    const end = prepared.offset + limit;
+    const { records, stable } = await this.context.run((client) =>
+      walkInIdOrder(client, overlay.keys, prepared.filter, prepared.after?.id, end + 1),
+    );
+    if (!stable) return undefined;
+    const items = records.slice(prepared.offset, end);
+    const last = items.at(-1);
+    const more = records.length > end && last !== undefined;
+    return { items, nextCursor: more ? cursorAfter(prepared, last.document, last.meta) : null };
   }
 
   /** Records a write (a record, or `null`: delete); a unique value taken by another document is ALREADY_EXISTS. */
