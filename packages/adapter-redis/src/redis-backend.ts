@@ -241,6 +241,15 @@ export class RedisBackend implements Backend {
 /**
  * Lets `createBackend('redis://host:6379/0?keyPrefix=app:')` find this
  * adapter: the URL goes to ioredis as it is, except `keyPrefix`, which Berth reads.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackendFromUrl } from '@berth/adapter-redis';
+ *
+ * const backend = createBackendFromUrl('redis://127.0.0.1:6379/0?keyPrefix=app:');
+ * await backend.connect();
+ * await backend.close();
+ * ```
  */
 export function createBackendFromUrl(url: string): Backend {
   let parsed: URL;
