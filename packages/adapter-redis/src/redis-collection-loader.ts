@@ -24,10 +24,10 @@ async function candidateIds(
   const pipeline = client.pipeline().hget(keys.meta, 'n');
   switch (candidates.kind) {
     case 'unique':
-      pipeline.hmget(candidates.key, ...candidates.members);
+      pipeline.hmget(candidates.key, ...candidates.members); // at most MAX_IN_LIST (1000) values
       break;
     case 'sets':
-      pipeline.sunion(...candidates.keys);
+      pipeline.sunion([...candidates.keys]);
       break;
     case 'score':
       pipeline.zrangebyscore(candidates.key, candidates.min, candidates.max);

@@ -217,6 +217,18 @@ describe('RedisBackend isolation and connections', () => {
   });
 });
 
+describe('RedisBackend bulk writes', () => {
+  it('insertMany of 20 000 documents is one commit (no argument list too long for the stack)', async () => {
+    const backend = open();
+    const items = backend.repository('items', { indexes: [{ field: 'n', type: 'number' }] });
+    const documents = Array.from({ length: 20_000 }, (_, n) => ({ id: `i${n}`, n }));
+    expect(await items.insertMany(documents)).toHaveLength(documents.length);
+    expect(await items.count()).toBe(documents.length);
+    expect(await items.count({ n: { $gte: 19_990 } })).toBe(10);
+    expect(await items.deleteMany({})).toBe(documents.length);
+  }, 30_000);
+});
+
 describe('RedisBackend queries', () => {
   it('explain names the index that narrows and the scan otherwise', async () => {
     const backend = open();

@@ -14,7 +14,7 @@ import type { CollectionIndexes, RedisIndexRegistry } from './redis-index-regist
 import { type IndexEntry, indexEntries, rangeEntries } from './redis-indexes.js';
 import type { RedisCollectionKeys } from './redis-keys.js';
 import { type Candidates, chooseCandidates } from './redis-query-planner.js';
-import type { RedisRecord } from './redis-record.js';
+import { RECORD_FIELDS, type RedisRecord, readRecord } from './redis-record.js';
 
 /** A query a session ran, and the committed documents (id → version) it matched then. */
 interface Predicate {
@@ -146,6 +146,14 @@ export class RedisSession {
     // One HMGET is atomic; several in a pipeline are not, so a single operation checks the counter around them.
     const check = missing.length > 1 && !this.isTransaction ? overlay.keys.meta : undefined;
     const before = check === undefined ? undefined : await this.context.run((client) => client.hget(check, 'n'));
+    if (missing.length === 1) {
+      // The hot path of get, insert and update: one HMGET, no pipeline.
+      const id = missing[0] as string;
+      const key = overlay.keys.document(id);
+      const fields = await this.context.run((client) => client.hmget(key, ...RECORD_FIELDS));
+      overlay.base.set(id, readRecord(fields, key));
+      return;
+    }
     const batched = await this.context.run((client) => loadRecords(client, overlay.keys, missing, check));
     let loaded = batched.records;
     if (check !== undefined && batched.counterAfter !== (before ?? '0')) {
