@@ -6,7 +6,7 @@ import type { Candidates } from './redis-query-planner.js';
 import { RECORD_FIELDS, type RedisRecord, readRecord } from './redis-record.js';
 
 /** Ids asked of each ZRANGE step and documents of each pipelined batch of HMGETs. */
-export const LOAD_BATCH = 500;
+const LOAD_BATCH = 500;
 
 /** The id in a string range member `value NUL id` (a value never holds NUL). */
 function idOfLexMember(member: string): string {

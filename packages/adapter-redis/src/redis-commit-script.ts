@@ -25,7 +25,7 @@ import type { Cluster, Redis } from 'ioredis';
  * stored as they came: the script never decodes a document (Lua's cjson
  * would lose integers past 2^53 and -0), and never builds code from data.
  */
-export const COMMIT_SCRIPT = `
+const COMMIT_SCRIPT = `
 local width = { C = 4, F = 4, U = 5, SA = 3, SR = 3, ZA = 4, ZR = 3, P = 8, D = 4, N = 2, M = 4 }
 local n = #ARGV
 local function key(position) return KEYS[tonumber(position)] end
@@ -90,8 +90,6 @@ end
 return { 'ok' }
 `;
 
-const COMMIT_SHA = createHash('sha1').update(COMMIT_SCRIPT).digest('hex');
-
 /** A Lua script and its SHA1, for EVALSHA. */
 export interface RedisScript {
   readonly lua: string;
@@ -125,7 +123,7 @@ export async function runScript(
   }
 }
 
-const COMMIT: RedisScript = { lua: COMMIT_SCRIPT, sha: COMMIT_SHA };
+const COMMIT = defineScript(COMMIT_SCRIPT);
 
 /** What the commit script answered. */
 export type CommitReply =

@@ -13,7 +13,7 @@ export interface RedisConnectionConfig {
   readonly commandTimeoutMs?: number | undefined;
 }
 
-export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 /** ioredis statuses in which the client has a socket, or will open one, that `disconnect` closes. */
 const SOCKET_STATUSES = new Set(['wait', 'connecting', 'connect', 'ready']);

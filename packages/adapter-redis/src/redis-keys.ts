@@ -4,7 +4,7 @@ import { ValidationError } from '@berth/core';
 const MAX_PREFIX_LENGTH = 256;
 
 /** The default key prefix of a {@link RedisBackend}. */
-export const DEFAULT_REPOSITORY_PREFIX = 'berth:';
+const DEFAULT_REPOSITORY_PREFIX = 'berth:';
 
 /**
  * Checks a repository key prefix. Braces are refused: Redis Cluster hashes

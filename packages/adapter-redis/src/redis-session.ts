@@ -95,11 +95,6 @@ export class RedisSession {
     }
   }
 
-  /** The collections this session touched. */
-  get collections(): string[] {
-    return [...this.overlays.keys()];
-  }
-
   /** Opens the collection in this session with the indexes a repository declares (built when new). */
   async open(name: string, declared: readonly IndexSpec[]): Promise<void> {
     const indexes = await this.registry.indexes(name, declared);
@@ -135,17 +130,10 @@ export class RedisSession {
     return this.overlay(name).keys;
   }
 
-  hasWrites(name: string): boolean {
-    return (this.overlays.get(name)?.writes.size ?? 0) > 0;
-  }
-
   /** The committed records of `ids` not seen yet, read in one round trip and kept as seen. */
   private async ensureBase(overlay: Overlay, ids: readonly string[]): Promise<void> {
     const missing = ids.filter((id) => !overlay.writes.has(id) && !overlay.base.has(id));
     if (missing.length === 0) return;
-    // One HMGET is atomic; several in a pipeline are not, so a single operation checks the counter around them.
-    const check = missing.length > 1 && !this.isTransaction ? overlay.keys.meta : undefined;
-    const before = check === undefined ? undefined : await this.context.run((client) => client.hget(check, 'n'));
     if (missing.length === 1) {
       // The hot path of get, insert and update: one HMGET, no pipeline.
       const id = missing[0] as string;
@@ -154,6 +142,9 @@ export class RedisSession {
       overlay.base.set(id, readRecord(fields, key));
       return;
     }
+    // One HMGET is atomic; several in a pipeline are not, so a single operation checks the counter around them.
+    const check = this.isTransaction ? undefined : overlay.keys.meta;
+    const before = check === undefined ? undefined : await this.context.run((client) => client.hget(check, 'n'));
     const batched = await this.context.run((client) => loadRecords(client, overlay.keys, missing, check));
     let loaded = batched.records;
     if (check !== undefined && batched.counterAfter !== (before ?? '0')) {
