@@ -385,11 +385,7 @@ export class RedisRepository<T extends Document> implements Repository<T> {
     checkArrayArgument(documents, 'insertMany', this.name);
     const validated = await this.validatedAll(documents.map((document) => this.withId(document)));
     return this.run(options, 'insertMany', async (session) => {
-      // One round trip reads every id, instead of one per document.
-      await session.getMany(
-        this.name,
-        validated.map((document) => document.id),
-      );
+      await this.readAhead(session, validated);
       const inserted: T[] = [];
       for (const document of validated) {
         inserted.push(cloneValue((await this.insertInto(session, document)).document) as T);
@@ -401,10 +397,7 @@ export class RedisRepository<T extends Document> implements Repository<T> {
   async upsertMany(documents: readonly T[], options?: SignalOptions): Promise<T[]> {
     const validated = await this.validatedAll(documents);
     return this.run(options, 'upsertMany', async (session) => {
-      await session.getMany(
-        this.name,
-        validated.map((document) => document.id),
-      );
+      await this.readAhead(session, validated);
       const written: T[] = [];
       for (const document of validated) {
         const record = await this.write(session, document, await this.read(session, document.id));
@@ -440,6 +433,19 @@ export class RedisRepository<T extends Document> implements Repository<T> {
       for (const record of matches) await session.put(this.name, record.document.id, null);
       return matches.length;
     });
+  }
+
+  /** Reads every document and unique holder a bulk write checks in a few pipelines, not a round trip per document. */
+  private async readAhead(session: RedisSession, documents: readonly T[]): Promise<void> {
+    await session.getMany(
+      this.name,
+      documents.map((document) => document.id),
+    );
+    const now = Date.now();
+    await session.readUniqueHolders(
+      this.name,
+      documents.map((document) => new RedisRecord(document as RedisRecord['document'], 1, now, now)),
+    );
   }
 
   private validatedAll(documents: readonly unknown[]): Promise<T[]> {

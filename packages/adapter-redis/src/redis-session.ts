@@ -38,6 +38,8 @@ interface Overlay {
   readonly predicates: Predicate[];
   /** Unique values written in this session: `key NUL member` → id. */
   readonly claims: Map<string, string>;
+  /** Committed holders of unique values read ahead for a bulk write: `key NUL member` → id or null. */
+  readonly holders: Map<string, string | null>;
 }
 
 /** Commit conflicts a single operation may cure by running again (never an expectedVersion mismatch). */
@@ -55,6 +57,9 @@ function commitConflict(message: string, collection: string): ConflictError {
 }
 
 const REVALIDATIONS = 10;
+
+/** Unique values whose holders one pipeline reads ahead for a bulk write. */
+const HOLDER_BATCH = 1000;
 
 /**
  * A unit of work on Redis with optimistic concurrency. Reads go to the server
@@ -113,6 +118,7 @@ export class RedisSession {
       counter: undefined,
       predicates: [],
       claims: new Map(),
+      holders: new Map(),
     });
   }
 
@@ -253,9 +259,22 @@ export class RedisSession {
     return indexEntries(overlay.keys, [entry.spec], record).some((own) => own.member === entry.member);
   }
 
-  private async checkUnique(overlay: Overlay, id: string, record: RedisRecord): Promise<void> {
-    const entries = indexEntries(overlay.keys, overlay.indexes.specs, record).filter((entry) => entry.unique);
-    if (entries.length === 0) return;
+  /**
+   * Reads the committed holders of the unique values `records` would take,
+   * in pipelined batches, so a bulk write checks them without a round trip
+   * per document. The commit checks them again, atomically.
+   */
+  async readUniqueHolders(name: string, records: readonly RedisRecord[]): Promise<void> {
+    const overlay = this.overlay(name);
+    const entries = records.flatMap((record) =>
+      indexEntries(overlay.keys, overlay.indexes.specs, record).filter((entry) => entry.unique),
+    );
+    for (let start = 0; start < entries.length; start += HOLDER_BATCH) {
+      await this.readHolders(overlay, entries.slice(start, start + HOLDER_BATCH));
+    }
+  }
+
+  private async readHolders(overlay: Overlay, entries: readonly IndexEntry[]): Promise<void> {
     const holders = await this.context.run(async (client) => {
       const pipeline = client.pipeline();
       for (const entry of entries) pipeline.hget(entry.key, entry.member);
@@ -264,6 +283,15 @@ export class RedisSession {
         return holder as string | null;
       });
     });
+    entries.forEach((entry, index) => overlay.holders.set(`${entry.key}\u0000${entry.member}`, holders[index] ?? null));
+  }
+
+  private async checkUnique(overlay: Overlay, id: string, record: RedisRecord): Promise<void> {
+    const entries = indexEntries(overlay.keys, overlay.indexes.specs, record).filter((entry) => entry.unique);
+    if (entries.length === 0) return;
+    const slots = entries.map((entry) => `${entry.key}\u0000${entry.member}`);
+    if (slots.some((slot) => !overlay.holders.has(slot))) await this.readHolders(overlay, entries);
+    const holders = slots.map((slot) => overlay.holders.get(slot) ?? null);
     const holderIds = holders.filter((holder): holder is string => holder !== null && holder !== id);
     await this.ensureBase(overlay, holderIds);
     entries.forEach((entry, index) => {
