@@ -283,7 +283,9 @@ export class RedisSession {
         return holder as string | null;
       });
     });
-    entries.forEach((entry, index) => overlay.holders.set(`${entry.key}\u0000${entry.member}`, holders[index] ?? null));
+    entries.forEach((entry, index) => {
+      overlay.holders.set(`${entry.key}\u0000${entry.member}`, holders[index] ?? null);
+    });
   }
 
   private async checkUnique(overlay: Overlay, id: string, record: RedisRecord): Promise<void> {
