@@ -139,6 +139,17 @@ describe('RedisBackend input that looks like code or patterns', () => {
     expect(await things.deleteMany({})).toBe(shaped.length);
   });
 
+  it('a prefix that starts with another one never sees its keys', async () => {
+    const base = uniqueKeyPrefix('nested');
+    const outer = open(base);
+    const inner = open(`${base}x`);
+    await outer.repository('c', { indexes: [{ field: 'v', type: 'string' }] }).insert({ id: 'a', v: 'same' });
+    await inner.repository('c', { indexes: [{ field: 'v', type: 'string' }] }).insert({ id: 'b', v: 'same' });
+    expect(await outer.repository('c').find({ where: { v: 'same' } })).toStrictEqual([{ id: 'a', v: 'same' }]);
+    expect(await inner.repository('c').find({ where: { v: 'same' } })).toStrictEqual([{ id: 'b', v: 'same' }]);
+    expect(await outer.repository('c').count()).toBe(1);
+  });
+
   it('prefixes shaped like glob patterns see only their own keys', async () => {
     const base = uniqueKeyPrefix('glob');
     const star = open(`${base}*`);
