@@ -13,15 +13,21 @@ function idOfLexMember(member: string): string {
   return member.slice(member.indexOf('\u0000') + 1);
 }
 
-/** The stored ids `candidates` names, and the collection's write counter read before them. */
+/**
+ * The stored ids `candidates` names, and the collection's write counter and
+ * index generation read before them (the generation tells a reader whether
+ * the index it used is still the one declared).
+ */
 async function candidateIds(
   client: Redis | Cluster,
   keys: RedisCollectionKeys,
   candidates: Candidates,
-): Promise<{ counter: string; ids: string[] }> {
-  if (candidates.kind === 'ids')
-    return { counter: (await client.hget(keys.meta, 'n')) ?? '0', ids: [...candidates.ids] };
-  const pipeline = client.pipeline().hget(keys.meta, 'n');
+): Promise<{ counter: string; generation: string; ids: string[] }> {
+  if (candidates.kind === 'ids') {
+    const [counter, generation] = await client.hmget(keys.meta, 'n', 'g');
+    return { counter: counter ?? '0', generation: generation ?? '0', ids: [...candidates.ids] };
+  }
+  const pipeline = client.pipeline().hmget(keys.meta, 'n', 'g');
   switch (candidates.kind) {
     case 'unique':
       pipeline.hmget(candidates.key, ...candidates.members); // at most MAX_IN_LIST (1000) values
@@ -41,11 +47,15 @@ async function candidateIds(
   const [counterReply, idsReply] = (await pipeline.exec()) ?? [];
   if (counterReply?.[0]) throw counterReply[0];
   if (idsReply?.[0]) throw idsReply[0];
-  const counter = (counterReply?.[1] as string | null) ?? '0';
+  const [counterField, generationField] = (counterReply?.[1] ?? []) as (string | null)[];
+  const counter = counterField ?? '0';
+  const generation = generationField ?? '0';
   const found = (idsReply?.[1] ?? []) as (string | null)[];
-  if (candidates.kind === 'unique') return { counter, ids: found.filter((id): id is string => id !== null) };
-  if (candidates.kind === 'lex') return { counter, ids: (found as string[]).map(idOfLexMember) };
-  if (candidates.kind !== 'all') return { counter, ids: found as string[] };
+  if (candidates.kind === 'unique') {
+    return { counter, generation, ids: found.filter((id): id is string => id !== null) };
+  }
+  if (candidates.kind === 'lex') return { counter, generation, ids: (found as string[]).map(idOfLexMember) };
+  if (candidates.kind !== 'all') return { counter, generation, ids: found as string[] };
   // The rest of the ids, a chunk at a time after the last one seen (never one reply of the whole set).
   const ids = [...(found as string[])];
   let chunk = found as string[];
@@ -53,7 +63,7 @@ async function candidateIds(
     chunk = await client.zrangebylex(keys.ids, `(${chunk.at(-1) as string}`, '+', 'LIMIT', 0, LOAD_BATCH);
     ids.push(...chunk);
   }
-  return { counter, ids };
+  return { counter, generation, ids };
 }
 
 /**
@@ -102,12 +112,17 @@ export async function loadCandidates(
   client: Redis | Cluster,
   keys: RedisCollectionKeys,
   candidates: Candidates,
-): Promise<{ counter: string; records: RedisRecord[]; stable: boolean }> {
-  const { counter, ids } = await candidateIds(client, keys, candidates);
+): Promise<{ counter: string; generation: string; records: RedisRecord[]; stable: boolean }> {
+  const { counter, generation, ids } = await candidateIds(client, keys, candidates);
   const loaded = await loadRecords(client, keys, ids, keys.meta);
   const records: RedisRecord[] = [];
   for (const record of loaded.records.values()) if (record !== undefined) records.push(record);
-  return { counter, records, stable: loaded.counterAfter === undefined || loaded.counterAfter === counter };
+  return {
+    counter,
+    generation,
+    records,
+    stable: loaded.counterAfter === undefined || loaded.counterAfter === counter,
+  };
 }
 
 /**
@@ -142,7 +157,7 @@ else
   ids = {}
   for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
 end
-local out = { redis.call('HGET', KEYS[1], 'n') or '0' }
+local out = { redis.call('HGET', KEYS[1], 'n') or '0', redis.call('HGET', KEYS[1], 'g') or '0' }
 for _, id in ipairs(ids) do
   local fields = redis.call('HMGET', ARGV[2] .. id, 'j', 'v', 'c', 'u')
   if fields[1] then
@@ -161,7 +176,7 @@ export async function readAtomically(
   client: Redis | Cluster,
   keys: RedisCollectionKeys,
   read: Candidates,
-): Promise<{ counter: string; records: RedisRecord[] }> {
+): Promise<{ counter: string; generation: string; records: RedisRecord[] }> {
   const documentPrefix = keys.document('');
   let scriptKeys: string[];
   let args: (string | Buffer)[];
@@ -196,12 +211,12 @@ export async function readAtomically(
   }
   const reply = (await runScript(client, READ_SCRIPT, scriptKeys, args)) as (string | null)[];
   const records: RedisRecord[] = [];
-  for (let index = 1; index + 4 < reply.length; index += 5) {
+  for (let index = 2; index + 4 < reply.length; index += 5) {
     const id = reply[index] as string;
     const record = readRecord(reply.slice(index + 1, index + 5), keys.document(id));
     if (record !== undefined) records.push(record);
   }
-  return { counter: (reply[0] as string | null) ?? '0', records };
+  return { counter: (reply[0] as string | null) ?? '0', generation: (reply[1] as string | null) ?? '0', records };
 }
 
 /**
@@ -250,7 +265,7 @@ export async function readCandidates(
   client: Redis | Cluster,
   keys: RedisCollectionKeys,
   candidates: Candidates,
-): Promise<{ counter: string; records: RedisRecord[] }> {
+): Promise<{ counter: string; generation: string; records: RedisRecord[] }> {
   for (let attempt = 1; attempt <= BATCHED_READ_ATTEMPTS; attempt++) {
     const loaded = await loadCandidates(client, keys, candidates);
     if (loaded.stable) return loaded;

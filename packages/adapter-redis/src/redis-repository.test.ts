@@ -228,6 +228,27 @@ describe('RedisBackend isolation and connections', () => {
   });
 });
 
+describe('RedisBackend index declarations', () => {
+  it('a backend whose cached declarations are stale (the server lost its keys) scans instead of trusting an index', async () => {
+    const first = open();
+    const teams = first.repository('users', { indexes: [{ field: 'team', type: 'string' }] });
+    await teams.insert({ id: 'a', team: 'red' });
+    expect(await teams.find({ where: { team: 'red' } })).toHaveLength(1);
+    // As after a restart of a server without persistence, or an operator's delete.
+    await forEachKeyBatch(client, prefixPattern(first.keyPrefix), unlinkKeys, undefined, 'lose');
+    const second = open(first.keyPrefix);
+    await second.repository('users').insert({ id: 'b', team: 'red' });
+    expect(await teams.find({ where: { team: 'red' } })).toStrictEqual([{ id: 'b', team: 'red' }]);
+    // Its next write declares the index again, built over what is stored, and the index serves again.
+    await teams.insert({ id: 'c', team: 'red' });
+    expect(await teams.explain({ where: { team: 'red' } })).toMatchObject({ strategy: 'index' });
+    expect(await second.repository('users').find({ where: { team: 'red' } })).toStrictEqual([
+      { id: 'b', team: 'red' },
+      { id: 'c', team: 'red' },
+    ]);
+  });
+});
+
 describe('RedisBackend bulk writes', () => {
   it('insertMany of 20 000 documents is one commit (no argument list too long for the stack)', async () => {
     const backend = open();

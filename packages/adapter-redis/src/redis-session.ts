@@ -192,13 +192,22 @@ export class RedisSession {
    */
   async records(name: string, filter: FilterNode): Promise<RedisRecord[]> {
     const overlay = this.overlay(name);
-    const candidates = chooseCandidates(overlay.keys, overlay.indexes.specs, filter);
+    let candidates = chooseCandidates(overlay.keys, overlay.indexes.specs, filter);
     // A transaction's commit checks its queries; a single operation has no commit to check a read.
-    const { counter, records } = await this.context.run((client) =>
-      this.isTransaction
-        ? loadCandidates(client, overlay.keys, candidates)
-        : readCandidates(client, overlay.keys, candidates),
-    );
+    const read = (chosen: Candidates) =>
+      this.context.run((client) =>
+        this.isTransaction
+          ? loadCandidates(client, overlay.keys, chosen)
+          : readCandidates(client, overlay.keys, chosen),
+      );
+    let { counter, generation, records } = await read(candidates);
+    if (candidates.kind !== 'all' && candidates.kind !== 'ids' && generation !== overlay.indexes.generation) {
+      // The declarations changed since this backend read them (another backend, or a server that lost its
+      // data): the index used may not be the one writers keep, so this query scans instead.
+      this.registry.invalidate(name);
+      candidates = { kind: 'all' };
+      ({ counter, records } = await read(candidates));
+    }
     overlay.counter ??= counter;
     overlay.predicates.push({ filter, candidates, matched: matchedVersions(records, filter) });
     const result: RedisRecord[] = [];
