@@ -201,7 +201,7 @@ export class RedisSession {
           : readCandidates(client, overlay.keys, chosen),
       );
     let { counter, generation, records } = await read(candidates);
-    if (candidates.kind !== 'all' && candidates.kind !== 'ids' && generation !== overlay.indexes.generation) {
+    if (usesIndex(candidates) && generation !== overlay.indexes.generation) {
       // The declarations changed since this backend read them (another backend, or a server that lost its
       // data): the index used may not be the one writers keep, so this query scans instead.
       this.registry.invalidate(name);
@@ -382,6 +382,13 @@ export class RedisSession {
     for (const predicate of overlay.predicates) {
       const loaded = await this.context.run((client) => loadCandidates(client, overlay.keys, predicate.candidates));
       counter ??= loaded.counter;
+      if (usesIndex(predicate.candidates) && loaded.generation !== overlay.indexes.generation) {
+        this.registry.invalidate(overlay.name);
+        throw commitConflict(
+          `${overlay.name}: its indexes were declared anew while this ${this.isTransaction ? 'transaction' : 'operation'} ran; run it again`,
+          overlay.name,
+        );
+      }
       if (!sameVersions(predicate.matched, matchedVersions(loaded.records, predicate.filter))) {
         throw commitConflict(
           `${overlay.name}: a concurrent write changed what a query of this ${this.isTransaction ? 'transaction' : 'operation'} matched; run it again`,
@@ -398,7 +405,10 @@ export class RedisSession {
       const { keys } = overlay;
       const specs = overlay.indexes.specs;
       const meta = program.key(keys.meta);
-      if (overlay.writes.size > 0) program.step('C', meta, 'g', overlay.indexes.generation);
+      // Writes keep the declared indexes; queries that used one depend on it being the one writers keep.
+      if (overlay.writes.size > 0 || overlay.predicates.some((predicate) => usesIndex(predicate.candidates))) {
+        program.step('C', meta, 'g', overlay.indexes.generation);
+      }
       if (overlay.predicates.length > 0) program.step('C', meta, 'n', overlay.counter ?? '0');
       for (const id of overlay.checked) {
         program.step('C', program.key(keys.document(id)), 'v', String(overlay.base.get(id)?.version ?? 0));
@@ -443,6 +453,11 @@ export class RedisSession {
     }
     return program;
   }
+}
+
+/** Whether candidates come from a declared index (not every document, nor ids). */
+function usesIndex(candidates: Candidates): boolean {
+  return candidates.kind !== 'all' && candidates.kind !== 'ids';
 }
 
 function matchedVersions(records: readonly RedisRecord[], filter: FilterNode): Map<string, number> {
