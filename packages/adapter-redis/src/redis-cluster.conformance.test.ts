@@ -6,6 +6,8 @@ import { PrivateRedisCluster } from './fixtures/redis-cluster.js';
 import { uniqueKeyPrefix } from './fixtures/redis-server.js';
 import { RedisBackend } from './redis-backend.js';
 import { RedisCache } from './redis-cache.js';
+import { readAtomically } from './redis-collection-loader.js';
+import { RedisCollectionKeys } from './redis-keys.js';
 import { forEachKeyBatch, prefixPattern } from './redis-scan.js';
 
 // A three-master cluster of the file's own: the cache on a `Cluster` client,
@@ -116,6 +118,23 @@ describe('RedisBackend on a cluster', () => {
       slots.add((await client.call('CLUSTER', 'KEYSLOT', key)) as number);
     }
     expect(slots.size).toBe(1);
+    await backend.close();
+  });
+});
+
+describe('RedisBackend atomic reads on a cluster', () => {
+  it('the one-script read (the fallback under constant writes) reaches the documents of its collection slot', async () => {
+    const keyPrefix = uniqueKeyPrefix('atomic');
+    const backend = new RedisBackend({ client, keyPrefix });
+    const users = backend.repository('users', { indexes: [{ field: 'team', type: 'string' }] });
+    await users.insertMany(Array.from({ length: 30 }, (_, index) => ({ id: `u${index}`, team: `t${index % 3}` })));
+    const keys = new RedisCollectionKeys(keyPrefix, 'users');
+    const all = await readAtomically(client, keys, { kind: 'all' });
+    expect(all.records.map((record) => record.document.id).sort()).toStrictEqual(
+      (await users.find()).map((user) => user.id).sort(),
+    );
+    const some = await readAtomically(client, keys, { kind: 'ids', ids: ['u1', 'u2', 'missing'] });
+    expect(some.records.map((record) => record.document.id)).toStrictEqual(['u1', 'u2']);
     await backend.close();
   });
 });
