@@ -79,8 +79,9 @@ export interface RangeEntry {
  * of `specs`: a number or Date by its exact double (every JavaScript number
  * is one, as Redis scores are; -0 is 0, as core compares it), a string as
  * `value NUL id` (core refuses U+0000 in strings, so NUL sorts first and the
- * member orders by value, then id). Other values have none: range filters are
- * type-strict and never match them.
+ * member orders by value, then id). Other values (missing, null, booleans,
+ * arrays, objects) go to the `o` set by {@link otherScore}: range filters are
+ * type-strict and never read it, sorted walks do.
  */
 export function rangeEntries(
   keys: RedisCollectionKeys,
@@ -97,9 +98,23 @@ export function rangeEntries(
       entries.push({ key: keys.range(spec.key, 'd'), score: scoreOf(value.getTime()), member: id });
     } else if (typeof value === 'string') {
       entries.push({ key: keys.range(spec.key, 's'), score: '0', member: `${value}\u0000${id}` });
+    } else {
+      entries.push({ key: keys.range(spec.key, 'o'), score: String(otherScore(value)), member: id });
     }
   }
   return entries;
+}
+
+/**
+ * The place of a value that is not a number, string or Date in core's
+ * cross-type order: missing and null 0, false 1, true 2 (numbers, strings and
+ * Dates come between, in their own sets), arrays 5, objects 6. Arrays and
+ * objects compare equal among themselves, as in core.
+ */
+export function otherScore(value: unknown): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value === 'boolean') return value ? 2 : 1;
+  return Array.isArray(value) ? 5 : 6;
 }
 
 /** A double as Redis reads a score: JavaScript's shortest round-trip text, which strtod parses back exactly. */

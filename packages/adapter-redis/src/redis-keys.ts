@@ -73,9 +73,12 @@ export class RedisCollectionKeys {
    * Sorted set of one single-field index's values of one type, for ranges:
    * `n` numbers and `d` Dates (score: the number, or the instant in ms; member:
    * the id), `s` strings (all scores 0, member `<value> NUL <id>`, walked with
-   * ZRANGEBYLEX, whose byte order of UTF-8 is core's code point order).
+   * ZRANGEBYLEX, whose byte order of UTF-8 is core's code point order), and
+   * `o` every other value (score: its place in core's cross-type order, see
+   * `otherScore`; member: the id), so a walk of `o`, `n`, `s`, `d` visits a
+   * sorted index in core's order.
    */
-  range(indexKey: string, type: 'n' | 'd' | 's'): string {
+  range(indexKey: string, type: 'n' | 'd' | 's' | 'o'): string {
     return `${this.base}z:${indexKey.length}:${indexKey}:${type}`;
   }
 }

@@ -379,4 +379,27 @@ describe('RedisBackend paging in id order', () => {
       probe.disconnect();
     }
   });
+
+  it('a top-N sorted by an indexed field walks the index and reads about N documents', async () => {
+    const probe = rawClient(server.url);
+    await probe.connect();
+    const backend = new RedisBackend({ url: server.url, keyPrefix: 'top:' });
+    try {
+      const scores = backend.repository<{ id: string; score: number }>('scores', {
+        indexes: [{ field: 'score', type: 'number' }],
+      });
+      const all = Array.from({ length: 3000 }, (_, n) => ({ id: `p${n}`, score: (n * 7919) % 3001 }));
+      await scores.insertMany(all);
+      const best = [...all].sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1)).slice(0, 10);
+      const before = await documentReads(probe);
+      const page = await scores.findPage({ orderBy: { field: 'score', direction: 'desc' }, limit: 10 });
+      expect(page.items).toStrictEqual(best);
+      expect(await documentReads(probe)).toBeLessThanOrEqual(before + 40);
+      const next = await scores.find({ orderBy: { field: 'score', direction: 'desc' }, limit: 10, offset: 10 });
+      expect(next).toStrictEqual([...all].sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1)).slice(10, 20));
+    } finally {
+      await backend.close();
+      probe.disconnect();
+    }
+  });
 });

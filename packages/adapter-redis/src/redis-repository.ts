@@ -178,7 +178,8 @@ export class RedisRepository<T extends Document> implements Repository<T> {
   }
 
   private async findRecords(session: RedisSession, prepared: PreparedQuery): Promise<Page<RedisRecord>> {
-    const walked = await session.idOrderedPage(this.name, prepared);
+    const walked =
+      (await session.idOrderedPage(this.name, prepared)) ?? (await session.indexOrderedPage(this.name, prepared));
     if (walked !== undefined) return walked;
     return evaluateEntries(await session.records(this.name, prepared.filter), prepared);
   }
@@ -297,7 +298,25 @@ export class RedisRepository<T extends Document> implements Repository<T> {
   async explain(query?: Query, options?: SignalOptions): Promise<QueryPlan> {
     const prepared = prepareQuery(query);
     return this.run(options, 'explain', async (session) => {
-      const candidates = chooseCandidates(session.keys(this.name), session.specs(this.name), prepared.filter);
+      const specs = session.specs(this.name);
+      const candidates = chooseCandidates(session.keys(this.name), specs, prepared.filter);
+      const [key, ...more] = prepared.sort;
+      const sortedBy =
+        key === undefined || more.length > 0
+          ? undefined
+          : specs.find((spec) => !spec.compound && spec.field === key.field);
+      if (
+        candidates.kind === 'all' &&
+        sortedBy !== undefined &&
+        prepared.limit !== undefined &&
+        this.scope.kind === 'auto'
+      ) {
+        return {
+          strategy: 'index',
+          index: sortedBy.name,
+          detail: `walks the sorted sets of ${sortedBy.field} ${key?.direction === 'desc' ? 'descending' : 'ascending'} from the cursor and stops when the page is full, evaluating the filter on each document met`,
+        };
+      }
       return describeCandidates(this.name, candidates);
     });
   }

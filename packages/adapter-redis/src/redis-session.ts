@@ -15,6 +15,7 @@ import { type IndexEntry, indexEntries, rangeEntries } from './redis-indexes.js'
 import type { RedisCollectionKeys } from './redis-keys.js';
 import { type Candidates, chooseCandidates } from './redis-query-planner.js';
 import { RECORD_FIELDS, type RedisRecord, readRecord } from './redis-record.js';
+import { walkInIndexOrder } from './redis-sorted-walk.js';
 
 /** A query a session ran, and the committed documents (id → version) it matched then. */
 interface Predicate {
@@ -240,6 +241,47 @@ export class RedisSession {
     const end = prepared.offset + limit;
     const { records, stable } = await this.context.run((client) =>
       walkInIdOrder(client, overlay.keys, prepared.filter, prepared.after?.id, end + 1),
+    );
+    if (!stable) return undefined;
+    const items = records.slice(prepared.offset, end);
+    const last = items.at(-1);
+    const more = records.length > end && last !== undefined;
+    return { items, nextCursor: more ? cursorAfter(prepared, last.document, last.meta) : null };
+  }
+
+  /**
+   * A page of a query sorted by one field that a single-field index holds,
+   * with a limit, read by walking the index in sort order from the cursor
+   * until the page (and one more match) is found: a top-N or a paged
+   * leaderboard never loads the whole collection. Same conditions as
+   * {@link RedisSession.idOrderedPage}; `undefined` when it does not apply,
+   * or when a commit or a declaration landed during the walk.
+   */
+  async indexOrderedPage(name: string, prepared: PreparedQuery): Promise<Page<RedisRecord> | undefined> {
+    const overlay = this.overlay(name);
+    const { sort, limit } = prepared;
+    const key = sort.length === 1 ? sort[0] : undefined;
+    if (this.isTransaction || overlay.writes.size > 0 || limit === undefined || key === undefined) return undefined;
+    const spec = overlay.indexes.specs.find(
+      (candidate) =>
+        !candidate.compound &&
+        candidate.path.length === key.path.length &&
+        candidate.path.every((segment, index) => segment === key.path[index]),
+    );
+    if (spec === undefined) return undefined;
+    if (chooseCandidates(overlay.keys, overlay.indexes.specs, prepared.filter).kind !== 'all') return undefined;
+    const end = prepared.offset + limit;
+    const { records, stable } = await this.context.run((client) =>
+      walkInIndexOrder(
+        client,
+        overlay.keys,
+        spec.key,
+        sort,
+        prepared.filter,
+        prepared.after,
+        end + 1,
+        overlay.indexes.generation,
+      ),
     );
     if (!stable) return undefined;
     const items = records.slice(prepared.offset, end);
