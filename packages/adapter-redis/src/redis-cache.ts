@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import {
   type Cache,
   type CacheSetOptions,
@@ -16,20 +15,12 @@ import {
   startOperation,
   stringifyDocument,
 } from '@berth/core/adapter';
-import { type Cluster, Redis } from 'ioredis';
-import { toBerthError } from './redis-errors.js';
+import type { Cluster, Redis } from 'ioredis';
+import { checkConnectionConfig, RedisConnection, type RedisConnectionConfig } from './redis-connection.js';
 import { forEachKeyBatch, prefixPattern, unlinkKeys } from './redis-scan.js';
 
 /** Configuration of {@link RedisCache}: a URL, or a client of your own. */
-export interface RedisCacheConfig {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://…` (default `redis://127.0.0.1:6379`). */
-  readonly url?: string | undefined;
-  /**
-   * An ioredis client (`Redis` or `Cluster`) to use instead of a URL. The
-   * cache never closes it, and cannot tune it: see the README for the options
-   * that make a lost connection fail fast.
-   */
-  readonly client?: Redis | Cluster | undefined;
+export interface RedisCacheConfig extends RedisConnectionConfig {
   /**
    * Prepended to every key this cache stores (default `berth:cache:`); it is
    * the cache's namespace: `clear`, `deleteByPrefix` and `stats().size` see
@@ -38,44 +29,9 @@ export interface RedisCacheConfig {
   readonly keyPrefix?: string | undefined;
   /** TTL of a `set` that gives none, in milliseconds (default: entries live until deleted or evicted). */
   readonly defaultTtlMs?: number | undefined;
-  /** With `url`: how long a command may wait for its reply before it fails with TIMEOUT (default: no limit). */
-  readonly commandTimeoutMs?: number | undefined;
 }
 
-const DEFAULT_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_KEY_PREFIX = 'berth:cache:';
-
-/** ioredis statuses in which the client has a socket, or will open one, that `disconnect` closes. */
-const SOCKET_STATUSES = new Set(['wait', 'connecting', 'connect', 'ready']);
-
-function checkConfig(config: RedisCacheConfig): void {
-  if (config.url !== undefined && config.client !== undefined) {
-    throw new ValidationError('give RedisCache a url or a client, not both', 'client');
-  }
-  if (config.url !== undefined && (typeof config.url !== 'string' || !/^rediss?:\/\//.test(config.url))) {
-    throw new ValidationError(`url must start with redis:// or rediss://, got ${String(config.url)}`, 'url');
-  }
-  // ioredis would prefix the keys of commands but not SCAN's pattern, so
-  // prefix deletes would miss every key: the cache's own keyPrefix does that job.
-  if (config.client?.options.keyPrefix) {
-    throw new ValidationError('the client has an ioredis keyPrefix; pass it as RedisCache keyPrefix instead', 'client');
-  }
-  const commandTimeoutMs = config.commandTimeoutMs;
-  if (commandTimeoutMs !== undefined) {
-    if (config.url === undefined) {
-      throw new ValidationError(
-        'commandTimeoutMs needs url: set commandTimeout on a client of your own',
-        'commandTimeoutMs',
-      );
-    }
-    if (!Number.isInteger(commandTimeoutMs) || commandTimeoutMs < 1) {
-      throw new ValidationError(
-        `commandTimeoutMs must be a positive integer, got ${String(commandTimeoutMs)}`,
-        'commandTimeoutMs',
-      );
-    }
-  }
-}
 
 function checkKeyPrefix(keyPrefix: unknown): string {
   if (keyPrefix === undefined) return DEFAULT_KEY_PREFIX;
@@ -112,43 +68,18 @@ function checkKeyPrefix(keyPrefix: unknown): string {
 export class RedisCache implements Cache {
   readonly keyPrefix: string;
   readonly defaultTtlMs: number | undefined;
+  private readonly connection: RedisConnection;
   private readonly client: Redis | Cluster;
-  /** Whether the client is this cache's to close. */
-  private readonly ownsClient: boolean;
-  private readonly address: string | undefined;
-  private lastConnectionError: unknown;
   private closed = false;
   private hits = 0;
   private misses = 0;
 
   constructor(config: RedisCacheConfig = {}) {
-    checkConfig(config);
+    checkConnectionConfig(config, 'RedisCache');
     this.keyPrefix = checkKeyPrefix(config.keyPrefix);
     this.defaultTtlMs = checkCacheTtl(config.defaultTtlMs, 'defaultTtlMs');
-    if (config.client !== undefined) {
-      this.client = config.client;
-      this.ownsClient = false;
-      return;
-    }
-    const client = new Redis(config.url ?? DEFAULT_URL, {
-      // A command pending when the connection drops, or sent while it is
-      // down, fails at the next reconnection attempt instead of waiting for
-      // the server to come back: the caller gets a retryable CONNECTION error
-      // and the client keeps reconnecting in the background.
-      maxRetriesPerRequest: 0,
-      ...(config.commandTimeoutMs === undefined ? {} : { commandTimeout: config.commandTimeoutMs }),
-    });
-    // Keeps the reason of a failed connection for the error a command gets (and
-    // keeps ioredis from printing unhandled error events).
-    client.on('error', (error: unknown) => {
-      this.lastConnectionError = error;
-    });
-    client.on('ready', () => {
-      this.lastConnectionError = undefined;
-    });
-    this.client = client;
-    this.ownsClient = true;
-    this.address = `${client.options.host}:${client.options.port}`;
+    this.connection = new RedisConnection(config);
+    this.client = this.connection.client;
   }
 
   async get(key: string, options?: SignalOptions): Promise<DocumentValue | undefined> {
@@ -219,13 +150,7 @@ export class RedisCache implements Cache {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (!this.ownsClient) return;
-    // With a socket open (or not yet opened) disconnecting ends the client
-    // once the socket has closed; between reconnection attempts there is no
-    // socket, and disconnecting only cancels the next attempt, with no 'end'.
-    const ended = SOCKET_STATUSES.has(this.client.status) ? once(this.client, 'end') : undefined;
-    this.client.disconnect();
-    await ended;
+    await this.connection.close();
   }
 
   private start(options: SignalOptions | undefined, what: string): void {
@@ -238,12 +163,8 @@ export class RedisCache implements Cache {
   }
 
   /** Runs commands, turning ioredis errors into Berth errors. */
-  private async run<T>(commands: () => Promise<T>): Promise<T> {
-    try {
-      return await commands();
-    } catch (error) {
-      throw toBerthError(error, { address: this.address, lastConnectionError: this.lastConnectionError });
-    }
+  private run<T>(commands: () => Promise<T>): Promise<T> {
+    return this.connection.run(commands);
   }
 
   /** Parses a stored value; text this cache did not write is a VALIDATION error, not a crash. */

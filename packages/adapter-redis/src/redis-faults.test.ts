@@ -1,21 +1,9 @@
 import { freePort } from '@berth/conformance-tests/processes';
 import { isBerthError } from '@berth/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PrivateRedis, rawClient, rejection } from './fixtures/redis-server.js';
+import { eventually, PrivateRedis, rawClient, rejection } from './fixtures/redis-server.js';
+import { RedisBackend } from './redis-backend.js';
 import { RedisCache } from './redis-cache.js';
-
-/** Retries `action` until it succeeds (the client reconnects with a backoff of up to 2 s). */
-async function eventually<T>(action: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await action();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 function expectRetryableConnection(error: unknown): void {
   expect(isBerthError(error, 'CONNECTION'), String(error)).toBe(true);
@@ -77,6 +65,54 @@ describe('RedisCache faults', () => {
       await admin.call('CLIENT', 'UNPAUSE');
       admin.disconnect();
       await cache.close();
+    }
+  });
+});
+
+describe('RedisBackend faults', () => {
+  let server: PrivateRedis;
+
+  beforeAll(async () => {
+    server = await PrivateRedis.start();
+  });
+
+  afterAll(async () => {
+    await server.kill();
+  });
+
+  it('a server restarted mid-use gives retryable CONNECTION errors, then writes work again (the script is sent anew)', async () => {
+    const backend = new RedisBackend({ url: server.url, keyPrefix: 'restart:' });
+    try {
+      const users = backend.repository('users', { indexes: [{ field: 'email', type: 'string', unique: true }] });
+      await users.insert({ id: 'ada', email: 'ada@example.com' });
+      await server.kill();
+      expectRetryableConnection(await rejection(users.get('ada')));
+      expectRetryableConnection(await rejection(users.insert({ id: 'bob', email: 'bob@example.com' })));
+      expectRetryableConnection(await rejection(backend.transaction(async (tx) => tx.repository('users').find())));
+      expect((await backend.health()).ok).toBe(false);
+      await server.start();
+      // No persistence: the server came back empty and without the commit script (NOSCRIPT, then EVAL).
+      await eventually(() => users.insert({ id: 'carol', email: 'carol@example.com' }));
+      expect(await users.find()).toStrictEqual([{ id: 'carol', email: 'carol@example.com' }]);
+      expect((await backend.health()).ok).toBe(true);
+    } finally {
+      await backend.close();
+    }
+  }, 30_000);
+
+  it('a command past commandTimeoutMs is a TIMEOUT error', async () => {
+    const backend = new RedisBackend({ url: server.url, keyPrefix: 'timeout:', commandTimeoutMs: 100 });
+    const admin = rawClient(server.url);
+    try {
+      await backend.repository('c').insert({ id: 'a' });
+      await admin.connect();
+      await admin.call('CLIENT', 'PAUSE', '1000', 'ALL');
+      const error = await rejection(backend.repository('c').get('a'));
+      expect(isBerthError(error, 'TIMEOUT'), String(error)).toBe(true);
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE');
+      admin.disconnect();
+      await backend.close();
     }
   });
 });

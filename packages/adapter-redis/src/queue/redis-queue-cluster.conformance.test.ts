@@ -1,20 +1,11 @@
 import { type CleanupInfo, queueConformance } from '@berth/conformance-tests';
-import {
-  type Capabilities,
-  type DocumentValue,
-  type HealthStatus,
-  isBerthError,
-  type JobQueue,
-  type Lease,
-  type QueueBackend,
-  type QueueOptions,
-} from '@berth/core';
+import { isBerthError, type Lease, type QueueBackend } from '@berth/core';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateRedisCluster } from '../fixtures/redis-cluster.js';
+import { RedisBackend } from '../redis-backend.js';
 import { forEachKeyBatch, prefixPattern, unlinkKeys } from '../redis-scan.js';
 import { queueKeyBase } from './redis-queue-rows.js';
-import { REDIS_QUEUE_CAPABILITIES, RedisQueues } from './redis-queues.js';
 
 // The whole queue suite on a three-master cluster of the file's own: each
 // queue's keys share one hash tag, so every script runs on one slot, and
@@ -32,54 +23,39 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const capabilities: Capabilities = {
-  repository: { transactions: 'none', uniqueIndexes: false, durable: true },
-  queue: REDIS_QUEUE_CAPABILITIES,
-};
-
-/** A stand-in for RedisBackend on the cluster: a Cluster client of its own and RedisQueues over it. */
-class ClusterQueueBackend implements QueueBackend {
-  readonly kind = 'redis';
-  readonly capabilities = capabilities;
-  // The suite probes a backend while tests are registered, before the cluster runs: a client that never connects.
-  readonly client: Cluster =
-    cluster === undefined ? new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true }) : cluster.client();
-  private readonly queues = new RedisQueues({ client: this.client, keyPrefix });
-
-  constructor() {
-    clients.add(this.client);
-  }
-
-  connect(): Promise<void> {
-    return this.queues.connect();
-  }
-
-  async close(): Promise<void> {
-    await this.queues.close();
-    this.client.disconnect();
-    clients.delete(this.client);
-  }
-
-  async health(): Promise<HealthStatus> {
-    const started = performance.now();
-    await this.client.ping();
-    return { ok: true, latencyMs: performance.now() - started };
-  }
-
-  queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T> {
-    return this.queues.queue<T>(name, options);
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+/** A backend whose given cluster client is disconnected when it closes, so a run does not pile up connections. */
+class ClusterTestBackend extends RedisBackend {
+  override async close(): Promise<void> {
+    await super.close();
+    const client = this.native() as Cluster;
+    client.disconnect();
+    clients.delete(client);
   }
 }
 
-/** Deletes the test's keys on every master, after checking that nothing is left of a queue it did not name. */
-async function cleanup({ queues }: CleanupInfo<QueueBackend>): Promise<void> {
+/**
+ * A backend on a cluster client of its own, as another process would have.
+ * The suite probes a backend while tests are registered, before the cluster
+ * runs: its client never connects.
+ */
+function openOnCluster(): RedisBackend {
+  const client =
+    cluster === undefined ? new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true }) : cluster.client();
+  clients.add(client);
+  return new ClusterTestBackend({ client, keyPrefix });
+}
+
+/** The backend's cluster client. */
+const clientOf = (backend: RedisBackend): Cluster => backend.native() as Cluster;
+
+/** Deletes the test's keys on every master, after checking that nothing is left of a queue or collection it did not name. */
+async function cleanup({ queues, collections }: CleanupInfo<QueueBackend>): Promise<void> {
   const client = cluster.client();
   try {
-    const bases = queues.map((name) => queueKeyBase(keyPrefix, name));
+    const bases = [
+      ...queues.map((name) => queueKeyBase(keyPrefix, name)),
+      ...collections.map((name) => `${keyPrefix}{${name}}:`),
+    ];
     const strays: string[] = [];
     await forEachKeyBatch(
       client,
@@ -92,7 +68,8 @@ async function cleanup({ queues }: CleanupInfo<QueueBackend>): Promise<void> {
       undefined,
       'cleanup',
     );
-    if (strays.length > 0) throw new Error(`the test left keys of queues it did not name: ${strays.join(', ')}`);
+    if (strays.length > 0)
+      throw new Error(`the test left keys of queues or collections it did not name: ${strays.join(', ')}`);
   } finally {
     client.disconnect();
   }
@@ -100,23 +77,27 @@ async function cleanup({ queues }: CleanupInfo<QueueBackend>): Promise<void> {
 
 queueConformance({
   name: 'redis cluster',
-  createBackend: () => new ClusterQueueBackend(),
-  capabilities,
+  createBackend: openOnCluster,
+  capabilities: openOnCluster().capabilities,
   cleanup,
-  openSameStorage: () => new ClusterQueueBackend(),
+  openSameStorage: openOnCluster,
   timeoutMs: 40_000,
 });
 
 describe('RedisQueues on a cluster', () => {
   it('queues spread over the masters, each queue on one slot', async () => {
-    const backend = new ClusterQueueBackend();
+    const backend = openOnCluster();
     const names = Array.from({ length: 12 }, (_, index) => `spread_${index}`);
     try {
       for (const name of names) await backend.queue(name).enqueue({ name }, { dedupeKey: 'k' });
       const slots = await Promise.all(
-        names.map((name) => backend.client.cluster('KEYSLOT', queueKeyBase(keyPrefix, name)) as Promise<number>),
+        names.map((name) => clientOf(backend).cluster('KEYSLOT', queueKeyBase(keyPrefix, name)) as Promise<number>),
       );
-      const perNode = await Promise.all(backend.client.nodes('master').map((node) => node.dbsize()));
+      const perNode = await Promise.all(
+        clientOf(backend)
+          .nodes('master')
+          .map((node) => node.dbsize()),
+      );
       expect(
         perNode.every((count) => count > 0),
         String(perNode),
@@ -130,7 +111,7 @@ describe('RedisQueues on a cluster', () => {
   });
 
   it('every key of a queue, whatever operations made it, hashes to the slot of the queue', async () => {
-    const backend = new ClusterQueueBackend();
+    const backend = openOnCluster();
     const queue = backend.queue<string>('one_slot');
     try {
       await queue.enqueue('a', { dedupeKey: 'k' });
@@ -150,10 +131,10 @@ describe('RedisQueues on a cluster', () => {
         nextRunAt: new Date(Date.now() + 60_000),
       });
       const base = queueKeyBase(keyPrefix, 'one_slot');
-      const slot = await backend.client.cluster('KEYSLOT', base);
+      const slot = await clientOf(backend).cluster('KEYSLOT', base);
       const keys: string[] = [];
       await forEachKeyBatch(
-        backend.client,
+        clientOf(backend),
         prefixPattern(base),
         (_server, batch) => {
           keys.push(...batch.map((key) => key.toString()));
@@ -163,7 +144,7 @@ describe('RedisQueues on a cluster', () => {
         'scan',
       );
       expect(keys.length).toBeGreaterThan(8);
-      for (const key of keys) expect([key, await backend.client.cluster('KEYSLOT', key)]).toStrictEqual([key, slot]);
+      for (const key of keys) expect([key, await clientOf(backend).cluster('KEYSLOT', key)]).toStrictEqual([key, slot]);
     } finally {
       await cleanup({ backend, collections: [], queues: ['one_slot'] });
       await backend.close();
@@ -171,7 +152,7 @@ describe('RedisQueues on a cluster', () => {
   });
 
   it('an idle worker on one cluster client is woken by an enqueue through another (pub/sub across nodes)', async () => {
-    const [workerSide, producerSide] = [new ClusterQueueBackend(), new ClusterQueueBackend()];
+    const [workerSide, producerSide] = [openOnCluster(), openOnCluster()];
     const started: number[] = [];
     const worker = workerSide.queue<number>('wake').work(
       (job) => {
@@ -205,7 +186,7 @@ describe('RedisQueues on a cluster', () => {
     expect(last).toBeDefined();
     try {
       await last?.config('SET', 'maxmemory-policy', 'volatile-lru');
-      const backend = new ClusterQueueBackend();
+      const backend = openOnCluster();
       try {
         const error = await backend.connect().then(
           () => undefined,

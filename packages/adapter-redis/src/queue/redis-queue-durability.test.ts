@@ -1,83 +1,23 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '@berth/conformance-tests/processes';
 import type { Lease } from '@berth/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawClient } from '../fixtures/redis-server.js';
+import { PrivateRedis, rawClient } from '../fixtures/redis-server.js';
 import { RedisQueues } from './redis-queues.js';
 
-/**
- * A redis-server of the test's own with an append-only file fsynced on every
- * write, in a temporary directory, killed with SIGKILL and started again on
- * the same files.
- */
-class AofRedis {
-  private child: ChildProcess | undefined;
-  readonly directory = mkdtempSync(join(tmpdir(), 'berth-redis-aof-'));
-
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(
-      'redis-server',
-      [
-        ...['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.directory, '--save', ''],
-        ...['--appendonly', 'yes', '--appendfsync', 'always'],
-      ],
-      { stdio: 'ignore' },
-    );
-    this.child = child;
-    const client = rawClient(this.url);
-    try {
-      for (let attempt = 0; ; attempt++) {
-        if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-        try {
-          await client.connect();
-          // Replies LOADING while it replays the append-only file.
-          await client.ping();
-          return;
-        } catch (error) {
-          if (attempt >= 200) throw error;
-          client.disconnect();
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      }
-    } finally {
-      client.disconnect();
-    }
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (child === undefined || child.exitCode !== null) return;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  async remove(): Promise<void> {
-    await this.kill();
-    rmSync(this.directory, { recursive: true, force: true });
-  }
-}
-
 describe('RedisJobQueue durability (a private server with appendfsync always)', () => {
-  let server: AofRedis;
+  const directory = mkdtempSync(join(tmpdir(), 'berth-redis-aof-'));
+  let server: PrivateRedis;
 
   beforeAll(async () => {
-    server = new AofRedis(await freePort());
-    await server.start();
+    server = await PrivateRedis.start({ appendOnlyDir: directory });
   }, 30_000);
 
-  afterAll(() => server?.remove());
+  afterAll(async () => {
+    await server?.kill();
+    rmSync(directory, { recursive: true, force: true });
+  });
 
   it('after SIGKILL and a restart, every acknowledged enqueue, completion and failure is there, counters included', async () => {
     const open = async () => {

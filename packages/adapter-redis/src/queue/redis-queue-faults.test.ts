@@ -1,20 +1,7 @@
 import { isBerthError } from '@berth/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PrivateRedis, rawClient, rejection } from '../fixtures/redis-server.js';
+import { eventually, PrivateRedis, rawClient, rejection } from '../fixtures/redis-server.js';
 import { RedisQueues } from './redis-queues.js';
-
-/** Retries `action` until it succeeds (the client reconnects with a backoff of up to 2 s). */
-async function eventually<T>(action: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await action();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 describe('RedisJobQueue faults (a private server)', () => {
   let server: PrivateRedis;
