@@ -8,8 +8,17 @@
 // Lua's tostring keeps 14 significant digits, too few for epoch milliseconds
 // past 2^47 or fencing counters that grew large.
 
+import { LEASE_FIELDS } from './redis-queue-rows.js';
+
+/** `local L_STATE, L_ATT = 3, 5`: where a claim finds each field it rewrites in its HMGET reply. */
+const LEASE_POSITIONS = (['state', 'att', 'lease', 'dk', 'cat', 'uat', 'exp', 'tok'] as const)
+  .map((field) => `local L_${field.toUpperCase()} = ${LEASE_FIELDS.indexOf(field) + 1}`)
+  .join('\n');
+
 /** What every script starts with: the clock, the key layout and the state machine of a job. */
 const LIBRARY = `
+local LEASE_FIELDS = { ${LEASE_FIELDS.map((field) => `'${field}'`).join(', ')} }
+${LEASE_POSITIONS}
 local B = KEYS[1]
 local NOW
 do
@@ -189,27 +198,17 @@ local function claim(count_wanted, lease_ms)
   for j = 0, k - 1 do
     local id = string.sub(popped[2 * j + 1], 34)
     local key = jk(id)
-    -- The job is read once, and what the claim writes is patched into that
-    -- reply: one HGETALL and one HSET per job.
-    local flat = redis.call('HGETALL', key)
-    local at = {}
-    for i = 1, #flat, 2 do at[flat[i]] = i + 1 end
-    local exp = NOW + (tonumber(lease_ms) or tonumber(flat[at['lease']]))
-    local dk = false
-    if at['dk'] then dk = flat[at['dk']] end
-    local written = set_state(id, key, 'waiting', 'active', flat[at['cat']], dk,
-      { 'att', n(tonumber(flat[at['att']]) + 1), 'tok', n(first + j), 'exp', n(exp) })
-    for i = 1, #written, 2 do
-      local slot = at[written[i]]
-      if slot then
-        flat[slot] = written[i + 1]
-      else
-        table.insert(flat, written[i])
-        table.insert(flat, written[i + 1])
-      end
-    end
+    -- The job is read once, only the fields a lease shows and by position
+    -- (HMGET, not HGETALL: less than half the strings to carry through Lua
+    -- and the reply), and what the claim writes is patched into that reply:
+    -- one HMGET and one HSET per job. An absent field comes back false.
+    local f = redis.call('HMGET', key, unpack(LEASE_FIELDS))
+    local exp = NOW + (tonumber(lease_ms) or tonumber(f[L_LEASE]))
+    local att, tok, exp_text = n(tonumber(f[L_ATT]) + 1), n(first + j), n(exp)
+    set_state(id, key, 'waiting', 'active', f[L_CAT], f[L_DK], { 'att', att, 'tok', tok, 'exp', exp_text })
+    f[L_STATE], f[L_UAT], f[L_ATT], f[L_TOK], f[L_EXP] = 'active', n(NOW), att, tok, exp_text
     zset(ACTIVE, id, exp)
-    table.insert(out, flat)
+    table.insert(out, f)
   end
   return out
 end
