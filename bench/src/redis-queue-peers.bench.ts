@@ -7,9 +7,12 @@
  * pre-filled queue, until none is left); idle enqueue-to-start latency.
  *
  * BullMQ runs in its fastest documented configuration (see
- * redis-peers/bullmq-peer.ts), Berth with `RedisBackend` defaults through the
- * port (redis-peers/berth-redis-peer.ts). While Berth's peer cannot load its
- * rows read "not available: …" and BullMQ's still run.
+ * redis-peers/bullmq-peer.ts), Berth through the port on `RedisQueues` at its
+ * defaults, with the retention that matches BullMQ's `removeOnComplete`
+ * (redis-peers/berth-redis-queue-peer.ts). Once `RedisBackend` is merged the
+ * row takes `berth-redis-peer.ts`'s queue instead (the one line marked
+ * below); while that peer cannot load, its rows read "not available: …"
+ * and BullMQ's still run.
  *
  * Targets (issue 12): at concurrency 10 Berth ≥ 1.5× BullMQ's jobs/s; idle
  * enqueue-to-start p50 no worse than BullMQ's.
@@ -45,7 +48,7 @@ import {
   type Samples,
   throughputOf,
 } from './peers/peer-runs.js';
-import { loadBerthRedisPeer, unavailableQueue } from './redis-peers/berth-redis-loader.js';
+import { berthRedisQueuePeer } from './redis-peers/berth-redis-queue-peer.js';
 import { bullmqPeer } from './redis-peers/bullmq-peer.js';
 import type { BenchPrefixes } from './redis-peers/redis-server.js';
 import { REDIS_PEERS_SUITES } from './redis-suites.js';
@@ -125,8 +128,9 @@ export async function redisQueuePeersBench(
   prefixes: BenchPrefixes,
   config: RedisPeersConfig = redisPeersConfigFromEnv(),
 ): Promise<RedisPeersBench> {
-  const loaded = await loadBerthRedisPeer();
-  const berth = loaded.available ? loaded.peer.queue : unavailableQueue(loaded.reason);
+  // With RedisBackend merged: `const loaded = await loadBerthRedisPeer();` and
+  // `loaded.available ? loaded.peer.queue : unavailableQueue(loaded.reason)`.
+  const berth: PeerLibrary = berthRedisQueuePeer;
   const bullmq = bullmqPeer();
   const libraries: readonly PeerLibrary[] = [berth, bullmq];
   const samples: Samples = new Map();
