@@ -17,6 +17,13 @@
  * Targets (issue 12): at concurrency 10 Berth ≥ 1.5× BullMQ's jobs/s; idle
  * enqueue-to-start p50 no worse than BullMQ's.
  *
+ * Berth's idle latency has a second row, its worker on another `RedisQueues`
+ * (what a worker in another process sees: a PUBLISH wakes it, then it
+ * claims), beside the first, where the enqueue leases the job for the idle
+ * worker of its own `RedisQueues` in its script (the in-process hand-off).
+ * The target compares the first, as BullMQ's row also enqueues and works in
+ * one process.
+ *
  * The latency table ends with the bare handoff by raw ioredis (an LPUSH
  * waking a BLPOP on another connection), timed the same way: one round
  * trip each way, which no queue on this server beats.
@@ -48,7 +55,7 @@ import {
   type Samples,
   throughputOf,
 } from './peers/peer-runs.js';
-import { berthRedisQueuePeer } from './redis-peers/berth-redis-queue-peer.js';
+import { berthRedisQueuePeer, berthRedisQueueRemoteWorkerPeer } from './redis-peers/berth-redis-queue-peer.js';
 import { bullmqPeer } from './redis-peers/bullmq-peer.js';
 import type { BenchPrefixes } from './redis-peers/redis-server.js';
 import { REDIS_PEERS_SUITES } from './redis-suites.js';
@@ -133,6 +140,8 @@ export async function redisQueuePeersBench(
   const berth: PeerLibrary = berthRedisQueuePeer;
   const bullmq = bullmqPeer();
   const libraries: readonly PeerLibrary[] = [berth, bullmq];
+  // The idle latency also of a Berth worker apart from the enqueuer (no in-process hand-off), BullMQ's path.
+  const latencyLibraries: readonly PeerLibrary[] = [berth, berthRedisQueueRemoteWorkerPeer, bullmq];
   const samples: Samples = new Map();
   const unavailable = new Map<string, string>();
 
@@ -274,7 +283,7 @@ export async function redisQueuePeersBench(
   async function latency(): Promise<LatencyResult[]> {
     const results: LatencyResult[] = [];
     let baseline: LatencyResult | undefined;
-    for (const library of libraries) {
+    for (const library of latencyLibraries) {
       let opened: { queue: PeerQueue; prefix: string };
       try {
         opened = await open(library);
@@ -367,7 +376,9 @@ export async function redisQueuePeersBench(
         ),
       ]);
     });
-    for (const name of latencies.length === 0 ? [] : [...libraries.map((library) => library.name), HANDOFF_FLOOR]) {
+    for (const name of latencies.length === 0
+      ? []
+      : [...latencyLibraries.map((library) => library.name), HANDOFF_FLOOR]) {
       const result = latencies.find((candidate) => candidate.name === name);
       rows.push([
         'idle enqueue-to-start p50 / p90',

@@ -21,7 +21,7 @@
 import { RedisQueues } from '@berth/adapter-redis';
 import { Redis } from 'ioredis';
 import { BerthJobQueuePeer } from '../peers/berth-job-queue-peer.js';
-import type { PeerLibrary, Task } from '../peers/peer-queue.js';
+import type { PeerLibrary, PeerQueue, PeerWorker, Task } from '../peers/peer-queue.js';
 import { describeRedisAt, redisUrl } from './redis-server.js';
 
 export const berthRedisQueuePeer: PeerLibrary = {
@@ -45,6 +45,70 @@ export const berthRedisQueuePeer: PeerLibrary = {
       return new BerthJobQueuePeer(queue, { prefetch: 0, durability: () => server, close });
     } catch (error) {
       await close();
+      throw error;
+    }
+  },
+};
+
+/** Enqueues through one queue object and works through another: two processes, as far as the queue can tell. */
+class SplitPeerQueue implements PeerQueue {
+  constructor(
+    private readonly enqueuer: PeerQueue,
+    private readonly worker: PeerQueue,
+  ) {}
+
+  enqueue(payload: Task): unknown {
+    return this.enqueuer.enqueue(payload);
+  }
+
+  enqueueBatch(payloads: readonly Task[]): unknown {
+    return this.enqueuer.enqueueBatch(payloads);
+  }
+
+  fill(payloads: readonly Task[]): Promise<void> {
+    return this.enqueuer.fill(payloads);
+  }
+
+  work(concurrency: number, onStart: () => void): PeerWorker {
+    return this.worker.work(concurrency, onStart);
+  }
+
+  remaining(): Promise<number> {
+    return this.enqueuer.remaining();
+  }
+
+  durability(): string {
+    return this.enqueuer.durability();
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.worker.close();
+    } finally {
+      await this.enqueuer.close();
+    }
+  }
+}
+
+/**
+ * Berth's queue with its worker on a second `RedisQueues` and client (the
+ * same keys): what a worker in another process sees. An enqueue here
+ * cannot hand its job to that worker inside its script, as it does to an
+ * idle worker of its own `RedisQueues`; the worker is woken by the script's
+ * PUBLISH and claims in a call of its own. BullMQ's row always takes that
+ * path (its worker blocks on a connection of its own), so this row is the
+ * like-for-like figure for workers that run apart from the enqueuers.
+ */
+export const berthRedisQueueRemoteWorkerPeer: PeerLibrary = {
+  name: 'berth, worker on another RedisQueues',
+  config: `${berthRedisQueuePeer.config}; enqueues through one RedisQueues and client, works through another`,
+  batch: berthRedisQueuePeer.batch,
+  async open(prefix) {
+    const enqueuer = await berthRedisQueuePeer.open(prefix);
+    try {
+      return new SplitPeerQueue(enqueuer, await berthRedisQueuePeer.open(prefix));
+    } catch (error) {
+      await enqueuer.close();
       throw error;
     }
   },
