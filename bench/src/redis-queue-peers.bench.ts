@@ -7,12 +7,22 @@
  * pre-filled queue, until none is left); idle enqueue-to-start latency.
  *
  * BullMQ runs in its fastest documented configuration (see
- * redis-peers/bullmq-peer.ts), Berth with `RedisBackend` defaults through the
- * port (redis-peers/berth-redis-peer.ts). While Berth's peer cannot load its
- * rows read "not available: …" and BullMQ's still run.
+ * redis-peers/bullmq-peer.ts), Berth through the port on `RedisQueues` at its
+ * defaults, with the retention that matches BullMQ's `removeOnComplete`
+ * (redis-peers/berth-redis-queue-peer.ts). Once `RedisBackend` is merged the
+ * row takes `berth-redis-peer.ts`'s queue instead (the one line marked
+ * below); while that peer cannot load, its rows read "not available: …"
+ * and BullMQ's still run.
  *
  * Targets (issue 12): at concurrency 10 Berth ≥ 1.5× BullMQ's jobs/s; idle
  * enqueue-to-start p50 no worse than BullMQ's.
+ *
+ * Berth's idle latency has a second row, its worker on another `RedisQueues`
+ * (what a worker in another process sees: a PUBLISH wakes it, then it
+ * claims), beside the first, where the enqueue leases the job for the idle
+ * worker of its own `RedisQueues` in its script (the in-process hand-off).
+ * The target compares the first, as BullMQ's row also enqueues and works in
+ * one process.
  *
  * The latency table ends with the bare handoff by raw ioredis (an LPUSH
  * waking a BLPOP on another connection), timed the same way: one round
@@ -45,7 +55,7 @@ import {
   type Samples,
   throughputOf,
 } from './peers/peer-runs.js';
-import { loadBerthRedisPeer, unavailableQueue } from './redis-peers/berth-redis-loader.js';
+import { berthRedisQueuePeer, berthRedisQueueRemoteWorkerPeer } from './redis-peers/berth-redis-queue-peer.js';
 import { bullmqPeer } from './redis-peers/bullmq-peer.js';
 import type { BenchPrefixes } from './redis-peers/redis-server.js';
 import { REDIS_PEERS_SUITES } from './redis-suites.js';
@@ -125,10 +135,13 @@ export async function redisQueuePeersBench(
   prefixes: BenchPrefixes,
   config: RedisPeersConfig = redisPeersConfigFromEnv(),
 ): Promise<RedisPeersBench> {
-  const loaded = await loadBerthRedisPeer();
-  const berth = loaded.available ? loaded.peer.queue : unavailableQueue(loaded.reason);
+  // With RedisBackend merged: `const loaded = await loadBerthRedisPeer();` and
+  // `loaded.available ? loaded.peer.queue : unavailableQueue(loaded.reason)`.
+  const berth: PeerLibrary = berthRedisQueuePeer;
   const bullmq = bullmqPeer();
   const libraries: readonly PeerLibrary[] = [berth, bullmq];
+  // The idle latency also of a Berth worker apart from the enqueuer (no in-process hand-off), BullMQ's path.
+  const latencyLibraries: readonly PeerLibrary[] = [berth, berthRedisQueueRemoteWorkerPeer, bullmq];
   const samples: Samples = new Map();
   const unavailable = new Map<string, string>();
 
@@ -270,7 +283,7 @@ export async function redisQueuePeersBench(
   async function latency(): Promise<LatencyResult[]> {
     const results: LatencyResult[] = [];
     let baseline: LatencyResult | undefined;
-    for (const library of libraries) {
+    for (const library of latencyLibraries) {
       let opened: { queue: PeerQueue; prefix: string };
       try {
         opened = await open(library);
@@ -363,7 +376,9 @@ export async function redisQueuePeersBench(
         ),
       ]);
     });
-    for (const name of latencies.length === 0 ? [] : [...libraries.map((library) => library.name), HANDOFF_FLOOR]) {
+    for (const name of latencies.length === 0
+      ? []
+      : [...latencyLibraries.map((library) => library.name), HANDOFF_FLOOR]) {
       const result = latencies.find((candidate) => candidate.name === name);
       rows.push([
         'idle enqueue-to-start p50 / p90',

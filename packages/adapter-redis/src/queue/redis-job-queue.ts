@@ -72,7 +72,7 @@ import {
   STATS,
 } from './redis-queue-lua.js';
 import type { RedisQueueNotifier } from './redis-queue-notifier.js';
-import { encodeDocument, hashOf, leaseConflict, toJob, toLease } from './redis-queue-rows.js';
+import { claimedLease, encodeDocument, hashOf, leaseConflict, toJob, toLease } from './redis-queue-rows.js';
 import { RedisQueueSchedules } from './redis-queue-schedules.js';
 import { RedisQueueScript } from './redis-queue-script.js';
 
@@ -210,7 +210,7 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
     const enqueue = () => this.run(scripts.enqueue, args);
     const reply = await (handOff ? this.context.notifier.handingOff(enqueue) : enqueue());
     const [serverNow, rows, expired, claimed] = reply as [string, [string, string, string?][], ExpiredRows, unknown[]];
-    const leases = claimed.map((flat) => toLease<T>(hashOf(flat), this.name));
+    const leases = claimed.map((values) => claimedLease<T>(values, this.name));
     const results = this.afterEnqueue(Number(serverNow), rows, new Set(leases.map((lease) => lease.job.id)));
     this.emitClaimed(expired, leases, Number(serverNow));
     if (leases.length > 0) (idle as IdleWorker).take(leases);
@@ -335,7 +335,7 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
         outcomes.push({ error: leaseConflict(this.name, item.outcome, item.id, state) });
       }
     }
-    const leases = claimed.map((flat) => toLease<T>(hashOf(flat), this.name));
+    const leases = claimed.map((values) => claimedLease<T>(values, this.name));
     this.emitClaimed(expired, leases, now);
     return { outcomes, leases };
   }

@@ -8,14 +8,25 @@
 // Lua's tostring keeps 14 significant digits, too few for epoch milliseconds
 // past 2^47 or fencing counters that grew large.
 
+import { LEASE_FIELDS } from './redis-queue-rows.js';
+
+/** `local L_STATE, L_ATT = 3, 5`: where a claim finds each field it rewrites in its HMGET reply. */
+const LEASE_POSITIONS = (['state', 'att', 'lease', 'dk', 'cat', 'uat', 'exp', 'tok'] as const)
+  .map((field) => `local L_${field.toUpperCase()} = ${LEASE_FIELDS.indexOf(field) + 1}`)
+  .join('\n');
+
 /** What every script starts with: the clock, the key layout and the state machine of a job. */
 const LIBRARY = `
+local LEASE_FIELDS = { ${LEASE_FIELDS.map((field) => `'${field}'`).join(', ')} }
+${LEASE_POSITIONS}
 local B = KEYS[1]
 local NOW
 do
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- Formatted once: a claim and a settlement each write it twice per job.
+local NOW_TEXT = string.format('%d', NOW)
 local COUNTS, READY, DELAYED, ACTIVE, DEDUPE = B .. 'n', B .. 'r', B .. 'dl', B .. 'a', B .. 'd'
 local WAKE_AT = nil
 local EXPIRED = {}
@@ -92,10 +103,10 @@ local function set_state(id, key, from, to, cat, dk, extra)
     if finished(from) then zset(B .. 'f:' .. from, id, false) end
     if finished(to) then zset(B .. 'f:' .. to, id, NOW) end
   end
-  local fields = { 'state', to, 'uat', n(NOW) }
+  local fields = { 'state', to, 'uat', NOW_TEXT }
   if finished(to) then
     table.insert(fields, 'fat')
-    table.insert(fields, n(NOW))
+    table.insert(fields, NOW_TEXT)
   end
   if from == 'active' and to ~= 'active' then
     -- Emptied rather than deleted: one HSET instead of an HSET and an HDEL per settled job.
@@ -142,7 +153,7 @@ end
 local function error_json(attempt, message, name)
   local e = '{"attempt":' .. n(attempt) .. ',"message":' .. message
   if name ~= '' then e = e .. ',"name":' .. name end
-  return e .. ',"at":' .. n(NOW) .. '}'
+  return e .. ',"at":' .. NOW_TEXT .. '}'
 end
 
 -- The job's errors with e appended, as JSON text.
@@ -189,27 +200,17 @@ local function claim(count_wanted, lease_ms)
   for j = 0, k - 1 do
     local id = string.sub(popped[2 * j + 1], 34)
     local key = jk(id)
-    -- The job is read once, and what the claim writes is patched into that
-    -- reply: one HGETALL and one HSET per job.
-    local flat = redis.call('HGETALL', key)
-    local at = {}
-    for i = 1, #flat, 2 do at[flat[i]] = i + 1 end
-    local exp = NOW + (tonumber(lease_ms) or tonumber(flat[at['lease']]))
-    local dk = false
-    if at['dk'] then dk = flat[at['dk']] end
-    local written = set_state(id, key, 'waiting', 'active', flat[at['cat']], dk,
-      { 'att', n(tonumber(flat[at['att']]) + 1), 'tok', n(first + j), 'exp', n(exp) })
-    for i = 1, #written, 2 do
-      local slot = at[written[i]]
-      if slot then
-        flat[slot] = written[i + 1]
-      else
-        table.insert(flat, written[i])
-        table.insert(flat, written[i + 1])
-      end
-    end
+    -- The job is read once, only the fields a lease shows and by position
+    -- (HMGET, not HGETALL: less than half the strings to carry through Lua
+    -- and the reply), and what the claim writes is patched into that reply:
+    -- one HMGET and one HSET per job. An absent field comes back false.
+    local f = redis.call('HMGET', key, unpack(LEASE_FIELDS))
+    local exp = NOW + (tonumber(lease_ms) or tonumber(f[L_LEASE]))
+    local att, tok, exp_text = n(tonumber(f[L_ATT]) + 1), n(first + j), n(exp)
+    set_state(id, key, 'waiting', 'active', f[L_CAT], f[L_DK], { 'att', att, 'tok', tok, 'exp', exp_text })
+    f[L_STATE], f[L_UAT], f[L_ATT], f[L_TOK], f[L_EXP] = 'active', NOW_TEXT, att, tok, exp_text
     zset(ACTIVE, id, exp)
-    table.insert(out, flat)
+    table.insert(out, f)
   end
   return out
 end
@@ -285,7 +286,7 @@ local function enqueue_one(i)
   local key = jk(id)
   local fields = { 'id', id, 'state', 'waiting', 'pri', ARGV[i + 2], 'seq', n(seq), 'runAt', n(run_at), 'att', '0',
     'max', ARGV[i + 5], 'lease', ARGV[i + 6], 'bt', ARGV[i + 7], 'bd', ARGV[i + 8], 'bm', ARGV[i + 9],
-    'bj', ARGV[i + 10], 'pl', ARGV[i + 1], 'err', '[]', 'cat', n(NOW), 'uat', n(NOW) }
+    'bj', ARGV[i + 10], 'pl', ARGV[i + 1], 'err', '[]', 'cat', NOW_TEXT, 'uat', NOW_TEXT }
   if dk ~= '' then
     table.insert(fields, 'dk')
     table.insert(fields, dk)
@@ -331,7 +332,7 @@ local function revive(id, states)
     if holder and holder ~= id then return { 'held', holder, f[2] } end
   end
   redis.call('HDEL', key, 'res', 'prog')
-  set_state(id, key, f[1], 'waiting', f[3], f[2], { 'att', '0', 'runAt', n(NOW) })
+  set_state(id, key, f[1], 'waiting', f[3], f[2], { 'att', '0', 'runAt', NOW_TEXT })
   to_ready(id, key)
   return { 'ok' }
 end
@@ -362,7 +363,7 @@ settle()
 local leases = claim(tonumber(ARGV[1]), ARGV[2])
 flush()
 publish_wake()
-return { n(NOW), EXPIRED, outcomes, leases }
+return { NOW_TEXT, EXPIRED, outcomes, leases }
 `);
 
 /**
@@ -393,39 +394,39 @@ if wanted > 0 then
 end
 flush()
 publish_wake()
-return { n(NOW), results, EXPIRED, leases }
+return { NOW_TEXT, results, EXPIRED, leases }
 `);
 
 /** ARGV: id, token, leaseMs ('' = the job's own). Returns { now, job } or { now, why }. */
 export const EXTEND: string = script(`
 local key, why = leased(ARGV[1], ARGV[2])
-if not key then return { n(NOW), why } end
+if not key then return { NOW_TEXT, why } end
 local lease = tonumber(ARGV[3])
 if ARGV[3] == '' then lease = tonumber(redis.call('HGET', key, 'lease')) end
 local exp = NOW + lease
-redis.call('HSET', key, 'exp', n(exp), 'uat', n(NOW))
+redis.call('HSET', key, 'exp', n(exp), 'uat', NOW_TEXT)
 redis.call('ZADD', ACTIVE, exp, ARGV[1])
-return { n(NOW), redis.call('HGETALL', key) }
+return { NOW_TEXT, redis.call('HGETALL', key) }
 `);
 
 /** ARGV: id, token. Returns { now, 'ok' } or { now, why }. */
 export const RELEASE: string = script(`
 local key, why = leased(ARGV[1], ARGV[2])
-if not key then return { n(NOW), why } end
+if not key then return { NOW_TEXT, why } end
 local f = redis.call('HMGET', key, 'att', 'cat', 'dk', 'runAt')
 set_state(ARGV[1], key, 'active', 'waiting', f[2], f[3], { 'att', n(tonumber(f[1]) - 1) })
 schedule(ARGV[1], key, tonumber(f[4]))
 flush()
 publish_wake()
-return { n(NOW), 'ok' }
+return { NOW_TEXT, 'ok' }
 `);
 
 /** ARGV: id, token, progress JSON. Returns { now, 'ok', attempt } or { now, why }. */
 export const PROGRESS: string = script(`
 local key, why = leased(ARGV[1], ARGV[2])
-if not key then return { n(NOW), why } end
-redis.call('HSET', key, 'prog', ARGV[3], 'uat', n(NOW))
-return { n(NOW), 'ok', redis.call('HGET', key, 'att') }
+if not key then return { NOW_TEXT, why } end
+redis.call('HSET', key, 'prog', ARGV[3], 'uat', NOW_TEXT)
+return { NOW_TEXT, 'ok', redis.call('HGET', key, 'att') }
 `);
 
 /** ARGV: id. Returns { now, expired, job or false }. */
@@ -434,14 +435,14 @@ settle()
 publish_wake()
 local job = redis.call('HGETALL', jk(ARGV[1]))
 if #job == 0 then job = false end
-return { n(NOW), EXPIRED, job }
+return { NOW_TEXT, EXPIRED, job }
 `);
 
 /** Returns { now, expired, counts per state }. */
 export const STATS: string = script(`
 settle()
 publish_wake()
-return { n(NOW), EXPIRED, redis.call('HMGET', COUNTS, 'waiting', 'active', 'completed', 'dead', 'cancelled') }
+return { NOW_TEXT, EXPIRED, redis.call('HMGET', COUNTS, 'waiting', 'active', 'completed', 'dead', 'cancelled') }
 `);
 
 /** ARGV: the states to cancel from, then ids. Returns { now, expired, cancelled ids }. */
@@ -455,7 +456,7 @@ for a = 2, #ARGV do
 end
 flush()
 publish_wake()
-return { n(NOW), EXPIRED, cancelled }
+return { NOW_TEXT, EXPIRED, cancelled }
 `);
 
 /**
@@ -473,7 +474,7 @@ for a = 2, #ARGV do
 end
 flush()
 publish_wake()
-return { n(NOW), revived, blocked }
+return { NOW_TEXT, revived, blocked }
 `);
 
 /**
@@ -502,7 +503,7 @@ for a = 4, #ARGV do
   for _, m in ipairs(members) do table.insert(jobs, redis.call('HGETALL', jk(string.sub(m, 16)))) end
   table.insert(out, jobs)
 end
-return { n(NOW), EXPIRED, out }
+return { NOW_TEXT, EXPIRED, out }
 `);
 
 /** ARGV: finished before (ms), most to remove, then states. Returns how many were removed. */
@@ -555,10 +556,10 @@ local key = B .. 'sc:' .. ARGV[1]
 if redis.call('HEXISTS', key, 'ver') == 1 then
   redis.call('HINCRBY', key, 'ver', 1)
 else
-  redis.call('HSET', key, 'ver', '1', 'cat', n(NOW))
+  redis.call('HSET', key, 'ver', '1', 'cat', NOW_TEXT)
 end
 redis.call('HSET', key, 'name', ARGV[1], 'spec', ARGV[2], 'pl', ARGV[3], 'jo', ARGV[4], 'missed', ARGV[5],
-  'overlap', ARGV[6], 'paused', ARGV[7], 'uat', n(NOW))
+  'overlap', ARGV[6], 'paused', ARGV[7], 'uat', NOW_TEXT)
 if ARGV[8] == '' then redis.call('HDEL', key, 'next') else redis.call('HSET', key, 'next', ARGV[8]) end
 redis.call('ZADD', B .. 'scs', 0, ARGV[1])
 return redis.call('HGETALL', key)
@@ -596,12 +597,12 @@ if not f[1] then return { 'no' } end
 if f[2] == '1' or f[3] ~= ARGV[3] then return { 'no' } end
 if f[1] ~= ARGV[2] then return { 'stale' } end
 if ARGV[4] == '' then redis.call('HDEL', key, 'next') else redis.call('HSET', key, 'next', ARGV[4]) end
-redis.call('HSET', key, 'last', ARGV[3], 'uat', n(NOW))
+redis.call('HSET', key, 'last', ARGV[3], 'uat', NOW_TEXT)
 redis.call('HINCRBY', key, 'ver', 1)
-if ARGV[5] ~= '1' then return { 'fired', n(NOW) } end
+if ARGV[5] ~= '1' then return { 'fired', NOW_TEXT } end
 local job = enqueue_one(6)
 redis.call('HSET', key, 'lastJob', job[1])
 flush()
 publish_wake()
-return { 'fired', n(NOW), job }
+return { 'fired', NOW_TEXT, job }
 `);

@@ -59,6 +59,43 @@ export function toLease<T>(hash: JobHash, queue: string): Lease<T> {
   return { job: toJob<T>(hash, queue), token: hash.tok as string, expiresAt: new Date(Number(hash.exp)) };
 }
 
+/**
+ * The fields of a job's hash a lease shows, in the order a claim returns
+ * their values (HMGET): everything `toJob` reads, none of the fields only
+ * the scripts use (due-order member, sequence, backoff).
+ */
+export const LEASE_FIELDS = [
+  'id',
+  'pl',
+  'state',
+  'pri',
+  'att',
+  'max',
+  'runAt',
+  'dk',
+  'lease',
+  'err',
+  'res',
+  'prog',
+  'tmo',
+  'cat',
+  'uat',
+  'fat',
+  'exp',
+  'tok',
+] as const;
+
+/** A lease from a claim's values of {@link LEASE_FIELDS}; a null value is an absent field. */
+export function claimedLease<T>(values: unknown, queue: string): Lease<T> {
+  const list = values as readonly (string | null)[];
+  const hash: Record<string, string> = {};
+  for (let index = 0; index < LEASE_FIELDS.length; index += 1) {
+    const value = list[index];
+    if (value !== null && value !== undefined) hash[LEASE_FIELDS[index] as string] = value;
+  }
+  return toLease<T>(hash, queue);
+}
+
 /** Where a job stands in listings: `createdAt` (15 digits) then its id, so the lexicographic order is the listing order. */
 export function listingMember(createdAt: number, id: string): string {
   return String(Math.max(0, Math.trunc(createdAt))).padStart(15, '0') + id;
