@@ -1,9 +1,9 @@
 import { type FilterNode, matchesNode } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
-import { defineScript, runScript } from './redis-commit-script.js';
 import type { RedisCollectionKeys } from './redis-keys.js';
 import type { Candidates } from './redis-query-planner.js';
 import { RECORD_FIELDS, type RedisRecord, readRecord } from './redis-record.js';
+import { defineScript, runScript } from './redis-script.js';
 
 /** Ids asked of each ZRANGE step and documents of each pipelined batch of HMGETs. */
 const LOAD_BATCH = 500;

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { defineScript, runScript } from './redis-script.js';
 
 /**
  * The one script every write goes through: a program of steps in ARGV, each
@@ -89,39 +89,6 @@ while i <= n do
 end
 return { 'ok' }
 `;
-
-/** A Lua script and its SHA1, for EVALSHA. */
-export interface RedisScript {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-/** A script of `lua`, with its SHA1 computed once. */
-export function defineScript(lua: string): RedisScript {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
-
-/**
- * Runs a script: EVALSHA, and EVAL once when the server does not have the
- * script yet (a restart or SCRIPT FLUSH forgets it). Not ioredis's
- * `defineCommand`, which would add a method to a client the application
- * may have passed in.
- */
-export async function runScript(
-  client: Redis | Cluster,
-  script: RedisScript,
-  keys: readonly string[],
-  args: readonly (string | Buffer)[],
-): Promise<unknown> {
-  // One array, which ioredis flattens: spreading a bulk write's hundreds of thousands of arguments would overflow the stack.
-  const all = [...keys, ...args];
-  try {
-    return await client.evalsha(script.sha, keys.length, all);
-  } catch (error) {
-    if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
-    return client.eval(script.lua, keys.length, all);
-  }
-}
 
 const COMMIT = defineScript(COMMIT_SCRIPT);
 

@@ -1,25 +1,20 @@
-import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { defineScript, type RedisScript, runScript } from '../redis-script.js';
 
 /**
- * A Lua script run by its SHA1 (EVALSHA), loaded with EVAL the first time a
- * server answers NOSCRIPT (after a restart, or on a cluster node that never
- * ran it). Its one key routes it to the queue's slot; the rest is ARGV.
+ * A queue's Lua script: its one key, the queue's key base, routes it to the
+ * queue's slot (on a cluster) and the rest is ARGV. Run as every Berth
+ * script is (EVALSHA, then EVAL on NOSCRIPT: after a restart, or on a
+ * cluster node that never ran it).
  */
 export class RedisQueueScript {
-  private readonly sha: string;
+  private readonly script: RedisScript;
 
   constructor(readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
+    this.script = defineScript(source);
   }
 
-  async run(client: Redis | Cluster, base: string, args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      // An array, not spread arguments: enqueueMany of 10 000 jobs passes 130 000 of them.
-      return await client.call('EVALSHA', [this.sha, 1, base, ...args]);
-    } catch (error) {
-      if (!String((error as { message?: unknown }).message).startsWith('NOSCRIPT')) throw error;
-      return client.call('EVAL', [this.source, 1, base, ...args]);
-    }
+  run(client: Redis | Cluster, base: string, args: readonly (string | number)[]): Promise<unknown> {
+    return runScript(client, this.script, [base], args);
   }
 }
