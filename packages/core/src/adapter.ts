@@ -27,6 +27,7 @@ export { FIELD_OPERATORS } from './query/query.js';
 export * from './query/query-plan.js';
 export * from './query/sort.js';
 export * from './queue/event-hub.js';
+export { HandOffNotifier } from './queue/hand-off-notifier.js';
 export { IdleWorkers } from './queue/idle-workers.js';
 export { FINISHED_JOB_STATES } from './queue/job.js';
 export * from './queue/job-admin-options.js';

@@ -53,6 +53,7 @@ import {
   copyProgress,
   decodeBackoff,
   encodeBackoff,
+  type HandOffNotifier,
   type JobEventHub,
   type NormalizedRetention,
   normalizePurge,
@@ -66,7 +67,7 @@ import type { PgBackendContext, PgTransactionContext } from '../pg-context.js';
 import type { PgQueryable } from '../pg-session.js';
 import { preparedOn } from '../pg-statements.js';
 import { PgQueueAdmin } from './pg-queue-admin.js';
-import type { PgQueueNotifier } from './pg-queue-listener.js';
+
 import { readyPool, whileOpen } from './pg-queue-open.js';
 import { deliveryOrder, encodeDocument, invalidLease, type JobRow, toJob, tokenOf, toLease } from './pg-queue-rows.js';
 import { PgQueueSchedules } from './pg-queue-schedules.js';
@@ -79,7 +80,7 @@ export interface PgJobQueueContext {
   /** The NOTIFY channel of the schema's queues. */
   readonly channel: string;
   readonly events: JobEventHub;
-  readonly notifier: PgQueueNotifier;
+  readonly notifier: HandOffNotifier;
   readonly retention: NormalizedRetention;
   /** Largest payload or result, as bytes of JSON. */
   readonly maxPayloadBytes: number;

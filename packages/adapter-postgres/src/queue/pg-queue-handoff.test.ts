@@ -1,8 +1,8 @@
 import type { IdleWorker, Job, QueueEvent } from '@berth/core';
+import { HandOffNotifier } from '@berth/core/adapter';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dropSchemas, POSTGRES_URL, requirePostgres, uniqueSchema } from '../fixtures/pg-test-database.js';
 import { PostgresBackend } from '../pg-backend.js';
-import { PgQueueNotifier } from './pg-queue-listener.js';
 
 const schemas: string[] = [];
 const opened: PostgresBackend[] = [];
@@ -27,10 +27,10 @@ function backends(label: string, count: number): PostgresBackend[] {
 
 /** Resolves once a worker of this process has offered itself as idle to its queue's notifier. */
 function firstIdleOffer(): Promise<void> {
-  const onIdle = PgQueueNotifier.prototype.onIdle;
+  const onIdle = HandOffNotifier.prototype.onIdle;
   return new Promise((resolve) => {
-    vi.spyOn(PgQueueNotifier.prototype, 'onIdle').mockImplementation(function (
-      this: PgQueueNotifier,
+    vi.spyOn(HandOffNotifier.prototype, 'onIdle').mockImplementation(function (
+      this: HandOffNotifier,
       worker: IdleWorker,
     ) {
       const withdraw = onIdle.call(this, worker);
@@ -96,18 +96,18 @@ describe('PostgresJobQueue hand-off to an idle worker', () => {
   });
 
   it('a NOTIFY that arrives during a hand-off wakes the workers only once the jobs are handed over', async () => {
-    const notifier = new PgQueueNotifier(() => {});
+    const notifier = new HandOffNotifier(() => {});
     const seen: string[] = [];
     notifier.onJobAvailable(() => void seen.push('woken'));
     await notifier.handingOff(async () => {
       // The enqueue's own NOTIFY, delivered before its COMMIT is confirmed.
-      notifier.notified();
+      notifier.woken();
       await sleep(5);
       seen.push('handed over');
     });
     await sleep(0);
     expect(seen).toStrictEqual(['handed over', 'woken']);
-    notifier.notified();
+    notifier.woken();
     await sleep(0);
     expect(seen).toStrictEqual(['handed over', 'woken', 'woken']);
   });

@@ -1,8 +1,8 @@
 import type { Capabilities, DocumentValue, JobQueue, QueueOptions, TransactionalQueue } from '@berth/core';
-import { JobEventHub, normalizeRetention } from '@berth/core/adapter';
+import { HandOffNotifier, JobEventHub, normalizeRetention } from '@berth/core/adapter';
 import type { PgBackendContext, PgTransactionContext } from '../pg-context.js';
 import { PostgresJobQueue } from './pg-job-queue.js';
-import { channelOf, PgQueueListener, PgQueueNotifier } from './pg-queue-listener.js';
+import { channelOf, PgQueueListener } from './pg-queue-listener.js';
 import { PgQueueSql } from './pg-queue-sql.js';
 
 /**
@@ -24,14 +24,14 @@ export class PgQueues {
   private readonly channel: string;
   private readonly listener: PgQueueListener;
   private readonly hubs = new Map<string, JobEventHub>();
-  private readonly notifiers = new Map<string, PgQueueNotifier>();
+  private readonly notifiers = new Map<string, HandOffNotifier>();
 
   constructor(readonly context: PgBackendContext) {
     this.sql = new PgQueueSql(context.quotedSchema);
     this.channel = channelOf(context.schema);
     this.listener = new PgQueueListener(context.session, this.channel, (queue) => {
-      if (queue === undefined) for (const notifier of this.notifiers.values()) notifier.notified();
-      else this.notifiers.get(queue)?.notified();
+      if (queue === undefined) for (const notifier of this.notifiers.values()) notifier.woken();
+      else this.notifiers.get(queue)?.woken();
     });
   }
 
@@ -65,11 +65,11 @@ export class PgQueues {
     return hub;
   }
 
-  private notifier(name: string): PgQueueNotifier {
+  private notifier(name: string): HandOffNotifier {
     let notifier = this.notifiers.get(name);
     if (notifier === undefined) {
       // The listening connection opens with the first worker of the backend, not before.
-      notifier = new PgQueueNotifier(() => this.listener.start());
+      notifier = new HandOffNotifier(() => this.listener.start());
       this.notifiers.set(name, notifier);
     }
     return notifier;

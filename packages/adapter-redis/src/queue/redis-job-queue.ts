@@ -49,6 +49,7 @@ import {
   checkLeaseRef,
   checkSettlement,
   copyProgress,
+  type HandOffNotifier,
   type JobEventHub,
   type NormalizedRetention,
   normalizePurge,
@@ -71,7 +72,7 @@ import {
   SETTLE_AND_CLAIM,
   STATS,
 } from './redis-queue-lua.js';
-import type { RedisQueueNotifier } from './redis-queue-notifier.js';
+
 import { claimedLease, encodeDocument, hashOf, leaseConflict, toJob, toLease } from './redis-queue-rows.js';
 import { RedisQueueSchedules } from './redis-queue-schedules.js';
 import { RedisQueueScript } from './redis-queue-script.js';
@@ -81,7 +82,7 @@ export interface RedisJobQueueContext {
   /** The key base of the queue, `<prefix>{q:<name>}:` (its hash tag). */
   readonly base: string;
   readonly events: JobEventHub;
-  readonly notifier: RedisQueueNotifier;
+  readonly notifier: HandOffNotifier;
   readonly retention: NormalizedRetention;
   /** Largest payload or result, as bytes of JSON. */
   readonly maxPayloadBytes: number;

@@ -1,9 +1,10 @@
 import type { IdleWorker, Job, QueueEvent } from '@berth/core';
+import { HandOffNotifier } from '@berth/core/adapter';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { rawClient, requireRedis, uniqueKeyPrefix } from '../fixtures/redis-server.js';
 import { forEachKeyBatch, prefixPattern, unlinkKeys } from '../redis-scan.js';
-import { RedisQueueNotifier } from './redis-queue-notifier.js';
+
 import { RedisQueues } from './redis-queues.js';
 
 const keyPrefix = uniqueKeyPrefix('queue_handoff');
@@ -37,10 +38,10 @@ async function open(): Promise<RedisQueues> {
 
 /** Resolves once a worker of this process has offered itself as idle to its queue's notifier. */
 function firstIdleOffer(): Promise<void> {
-  const onIdle = RedisQueueNotifier.prototype.onIdle;
+  const onIdle = HandOffNotifier.prototype.onIdle;
   return new Promise((resolve) => {
-    vi.spyOn(RedisQueueNotifier.prototype, 'onIdle').mockImplementation(function (
-      this: RedisQueueNotifier,
+    vi.spyOn(HandOffNotifier.prototype, 'onIdle').mockImplementation(function (
+      this: HandOffNotifier,
       worker: IdleWorker,
     ) {
       const withdraw = onIdle.call(this, worker);
@@ -109,7 +110,7 @@ describe('RedisJobQueue hand-off to an idle worker', () => {
     let claimedWith: number[] = [];
     const idle = firstIdleOffer();
     // This process ignores published wake-ups, so its worker stays idle while another process enqueues.
-    vi.spyOn(RedisQueueNotifier.prototype, 'published').mockImplementation(() => {});
+    vi.spyOn(HandOffNotifier.prototype, 'woken').mockImplementation(() => {});
     const worker = queue.work(
       (job, { lease }) => {
         order.push(job.payload.n);
@@ -133,18 +134,18 @@ describe('RedisJobQueue hand-off to an idle worker', () => {
   });
 
   it('a wake-up published during a hand-off wakes the workers only once the jobs are handed over', async () => {
-    const notifier = new RedisQueueNotifier(() => {});
+    const notifier = new HandOffNotifier(() => {});
     const seen: string[] = [];
     notifier.onJobAvailable(() => void seen.push('woken'));
     await notifier.handingOff(async () => {
       // The enqueue script's own message, delivered before its reply.
-      notifier.published(0);
+      notifier.woken(0);
       await sleep(5);
       seen.push('handed over');
     });
     await sleep(0);
     expect(seen).toStrictEqual(['handed over', 'woken']);
-    notifier.published(0);
+    notifier.woken(0);
     await sleep(0);
     expect(seen).toStrictEqual(['handed over', 'woken', 'woken']);
   });

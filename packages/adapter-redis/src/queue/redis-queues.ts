@@ -7,12 +7,18 @@ import {
   UnsupportedError,
   ValidationError,
 } from '@berth/core';
-import { checkCollectionName, checkMaxBytes, JobEventHub, normalizeRetention } from '@berth/core/adapter';
+import {
+  checkCollectionName,
+  checkMaxBytes,
+  HandOffNotifier,
+  JobEventHub,
+  normalizeRetention,
+} from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 import { toBerthError } from '../redis-errors.js';
 import { RedisJobQueue, type RedisJobQueueContext } from './redis-job-queue.js';
-import { RedisQueueNotifier, RedisQueueSubscriber } from './redis-queue-notifier.js';
 import { queueKeyBase, wakeChannel } from './redis-queue-rows.js';
+import { RedisQueueSubscriber } from './redis-queue-subscriber.js';
 
 /**
  * What Redis's job queue offers: correct for workers on many machines (every
@@ -84,7 +90,7 @@ export class RedisQueues {
   private readonly maxPayloadBytes: number;
   private readonly subscriber: RedisQueueSubscriber;
   private readonly queues = new Map<string, RedisJobQueue<unknown>>();
-  private readonly notifiers = new Map<string, RedisQueueNotifier>();
+  private readonly notifiers = new Map<string, HandOffNotifier>();
   private readonly hubs = new Map<string, JobEventHub>();
   private checked: Promise<void> | undefined;
   private closed = false;
@@ -184,8 +190,8 @@ export class RedisQueues {
     const base = queueKeyBase(this.keyPrefix, name);
     let notifier = this.notifiers.get(name);
     if (notifier === undefined) {
-      const created = new RedisQueueNotifier(() =>
-        this.subscriber.listen(wakeChannel(base), (delayMs) => created.published(delayMs)),
+      const created = new HandOffNotifier(() =>
+        this.subscriber.listen(wakeChannel(base), (delayMs) => created.woken(delayMs)),
       );
       notifier = created;
       this.notifiers.set(name, created);
