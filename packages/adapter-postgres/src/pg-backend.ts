@@ -15,7 +15,7 @@ import {
   type TransactionScope,
   ValidationError,
 } from '@berth/core';
-import { checkCollectionName, checkMaxBytes, startOperation } from '@berth/core/adapter';
+import { checkCollectionName, checkMaxBytes, startOperation, takeUrlOption } from '@berth/core/adapter';
 import pg from 'pg';
 import type { PgBackendContext } from './pg-context.js';
 import { runMigrations } from './pg-migrations.js';
@@ -191,13 +191,6 @@ export class PostgresBackend implements Backend {
  * adapter: the URL goes to pg as it is, except `schema`, which Berth reads.
  */
 export function createBackendFromUrl(url: string): Backend {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch (error) {
-    throw new ValidationError(`not a PostgreSQL URL: ${JSON.stringify(url)}`, 'url', { cause: error });
-  }
-  const schema = parsed.searchParams.get('schema') ?? undefined;
-  parsed.searchParams.delete('schema');
-  return new PostgresBackend({ connectionString: parsed.toString(), schema });
+  const { url: connectionString, value: schema } = takeUrlOption(url, 'schema', 'PostgreSQL');
+  return new PostgresBackend({ connectionString, schema });
 }

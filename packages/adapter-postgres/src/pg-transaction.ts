@@ -11,7 +11,7 @@ import {
   type TransactionOptions,
   type TransactionScope,
 } from '@berth/core';
-import { checkCollectionName, runTransaction, throwIfAborted } from '@berth/core/adapter';
+import { checkCollectionName, runTransaction, Turns, throwIfAborted } from '@berth/core/adapter';
 import type { PgCollections } from './pg-collections.js';
 import type { PgBackendContext } from './pg-context.js';
 import { PgRepository, type PgRepositoryTransaction } from './pg-repository.js';
@@ -20,17 +20,6 @@ import type { PgQueues } from './queue/pg-queues.js';
 
 /** The transactions whose work the current async call chain runs in. */
 const openTransactions = new AsyncLocalStorage<{ readonly owner: PgTransactions; active: boolean }>();
-
-/** A promise chain that runs one task at a time, in the order they came. */
-class Turns {
-  private last: Promise<unknown> = Promise.resolve();
-
-  run<R>(work: () => Promise<R>): Promise<R> {
-    const result = this.last.then(work);
-    this.last = result.catch(() => undefined);
-    return result;
-  }
-}
 
 /**
  * The transactions of one backend. Each runs on one client in a SERIALIZABLE

@@ -15,13 +15,14 @@ import {
   type TransactionOptions,
   type TransactionScope,
   UnsupportedError,
-  ValidationError,
 } from '@berth/core';
 import {
   checkCollectionName,
   checkMaxBytes,
   runTransaction,
   startOperation,
+  Turns,
+  takeUrlOption,
   throwIfAborted,
 } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
@@ -57,17 +58,6 @@ export interface RedisBackendConfig extends RedisConnectionConfig {
    * 'warn'`, a server that refuses `CONFIG GET`). Default: `console.warn`.
    */
   readonly onWarning?: ((message: string) => void) | undefined;
-}
-
-/** A promise chain that runs one task at a time, in the order they came. */
-class Turns {
-  private last: Promise<unknown> = Promise.resolve();
-
-  run<R>(work: () => Promise<R>): Promise<R> {
-    const result = this.last.then(work);
-    this.last = result.catch(() => undefined);
-    return result;
-  }
 }
 
 /**
@@ -282,13 +272,6 @@ export class RedisBackend implements Backend {
  * ```
  */
 export function createBackendFromUrl(url: string): Backend {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch (error) {
-    throw new ValidationError(`not a Redis URL: ${JSON.stringify(url)}`, 'url', { cause: error });
-  }
-  const keyPrefix = parsed.searchParams.get('keyPrefix') ?? undefined;
-  parsed.searchParams.delete('keyPrefix');
-  return new RedisBackend({ url: parsed.toString(), keyPrefix });
+  const { url: driverUrl, value: keyPrefix } = takeUrlOption(url, 'keyPrefix', 'Redis');
+  return new RedisBackend({ url: driverUrl, keyPrefix });
 }

@@ -5,6 +5,7 @@
 
 export { checkMaxBytes } from './backend/capabilities.js';
 export { ADAPTER_PACKAGES, urlScheme } from './backend/create-backend.js';
+export { takeUrlOption } from './backend/url-option.js';
 export { checkCacheKey, checkCacheTtl } from './cache/cache-arguments.js';
 export { checkDocumentWriteOptions } from './documents/document-write-options.js';
 export { startOperation, throwIfAborted } from './operation/abort.js';
@@ -19,6 +20,7 @@ export {
   runTransaction,
   withRetries,
 } from './operation/retry.js';
+export { Turns } from './operation/turns.js';
 export * from './query/apply-update.js';
 export * from './query/cursor.js';
 export * from './query/filter.js';
