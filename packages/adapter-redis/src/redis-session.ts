@@ -59,6 +59,20 @@ function commitConflict(message: string, collection: string): ConflictError {
 
 const REVALIDATIONS = 10;
 
+/**
+ * The committed record of one document (`undefined`: missing), by one
+ * HMGET: atomic, so it is one state without any check around it.
+ */
+export async function readCommitted(
+  context: RedisContext,
+  keys: RedisCollectionKeys,
+  id: string,
+): Promise<RedisRecord | undefined> {
+  const key = keys.document(id);
+  const fields = await context.run((client) => client.hmget(key, ...RECORD_FIELDS));
+  return readRecord(fields, key);
+}
+
 /** Unique values whose holders one pipeline reads ahead for a bulk write. */
 const HOLDER_BATCH = 1000;
 
@@ -144,9 +158,7 @@ export class RedisSession {
     if (missing.length === 1) {
       // The hot path of get, insert and update: one HMGET, no pipeline.
       const id = missing[0] as string;
-      const key = overlay.keys.document(id);
-      const fields = await this.context.run((client) => client.hmget(key, ...RECORD_FIELDS));
-      overlay.base.set(id, readRecord(fields, key));
+      overlay.base.set(id, await readCommitted(this.context, overlay.keys, id));
       return;
     }
     // One HMGET is atomic; several in a pipeline are not, so a single operation checks the counter around them.
