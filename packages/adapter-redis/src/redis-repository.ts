@@ -429,7 +429,7 @@ export class RedisRepository<T extends Document> implements Repository<T> {
     checkArrayArgument(documents, 'insertMany', this.name);
     const validated = await this.validatedAll(documents.map((document) => this.withId(document)));
     return this.run(options, 'insertMany', async (session) => {
-      await this.readAhead(session, validated);
+      await this.readAhead(session, validated, true);
       const inserted: T[] = [];
       for (const document of validated) {
         inserted.push(this.owned(await this.insertInto(session, document)));
@@ -480,11 +480,10 @@ export class RedisRepository<T extends Document> implements Repository<T> {
   }
 
   /** Reads every document and unique holder a bulk write checks in a few pipelines, not a round trip per document. */
-  private async readAhead(session: RedisSession, documents: readonly T[]): Promise<void> {
-    await session.getMany(
-      this.name,
-      documents.map((document) => document.id),
-    );
+  private async readAhead(session: RedisSession, documents: readonly T[], expectNew = false): Promise<void> {
+    const ids = documents.map((document) => document.id);
+    if (expectNew) await session.readExpectedNew(this.name, ids);
+    else await session.getMany(this.name, ids);
     const now = Date.now();
     await session.readUniqueHolders(
       this.name,

@@ -327,6 +327,28 @@ export class RedisSession {
    * in pipelined batches, so a bulk write checks them without a round trip
    * per document. The commit checks them again, atomically.
    */
+  /**
+   * Reads ahead documents a bulk insert expects to be new. One EXISTS over
+   * all of them (one command, so one state) answers for the usual case,
+   * none there, without a read per document; when any exists, they are read
+   * as `getMany` reads them. The commit still checks each of them is
+   * missing (version 0), so one created after the EXISTS is a conflict.
+   */
+  async readExpectedNew(name: string, ids: readonly string[]): Promise<void> {
+    const overlay = this.overlay(name);
+    const unseen = ids.filter((id) => !overlay.writes.has(id) && !overlay.base.has(id));
+    if (unseen.length > 1) {
+      // Every document key of a collection carries its hash tag: one slot, so one EXISTS on a Cluster too.
+      const keys = unseen.map((id) => overlay.keys.document(id));
+      const existing = await this.context.run((client) => client.exists(keys));
+      if (existing === 0) {
+        for (const id of unseen) overlay.base.set(id, undefined);
+        return;
+      }
+    }
+    await this.ensureBase(overlay, unseen);
+  }
+
   async readUniqueHolders(name: string, records: readonly RedisRecord[]): Promise<void> {
     const overlay = this.overlay(name);
     const entries = records.flatMap((record) =>
