@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RedisBackend } from '@berth/adapter-redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hero, heroId, SIZE } from '../heroes.js';
 import { type PeerLibrary, task } from '../peers/peer-queue.js';
@@ -8,7 +9,7 @@ import {
   berthRedisQueueRemoteWorkerPeer,
   openBerthRedisRepositories,
 } from './berth-redis-peer.js';
-import { BenchPrefixes, checkedPrefix, scanKeys } from './redis-server.js';
+import { BenchPrefixes, checkedPrefix, redisUrl, scanKeys } from './redis-server.js';
 
 // Berth's peers must really do the work the rows time (documents stored
 // and found through the index, every job handled once, nothing left
@@ -38,7 +39,19 @@ describe.each([
       while ((await queue.remaining()) > 0) await sleep(5);
       await worker.stop();
       expect(starts).toBe(600);
-      expect(await queue.remaining()).toBe(0);
+      // 600 starts and 600 completions: each job ran once, none twice while another never did.
+      const observer = new RedisBackend({ url: redisUrl(), keyPrefix: prefix });
+      try {
+        expect(await observer.queue('jobs').stats()).toEqual({
+          waiting: 0,
+          active: 0,
+          completed: 600,
+          dead: 0,
+          cancelled: 0,
+        });
+      } finally {
+        await observer.close();
+      }
       expect(queue.durability()).toMatch(/^Redis \d/);
       const tagged = await scanKeys(prefixes.redis, `*${prefix.slice('bench:'.length, -1)}*`);
       expect(tagged.length).toBeGreaterThan(0);
