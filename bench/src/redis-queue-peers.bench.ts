@@ -7,20 +7,19 @@
  * pre-filled queue, until none is left); idle enqueue-to-start latency.
  *
  * BullMQ runs in its fastest documented configuration (see
- * redis-peers/bullmq-peer.ts), Berth through the port on `RedisQueues` at its
- * defaults, with the retention that matches BullMQ's `removeOnComplete`
- * (redis-peers/berth-redis-queue-peer.ts). Once `RedisBackend` is merged the
- * row takes `berth-redis-peer.ts`'s queue instead (the one line marked
- * below); while that peer cannot load, its rows read "not available: …"
- * and BullMQ's still run.
+ * redis-peers/bullmq-peer.ts), Berth through the port on a `RedisBackend`
+ * at its defaults (`backend.queue('jobs', { retention })`), with the
+ * retention that matches BullMQ's `removeOnComplete`
+ * (redis-peers/berth-redis-peer.ts).
  *
  * Targets (issue 12): at concurrency 10 Berth ≥ 1.5× BullMQ's jobs/s; idle
  * enqueue-to-start p50 no worse than BullMQ's.
  *
- * Berth's idle latency has a second row, its worker on another `RedisQueues`
- * (what a worker in another process sees: a PUBLISH wakes it, then it
- * claims), beside the first, where the enqueue leases the job for the idle
- * worker of its own `RedisQueues` in its script (the in-process hand-off).
+ * Berth's idle latency has a second row, its worker on another `RedisBackend`
+ * on the same prefix (what a worker in another process sees: a PUBLISH
+ * wakes it, then it claims), beside the first, where the enqueue leases the
+ * job for the idle worker of its own backend in its script (the in-process
+ * hand-off).
  * The target compares the first, as BullMQ's row also enqueues and works in
  * one process.
  *
@@ -35,7 +34,6 @@
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isBerthError } from '@berth/core';
 import { type LatencyResult, latencyResult, type RunCase, type RunSuite } from './harness.js';
 import { type PeerLibrary, type PeerQueue, task } from './peers/peer-queue.js';
 import {
@@ -55,7 +53,7 @@ import {
   type Samples,
   throughputOf,
 } from './peers/peer-runs.js';
-import { berthRedisQueuePeer, berthRedisQueueRemoteWorkerPeer } from './redis-peers/berth-redis-queue-peer.js';
+import { berthRedisQueuePeer, berthRedisQueueRemoteWorkerPeer } from './redis-peers/berth-redis-peer.js';
 import { bullmqPeer } from './redis-peers/bullmq-peer.js';
 import type { BenchPrefixes } from './redis-peers/redis-server.js';
 import { REDIS_PEERS_SUITES } from './redis-suites.js';
@@ -102,7 +100,7 @@ export interface RedisPeerDescription {
   readonly library: string;
   readonly config: string;
   readonly batch: string;
-  /** What the server reports, or why the library did not run. */
+  /** What the server reports of durability and eviction. */
   readonly server: string;
 }
 
@@ -114,8 +112,6 @@ export interface RedisPeersReport {
   readonly libraries: readonly RedisPeerDescription[];
   readonly throughput: readonly PeerThroughput[];
   readonly latency: readonly LatencyResult[];
-  /** Libraries that could not run, and why (Berth's queue before RedisBackend is merged). */
-  readonly unavailable: Readonly<Record<string, string>>;
   readonly targets: readonly string[];
 }
 
@@ -130,28 +126,23 @@ export interface RedisPeersBench {
   ): { readonly text: string; readonly json: RedisPeersReport };
 }
 
-/** Call from an async setup: it loads Berth's peer first. */
-export async function redisQueuePeersBench(
+export function redisQueuePeersBench(
   prefixes: BenchPrefixes,
   config: RedisPeersConfig = redisPeersConfigFromEnv(),
-): Promise<RedisPeersBench> {
-  // With RedisBackend merged: `const loaded = await loadBerthRedisPeer();` and
-  // `loaded.available ? loaded.peer.queue : unavailableQueue(loaded.reason)`.
+): RedisPeersBench {
   const berth: PeerLibrary = berthRedisQueuePeer;
   const bullmq = bullmqPeer();
   const libraries: readonly PeerLibrary[] = [berth, bullmq];
   // The idle latency also of a Berth worker apart from the enqueuer (no in-process hand-off), BullMQ's path.
   const latencyLibraries: readonly PeerLibrary[] = [berth, berthRedisQueueRemoteWorkerPeer, bullmq];
   const samples: Samples = new Map();
-  const unavailable = new Map<string, string>();
 
-  /** Opens `library` under a fresh prefix; notes UNSUPPORTED (Berth's queue not there yet) and rethrows. */
+  /** Opens `library` under a fresh prefix, deleted again if the opening fails. */
   async function open(library: PeerLibrary): Promise<{ queue: PeerQueue; prefix: string }> {
     const prefix = prefixes.next(library.name);
     try {
       return { queue: await library.open(prefix), prefix };
     } catch (error) {
-      if (isBerthError(error, 'UNSUPPORTED')) unavailable.set(library.name, error.message);
       await prefixes.drop(prefix);
       throw error;
     }
@@ -284,13 +275,7 @@ export async function redisQueuePeersBench(
     const results: LatencyResult[] = [];
     let baseline: LatencyResult | undefined;
     for (const library of latencyLibraries) {
-      let opened: { queue: PeerQueue; prefix: string };
-      try {
-        opened = await open(library);
-      } catch (error) {
-        if (isBerthError(error, 'UNSUPPORTED')) continue;
-        throw error;
-      }
+      const opened = await open(library);
       try {
         const result = latencyResult(
           REDIS_PEERS_SUITES.latency,
@@ -298,7 +283,7 @@ export async function redisQueuePeersBench(
           await handoffs(opened.queue, config.latencySamples),
           baseline,
         );
-        // Berth is the baseline when it runs; otherwise the ratios are against the first peer.
+        // Berth's first row is the baseline of the ratios.
         baseline ??= result;
         results.push(result);
       } finally {
@@ -312,14 +297,12 @@ export async function redisQueuePeersBench(
   async function describe(): Promise<RedisPeerDescription[]> {
     const descriptions: RedisPeerDescription[] = [];
     for (const library of libraries) {
+      const opened = await open(library);
       let server: string;
       try {
-        const opened = await open(library);
         server = opened.queue.durability();
+      } finally {
         await shut(opened);
-      } catch (error) {
-        if (!isBerthError(error, 'UNSUPPORTED')) throw error;
-        server = `not available: ${error.message}`;
       }
       descriptions.push({ library: library.name, config: library.config, batch: library.batch, server });
     }
@@ -327,8 +310,7 @@ export async function redisQueuePeersBench(
   }
 
   function targets(rates: readonly PeerThroughput[], latencies: readonly LatencyResult[]): string[] {
-    const notRun = (library: PeerLibrary): string =>
-      `${library.name} not measured${unavailable.has(library.name) ? ` (not available: ${unavailable.get(library.name)})` : ''}`;
+    const notRun = (library: PeerLibrary): string => `${library.name} not measured`;
     const lines: string[] = [];
     const ten = REDIS_PEERS_SUITES.process(10);
     // A suite BENCH_ONLY left out has no line.
@@ -363,17 +345,13 @@ export async function redisQueuePeersBench(
   }
 
   function formatThroughput(rates: readonly PeerThroughput[], latencies: readonly LatencyResult[]): string {
-    const cell = (rate: PeerThroughput | undefined, library: PeerLibrary): string =>
-      rate !== undefined ? rateRange(rate) : unavailable.has(library.name) ? 'not available' : '-';
+    const cell = (rate: PeerThroughput | undefined): string => (rate !== undefined ? rateRange(rate) : '-');
     const rows: string[][] = runSuites.flatMap((runSuite) => {
       if (!rates.some((rate) => rate.suite === runSuite.name)) return [];
       return libraries.map((library) => [
         `${runSuite.name.replace(/^redis peers: /, '')} (jobs/s)`,
         library.name,
-        cell(
-          rates.find((rate) => rate.suite === runSuite.name && rate.name === library.name),
-          library,
-        ),
+        cell(rates.find((rate) => rate.suite === runSuite.name && rate.name === library.name)),
       ]);
     });
     for (const name of latencies.length === 0
@@ -383,11 +361,7 @@ export async function redisQueuePeersBench(
       rows.push([
         'idle enqueue-to-start p50 / p90',
         name,
-        result !== undefined
-          ? `${ms(result.p50Ns)} / ${ms(result.p90Ns)}`
-          : unavailable.has(name)
-            ? 'not available'
-            : '-',
+        result !== undefined ? `${ms(result.p50Ns)} / ${ms(result.p90Ns)}` : '-',
       ]);
     }
     return renderTable(['measurement', 'library', 'median (min-max) over runs'], rows);
@@ -428,7 +402,6 @@ export async function redisQueuePeersBench(
           libraries: descriptions,
           throughput: rates,
           latency: ours,
-          unavailable: Object.fromEntries(unavailable),
           targets: lines,
         },
       };

@@ -8,18 +8,19 @@
  *
  * Berth's side uses only the port: `new RedisBackend({ url, keyPrefix })`,
  * `repository(name, { indexes })`, `get`, `insert`, `update` with `$inc`,
- * `find`, `insertMany` (redis-peers/berth-redis-peer.ts). While that peer
- * cannot load (RedisBackend not merged yet), its rows read "not available:
- * …" and the raw rows still run.
+ * `find`, `insertMany` (redis-peers/berth-redis-peer.ts).
  *
  * Targets (issue 12): get by id ≤ 1.3× raw ioredis; bulk insert pipelined
- * (reported beside raw's one pipeline).
+ * (reported beside raw's one pipeline). Berth's `insertMany` is one EXISTS
+ * over the documents' keys and one commit script call holding all of them
+ * (atomic, where raw's pipeline is not); packages/adapter-redis/README.md
+ * ("Speed") has the figures and where the time goes.
  */
 import { performance } from 'node:perf_hooks';
-import { type Repository, UnsupportedError } from '@berth/core';
+import type { Repository } from '@berth/core';
 import type { BenchSuite, RunSuite, Target } from './harness.js';
 import { type Hero, hero, heroId, SIZE } from './heroes.js';
-import { type BerthRedisRepositories, loadBerthRedisPeer } from './redis-peers/berth-redis-loader.js';
+import { openBerthRedisRepositories } from './redis-peers/berth-redis-peer.js';
 import { RawRedisCollection } from './redis-peers/raw-ioredis.js';
 import type { BenchPrefixes } from './redis-peers/redis-server.js';
 import { REDIS_REPOSITORY_SUITES } from './redis-suites.js';
@@ -51,20 +52,13 @@ async function fillRepository(repository: Repository<Hero>): Promise<void> {
 
 /** Opens both sides under fresh prefixes of `prefixes`; call from an async setup. */
 export async function redisRepositoryBench(prefixes: BenchPrefixes, bulkRuns = 5): Promise<RedisRepositoryBench> {
-  const loaded = await loadBerthRedisPeer();
-  const berth: BerthRedisRepositories | undefined = loaded.available
-    ? loaded.peer.openRepositories(prefixes.next('berth_repo'))
-    : undefined;
+  const berth = await openBerthRedisRepositories(prefixes.next('berth_repo'));
   const raw = (label: string): RawRedisCollection => new RawRedisCollection(prefixes.redis, prefixes.next(label));
   const rawHeroes = raw('raw_heroes');
   const rawInserted = raw('raw_insert');
   const rawUpdated = raw('raw_update');
   const rawBulk = raw('raw_bulk');
-  /** Berth's repository; without its peer, UNSUPPORTED, which the harness reports as "not available". */
-  const repository = (name: string): Repository<Hero> => {
-    if (berth === undefined) throw new UnsupportedError(loaded.available ? 'unreachable' : loaded.reason);
-    return berth.repository(name);
-  };
+  const repository = (name: string): Repository<Hero> => berth.repository(name);
   const bulkDocuments = Array.from({ length: BULK }, (_, i) => hero(i));
   const timed = async (work: () => Promise<unknown>): Promise<number> => {
     const started = performance.now();
@@ -171,7 +165,7 @@ export async function redisRepositoryBench(prefixes: BenchPrefixes, bulkRuns = 5
     suites,
     runSuites,
     close: async () => {
-      await berth?.close();
+      await berth.close();
     },
   };
 }

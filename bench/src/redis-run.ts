@@ -58,7 +58,7 @@ export async function runRedisBenches(
     await prefixes.reachable();
     const server = await prefixes.describe();
     const repository = await redisRepositoryBench(prefixes);
-    const peers = await redisQueuePeersBench(prefixes);
+    const peers = redisQueuePeersBench(prefixes);
     try {
       const loadBefore = loadavg()[0] ?? Number.NaN;
       const results = [

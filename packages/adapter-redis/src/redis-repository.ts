@@ -59,9 +59,10 @@ import {
 import type { RedisContext } from './redis-context.js';
 import type { RedisIndexRegistry } from './redis-index-registry.js';
 import { valueKey } from './redis-indexes.js';
+import type { RedisCollectionKeys } from './redis-keys.js';
 import { chooseCandidates, describeCandidates } from './redis-query-planner.js';
 import { RedisRecord } from './redis-record.js';
-import { isCommitConflict, RedisSession } from './redis-session.js';
+import { isCommitConflict, RedisSession, readCommitted } from './redis-session.js';
 
 /** How often a single operation runs again when its commit found a concurrent write (a hot counter). */
 const AUTO_COMMIT_ATTEMPTS = 200;
@@ -95,6 +96,7 @@ function pause(ms: number): Promise<void> {
 export class RedisRepository<T extends Document> implements Repository<T> {
   private readonly indexes: IndexSpec[];
   private readonly schema: StandardSchemaV1<unknown, T> | undefined;
+  private collectionKeys: RedisCollectionKeys | undefined;
 
   constructor(
     readonly name: string,
@@ -188,15 +190,37 @@ export class RedisRepository<T extends Document> implements Repository<T> {
     return { document: cloneValue(record.document) as T, meta: record.entryMeta() };
   }
 
+  /**
+   * The document of a record for the caller. A single operation's session
+   * is dropped when it returns, and its records were parsed from the
+   * server's reply or copied by validation for this call alone, so the
+   * caller may have the object itself: no one else holds it. A transaction
+   * keeps its records for its later reads and its commit, so it hands out
+   * copies.
+   */
+  private owned(record: RedisRecord): T {
+    return this.scope.kind === 'auto' ? (record.document as T) : (cloneValue(record.document) as T);
+  }
+
   private written(record: RedisRecord, entry: boolean): T | Entry<T> {
     return entry ? this.entryOf(record) : (cloneValue(record.document) as T);
   }
 
   async get(id: string, options?: SignalOptions): Promise<T | null> {
     checkIdArgument(id, this.name);
+    const scope = this.scope;
+    if (scope.kind === 'auto') {
+      // What a session would do for a get alone, without building one: its
+      // read is one HMGET (one state) and it has nothing to commit.
+      startOperation(options, `${this.name}.get`);
+      await scope.registry.indexes(this.name, this.indexes);
+      this.collectionKeys ??= scope.registry.keys(this.name);
+      const record = await readCommitted(scope.context, this.collectionKeys, id);
+      return record === undefined ? null : this.owned(record);
+    }
     return this.run(options, 'get', async (session) => {
       const record = await this.read(session, id);
-      return record === undefined ? null : (cloneValue(record.document) as T);
+      return record === undefined ? null : this.owned(record);
     });
   }
 
@@ -211,6 +235,7 @@ export class RedisRepository<T extends Document> implements Repository<T> {
   async getMany(ids: readonly string[], options?: SignalOptions): Promise<(T | null)[]> {
     checkIdsArgument(ids, this.name);
     return this.run(options, 'getMany', async (session) =>
+      // Copies: one id asked twice is one record, and the caller gets two documents.
       (await session.getMany(this.name, ids)).map((record) =>
         record === undefined ? null : (cloneValue(record.document) as T),
       ),
@@ -225,7 +250,7 @@ export class RedisRepository<T extends Document> implements Repository<T> {
     const prepared = prepareQuery(query);
     return this.run(options, 'find', async (session) => {
       const page = await this.findRecords(session, prepared);
-      return { items: page.items.map((record) => cloneValue(record.document) as T), nextCursor: page.nextCursor };
+      return { items: page.items.map((record) => this.owned(record)), nextCursor: page.nextCursor };
     });
   }
 
@@ -404,10 +429,10 @@ export class RedisRepository<T extends Document> implements Repository<T> {
     checkArrayArgument(documents, 'insertMany', this.name);
     const validated = await this.validatedAll(documents.map((document) => this.withId(document)));
     return this.run(options, 'insertMany', async (session) => {
-      await this.readAhead(session, validated);
+      await this.readAhead(session, validated, true);
       const inserted: T[] = [];
       for (const document of validated) {
-        inserted.push(cloneValue((await this.insertInto(session, document)).document) as T);
+        inserted.push(this.owned(await this.insertInto(session, document)));
       }
       return inserted;
     });
@@ -455,11 +480,10 @@ export class RedisRepository<T extends Document> implements Repository<T> {
   }
 
   /** Reads every document and unique holder a bulk write checks in a few pipelines, not a round trip per document. */
-  private async readAhead(session: RedisSession, documents: readonly T[]): Promise<void> {
-    await session.getMany(
-      this.name,
-      documents.map((document) => document.id),
-    );
+  private async readAhead(session: RedisSession, documents: readonly T[], expectNew = false): Promise<void> {
+    const ids = documents.map((document) => document.id);
+    if (expectNew) await session.readExpectedNew(this.name, ids);
+    else await session.getMany(this.name, ids);
     const now = Date.now();
     await session.readUniqueHolders(
       this.name,

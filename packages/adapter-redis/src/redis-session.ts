@@ -59,6 +59,20 @@ function commitConflict(message: string, collection: string): ConflictError {
 
 const REVALIDATIONS = 10;
 
+/**
+ * The committed record of one document (`undefined`: missing), by one
+ * HMGET: atomic, so it is one state without any check around it.
+ */
+export async function readCommitted(
+  context: RedisContext,
+  keys: RedisCollectionKeys,
+  id: string,
+): Promise<RedisRecord | undefined> {
+  const key = keys.document(id);
+  const fields = await context.run((client) => client.hmget(key, ...RECORD_FIELDS));
+  return readRecord(fields, key);
+}
+
 /** Unique values whose holders one pipeline reads ahead for a bulk write. */
 const HOLDER_BATCH = 1000;
 
@@ -144,9 +158,7 @@ export class RedisSession {
     if (missing.length === 1) {
       // The hot path of get, insert and update: one HMGET, no pipeline.
       const id = missing[0] as string;
-      const key = overlay.keys.document(id);
-      const fields = await this.context.run((client) => client.hmget(key, ...RECORD_FIELDS));
-      overlay.base.set(id, readRecord(fields, key));
+      overlay.base.set(id, await readCommitted(this.context, overlay.keys, id));
       return;
     }
     // One HMGET is atomic; several in a pipeline are not, so a single operation checks the counter around them.
@@ -315,6 +327,28 @@ export class RedisSession {
    * in pipelined batches, so a bulk write checks them without a round trip
    * per document. The commit checks them again, atomically.
    */
+  /**
+   * Reads ahead documents a bulk insert expects to be new. One EXISTS over
+   * all of them (one command, so one state) answers for the usual case,
+   * none there, without a read per document; when any exists, they are read
+   * as `getMany` reads them. The commit still checks each of them is
+   * missing (version 0), so one created after the EXISTS is a conflict.
+   */
+  async readExpectedNew(name: string, ids: readonly string[]): Promise<void> {
+    const overlay = this.overlay(name);
+    const unseen = ids.filter((id) => !overlay.writes.has(id) && !overlay.base.has(id));
+    if (unseen.length > 1) {
+      // Every document key of a collection carries its hash tag: one slot, so one EXISTS on a Cluster too.
+      const keys = unseen.map((id) => overlay.keys.document(id));
+      const existing = await this.context.run((client) => client.exists(keys));
+      if (existing === 0) {
+        for (const id of unseen) overlay.base.set(id, undefined);
+        return;
+      }
+    }
+    await this.ensureBase(overlay, unseen);
+  }
+
   async readUniqueHolders(name: string, records: readonly RedisRecord[]): Promise<void> {
     const overlay = this.overlay(name);
     const entries = records.flatMap((record) =>
