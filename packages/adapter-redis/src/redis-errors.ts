@@ -38,7 +38,31 @@ function describe(error: unknown): string {
 }
 
 /**
- * Turns an error from ioredis into a Berth error: a refused, reset or lost
+ * Replies with which a server refuses a command for a while, by the first
+ * word of the error (Redis's error prefix), and what to tell the caller. The
+ * command did nothing: Redis refuses it before it runs (a script, before its
+ * first write). Each is a retryable CONNECTION error, as a lost connection is.
+ */
+const REFUSALS: Readonly<Record<string, string>> = {
+  OOM: 'Redis is out of memory (used memory is past maxmemory, and maxmemory-policy noeviction refuses writes); nothing was written: free memory or raise maxmemory, then try again',
+  LOADING: 'Redis is loading its data after a restart; try again in a moment',
+  BUSY: 'Redis is busy running a long script; try again when it has finished',
+  CLUSTERDOWN: 'the Redis Cluster is down (slots without a master); try again once it has recovered',
+  TRYAGAIN: 'the Redis Cluster is moving the slot of these keys; try again',
+  MASTERDOWN: 'the Redis replica lost its master; try again after failover',
+  READONLY:
+    'the Redis server is a read-only replica (a failover moved the master); try again once the client follows the new master',
+};
+
+function serverRefusal(text: string): string | undefined {
+  const word = /^[A-Z]+/.exec(text)?.[0];
+  return word === undefined ? undefined : REFUSALS[word];
+}
+
+/**
+ * Turns an error from ioredis into a Berth error: a server that refuses
+ * commands for a while (out of memory, loading, a cluster without a master,
+ * a replica) is a retryable CONNECTION error saying why; a refused, reset or lost
  * connection is a retryable CONNECTION error whose message says how to start
  * Redis, and ioredis's `commandTimeout` is TIMEOUT (the command may still run
  * on the server). Anything else, a Berth error included, is returned as it is.
@@ -52,6 +76,8 @@ export function toBerthError(error: unknown, context: RedisErrorContext = {}): u
       cause: error,
     });
   }
+  const refusal = serverRefusal(text);
+  if (refusal !== undefined) return new ConnectionError(`${refusal} (${text})`, { cause: error });
   const lost =
     (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) ||
     (typeof name === 'string' && CONNECTION_ERROR_NAMES.has(name)) ||

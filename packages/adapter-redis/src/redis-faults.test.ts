@@ -8,7 +8,9 @@ import { RedisCache } from './redis-cache.js';
 function expectRetryableConnection(error: unknown): void {
   expect(isBerthError(error, 'CONNECTION'), String(error)).toBe(true);
   expect((error as { retryable: boolean }).retryable).toBe(true);
-  expect((error as Error).message).toContain('redis-server --daemonize yes');
+  if (!(error as Error).message.includes('out of memory')) {
+    expect((error as Error).message).toContain('redis-server --daemonize yes');
+  }
 }
 
 describe('RedisCache faults', () => {
@@ -115,4 +117,48 @@ describe('RedisBackend faults', () => {
       await backend.close();
     }
   });
+});
+
+describe('RedisBackend on a server out of memory (maxmemory, noeviction)', () => {
+  let server: PrivateRedis;
+
+  beforeAll(async () => {
+    server = await PrivateRedis.start({ args: ['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
+  });
+
+  afterAll(async () => {
+    await server.kill();
+  });
+
+  it('writes and enqueues fail with a retryable CONNECTION error that says why, write nothing, and work again once memory is freed', async () => {
+    const backend = new RedisBackend({ url: server.url, keyPrefix: 'oom:' });
+    const notes = backend.repository<{ id: string; text: string }>('notes');
+    const jobs = backend.queue<{ text: string }>('jobs');
+    const text = 'x'.repeat(50_000);
+    try {
+      let stored = 0;
+      let refusal: unknown;
+      for (; stored < 1_000; stored++) {
+        refusal = await notes.insert({ id: `n${stored}`, text }).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        if (refusal !== undefined) break;
+      }
+      expectRetryableConnection(refusal);
+      expect((refusal as Error).message).toContain('out of memory');
+      expectRetryableConnection(await rejection(jobs.enqueue({ text })));
+      // The refused writes left nothing: the document that failed is not there, and the queue is empty.
+      expect(await notes.get(`n${stored}`)).toBeNull();
+      expect(await notes.count()).toBe(stored);
+      expect((await jobs.stats()).waiting).toBe(0);
+
+      expect(await notes.deleteMany({})).toBe(stored);
+      await notes.insert({ id: 'after', text: 'small' });
+      await jobs.enqueue({ text: 'small' });
+      expect((await jobs.stats()).waiting).toBe(1);
+    } finally {
+      await backend.close();
+    }
+  }, 30_000);
 });
