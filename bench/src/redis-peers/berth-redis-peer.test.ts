@@ -5,6 +5,7 @@ import { hero, heroId, SIZE } from '../heroes.js';
 import { type PeerLibrary, task } from '../peers/peer-queue.js';
 import { handoffs, payloads } from '../peers/peer-runs.js';
 import {
+  berthRedisQueue,
   berthRedisQueuePeer,
   berthRedisQueueRemoteWorkerPeer,
   openBerthRedisRepositories,
@@ -21,6 +22,7 @@ afterAll(() => prefixes.dropAll());
 
 describe.each([
   ['berthRedisQueuePeer', berthRedisQueuePeer],
+  ['berthRedisQueuePrefetch100', berthRedisQueue(100)],
   ['berthRedisQueueRemoteWorkerPeer', berthRedisQueueRemoteWorkerPeer],
 ] as [string, PeerLibrary][])('%s', (label, library) => {
   it('handles every job of a filled queue once at concurrency 10, all its keys under its prefix', async () => {

@@ -144,6 +144,49 @@ describe('RedisJobQueue leases', () => {
   });
 });
 
+describe('RedisJobQueue active listing', () => {
+  /** Every page of `state` in `order`, `limit` at a time, as ids. */
+  async function pagedIds(queue: JobQueue<number>, state: 'waiting' | 'active', order: 'oldest' | 'newest') {
+    const ids: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await queue.listJobs({ state, order, limit: 3, cursor });
+      ids.push(...page.jobs.map((job) => job.id));
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    return ids;
+  }
+
+  it('pages active jobs in the order and with the cursors of the waiting listing, and drops them as they settle', async () => {
+    // Active jobs are listed from the lease set (no listing set of their own): the waiting listing, served by
+    // its own set, is the reference order, with createdAt ties (one enqueueMany) broken by id.
+    const queue = (await open()).queue<number>('active_listing');
+    await queue.enqueueMany(Array.from({ length: 11 }, (_, n) => ({ payload: n })));
+    for (let n = 11; n < 14; n += 1) await queue.enqueue(n);
+    const oldest = await pagedIds(queue, 'waiting', 'oldest');
+    const newest = await pagedIds(queue, 'waiting', 'newest');
+    expect(oldest).toHaveLength(14);
+    expect(newest).toStrictEqual([...oldest].reverse());
+    const leases = await queue.dequeueMany(14, { leaseMs: 60_000 });
+    expect(leases).toHaveLength(14);
+    expect(await pagedIds(queue, 'waiting', 'oldest')).toStrictEqual([]);
+    expect(await pagedIds(queue, 'active', 'oldest')).toStrictEqual(oldest);
+    expect(await pagedIds(queue, 'active', 'newest')).toStrictEqual(newest);
+    const all = await queue.listJobs({ order: 'oldest', limit: 20 });
+    expect(all.jobs.map((job) => [job.id, job.state])).toStrictEqual(oldest.map((id) => [id, 'active']));
+    const settled = new Set<string>();
+    for (const [n, lease] of leases.entries()) {
+      if (n % 3 !== 0) continue;
+      await (n % 2 === 0 ? queue.complete(lease) : queue.release(lease));
+      settled.add(lease.job.id);
+    }
+    const still = oldest.filter((id) => !settled.has(id));
+    expect(await pagedIds(queue, 'active', 'oldest')).toStrictEqual(still);
+    expect(await pagedIds(queue, 'active', 'newest')).toStrictEqual([...still].reverse());
+    expect((await queue.stats()).active).toBe(still.length);
+  });
+});
+
 describe('RedisJobQueue due times', () => {
   it('runAt at the ends of the Date range is stored as given and ordered by it', async () => {
     const queue = (await open()).queue<string>('extremes');

@@ -8,16 +8,16 @@
 // Lua's tostring keeps 14 significant digits, too few for epoch milliseconds
 // past 2^47 or fencing counters that grew large.
 
-import { LEASE_FIELDS } from './redis-queue-rows.js';
+import { CLAIM_READ_FIELDS } from './redis-queue-rows.js';
 
-/** `local L_STATE, L_ATT = 3, 5`: where a claim finds each field it rewrites in its HMGET reply. */
-const LEASE_POSITIONS = (['state', 'att', 'lease', 'dk', 'cat', 'uat', 'exp', 'tok'] as const)
-  .map((field) => `local L_${field.toUpperCase()} = ${LEASE_FIELDS.indexOf(field) + 1}`)
+/** `local L_ATT = 4`: where a claim finds each field it uses in its HMGET reply. */
+const LEASE_POSITIONS = (['att', 'lease', 'dk', 'cat'] as const)
+  .map((field) => `local L_${field.toUpperCase()} = ${CLAIM_READ_FIELDS.indexOf(field) + 1}`)
   .join('\n');
 
 /** What every script starts with: the clock, the key layout and the state machine of a job. */
 const LIBRARY = `
-local LEASE_FIELDS = { ${LEASE_FIELDS.map((field) => `'${field}'`).join(', ')} }
+local CLAIM_READ_FIELDS = { ${CLAIM_READ_FIELDS.map((field) => `'${field}'`).join(', ')} }
 ${LEASE_POSITIONS}
 local B = KEYS[1]
 local NOW
@@ -91,15 +91,19 @@ end
 
 -- Moves a job from one state to another. cat and dk are the job's createdAt
 -- and dedupe key (false for none); extra holds more fields to write. Returns
--- the fields and values written. A job that is not active has its token
--- and lease expiry empty (or absent).
+-- the fields and values written. Only an active job's token and lease
+-- expiry are current (see below).
+-- Active jobs have no listing set of their own: the lease set holds exactly
+-- them, and LIST orders them from it. A claim and a settlement each change
+-- one sorted-set member fewer per job that way, the hot path, while only a
+-- listing of the active state pays (for every active job, not a page).
 local function set_state(id, key, from, to, cat, dk, extra)
   if from ~= to then
     count(from, -1)
     count(to, 1)
     local m = lkey(tonumber(cat), id)
-    zset(B .. 's:' .. from, m, false)
-    zset(B .. 's:' .. to, m, 0)
+    if from ~= 'active' then zset(B .. 's:' .. from, m, false) end
+    if to ~= 'active' then zset(B .. 's:' .. to, m, 0) end
     if finished(from) then zset(B .. 'f:' .. from, id, false) end
     if finished(to) then zset(B .. 'f:' .. to, id, NOW) end
   end
@@ -109,8 +113,8 @@ local function set_state(id, key, from, to, cat, dk, extra)
     table.insert(fields, NOW_TEXT)
   end
   if from == 'active' and to ~= 'active' then
-    -- Emptied rather than deleted: one HSET instead of an HSET and an HDEL per settled job.
-    for _, value in ipairs({ 'tok', '', 'exp', '' }) do table.insert(fields, value) end
+    -- The ended lease's tok and exp stay: every lease check reads the state
+    -- first, and rows show exp only while active. Two fields fewer per job.
     zset(ACTIVE, id, false)
   end
   for _, value in ipairs(extra or {}) do table.insert(fields, value) end
@@ -200,15 +204,21 @@ local function claim(count_wanted, lease_ms)
   for j = 0, k - 1 do
     local id = string.sub(popped[2 * j + 1], 34)
     local key = jk(id)
-    -- The job is read once, only the fields a lease shows and by position
-    -- (HMGET, not HGETALL: less than half the strings to carry through Lua
-    -- and the reply), and what the claim writes is patched into that reply:
-    -- one HMGET and one HSET per job. An absent field comes back false.
-    local f = redis.call('HMGET', key, unpack(LEASE_FIELDS))
+    -- The job is read once, only the fields a lease shows that the claim
+    -- does not write, by position (HMGET, not HGETALL: less than half the
+    -- strings to carry through Lua and the reply); what the claim writes is
+    -- added to that reply: one HMGET and one HSET per job. An absent field
+    -- comes back false.
+    local f = redis.call('HMGET', key, unpack(CLAIM_READ_FIELDS))
     local exp = NOW + (tonumber(lease_ms) or tonumber(f[L_LEASE]))
     local att, tok, exp_text = n(tonumber(f[L_ATT]) + 1), n(first + j), n(exp)
     set_state(id, key, 'waiting', 'active', f[L_CAT], f[L_DK], { 'att', att, 'tok', tok, 'exp', exp_text })
-    f[L_STATE], f[L_UAT], f[L_ATT], f[L_TOK], f[L_EXP] = 'active', NOW_TEXT, att, tok, exp_text
+    f[L_ATT] = att
+    -- In the order of CLAIM_WRITTEN_FIELDS.
+    table.insert(f, 'active')
+    table.insert(f, NOW_TEXT)
+    table.insert(f, exp_text)
+    table.insert(f, tok)
     zset(ACTIVE, id, exp)
     table.insert(out, f)
   end
@@ -315,7 +325,7 @@ end
 local function delete_job(id, state)
   local key = jk(id)
   local cat = redis.call('HGET', key, 'cat')
-  if cat then redis.call('ZREM', B .. 's:' .. state, lkey(tonumber(cat), id)) end
+  if cat and state ~= 'active' then redis.call('ZREM', B .. 's:' .. state, lkey(tonumber(cat), id)) end
   redis.call('ZREM', B .. 'f:' .. state, id)
   redis.call('UNLINK', key)
   redis.call('HINCRBY', COUNTS, state, -1)
@@ -489,6 +499,25 @@ local oldest, after, limit = ARGV[1] == 'oldest', ARGV[2], tonumber(ARGV[3])
 local out = {}
 for a = 4, #ARGV do
   local index = B .. 's:' .. ARGV[a]
+  if ARGV[a] == 'active' then
+    -- The active listing, from the lease set (see set_state) into a scratch
+    -- set of the queue's slot, deleted before the script ends: ZRANGEBYLEX
+    -- orders by bytes, as the other states' sets do, where a comparison in
+    -- Lua would follow the server's collation locale.
+    index = B .. 'ls'
+    local ids = redis.call('ZRANGE', ACTIVE, 0, -1)
+    for i = 1, #ids, 500 do
+      local members = {}
+      for j = i, math.min(i + 499, #ids) do
+        local cat = redis.call('HGET', jk(ids[j]), 'cat')
+        if cat then
+          table.insert(members, 0)
+          table.insert(members, lkey(tonumber(cat), ids[j]))
+        end
+      end
+      if #members > 0 then redis.call('ZADD', index, unpack(members)) end
+    end
+  end
   local members
   if oldest then
     local from = '-'
@@ -499,6 +528,7 @@ for a = 4, #ARGV do
     if after ~= '' then from = '(' .. after end
     members = redis.call('ZREVRANGEBYLEX', index, from, '-', 'LIMIT', 0, limit)
   end
+  if ARGV[a] == 'active' then redis.call('DEL', index) end
   local jobs = {}
   for _, m in ipairs(members) do table.insert(jobs, redis.call('HGETALL', jk(string.sub(m, 16)))) end
   table.insert(out, jobs)

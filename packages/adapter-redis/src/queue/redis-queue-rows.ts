@@ -27,7 +27,7 @@ export function decodeDocument<T>(text: string): T {
   return (text.includes('"$date"') ? parseDocument<T>(text) : JSON.parse(text)) as T;
 }
 
-/** A time field: absent or empty (a lease token and expiry once the lease ended) is none. */
+/** A time field: absent or empty (a lease expiry written before the lease ended kept it) is none. */
 function time(value: string | undefined): Date | undefined {
   return value === undefined || value === '' ? undefined : new Date(Number(value));
 }
@@ -51,7 +51,9 @@ export function toJob<T>(hash: JobHash, queue: string): Job<T> {
     createdAt: new Date(Number(hash.cat)),
     updatedAt: new Date(Number(hash.uat)),
     finishedAt: time(hash.fat),
-    leaseExpiresAt: time(hash.exp),
+    // A settlement leaves the ended lease's expiry and token in place (two fields fewer to write per job): they
+    // mean something only while the job is active.
+    leaseExpiresAt: hash.state === 'active' ? time(hash.exp) : undefined,
   };
 }
 
@@ -60,14 +62,14 @@ export function toLease<T>(hash: JobHash, queue: string): Lease<T> {
 }
 
 /**
- * The fields of a job's hash a lease shows, in the order a claim returns
- * their values (HMGET): everything `toJob` reads, none of the fields only
- * the scripts use (due-order member, sequence, backoff).
+ * The fields of a job's hash a claim reads (HMGET, by position): what
+ * `toJob` shows of a lease but the claim does not write itself, and none of
+ * the fields only the scripts use (due-order member, sequence, backoff).
+ * `att` is read to be counted up. A waiting job has no `fat`.
  */
-export const LEASE_FIELDS = [
+export const CLAIM_READ_FIELDS = [
   'id',
   'pl',
-  'state',
   'pri',
   'att',
   'max',
@@ -79,11 +81,13 @@ export const LEASE_FIELDS = [
   'prog',
   'tmo',
   'cat',
-  'uat',
-  'fat',
-  'exp',
-  'tok',
 ] as const;
+
+/** The fields of a lease a claim writes, after {@link CLAIM_READ_FIELDS} in what it returns per job. */
+export const CLAIM_WRITTEN_FIELDS = ['state', 'uat', 'exp', 'tok'] as const;
+
+/** The fields of a lease in the order a claim returns their values. */
+export const LEASE_FIELDS: readonly string[] = [...CLAIM_READ_FIELDS, ...CLAIM_WRITTEN_FIELDS];
 
 /** A lease from a claim's values of {@link LEASE_FIELDS}; a null value is an absent field. */
 export function claimedLease<T>(values: unknown, queue: string): Lease<T> {
