@@ -3,7 +3,7 @@ import type { RepositoryBackend } from '@berth/core';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateRedisCluster } from './fixtures/redis-cluster.js';
-import { uniqueKeyPrefix } from './fixtures/redis-server.js';
+import { collectionBases, dropTestKeys, uniqueKeyPrefix } from './fixtures/redis-server.js';
 import { REDIS_QUEUE_CAPABILITIES } from './queue/redis-queues.js';
 import { RedisBackend } from './redis-backend.js';
 import { RedisCache } from './redis-cache.js';
@@ -48,23 +48,10 @@ const clusterCapabilities = (): RedisBackend['capabilities'] => ({
   queue: REDIS_QUEUE_CAPABILITIES,
 });
 
-/** Fails when a test left keys outside the collections it named (the private cluster is dropped at the end). */
+/** Fails when a test left keys outside the collections it named, and removes its keys. */
 async function cleanup({ backend, collections }: CleanupInfo<RepositoryBackend>): Promise<void> {
   const { keyPrefix } = backend as RedisBackend;
-  const allowed = collections.map((name) => `${keyPrefix}{${name}}:`);
-  const strays: string[] = [];
-  await forEachKeyBatch(
-    client,
-    prefixPattern(keyPrefix),
-    (_, keys) => {
-      for (const key of keys)
-        if (!allowed.some((start) => key.toString().startsWith(start))) strays.push(key.toString());
-      return keys.length;
-    },
-    undefined,
-    'cleanup',
-  );
-  if (strays.length > 0) throw new Error(`the test left keys outside its collections: ${strays.join(', ')}`);
+  await dropTestKeys(client, keyPrefix, collectionBases(keyPrefix, collections), { dropStrays: true });
 }
 
 repositoryConformance({

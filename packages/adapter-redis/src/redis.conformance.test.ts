@@ -1,10 +1,16 @@
 import { type CleanupInfo, cacheConformance, repositoryConformance } from '@berth/conformance-tests';
 import type { RepositoryBackend } from '@berth/core';
 import { afterAll, beforeAll } from 'vitest';
-import { REDIS_URL, rawClient, requireRedis, uniqueKeyPrefix } from './fixtures/redis-server.js';
+import {
+  collectionBases,
+  dropTestKeys,
+  REDIS_URL,
+  rawClient,
+  requireRedis,
+  uniqueKeyPrefix,
+} from './fixtures/redis-server.js';
 import { RedisBackend } from './redis-backend.js';
 import { RedisCache } from './redis-cache.js';
-import { forEachKeyBatch, prefixPattern, unlinkKeys } from './redis-scan.js';
 
 beforeAll(requireRedis);
 
@@ -33,29 +39,13 @@ const openSameStorage = (first: RepositoryBackend): RedisBackend =>
   new RedisBackend({ url: REDIS_URL, keyPrefix: (first as RedisBackend).keyPrefix });
 
 /**
- * Walks the test's prefix with SCAN (through a client of its own: the test
- * may have closed its backend), fails when a key lies outside the
- * collections the test named, then unlinks every key under the prefix.
+ * Removes every key under the test's prefix (through a client of its own:
+ * the test may have closed its backend), and fails when one lay outside the
+ * collections the test named.
  */
 async function cleanup({ backend, collections }: CleanupInfo<RepositoryBackend>): Promise<void> {
   const { keyPrefix } = backend as RedisBackend;
-  const allowed = collections.map((name) => `${keyPrefix}{${name}}:`);
-  const strays: string[] = [];
-  await forEachKeyBatch(
-    checker,
-    prefixPattern(keyPrefix),
-    (_, keys) => {
-      for (const key of keys) {
-        const text = key.toString();
-        if (!allowed.some((start) => text.startsWith(start))) strays.push(text);
-      }
-      return keys.length;
-    },
-    undefined,
-    'cleanup',
-  );
-  await forEachKeyBatch(checker, prefixPattern(keyPrefix), unlinkKeys, undefined, 'cleanup');
-  if (strays.length > 0) throw new Error(`the test left keys outside its collections: ${strays.join(', ')}`);
+  await dropTestKeys(checker, keyPrefix, collectionBases(keyPrefix, collections), { dropStrays: true });
 }
 
 repositoryConformance({

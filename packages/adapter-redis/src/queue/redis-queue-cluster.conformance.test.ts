@@ -3,8 +3,9 @@ import { isBerthError, type Lease, type QueueBackend } from '@berth/core';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrivateRedisCluster } from '../fixtures/redis-cluster.js';
+import { collectionBases, dropTestKeys } from '../fixtures/redis-server.js';
 import { RedisBackend } from '../redis-backend.js';
-import { forEachKeyBatch, prefixPattern, unlinkKeys } from '../redis-scan.js';
+import { forEachKeyBatch, prefixPattern } from '../redis-scan.js';
 import { queueKeyBase } from './redis-queue-rows.js';
 
 // The whole queue suite on a three-master cluster of the file's own: each
@@ -52,24 +53,8 @@ const clientOf = (backend: RedisBackend): Cluster => backend.native() as Cluster
 async function cleanup({ queues, collections }: CleanupInfo<QueueBackend>): Promise<void> {
   const client = cluster.client();
   try {
-    const bases = [
-      ...queues.map((name) => queueKeyBase(keyPrefix, name)),
-      ...collections.map((name) => `${keyPrefix}{${name}}:`),
-    ];
-    const strays: string[] = [];
-    await forEachKeyBatch(
-      client,
-      prefixPattern(keyPrefix),
-      async (server, keys) => {
-        const named = keys.filter((key) => bases.some((base) => key.toString().startsWith(base)));
-        for (const key of keys) if (!named.includes(key)) strays.push(key.toString());
-        return named.length === 0 ? 0 : unlinkKeys(server, named);
-      },
-      undefined,
-      'cleanup',
-    );
-    if (strays.length > 0)
-      throw new Error(`the test left keys of queues or collections it did not name: ${strays.join(', ')}`);
+    const bases = [...queues.map((name) => queueKeyBase(keyPrefix, name)), ...collectionBases(keyPrefix, collections)];
+    await dropTestKeys(client, keyPrefix, bases);
   } finally {
     client.disconnect();
   }
