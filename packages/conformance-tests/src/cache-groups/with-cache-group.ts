@@ -369,6 +369,19 @@ const cases: ConformanceCase<WithCacheConformanceContext>[] = [
  * repository backend and the cache under test: reads are served from the
  * cache, every kind of write invalidates, transactions invalidate on commit
  * only, and a read that raced a write never stores stale data.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend, MemoryCache } from '@berth/adapter-memory';
+ * import { cacheRunOptions, registerGroup, withCacheGroup } from '@berth/conformance-tests';
+ *
+ * const options = cacheRunOptions({
+ *   name: 'memory',
+ *   createCache: () => new MemoryCache(),
+ *   repository: { createBackend: () => new MemoryBackend(), capabilities: new MemoryBackend().capabilities },
+ * });
+ * registerGroup(withCacheGroup, options);
+ * ```
  */
 export const withCacheGroup: ConformanceGroup<CacheFixture, WithCacheConformanceContext> = defineCacheGroupWith(
   'with-cache',

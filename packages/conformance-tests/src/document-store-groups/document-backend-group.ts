@@ -227,6 +227,19 @@ const cases: readonly ConformanceCase<DocumentBackendConformanceContext>[] = [
  * The document-backed backend on the store under test: saves under a steady
  * stream of writes, conflicts between two backends, what survives close and
  * reload. Registered when `createDocumentBackend` is given.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, MemoryDocumentStore } from '@berth/adapter-memory';
+ * import { documentBackendGroup, documentStoreRunOptions, registerGroup } from '@berth/conformance-tests';
+ *
+ * const options = documentStoreRunOptions({
+ *   name: 'memory',
+ *   createStore: () => new MemoryDocumentStore(),
+ *   createDocumentBackend: (store, config) => new DocumentBackend({ store, ...config }),
+ * });
+ * registerGroup(documentBackendGroup, options);
+ * ```
  */
 export const documentBackendGroup: ConformanceGroup<DocumentStoreHandles, DocumentBackendConformanceContext> = {
   name: 'document-backend',
