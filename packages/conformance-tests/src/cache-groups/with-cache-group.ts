@@ -5,7 +5,23 @@ import { expectBerthError, present } from '../groups/assertions.js';
 import type { ConformanceCase, ConformanceGroup } from '../harness.js';
 import { type EngineSpy, spyOnEngine } from './engine-spy.js';
 
-/** What each `with-cache` case receives. */
+/**
+ * What each `with-cache` case receives.
+ *
+ * ### Examples
+ * ```ts
+ * import type { WithCacheConformanceContext } from '@berth/conformance-tests';
+ *
+ * // A case of the with-cache kind: the second get is a cache hit, not an engine read.
+ * async function secondGetIsCached({ cached, engine, truth }: WithCacheConformanceContext): Promise<void> {
+ *   await truth.repository('users').insert({ id: 'ada' });
+ *   const users = cached().repository('users');
+ *   await users.get('ada');
+ *   await users.get('ada');
+ *   if (engine.reads('get') !== 1) throw new Error('the engine was read twice');
+ * }
+ * ```
+ */
 export interface WithCacheConformanceContext extends CacheConformanceContext {
   /** The repository backend under the cache, its reads counted (and holdable). */
   readonly engine: EngineSpy;

@@ -4,7 +4,22 @@ import { expectBerthError } from '../groups/assertions.js';
 import type { ConformanceCase, ConformanceGroup } from '../harness.js';
 import type { DocumentBackedBackend, DocumentBackendOptions, DocumentStoreHandles } from './document-store-context.js';
 
-/** What each `document-backend` case receives. */
+/**
+ * What each `document-backend` case receives.
+ *
+ * ### Examples
+ * ```ts
+ * import type { DocumentBackendConformanceContext } from '@berth/conformance-tests';
+ *
+ * async function survivesReload({ openBackend }: DocumentBackendConformanceContext): Promise<void> {
+ *   const writer = await openBackend();
+ *   await writer.repository('notes').insert({ id: 'a' });
+ *   await writer.close();
+ *   const reader = await openBackend();
+ *   if ((await reader.repository('notes').get('a')) === null) throw new Error('not saved on close');
+ * }
+ * ```
+ */
 export interface DocumentBackendConformanceContext {
   /** The store under test, on a fresh document. */
   readonly store: DocumentStore;
