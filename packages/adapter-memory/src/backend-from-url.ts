@@ -2,7 +2,18 @@ import { type Backend, ValidationError } from '@berth/core';
 import type { DocumentBackendConfig } from './document-backend.js';
 import { MemoryBackend } from './memory-backend.js';
 
-/** The `DocumentBackend` options a URL's query can set. */
+/**
+ * The `DocumentBackend` options a URL's query can set.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, type DocumentBackendUrlOptions, MemoryDocumentStore } from '@berth/adapter-memory';
+ *
+ * // The same settings `file:./data.json?debounceMs=500&compression=gzip` gives.
+ * const options: DocumentBackendUrlOptions = { debounceMs: 500, compression: 'gzip' };
+ * const backend = new DocumentBackend({ store: new MemoryDocumentStore(), ...options });
+ * ```
+ */
 export type DocumentBackendUrlOptions = Pick<
   DocumentBackendConfig,
   'debounceMs' | 'maxWaitMs' | 'flushOnExit' | 'conflicts' | 'compression' | 'warnAtBytes'
@@ -13,6 +24,19 @@ export type DocumentBackendUrlOptions = Pick<
  * `?compression=gzip|none`, `?warnAtBytes=` and `?flushOnExit=true|false` (default `true`: an application that names a
  * document by URL expects it written) from a document backend's URL, for
  * every adapter that builds a `DocumentBackend` from one (`file:`, `s3:`).
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, documentBackendUrlOptions } from '@berth/adapter-memory';
+ * import type { DocumentStore } from '@berth/core';
+ *
+ * // A third-party adapter building a DocumentBackend from `myblob://bucket/key?debounceMs=500`.
+ * declare function openBlobStore(url: URL): DocumentStore;
+ * function createBackendFromUrl(url: string): DocumentBackend {
+ *   const parsed = new URL(url);
+ *   return new DocumentBackend({ store: openBlobStore(parsed), ...documentBackendUrlOptions(url, parsed.searchParams) });
+ * }
+ * ```
  */
 export function documentBackendUrlOptions(url: string, parameters: URLSearchParams): DocumentBackendUrlOptions {
   const number = (name: string): number | undefined => {
@@ -52,6 +76,15 @@ export function documentBackendUrlOptions(url: string, parameters: URLSearchPara
  * the options {@link documentBackendUrlOptions} reads. A `file:` backend saves on
  * SIGTERM, SIGINT and SIGHUP (`flushOnExit`), since an application that names
  * a file by URL expects it written; `?flushOnExit=false` turns that off.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackendFromUrl } from '@berth/adapter-memory';
+ *
+ * const backend = await createBackendFromUrl('file:./data/app.json?debounceMs=500&compression=gzip');
+ * await backend.repository('players').insert({ name: 'Ada' });
+ * await backend.close(); // saves the document
+ * ```
  */
 export async function createBackendFromUrl(url: string): Promise<Backend> {
   const scheme = url.slice(0, url.indexOf(':')).toLowerCase();

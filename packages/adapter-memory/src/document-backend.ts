@@ -26,7 +26,21 @@ import { ensureIndex, MemoryCollection } from './memory-store.js';
 export type { DocumentCompression } from './document-compression.js';
 export { DOCUMENT_META_KEY } from './document-format.js';
 
-/** What a failed save reports to `onSaveError`. */
+/**
+ * What a failed save reports to `onSaveError`.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, FileDocumentStore } from '@berth/adapter-memory';
+ *
+ * const backend = new DocumentBackend({
+ *   store: new FileDocumentStore('./data/app.json'),
+ *   onSaveError: (error, { attempt, willRetry }) => {
+ *     console.error(`save failed (attempt ${attempt}, ${willRetry ? 'will retry' : 'given up'})`, error);
+ *   },
+ * });
+ * ```
+ */
 export interface SaveErrorDetails {
   /** Consecutive failed attempts so far. */
   readonly attempt: number;
@@ -38,7 +52,20 @@ export interface SaveErrorDetails {
   readonly willRetry: boolean;
 }
 
-/** What `onSizeWarning` hears besides the size. */
+/**
+ * What `onSizeWarning` hears besides the size.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, FileDocumentStore } from '@berth/adapter-memory';
+ *
+ * const backend = new DocumentBackend({
+ *   store: new FileDocumentStore('./data/app.json'),
+ *   warnAtBytes: 50 * 1024 * 1024,
+ *   onSizeWarning: (bytes, { limit, location }) => console.warn(`${location} is ${bytes} bytes (over ${limit})`),
+ * });
+ * ```
+ */
 export interface SizeWarningDetails {
   /** The configured `warnAtBytes`. */
   readonly limit: number;
@@ -50,13 +77,38 @@ export interface SizeWarningDetails {
  * What a save does when another instance saved the document since this one
  * last read or wrote it: `'merge'` re-reads it and saves this instance's
  * writes into it entity by entity; `'fail'` stops saving and refuses writes.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, type DocumentConflictPolicy, FileDocumentStore } from '@berth/adapter-memory';
+ *
+ * // One writer only: refuse writes rather than merge in another instance's saves.
+ * const conflicts: DocumentConflictPolicy = 'fail';
+ * const backend = new DocumentBackend({ store: new FileDocumentStore('./data/app.json'), conflicts });
+ * ```
  */
 export type DocumentConflictPolicy = 'merge' | 'fail';
 
 /** How many times one save re-reads and merges before it reports CONFLICT and retries later with backoff. */
 const MAX_MERGES = 10;
 
-/** Options of {@link DocumentBackend}. */
+/**
+ * Options of {@link DocumentBackend}.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, type DocumentBackendConfig, FileDocumentStore } from '@berth/adapter-memory';
+ *
+ * const config: DocumentBackendConfig = {
+ *   store: new FileDocumentStore('./data/app.json'),
+ *   debounceMs: 500,
+ *   maxWaitMs: 5_000,
+ *   compression: 'gzip',
+ *   flushOnExit: true,
+ * };
+ * await using backend = new DocumentBackend(config);
+ * ```
+ */
 export interface DocumentBackendConfig {
   /** Where the document lives. */
   readonly store: DocumentStore;

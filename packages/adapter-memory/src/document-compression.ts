@@ -2,7 +2,17 @@ import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { ConnectionError } from '@berth/core';
 
-/** How the document-backed backend writes its document: `'gzip'` (node:zlib) or `'none'` (plain JSON). */
+/**
+ * How the document-backed backend writes its document: `'gzip'` (node:zlib) or `'none'` (plain JSON).
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, type DocumentCompression, FileDocumentStore } from '@berth/adapter-memory';
+ *
+ * const compression: DocumentCompression = 'gzip';
+ * const backend = new DocumentBackend({ store: new FileDocumentStore('./data/app.json.gz'), compression });
+ * ```
+ */
 export type DocumentCompression = 'gzip' | 'none';
 
 const gzipAsync = promisify(gzip);

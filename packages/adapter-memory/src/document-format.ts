@@ -12,7 +12,19 @@ import {
 } from '@berth/core/adapter';
 import { type MemoryCollection, MemoryRecord } from './memory-store.js';
 
-/** The top-level key that holds Berth's metadata; collection names cannot start with `$`. */
+/**
+ * The top-level key that holds Berth's metadata; collection names cannot start with `$`.
+ *
+ * ### Examples
+ * ```ts
+ * import { readFile } from 'node:fs/promises';
+ * import { DOCUMENT_META_KEY } from '@berth/adapter-memory';
+ *
+ * // Reading a saved document with another tool: every top-level key but `$berth` is a collection.
+ * const document = JSON.parse(await readFile('./data/app.json', 'utf8')) as Record<string, unknown>;
+ * const collections = Object.keys(document).filter((key) => key !== DOCUMENT_META_KEY);
+ * ```
+ */
 export const DOCUMENT_META_KEY = '$berth';
 
 /** The only `$berth.format` this version reads and writes. */

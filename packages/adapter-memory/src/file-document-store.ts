@@ -14,7 +14,18 @@ import {
 import { throwIfAborted } from '@berth/core/adapter';
 import { checkPreconditions } from './memory-document-store.js';
 
-/** Options of {@link FileDocumentStore}. */
+/**
+ * Options of {@link FileDocumentStore}.
+ *
+ * ### Examples
+ * ```ts
+ * import { FileDocumentStore, type FileDocumentStoreConfig } from '@berth/adapter-memory';
+ *
+ * // A network file system: wait longer for another process's lock.
+ * const config: FileDocumentStoreConfig = { lockTimeoutMs: 15_000, staleLockMs: 30_000 };
+ * const store = new FileDocumentStore('/mnt/shared/app.json', config);
+ * ```
+ */
 export interface FileDocumentStoreConfig {
   /** How long a write waits for another process's lock (default 5 000 ms). */
   readonly lockTimeoutMs?: number | undefined;

@@ -16,5 +16,17 @@ export { MemoryDocumentStore } from './memory-document-store.js';
 export { MemoryJobQueue } from './memory-job-queue.js';
 export { MemoryRepository } from './memory-repository.js';
 
-/** The URL schemes `createBackendFromUrl` handles, so this module can be passed to `createBackend(url, { adapters })`. */
+/**
+ * The URL schemes `createBackendFromUrl` handles, so this module can be passed to `createBackend(url, { adapters
+ * })`.
+ *
+ * ### Examples
+ * ```ts
+ * import * as memory from '@berth/adapter-memory';
+ * import { createBackend } from '@berth/core';
+ *
+ * // Passing the module keeps the adapter in a bundle that would drop a package only named at run time.
+ * const backend = await createBackend('memory:', { adapters: [memory] });
+ * ```
+ */
 export const schemes: readonly string[] = ['memory', 'file'];

@@ -15,7 +15,17 @@ import {
   throwIfAborted,
 } from '@berth/core/adapter';
 
-/** Configuration of {@link MemoryCache}. */
+/**
+ * Configuration of {@link MemoryCache}.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryCache, type MemoryCacheConfig } from '@berth/adapter-memory';
+ *
+ * const config: MemoryCacheConfig = { maxEntries: 1_000, maxBytes: 8 * 1024 * 1024, defaultTtlMs: 60_000 };
+ * const cache = new MemoryCache(config);
+ * ```
+ */
 export interface MemoryCacheConfig {
   /** Most entries held; past it the least recently used go first (default 10 000). */
   readonly maxEntries?: number | undefined;

@@ -32,6 +32,16 @@ export function checkPreconditions(
  * A document store in process memory, with the same compare-and-swap
  * semantics as S3 and the file store. For tests and for the document-backed
  * backend without persistence.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, MemoryDocumentStore } from '@berth/adapter-memory';
+ *
+ * const store = new MemoryDocumentStore('test document');
+ * const { etag } = await store.write(new TextEncoder().encode('{}'), { ifNoneMatch: '*' });
+ * // The document-backed backend without a file, as tests use it:
+ * const backend = new DocumentBackend({ store });
+ * ```
  */
 export class MemoryDocumentStore implements DocumentStore {
   readonly location: string;

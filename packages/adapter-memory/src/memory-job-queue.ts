@@ -112,6 +112,17 @@ type PreparedJob = PreparedEnqueue;
  * order, never a scan; workers are woken in-process when a job becomes
  * available. Every queue object of a backend with one name shares one
  * state: its jobs, schedules and events.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend } from '@berth/adapter-memory';
+ *
+ * // A MemoryJobQueue comes from the backend, never from its constructor.
+ * const backend = new MemoryBackend();
+ * const mails = backend.queue<{ to: string }>('mails');
+ * await mails.enqueue({ to: 'ada@example.com' });
+ * const worker = mails.work(async (job) => console.log('sending to', job.payload.to));
+ * ```
  */
 export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
   readonly name: string;

@@ -75,7 +75,20 @@ export type MemoryScope =
 
 const READ_OPERATIONS = new Set(['get', 'getEntry', 'getMany', 'find', 'findEntries', 'count', 'countBy', 'explain']);
 
-/** A repository on the memory backend. Every document handed in or out is copied. */
+/**
+ * A repository on the memory backend. Every document handed in or out is copied.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend } from '@berth/adapter-memory';
+ *
+ * // A MemoryRepository comes from the backend, never from its constructor.
+ * const backend = new MemoryBackend();
+ * const players = backend.repository<{ id: string; name: string; score: number }>('players');
+ * await players.insert({ name: 'Ada', score: 3 });
+ * const top = await players.find({ orderBy: { field: 'score', direction: 'desc' }, limit: 10 });
+ * ```
+ */
 export class MemoryRepository<T extends Document> implements Repository<T> {
   private readonly indexes: IndexSpec[];
   private readonly schema: StandardSchemaV1<unknown, T> | undefined;

@@ -26,7 +26,22 @@ import { PgSession } from './pg-session.js';
 import { QUEUE_MIGRATIONS } from './queue/pg-queue-migrations.js';
 import { PgQueues, QUEUE_CAPABILITIES } from './queue/pg-queues.js';
 
-/** Options of {@link PostgresBackend}. */
+/**
+ * Options of {@link PostgresBackend}.
+ *
+ * ### Examples
+ * ```ts
+ * import { PostgresBackend, type PostgresBackendConfig } from '@berth/adapter-postgres';
+ *
+ * const config: PostgresBackendConfig = {
+ *   connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+ *   schema: 'app',
+ *   maxConnections: 20,
+ *   statementTimeoutMs: 5_000,
+ * };
+ * await using backend = new PostgresBackend(config);
+ * ```
+ */
 export interface PostgresBackendConfig {
   /** `postgres://user:password@host:5432/database`; or give `pool`. */
   readonly connectionString?: string | undefined;
@@ -189,6 +204,15 @@ export class PostgresBackend implements Backend {
 /**
  * Lets `createBackend('postgres://user@host/db?schema=app')` find this
  * adapter: the URL goes to pg as it is, except `schema`, which Berth reads.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackendFromUrl } from '@berth/adapter-postgres';
+ *
+ * const backend = createBackendFromUrl('postgres://postgres@127.0.0.1:5432/test?schema=app');
+ * await backend.connect();
+ * await backend.close();
+ * ```
  */
 export function createBackendFromUrl(url: string): Backend {
   const { url: connectionString, value: schema } = takeUrlOption(url, 'schema', 'PostgreSQL');

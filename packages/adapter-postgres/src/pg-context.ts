@@ -1,6 +1,20 @@
 import type { PgQueryable, PgSession } from './pg-session.js';
 
-/** What a repository or queue of a {@link PostgresBackend} works with. */
+/**
+ * What a repository or queue of a {@link PostgresBackend} works with.
+ *
+ * ### Examples
+ * ```ts
+ * import type { PgBackendContext } from '@berth/adapter-postgres';
+ *
+ * // What a repository or queue of the backend does before its first statement.
+ * async function countJobs(context: PgBackendContext): Promise<number> {
+ *   await context.ready();
+ *   const [row] = await context.session.query<{ n: string }>(`SELECT count(*) AS n FROM ${context.quotedSchema}._berth_jobs`);
+ *   return Number(row?.n ?? 0);
+ * }
+ * ```
+ */
 export interface PgBackendContext {
   readonly session: PgSession;
   /** The schema's name (checked) and its quoted form for SQL text. */
@@ -11,7 +25,21 @@ export interface PgBackendContext {
   ready(): Promise<void>;
 }
 
-/** The open transaction a repository or queue of `backend.transaction()` writes into. */
+/**
+ * The open transaction a repository or queue of `backend.transaction()` writes into.
+ *
+ * ### Examples
+ * ```ts
+ * import type { PgTransactionContext } from '@berth/adapter-postgres';
+ *
+ * // A write inside `backend.transaction()`: on the transaction's client, with a wakeup after the commit.
+ * async function touch(tx: PgTransactionContext, table: string, id: string, wake: () => void): Promise<void> {
+ *   tx.assertOpen();
+ *   await tx.client.query(`UPDATE ${table} SET updated_at = now() WHERE id = $1`, [id]);
+ *   tx.afterCommit(wake);
+ * }
+ * ```
+ */
 export interface PgTransactionContext {
   /** The transaction's client: every statement of the transaction runs on it. */
   readonly client: PgQueryable;

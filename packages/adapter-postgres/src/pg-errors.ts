@@ -18,7 +18,18 @@ interface PgErrorLike {
   readonly severity?: unknown;
 }
 
-/** Where an error happened, for the Berth error's fields and message. */
+/**
+ * Where an error happened, for the Berth error's fields and message.
+ *
+ * ### Examples
+ * ```ts
+ * import { type PgErrorContext, toBerthError } from '@berth/adapter-postgres';
+ *
+ * declare const error: unknown; // what pg threw on an insert into `players`
+ * const context: PgErrorContext = { collection: 'players', id: 'ada' };
+ * throw toBerthError(error, context);
+ * ```
+ */
 export interface PgErrorContext {
   readonly collection?: string | undefined;
   readonly id?: string | undefined;
@@ -40,6 +51,22 @@ const CONNECTION_MESSAGES = [
  * connection (and the server shutting down) is a retryable CONNECTION error,
  * unique violations are ALREADY_EXISTS, bad values are VALIDATION, pg's
  * client-side `query_timeout` is TIMEOUT too. Anything else is returned as it is.
+ *
+ * ### Examples
+ * ```ts
+ * import { type PostgresBackendConfig, toBerthError } from '@berth/adapter-postgres';
+ * import { isBerthError } from '@berth/core';
+ *
+ * // Raw SQL next to Berth, with the same typed errors.
+ * declare const pool: NonNullable<PostgresBackendConfig['pool']>; // your application's pg Pool
+ * try {
+ *   await pool.query('INSERT INTO app.audit (id) VALUES ($1)', ['a1']);
+ * } catch (error) {
+ *   const mapped = toBerthError(error, { collection: 'audit', id: 'a1' });
+ *   if (isBerthError(mapped, 'ALREADY_EXISTS')) console.log('already audited');
+ *   else throw mapped;
+ * }
+ * ```
  */
 export function toBerthError(error: unknown, context: PgErrorContext = {}): unknown {
   if (isBerthError(error)) return error;

@@ -1,7 +1,20 @@
 import { quoteIdent } from './pg-names.js';
 import type { PgSession } from './pg-session.js';
 
-/** One step of Berth's schema. Steps are append-only: never edit a released one. */
+/**
+ * One step of Berth's schema. Steps are append-only: never edit a released one.
+ *
+ * ### Examples
+ * ```ts
+ * import type { PgMigration } from '@berth/adapter-postgres';
+ *
+ * const addAuditTable: PgMigration = {
+ *   version: 1,
+ *   name: 'audit table',
+ *   statements: (schema) => [`CREATE TABLE IF NOT EXISTS ${schema}.audit (id text PRIMARY KEY, at timestamptz NOT NULL)`],
+ * };
+ * ```
+ */
 export interface PgMigration {
   readonly version: number;
   readonly name: string;
@@ -15,6 +28,16 @@ export interface PgMigration {
  * two processes starting at once do not both migrate (the second waits, then
  * finds nothing left to do), and a failed step leaves nothing half-applied.
  * Returns the versions it applied.
+ *
+ * ### Examples
+ * ```ts
+ * import { type PgMigration, PgSession, runMigrations } from '@berth/adapter-postgres';
+ *
+ * declare const session: PgSession; // new PgSession(pool, false) on your application's pool
+ * declare const migrations: readonly PgMigration[];
+ * const applied = await runMigrations(session, 'app_audit', migrations);
+ * console.log(applied.length === 0 ? 'schema up to date' : `applied ${applied.join(', ')}`);
+ * ```
  */
 export async function runMigrations(
   session: PgSession,

@@ -1,7 +1,23 @@
 import type pg from 'pg';
 import { leavesSessionUsable, type PgErrorContext, toBerthError } from './pg-errors.js';
 
-/** Anything that runs one statement: the pool, or the client of an open transaction. */
+/**
+ * Anything that runs one statement: the pool, or the client of an open transaction.
+ *
+ * ### Examples
+ * ```ts
+ * import type { PgQueryable } from '@berth/adapter-postgres';
+ *
+ * // Works on the session (the pool) and on a transaction's client alike.
+ * async function tableExists(db: PgQueryable, schema: string, table: string): Promise<boolean> {
+ *   const rows = await db.query('SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2', [
+ *     schema,
+ *     table,
+ *   ]);
+ *   return rows.length > 0;
+ * }
+ * ```
+ */
 export interface PgQueryable {
   query<R extends object = Record<string, unknown>>(text: string, values?: readonly unknown[]): Promise<R[]>;
 }
@@ -19,10 +35,32 @@ export interface PgClient extends PgQueryable {
   run<R extends object>(statement: PgStatement): Promise<R[]>;
 }
 
-/** Transaction isolation levels PostgreSQL offers. */
+/**
+ * Transaction isolation levels PostgreSQL offers.
+ *
+ * ### Examples
+ * ```ts
+ * import type { PgIsolation, PgSession } from '@berth/adapter-postgres';
+ *
+ * declare const session: PgSession;
+ * const isolation: PgIsolation = 'serializable';
+ * await session.transaction(async (client) => client.query('UPDATE app.counters SET n = n + 1'), { isolation });
+ * ```
+ */
 export type PgIsolation = 'read committed' | 'repeatable read' | 'serializable';
 
-/** How a {@link PgSession} runs a transaction. */
+/**
+ * How a {@link PgSession} runs a transaction.
+ *
+ * ### Examples
+ * ```ts
+ * import type { PgSession, PgTransactionOptions } from '@berth/adapter-postgres';
+ *
+ * declare const session: PgSession;
+ * const options: PgTransactionOptions = { isolation: 'repeatable read', context: { collection: 'accounts' } };
+ * const rows = await session.transaction((client) => client.query('SELECT id, balance FROM app.accounts'), options);
+ * ```
+ */
 export interface PgTransactionOptions {
   readonly isolation?: PgIsolation | undefined;
   /** Where errors are reported, for the Berth error. */
@@ -68,6 +106,16 @@ class ClientQueryable implements PgClient {
  * The pool Berth runs its statements on. It maps pg's errors to Berth errors
  * everywhere, runs transactions on one client, and ends the pool on close
  * only when it created it (a pool the application passed in stays open).
+ *
+ * ### Examples
+ * ```ts
+ * import { PgSession, type PostgresBackendConfig } from '@berth/adapter-postgres';
+ *
+ * declare const pool: NonNullable<PostgresBackendConfig['pool']>; // your application's pg Pool
+ * const session = new PgSession(pool, false); // false: the session does not end the pool on close
+ * const rows = await session.query<{ now: Date }>('SELECT now() AS now');
+ * await session.close();
+ * ```
  */
 export class PgSession implements PgQueryable {
   private ended = false;

@@ -10,5 +10,17 @@ export type { RedisConnectionConfig } from './redis-connection.js';
 export type { RedisContext } from './redis-context.js';
 export { type RedisErrorContext, START_REDIS_HINT, toBerthError } from './redis-errors.js';
 
-/** The URL schemes `createBackendFromUrl` handles, so this module can be passed to `createBackend(url, { adapters })`. */
+/**
+ * The URL schemes `createBackendFromUrl` handles, so this module can be passed to `createBackend(url, { adapters
+ * })`.
+ *
+ * ### Examples
+ * ```ts
+ * import * as redis from '@berth/adapter-redis';
+ * import { createBackend } from '@berth/core';
+ *
+ * // Passing the module keeps the adapter in a bundle that would drop a package only named at run time.
+ * const backend = await createBackend('redis://127.0.0.1:6379', { adapters: [redis] });
+ * ```
+ */
 export const schemes: readonly string[] = ['redis', 'rediss'];

@@ -34,7 +34,21 @@ import { checkRepositoryPrefix } from './redis-keys.js';
 import { RedisRepository } from './redis-repository.js';
 import { RedisSession } from './redis-session.js';
 
-/** Configuration of {@link RedisBackend}: a URL or a client of your own, and a key prefix. */
+/**
+ * Configuration of {@link RedisBackend}: a URL or a client of your own, and a key prefix.
+ *
+ * ### Examples
+ * ```ts
+ * import { RedisBackend, type RedisBackendConfig } from '@berth/adapter-redis';
+ *
+ * const config: RedisBackendConfig = {
+ *   url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+ *   keyPrefix: 'app:',
+ *   commandTimeoutMs: 2_000,
+ * };
+ * await using backend = new RedisBackend(config);
+ * ```
+ */
 export interface RedisBackendConfig extends RedisConnectionConfig {
   /**
    * Prepended to every key the backend stores (default `berth:`): two

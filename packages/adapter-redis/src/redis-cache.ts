@@ -19,7 +19,17 @@ import type { Cluster, Redis } from 'ioredis';
 import { checkConnectionConfig, RedisConnection, type RedisConnectionConfig } from './redis-connection.js';
 import { forEachKeyBatch, prefixPattern, unlinkKeys } from './redis-scan.js';
 
-/** Configuration of {@link RedisCache}: a URL, or a client of your own. */
+/**
+ * Configuration of {@link RedisCache}: a URL, or a client of your own.
+ *
+ * ### Examples
+ * ```ts
+ * import { RedisCache, type RedisCacheConfig } from '@berth/adapter-redis';
+ *
+ * const config: RedisCacheConfig = { url: 'redis://127.0.0.1:6379', keyPrefix: 'app:cache:', defaultTtlMs: 5 * 60_000 };
+ * const cache = new RedisCache(config);
+ * ```
+ */
 export interface RedisCacheConfig extends RedisConnectionConfig {
   /**
    * Prepended to every key this cache stores (default `berth:cache:`); it is

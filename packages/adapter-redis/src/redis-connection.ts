@@ -3,7 +3,18 @@ import { ValidationError } from '@berth/core';
 import { type Cluster, Redis } from 'ioredis';
 import { type RedisErrorContext, toBerthError } from './redis-errors.js';
 
-/** What every Berth Redis component is configured with: a URL, or a client of the application's. */
+/**
+ * What every Berth Redis component is configured with: a URL, or a client of the application's.
+ *
+ * ### Examples
+ * ```ts
+ * import { RedisCache, type RedisConnectionConfig } from '@berth/adapter-redis';
+ *
+ * // One connection setting for every Redis component of the application.
+ * const connection: RedisConnectionConfig = { url: 'rediss://cache.example.com:6380', commandTimeoutMs: 1_000 };
+ * const cache = new RedisCache({ ...connection, keyPrefix: 'app:cache:' });
+ * ```
+ */
 export interface RedisConnectionConfig {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…` (default `redis://127.0.0.1:6379`). */
   readonly url?: string | undefined;

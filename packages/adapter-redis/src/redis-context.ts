@@ -4,6 +4,16 @@ import type { Cluster, Redis } from 'ioredis';
  * What the repositories (and, later, the job queue) of one
  * {@link RedisBackend} share: the client, the key prefix, and the way
  * commands run (closed check, ioredis errors made Berth errors).
+ *
+ * ### Examples
+ * ```ts
+ * import type { RedisContext } from '@berth/adapter-redis';
+ *
+ * // How a component of the backend runs a command: typed errors, refused after close().
+ * async function documentCount(context: RedisContext, collection: string): Promise<number> {
+ *   return context.run((client) => client.zcard(`${context.keyPrefix}{${collection}}:ids`));
+ * }
+ * ```
  */
 export interface RedisContext {
   readonly client: Redis | Cluster;

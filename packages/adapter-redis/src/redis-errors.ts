@@ -1,7 +1,18 @@
 import { ConnectionError, isBerthError, TimeoutError } from '@berth/core';
 import { NETWORK_ERROR_CODES } from '@berth/core/adapter';
 
-/** How to start the Redis server the tests and a local setup expect, quoted by every CONNECTION error. */
+/**
+ * How to start the Redis server the tests and a local setup expect, quoted by every CONNECTION error.
+ *
+ * ### Examples
+ * ```ts
+ * import { START_REDIS_HINT } from '@berth/adapter-redis';
+ *
+ * // A test setup that checks for a server first says how to start one.
+ * declare function ping(): Promise<boolean>;
+ * if (!(await ping())) throw new Error(`no Redis on 127.0.0.1:6379: ${START_REDIS_HINT}`);
+ * ```
+ */
 export const START_REDIS_HINT =
   'start it with `redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no`, or point the URL at a running server';
 
@@ -24,7 +35,18 @@ interface RedisErrorLike {
   readonly message?: unknown;
 }
 
-/** What a CONNECTION error says beyond ioredis's own words. */
+/**
+ * What a CONNECTION error says beyond ioredis's own words.
+ *
+ * ### Examples
+ * ```ts
+ * import { type RedisErrorContext, toBerthError } from '@berth/adapter-redis';
+ *
+ * declare const error: unknown; // what an ioredis command threw
+ * const context: RedisErrorContext = { address: '127.0.0.1:6379', lastConnectionError: new Error('connect ECONNREFUSED') };
+ * throw toBerthError(error, context);
+ * ```
+ */
 export interface RedisErrorContext {
   /** The server the client talks to (`127.0.0.1:6379`), when known. */
   readonly address?: string | undefined;
@@ -66,6 +88,22 @@ function serverRefusal(text: string): string | undefined {
  * connection is a retryable CONNECTION error whose message says how to start
  * Redis, and ioredis's `commandTimeout` is TIMEOUT (the command may still run
  * on the server). Anything else, a Berth error included, is returned as it is.
+ *
+ * ### Examples
+ * ```ts
+ * import { type RedisConnectionConfig, toBerthError } from '@berth/adapter-redis';
+ * import { isBerthError } from '@berth/core';
+ *
+ * // Raw commands next to Berth, with the same typed errors.
+ * declare const client: NonNullable<RedisConnectionConfig['client']>;
+ * try {
+ *   await client.incr('app:visits');
+ * } catch (error) {
+ *   const mapped = toBerthError(error, { address: '127.0.0.1:6379' });
+ *   if (isBerthError(mapped, 'CONNECTION') && mapped.retryable) console.warn('Redis is away; retrying later');
+ *   else throw mapped;
+ * }
+ * ```
  */
 export function toBerthError(error: unknown, context: RedisErrorContext = {}): unknown {
   if (isBerthError(error)) return error;

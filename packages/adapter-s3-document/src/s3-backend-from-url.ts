@@ -10,6 +10,15 @@ import { S3DocumentBackend } from './s3-document-backend.js';
  * `@berth/adapter-memory`: `?debounceMs=`, `?maxWaitMs=`, `?conflicts=`,
  * `?compression=`, `?warnAtBytes=`, `?flushOnExit=`, default `true`). Credentials come from the standard AWS
  * chain (`AWS_ACCESS_KEY_ID`, shared files, roles), never from the URL.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackendFromUrl } from '@berth/adapter-s3-document';
+ *
+ * const backend = createBackendFromUrl('s3://my-bot/berth/state.json?region=eu-west-1&debounceMs=5000');
+ * await backend.connect(); // loads the object
+ * await backend.close(); // saves it
+ * ```
  */
 export function createBackendFromUrl(url: string): Backend {
   let parsed: URL;

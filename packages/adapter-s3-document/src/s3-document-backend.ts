@@ -3,7 +3,24 @@ import { ValidationError } from '@berth/core';
 import { isPlainObject } from '@berth/core/adapter';
 import { S3DocumentStore, type S3DocumentStoreConfig } from './s3-document-store.js';
 
-/** Options of {@link S3DocumentBackend}: where the object is, and how the document backend saves it. */
+/**
+ * Options of {@link S3DocumentBackend}: where the object is, and how the document backend saves it.
+ *
+ * ### Examples
+ * ```ts
+ * import { S3DocumentBackend, type S3DocumentBackendConfig } from '@berth/adapter-s3-document';
+ *
+ * // MinIO in development; the document backend's options sit beside the object's.
+ * const config: S3DocumentBackendConfig = {
+ *   bucket: 'my-bot',
+ *   key: 'state.json',
+ *   endpoint: 'http://127.0.0.1:9000',
+ *   debounceMs: 5_000,
+ *   compression: 'gzip',
+ * };
+ * await using backend = new S3DocumentBackend(config);
+ * ```
+ */
 export interface S3DocumentBackendConfig extends S3DocumentStoreConfig, Omit<DocumentBackendConfig, 'store'> {}
 
 /**

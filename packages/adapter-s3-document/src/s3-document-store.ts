@@ -9,7 +9,23 @@ import {
 import { checkDocumentWriteOptions, checkDuration, isPlainObject, throwIfAborted } from '@berth/core/adapter';
 import { isNotFound, toBerthError } from './s3-errors.js';
 
-/** Where the document lives and how to reach it. */
+/**
+ * Where the document lives and how to reach it.
+ *
+ * ### Examples
+ * ```ts
+ * import { S3DocumentStore, type S3DocumentStoreConfig } from '@berth/adapter-s3-document';
+ *
+ * const config: S3DocumentStoreConfig = {
+ *   bucket: 'my-bot',
+ *   key: 'berth/state.json',
+ *   region: 'eu-west-1',
+ *   requestTimeoutMs: 10_000,
+ * };
+ * const store = new S3DocumentStore(config);
+ * const current = await store.read();
+ * ```
+ */
 export interface S3DocumentStoreConfig {
   /** The bucket (3–63 characters: lowercase letters, digits, dots, hyphens). */
   readonly bucket: string;

@@ -42,7 +42,18 @@ import { keepDatabase, pragma } from './sqlite-node24-workaround.js';
 import { SqliteQueueHub } from './sqlite-queue-hub.js';
 import { SqliteRepository, type SqliteRepositoryContext } from './sqlite-repository.js';
 
-/** Options of {@link SqliteBackend}. */
+/**
+ * Options of {@link SqliteBackend}.
+ *
+ * ### Examples
+ * ```ts
+ * import { SqliteBackend, type SqliteBackendConfig } from '@berth/adapter-sqlite';
+ *
+ * // Several processes on one file: wait longer for another one's write lock.
+ * const config: SqliteBackendConfig = { filename: './data/app.db', busyTimeoutMs: 30_000 };
+ * await using backend = new SqliteBackend(config);
+ * ```
+ */
 export interface SqliteBackendConfig {
   /** The database file (created with its folder when missing), or `:memory:`. */
   readonly filename?: string | undefined;
@@ -403,7 +414,18 @@ export class SqliteBackend implements Backend {
   }
 }
 
-/** Lets `createBackend('sqlite:./app.db')` find this adapter (`?busyTimeoutMs=` is an option). */
+/**
+ * Lets `createBackend('sqlite:./app.db')` find this adapter (`?busyTimeoutMs=` is an option).
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackendFromUrl } from '@berth/adapter-sqlite';
+ *
+ * const backend = createBackendFromUrl('sqlite:./data/app.db?busyTimeoutMs=10000');
+ * await backend.connect();
+ * await backend.close();
+ * ```
+ */
 export function createBackendFromUrl(url: string): Backend {
   const [rawPath = '', query = ''] = url.slice('sqlite:'.length).split('?', 2);
   const filename = decodeURIComponent(rawPath.startsWith('//') ? rawPath.slice(2) : rawPath);

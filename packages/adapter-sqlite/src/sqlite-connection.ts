@@ -12,7 +12,18 @@ import {
 import { toBerthError } from './sqlite-errors.js';
 import { keepsStatements, prepareKept } from './sqlite-node24-workaround.js';
 
-/** The subset of better-sqlite3's Database that Berth uses. */
+/**
+ * The subset of better-sqlite3's Database that Berth uses.
+ *
+ * ### Examples
+ * ```ts
+ * import { SqliteBackend, type SqliteDatabase } from '@berth/adapter-sqlite';
+ *
+ * // `new Database('./data/app.db')` from better-sqlite3, opened (and closed) by your code.
+ * declare const db: SqliteDatabase;
+ * await using backend = new SqliteBackend({ database: db });
+ * ```
+ */
 export type SqliteDatabase = BetterSqlite3.Database;
 
 type Row = Record<string, unknown>;

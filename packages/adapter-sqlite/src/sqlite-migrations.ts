@@ -1,13 +1,33 @@
 import type { SqliteConnection } from './sqlite-connection.js';
 
-/** One step of the internal schema. Steps are append-only: never edit a released one. */
+/**
+ * One step of the internal schema. Steps are append-only: never edit a released one.
+ *
+ * ### Examples
+ * ```ts
+ * import { MIGRATIONS, type SqliteMigration } from '@berth/adapter-sqlite';
+ *
+ * const latest: SqliteMigration | undefined = MIGRATIONS.at(-1);
+ * console.log(`schema version ${latest?.version}: ${latest?.name}`);
+ * ```
+ */
 export interface SqliteMigration {
   readonly version: number;
   readonly name: string;
   readonly statements: readonly string[];
 }
 
-/** Berth's own tables. Collection tables are created on first use, not here. */
+/**
+ * Berth's own tables. Collection tables are created on first use, not here.
+ *
+ * ### Examples
+ * ```ts
+ * import { MIGRATIONS } from '@berth/adapter-sqlite';
+ *
+ * // The versions a database at this release's schema lists in `_berth_migrations`.
+ * const versions = MIGRATIONS.map((migration) => migration.version);
+ * ```
+ */
 export const MIGRATIONS: SqliteMigration[] = [
   {
     version: 1,
@@ -144,6 +164,15 @@ export const MIGRATIONS: SqliteMigration[] = [
  * Applies the migrations not applied yet, in order, in one IMMEDIATE
  * transaction: idempotent, and safe when two processes start at once (the
  * second waits for the write lock, then finds nothing left to do).
+ *
+ * ### Examples
+ * ```ts
+ * import { MIGRATIONS, runMigrations } from '@berth/adapter-sqlite';
+ *
+ * // `connect()` runs every migration; a test of an upgrade starts from the first ones only.
+ * declare const connection: Parameters<typeof runMigrations>[0];
+ * const applied = runMigrations(connection, MIGRATIONS.slice(0, 1));
+ * ```
  */
 export function runMigrations(
   connection: SqliteConnection,

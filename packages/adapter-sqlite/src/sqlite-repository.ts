@@ -154,6 +154,18 @@ function whereClause(conditions: readonly RawBuilder<unknown>[]): RawBuilder<unk
  * A repository on one SQLite table: `id` primary key, the document as JSON
  * text in `doc`, and the metadata in columns. Filters, sorts and cursors
  * compile to SQL; nothing is filtered in JavaScript.
+ *
+ * ### Examples
+ * ```ts
+ * import { SqliteBackend } from '@berth/adapter-sqlite';
+ *
+ * // A SqliteRepository comes from the backend, never from its constructor.
+ * await using backend = new SqliteBackend({ filename: './data/app.db' });
+ * const players = backend.repository<{ id: string; name: string; score: number }>('players', {
+ *   indexes: [{ field: 'score', type: 'number' }],
+ * });
+ * const top = await players.find({ orderBy: { field: 'score', direction: 'desc' }, limit: 10 });
+ * ```
  */
 export class SqliteRepository<T extends Document> implements Repository<T> {
   private readonly indexes: IndexSpec[];

@@ -8,7 +8,23 @@ import type {
   ConnectableBackend,
 } from './harness.js';
 
-/** What a cache claims beyond the `Cache` port. */
+/**
+ * What a cache claims beyond the `Cache` port.
+ *
+ * ### Examples
+ * ```ts
+ * import { RedisCache } from '@berth/adapter-redis';
+ * import { type CacheCapabilities, cacheConformance } from '@berth/conformance-tests';
+ *
+ * // Redis evicts by its own maxmemory policy: the cache does not claim LRU bounds.
+ * const capabilities: CacheCapabilities = { lru: false };
+ * cacheConformance({
+ *   name: 'redis',
+ *   createCache: ({ namespace }) => new RedisCache({ url: 'redis://127.0.0.1:6379', keyPrefix: namespace }),
+ *   capabilities,
+ * });
+ * ```
+ */
 export interface CacheCapabilities {
   /**
    * The cache honours the `maxEntries` and `maxBytes` bounds `createCache`
@@ -20,14 +36,37 @@ export interface CacheCapabilities {
   readonly lru: boolean;
 }
 
-/** Size bounds for caches that enforce their own (see {@link CacheCapabilities.lru}). */
+/**
+ * Size bounds for caches that enforce their own (see {@link CacheCapabilities.lru}).
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryCache } from '@berth/adapter-memory';
+ * import type { CacheBounds } from '@berth/conformance-tests';
+ *
+ * const createBoundedCache = ({ maxEntries, maxBytes }: CacheBounds) => new MemoryCache({ maxEntries, maxBytes });
+ * ```
+ */
 export interface CacheBounds {
   readonly maxEntries?: number | undefined;
   /** UTF-8 bytes of the JSON text of keys and values (Dates as `{"$date": …}`). */
   readonly maxBytes?: number | undefined;
 }
 
-/** What `createCache` receives. */
+/**
+ * What `createCache` receives.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryCache } from '@berth/adapter-memory';
+ * import type { CreateCacheConfig } from '@berth/conformance-tests';
+ *
+ * // A process-local cache needs no namespace: each call makes a new, empty cache.
+ * function createCache({ maxEntries, maxBytes }: CreateCacheConfig): MemoryCache {
+ *   return new MemoryCache({ maxEntries, maxBytes });
+ * }
+ * ```
+ */
 export interface CreateCacheConfig extends CacheBounds {
   /**
    * A name no other test uses. A cache on a shared server (Redis) uses it as
@@ -36,14 +75,40 @@ export interface CreateCacheConfig extends CacheBounds {
   readonly namespace: string;
 }
 
-/** A read-through wrapper of a repository backend, as `withCache` is. */
+/**
+ * A read-through wrapper of a repository backend, as `withCache` is.
+ *
+ * ### Examples
+ * ```ts
+ * import { withCache } from '@berth/core';
+ * import type { WrapBackendWithCache } from '@berth/conformance-tests';
+ *
+ * // A wrapper under test that adds a default TTL before handing over to withCache.
+ * const withShortTtl: WrapBackendWithCache = (backend, cache, options) =>
+ *   withCache(backend, cache, { ttlMs: 5_000, ...options });
+ * ```
+ */
 export type WrapBackendWithCache = (
   backend: RepositoryBackend,
   cache: Cache,
   options: WithCacheOptions,
 ) => RepositoryBackend;
 
-/** The repository side of the `with-cache` group. */
+/**
+ * The repository side of the `with-cache` group.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend, MemoryCache } from '@berth/adapter-memory';
+ * import { type CacheRepositoryOptions, cacheConformance } from '@berth/conformance-tests';
+ *
+ * const repository: CacheRepositoryOptions = {
+ *   createBackend: () => new MemoryBackend(),
+ *   capabilities: new MemoryBackend().capabilities,
+ * };
+ * cacheConformance({ name: 'memory', createCache: () => new MemoryCache(), repository });
+ * ```
+ */
 export interface CacheRepositoryOptions {
   /** A fresh repository backend (connected and closed by the harness). */
   readonly createBackend: () => RepositoryBackend | Promise<RepositoryBackend>;
@@ -90,6 +155,17 @@ export interface CacheConformanceOptions {
 /**
  * What the harness opens and closes around each cache test: the caches it
  * created and, for the `with-cache` group, a repository backend.
+ *
+ * ### Examples
+ * ```ts
+ * import { type CacheConformanceContext, defineCacheGroupWith } from '@berth/conformance-tests';
+ *
+ * // A case that also needs the fixture's repository backend.
+ * async function hasBackend({ backend }: CacheConformanceContext): Promise<void> {
+ *   if (backend.repositoryBackend === undefined) throw new Error('run it with the repository option');
+ * }
+ * export const myGroup = defineCacheGroupWith('my-cache-backend', [{ name: 'has a backend', run: hasBackend }], (c) => c);
+ * ```
  */
 export interface CacheFixture extends ConnectableBackend {
   readonly cacheCapabilities: CacheCapabilities;
@@ -102,7 +178,20 @@ export interface CacheFixture extends ConnectableBackend {
   createCache(bounds?: CacheBounds): Promise<Cache>;
 }
 
-/** What each cache case receives. */
+/**
+ * What each cache case receives.
+ *
+ * ### Examples
+ * ```ts
+ * import { type CacheConformanceContext, defineCacheGroup } from '@berth/conformance-tests';
+ *
+ * async function keepsUnicodeKeys({ cache }: CacheConformanceContext): Promise<void> {
+ *   await cache.set('café ☕', 1);
+ *   if ((await cache.get('café ☕')) !== 1) throw new Error('key lost');
+ * }
+ * export const myCacheGroup = defineCacheGroup('my-cache', [{ name: 'keeps unicode keys', run: keepsUnicodeKeys }]);
+ * ```
+ */
 export interface CacheConformanceContext extends BaseContext<CacheFixture> {
   /** A fresh, empty cache of this test's own. */
   readonly cache: Cache;
@@ -235,6 +324,27 @@ export function defineCacheGroup(
 /**
  * Declares a group whose cases build their context from the cache one
  * (`with-cache` adds the engine and the wrapper under test).
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryCache } from '@berth/adapter-memory';
+ * import { cacheRunOptions, defineCacheGroupWith, registerGroup } from '@berth/conformance-tests';
+ *
+ * const myGroup = defineCacheGroupWith(
+ *   'my-cache-keys',
+ *   [
+ *     {
+ *       name: 'a namespaced key round-trips',
+ *       async run({ cache, key }) {
+ *         await cache.set(key('a'), 1);
+ *         if ((await cache.get(key('a'))) !== 1) throw new Error('lost');
+ *       },
+ *     },
+ *   ],
+ *   (context) => ({ ...context, key: (name: string) => `my-app:${name}` }),
+ * );
+ * registerGroup(myGroup, cacheRunOptions({ name: 'memory', createCache: () => new MemoryCache() }));
+ * ```
  */
 export function defineCacheGroupWith<C>(
   name: string,

@@ -27,7 +27,25 @@ export {
 } from './document-store-groups/document-store-context.js';
 export { documentStoreAbortGroup, documentStoreConditionalGroup, documentStoreRaceGroup, documentStoreReadWriteGroup };
 
-/** Every document store group, in the order they are registered. */
+/**
+ * Every document store group, in the order they are registered.
+ *
+ * ### Examples
+ * ```ts
+ * import {
+ *   type DocumentStoreConformanceOptions,
+ *   documentStoreGroups,
+ *   documentStoreRunOptions,
+ *   runGroup,
+ * } from '@berth/conformance-tests';
+ *
+ * declare const options: DocumentStoreConformanceOptions;
+ * for (const group of documentStoreGroups) {
+ *   const failed = (await runGroup(group, documentStoreRunOptions(options))).filter((result) => !result.passed);
+ *   console.log(group.name, failed.length === 0 ? 'passed' : failed.map((result) => result.name));
+ * }
+ * ```
+ */
 export const documentStoreGroups: readonly ConformanceGroup<DocumentStoreHandles, DocumentStoreConformanceContext>[] = [
   documentStoreReadWriteGroup,
   documentStoreConditionalGroup,

@@ -11,13 +11,61 @@ import type {
 } from '@berth/core';
 import { describe, it } from 'vitest';
 
-/** What the harness needs of any backend: to open it and to close it. */
+/**
+ * What the harness needs of any backend: to open it and to close it.
+ *
+ * ### Examples
+ * ```ts
+ * import { mkdtemp, rm } from 'node:fs/promises';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * import type { ConnectableBackend } from '@berth/conformance-tests';
+ *
+ * // A fixture the harness opens and closes around each case of a group of your own.
+ * class ScratchDirectory implements ConnectableBackend {
+ *   path = '';
+ *   async connect(): Promise<void> {
+ *     this.path = await mkdtemp(join(tmpdir(), 'scratch-'));
+ *   }
+ *   async close(): Promise<void> {
+ *     await rm(this.path, { recursive: true, force: true });
+ *   }
+ * }
+ * ```
+ */
 export interface ConnectableBackend {
   connect(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** How a conformance run gets backends. */
+/**
+ * How a conformance run gets backends.
+ *
+ * ### Examples
+ * ```ts
+ * import { join } from 'node:path';
+ * import { SqliteBackend } from '@berth/adapter-sqlite';
+ * import { type ConformanceOptions, repositoryConformance } from '@berth/conformance-tests';
+ *
+ * declare const directory: string; // a temporary directory for the run
+ * let counter = 0;
+ * const files = new WeakMap<SqliteBackend, string>();
+ * const createBackend = (): SqliteBackend => {
+ *   const filename = join(directory, `${++counter}.db`);
+ *   const backend = new SqliteBackend({ filename });
+ *   files.set(backend, filename);
+ *   return backend;
+ * };
+ *
+ * const options: ConformanceOptions = {
+ *   name: 'sqlite',
+ *   createBackend,
+ *   capabilities: createBackend().capabilities,
+ *   openSameStorage: (first) => new SqliteBackend({ filename: files.get(first as SqliteBackend) ?? '' }),
+ * };
+ * repositoryConformance(options);
+ * ```
+ */
 export interface ConformanceOptions<B extends ConnectableBackend = RepositoryBackend> {
   /** Shown in test names (`memory`, `sqlite`). */
   readonly name?: string | undefined;
@@ -53,7 +101,21 @@ export interface ConformanceOptions<B extends ConnectableBackend = RepositoryBac
   readonly openSameStorage?: ((first: B) => B | Promise<B>) | undefined;
 }
 
-/** What {@link ConformanceOptions.cleanup} receives. */
+/**
+ * What {@link ConformanceOptions.cleanup} receives.
+ *
+ * ### Examples
+ * ```ts
+ * import type { RepositoryBackend } from '@berth/core';
+ * import type { CleanupInfo } from '@berth/conformance-tests';
+ *
+ * declare function dropTable(name: string): Promise<void>; // through a connection of your own
+ *
+ * async function cleanup({ collections }: CleanupInfo<RepositoryBackend>): Promise<void> {
+ *   for (const name of collections) await dropTable(name);
+ * }
+ * ```
+ */
 export interface CleanupInfo<B> {
   /** The test's backend, not yet closed by the harness. */
   readonly backend: B;
@@ -63,7 +125,25 @@ export interface CleanupInfo<B> {
   readonly queues: readonly string[];
 }
 
-/** What every conformance case receives, whatever the port. */
+/**
+ * What every conformance case receives, whatever the port.
+ *
+ * ### Examples
+ * ```ts
+ * import { type BaseContext, type ConformanceCase, defineGroup } from '@berth/conformance-tests';
+ * import type { RepositoryBackend } from '@berth/core';
+ *
+ * async function writeThroughTwoNames({ backend, collectionName }: BaseContext<RepositoryBackend>): Promise<void> {
+ *   const a = backend.repository(collectionName('a'));
+ *   const b = backend.repository(collectionName('b'));
+ *   await a.insert({ id: 'x' });
+ *   if ((await b.get('x')) !== null) throw new Error('collections share documents');
+ * }
+ *
+ * const twoCollections: ConformanceCase = { name: 'collections are apart', run: writeThroughTwoNames };
+ * export const myGroup = defineGroup('my-engine', [twoCollections]);
+ * ```
+ */
 export interface BaseContext<B> {
   readonly backend: B;
   readonly capabilities: Capabilities;
@@ -79,19 +159,73 @@ export interface BaseContext<B> {
   readonly openSameStorage: (() => Promise<B>) | undefined;
 }
 
-/** What each repository case receives. */
+/**
+ * What each repository case receives.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceContext, defineGroup } from '@berth/conformance-tests';
+ *
+ * async function keepsLongStrings({ repository }: ConformanceContext): Promise<void> {
+ *   const notes = repository<{ id: string; text: string }>();
+ *   await notes.insert({ id: 'a', text: 'x'.repeat(100_000) });
+ *   if ((await notes.get('a'))?.text.length !== 100_000) throw new Error('the text was cut');
+ * }
+ *
+ * export const myEngineGroup = defineGroup('my-engine', [{ name: 'keeps long strings', run: keepsLongStrings }]);
+ * ```
+ */
 export interface ConformanceContext extends BaseContext<RepositoryBackend> {
   /** A repository on a fresh collection. */
   repository<T extends Document = AnyDocument>(options?: RepositoryOptions<T>): Repository<T>;
 }
 
-/** What each queue case receives. */
+/**
+ * What each queue case receives.
+ *
+ * ### Examples
+ * ```ts
+ * import { defineQueueGroup, type QueueConformanceContext } from '@berth/conformance-tests';
+ *
+ * async function keepsPayloads({ queue }: QueueConformanceContext): Promise<void> {
+ *   const jobs = queue<{ to: string }>();
+ *   await jobs.enqueue({ to: 'ada@example.com' });
+ *   const lease = await jobs.dequeue();
+ *   if (lease?.job.payload.to !== 'ada@example.com') throw new Error('payload lost');
+ * }
+ *
+ * export const myQueueGroup = defineQueueGroup('my-queue', [{ name: 'keeps payloads', run: keepsPayloads }]);
+ * ```
+ */
 export interface QueueConformanceContext extends BaseContext<QueueBackend> {
   /** A fresh queue no other test uses. */
   queue<T = DocumentValue>(): JobQueue<T>;
 }
 
-/** One test of the suite. */
+/**
+ * One test of the suite.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceCase, defineGroup } from '@berth/conformance-tests';
+ *
+ * const rollsBack: ConformanceCase = {
+ *   name: 'a transaction that throws writes nothing',
+ *   requires: (capabilities) => capabilities.repository.transactions !== 'none',
+ *   async run({ backend, collectionName }) {
+ *     const name = collectionName();
+ *     await backend
+ *       .transaction(async (tx) => {
+ *         await tx.repository(name).insert({ id: 'a' });
+ *         throw new Error('stop');
+ *       })
+ *       .catch(() => undefined);
+ *     if ((await backend.repository(name).get('a')) !== null) throw new Error('the insert was kept');
+ *   },
+ * };
+ * export const myGroup = defineGroup('my-engine', [rollsBack]);
+ * ```
+ */
 export interface ConformanceCase<C = ConformanceContext> {
   readonly name: string;
   /** Only run when the capabilities allow it. */
@@ -99,7 +233,16 @@ export interface ConformanceCase<C = ConformanceContext> {
   run(context: C): Promise<void>;
 }
 
-/** A named group of cases; each group is exported on its own. */
+/**
+ * A named group of cases; each group is exported on its own.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceGroup, repositoryGroups } from '@berth/conformance-tests';
+ *
+ * const names = repositoryGroups.map((group: ConformanceGroup) => `${group.name}: ${group.cases.length} cases`);
+ * ```
+ */
 export interface ConformanceGroup<B extends ConnectableBackend = RepositoryBackend, C = ConformanceContext> {
   readonly name: string;
   readonly cases: readonly ConformanceCase<C>[];
@@ -107,7 +250,27 @@ export interface ConformanceGroup<B extends ConnectableBackend = RepositoryBacke
   createContext(base: BaseContext<B>): C;
 }
 
-/** Declares a group of repository cases. */
+/**
+ * Declares a group of repository cases.
+ *
+ * ### Examples
+ * ```ts
+ * import { defineGroup, registerGroup } from '@berth/conformance-tests';
+ * import { MemoryBackend } from '@berth/adapter-memory';
+ *
+ * const myGroup = defineGroup('my-engine', [
+ *   {
+ *     name: 'an id with spaces round-trips',
+ *     async run({ repository }) {
+ *       const items = repository();
+ *       await items.insert({ id: 'a b' });
+ *       if ((await items.get('a b')) === null) throw new Error('not found');
+ *     },
+ *   },
+ * ]);
+ * registerGroup(myGroup, { name: 'memory', createBackend: () => new MemoryBackend(), capabilities: new MemoryBackend().capabilities });
+ * ```
+ */
 export function defineGroup(name: string, cases: readonly ConformanceCase[]): ConformanceGroup {
   return {
     name,
@@ -120,7 +283,26 @@ export function defineGroup(name: string, cases: readonly ConformanceCase[]): Co
   };
 }
 
-/** Declares a group of job queue cases. */
+/**
+ * Declares a group of job queue cases.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, defineQueueGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * const myQueueGroup = defineQueueGroup('my-queue', [
+ *   {
+ *     name: 'an empty queue has nothing to dequeue',
+ *     async run({ queue }) {
+ *       if ((await queue().dequeue()) !== null) throw new Error('a job came from nowhere');
+ *     },
+ *   },
+ * ]);
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(myQueueGroup, options);
+ * ```
+ */
 export function defineQueueGroup(
   name: string,
   cases: readonly ConformanceCase<QueueConformanceContext>[],
@@ -244,7 +426,18 @@ export function registerGroup<B extends ConnectableBackend, C>(
   });
 }
 
-/** Outcome of one case when a group is run outside vitest's registration. */
+/**
+ * Outcome of one case when a group is run outside vitest's registration.
+ *
+ * ### Examples
+ * ```ts
+ * import { type CaseResult, type ConformanceOptions, crudGroup, runGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions;
+ * const results: CaseResult[] = await runGroup(crudGroup, options);
+ * for (const result of results) if (!result.passed) console.error(result.name, result.error);
+ * ```
+ */
 export interface CaseResult {
   readonly name: string;
   readonly passed: boolean;
@@ -254,6 +447,18 @@ export interface CaseResult {
 /**
  * Runs every case of a group and reports which passed. The suite's own tests
  * use it to prove that a deliberately broken adapter is rejected.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend } from '@berth/adapter-memory';
+ * import { runGroup, valuesGroup } from '@berth/conformance-tests';
+ *
+ * const results = await runGroup(valuesGroup, {
+ *   createBackend: () => new MemoryBackend(),
+ *   capabilities: new MemoryBackend().capabilities,
+ * });
+ * const failed = results.filter((result) => !result.passed).map((result) => result.name);
+ * ```
  */
 export async function runGroup<B extends ConnectableBackend, C>(
   group: ConformanceGroup<B, C>,

@@ -25,7 +25,19 @@ import { queueTransactionGroup } from './queue-groups/transaction-group.js';
 import { queueUnsupportedGroup } from './queue-groups/unsupported-group.js';
 import { queueWorkerGroup } from './queue-groups/worker-group.js';
 
-/** Every job queue group, in the order they are registered. */
+/**
+ * Every job queue group, in the order they are registered.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueGroups, queueTimeoutGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>;
+ * // Every group but the timeouts, for a quick local run.
+ * for (const group of queueGroups) if (group !== queueTimeoutGroup) registerGroup(group, options);
+ * ```
+ */
 export const queueGroups: readonly ConformanceGroup<QueueBackend, QueueConformanceContext>[] = [
   queueEnqueueGroup,
   queuePayloadLimitsGroup,

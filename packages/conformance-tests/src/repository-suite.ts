@@ -22,7 +22,18 @@ import { validationGroup } from './groups/validation-group.js';
 import { valuesGroup } from './groups/values-group.js';
 import { type ConformanceGroup, type ConformanceOptions, registerGroup } from './harness.js';
 
-/** Every repository group, in the order they are registered. */
+/**
+ * Every repository group, in the order they are registered.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, modelGroup, registerGroup, repositoryGroups } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions;
+ * // Everything but the slow model test, for a quick local run.
+ * for (const group of repositoryGroups) if (group !== modelGroup) registerGroup(group, options);
+ * ```
+ */
 export const repositoryGroups: readonly ConformanceGroup[] = [
   valuesGroup,
   crudGroup,

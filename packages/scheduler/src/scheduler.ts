@@ -8,7 +8,25 @@ import {
 } from '@berth/core';
 import { tickAfter } from './schedule-spec.js';
 
-/** Options of {@link startScheduler}. */
+/**
+ * Options of {@link startScheduler}.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend } from '@berth/adapter-memory';
+ * import { type SchedulerOptions, startScheduler } from '@berth/scheduler';
+ *
+ * const controller = new AbortController();
+ * const options: SchedulerOptions = {
+ *   pollIntervalMs: 5_000,
+ *   missedAfterMs: 60_000,
+ *   onError: (error, schedule) => console.error(`scheduler${schedule ? ` (${schedule})` : ''}:`, error),
+ *   signal: controller.signal,
+ * };
+ * const scheduler = startScheduler(new MemoryBackend().queue('reports'), options);
+ * // On shutdown: controller.abort() (or await scheduler.close()).
+ * ```
+ */
 export interface SchedulerOptions {
   /**
    * The longest sleep between two looks at the queue's schedules (default
@@ -35,7 +53,22 @@ export interface SchedulerOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** A running scheduler; `await using` closes it. */
+/**
+ * A running scheduler; `await using` closes it.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend } from '@berth/adapter-memory';
+ * import { type Scheduler, startScheduler } from '@berth/scheduler';
+ *
+ * const backend = new MemoryBackend();
+ * const scheduler: Scheduler = startScheduler(backend.queue('reports'));
+ * process.once('SIGTERM', async () => {
+ *   await scheduler.close(); // waits for the tick being fired
+ *   await backend.close();
+ * });
+ * ```
+ */
 export interface Scheduler extends AsyncDisposable {
   /** Stops looking; waits for the tick being fired, if any. Idempotent. */
   close(): Promise<void>;

@@ -27,6 +27,20 @@ interface ScheduleDefinitionBase<T> {
 /**
  * A named recurring schedule: a cron expression in a time zone (default
  * `UTC`), or a fixed interval, and the job it enqueues at each tick.
+ *
+ * ### Examples
+ * ```ts
+ * import type { ScheduleDefinition } from '@berth/scheduler';
+ *
+ * const cleanup: ScheduleDefinition<{ olderThanDays: number }> = {
+ *   name: 'cleanup',
+ *   everyMs: 15 * 60_000,
+ *   payload: { olderThanDays: 30 },
+ *   overlap: 'skip',
+ *   jobOptions: { maxAttempts: 5 },
+ * };
+ * const weekdayReport: ScheduleDefinition<null> = { name: 'report', cron: '0 30 9 * * 1-5', timezone: 'Europe/Paris', payload: null };
+ * ```
  */
 export type ScheduleDefinition<T = DocumentValue> = ScheduleDefinitionBase<T> &
   (

@@ -7,6 +7,20 @@ import { compareValues } from '@berth/core/adapter';
  * objects other than Dates). Rows the engine keeps apart but the reference
  * holds equal (missing and null; equal doubles written differently) are
  * merged; the groups come sorted as the reference sorts values.
+ *
+ * ### Examples
+ * ```ts
+ * import type { DocumentScalar } from '@berth/core';
+ * import { countGroups } from '@berth/sql';
+ *
+ * // Rows of `SELECT type, value, count(*) AS n … GROUP BY 1, 2`, decoded to the group's value.
+ * declare const rows: { readonly type: 'null' | 'text' | 'number' | 'array'; readonly value: string | null; readonly n: number }[];
+ * const groups = countGroups(rows, (row): DocumentScalar | undefined => {
+ *   if (row.type === 'null') return null;
+ *   if (row.type === 'array') return undefined; // in no group
+ *   return row.type === 'number' ? Number(row.value) : String(row.value);
+ * });
+ * ```
  */
 export function countGroups<R extends { readonly n: number }>(
   rows: readonly R[],

@@ -2,10 +2,41 @@ import type { DocumentScalar } from '@berth/core';
 import type { FieldPath } from '@berth/core/adapter';
 import type { RawBuilder } from 'kysely';
 
-/** A piece of SQL built with kysely's `sql` tag: its values are bound parameters. */
+/**
+ * A piece of SQL built with kysely's `sql` tag: its values are bound parameters.
+ *
+ * ### Examples
+ * ```ts
+ * import { parseFilter } from '@berth/core/adapter';
+ * import { compileFilter, type Expression, joinConditions, type SqlDialect } from '@berth/sql';
+ *
+ * declare const dialect: SqlDialect; // your engine's
+ * declare const tenantOnly: Expression; // sql`tenant = ${tenant}`, with kysely's `sql` tag
+ * const where: Expression = joinConditions(dialect, [tenantOnly, compileFilter(dialect, parseFilter({ done: false }))], 'AND');
+ * ```
+ */
 export type Expression = RawBuilder<unknown>;
 
-/** A bound value a sort column is compared with: `null` where the column is NULL. */
+/**
+ * A bound value a sort column is compared with: `null` where the column is NULL.
+ *
+ * ### Examples
+ * ```ts
+ * import { parseFieldPath } from '@berth/core/adapter';
+ * import { joinConditions, type SortParameter, type SqlDialect } from '@berth/sql';
+ *
+ * declare const dialect: SqlDialect;
+ * // "the field sorts exactly where 42 sorts": each sort column against its parameter.
+ * const path = parseFieldPath('stats.level');
+ * const parameters: readonly SortParameter[] = dialect.sortParameters(42);
+ * const columns = dialect.sortValuesOf(path);
+ * const samePosition = joinConditions(
+ *   dialect,
+ *   columns.map((column, index) => dialect.same(column, parameters[index] ?? null)),
+ *   'AND',
+ * );
+ * ```
+ */
 export type SortParameter = number | string | null;
 
 /**
@@ -26,6 +57,26 @@ export type SortParameter = number | string | null;
  * the dialect still checks them (`checkedPath`) before writing them into
  * SQL text. Metadata paths (`isMetadataPath`) and `id` never reach the
  * field methods: the walk reads their columns.
+ *
+ * ### Examples
+ * ```ts
+ * import type { FieldPath } from '@berth/core/adapter';
+ * import { checkedPath, type Expression, type SqlDialect } from '@berth/sql';
+ *
+ * // kysely's tag in a real adapter: import { sql } from 'kysely'
+ * declare const sql: ((strings: TemplateStringsArray, ...values: unknown[]) => Expression) & { lit(value: string): unknown };
+ * declare const rest: Omit<SqlDialect, 'true' | 'false' | 'id' | 'exists'>;
+ *
+ * const jsonPath = (path: FieldPath): string => `$.${checkedPath(path).join('.')}`;
+ * const myDialect: SqlDialect = {
+ *   true: sql`1`,
+ *   false: sql`0`,
+ *   id: sql`id`,
+ *   exists: (path, present) =>
+ *     present ? sql`json_type(doc, ${sql.lit(jsonPath(path))}) IS NOT NULL` : sql`json_type(doc, ${sql.lit(jsonPath(path))}) IS NULL`,
+ *   ...rest, // rankOf, sortValuesOf, sortParameters, metadataColumn, …
+ * };
+ * ```
  */
 export interface SqlDialect {
   /** A boolean expression that always holds (`1` on SQLite, `TRUE` on PostgreSQL). */

@@ -6,7 +6,23 @@ import type { Expression, SortParameter, SqlDialect } from './sql-dialect.js';
 /** The operator of a comparison node, as SQL. */
 const OPERATORS = { eq: '=', ne: '!=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
 
-/** `parts` joined by AND or OR, in parentheses; the empty AND holds, the empty OR does not. */
+/**
+ * `parts` joined by AND or OR, in parentheses; the empty AND holds, the empty OR does not.
+ *
+ * ### Examples
+ * ```ts
+ * import { parseFilter } from '@berth/core/adapter';
+ * import { compileFilter, joinConditions, type SqlDialect } from '@berth/sql';
+ *
+ * declare const dialect: SqlDialect;
+ * const either = joinConditions(
+ *   dialect,
+ *   [compileFilter(dialect, parseFilter({ role: 'admin' })), compileFilter(dialect, parseFilter({ owner: 'ada' }))],
+ *   'OR',
+ * );
+ * const nothing = joinConditions(dialect, [], 'OR'); // never holds
+ * ```
+ */
 export function joinConditions(dialect: SqlDialect, parts: readonly Expression[], separator: 'AND' | 'OR'): Expression {
   if (parts.length === 0) return separator === 'AND' ? dialect.true : dialect.false;
   return sql`(${sql.join(parts, sql.raw(` ${separator} `))})`;
@@ -96,6 +112,16 @@ const idParameter = (value: unknown): SortParameter => (typeof value === 'string
 /**
  * Compiles a validated filter tree to a boolean SQL expression that is
  * never NULL and matches exactly the documents core's `matchesNode` does.
+ *
+ * ### Examples
+ * ```ts
+ * import { parseFilter } from '@berth/core/adapter';
+ * import { compileFilter, type SqlDialect } from '@berth/sql';
+ *
+ * declare const dialect: SqlDialect;
+ * const where = compileFilter(dialect, parseFilter({ 'stats.level': { $gte: 10 }, tags: { $contains: 'pro' } }));
+ * // sql`SELECT doc FROM players WHERE ${where}`
+ * ```
  */
 export function compileFilter(dialect: SqlDialect, node: FilterNode): Expression {
   if ('path' in node && node.path.length === 1 && node.path[0] === 'id') {

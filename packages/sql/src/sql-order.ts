@@ -22,6 +22,17 @@ function fixedRanks(filter: FilterNode | undefined): Set<string> {
  * key, then id ascending. A rank the filter fixes is left out: it changes
  * nothing, and a planner would not see that an index searched on that rank
  * is already in order, and sort every match (a range plus a sort).
+ *
+ * ### Examples
+ * ```ts
+ * import { prepareQuery } from '@berth/core/adapter';
+ * import { compileOrderBy, type SqlDialect } from '@berth/sql';
+ *
+ * declare const dialect: SqlDialect;
+ * const query = prepareQuery({ where: { team: 'red' }, orderBy: { field: 'score', direction: 'desc' } });
+ * const orderBy = compileOrderBy(dialect, query.sort, query.filter);
+ * // sql`SELECT doc FROM players WHERE … ORDER BY ${orderBy}`
+ * ```
  */
 export function compileOrderBy(dialect: SqlDialect, sort: readonly SortSpec[], filter?: FilterNode): Expression {
   const terms: Expression[] = [];
@@ -45,6 +56,17 @@ export function compileOrderBy(dialect: SqlDialect, sort: readonly SortSpec[], f
  * (rank and sort values per key, then id) is beyond the cursor's in sort
  * order. `after.values` are the cursor's sort values, as core's
  * `sortValues` reads them (a Date where a metadata key is).
+ *
+ * ### Examples
+ * ```ts
+ * import { prepareQuery } from '@berth/core/adapter';
+ * import { compileAfter, type SqlDialect } from '@berth/sql';
+ *
+ * declare const dialect: SqlDialect;
+ * declare const cursor: string; // nextCursor of the previous page
+ * const query = prepareQuery({ orderBy: 'name', cursor, limit: 50 });
+ * const after = query.after === undefined ? dialect.true : compileAfter(dialect, query.sort, query.after);
+ * ```
  */
 export function compileAfter(dialect: SqlDialect, sort: readonly SortSpec[], after: CursorPosition): Expression {
   const elements: { expression: Expression; value: SortParameter; descending: boolean }[] = [];

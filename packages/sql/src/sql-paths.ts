@@ -6,6 +6,17 @@ import { type FieldPath, parseFieldPath } from '@berth/core/adapter';
  * text (letters, digits, `_` and `-` only, as core's `parseFieldPath`
  * allows). Core validates every path of a query already; this is the second
  * wall, so a path built by hand, not parsed, still cannot reach the SQL.
+ *
+ * ### Examples
+ * ```ts
+ * import { parseFieldPath } from '@berth/core/adapter';
+ * import { checkedPath } from '@berth/sql';
+ *
+ * // A JSON path literal for SQLite's json_extract: $."stats"."level"
+ * const literal = `$${checkedPath(parseFieldPath('stats.level'))
+ *   .map((segment) => `."${segment}"`)
+ *   .join('')}`;
+ * ```
  */
 export function checkedPath(path: FieldPath): FieldPath {
   const joined = path.join('.');

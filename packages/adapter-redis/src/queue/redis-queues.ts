@@ -25,6 +25,14 @@ import { RedisQueueSubscriber } from './redis-queue-subscriber.js';
  * step is one atomic script on the server), no enqueue inside repository
  * transactions, durable as far as the server persists (AOF), idle workers
  * woken through pub/sub. Events are those this process's queues observe.
+ *
+ * ### Examples
+ * ```ts
+ * import { REDIS_QUEUE_CAPABILITIES } from '@berth/adapter-redis';
+ *
+ * // Jobs must be enqueued outside repository transactions on Redis.
+ * if (!REDIS_QUEUE_CAPABILITIES.transactionalEnqueue) console.log('enqueue after the transaction commits');
+ * ```
  */
 export const REDIS_QUEUE_CAPABILITIES: Capabilities['queue'] = {
   level: 'distributed',
@@ -39,10 +47,30 @@ export const REDIS_QUEUE_CAPABILITIES: Capabilities['queue'] = {
  * `noeviction`): eviction drops job hashes and index entries without a
  * trace, so by default the queues refuse to run; `warn` runs anyway and
  * reports through `onWarning`.
+ *
+ * ### Examples
+ * ```ts
+ * import { type EvictionPolicyCheck, RedisBackend } from '@berth/adapter-redis';
+ *
+ * // A cache server shared with the queues, whose eviction the team accepts knowingly.
+ * const evictionPolicy: EvictionPolicyCheck = 'warn';
+ * const backend = new RedisBackend({ url: 'redis://127.0.0.1:6379', evictionPolicy, onWarning: (message) => console.warn(message) });
+ * ```
  */
 export type EvictionPolicyCheck = 'refuse' | 'warn';
 
-/** Configuration of {@link RedisQueues}. */
+/**
+ * Configuration of {@link RedisQueues}.
+ *
+ * ### Examples
+ * ```ts
+ * import { RedisQueues, type RedisQueuesConfig } from '@berth/adapter-redis';
+ *
+ * declare const client: RedisQueuesConfig['client']; // a connected ioredis Redis or Cluster
+ * const config: RedisQueuesConfig = { client, keyPrefix: 'jobs:', maxPayloadBytes: 1024 * 1024 };
+ * const queues = new RedisQueues(config);
+ * ```
+ */
 export interface RedisQueuesConfig {
   /** A connected ioredis client (`Redis` or `Cluster`), owned by the caller: `close()` leaves it open. */
   readonly client: Redis | Cluster;

@@ -60,6 +60,18 @@ async function refused(name: string, action: () => Promise<unknown>): Promise<vo
   }
 }
 
+/**
+ * `get`, `set` and `delete`: every kind of value round-trips (Dates as Dates), and values are copied in and
+ * out.
+ *
+ * ### Examples
+ * ```ts
+ * import { cacheBasicsGroup, type CacheConformanceOptions, cacheRunOptions, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: CacheConformanceOptions; // what your cache passes to cacheConformance
+ * registerGroup(cacheBasicsGroup, cacheRunOptions(options));
+ * ```
+ */
 export const cacheBasicsGroup: ConformanceGroup<CacheFixture, CacheConformanceContext> = defineCacheGroup(
   'cache-basics',
   [

@@ -12,7 +12,18 @@ import { cacheStatsGroup } from './stats-group.js';
 import { cacheTtlGroup } from './ttl-group.js';
 import { withCacheGroup } from './with-cache-group.js';
 
-/** The groups every cache runs (eviction and with-cache are registered on condition). */
+/**
+ * The groups every cache runs (eviction and with-cache are registered on condition).
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryCache } from '@berth/adapter-memory';
+ * import { cacheGroups, cacheRunOptions, registerGroup } from '@berth/conformance-tests';
+ *
+ * const options = cacheRunOptions({ name: 'memory', createCache: () => new MemoryCache() });
+ * for (const group of cacheGroups) registerGroup(group, options);
+ * ```
+ */
 export const cacheGroups: readonly ConformanceGroup<CacheFixture, CacheConformanceContext>[] = [
   cacheBasicsGroup,
   cacheTtlGroup,

@@ -2,7 +2,18 @@ import type { Document, Repository, RepositoryBackend, RepositoryOptions, Transa
 import { deferred } from '../groups/assertions.js';
 import { override } from '../override.js';
 
-/** The repository reads an engine spy counts. */
+/**
+ * The repository reads an engine spy counts.
+ *
+ * ### Examples
+ * ```ts
+ * import type { EngineRead, EngineSpy } from '@berth/conformance-tests';
+ *
+ * declare const spy: EngineSpy;
+ * const counted: EngineRead[] = ['get', 'find', 'count'];
+ * const engineReads = counted.map((operation) => `${operation}: ${spy.reads(operation)}`);
+ * ```
+ */
 export type EngineRead =
   | 'get'
   | 'getEntry'
@@ -26,7 +37,25 @@ const READS: ReadonlySet<string> = new Set<EngineRead>([
   'exists',
 ]);
 
-/** An engine read held back after it ran, to order it against a write. */
+/**
+ * An engine read held back after it ran, to order it against a write.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend } from '@berth/adapter-memory';
+ * import { spyOnEngine } from '@berth/conformance-tests';
+ *
+ * const spy = spyOnEngine(new MemoryBackend());
+ * const users = spy.backend.repository('users');
+ * await users.insert({ id: 'ada', name: 'Ada' });
+ * const held = spy.holdNextRead('get');
+ * const reading = users.get('ada');
+ * await held.reached; // the engine answered: write between that answer and the caller
+ * await users.update('ada', { name: 'Ada L.' });
+ * held.release();
+ * console.log(await reading); // the name read before the update
+ * ```
+ */
 export interface HeldRead {
   /** Resolves once the engine has answered the read. */
   readonly reached: Promise<void>;
@@ -38,6 +67,19 @@ export interface HeldRead {
  * A repository backend whose reads are counted, so a case can tell a cache
  * hit from an engine read, and can be held, so a case can let a write land
  * between an engine read and what the caller does with it.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend, MemoryCache } from '@berth/adapter-memory';
+ * import { spyOnEngine } from '@berth/conformance-tests';
+ * import { withCache } from '@berth/core';
+ *
+ * const spy = spyOnEngine(new MemoryBackend());
+ * const cached = withCache(spy.backend, new MemoryCache());
+ * await cached.repository('users').get('ada');
+ * await cached.repository('users').get('ada');
+ * if (spy.reads('get') !== 1) throw new Error('the second get was not served from the cache');
+ * ```
  */
 export interface EngineSpy {
   /** The spied backend (transactions' repositories are spied too). */
@@ -53,7 +95,19 @@ interface Hold {
   readonly released: Promise<void>;
 }
 
-/** Wraps `backend` in an {@link EngineSpy}. */
+/**
+ * Wraps `backend` in an {@link EngineSpy}.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend } from '@berth/adapter-memory';
+ * import { spyOnEngine } from '@berth/conformance-tests';
+ *
+ * const spy = spyOnEngine(new MemoryBackend());
+ * await spy.backend.repository('users').find({ where: { active: true } });
+ * console.log(spy.reads('find'), spy.reads());
+ * ```
+ */
 export function spyOnEngine(backend: RepositoryBackend): EngineSpy {
   const counts = new Map<string, number>();
   const holds = new Map<string, Hold[]>();

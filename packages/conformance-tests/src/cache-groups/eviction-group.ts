@@ -17,6 +17,18 @@ async function held(cache: Cache, keys: readonly string[]): Promise<string[]> {
  */
 const MAX_BYTES = 1_000;
 
+/**
+ * Least-recently-used eviction past `maxEntries` and `maxBytes`. Registered by `cacheConformance` when the
+ * cache claims `lru`.
+ *
+ * ### Examples
+ * ```ts
+ * import { type CacheConformanceOptions, cacheEvictionGroup, cacheRunOptions, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: CacheConformanceOptions; // what your cache passes to cacheConformance
+ * registerGroup(cacheEvictionGroup, cacheRunOptions(options));
+ * ```
+ */
 export const cacheEvictionGroup: ConformanceGroup<CacheFixture, CacheConformanceContext> = defineCacheGroup(
   'cache-eviction',
   [

@@ -56,6 +56,17 @@ const PATTERN_PREFIXES: readonly string[] = [
   'a|',
 ];
 
+/**
+ * `deleteByPrefix`: removes exactly the keys that start with the prefix, every character taken literally.
+ *
+ * ### Examples
+ * ```ts
+ * import { type CacheConformanceOptions, cachePrefixGroup, cacheRunOptions, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: CacheConformanceOptions; // what your cache passes to cacheConformance
+ * registerGroup(cachePrefixGroup, cacheRunOptions(options));
+ * ```
+ */
 export const cachePrefixGroup: ConformanceGroup<CacheFixture, CacheConformanceContext> = defineCacheGroup(
   'cache-prefix',
   [

@@ -10,6 +10,17 @@ async function counters(cache: Cache): Promise<CacheStats> {
   return { hits, misses, size };
 }
 
+/**
+ * `stats`: hits, misses and the size of live entries, counted exactly.
+ *
+ * ### Examples
+ * ```ts
+ * import { type CacheConformanceOptions, cacheRunOptions, cacheStatsGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: CacheConformanceOptions; // what your cache passes to cacheConformance
+ * registerGroup(cacheStatsGroup, cacheRunOptions(options));
+ * ```
+ */
 export const cacheStatsGroup: ConformanceGroup<CacheFixture, CacheConformanceContext> = defineCacheGroup(
   'cache-stats',
   [

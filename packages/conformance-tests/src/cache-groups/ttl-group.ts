@@ -11,6 +11,17 @@ import type { ConformanceGroup } from '../harness.js';
 const SHORT_TTL_MS = 40;
 const AFTER_SHORT_TTL_MS = 200;
 
+/**
+ * TTLs: an entry lives until its TTL, setting a key again replaces it, and an expired entry is a miss.
+ *
+ * ### Examples
+ * ```ts
+ * import { type CacheConformanceOptions, cacheRunOptions, cacheTtlGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: CacheConformanceOptions; // what your cache passes to cacheConformance
+ * registerGroup(cacheTtlGroup, cacheRunOptions(options));
+ * ```
+ */
 export const cacheTtlGroup: ConformanceGroup<CacheFixture, CacheConformanceContext> = defineCacheGroup('cache-ttl', [
   {
     name: 'an entry is there until its TTL',

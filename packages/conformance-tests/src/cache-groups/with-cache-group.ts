@@ -5,7 +5,23 @@ import { expectBerthError, present } from '../groups/assertions.js';
 import type { ConformanceCase, ConformanceGroup } from '../harness.js';
 import { type EngineSpy, spyOnEngine } from './engine-spy.js';
 
-/** What each `with-cache` case receives. */
+/**
+ * What each `with-cache` case receives.
+ *
+ * ### Examples
+ * ```ts
+ * import type { WithCacheConformanceContext } from '@berth/conformance-tests';
+ *
+ * // A case of the with-cache kind: the second get is a cache hit, not an engine read.
+ * async function secondGetIsCached({ cached, engine, truth }: WithCacheConformanceContext): Promise<void> {
+ *   await truth.repository('users').insert({ id: 'ada' });
+ *   const users = cached().repository('users');
+ *   await users.get('ada');
+ *   await users.get('ada');
+ *   if (engine.reads('get') !== 1) throw new Error('the engine was read twice');
+ * }
+ * ```
+ */
 export interface WithCacheConformanceContext extends CacheConformanceContext {
   /** The repository backend under the cache, its reads counted (and holdable). */
   readonly engine: EngineSpy;
@@ -369,6 +385,19 @@ const cases: ConformanceCase<WithCacheConformanceContext>[] = [
  * repository backend and the cache under test: reads are served from the
  * cache, every kind of write invalidates, transactions invalidate on commit
  * only, and a read that raced a write never stores stale data.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend, MemoryCache } from '@berth/adapter-memory';
+ * import { cacheRunOptions, registerGroup, withCacheGroup } from '@berth/conformance-tests';
+ *
+ * const options = cacheRunOptions({
+ *   name: 'memory',
+ *   createCache: () => new MemoryCache(),
+ *   repository: { createBackend: () => new MemoryBackend(), capabilities: new MemoryBackend().capabilities },
+ * });
+ * registerGroup(withCacheGroup, options);
+ * ```
  */
 export const withCacheGroup: ConformanceGroup<CacheFixture, WithCacheConformanceContext> = defineCacheGroupWith(
   'with-cache',

@@ -15,6 +15,22 @@ import {
   defineDocumentStoreGroup,
 } from './document-store-context.js';
 
+/**
+ * `read` and `write` given an already-aborted signal reject with `ABORTED` and change nothing.
+ *
+ * ### Examples
+ * ```ts
+ * import {
+ *   type DocumentStoreConformanceOptions,
+ *   documentStoreAbortGroup,
+ *   documentStoreRunOptions,
+ *   registerGroup,
+ * } from '@berth/conformance-tests';
+ *
+ * declare const options: DocumentStoreConformanceOptions; // what your store passes to documentStoreConformance
+ * registerGroup(documentStoreAbortGroup, documentStoreRunOptions(options));
+ * ```
+ */
 export const documentStoreAbortGroup: ConformanceGroup<DocumentStoreHandles, DocumentStoreConformanceContext> =
   defineDocumentStoreGroup('document-store-abort', [
     {

@@ -9,6 +9,23 @@ import {
   defineDocumentStoreGroup,
 } from './document-store-context.js';
 
+/**
+ * Conditional writes: `ifNoneMatch: '*'` creates only a missing document, `ifMatch` writes only over the ETag
+ * given, anything else is `CONFLICT`.
+ *
+ * ### Examples
+ * ```ts
+ * import {
+ *   type DocumentStoreConformanceOptions,
+ *   documentStoreConditionalGroup,
+ *   documentStoreRunOptions,
+ *   registerGroup,
+ * } from '@berth/conformance-tests';
+ *
+ * declare const options: DocumentStoreConformanceOptions; // what your store passes to documentStoreConformance
+ * registerGroup(documentStoreConditionalGroup, documentStoreRunOptions(options));
+ * ```
+ */
 export const documentStoreConditionalGroup: ConformanceGroup<DocumentStoreHandles, DocumentStoreConformanceContext> =
   defineDocumentStoreGroup('document-store-conditional', [
     {

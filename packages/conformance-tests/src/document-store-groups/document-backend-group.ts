@@ -4,7 +4,22 @@ import { expectBerthError } from '../groups/assertions.js';
 import type { ConformanceCase, ConformanceGroup } from '../harness.js';
 import type { DocumentBackedBackend, DocumentBackendOptions, DocumentStoreHandles } from './document-store-context.js';
 
-/** What each `document-backend` case receives. */
+/**
+ * What each `document-backend` case receives.
+ *
+ * ### Examples
+ * ```ts
+ * import type { DocumentBackendConformanceContext } from '@berth/conformance-tests';
+ *
+ * async function survivesReload({ openBackend }: DocumentBackendConformanceContext): Promise<void> {
+ *   const writer = await openBackend();
+ *   await writer.repository('notes').insert({ id: 'a' });
+ *   await writer.close();
+ *   const reader = await openBackend();
+ *   if ((await reader.repository('notes').get('a')) === null) throw new Error('not saved on close');
+ * }
+ * ```
+ */
 export interface DocumentBackendConformanceContext {
   /** The store under test, on a fresh document. */
   readonly store: DocumentStore;
@@ -227,6 +242,19 @@ const cases: readonly ConformanceCase<DocumentBackendConformanceContext>[] = [
  * The document-backed backend on the store under test: saves under a steady
  * stream of writes, conflicts between two backends, what survives close and
  * reload. Registered when `createDocumentBackend` is given.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, MemoryDocumentStore } from '@berth/adapter-memory';
+ * import { documentBackendGroup, documentStoreRunOptions, registerGroup } from '@berth/conformance-tests';
+ *
+ * const options = documentStoreRunOptions({
+ *   name: 'memory',
+ *   createStore: () => new MemoryDocumentStore(),
+ *   createDocumentBackend: (store, config) => new DocumentBackend({ store, ...config }),
+ * });
+ * registerGroup(documentBackendGroup, options);
+ * ```
  */
 export const documentBackendGroup: ConformanceGroup<DocumentStoreHandles, DocumentBackendConformanceContext> = {
   name: 'document-backend',

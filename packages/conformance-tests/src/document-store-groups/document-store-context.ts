@@ -1,7 +1,18 @@
 import type { Capabilities, DocumentStore, RepositoryBackend, SignalOptions } from '@berth/core';
 import type { ConformanceCase, ConformanceGroup, ConformanceOptions, ConnectableBackend } from '../harness.js';
 
-/** How the `document-backend` group configures the backends it builds. */
+/**
+ * How the `document-backend` group configures the backends it builds.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, MemoryDocumentStore } from '@berth/adapter-memory';
+ * import type { DocumentBackendOptions } from '@berth/conformance-tests';
+ *
+ * const options: DocumentBackendOptions = { debounceMs: 50, maxWaitMs: 500, conflicts: 'merge' };
+ * const backend = new DocumentBackend({ store: new MemoryDocumentStore(), ...options });
+ * ```
+ */
 export interface DocumentBackendOptions {
   /** Quiet time after the last write before a save. */
   readonly debounceMs: number;
@@ -17,7 +28,19 @@ export interface DocumentBackendOptions {
   readonly onSaveError?: ((error: unknown) => void) | undefined;
 }
 
-/** A backend that keeps every collection in one document of a DocumentStore and saves it debounced. */
+/**
+ * A backend that keeps every collection in one document of a DocumentStore and saves it debounced.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend, MemoryDocumentStore } from '@berth/adapter-memory';
+ * import type { DocumentBackedBackend } from '@berth/conformance-tests';
+ *
+ * const backend: DocumentBackedBackend = new DocumentBackend({ store: new MemoryDocumentStore() });
+ * await backend.repository('notes').insert({ id: 'a', text: 'hello' });
+ * await backend.flush();
+ * ```
+ */
 export interface DocumentBackedBackend extends RepositoryBackend {
   /** Saves now; rejects with `CONFLICT` when someone else wrote the document since it was loaded. */
   flush(options?: SignalOptions): Promise<void>;
@@ -28,10 +51,34 @@ export interface DocumentBackedBackend extends RepositoryBackend {
  * `(store, options) => new DocumentBackend({ store, ...options })` does. The
  * suite takes it as an option, so that it does not depend on the package
  * that implements it.
+ *
+ * ### Examples
+ * ```ts
+ * import { DocumentBackend } from '@berth/adapter-memory';
+ * import type { CreateDocumentBackend } from '@berth/conformance-tests';
+ *
+ * const createDocumentBackend: CreateDocumentBackend = (store, options) => new DocumentBackend({ store, ...options });
+ * ```
  */
 export type CreateDocumentBackend = (store: DocumentStore, options: DocumentBackendOptions) => DocumentBackedBackend;
 
-/** How a document store conformance run gets stores. */
+/**
+ * How a document store conformance run gets stores.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryDocumentStore } from '@berth/adapter-memory';
+ * import { type DocumentStoreConformanceOptions, documentStoreConformance } from '@berth/conformance-tests';
+ *
+ * let counter = 0;
+ * const options: DocumentStoreConformanceOptions = {
+ *   name: 'memory',
+ *   createStore: () => new MemoryDocumentStore(`document ${++counter}`),
+ *   timeoutMs: 30_000,
+ * };
+ * documentStoreConformance(options);
+ * ```
+ */
 export interface DocumentStoreConformanceOptions {
   /** Shown in test names (`memory`, `file`, `s3`). */
   readonly name?: string | undefined;
@@ -57,7 +104,23 @@ export interface DocumentStoreConformanceOptions {
   readonly timeoutMs?: number | undefined;
 }
 
-/** What each document store case receives. */
+/**
+ * What each document store case receives.
+ *
+ * ### Examples
+ * ```ts
+ * import { type DocumentStoreConformanceContext, defineDocumentStoreGroup } from '@berth/conformance-tests';
+ *
+ * async function secondHandleSeesWrites({ store, createStore }: DocumentStoreConformanceContext): Promise<void> {
+ *   const { etag } = await store.write(new TextEncoder().encode('{}'));
+ *   const other = await createStore();
+ *   if ((await other.read())?.etag !== etag) throw new Error('the second handle read another version');
+ * }
+ * export const myStoreGroup = defineDocumentStoreGroup('my-store', [
+ *   { name: 'a second handle sees writes', run: secondHandleSeesWrites },
+ * ]);
+ * ```
+ */
 export interface DocumentStoreConformanceContext {
   /** A store on a fresh document that holds nothing yet. */
   readonly store: DocumentStore;
@@ -71,6 +134,17 @@ export interface DocumentStoreConformanceContext {
  * Every handle one test opened on its document. The generic harness opens
  * and closes a "backend" around each case; for a document store that is
  * this object, so that the handles a case opened are closed with it.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryDocumentStore } from '@berth/adapter-memory';
+ * import { DocumentStoreHandles } from '@berth/conformance-tests';
+ *
+ * const handles = new DocumentStoreHandles(new MemoryDocumentStore());
+ * const second = await handles.open(); // the store itself: no openSameDocument was given
+ * await second.write(new TextEncoder().encode('{}'));
+ * await handles.close();
+ * ```
  */
 export class DocumentStoreHandles implements ConnectableBackend {
   readonly store: DocumentStore;
@@ -131,6 +205,20 @@ const NO_CAPABILITIES: Capabilities = {
 /**
  * The generic harness's options for a document store run, so that
  * `registerGroup` and `runGroup` take document store groups like any other.
+ *
+ * ### Examples
+ * ```ts
+ * import { FileDocumentStore } from '@berth/adapter-memory';
+ * import { documentStoreConditionalGroup, documentStoreRunOptions, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const directory: string; // a temporary directory for the run
+ * let counter = 0;
+ * const options = documentStoreRunOptions({
+ *   name: 'file',
+ *   createStore: () => new FileDocumentStore(`${directory}/${++counter}.json`),
+ * });
+ * registerGroup(documentStoreConditionalGroup, options);
+ * ```
  */
 export function documentStoreRunOptions(
   options: DocumentStoreConformanceOptions,
@@ -144,7 +232,27 @@ export function documentStoreRunOptions(
   };
 }
 
-/** Declares a group of document store cases. */
+/**
+ * Declares a group of document store cases.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryDocumentStore } from '@berth/adapter-memory';
+ * import { defineDocumentStoreGroup, documentStoreRunOptions, registerGroup } from '@berth/conformance-tests';
+ *
+ * const myStoreGroup = defineDocumentStoreGroup('my-store', [
+ *   {
+ *     name: 'a write is read back',
+ *     async run({ store }) {
+ *       await store.write(new TextEncoder().encode('hello'));
+ *       const read = await store.read();
+ *       if (read === null || new TextDecoder().decode(read.data) !== 'hello') throw new Error('lost');
+ *     },
+ *   },
+ * ]);
+ * registerGroup(myStoreGroup, documentStoreRunOptions({ createStore: () => new MemoryDocumentStore() }));
+ * ```
+ */
 export function defineDocumentStoreGroup(
   name: string,
   cases: readonly ConformanceCase<DocumentStoreConformanceContext>[],

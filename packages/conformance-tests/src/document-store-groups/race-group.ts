@@ -36,6 +36,23 @@ async function increment(store: DocumentStore, maxAttempts: number): Promise<voi
   expect.unreachable(`no increment succeeded in ${maxAttempts} attempts`);
 }
 
+/**
+ * Compare-and-swap races between two handles on one document: exactly one winner per round, and retried
+ * increments lose no update.
+ *
+ * ### Examples
+ * ```ts
+ * import {
+ *   type DocumentStoreConformanceOptions,
+ *   documentStoreRaceGroup,
+ *   documentStoreRunOptions,
+ *   registerGroup,
+ * } from '@berth/conformance-tests';
+ *
+ * declare const options: DocumentStoreConformanceOptions; // what your store passes to documentStoreConformance
+ * registerGroup(documentStoreRaceGroup, documentStoreRunOptions(options));
+ * ```
+ */
 export const documentStoreRaceGroup: ConformanceGroup<DocumentStoreHandles, DocumentStoreConformanceContext> =
   defineDocumentStoreGroup('document-store-race', [
     {

@@ -16,6 +16,22 @@ import {
 
 const MIB = 1024 * 1024;
 
+/**
+ * `read` and `write`: ETags, binary-safe bytes, large and empty documents.
+ *
+ * ### Examples
+ * ```ts
+ * import {
+ *   type DocumentStoreConformanceOptions,
+ *   documentStoreReadWriteGroup,
+ *   documentStoreRunOptions,
+ *   registerGroup,
+ * } from '@berth/conformance-tests';
+ *
+ * declare const options: DocumentStoreConformanceOptions; // what your store passes to documentStoreConformance
+ * registerGroup(documentStoreReadWriteGroup, documentStoreRunOptions(options));
+ * ```
+ */
 export const documentStoreReadWriteGroup: ConformanceGroup<DocumentStoreHandles, DocumentStoreConformanceContext> =
   defineDocumentStoreGroup('document-store-read-write', [
     {

@@ -19,6 +19,18 @@ function aborted(): { signal: AbortSignal; reason: StopReason } {
   return { signal: controller.signal, reason };
 }
 
+/**
+ * Repository calls, transactions and iteration given an already-aborted signal: each rejects with `ABORTED`
+ * (cause: the signal's reason) and writes nothing.
+ *
+ * ### Examples
+ * ```ts
+ * import { abortGroup, type ConformanceOptions, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(abortGroup, options);
+ * ```
+ */
 export const abortGroup: ConformanceGroup = defineGroup('abort', [
   {
     name: 'reads with an already-aborted signal reject with ABORTED whose cause is the signal reason',

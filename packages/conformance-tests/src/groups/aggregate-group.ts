@@ -35,6 +35,17 @@ function groupDocuments(): LooseDocument[] {
   ];
 }
 
+/**
+ * `count` and `countBy`: exact counts, with and without a filter, that follow inserts, updates and deletes.
+ *
+ * ### Examples
+ * ```ts
+ * import { aggregateGroup, type ConformanceOptions, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(aggregateGroup, options);
+ * ```
+ */
 export const aggregateGroup: ConformanceGroup = defineGroup('aggregate', [
   {
     name: 'count without a filter counts every document',

@@ -116,6 +116,18 @@ const WITH_OPTIONS: readonly (readonly [string, AnyCall])[] = [
   ['deleteMany', (repository, options) => r(repository).deleteMany?.({}, options)],
 ];
 
+/**
+ * Arguments of the wrong type (an id that is not a string, a query that is not an object, options or a signal
+ * of the wrong kind) are refused with `VALIDATION`, writing nothing.
+ *
+ * ### Examples
+ * ```ts
+ * import { argumentsGroup, type ConformanceOptions, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(argumentsGroup, options);
+ * ```
+ */
 export const argumentsGroup: ConformanceGroup = defineGroup('arguments', [
   {
     name: 'get, getEntry, update and delete refuse an id that is not a string with VALIDATION',

@@ -34,6 +34,18 @@ async function spendConcurrently(backends: readonly RepositoryBackend[], name: s
   );
 }
 
+/**
+ * `update` with `where`: applied only when the stored document matches, `null` and nothing written when it
+ * does not, `NOT_FOUND` for a missing document.
+ *
+ * ### Examples
+ * ```ts
+ * import { conditionalUpdateGroup, type ConformanceOptions, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(conditionalUpdateGroup, options);
+ * ```
+ */
 export const conditionalUpdateGroup: ConformanceGroup = defineGroup('conditional-update', [
   {
     name: 'applies the update when the document matches where and resolves to the updated document',

@@ -27,6 +27,18 @@ function expectTimestamps(meta: DocumentMeta, before: number, after: number): vo
   expect(meta.updatedAt.getTime()).toBeGreaterThanOrEqual(meta.createdAt.getTime());
 }
 
+/**
+ * The basic reads and writes: `get`, `getEntry`, `getMany`, `insert`, `replace`, `upsert`, `delete`, their
+ * errors and the metadata (version, timestamps) they leave.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, crudGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(crudGroup, options);
+ * ```
+ */
 export const crudGroup: ConformanceGroup = defineGroup('crud', [
   {
     name: 'get and getEntry return null for a missing id, even in a collection never written',

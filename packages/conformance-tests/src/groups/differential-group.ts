@@ -181,6 +181,18 @@ const scenarioArb = fc.tuple(
   fc.array(stepArb, { minLength: 1, maxLength: MAX_OPERATIONS, size: 'max' }),
 );
 
+/**
+ * Random sequences of valid and invalid operations (fast-check) must give the same results, order and error
+ * codes as a reference run.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, differentialGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(differentialGroup, options);
+ * ```
+ */
 export const differentialGroup: ConformanceGroup = defineGroup('differential', [
   {
     name: 'random valid and invalid operations give the same results, order and error codes as the reference',

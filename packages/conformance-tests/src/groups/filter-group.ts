@@ -106,6 +106,18 @@ function malformed(filter: unknown): Filter {
   return filter as Filter;
 }
 
+/**
+ * Every filter operator on top-level and dotted paths, type-strict equality, and malformed filters refused
+ * with `VALIDATION`.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, filterGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(filterGroup, options);
+ * ```
+ */
 export const filterGroup: ConformanceGroup = defineGroup('filter', [
   {
     name: 'equality on a top-level field matches exactly the documents holding that value',

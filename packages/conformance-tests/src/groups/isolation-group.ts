@@ -48,6 +48,18 @@ async function seedDoctors(backend: RepositoryBackend, name: string): Promise<vo
   ]);
 }
 
+/**
+ * What concurrent transactions may see of each other: disjoint writes all commit, write skew and phantoms are
+ * prevented. Runs where the capabilities claim transactions.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, isolationGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(isolationGroup, options);
+ * ```
+ */
 export const isolationGroup: ConformanceGroup = defineGroup('transaction-isolation', [
   {
     name: 'concurrent read-modify-write transactions on different documents of one collection all commit',

@@ -2,8 +2,18 @@ import { expect } from 'vitest';
 import { type ConformanceGroup, defineGroup } from '../harness.js';
 import { expectBerthError } from './assertions.js';
 
-// Lifecycle: connect, health, close and disposal behave the same on every
-// backend, so application start-up and shutdown code is portable.
+/**
+ * Lifecycle: connect, health, close and disposal behave the same on every
+ * backend, so application start-up and shutdown code is portable.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, lifecycleGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(lifecycleGroup, options);
+ * ```
+ */
 export const lifecycleGroup: ConformanceGroup = defineGroup('lifecycle', [
   {
     name: 'connect() can be called again without harm',

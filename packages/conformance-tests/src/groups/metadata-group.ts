@@ -137,6 +137,18 @@ function metadataFilters(times: readonly Date[]): Filter[] {
   return filters;
 }
 
+/**
+ * Entries (a document with its version and timestamps): `findEntries`, `findEntriesPage`, `iterateEntries` and
+ * `returnEntry` agree with `getEntry`, inside transactions too.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, metadataGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(metadataGroup, options);
+ * ```
+ */
 export const metadataGroup: ConformanceGroup = defineGroup('metadata', [
   {
     name: 'findEntries returns what find returns, in the same order, each with the metadata getEntry reports',

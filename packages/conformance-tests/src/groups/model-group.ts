@@ -317,6 +317,18 @@ const scenarioArb = fc.tuple(
   fc.array(operationArb, { minLength: 1, maxLength: MAX_OPERATIONS, size: 'max' }),
 );
 
+/**
+ * Random operations (fast-check) must give the same results, order and errors as a reference model of a
+ * repository.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, modelGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(modelGroup, options);
+ * ```
+ */
 export const modelGroup: ConformanceGroup = defineGroup('model', [
   {
     name: 'random operations give the same results, order and errors as the reference model',

@@ -46,6 +46,18 @@ const balanceSchema: StandardSchemaV1<unknown, Balance> = {
   },
 };
 
+/**
+ * `update` with `upsert`: a missing document is created from the upsert fields with the update applied;
+ * concurrent `$inc` upserts keep the exact sum.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, operatorUpsertGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(operatorUpsertGroup, options);
+ * ```
+ */
 export const operatorUpsertGroup: ConformanceGroup = defineGroup('operator-upsert', [
   {
     name: 'a missing document is created from the upsert fields and the id, with the update applied, at version 1',

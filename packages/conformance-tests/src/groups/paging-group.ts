@@ -54,6 +54,18 @@ async function firstCursor(repository: Repository<LooseDocument>, query: Query):
   return cursorOf(await repository.findPage(query));
 }
 
+/**
+ * `limit`, `offset`, `findPage` cursors and `iterate`: pages neither skip nor repeat documents, and nothing is
+ * capped silently.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, pagingGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(pagingGroup, options);
+ * ```
+ */
 export const pagingGroup: ConformanceGroup = defineGroup('paging', [
   {
     name: 'limit returns the first matches in order, offset skips matches before them',

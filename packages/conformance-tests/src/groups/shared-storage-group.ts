@@ -58,6 +58,18 @@ async function readThenWriteConcurrently(
   );
 }
 
+/**
+ * Two backends on one storage (the same file, database or server): what one commits the other reads, no write
+ * is lost silently, unique values hold across both. Runs for durable adapters, through `openSameStorage`.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, registerGroup, sharedStorageGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(sharedStorageGroup, options);
+ * ```
+ */
 export const sharedStorageGroup: ConformanceGroup = defineGroup('shared-storage', [
   {
     name: 'a durable adapter can open a second backend on the same storage',

@@ -54,6 +54,18 @@ async function expectOrder(
   expect(ids(found), `order for orderBy ${render(orderBy)}`).toEqual(expected);
 }
 
+/**
+ * `orderBy`: numeric and mixed-type order, several keys each in its own direction, and ties broken by id in
+ * code-point order.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, registerGroup, sortGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(sortGroup, options);
+ * ```
+ */
 export const sortGroup: ConformanceGroup = defineGroup('sort', [
   {
     name: 'sorting by a number field ascending orders numerically, not as text',

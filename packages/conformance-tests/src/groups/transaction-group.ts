@@ -61,6 +61,18 @@ async function incrementWithRetry(backend: RepositoryBackend, name: string): Pro
   }
 }
 
+/**
+ * `transaction`: commits every write when the work resolves, rolls back every write (in every collection) when
+ * it throws, and rethrows the same error.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, registerGroup, transactionGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(transactionGroup, options);
+ * ```
+ */
 export const transactionGroup: ConformanceGroup = defineGroup('transaction', [
   {
     name: 'commits every write when the work resolves and returns its result',

@@ -16,6 +16,18 @@ const transactional = (capabilities: Capabilities): boolean => capabilities.repo
 /** Fast delays, so cases that retry many times stay short. */
 const QUICK = { minDelayMs: 1, maxDelayMs: 20 } as const;
 
+/**
+ * `transaction` with `retries`: a retryable `CONFLICT` runs the work again and only the last run commits;
+ * other errors, exhausted retries and aborts stop at once.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, registerGroup, transactionRetryGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(transactionRetryGroup, options);
+ * ```
+ */
 export const transactionRetryGroup: ConformanceGroup = defineGroup('transaction-retries', [
   {
     name: 'twenty concurrent read-modify-write transfers between three accounts with { retries: 10 } all commit and preserve the total',

@@ -25,6 +25,18 @@ async function usersWithAda(context: ConformanceContext): Promise<Repository<Use
   return repository;
 }
 
+/**
+ * Unique indexes: a second document with a value another holds is refused with `ALREADY_EXISTS` naming the
+ * field, through every kind of write, writing nothing.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, registerGroup, uniqueGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(uniqueGroup, options);
+ * ```
+ */
 export const uniqueGroup: ConformanceGroup = defineGroup('unique', [
   {
     name: 'rejects a second document with the same unique email as ALREADY_EXISTS naming the field',

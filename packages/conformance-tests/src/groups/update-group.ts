@@ -18,6 +18,18 @@ async function withAda(context: ConformanceContext): Promise<Repository<Hero>> {
   return repository;
 }
 
+/**
+ * `update` with a patch and with operators: what each changes, what it keeps, and the version and `updatedAt`
+ * it leaves.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, registerGroup, updateGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(updateGroup, options);
+ * ```
+ */
 export const updateGroup: ConformanceGroup = defineGroup('update', [
   {
     name: 'a top-level patch key replaces the whole field and leaves other fields alone',

@@ -272,6 +272,19 @@ function boundaryDocument(id: string, value: number): LooseDocument {
 const DEEPEST_PATH = Array.from({ length: 16 }, () => 'p').join('.');
 const VALID_PATHS: readonly string[] = ['first-name', '2nd', 'snake_case', 's'.repeat(64), DEEPEST_PATH];
 
+/**
+ * What is refused with `VALIDATION` before anything is written: cycles, `undefined` in arrays, `$` and
+ * `__proto__` keys, bad ids and collection names, unknown operators and injection-shaped field paths; and the
+ * unusual but valid names and paths that are accepted.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, registerGroup, validationGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(validationGroup, options);
+ * ```
+ */
 export const validationGroup: ConformanceGroup = defineGroup('validation', [
   ...BAD_VALUES.map(([label, make]) => badValueCase(label, make)),
   {

@@ -70,6 +70,18 @@ function scramble(value: Profile): void {
   value.stats.seen.setTime(0);
 }
 
+/**
+ * Every value a document may hold (numbers past 2^53, -0, strings, Dates, nested arrays and objects) round-
+ * trips exactly, and stored values are copies.
+ *
+ * ### Examples
+ * ```ts
+ * import { type ConformanceOptions, registerGroup, valuesGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions; // what your adapter passes to repositoryConformance
+ * registerGroup(valuesGroup, options);
+ * ```
+ */
 export const valuesGroup: ConformanceGroup = defineGroup('values', [
   {
     name: 'round-trips null and booleans',

@@ -4,6 +4,14 @@ import { createServer } from 'node:net';
 /**
  * A loopback port nothing listens on right now, for a test that starts a
  * server of its own (a private PostgreSQL, redis-server or S3 gateway).
+ *
+ * ### Examples
+ * ```ts
+ * import { freePort } from '@berth/conformance-tests/processes';
+ *
+ * const port = await freePort();
+ * const url = `redis://127.0.0.1:${port}`; // start redis-server --port <port> for the test
+ * ```
  */
 export async function freePort(): Promise<number> {
   const server = createServer();

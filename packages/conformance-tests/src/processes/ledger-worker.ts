@@ -14,7 +14,21 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { JobQueue, Worker } from '@berth/core';
 
-/** How {@link runLedgerWorker} works its queue. */
+/**
+ * How {@link runLedgerWorker} works its queue.
+ *
+ * ### Examples
+ * ```ts
+ * // fixtures/queue-worker.ts, started by startQueueProcess(script, [database, ledger, name], name)
+ * import { SqliteBackend } from '@berth/adapter-sqlite';
+ * import { type LedgerWorkerConfig, runLedgerWorker } from '@berth/conformance-tests/ledger-worker';
+ *
+ * const [database = '', ledger = '', name = ''] = process.argv.slice(2);
+ * const backend = new SqliteBackend({ filename: database });
+ * const config: LedgerWorkerConfig = { ledger, name, concurrency: 8, leaseMs: 1_000, close: () => backend.close() };
+ * runLedgerWorker(backend.queue<{ n: number }>('jobs'), config);
+ * ```
+ */
 export interface LedgerWorkerConfig {
   /** The ledger file, shared by every worker process (each appends whole lines). */
   readonly ledger: string;

@@ -10,7 +10,21 @@ import { expect } from 'vitest';
 
 export { freePort } from './free-port.js';
 
-/** A worker process started by {@link startQueueProcess}. */
+/**
+ * A worker process started by {@link startQueueProcess}.
+ *
+ * ### Examples
+ * ```ts
+ * import { type QueueProcess, startQueueProcess } from '@berth/conformance-tests/processes';
+ *
+ * const workers: QueueProcess[] = ['A', 'B'].map((name) => startQueueProcess('./queue-worker.ts', ['/tmp/ledger.txt', name], name));
+ * await Promise.all(workers.map((worker) => worker.waitFor('READY')));
+ * for (const worker of workers) worker.process.stdin?.write('go\n');
+ * const victim = workers[1];
+ * victim?.process.kill('SIGKILL');
+ * await victim?.exited;
+ * ```
+ */
 export interface QueueProcess {
   readonly name: string;
   readonly process: ChildProcess;
@@ -69,13 +83,33 @@ export function startQueueProcess(script: string, args: readonly string[], name:
   };
 }
 
-/** One handler run in the ledger. */
+/**
+ * One handler run in the ledger.
+ *
+ * ### Examples
+ * ```ts
+ * import { type LedgerRun, readLedger } from '@berth/conformance-tests/processes';
+ *
+ * const runs: Map<string, LedgerRun[]> = readLedger('/tmp/ledger.txt');
+ * const byB = [...runs.values()].flat().filter((run: LedgerRun) => run.worker === 'B').length;
+ * ```
+ */
 export interface LedgerRun {
   readonly worker: string;
   readonly attempt: number;
 }
 
-/** The ledger's runs per job id, in the order they were written. */
+/**
+ * The ledger's runs per job id, in the order they were written.
+ *
+ * ### Examples
+ * ```ts
+ * import { readLedger } from '@berth/conformance-tests/processes';
+ *
+ * const runs = readLedger('/tmp/ledger.txt');
+ * const ranTwice = [...runs].filter(([, jobRuns]) => jobRuns.length > 1).map(([id]) => id);
+ * ```
+ */
 export function readLedger(file: string): Map<string, LedgerRun[]> {
   const runs = new Map<string, LedgerRun[]>();
   for (const line of readFileSync(file, 'utf8').split('\n')) {
@@ -86,7 +120,25 @@ export function readLedger(file: string): Map<string, LedgerRun[]> {
   return runs;
 }
 
-/** What {@link checkKilledWorkerLedger} checks. */
+/**
+ * What {@link checkKilledWorkerLedger} checks.
+ *
+ * ### Examples
+ * ```ts
+ * import { MemoryBackend } from '@berth/adapter-memory';
+ * import { type KilledWorkerRun, checkKilledWorkerLedger } from '@berth/conformance-tests/processes';
+ *
+ * declare const ids: string[]; // every job enqueued before the workers started
+ * const run: KilledWorkerRun = {
+ *   queue: new MemoryBackend().queue<{ n: number }>('jobs'),
+ *   ids,
+ *   ledger: '/tmp/ledger.txt',
+ *   victim: 'B',
+ *   concurrency: 8,
+ * };
+ * await checkKilledWorkerLedger(run);
+ * ```
+ */
 export interface KilledWorkerRun {
   readonly queue: JobQueue<{ n: number }>;
   /** Every job enqueued for the run. */
@@ -98,7 +150,18 @@ export interface KilledWorkerRun {
   readonly concurrency: number;
 }
 
-/** What the ledger showed. */
+/**
+ * What the ledger showed.
+ *
+ * ### Examples
+ * ```ts
+ * import { type KilledWorkerRun, checkKilledWorkerLedger } from '@berth/conformance-tests/processes';
+ *
+ * declare const run: KilledWorkerRun;
+ * const summary = await checkKilledWorkerLedger(run);
+ * console.log(`${summary.twice} jobs ran twice, ${summary.claimedNeverStarted} leased but never started`, summary.runsPerWorker);
+ * ```
+ */
 export interface KilledWorkerSummary {
   readonly totalRuns: number;
   /** Jobs run twice: in flight in the victim when it died, then redelivered. */
@@ -113,6 +176,18 @@ export interface KilledWorkerSummary {
  * that the only jobs run twice are those in flight in the killed worker
  * (the victim's run, then one redelivery after its lease expired), at most
  * `concurrency` of them. Reads the jobs through `listJobs`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue } from '@berth/core';
+ * import { checkKilledWorkerLedger } from '@berth/conformance-tests/processes';
+ *
+ * declare const queue: JobQueue<{ n: number }>; // the queue the worker processes worked
+ * declare const ids: string[];
+ * // After the surviving workers finished every job and exited:
+ * const summary = await checkKilledWorkerLedger({ queue, ids, ledger: '/tmp/ledger.txt', victim: 'B', concurrency: 8 });
+ * console.log(`${summary.totalRuns} runs for ${ids.length} jobs`);
+ * ```
  */
 export async function checkKilledWorkerLedger(run: KilledWorkerRun): Promise<KilledWorkerSummary> {
   const { queue, victim } = run;

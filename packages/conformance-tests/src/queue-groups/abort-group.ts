@@ -9,6 +9,19 @@ async function queueSnapshot<T>(queue: JobQueue<T>, ids: readonly string[]) {
   return { stats: await queue.stats(), jobs: await Promise.all(ids.map((id) => jobOf(queue, id))) };
 }
 
+/**
+ * Every queue operation given an already-aborted signal rejects with `ABORTED` (cause: the signal's reason)
+ * and changes nothing.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueAbortGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueAbortGroup, options);
+ * ```
+ */
 export const queueAbortGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-abort',
   [

@@ -20,6 +20,18 @@ function latestFinish(jobs: readonly Job<unknown>[]): number {
   );
 }
 
+/**
+ * The single-job admin calls: `get`, `cancel`, `retry`, `stats` and `purge`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueAdminGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueAdminGroup, options);
+ * ```
+ */
 export const queueAdminGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-admin',
   [

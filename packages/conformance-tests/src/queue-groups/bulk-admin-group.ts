@@ -46,6 +46,19 @@ async function untilDone(
 const total = (results: readonly BulkJobsResult[], key: 'changed' | 'skipped'): number =>
   results.reduce((sum, result) => sum + result[key], 0);
 
+/**
+ * `retryJobs` and `cancelJobs`: which jobs they change, payload filters, and stepping through a large queue
+ * with `limit` and a cursor.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueBulkAdminGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueBulkAdminGroup, options);
+ * ```
+ */
 export const queueBulkAdminGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-bulk-admin',
   [

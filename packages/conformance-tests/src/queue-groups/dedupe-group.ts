@@ -3,6 +3,19 @@ import { expect } from 'vitest';
 import { type ConformanceGroup, defineQueueGroup, type QueueConformanceContext } from '../harness.js';
 import { dequeueNow, hasQueue, jobOf, jobStats } from './queue-assertions.js';
 
+/**
+ * Deduplication keys: a key is held while its job waits or runs and freed once the job is completed, dead or
+ * cancelled.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueDedupeGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueDedupeGroup, options);
+ * ```
+ */
 export const queueDedupeGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-dedupe',
   [

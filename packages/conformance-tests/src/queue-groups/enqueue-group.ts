@@ -112,6 +112,18 @@ async function expectNothingEnqueued(queue: JobQueue<unknown>): Promise<void> {
   expect(await queue.dequeue()).toBeNull();
 }
 
+/**
+ * `enqueue` and `enqueueMany`: ids, defaults, the options kept on the job, delays and payload round-trips.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueEnqueueGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueEnqueueGroup, options);
+ * ```
+ */
 export const queueEnqueueGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-enqueue',
   [

@@ -50,6 +50,19 @@ const transactionalEnqueue = (capabilities: Capabilities): boolean =>
 /** Events are delivered synchronously after the change, but give an adapter a turn to deliver them. */
 const settle = (): Promise<void> => sleep(5);
 
+/**
+ * `subscribe` and `events`: the job events each operation emits, in order, and that reads and admin calls
+ * that change nothing emit none.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueEventsGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueEventsGroup, options);
+ * ```
+ */
 export const queueEventsGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-events',
   [

@@ -26,6 +26,19 @@ async function expectLeaseRejected<T>(queue: JobQueue<T>, lease: Lease<T>): Prom
   await expectBerthError(() => queue.release(lease), 'CONFLICT', conflict);
 }
 
+/**
+ * Leases: `dequeue` leases a job with its own token, an expired lease is redelivered and invalid, and stale
+ * tokens are refused with `CONFLICT`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueLeaseGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueLeaseGroup, options);
+ * ```
+ */
 export const queueLeaseGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-lease',
   [

@@ -49,6 +49,19 @@ function forgedCursors(cursor: string): string[] {
   ].map((forged) => base64Url(JSON.stringify(forged)));
 }
 
+/**
+ * `listJobs`: filtering by state, both orders, limits, and cursors that neither skip nor repeat jobs while the
+ * queue changes.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueListingGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueListingGroup, options);
+ * ```
+ */
 export const queueListingGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-listing',
   [

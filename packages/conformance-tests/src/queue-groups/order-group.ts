@@ -22,6 +22,18 @@ async function drain<T>(queue: JobQueue<T>): Promise<T[]> {
  */
 const ROUNDING_MS = 2;
 
+/**
+ * Delivery order: priority first, then due time, then enqueue order (first in, first out).
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueOrderGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueOrderGroup, options);
+ * ```
+ */
 export const queueOrderGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-order',
   [

@@ -23,6 +23,19 @@ function nestedPayload(levels: number): DocumentValue {
   return value;
 }
 
+/**
+ * Payload and result limits: exactly `capabilities.queue.maxPayloadBytes` round-trips, one byte more or
+ * nesting past the limit is `VALIDATION`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queuePayloadLimitsGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queuePayloadLimitsGroup, options);
+ * ```
+ */
 export const queuePayloadLimitsGroup: ConformanceGroup<QueueConformanceContext['backend'], QueueConformanceContext> =
   defineQueueGroup('payload limits', [
     {

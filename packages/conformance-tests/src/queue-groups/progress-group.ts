@@ -32,6 +32,19 @@ const PROGRESS_VALUES: readonly DocumentValue[] = [
   { "'; DROP TABLE _berth_jobs; --": '%_\\', constructor: 'kept', toString: 1 },
 ];
 
+/**
+ * `progress`: stored as a copy, shown by `get` and `listJobs`, kept after the job ends, refused with
+ * `CONFLICT` on a stale lease.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueProgressGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueProgressGroup, options);
+ * ```
+ */
 export const queueProgressGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-progress',
   [

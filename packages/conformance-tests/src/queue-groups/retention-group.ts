@@ -42,6 +42,19 @@ async function unfinished(queue: JobQueue<number>): Promise<string[]> {
   return [active, waiting, delayed];
 }
 
+/**
+ * Retention of finished jobs: `prune` by count and by age, per state, the default policy, and `limit` per
+ * call.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueRetentionGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueRetentionGroup, options);
+ * ```
+ */
 export const queueRetentionGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-retention',
   [

@@ -60,6 +60,19 @@ async function scheduledDelays(queue: JobQueue<string>, backoff: BackoffPolicy, 
   return delays;
 }
 
+/**
+ * `fail` and backoff: a failed job waits its fixed or exponential delay (capped by `maxDelayMs`), and is dead
+ * once its attempts run out.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueRetryGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueRetryGroup, options);
+ * ```
+ */
 export const queueRetryGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-retry',
   [

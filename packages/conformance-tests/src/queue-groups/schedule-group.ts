@@ -48,6 +48,19 @@ const BAD_NAMES: readonly unknown[] = [
   undefined,
 ];
 
+/**
+ * Schedules: `putSchedule`, `getSchedule`, `listSchedules`, `removeSchedule` and `fireSchedule`, versions,
+ * validation and the jobs fired.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueScheduleGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueScheduleGroup, options);
+ * ```
+ */
 export const queueScheduleGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-schedules',
   [

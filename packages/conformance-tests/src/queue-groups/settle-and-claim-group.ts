@@ -22,6 +22,20 @@ function outcomeOf<T>(result: SettleAndClaimResult<T>, index: number) {
   return result.outcomes[index] ?? expect.unreachable(`no outcome ${index}`);
 }
 
+/**
+ * `settleAndClaim`: one outcome per settlement, claims in delivery order, the same events as the separate
+ * calls, and no job handed out twice. Registered by `queueConformance` only when the adapter's queues have the
+ * method.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueSettleAndClaimGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueSettleAndClaimGroup, options);
+ * ```
+ */
 export const queueSettleAndClaimGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-settle-and-claim',
   [

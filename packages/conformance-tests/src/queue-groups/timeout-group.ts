@@ -28,6 +28,19 @@ function isTimeoutRecord(error: { readonly name?: string | undefined; readonly m
   return /timeout|timed out/i.test(`${error.name ?? ''} ${error.message}`);
 }
 
+/**
+ * Worker timeouts: a handler that ignores its signal loses the job at the timeout and its slot is freed; one
+ * that finishes in time completes normally.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueTimeoutGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueTimeoutGroup, options);
+ * ```
+ */
 export const queueTimeoutGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-timeout',
   [

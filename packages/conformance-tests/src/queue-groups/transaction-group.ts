@@ -29,6 +29,19 @@ function asBackend(backend: QueueBackend): Backend {
   return backend as Backend;
 }
 
+/**
+ * Enqueue inside a repository transaction: jobs exist only once it commits and roll back with its writes;
+ * `UNSUPPORTED` where the queue does not live with the repositories.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueTransactionGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueTransactionGroup, options);
+ * ```
+ */
 export const queueTransactionGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-transaction',
   [

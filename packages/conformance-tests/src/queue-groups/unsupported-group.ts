@@ -2,6 +2,19 @@ import type { QueueBackend } from '@berth/core';
 import { type ConformanceGroup, defineQueueGroup, type QueueConformanceContext } from '../harness.js';
 import { expectQueueRefused } from './queue-assertions.js';
 
+/**
+ * An adapter that declares no queues (`capabilities.queue.level` `none`) refuses `backend.queue()` with
+ * `UNSUPPORTED`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueUnsupportedGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueUnsupportedGroup, options);
+ * ```
+ */
 export const queueUnsupportedGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-unsupported',
   [

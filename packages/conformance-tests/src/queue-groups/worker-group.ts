@@ -47,6 +47,18 @@ function errorCollector(): { readonly errors: unknown[]; readonly onError: NonNu
   return { errors, onError: (error) => errors.push(error) };
 }
 
+/**
+ * `work()`: option validation, handlers that return, throw or hang, concurrency, and stopping.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ * import { type ConformanceOptions, queueWorkerGroup, registerGroup } from '@berth/conformance-tests';
+ *
+ * declare const options: ConformanceOptions<QueueBackend>; // what your adapter passes to queueConformance
+ * registerGroup(queueWorkerGroup, options);
+ * ```
+ */
 export const queueWorkerGroup: ConformanceGroup<QueueBackend, QueueConformanceContext> = defineQueueGroup(
   'queue-worker',
   [
