@@ -1,7 +1,7 @@
 // Runs one group of the vitest projects, as the test jobs of
 // .github/workflows/ci.yml split them by the engine they need:
 //
-//   pnpm tsx scripts/test-group.ts fast|postgres|redis|s3
+//   pnpm exec tsx scripts/test-group.ts fast|postgres|redis|s3
 //
 // `postgres`, `redis` and `s3` are the projects that need that engine
 // (bench's peer tests run BullMQ and ioredis on Redis); `fast` is every other
