@@ -21,6 +21,7 @@ export * from './errors.js';
 export * from './observe/collector.js';
 export * from './observe/instrument.js';
 export type { SignalOptions } from './operation/abort.js';
+export * from './operation/logger.js';
 export type { TransactionRetries } from './operation/retry.js';
 export type { FindOneQuery } from './query/find-one.js';
 export type {

@@ -9,6 +9,7 @@ import type {
 import { isFunction, overriding } from '../backend/overriding.js';
 import { ValidationError } from '../errors.js';
 import type { SignalOptions } from '../operation/abort.js';
+import { type BerthLogger, consoleLogger } from '../operation/logger.js';
 import type { CountByGroup, Filter, OrderBy, Page, Query, QueryPlan } from '../query/query.js';
 import type { ScalarPath } from '../query/typed-paths.js';
 import type { Update } from '../query/update.js';
@@ -194,8 +195,8 @@ export interface RepositoryDeclaration {
 /**
  * Callbacks of `instrument`. They run synchronously after each operation, so
  * keep them cheap; one that throws (or returns a rejected promise) never
- * breaks the operation: the first such error is logged with
- * `console.error`, later ones are ignored.
+ * breaks the operation: the first such error is logged with the `logger`'s
+ * `error` (default `console.error`), later ones are ignored.
  *
  * ### Examples
  * ```ts
@@ -215,6 +216,8 @@ export interface InstrumentHooks {
   readonly onOperation?: ((event: OperationEvent) => void) | undefined;
   /** Called on every `repository(name, options)` call, in and out of transactions. */
   readonly onRepository?: ((declaration: RepositoryDeclaration) => void) | undefined;
+  /** Hears about the first hook that throws (default `console`). */
+  readonly logger?: BerthLogger | undefined;
 }
 
 type MutableEvent = { -readonly [K in keyof OperationEvent]: OperationEvent[K] };
@@ -296,7 +299,10 @@ class Probe {
     if (this.hookFailed) return;
     this.hookFailed = true;
     // Said once, so a broken hook is noticed without flooding the log.
-    console.error('berth instrument: a hook threw; the operation went on, and later hook errors are ignored', error);
+    (this.hooks.logger ?? consoleLogger).error(
+      'berth instrument: a hook threw; the operation went on, and later hook errors are ignored',
+      { error, backend: this.backend },
+    );
   }
 }
 
