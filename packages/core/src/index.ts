@@ -20,6 +20,7 @@ export type * from './documents/document-store.js';
 export * from './errors.js';
 export * from './observe/collector.js';
 export * from './observe/instrument.js';
+export * from './observe/operation-channel.js';
 export type { SignalOptions } from './operation/abort.js';
 export * from './operation/logger.js';
 export type { TransactionRetries } from './operation/retry.js';
