@@ -1,7 +1,7 @@
 import { MemoryBackend } from '@berth/adapter-memory';
 import { SqliteBackend } from '@berth/adapter-sqlite';
 import { type Backend, createBackend, isBerthError, publishOperations } from '@berth/core';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   AggregationTemporality,

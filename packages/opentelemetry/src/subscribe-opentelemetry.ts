@@ -1,5 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import {
+  consoleLogger,
   OPERATION_END_CHANNEL,
   OPERATION_START_CHANNEL,
   type OperationEvent,
@@ -37,8 +38,24 @@ export function subscribeOpenTelemetry(options: OpenTelemetryOptions = {}): () =
     return queue;
   });
   const telemetry = new OperationTelemetry(options, queues);
-  const onStart = (message: unknown): void => telemetry.start(message as OperationStart);
-  const onEnd = (message: unknown): void => telemetry.end(message as OperationEvent);
+  const logger = options.logger ?? consoleLogger;
+  let failed = false;
+  // A subscriber that throws is an uncaught exception for Node: never let one escape.
+  const guarded =
+    <M>(handle: (message: M) => void) =>
+    (message: unknown): void => {
+      try {
+        handle(message as M);
+      } catch (error) {
+        if (failed) return;
+        failed = true;
+        logger.error('berth opentelemetry: turning an operation into telemetry failed; later failures are ignored', {
+          error,
+        });
+      }
+    };
+  const onStart = guarded((start: OperationStart) => telemetry.start(start));
+  const onEnd = guarded((end: OperationEvent) => telemetry.end(end));
   subscribe(OPERATION_START_CHANNEL, onStart);
   subscribe(OPERATION_END_CHANNEL, onEnd);
   return () => {
