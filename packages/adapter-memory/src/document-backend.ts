@@ -1,7 +1,9 @@
 import {
+  type BerthLogger,
   type Capabilities,
   ConflictError,
   ConnectionError,
+  consoleLogger,
   type DocumentStore,
   type DocumentValue,
   type HealthStatus,
@@ -121,7 +123,7 @@ export interface DocumentBackendConfig {
    * it (default `'merge'`): see {@link DocumentConflictPolicy}.
    */
   readonly conflicts?: DocumentConflictPolicy | undefined;
-  /** Called when a save fails, and with `conflicts: 'merge'` for each write a merge dropped (default: `console.error`). */
+  /** Called when a save fails, and with `conflicts: 'merge'` for each write a merge dropped (default: the `logger`'s `error`). */
   readonly onSaveError?: ((error: unknown, details: SaveErrorDetails) => void) | undefined;
   /**
    * Save pending writes when the process gets SIGTERM, SIGINT or SIGHUP, then
@@ -143,9 +145,11 @@ export interface DocumentBackendConfig {
   /**
    * Called when a saved document passes `warnAtBytes`: once per crossing, not
    * on every save; it is called again only after a save has come back under
-   * the limit (default: `console.warn`).
+   * the limit (default: the `logger`'s `warn`).
    */
   readonly onSizeWarning?: ((bytes: number, details: SizeWarningDetails) => void) | undefined;
+  /** Where failed saves, size warnings and queue listener or worker errors go when no callback is given (default `console`). */
+  readonly logger?: BerthLogger | undefined;
 }
 
 /**
@@ -210,7 +214,8 @@ export class DocumentBackend extends MemoryBackend {
   private removeShutdownFlush: (() => void) | undefined;
 
   constructor(config: DocumentBackendConfig) {
-    super();
+    super({ logger: isPlainObject(config) ? config.logger : undefined });
+    const logger = (isPlainObject(config) ? config.logger : undefined) ?? consoleLogger;
     if (!isPlainObject(config) || config.store === undefined) {
       throw new ValidationError('DocumentBackend needs { store }', 'store');
     }
@@ -220,7 +225,11 @@ export class DocumentBackend extends MemoryBackend {
     this.onSaveError =
       config.onSaveError ??
       ((error, details) =>
-        console.error(`berth: saving ${this.documentStore.location} failed (attempt ${details.attempt})`, error));
+        logger.error(`berth: saving ${this.documentStore.location} failed (attempt ${details.attempt})`, {
+          error,
+          location: this.documentStore.location,
+          attempt: details.attempt,
+        }));
     if (config.closeTimeoutMs !== undefined)
       this.closeTimeoutMs = checkDuration('closeTimeoutMs', config.closeTimeoutMs);
     if (config.flushOnExit !== undefined && typeof config.flushOnExit !== 'boolean') {
@@ -241,7 +250,7 @@ export class DocumentBackend extends MemoryBackend {
     this.onSizeWarning =
       config.onSizeWarning ??
       ((bytes, { limit, location }) =>
-        console.warn(`berth: ${location} is ${bytes} bytes, past warnAtBytes (${limit})`));
+        logger.warn(`berth: ${location} is ${bytes} bytes, past warnAtBytes (${limit})`, { location, bytes, limit }));
     if (this.conflicts === 'merge') {
       this.store.onChange = (collection, id, before) => notePending(this.pending, collection, id, before);
     }

@@ -1,6 +1,7 @@
 import {
   type AnyDocument,
   type Backend,
+  type BerthLogger,
   type Capabilities,
   ConnectionError,
   type Document,
@@ -38,6 +39,8 @@ export interface MemoryBackendConfig {
   readonly maxDocumentBytes?: number | undefined;
   /** Largest job payload or result, as bytes of JSON (default and at most 16 MiB). */
   readonly maxPayloadBytes?: number | undefined;
+  /** Hears about queue event listeners that throw and worker errors without an `onError` (default `console`). */
+  readonly logger?: BerthLogger | undefined;
 }
 
 /**
@@ -70,8 +73,10 @@ export class MemoryBackend implements Backend {
   private readonly running = new Set<Promise<unknown>>();
   /** Set by the first `close()`: from then on, new work is refused. */
   private closing: Promise<void> | undefined;
+  private readonly logger: BerthLogger | undefined;
 
   constructor(config: MemoryBackendConfig = {}) {
+    this.logger = config.logger;
     this.capabilities = {
       repository: {
         transactions: 'multi-collection',
@@ -185,7 +190,7 @@ export class MemoryBackend implements Backend {
     checkCollectionName(name, 'queue');
     let state = this.queues.get(name);
     if (state === undefined) {
-      state = new MemoryQueueState(name);
+      state = new MemoryQueueState(name, this.logger);
       this.queues.set(name, state);
     }
     return state;

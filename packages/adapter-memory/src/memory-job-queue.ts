@@ -471,6 +471,6 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
   }
 
   work(handler: JobHandler<T>, options?: WorkerOptions): Worker {
-    return startWorker<T>(this, handler, options, this.state);
+    return startWorker<T>(this, handler, options, this.state, this.state.logger);
   }
 }

@@ -1,3 +1,4 @@
+import type { BerthLogger } from '@berth/core';
 import {
   type BackoffPolicy,
   ConflictError,
@@ -124,8 +125,12 @@ export class MemoryQueueState {
   private timerAt = Number.POSITIVE_INFINITY;
   private sequence = 0;
 
-  constructor(readonly name: string) {
-    this.events = new JobEventHub(name);
+  constructor(
+    readonly name: string,
+    /** The backend's logger, for its workers and event listeners. */
+    readonly logger?: BerthLogger | undefined,
+  ) {
+    this.events = new JobEventHub(name, logger);
   }
 
   /** Moves a job to a state, keeping counters, indexes and dedupe keys in step. */

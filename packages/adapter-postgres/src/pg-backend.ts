@@ -1,6 +1,7 @@
 import {
   type AnyDocument,
   type Backend,
+  type BerthLogger,
   type Capabilities,
   ConnectionError,
   type Document,
@@ -57,6 +58,8 @@ export interface PostgresBackendConfig {
   readonly connectionTimeoutMs?: number | undefined;
   /** Largest document, job payload or job result, as bytes of JSON (default and at most 16 MiB). */
   readonly maxDocumentBytes?: number | undefined;
+  /** Hears about queue event listeners that throw and worker errors without an `onError` (default `console`). */
+  readonly logger?: BerthLogger | undefined;
 }
 
 const DEFAULT_SCHEMA = 'berth';
@@ -119,6 +122,7 @@ export class PostgresBackend implements Backend {
       schema,
       quotedSchema: quoteIdent(schema),
       maxDocumentBytes,
+      logger: config.logger,
       ready: () => this.ready(),
     };
     this.repositories = new PgRepositories(this.context);

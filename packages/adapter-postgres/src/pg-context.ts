@@ -1,3 +1,4 @@
+import type { BerthLogger } from '@berth/core';
 import type { PgQueryable, PgSession } from './pg-session.js';
 
 /**
@@ -21,6 +22,8 @@ export interface PgBackendContext {
   readonly schema: string;
   readonly quotedSchema: string;
   readonly maxDocumentBytes: number;
+  /** The backend's logger (absent: `console`). */
+  readonly logger?: BerthLogger | undefined;
   /** Resolves once the pool answers and the migrations ran; rejects (typed) when the backend is closed. */
   ready(): Promise<void>;
 }

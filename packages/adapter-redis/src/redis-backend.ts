@@ -1,6 +1,7 @@
 import {
   type AnyDocument,
   type Backend,
+  type BerthLogger,
   type Capabilities,
   ConnectionError,
   type Document,
@@ -69,9 +70,11 @@ export interface RedisBackendConfig extends RedisConnectionConfig {
   readonly evictionPolicy?: EvictionPolicyCheck | undefined;
   /**
    * Receives warnings (an eviction policy accepted under `evictionPolicy:
-   * 'warn'`, a server that refuses `CONFIG GET`). Default: `console.warn`.
+   * 'warn'`, a server that refuses `CONFIG GET`). Default: the `logger`'s `warn`.
    */
   readonly onWarning?: ((message: string) => void) | undefined;
+  /** Receives warnings without an `onWarning`, queue listener errors and worker errors without an `onError` (default `console`). */
+  readonly logger?: BerthLogger | undefined;
 }
 
 /**
@@ -141,6 +144,7 @@ export class RedisBackend implements Backend {
       keyPrefix: this.keyPrefix,
       evictionPolicy: config.evictionPolicy,
       onWarning: config.onWarning,
+      logger: config.logger,
       maxPayloadBytes: config.maxPayloadBytes,
     });
     this.capabilities = {

@@ -4,6 +4,7 @@ import {
   AlreadyExistsError,
   type AnyDocument,
   type Backend,
+  type BerthLogger,
   type Capabilities,
   ConnectionError,
   type Document,
@@ -63,6 +64,8 @@ export interface SqliteBackendConfig {
   readonly busyTimeoutMs?: number | undefined;
   /** Largest document, job payload or job result, as bytes of JSON (default and at most 16 MiB). */
   readonly maxDocumentBytes?: number | undefined;
+  /** Hears about queue event listeners that throw and worker errors without an `onError` (default `console`). */
+  readonly logger?: BerthLogger | undefined;
 }
 
 /** What SQLite supports; the size limits come from the config. */
@@ -123,10 +126,11 @@ export class SqliteBackend implements Backend {
   private connection: SqliteConnection | undefined;
   private closed = false;
   private readonly collections = new Map<string, Set<string>>();
-  private readonly queues = new SqliteQueueHub(() => this.open());
+  private readonly queues: SqliteQueueHub;
 
   constructor(config: SqliteBackendConfig = {}) {
     this.config = config;
+    this.queues = new SqliteQueueHub(() => this.open(), config.logger);
     if (config.filename === undefined && config.database === undefined) {
       throw new ValidationError('SqliteBackend needs a filename (or an open database)', 'filename');
     }

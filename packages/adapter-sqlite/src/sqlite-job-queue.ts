@@ -964,6 +964,6 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   }
 
   work(handler: JobHandler<T>, options?: WorkerOptions): Worker {
-    return startWorker<T>(this, handler, options, this.hub.notifier(this.name));
+    return startWorker<T>(this, handler, options, this.hub.notifier(this.name), this.hub.logger);
   }
 }

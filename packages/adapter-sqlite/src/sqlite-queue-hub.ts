@@ -1,4 +1,4 @@
-import { isBerthError, type JobState, TransactionError } from '@berth/core';
+import { type BerthLogger, isBerthError, type JobState, TransactionError } from '@berth/core';
 import { JobEventHub } from '@berth/core/adapter';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
@@ -102,7 +102,11 @@ export class SqliteQueueHub {
   /** Per queue and state, the jobs the open write transaction moved in (or out, negative); `undefined` outside one. */
   private counts: Map<string, Map<JobState, number>> | undefined;
 
-  constructor(private readonly open: () => SqliteConnection) {}
+  constructor(
+    private readonly open: () => SqliteConnection,
+    /** The backend's logger, for event listeners and workers (absent: `console`). */
+    readonly logger?: BerthLogger | undefined,
+  ) {}
 
   /** The connection (throws once the backend is closed). */
   get connection(): SqliteConnection {
@@ -113,7 +117,7 @@ export class SqliteQueueHub {
   events(queue: string): JobEventHub {
     let hub = this.eventHubs.get(queue);
     if (hub === undefined) {
-      hub = new JobEventHub(queue);
+      hub = new JobEventHub(queue, this.logger);
       this.eventHubs.set(queue, hub);
     }
     return hub;

@@ -20,7 +20,9 @@ export type * from './documents/document-store.js';
 export * from './errors.js';
 export * from './observe/collector.js';
 export * from './observe/instrument.js';
+export * from './observe/operation-channel.js';
 export type { SignalOptions } from './operation/abort.js';
+export * from './operation/logger.js';
 export type { TransactionRetries } from './operation/retry.js';
 export type { FindOneQuery } from './query/find-one.js';
 export type {

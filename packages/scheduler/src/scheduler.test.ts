@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { MemoryBackend } from '@berth/adapter-memory';
 import { SqliteBackend } from '@berth/adapter-sqlite';
 import { type DocumentValue, isBerthError, type Job, type JobQueue, type QueueBackend } from '@berth/core';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { nextRuns } from './schedule-spec.js';
 import { planTick, type Scheduler, type SchedulerOptions, startScheduler } from './scheduler.js';
 import { setSchedule } from './set-schedule.js';
@@ -490,5 +490,32 @@ describe('planTick', () => {
       nextRunAt: at('2026-01-01T11:00:00Z'),
       enqueue: false,
     });
+  });
+});
+
+describe('the logger', () => {
+  it('hears the errors when there is no onError, and the console hears nothing', async () => {
+    const backend = new MemoryBackend();
+    const queue = backend.queue<DocumentValue>('logged');
+    await setSchedule(queue, { name: 'x', everyMs: 1_000, payload: null });
+    const lines: [string, unknown][] = [];
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const logger = {
+        warn: (message: string) => lines.push([message, undefined]),
+        error: (message: string, details?: { readonly error?: unknown }) => lines.push([message, details?.error]),
+      };
+      const scheduler = start(queue, { pollIntervalMs: 10, onError: undefined, logger });
+      await sleep(50);
+      await backend.close();
+      await sleep(200);
+      await scheduler.close();
+      expect(lines).toHaveLength(1);
+      expect(lines[0]?.[0]).toBe('berth scheduler on queue logged');
+      expect(isBerthError(lines[0]?.[1], 'CONNECTION')).toBe(true);
+      expect(printed).not.toHaveBeenCalled();
+    } finally {
+      printed.mockRestore();
+    }
   });
 });

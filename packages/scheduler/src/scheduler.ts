@@ -1,4 +1,6 @@
 import {
+  type BerthLogger,
+  consoleLogger,
   type DocumentValue,
   isBerthError,
   type JobQueue,
@@ -42,13 +44,15 @@ export interface SchedulerOptions {
   readonly missedAfterMs?: number | undefined;
   /**
    * Called with each error, and the schedule's name when one schedule
-   * failed (default `console.error`). A retryable error makes the scheduler
+   * failed (default: the `logger`'s `error`). A retryable error makes the scheduler
    * wait and try again (twice as long each time in a row, up to 30 s); a
    * non-retryable `CONNECTION` error (the backend was closed) is reported
    * once and stops the scheduler; any other error of one schedule is
    * reported once per version of that schedule, and the others go on.
    */
   readonly onError?: ((error: unknown, schedule?: string) => void) | undefined;
+  /** Where errors go when there is no `onError`, and an `onError` that throws (default `console`). */
+  readonly logger?: BerthLogger | undefined;
   /** Aborting it closes the scheduler. */
   readonly signal?: AbortSignal | undefined;
 }
@@ -165,12 +169,15 @@ class QueueScheduler<T> implements Scheduler {
   }
 
   private report(error: unknown, schedule?: string): void {
+    const logger = this.options.logger ?? consoleLogger;
     try {
       if (this.options.onError !== undefined) this.options.onError(error, schedule);
-      else
-        console.error(`berth scheduler on queue ${this.queue.name}${schedule ? `, schedule ${schedule}` : ''}:`, error);
+      else {
+        const where = `berth scheduler on queue ${this.queue.name}${schedule ? `, schedule ${schedule}` : ''}`;
+        logger.error(where, schedule ? { error, queue: this.queue.name, schedule } : { error, queue: this.queue.name });
+      }
     } catch (thrown) {
-      console.error('berth scheduler: onError threw', thrown);
+      logger.error('berth scheduler: onError threw', { error: thrown, queue: this.queue.name });
     }
   }
 

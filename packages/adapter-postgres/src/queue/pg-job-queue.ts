@@ -799,7 +799,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
   }
 
   work(handler: JobHandler<T>, options?: WorkerOptions): Worker {
-    return startWorker<T>(this, handler, options, this.context.notifier);
+    return startWorker<T>(this, handler, options, this.context.notifier, this.context.backend.logger);
   }
 }
 

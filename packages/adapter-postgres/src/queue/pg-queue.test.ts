@@ -1,6 +1,6 @@
 import { isBerthError, type Lease } from '@berth/core';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dropSchemas, POSTGRES_URL, requirePostgres, uniqueSchema } from '../fixtures/pg-test-database.js';
 import { PostgresBackend } from '../pg-backend.js';
 import type { PgBackendContext } from '../pg-context.js';
@@ -328,6 +328,37 @@ describe('PostgreSQL job queue', () => {
       await listener.end();
       await queues.close();
       await session.close();
+    }
+  });
+});
+
+describe('the logger of a PostgreSQL backend', () => {
+  it('hears queue listeners that throw and worker errors without onError; the console hears nothing', async () => {
+    const schema = uniqueSchema('logger');
+    schemas.push(schema);
+    const lines: [string, unknown][] = [];
+    const logger = {
+      warn: (message: string) => lines.push([message, undefined]),
+      error: (message: string, details?: { readonly queue?: unknown }) => lines.push([message, details?.queue]),
+    };
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const backend = new PostgresBackend({ connectionString: POSTGRES_URL, schema, logger });
+    try {
+      const queue = backend.queue<string>('logged');
+      queue.subscribe(() => {
+        throw new Error('listener bug');
+      });
+      await queue.enqueue('x');
+      await waitFor('the listener error', () => lines.length > 0);
+      expect(lines[0]).toStrictEqual(['berth: a listener of queue logged events threw', 'logged']);
+      const worker = queue.work(() => undefined, { pollIntervalMs: 5 });
+      await backend.close();
+      await waitFor('the worker error', () => lines.some(([message]) => message === 'berth worker on queue logged'));
+      await worker.close();
+      expect(printed).not.toHaveBeenCalled();
+    } finally {
+      printed.mockRestore();
+      await backend.close();
     }
   });
 });

@@ -59,7 +59,7 @@ export class PgQueues {
   private hub(name: string): JobEventHub {
     let hub = this.hubs.get(name);
     if (hub === undefined) {
-      hub = new JobEventHub(name);
+      hub = new JobEventHub(name, this.context.logger);
       this.hubs.set(name, hub);
     }
     return hub;

@@ -1,6 +1,6 @@
 import { type BerthErrorCode, isBerthError, type JobQueue, type Lease } from '@berth/core';
 import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PrivateRedis, rawClient, rejection, requireRedis, uniqueKeyPrefix } from '../fixtures/redis-server.js';
 import { forEachKeyBatch, prefixPattern, unlinkKeys } from '../redis-scan.js';
 import { RedisQueues, type RedisQueuesConfig } from './redis-queues.js';
@@ -324,6 +324,32 @@ describe('maxmemory-policy check (a private server)', () => {
     expect(await queue.stats()).toMatchObject({ waiting: 2 });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('allkeys-lru');
+  });
+
+  it("without onWarning, the warning and a throwing listener's error go to the logger, not the console", async () => {
+    const lines: [string, string][] = [];
+    const logger = {
+      warn: (message: string) => lines.push(['warn', message]),
+      error: (message: string) => lines.push(['error', message]),
+    };
+    const printed = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const printedError = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const queues = await open({ evictionPolicy: 'warn', logger }, server.url);
+      const queue = queues.queue<string>('logged');
+      queue.subscribe(() => {
+        throw new Error('listener bug');
+      });
+      await queue.enqueue('x');
+      expect(lines[0]?.[0]).toBe('warn');
+      expect(lines[0]?.[1]).toContain('allkeys-lru');
+      expect(lines).toContainEqual(['error', 'berth: a listener of queue logged events threw']);
+      expect(printed).not.toHaveBeenCalled();
+      expect(printedError).not.toHaveBeenCalled();
+    } finally {
+      printed.mockRestore();
+      printedError.mockRestore();
+    }
   });
 
   it('a server that refuses CONFIG GET is warned about once, not fatal', async () => {

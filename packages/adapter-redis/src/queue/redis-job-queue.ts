@@ -1,5 +1,6 @@
 import {
   type BerthError,
+  type BerthLogger,
   type BulkJobsOptions,
   type BulkJobsResult,
   ConflictError,
@@ -83,6 +84,8 @@ export interface RedisJobQueueContext {
   readonly base: string;
   readonly events: JobEventHub;
   readonly notifier: HandOffNotifier;
+  /** The backend's logger, for workers without an `onError` (absent: `console`). */
+  readonly logger: BerthLogger | undefined;
   readonly retention: NormalizedRetention;
   /** Largest payload or result, as bytes of JSON. */
   readonly maxPayloadBytes: number;
@@ -551,6 +554,6 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
   }
 
   work(handler: JobHandler<T>, options?: WorkerOptions): Worker {
-    return startWorker<T>(this, handler, options, this.context.notifier);
+    return startWorker<T>(this, handler, options, this.context.notifier, this.context.logger);
   }
 }

@@ -1,6 +1,8 @@
 import {
+  type BerthLogger,
   type Capabilities,
   ConnectionError,
+  consoleLogger,
   type DocumentValue,
   type JobQueue,
   type QueueOptions,
@@ -81,9 +83,11 @@ export interface RedisQueuesConfig {
   /**
    * Receives warnings: an eviction policy accepted under `evictionPolicy:
    * 'warn'`, or a server that refuses `CONFIG GET` (a managed Redis), which
-   * is reported once and not fatal. Default: `console.warn`.
+   * is reported once and not fatal. Default: the `logger`'s `warn`.
    */
   readonly onWarning?: ((message: string) => void) | undefined;
+  /** Receives warnings without an `onWarning`, and queue listener and worker errors (default `console`). */
+  readonly logger?: BerthLogger | undefined;
   /** Largest job payload or result, as bytes of JSON (default and ceiling 16 MiB). */
   readonly maxPayloadBytes?: number | undefined;
 }
@@ -115,6 +119,7 @@ export class RedisQueues {
   private readonly keyPrefix: string;
   private readonly evictionPolicy: EvictionPolicyCheck;
   private readonly onWarning: (message: string) => void;
+  private readonly logger: BerthLogger | undefined;
   private readonly maxPayloadBytes: number;
   private readonly subscriber: RedisQueueSubscriber;
   private readonly queues = new Map<string, RedisJobQueue<unknown>>();
@@ -137,7 +142,9 @@ export class RedisQueues {
     this.client = config.client;
     this.keyPrefix = config.keyPrefix;
     this.evictionPolicy = config.evictionPolicy ?? 'refuse';
-    this.onWarning = config.onWarning ?? ((message) => console.warn(`berth: ${message}`));
+    this.logger = config.logger;
+    const logger = config.logger ?? consoleLogger;
+    this.onWarning = config.onWarning ?? ((message) => logger.warn(`berth: ${message}`));
     this.maxPayloadBytes = checkMaxBytes(config.maxPayloadBytes, 'maxPayloadBytes');
     if (config.maxPayloadBytes !== undefined) {
       this.capabilities = { ...REDIS_QUEUE_CAPABILITIES, maxPayloadBytes: this.maxPayloadBytes };
@@ -226,13 +233,14 @@ export class RedisQueues {
     }
     let events = this.hubs.get(name);
     if (events === undefined) {
-      events = new JobEventHub(name);
+      events = new JobEventHub(name, this.logger);
       this.hubs.set(name, events);
     }
     return {
       base,
       events,
       notifier,
+      logger: this.logger,
       maxPayloadBytes: this.maxPayloadBytes,
       client: async () => {
         await this.connect();

@@ -1,4 +1,6 @@
 import { ConnectionError, ValidationError } from '../errors.js';
+// The one import of observe/ from backend/: the factory hands out backends that publish their operations.
+import { publishOperations } from '../observe/operation-channel.js';
 import { type BackendAdapter, checkAdapter, registeredAdapter, registeredSchemes } from './adapter-registry.js';
 import type { Backend } from './backend.js';
 
@@ -129,7 +131,8 @@ function checkOptions(options: unknown): readonly BackendAdapter[] {
  * demand. When that package is not installed, the error says which one to
  * install (and, for bundled applications, how to pass it explicitly). Local
  * paths stay relative to the working directory: `file:./data.json`,
- * `sqlite:./app.db`.
+ * `sqlite:./app.db`. The backend publishes its operations on
+ * `node:diagnostics_channel` (see {@link publishOperations}).
  *
  * ### Examples
  * ```ts
@@ -146,7 +149,7 @@ export async function createBackend(url: string, options?: CreateBackendOptions)
   const adapters = checkOptions(options);
   const scheme = urlScheme(url);
   const module = await findAdapter(scheme, adapters);
-  const backend = await module.createBackendFromUrl(url);
+  const backend = publishOperations(await module.createBackendFromUrl(url));
   await backend.connect();
   return backend;
 }

@@ -6,6 +6,7 @@ import type { SignalOptions } from '../operation/abort.js';
 import { matchesFilter } from '../query/filter.js';
 import type { Filter, Page, Query } from '../query/query.js';
 import type { InsertOptions, Repository, WriteEntryOptions } from '../repository/repository.js';
+import { RecordingLogger } from '../testing/recording-logger.js';
 import type { AnyDocument, Document, DocumentValue, Entry, NewDocument } from '../values/document.js';
 import { cloneValue } from '../values/values.js';
 import type { Cache, CacheSetOptions, CacheStats } from './cache.js';
@@ -600,6 +601,14 @@ describe('withCache and a failing cache', () => {
     expect(await withCache(backend, cache).repository<Item>('items').get('a')).toStrictEqual(SEED[0]);
     expect(consoleError).toHaveBeenCalledTimes(1);
     expect(String(consoleError.mock.calls[0]?.[0])).toContain('berth:items:id:a');
+
+    consoleError.mockClear();
+    const logger = new RecordingLogger();
+    expect(await withCache(backend, cache, { logger }).repository<Item>('items').get('a')).toStrictEqual(SEED[0]);
+    expect(logger.lines).toHaveLength(1);
+    expect(logger.lines[0]?.message).toContain('berth:items:id:a');
+    expect(logger.lines[0]?.details).toMatchObject({ operation: 'get', key: 'berth:items:id:a', collection: 'items' });
+    expect(consoleError).not.toHaveBeenCalled();
   });
 });
 

@@ -7,6 +7,7 @@ import type {
 import { isFunction, overriding } from '../backend/overriding.js';
 import { AbortedError, type BerthErrorCode, isBerthError, ValidationError } from '../errors.js';
 import { type SignalOptions, throwIfAborted } from '../operation/abort.js';
+import { type BerthLogger, consoleLogger } from '../operation/logger.js';
 import type { CountByGroup, Filter, Page, Query, QueryPlan } from '../query/query.js';
 import type { ScalarPath } from '../query/typed-paths.js';
 import type { Update } from '../query/update.js';
@@ -68,9 +69,11 @@ export interface WithCacheOptions {
   /**
    * Told about every cache operation that threw. The read or write goes on
    * without the cache, so a cache outage never fails an operation. Default:
-   * `console.error`.
+   * the `logger`'s `error`.
    */
   readonly onCacheError?: ((error: unknown, context: CacheErrorContext) => void) | undefined;
+  /** Where cache failures go when there is no `onCacheError` (default `console`). */
+  readonly logger?: BerthLogger | undefined;
 }
 
 const DEFAULT_TTL_MS = 60_000;
@@ -113,11 +116,12 @@ function isValidId(id: unknown): id is string {
   }
 }
 
-function defaultOnCacheError(error: unknown, context: CacheErrorContext): void {
-  console.error(
-    `berth withCache: cache ${context.operation} of "${context.key}" failed; the ${context.collection} operation went on without the cache`,
-    error,
-  );
+function logCacheError(logger: BerthLogger): (error: unknown, context: CacheErrorContext) => void {
+  return (error, context) =>
+    logger.error(
+      `berth withCache: cache ${context.operation} of "${context.key}" failed; the ${context.collection} operation went on without the cache`,
+      { error, ...context },
+    );
 }
 
 /**
@@ -200,7 +204,7 @@ class CacheState {
     this.ttlMs = ttlMs;
     this.prefix = prefix;
     this.queries = options.queries ?? true;
-    this.onCacheError = options.onCacheError ?? defaultOnCacheError;
+    this.onCacheError = options.onCacheError ?? logCacheError(options.logger ?? consoleLogger);
   }
 
   idKey(collection: string, id: string): string {

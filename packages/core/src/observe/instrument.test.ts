@@ -4,6 +4,7 @@ import type { Capabilities } from '../backend/capabilities.js';
 import { NotFoundError } from '../errors.js';
 import type { JobQueue, Worker } from '../queue/job-queue.js';
 import type { Repository, RepositoryOptions } from '../repository/repository.js';
+import { RecordingLogger } from '../testing/recording-logger.js';
 import {
   type InstrumentHooks,
   instrument,
@@ -376,6 +377,28 @@ describe('instrument', () => {
       { backend: 'fake', collection: 'players', indexes: [{ field: 'level', type: 'number' }] },
       { backend: 'fake', collection: 'guilds', indexes: [] },
     ]);
+  });
+
+  it('says a hook threw to the logger it was given, not to the console', async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const logger = new RecordingLogger();
+    const bug = new Error('hook bug');
+    const backend = instrument(new FakeBackend(), {
+      onOperation: () => {
+        throw bug;
+      },
+      logger,
+    });
+    expect(await backend.repository('players').count()).toBe(7);
+    expect(logger.lines).toStrictEqual([
+      {
+        level: 'error',
+        message: 'berth instrument: a hook threw; the operation went on, and later hook errors are ignored',
+        details: { error: bug, backend: 'fake' },
+      },
+    ]);
+    expect(printed).not.toHaveBeenCalled();
+    printed.mockRestore();
   });
 
   it('never lets a hook break an operation, and says so once', async () => {

@@ -9,6 +9,7 @@ import type {
 import { isFunction, overriding } from '../backend/overriding.js';
 import { ValidationError } from '../errors.js';
 import type { SignalOptions } from '../operation/abort.js';
+import { type BerthLogger, consoleLogger } from '../operation/logger.js';
 import type { CountByGroup, Filter, OrderBy, Page, Query, QueryPlan } from '../query/query.js';
 import type { ScalarPath } from '../query/typed-paths.js';
 import type { Update } from '../query/update.js';
@@ -53,6 +54,7 @@ import type {
   WriteOptions,
 } from '../repository/repository.js';
 import type { Document, DocumentValue, Entry, NewDocument } from '../values/document.js';
+import { PROBE_OPTIONS, type ProbeOptions } from './probe-options.js';
 
 export type OperationKind = 'repository' | 'queue' | 'backend';
 
@@ -194,8 +196,8 @@ export interface RepositoryDeclaration {
 /**
  * Callbacks of `instrument`. They run synchronously after each operation, so
  * keep them cheap; one that throws (or returns a rejected promise) never
- * breaks the operation: the first such error is logged with
- * `console.error`, later ones are ignored.
+ * breaks the operation: the first such error is logged with the `logger`'s
+ * `error` (default `console.error`), later ones are ignored.
  *
  * ### Examples
  * ```ts
@@ -215,6 +217,8 @@ export interface InstrumentHooks {
   readonly onOperation?: ((event: OperationEvent) => void) | undefined;
   /** Called on every `repository(name, options)` call, in and out of transactions. */
   readonly onRepository?: ((declaration: RepositoryDeclaration) => void) | undefined;
+  /** Hears about the first hook that throws (default `console`). */
+  readonly logger?: BerthLogger | undefined;
 }
 
 type MutableEvent = { -readonly [K in keyof OperationEvent]: OperationEvent[K] };
@@ -243,17 +247,24 @@ const added: RowCount<readonly EnqueueResult[]> = (results) => {
 class Probe {
   private hookFailed = false;
   private lastId = 0;
+  private readonly hasHooks: boolean;
+  private readonly options: ProbeOptions | undefined;
 
   constructor(
     readonly backend: string,
     readonly hooks: InstrumentHooks,
-  ) {}
+  ) {
+    this.hasHooks = hooks.onOperation !== undefined || hooks.onStart !== undefined;
+    this.options = (hooks as { [PROBE_OPTIONS]?: ProbeOptions })[PROBE_OPTIONS];
+  }
 
+  /** Whether anyone listens now: checked once per operation, so a wrapper nobody listens to only forwards. */
   get observed(): boolean {
-    return this.hooks.onOperation !== undefined || this.hooks.onStart !== undefined;
+    return this.hasHooks && (this.options === undefined || this.options.observed());
   }
 
   nextId(): number {
+    if (this.options !== undefined) return this.options.nextId();
     this.lastId += 1;
     return this.lastId;
   }
@@ -296,7 +307,10 @@ class Probe {
     if (this.hookFailed) return;
     this.hookFailed = true;
     // Said once, so a broken hook is noticed without flooding the log.
-    console.error('berth instrument: a hook threw; the operation went on, and later hook errors are ignored', error);
+    (this.hooks.logger ?? consoleLogger).error(
+      'berth instrument: a hook threw; the operation went on, and later hook errors are ignored',
+      { error, backend: this.backend },
+    );
   }
 }
 
@@ -427,7 +441,7 @@ class Target {
    * (when observed), so operations inside it can name it as their parent.
    * A synchronous throw is reported and rethrown as a rejection.
    */
-  async run<R>(
+  run<R>(
     operation: string,
     call: (span: Span | undefined) => Promise<R>,
     rows?: RowCount<R>,
@@ -435,7 +449,23 @@ class Target {
     orderBy?: OrderBy,
     lease?: LeaseRef,
   ): Promise<R> {
-    if (!this.observed) return call(undefined);
+    if (this.observed) return this.runObserved(operation, call, rows, where, orderBy, lease);
+    // Not observed: the inner call's own promise, without an async frame around it.
+    try {
+      return call(undefined);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private async runObserved<R>(
+    operation: string,
+    call: (span: Span | undefined) => Promise<R>,
+    rows: RowCount<R> | undefined,
+    where: Filter | undefined,
+    orderBy: OrderBy | undefined,
+    lease: LeaseRef | undefined,
+  ): Promise<R> {
     const span = this.begin(operation, where, orderBy, lease === undefined ? undefined : jobOf(lease));
     let result: R;
     try {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isBerthError } from '../errors.js';
+import { RecordingLogger } from '../testing/recording-logger.js';
 import { JobEventHub } from './event-hub.js';
 import type { JobEvent, JobEventType, QueueEventsOptions, SubscribeOptions } from './job-events.js';
 
@@ -50,6 +51,22 @@ describe('JobEventHub.subscribe', () => {
     hub.emit(event('enqueued', 'a'));
     hub.emit(event('cancelled', 'a'));
     expect(seen).toEqual(['all:enqueued', 'all:cancelled', 'cancelled:cancelled']);
+  });
+
+  it('reports a throwing listener to the logger it was given, and nothing to the console', () => {
+    const logger = new RecordingLogger();
+    const hub = new JobEventHub('q', logger);
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const bug = new Error('bug');
+    hub.subscribe(() => {
+      throw bug;
+    });
+    hub.emit(event('enqueued', 'a'));
+    expect(logger.lines).toStrictEqual([
+      { level: 'error', message: 'berth: a listener of queue q events threw', details: { error: bug, queue: 'q' } },
+    ]);
+    expect(printed).not.toHaveBeenCalled();
+    printed.mockRestore();
   });
 
   it('reports a throwing listener to console.error, keeps it subscribed and still calls the others', () => {

@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors.js';
+import { type BerthLogger, consoleLogger } from '../operation/logger.js';
 import { isPlainObject } from '../values/values.js';
 import {
   JOB_EVENT_TYPES,
@@ -41,7 +42,11 @@ export class JobEventHub {
   /** How many subscriptions want each type; an adapter skips building events nobody wants. */
   private readonly wanted = new Map<JobEventType, number>();
 
-  constructor(readonly queue: string) {}
+  /** `logger` hears about listeners that throw (default `console`). */
+  constructor(
+    readonly queue: string,
+    private readonly logger: BerthLogger = consoleLogger,
+  ) {}
 
   /** Whether any subscriber wants events of `type`: check it before building an event. */
   wants(type: JobEventType): boolean {
@@ -55,7 +60,7 @@ export class JobEventHub {
       try {
         subscription.listener(event);
       } catch (error) {
-        console.error(`berth: a listener of queue ${this.queue} events threw:`, error);
+        this.logger.error(`berth: a listener of queue ${this.queue} events threw`, { error, queue: this.queue });
       }
     }
   }

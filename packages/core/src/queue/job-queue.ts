@@ -1,4 +1,5 @@
 import type { SignalOptions } from '../operation/abort.js';
+import type { BerthLogger } from '../operation/logger.js';
 import type { DocumentValue } from '../values/document.js';
 import type { BackoffPolicy, Job, JobState, JobStats, Lease, LeaseRef } from './job.js';
 import type {
@@ -123,13 +124,15 @@ export interface WorkerOptions extends SignalOptions {
   readonly retentionIntervalMs?: number | undefined;
   /**
    * Called with errors the worker cannot hand to anyone else (a lost lease, a
-   * failed fetch); default: `console.error`. A fetch that fails with a
+   * failed fetch); default: the `logger`'s `error`. A fetch that fails with a
    * retryable error is tried again after a pause that doubles from
    * `pollIntervalMs` up to 30 s; one that fails with a non-retryable
    * `CONNECTION` error (the backend was closed) is reported once and stops
    * the worker, as `close()` would.
    */
   readonly onError?: ((error: unknown, job?: Job<unknown>) => void) | undefined;
+  /** Where errors go when there is no `onError` (default: the backend's logger, else `console`). */
+  readonly logger?: BerthLogger | undefined;
 }
 
 /** One finished attempt handed to `settleAndClaim`. */

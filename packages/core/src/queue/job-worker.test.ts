@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { QueueBackend } from '../backend/backend.js';
 import { ConnectionError, isBerthError } from '../errors.js';
 import { instrument, type OperationEvent } from '../observe/instrument.js';
+import { RecordingLogger } from '../testing/recording-logger.js';
 import type { Lease } from './job.js';
 import type { JobHandler, JobQueue, WorkerOptions } from './job-queue.js';
 import { type IdleWorker, startWorker } from './job-worker.js';
@@ -82,6 +83,36 @@ describe('the shared worker', () => {
     expect(fetches()).toBe(1);
     expect(reported).toStrictEqual([closed]);
     await worker.close();
+  });
+
+  it('reports errors to the logger of its options, else to the one the adapter passed, when there is no onError', async () => {
+    const closed = new ConnectionError('backend is closed', { retryable: false });
+    const fromOptions = new RecordingLogger();
+    const fromAdapter = new RecordingLogger();
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const first = startWorker(
+        failingQueue(closed).queue,
+        () => undefined,
+        { logger: fromOptions },
+        undefined,
+        fromAdapter,
+      );
+      const second = startWorker(failingQueue(closed).queue, () => undefined, {}, undefined, fromAdapter);
+      await sleep(50);
+      await first.close();
+      await second.close();
+      const line = {
+        level: 'error',
+        message: 'berth worker on queue failing',
+        details: { error: closed, queue: 'failing' },
+      };
+      expect(fromOptions.lines).toStrictEqual([line]);
+      expect(fromAdapter.lines).toStrictEqual([line]);
+      expect(printed).not.toHaveBeenCalled();
+    } finally {
+      printed.mockRestore();
+    }
   });
 
   it('fetches again at once when a job was announced while a fetch was in flight', async () => {

@@ -1,4 +1,5 @@
 import { AbortedError, isBerthError, TimeoutError, ValidationError } from '../errors.js';
+import { type BerthLogger, consoleLogger } from '../operation/logger.js';
 import type { DocumentValue } from '../values/document.js';
 import type { Lease } from './job.js';
 import { checkDuration } from './job-options.js';
@@ -167,13 +168,16 @@ class QueueWorker<T> implements Worker {
   private readonly queue: JobQueue<T>;
   private readonly observer: WorkerObserver | undefined;
   private readonly notifier: JobNotifier | undefined;
+  private readonly logger: BerthLogger;
 
   constructor(
     queue: JobQueue<T>,
     private readonly handler: JobHandler<T>,
     private readonly options: WorkerOptions,
     notifier: JobNotifier | undefined,
+    logger: BerthLogger | undefined,
   ) {
+    this.logger = options.logger ?? logger ?? consoleLogger;
     this.concurrency = checkCount('concurrency', options.concurrency, 1, 1);
     this.prefetch = checkCount('prefetch', options.prefetch, 0, 0);
     this.pollIntervalMs = checkDuration('pollIntervalMs', options.pollIntervalMs ?? 1_000, 1);
@@ -210,7 +214,13 @@ class QueueWorker<T> implements Worker {
     const job = lease?.job as Lease<unknown>['job'] | undefined;
     if (this.options.onError !== undefined) this.options.onError(error, job);
     // Without a hook, say it rather than lose it.
-    else console.error(`berth worker on queue ${this.queue.name}${job ? `, job ${job.id}` : ''}:`, error);
+    else {
+      const where = `berth worker on queue ${this.queue.name}${job ? `, job ${job.id}` : ''}`;
+      this.logger.error(
+        where,
+        job ? { error, queue: this.queue.name, jobId: job.id } : { error, queue: this.queue.name },
+      );
+    }
   }
 
   /**
@@ -778,13 +788,15 @@ function failure<T>(run: JobRun<T>, error: unknown): Settlement {
 
 /**
  * Starts the shared worker on a queue. Adapters implement `queue.work()` with
- * it, passing their notifier when the engine can wake workers.
+ * it, passing their notifier when the engine can wake workers, and their
+ * backend's logger (used when `options` names none).
  */
 export function startWorker<T>(
   queue: JobQueue<T>,
   handler: JobHandler<T>,
   options: WorkerOptions = {},
   notifier?: JobNotifier,
+  logger?: BerthLogger,
 ): Worker {
-  return new QueueWorker(queue, handler, options, notifier);
+  return new QueueWorker(queue, handler, options, notifier, logger);
 }
