@@ -21,6 +21,7 @@ export interface FileWrite {
 }
 
 const JOURNAL = 'journal.json';
+const WRITES_AT_ONCE = 32;
 
 // Backends of one process on one directory take turns here before they take
 // the file lock, so they queue instead of polling the lock file.
@@ -36,6 +37,7 @@ const localTurns = new Map<string, Turns>();
 export class JsonDirFiles {
   readonly root: string;
   private readonly turns: Turns;
+  private created: Promise<void> | undefined;
 
   constructor(directory: string) {
     if (typeof directory !== 'string' || directory === '') {
@@ -61,8 +63,10 @@ export class JsonDirFiles {
     return join(this.folder(collection), `${createHash('sha256').update(id).digest('hex')}.json`);
   }
 
-  async create(): Promise<void> {
-    await mkdir(this.root, { recursive: true });
+  /** Creates the directory when missing; `connect()` calls it, and so does the first operation. */
+  create(): Promise<void> {
+    this.created ??= mkdir(this.root, { recursive: true }).then(() => undefined);
+    return this.created;
   }
 
   /**
@@ -72,6 +76,7 @@ export class JsonDirFiles {
    */
   withLock<R>(work: () => Promise<R>): Promise<R> {
     return this.turns.run(async () => {
+      await this.create();
       const release = await lock(this.root, {
         lockfilePath: join(this.root, '.lock'),
         realpath: false,
@@ -116,8 +121,17 @@ export class JsonDirFiles {
     if (writes.length === 0) return;
     const journal = writes.length > 1;
     if (journal) await this.writeAtomically(join(this.root, JOURNAL), stringifyDocument(writes));
-    for (const write of writes) await this.applyOne(write);
+    await this.applyAll(writes);
     if (journal) await rm(join(this.root, JOURNAL), { force: true });
+  }
+
+  /** Applies writes (to distinct files) several at a time: the file system then flushes them together. */
+  private async applyAll(writes: readonly FileWrite[]): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < writes.length) await this.applyOne(writes[next++] as FileWrite);
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITES_AT_ONCE, writes.length) }, worker));
   }
 
   private async applyOne({ collection, id, record }: FileWrite): Promise<void> {
@@ -137,7 +151,7 @@ export class JsonDirFiles {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw error;
     }
-    for (const write of parseDocument<FileWrite[]>(text)) await this.applyOne(write);
+    await this.applyAll(parseDocument<FileWrite[]>(text));
     await rm(join(this.root, JOURNAL), { force: true });
   }
 
@@ -147,7 +161,7 @@ export class JsonDirFiles {
     const handle = await open(temporary, 'w');
     try {
       await handle.writeFile(text, 'utf8');
-      await handle.sync();
+      await handle.datasync();
     } finally {
       await handle.close();
     }

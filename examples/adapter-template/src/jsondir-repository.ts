@@ -94,9 +94,11 @@ export class JsonDirRepository<T extends Document> implements Repository<T> {
     this.scope.assertOpen();
     if (this.scope.kind === 'transaction') {
       const { session } = this.scope;
-      session.assertOpen();
-      await session.load(this.name);
-      return work(session);
+      return session.turns.run(async () => {
+        session.assertOpen();
+        await session.load(this.name);
+        return work(session);
+      });
     }
     const { files } = this.scope;
     return files.withLock(async () => {

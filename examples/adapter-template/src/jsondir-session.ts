@@ -1,5 +1,5 @@
 import { ConflictError, TransactionError } from '@berth/core';
-import { type FilterNode, matchesNode } from '@berth/core/adapter';
+import { type FilterNode, matchesNode, Turns } from '@berth/core/adapter';
 import type { FileWrite, JsonDirFiles, StoredRecord } from './jsondir-files.js';
 
 /** A filter a transaction evaluated, and the stamps of the committed documents it matched then. */
@@ -43,6 +43,8 @@ export class JsonDirSession {
   private readonly pointReads = new Map<string, Map<string, string | undefined>>();
   private readonly queryReads: QueryRead[] = [];
   private state: 'open' | 'committed' | 'rolled back' = 'open';
+  /** A transaction's operations run one at a time, also those its work started without awaiting. */
+  readonly turns: Turns = new Turns();
 
   /** `transaction`: record reads and check them at commit; otherwise the caller holds the lock throughout. */
   constructor(
