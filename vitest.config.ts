@@ -6,6 +6,6 @@ export default defineConfig({
   resolve: { conditions: ['@berth/source'] },
   ssr: { resolve: { conditions: ['@berth/source'] } },
   test: {
-    projects: ['packages/*', 'examples', 'bench'],
+    projects: ['packages/*', 'examples', 'examples/adapter-template', 'bench'],
   },
 });
