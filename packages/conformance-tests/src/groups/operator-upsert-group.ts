@@ -245,6 +245,7 @@ export const operatorUpsertGroup: ConformanceGroup = defineGroup('operator-upser
   },
   {
     name: 'unique indexes apply to the created document: a taken value is ALREADY_EXISTS naming the field, and nothing is created',
+    requires: (capabilities) => capabilities.repository.uniqueIndexes,
     async run(context) {
       const repository = context.repository<Balance>({ indexes: [{ field: 'email', type: 'string', unique: true }] });
       await repository.insert({ id: 'a', points: 0, owner: 'a', email: 'ada@example.com' });
