@@ -6,6 +6,19 @@ import type { Repository, RepositoryOptions } from '../repository/repository.js'
 import type { AnyDocument, Document, DocumentValue } from '../values/document.js';
 import type { Capabilities } from './capabilities.js';
 
+/**
+ * What `backend.health()` reports: whether the engine answered a probe, and how fast.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackend } from '@berth/core';
+ *
+ * const backend = await createBackend('memory:');
+ * const { ok, latencyMs, message } = await backend.health({ signal: AbortSignal.timeout(1_000) });
+ * console.log(ok ? `up (${latencyMs} ms)` : `down: ${message}`);
+ * await backend.close();
+ * ```
+ */
 export interface HealthStatus {
   readonly ok: boolean;
   /** Round-trip time of the probe in milliseconds. */
@@ -14,7 +27,23 @@ export interface HealthStatus {
   readonly message?: string | undefined;
 }
 
-/** What a transaction callback receives: repositories (and queues) bound to the transaction. */
+/**
+ * What a transaction callback receives: repositories (and queues) bound to the transaction.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Backend, TransactionScope } from '@berth/core';
+ *
+ * async function placeOrder(tx: TransactionScope, sku: string): Promise<void> {
+ *   await tx.repository('stock').update(sku, { $inc: { count: -1 } });
+ *   await tx.repository('orders').insert({ sku });
+ * }
+ *
+ * async function checkout(backend: Backend, sku: string): Promise<void> {
+ *   await backend.transaction((tx) => placeOrder(tx, sku));
+ * }
+ * ```
+ */
 export interface TransactionScope {
   /** A repository whose reads see this transaction's writes and whose writes commit with it. */
   repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T>;
@@ -26,7 +55,22 @@ export interface TransactionScope {
   queue<T = DocumentValue>(name: string): TransactionalQueue<T>;
 }
 
-/** The part of a queue usable inside a transaction. */
+/**
+ * The part of a queue usable inside a transaction.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Backend, TransactionalQueue } from '@berth/core';
+ *
+ * async function signUp(backend: Backend, email: string): Promise<void> {
+ *   await backend.transaction(async (tx) => {
+ *     const user = await tx.repository('users').insert({ email });
+ *     const mails: TransactionalQueue<{ userId: string }> = tx.queue('welcome-mails');
+ *     await mails.enqueue({ userId: user.id }); // sent only if the user is committed
+ *   });
+ * }
+ * ```
+ */
 export type TransactionalQueue<T> = Pick<JobQueue<T>, 'name' | 'enqueue' | 'enqueueMany'>;
 
 /**
@@ -56,10 +100,36 @@ export interface QueueBackend extends AsyncDisposable {
   queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T>;
 }
 
-/** A backend with both ports, as `createBackend` returns. */
+/**
+ * A backend with both ports, as `createBackend` returns.
+ *
+ * ### Examples
+ * ```ts
+ * import { type Backend, createBackend } from '@berth/core';
+ *
+ * const backend: Backend = await createBackend('memory:');
+ * await backend.repository('notes').insert({ text: 'hello' });
+ * await backend.queue<{ noteId: string }>('index-notes').enqueue({ noteId: 'n1' });
+ * await backend.close();
+ * ```
+ */
 export type Backend = RepositoryBackend & QueueBackend;
 
-/** Options of `backend.transaction()`. */
+/**
+ * Options of `backend.transaction()`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { RepositoryBackend, TransactionOptions } from '@berth/core';
+ *
+ * async function bump(backend: RepositoryBackend, id: string): Promise<void> {
+ *   const options: TransactionOptions = { retries: 5, signal: AbortSignal.timeout(10_000) };
+ *   await backend.transaction(async (tx) => {
+ *     await tx.repository('counters').update(id, { $inc: { value: 1 } });
+ *   }, options);
+ * }
+ * ```
+ */
 export interface TransactionOptions extends SignalOptions {
   /**
    * Runs the work again when the transaction fails with a retryable

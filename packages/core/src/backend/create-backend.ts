@@ -2,13 +2,38 @@ import { ConnectionError, ValidationError } from '../errors.js';
 import { type BackendAdapter, checkAdapter, registeredAdapter, registeredSchemes } from './adapter-registry.js';
 import type { Backend } from './backend.js';
 
-/** What an adapter package exports for `createBackend` to find it by package name. */
+/**
+ * What an adapter package exports for `createBackend` to find it by package name.
+ *
+ * ### Examples
+ * ```ts
+ * import type { BackendModule } from '@berth/core';
+ * import * as memory from '@berth/adapter-memory';
+ *
+ * const module: BackendModule = memory;
+ * const backend = await module.createBackendFromUrl('memory:');
+ * await backend.close();
+ * ```
+ */
 export interface BackendModule {
   /** Builds a backend from the whole URL string (`sqlite:./app.db`, `postgres://…`). */
   createBackendFromUrl(url: string): Backend | Promise<Backend>;
 }
 
-/** Options of {@link createBackend}. */
+/**
+ * Options of {@link createBackend}.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackend, type CreateBackendOptions } from '@berth/core';
+ * import * as sqlite from '@berth/adapter-sqlite';
+ *
+ * // A bundler keeps the adapter because it is imported, not looked up by name.
+ * const options: CreateBackendOptions = { adapters: [sqlite] };
+ * const backend = await createBackend('sqlite::memory:', options);
+ * await backend.close();
+ * ```
+ */
 export interface CreateBackendOptions {
   /**
    * Adapters to use before any other lookup, matched by their `schemes`: pass
@@ -151,7 +176,18 @@ export async function createBackend(url: string, options?: CreateBackendOptions)
   return backend;
 }
 
-/** The backends an application uses: one for repositories, one for queues (often the same). */
+/**
+ * The backends an application uses: one for repositories, one for queues (often the same).
+ *
+ * ### Examples
+ * ```ts
+ * import { type Backends, createBackendsFromEnv } from '@berth/core';
+ *
+ * const backends: Backends = await createBackendsFromEnv({ env: { BERTH_URL: 'memory:' } });
+ * console.log(backends.backend === backends.queueBackend); // true: no BERTH_QUEUE_URL
+ * await backends.close();
+ * ```
+ */
 export interface Backends {
   /** From `BERTH_URL`. */
   readonly backend: Backend;
@@ -161,7 +197,18 @@ export interface Backends {
   close(): Promise<void>;
 }
 
-/** Options of {@link createBackendsFromEnv}. */
+/**
+ * Options of {@link createBackendsFromEnv}.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackendsFromEnv } from '@berth/core';
+ *
+ * const { backend, close } = await createBackendsFromEnv({ env: process.env, defaultUrl: 'file:./data.json' });
+ * console.log(backend.kind);
+ * await close();
+ * ```
+ */
 export interface BackendsFromEnvOptions extends CreateBackendOptions {
   /** Where to read `BERTH_URL` and `BERTH_QUEUE_URL` (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;

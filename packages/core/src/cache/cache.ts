@@ -1,13 +1,36 @@
 import type { SignalOptions } from '../operation/abort.js';
 import type { DocumentValue } from '../values/document.js';
 
-/** Options of `cache.set`. */
+/**
+ * Options of `cache.set`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Cache } from '@berth/core';
+ *
+ * async function remember(cache: Cache, sessionId: string, userId: string): Promise<void> {
+ *   await cache.set(`session:${sessionId}`, userId, { ttlMs: 30 * 60_000 });
+ * }
+ * ```
+ */
 export interface CacheSetOptions extends SignalOptions {
   /** Time to live in milliseconds (default: the cache's default, or forever). */
   readonly ttlMs?: number | undefined;
 }
 
-/** Counters of a cache since it was created (or since `clear`). */
+/**
+ * Counters of a cache since it was created (or since `clear`).
+ *
+ * ### Examples
+ * ```ts
+ * import type { Cache } from '@berth/core';
+ *
+ * async function hitRate(cache: Cache): Promise<number> {
+ *   const { hits, misses } = await cache.stats();
+ *   return hits + misses === 0 ? 0 : hits / (hits + misses);
+ * }
+ * ```
+ */
 export interface CacheStats {
   readonly hits: number;
   readonly misses: number;

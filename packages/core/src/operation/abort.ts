@@ -1,7 +1,18 @@
 import { AbortedError, ValidationError } from '../errors.js';
 import { checkOptions, isAbortSignal } from './arguments.js';
 
-/** Per-call options every async operation accepts. */
+/**
+ * Per-call options every async operation accepts.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository } from '@berth/core';
+ *
+ * async function countWithin(users: Repository, ms: number): Promise<number> {
+ *   return users.count({ active: true }, { signal: AbortSignal.timeout(ms) });
+ * }
+ * ```
+ */
 export interface SignalOptions {
   /** Aborting rejects the operation with an `ABORTED` error whose `cause` is `signal.reason`. */
   readonly signal?: AbortSignal | undefined;

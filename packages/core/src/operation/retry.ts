@@ -6,6 +6,19 @@ import { checkTransactionWork } from './arguments.js';
  * How `transaction(work, { retries })` retries a transaction that failed with
  * a retryable `CONFLICT`: a number is how many more attempts to make (with the
  * default delays); the object also sets the delays.
+ *
+ * ### Examples
+ * ```ts
+ * import type { RepositoryBackend, TransactionRetries } from '@berth/core';
+ *
+ * const patient: TransactionRetries = { retries: 20, minDelayMs: 10, maxDelayMs: 1_000 };
+ *
+ * async function book(backend: RepositoryBackend, seat: string): Promise<void> {
+ *   await backend.transaction(async (tx) => {
+ *     await tx.repository('seats').update(seat, { taken: true });
+ *   }, { retries: patient });
+ * }
+ * ```
  */
 export type TransactionRetries =
   | number

@@ -2,7 +2,21 @@ import { ValidationError } from '../errors.js';
 import type { AnyDocument, Document } from '../values/document.js';
 import type { Query } from './query.js';
 
-/** What `findOne` takes: a query without `limit` or `cursor`, which would contradict "the first match". */
+/**
+ * What `findOne` takes: a query without `limit` or `cursor`, which would contradict "the first match".
+ *
+ * ### Examples
+ * ```ts
+ * import type { FindOneQuery, Repository } from '@berth/core';
+ *
+ * interface Job { id: string; status: string; priority: number }
+ *
+ * async function next(jobs: Repository<Job>) {
+ *   const query: FindOneQuery<Job> = { where: { status: 'ready' }, orderBy: { field: 'priority', direction: 'desc' } };
+ *   return jobs.findOne(query);
+ * }
+ * ```
+ */
 export type FindOneQuery<T extends Document = AnyDocument> = Omit<Query<T>, 'limit' | 'cursor'>;
 
 /**
