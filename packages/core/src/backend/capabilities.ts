@@ -108,6 +108,14 @@ export interface QueueCapabilities {
 /**
  * The document size limit an adapter declares, checked: an integer from 1 to
  * `MAX_DOCUMENT_BYTES` (the default when `declared` is undefined).
+ *
+ * ### Examples
+ * ```ts
+ * import { checkMaxBytes } from '@berth/core/adapter';
+ *
+ * checkMaxBytes(undefined); // 16 MiB, the default
+ * checkMaxBytes(400 * 1024, 'maxPayloadBytes'); // 409600
+ * ```
  */
 export function checkMaxBytes(declared: unknown, name = 'maxDocumentBytes'): number {
   if (declared === undefined) return MAX_DOCUMENT_BYTES;

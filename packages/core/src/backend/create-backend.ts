@@ -44,7 +44,16 @@ export interface CreateBackendOptions {
   readonly adapters?: readonly BackendAdapter[] | undefined;
 }
 
-/** The adapter package behind each URL scheme. */
+/**
+ * The adapter package behind each URL scheme.
+ *
+ * ### Examples
+ * ```ts
+ * import { ADAPTER_PACKAGES } from '@berth/core/adapter';
+ *
+ * console.log(ADAPTER_PACKAGES.sqlite); // '@berth/adapter-sqlite'
+ * ```
+ */
 export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
   memory: '@berth/adapter-memory',
   file: '@berth/adapter-memory',
@@ -56,7 +65,17 @@ export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
   s3: '@berth/adapter-s3-document',
 };
 
-/** The scheme of a backend URL: the letters before the first `:`. */
+/**
+ * The scheme of a backend URL: the letters before the first `:`.
+ *
+ * ### Examples
+ * ```ts
+ * import { urlScheme } from '@berth/core/adapter';
+ *
+ * urlScheme('postgres://localhost/app'); // 'postgres'
+ * urlScheme('file:./data.json'); // 'file'
+ * ```
+ */
 export function urlScheme(url: string): string {
   const match = /^([a-z][a-z0-9+.-]*):/i.exec(url);
   if (match === null) {

@@ -23,6 +23,16 @@ export type FindOneQuery<T extends Document = AnyDocument> = Omit<Query<T>, 'lim
  * The `find` query that serves `findOne(query)`: `limit` 1, after refusing a
  * `limit` or `cursor` with `VALIDATION` naming it. Every adapter calls it, so
  * none ignores one silently (or lets it change which document comes first).
+ *
+ * ### Examples
+ * ```ts
+ * import type { FindOneQuery, Page, Query } from '@berth/core';
+ * import { findOneQuery } from '@berth/core/adapter';
+ *
+ * async function findOne<T>(findPage: (query: Query) => Promise<Page<T>>, query?: FindOneQuery): Promise<T | null> {
+ *   return (await findPage(findOneQuery(query))).items[0] ?? null;
+ * }
+ * ```
  */
 export function findOneQuery(query: FindOneQuery | undefined): Query {
   for (const key of ['limit', 'cursor'] as const) {

@@ -121,7 +121,16 @@ type TypedFieldOperators<V, S = EqualityOperand<NonNullable<V>>, R = RangeOperan
  */
 export type FieldOperators<V = unknown> = unknown extends V ? AnyFieldOperators : TypedFieldOperators<V>;
 
-/** The operator names a field condition may use. */
+/**
+ * The operator names a field condition may use.
+ *
+ * ### Examples
+ * ```ts
+ * import { FIELD_OPERATORS } from '@berth/core/adapter';
+ *
+ * const isOperator = (key: string): boolean => (FIELD_OPERATORS as readonly string[]).includes(key);
+ * ```
+ */
 export const FIELD_OPERATORS: readonly (keyof AnyFieldOperators)[] = [
   '$eq',
   '$ne',

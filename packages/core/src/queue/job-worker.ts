@@ -125,6 +125,16 @@ const PRUNE_CATCH_UP_MS = 100;
  * Whether a handler's error asks for no further attempts: an error whose
  * `retryable` is `false` (a non-retryable Berth error, or any error you mark
  * so) makes the job dead at once.
+ *
+ * ### Examples
+ * ```ts
+ * import { ValidationError } from '@berth/core';
+ * import { isPermanentFailure } from '@berth/core/adapter';
+ *
+ * isPermanentFailure(new ValidationError('bad payload')); // true: the job goes dead at once
+ * isPermanentFailure(Object.assign(new Error('gone'), { retryable: false })); // true
+ * isPermanentFailure(new Error('flaky')); // false
+ * ```
  */
 export function isPermanentFailure(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false;

@@ -17,7 +17,17 @@ import type { DocumentValue } from '../values/document.js';
  */
 export type JobState = 'waiting' | 'active' | 'completed' | 'dead' | 'cancelled';
 
-/** The states whose jobs are finished and can be purged. */
+/**
+ * The states whose jobs are finished and can be purged.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobState } from '@berth/core';
+ * import { FINISHED_JOB_STATES } from '@berth/core/adapter';
+ *
+ * const finished = (state: JobState): boolean => FINISHED_JOB_STATES.includes(state);
+ * ```
+ */
 export const FINISHED_JOB_STATES: readonly JobState[] = ['completed', 'dead', 'cancelled'];
 
 /**

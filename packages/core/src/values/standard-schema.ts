@@ -74,6 +74,16 @@ export interface StandardSchemaV1Issue {
 /**
  * Runs a Standard Schema validator on a document and returns its output, or
  * throws a `ValidationError` with the first issue's path.
+ *
+ * ### Examples
+ * ```ts
+ * import type { StandardSchemaV1 } from '@berth/core';
+ * import { validateWithSchema } from '@berth/core/adapter';
+ *
+ * async function checked<T>(schema: StandardSchemaV1<unknown, T>, document: unknown): Promise<T> {
+ *   return validateWithSchema(schema, document, 'users'); // VALIDATION with the first issue's path
+ * }
+ * ```
  */
 export async function validateWithSchema<T>(
   schema: StandardSchemaV1<unknown, T>,
