@@ -22,9 +22,10 @@
  *
  *   pnpm check:doc-coverage            # summary, then every undocumented export; exit 1 if any
  *   pnpm check:doc-coverage --summary  # only the per-package summary, exit 1 if any
+ *   pnpm check:doc-coverage --members  # also how many public members have TSDoc (informational)
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
@@ -108,21 +109,60 @@ const program = ts.createProgram(
 );
 const checker = program.getTypeChecker();
 
-const totals = new Map<string, { documented: number; total: number }>();
+interface Count {
+  documented: number;
+  total: number;
+}
+
+/** Counts per package, and per entry point for packages with several. */
+const totals = new Map<string, Count & { readonly entries: Map<string, Count> }>();
+/** Public members of exported classes and interfaces (`--members`): with any TSDoc, and with an example. */
+const members = new Map<string, { commented: number; documented: number; total: number }>();
 const missing: Missing[] = [];
+
+function isPublicMember(declaration: ts.Declaration): boolean {
+  const modifiers = ts.canHaveModifiers(declaration) ? (ts.getModifiers(declaration) ?? []) : [];
+  const hidden = modifiers.some(
+    (modifier) => modifier.kind === ts.SyntaxKind.PrivateKeyword || modifier.kind === ts.SyntaxKind.ProtectedKeyword,
+  );
+  return (
+    !hidden &&
+    !ts.isConstructorDeclaration(declaration) &&
+    !(ts.getNameOfDeclaration(declaration)?.kind === ts.SyntaxKind.PrivateIdentifier)
+  );
+}
+
+function countMembers(packageName: string, target: ts.Symbol): void {
+  if (!(target.flags & (ts.SymbolFlags.Class | ts.SymbolFlags.Interface))) return;
+  const count = members.get(packageName) ?? { commented: 0, documented: 0, total: 0 };
+  members.set(packageName, count);
+  target.members?.forEach((member) => {
+    const declarations = (member.declarations ?? []).filter(isPublicMember);
+    if (declarations.length === 0) return;
+    count.total++;
+    if (declarations.some((declaration) => ts.getJSDocCommentsAndTags(declaration).some(ts.isJSDoc))) count.commented++;
+    if (declarations.some(documented)) count.documented++;
+  });
+}
+
 for (const entry of entries) {
   const source = program.getSourceFile(entry.file);
   if (source === undefined) throw new Error(`${entry.packageName} ${entry.subpath}: ${entry.file} not found`);
   const moduleSymbol = checker.getSymbolAtLocation(source);
   const exported = moduleSymbol === undefined ? [] : checker.getExportsOfModule(moduleSymbol);
-  const total = totals.get(entry.packageName) ?? { documented: 0, total: 0 };
+  const total = totals.get(entry.packageName) ?? { documented: 0, total: 0, entries: new Map<string, Count>() };
   totals.set(entry.packageName, total);
+  const ofEntry = { documented: 0, total: 0 };
+  total.entries.set(entry.subpath, ofEntry);
   for (const symbol of exported) {
     const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
     const declarations = target.declarations ?? [];
     total.total++;
+    ofEntry.total++;
+    countMembers(entry.packageName, target);
     if (declarations.some(documented)) {
       total.documented++;
+      ofEntry.documented++;
     } else {
       const first = declarations[0];
       missing.push({
@@ -136,20 +176,31 @@ for (const entry of entries) {
 
 const percent = (part: number, whole: number): string =>
   whole === 0 ? '100%' : `${Math.floor((100 * part) / whole)}%`;
-const width = Math.max(...[...totals.keys()].map((name) => name.length));
-console.log('TSDoc with an ### Examples block, per published package:');
-let allDocumented = 0;
-let allTotal = 0;
-for (const [name, { documented: count, total }] of totals) {
-  allDocumented += count;
-  allTotal += total;
-  console.log(
-    `  ${name.padEnd(width)}  ${String(count).padStart(4)}/${String(total).padEnd(4)} ${percent(count, total)}`,
-  );
-}
-console.log(
-  `  ${'all'.padEnd(width)}  ${String(allDocumented).padStart(4)}/${String(allTotal).padEnd(4)} ${percent(allDocumented, allTotal)}`,
+const width = Math.max(
+  ...[...totals].flatMap(([name, { entries: ofEntries }]) =>
+    [...ofEntries.keys()].map((sub) => posix.join(name, sub).length + 2),
+  ),
 );
+const line = (label: string, { documented: count, total }: Count): string =>
+  `  ${label.padEnd(width)}  ${String(count).padStart(4)}/${String(total).padEnd(4)} ${percent(count, total)}`;
+console.log('Exports with TSDoc holding an ### Examples block, per published package:');
+const all = { documented: 0, total: 0 };
+for (const [name, count] of totals) {
+  all.documented += count.documented;
+  all.total += count.total;
+  console.log(line(name, count));
+  if (count.entries.size > 1) {
+    for (const [subpath, ofEntry] of count.entries) console.log(line(`  ${posix.join(name, subpath)}`, ofEntry));
+  }
+}
+console.log(line('all', all));
+
+if (process.argv.includes('--members')) {
+  console.log('\nPublic members of exported classes and interfaces (not required), with TSDoc / with an example:');
+  for (const [name, { commented, documented: count, total }] of members) {
+    console.log(`  ${name.padEnd(width)}  ${commented}/${total} commented, ${count}/${total} with an example`);
+  }
+}
 
 if (missing.length > 0) {
   if (!process.argv.includes('--summary')) {
