@@ -128,6 +128,7 @@ function isPublicMember(declaration: ts.Declaration): boolean {
   return (
     !hidden &&
     !ts.isConstructorDeclaration(declaration) &&
+    !ts.isTypeParameterDeclaration(declaration) &&
     !(ts.getNameOfDeclaration(declaration)?.kind === ts.SyntaxKind.PrivateIdentifier)
   );
 }

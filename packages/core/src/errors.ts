@@ -38,9 +38,13 @@ export type BerthErrorCode =
  * ```
  */
 export interface BerthErrorOptions {
+  /** The error this one wraps (a driver's), kept as `error.cause`. */
   readonly cause?: unknown;
+  /** Whether trying again can succeed; the default depends on the class (`CONFLICT`, `CONNECTION`, `TIMEOUT`: true). */
   readonly retryable?: boolean | undefined;
+  /** The collection (or queue) the operation addressed. */
   readonly collection?: string | undefined;
+  /** The document (or job) id the operation addressed. */
   readonly id?: string | undefined;
 }
 

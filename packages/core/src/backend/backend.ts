@@ -20,6 +20,7 @@ import type { Capabilities } from './capabilities.js';
  * ```
  */
 export interface HealthStatus {
+  /** Whether the engine answered the probe. */
   readonly ok: boolean;
   /** Round-trip time of the probe in milliseconds. */
   readonly latencyMs: number;
@@ -88,10 +89,15 @@ export type TransactionalQueue<T> = Pick<JobQueue<T>, 'name' | 'enqueue' | 'enqu
  * ```
  */
 export interface QueueBackend extends AsyncDisposable {
+  /** Short engine name (`memory`, `sqlite`, `postgres`…), used in events and messages. */
   readonly kind: string;
+  /** What the backend supports; `capabilities.queue.level` is `'none'` where it holds no queues. */
   readonly capabilities: Capabilities;
+  /** Opens connections and runs migrations; calling it twice is harmless. */
   connect(options?: SignalOptions): Promise<void>;
+  /** Drains and closes. Idempotent. */
   close(): Promise<void>;
+  /** Probes the engine: an unreachable or unhealthy engine gives `ok: false` with a message (rejects only for bad options). */
   health(options?: SignalOptions): Promise<HealthStatus>;
   /**
    * The queue `name` (same rules as collection names); queues are
@@ -186,12 +192,14 @@ export interface TransactionOptions extends SignalOptions {
 export interface RepositoryBackend extends AsyncDisposable {
   /** Short engine name (`memory`, `sqlite`, `postgres`…), used in events and messages. */
   readonly kind: string;
+  /** What the backend supports: transactions, unique indexes, durability, queues. */
   readonly capabilities: Capabilities;
 
   /** Opens connections and runs migrations. Repositories call it lazily; calling it twice is harmless. */
   connect(options?: SignalOptions): Promise<void>;
   /** Drains and closes. Idempotent. */
   close(): Promise<void>;
+  /** Probes the engine: an unreachable or unhealthy engine gives `ok: false` with a message (rejects only for bad options). */
   health(options?: SignalOptions): Promise<HealthStatus>;
 
   /**

@@ -32,7 +32,9 @@ export interface CacheSetOptions extends SignalOptions {
  * ```
  */
 export interface CacheStats {
+  /** Reads that found a live value. */
   readonly hits: number;
+  /** Reads that found nothing, or an expired value. */
   readonly misses: number;
   /** Entries held now. */
   readonly size: number;
@@ -56,7 +58,9 @@ export interface CacheStats {
  * ```
  */
 export interface Cache {
+  /** A fresh copy of the value under `key`, or `undefined` when it is missing or expired. */
   get(key: string, options?: SignalOptions): Promise<DocumentValue | undefined>;
+  /** Stores a copy of `value` under `key`, replacing what was there, for `ttlMs` when given. */
   set(key: string, value: DocumentValue, options?: CacheSetOptions): Promise<void>;
   /** Removes a key; `true` when it was there. */
   delete(key: string, options?: SignalOptions): Promise<boolean>;
@@ -64,6 +68,7 @@ export interface Cache {
   deleteByPrefix(prefix: string, options?: SignalOptions): Promise<number>;
   /** Removes everything and resets the counters. */
   clear(options?: SignalOptions): Promise<void>;
+  /** Hits, misses and size since the cache was created or cleared. */
   stats(options?: SignalOptions): Promise<CacheStats>;
   /** Releases connections. Idempotent. */
   close?(): Promise<void>;

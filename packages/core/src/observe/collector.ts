@@ -171,6 +171,7 @@ export interface IndexSuggestion {
  * ```
  */
 export interface CollectorReport {
+  /** When the collector was created or last reset. */
   readonly since: Date;
   /** Per operation, most total time first. */
   readonly operations: readonly OperationStats[];
@@ -201,6 +202,7 @@ export interface CollectorReport {
 export interface Collector {
   /** Pass these to `instrument`. */
   readonly hooks: InstrumentHooks;
+  /** What was measured since `since`: timings, the slowest operations, index suggestions. */
   report(): CollectorReport;
   /** The report as a text table (see `formatReport`); a fresh report when none is given. */
   format(report?: CollectorReport): string;
