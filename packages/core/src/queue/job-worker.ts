@@ -822,7 +822,8 @@ function failure<T>(run: JobRun<T>, error: unknown): Settlement {
 
 /**
  * Starts the shared worker on a queue. Adapters implement `queue.work()` with
- * it, passing their notifier when the engine can wake workers.
+ * it, passing their notifier when the engine can wake workers, and their
+ * backend's logger (used when `options` names none).
  *
  * ### Examples
  * ```ts
