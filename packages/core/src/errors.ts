@@ -2,6 +2,16 @@
  * Every error Berth throws is a {@link BerthError} with a stable `code`.
  * Check errors with {@link isBerthError}, which works across duplicated
  * package copies where `instanceof` does not.
+ *
+ * ### Examples
+ * ```ts
+ * import { isBerthError, type BerthErrorCode } from '@berth/core';
+ *
+ * function httpStatus(error: unknown): number {
+ *   const status: Partial<Record<BerthErrorCode, number>> = { NOT_FOUND: 404, ALREADY_EXISTS: 409, CONFLICT: 409, VALIDATION: 400 };
+ *   return (isBerthError(error) && status[error.code]) || 500;
+ * }
+ * ```
  */
 export type BerthErrorCode =
   | 'NOT_FOUND'
@@ -14,10 +24,27 @@ export type BerthErrorCode =
   | 'UNSUPPORTED'
   | 'ABORTED';
 
+/**
+ * What every Berth error may carry besides its message: the underlying error
+ * (`cause`), whether trying again can succeed, and the collection and id the
+ * operation addressed.
+ *
+ * ### Examples
+ * ```ts
+ * import { NotFoundError } from '@berth/core';
+ *
+ * const error = new NotFoundError('user u1 not found', { collection: 'users', id: 'u1' });
+ * console.log(error.code, error.collection, error.id); // NOT_FOUND users u1
+ * ```
+ */
 export interface BerthErrorOptions {
+  /** The error this one wraps (a driver's), kept as `error.cause`. */
   readonly cause?: unknown;
+  /** Whether trying again can succeed; the default depends on the class (`CONFLICT`, `CONNECTION`, `TIMEOUT`: true). */
   readonly retryable?: boolean | undefined;
+  /** The collection (or queue) the operation addressed. */
   readonly collection?: string | undefined;
+  /** The document (or job) id the operation addressed. */
   readonly id?: string | undefined;
 }
 
@@ -60,14 +87,49 @@ export class BerthError extends Error {
   }
 }
 
-/** A document, queue job or other addressed thing does not exist. */
+/**
+ * A document, queue job or other addressed thing does not exist.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository } from '@berth/core';
+ * import { isBerthError } from '@berth/core';
+ *
+ * async function rename(users: Repository<{ id: string; name: string }>, id: string, name: string): Promise<boolean> {
+ *   try {
+ *     await users.update(id, { name });
+ *     return true;
+ *   } catch (error) {
+ *     if (isBerthError(error, 'NOT_FOUND')) return false;
+ *     throw error;
+ *   }
+ * }
+ * ```
+ */
 export class NotFoundError extends BerthError {
   constructor(message: string, options?: BerthErrorOptions) {
     super('NOT_FOUND', message, options);
   }
 }
 
-/** A write would create a second document with the same id or unique value. */
+/**
+ * A write would create a second document with the same id or unique value.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository } from '@berth/core';
+ * import { isBerthError } from '@berth/core';
+ *
+ * async function register(users: Repository<{ id: string; email: string }>, email: string): Promise<string> {
+ *   try {
+ *     return (await users.insert({ email })).id;
+ *   } catch (error) {
+ *     if (isBerthError(error, 'ALREADY_EXISTS') && error.field === 'email') return 'taken';
+ *     throw error;
+ *   }
+ * }
+ * ```
+ */
 export class AlreadyExistsError extends BerthError {
   /** The field whose uniqueness was violated (`id` for a duplicate id). */
   readonly field: string;
@@ -80,6 +142,24 @@ export class AlreadyExistsError extends BerthError {
 /**
  * A precondition failed: an expected version did not match, a lease token is
  * stale, or a concurrent transaction won. Retryable unless stated otherwise.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository } from '@berth/core';
+ * import { isBerthError } from '@berth/core';
+ *
+ * async function rename(users: Repository<{ id: string; name: string }>, id: string, name: string): Promise<void> {
+ *   const current = await users.getEntry(id);
+ *   if (current === null) return;
+ *   try {
+ *     await users.update(id, { name }, { expectedVersion: current.meta.version });
+ *   } catch (error) {
+ *     // Someone else wrote the document since it was read.
+ *     if (isBerthError(error, 'CONFLICT')) return rename(users, id, name);
+ *     throw error;
+ *   }
+ * }
+ * ```
  */
 export class ConflictError extends BerthError {
   constructor(message: string, options?: BerthErrorOptions) {
@@ -87,7 +167,19 @@ export class ConflictError extends BerthError {
   }
 }
 
-/** Input was rejected before anything was written. `path` names the offending value. */
+/**
+ * Input was rejected before anything was written. `path` names the offending value.
+ *
+ * ### Examples
+ * ```ts
+ * import { isBerthError } from '@berth/core';
+ *
+ * function explain(error: unknown): string {
+ *   if (isBerthError(error, 'VALIDATION')) return `invalid ${error.path || 'input'}: ${error.message}`;
+ *   return String(error);
+ * }
+ * ```
+ */
 export class ValidationError extends BerthError {
   /** Dotted path of the offending value (`stats.born`), or `''` for the input as a whole. */
   readonly path: string;
@@ -97,35 +189,123 @@ export class ValidationError extends BerthError {
   }
 }
 
-/** The engine could not be reached or refused the connection. */
+/**
+ * The engine could not be reached or refused the connection.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackend, isBerthError } from '@berth/core';
+ *
+ * const backend = await createBackend('memory:');
+ * try {
+ *   await backend.connect();
+ * } catch (error) {
+ *   if (isBerthError(error, 'CONNECTION')) console.error('database unreachable:', error.cause);
+ *   throw error;
+ * }
+ * ```
+ */
 export class ConnectionError extends BerthError {
   constructor(message: string, options?: BerthErrorOptions) {
     super('CONNECTION', message, { retryable: true, ...options });
   }
 }
 
-/** The engine did not answer in time (lock wait, statement timeout). */
+/**
+ * The engine did not answer in time (lock wait, statement timeout).
+ *
+ * ### Examples
+ * ```ts
+ * import { isBerthError } from '@berth/core';
+ *
+ * async function withOneRetry<T>(work: () => Promise<T>): Promise<T> {
+ *   try {
+ *     return await work();
+ *   } catch (error) {
+ *     if (isBerthError(error, 'TIMEOUT')) return work();
+ *     throw error;
+ *   }
+ * }
+ * ```
+ */
 export class TimeoutError extends BerthError {
   constructor(message: string, options?: BerthErrorOptions) {
     super('TIMEOUT', message, { retryable: true, ...options });
   }
 }
 
-/** A transaction was misused or could not be completed. */
+/**
+ * A transaction was misused or could not be completed.
+ *
+ * ### Examples
+ * ```ts
+ * import type { RepositoryBackend } from '@berth/core';
+ * import { isBerthError } from '@berth/core';
+ *
+ * async function touch(backend: RepositoryBackend, id: string): Promise<void> {
+ *   try {
+ *     await backend.transaction(async (tx) => {
+ *       await tx.repository('visits').upsert({ id, at: Date.now() });
+ *     });
+ *   } catch (error) {
+ *     if (isBerthError(error, 'TRANSACTION')) console.error('transaction failed:', error.message);
+ *     throw error;
+ *   }
+ * }
+ * ```
+ */
 export class TransactionError extends BerthError {
   constructor(message: string, options?: BerthErrorOptions) {
     super('TRANSACTION', message, options);
   }
 }
 
-/** The adapter declares this capability unsupported. */
+/**
+ * The adapter declares this capability unsupported.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Backend } from '@berth/core';
+ * import { isBerthError } from '@berth/core';
+ *
+ * async function enqueueWithOrder(backend: Backend, orderId: string): Promise<void> {
+ *   try {
+ *     await backend.transaction(async (tx) => {
+ *       await tx.repository('orders').insert({ id: orderId, status: 'new' });
+ *       await tx.queue('emails').enqueue({ orderId });
+ *     });
+ *   } catch (error) {
+ *     // This backend's queue does not live with its repositories.
+ *     if (isBerthError(error, 'UNSUPPORTED')) console.error(error.message);
+ *     throw error;
+ *   }
+ * }
+ * ```
+ */
 export class UnsupportedError extends BerthError {
   constructor(message: string, options?: BerthErrorOptions) {
     super('UNSUPPORTED', message, options);
   }
 }
 
-/** The caller's AbortSignal fired before the operation completed. */
+/**
+ * The caller's AbortSignal fired before the operation completed.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository } from '@berth/core';
+ * import { isBerthError } from '@berth/core';
+ *
+ * async function findWithin(users: Repository, ms: number): Promise<number | undefined> {
+ *   try {
+ *     return await users.count({}, { signal: AbortSignal.timeout(ms) });
+ *   } catch (error) {
+ *     if (isBerthError(error, 'ABORTED')) return undefined;
+ *     throw error;
+ *   }
+ * }
+ * ```
+ */
 export class AbortedError extends BerthError {
   constructor(message: string, options?: BerthErrorOptions) {
     super('ABORTED', message, options);

@@ -6,6 +6,20 @@ import type { Backend } from './backend.js';
  * adapter package's module namespace (`import * as sqlite from
  * '@berth/adapter-sqlite'`, which exports both members) or any object of this
  * shape, such as a third-party adapter's.
+ *
+ * ### Examples
+ * ```ts
+ * import { type BackendAdapter, createBackend } from '@berth/core';
+ * import * as memory from '@berth/adapter-memory';
+ *
+ * // Serve `mem:` URLs with the memory adapter.
+ * const adapter: BackendAdapter = {
+ *   schemes: ['mem'],
+ *   createBackendFromUrl: (url) => memory.createBackendFromUrl(url.replace(/^mem:/, 'memory:')),
+ * };
+ * const backend = await createBackend('mem:', { adapters: [adapter] });
+ * await backend.close();
+ * ```
  */
 export interface BackendAdapter {
   /** The URL schemes it handles, lowercase, without the colon (`['sqlite']`, `['mariadb']`). */

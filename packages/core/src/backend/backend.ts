@@ -6,7 +6,21 @@ import type { Repository, RepositoryOptions } from '../repository/repository.js'
 import type { AnyDocument, Document, DocumentValue } from '../values/document.js';
 import type { Capabilities } from './capabilities.js';
 
+/**
+ * What `backend.health()` reports: whether the engine answered a probe, and how fast.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackend } from '@berth/core';
+ *
+ * const backend = await createBackend('memory:');
+ * const { ok, latencyMs, message } = await backend.health({ signal: AbortSignal.timeout(1_000) });
+ * console.log(ok ? `up (${latencyMs} ms)` : `down: ${message}`);
+ * await backend.close();
+ * ```
+ */
 export interface HealthStatus {
+  /** Whether the engine answered the probe. */
   readonly ok: boolean;
   /** Round-trip time of the probe in milliseconds. */
   readonly latencyMs: number;
@@ -14,7 +28,23 @@ export interface HealthStatus {
   readonly message?: string | undefined;
 }
 
-/** What a transaction callback receives: repositories (and queues) bound to the transaction. */
+/**
+ * What a transaction callback receives: repositories (and queues) bound to the transaction.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Backend, TransactionScope } from '@berth/core';
+ *
+ * async function placeOrder(tx: TransactionScope, sku: string): Promise<void> {
+ *   await tx.repository('stock').update(sku, { $inc: { count: -1 } });
+ *   await tx.repository('orders').insert({ sku });
+ * }
+ *
+ * async function checkout(backend: Backend, sku: string): Promise<void> {
+ *   await backend.transaction((tx) => placeOrder(tx, sku));
+ * }
+ * ```
+ */
 export interface TransactionScope {
   /** A repository whose reads see this transaction's writes and whose writes commit with it. */
   repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T>;
@@ -26,7 +56,22 @@ export interface TransactionScope {
   queue<T = DocumentValue>(name: string): TransactionalQueue<T>;
 }
 
-/** The part of a queue usable inside a transaction. */
+/**
+ * The part of a queue usable inside a transaction.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Backend, TransactionalQueue } from '@berth/core';
+ *
+ * async function signUp(backend: Backend, email: string): Promise<void> {
+ *   await backend.transaction(async (tx) => {
+ *     const user = await tx.repository('users').insert({ email });
+ *     const mails: TransactionalQueue<{ userId: string }> = tx.queue('welcome-mails');
+ *     await mails.enqueue({ userId: user.id }); // sent only if the user is committed
+ *   });
+ * }
+ * ```
+ */
 export type TransactionalQueue<T> = Pick<JobQueue<T>, 'name' | 'enqueue' | 'enqueueMany'>;
 
 /**
@@ -44,10 +89,15 @@ export type TransactionalQueue<T> = Pick<JobQueue<T>, 'name' | 'enqueue' | 'enqu
  * ```
  */
 export interface QueueBackend extends AsyncDisposable {
+  /** Short engine name (`memory`, `sqlite`, `postgres`…), used in events and messages. */
   readonly kind: string;
+  /** What the backend supports; `capabilities.queue.level` is `'none'` where it holds no queues. */
   readonly capabilities: Capabilities;
+  /** Opens connections and runs migrations; calling it twice is harmless. */
   connect(options?: SignalOptions): Promise<void>;
+  /** Drains and closes. Idempotent. */
   close(): Promise<void>;
+  /** Probes the engine: an unreachable or unhealthy engine gives `ok: false` with a message (rejects only for bad options). */
   health(options?: SignalOptions): Promise<HealthStatus>;
   /**
    * The queue `name` (same rules as collection names); queues are
@@ -56,10 +106,36 @@ export interface QueueBackend extends AsyncDisposable {
   queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T>;
 }
 
-/** A backend with both ports, as `createBackend` returns. */
+/**
+ * A backend with both ports, as `createBackend` returns.
+ *
+ * ### Examples
+ * ```ts
+ * import { type Backend, createBackend } from '@berth/core';
+ *
+ * const backend: Backend = await createBackend('memory:');
+ * await backend.repository('notes').insert({ text: 'hello' });
+ * await backend.queue<{ noteId: string }>('index-notes').enqueue({ noteId: 'n1' });
+ * await backend.close();
+ * ```
+ */
 export type Backend = RepositoryBackend & QueueBackend;
 
-/** Options of `backend.transaction()`. */
+/**
+ * Options of `backend.transaction()`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { RepositoryBackend, TransactionOptions } from '@berth/core';
+ *
+ * async function bump(backend: RepositoryBackend, id: string): Promise<void> {
+ *   const options: TransactionOptions = { retries: 5, signal: AbortSignal.timeout(10_000) };
+ *   await backend.transaction(async (tx) => {
+ *     await tx.repository('counters').update(id, { $inc: { value: 1 } });
+ *   }, options);
+ * }
+ * ```
+ */
 export interface TransactionOptions extends SignalOptions {
   /**
    * Runs the work again when the transaction fails with a retryable
@@ -116,12 +192,14 @@ export interface TransactionOptions extends SignalOptions {
 export interface RepositoryBackend extends AsyncDisposable {
   /** Short engine name (`memory`, `sqlite`, `postgres`…), used in events and messages. */
   readonly kind: string;
+  /** What the backend supports: transactions, unique indexes, durability, queues. */
   readonly capabilities: Capabilities;
 
   /** Opens connections and runs migrations. Repositories call it lazily; calling it twice is harmless. */
   connect(options?: SignalOptions): Promise<void>;
   /** Drains and closes. Idempotent. */
   close(): Promise<void>;
+  /** Probes the engine: an unreachable or unhealthy engine gives `ok: false` with a message (rejects only for bad options). */
   health(options?: SignalOptions): Promise<HealthStatus>;
 
   /**

@@ -4,12 +4,35 @@ import { MAX_DOCUMENT_BYTES } from '../values/values.js';
 /**
  * What an adapter supports. The conformance suite runs the tests of what is
  * declared and checks that what is declared unsupported throws `UNSUPPORTED`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Backend, Capabilities } from '@berth/core';
+ *
+ * function describe(backend: Backend): string {
+ *   const { repository, queue }: Capabilities = backend.capabilities;
+ *   return `${backend.kind}: transactions ${repository.transactions}, queue ${queue.level}`;
+ * }
+ * ```
  */
 export interface Capabilities {
   readonly repository: RepositoryCapabilities;
   readonly queue: QueueCapabilities;
 }
 
+/**
+ * What an adapter's repositories support: transactions, unique indexes,
+ * durability, concurrent backends and the largest document.
+ *
+ * ### Examples
+ * ```ts
+ * import type { RepositoryBackend } from '@berth/core';
+ *
+ * function canTransfer(backend: RepositoryBackend): boolean {
+ *   return backend.capabilities.repository.transactions === 'multi-collection';
+ * }
+ * ```
+ */
 export interface RepositoryCapabilities {
   /**
    * `none`: `transaction()` throws UNSUPPORTED. `single-collection`: a
@@ -37,6 +60,22 @@ export interface RepositoryCapabilities {
   readonly maxDocumentBytes?: number | undefined;
 }
 
+/**
+ * What an adapter's job queues support: the workers it is correct for,
+ * transactional enqueue, durability, notifications, event scope and the
+ * largest payload.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueBackend } from '@berth/core';
+ *
+ * function checkForCluster(backend: QueueBackend): void {
+ *   if (backend.capabilities.queue.level !== 'distributed') {
+ *     throw new Error(`${backend.kind} queues are not safe for workers on several machines`);
+ *   }
+ * }
+ * ```
+ */
 export interface QueueCapabilities {
   /**
    * `none`: `queue()` throws UNSUPPORTED. `single-node`: correct for workers
@@ -69,6 +108,14 @@ export interface QueueCapabilities {
 /**
  * The document size limit an adapter declares, checked: an integer from 1 to
  * `MAX_DOCUMENT_BYTES` (the default when `declared` is undefined).
+ *
+ * ### Examples
+ * ```ts
+ * import { checkMaxBytes } from '@berth/core/adapter';
+ *
+ * checkMaxBytes(undefined); // 16 MiB, the default
+ * checkMaxBytes(400 * 1024, 'maxPayloadBytes'); // 409600
+ * ```
  */
 export function checkMaxBytes(declared: unknown, name = 'maxDocumentBytes'): number {
   if (declared === undefined) return MAX_DOCUMENT_BYTES;

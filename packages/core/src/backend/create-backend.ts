@@ -4,13 +4,38 @@ import { publishOperations } from '../observe/operation-channel.js';
 import { type BackendAdapter, checkAdapter, registeredAdapter, registeredSchemes } from './adapter-registry.js';
 import type { Backend } from './backend.js';
 
-/** What an adapter package exports for `createBackend` to find it by package name. */
+/**
+ * What an adapter package exports for `createBackend` to find it by package name.
+ *
+ * ### Examples
+ * ```ts
+ * import type { BackendModule } from '@berth/core';
+ * import * as memory from '@berth/adapter-memory';
+ *
+ * const module: BackendModule = memory;
+ * const backend = await module.createBackendFromUrl('memory:');
+ * await backend.close();
+ * ```
+ */
 export interface BackendModule {
   /** Builds a backend from the whole URL string (`sqlite:./app.db`, `postgres://…`). */
   createBackendFromUrl(url: string): Backend | Promise<Backend>;
 }
 
-/** Options of {@link createBackend}. */
+/**
+ * Options of {@link createBackend}.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackend, type CreateBackendOptions } from '@berth/core';
+ * import * as sqlite from '@berth/adapter-sqlite';
+ *
+ * // A bundler keeps the adapter because it is imported, not looked up by name.
+ * const options: CreateBackendOptions = { adapters: [sqlite] };
+ * const backend = await createBackend('sqlite::memory:', options);
+ * await backend.close();
+ * ```
+ */
 export interface CreateBackendOptions {
   /**
    * Adapters to use before any other lookup, matched by their `schemes`: pass
@@ -21,7 +46,16 @@ export interface CreateBackendOptions {
   readonly adapters?: readonly BackendAdapter[] | undefined;
 }
 
-/** The adapter package behind each URL scheme. */
+/**
+ * The adapter package behind each URL scheme.
+ *
+ * ### Examples
+ * ```ts
+ * import { ADAPTER_PACKAGES } from '@berth/core/adapter';
+ *
+ * console.log(ADAPTER_PACKAGES.sqlite); // '@berth/adapter-sqlite'
+ * ```
+ */
 export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
   memory: '@berth/adapter-memory',
   file: '@berth/adapter-memory',
@@ -33,7 +67,17 @@ export const ADAPTER_PACKAGES: Readonly<Record<string, string>> = {
   s3: '@berth/adapter-s3-document',
 };
 
-/** The scheme of a backend URL: the letters before the first `:`. */
+/**
+ * The scheme of a backend URL: the letters before the first `:`.
+ *
+ * ### Examples
+ * ```ts
+ * import { urlScheme } from '@berth/core/adapter';
+ *
+ * urlScheme('postgres://localhost/app'); // 'postgres'
+ * urlScheme('file:./data.json'); // 'file'
+ * ```
+ */
 export function urlScheme(url: string): string {
   const match = /^([a-z][a-z0-9+.-]*):/i.exec(url);
   if (match === null) {
@@ -154,7 +198,18 @@ export async function createBackend(url: string, options?: CreateBackendOptions)
   return backend;
 }
 
-/** The backends an application uses: one for repositories, one for queues (often the same). */
+/**
+ * The backends an application uses: one for repositories, one for queues (often the same).
+ *
+ * ### Examples
+ * ```ts
+ * import { type Backends, createBackendsFromEnv } from '@berth/core';
+ *
+ * const backends: Backends = await createBackendsFromEnv({ env: { BERTH_URL: 'memory:' } });
+ * console.log(backends.backend === backends.queueBackend); // true: no BERTH_QUEUE_URL
+ * await backends.close();
+ * ```
+ */
 export interface Backends {
   /** From `BERTH_URL`. */
   readonly backend: Backend;
@@ -164,7 +219,18 @@ export interface Backends {
   close(): Promise<void>;
 }
 
-/** Options of {@link createBackendsFromEnv}. */
+/**
+ * Options of {@link createBackendsFromEnv}.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackendsFromEnv } from '@berth/core';
+ *
+ * const { backend, close } = await createBackendsFromEnv({ env: process.env, defaultUrl: 'file:./data.json' });
+ * console.log(backend.kind);
+ * await close();
+ * ```
+ */
 export interface BackendsFromEnvOptions extends CreateBackendOptions {
   /** Where to read `BERTH_URL` and `BERTH_QUEUE_URL` (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined;

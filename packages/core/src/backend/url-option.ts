@@ -5,6 +5,14 @@ import { ValidationError } from '../errors.js';
  * one query parameter Berth reads itself (`?schema=` for PostgreSQL,
  * `?keyPrefix=` for Redis), which the driver must not see. `engine` names
  * the engine in the VALIDATION error of a URL that does not parse.
+ *
+ * ### Examples
+ * ```ts
+ * import { takeUrlOption } from '@berth/core/adapter';
+ *
+ * const { url, value } = takeUrlOption('postgres://localhost/app?schema=tenant1&sslmode=require', 'schema', 'PostgreSQL');
+ * // url: 'postgres://localhost/app?sslmode=require', value: 'tenant1'
+ * ```
  */
 export function takeUrlOption(
   url: string,

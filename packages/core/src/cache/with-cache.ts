@@ -27,6 +27,19 @@ import type { Document, DocumentValue, Entry, NewDocument } from '../values/docu
 import { checkId, cloneValue, isPlainObject } from '../values/values.js';
 import type { Cache } from './cache.js';
 
+/**
+ * What `onCacheError` of {@link withCache} is told about a cache operation
+ * that failed (the read or write itself then goes on without the cache).
+ *
+ * ### Examples
+ * ```ts
+ * import type { CacheErrorContext } from '@berth/core';
+ *
+ * function logCacheError(error: unknown, { operation, key, collection }: CacheErrorContext): void {
+ *   console.warn(`cache ${operation} of ${key} (${collection}) failed`, error);
+ * }
+ * ```
+ */
 export interface CacheErrorContext {
   /** The cache operation that failed. */
   readonly operation: 'get' | 'set' | 'delete' | 'deleteByPrefix';

@@ -1,13 +1,37 @@
 import type { SignalOptions } from '../operation/abort.js';
 
-/** The bytes of a stored document and the ETag that identifies this version of them. */
+/**
+ * The bytes of a stored document and the ETag that identifies this version of them.
+ *
+ * ### Examples
+ * ```ts
+ * import type { DocumentStore, StoredDocument } from '@berth/core';
+ *
+ * async function readJson(store: DocumentStore): Promise<unknown> {
+ *   const stored: StoredDocument | null = await store.read();
+ *   return stored === null ? null : JSON.parse(new TextDecoder().decode(stored.data));
+ * }
+ * ```
+ */
 export interface StoredDocument {
   readonly data: Uint8Array;
   /** Opaque version identifier; changes whenever the data changes. */
   readonly etag: string;
 }
 
-/** Preconditions of a write. At most one may be given. */
+/**
+ * Preconditions of a write. At most one may be given.
+ *
+ * ### Examples
+ * ```ts
+ * import type { DocumentStore, DocumentWriteOptions } from '@berth/core';
+ *
+ * async function createOnce(store: DocumentStore, text: string): Promise<void> {
+ *   const options: DocumentWriteOptions = { ifNoneMatch: '*' };
+ *   await store.write(new TextEncoder().encode(text), options);
+ * }
+ * ```
+ */
 export interface DocumentWriteOptions extends SignalOptions {
   /** Write only if the stored ETag is this one (compare-and-swap). */
   readonly ifMatch?: string | undefined;

@@ -6,6 +6,18 @@ import type { IndexDefinition } from '../repository/repository.js';
 import { getPathValue } from '../values/names.js';
 import type { InstrumentHooks, OperationEvent, OperationKind, RepositoryDeclaration } from './instrument.js';
 
+/**
+ * Options of {@link createCollector}: how many slow operations to keep, and
+ * how many duration samples per operation the percentiles are computed from.
+ *
+ * ### Examples
+ * ```ts
+ * import { createCollector, type CollectorOptions } from '@berth/core';
+ *
+ * const options: CollectorOptions = { slowest: 20, maxSamplesPerOperation: 1_000 };
+ * const collector = createCollector(options);
+ * ```
+ */
 export interface CollectorOptions {
   /** How many of the slowest operations the report keeps (default 10). */
   readonly slowest?: number | undefined;
@@ -17,7 +29,18 @@ export interface CollectorOptions {
   readonly maxSamplesPerOperation?: number | undefined;
 }
 
-/** Timings of one operation on one collection, queue or backend. */
+/**
+ * Timings of one operation on one collection, queue or backend.
+ *
+ * ### Examples
+ * ```ts
+ * import { createCollector, type OperationStats } from '@berth/core';
+ *
+ * const collector = createCollector();
+ * const worst: OperationStats | undefined = [...collector.report().operations].sort((a, b) => b.p95Ms - a.p95Ms)[0];
+ * if (worst) console.log(`${worst.target}.${worst.operation}: p95 ${worst.p95Ms} ms over ${worst.count} calls`);
+ * ```
+ */
 export interface OperationStats {
   readonly backend: string;
   readonly target: string;
@@ -34,7 +57,19 @@ export interface OperationStats {
   readonly maxMs: number;
 }
 
-/** One of the slowest operations seen. */
+/**
+ * One of the slowest operations seen.
+ *
+ * ### Examples
+ * ```ts
+ * import { createCollector, type SlowOperation } from '@berth/core';
+ *
+ * const collector = createCollector({ slowest: 3 });
+ * for (const slow of collector.report().slowest as SlowOperation[]) {
+ *   console.log(slow.at.toISOString(), slow.target, slow.operation, `${slow.durationMs} ms`, slow.query ?? '');
+ * }
+ * ```
+ */
 export interface SlowOperation {
   readonly backend: string;
   readonly target: string;
@@ -51,13 +86,32 @@ export interface SlowOperation {
   readonly query?: string | undefined;
 }
 
-/** The value type of an indexed field, as `indexes: [{ field, type }]` takes it. */
+/**
+ * The value type of an indexed field, as `indexes: [{ field, type }]` takes it.
+ *
+ * ### Examples
+ * ```ts
+ * import type { IndexValueType } from '@berth/core';
+ *
+ * const types: IndexValueType[] = ['string', 'number', 'date', 'boolean'];
+ * ```
+ */
 export type IndexValueType = 'string' | 'number' | 'date' | 'boolean';
 
 /**
  * A ready index definition: one field (`{ field, type }`), or several in
  * order (`{ fields: [{ field, type }, …] }`, the compound shape), to paste
  * into `repository(name, { indexes: [...] })`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { RepositoryBackend, SuggestedIndex } from '@berth/core';
+ *
+ * // A suggested index is ready to declare as it is.
+ * function withIndex(backend: RepositoryBackend, collection: string, index: SuggestedIndex) {
+ *   return backend.repository(collection, { indexes: [index] });
+ * }
+ * ```
  */
 export type SuggestedIndex =
   | { readonly field: string; readonly type: IndexValueType }
@@ -68,6 +122,17 @@ export type SuggestedIndex =
  * fields one query shape filters and sorts on, in the order an index serves
  * them best (equality fields first, then the sort fields, then one range
  * field), one suggestion per distinct shape and collection.
+ *
+ * ### Examples
+ * ```ts
+ * import { createCollector, type IndexSuggestion } from '@berth/core';
+ *
+ * const collector = createCollector();
+ * const suggestions: readonly IndexSuggestion[] = collector.report().indexSuggestions;
+ * for (const { collection, fields, filterCount, example } of suggestions) {
+ *   console.log(`${collection}: index ${fields.join('+')} (${filterCount} queries, e.g. ${example})`);
+ * }
+ * ```
  */
 export interface IndexSuggestion {
   readonly backend: string;
@@ -92,8 +157,21 @@ export interface IndexSuggestion {
   readonly example: string;
 }
 
-/** What a collector saw since it was created or reset. */
+/**
+ * What a collector saw since it was created or reset.
+ *
+ * ### Examples
+ * ```ts
+ * import { createCollector, type CollectorReport } from '@berth/core';
+ *
+ * const collector = createCollector();
+ * const report: CollectorReport = collector.report();
+ * console.log(`since ${report.since.toISOString()}: ${report.operations.length} kinds of operation`);
+ * console.log(collector.format(report));
+ * ```
+ */
 export interface CollectorReport {
+  /** When the collector was created or last reset. */
   readonly since: Date;
   /** Per operation, most total time first. */
   readonly operations: readonly OperationStats[];
@@ -106,10 +184,25 @@ export interface CollectorReport {
   readonly indexSuggestions: readonly IndexSuggestion[];
 }
 
-/** The collector `createCollector` returns. */
+/**
+ * The collector `createCollector` returns.
+ *
+ * ### Examples
+ * ```ts
+ * import { type Collector, createBackend, createCollector, instrument } from '@berth/core';
+ *
+ * const collector: Collector = createCollector();
+ * const backend = instrument(await createBackend('memory:'), collector.hooks);
+ * await backend.repository('notes').insert({ text: 'hi' });
+ * console.log(collector.format());
+ * collector.reset();
+ * await backend.close();
+ * ```
+ */
 export interface Collector {
   /** Pass these to `instrument`. */
   readonly hooks: InstrumentHooks;
+  /** What was measured since `since`: timings, the slowest operations, index suggestions. */
   report(): CollectorReport;
   /** The report as a text table (see `formatReport`); a fresh report when none is given. */
   format(report?: CollectorReport): string;

@@ -56,6 +56,18 @@ import type {
 import type { Document, DocumentValue, Entry, NewDocument } from '../values/document.js';
 import { PROBE_OPTIONS, type ProbeOptions } from './probe-options.js';
 
+/**
+ * What an operation addressed: a repository, a queue, or the backend itself
+ * (`connect`, `transaction`, `health`…).
+ *
+ * ### Examples
+ * ```ts
+ * import type { InstrumentHooks, OperationKind } from '@berth/core';
+ *
+ * const counts: Record<OperationKind, number> = { repository: 0, queue: 0, backend: 0 };
+ * const hooks: InstrumentHooks = { onOperation: (event) => counts[event.kind]++ };
+ * ```
+ */
 export type OperationKind = 'repository' | 'queue' | 'backend';
 
 /**
@@ -185,6 +197,17 @@ export interface OperationStart {
  * A `repository(name, options)` call seen by `instrument`: which indexes the
  * application declared for the collection. The collector uses it to tell
  * which filtered and sorted fields already have an index.
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackend, instrument, type RepositoryDeclaration } from '@berth/core';
+ *
+ * const declared: RepositoryDeclaration[] = [];
+ * const backend = instrument(await createBackend('memory:'), { onRepository: (declaration) => declared.push(declaration) });
+ * backend.repository('users', { indexes: [{ field: 'email', type: 'string' }] });
+ * console.log(declared[0]?.indexes); // [{ field: 'email', type: 'string' }]
+ * await backend.close();
+ * ```
  */
 export interface RepositoryDeclaration {
   readonly backend: string;

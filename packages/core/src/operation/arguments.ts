@@ -14,7 +14,17 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-/** Whether `value` can be used as an AbortSignal (any realm, or a compatible polyfill). */
+/**
+ * Whether `value` can be used as an AbortSignal (any realm, or a compatible polyfill).
+ *
+ * ### Examples
+ * ```ts
+ * import { isAbortSignal } from '@berth/core/adapter';
+ *
+ * isAbortSignal(AbortSignal.timeout(100)); // true
+ * isAbortSignal({ aborted: false }); // false
+ * ```
+ */
 export function isAbortSignal(value: unknown): value is AbortSignal {
   return (
     typeof value === 'object' &&
@@ -27,6 +37,14 @@ export function isAbortSignal(value: unknown): value is AbortSignal {
 /**
  * Checks per-call options: `undefined` or an object, whose `signal`, when
  * set, is an AbortSignal.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkOptions } from '@berth/core/adapter';
+ *
+ * checkOptions(undefined, 'get'); // passes
+ * checkOptions({ signal: AbortSignal.timeout(100) }, 'get'); // passes
+ * ```
  */
 export function checkOptions(options: unknown, operation: string): void {
   if (options === undefined) return;
@@ -39,12 +57,36 @@ export function checkOptions(options: unknown, operation: string): void {
   }
 }
 
-/** Checks an id argument (`get`, `update`, `delete`…): a string following the id rules. */
+/**
+ * Checks an id argument (`get`, `update`, `delete`…): a string following the id rules.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkIdArgument } from '@berth/core/adapter';
+ *
+ * function keyOf(id: unknown): string {
+ *   checkIdArgument(id, 'users');
+ *   return `users/${id}`;
+ * }
+ * ```
+ */
 export function checkIdArgument(id: unknown, collection: string): asserts id is string {
   checkId(id, collection);
 }
 
-/** Checks the ids of `getMany`: an array of valid ids. An error names the position (`ids.2`). */
+/**
+ * Checks the ids of `getMany`: an array of valid ids. An error names the position (`ids.2`).
+ *
+ * ### Examples
+ * ```ts
+ * import { checkIdsArgument } from '@berth/core/adapter';
+ *
+ * function keysOf(ids: unknown): string[] {
+ *   checkIdsArgument(ids, 'users'); // a bad id is reported at its position: `ids.2`
+ *   return ids.map((id) => `users/${id}`);
+ * }
+ * ```
+ */
 export function checkIdsArgument(ids: unknown, collection: string): asserts ids is readonly string[] {
   if (!Array.isArray(ids)) {
     throw new ValidationError(`getMany takes an array of ids, got ${describe(ids)}`, 'ids', { collection });
@@ -59,7 +101,19 @@ export function checkIdsArgument(ids: unknown, collection: string): asserts ids 
   }
 }
 
-/** Checks the documents of a bulk write: an array (each document is validated later). */
+/**
+ * Checks the documents of a bulk write: an array (each document is validated later).
+ *
+ * ### Examples
+ * ```ts
+ * import { checkArrayArgument } from '@berth/core/adapter';
+ *
+ * function countDocuments(documents: unknown): number {
+ *   checkArrayArgument(documents, 'insertMany', 'users');
+ *   return documents.length;
+ * }
+ * ```
+ */
 export function checkArrayArgument(value: unknown, operation: string, collection: string): asserts value is unknown[] {
   if (!Array.isArray(value)) {
     throw new ValidationError(`${operation} takes an array of documents, got ${describe(value)}`, '', { collection });
@@ -69,6 +123,14 @@ export function checkArrayArgument(value: unknown, operation: string, collection
 /**
  * Checks a query (or filter) argument before an adapter reads from it:
  * `undefined` or a plain object.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkQueryArgument } from '@berth/core/adapter';
+ *
+ * checkQueryArgument({ where: { a: 1 } }, 'find'); // passes
+ * checkQueryArgument(undefined, 'find'); // passes
+ * ```
  */
 export function checkQueryArgument(query: unknown, operation: string): void {
   if (query !== undefined && !isPlainObject(query)) {
@@ -76,7 +138,19 @@ export function checkQueryArgument(query: unknown, operation: string): void {
   }
 }
 
-/** Checks the callback of `transaction()`. */
+/**
+ * Checks the callback of `transaction()`.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkTransactionWork } from '@berth/core/adapter';
+ *
+ * async function transaction<R>(work: () => Promise<R>): Promise<R> {
+ *   checkTransactionWork(work); // VALIDATION unless a function
+ *   return work();
+ * }
+ * ```
+ */
 export function checkTransactionWork(work: unknown): void {
   if (typeof work !== 'function') {
     throw new ValidationError(`transaction takes a function (tx) => Promise, got ${describe(work)}`, 'work');
@@ -87,6 +161,14 @@ export function checkTransactionWork(work: unknown): void {
  * Whether a write's options ask for the written entry (`returnEntry: true`).
  * `returnEntry` must be a boolean or absent; anything else is a
  * `VALIDATION` error, before any work.
+ *
+ * ### Examples
+ * ```ts
+ * import { wantsEntry } from '@berth/core/adapter';
+ *
+ * wantsEntry({ returnEntry: true }, 'insert'); // true
+ * wantsEntry(undefined, 'insert'); // false
+ * ```
  */
 export function wantsEntry(options: unknown, operation: string): boolean {
   if (typeof options !== 'object' || options === null) return false;

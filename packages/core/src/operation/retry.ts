@@ -6,6 +6,19 @@ import { checkTransactionWork } from './arguments.js';
  * How `transaction(work, { retries })` retries a transaction that failed with
  * a retryable `CONFLICT`: a number is how many more attempts to make (with the
  * default delays); the object also sets the delays.
+ *
+ * ### Examples
+ * ```ts
+ * import type { RepositoryBackend, TransactionRetries } from '@berth/core';
+ *
+ * const patient: TransactionRetries = { retries: 20, minDelayMs: 10, maxDelayMs: 1_000 };
+ *
+ * async function book(backend: RepositoryBackend, seat: string): Promise<void> {
+ *   await backend.transaction(async (tx) => {
+ *     await tx.repository('seats').update(seat, { taken: true });
+ *   }, { retries: patient });
+ * }
+ * ```
  */
 export type TransactionRetries =
   | number
@@ -18,14 +31,32 @@ export type TransactionRetries =
       readonly maxDelayMs?: number | undefined;
     };
 
-/** A validated {@link TransactionRetries}. */
+/**
+ * A validated {@link TransactionRetries}.
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeRetries, type RetryPolicy } from '@berth/core/adapter';
+ *
+ * const policy: RetryPolicy | undefined = normalizeRetries(3); // { retries: 3, minDelayMs: 5, maxDelayMs: 500 }
+ * ```
+ */
 export interface RetryPolicy {
   readonly retries: number;
   readonly minDelayMs: number;
   readonly maxDelayMs: number;
 }
 
-/** Most retries a transaction may ask for: beyond it, contention is a design problem, not bad luck. */
+/**
+ * Most retries a transaction may ask for: beyond it, contention is a design problem, not bad luck.
+ *
+ * ### Examples
+ * ```ts
+ * import { MAX_TRANSACTION_RETRIES, normalizeRetries } from '@berth/core/adapter';
+ *
+ * normalizeRetries(MAX_TRANSACTION_RETRIES); // accepted; one more is a VALIDATION error
+ * ```
+ */
 export const MAX_TRANSACTION_RETRIES = 100;
 
 const DEFAULT_MIN_DELAY_MS = 5;
@@ -54,6 +85,14 @@ function checkDelay(name: string, value: unknown, fallback: number): number {
 /**
  * Validates the `retries` option of a transaction; `undefined` when absent
  * (one attempt). A bad value is a `VALIDATION` error, thrown before the work runs.
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeRetries } from '@berth/core/adapter';
+ *
+ * normalizeRetries(undefined); // undefined: one attempt
+ * normalizeRetries({ retries: 5, maxDelayMs: 100 }); // { retries: 5, minDelayMs: 5, maxDelayMs: 100 }
+ * ```
  */
 export function normalizeRetries(retries: unknown): RetryPolicy | undefined {
   if (retries === undefined) return undefined;
@@ -77,13 +116,32 @@ export function normalizeRetries(retries: unknown): RetryPolicy | undefined {
  * exponential backoff, a random time up to `minDelayMs · 2^(retry-1)`
  * (capped at `maxDelayMs`), never under a tenth of `minDelayMs`. Randomness
  * spreads callers that collided, so they do not collide again in step.
+ *
+ * ### Examples
+ * ```ts
+ * import { retryDelay } from '@berth/core/adapter';
+ *
+ * const policy = { retries: 5, minDelayMs: 10, maxDelayMs: 1_000 };
+ * retryDelay(policy, 3, () => 1); // 40: the largest delay of the third retry
+ * ```
  */
 export function retryDelay(policy: RetryPolicy, retry: number, random: () => number = Math.random): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.minDelayMs * 2 ** Math.min(retry - 1, 30));
   return Math.max(policy.minDelayMs / 10, random() * ceiling);
 }
 
-/** Whether an error is one a transaction retry may cure: a `CONFLICT` marked retryable. */
+/**
+ * Whether an error is one a transaction retry may cure: a `CONFLICT` marked retryable.
+ *
+ * ### Examples
+ * ```ts
+ * import { ConflictError } from '@berth/core';
+ * import { isRetryableConflict } from '@berth/core/adapter';
+ *
+ * isRetryableConflict(new ConflictError('serialization failure')); // true
+ * isRetryableConflict(new Error('boom')); // false
+ * ```
+ */
 export function isRetryableConflict(error: unknown): boolean {
   return isBerthError(error, 'CONFLICT') && error.retryable;
 }

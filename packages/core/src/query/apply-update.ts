@@ -2,7 +2,17 @@ import { ValidationError } from '../errors.js';
 import { type FieldPath, parseFieldPath } from '../values/names.js';
 import { checkString, cloneValue, copyValue, isPlainObject } from '../values/values.js';
 
-/** One step of a validated update. */
+/**
+ * One step of a validated update.
+ *
+ * ### Examples
+ * ```ts
+ * import { parseUpdate, type UpdateStep } from '@berth/core/adapter';
+ *
+ * const steps: UpdateStep[] = parseUpdate({ $inc: { 'stats.level': 1 }, $unset: ['draft'] });
+ * const kinds = steps.map((step) => `${step.kind} ${step.field}`); // ['inc stats.level', 'unset draft']
+ * ```
+ */
 export type UpdateStep =
   | { readonly kind: 'set'; readonly field: string; readonly path: FieldPath; readonly value: unknown }
   | { readonly kind: 'unset'; readonly field: string; readonly path: FieldPath }
@@ -34,6 +44,14 @@ function checkNoOverlap(steps: readonly UpdateStep[]): void {
 /**
  * Validates a patch or an object of update operators and returns its steps.
  * Values are validated and copied. `id` may only be "set" to `currentId`.
+ *
+ * ### Examples
+ * ```ts
+ * import { applyUpdate, parseUpdate } from '@berth/core/adapter';
+ *
+ * const steps = parseUpdate({ name: 'Ada', 'stats.level': 2 }, 'u1');
+ * const updated = applyUpdate({ id: 'u1', name: 'A', stats: { level: 1 } }, steps);
+ * ```
  */
 export function parseUpdate(update: unknown, currentId?: string): UpdateStep[] {
   if (!isPlainObject(update)) throw new ValidationError('an update must be a plain object', '');

@@ -2,7 +2,18 @@ import { ValidationError } from '../errors.js';
 import { isPlainObject } from '../values/values.js';
 import type { SortSpec } from './sort.js';
 
-/** What a keyset cursor holds: the last item's sort values and id, and the query it belongs to. */
+/**
+ * What a keyset cursor holds: the last item's sort values and id, and the query it belongs to.
+ *
+ * ### Examples
+ * ```ts
+ * import { type CursorPosition, decodeCursor, encodeCursor } from '@berth/core/adapter';
+ *
+ * const position: CursorPosition = { values: ['Ada'], id: 'u7' };
+ * const cursor = encodeCursor('f1', position);
+ * decodeCursor(cursor, 'f1', 1); // { values: ['Ada'], id: 'u7' }
+ * ```
+ */
 export interface CursorPosition {
   readonly values: readonly unknown[];
   readonly id: string;
@@ -31,7 +42,16 @@ function base64UrlDecode(text: string): string {
   return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
 }
 
-/** FNV-1a over the query's shape: ties a cursor to the query that made it. */
+/**
+ * FNV-1a over the query's shape: ties a cursor to the query that made it.
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeOrderBy, queryFingerprint } from '@berth/core/adapter';
+ *
+ * const fingerprint = queryFingerprint({ guild: 'north' }, normalizeOrderBy('name'));
+ * ```
+ */
 export function queryFingerprint(filter: unknown, sort: readonly SortSpec[]): string {
   const text = JSON.stringify([filter ?? null, sort.map((key) => [key.field, key.direction])], (_key, value) =>
     value instanceof Date ? { $date: value.toISOString() } : value,
@@ -44,12 +64,32 @@ export function queryFingerprint(filter: unknown, sort: readonly SortSpec[]): st
   return hash.toString(36);
 }
 
-/** Encodes a cursor for the position after `position` in the query `fingerprint`. */
+/**
+ * Encodes a cursor for the position after `position` in the query `fingerprint`.
+ *
+ * ### Examples
+ * ```ts
+ * import { encodeCursor, normalizeOrderBy, queryFingerprint } from '@berth/core/adapter';
+ *
+ * const sort = normalizeOrderBy('name');
+ * const nextCursor = encodeCursor(queryFingerprint({}, sort), { values: ['Ada'], id: 'u7' });
+ * ```
+ */
 export function encodeCursor(fingerprint: string, position: CursorPosition): string {
   return base64UrlEncode(JSON.stringify({ q: fingerprint, v: position.values.map(toJson), i: position.id }));
 }
 
-/** Decodes a cursor, checking it belongs to the query `fingerprint`. */
+/**
+ * Decodes a cursor, checking it belongs to the query `fingerprint`.
+ *
+ * ### Examples
+ * ```ts
+ * import { decodeCursor, encodeCursor } from '@berth/core/adapter';
+ *
+ * const cursor = encodeCursor('f1', { values: [3], id: 'p9' });
+ * const after = decodeCursor(cursor, 'f1', 1); // a cursor of another query is a VALIDATION error
+ * ```
+ */
 export function decodeCursor(cursor: unknown, fingerprint: string, sortLength: number): CursorPosition {
   let parsed: unknown;
   try {

@@ -5,17 +5,45 @@ import { type FieldPath, getQueryValue, METADATA_PATHS, parseFieldPath, parseQue
 import { checkString, isPlainObject, isScalar } from '../values/values.js';
 import type { Filter } from './query.js';
 
-/** Most values a `$in` or `$nin` list may hold. */
+/**
+ * Most values a `$in` or `$nin` list may hold.
+ *
+ * ### Examples
+ * ```ts
+ * import { MAX_IN_LIST } from '@berth/core/adapter';
+ *
+ * // A SQL adapter binds one parameter per listed value: at most this many.
+ * const maxParameters = MAX_IN_LIST;
+ * ```
+ */
 export const MAX_IN_LIST = 1000;
 
 /**
  * Deepest nesting of filters: the filter passed in is level 1, and each filter
  * inside `$and`, `$or` or `$not` is one level deeper. Bounds the recursion of
  * every evaluator and the expression depth of compiled queries.
+ *
+ * ### Examples
+ * ```ts
+ * import { MAX_FILTER_DEPTH } from '@berth/core/adapter';
+ *
+ * console.log(`filters nest at most ${MAX_FILTER_DEPTH} levels deep`);
+ * ```
  */
 export const MAX_FILTER_DEPTH = 32;
 
-/** A comparison on one field of the normalized filter tree. */
+/**
+ * A comparison on one field of the normalized filter tree.
+ *
+ * ### Examples
+ * ```ts
+ * import type { FieldNode } from '@berth/core/adapter';
+ *
+ * function describe(node: FieldNode): string {
+ *   return `${node.path.join('.')} ${node.kind}`;
+ * }
+ * ```
+ */
 export type FieldNode =
   | { readonly kind: 'eq' | 'ne' | 'contains'; readonly path: FieldPath; readonly value: DocumentScalar }
   | { readonly kind: 'gt' | 'gte' | 'lt' | 'lte'; readonly path: FieldPath; readonly value: number | string | Date }
@@ -26,6 +54,19 @@ export type FieldNode =
 /**
  * A validated filter as a tree. Adapters compile this, never the raw filter
  * object, so every operand and path they see has passed validation.
+ *
+ * ### Examples
+ * ```ts
+ * import { type FilterNode, parseFilter } from '@berth/core/adapter';
+ *
+ * // Counts the comparisons of a filter, walking the tree as a compiler would.
+ * function comparisons(node: FilterNode): number {
+ *   if (node.kind === 'and' || node.kind === 'or') return node.nodes.reduce((sum, n) => sum + comparisons(n), 0);
+ *   if (node.kind === 'not') return comparisons(node.node);
+ *   return 1;
+ * }
+ * comparisons(parseFilter({ a: 1, $or: [{ b: 2 }, { c: { $gt: 3 } }] })); // 3
+ * ```
  */
 export type FilterNode =
   | { readonly kind: 'and' | 'or'; readonly nodes: readonly FilterNode[] }
@@ -182,6 +223,14 @@ function parseFilters(operator: string, filters: unknown, depth: number): Filter
  * Validates a filter and returns its normalized tree. Unknown operators,
  * invalid paths, invalid operands and filters nested deeper than
  * {@link MAX_FILTER_DEPTH} are `ValidationError`s.
+ *
+ * ### Examples
+ * ```ts
+ * import { parseFilter } from '@berth/core/adapter';
+ *
+ * const node = parseFilter({ 'stats.level': { $gte: 10 } });
+ * // { kind: 'gte', path: ['stats', 'level'], value: 10 }
+ * ```
  */
 export function parseFilter(filter: Filter | unknown): FilterNode {
   return filter === undefined ? MATCH_ALL : parseNested(filter, 1);
@@ -221,6 +270,15 @@ function equalsOperand(value: unknown, operand: DocumentScalar): boolean {
  * Evaluates a normalized filter against a document: the reference semantics.
  * `meta` is the document's metadata, which `$createdAt` and `$updatedAt`
  * read; a filter on them evaluated without it is a `ValidationError`.
+ *
+ * ### Examples
+ * ```ts
+ * import { matchesNode, parseFilter } from '@berth/core/adapter';
+ *
+ * const adults = parseFilter({ age: { $gte: 18 } });
+ * matchesNode({ id: 'u1', age: 30 }, adults); // true
+ * matchesNode({ id: 'u2' }, adults); // false: a missing field is never greater
+ * ```
  */
 export function matchesNode(document: unknown, node: FilterNode, meta?: DocumentMeta): boolean {
   switch (node.kind) {

@@ -7,7 +7,17 @@ import { type FilterNode, matchesNode, parseFilter } from './filter.js';
 import type { Page, Query } from './query.js';
 import { compareSortTuples, normalizeOrderBy, type SortSpec, sortValues } from './sort.js';
 
-/** A validated query, ready for an adapter to compile or for the reference to evaluate. */
+/**
+ * A validated query, ready for an adapter to compile or for the reference to evaluate.
+ *
+ * ### Examples
+ * ```ts
+ * import { type PreparedQuery, prepareQuery } from '@berth/core/adapter';
+ *
+ * const prepared: PreparedQuery = prepareQuery({ where: { guild: 'north' }, orderBy: 'name', limit: 20 });
+ * console.log(prepared.filter, prepared.sort, prepared.limit, prepared.offset);
+ * ```
+ */
 export interface PreparedQuery {
   readonly filter: FilterNode;
   readonly sort: readonly SortSpec[];
@@ -27,7 +37,17 @@ function checkCount(name: string, value: unknown): number | undefined {
   return value;
 }
 
-/** Validates a query: filter, sort, limit, offset and cursor. */
+/**
+ * Validates a query: filter, sort, limit, offset and cursor.
+ *
+ * ### Examples
+ * ```ts
+ * import { evaluateQuery, prepareQuery } from '@berth/core/adapter';
+ *
+ * const prepared = prepareQuery({ where: { level: { $gte: 2 } }, orderBy: 'level' });
+ * evaluateQuery([{ id: 'a', level: 3 }, { id: 'b', level: 1 }], prepared).items; // [{ id: 'a', level: 3 }]
+ * ```
+ */
 export function prepareQuery(query: Query | undefined): PreparedQuery {
   if (query !== undefined && !isPlainObject(query as unknown)) {
     throw new ValidationError('a query must be a plain object', '');
@@ -49,7 +69,19 @@ export function prepareQuery(query: Query | undefined): PreparedQuery {
   return { filter, sort, limit, offset, after, fingerprint };
 }
 
-/** The cursor that continues after `document` (whose `meta` a sort by `$createdAt` or `$updatedAt` reads). */
+/**
+ * The cursor that continues after `document` (whose `meta` a sort by `$createdAt` or `$updatedAt` reads).
+ *
+ * ### Examples
+ * ```ts
+ * import { cursorAfter, prepareQuery } from '@berth/core/adapter';
+ *
+ * const prepared = prepareQuery({ orderBy: 'name', limit: 2 });
+ * const rows = [{ id: 'u1', name: 'Ada' }, { id: 'u2', name: 'Bo' }];
+ * const last = rows.at(-1);
+ * const nextCursor = rows.length === prepared.limit && last ? cursorAfter(prepared, last) : null;
+ * ```
+ */
 export function cursorAfter(prepared: PreparedQuery, document: { id: string }, meta?: DocumentMeta): string {
   return encodeCursor(prepared.fingerprint, { values: sortValues(document, prepared.sort, meta), id: document.id });
 }
@@ -59,6 +91,15 @@ export function cursorAfter(prepared: PreparedQuery, document: { id: string }, m
  * adapter must reproduce, in the same order. Returned items are the given
  * objects (not copies). A query on `$createdAt` or `$updatedAt` needs the
  * metadata: use {@link evaluateEntries}.
+ *
+ * ### Examples
+ * ```ts
+ * import { evaluateQuery, prepareQuery } from '@berth/core/adapter';
+ *
+ * const documents = new Map([['a', { id: 'a', name: 'Zed' }], ['b', { id: 'b', name: 'Amy' }]]);
+ * const page = evaluateQuery(documents.values(), prepareQuery({ orderBy: 'name', limit: 1 }));
+ * // page.items: [{ id: 'b', name: 'Amy' }], page.nextCursor: a cursor for the rest
+ * ```
  */
 export function evaluateQuery<T extends { id: string }>(documents: Iterable<T>, prepared: PreparedQuery): Page<T> {
   return evaluate(documents, prepared, (document) => document, noMeta);
@@ -68,6 +109,18 @@ export function evaluateQuery<T extends { id: string }>(documents: Iterable<T>, 
  * {@link evaluateQuery} over entries (document and metadata), so filters and
  * sorts may use `$createdAt` and `$updatedAt`. Returned items are the given
  * entries (not copies).
+ *
+ * ### Examples
+ * ```ts
+ * import { evaluateEntries, prepareQuery } from '@berth/core/adapter';
+ *
+ * const at = (iso: string) => new Date(iso);
+ * const entries = [
+ *   { document: { id: 'a' }, meta: { version: 1, createdAt: at('2026-01-02'), updatedAt: at('2026-01-02') } },
+ *   { document: { id: 'b' }, meta: { version: 1, createdAt: at('2026-01-01'), updatedAt: at('2026-01-01') } },
+ * ];
+ * evaluateEntries(entries, prepareQuery({ orderBy: '$createdAt' })).items.map((e) => e.document.id); // ['b', 'a']
+ * ```
  */
 export function evaluateEntries<E extends { readonly document: { readonly id: string }; readonly meta: DocumentMeta }>(
   entries: Iterable<E>,

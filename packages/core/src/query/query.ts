@@ -4,6 +4,17 @@ import type { DocumentPath, IsUntyped, MetadataPath, PathValue, ScalarPath } fro
 /**
  * Conditions on one field of any type, as an untyped repository accepts them.
  * Several operators in one object must all hold.
+ *
+ * ### Examples
+ * ```ts
+ * import type { AnyFieldOperators, Repository } from '@berth/core';
+ *
+ * const recent: AnyFieldOperators = { $gte: new Date('2026-01-01'), $exists: true };
+ *
+ * async function countRecent(logs: Repository): Promise<number> {
+ *   return logs.count({ at: recent });
+ * }
+ * ```
  */
 export interface AnyFieldOperators {
   /** Equal (type-strict). `{ $eq: null }` matches null or missing. */
@@ -98,10 +109,28 @@ type TypedFieldOperators<V, S = EqualityOperand<NonNullable<V>>, R = RangeOperan
  * on strings, `$contains` (with an element) on arrays, `null` where the field
  * may be null or missing. Without `V` (or for `unknown`), every operator takes
  * any operand, as in an untyped repository.
+ *
+ * ### Examples
+ * ```ts
+ * import type { FieldOperators } from '@berth/core';
+ *
+ * const adult: FieldOperators<number> = { $gte: 18, $lt: 130 };
+ * const domain: FieldOperators<string> = { $startsWith: 'admin@' };
+ * const tagged: FieldOperators<string[]> = { $contains: 'vip' };
+ * ```
  */
 export type FieldOperators<V = unknown> = unknown extends V ? AnyFieldOperators : TypedFieldOperators<V>;
 
-/** The operator names a field condition may use. */
+/**
+ * The operator names a field condition may use.
+ *
+ * ### Examples
+ * ```ts
+ * import { FIELD_OPERATORS } from '@berth/core/adapter';
+ *
+ * const isOperator = (key: string): boolean => (FIELD_OPERATORS as readonly string[]).includes(key);
+ * ```
+ */
 export const FIELD_OPERATORS: readonly (keyof AnyFieldOperators)[] = [
   '$eq',
   '$ne',
@@ -121,6 +150,17 @@ export const FIELD_OPERATORS: readonly (keyof AnyFieldOperators)[] = [
  * are Dates (metadata is always a present Date, so `$exists: true` matches
  * every document and `$exists: false` none). `$startsWith` and `$contains`
  * do not apply.
+ *
+ * ### Examples
+ * ```ts
+ * import type { MetadataOperators, Repository } from '@berth/core';
+ *
+ * const lastWeek: MetadataOperators = { $gte: new Date(Date.now() - 7 * 24 * 3600_000) };
+ *
+ * async function recentlyChanged(notes: Repository) {
+ *   return notes.find({ where: { $updatedAt: lastWeek } });
+ * }
+ * ```
  */
 export interface MetadataOperators {
   readonly $eq?: Date | undefined;
@@ -134,12 +174,31 @@ export interface MetadataOperators {
   readonly $exists?: boolean | undefined;
 }
 
-/** A condition on a metadata path: a Date for equality, or {@link MetadataOperators}. */
+/**
+ * A condition on a metadata path: a Date for equality, or {@link MetadataOperators}.
+ *
+ * ### Examples
+ * ```ts
+ * import type { MetadataCondition } from '@berth/core';
+ *
+ * const exactly: MetadataCondition = new Date('2026-11-01T00:00:00Z');
+ * const before: MetadataCondition = { $lt: new Date('2026-11-01T00:00:00Z') };
+ * ```
+ */
 export type MetadataCondition = Date | MetadataOperators;
 
 /**
  * A field condition on a value of type `V`: a scalar for equality, or an
  * operator object. Without `V`, any scalar or operator object.
+ *
+ * ### Examples
+ * ```ts
+ * import type { FieldCondition } from '@berth/core';
+ *
+ * const equals: FieldCondition<string> = 'north';
+ * const oneOf: FieldCondition<string> = { $in: ['north', 'south'] };
+ * const missing: FieldCondition<string | undefined> = null;
+ * ```
  */
 export type FieldCondition<V = unknown> = unknown extends V
   ? DocumentScalar | AnyFieldOperators
@@ -176,7 +235,20 @@ export type FieldCondition<V = unknown> = unknown extends V
  */
 export type Filter<T extends Document = AnyDocument> = IsUntyped<T> extends true ? AnyFilter : TypedFilter<T>;
 
-/** A filter of an untyped repository: any dotted path, any operand. */
+/**
+ * A filter of an untyped repository: any dotted path, any operand.
+ *
+ * ### Examples
+ * ```ts
+ * import type { AnyFilter } from '@berth/core';
+ *
+ * const filter: AnyFilter = {
+ *   'address.city': 'Oslo',
+ *   $or: [{ plan: 'pro' }, { seats: { $gt: 10 } }],
+ *   $createdAt: { $lt: new Date('2026-01-01') },
+ * };
+ * ```
+ */
 export interface AnyFilter {
   readonly $and?: readonly AnyFilter[] | undefined;
   readonly $or?: readonly AnyFilter[] | undefined;
@@ -193,7 +265,18 @@ type FilterPath<T> = DocumentPath<T> | MetadataPath;
 
 type FilterPathValue<T, P extends string> = P extends MetadataPath ? Date : PathValue<T, P>;
 
-/** A filter checked against document type `T`: known paths, operands of their type. */
+/**
+ * A filter checked against document type `T`: known paths, operands of their type.
+ *
+ * ### Examples
+ * ```ts
+ * import type { TypedFilter } from '@berth/core';
+ *
+ * interface Order { id: string; status: 'open' | 'paid'; total: number }
+ *
+ * const bigOpen: TypedFilter<Order> = { status: 'open', total: { $gte: 100 } };
+ * ```
+ */
 export type TypedFilter<T extends Document> = {
   readonly [P in FilterPath<T>]?: FieldCondition<FilterPathValue<T, P>> | undefined;
 } & {
@@ -202,36 +285,124 @@ export type TypedFilter<T extends Document> = {
   readonly $not?: TypedFilter<T> | undefined;
 };
 
+/**
+ * The order of a sort key: ascending (the default) or descending.
+ *
+ * ### Examples
+ * ```ts
+ * import type { SortDirection } from '@berth/core';
+ *
+ * function byScore(direction: SortDirection) {
+ *   return { field: 'score', direction };
+ * }
+ * ```
+ */
 export type SortDirection = 'asc' | 'desc';
 
 /**
  * What `T` can be sorted by: its scalar paths (not objects or arrays) and the
  * metadata paths; any string when `T` is untyped.
+ *
+ * ### Examples
+ * ```ts
+ * import type { SortPath } from '@berth/core';
+ *
+ * interface Player { id: string; name: string; stats: { level: number } }
+ *
+ * const paths: SortPath<Player>[] = ['name', 'stats.level', '$createdAt', 'id'];
+ * ```
  */
 export type SortPath<T extends Document = AnyDocument> = ScalarPath<T> | MetadataPath | 'id';
 
-/** One sort key. Ties after the last key are always broken by `id` ascending. */
+/**
+ * One sort key. Ties after the last key are always broken by `id` ascending.
+ *
+ * ### Examples
+ * ```ts
+ * import type { SortKey } from '@berth/core';
+ *
+ * interface Player { id: string; name: string; level: number }
+ *
+ * const strongestFirst: SortKey<Player> = { field: 'level', direction: 'desc' };
+ * ```
+ */
 export type SortKey<T extends Document = AnyDocument> = IsUntyped<T> extends true ? AnySortKey : TypedSortKey<T>;
 
-/** A sort key of an untyped repository: any dotted path. */
+/**
+ * A sort key of an untyped repository: any dotted path.
+ *
+ * ### Examples
+ * ```ts
+ * import type { AnySortKey } from '@berth/core';
+ *
+ * const newest: AnySortKey = { field: 'published.at', direction: 'desc' };
+ * ```
+ */
 export interface AnySortKey {
   readonly field: string;
   readonly direction?: SortDirection | undefined;
 }
 
-/** A sort key checked against document type `T`. */
+/**
+ * A sort key checked against document type `T`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { TypedSortKey } from '@berth/core';
+ *
+ * interface Book { id: string; title: string; year: number }
+ *
+ * const oldest: TypedSortKey<Book> = { field: 'year' };
+ * ```
+ */
 export interface TypedSortKey<T extends Document> {
   readonly field: SortPath<T>;
   readonly direction?: SortDirection | undefined;
 }
 
-/** A field name (ascending), a sort key, or a list of them. */
+/**
+ * A field name (ascending), a sort key, or a list of them.
+ *
+ * ### Examples
+ * ```ts
+ * import type { OrderBy, Repository } from '@berth/core';
+ *
+ * interface Book { id: string; author: string; year: number }
+ *
+ * const order: OrderBy<Book> = ['author', { field: 'year', direction: 'desc' }];
+ *
+ * async function catalogue(books: Repository<Book>): Promise<Book[]> {
+ *   return books.find({ orderBy: order });
+ * }
+ * ```
+ */
 export type OrderBy<T extends Document = AnyDocument> = IsUntyped<T> extends true ? AnyOrderBy : TypedOrderBy<T>;
 
-/** The order of an untyped repository: any dotted path. */
+/**
+ * The order of an untyped repository: any dotted path.
+ *
+ * ### Examples
+ * ```ts
+ * import type { AnyOrderBy } from '@berth/core';
+ *
+ * const byName: AnyOrderBy = 'name';
+ * const byCityThenAge: AnyOrderBy = ['address.city', { field: 'age', direction: 'desc' }];
+ * ```
+ */
 export type AnyOrderBy = string | AnySortKey | readonly (string | AnySortKey)[];
 
-/** An order checked against document type `T`. */
+/**
+ * An order checked against document type `T`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { TypedOrderBy } from '@berth/core';
+ *
+ * interface Book { id: string; title: string; year: number }
+ *
+ * const newestFirst: TypedOrderBy<Book> = { field: 'year', direction: 'desc' };
+ * ```
+ */
 export type TypedOrderBy<T extends Document> =
   | SortPath<T>
   | TypedSortKey<T>
@@ -240,10 +411,31 @@ export type TypedOrderBy<T extends Document> =
 /**
  * A query. Without `limit` every match is returned: results are never capped
  * silently. `cursor` (from a previous page) and `offset` cannot be combined.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Query, Repository } from '@berth/core';
+ *
+ * interface Order { id: string; customerId: string; total: number }
+ *
+ * async function largest(orders: Repository<Order>, customerId: string): Promise<Order[]> {
+ *   const query: Query<Order> = { where: { customerId }, orderBy: { field: 'total', direction: 'desc' }, limit: 5 };
+ *   return orders.find(query);
+ * }
+ * ```
  */
 export type Query<T extends Document = AnyDocument> = IsUntyped<T> extends true ? AnyQuery : TypedQuery<T>;
 
-/** A query of an untyped repository: any path, any operand. */
+/**
+ * A query of an untyped repository: any path, any operand.
+ *
+ * ### Examples
+ * ```ts
+ * import type { AnyQuery } from '@berth/core';
+ *
+ * const query: AnyQuery = { where: { kind: 'invoice' }, orderBy: '$createdAt', limit: 50, offset: 100 };
+ * ```
+ */
 export interface AnyQuery {
   readonly where?: AnyFilter | undefined;
   readonly orderBy?: AnyOrderBy | undefined;
@@ -253,7 +445,18 @@ export interface AnyQuery {
   readonly cursor?: string | undefined;
 }
 
-/** A query checked against document type `T`. */
+/**
+ * A query checked against document type `T`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { TypedQuery } from '@berth/core';
+ *
+ * interface Task { id: string; done: boolean; due: Date }
+ *
+ * const overdue: TypedQuery<Task> = { where: { done: false, due: { $lt: new Date() } }, orderBy: 'due' };
+ * ```
+ */
 export interface TypedQuery<T extends Document> {
   readonly where?: TypedFilter<T> | undefined;
   readonly orderBy?: TypedOrderBy<T> | undefined;
@@ -263,13 +466,44 @@ export interface TypedQuery<T extends Document> {
   readonly cursor?: string | undefined;
 }
 
-/** A page of results and the cursor of the next page (`null` at the end). */
+/**
+ * A page of results and the cursor of the next page (`null` at the end).
+ *
+ * ### Examples
+ * ```ts
+ * import type { Page, Repository } from '@berth/core';
+ *
+ * // Every document, one page at a time: the cursor of each page asks for the next.
+ * async function all(logs: Repository): Promise<number> {
+ *   let count = 0;
+ *   let cursor: string | null = null;
+ *   do {
+ *     const page: Page<unknown> = await logs.findPage({ orderBy: 'id', limit: 100, ...(cursor ? { cursor } : {}) });
+ *     count += page.items.length;
+ *     cursor = page.nextCursor;
+ *   } while (cursor !== null);
+ *   return count;
+ * }
+ * ```
+ */
 export interface Page<T> {
   readonly items: T[];
   readonly nextCursor: string | null;
 }
 
-/** How a query would be served. */
+/**
+ * How a query would be served.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository } from '@berth/core';
+ *
+ * async function usesIndex(users: Repository): Promise<boolean> {
+ *   const plan = await users.explain({ where: { email: 'ada@example.com' } });
+ *   return plan.strategy === 'index';
+ * }
+ * ```
+ */
 export interface QueryPlan {
   readonly strategy: 'index' | 'scan';
   /** The index used, when `strategy` is `index`. */
@@ -278,7 +512,19 @@ export interface QueryPlan {
   readonly detail: string;
 }
 
-/** One group of `countBy`. */
+/**
+ * One group of `countBy`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { CountByGroup, Repository } from '@berth/core';
+ *
+ * async function perStatus(orders: Repository): Promise<Record<string, number>> {
+ *   const groups: CountByGroup[] = await orders.countBy('status');
+ *   return Object.fromEntries(groups.map(({ value, count }) => [String(value), count]));
+ * }
+ * ```
+ */
 export interface CountByGroup {
   /** The field's value; missing and null are counted together under `null`. */
   readonly value: DocumentScalar;

@@ -5,14 +5,33 @@ import { type FieldPath, getQueryValue, parseQueryPath } from '../values/names.j
 import { isPlainObject } from '../values/values.js';
 import type { OrderBy, SortDirection } from './query.js';
 
-/** A validated sort key. */
+/**
+ * A validated sort key.
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeOrderBy, type SortSpec } from '@berth/core/adapter';
+ *
+ * const sort: SortSpec[] = normalizeOrderBy(['name', { field: 'age', direction: 'desc' }]);
+ * const sql = sort.map((key) => `${key.path.join('_')} ${key.direction.toUpperCase()}`).join(', ');
+ * ```
+ */
 export interface SortSpec {
   readonly field: string;
   readonly path: FieldPath;
   readonly direction: SortDirection;
 }
 
-/** Validates `orderBy` and returns its keys (without the implicit `id` tie-breaker). */
+/**
+ * Validates `orderBy` and returns its keys (without the implicit `id` tie-breaker).
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeOrderBy } from '@berth/core/adapter';
+ *
+ * normalizeOrderBy('name'); // [{ field: 'name', path: ['name'], direction: 'asc' }]
+ * ```
+ */
 export function normalizeOrderBy(orderBy: OrderBy | undefined): SortSpec[] {
   if (orderBy === undefined) return [];
   const keys = Array.isArray(orderBy) ? orderBy : [orderBy];
@@ -32,12 +51,29 @@ export function normalizeOrderBy(orderBy: OrderBy | undefined): SortSpec[] {
 /**
  * The values a document sorts by, in key order (missing as `null`). `meta`
  * is the document's metadata, which `$createdAt` and `$updatedAt` keys read.
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeOrderBy, sortValues } from '@berth/core/adapter';
+ *
+ * sortValues({ id: 'p1', name: 'Ada' }, normalizeOrderBy(['name', 'age'])); // ['Ada', null]
+ * ```
  */
 export function sortValues(document: unknown, sort: readonly SortSpec[], meta?: DocumentMeta): unknown[] {
   return sort.map((key) => getQueryValue(document, key.path, meta) ?? null);
 }
 
-/** Compares two sort-value tuples, then the ids. */
+/**
+ * Compares two sort-value tuples, then the ids.
+ *
+ * ### Examples
+ * ```ts
+ * import { compareSortTuples, normalizeOrderBy } from '@berth/core/adapter';
+ *
+ * const sort = normalizeOrderBy({ field: 'level', direction: 'desc' });
+ * compareSortTuples([5], 'a', [3], 'b', sort); // negative: 5 comes first in descending order
+ * ```
+ */
 export function compareSortTuples(
   a: readonly unknown[],
   aId: string,
@@ -52,7 +88,17 @@ export function compareSortTuples(
   return compareStrings(aId, bId);
 }
 
-/** Compares two documents by `sort`, ties broken by id ascending. */
+/**
+ * Compares two documents by `sort`, ties broken by id ascending.
+ *
+ * ### Examples
+ * ```ts
+ * import { compareDocuments, normalizeOrderBy } from '@berth/core/adapter';
+ *
+ * const sort = normalizeOrderBy('name');
+ * const people = [{ id: '2', name: 'Bo' }, { id: '1', name: 'Al' }].sort((a, b) => compareDocuments(a, b, sort));
+ * ```
+ */
 export function compareDocuments(a: { id: string }, b: { id: string }, sort: readonly SortSpec[]): number {
   return compareSortTuples(sortValues(a, sort), a.id, sortValues(b, sort), b.id, sort);
 }

@@ -16,6 +16,16 @@
  * fields are still stored and queried; a typed repository just cannot name
  * them (use an untyped one). The bound keeps compile time flat on recursive
  * document types.
+ *
+ * ### Examples
+ * ```ts
+ * import type { DocumentPath, MaxPathDepth } from '@berth/core';
+ *
+ * interface Deep { id: string; a: { b: { c: { d: { e: number } } } } }
+ *
+ * const depth: MaxPathDepth = 5;
+ * const deepest: DocumentPath<Deep> = 'a.b.c.d.e';
+ * ```
  */
 export type MaxPathDepth = 5;
 
@@ -25,6 +35,14 @@ type Depths = [never, 0, 1, 2, 3, 4];
 /**
  * Whether `T` is untyped: it holds any key (`AnyDocument`, a string index
  * signature) or no key but `id` (`Document` itself). Then paths are not checked.
+ *
+ * ### Examples
+ * ```ts
+ * import type { AnyDocument, IsUntyped } from '@berth/core';
+ *
+ * const untyped: IsUntyped<AnyDocument> = true;
+ * const typed: IsUntyped<{ id: string; name: string }> = false;
+ * ```
  */
 export type IsUntyped<T> = string extends keyof T ? true : keyof T extends 'id' ? true : false;
 
@@ -68,6 +86,15 @@ export type DocumentPath<T> = IsUntyped<T> extends true ? string : PathsOf<T, De
  * The type found at `Path` in `T`, `undefined` included when a segment on the
  * way is optional (the field may be missing); `unknown` for an unknown path or
  * an untyped `T`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { PathValue } from '@berth/core';
+ *
+ * interface Player { id: string; stats?: { level: number } }
+ *
+ * const level: PathValue<Player, 'stats.level'> = undefined; // number | undefined: `stats` is optional
+ * ```
  */
 export type PathValue<T, Path extends string> = IsUntyped<T> extends true ? unknown : PathValueOf<T, Path>;
 
@@ -82,7 +109,18 @@ type PathValueOf<T, Path extends string> =
         : unknown
       : unknown;
 
-/** The paths of `T` whose value is not an object or array: what can be sorted, counted by or indexed. */
+/**
+ * The paths of `T` whose value is not an object or array: what can be sorted, counted by or indexed.
+ *
+ * ### Examples
+ * ```ts
+ * import type { ScalarPath } from '@berth/core';
+ *
+ * interface Player { id: string; name: string; stats: { level: number }; tags: string[] }
+ *
+ * const sortable: ScalarPath<Player>[] = ['id', 'name', 'stats.level']; // not 'stats' or 'tags'
+ * ```
+ */
 export type ScalarPath<T> =
   IsUntyped<T> extends true
     ? string
@@ -94,7 +132,18 @@ export type ScalarPath<T> =
             : never;
       }[DocumentPath<T>];
 
-/** The paths of `T` whose value is a number (possibly optional or null): what `$inc` accepts. */
+/**
+ * The paths of `T` whose value is a number (possibly optional or null): what `$inc` accepts.
+ *
+ * ### Examples
+ * ```ts
+ * import type { NumberPath } from '@berth/core';
+ *
+ * interface Player { id: string; name: string; stats: { level: number; gold?: number } }
+ *
+ * const counters: NumberPath<Player>[] = ['stats.level', 'stats.gold'];
+ * ```
+ */
 export type NumberPath<T> =
   IsUntyped<T> extends true
     ? string
@@ -109,5 +158,14 @@ export type NumberPath<T> =
 /**
  * The reserved metadata paths, accepted in `where` and `orderBy` of every
  * query: when the document was created and last written (`Date` values).
+ *
+ * ### Examples
+ * ```ts
+ * import type { MetadataPath, Repository } from '@berth/core';
+ *
+ * async function newest(notes: Repository, by: MetadataPath) {
+ *   return notes.findOne({ orderBy: { field: by, direction: 'desc' } });
+ * }
+ * ```
  */
 export type MetadataPath = '$createdAt' | '$updatedAt';

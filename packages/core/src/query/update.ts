@@ -22,7 +22,19 @@ import type { DocumentPath, IsUntyped, NumberPath, PathValue } from './typed-pat
 export type UpdateOperators<T extends Document = AnyDocument> =
   IsUntyped<T> extends true ? AnyUpdateOperators : TypedUpdateOperators<T>;
 
-/** Update operators of an untyped repository: any path, any value. */
+/**
+ * Update operators of an untyped repository: any path, any value.
+ *
+ * ### Examples
+ * ```ts
+ * import type { AnyUpdateOperators, Repository } from '@berth/core';
+ *
+ * async function checkIn(visitors: Repository, id: string): Promise<void> {
+ *   const update: AnyUpdateOperators = { $inc: { visits: 1 }, $set: { 'last.at': new Date() }, $unset: ['away'] };
+ *   await visitors.update(id, update);
+ * }
+ * ```
+ */
 export interface AnyUpdateOperators {
   /** Set dotted paths to values; missing intermediate objects are created. */
   readonly $set?: { readonly [path: string]: DocumentValue | undefined } | undefined;
@@ -35,6 +47,15 @@ export interface AnyUpdateOperators {
 /**
  * Update operators checked against document type `T`: `$set` takes known paths
  * and values of their type, `$inc` only number paths, `$unset` known paths.
+ *
+ * ### Examples
+ * ```ts
+ * import type { TypedUpdateOperators } from '@berth/core';
+ *
+ * interface Account { id: string; balance: number; frozenAt?: Date }
+ *
+ * const deposit: TypedUpdateOperators<Account> = { $inc: { balance: 50 }, $unset: ['frozenAt'] };
+ * ```
  */
 export interface TypedUpdateOperators<T extends Document> {
   /** Set dotted paths to values; missing intermediate objects are created. */
@@ -53,11 +74,35 @@ export interface TypedUpdateOperators<T extends Document> {
  * For a typed `T` the keys are its fields and dotted paths, with values of their
  * type (so `Partial<T>` is a patch, even when a field's type is an interface);
  * for an untyped `T` any key and document value.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Patch, Repository } from '@berth/core';
+ *
+ * interface Profile { id: string; name: string; address: { city: string; street: string } }
+ *
+ * async function move(profiles: Repository<Profile>, id: string, city: string): Promise<Profile> {
+ *   const patch: Patch<Profile> = { 'address.city': city };
+ *   return profiles.update(id, patch);
+ * }
+ * ```
  */
 export type Patch<T> =
   IsUntyped<T> extends true
     ? { readonly [K in keyof T]?: T[K] | undefined } & { readonly [path: string]: DocumentValue | undefined }
     : { readonly [P in DocumentPath<T>]?: PathValue<T, P> | undefined };
 
-/** What `update` accepts: a patch, or an object of update operators. */
+/**
+ * What `update` accepts: a patch, or an object of update operators.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Update } from '@berth/core';
+ *
+ * interface Account { id: string; owner: string; balance: number }
+ *
+ * const rename: Update<Account> = { owner: 'Ada' };
+ * const charge: Update<Account> = { $inc: { balance: -20 } };
+ * ```
+ */
 export type Update<T extends Document = AnyDocument> = Patch<T> | UpdateOperators<T>;

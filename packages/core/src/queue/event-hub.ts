@@ -36,6 +36,17 @@ function checkTypes(options: SubscribeOptions | undefined): ReadonlySet<JobEvent
  * The events of one queue in one process: adapters emit into it after each
  * change is stored, and `subscribe` and `events` read from it. Emitting
  * costs one check when nobody listens (`wants`).
+ *
+ * ### Examples
+ * ```ts
+ * import { JobEventHub } from '@berth/core/adapter';
+ *
+ * const hub = new JobEventHub('mails');
+ * const unsubscribe = hub.subscribe((event) => console.log(event.type, event.jobId));
+ * // After the adapter stored an enqueue:
+ * if (hub.wants('enqueued')) hub.emit({ type: 'enqueued', queue: 'mails', jobId: 'j1', at: new Date(), runAt: new Date() });
+ * unsubscribe();
+ * ```
  */
 export class JobEventHub {
   private readonly subscriptions = new Set<Subscription>();

@@ -9,6 +9,18 @@ import type { IdleWorker, JobNotifier } from './job-worker.js';
  * job falls due later. Wake-ups are coalesced into one per turn of the
  * event loop. It also knows which workers wait idle, so an enqueue here can
  * lease jobs for one in its own write and hand them over (`handingOff`).
+ *
+ * ### Examples
+ * ```ts
+ * import { HandOffNotifier } from '@berth/core/adapter';
+ *
+ * // The first worker's listener makes the adapter LISTEN (or SUBSCRIBE) to the engine's wake-ups.
+ * const notifier = new HandOffNotifier(() => console.log('start listening'));
+ * const stop = notifier.onJobAvailable(() => console.log('a job may be due'));
+ * notifier.woken(); // the engine said a job is due now
+ * stop();
+ * notifier.close();
+ * ```
  */
 export class HandOffNotifier implements JobNotifier {
   private readonly listeners = new Set<() => void>();

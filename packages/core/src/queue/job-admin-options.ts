@@ -14,22 +14,61 @@ import type {
 import { checkDuration } from './job-options.js';
 import type { PurgeOptions } from './job-queue.js';
 
-/** Every job state, in the order a job can pass them. */
+/**
+ * Every job state, in the order a job can pass them.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobStats } from '@berth/core';
+ * import { JOB_STATES } from '@berth/core/adapter';
+ *
+ * const empty = Object.fromEntries(JOB_STATES.map((state) => [state, 0])) as JobStats;
+ * ```
+ */
 export const JOB_STATES: readonly JobState[] = ['waiting', 'active', 'completed', 'dead', 'cancelled'];
 
-/** Most jobs one `listJobs` page examines when it filters payloads (the page then ends early with a cursor). */
+/**
+ * Most jobs one `listJobs` page examines when it filters payloads (the page then ends early with a cursor).
+ *
+ * ### Examples
+ * ```ts
+ * import { MAX_JOBS_EXAMINED, normalizeListJobs } from '@berth/core/adapter';
+ *
+ * const list = normalizeListJobs('mails', { payload: { to: 'ada@example.com' } });
+ * console.log(list.maxExamined === MAX_JOBS_EXAMINED); // true
+ * ```
+ */
 export const MAX_JOBS_EXAMINED = 10_000;
 
 /**
  * Where a listing or a bulk step stands: after the job created at
  * `createdAt` (ms) with id `id`, in the listing order.
+ *
+ * ### Examples
+ * ```ts
+ * import { comparePositions, type JobPosition } from '@berth/core/adapter';
+ *
+ * const a: JobPosition = { createdAt: 1_000, id: 'j1' };
+ * const b: JobPosition = { createdAt: 1_000, id: 'j2' };
+ * comparePositions(a, b); // negative: same time, then by id
+ * ```
  */
 export interface JobPosition {
   readonly createdAt: number;
   readonly id: string;
 }
 
-/** `listJobs` options, checked, with defaults applied. */
+/**
+ * `listJobs` options, checked, with defaults applied.
+ *
+ * ### Examples
+ * ```ts
+ * import { type NormalizedListJobs, normalizeListJobs } from '@berth/core/adapter';
+ *
+ * const list: NormalizedListJobs = normalizeListJobs('mails', { state: 'dead', limit: 20 });
+ * console.log(list.order, list.limit); // 'newest' 20
+ * ```
+ */
 export interface NormalizedListJobs {
   readonly state: JobState | undefined;
   readonly order: JobOrder;
@@ -44,7 +83,17 @@ export interface NormalizedListJobs {
   cursorAfter(position: JobPosition): string;
 }
 
-/** Bulk options (`retryJobs`, `cancelJobs`), checked, with defaults applied. Bulk steps walk oldest first. */
+/**
+ * Bulk options (`retryJobs`, `cancelJobs`), checked, with defaults applied. Bulk steps walk oldest first.
+ *
+ * ### Examples
+ * ```ts
+ * import { type NormalizedBulkJobs, normalizeRetryJobs } from '@berth/core/adapter';
+ *
+ * const bulk: NormalizedBulkJobs = normalizeRetryJobs('mails', { state: 'cancelled', limit: 100 });
+ * console.log(bulk.state, bulk.limit); // 'cancelled' 100
+ * ```
+ */
 export interface NormalizedBulkJobs {
   /** The state whose jobs are examined. */
   readonly state: JobState;
@@ -103,7 +152,16 @@ function parsePayloadFilter(payload: unknown): FilterNode | undefined {
   }
 }
 
-/** Checks `listJobs` options of queue `queue` and applies the defaults. */
+/**
+ * Checks `listJobs` options of queue `queue` and applies the defaults.
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeListJobs } from '@berth/core/adapter';
+ *
+ * const list = normalizeListJobs('mails', undefined); // every state, newest first, default page size
+ * ```
+ */
 export function normalizeListJobs(queue: string, options: ListJobsOptions | undefined): NormalizedListJobs {
   const raw = checkOptionsObject(options, 'listJobs');
   const state = raw.state === undefined ? undefined : checkState(raw.state, JOB_STATES);
@@ -138,32 +196,77 @@ function normalizeBulk(kind: string, queue: string, state: JobState, raw: Record
   };
 }
 
-/** Checks `retryJobs` options of queue `queue`. */
+/**
+ * Checks `retryJobs` options of queue `queue`.
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeRetryJobs } from '@berth/core/adapter';
+ *
+ * const bulk = normalizeRetryJobs('mails', undefined); // dead jobs, oldest first
+ * ```
+ */
 export function normalizeRetryJobs(queue: string, options: RetryJobsOptions | undefined): NormalizedBulkJobs {
   const raw = checkOptionsObject(options, 'retryJobs');
   const state = checkState(raw.state ?? 'dead', ['dead', 'cancelled']);
   return normalizeBulk('retry', queue, state, raw);
 }
 
-/** Checks `cancelJobs` options of queue `queue`. */
+/**
+ * Checks `cancelJobs` options of queue `queue`.
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeCancelJobs } from '@berth/core/adapter';
+ *
+ * const bulk = normalizeCancelJobs('mails', { payload: { tenant: 't1' } }); // waiting jobs of tenant t1
+ * ```
+ */
 export function normalizeCancelJobs(queue: string, options: BulkJobsOptions | undefined): NormalizedBulkJobs {
   const raw = checkOptionsObject(options, 'cancelJobs');
   return normalizeBulk('cancel', queue, 'waiting', raw);
 }
 
-/** Whether job position `a` comes before `b` in enqueue order (createdAt, then id by code unit). */
+/**
+ * Whether job position `a` comes before `b` in enqueue order (createdAt, then id by code unit).
+ *
+ * ### Examples
+ * ```ts
+ * import { comparePositions } from '@berth/core/adapter';
+ *
+ * const jobs = [{ createdAt: 2, id: 'b' }, { createdAt: 1, id: 'a' }].sort(comparePositions); // enqueue order
+ * ```
+ */
 export function comparePositions(a: JobPosition, b: JobPosition): number {
   if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** A finished state's retention, checked: `undefined` keeps its jobs forever. */
+/**
+ * A finished state's retention, checked: `undefined` keeps its jobs forever.
+ *
+ * ### Examples
+ * ```ts
+ * import { type NormalizedRetentionRule, normalizeRetention } from '@berth/core/adapter';
+ *
+ * const completed: NormalizedRetentionRule | undefined = normalizeRetention({ completed: { maxCount: 50 } }).completed;
+ * ```
+ */
 export interface NormalizedRetentionRule {
   readonly maxAgeMs: number | undefined;
   readonly maxCount: number | undefined;
 }
 
-/** A retention policy, checked, one entry per finished state. */
+/**
+ * A retention policy, checked, one entry per finished state.
+ *
+ * ### Examples
+ * ```ts
+ * import { type NormalizedRetention, normalizeRetention } from '@berth/core/adapter';
+ *
+ * const retention: NormalizedRetention = normalizeRetention({ dead: null }); // dead jobs kept forever
+ * ```
+ */
 export type NormalizedRetention = {
   readonly [S in 'completed' | 'cancelled' | 'dead']: NormalizedRetentionRule | undefined;
 };
@@ -172,6 +275,13 @@ export type NormalizedRetention = {
  * The retention a queue has unless told otherwise: completed and cancelled
  * jobs for one day and at most 10 000 of each; dead jobs for 30 days, so
  * there is time to look at them and retry them.
+ *
+ * ### Examples
+ * ```ts
+ * import { DEFAULT_RETENTION } from '@berth/core/adapter';
+ *
+ * console.log(DEFAULT_RETENTION.dead?.maxAgeMs); // 30 days in milliseconds
+ * ```
  */
 export const DEFAULT_RETENTION: NormalizedRetention = {
   completed: { maxAgeMs: 86_400_000, maxCount: 10_000 },
@@ -202,7 +312,16 @@ function normalizeRule(state: string, rule: unknown, fallback: NormalizedRetenti
   };
 }
 
-/** Checks a retention policy; states left out keep `base` (default: `DEFAULT_RETENTION`). */
+/**
+ * Checks a retention policy; states left out keep `base` (default: `DEFAULT_RETENTION`).
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeRetention } from '@berth/core/adapter';
+ *
+ * const queueRetention = normalizeRetention({ completed: { maxAgeMs: 3_600_000 } }); // others keep the defaults
+ * ```
+ */
 export function normalizeRetention(
   policy: RetentionPolicy | undefined,
   base: NormalizedRetention = DEFAULT_RETENTION,
@@ -224,7 +343,16 @@ export function normalizeRetention(
   };
 }
 
-/** `prune` options, checked: the policy to apply (the queue's own when none is given) and the bound. */
+/**
+ * `prune` options, checked: the policy to apply (the queue's own when none is given) and the bound.
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizePrune, normalizeRetention } from '@berth/core/adapter';
+ *
+ * const { retention, limit } = normalizePrune({ limit: 500 }, normalizeRetention(undefined));
+ * ```
+ */
 export function normalizePrune(
   options: PruneOptions | undefined,
   queueRetention: NormalizedRetention,
@@ -239,7 +367,21 @@ export function normalizePrune(
   };
 }
 
-/** How a listing or bulk step reads a candidate job: its position and its payload. */
+/**
+ * How a listing or bulk step reads a candidate job: its position and its payload.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobAccess } from '@berth/core/adapter';
+ *
+ * interface Row { id: string; created: number; payload: unknown }
+ *
+ * const access: JobAccess<Row> = {
+ *   position: (row) => ({ createdAt: row.created, id: row.id }),
+ *   payload: (row) => row.payload,
+ * };
+ * ```
+ */
 export interface JobAccess<J> {
   position(job: J): JobPosition;
   payload(job: J): unknown;
@@ -248,6 +390,15 @@ export interface JobAccess<J> {
 /**
  * Streams of jobs each already in `order` (one per state) merged into one
  * stream in that order, pulling one job from a stream per job yielded.
+ *
+ * ### Examples
+ * ```ts
+ * import { mergeJobStreams } from '@berth/core/adapter';
+ *
+ * const waiting = [{ createdAt: 3, id: 'c' }, { createdAt: 1, id: 'a' }];
+ * const dead = [{ createdAt: 2, id: 'b' }];
+ * const newestFirst = [...mergeJobStreams([waiting.values(), dead.values()], 'newest', (job) => job)]; // c, b, a
+ * ```
  */
 export function* mergeJobStreams<J>(
   streams: readonly Iterator<J>[],
@@ -278,6 +429,16 @@ export function* mergeJobStreams<J>(
  * cursor). It looks one match ahead, so a page that ends the listing has no
  * cursor; with a payload filter it stops before examining more than
  * `maxExamined` jobs and then goes on, next page, after the last one examined.
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeListJobs, pageOfJobs } from '@berth/core/adapter';
+ *
+ * const jobs = [{ createdAt: 1, id: 'a', payload: { to: 'x' } }, { createdAt: 2, id: 'b', payload: { to: 'y' } }];
+ * const list = normalizeListJobs('mails', { order: 'oldest', limit: 1 });
+ * const page = pageOfJobs(jobs, list, { position: (job) => job, payload: (job) => job.payload });
+ * // page.jobs: [a], page.cursor: where the next page starts
+ * ```
  */
 export function pageOfJobs<J>(
   candidates: Iterable<J>,
@@ -300,7 +461,17 @@ export function pageOfJobs<J>(
   return { jobs, cursor: undefined };
 }
 
-/** What `change` did to one job of a bulk step. */
+/**
+ * What `change` did to one job of a bulk step.
+ *
+ * ### Examples
+ * ```ts
+ * import type { BulkChange } from '@berth/core/adapter';
+ *
+ * // Retrying a job another worker already took: skipped, counted, not an error.
+ * const retry = (job: { state: string }): BulkChange => (job.state === 'dead' ? 'changed' : 'skipped');
+ * ```
+ */
 export type BulkChange = 'changed' | 'skipped' | 'unchanged';
 
 /**
@@ -309,6 +480,15 @@ export type BulkChange = 'changed' | 'skipped' | 'unchanged';
  * a job out of the state being walked), applies `change` to those whose
  * payload matches, and returns a cursor after the last one examined when
  * more may remain.
+ *
+ * ### Examples
+ * ```ts
+ * import { bulkStepOfJobs, normalizeRetryJobs } from '@berth/core/adapter';
+ *
+ * const dead = [{ createdAt: 1, id: 'a', payload: {} }, { createdAt: 2, id: 'b', payload: {} }];
+ * const step = bulkStepOfJobs(dead, normalizeRetryJobs('mails', { limit: 10 }), { position: (j) => j, payload: (j) => j.payload }, () => 'changed');
+ * console.log(step.changed.length, step.cursor); // 2 undefined
+ * ```
  */
 export function bulkStepOfJobs<J>(
   candidates: Iterable<J>,
@@ -337,7 +517,16 @@ export function bulkStepOfJobs<J>(
   return { changed, skipped, cursor: more && last !== undefined ? bulk.cursorAfter(access.position(last)) : undefined };
 }
 
-/** `purge` options, checked: the time bound and the finished states to purge (each once). */
+/**
+ * `purge` options, checked: the time bound and the finished states to purge (each once).
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizePurge } from '@berth/core/adapter';
+ *
+ * const { before, states } = normalizePurge({ finishedBefore: new Date('2026-01-01') }); // every finished state
+ * ```
+ */
 export function normalizePurge(options: PurgeOptions | undefined): {
   readonly before: Date;
   readonly states: readonly JobState[];

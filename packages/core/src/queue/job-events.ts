@@ -11,6 +11,20 @@ interface JobEventBase {
 /**
  * What happened to a job. Events are emitted after the change is stored
  * (for a transactional enqueue, after the commit).
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobEvent, JobQueue } from '@berth/core';
+ *
+ * function log(event: JobEvent): void {
+ *   if (event.type === 'failed') console.warn(`${event.queue}/${event.jobId} failed: ${event.error.message}`);
+ *   else console.log(`${event.queue}/${event.jobId} ${event.type}`);
+ * }
+ *
+ * function watch(queue: JobQueue): () => void {
+ *   return queue.subscribe(log);
+ * }
+ * ```
  */
 export type JobEvent =
   /** A new job was stored (not a deduplicated enqueue). */
@@ -40,10 +54,32 @@ export type JobEvent =
   /** A dead or cancelled job was put back to waiting. */
   | (JobEventBase & { readonly type: 'retried' });
 
-/** The kinds of {@link JobEvent}. */
+/**
+ * The kinds of {@link JobEvent}.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobEventType, JobQueue } from '@berth/core';
+ *
+ * const outcomes: JobEventType[] = ['completed', 'dead'];
+ *
+ * function onOutcome(queue: JobQueue, listener: (jobId: string) => void): () => void {
+ *   return queue.subscribe((event) => listener(event.jobId), { types: outcomes });
+ * }
+ * ```
+ */
 export type JobEventType = JobEvent['type'];
 
-/** Every {@link JobEventType}, in the order a job can meet them. */
+/**
+ * Every {@link JobEventType}, in the order a job can meet them.
+ *
+ * ### Examples
+ * ```ts
+ * import { JOB_EVENT_TYPES } from '@berth/core';
+ *
+ * const counts = new Map(JOB_EVENT_TYPES.map((type) => [type, 0]));
+ * ```
+ */
 export const JOB_EVENT_TYPES: readonly JobEventType[] = [
   'enqueued',
   'started',
@@ -60,21 +96,77 @@ export const JOB_EVENT_TYPES: readonly JobEventType[] = [
 /**
  * What `events()` yields: the job events, and a `gap` when the consumer fell
  * so far behind that `dropped` events were discarded (the buffer is bounded).
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, QueueEvent } from '@berth/core';
+ *
+ * async function follow(queue: JobQueue, signal: AbortSignal): Promise<void> {
+ *   for await (const event of queue.events({ signal })) {
+ *     const e: QueueEvent = event;
+ *     if (e.type === 'gap') console.warn(`missed ${e.dropped} events`);
+ *     else console.log(e.type, e.jobId);
+ *   }
+ * }
+ * ```
  */
 export type QueueEvent =
   | JobEvent
   | { readonly type: 'gap'; readonly queue: string; readonly dropped: number; readonly at: Date };
 
-/** A function that receives job events. */
+/**
+ * A function that receives job events.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobEventListener, JobQueue } from '@berth/core';
+ *
+ * const printer: JobEventListener = (event) => console.log(event.type, event.jobId, event.at.toISOString());
+ *
+ * function watch(queue: JobQueue): () => void {
+ *   return queue.subscribe(printer);
+ * }
+ * ```
+ */
 export type JobEventListener = (event: JobEvent) => void;
 
-/** Options of `subscribe`. */
+/**
+ * Options of `subscribe`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, SubscribeOptions } from '@berth/core';
+ *
+ * function onDead(queue: JobQueue, alert: (jobId: string) => void): () => void {
+ *   const options: SubscribeOptions = { types: ['dead'] };
+ *   return queue.subscribe((event) => alert(event.jobId), options);
+ * }
+ * ```
+ */
 export interface SubscribeOptions {
   /** Only these kinds of event (default: all). */
   readonly types?: readonly JobEventType[] | undefined;
 }
 
-/** Options of `events`. */
+/**
+ * Options of `events`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, QueueEventsOptions } from '@berth/core';
+ *
+ * async function countCompleted(queue: JobQueue, ms: number): Promise<number> {
+ *   const options: QueueEventsOptions = { types: ['completed'], bufferSize: 10_000, signal: AbortSignal.timeout(ms) };
+ *   let count = 0;
+ *   try {
+ *     for await (const _event of queue.events(options)) count++;
+ *   } catch {
+ *     // The signal ended the iteration.
+ *   }
+ *   return count;
+ * }
+ * ```
+ */
 export interface QueueEventsOptions extends SubscribeOptions, SignalOptions {
   /**
    * Events held for a consumer that has not asked for them yet (default

@@ -4,7 +4,16 @@ import { checkString, copyValue, isPlainObject, MAX_DOCUMENT_BYTES } from '../va
 import type { BackoffPolicy, JobError, LeaseRef } from './job.js';
 import type { EnqueueItem, EnqueueOptions } from './job-queue.js';
 
-/** Defaults every queue adapter applies. */
+/**
+ * Defaults every queue adapter applies.
+ *
+ * ### Examples
+ * ```ts
+ * import { JOB_DEFAULTS } from '@berth/core/adapter';
+ *
+ * console.log(JOB_DEFAULTS.maxAttempts, JOB_DEFAULTS.leaseMs); // 3 30000
+ * ```
+ */
 export const JOB_DEFAULTS: {
   readonly priority: number;
   readonly maxAttempts: number;
@@ -19,7 +28,17 @@ export const JOB_DEFAULTS: {
 
 const MAX_DELAY_MS = 100 * 365 * 24 * 3_600_000;
 
-/** Enqueue options with defaults applied and every value checked. */
+/**
+ * Enqueue options with defaults applied and every value checked.
+ *
+ * ### Examples
+ * ```ts
+ * import { type NormalizedEnqueue, normalizeEnqueueOptions } from '@berth/core/adapter';
+ *
+ * const options: NormalizedEnqueue = normalizeEnqueueOptions({ delayMs: 5_000 }, Date.now());
+ * console.log(options.runAt, options.maxAttempts);
+ * ```
+ */
 export interface NormalizedEnqueue {
   readonly runAt: Date;
   readonly priority: number;
@@ -38,7 +57,16 @@ function checkInteger(name: string, value: unknown, min: number, max: number): n
   return value;
 }
 
-/** Checks a duration in milliseconds (an integer >= `min`). */
+/**
+ * Checks a duration in milliseconds (an integer >= `min`).
+ *
+ * ### Examples
+ * ```ts
+ * import { checkDuration } from '@berth/core/adapter';
+ *
+ * const leaseMs = checkDuration('leaseMs', 30_000, 1); // 30000; 0 or 1.5 would be a VALIDATION error
+ * ```
+ */
 export function checkDuration(name: string, value: unknown, min = 0): number {
   return checkInteger(name, value, min, MAX_DELAY_MS);
 }
@@ -61,7 +89,16 @@ function checkBackoff(value: unknown): BackoffPolicy {
   throw new ValidationError('backoff.type must be "fixed" or "exponential"', 'backoff.type');
 }
 
-/** Validates enqueue options and applies the defaults. */
+/**
+ * Validates enqueue options and applies the defaults.
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeEnqueueOptions } from '@berth/core/adapter';
+ *
+ * const { runAt, priority, dedupeKey } = normalizeEnqueueOptions({ priority: 5, dedupeKey: 'report' }, Date.now());
+ * ```
+ */
 export function normalizeEnqueueOptions(options: EnqueueOptions | undefined, now: number): NormalizedEnqueue {
   if (options !== undefined && !isPlainObject(options))
     throw new ValidationError('enqueue options must be an object', '');
@@ -99,6 +136,13 @@ export function normalizeEnqueueOptions(options: EnqueueOptions | undefined, now
 /**
  * Validates a job payload (or result) and returns a canonical copy. Its JSON
  * text must fit in `maxBytes` (the adapter's `capabilities.queue.maxPayloadBytes`).
+ *
+ * ### Examples
+ * ```ts
+ * import { copyPayload } from '@berth/core/adapter';
+ *
+ * const payload = copyPayload<{ to: string }>({ to: 'ada@example.com' }, 'payload', 64 * 1024);
+ * ```
  */
 export function copyPayload<T>(payload: unknown, path = 'payload', maxBytes: number = MAX_DOCUMENT_BYTES): T {
   if (payload === undefined) throw new ValidationError(`${path} is undefined; use null`, path);
@@ -108,6 +152,14 @@ export function copyPayload<T>(payload: unknown, path = 'payload', maxBytes: num
 /**
  * The delay before attempt `attempt + 1` after attempt `attempt` (1-based)
  * failed. `random` is injectable for tests.
+ *
+ * ### Examples
+ * ```ts
+ * import { backoffDelay } from '@berth/core/adapter';
+ *
+ * backoffDelay({ type: 'exponential', delayMs: 1_000 }, 3); // 4000: after the third failed attempt
+ * backoffDelay({ type: 'fixed', delayMs: 500 }, 3); // 500
+ * ```
  */
 export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
   if (policy.type === 'fixed') return policy.delayMs;
@@ -123,7 +175,16 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () 
   }
 }
 
-/** Turns whatever a handler threw into the error kept on the job. */
+/**
+ * Turns whatever a handler threw into the error kept on the job.
+ *
+ * ### Examples
+ * ```ts
+ * import { toJobError } from '@berth/core/adapter';
+ *
+ * const error = toJobError(new TypeError('bad input'), 2, new Date()); // { attempt: 2, message: 'bad input', name: 'TypeError', at }
+ * ```
+ */
 export function toJobError(error: unknown, attempt: number, at: Date): JobError {
   let message: string;
   let name: string | undefined;
@@ -144,13 +205,29 @@ export function toJobError(error: unknown, attempt: number, at: Date): JobError 
   return { attempt, message: capErrorMessage(message.replaceAll('\u0000', '').toWellFormed()), name, at };
 }
 
-/** The longest message kept on a job error, in UTF-16 code units (64 Ki), the truncation note included. */
+/**
+ * The longest message kept on a job error, in UTF-16 code units (64 Ki), the truncation note included.
+ *
+ * ### Examples
+ * ```ts
+ * import { capErrorMessage, MAX_JOB_ERROR_MESSAGE } from '@berth/core/adapter';
+ *
+ * capErrorMessage('x'.repeat(MAX_JOB_ERROR_MESSAGE * 2)).length <= MAX_JOB_ERROR_MESSAGE; // true
+ * ```
+ */
 export const MAX_JOB_ERROR_MESSAGE = 65_536;
 
 /**
  * Cuts a message longer than {@link MAX_JOB_ERROR_MESSAGE}: its start is kept
  * and a note saying how many characters were cut ends it, so a reader knows the
  * message is incomplete. A surrogate pair is never split.
+ *
+ * ### Examples
+ * ```ts
+ * import { capErrorMessage } from '@berth/core/adapter';
+ *
+ * const kept = capErrorMessage('short message'); // unchanged
+ * ```
  */
 export function capErrorMessage(message: string): string {
   if (message.length <= MAX_JOB_ERROR_MESSAGE) return message;
@@ -166,18 +243,47 @@ function truncationNote(cut: number): string {
   return `… [truncated: ${cut} more characters]`;
 }
 
-/** Copies reported progress, which must be a document value (not undefined). */
+/**
+ * Copies reported progress, which must be a document value (not undefined).
+ *
+ * ### Examples
+ * ```ts
+ * import { copyProgress } from '@berth/core/adapter';
+ *
+ * const progress = copyProgress({ done: 3, of: 10 });
+ * ```
+ */
 export function copyProgress(progress: unknown, maxBytes: number = MAX_DOCUMENT_BYTES): DocumentValue {
   if (progress === undefined) throw new ValidationError('progress is undefined; use null', 'progress');
   return copyValue(progress, 'progress', maxBytes);
 }
 
-/** Copies a job result, which must be a document value. */
+/**
+ * Copies a job result, which must be a document value.
+ *
+ * ### Examples
+ * ```ts
+ * import { copyResult } from '@berth/core/adapter';
+ *
+ * copyResult(undefined); // undefined: a handler that returns nothing
+ * copyResult({ sent: true }); // { sent: true }
+ * ```
+ */
 export function copyResult(result: unknown, maxBytes: number = MAX_DOCUMENT_BYTES): DocumentValue | undefined {
   return result === undefined ? undefined : copyValue(result, 'result', maxBytes);
 }
 
-/** A job of `enqueueMany` after validation: a copied payload and options with defaults. */
+/**
+ * A job of `enqueueMany` after validation: a copied payload and options with defaults.
+ *
+ * ### Examples
+ * ```ts
+ * import { type PreparedEnqueue, prepareEnqueueItems } from '@berth/core/adapter';
+ *
+ * const prepared: PreparedEnqueue[] = prepareEnqueueItems([{ payload: { to: 'a' } }], Date.now());
+ * console.log(prepared[0]?.options.runAt);
+ * ```
+ */
 export interface PreparedEnqueue {
   readonly payload: DocumentValue;
   readonly options: NormalizedEnqueue;
@@ -186,6 +292,14 @@ export interface PreparedEnqueue {
 /**
  * Validates the items of `enqueueMany` (each payload and its options) before
  * anything is written. An error in one item names it (`job 2: …`, path `2.payload.when`).
+ *
+ * ### Examples
+ * ```ts
+ * import { prepareEnqueueItems } from '@berth/core/adapter';
+ *
+ * // All items are checked before any is written: a bad one names its position.
+ * const jobs = prepareEnqueueItems([{ payload: 1 }, { payload: 2, priority: 10 }], Date.now(), 64 * 1024);
+ * ```
  */
 export function prepareEnqueueItems(
   items: unknown,
@@ -214,7 +328,20 @@ export function prepareEnqueueItems(
   });
 }
 
-/** Checks that `lease` is what `dequeue` returned and gives its job id and token. */
+/**
+ * Checks that `lease` is what `dequeue` returned and gives its job id and token.
+ *
+ * ### Examples
+ * ```ts
+ * import type { LeaseRef } from '@berth/core';
+ * import { checkLeaseRef } from '@berth/core/adapter';
+ *
+ * function leaseKey(lease: LeaseRef): string {
+ *   const { id, token } = checkLeaseRef(lease);
+ *   return `${id}:${token}`;
+ * }
+ * ```
+ */
 export function checkLeaseRef(lease: LeaseRef): { readonly id: string; readonly token: string } {
   const id = (lease as Partial<LeaseRef> | undefined)?.job?.id;
   const token = (lease as Partial<LeaseRef> | undefined)?.token;
@@ -224,7 +351,16 @@ export function checkLeaseRef(lease: LeaseRef): { readonly id: string; readonly 
   return { id, token };
 }
 
-/** Checks the `count` of `dequeueMany`: an integer from 1 to 10 000. */
+/**
+ * Checks the `count` of `dequeueMany`: an integer from 1 to 10 000.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkDequeueCount } from '@berth/core/adapter';
+ *
+ * const count = checkDequeueCount(50); // 50; 0 or 10 001 would be a VALIDATION error
+ * ```
+ */
 export function checkDequeueCount(count: unknown): number {
   if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1 || count > 10_000) {
     throw new ValidationError(`count must be an integer from 1 to 10000, got ${String(count)}`, 'count');

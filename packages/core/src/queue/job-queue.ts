@@ -13,7 +13,19 @@ import type {
 import type { JobEventListener, QueueEvent, QueueEventsOptions, SubscribeOptions } from './job-events.js';
 import type { ScheduleFireResult, ScheduleInput, ScheduleRecord, ScheduleTick } from './schedule.js';
 
-/** Options of one enqueued job. */
+/**
+ * Options of one enqueued job.
+ *
+ * ### Examples
+ * ```ts
+ * import type { EnqueueOptions, JobQueue } from '@berth/core';
+ *
+ * async function remind(mails: JobQueue<{ to: string }>, to: string): Promise<void> {
+ *   const options: EnqueueOptions = { delayMs: 24 * 3600_000, priority: 5, dedupeKey: `remind:${to}`, maxAttempts: 3 };
+ *   await mails.enqueue({ to }, options);
+ * }
+ * ```
+ */
 export interface EnqueueOptions {
   /** Run at this time (default: now). Cannot be combined with `delayMs`. */
   readonly runAt?: Date | undefined;
@@ -40,25 +52,73 @@ export interface EnqueueOptions {
   readonly timeoutMs?: number | undefined;
 }
 
-/** One job of `enqueueMany`. */
+/**
+ * One job of `enqueueMany`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { EnqueueItem, JobQueue } from '@berth/core';
+ *
+ * async function notifyAll(mails: JobQueue<{ to: string }>, recipients: string[]): Promise<void> {
+ *   const items: EnqueueItem<{ to: string }>[] = recipients.map((to) => ({ payload: { to }, dedupeKey: to }));
+ *   await mails.enqueueMany(items);
+ * }
+ * ```
+ */
 export interface EnqueueItem<T> extends EnqueueOptions {
   readonly payload: T;
 }
 
-/** What `enqueue` did. */
+/**
+ * What `enqueue` did.
+ *
+ * ### Examples
+ * ```ts
+ * import type { EnqueueResult, JobQueue } from '@berth/core';
+ *
+ * async function requestExport(exports: JobQueue<{ userId: string }>, userId: string): Promise<string> {
+ *   const result: EnqueueResult = await exports.enqueue({ userId }, { dedupeKey: `export:${userId}` });
+ *   return result.deduplicated ? `already queued as ${result.id}` : `queued as ${result.id}`;
+ * }
+ * ```
+ */
 export interface EnqueueResult {
   readonly id: string;
   /** `true` when a waiting or active job with the same dedupe key was returned instead. */
   readonly deduplicated: boolean;
 }
 
-/** Options of `dequeue`. */
+/**
+ * Options of `dequeue`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { DequeueOptions, JobQueue } from '@berth/core';
+ *
+ * async function takeBatch(queue: JobQueue) {
+ *   const options: DequeueOptions = { leaseMs: 60_000, signal: AbortSignal.timeout(5_000) };
+ *   return queue.dequeueMany(10, options);
+ * }
+ * ```
+ */
 export interface DequeueOptions extends SignalOptions {
   /** Lease duration, overriding the job's own. */
   readonly leaseMs?: number | undefined;
 }
 
-/** Options of `fail`. */
+/**
+ * Options of `fail`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { FailOptions, JobQueue, Lease } from '@berth/core';
+ *
+ * async function rateLimited(queue: JobQueue, lease: Lease): Promise<void> {
+ *   const options: FailOptions = { retryAfterMs: 30_000 };
+ *   await queue.fail(lease, new Error('429 from the provider'), options);
+ * }
+ * ```
+ */
 export interface FailOptions extends SignalOptions {
   /** `false` makes the job dead now, whatever attempts are left (an unrecoverable error). */
   readonly retry?: boolean | undefined;
@@ -66,7 +126,19 @@ export interface FailOptions extends SignalOptions {
   readonly retryAfterMs?: number | undefined;
 }
 
-/** Options of `purge`. */
+/**
+ * Options of `purge`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, PurgeOptions } from '@berth/core';
+ *
+ * async function purgeOld(queue: JobQueue): Promise<number> {
+ *   const options: PurgeOptions = { finishedBefore: new Date(Date.now() - 7 * 24 * 3600_000), states: ['completed'] };
+ *   return queue.purge(options);
+ * }
+ * ```
+ */
 export interface PurgeOptions extends SignalOptions {
   /** Remove finished jobs whose `finishedAt` is before this time. */
   readonly finishedBefore: Date;
@@ -74,7 +146,26 @@ export interface PurgeOptions extends SignalOptions {
   readonly states?: readonly JobState[] | undefined;
 }
 
-/** What a handler receives besides the job. */
+/**
+ * What a handler receives besides the job.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobContext, JobQueue } from '@berth/core';
+ *
+ * async function resize(job: { payload: { images: string[] } }, context: JobContext<{ images: string[] }>) {
+ *   for (const [index, image] of job.payload.images.entries()) {
+ *     context.signal.throwIfAborted();
+ *     console.log('resizing', image);
+ *     await context.progress({ done: index + 1 });
+ *   }
+ * }
+ *
+ * function start(queue: JobQueue<{ images: string[] }>) {
+ *   return queue.work(resize);
+ * }
+ * ```
+ */
 export interface JobContext<T> {
   /**
    * Aborted when the worker closes past its grace period (the reason is an
@@ -91,14 +182,47 @@ export interface JobContext<T> {
   progress(progress: DocumentValue): Promise<void>;
 }
 
-/** A job handler: its return value is stored as the job's result; a throw fails the attempt. */
+/**
+ * A job handler: its return value is stored as the job's result; a throw fails the attempt.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobHandler, JobQueue } from '@berth/core';
+ *
+ * const send: JobHandler<{ to: string }> = async (job, { signal }) => {
+ *   const response = await fetch('https://mail.example.com/send', { method: 'POST', body: job.payload.to, signal });
+ *   return { status: response.status };
+ * };
+ *
+ * function start(mails: JobQueue<{ to: string }>) {
+ *   return mails.work(send, { concurrency: 4 });
+ * }
+ * ```
+ */
 export type JobHandler<T> = (
   job: Job<T>,
   context: JobContext<T>,
   // biome-ignore lint/suspicious/noConfusingVoidType: `void` lets handlers that return nothing type-check.
 ) => Promise<DocumentValue | undefined | void> | DocumentValue | undefined | void;
 
-/** Options of `queue.work()`. */
+/**
+ * Options of `queue.work()`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, WorkerOptions } from '@berth/core';
+ *
+ * function start(mails: JobQueue<{ to: string }>) {
+ *   const options: WorkerOptions = {
+ *     concurrency: 8,
+ *     leaseMs: 60_000,
+ *     timeoutMs: 30_000,
+ *     onError: (error, job) => console.error('mail job', job?.id, error),
+ *   };
+ *   return mails.work(async (job) => console.log('sending to', job.payload.to), options);
+ * }
+ * ```
+ */
 export interface WorkerOptions extends SignalOptions {
   /** Jobs handled at once (default 1). */
   readonly concurrency?: number | undefined;
@@ -135,7 +259,24 @@ export interface WorkerOptions extends SignalOptions {
   readonly logger?: BerthLogger | undefined;
 }
 
-/** One finished attempt handed to `settleAndClaim`. */
+/**
+ * One finished attempt handed to `settleAndClaim`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, Lease, Settlement } from '@berth/core';
+ *
+ * // Settle the finished attempts and claim the next jobs in one round trip, where the adapter can.
+ * async function next<T>(queue: JobQueue<T>, done: Lease<T>[]): Promise<Lease<T>[]> {
+ *   const settlements: Settlement[] = done.map((lease) => ({ lease, outcome: 'complete' }));
+ *   if (queue.settleAndClaim === undefined) {
+ *     for (const lease of done) await queue.complete(lease);
+ *     return queue.dequeueMany(done.length);
+ *   }
+ *   return (await queue.settleAndClaim(settlements, done.length)).leases;
+ * }
+ * ```
+ */
 export type Settlement =
   | { readonly lease: LeaseRef; readonly outcome: 'complete'; readonly result?: DocumentValue | undefined }
   | {
@@ -146,12 +287,40 @@ export type Settlement =
       readonly retryAfterMs?: number | undefined;
     };
 
-/** What became of one settlement: the job's new state, or why it was refused (a stale lease's `CONFLICT`, a result's `VALIDATION`). */
+/**
+ * What became of one settlement: the job's new state, or why it was refused (a stale lease's `CONFLICT`, a result's `VALIDATION`).
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, Lease, SettlementOutcome } from '@berth/core';
+ *
+ * async function completeAll<T>(queue: JobQueue<T>, done: Lease<T>[]): Promise<void> {
+ *   if (queue.settleAndClaim === undefined) return;
+ *   const { outcomes } = await queue.settleAndClaim(done.map((lease) => ({ lease, outcome: 'complete' as const })), 0);
+ *   outcomes.forEach((outcome: SettlementOutcome, index) => {
+ *     if (outcome.error !== undefined) console.warn(`job ${done[index]?.job.id}: ${outcome.error.message}`);
+ *   });
+ * }
+ * ```
+ */
 export type SettlementOutcome =
   | { readonly state: 'completed' | 'waiting' | 'dead'; readonly error?: undefined }
   | { readonly state?: undefined; readonly error: Error };
 
-/** What `settleAndClaim` did. */
+/**
+ * What `settleAndClaim` did.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, SettleAndClaimResult } from '@berth/core';
+ *
+ * async function claim<T>(queue: JobQueue<T>, count: number): Promise<number> {
+ *   if (queue.settleAndClaim === undefined) return (await queue.dequeueMany(count)).length;
+ *   const result: SettleAndClaimResult<T> = await queue.settleAndClaim([], count, { leaseMs: 30_000 });
+ *   return result.leases.length;
+ * }
+ * ```
+ */
 export interface SettleAndClaimResult<T> {
   /** One outcome per settlement, in order. */
   readonly outcomes: SettlementOutcome[];
@@ -159,7 +328,20 @@ export interface SettleAndClaimResult<T> {
   readonly leases: Lease<T>[];
 }
 
-/** A running worker. */
+/**
+ * A running worker.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, Worker } from '@berth/core';
+ *
+ * async function runFor(mails: JobQueue<{ to: string }>, ms: number): Promise<void> {
+ *   const worker: Worker = mails.work(async (job) => console.log('sending to', job.payload.to));
+ *   await new Promise((resolve) => setTimeout(resolve, ms));
+ *   await worker.close(); // waits for the running handlers
+ * }
+ * ```
+ */
 export interface Worker extends AsyncDisposable {
   /** Jobs being handled now. */
   readonly running: number;

@@ -7,7 +7,24 @@ import type { JobHandler, JobQueue, Settlement, SettlementOutcome, Worker, Worke
 import { JobRun, renewalDelay } from './worker-job-run.js';
 import { WORKER_OBSERVER, type WorkerObserver } from './worker-observer.js';
 
-/** How an adapter tells workers that a job may be available (LISTEN/NOTIFY, pub/sub, in-process events). */
+/**
+ * How an adapter tells workers that a job may be available (LISTEN/NOTIFY, pub/sub, in-process events).
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobNotifier } from '@berth/core';
+ *
+ * // A notifier over an in-process event target: enqueues in this process wake idle workers at once.
+ * const target = new EventTarget();
+ * const notifier: JobNotifier = {
+ *   onJobAvailable(listener) {
+ *     target.addEventListener('job', listener);
+ *     return () => target.removeEventListener('job', listener);
+ *   },
+ * };
+ * target.dispatchEvent(new Event('job'));
+ * ```
+ */
 export interface JobNotifier {
   /** Calls `listener` when a job may have become due; returns the unsubscribe function. */
   onJobAvailable(listener: () => void): () => void;
@@ -21,7 +38,24 @@ export interface JobNotifier {
   onIdle?(worker: IdleWorker): () => void;
 }
 
-/** A worker waiting for jobs, as its notifier sees it (see `JobNotifier.onIdle`). */
+/**
+ * A worker waiting for jobs, as its notifier sees it (see `JobNotifier.onIdle`).
+ *
+ * ### Examples
+ * ```ts
+ * import type { IdleWorker, JobNotifier } from '@berth/core';
+ *
+ * // Remembers the idle workers so that an enqueue can hand its jobs straight to one.
+ * const idle = new Set<IdleWorker>();
+ * const notifier: JobNotifier = {
+ *   onJobAvailable: () => () => {},
+ *   onIdle(worker) {
+ *     idle.add(worker);
+ *     return () => idle.delete(worker);
+ *   },
+ * };
+ * ```
+ */
 export interface IdleWorker {
   /** Jobs it would claim now (0 once the offer is withdrawn). */
   readonly capacity: number;
@@ -92,6 +126,16 @@ const PRUNE_CATCH_UP_MS = 100;
  * Whether a handler's error asks for no further attempts: an error whose
  * `retryable` is `false` (a non-retryable Berth error, or any error you mark
  * so) makes the job dead at once.
+ *
+ * ### Examples
+ * ```ts
+ * import { ValidationError } from '@berth/core';
+ * import { isPermanentFailure } from '@berth/core/adapter';
+ *
+ * isPermanentFailure(new ValidationError('bad payload')); // true: the job goes dead at once
+ * isPermanentFailure(Object.assign(new Error('gone'), { retryable: false })); // true
+ * isPermanentFailure(new Error('flaky')); // false
+ * ```
  */
 export function isPermanentFailure(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false;
@@ -790,6 +834,16 @@ function failure<T>(run: JobRun<T>, error: unknown): Settlement {
  * Starts the shared worker on a queue. Adapters implement `queue.work()` with
  * it, passing their notifier when the engine can wake workers, and their
  * backend's logger (used when `options` names none).
+ *
+ * ### Examples
+ * ```ts
+ * import { type JobQueue, startWorker, type Worker } from '@berth/core';
+ *
+ * // An adapter's queue.work(): the shared worker loop, woken by polling only.
+ * function work<T>(queue: JobQueue<T>, handler: (payload: T) => Promise<void>): Worker {
+ *   return startWorker(queue, (job) => handler(job.payload), { pollIntervalMs: 500 });
+ * }
+ * ```
  */
 export function startWorker<T>(
   queue: JobQueue<T>,

@@ -5,13 +5,45 @@ import type { DocumentValue } from '../values/document.js';
  * `waiting` (due now or later) → `active` (leased by a worker) → `completed`,
  * or back to `waiting` after a failed attempt, or `dead` once attempts run out.
  * `cancelled` jobs never run again unless retried.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, JobState } from '@berth/core';
+ *
+ * async function stateOf(queue: JobQueue, id: string): Promise<JobState | 'missing'> {
+ *   return (await queue.get(id))?.state ?? 'missing';
+ * }
+ * ```
  */
 export type JobState = 'waiting' | 'active' | 'completed' | 'dead' | 'cancelled';
 
-/** The states whose jobs are finished and can be purged. */
+/**
+ * The states whose jobs are finished and can be purged.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobState } from '@berth/core';
+ * import { FINISHED_JOB_STATES } from '@berth/core/adapter';
+ *
+ * const finished = (state: JobState): boolean => FINISHED_JOB_STATES.includes(state);
+ * ```
+ */
 export const FINISHED_JOB_STATES: readonly JobState[] = ['completed', 'dead', 'cancelled'];
 
-/** How long to wait before the next attempt after a failure. */
+/**
+ * How long to wait before the next attempt after a failure.
+ *
+ * ### Examples
+ * ```ts
+ * import type { BackoffPolicy, JobQueue } from '@berth/core';
+ *
+ * const backoff: BackoffPolicy = { type: 'exponential', delayMs: 1_000, maxDelayMs: 60_000, jitter: 'full' };
+ *
+ * async function sendLater(mails: JobQueue<{ to: string }>, to: string): Promise<void> {
+ *   await mails.enqueue({ to }, { maxAttempts: 8, backoff });
+ * }
+ * ```
+ */
 export type BackoffPolicy =
   | { readonly type: 'fixed'; readonly delayMs: number }
   | {
@@ -27,7 +59,18 @@ export type BackoffPolicy =
       readonly jitter?: 'none' | 'full' | 'equal' | undefined;
     };
 
-/** One failed attempt, kept on the job for inspection. */
+/**
+ * One failed attempt, kept on the job for inspection.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobError, JobQueue } from '@berth/core';
+ *
+ * async function lastError(queue: JobQueue, id: string): Promise<JobError | undefined> {
+ *   return (await queue.get(id))?.errors.at(-1);
+ * }
+ * ```
+ */
 export interface JobError {
   /** The attempt that failed (1-based). */
   readonly attempt: number;
@@ -37,7 +80,20 @@ export interface JobError {
   readonly at: Date;
 }
 
-/** A job as stored: its payload, its state and its history. */
+/**
+ * A job as stored: its payload, its state and its history.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Job, JobQueue } from '@berth/core';
+ *
+ * async function describe(mails: JobQueue<{ to: string }>, id: string): Promise<string> {
+ *   const job: Job<{ to: string }> | null = await mails.get(id);
+ *   if (job === null) return 'gone';
+ *   return `${job.payload.to}: ${job.state}, attempt ${job.attempts} of ${job.maxAttempts}`;
+ * }
+ * ```
+ */
 export interface Job<T = DocumentValue> {
   readonly id: string;
   readonly queue: string;
@@ -72,6 +128,22 @@ export interface Job<T = DocumentValue> {
 /**
  * A leased job. The token fences the lease: once the lease expires and the
  * job is delivered again, calls with the old token fail with `CONFLICT`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, Lease } from '@berth/core';
+ *
+ * async function handleOne(mails: JobQueue<{ to: string }>): Promise<void> {
+ *   const lease: Lease<{ to: string }> | null = await mails.dequeue({ leaseMs: 30_000 });
+ *   if (lease === null) return;
+ *   try {
+ *     console.log('sending to', lease.job.payload.to);
+ *     await mails.complete(lease);
+ *   } catch (error) {
+ *     await mails.fail(lease, error);
+ *   }
+ * }
+ * ```
  */
 export interface Lease<T = DocumentValue> {
   readonly job: Job<T>;
@@ -79,11 +151,36 @@ export interface Lease<T = DocumentValue> {
   readonly expiresAt: Date;
 }
 
-/** What identifies a lease: the job and its fencing token. */
+/**
+ * What identifies a lease: the job and its fencing token.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, LeaseRef } from '@berth/core';
+ *
+ * // A lease kept elsewhere (a message, a row) as its job id and token.
+ * async function finish(queue: JobQueue, jobId: string, token: string): Promise<void> {
+ *   const lease: LeaseRef = { job: { id: jobId }, token };
+ *   await queue.complete(lease, { ok: true });
+ * }
+ * ```
+ */
 export interface LeaseRef {
   readonly job: { readonly id: string };
   readonly token: string;
 }
 
-/** Counts of jobs per state. */
+/**
+ * Counts of jobs per state.
+ *
+ * ### Examples
+ * ```ts
+ * import type { JobQueue, JobStats } from '@berth/core';
+ *
+ * async function backlog(queue: JobQueue): Promise<number> {
+ *   const stats: JobStats = await queue.stats();
+ *   return stats.waiting + stats.active;
+ * }
+ * ```
+ */
 export type JobStats = { readonly [S in JobState]: number };

@@ -13,7 +13,16 @@ function checkDate(value: unknown, name: string): Date | undefined {
   return new Date(value.getTime());
 }
 
-/** Checks a schedule name: the queue-name rule (a letter, then letters, digits or `_`; at most 63 characters). */
+/**
+ * Checks a schedule name: the queue-name rule (a letter, then letters, digits or `_`; at most 63 characters).
+ *
+ * ### Examples
+ * ```ts
+ * import { checkScheduleName } from '@berth/core/adapter';
+ *
+ * checkScheduleName('nightly_report'); // 'nightly_report'
+ * ```
+ */
 export function checkScheduleName(name: unknown): string {
   checkCollectionName(name, 'schedule');
   return name;
@@ -66,6 +75,22 @@ function checkJobOptions(options: unknown): ScheduleJobOptions {
 /**
  * Checks what `putSchedule` stores (all but the cron expression's syntax,
  * which `@berth/scheduler` checks) and returns a canonical copy.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkScheduleInput } from '@berth/core/adapter';
+ *
+ * const schedule = checkScheduleInput<{ kind: string }>({
+ *   name: 'daily',
+ *   spec: { everyMs: 86_400_000 },
+ *   payload: { kind: 'daily' },
+ *   jobOptions: {},
+ *   missed: 'once',
+ *   overlap: 'skip',
+ *   paused: false,
+ *   nextRunAt: new Date(),
+ * });
+ * ```
  */
 export function checkScheduleInput<T>(input: unknown, maxPayloadBytes: number = MAX_DOCUMENT_BYTES): ScheduleInput<T> {
   if (!isPlainObject(input)) throw new ValidationError('a schedule is { name, spec, payload, ... }', '');
@@ -92,7 +117,16 @@ export function checkScheduleInput<T>(input: unknown, maxPayloadBytes: number = 
   };
 }
 
-/** Checks a tick of `fireSchedule`. */
+/**
+ * Checks a tick of `fireSchedule`.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkScheduleTick } from '@berth/core/adapter';
+ *
+ * const tick = checkScheduleTick({ runAt: new Date(), nextRunAt: undefined, enqueue: true });
+ * ```
+ */
 export function checkScheduleTick(tick: unknown): ScheduleTick {
   if (!isPlainObject(tick)) throw new ValidationError('a tick is { runAt, nextRunAt, enqueue }', 'tick');
   if (typeof tick.enqueue !== 'boolean') throw new ValidationError('tick.enqueue must be a boolean', 'tick.enqueue');
@@ -111,6 +145,17 @@ export function checkScheduleTick(tick: unknown): ScheduleTick {
  * job says which tick it was enqueued for. Under `overlap: 'skip'` it carries
  * the dedupe key `schedule:<name>`, so a tick finds the earlier tick's live
  * job and enqueues nothing.
+ *
+ * ### Examples
+ * ```ts
+ * import { scheduledJob } from '@berth/core/adapter';
+ *
+ * const item = scheduledJob(
+ *   { name: 'daily', payload: { kind: 'daily' }, jobOptions: { priority: 5 }, overlap: 'skip' },
+ *   { runAt: new Date('2026-11-27T06:00:00Z') },
+ * );
+ * // { payload: { kind: 'daily' }, priority: 5, runAt: 2026-11-27T06:00:00Z, dedupeKey: 'schedule:daily' }
+ * ```
  */
 export function scheduledJob<T>(
   schedule: Pick<ScheduleRecord<T>, 'name' | 'payload' | 'jobOptions' | 'overlap'>,

@@ -9,10 +9,27 @@ import { checkDuration, checkLeaseRef, copyResult, toJobError } from './job-opti
  * checked before anything is written: the lease reference, the copied
  * result, the failure read into a job error (its attempt and time are
  * filled in when it is stored).
+ *
+ * ### Examples
+ * ```ts
+ * import { type CheckedSettlement, checkSettlement } from '@berth/core/adapter';
+ *
+ * const lease = { job: { id: 'j1' }, token: 't1' };
+ * const checked: CheckedSettlement = checkSettlement({ lease, outcome: 'complete', result: 42 }, 0);
+ * ```
  */
 export type CheckedSettlement = CheckedCompletion | CheckedFailure;
 
-/** A checked completion: the lease and the copied result. */
+/**
+ * A checked completion: the lease and the copied result.
+ *
+ * ### Examples
+ * ```ts
+ * import { type CheckedCompletion, checkCompletion } from '@berth/core/adapter';
+ *
+ * const completion: CheckedCompletion = checkCompletion({ job: { id: 'j1' }, token: 't1' }, { sent: true });
+ * ```
+ */
 export interface CheckedCompletion {
   readonly outcome: 'complete';
   readonly id: string;
@@ -20,7 +37,17 @@ export interface CheckedCompletion {
   readonly result: DocumentValue | undefined;
 }
 
-/** A checked failure: the lease, the error read from what was thrown, and how to retry. */
+/**
+ * A checked failure: the lease, the error read from what was thrown, and how to retry.
+ *
+ * ### Examples
+ * ```ts
+ * import { type CheckedFailure, checkFailure } from '@berth/core/adapter';
+ *
+ * const failure: CheckedFailure = checkFailure({ job: { id: 'j1' }, token: 't1' }, new Error('boom'), false, undefined);
+ * console.log(failure.noRetry); // true
+ * ```
+ */
 export interface CheckedFailure {
   readonly outcome: 'fail';
   readonly id: string;
@@ -30,7 +57,16 @@ export interface CheckedFailure {
   readonly retryAfterMs: number | undefined;
 }
 
-/** Checks a completion: the lease reference and the result (VALIDATION past `maxBytes`). */
+/**
+ * Checks a completion: the lease reference and the result (VALIDATION past `maxBytes`).
+ *
+ * ### Examples
+ * ```ts
+ * import { checkCompletion } from '@berth/core/adapter';
+ *
+ * const { id, token, result } = checkCompletion({ job: { id: 'j1' }, token: 't1' }, 'done', 1024);
+ * ```
+ */
 export function checkCompletion(
   lease: LeaseRef,
   result: unknown,
@@ -40,7 +76,17 @@ export function checkCompletion(
   return { outcome: 'complete', id, token, result: copyResult(result, maxBytes) };
 }
 
-/** Checks a failure and reads the error now. */
+/**
+ * Checks a failure and reads the error now.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkFailure } from '@berth/core/adapter';
+ *
+ * const failure = checkFailure({ job: { id: 'j1' }, token: 't1' }, new Error('429'), undefined, 30_000);
+ * console.log(failure.error.message, failure.retryAfterMs); // '429' 30000
+ * ```
+ */
 export function checkFailure(lease: LeaseRef, error: unknown, retry: unknown, retryAfterMs: unknown): CheckedFailure {
   const { id, token } = checkLeaseRef(lease);
   return {
@@ -53,7 +99,17 @@ export function checkFailure(lease: LeaseRef, error: unknown, retry: unknown, re
   };
 }
 
-/** Checks settlement `index` of `settleAndClaim`. */
+/**
+ * Checks settlement `index` of `settleAndClaim`.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkSettlement } from '@berth/core/adapter';
+ *
+ * const settlements = [{ lease: { job: { id: 'j1' }, token: 't1' }, outcome: 'fail', error: new Error('x') }];
+ * const checked = settlements.map((settlement, index) => checkSettlement(settlement, index));
+ * ```
+ */
 export function checkSettlement(settlement: unknown, index: number, maxBytes?: number): CheckedSettlement {
   if (!isPlainObject(settlement)) {
     throw new ValidationError(`settlement ${index}: { lease, outcome: "complete" | "fail", ... }`, String(index));
@@ -69,6 +125,16 @@ export function checkSettlement(settlement: unknown, index: number, maxBytes?: n
 /**
  * The value of `attempt`, or the CONFLICT or VALIDATION it threw (any other
  * error propagates): how one settlement is refused without failing the others.
+ *
+ * ### Examples
+ * ```ts
+ * import { isBerthError } from '@berth/core';
+ * import { checkSettlement, refused } from '@berth/core/adapter';
+ *
+ * // A bad settlement is refused on its own; the others still apply.
+ * const outcome = refused(() => checkSettlement({ outcome: 'complete' }, 0));
+ * if (isBerthError(outcome)) console.log('refused:', outcome.message);
+ * ```
  */
 export function refused<R>(attempt: () => R): R | BerthError {
   try {

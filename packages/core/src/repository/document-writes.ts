@@ -8,6 +8,13 @@ import type { WriteOptions } from './repository.js';
  * it, then run the collection's schema (whose output is what is stored; it may
  * not change the id). What is stored must fit in `maxBytes` of JSON (the
  * adapter's `capabilities.repository.maxDocumentBytes`).
+ *
+ * ### Examples
+ * ```ts
+ * import { validateDocument } from '@berth/core/adapter';
+ *
+ * const stored = await validateDocument<{ id: string; name: string }>({ id: 'u1', name: 'Ada' }, 'users', undefined);
+ * ```
  */
 export async function validateDocument<T>(
   document: unknown,
@@ -28,6 +35,13 @@ export async function validateDocument<T>(
 /**
  * Validates every document of a bulk write before anything is written. An
  * error names the document (`document 2: …`, path `2.stats.born`).
+ *
+ * ### Examples
+ * ```ts
+ * import { validateDocuments } from '@berth/core/adapter';
+ *
+ * const batch = await validateDocuments<{ id: string }>([{ id: 'a' }, { id: 'b' }], 'users', undefined);
+ * ```
  */
 export async function validateDocuments<T>(
   documents: unknown,
@@ -59,6 +73,15 @@ export async function validateDocuments<T>(
  * Optimistic concurrency, the same everywhere: with `expectedVersion`, a
  * missing document is NOT_FOUND and another version is CONFLICT.
  * `currentVersion` is the stored version, or `undefined` when missing.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkExpectedVersion } from '@berth/core/adapter';
+ *
+ * checkExpectedVersion('users', 'u1', 3, { expectedVersion: 3 }); // passes
+ * checkExpectedVersion('users', 'u1', 3, undefined); // passes: no precondition
+ * // checkExpectedVersion('users', 'u1', 4, { expectedVersion: 3 }) throws CONFLICT
+ * ```
  */
 export function checkExpectedVersion(
   collection: string,

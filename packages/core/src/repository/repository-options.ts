@@ -3,7 +3,17 @@ import { type FieldPath, isMetadataPath, parseFieldPath, parseQueryPath } from '
 import { isPlainObject } from '../values/values.js';
 import type { IndexDefinition, IndexFieldType, RepositoryOptions } from './repository.js';
 
-/** One validated field of an index. */
+/**
+ * One validated field of an index.
+ *
+ * ### Examples
+ * ```ts
+ * import { type IndexFieldSpec, normalizeIndexes } from '@berth/core/adapter';
+ *
+ * const [index] = normalizeIndexes('orders', { indexes: [{ fields: [{ field: 'a', type: 'string' }, { field: 'b', type: 'number' }] }] }, true);
+ * const fields: readonly IndexFieldSpec[] = index?.fields ?? [];
+ * ```
+ */
 export interface IndexFieldSpec {
   readonly field: string;
   readonly path: FieldPath;
@@ -14,6 +24,14 @@ export interface IndexFieldSpec {
  * A validated index definition. `field`, `path` and `type` are the first
  * field's for a compound index, whose `field` is its fields joined by `+`
  * (what an `ALREADY_EXISTS` error names).
+ *
+ * ### Examples
+ * ```ts
+ * import { type IndexSpec, normalizeIndexes } from '@berth/core/adapter';
+ *
+ * const specs: IndexSpec[] = normalizeIndexes('users', { indexes: [{ field: 'email', type: 'string', unique: true }] }, true);
+ * const ddl = specs.map((spec) => `CREATE ${spec.unique ? 'UNIQUE ' : ''}INDEX ${spec.name} ON users (${spec.key})`);
+ * ```
  */
 export interface IndexSpec {
   readonly name: string;
@@ -34,7 +52,16 @@ export interface IndexSpec {
 
 const INDEX_TYPES = new Set(['string', 'number', 'date', 'boolean']);
 const INDEX_NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
-/** Most fields one compound index may hold. */
+/**
+ * Most fields one compound index may hold.
+ *
+ * ### Examples
+ * ```ts
+ * import { MAX_INDEX_FIELDS } from '@berth/core/adapter';
+ *
+ * console.log(`a compound index holds 2 to ${MAX_INDEX_FIELDS} fields`);
+ * ```
+ */
 export const MAX_INDEX_FIELDS = 8;
 
 function indexField(definition: unknown, where: string): IndexFieldSpec {
@@ -74,6 +101,14 @@ function compoundFields(definition: Record<string, unknown>): IndexFieldSpec[] {
 /**
  * Validates repository options (the schema's shape, and the indexes). Index names are derived from
  * the collection and fields (or a compound index's validated `name`), so they are safe identifiers too.
+ *
+ * ### Examples
+ * ```ts
+ * import { normalizeIndexes } from '@berth/core/adapter';
+ *
+ * // An adapter without unique indexes passes `false`: a unique index is then UNSUPPORTED.
+ * const indexes = normalizeIndexes('players', { indexes: [{ field: 'stats.level', type: 'number' }] }, false);
+ * ```
  */
 export function normalizeIndexes(
   collection: string,

@@ -6,7 +6,19 @@ import type { Update } from '../query/update.js';
 import type { AnyDocument, Document, Entry, NewDocument } from '../values/document.js';
 import type { StandardSchemaV1 } from '../values/standard-schema.js';
 
-/** Per-call options of writes that can be made conditional. */
+/**
+ * Per-call options of writes that can be made conditional.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository, WriteOptions } from '@berth/core';
+ *
+ * async function removeIfUnchanged(notes: Repository, id: string, version: number): Promise<boolean> {
+ *   const options: WriteOptions = { expectedVersion: version, signal: AbortSignal.timeout(5_000) };
+ *   return notes.delete(id, options);
+ * }
+ * ```
+ */
 export interface WriteOptions extends SignalOptions {
   /**
    * Optimistic concurrency: the write happens only if the stored version equals
@@ -19,33 +31,124 @@ export interface WriteOptions extends SignalOptions {
  * The option that makes a write resolve to the written {@link Entry}
  * (document and metadata) instead of the document alone, read in the same
  * step as the write (no second round trip).
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository } from '@berth/core';
+ *
+ * async function save(notes: Repository, note: { id: string; text: string }): Promise<number> {
+ *   const { meta } = await notes.upsert(note, { returnEntry: true });
+ *   return meta.version;
+ * }
+ * ```
  */
 export interface ReturnEntryOption {
   /** `true`: resolve to `{ document, meta }`, the metadata as the write left it. */
   readonly returnEntry?: boolean | undefined;
 }
 
-/** Options of `insert`. */
+/**
+ * Options of `insert`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository } from '@berth/core';
+ *
+ * async function addNote(notes: Repository, text: string): Promise<string> {
+ *   const note = await notes.insert({ text }, { signal: AbortSignal.timeout(2_000) });
+ *   return note.id;
+ * }
+ * ```
+ */
 export interface InsertOptions extends SignalOptions, ReturnEntryOption {}
 
-/** Options of `replace`, `upsert` and `update`: the conditional write options, and `returnEntry`. */
+/**
+ * Options of `replace`, `upsert` and `update`: the conditional write options, and `returnEntry`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository, WriteEntryOptions } from '@berth/core';
+ *
+ * async function replaceChecked(notes: Repository, note: { id: string; text: string }, version: number) {
+ *   const options: WriteEntryOptions = { expectedVersion: version, returnEntry: true };
+ *   return notes.replace(note, options);
+ * }
+ * ```
+ */
 export interface WriteEntryOptions extends WriteOptions, ReturnEntryOption {}
 
-/** Options `O` asking for the entry: `returnEntry: true`. */
+/**
+ * Options `O` asking for the entry: `returnEntry: true`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Entry, Repository, WithEntry, WriteEntryOptions } from '@berth/core';
+ *
+ * async function saveEntry(notes: Repository, note: { id: string }): Promise<Entry<typeof note>> {
+ *   const options: WithEntry<WriteEntryOptions> = { returnEntry: true };
+ *   return notes.upsert(note, options);
+ * }
+ * ```
+ */
 export type WithEntry<O> = O & { readonly returnEntry: true };
 
-/** Options `O` asking for the document alone: `returnEntry` absent or `false`. */
+/**
+ * Options `O` asking for the document alone: `returnEntry` absent or `false`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository, WithoutEntry, WriteEntryOptions } from '@berth/core';
+ *
+ * async function save(notes: Repository, note: { id: string }): Promise<{ id: string }> {
+ *   const options: WithoutEntry<WriteEntryOptions> = { returnEntry: false };
+ *   return notes.upsert(note, options);
+ * }
+ * ```
+ */
 export type WithoutEntry<O> = O & { readonly returnEntry?: false | undefined };
 
-/** Options of an `update` made conditional by `where`: it may resolve to `null`. */
+/**
+ * Options of an `update` made conditional by `where`: it may resolve to `null`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository } from '@berth/core';
+ *
+ * interface Seat { id: string; taken: boolean }
+ *
+ * // With `where`, the update resolves to null when the seat was already taken.
+ * async function book(seats: Repository<Seat>, id: string): Promise<boolean> {
+ *   return (await seats.update(id, { taken: true }, { where: { taken: false } })) !== null;
+ * }
+ * ```
+ */
 export interface Conditional {
   readonly where: object;
 }
 
-/** The type of value an indexed field holds. */
+/**
+ * The type of value an indexed field holds.
+ *
+ * ### Examples
+ * ```ts
+ * import type { IndexFieldType } from '@berth/core';
+ *
+ * const byType: Record<string, IndexFieldType> = { email: 'string', age: 'number', born: 'date', active: 'boolean' };
+ * ```
+ */
 export type IndexFieldType = 'string' | 'number' | 'date' | 'boolean';
 
-/** The value types an index holds (the name the typed-query API uses). */
+/**
+ * The value types an index holds (the name the typed-query API uses).
+ *
+ * ### Examples
+ * ```ts
+ * import type { IndexType, SingleFieldIndex } from '@berth/core';
+ *
+ * const type: IndexType = 'date';
+ * const index: SingleFieldIndex = { field: 'createdOn', type };
+ * ```
+ */
 export type IndexType = IndexFieldType;
 
 /** The paths an index of `T` may name: its scalar paths, and `$createdAt` / `$updatedAt` on their own. */
@@ -54,10 +157,32 @@ type IndexPath<T extends Document> = ScalarPath<T> | MetadataPath;
 /**
  * An index on one field: which field, and the type of value it holds.
  * For a typed `T`, `field` is one of its scalar paths.
+ *
+ * ### Examples
+ * ```ts
+ * import type { RepositoryBackend, SingleFieldIndex } from '@berth/core';
+ *
+ * interface User { id: string; email: string; age: number }
+ *
+ * const email: SingleFieldIndex<User> = { field: 'email', type: 'string', unique: true };
+ *
+ * function users(backend: RepositoryBackend) {
+ *   return backend.repository<User>('users', { indexes: [email, { field: 'age', type: 'number' }] });
+ * }
+ * ```
  */
 export type SingleFieldIndex<T extends Document = AnyDocument> = SingleFieldIndexOn<IndexPath<T>>;
 
-/** An index on one field named by a path of type `Path`. */
+/**
+ * An index on one field named by a path of type `Path`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { SingleFieldIndexOn } from '@berth/core';
+ *
+ * const bySku: SingleFieldIndexOn<'sku' | 'price'> = { field: 'sku', type: 'string', unique: true };
+ * ```
+ */
 export interface SingleFieldIndexOn<Path extends string = string> {
   /** Dotted field path. */
   readonly field: Path;
@@ -69,6 +194,18 @@ export interface SingleFieldIndexOn<Path extends string = string> {
 /**
  * The fields a missing document is created with by an upserting `update`:
  * the document without its id (the id is `update`'s first argument).
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository, UpsertFields } from '@berth/core';
+ *
+ * interface Counter { id: string; hits: number; page: string }
+ *
+ * async function hit(counters: Repository<Counter>, page: string): Promise<Counter> {
+ *   const initial: UpsertFields<Counter> = { hits: 0, page };
+ *   return counters.update(page, { $inc: { hits: 1 } }, { upsert: initial });
+ * }
+ * ```
  */
 export type UpsertFields<T extends Document = AnyDocument> = Omit<T, 'id'>;
 
@@ -132,7 +269,22 @@ export interface UpdateOptions<T extends Document = AnyDocument> extends WriteEn
  */
 export type CompoundIndex<T extends Document = AnyDocument> = CompoundIndexOn<ScalarPath<T>>;
 
-/** An index over several fields named by paths of type `Path`. */
+/**
+ * An index over several fields named by paths of type `Path`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { CompoundIndexOn } from '@berth/core';
+ *
+ * const byCustomerAndDate: CompoundIndexOn<'customerId' | 'placedAt'> = {
+ *   name: 'customer_date',
+ *   fields: [
+ *     { field: 'customerId', type: 'string' },
+ *     { field: 'placedAt', type: 'date' },
+ *   ],
+ * };
+ * ```
+ */
 export interface CompoundIndexOn<Path extends string = string> {
   /** Two to eight distinct fields, in index order. */
   readonly fields: readonly { readonly field: Path; readonly type: IndexFieldType }[];
@@ -145,10 +297,38 @@ export interface CompoundIndexOn<Path extends string = string> {
   readonly name?: string | undefined;
 }
 
-/** A declared index: on one field, or compound (on several). */
+/**
+ * A declared index: on one field, or compound (on several).
+ *
+ * ### Examples
+ * ```ts
+ * import type { IndexDefinition } from '@berth/core';
+ *
+ * interface Order { id: string; customerId: string; placedAt: Date; reference: string }
+ *
+ * const indexes: IndexDefinition<Order>[] = [
+ *   { field: 'reference', type: 'string', unique: true },
+ *   { fields: [{ field: 'customerId', type: 'string' }, { field: 'placedAt', type: 'date' }] },
+ * ];
+ * ```
+ */
 export type IndexDefinition<T extends Document = AnyDocument> = SingleFieldIndex<T> | CompoundIndex<T>;
 
-/** Options of `backend.repository(name, options)`. */
+/**
+ * Options of `backend.repository(name, options)`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { RepositoryBackend, RepositoryOptions, StandardSchemaV1 } from '@berth/core';
+ *
+ * interface User { id: string; email: string }
+ *
+ * function users(backend: RepositoryBackend, schema: StandardSchemaV1<unknown, User>) {
+ *   const options: RepositoryOptions<User> = { schema, indexes: [{ field: 'email', type: 'string', unique: true }] };
+ *   return backend.repository<User>('users', options);
+ * }
+ * ```
+ */
 export interface RepositoryOptions<T extends Document = AnyDocument> {
   /** Indexes the adapter creates (where it has any) and `explain` reports. */
   readonly indexes?: readonly NoInfer<IndexDefinition<T>>[] | undefined;
@@ -294,7 +474,20 @@ export interface Repository<T extends Document = AnyDocument> {
   deleteMany(where: Filter<T> | undefined, options?: SignalOptions): Promise<number>;
 }
 
-/** Options of `iterate`. */
+/**
+ * Options of `iterate`.
+ *
+ * ### Examples
+ * ```ts
+ * import type { Repository } from '@berth/core';
+ *
+ * async function exportAll(events: Repository, write: (line: string) => void): Promise<void> {
+ *   for await (const event of events.iterate({ orderBy: '$createdAt' }, { batchSize: 500 })) {
+ *     write(JSON.stringify(event));
+ *   }
+ * }
+ * ```
+ */
 export interface IterateOptions extends SignalOptions {
   /** Documents fetched per round trip (default 100). */
   readonly batchSize?: number | undefined;

@@ -5,7 +5,17 @@ import { copyDocument, isPlainObject, MAX_DOCUMENT_BYTES } from '../values/value
 import { checkExpectedVersion } from './document-writes.js';
 import type { WriteOptions } from './repository.js';
 
-/** An update validated together with its options, before anything is read or written. */
+/**
+ * An update validated together with its options, before anything is read or written.
+ *
+ * ### Examples
+ * ```ts
+ * import { type PreparedUpdate, prepareUpdate } from '@berth/core/adapter';
+ *
+ * const prepared: PreparedUpdate = prepareUpdate('wallets', 'w1', { $inc: { points: 5 } }, { upsert: { points: 0 } });
+ * console.log(prepared.steps.length, prepared.seed); // 1 { points: 0, id: 'w1' }
+ * ```
+ */
 export interface PreparedUpdate {
   readonly steps: readonly UpdateStep[];
   /** The `where` condition, when given. */
@@ -18,6 +28,15 @@ export interface PreparedUpdate {
  * Validates `update(id, update, options)`'s update and its `where` and
  * `upsert` options, so bad input is a `VALIDATION` error before anything is
  * read, whether or not the document exists.
+ *
+ * ### Examples
+ * ```ts
+ * import { planUpdate, prepareUpdate } from '@berth/core/adapter';
+ *
+ * const prepared = prepareUpdate('seats', 's1', { taken: true }, { where: { taken: false } });
+ * const plan = planUpdate('seats', 's1', prepared, { id: 's1', taken: false }, 3, undefined);
+ * // { kind: 'write', document: { id: 's1', taken: true }, created: false }
+ * ```
  */
 export function prepareUpdate(
   collection: string,
@@ -75,7 +94,18 @@ export function prepareUpdate(
   return { steps, condition, seed };
 }
 
-/** What an update does to the document it found. */
+/**
+ * What an update does to the document it found.
+ *
+ * ### Examples
+ * ```ts
+ * import { planUpdate, prepareUpdate, type UpdatePlan } from '@berth/core/adapter';
+ *
+ * const prepared = prepareUpdate('seats', 's1', { taken: true }, { where: { taken: false } });
+ * const plan: UpdatePlan<{ id: string; taken: boolean }> = planUpdate('seats', 's1', prepared, { id: 's1', taken: true }, 4, undefined);
+ * if (plan.kind === 'unmatched') console.log('already taken: update resolves to null');
+ * ```
+ */
 export type UpdatePlan<T> =
   /** Write `document` (not yet validated by the collection's schema); `created` when it was missing. */
   | { readonly kind: 'write'; readonly document: T; readonly created: boolean }
@@ -88,6 +118,16 @@ export type UpdatePlan<T> =
  * one atomic step (inside their write lock or session). Throws `NOT_FOUND`
  * (missing, no upsert) and `CONFLICT` (`expectedVersion` differs), and the
  * update's own `VALIDATION` errors (`$inc` on a string).
+ *
+ * ### Examples
+ * ```ts
+ * import { planUpdate, prepareUpdate } from '@berth/core/adapter';
+ *
+ * // Inside the adapter's atomic step: read the stored document, plan, write.
+ * const prepared = prepareUpdate('wallets', 'w1', { $inc: { points: 5 } }, { upsert: { points: 0 } });
+ * const plan = planUpdate('wallets', 'w1', prepared, undefined, undefined, undefined);
+ * // { kind: 'write', document: { points: 5, id: 'w1' }, created: true }
+ * ```
  */
 export function planUpdate<T>(
   collection: string,

@@ -4,7 +4,17 @@
  * arrays < objects. Arrays and objects are not compared by content.
  */
 
-/** Rank of a value's type in the cross-type order. */
+/**
+ * Rank of a value's type in the cross-type order.
+ *
+ * ### Examples
+ * ```ts
+ * import { typeRank } from '@berth/core/adapter';
+ *
+ * // Values of different types sort by type first.
+ * console.log(typeRank(null) < typeRank(1), typeRank(1) < typeRank('a'));
+ * ```
+ */
 export function typeRank(value: unknown): number {
   if (value === undefined || value === null) return 0;
   switch (typeof value) {
@@ -24,6 +34,13 @@ export function typeRank(value: unknown): number {
  * Compares two strings by Unicode code point, as SQLite's BINARY and
  * PostgreSQL's "C" collation do on UTF-8. JavaScript's `<` compares UTF-16
  * code units, which puts U+E000–U+FFFF after astral characters.
+ *
+ * ### Examples
+ * ```ts
+ * import { compareStrings } from '@berth/core/adapter';
+ *
+ * const sorted = ['\u{1F600}', '\uFFFD', 'a'].sort(compareStrings); // ['a', '\uFFFD', '\u{1F600}'], as the engines sort
+ * ```
  */
 export function compareStrings(a: string, b: string): number {
   if (a === b) return 0;
@@ -42,7 +59,16 @@ export function compareStrings(a: string, b: string): number {
   return a.length < b.length ? -1 : a.length > b.length ? 1 : 0;
 }
 
-/** Compares two document values in the cross-type order (ascending). */
+/**
+ * Compares two document values in the cross-type order (ascending).
+ *
+ * ### Examples
+ * ```ts
+ * import { compareValues } from '@berth/core/adapter';
+ *
+ * const sorted = [3, 'b', null, 1, new Date(0)].sort(compareValues);
+ * ```
+ */
 export function compareValues(a: unknown, b: unknown): number {
   const rankA = typeRank(a);
   const rankB = typeRank(b);
@@ -66,7 +92,17 @@ export function compareValues(a: unknown, b: unknown): number {
   }
 }
 
-/** Type-strict equality of two scalars (Dates by instant). */
+/**
+ * Type-strict equality of two scalars (Dates by instant).
+ *
+ * ### Examples
+ * ```ts
+ * import { scalarsEqual } from '@berth/core/adapter';
+ *
+ * scalarsEqual(new Date(5), new Date(5)); // true
+ * scalarsEqual(1, '1'); // false
+ * ```
+ */
 export function scalarsEqual(a: unknown, b: unknown): boolean {
   if (a instanceof Date) return b instanceof Date && a.getTime() === b.getTime();
   return a === b;

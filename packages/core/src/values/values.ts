@@ -1,11 +1,40 @@
 import { ValidationError } from '../errors.js';
 import type { DocumentObject, DocumentScalar, DocumentValue } from './document.js';
 
-/** Earliest and latest Date a document may hold: years 0 to 9999 (UTC). */
+/**
+ * Earliest and latest Date a document may hold: years 0 to 9999 (UTC).
+ *
+ * ### Examples
+ * ```ts
+ * import { MAX_DATE_MS, MIN_DATE_MS } from '@berth/core/adapter';
+ *
+ * const storable = (date: Date): boolean => date.getTime() >= MIN_DATE_MS && date.getTime() <= MAX_DATE_MS;
+ * ```
+ */
 export const MIN_DATE_MS: number = -62_167_219_200_000;
+/**
+ * The latest Date a document may hold: the end of year 9999 (UTC).
+ *
+ * ### Examples
+ * ```ts
+ * import { MAX_DATE_MS } from '@berth/core/adapter';
+ *
+ * console.log(new Date(MAX_DATE_MS).toISOString()); // 9999-12-31T23:59:59.999Z
+ * ```
+ */
 export const MAX_DATE_MS: number = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
-/** Longest id, in UTF-16 code units. */
+/**
+ * Longest id, in UTF-16 code units.
+ *
+ * ### Examples
+ * ```ts
+ * import { MAX_ID_LENGTH } from '@berth/core/adapter';
+ *
+ * // An adapter sizes its id column for the longest id.
+ * const idColumn = `id VARCHAR(${MAX_ID_LENGTH}) PRIMARY KEY`;
+ * ```
+ */
 export const MAX_ID_LENGTH = 256;
 
 /**
@@ -13,17 +42,47 @@ export const MAX_ID_LENGTH = 256;
  * (a document is level 1, `{ a: { b: 1 } }` is 2 deep), scalars and Dates
  * count none. Kept well under the JSON depth limits of engines (SQLite: 1000)
  * so that every stored document stays readable by every filter.
+ *
+ * ### Examples
+ * ```ts
+ * import { MAX_NESTING_DEPTH } from '@berth/core/adapter';
+ *
+ * // SQLite reads JSON up to 1000 levels deep: every stored document stays queryable.
+ * console.log(MAX_NESTING_DEPTH < 1000); // true
+ * ```
  */
 export const MAX_NESTING_DEPTH = 64;
 
-/** Whether `value` is a plain object (`{}` or `Object.create(null)`), not a class instance. */
+/**
+ * Whether `value` is a plain object (`{}` or `Object.create(null)`), not a class instance.
+ *
+ * ### Examples
+ * ```ts
+ * import { isPlainObject } from '@berth/core/adapter';
+ *
+ * isPlainObject({ a: 1 }); // true
+ * isPlainObject(new Date()); // false
+ * isPlainObject([1, 2]); // false
+ * ```
+ */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const prototype = Object.getPrototypeOf(value);
   return prototype === Object.prototype || prototype === null;
 }
 
-/** Whether `value` is a scalar document value (null, boolean, finite number, string, valid Date). */
+/**
+ * Whether `value` is a scalar document value (null, boolean, finite number, string, valid Date).
+ *
+ * ### Examples
+ * ```ts
+ * import { isScalar } from '@berth/core/adapter';
+ *
+ * isScalar('text'); // true
+ * isScalar(Number.NaN); // false
+ * isScalar({ a: 1 }); // false
+ * ```
+ */
 export function isScalar(value: unknown): value is DocumentScalar {
   return (
     value === null ||
@@ -51,6 +110,18 @@ function describeType(value: unknown): string {
 /**
  * Checks a string against the rules every engine can honour: well-formed
  * Unicode (no lone surrogate) and no U+0000.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkString } from '@berth/core/adapter';
+ *
+ * checkString('hello', 'name'); // passes
+ * try {
+ *   checkString('a\u0000b', 'name');
+ * } catch (error) {
+ *   console.log(error); // ValidationError at path `name`
+ * }
+ * ```
  */
 export function checkString(value: string, path: string, what = 'string'): void {
   if (value.includes('\u0000')) {
@@ -76,6 +147,14 @@ function checkKey(key: string, path: string): void {
  * Largest document, job payload or job result, as bytes of UTF-8 JSON text in
  * Berth's encoding (a Date as `{"$date":"…"}`): 16 MiB. An adapter may declare
  * less in its capabilities, never more.
+ *
+ * ### Examples
+ * ```ts
+ * import { MAX_DOCUMENT_BYTES } from '@berth/core/adapter';
+ *
+ * // A backend whose engine holds at most 512 KiB per value declares less, never more.
+ * const maxDocumentBytes = Math.min(512 * 1024, MAX_DOCUMENT_BYTES);
+ * ```
  */
 export const MAX_DOCUMENT_BYTES: number = 16 * 1024 * 1024;
 
@@ -85,6 +164,14 @@ export const MAX_DOCUMENT_BYTES: number = 16 * 1024 * 1024;
  * `ValidationError` naming the path of the first value that is not allowed,
  * of a value nested deeper than {@link MAX_NESTING_DEPTH}, or when the JSON
  * text of the whole value would exceed `maxBytes`.
+ *
+ * ### Examples
+ * ```ts
+ * import { copyValue } from '@berth/core/adapter';
+ *
+ * const copy = copyValue({ at: new Date(0), n: -0, gone: undefined }, 'payload');
+ * // { at: 1970-01-01T00:00:00.000Z, n: 0 }: a new object, `undefined` dropped, -0 made 0
+ * ```
  */
 export function copyValue(value: unknown, path: string, maxBytes: number = MAX_DOCUMENT_BYTES): DocumentValue {
   // Most input is valid: copy it on a fast path that builds no path strings,
@@ -282,6 +369,13 @@ function jsonStringBytes(text: string): number {
 /**
  * Bytes of the UTF-8 JSON text of a validated value in Berth's encoding (what
  * `stringifyDocument` writes): the size every limit is measured in.
+ *
+ * ### Examples
+ * ```ts
+ * import { jsonByteLength } from '@berth/core/adapter';
+ *
+ * jsonByteLength({ name: 'Zoë' }); // 15: `{"name":"Zoë"}` in UTF-8
+ * ```
  */
 export function jsonByteLength(value: DocumentValue): number {
   if (typeof value === 'string') return jsonStringBytes(value);
@@ -307,7 +401,19 @@ function checkSize(value: DocumentValue, path: string, maxBytes: number): void {
   throw new ValidationError(`${what} is ${bytes} bytes of JSON, more than the ${maxBytes} this backend stores`, path);
 }
 
-/** Validates an id: a string of 1–256 characters following the string rules. */
+/**
+ * Validates an id: a string of 1–256 characters following the string rules.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkId } from '@berth/core/adapter';
+ *
+ * function rowKey(id: unknown): string {
+ *   checkId(id, 'users'); // VALIDATION unless a string of 1–256 valid characters
+ *   return `users:${id}`;
+ * }
+ * ```
+ */
 export function checkId(id: unknown, collection?: string): asserts id is string {
   if (typeof id !== 'string') {
     throw new ValidationError(`id must be a string, got ${describeType(id)}`, 'id', { collection });
@@ -323,6 +429,15 @@ export function checkId(id: unknown, collection?: string): asserts id is string 
 /**
  * Validates a whole document and returns a canonical deep copy. The document
  * must be a plain object with a valid `id`.
+ *
+ * ### Examples
+ * ```ts
+ * import { copyDocument } from '@berth/core/adapter';
+ *
+ * interface User { id: string; name: string }
+ *
+ * const stored = copyDocument<User>({ id: 'u1', name: 'Ada' }, 'users', 1024 * 1024);
+ * ```
  */
 export function copyDocument<T>(document: unknown, collection?: string, maxBytes?: number): T {
   if (!isPlainObject(document)) {
@@ -334,7 +449,18 @@ export function copyDocument<T>(document: unknown, collection?: string, maxBytes
   return copyValue(document, '', maxBytes) as T;
 }
 
-/** Deep copy of an already validated value (fast path: no checks). */
+/**
+ * Deep copy of an already validated value (fast path: no checks).
+ *
+ * ### Examples
+ * ```ts
+ * import { cloneValue } from '@berth/core/adapter';
+ *
+ * const stored = { id: 'u1', tags: ['a'], at: new Date() };
+ * const returned = cloneValue(stored); // the caller may mutate it: `stored` does not change
+ * returned.tags.push('b');
+ * ```
+ */
 export function cloneValue<V>(value: V): V {
   if (typeof value !== 'object' || value === null) return value;
   if (value instanceof Date) return new Date(value.getTime()) as V;
