@@ -54,6 +54,8 @@ export class JsonDirBackend implements Backend {
         transactions: 'multi-collection',
         // Enforcing one would need an index file kept in step with every write; declaring one is UNSUPPORTED.
         uniqueIndexes: false,
+        // Every query reads the whole folder, so `explain` always says `scan`.
+        indexedQueries: false,
         durable: true,
         maxDocumentBytes: checkMaxBytes(config.maxDocumentBytes),
       },

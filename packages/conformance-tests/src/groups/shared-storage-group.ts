@@ -219,7 +219,9 @@ export const sharedStorageGroup: ConformanceGroup = defineGroup('shared-storage'
       await users.insert({ id: 'c', email: 'carol@example.com' });
       await expectBerthError(users.update('c', { email: 'ada@example.com' }), 'ALREADY_EXISTS', { field: 'email' });
       const plan = await users.explain?.({ where: { email: 'ada@example.com' } });
-      if (plan !== undefined) expect(plan.strategy, 'explain on the stored index').toBe('index');
+      if (plan !== undefined && context.capabilities.repository.indexedQueries !== false) {
+        expect(plan.strategy, 'explain on the stored index').toBe('index');
+      }
       // Declarations add up: declaring the field without `unique` leaves the stored index unique.
       const redeclared = second.repository<User>(name, { indexes: [{ field: 'email', type: 'string' }] });
       await expectBerthError(redeclared.insert({ id: 'd', email: 'carol@example.com' }), 'ALREADY_EXISTS', {

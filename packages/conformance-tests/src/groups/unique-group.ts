@@ -399,6 +399,7 @@ export const uniqueGroup: ConformanceGroup = defineGroup('unique', [
   },
   {
     name: 'explain reports an index for equality on an indexed field and a scan for an unindexed one',
+    requires: (capabilities) => capabilities.repository.indexedQueries !== false,
     async run(context) {
       const repository = context.repository<User>({ indexes: [{ field: 'email', type: 'string' }] });
       await repository.insertMany([
@@ -411,6 +412,23 @@ export const uniqueGroup: ConformanceGroup = defineGroup('unique', [
       const scanned = await repository.explain({ where: { name: 'Ada' } });
       expect(scanned.strategy).toBe('scan');
       expect(typeof scanned.detail).toBe('string');
+    },
+  },
+  {
+    name: 'with indexedQueries false, explain reports a scan even for equality on a declared index, and the index changes no result',
+    requires: (capabilities) => capabilities.repository.indexedQueries === false,
+    async run(context) {
+      const repository = context.repository<User>({ indexes: [{ field: 'email', type: 'string' }] });
+      await repository.insertMany([
+        { id: 'a', email: 'a@example.com', name: 'Ada' },
+        { id: 'b', email: 'b@example.com', name: 'Bob' },
+      ]);
+      const plan = await repository.explain({ where: { email: 'a@example.com' } });
+      expect(plan.strategy).toBe('scan');
+      expect(typeof plan.detail).toBe('string');
+      expect((await repository.find({ where: { email: 'a@example.com' } })).map((user) => user.id)).toStrictEqual([
+        'a',
+      ]);
     },
   },
 ]);

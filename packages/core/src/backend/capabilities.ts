@@ -41,6 +41,14 @@ export interface RepositoryCapabilities {
   readonly transactions: 'none' | 'single-collection' | 'multi-collection';
   /** Unique indexes are enforced. When false, declaring one throws UNSUPPORTED. */
   readonly uniqueIndexes: boolean;
+  /**
+   * Declared indexes serve queries: equality on an indexed field reads the
+   * index, and `explain` reports `strategy: 'index'`. Default `true`. An
+   * adapter that accepts (and validates) index declarations but reads the
+   * whole collection for every query declares `false`; its `explain` then
+   * reports `scan`, and the suite checks that instead.
+   */
+  readonly indexedQueries?: boolean | undefined;
   /** Data survives `close()` and a new backend on the same location. */
   readonly durable: boolean;
   /**
