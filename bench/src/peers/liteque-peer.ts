@@ -149,4 +149,4 @@ export function litequePeer(pollMs: number, timeoutSecs: number): LitequePeer {
   };
 }
 
-export type { LitequePeerQueue };
+type { LitequePeerQueue };
