@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { isBerthError } from '@berth/core';
 
 /** One thing to measure. `run` is one operation; it may be async. */
-export interface BenchCase {
+interface BenchCase {
   readonly name: string;
   /** The case the others are compared with; one per suite. */
   readonly baseline?: boolean | undefined;
@@ -335,7 +335,7 @@ export function latencyResult(
 }
 
 /** `1234` ns → `1.23 µs`. */
-export function formatNs(ns: number): string {
+function formatNs(ns: number): string {
   if (!Number.isFinite(ns)) return '-';
   if (ns < 1_000) return `${ns.toFixed(0)} ns`;
   if (ns < 1_000_000) return `${(ns / 1_000).toFixed(2)} µs`;

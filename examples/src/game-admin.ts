@@ -8,10 +8,10 @@ import { setSchedule, startScheduler } from '@berth/scheduler';
 import type { Game } from './game.js';
 import { waitUntilIdle } from './game-workers.js';
 
-export const DIGEST = 'game_digest';
+const DIGEST = 'game_digest';
 
 /** A job of the `digest` queue: a summary of the game, posted on a schedule. */
-export type Digest = { readonly kind: 'players' };
+type Digest = { readonly kind: 'players' };
 
 /** What the recurring digest did. */
 export interface DigestReport {
@@ -54,7 +54,7 @@ export async function runDigest(game: Game, queues: QueueBackend, ticks = 3): Pr
 }
 
 /** A dead job as an operator sees it in the listing. */
-export interface DeadJob {
+interface DeadJob {
   readonly to: string;
   readonly attempts: number;
   readonly errors: readonly string[];

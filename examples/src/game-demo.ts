@@ -28,7 +28,7 @@ import { type DigestReport, type RetryReport, retryDeadMail, runDigest } from '.
 import { MailDeliveryError, type MailService, type RewardResult, startWorkers, waitUntilIdle } from './game-workers.js';
 
 /** What happened to one job, for the report. */
-export interface JobOutcome {
+interface JobOutcome {
   readonly state: string;
   readonly attempts: number;
   /** Every failed attempt's error. */
@@ -87,7 +87,7 @@ export interface DemoReport {
  * (a temporary refusal, so the job is retried), linus's address does not
  * exist (every attempt fails and the job ends up dead).
  */
-export class DemoMailService implements MailService {
+class DemoMailService implements MailService {
   private readonly busyOnce = new Set(['grace@example.com']);
   private readonly missing = new Set(['linus@example.com']);
   private sent = 0;

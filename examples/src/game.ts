@@ -68,14 +68,14 @@ export interface Game {
   readonly transactionalEnqueue: boolean;
 }
 
-export const PLAYERS = 'game_players';
+const PLAYERS = 'game_players';
 export const CHARACTERS = 'game_characters';
 export const PAYMENTS = 'game_reward_payments';
-export const REWARDS = 'game_rewards';
-export const MAIL = 'game_mail';
+const REWARDS = 'game_rewards';
+const MAIL = 'game_mail';
 
 /** Gold paid per level gained. */
-export const REWARD_PER_LEVEL = 10;
+const REWARD_PER_LEVEL = 10;
 
 export const characterOptions: RepositoryOptions<Character> = {
   indexes: [
@@ -265,7 +265,7 @@ export async function classCounts(game: Game): Promise<Record<string, number>> {
 }
 
 /** A transfer the game refuses before anything is written. */
-export class InsufficientGoldError extends Error {
+class InsufficientGoldError extends Error {
   constructor(name: string, gold: number, amount: number) {
     super(`${name} has ${gold} gold and cannot pay ${amount}`);
     this.name = 'InsufficientGoldError';

@@ -148,5 +148,3 @@ export function litequePeer(pollMs: number, timeoutSecs: number): LitequePeer {
     },
   };
 }
-
-export type { LitequePeerQueue };

@@ -152,7 +152,7 @@ export interface PeerThroughput {
   readonly maxOpsPerSec: number;
 }
 
-export function median(sorted: readonly number[]): number {
+function median(sorted: readonly number[]): number {
   if (sorted.length === 0) return Number.NaN;
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1

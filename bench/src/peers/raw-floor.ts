@@ -36,7 +36,7 @@ export interface FloorLayout {
  * sqlite-queue-hub.ts), whitespace included. The adapter does not export
  * them; raw-floor.test.ts keeps this copy in sync.
  */
-export const BERTH_ENQUEUE_SQL: {
+const BERTH_ENQUEUE_SQL: {
   readonly begin: string;
   readonly insert: string;
   readonly counts: string;
@@ -55,7 +55,7 @@ export const BERTH_ENQUEUE_SQL: {
 const BERTH_DEFAULTS = { priority: 0, maxAttempts: 3, leaseMs: 30_000 } as const;
 
 /** plainjob 0.0.14's `insertJobStmt`, as `queue.add` and `queue.addMany` run it. */
-export const PLAINJOB_INSERT_SQL: string =
+const PLAINJOB_INSERT_SQL: string =
   'INSERT INTO plainjob_jobs (type, data, created_at, next_run_at) VALUES (@type, @data, @createdAt, @nextRunAt)';
 
 class BerthFloorQueue implements FloorQueue {

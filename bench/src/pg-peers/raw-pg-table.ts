@@ -11,7 +11,7 @@ import { type Hero, hero, SIZE } from '../heroes.js';
 import { quotedSchema } from './pg-database.js';
 
 /** The expression a number index is built on, and the one the indexed find filters on, so the planner uses it. */
-export const levelExpression = "((data ->> 'level')::float8)";
+const levelExpression = "((data ->> 'level')::float8)";
 
 export class RawPgTable {
   private readonly table: string;

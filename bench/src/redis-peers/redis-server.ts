@@ -51,7 +51,7 @@ export async function deletePrefix(redis: Redis, prefix: string): Promise<number
 }
 
 /** What the server reports of durability and eviction, for the report. */
-export async function describeRedis(redis: Redis): Promise<string> {
+async function describeRedis(redis: Redis): Promise<string> {
   const setting = async (name: string): Promise<string> => {
     const reply = (await redis.config('GET', name)) as string[];
     return reply[1] ?? 'unknown';

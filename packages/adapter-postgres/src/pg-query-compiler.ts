@@ -85,12 +85,12 @@ export function typeOf(path: FieldPath): Expression {
 }
 
 /** Rank of the field's type in the cross-type order (core's `typeRank`): never NULL. */
-export function rankOf(path: FieldPath): Expression {
+function rankOf(path: FieldPath): Expression {
   return sql`(CASE ${typeOf(path)} WHEN 'boolean' THEN 1 WHEN 'number' THEN 2 WHEN 'string' THEN 3 WHEN 'array' THEN 5 WHEN 'object' THEN (CASE WHEN jsonb_typeof(${jsonbOf(path)} -> '$date') = 'string' THEN 4 ELSE 6 END) ELSE 0 END)`;
 }
 
 /** The field as float8: a number as the double JavaScript holds, a boolean as 0 or 1, else NULL. */
-export function numberOf(path: FieldPath): Expression {
+function numberOf(path: FieldPath): Expression {
   return sql`(CASE ${typeOf(path)} WHEN 'number' THEN (${textOf(path)})::float8 WHEN 'boolean' THEN (CASE ${textOf(path)} WHEN 'true' THEN 1 ELSE 0 END)::float8 END)`;
 }
 

@@ -21,7 +21,7 @@ const THROTTLING_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /** The HTTP status of an SDK error, when the store answered at all. */
-export function httpStatusOf(error: unknown): number | undefined {
+function httpStatusOf(error: unknown): number | undefined {
   const status = (error as SdkErrorShape | undefined)?.$metadata?.httpStatusCode;
   return typeof status === 'number' ? status : undefined;
 }

@@ -100,7 +100,7 @@ import {
 import { SCHEDULE_SQL, type ScheduleRow, scheduleParameters, toSchedule } from './sqlite-queue-schedules.js';
 
 /** An open transaction that `tx.queue(name)` enqueues into. */
-export interface SqliteQueueTransaction {
+interface SqliteQueueTransaction {
   /** Throws once the transaction has ended. */
   assertOpen(): void;
   /** Runs `effect` once the transaction committed (never when it rolls back). */

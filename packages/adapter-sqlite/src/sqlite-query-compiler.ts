@@ -25,7 +25,7 @@ import { sql } from 'kysely';
  */
 
 /** The JSON path literal for a field path: `$."stats"."level"`. */
-export function jsonPath(path: FieldPath): string {
+function jsonPath(path: FieldPath): string {
   return `$${checkedPath(path)
     .map((segment) => `."${segment}"`)
     .join('')}`;
@@ -40,7 +40,7 @@ export function typeOf(path: FieldPath): Expression {
  * `json_extract(doc, path)`: the SQL value at the path, as SQLite reads it;
  * for numbers it is only an approximation (see `integerOf`).
  */
-export function jsonValueOf(path: FieldPath): Expression {
+function jsonValueOf(path: FieldPath): Expression {
   return sql`json_extract(doc, ${sql.lit(jsonPath(path))})`;
 }
 
@@ -48,7 +48,7 @@ export function jsonValueOf(path: FieldPath): Expression {
  * `doc -> path`: the field's JSON text, verbatim. Written once by
  * `JSON.stringify`, so two values are equal exactly when their texts are.
  */
-export function jsonTextOf(path: FieldPath): Expression {
+function jsonTextOf(path: FieldPath): Expression {
   return sql`doc -> ${sql.lit(jsonPath(path))}`;
 }
 
@@ -89,7 +89,7 @@ function dateTextOf(path: FieldPath): Expression {
 }
 
 /** The JSON text SQLite returns for an encoded Date. */
-export function encodedDate(date: Date): string {
+function encodedDate(date: Date): string {
   return JSON.stringify({ $date: date.toISOString() });
 }
 
@@ -148,7 +148,7 @@ function sortValueParameter(value: unknown): SortParameter {
  * one column); metadata columns hold epoch milliseconds as INTEGERs, whose
  * order is the chronological order of the Dates, ties included.
  */
-export const SQLITE_DIALECT: SqlDialect = {
+const SQLITE_DIALECT: SqlDialect = {
   true: sql`1`,
   false: sql`0`,
   id: sql`id`,

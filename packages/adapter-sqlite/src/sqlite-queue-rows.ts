@@ -105,7 +105,7 @@ export type LeaseRow = Pick<JobRow, 'seq' | 'state' | 'leases' | 'lease_expires_
  * Each claim counts one more lease (under the write lock), so no two leases
  * of a job share a token, and checking one is a lookup by rowid.
  */
-export function leaseToken(row: Pick<JobRow, 'seq' | 'leases'>): string {
+function leaseToken(row: Pick<JobRow, 'seq' | 'leases'>): string {
   return `${row.seq}.${row.leases}`;
 }
 

@@ -28,7 +28,7 @@ import type { CompiledQuery } from 'kysely';
  */
 
 /** Shapes kept per connection; past it the least recently used is dropped. */
-export const STATEMENT_CACHE_SIZE = 256;
+const STATEMENT_CACHE_SIZE = 256;
 
 /** What a compilation needs from the query: the repository passes the limit it runs with. */
 export interface StatementInput {

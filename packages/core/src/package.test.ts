@@ -16,11 +16,14 @@ describe('the entry points', () => {
     expect(entries.map(([subpath]) => subpath)).toStrictEqual(['.', './adapter']);
     for (const [, target] of entries) {
       if (typeof target === 'string') throw new Error('every entry has conditions');
-      expect(Object.keys(target)).toStrictEqual(['@berth/source', 'types', 'import']);
+      expect(Object.keys(target)).toStrictEqual(['@berth/source', 'types', 'module-sync', 'import', 'require']);
       const source = target['@berth/source'] as string;
       expect(existsSync(join(packageRoot, source)), source).toBe(true);
       expect(target.types).toBe(source.replace('./src/', './dist/').replace(/\.ts$/, '.d.ts'));
       expect(target.import).toBe(source.replace('./src/', './dist/').replace(/\.ts$/, '.js'));
+      // Node 20.19+ and 22.12+ match module-sync for require() too; older ones reach the stub that explains.
+      expect(target['module-sync']).toBe(target.import);
+      expect(target.require).toBe('./require.cjs');
     }
   });
 

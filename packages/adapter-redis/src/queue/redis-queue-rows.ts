@@ -84,10 +84,10 @@ export const CLAIM_READ_FIELDS = [
 ] as const;
 
 /** The fields of a lease a claim writes, after {@link CLAIM_READ_FIELDS} in what it returns per job. */
-export const CLAIM_WRITTEN_FIELDS = ['state', 'uat', 'exp', 'tok'] as const;
+const CLAIM_WRITTEN_FIELDS = ['state', 'uat', 'exp', 'tok'] as const;
 
 /** The fields of a lease in the order a claim returns their values. */
-export const LEASE_FIELDS: readonly string[] = [...CLAIM_READ_FIELDS, ...CLAIM_WRITTEN_FIELDS];
+const LEASE_FIELDS: readonly string[] = [...CLAIM_READ_FIELDS, ...CLAIM_WRITTEN_FIELDS];
 
 /** A lease from a claim's values of {@link LEASE_FIELDS}; a null value is an absent field. */
 export function claimedLease<T>(values: unknown, queue: string): Lease<T> {

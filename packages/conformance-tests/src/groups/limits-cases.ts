@@ -5,7 +5,7 @@ import type { ConformanceCase } from '../harness.js';
 import { expectBerthError, expectUnchanged, invalid, type LooseDocument, snapshot } from './assertions.js';
 
 /** The document size limit the adapter declares (16 MiB unless it says less). */
-export function declaredMaxDocumentBytes(capabilities: Capabilities): number {
+function declaredMaxDocumentBytes(capabilities: Capabilities): number {
   return capabilities.repository.maxDocumentBytes ?? MAX_DOCUMENT_BYTES;
 }
 

@@ -52,7 +52,7 @@ export type Operation =
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly code: string };
 
-export class ReferenceModel {
+class ReferenceModel {
   private readonly documents = new Map<string, LooseDocument>();
 
   private matches(where: Filter | undefined): LooseDocument[] {
@@ -190,7 +190,7 @@ function errorCode(error: unknown): string {
   return `non-Berth error: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`;
 }
 
-export function modelOutcome(model: ReferenceModel, operation: Operation): Outcome {
+function modelOutcome(model: ReferenceModel, operation: Operation): Outcome {
   try {
     return { ok: true, value: model.apply(operation) };
   } catch (error) {
@@ -213,7 +213,7 @@ async function walkPages(
   }
 }
 
-export async function adapterOutcome(repository: Repository<LooseDocument>, operation: Operation): Promise<Outcome> {
+async function adapterOutcome(repository: Repository<LooseDocument>, operation: Operation): Promise<Outcome> {
   try {
     return { ok: true, value: await runOnAdapter(repository, operation) };
   } catch (error) {

@@ -18,7 +18,7 @@ import type { CacheBounds, CreateCacheConfig, WrapBackendWithCache } from '../ca
 import { override } from '../override.js';
 
 /** One deliberate flaw of {@link ToyCache}; none makes it a correct cache. */
-export interface ToyFlaws {
+interface ToyFlaws {
   /** `ttlMs` is dropped: entries live until evicted. */
   readonly ignoresTtl?: boolean | undefined;
   /** What `deleteByPrefix` does instead of removing the prefixed keys. */
@@ -56,7 +56,7 @@ function globToRegExp(glob: string): RegExp {
  * given no flaw (the self-test proves it), so that each broken cache differs
  * from a passing one by exactly the flaw it names.
  */
-export class ToyCache implements Cache {
+class ToyCache implements Cache {
   private readonly entries = new Map<string, ToyEntry>();
   private hits = 0;
   private misses = 0;
