@@ -40,6 +40,11 @@ export default {
   readme: 'none',
   plugin: ['./scripts/typedoc-module-names.mjs'],
   moduleNames,
+  // Source links point at the public repository, whatever the clone's remote is
+  // (CI clones from a local path, which TypeDoc cannot turn into a URL).
+  disableGit: true,
+  gitRevision: 'main',
+  sourceLinkTemplate: 'https://github.com/berth-dev/berth/blob/{gitRevision}/{path}#L{line}',
   excludePrivate: true,
   excludeInternal: true,
   treatWarningsAsErrors: true,
