@@ -41,10 +41,11 @@ export default {
   plugin: ['./scripts/typedoc-module-names.mjs'],
   moduleNames,
   // Source links point at the public repository, whatever the clone's remote is
-  // (CI clones from a local path, which TypeDoc cannot turn into a URL).
+  // (CI clones from a local path, which TypeDoc cannot turn into a URL); paths
+  // are relative to packages/, the entry points' common folder.
   disableGit: true,
   gitRevision: 'main',
-  sourceLinkTemplate: 'https://github.com/berth-dev/berth/blob/{gitRevision}/{path}#L{line}',
+  sourceLinkTemplate: 'https://github.com/berth-dev/berth/blob/{gitRevision}/packages/{path}#L{line}',
   excludePrivate: true,
   excludeInternal: true,
   treatWarningsAsErrors: true,
