@@ -58,7 +58,7 @@ export function run(command: string, args: readonly string[], cwd: string, env?:
     timeout: 10 * 60_000,
   });
   if (result.status !== 0) {
-    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-40).join('\n');
+    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-80).join('\n');
     const why = result.error === undefined ? `exit ${result.status ?? result.signal}` : result.error.message;
     throw new CheckFailure(`\`${command} ${args.join(' ')}\` in ${cwd} failed (${why}):\n${output}`);
   }
@@ -144,12 +144,14 @@ export function thirdPartyPeers(
  * dependencies are the tarballs of `names` plus `extra` from the registry.
  * Every @berth/* name is also overridden to its tarball and the @berth scope
  * points at a closed port, so no @berth/* package can come from the registry.
+ * `ignoreScripts` skips install scripts (native builds) where nothing runs.
  */
 export function installScratchProject(
   packed: ReadonlyMap<string, PackedPackage>,
   label: string,
   names: readonly string[],
   extra: Record<string, string>,
+  { ignoreScripts = false }: { ignoreScripts?: boolean } = {},
 ): string {
   const directory = mkdtempSync(join(tmpdir(), `berth-${label}-`));
   const overrides = Object.fromEntries([...packed.values()].map((pack) => [pack.name, `file:${pack.tarball}`]));
@@ -160,6 +162,7 @@ export function installScratchProject(
   );
   writeFileSync(join(directory, '.npmrc'), '@berth:registry=http://127.0.0.1:9/\n');
   mkdirSync(join(directory, 'node_modules'), { recursive: true });
-  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], directory);
+  const flags = ['--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
+  run('npm', ['install', ...flags, ...(ignoreScripts ? ['--ignore-scripts'] : [])], directory);
   return directory;
 }

@@ -357,7 +357,7 @@ async function main(): Promise<void> {
   const failures: string[] = [];
   const measured: Measured[] = [];
   for (const adapter of ADAPTERS) {
-    if (only.length > 0 && !only.some((name) => adapter.name.endsWith(name))) continue;
+    if (only.length > 0 && !only.some((name) => adapter.name.includes(name))) continue;
     try {
       measured.push(await checkAdapter(packed, adapter));
     } catch (error) {
