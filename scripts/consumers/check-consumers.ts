@@ -5,6 +5,7 @@
 // from the packed tarballs. The sources in `src/` use a few APIs of each
 // package; a generated file imports every entry point of every published
 // package (read from packages/*/package.json, so a new package counts).
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
@@ -13,7 +14,6 @@ import {
   type PackedPackage,
   packAll,
   root,
-  run,
   thirdPartyPeers,
 } from '../check-installs-pack.js';
 
@@ -34,9 +34,14 @@ function allEntryPoints(packed: ReadonlyMap<string, PackedPackage>): string {
 function checkFixture(project: string, fixture: string, packed: ReadonlyMap<string, PackedPackage>): number {
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const tsconfig = join(project, 'consumers', fixture, 'tsconfig.json');
-  const files = run(process.execPath, [tsc, '-p', tsconfig, '--listFiles'], project)
-    .split('\n')
-    .filter((line) => line.trim() !== '');
+  const result = spawnSync(process.execPath, [tsc, '-p', tsconfig, '--listFiles'], { cwd: project, encoding: 'utf8' });
+  const lines = `${result.stdout}${result.stderr}`.split('\n').filter((line) => line.trim() !== '');
+  // --listFiles prints absolute paths; everything else is a diagnostic.
+  const files = lines.filter((line) => line.startsWith('/'));
+  if (result.status !== 0) {
+    const diagnostics = lines.filter((line) => !line.startsWith('/'));
+    throw new CheckFailure(`${fixture}: tsc found ${diagnostics.length} problem line(s):\n${diagnostics.join('\n')}`);
+  }
   const problems: string[] = [];
   const berthFiles = files.filter((file) => file.includes('/node_modules/@berth/'));
   for (const file of berthFiles) {
