@@ -6,7 +6,7 @@ export interface ProgramParts {
   /** Imports at the top of the module (the adapter's own, for the bundled variant). */
   readonly imports: string;
   /** An expression for `createBackend`'s options, or `undefined` for none. */
-  readonly backendOptions: string;
+  readonly backendOptions: string | undefined;
   /** Statements run before the backend is made (with `url` in scope). */
   readonly setup: string;
   /** Statements run in `finally` before `backend.close()` (with `backend` in scope). */

@@ -6,7 +6,16 @@
 // program with plain node, bundles it with esbuild and runs the bundle.
 // `--update-readmes` rewrites the "Install size" section of the package READMEs.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
@@ -37,6 +46,8 @@ interface AdapterCase {
   /** Starts what the program needs; returns its URL, the environment and a stop function. */
   readonly prepare: (scratch: string) => Promise<Engine>;
   readonly parts: (bundled: boolean) => ProgramParts;
+  /** What the README should say about this install's size beyond the numbers. */
+  readonly sizeNote?: (scratch: string) => string | undefined;
 }
 
 /** A running engine: the URL of each run (plain, bundled) gets fresh state. */
@@ -48,20 +59,27 @@ interface Engine {
 
 const token = randomBytes(4).toString('hex');
 
-function parts(name: string, bundled: boolean, more: Partial<ProgramParts> = {}): ProgramParts {
-  // The bundled variant passes the adapter explicitly (a bundle drops what is
-  // only imported by name at run time); the plain one lets createBackend load it.
-  const adapters = bundled ? ['adapter', ...(name === '@berth/adapter-s3-document' ? ['memory'] : [])] : [];
+interface ProgramExtras {
+  readonly imports?: string;
+  readonly setup?: string;
+  readonly cleanup?: string;
+  /** Other Berth packages the program's backends come from (the queue of a backend without one). */
+  readonly alsoAdapters?: readonly string[];
+}
+
+function parts(name: string, bundled: boolean, extras: ProgramExtras = {}): ProgramParts {
+  // The bundled variant passes its adapters explicitly (a bundle drops what is
+  // only imported by name at run time); the plain one lets createBackend load them.
+  const adapters = [name, ...(extras.alsoAdapters ?? [])];
   return {
     imports: [
-      bundled ? `import * as adapter from '${name}';` : '',
-      bundled && name === '@berth/adapter-s3-document' ? "import * as memory from '@berth/adapter-memory';" : '',
-      more.imports ?? '',
+      ...(bundled ? adapters.map((adapter, index) => `import * as adapter${index} from '${adapter}';`) : []),
+      extras.imports ?? '',
     ].join('\n'),
-    backendOptions: adapters.length === 0 ? undefined : `{ adapters: [${adapters.join(', ')}] }`,
-    setup: more.setup ?? '',
-    cleanup: more.cleanup ?? '',
-  } as ProgramParts;
+    backendOptions: bundled ? `{ adapters: [${adapters.map((_, index) => `adapter${index}`).join(', ')}] }` : undefined,
+    setup: extras.setup ?? '',
+    cleanup: extras.cleanup ?? '',
+  };
 }
 
 /**
@@ -91,6 +109,17 @@ const ADAPTERS: readonly AdapterCase[] = [
     external: ['better-sqlite3'],
     prepare: async (scratch) => ({ url: (run) => `sqlite:${join(scratch, `${run}.db`)}`, env: {}, stop: noStop }),
     parts: (bundled) => parts('@berth/adapter-sqlite', bundled),
+    sizeNote: (scratch) => {
+      // Where better-sqlite3's prebuilt binary cannot be downloaded, npm compiles it and keeps the objects.
+      const build = join(scratch, 'node_modules', 'better-sqlite3', 'build');
+      if (!existsSync(join(build, 'Release', 'obj.target'))) return undefined;
+      const binary = statSync(join(build, 'Release', 'better_sqlite3.node')).size;
+      return (
+        'better-sqlite3 was compiled from source in this measure (its prebuilt binary could not be downloaded): ' +
+        `${kB(diskBytes(build))} of the total is its build folder, where an install of the prebuilt binary ` +
+        `keeps only the binary (${kB(binary)}).`
+      );
+    },
   },
   {
     name: '@berth/adapter-postgres',
@@ -153,6 +182,7 @@ const ADAPTERS: readonly AdapterCase[] = [
     },
     parts: (bundled) =>
       parts('@berth/adapter-s3-document', bundled, {
+        alsoAdapters: ['@berth/adapter-memory'],
         imports: `import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -246,6 +276,8 @@ interface Measured {
   readonly tarballBytes: number;
   readonly nodeModulesBytes: number;
   readonly packages: number;
+  /** A sentence under the README table, when the measure needs one. */
+  readonly note: string | undefined;
 }
 
 function diskBytes(directory: string): number {
@@ -306,6 +338,7 @@ async function checkScratchProject(
     tarballBytes: berth.reduce((sum, name) => sum + (packed.get(name) as PackedPackage).tarballBytes, 0),
     nodeModulesBytes: diskBytes(join(scratch, 'node_modules')),
     packages,
+    note: adapter.sizeNote?.(scratch),
   };
   const engine = await adapter.prepare(scratch);
   time('engine');
@@ -366,7 +399,11 @@ async function main(): Promise<void> {
       if (!(error instanceof CheckFailure)) console.error(error);
     }
   }
-  if (process.argv.includes('--update-readmes')) updateReadmes(packed, measured);
+  if (process.argv.includes('--update-readmes')) {
+    if (only.length > 0 || failures.length > 0)
+      console.error('README install sizes not updated: that needs a full, passing run');
+    else updateReadmes(packed, measured);
+  }
   console.log(`check:installs took ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (failures.length > 0) {
     console.error(`\ncheck:installs failed for ${failures.length} adapter(s):\n${failures.join('\n\n')}`);
@@ -375,33 +412,51 @@ async function main(): Promise<void> {
 }
 
 const HEADING = '## Install size';
+const CORE_README = 'https://github.com/berth-dev/berth/blob/main/packages/core/README.md#install-size';
+
+/** A Markdown table with its columns padded, as the READMEs' other tables are. */
+function markdownTable(rows: readonly (readonly string[])[]): string {
+  const widths = (rows[0] as readonly string[]).map((_, column) =>
+    Math.max(3, ...rows.map((row) => (row[column] as string).length)),
+  );
+  const line = (row: readonly string[]): string =>
+    `| ${row.map((cell, column) => cell.padEnd(widths[column] as number)).join(' | ')} |`;
+  return [
+    line(rows[0] as readonly string[]),
+    line(widths.map((width) => '-'.repeat(width))),
+    ...rows.slice(1).map(line),
+  ].join('\n');
+}
 
 function updateReadmes(packed: ReadonlyMap<string, PackedPackage>, measured: readonly Measured[]): void {
-  const npmVersion = run('npm', ['--version'], root).trim();
-  const rows = measured.map(
-    (entry) =>
-      `| \`${entry.command}\` | ${kB(entry.tarballBytes)} | ${kB(entry.nodeModulesBytes)} | ${entry.packages} |`,
-  );
-  const table = [
-    '| installed into an empty project | Berth tarballs | `node_modules` on disk | packages |',
-    '| --- | --- | --- | --- |',
-    ...rows,
-  ].join('\n');
+  const where = `npm ${run('npm', ['--version'], root).trim()}, Linux, Node ${process.versions.node}`;
+  const header = ['installed into an empty project', 'Berth tarballs', '`node_modules` on disk', 'packages'];
+  const row = (entry: Measured): string[] => [
+    `\`${entry.command}\``,
+    kB(entry.tarballBytes),
+    kB(entry.nodeModulesBytes),
+    String(entry.packages),
+  ];
+  const notes = (entries: readonly Measured[]): string =>
+    entries.flatMap((entry) => (entry.note === undefined ? [] : [`\n${entry.note}\n`])).join('');
   for (const pack of packed.values()) {
     const own = measured.find((entry) => entry.adapter === pack.name);
-    const intro =
-      own === undefined
-        ? `The packed \`${pack.name}\` is ${kB(pack.tarballBytes)}. With core and one adapter (npm ${npmVersion}, Linux, Node ${process.versions.node}; measured by \`pnpm check:installs\`):`
-        : `Core, this adapter and its driver, installed with npm ${npmVersion} on Linux (Node ${process.versions.node}; measured by \`pnpm check:installs\`):`;
-    const body =
-      own === undefined
-        ? table
-        : table
-            .split('\n')
-            .slice(0, 2)
-            .concat(rows[measured.indexOf(own)] as string)
-            .join('\n');
-    const section = `${HEADING}\n\n${intro}\n\n${body}\n`;
+    let body: string;
+    if (pack.name === '@berth/core') {
+      body =
+        `\`@berth/core\` alone is a ${kB(pack.tarballBytes)} tarball with no dependencies. With one adapter and ` +
+        `its driver, installed into an empty project (${where}; measured by \`pnpm check:installs\`):\n\n` +
+        `${markdownTable([header, ...measured.map(row)])}\n${notes(measured)}`;
+    } else if (own !== undefined) {
+      body =
+        `Core, this adapter and its driver, installed into an empty project (${where}; measured by ` +
+        `\`pnpm check:installs\`):\n\n${markdownTable([header, row(own)])}\n${notes([own])}`;
+    } else {
+      body =
+        `The packed \`${pack.name}\` is ${kB(pack.tarballBytes)} (${where}; measured by \`pnpm check:installs\`). ` +
+        `Core with each adapter: [core's README](${CORE_README}).\n`;
+    }
+    const section = `${HEADING}\n\n${body}`;
     const file = join(pack.directory, 'README.md');
     const text = readFileSync(file, 'utf8');
     const start = text.indexOf(`\n${HEADING}\n`);
