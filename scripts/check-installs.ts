@@ -430,7 +430,7 @@ function markdownTable(rows: readonly (readonly string[])[]): string {
 
 function updateReadmes(packed: ReadonlyMap<string, PackedPackage>, measured: readonly Measured[]): void {
   const where = `npm ${run('npm', ['--version'], root).trim()}, Linux, Node ${process.versions.node}`;
-  const header = ['installed into an empty project', 'Berth tarballs', '`node_modules` on disk', 'packages'];
+  const header = ['command', 'Berth tarballs', '`node_modules` on disk', 'packages'];
   const row = (entry: Measured): string[] => [
     `\`${entry.command}\``,
     kB(entry.tarballBytes),
