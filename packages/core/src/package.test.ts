@@ -23,7 +23,7 @@ describe('the entry points', () => {
       expect(target.import).toBe(source.replace('./src/', './dist/').replace(/\.ts$/, '.js'));
       // Node 20.19+ and 22.12+ match module-sync for require() too; older ones reach the stub that explains.
       expect(target['module-sync']).toBe(target.import);
-      expect(target.require).toBe('./require.cjs');
+      expect(target.require).toBe('./dist/require.cjs');
     }
   });
 
