@@ -1,8 +1,8 @@
 // @ts-check
-// TypeDoc (`pnpm docs`): the API reference of every published package, read
+// TypeDoc (`pnpm run docs`): the API reference of every published package, read
 // from the sources (no build needed), written to docs/api/ (git-ignored).
-// The packages and their entry points come from packages/*/package.json as in
-// scripts/check-doc-coverage.ts: a package that is not private is documented,
+// The packages and their entry points come from packages/*/package.json by the rule of
+// scripts/published-packages.ts (plain JavaScript cannot import it): a package that is not private is documented,
 // one module per entry of its `exports` map, named as a user imports it.
 import { readdirSync, readFileSync } from 'node:fs';
 

@@ -24,10 +24,10 @@
  *   pnpm check:doc-coverage --summary  # only the per-package summary, exit 1 if any
  *   pnpm check:doc-coverage --members  # also how many public members have TSDoc (informational)
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { publishedPackages } from './published-packages.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const EXAMPLES = /###\s+Examples[\s\S]*?```(ts|typescript)\b/;
@@ -36,12 +36,6 @@ interface Entry {
   readonly packageName: string;
   readonly subpath: string;
   readonly file: string;
-}
-
-interface Manifest {
-  readonly name: string;
-  readonly private?: boolean;
-  readonly exports?: Record<string, string | { readonly '@berth/source'?: string }>;
 }
 
 interface Missing {
@@ -53,22 +47,14 @@ interface Missing {
 /** Every entry point with a source file, of every package that is published. */
 function publishedEntries(): Entry[] {
   const entries: Entry[] = [];
-  for (const directory of readdirSync(join(root, 'packages')).sort()) {
-    const manifestPath = join(root, 'packages', directory, 'package.json');
-    let manifest: Manifest;
-    try {
-      manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-    } catch {
-      continue; // Not a package (no package.json).
-    }
-    if (manifest.private === true) continue;
+  for (const { name, directory, manifest } of publishedPackages()) {
     for (const [subpath, target] of Object.entries(manifest.exports ?? {})) {
-      if (typeof target !== 'object' || target['@berth/source'] === undefined) continue;
-      entries.push({
-        packageName: manifest.name,
-        subpath,
-        file: join(root, 'packages', directory, target['@berth/source']),
-      });
+      const source =
+        typeof target === 'object' && target !== null
+          ? (target as Record<string, unknown>)['@berth/source']
+          : undefined;
+      if (typeof source !== 'string') continue;
+      entries.push({ packageName: name, subpath, file: join(directory, source) });
     }
   }
   return entries;

@@ -2,22 +2,12 @@
 // published packages, `pnpm pack` of each into a temporary folder, and a
 // scratch npm project that installs chosen packages from those tarballs only.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { type Manifest, publishedPackages } from './published-packages.js';
 
 export const root: string = resolve(import.meta.dirname, '..');
-
-/** The fields of a package manifest these checks read. */
-export interface Manifest {
-  readonly name: string;
-  readonly version: string;
-  readonly private?: boolean;
-  readonly exports?: Record<string, unknown>;
-  readonly dependencies?: Record<string, string>;
-  readonly peerDependencies?: Record<string, string>;
-  readonly peerDependenciesMeta?: Record<string, { optional?: boolean }>;
-}
 
 export interface PackedPackage {
   readonly name: string;
@@ -27,23 +17,6 @@ export interface PackedPackage {
   readonly tarballBytes: number;
   /** The manifest inside the tarball (workspace ranges replaced). */
   readonly manifest: Manifest;
-}
-
-/** Every `packages/*` whose manifest is not `"private": true`, read now (so new packages count). */
-export function publishedPackages(): { name: string; directory: string }[] {
-  const found: { name: string; directory: string }[] = [];
-  for (const entry of readdirSync(join(root, 'packages'), { withFileTypes: true })) {
-    if (!entry.isDirectory()) continue;
-    const directory = join(root, 'packages', entry.name);
-    let manifest: Manifest;
-    try {
-      manifest = JSON.parse(readFileSync(join(directory, 'package.json'), 'utf8')) as Manifest;
-    } catch {
-      continue;
-    }
-    if (manifest.private !== true) found.push({ name: manifest.name, directory });
-  }
-  return found.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export class CheckFailure extends Error {}
