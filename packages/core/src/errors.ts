@@ -22,7 +22,8 @@ export type BerthErrorCode =
   | 'TIMEOUT'
   | 'TRANSACTION'
   | 'UNSUPPORTED'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'SCHEMA';
 
 /**
  * What every Berth error may carry besides its message: the underlying error
@@ -312,6 +313,31 @@ export class AbortedError extends BerthError {
   }
 }
 
+/**
+ * The engine's schema is not the one this release needs: migrations are
+ * pending on a backend configured with `migrate: false`, or a newer release
+ * has migrated it. The message says which, and what to run
+ * (`berth migrate <url>`, or upgrading Berth).
+ *
+ * ### Examples
+ * ```ts
+ * import { createBackend, isBerthError } from '@berth/core';
+ *
+ * const backend = await createBackend('memory:');
+ * try {
+ *   await backend.connect();
+ * } catch (error) {
+ *   if (isBerthError(error, 'SCHEMA')) console.error(error.message); // says to run `berth migrate <url>`
+ *   throw error;
+ * }
+ * ```
+ */
+export class SchemaError extends BerthError {
+  constructor(message: string, options?: BerthErrorOptions) {
+    super('SCHEMA', message, options);
+  }
+}
+
 interface ErrorByCode {
   NOT_FOUND: NotFoundError;
   ALREADY_EXISTS: AlreadyExistsError;
@@ -322,6 +348,7 @@ interface ErrorByCode {
   TRANSACTION: TransactionError;
   UNSUPPORTED: UnsupportedError;
   ABORTED: AbortedError;
+  SCHEMA: SchemaError;
 }
 
 /**

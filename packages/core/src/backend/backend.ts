@@ -2,7 +2,7 @@ import type { SignalOptions } from '../operation/abort.js';
 import type { TransactionRetries } from '../operation/retry.js';
 import type { QueueOptions } from '../queue/job-admin.js';
 import type { JobQueue } from '../queue/job-queue.js';
-import type { Repository, RepositoryOptions } from '../repository/repository.js';
+import type { IndexDefinition, Repository, RepositoryOptions } from '../repository/repository.js';
 import type { AnyDocument, Document, DocumentValue } from '../values/document.js';
 import type { Capabilities } from './capabilities.js';
 
@@ -104,6 +104,14 @@ export interface QueueBackend extends AsyncDisposable {
    * independent. `options.retention` sets how long its finished jobs are kept.
    */
   queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T>;
+  /**
+   * The names of the queues that hold jobs or schedules, sorted by code
+   * point, seen from any process (a queue only opened holds nothing and is
+   * not listed).
+   */
+  queues(options?: SignalOptions): Promise<string[]>;
+  /** Applies pending schema migrations now (see {@link RepositoryBackend.migrate}). */
+  migrate(options?: SignalOptions): Promise<MigrationReport>;
 }
 
 /**
@@ -235,4 +243,81 @@ export interface RepositoryBackend extends AsyncDisposable {
    * again then (so it may run more than once).
    */
   transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R>;
+
+  /**
+   * The collections that hold documents, sorted by name (code point), seen
+   * from any process, each with the indexes the engine keeps for it (as
+   * declared by the repositories opened on it) and its approximate size.
+   * A collection only opened, never written, may be listed with no documents.
+   *
+   * ### Examples
+   * ```ts
+   * import { createBackend } from '@berth/core';
+   *
+   * const backend = await createBackend('memory:');
+   * await backend.repository('users', { indexes: [{ field: 'email', type: 'string', unique: true }] }).insert({ email: 'a@b.c' });
+   * for (const { name, indexes } of await backend.collections()) console.log(name, indexes.length);
+   * await backend.close();
+   * ```
+   */
+  collections(options?: SignalOptions): Promise<CollectionInfo[]>;
+
+  /**
+   * Applies the engine's pending schema migrations now and lists them (empty
+   * when the schema is current or the engine has none). Backends migrate on
+   * `connect()` unless configured with `migrate: false` (URL `?migrate=false`):
+   * then `connect()` fails with code `SCHEMA` while migrations are pending, and
+   * this method (or `berth migrate <url>`) applies them. Safe to run from
+   * several processes at once.
+   *
+   * ### Examples
+   * ```ts
+   * import { createBackend } from '@berth/core';
+   *
+   * const backend = await createBackend('memory:');
+   * const { applied } = await backend.migrate();
+   * console.log(applied.length === 0 ? 'schema current' : `applied ${applied.join(', ')}`);
+   * await backend.close();
+   * ```
+   */
+  migrate(options?: SignalOptions): Promise<MigrationReport>;
+}
+
+/**
+ * One collection as `backend.collections()` lists it.
+ *
+ * ### Examples
+ * ```ts
+ * import type { CollectionInfo } from '@berth/core';
+ *
+ * function describe({ name, indexes, approximateBytes }: CollectionInfo): string {
+ *   const size = approximateBytes === undefined ? 'size unknown' : `~${approximateBytes} bytes`;
+ *   return `${name}: ${indexes.length} indexes, ${size}`;
+ * }
+ * ```
+ */
+export interface CollectionInfo {
+  /** The collection's name, as passed to `backend.repository()`. */
+  readonly name: string;
+  /** The indexes the engine keeps for it, as declared (single-field or compound, with their types and uniqueness). */
+  readonly indexes: readonly IndexDefinition[];
+  /** Approximate bytes it occupies in the engine, where the engine can tell cheaply; `undefined` otherwise. */
+  readonly approximateBytes: number | undefined;
+}
+
+/**
+ * What `backend.migrate()` applied.
+ *
+ * ### Examples
+ * ```ts
+ * import type { MigrationReport } from '@berth/core';
+ *
+ * function summary({ applied }: MigrationReport): string {
+ *   return applied.length === 0 ? 'nothing to do' : `applied: ${applied.join(', ')}`;
+ * }
+ * ```
+ */
+export interface MigrationReport {
+  /** The migrations applied by this call, oldest first (`"3 health probe"`); empty when none was pending. */
+  readonly applied: readonly string[];
 }

@@ -14,6 +14,25 @@ import type { JobEventListener, QueueEvent, QueueEventsOptions, SubscribeOptions
 import type { ScheduleFireResult, ScheduleInput, ScheduleRecord, ScheduleTick } from './schedule.js';
 
 /**
+ * What `importJobs` did: how many jobs it stored and how many it skipped
+ * because the queue already held their id (or, for a waiting job, a live job
+ * with its dedupe key).
+ *
+ * ### Examples
+ * ```ts
+ * import type { ImportJobsResult } from '@berth/core';
+ *
+ * function describe({ imported, skipped }: ImportJobsResult): string {
+ *   return `${imported} imported, ${skipped} already there`;
+ * }
+ * ```
+ */
+export interface ImportJobsResult {
+  readonly imported: number;
+  readonly skipped: number;
+}
+
+/**
  * Options of one enqueued job.
  *
  * ### Examples
@@ -416,6 +435,29 @@ export interface JobQueue<T = DocumentValue> {
   cancelJobs(options?: BulkJobsOptions): Promise<BulkJobsResult>;
   /** Removes finished jobs past the retention policy; returns how many (at most `limit`). */
   prune(options?: PruneOptions): Promise<number>;
+  /**
+   * Stores jobs exactly as given (a restore, for tools that move queues
+   * between backends such as `berth copy --queues`): id, payload, state,
+   * priority, attempts, max attempts, due time, dedupe key, lease length,
+   * errors, result, progress, timeout and times are kept. A job whose id the
+   * queue already holds is skipped, and so is a waiting job whose dedupe key
+   * a live job of the queue holds; `active` jobs are refused with
+   * `VALIDATION` (import them as `waiting`). The backoff policy is not part
+   * of a `Job` and is not carried: imported jobs retry with the default. All
+   * or none where the engine has transactions.
+   *
+   * ### Examples
+   * ```ts
+   * import type { JobQueue } from '@berth/core';
+   *
+   * async function copyDead(from: JobQueue, to: JobQueue): Promise<number> {
+   *   const page = await from.listJobs({ state: 'dead', limit: 100 });
+   *   const { imported } = await to.importJobs(page.jobs);
+   *   return imported;
+   * }
+   * ```
+   */
+  importJobs(jobs: readonly Job<T>[], options?: SignalOptions): Promise<ImportJobsResult>;
 
   /**
    * Calls `listener` with every event of this queue that this process

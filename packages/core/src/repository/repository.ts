@@ -472,6 +472,30 @@ export interface Repository<T extends Document = AnyDocument> {
   updateMany(where: Filter<T> | undefined, update: Update<T>, options?: SignalOptions): Promise<number>;
   /** Deletes every match; returns how many. */
   deleteMany(where: Filter<T> | undefined, options?: SignalOptions): Promise<number>;
+
+  /**
+   * Writes entries exactly as given, metadata included: each document is
+   * stored under its id with the entry's `version`, `createdAt` and
+   * `updatedAt`, replacing whatever that id held (a restore, not a write:
+   * versions are not bumped and times are not moved). Documents are checked
+   * like any write (values, id, the collection's schema) and unique indexes
+   * hold (`ALREADY_EXISTS`, nothing imported). All or none; resolves to how
+   * many entries were written. Meant for tools that move data between
+   * backends (`berth copy`), backups and fixtures; inside a transaction it
+   * commits with it.
+   *
+   * ### Examples
+   * ```ts
+   * import type { Repository } from '@berth/core';
+   *
+   * async function copyNotes(from: Repository, to: Repository): Promise<number> {
+   *   let copied = 0;
+   *   for await (const entry of from.iterateEntries()) copied += await to.importEntries([entry]);
+   *   return copied;
+   * }
+   * ```
+   */
+  importEntries(entries: readonly Entry<T>[], options?: SignalOptions): Promise<number>;
 }
 
 /**

@@ -1,0 +1,30 @@
+import pc from 'picocolors';
+
+/** The streams and environment a command writes to; tests pass their own. */
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream & {
+    readonly isTTY?: boolean | undefined;
+    readonly columns?: number | undefined;
+  };
+  readonly stderr: NodeJS.WritableStream & { readonly isTTY?: boolean | undefined };
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Colours for one stream: on only when it is a TTY and neither NO_COLOR nor TERM=dumb is set (FORCE_COLOR forces them). */
+export type Colors = ReturnType<typeof pc.createColors>;
+
+export function colorsFor(stream: CliIo['stdout'], env: CliIo['env']): Colors {
+  const forced = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0';
+  const off = (env.NO_COLOR !== undefined && env.NO_COLOR !== '') || env.TERM === 'dumb';
+  return pc.createColors(forced || (!off && stream.isTTY === true));
+}
+
+/** Writes one line. */
+export function writeLine(stream: NodeJS.WritableStream, line = ''): void {
+  stream.write(`${line}\n`);
+}
+
+/** Writes a value as JSON (Dates as ISO strings), one document per line when `pretty` is false. */
+export function writeJson(stream: NodeJS.WritableStream, value: unknown, pretty = true): void {
+  stream.write(`${JSON.stringify(value, null, pretty ? 2 : undefined)}\n`);
+}
