@@ -1,10 +1,11 @@
 // Runs one group of the vitest projects, as the test jobs of
 // .github/workflows/ci.yml split them by the engine they need:
 //
-//   pnpm exec tsx scripts/test-group.ts fast|postgres|redis|s3
+//   pnpm exec tsx scripts/test-group.ts fast|postgres|redis|s3|engines
 //
 // `postgres`, `redis` and `s3` are the projects that need that engine
-// (bench's peer tests run BullMQ and ioredis on Redis); `fast` is every other
+// (bench's peer tests run BullMQ and ioredis on Redis), `engines` those that
+// need all three at once (the CLI copies between them); `fast` is every other
 // project, so the tests of a new package run on GitHub without a change here.
 import { spawnSync } from 'node:child_process';
 import { createVitest } from 'vitest/node';
@@ -13,6 +14,7 @@ const ENGINE_GROUPS: Readonly<Record<string, readonly string[]>> = {
   postgres: ['adapter-postgres'],
   redis: ['adapter-redis', 'bench'],
   s3: ['adapter-s3-document'],
+  engines: ['cli'],
 };
 
 const group = process.argv[2] ?? '';
