@@ -1,4 +1,4 @@
-import type { CollectionInfo, IndexDefinition, RepositoryBackend } from '@berth/core';
+import type { Capabilities, CollectionInfo, IndexDefinition, RepositoryBackend } from '@berth/core';
 import { isBerthError } from '@berth/core';
 import { expect } from 'vitest';
 import { type ConformanceContext, type ConformanceGroup, defineGroup } from '../harness.js';
@@ -22,6 +22,10 @@ function expectWellFormed(listed: readonly CollectionInfo[]): void {
     }
   }
 }
+
+/** An engine that builds indexes (a folder of files that every query scans keeps none to list). */
+const keepsIndexes = (capabilities: Capabilities): boolean =>
+  capabilities.repository.uniqueIndexes && capabilities.repository.indexedQueries !== false;
 
 /** The listing, checked, restricted to `names` (a shared server holds other tests' collections too). */
 async function listedAmong(backend: RepositoryBackend, names: readonly string[]): Promise<CollectionInfo[]> {
@@ -86,6 +90,7 @@ export const collectionsGroup: ConformanceGroup = defineGroup('collections', [
   },
   {
     name: 'lists indexes as declared: single, unique, compound, named, on $createdAt; unique only when true',
+    requires: keepsIndexes,
     async run(context) {
       const name = named(context, 'indexed');
       const declared: IndexDefinition[] = [
