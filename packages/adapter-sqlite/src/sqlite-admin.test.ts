@@ -227,6 +227,37 @@ describe('collections()', () => {
     expect(inside.map((collection) => collection.name)).toEqual(['fresh', 'notes']);
   });
 
+  it('an index stored before its declaration was recorded (an older release) is recorded when a repository declares it', async () => {
+    const file = newFile();
+    const declared = [{ field: 'email', type: 'string', unique: true } as const];
+    {
+      await using backend = new SqliteBackend({ filename: file });
+      await backend.repository('legacy', { indexes: declared }).insert({ id: 'l', email: 'x' });
+    }
+    const db = openRawDatabase(file);
+    db.exec('DELETE FROM _berth_indexes');
+    db.close();
+    {
+      await using backend = new SqliteBackend({ filename: file });
+      // Not recorded: not listed, though SQLite keeps the index.
+      expect((await backend.collections())[0]?.indexes).toEqual([]);
+      await backend.repository('legacy', { indexes: declared }).get('l');
+    }
+    await using reopened = new SqliteBackend({ filename: file });
+    expect((await reopened.collections())[0]?.indexes).toEqual(declared);
+  });
+
+  it('the last declaration of an index wins (same SQLite index, another declared type)', async () => {
+    const file = newFile();
+    {
+      await using backend = new SqliteBackend({ filename: file });
+      await backend.repository('events', { indexes: [{ field: 'at', type: 'number' }] }).insert({ id: 'e', at: 1 });
+    }
+    await using backend = new SqliteBackend({ filename: file });
+    await backend.repository('events', { indexes: [{ field: 'at', type: 'date' }] }).count();
+    expect((await backend.collections())[0]?.indexes).toEqual([{ field: 'at', type: 'date' }]);
+  });
+
   it('a table dropped by hand is not listed, nor its indexes', async () => {
     const file = newFile();
     await using backend = new SqliteBackend({ filename: file });
