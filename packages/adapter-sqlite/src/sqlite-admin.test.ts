@@ -426,6 +426,30 @@ describe('importJobs and queues() on SQLite', () => {
       ...fields,
     }) as Job;
 
+  it('SIGKILL while one big importJobs call is writing: no job and no count of it is kept', async () => {
+    const COUNT = 20_000;
+    for (const megabytes of [2, 20]) {
+      const file = newFile();
+      const child = start(file, 'import-jobs', COUNT);
+      await waitForLine(child.child, 'READY');
+      child.child.stdin?.write('go\n');
+      await waitForLine(child.child, 'START');
+      const walStart = statSync(`${file}-wal`).size;
+      while (statSync(`${file}-wal`).size < walStart + megabytes * 1024 * 1024 && child.child.exitCode === null) {
+        await sleep(1);
+      }
+      child.child.kill('SIGKILL');
+      await child.exited;
+      expect(child.output).not.toContain('DONE');
+      await using backend = new SqliteBackend({ filename: file });
+      const queue = backend.queue('bulk');
+      expect(await queue.stats()).toEqual({ waiting: 0, active: 0, completed: 0, dead: 0, cancelled: 0 });
+      expect(await backend.queues()).toEqual([]);
+      expect(backend.native().prepare('SELECT count(*) AS n FROM _berth_jobs').get()).toEqual({ n: 0 });
+      expect(backend.native().pragma('integrity_check', { simple: true })).toBe('ok');
+    }
+  }, 120_000);
+
   it('job ids are unique in the whole file: an id another queue holds is skipped', async () => {
     await using backend = new SqliteBackend({ filename: newFile() });
     const [{ id }] = [await backend.queue('first').enqueue({ n: 1 })];
