@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { RepositoryBackend, TransactionScope } from '../backend/backend.js';
+import type { CollectionInfo, MigrationReport, RepositoryBackend, TransactionScope } from '../backend/backend.js';
 import type { Capabilities } from '../backend/capabilities.js';
 import { AlreadyExistsError, ConflictError, ConnectionError, isBerthError, NotFoundError } from '../errors.js';
 import type { SignalOptions } from '../operation/abort.js';
@@ -256,6 +256,12 @@ class FakeRepository implements Repository<Item> {
       return matched.length;
     });
   }
+  importEntries(entries: readonly Entry<Item>[]) {
+    return this.write(() => {
+      for (const { document } of entries) this.store.set(document.id, document);
+      return entries.length;
+    });
+  }
 }
 
 const CAPABILITIES: Capabilities = {
@@ -283,6 +289,14 @@ class FakeBackend implements RepositoryBackend {
 
   async flush(_options?: SignalOptions): Promise<void> {
     this.flushes++;
+  }
+
+  async collections(): Promise<CollectionInfo[]> {
+    return [...this.stores.keys()].sort().map((name) => ({ name, indexes: [], approximateBytes: undefined }));
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    return { applied: [] };
   }
 
   /** Not part of the port: the wrapper must hand it through with `this` intact. */
@@ -520,6 +534,24 @@ describe('withCache writes', () => {
     expect(cache.take()).toStrictEqual(['deleteByPrefix berth:items:']);
     await items.deleteMany({ n: 0 });
     expect(cache.take()).toStrictEqual(['deleteByPrefix berth:items:']);
+  });
+
+  it('drops the imported ids after importEntries, and serves the imported documents', async () => {
+    const { cache, items } = setUp();
+    await items.get('a');
+    const meta = { version: 9, createdAt: new Date(0), updatedAt: new Date(1) };
+    const imported = [
+      { document: { id: 'a', n: 90, group: 'q', at: new Date(9) }, meta },
+      { document: { id: 'e', n: 5, group: 'q', at: new Date(5) }, meta },
+    ];
+    cache.take();
+    expect(await items.importEntries(imported)).toBe(2);
+    expect(cache.take().sort()).toStrictEqual([
+      'delete berth:items:id:a',
+      'delete berth:items:id:e',
+      'deleteByPrefix berth:items:q:',
+    ]);
+    expect(await items.get('a')).toStrictEqual(imported[0]?.document);
   });
 
   it('serves fresh reads after a write', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Backend, TransactionScope } from '../backend/backend.js';
+import type { Backend, CollectionInfo, MigrationReport, TransactionScope } from '../backend/backend.js';
 import type { Capabilities } from '../backend/capabilities.js';
 import { NotFoundError } from '../errors.js';
 import type { JobQueue, Worker } from '../queue/job-queue.js';
@@ -41,6 +41,7 @@ const repositoryResults: Canned = {
   deleteMany: 5,
   findEntries: [{ document: { id: 'a' }, meta: { version: 1, createdAt: new Date(0), updatedAt: new Date(0) } }],
   findEntriesPage: { items: [], nextCursor: null },
+  importEntries: 2,
 };
 const queueResults: Canned = {
   enqueue: { id: 'j1', deduplicated: true },
@@ -60,6 +61,7 @@ const queueResults: Canned = {
   retry: false,
   stats: { waiting: 0, active: 0, completed: 0, dead: 0, cancelled: 0 },
   purge: 3,
+  importJobs: { imported: 2, skipped: 1 },
 };
 
 /** An object whose every method resolves the canned value, or rejects with `failures[method]`. */
@@ -102,6 +104,19 @@ class FakeBackend implements Backend {
   }
   async flush(): Promise<void> {
     this.calls.push('flush');
+  }
+  async collections(): Promise<CollectionInfo[]> {
+    this.calls.push('collections');
+    return [{ name: 'users', indexes: [], approximateBytes: undefined }];
+  }
+  async queues(): Promise<string[]> {
+    this.calls.push('queues');
+    return ['mails', 'reports'];
+  }
+  async migrate(): Promise<MigrationReport> {
+    this.calls.push('migrate');
+    if ('migrate' in this.failures) throw this.failures.migrate;
+    return { applied: ['3 health probe'] };
   }
   /** Not a port member: must pass through with `this` intact. */
   secret(): string {
@@ -160,6 +175,26 @@ afterEach(() => {
 });
 
 describe('instrument', () => {
+  it('reports the administration methods: importEntries, importJobs (rows imported), collections, queues, migrate', async () => {
+    const { backend, events, inner } = setup();
+    const entries = [{ document: { id: 'a' }, meta: { version: 7, createdAt: new Date(0), updatedAt: new Date(1) } }];
+    expect(await backend.repository('players').importEntries(entries)).toBe(2);
+    expect(await backend.queue('mails').importJobs([])).toStrictEqual({ imported: 2, skipped: 1 });
+    expect(await backend.collections()).toStrictEqual([{ name: 'users', indexes: [], approximateBytes: undefined }]);
+    expect(await backend.queues()).toStrictEqual(['mails', 'reports']);
+    expect(await backend.migrate()).toStrictEqual({ applied: ['3 health probe'] });
+    expect(events.map((event) => [event.kind, event.target, event.operation, event.rows])).toEqual([
+      ['repository', 'players', 'importEntries', 2],
+      ['queue', 'mails', 'importJobs', 2],
+      ['backend', '', 'collections', 1],
+      ['backend', '', 'queues', 2],
+      ['backend', '', 'migrate', 1],
+    ]);
+    inner.failures.migrate = new NotFoundError('gone');
+    await expect(backend.migrate()).rejects.toBe(inner.failures.migrate);
+    expect(events.at(-1)).toMatchObject({ operation: 'migrate', ok: false, error: inner.failures.migrate });
+  });
+
   it('reports every repository method once, with rows, and returns what the adapter returned', async () => {
     const { backend, events } = setup();
     const players = backend.repository('players');
