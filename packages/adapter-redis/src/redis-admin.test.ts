@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+import { startQueueProcess } from '@berth/conformance-tests/processes';
 import { type Entry, isBerthError } from '@berth/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL, rawClient, rejection, requireRedis, uniqueKeyPrefix } from './fixtures/redis-server.js';
@@ -209,4 +211,47 @@ describe('RedisBackend.migrate and the migrate option', () => {
     expect(() => createBackendFromUrl(`${REDIS_URL}/?migrate=no`)).toThrow(/migrate/);
     expect(() => new RedisBackend({ url: REDIS_URL, migrate: 'false' as never })).toThrow(/migrate/);
   });
+});
+
+describe('imports and a process killed in the middle', () => {
+  const fixture = fileURLToPath(new URL('./fixtures/redis-import-child.ts', import.meta.url));
+  const COUNT = 10_000;
+
+  it('a SIGKILL during a big importEntries / importJobs leaves all or none of each, indexes consistent', async () => {
+    const outcomes: string[] = [];
+    for (const delayMs of [0, 200, 1_000, 2_500]) {
+      const keyPrefix = uniqueKeyPrefix('import_kill');
+      prefixes.push(keyPrefix);
+      const child = startQueueProcess(fixture, [REDIS_URL, keyPrefix, String(COUNT)], 'importer');
+      let imported = false;
+      try {
+        await child.waitFor('READY', 90_000);
+        const done = child.waitFor('IMPORTED', 90_000).then(() => {
+          imported = true;
+        });
+        done.catch(() => {});
+        child.process.stdin?.write('go\n');
+        await child.waitFor('IMPORTING');
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        child.process.kill('SIGKILL');
+        await child.exited;
+      } finally {
+        if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+      }
+      const backend = open(keyPrefix);
+      const notes = backend.repository<Note>('notes', { indexes: [{ field: 'email', type: 'string', unique: true }] });
+      const stored = await notes.count();
+      const holders = await checker.hlen(`${keyPrefix}{notes}:u:email`);
+      const { waiting } = await backend.queue('jobs').stats();
+      const ready = await checker.zcard(`${keyPrefix}{q:jobs}:r`);
+      expect([0, COUNT]).toContain(stored);
+      expect(holders).toBe(stored);
+      expect([0, COUNT]).toContain(waiting);
+      expect(ready).toBe(waiting);
+      if (imported) expect([stored, waiting]).toStrictEqual([COUNT, COUNT]);
+      if (stored === COUNT) expect(await notes.getEntry(`n${COUNT - 1}`)).toMatchObject({ meta: { version: 3 } });
+      outcomes.push(`${delayMs}ms: ${stored} entries, ${waiting} jobs`);
+    }
+    console.log(`SIGKILL during imports: ${outcomes.join('; ')}`);
+  }, 300_000);
 });

@@ -1,5 +1,5 @@
 import { type Entry, isBerthError, type StandardSchemaV1, ValidationError } from '@berth/core';
-import { isPlainObject, validateDocument } from '@berth/core/adapter';
+import { copyDocument, isPlainObject, validateDocument } from '@berth/core/adapter';
 import { RedisRecord } from './redis-record.js';
 
 /** Whether `value` is a Date holding an instant (an invalid Date has none to store). */
@@ -66,12 +66,13 @@ export async function importedRecords<T>(
     );
     let document: RedisRecord['document'];
     try {
-      document = (await validateDocument(
-        (entry as Partial<Entry<RedisRecord['document']>>).document,
-        collection,
-        schema,
-        maxDocumentBytes,
-      )) as RedisRecord['document'];
+      const given: unknown = (entry as Partial<Entry<RedisRecord['document']>>).document;
+      // Without a schema nothing awaits: no promise per entry (a restore may hold many).
+      document = (
+        schema === undefined
+          ? copyDocument(given, collection, maxDocumentBytes)
+          : await validateDocument(given, collection, schema, maxDocumentBytes)
+      ) as RedisRecord['document'];
     } catch (error) {
       if (!isBerthError(error, 'VALIDATION')) throw error;
       const path = error.path === '' ? `${index}.document` : `${index}.document.${error.path}`;
