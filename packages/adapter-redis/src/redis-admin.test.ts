@@ -219,7 +219,7 @@ describe('imports and a process killed in the middle', () => {
 
   it('a SIGKILL during a big importEntries / importJobs leaves all or none of each, indexes consistent', async () => {
     const outcomes: string[] = [];
-    for (const delayMs of [0, 200, 1_000, 2_500]) {
+    for (const delayMs of [0, 200, 1_000, 2_500, 6_000]) {
       const keyPrefix = uniqueKeyPrefix('import_kill');
       prefixes.push(keyPrefix);
       const child = startQueueProcess(fixture, [REDIS_URL, keyPrefix, String(COUNT)], 'importer');

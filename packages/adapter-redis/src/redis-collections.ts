@@ -1,5 +1,5 @@
-import type { CollectionInfo, IndexDefinition } from '@berth/core';
-import type { IndexSpec } from '@berth/core/adapter';
+import type { CollectionInfo } from '@berth/core';
+import { indexDefinitionOf } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 import { specsOf } from './redis-indexes.js';
 import { RedisCollectionKeys } from './redis-keys.js';
@@ -58,20 +58,6 @@ export function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** An index as declared: `unique` only when true, a compound index's name only when it was given one. */
-export function declarationOf(spec: IndexSpec): IndexDefinition {
-  if (!spec.compound) {
-    return spec.unique ? { field: spec.field, type: spec.type, unique: true } : { field: spec.field, type: spec.type };
-  }
-  const fields = spec.fields.map((field) => ({ field: field.field, type: field.type }));
-  const name = spec.key.slice(1, -1);
-  return {
-    fields,
-    ...(spec.unique ? { unique: true } : {}),
-    ...(name === spec.field ? {} : { name }),
-  } as IndexDefinition;
-}
-
 /**
  * The collections under `prefix`: every collection has a meta hash
  * (`<prefix>{<name>}:m`) from its first write or index declaration on,
@@ -93,7 +79,7 @@ export async function listCollections(
     if (stored === undefined) continue;
     collections.push({
       name,
-      indexes: specsOf(name, stored).map(declarationOf),
+      indexes: specsOf(name, stored).map(indexDefinitionOf),
       approximateBytes: await approximateBytes(client, keys, count, sample),
     });
   }
