@@ -1,20 +1,22 @@
 import type { CollectionInfo } from '@berth/core';
-import { indexDefinitionOf } from '@berth/core/adapter';
+import { checkCollectionName, indexDefinitionOf } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 import { specsOf } from './redis-indexes.js';
 import { RedisCollectionKeys } from './redis-keys.js';
-import { forEachKeyBatch } from './redis-scan.js';
+import { forEachKeyBatch, prefixPattern } from './redis-scan.js';
 
-/** Core's collection (and queue) name rule: such a name never holds `{`, `}` or `:`. */
-const NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
+/** Whether `name` passes core's collection (and queue) name rule: such a name never holds `{`, `}` or `:`. */
+function isCollectionName(name: string): boolean {
+  try {
+    checkCollectionName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Documents whose MEMORY USAGE one collection's size estimate samples. */
 const SIZE_SAMPLE = 8;
-
-/** `prefix` with SCAN's glob characters escaped, so it matches itself only. */
-function escapeGlob(prefix: string): string {
-  return prefix.replace(/[*?[\]\\]/g, '\\$&');
-}
 
 /**
  * The names found in keys `<prefix>{<tag><name>}<suffix>`: a key matched by
@@ -33,7 +35,8 @@ export async function namesInKeys(
   const names = new Set<string>();
   const head = `${prefix}{${tag}`;
   for (const suffix of suffixes) {
-    const pattern = `${escapeGlob(head)}*}${escapeGlob(suffix)}`;
+    // The suffixes (`:m`, `:n`, `:scs`) hold no glob character.
+    const pattern = `${prefixPattern(head)}}${suffix}`;
     await forEachKeyBatch(
       client,
       pattern,
@@ -42,7 +45,7 @@ export async function namesInKeys(
           const key = raw.toString();
           if (!key.startsWith(head) || !key.endsWith(`}${suffix}`)) continue;
           const name = key.slice(head.length, key.length - suffix.length - 1);
-          if (NAME.test(name)) names.add(name);
+          if (isCollectionName(name)) names.add(name);
         }
         return 0;
       },
