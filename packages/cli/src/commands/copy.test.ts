@@ -251,6 +251,77 @@ describe('berth copy', () => {
   });
 });
 
+describe('berth copy --queues', () => {
+  it('copies waiting, delayed and dead jobs with their fields, and schedules (Redis → PostgreSQL)', async () => {
+    const source = freshRedisUrl();
+    const target = freshPostgresUrl();
+    const ids = await withBackend(source, async (backend) => {
+      const mail = backend.queue('mail');
+      const waiting = await mail.enqueue(
+        { to: 'a', when: new Date(1) },
+        { priority: 5, dedupeKey: 'k1', maxAttempts: 4 },
+      );
+      const delayed = await mail.enqueue({ to: 'b😀', n: 2 ** 53 + 2 }, { delayMs: 3_600_000, leaseMs: 12_345 });
+      const doomed = await mail.enqueue({ to: 'c' }, { maxAttempts: 1 });
+      const lease = await mail.dequeue({ leaseMs: 60_000 });
+      expect(lease?.job.id).toBe(waiting.id);
+      await mail.release(lease as NonNullable<typeof lease>);
+      const leases = await mail.dequeueMany(3, { leaseMs: 60_000 });
+      const doomedLease = leases.find((candidate) => candidate.job.id === doomed.id);
+      for (const other of leases) if (other !== doomedLease) await mail.release(other);
+      expect(await mail.fail(doomedLease as NonNullable<typeof doomedLease>, new Error('mailbox full'))).toBe('dead');
+      await mail.putSchedule({
+        name: 'nightly',
+        spec: { cron: '0 3 * * *', timezone: 'Europe/Paris' },
+        payload: { to: 'digest' },
+        jobOptions: { priority: 2 },
+        missed: 'skip',
+        overlap: 'skip',
+        paused: false,
+        nextRunAt: undefined,
+      });
+      return [waiting.id, delayed.id, doomed.id];
+    });
+    const run = await runCli(['copy', source, target, '--queues'], { cwd: workDirectory });
+    expect(run.stderr).not.toContain('berth:');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      'queue mail: 2 waiting and 1 dead jobs imported (0 already there), 1 schedules copied',
+    );
+    await withBackend(source, (from) =>
+      withBackend(target, async (to) => {
+        expect(await to.queues()).toEqual(['mail']);
+        for (const id of ids) expect(await to.queue('mail').get(id)).toEqual(await from.queue('mail').get(id));
+        const [schedule] = await to.queue('mail').listSchedules();
+        const [original] = await from.queue('mail').listSchedules();
+        const definition = ({
+          name,
+          spec,
+          payload,
+          jobOptions,
+          missed,
+          overlap,
+          paused,
+          nextRunAt,
+        }: NonNullable<typeof schedule>) => ({
+          name,
+          spec,
+          payload,
+          jobOptions,
+          missed,
+          overlap,
+          paused,
+          nextRunAt,
+        });
+        expect(definition(schedule as NonNullable<typeof schedule>)).toEqual(
+          definition(original as NonNullable<typeof original>),
+        );
+        expect((await to.queue('mail').stats()).waiting).toBe(2);
+      }),
+    );
+  });
+});
+
 /** Polls the checkpoint until `collection` has at least `copied` documents imported. */
 async function waitForCopied(path: string, collection: string, copied: number): Promise<void> {
   const deadline = Date.now() + 30_000;
