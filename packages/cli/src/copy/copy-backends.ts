@@ -13,7 +13,16 @@ import type {
   QueueCounts,
 } from './copy-types.js';
 
-/** Documents per batch unless `batchSize` says otherwise. */
+/**
+ * Documents per batch of {@link copyBackends} (and `berth copy`) unless `batchSize` says otherwise.
+ *
+ * ### Examples
+ * ```ts
+ * import { DEFAULT_COPY_BATCH_SIZE } from '@berth/cli';
+ *
+ * const batchSize = Math.min(DEFAULT_COPY_BATCH_SIZE * 2, 10_000);
+ * ```
+ */
 export const DEFAULT_COPY_BATCH_SIZE = 500;
 const MAX_COPY_BATCH_SIZE = 10_000;
 
