@@ -1,6 +1,17 @@
 import pc from 'picocolors';
 
-/** The streams and environment a command writes to; tests pass their own. */
+/**
+ * The streams and environment a command writes to, and the signal that asks
+ * it to stop; tests pass their own.
+ *
+ * ### Examples
+ * ```ts
+ * import { type CliIo, main } from '@berth/cli';
+ *
+ * const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: AbortSignal.timeout(60_000) };
+ * process.exitCode = await main(['copy', 'sqlite:./app.db', 'memory:', '--dry-run'], io);
+ * ```
+ */
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & {
     readonly isTTY?: boolean | undefined;
@@ -8,6 +19,8 @@ export interface CliIo {
   };
   readonly stderr: NodeJS.WritableStream & { readonly isTTY?: boolean | undefined };
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Fires when the user asks to stop (bin.ts aborts it on SIGINT and SIGTERM); long commands stop cleanly. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Colours for one stream: on only when it is a TTY and neither NO_COLOR nor TERM=dumb is set (FORCE_COLOR forces them). */
