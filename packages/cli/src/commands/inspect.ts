@@ -26,7 +26,7 @@ Examples:
       const backend = await openForAdmin(url);
       try {
         const report = await gatherInspectReport(backend, undefined);
-        if (options.json === true) writeJson(io.stdout, report);
+        if (options.json === true) writeJson(io.stdout, inspectJson(report));
         else for (const line of renderInspectReport(report, colorsFor(io.stdout, io.env))) writeLine(io.stdout, line);
       } finally {
         await backend.close();
@@ -38,13 +38,22 @@ Examples:
 export function renderInspectReport(report: InspectReport, colors: Colors): string[] {
   const { health, capabilities } = report;
   const state = health.ok ? colors.green('ok') : colors.red(`unhealthy: ${health.message ?? 'no answer'}`);
-  const lines = [
-    `${colors.bold('backend')}  ${report.kind}`,
-    `${colors.bold('health')}   ${state} (${health.latencyMs.toFixed(1)} ms)`,
-    `${colors.bold('documents')} transactions ${capabilities.repository.transactions}, unique indexes ${yesNo(capabilities.repository.uniqueIndexes)}, durable ${yesNo(capabilities.repository.durable)}`,
-    `${colors.bold('queues')}   ${capabilities.queue.level}${capabilities.queue.level === 'none' ? '' : `, durable ${yesNo(capabilities.queue.durable)}, transactional enqueue ${yesNo(capabilities.queue.transactionalEnqueue)}`}`,
-    '',
-  ];
+  const queueLevel = capabilities.queue.level;
+  const lines = formatTable([
+    ['backend', report.kind],
+    ['health', `${state} (${health.latencyMs.toFixed(1)} ms)`],
+    [
+      'documents',
+      `transactions ${capabilities.repository.transactions}, unique indexes ${yesNo(capabilities.repository.uniqueIndexes)}, durable ${yesNo(capabilities.repository.durable)}`,
+    ],
+    [
+      'queues',
+      queueLevel === 'none'
+        ? 'none'
+        : `${queueLevel}, durable ${yesNo(capabilities.queue.durable)}, transactional enqueue ${yesNo(capabilities.queue.transactionalEnqueue)}`,
+    ],
+  ]);
+  lines.push('');
   if (report.collections.length === 0) lines.push('no collections');
   else {
     const rows = report.collections.map((collection) => [
@@ -77,4 +86,15 @@ export function renderInspectReport(report: InspectReport, colors: Colors): stri
 
 function yesNo(value: boolean): string {
   return value ? 'yes' : 'no';
+}
+
+/** The report for `--json`: every key always present (an unknown size is `null`). */
+function inspectJson(report: InspectReport): unknown {
+  return {
+    ...report,
+    collections: report.collections.map((collection) => ({
+      ...collection,
+      approximateBytes: collection.approximateBytes ?? null,
+    })),
+  };
 }
