@@ -33,8 +33,8 @@ describe.each<EngineName>(['sqlite', 'postgres', 'redis'])('berth inspect on %s'
       { email: 'ADA@example.com', team: 'zoe', joined: new Date(1), astral: '𝄞'.repeat(1000) },
       { email: 'ada@example.com ', team: 'Zoë', joined: new Date(2), nested: { a: { b: { c: [1, [2, [3]]] } } } },
     ]);
-    // Differs from `users` only by case: listed apart, sorted by code point (upper case first).
-    await backend.repository('Users').insert({ id: 'x', value: null });
+    // Sorted by code point: 'Zebra' before 'users' (a locale sort would put it last).
+    await backend.repository('Zebra').insert({ id: 'x', value: null });
     await backend.queue('mails').enqueue({ to: 'ada@example.com' });
   });
   afterAll(async () => {
@@ -51,7 +51,7 @@ describe.each<EngineName>(['sqlite', 'postgres', 'redis'])('berth inspect on %s'
     expect(lines[0]).toBe(`backend    ${engine}`);
     expect(lines[1]).toMatch(/^health {5}ok \(\d+\.\d ms\)$/);
     expect(run.stdout).toMatch(/^COLLECTION\s+DOCUMENTS\s+SIZE\s+INDEXES$/m);
-    expect(run.stdout).toMatch(/^Users\s+1\s+(unknown|\d+(\.\d)? [KMG]?i?B)\s+-$/m);
+    expect(run.stdout).toMatch(/^Zebra\s+1\s+(unknown|\d+(\.\d)? [KMG]?i?B)\s+-$/m);
     expect(run.stdout).toMatch(
       /^users\s+3\s+(unknown|\d+(\.\d)? [KMG]?i?B)\s+email \(string, unique\), team\+joined \(string, date\)$/m,
     );
@@ -65,7 +65,7 @@ describe.each<EngineName>(['sqlite', 'postgres', 'redis'])('berth inspect on %s'
     expect(report.kind).toBe(engine);
     expect(report.health.ok).toBe(true);
     expect(report.collections.map(({ name, count }) => [name, count])).toEqual([
-      ['Users', 1],
+      ['Zebra', 1],
       ['users', 3],
     ]);
     expect(report.collections[1]?.indexes).toEqual([
