@@ -1,4 +1,5 @@
 import type { Backend, JobQueue } from '@berth/core';
+import { generateId } from '@berth/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasAnsi, runBerth, startBerth } from '../fixtures/admin-cli.js';
 import { type AdminPlace, adminPlace, type EngineName, openTestBackend } from '../fixtures/admin-engines.js';
@@ -186,14 +187,35 @@ describe.each<EngineName>(['sqlite', 'postgres', 'redis'])('berth queue on %s', 
 
   it('purges finished jobs older than the given duration and keeps the recent ones', async () => {
     const purges = backend.queue('purges');
-    const old = await completedJob(purges);
-    // Starting the CLI takes a second or two: the recent job must stay well inside the duration.
-    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    const day = 86_400_000;
+    const now = Date.now();
+    // A job that finished eight days ago, restored as it was (importJobs keeps its times).
+    const old = {
+      id: generateId(),
+      queue: 'purges',
+      payload: { kind: 'old' },
+      state: 'completed' as const,
+      priority: 0,
+      attempts: 1,
+      maxAttempts: 3,
+      runAt: new Date(now - 9 * day),
+      dedupeKey: undefined,
+      leaseMs: 30_000,
+      errors: [],
+      result: { sent: true },
+      progress: undefined,
+      timeoutMs: undefined,
+      createdAt: new Date(now - 9 * day),
+      updatedAt: new Date(now - 8 * day),
+      finishedAt: new Date(now - 8 * day),
+      leaseExpiresAt: undefined,
+    };
+    expect(await purges.importJobs([old])).toEqual({ imported: 1, skipped: 0 });
     const recent = await completedJob(purges);
-    const run = await berth('queue', place.url, 'purges', 'purge', '--older-than', '5s');
+    const run = await berth('queue', place.url, 'purges', 'purge', '--older-than', '7d');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^purged 1 jobs finished before \d{4}-/);
-    expect(await purges.get(old)).toBeNull();
+    expect(await purges.get(old.id)).toBeNull();
     expect((await purges.get(recent))?.state).toBe('completed');
   });
 
@@ -275,5 +297,21 @@ describe.each<EngineName>(['sqlite', 'postgres', 'redis'])('berth queue on %s', 
       [id, 'active', 'completed'],
     ]);
     expect(moves.every(({ queue }) => queue === 'live')).toBe(true);
+  });
+
+  it('stops tail with exit 0 on SIGTERM too', async () => {
+    const child = startBerth(['queue', place.url, 'live', 'tail'], place.cwd);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const deadline = Date.now() + 20_000;
+    while (!stderr.includes('following queue live')) {
+      if (Date.now() > deadline) throw new Error(`tail never started: ${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });
