@@ -24,14 +24,11 @@ export function withMigrateOff(url: string): string {
   return `${base}?${[...kept, 'migrate=false'].join('&')}${fragment}`;
 }
 
-/** The error for a database whose schema is behind (or ahead of) this release: exit 5 with the command to run. */
+/** The error for a database whose schema is behind this release: exit 5 with the exact command to run (a newer schema's message already says to upgrade). */
 export function schemaProblem(error: unknown, url: string): unknown {
   if (!isBerthError(error, 'SCHEMA')) return error;
-  return new CliError(
-    error.message,
-    EXIT.schema,
-    `run: berth migrate '${url}' (or upgrade Berth if a newer release migrated it)`,
-  );
+  const pending = error.message.includes('berth migrate');
+  return new CliError(error.message, EXIT.schema, pending ? `run: berth migrate '${url}'` : undefined);
 }
 
 /** Opens `url` without migrating it; pending migrations are exit 5 with a hint to run `berth migrate`. */

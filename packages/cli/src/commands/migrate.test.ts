@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { runBerth } from '../fixtures/admin-cli.js';
 import { adminPlace, type EngineName, openTestBackend } from '../fixtures/admin-engines.js';
@@ -39,6 +40,29 @@ describe('berth migrate on redis', { timeout: 60_000 }, () => {
       const run = await runBerth(['migrate', place.url, '--json'], place.cwd);
       expect(run.code).toBe(0);
       expect(JSON.parse(run.stdout)).toEqual({ applied: [] });
+    } finally {
+      await place.cleanup();
+    }
+  });
+});
+
+describe('a database migrated by a newer Berth', { timeout: 60_000 }, () => {
+  it('exits 5 saying to upgrade, from inspect and from migrate', async () => {
+    const place = await adminPlace('sqlite');
+    try {
+      expect((await runBerth(['migrate', place.url], place.cwd)).code).toBe(0);
+      // What a later release would have recorded: a version this one does not know.
+      const database = new Database(place.url.slice('sqlite:'.length));
+      database
+        .prepare('INSERT INTO _berth_migrations (version, name, applied_at) VALUES (999, ?, ?)')
+        .run('from the future', Date.now());
+      database.close();
+      for (const command of ['inspect', 'migrate']) {
+        const run = await runBerth([command, place.url], place.cwd);
+        expect(run.code, command).toBe(5);
+        expect(run.stderr).toContain('upgrade Berth');
+        expect(run.stderr).not.toContain('run: berth migrate');
+      }
     } finally {
       await place.cleanup();
     }
