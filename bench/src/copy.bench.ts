@@ -48,7 +48,6 @@ const TOOLS = ['berth copy', 'raw drivers'] as const;
 type Tool = (typeof TOOLS)[number];
 
 const here = dirname(fileURLToPath(import.meta.url));
-const benchDirectory = resolve(here, '..');
 const cliDirectory = resolve(here, '../../packages/cli');
 const rawScript = join(here, 'copy-raw.ts');
 
@@ -69,18 +68,21 @@ const PEAK_PROBE =
      });`,
   );
 
+/** tsx's loader by path: the processes run in a temporary folder (where `berth copy` leaves its checkpoint), outside this package. */
+const TSX = import.meta.resolve('tsx');
+
 /** How the CLI is launched: its sources through tsx (default), or the build under plain node. */
 function cliCommand(): { readonly args: readonly string[]; readonly label: string } {
   if (process.env.BENCH_COPY_CLI === 'dist') {
     return { args: ['--import', PEAK_PROBE, join(cliDirectory, 'dist/bin.js')], label: 'packages/cli/dist/bin.js' };
   }
   return {
-    args: ['--conditions=@berth/source', '--import', 'tsx', '--import', PEAK_PROBE, join(cliDirectory, 'src/bin.ts')],
+    args: ['--conditions=@berth/source', '--import', TSX, '--import', PEAK_PROBE, join(cliDirectory, 'src/bin.ts')],
     label: 'packages/cli/src/bin.ts through tsx',
   };
 }
 
-const rawCommand = ['--conditions=@berth/source', '--import', 'tsx', '--import', PEAK_PROBE, rawScript];
+const rawCommand = ['--conditions=@berth/source', '--import', TSX, '--import', PEAK_PROBE, rawScript];
 
 /** Why a process failed: its exit code and the end of what it wrote. */
 class ProcessFailed extends Error {
@@ -93,12 +95,12 @@ class ProcessFailed extends Error {
   }
 }
 
-/** Runs `node <args>` from the bench folder; resolves to its lifetime and peak RSS. */
+/** Runs `node <args>` in the folder of `peakFile`; resolves to its lifetime and peak RSS. */
 function measureProcess(args: readonly string[], peakFile: string, what: string): Promise<ProcessSample> {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, args, {
-      cwd: benchDirectory,
+      cwd: dirname(peakFile),
       env: { ...process.env, BERTH_BENCH_PEAK_FILE: peakFile, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -251,6 +253,7 @@ function median(values: readonly number[]): number {
 }
 
 function spread(values: readonly number[]): Spread {
+  if (values.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
   return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
 }
 
@@ -357,8 +360,12 @@ export async function copyBench(
             tool,
             runs: measured.length,
             documentsPerSecond: spread(measured.map((sample) => (documents * 1000) / sample.ms)),
+            // A run quicker than the median start-up (small copies, a noisy machine) has no rate after it.
             documentsPerSecondAfterStartup: spread(
-              measured.map((sample) => (documents * 1000) / Math.max(1, sample.ms - startupMs(tool))),
+              measured
+                .map((sample) => sample.ms - startupMs(tool))
+                .filter((ms) => ms > 0)
+                .map((ms) => (documents * 1000) / ms),
             ),
             peakRssBytes: spread(measured.map((sample) => sample.peakRssBytes)),
             ...(ratio === undefined ? {} : { timeVsRaw: spread(ratio) }),
@@ -391,7 +398,7 @@ export async function copyBench(
 }
 
 const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
-const rate = (value: number): string => Math.round(value).toLocaleString('en-US');
+const rate = (value: number): string => (Number.isFinite(value) ? Math.round(value).toLocaleString('en-US') : '-');
 
 function formatCopy(report: CopyReport, runs: number): string {
   const lines = [
