@@ -1,9 +1,10 @@
 /**
- * The source of the `berth copy` benchmark: a SQLite file written through
- * Berth's SQLite backend (so it holds Berth's tables, metadata and declared
- * indexes, as a real application's would), one collection of customers.
+ * The sources of the `berth copy` benchmark: a SQLite file, and a `file:`
+ * document of the same customers, each written through its Berth backend
+ * (so it holds Berth's tables or document format, metadata and declared
+ * index, as a real application's would).
  */
-
+import * as memory from '@berth/adapter-memory';
 import * as sqlite from '@berth/adapter-sqlite';
 import { type Backend, createBackend, type Document, type IndexDefinition } from '@berth/core';
 
@@ -71,16 +72,16 @@ export function customer(i: number): Customer {
 /** Documents per `insertMany` while seeding. */
 const SEED_BATCH = 1_000;
 
-/** Opens a SQLite file as a Berth backend (the adapter passed in, so nothing is looked up at run time). */
-export async function openSqlite(path: string): Promise<Backend> {
-  const backend = await createBackend(`sqlite:${path}`, { adapters: [sqlite] });
+/** Opens a `sqlite:` or `file:` URL (the adapters passed in, so nothing is looked up at run time). */
+async function openSource(url: string): Promise<Backend> {
+  const backend = await createBackend(url, { adapters: [sqlite, memory] });
   await backend.connect();
   return backend;
 }
 
-/** Writes `count` customers into a new SQLite file at `path` through Berth; returns the file's JSON bytes per document. */
-export async function seedSource(path: string, count: number): Promise<{ readonly bytesPerDocument: number }> {
-  const backend = await openSqlite(path);
+/** Writes `count` customers through Berth into the new source at `url`; returns a document's JSON size. */
+export async function seedSource(url: string, count: number): Promise<{ readonly bytesPerDocument: number }> {
+  const backend = await openSource(url);
   try {
     const customers = backend.repository<Customer>(COPY_COLLECTION, { indexes: [...COPY_INDEXES] });
     for (let start = 0; start < count; start += SEED_BATCH) {

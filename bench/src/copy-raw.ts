@@ -30,8 +30,8 @@ import pg from 'pg';
 import { quotedSchema } from './pg-peers/pg-database.js';
 import { checkedPrefix } from './redis-peers/redis-server.js';
 
-/** Rows read and written together (the batch a copy tool would pick). */
-const RAW_BATCH = 1_000;
+/** Rows read and written together: `berth copy`'s default batch. */
+const RAW_BATCH = 500;
 
 interface Row {
   readonly id: string;

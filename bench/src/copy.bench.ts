@@ -44,8 +44,20 @@ import { BenchPrefixes, redisUrl } from './redis-peers/redis-server.js';
 
 const TARGETS = ['SQLite', 'PostgreSQL', 'Redis'] as const;
 type TargetName = (typeof TARGETS)[number];
-const TOOLS = ['berth copy', 'raw drivers'] as const;
+/** `berth copy` from the SQLite source, `berth copy` from the same documents in a `file:` document, the raw drivers from the SQLite source. */
+const TOOLS = ['berth copy', 'berth copy, file: source', 'raw drivers'] as const;
 type Tool = (typeof TOOLS)[number];
+
+/** The launcher a tool runs in (its start-up row). */
+function launcherOf(tool: Tool): 'berth copy' | 'raw drivers' {
+  return tool === 'raw drivers' ? 'raw drivers' : 'berth copy';
+}
+
+/** The source files of one size: the SQLite file and the `file:` document of the same customers. */
+interface Sources {
+  readonly sqlite: string;
+  readonly file: string;
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cliDirectory = resolve(here, '../../packages/cli');
@@ -222,7 +234,7 @@ export interface CopyRow {
   /** Documents over the process's life minus the median start-up of its launcher (the `start-up` row). */
   readonly documentsPerSecondAfterStartup: Spread;
   readonly peakRssBytes: Spread;
-  /** Median over the runs of this case's time over the raw drivers' time in the same round; undefined for the raw rows. */
+  /** Median over the runs of this case's time over the raw drivers' (from SQLite) in the same round; undefined for the raw rows. */
   readonly timeVsRaw?: Spread | undefined;
   /** Why the case did not run (the CLI's own message), when it failed. */
   readonly unavailable?: string | undefined;
@@ -230,7 +242,7 @@ export interface CopyRow {
 
 /** The process floor: the launcher and its modules, doing no copy. */
 export interface StartupRow {
-  readonly tool: Tool;
+  readonly tool: 'berth copy' | 'raw drivers';
   readonly command: string;
   readonly ms: number;
   readonly peakRssBytes: number;
@@ -264,28 +276,25 @@ async function copyOnce(
   tool: Tool,
   targets: Targets,
   target: TargetName,
-  source: string,
+  sources: Sources,
   documents: number,
   peakFile: string,
 ): Promise<ProcessSample> {
   const run = targets.fresh(target);
   try {
+    const from = tool === 'berth copy, file: source' ? `file:${sources.file}` : `sqlite:${sources.sqlite}`;
     const sample =
-      tool === 'berth copy'
+      tool === 'raw drivers'
         ? await measureProcess(
-            [...cliCommand().args, 'copy', `sqlite:${source}`, run.url],
-            peakFile,
-            `berth copy into ${target}`,
-          )
-        : await measureProcess(
-            [...rawCommand, source, COPY_COLLECTION, ...run.raw],
+            [...rawCommand, sources.sqlite, COPY_COLLECTION, ...run.raw],
             peakFile,
             `raw copy into ${target}`,
-          );
+          )
+        : await measureProcess([...cliCommand().args, 'copy', from, run.url], peakFile, `${tool} into ${target}`);
     // The raw layouts are not Berth's; the raw script counts what it wrote, and fails on any error.
-    if (tool === 'berth copy') {
+    if (tool !== 'raw drivers') {
       const copied = await run.count();
-      if (copied !== documents) throw new Error(`berth copy into ${target} left ${copied} of ${documents} documents`);
+      if (copied !== documents) throw new Error(`${tool} into ${target} left ${copied} of ${documents} documents`);
     }
     return sample;
   } finally {
@@ -308,19 +317,23 @@ export async function copyBench(
     const unavailable = new Map<CaseKey, string>();
     const ratios = new Map<CaseKey, number[]>();
     let bytesPerDocument = 0;
-    const sources = new Map<number, string>();
+    const sources = new Map<number, Sources>();
     for (const documents of sizes) {
-      const path = join(directory, `source-${documents}.db`);
-      ({ bytesPerDocument } = await seedSource(path, documents));
-      sources.set(documents, path);
+      const files: Sources = {
+        sqlite: join(directory, `source-${documents}.db`),
+        file: join(directory, `source-${documents}.json`),
+      };
+      ({ bytesPerDocument } = await seedSource(`sqlite:${files.sqlite}`, documents));
+      await seedSource(`file:${files.file}`, documents);
+      sources.set(documents, files);
       onProgress(`${COPY_SUITE}: seeded ${documents} documents`);
     }
-    const startup: Record<Tool, ProcessSample[]> = { 'berth copy': [], 'raw drivers': [] };
+    const startup: Record<'berth copy' | 'raw drivers', ProcessSample[]> = { 'berth copy': [], 'raw drivers': [] };
     for (let round = 0; round < runs; round += 1) {
       startup['berth copy'].push(await measureProcess([...cliCommand().args, '--help'], peakFile, 'berth --help'));
       startup['raw drivers'].push(await measureProcess(rawCommand, peakFile, 'the raw script'));
       for (const documents of sizes) {
-        const source = sources.get(documents) ?? '';
+        const source = sources.get(documents) ?? { sqlite: '', file: '' };
         for (const target of TARGETS) {
           const times = new Map<Tool, number>();
           // The order flips every round, so neither tool always runs on a warmer server.
@@ -333,21 +346,21 @@ export async function copyBench(
               times.set(tool, sample.ms);
             } catch (error) {
               // A CLI that cannot copy yet (or fails) is reported, not fatal; the raw baseline must work.
-              if (tool !== 'berth copy' || !(error instanceof ProcessFailed)) throw error;
+              if (tool === 'raw drivers' || !(error instanceof ProcessFailed)) throw error;
               unavailable.set(key, error.message);
             }
             onProgress(`${COPY_SUITE} ${documents} / ${target} / ${tool} (run ${round + 1})`);
           }
-          const berth = times.get('berth copy');
           const raw = times.get('raw drivers');
-          if (berth !== undefined && raw !== undefined) {
-            const key: CaseKey = `${documents} ${target} berth copy`;
-            ratios.set(key, [...(ratios.get(key) ?? []), berth / raw]);
+          for (const [tool, ms] of times) {
+            if (tool === 'raw drivers' || raw === undefined) continue;
+            const key: CaseKey = `${documents} ${target} ${tool}`;
+            ratios.set(key, [...(ratios.get(key) ?? []), ms / raw]);
           }
         }
       }
     }
-    const startupMs = (tool: Tool): number => median(startup[tool].map((sample) => sample.ms));
+    const startupMs = (tool: Tool): number => median(startup[launcherOf(tool)].map((sample) => sample.ms));
     const rows = sizes.flatMap((documents) =>
       TARGETS.flatMap((target) =>
         TOOLS.map((tool): CopyRow => {
@@ -380,7 +393,7 @@ export async function copyBench(
       source: { collection: COPY_COLLECTION, bytesPerDocument, index: 'country (string)' },
       loadAverage: (await import('node:os')).loadavg(),
       rows,
-      startup: TOOLS.map((tool) => ({
+      startup: (['berth copy', 'raw drivers'] as const).map((tool) => ({
         tool,
         command: tool === 'berth copy' ? `${cli} --help` : 'copy-raw.ts without arguments',
         ms: startupMs(tool),
@@ -402,13 +415,14 @@ const rate = (value: number): string => (Number.isFinite(value) ? Math.round(val
 
 function formatCopy(report: CopyReport, runs: number): string {
   const lines = [
-    `${COPY_SUITE}: SQLite source, ${report.source.collection} of ~${report.source.bytesPerDocument} B JSON ` +
+    `${COPY_SUITE}: ${report.source.collection} of ~${report.source.bytesPerDocument} B JSON ` +
       `(index on ${report.source.index}); median of ${runs} runs (range), each a fresh process; ` +
       `CLI: ${report.cli}; load average ${report.loadAverage.map((value) => value.toFixed(1)).join(' ')}`,
-    'documents  target      tool         documents/s                 after start-up              peak RSS (MiB)        time vs raw',
+    `${'documents'.padEnd(10)} ${'target'.padEnd(11)} ${'tool (source SQLite unless named)'.padEnd(33)} ` +
+      `${'documents/s'.padEnd(27)} ${'after start-up'.padEnd(27)} ${'peak RSS (MiB)'.padEnd(21)} time vs raw`,
   ];
   for (const row of report.rows) {
-    const head = [String(row.documents).padEnd(10), row.target.padEnd(11), row.tool.padEnd(12)].join(' ');
+    const head = [String(row.documents).padEnd(10), row.target.padEnd(11), row.tool.padEnd(33)].join(' ');
     if (row.unavailable !== undefined) {
       lines.push(`${head} not available: ${row.unavailable}`);
       continue;
@@ -425,9 +439,11 @@ function formatCopy(report: CopyReport, runs: number): string {
         `${rate(speed.median)} (${rate(speed.min)}–${rate(speed.max)})`.padEnd(27),
         `${rate(net.median)} (${rate(net.min)}–${rate(net.max)})`.padEnd(27),
         `${mb(peak.median)} (${mb(peak.min)}–${mb(peak.max)})`.padEnd(21),
-        ratio === undefined
+        row.tool === 'raw drivers'
           ? 'baseline'
-          : `${ratio.median.toFixed(2)}x (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}x)`,
+          : ratio === undefined
+            ? '-'
+            : `${ratio.median.toFixed(2)}x (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}x)`,
       ].join(' '),
     );
   }
