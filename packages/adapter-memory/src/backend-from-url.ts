@@ -1,4 +1,5 @@
 import { type Backend, ValidationError } from '@berth/core';
+import { migrateUrlParameter } from '@berth/core/adapter';
 import type { DocumentBackendConfig } from './document-backend.js';
 import { MemoryBackend } from './memory-backend.js';
 
@@ -16,12 +17,13 @@ import { MemoryBackend } from './memory-backend.js';
  */
 export type DocumentBackendUrlOptions = Pick<
   DocumentBackendConfig,
-  'debounceMs' | 'maxWaitMs' | 'flushOnExit' | 'conflicts' | 'compression' | 'warnAtBytes'
+  'debounceMs' | 'maxWaitMs' | 'flushOnExit' | 'conflicts' | 'compression' | 'warnAtBytes' | 'migrate'
 >;
 
 /**
  * Reads `?debounceMs=`, `?maxWaitMs=`, `?conflicts=merge|fail`,
- * `?compression=gzip|none`, `?warnAtBytes=` and `?flushOnExit=true|false` (default `true`: an application that names a
+ * `?compression=gzip|none`, `?warnAtBytes=`, `?migrate=true|false` (accepted as every URL accepts it; a document
+ * has no schema) and `?flushOnExit=true|false` (default `true`: an application that names a
  * document by URL expects it written) from a document backend's URL, for
  * every adapter that builds a `DocumentBackend` from one (`file:`, `s3:`).
  *
@@ -67,11 +69,13 @@ export function documentBackendUrlOptions(url: string, parameters: URLSearchPara
     conflicts,
     compression,
     warnAtBytes: number('warnAtBytes'),
+    migrate: migrateUrlParameter(url, parameters),
   };
 }
 
 /**
- * Lets `createBackend` find this adapter: `memory:` gives a {@link MemoryBackend};
+ * Lets `createBackend` find this adapter: `memory:` gives a {@link MemoryBackend} (`?migrate=true|false` is
+ * accepted, as on every URL);
  * `file:<path>` gives a `DocumentBackend` on that file, with
  * the options {@link documentBackendUrlOptions} reads. A `file:` backend saves on
  * SIGTERM, SIGINT and SIGHUP (`flushOnExit`), since an application that names
@@ -88,7 +92,10 @@ export function documentBackendUrlOptions(url: string, parameters: URLSearchPara
  */
 export async function createBackendFromUrl(url: string): Promise<Backend> {
   const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
-  if (scheme === 'memory') return new MemoryBackend();
+  if (scheme === 'memory') {
+    const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+    return new MemoryBackend({ migrate: migrateUrlParameter(url, new URLSearchParams(query)) });
+  }
   if (scheme !== 'file')
     throw new ValidationError(`@berth/adapter-memory does not handle ${JSON.stringify(url)}`, 'url');
   const [rawPath = '', query = ''] = url.slice('file:'.length).split('?', 2);

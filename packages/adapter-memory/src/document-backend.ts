@@ -1,6 +1,7 @@
 import {
   type BerthLogger,
   type Capabilities,
+  type CollectionInfo,
   ConflictError,
   ConnectionError,
   consoleLogger,
@@ -150,6 +151,11 @@ export interface DocumentBackendConfig {
   readonly onSizeWarning?: ((bytes: number, details: SizeWarningDetails) => void) | undefined;
   /** Where failed saves, size warnings and queue listener or worker errors go when no callback is given (default `console`). */
   readonly logger?: BerthLogger | undefined;
+  /**
+   * Accepted as every backend accepts it (`false`: `connect()` does not
+   * migrate); a document has no schema to migrate, so it changes nothing.
+   */
+  readonly migrate?: boolean | undefined;
 }
 
 /**
@@ -214,7 +220,10 @@ export class DocumentBackend extends MemoryBackend {
   private removeShutdownFlush: (() => void) | undefined;
 
   constructor(config: DocumentBackendConfig) {
-    super({ logger: isPlainObject(config) ? config.logger : undefined });
+    super({
+      logger: isPlainObject(config) ? config.logger : undefined,
+      migrate: isPlainObject(config) ? config.migrate : undefined,
+    });
     const logger = (isPlainObject(config) ? config.logger : undefined) ?? consoleLogger;
     if (!isPlainObject(config) || config.store === undefined) {
       throw new ValidationError('DocumentBackend needs { store }', 'store');
@@ -293,6 +302,13 @@ export class DocumentBackend extends MemoryBackend {
       '',
       { collection: name },
     );
+  }
+
+  /** The collections of the loaded document (loading it first), as the engine holds them; another tool's keys are not listed. */
+  override async collections(options?: SignalOptions): Promise<CollectionInfo[]> {
+    startOperation(options, 'collections');
+    await this.gate('read');
+    return super.collections(options);
   }
 
   override queue<T = DocumentValue>(_name: string): JobQueue<T> {

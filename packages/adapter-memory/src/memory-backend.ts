@@ -3,11 +3,13 @@ import {
   type Backend,
   type BerthLogger,
   type Capabilities,
+  type CollectionInfo,
   ConnectionError,
   type Document,
   type DocumentValue,
   type HealthStatus,
   type JobQueue,
+  type MigrationReport,
   type QueueOptions,
   type Repository,
   type RepositoryOptions,
@@ -20,6 +22,8 @@ import {
 import {
   checkCollectionName,
   checkMaxBytes,
+  checkMigrateOption,
+  indexDefinitionOf,
   normalizeRetention,
   runTransaction,
   startOperation,
@@ -29,7 +33,7 @@ import { MemoryJobQueue } from './memory-job-queue.js';
 import { MemoryQueueState } from './memory-queue-state.js';
 import { MemoryRepository, type MemoryScope } from './memory-repository.js';
 import { MemorySession } from './memory-session.js';
-import { MemoryStore } from './memory-store.js';
+import { type MemoryCollection, MemoryStore } from './memory-store.js';
 
 export interface MemoryBackendConfig {
   /**
@@ -41,6 +45,11 @@ export interface MemoryBackendConfig {
   readonly maxPayloadBytes?: number | undefined;
   /** Hears about queue event listeners that throw and worker errors without an `onError` (default `console`). */
   readonly logger?: BerthLogger | undefined;
+  /**
+   * Accepted as every backend accepts it (`false`: `connect()` does not
+   * migrate); the memory engine has no schema, so it changes nothing.
+   */
+  readonly migrate?: boolean | undefined;
 }
 
 /**
@@ -68,7 +77,7 @@ export class MemoryBackend implements Backend {
   protected readonly store: MemoryStore = new MemoryStore();
   /** How long `close()` waits for running transactions before it closes anyway. */
   protected closeTimeoutMs = 10_000;
-  private readonly queues = new Map<string, MemoryQueueState>();
+  private readonly queueStates = new Map<string, MemoryQueueState>();
   /** Transactions whose work has not finished; `close()` waits for them. */
   private readonly running = new Set<Promise<unknown>>();
   /** Set by the first `close()`: from then on, new work is refused. */
@@ -76,6 +85,8 @@ export class MemoryBackend implements Backend {
   private readonly logger: BerthLogger | undefined;
 
   constructor(config: MemoryBackendConfig = {}) {
+    // Accepted like every backend's, with nothing to migrate either way.
+    checkMigrateOption(config.migrate);
     this.logger = config.logger;
     this.capabilities = {
       repository: {
@@ -142,6 +153,42 @@ export class MemoryBackend implements Backend {
     startOperation(options, 'flush');
   }
 
+  /**
+   * The collections holding documents or declared indexes, sorted by name.
+   * `approximateBytes` is `undefined`: measuring would mean serializing every
+   * document.
+   */
+  async collections(options?: SignalOptions): Promise<CollectionInfo[]> {
+    startOperation(options, 'collections');
+    this.assertOpen();
+    const listed: CollectionInfo[] = [];
+    for (const name of [...this.store.collections.keys()].sort(byCodePoint)) {
+      const collection = this.store.collections.get(name) as MemoryCollection;
+      // A read opens a collection in the store; only one written to or given indexes exists for the engine.
+      if (collection.records.size === 0 && collection.indexes.size === 0) continue;
+      const indexes = [...collection.indexes.values()].map((index) => indexDefinitionOf(index.spec));
+      listed.push({ name, indexes, approximateBytes: undefined });
+    }
+    return listed;
+  }
+
+  /** The queues holding jobs (any state) or schedules, sorted by name. */
+  async queues(options?: SignalOptions): Promise<string[]> {
+    startOperation(options, 'queues');
+    this.assertOpen();
+    const names: string[] = [];
+    for (const [name, state] of this.queueStates) {
+      if (state.jobs.size > 0 || state.schedules.size > 0) names.push(name);
+    }
+    return names.sort(byCodePoint);
+  }
+
+  /** The memory engine has no schema: nothing to apply, ever. */
+  async migrate(options?: SignalOptions): Promise<MigrationReport> {
+    startOperation(options, 'migrate');
+    return { applied: [] };
+  }
+
   repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {
     checkCollectionName(name);
     return new MemoryRepository<T>(name, options, this.autoScope(name), this.maxDocumentBytes);
@@ -188,10 +235,10 @@ export class MemoryBackend implements Backend {
 
   private queueState(name: string): MemoryQueueState {
     checkCollectionName(name, 'queue');
-    let state = this.queues.get(name);
+    let state = this.queueStates.get(name);
     if (state === undefined) {
       state = new MemoryQueueState(name, this.logger);
-      this.queues.set(name, state);
+      this.queueStates.set(name, state);
     }
     return state;
   }
@@ -250,4 +297,9 @@ export class MemoryBackend implements Backend {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Code-point order; names are ASCII, where it is also UTF-16 order. */
+function byCodePoint(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -9,6 +9,7 @@ import {
   type EnqueueResult,
   type FailOptions,
   generateId,
+  type ImportJobsResult,
   isBerthError,
   type Job,
   type JobEventListener,
@@ -58,7 +59,9 @@ import {
   normalizeRetryJobs,
   type PreparedEnqueue,
   prepareEnqueueItems,
+  prepareImportJobs,
   scheduledJob,
+  startOperation,
   throwIfAborted,
 } from '@berth/core/adapter';
 import { bulkMemoryJobs, listMemoryJobs, pruneMemoryJobs, purgeMemoryJobs } from './memory-job-admin.js';
@@ -396,6 +399,28 @@ export class MemoryJobQueue<T = DocumentValue> implements JobQueue<T> {
     const now = Date.now();
     this.state.settle(now);
     return pruneMemoryJobs(this.state, retention, limit, now);
+  }
+
+  /**
+   * Checks every job first, then adds them in one synchronous step (no other
+   * call runs in between, so it is all or none): a job whose id the queue
+   * holds is skipped, and so is a waiting one whose dedupe key a live job
+   * (or an earlier job of this call) holds.
+   */
+  async importJobs(jobs: readonly Job<T>[], options?: SignalOptions): Promise<ImportJobsResult> {
+    startOperation(options, `${this.name}.importJobs`);
+    this.assertOpen();
+    const prepared = prepareImportJobs(jobs, this.maxPayloadBytes);
+    const now = Date.now();
+    let imported = 0;
+    for (const job of prepared) {
+      const taken =
+        this.state.jobs.has(job.id) || (job.state === 'waiting' && this.state.holderOf(job.dedupeKey) !== undefined);
+      if (taken) continue;
+      this.state.addImported(job, now);
+      imported += 1;
+    }
+    return { imported, skipped: prepared.length - imported };
   }
 
   subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {

@@ -9,7 +9,15 @@ import {
   type JobStats,
   type ScheduleRecord,
 } from '@berth/core';
-import { backoffDelay, cloneValue, JobEventHub, type NormalizedEnqueue, toJobError } from '@berth/core/adapter';
+import {
+  backoffDelay,
+  cloneValue,
+  JOB_DEFAULTS,
+  JobEventHub,
+  type NormalizedEnqueue,
+  type PreparedImportJob,
+  toJobError,
+} from '@berth/core/adapter';
 import { BinaryHeap } from './binary-heap.js';
 import { FinishOrder } from './memory-finish-order.js';
 import { JobIndex } from './memory-job-index.js';
@@ -212,6 +220,61 @@ export class MemoryQueueState {
         type: 'enqueued',
         queue: this.name,
         jobId: id,
+        at: new Date(now),
+        runAt: new Date(job.runAt),
+      });
+    }
+    return job;
+  }
+
+  /**
+   * Adds an imported job as it was: its state, attempts, times and history.
+   * A waiting one goes to the heap its `runAt` puts it in (and holds its
+   * dedupe key), a finished one into its state's finish order by
+   * `finishedAt`. Imported jobs retry with the default backoff.
+   */
+  addImported(imported: PreparedImportJob, now: number): MemoryJob {
+    this.sequence += 1;
+    const job: MemoryJob = {
+      id: imported.id,
+      queue: this.name,
+      payload: imported.payload,
+      seq: this.sequence,
+      maxAttempts: imported.maxAttempts,
+      backoff: JOB_DEFAULTS.backoff,
+      dedupeKey: imported.dedupeKey,
+      leaseMs: imported.leaseMs,
+      createdAt: imported.createdAt.getTime(),
+      priority: imported.priority,
+      state: imported.state,
+      attempts: imported.attempts,
+      runAt: imported.runAt.getTime(),
+      errors: [...imported.errors],
+      result: imported.result,
+      progress: imported.progress,
+      timeoutMs: imported.timeoutMs,
+      updatedAt: imported.updatedAt.getTime(),
+      finishedAt: imported.finishedAt?.getTime(),
+      leaseExpiresAt: undefined,
+      token: undefined,
+      stamp: 0,
+      finishedBefore: undefined,
+      finishedAfter: undefined,
+    };
+    this.jobs.set(job.id, job);
+    this.counts[job.state] += 1;
+    this.byState[job.state].insert(job);
+    if (isFinished(job.state)) {
+      this.finishOrder[job.state].insert(job);
+      return job;
+    }
+    if (job.dedupeKey !== undefined) this.dedupe.set(job.dedupeKey, job.id);
+    this.schedule(job, now);
+    if (this.events.wants('enqueued')) {
+      this.events.emit({
+        type: 'enqueued',
+        queue: this.name,
+        jobId: job.id,
         at: new Date(now),
         runAt: new Date(job.runAt),
       });

@@ -50,6 +50,7 @@ import {
   parseFilter,
   parseUpdate,
   planUpdate,
+  prepareImportEntries,
   prepareQuery,
   prepareUpdate,
   startOperation,
@@ -428,6 +429,26 @@ export class MemoryRepository<T extends Document> implements Repository<T> {
       );
       for (const record of matches) session.put(this.name, record.document.id, null);
       return matches.length;
+    });
+  }
+
+  /**
+   * Stores each entry with its own metadata (no version bump, no clock), in
+   * one session: a unique clash throws before anything commits.
+   */
+  async importEntries(entries: readonly Entry<T>[], options?: SignalOptions): Promise<number> {
+    const prepared = await prepareImportEntries(entries, this.name, this.schema, this.maxDocumentBytes);
+    return this.run(options, 'importEntries', (session) => {
+      for (const { document, meta } of prepared) {
+        const record = new MemoryRecord(
+          document as MemoryRecord['document'],
+          meta.version,
+          meta.createdAt.getTime(),
+          meta.updatedAt.getTime(),
+        );
+        session.put(this.name, document.id, record);
+      }
+      return prepared.length;
     });
   }
 

@@ -3,11 +3,13 @@ import {
   type Backend,
   type BerthLogger,
   type Capabilities,
+  type CollectionInfo,
   ConnectionError,
   type Document,
   type DocumentValue,
   type HealthStatus,
   type JobQueue,
+  type MigrationReport,
   type QueueOptions,
   type Repository,
   type RepositoryOptions,
@@ -16,6 +18,7 @@ import {
   type TransactionOptions,
   type TransactionScope,
   UnsupportedError,
+  ValidationError,
 } from '@berth/core';
 import {
   checkCollectionName,
@@ -28,6 +31,7 @@ import {
 } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 import { type EvictionPolicyCheck, RedisQueues } from './queue/redis-queues.js';
+import { listCollections } from './redis-collections.js';
 import { checkConnectionConfig, RedisConnection, type RedisConnectionConfig } from './redis-connection.js';
 import type { RedisContext } from './redis-context.js';
 import { RedisIndexRegistry } from './redis-index-registry.js';
@@ -75,6 +79,12 @@ export interface RedisBackendConfig extends RedisConnectionConfig {
   readonly onWarning?: ((message: string) => void) | undefined;
   /** Receives warnings without an `onWarning`, queue listener errors and worker errors without an `onError` (default `console`). */
   readonly logger?: BerthLogger | undefined;
+  /**
+   * Whether `connect()` applies pending schema migrations (default `true`).
+   * Redis has no schema to migrate, so both values connect alike; the
+   * option is accepted (and checked) so one configuration serves every engine.
+   */
+  readonly migrate?: boolean | undefined;
 }
 
 /**
@@ -112,12 +122,13 @@ export class RedisBackend implements Backend {
   private readonly connection: RedisConnection;
   private readonly context: RedisContext;
   private readonly registry: RedisIndexRegistry;
-  private readonly queues: RedisQueues;
+  private readonly queueStore: RedisQueues;
   private readonly running = new Set<Promise<unknown>>();
   private closed = false;
 
   constructor(config: RedisBackendConfig = {}) {
     checkConnectionConfig(config, 'RedisBackend');
+    checkMigrateOption(config.migrate);
     this.keyPrefix = checkRepositoryPrefix(config.keyPrefix);
     const maxDocumentBytes = checkMaxBytes(config.maxDocumentBytes);
     this.connection = new RedisConnection(config);
@@ -139,7 +150,7 @@ export class RedisBackend implements Backend {
     this.registry = new RedisIndexRegistry(this.context);
     // Queue keys are `<prefix>{q:<name>}:…`; a collection's are `<prefix>{<name>}:…`,
     // and collection names hold no `:`, so the two never meet.
-    this.queues = new RedisQueues({
+    this.queueStore = new RedisQueues({
       client: connection.client,
       keyPrefix: this.keyPrefix,
       evictionPolicy: config.evictionPolicy,
@@ -156,8 +167,36 @@ export class RedisBackend implements Backend {
         concurrentBackends: true,
         maxDocumentBytes,
       },
-      queue: this.queues.capabilities,
+      queue: this.queueStore.capabilities,
     };
+  }
+
+  /**
+   * The collections under this backend's prefix, from any process (each
+   * collection's meta hash, made by its first write or index declaration),
+   * code-point sorted, with their declared indexes and a size sampled with
+   * MEMORY USAGE (`undefined` where the server refuses MEMORY).
+   */
+  async collections(options?: SignalOptions): Promise<CollectionInfo[]> {
+    startOperation(options, 'collections');
+    return this.context.run((client) => listCollections(client, this.keyPrefix, options?.signal));
+  }
+
+  /** The queues under this backend's prefix that hold jobs or schedules, from any process, code-point sorted. */
+  async queues(options?: SignalOptions): Promise<string[]> {
+    startOperation(options, 'queues');
+    if (this.closed) throw new ConnectionError('this Redis backend is closed', { retryable: false });
+    return this.queueStore.names(options?.signal);
+  }
+
+  /**
+   * Resolves to no migrations: Redis keeps no schema to migrate (keys are
+   * made by the writes that need them, and index declarations are recorded
+   * in each collection's meta hash as repositories declare them).
+   */
+  async migrate(options?: SignalOptions): Promise<MigrationReport> {
+    startOperation(options, 'migrate');
+    return { applied: [] };
   }
 
   /** The ioredis client, for what the ports do not cover. */
@@ -169,7 +208,7 @@ export class RedisBackend implements Backend {
   async connect(options?: SignalOptions): Promise<void> {
     startOperation(options, 'connect');
     await this.context.run((client) => client.ping());
-    await this.queues.connect();
+    await this.queueStore.connect();
   }
 
   /** Waits for running transactions, then disconnects the client it made (a given client stays open). Idempotent. */
@@ -178,7 +217,7 @@ export class RedisBackend implements Backend {
     await Promise.allSettled([...this.running]);
     if (this.closed) return;
     this.closed = true;
-    await this.queues.close();
+    await this.queueStore.close();
     await this.connection.close();
   }
 
@@ -212,7 +251,7 @@ export class RedisBackend implements Backend {
 
   /** The job queue `name` under this backend's prefix (see {@link RedisQueues}). */
   queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T> {
-    return this.queues.queue<T>(name, options);
+    return this.queueStore.queue<T>(name, options);
   }
 
   transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
@@ -278,7 +317,8 @@ export class RedisBackend implements Backend {
 
 /**
  * Lets `createBackend('redis://host:6379/0?keyPrefix=app:')` find this
- * adapter: the URL goes to ioredis as it is, except `keyPrefix`, which Berth reads.
+ * adapter: the URL goes to ioredis as it is, except `keyPrefix` and
+ * `migrate` (`true` or `false`, see {@link RedisBackendConfig.migrate}), which Berth reads.
  *
  * ### Examples
  * ```ts
@@ -290,6 +330,21 @@ export class RedisBackend implements Backend {
  * ```
  */
 export function createBackendFromUrl(url: string): Backend {
-  const { url: driverUrl, value: keyPrefix } = takeUrlOption(url, 'keyPrefix', 'Redis');
-  return new RedisBackend({ url: driverUrl, keyPrefix });
+  const { url: withoutPrefix, value: keyPrefix } = takeUrlOption(url, 'keyPrefix', 'Redis');
+  const { url: driverUrl, value: migrate } = takeUrlOption(withoutPrefix, 'migrate', 'Redis');
+  return new RedisBackend({ url: driverUrl, keyPrefix, migrate: migrateFromUrl(migrate) });
+}
+
+/** The `migrate` option: a boolean, or absent. */
+function checkMigrateOption(value: unknown): void {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new ValidationError(`migrate must be true or false, got ${JSON.stringify(value)}`, 'migrate');
+  }
+}
+
+/** `?migrate=true|false` of a URL (absent: the default). */
+function migrateFromUrl(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new ValidationError(`?migrate= must be true or false, got ${JSON.stringify(value)}`, 'migrate');
 }

@@ -57,6 +57,7 @@ import {
   wantsEntry,
 } from '@berth/core/adapter';
 import type { RedisContext } from './redis-context.js';
+import { importedRecords } from './redis-entries.js';
 import type { RedisIndexRegistry } from './redis-index-registry.js';
 import { valueKey } from './redis-indexes.js';
 import type { RedisCollectionKeys } from './redis-keys.js';
@@ -479,6 +480,24 @@ export class RedisRepository<T extends Document> implements Repository<T> {
     });
   }
 
+  /**
+   * Stores each entry under its id with its metadata as given (no version
+   * bump, no clock), replacing what the id held: one session, so one commit
+   * script keeps the documents, their index entries (metadata paths
+   * included, computed from the imported meta) and the unique checks
+   * together, all or none; inside a transaction it commits with it.
+   */
+  async importEntries(entries: readonly Entry<T>[], options?: SignalOptions): Promise<number> {
+    checkArrayArgument(entries, 'importEntries', this.name);
+    const records = await importedRecords(entries, this.name, this.schema, this.maxDocumentBytes);
+    return this.run(options, 'importEntries', async (session) => {
+      if (records.length === 0) return 0;
+      await this.readAheadRecords(session, records);
+      for (const record of records) await session.put(this.name, record.document.id, record);
+      return records.length;
+    });
+  }
+
   /** Reads every document and unique holder a bulk write checks in a few pipelines, not a round trip per document. */
   private async readAhead(session: RedisSession, documents: readonly T[], expectNew = false): Promise<void> {
     const ids = documents.map((document) => document.id);
@@ -489,6 +508,15 @@ export class RedisRepository<T extends Document> implements Repository<T> {
       this.name,
       documents.map((document) => new RedisRecord(document as RedisRecord['document'], 1, now, now)),
     );
+  }
+
+  /** {@link readAhead} for records that carry their own metadata (an import). */
+  private async readAheadRecords(session: RedisSession, records: readonly RedisRecord[]): Promise<void> {
+    await session.getMany(
+      this.name,
+      records.map((record) => record.document.id),
+    );
+    await session.readUniqueHolders(this.name, records);
   }
 
   private validatedAll(documents: readonly unknown[]): Promise<T[]> {

@@ -8,7 +8,7 @@ import { S3DocumentBackend } from './s3-document-backend.js';
  * (an S3-compatible store; URL-encode it), `?forcePathStyle=true|false` and
  * the document backend's options (`documentBackendUrlOptions` in
  * `@berth/adapter-memory`: `?debounceMs=`, `?maxWaitMs=`, `?conflicts=`,
- * `?compression=`, `?warnAtBytes=`, `?flushOnExit=`, default `true`). Credentials come from the standard AWS
+ * `?compression=`, `?warnAtBytes=`, `?migrate=` (accepted; an object has no schema), `?flushOnExit=`, default `true`). Credentials come from the standard AWS
  * chain (`AWS_ACCESS_KEY_ID`, shared files, roles), never from the URL.
  *
  * ### Examples

@@ -8,6 +8,8 @@ export interface CliIo {
   };
   readonly stderr: NodeJS.WritableStream & { readonly isTTY?: boolean | undefined };
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Fires when the user asks to stop (bin.ts aborts it on SIGINT and SIGTERM); long commands stop cleanly. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Colours for one stream: on only when it is a TTY and neither NO_COLOR nor TERM=dumb is set (FORCE_COLOR forces them). */

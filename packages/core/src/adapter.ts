@@ -5,6 +5,12 @@
 
 export { checkMaxBytes } from './backend/capabilities.js';
 export { ADAPTER_PACKAGES, urlScheme } from './backend/create-backend.js';
+export {
+  checkMigrateOption,
+  migrateUrlParameter,
+  newerSchemaError,
+  pendingMigrationsError,
+} from './backend/migrate-option.js';
 export { takeUrlOption } from './backend/url-option.js';
 export { checkCacheKey, checkCacheTtl } from './cache/cache-arguments.js';
 export { checkDocumentWriteOptions } from './documents/document-write-options.js';
@@ -31,6 +37,7 @@ export * from './query/sort.js';
 export * from './queue/event-hub.js';
 export { HandOffNotifier } from './queue/hand-off-notifier.js';
 export { IdleWorkers } from './queue/idle-workers.js';
+export * from './queue/import-jobs.js';
 export { FINISHED_JOB_STATES } from './queue/job.js';
 export * from './queue/job-admin-options.js';
 export * from './queue/job-options.js';
@@ -39,6 +46,7 @@ export { isPermanentFailure } from './queue/job-worker.js';
 export * from './queue/schedule-options.js';
 export * from './queue/settlement-options.js';
 export * from './repository/document-writes.js';
+export * from './repository/import-entries.js';
 export * from './repository/iterate.js';
 export * from './repository/repository-options.js';
 export { type PreparedUpdate, planUpdate, prepareUpdate, type UpdatePlan } from './repository/update-options.js';

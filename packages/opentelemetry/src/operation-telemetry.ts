@@ -164,7 +164,7 @@ function queryText(start: OperationStart): string | undefined {
   }
 }
 
-const BATCHES = new Set(['enqueueMany', 'dequeueMany', 'settleAndClaim']);
+const BATCHES = new Set(['enqueueMany', 'importJobs', 'dequeueMany', 'settleAndClaim']);
 /** The reads whose rows are rows returned (`db.response.returned_rows`); a write's count is not. */
 const READS = new Set([
   'get',

@@ -50,6 +50,8 @@ export function systemName(backend: string): string {
 const MESSAGING_TYPES: Readonly<Record<string, 'send' | 'receive' | 'process' | 'settle'>> = {
   enqueue: 'send',
   enqueueMany: 'send',
+  // A restore puts messages into the queue, as enqueue does (`berth copy --queues`).
+  importJobs: 'send',
   dequeue: 'receive',
   dequeueMany: 'receive',
   settleAndClaim: 'receive',

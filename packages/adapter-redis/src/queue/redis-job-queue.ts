@@ -12,6 +12,7 @@ import {
   type FailOptions,
   generateId,
   type IdleWorker,
+  type ImportJobsResult,
   type Job,
   type JobError,
   type JobEventListener,
@@ -51,6 +52,7 @@ import {
   checkSettlement,
   copyProgress,
   type HandOffNotifier,
+  JOB_DEFAULTS,
   type JobEventHub,
   type NormalizedRetention,
   normalizePurge,
@@ -61,11 +63,13 @@ import {
 } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 import { RedisQueueAdmin } from './redis-queue-admin.js';
+import { importArguments } from './redis-queue-import.js';
 import {
   CANCEL,
   ENQUEUE,
   EXTEND,
   GET,
+  IMPORT,
   PROGRESS,
   PURGE,
   RELEASE,
@@ -106,6 +110,7 @@ const scripts = {
   cancel: new RedisQueueScript(CANCEL),
   retry: new RedisQueueScript(RETRY),
   purge: new RedisQueueScript(PURGE),
+  import: new RedisQueueScript(IMPORT),
 };
 
 /** Expired leases a script settled: id, the state it left the job in, the attempt that expired. */
@@ -239,6 +244,39 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
       }
       return { id, deduplicated: false };
     });
+  }
+
+  /**
+   * Stores jobs as given in ONE script call (all or none): each with its
+   * id, state and times, in its state's sets and counts; a waiting job
+   * ready or delayed by its runAt, and idle workers woken as an enqueue
+   * wakes them. Ids are per queue (a job's key is under the queue's hash
+   * tag), so a job is skipped when this queue holds its id, or, waiting,
+   * when a live job of this queue holds its dedupe key. Imported jobs use
+   * the default backoff policy, which a `Job` does not carry.
+   */
+  async importJobs(jobs: readonly Job<T>[], options?: SignalOptions): Promise<ImportJobsResult> {
+    throwIfAborted(options?.signal, `${this.name}.importJobs`);
+    if (!Array.isArray(jobs)) throw new ValidationError('importJobs takes an array of jobs', '');
+    const args = importArguments(jobs, this.context.maxPayloadBytes);
+    if (jobs.length === 0) return { imported: 0, skipped: 0 };
+    const { backoff } = JOB_DEFAULTS;
+    const exponential = backoff.type === 'exponential' ? backoff : undefined;
+    const head = [
+      String(jobs.length),
+      backoff.type,
+      String(backoff.delayMs),
+      String(exponential?.maxDelayMs ?? 3_600_000),
+      exponential?.jitter ?? 'none',
+    ];
+    const [serverNow, imported, skipped, due] = (await this.run(scripts.import, [...head, ...args])) as [
+      string,
+      number,
+      number,
+      string,
+    ];
+    if (due !== '') this.context.notifier.dueAt(Number(due) + Date.now() - Number(serverNow));
+    return { imported, skipped };
   }
 
   // ---- claims and settlements ----------------------------------------------

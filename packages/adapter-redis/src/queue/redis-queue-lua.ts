@@ -636,3 +636,65 @@ flush()
 publish_wake()
 return { 'fired', NOW_TEXT, job }
 `);
+
+/**
+ * ARGV: count of jobs, the default backoff (type, delay, max delay,
+ * jitter), then 18 arguments per job (see `importArguments`). Stores each
+ * job as given, in its state's sets and counts, a waiting one ready or
+ * delayed by its runAt (its place among equals: this call's order), unless
+ * the queue holds its id or, for a waiting job, a live job holds its dedupe
+ * key. Returns { now, imported, skipped, earliest runAt of the waiting
+ * jobs imported ('' = none) }.
+ */
+export const IMPORT: string = script(`
+local imported, skipped, earliest = 0, 0, nil
+for j = 0, tonumber(ARGV[1]) - 1 do
+  local i = 6 + j * 18
+  local id, state, dk = ARGV[i], ARGV[i + 2], ARGV[i + 8]
+  local key = jk(id)
+  if redis.call('EXISTS', key) == 1 or (state == 'waiting' and dk ~= '' and redis.call('HGET', DEDUPE, dk)) then
+    skipped = skipped + 1
+  else
+    local fields = { 'id', id, 'state', state, 'pri', ARGV[i + 3], 'seq', n(redis.call('INCR', B .. 'seq')),
+      'runAt', ARGV[i + 4], 'att', ARGV[i + 5], 'max', ARGV[i + 6], 'lease', ARGV[i + 7], 'bt', ARGV[2],
+      'bd', ARGV[3], 'bm', ARGV[4], 'bj', ARGV[5], 'pl', ARGV[i + 1], 'err', ARGV[i + 9], 'cat', ARGV[i + 15],
+      'uat', ARGV[i + 16] }
+    if dk ~= '' then
+      table.insert(fields, 'dk')
+      table.insert(fields, dk)
+    end
+    if ARGV[i + 10] == '1' then
+      table.insert(fields, 'res')
+      table.insert(fields, ARGV[i + 11])
+    end
+    if ARGV[i + 12] == '1' then
+      table.insert(fields, 'prog')
+      table.insert(fields, ARGV[i + 13])
+    end
+    if ARGV[i + 14] ~= '' then
+      table.insert(fields, 'tmo')
+      table.insert(fields, ARGV[i + 14])
+    end
+    if finished(state) then
+      table.insert(fields, 'fat')
+      table.insert(fields, ARGV[i + 17])
+      zset(B .. 'f:' .. state, id, ARGV[i + 17])
+    end
+    redis.call('HSET', key, unpack(fields))
+    count(state, 1)
+    zset(B .. 's:' .. state, lkey(tonumber(ARGV[i + 15]), id), 0)
+    if state == 'waiting' then
+      if dk ~= '' then redis.call('HSET', DEDUPE, dk, id) end
+      local run_at = tonumber(ARGV[i + 4])
+      schedule(id, key, run_at)
+      if earliest == nil or run_at < earliest then earliest = run_at end
+    end
+    imported = imported + 1
+  end
+end
+flush()
+publish_wake()
+local due = ''
+if earliest ~= nil then due = n(earliest) end
+return { NOW_TEXT, imported, skipped, due }
+`);

@@ -17,6 +17,7 @@ import {
   normalizeRetention,
 } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
+import { byCodePoint, namesInKeys } from '../redis-collections.js';
 import { toBerthError } from '../redis-errors.js';
 import { RedisJobQueue, type RedisJobQueueContext } from './redis-job-queue.js';
 import { queueKeyBase, wakeChannel } from './redis-queue-rows.js';
@@ -248,6 +249,42 @@ export class RedisQueues {
       },
       toBerthError: (error) => (this.closed ? this.closedError() : toBerthError(error)),
     };
+  }
+
+  /**
+   * The names of the queues under this prefix that hold jobs (any state)
+   * or schedules, from any process, code-point sorted: a SCAN for the
+   * queues' counters and schedule sets, then each candidate's counts, so a
+   * queue whose jobs were all removed is not listed.
+   */
+  async names(signal?: AbortSignal): Promise<string[]> {
+    await this.connect();
+    try {
+      const candidates = await namesInKeys(this.client, this.keyPrefix, 'q:', [':n', ':scs'], signal, 'queues');
+      const names: string[] = [];
+      for (const name of [...candidates].sort(byCodePoint)) {
+        if (await this.holdsAnything(queueKeyBase(this.keyPrefix, name))) names.push(name);
+      }
+      return names;
+    } catch (error) {
+      throw this.closed ? this.closedError() : toBerthError(error);
+    }
+  }
+
+  /** Whether the queue at `base` counts any job or has a schedule (one round trip, one slot). */
+  private async holdsAnything(base: string): Promise<boolean> {
+    const replies = await this.client
+      .pipeline()
+      .hmget(`${base}n`, 'waiting', 'active', 'completed', 'dead', 'cancelled')
+      .zcard(`${base}scs`)
+      .exec();
+    const [[countsError, counts], [schedulesError, schedules]] = (replies ?? []) as [
+      [Error | null, (string | null)[]],
+      [Error | null, number],
+    ];
+    if (countsError) throw countsError;
+    if (schedulesError) throw schedulesError;
+    return schedules > 0 || counts.some((count) => Number(count ?? 0) > 0);
   }
 
   /** Stops the wake-ups and closes the pub/sub connection; the client stays open (it is the caller's). */

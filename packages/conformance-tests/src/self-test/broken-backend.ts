@@ -1,9 +1,11 @@
 import { MemoryBackend } from '@berth/adapter-memory';
 import type {
   Capabilities,
+  CollectionInfo,
   Document,
   Entry,
   HealthStatus,
+  MigrationReport,
   Repository,
   RepositoryBackend,
   RepositoryOptions,
@@ -61,6 +63,10 @@ export interface Breakage {
   readonly close?: ((inner: MemoryBackend) => Promise<void>) | undefined;
   /** Replaces `flush()`; gets the healthy backend to delegate to. */
   readonly flush?: ((inner: MemoryBackend, options?: SignalOptions) => Promise<void>) | undefined;
+  /** Replaces `collections()`; gets the healthy backend to delegate to. */
+  readonly collections?: ((inner: MemoryBackend, options?: SignalOptions) => Promise<CollectionInfo[]>) | undefined;
+  /** Replaces `migrate()`; gets the healthy backend to delegate to. */
+  readonly migrate?: ((inner: MemoryBackend, options?: SignalOptions) => Promise<MigrationReport>) | undefined;
 }
 
 function wrapRepository(inner: Repository<Document>, breakage: Breakage): Repository<Document> {
@@ -89,6 +95,12 @@ export class BrokenBackend implements RepositoryBackend {
   }
   flush(options?: SignalOptions): Promise<void> {
     return this.breakage.flush?.(this.inner, options) ?? this.inner.flush(options);
+  }
+  collections(options?: SignalOptions): Promise<CollectionInfo[]> {
+    return this.breakage.collections?.(this.inner, options) ?? this.inner.collections(options);
+  }
+  migrate(options?: SignalOptions): Promise<MigrationReport> {
+    return this.breakage.migrate?.(this.inner, options) ?? this.inner.migrate(options);
   }
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();

@@ -8,6 +8,7 @@ import type {
   JobQueue,
   Lease,
   LeaseRef,
+  MigrationReport,
   QueueBackend,
   QueueEvent,
   QueueOptions,
@@ -39,9 +40,20 @@ export class BrokenQueueBackend implements QueueBackend {
   readonly capabilities: Capabilities = this.inner.capabilities;
   // One wrapped queue per name, so a defect that keeps state (a racy dedupe
   // map, remembered tokens) sees every call made on that queue.
-  private readonly queues = new Map<string, JobQueue<DocumentValue>>();
+  private readonly wrapped = new Map<string, JobQueue<DocumentValue>>();
 
-  constructor(private readonly overrides: QueueOverrides) {}
+  constructor(
+    private readonly overrides: QueueOverrides,
+    /** Replaces the backend's `queues()`; gets the healthy backend to delegate to. */
+    private readonly listQueues?: ((inner: MemoryBackend, options?: SignalOptions) => Promise<string[]>) | undefined,
+  ) {}
+
+  queues(options?: SignalOptions): Promise<string[]> {
+    return this.listQueues?.(this.inner, options) ?? this.inner.queues(options);
+  }
+  migrate(options?: SignalOptions): Promise<MigrationReport> {
+    return this.inner.migrate(options);
+  }
 
   connect(): Promise<void> {
     return this.inner.connect();
@@ -62,11 +74,11 @@ export class BrokenQueueBackend implements QueueBackend {
       const inner = this.inner.queue<DocumentValue>(name, options);
       return wrapQueue(inner, this.overrides(inner)) as unknown as JobQueue<T>;
     }
-    let queue = this.queues.get(name);
+    let queue = this.wrapped.get(name);
     if (queue === undefined) {
       const inner = this.inner.queue<DocumentValue>(name);
       queue = wrapQueue(inner, this.overrides(inner));
-      this.queues.set(name, queue);
+      this.wrapped.set(name, queue);
     }
     return queue as unknown as JobQueue<T>;
   }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { RepositoryBackend, TransactionScope } from '../backend/backend.js';
+import type { CollectionInfo, MigrationReport, RepositoryBackend, TransactionScope } from '../backend/backend.js';
 import type { Capabilities } from '../backend/capabilities.js';
 import { AlreadyExistsError, ConflictError, ConnectionError, isBerthError, NotFoundError } from '../errors.js';
 import type { SignalOptions } from '../operation/abort.js';
@@ -256,6 +256,12 @@ class FakeRepository implements Repository<Item> {
       return matched.length;
     });
   }
+  importEntries(entries: readonly Entry<Item>[]) {
+    return this.write(() => {
+      for (const { document } of entries) this.store.set(document.id, document);
+      return entries.length;
+    });
+  }
 }
 
 const CAPABILITIES: Capabilities = {
@@ -283,6 +289,14 @@ class FakeBackend implements RepositoryBackend {
 
   async flush(_options?: SignalOptions): Promise<void> {
     this.flushes++;
+  }
+
+  async collections(): Promise<CollectionInfo[]> {
+    return [...this.stores.keys()].sort().map((name) => ({ name, indexes: [], approximateBytes: undefined }));
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    return { applied: [] };
   }
 
   /** Not part of the port: the wrapper must hand it through with `this` intact. */

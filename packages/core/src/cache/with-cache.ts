@@ -603,6 +603,20 @@ class CachedRepository<T extends Document> implements Repository<T> {
       touched,
     );
   }
+
+  /** Invalidates the imported ids: an import replaces whatever they held, metadata included. */
+  importEntries(entries: readonly Entry<T>[], options?: SignalOptions): Promise<number> {
+    // Read defensively: the adapter refuses a malformed batch, and the ids it names are all that can have changed.
+    const ids = Array.isArray(entries)
+      ? entries.map((entry: unknown) => (entry as { document?: { id?: unknown } } | null)?.document?.id)
+      : [];
+    const touched = this.ids(ids);
+    return this.write(
+      () => this.inner.importEntries(entries, options),
+      () => touched,
+      touched,
+    );
+  }
 }
 
 function transactionScope(scope: TransactionScope, state: CacheState, collect: Sink): TransactionScope {

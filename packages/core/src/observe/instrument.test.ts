@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Backend, TransactionScope } from '../backend/backend.js';
+import type { Backend, CollectionInfo, MigrationReport, TransactionScope } from '../backend/backend.js';
 import type { Capabilities } from '../backend/capabilities.js';
 import { NotFoundError } from '../errors.js';
 import type { JobQueue, Worker } from '../queue/job-queue.js';
@@ -41,6 +41,7 @@ const repositoryResults: Canned = {
   deleteMany: 5,
   findEntries: [{ document: { id: 'a' }, meta: { version: 1, createdAt: new Date(0), updatedAt: new Date(0) } }],
   findEntriesPage: { items: [], nextCursor: null },
+  importEntries: 2,
 };
 const queueResults: Canned = {
   enqueue: { id: 'j1', deduplicated: true },
@@ -60,6 +61,7 @@ const queueResults: Canned = {
   retry: false,
   stats: { waiting: 0, active: 0, completed: 0, dead: 0, cancelled: 0 },
   purge: 3,
+  importJobs: { imported: 2, skipped: 1 },
 };
 
 /** An object whose every method resolves the canned value, or rejects with `failures[method]`. */
@@ -102,6 +104,19 @@ class FakeBackend implements Backend {
   }
   async flush(): Promise<void> {
     this.calls.push('flush');
+  }
+  async collections(): Promise<CollectionInfo[]> {
+    this.calls.push('collections');
+    return [{ name: 'users', indexes: [], approximateBytes: undefined }];
+  }
+  async queues(): Promise<string[]> {
+    this.calls.push('queues');
+    return ['mails', 'reports'];
+  }
+  async migrate(): Promise<MigrationReport> {
+    this.calls.push('migrate');
+    if ('migrate' in this.failures) throw this.failures.migrate;
+    return { applied: ['3 health probe'] };
   }
   /** Not a port member: must pass through with `this` intact. */
   secret(): string {

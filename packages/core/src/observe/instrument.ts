@@ -1,5 +1,7 @@
 import type {
+  CollectionInfo,
   HealthStatus,
+  MigrationReport,
   QueueBackend,
   RepositoryBackend,
   TransactionalQueue,
@@ -30,6 +32,7 @@ import type {
   EnqueueOptions,
   EnqueueResult,
   FailOptions,
+  ImportJobsResult,
   JobHandler,
   JobQueue,
   PurgeOptions,
@@ -95,6 +98,10 @@ export type OperationKind = 'repository' | 'queue' | 'backend';
  * | `getSchedule` | 1 when found, else 0 |
  * | `listSchedules` | schedules returned |
  * | `removeSchedule`, `fireSchedule` | 1 when it happened, else 0 |
+ * | `importEntries` | entries written (the number returned) |
+ * | `importJobs` | jobs imported (skipped ones not counted) |
+ * | `collections`, `queues` (backend) | collections or queues listed |
+ * | `migrate` (backend) | migrations applied |
  * | `explain`, `stats`, `connect`, `close`, `health`, `transaction` | absent |
  *
  * `subscribe` and `events` are passed through unobserved.
@@ -723,6 +730,10 @@ class InstrumentedRepository<T extends Document> implements Repository<T> {
   deleteMany(where: Filter<T> | undefined, options?: SignalOptions): Promise<number> {
     return this.target.run('deleteMany', () => this.inner.deleteMany(where, options), itself, where);
   }
+
+  importEntries(entries: readonly Entry<T>[], options?: SignalOptions): Promise<number> {
+    return this.target.run('importEntries', () => this.inner.importEntries(entries, options), itself);
+  }
 }
 
 /** The enqueue side of a queue, as a transaction hands it out; the full queue builds on it. */
@@ -859,6 +870,14 @@ class InstrumentedQueue<T> extends InstrumentedTransactionalQueue<T, JobQueue<T>
 
   prune(options?: PruneOptions): Promise<number> {
     return this.target.run('prune', () => this.inner.prune(options), itself);
+  }
+
+  importJobs(jobs: readonly Job<T>[], options?: SignalOptions): Promise<ImportJobsResult> {
+    return this.target.run(
+      'importJobs',
+      () => this.inner.importJobs(jobs, options),
+      (result) => result.imported,
+    );
   }
 
   subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {
@@ -1005,7 +1024,7 @@ class InstrumentedTransactionScope implements TransactionScope {
  * the same `id`: each repository and queue method, `iterate` (from the first
  * item to the end of the iteration), `transaction` (the operations inside it
  * carry `transaction: true` and its id as `parentId`), `connect`, `close`,
- * `health` and `flush`, and the traffic of `queue.work()`: the worker
+ * `health`, `flush`, `migrate`, `collections` and `queues`, and the traffic of `queue.work()`: the worker
  * (`work`), its claims, and each job's `handle` with its `complete` or `fail`
  * (see {@link OperationStart} for the nesting).
  *
@@ -1043,6 +1062,15 @@ export function instrument<B extends RepositoryBackend | QueueBackend>(backend: 
     ['close', (): Promise<void> => self.run('close', () => backend.close())],
     ['health', (options?: SignalOptions): Promise<HealthStatus> => self.run('health', () => backend.health(options))],
     [
+      'migrate',
+      (options?: SignalOptions): Promise<MigrationReport> =>
+        self.run(
+          'migrate',
+          () => backend.migrate(options),
+          (report) => report.applied.length,
+        ),
+    ],
+    [
       Symbol.asyncDispose,
       (): Promise<void> =>
         self.run('close', async () => {
@@ -1065,6 +1093,11 @@ export function instrument<B extends RepositoryBackend | QueueBackend>(backend: 
           inner.transaction((tx) => work(new InstrumentedTransactionScope(tx, probe, span)), options),
         ),
     );
+    overrides.set(
+      'collections',
+      (options?: SignalOptions): Promise<CollectionInfo[]> =>
+        self.run('collections', () => inner.collections(options), length),
+    );
     if (isFunction(inner.flush)) {
       overrides.set('flush', (options?: SignalOptions): Promise<void> => self.run('flush', () => inner.flush(options)));
     }
@@ -1075,6 +1108,10 @@ export function instrument<B extends RepositoryBackend | QueueBackend>(backend: 
       const queue = inner.queue<T>(name, options);
       return new InstrumentedQueue(queue, probe.target('queue', queue.name));
     });
+    overrides.set(
+      'queues',
+      (options?: SignalOptions): Promise<string[]> => self.run('queues', () => inner.queues(options), length),
+    );
   }
   // Methods outside the ports run on the real backend, so `this` (and its
   // private fields) is the one they were written for.

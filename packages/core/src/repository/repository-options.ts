@@ -188,3 +188,25 @@ export function normalizeIndexes(
     };
   });
 }
+
+/**
+ * The declaration an {@link IndexSpec} was normalized from, as
+ * `backend.collections()` reports it: `{ field, type }` or
+ * `{ fields: [{ field, type }, …] }` with `name` when one was given, and
+ * `unique: true` only when unique.
+ *
+ * ### Examples
+ * ```ts
+ * import { indexDefinitionOf, normalizeIndexes } from '@berth/core/adapter';
+ *
+ * const specs = normalizeIndexes('users', { indexes: [{ field: 'email', type: 'string', unique: true }] }, true);
+ * console.log(specs.map(indexDefinitionOf)); // [{ field: 'email', type: 'string', unique: true }]
+ * ```
+ */
+export function indexDefinitionOf(spec: IndexSpec): IndexDefinition {
+  const unique = spec.unique ? { unique: true } : {};
+  if (!spec.compound) return { field: spec.field, type: spec.type, ...unique };
+  // An unnamed compound index is keyed by its joined fields; a name cannot hold the `+` that joins them.
+  const name = spec.key === `(${spec.field})` ? {} : { name: spec.key.slice(1, -1) };
+  return { fields: spec.fields.map(({ field, type }) => ({ field, type })), ...unique, ...name };
+}

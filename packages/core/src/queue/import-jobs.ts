@@ -1,0 +1,211 @@
+import { isBerthError, ValidationError } from '../errors.js';
+import type { DocumentValue } from '../values/document.js';
+import {
+  checkId,
+  checkString,
+  copyValue,
+  isPlainObject,
+  MAX_DATE_MS,
+  MAX_DOCUMENT_BYTES,
+  MIN_DATE_MS,
+} from '../values/values.js';
+import type { JobError, JobState } from './job.js';
+import { checkDuration, copyPayload, copyResult } from './job-options.js';
+
+/**
+ * The states `importJobs` accepts: an `active` job's lease belongs to a
+ * worker of the source backend, so it is refused (import it as `waiting`).
+ *
+ * ### Examples
+ * ```ts
+ * import { type ImportedJobState, IMPORTABLE_JOB_STATES } from '@berth/core/adapter';
+ *
+ * const state: ImportedJobState = 'dead';
+ * console.log(IMPORTABLE_JOB_STATES.includes(state)); // true
+ * ```
+ */
+export type ImportedJobState = Exclude<JobState, 'active'>;
+
+/**
+ * Every state `importJobs` stores (all but `active`).
+ *
+ * ### Examples
+ * ```ts
+ * import { IMPORTABLE_JOB_STATES } from '@berth/core/adapter';
+ *
+ * console.log(IMPORTABLE_JOB_STATES.join(', ')); // waiting, completed, dead, cancelled
+ * ```
+ */
+export const IMPORTABLE_JOB_STATES: readonly ImportedJobState[] = ['waiting', 'completed', 'dead', 'cancelled'];
+
+/**
+ * A job of `importJobs` once checked: every stored field, copied (payload,
+ * result and progress as canonical values, fresh Dates). `queue` and
+ * `leaseExpiresAt` of the given job are dropped: the target queue's name is
+ * used, and no imported job is leased.
+ *
+ * ### Examples
+ * ```ts
+ * import { type PreparedImportJob, prepareImportJobs } from '@berth/core/adapter';
+ *
+ * declare const jobs: readonly unknown[];
+ * const prepared: PreparedImportJob[] = prepareImportJobs(jobs);
+ * for (const job of prepared) console.log(job.id, job.state, job.runAt);
+ * ```
+ */
+export interface PreparedImportJob {
+  readonly id: string;
+  readonly payload: DocumentValue;
+  readonly state: ImportedJobState;
+  readonly priority: number;
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly runAt: Date;
+  readonly dedupeKey: string | undefined;
+  readonly leaseMs: number;
+  readonly errors: readonly JobError[];
+  readonly result: DocumentValue | undefined;
+  readonly progress: DocumentValue | undefined;
+  readonly timeoutMs: number | undefined;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  /** Set exactly for the finished states (`completed`, `dead`, `cancelled`). */
+  readonly finishedAt: Date | undefined;
+}
+
+function checkInteger(path: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ValidationError(`${path} must be an integer from ${min} to ${max}, got ${String(value)}`, path);
+  }
+  return value;
+}
+
+function checkDate(path: string, value: unknown): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw new ValidationError(`${path} must be a valid Date`, path);
+  }
+  const time = value.getTime();
+  if (time < MIN_DATE_MS || time > MAX_DATE_MS) {
+    throw new ValidationError(`${path} must lie between the years 0 and 9999`, path);
+  }
+  return new Date(time);
+}
+
+function checkText(path: string, value: unknown): string {
+  if (typeof value !== 'string') throw new ValidationError(`${path} must be a string`, path);
+  checkString(value, path);
+  return value;
+}
+
+function checkState(value: unknown): ImportedJobState {
+  if (value === 'active') {
+    throw new ValidationError(
+      'an active job cannot be imported (its lease belongs to a worker of the source): import it as waiting',
+      'state',
+    );
+  }
+  if (!IMPORTABLE_JOB_STATES.includes(value as ImportedJobState)) {
+    throw new ValidationError(
+      `state must be one of ${IMPORTABLE_JOB_STATES.join(', ')}, got ${String(value)}`,
+      'state',
+    );
+  }
+  return value as ImportedJobState;
+}
+
+function checkDedupeKey(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
+    throw new ValidationError('dedupeKey must be a string of 1–256 characters', 'dedupeKey');
+  }
+  checkString(value, 'dedupeKey');
+  return value;
+}
+
+function checkErrors(value: unknown): JobError[] {
+  if (!Array.isArray(value))
+    throw new ValidationError('errors must be an array of { attempt, message, name?, at }', 'errors');
+  return value.map((error: unknown, index): JobError => {
+    const path = `errors.${index}`;
+    if (!isPlainObject(error)) throw new ValidationError(`${path} must be { attempt, message, name?, at }`, path);
+    const name = error.name === undefined ? undefined : checkText(`${path}.name`, error.name);
+    return {
+      attempt: checkInteger(`${path}.attempt`, error.attempt, 0, 1_000_000),
+      message: checkText(`${path}.message`, error.message),
+      ...(name === undefined ? {} : { name }),
+      at: checkDate(`${path}.at`, error.at),
+    };
+  });
+}
+
+function prepareJob(job: unknown, maxPayloadBytes: number): PreparedImportJob {
+  if (!isPlainObject(job)) throw new ValidationError('a job is an object as queue.get() returns it', '');
+  const { id } = job;
+  checkId(id);
+  const state = checkState(job.state);
+  const finished = state !== 'waiting';
+  if (!finished && job.finishedAt !== undefined) {
+    throw new ValidationError('a waiting job has no finishedAt', 'finishedAt');
+  }
+  return {
+    id,
+    payload: copyPayload<DocumentValue>(job.payload, 'payload', maxPayloadBytes),
+    state,
+    priority: checkInteger('priority', job.priority, -1_000_000, 1_000_000),
+    attempts: checkInteger('attempts', job.attempts, 0, 1_000_000),
+    maxAttempts: checkInteger('maxAttempts', job.maxAttempts, 1, 1_000_000),
+    runAt: checkDate('runAt', job.runAt),
+    dedupeKey: checkDedupeKey(job.dedupeKey),
+    leaseMs: checkDuration('leaseMs', job.leaseMs, 1),
+    errors: checkErrors(job.errors),
+    result: copyResult(job.result, maxPayloadBytes),
+    progress: job.progress === undefined ? undefined : copyValue(job.progress, 'progress', maxPayloadBytes),
+    timeoutMs: job.timeoutMs === undefined ? undefined : checkDuration('timeoutMs', job.timeoutMs, 1),
+    createdAt: checkDate('createdAt', job.createdAt),
+    updatedAt: checkDate('updatedAt', job.updatedAt),
+    finishedAt: finished ? checkDate('finishedAt', job.finishedAt) : undefined,
+  };
+}
+
+/**
+ * What every queue adapter does before `importJobs` stores anything: checks
+ * that `jobs` is an array of jobs as `queue.get()` returns them and validates
+ * each field as enqueue would (payload, result and progress values within
+ * `maxPayloadBytes`, priority, attempts, max attempts, lease and timeout
+ * ranges, valid Dates, the errors' shape, a dedupe key of 1–256 characters),
+ * refuses `active` jobs, a finished job without `finishedAt`, a waiting one
+ * with it, and an id given twice. A VALIDATION error names the job's path
+ * (`0.attempts`, `2.errors.0.at`).
+ *
+ * ### Examples
+ * ```ts
+ * import type { Job } from '@berth/core';
+ * import { prepareImportJobs } from '@berth/core/adapter';
+ *
+ * declare const exported: Job[];
+ * const jobs = prepareImportJobs(exported, 64 * 1024);
+ * console.log(jobs.filter((job) => job.state === 'dead').length, 'dead jobs to restore');
+ * ```
+ */
+export function prepareImportJobs(jobs: unknown, maxPayloadBytes: number = MAX_DOCUMENT_BYTES): PreparedImportJob[] {
+  if (!Array.isArray(jobs)) throw new ValidationError('importJobs takes an array of jobs', '');
+  const seen = new Set<string>();
+  return jobs.map((job: unknown, index) => {
+    let prepared: PreparedImportJob;
+    try {
+      prepared = prepareJob(job, maxPayloadBytes);
+    } catch (error) {
+      if (!isBerthError(error, 'VALIDATION')) throw error;
+      const path = error.path === '' ? String(index) : `${index}.${error.path}`;
+      throw new ValidationError(`job ${index}: ${error.message}`, path, { cause: error });
+    }
+    if (seen.has(prepared.id)) {
+      throw new ValidationError(
+        `job ${index}: id ${JSON.stringify(prepared.id)} occurs twice in one importJobs call`,
+        `${index}.id`,
+      );
+    }
+    seen.add(prepared.id);
+    return prepared;
+  });
+}
