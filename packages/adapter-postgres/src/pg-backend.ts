@@ -3,11 +3,13 @@ import {
   type Backend,
   type BerthLogger,
   type Capabilities,
+  type CollectionInfo,
   ConnectionError,
   type Document,
   type DocumentValue,
   type HealthStatus,
   type JobQueue,
+  type MigrationReport,
   type QueueOptions,
   type Repository,
   type RepositoryOptions,
@@ -16,10 +18,10 @@ import {
   type TransactionScope,
   ValidationError,
 } from '@berth/core';
-import { checkCollectionName, checkMaxBytes, startOperation, takeUrlOption } from '@berth/core/adapter';
+import { checkCollectionName, checkMaxBytes, startOperation, takeUrlOption, throwIfAborted } from '@berth/core/adapter';
 import pg from 'pg';
 import type { PgBackendContext } from './pg-context.js';
-import { runMigrations } from './pg-migrations.js';
+import { applyMigrations, checkMigrations, migrationLabel, type PgMigration } from './pg-migrations.js';
 import { checkSchemaName, quoteIdent } from './pg-names.js';
 import { PgRepositories, REPOSITORY_CAPABILITIES } from './pg-repositories.js';
 import { REPOSITORY_MIGRATIONS } from './pg-repository-migrations.js';
@@ -58,11 +60,36 @@ export interface PostgresBackendConfig {
   readonly connectionTimeoutMs?: number | undefined;
   /** Largest document, job payload or job result, as bytes of JSON (default and at most 16 MiB). */
   readonly maxDocumentBytes?: number | undefined;
+  /**
+   * Whether `connect()` (and the first operation) applies pending schema
+   * migrations (default `true`). With `false` it only checks, and fails with
+   * code `SCHEMA` while migrations are pending (run `berth migrate <url>` or
+   * `backend.migrate()`); for deployments that migrate in a step of their own.
+   */
+  readonly migrate?: boolean | undefined;
   /** Hears about queue event listeners that throw and worker errors without an `onError` (default `console`). */
   readonly logger?: BerthLogger | undefined;
 }
 
 const DEFAULT_SCHEMA = 'berth';
+
+/** Every schema step of the backend: the repository's, then the queue's. */
+const BERTH_MIGRATIONS: readonly PgMigration[] = [...REPOSITORY_MIGRATIONS, ...QUEUE_MIGRATIONS];
+
+function checkMigrateOption(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'boolean')
+    throw new ValidationError(`migrate must be true or false, got ${String(value)}`, 'migrate');
+  return value;
+}
+
+/** The `?migrate=` of a URL: `true` or `false`, anything else refused. */
+function migrateFromUrl(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new ValidationError(`the URL option migrate must be true or false, got ${JSON.stringify(value)}`, 'migrate');
+}
 
 function checkPositive(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -91,7 +118,8 @@ export class PostgresBackend implements Backend {
   private readonly session: PgSession;
   private readonly context: PgBackendContext;
   private readonly repositories: PgRepositories;
-  private readonly queues: PgQueues;
+  private readonly queueStore: PgQueues;
+  private readonly migrateOnConnect: boolean;
   private migrated: Promise<void> | undefined;
   private closed = false;
 
@@ -126,7 +154,8 @@ export class PostgresBackend implements Backend {
       ready: () => this.ready(),
     };
     this.repositories = new PgRepositories(this.context);
-    this.queues = new PgQueues(this.context);
+    this.queueStore = new PgQueues(this.context);
+    this.migrateOnConnect = checkMigrateOption(config.migrate);
   }
 
   /** The pg Pool, for what the ports do not cover. */
@@ -137,18 +166,44 @@ export class PostgresBackend implements Backend {
   private ready(): Promise<void> {
     if (this.closed)
       return Promise.reject(new ConnectionError('this PostgreSQL backend is closed', { retryable: false }));
-    this.migrated ??= runMigrations(this.session, this.context.schema, [
-      ...REPOSITORY_MIGRATIONS,
-      ...QUEUE_MIGRATIONS,
-    ]).then(
+    this.migrated ??= this.startUp().then(
       () => undefined,
       (error: unknown) => {
-        // A failed start (the server was down) is tried again by the next operation.
+        // A failed start (the server was down, migrations pending) is tried again by the next operation.
         this.migrated = undefined;
         throw error;
       },
     );
     return this.migrated;
+  }
+
+  /** Migrates the schema, or (with `migrate: false`) checks that nothing is pending. */
+  private async startUp(): Promise<void> {
+    if (this.migrateOnConnect) await applyMigrations(this.session, this.context.schema, BERTH_MIGRATIONS);
+    else await checkMigrations(this.session, this.context.schema, BERTH_MIGRATIONS);
+  }
+
+  async migrate(options?: SignalOptions): Promise<MigrationReport> {
+    startOperation(options, 'migrate');
+    if (this.closed) throw new ConnectionError('this PostgreSQL backend is closed', { retryable: false });
+    const applied = await applyMigrations(this.session, this.context.schema, BERTH_MIGRATIONS);
+    // The schema is current now: operations waiting on a failed check start again.
+    this.migrated = undefined;
+    return { applied: applied.map(migrationLabel) };
+  }
+
+  async collections(options?: SignalOptions): Promise<CollectionInfo[]> {
+    startOperation(options, 'collections');
+    await this.ready();
+    throwIfAborted(options?.signal, 'collections');
+    return this.repositories.list();
+  }
+
+  async queues(options?: SignalOptions): Promise<string[]> {
+    startOperation(options, 'queues');
+    await this.ready();
+    throwIfAborted(options?.signal, 'queues');
+    return this.queueStore.names();
   }
 
   async connect(options?: SignalOptions): Promise<void> {
@@ -158,16 +213,16 @@ export class PostgresBackend implements Backend {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.queues.flush().catch(() => undefined);
+    await this.queueStore.flush().catch(() => undefined);
     this.closed = true;
-    await this.queues.close();
+    await this.queueStore.close();
     await this.session.close();
   }
 
   async flush(options?: SignalOptions): Promise<void> {
     startOperation(options, 'flush');
     if (this.closed) return;
-    await this.queues.flush();
+    await this.queueStore.flush();
   }
 
   async health(options?: SignalOptions): Promise<HealthStatus> {
@@ -193,11 +248,11 @@ export class PostgresBackend implements Backend {
 
   queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T> {
     checkCollectionName(name, 'queue');
-    return this.queues.queue<T>(name, options);
+    return this.queueStore.queue<T>(name, options);
   }
 
   transaction<R>(work: (tx: TransactionScope) => Promise<R>, options?: TransactionOptions): Promise<R> {
-    return this.repositories.transaction(work, this.queues, options);
+    return this.repositories.transaction(work, this.queueStore, options);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -207,7 +262,8 @@ export class PostgresBackend implements Backend {
 
 /**
  * Lets `createBackend('postgres://user@host/db?schema=app')` find this
- * adapter: the URL goes to pg as it is, except `schema`, which Berth reads.
+ * adapter: the URL goes to pg as it is, except `schema` and `migrate`
+ * (`true` or `false`, see {@link PostgresBackendConfig.migrate}), which Berth reads.
  *
  * ### Examples
  * ```ts
@@ -219,6 +275,7 @@ export class PostgresBackend implements Backend {
  * ```
  */
 export function createBackendFromUrl(url: string): Backend {
-  const { url: connectionString, value: schema } = takeUrlOption(url, 'schema', 'PostgreSQL');
-  return new PostgresBackend({ connectionString, schema });
+  const withoutSchema = takeUrlOption(url, 'schema', 'PostgreSQL');
+  const { url: connectionString, value: migrate } = takeUrlOption(withoutSchema.url, 'migrate', 'PostgreSQL');
+  return new PostgresBackend({ connectionString, schema: withoutSchema.value, migrate: migrateFromUrl(migrate) });
 }

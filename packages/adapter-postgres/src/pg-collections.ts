@@ -1,4 +1,4 @@
-import { AlreadyExistsError, type IndexDefinition, isBerthError } from '@berth/core';
+import { AlreadyExistsError, type CollectionInfo, type IndexDefinition, isBerthError } from '@berth/core';
 import { type IndexSpec, normalizeIndexes } from '@berth/core/adapter';
 import type { PgBackendContext } from './pg-context.js';
 import { indexDefinition, indexName, storedDefinition } from './pg-indexes.js';
@@ -83,6 +83,30 @@ export class PgCollections {
     return state;
   }
 
+  /**
+   * Every collection of the schema whose table exists, by name (code point:
+   * the registry's names are `COLLATE "C"`), with its declared indexes from
+   * `_berth_indexes` (in declaration order) and `pg_total_relation_size` (table,
+   * indexes and TOAST), which reads the relations' sizes, not their rows.
+   */
+  async list(): Promise<CollectionInfo[]> {
+    const schema = this.context.quotedSchema;
+    const rows = await this.context.session.query<{ name: string; bytes: string; indexes: string }>(
+      `SELECT c.name, pg_total_relation_size(t.oid)::text AS bytes,
+         coalesce((SELECT json_agg(i.definition ORDER BY i.declared)
+           FROM ${schema}._berth_indexes i WHERE i.collection = c.name), '[]')::text AS indexes
+       FROM ${schema}._berth_collections c
+       CROSS JOIN LATERAL (SELECT to_regclass(quote_ident($1) || '.' || quote_ident(c.name)) AS oid) t
+       WHERE t.oid IS NOT NULL ORDER BY c.name`,
+      [this.context.schema],
+    );
+    return rows.map((row) => ({
+      name: row.name,
+      indexes: (JSON.parse(row.indexes) as IndexDefinition[]).map(declared),
+      approximateBytes: Number(row.bytes),
+    }));
+  }
+
   private async create(client: PgQueryable, name: string, indexes: readonly IndexSpec[]): Promise<PgCollectionState> {
     const schema = this.context.quotedSchema;
     const table = this.table(name);
@@ -103,7 +127,7 @@ export class PgCollections {
     )`);
     await client.query(`INSERT INTO ${schema}._berth_collections (name) VALUES ($1) ON CONFLICT DO NOTHING`, [name]);
     const stored = await client.query<StoredIndexRow>(
-      `SELECT key, is_unique, definition FROM ${schema}._berth_indexes WHERE collection = $1 ORDER BY created_at, key`,
+      `SELECT key, is_unique, definition FROM ${schema}._berth_indexes WHERE collection = $1 ORDER BY declared`,
       [name],
     );
     for (const spec of indexes) {
@@ -134,6 +158,12 @@ export class PgCollections {
     );
     return { table, unique };
   }
+}
+
+/** A stored declaration as `collections()` lists it: `unique` only when true. */
+function declared(definition: IndexDefinition): IndexDefinition {
+  const { unique, ...rest } = definition as IndexDefinition & { unique?: boolean };
+  return (unique === true ? { ...rest, unique } : rest) as IndexDefinition;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { SchemaError } from '@berth/core';
 import { quoteIdent } from './pg-names.js';
 import type { PgSession } from './pg-session.js';
 
@@ -44,6 +45,22 @@ export async function runMigrations(
   schema: string,
   migrations: readonly PgMigration[],
 ): Promise<number[]> {
+  const applied = await applyMigrations(session, schema, migrations, false);
+  return applied.map((migration) => migration.version);
+}
+
+/**
+ * {@link runMigrations} for a backend's own schema, which only this
+ * release's migrations write: a version it does not know means a newer
+ * release migrated the schema, and it refuses (SCHEMA) before applying
+ * anything. Returns the migrations applied, oldest first.
+ */
+export async function applyMigrations(
+  session: PgSession,
+  schema: string,
+  migrations: readonly PgMigration[],
+  refuseUnknown = true,
+): Promise<PgMigration[]> {
   const quoted = quoteIdent(schema);
   const ordered = [...migrations].sort((a, b) => a.version - b.version);
   return session.transaction(async (client) => {
@@ -54,9 +71,12 @@ export async function runMigrations(
       name text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
-    const rows = await client.query<{ version: number }>(`SELECT version FROM ${quoted}._berth_migrations`);
+    const rows = await client.query<{ version: number; name: string }>(
+      `SELECT version, name FROM ${quoted}._berth_migrations ORDER BY version`,
+    );
+    if (refuseUnknown) refuseNewerRelease(schema, rows, migrations);
     const applied = new Set(rows.map((row) => row.version));
-    const done: number[] = [];
+    const done: PgMigration[] = [];
     for (const migration of ordered) {
       if (applied.has(migration.version)) continue;
       for (const statement of migration.statements(quoted)) await client.query(statement);
@@ -64,8 +84,79 @@ export async function runMigrations(
         migration.version,
         migration.name,
       ]);
-      done.push(migration.version);
+      done.push(migration);
     }
     return done;
   });
+}
+
+/** SCHEMA when the schema holds a migration this release does not know: a newer release migrated it. */
+function refuseNewerRelease(
+  schema: string,
+  rows: readonly { readonly version: number; readonly name: string }[],
+  migrations: readonly PgMigration[],
+): void {
+  const known = new Set(migrations.map((migration) => migration.version));
+  const unknown = rows.filter((row) => !known.has(row.version));
+  const newest = unknown[unknown.length - 1];
+  if (newest === undefined) return;
+  throw new SchemaError(
+    `the PostgreSQL schema ${JSON.stringify(schema)} was migrated by a newer release of Berth (migration ${newest.version} ${JSON.stringify(newest.name)} is unknown to this one): upgrade Berth`,
+  );
+}
+
+/**
+ * How a migration is named in reports: `"<version> <name>"`.
+ *
+ * ### Examples
+ * ```ts
+ * import { migrationLabel } from '@berth/adapter-postgres';
+ *
+ * migrationLabel({ version: 3, name: 'health probe', statements: () => [] }); // '3 health probe'
+ * ```
+ */
+export function migrationLabel(migration: PgMigration): string {
+  return `${migration.version} ${migration.name}`;
+}
+
+/**
+ * Checks, without changing anything, that the schema has every migration
+ * applied and none this release does not know: a `SchemaError` (code
+ * `SCHEMA`) otherwise, saying how many are pending and to run
+ * `berth migrate <url>`, or that a newer release migrated the schema.
+ * What a backend configured with `migrate: false` runs instead of
+ * {@link runMigrations}.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkMigrations, type PgMigration, PgSession } from '@berth/adapter-postgres';
+ *
+ * declare const session: PgSession;
+ * declare const migrations: readonly PgMigration[];
+ * await checkMigrations(session, 'app_audit', migrations); // SCHEMA error while some are pending
+ * ```
+ */
+export async function checkMigrations(
+  session: PgSession,
+  schema: string,
+  migrations: readonly PgMigration[],
+): Promise<void> {
+  const quoted = quoteIdent(schema);
+  const [table] = await session.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
+    `${quoted}._berth_migrations`,
+  ]);
+  const rows =
+    table?.present === true
+      ? await session.query<{ version: number; name: string }>(
+          `SELECT version, name FROM ${quoted}._berth_migrations ORDER BY version`,
+        )
+      : [];
+  refuseNewerRelease(schema, rows, migrations);
+  const applied = new Set(rows.map((row) => row.version));
+  const pending = migrations.filter((migration) => !applied.has(migration.version));
+  if (pending.length > 0) {
+    throw new SchemaError(
+      `the PostgreSQL schema ${JSON.stringify(schema)} has ${pending.length} pending migration${pending.length === 1 ? '' : 's'} and this backend was configured with migrate: false: run \`berth migrate <url>\` (or backend.migrate()) first`,
+    );
+  }
 }

@@ -1,6 +1,7 @@
 import type {
   AnyDocument,
   Capabilities,
+  CollectionInfo,
   Document,
   Repository,
   RepositoryOptions,
@@ -32,6 +33,11 @@ export class PgRepositories {
 
   repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {
     return new PgRepository<T>(name, options, { backend: this.context, collections: this.collections });
+  }
+
+  /** The schema's collections, as `backend.collections()` lists them. */
+  list(): Promise<CollectionInfo[]> {
+    return this.collections.list();
   }
 
   transaction<R>(

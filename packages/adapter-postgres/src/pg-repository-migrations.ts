@@ -25,4 +25,13 @@ export const REPOSITORY_MIGRATIONS: readonly PgMigration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'index declarations keep their order',
+    statements: (schema) => [
+      // backend.collections() lists a collection's indexes as declared: several declared by one
+      // repository share a created_at. Rows already there are numbered in their stored order.
+      `ALTER TABLE ${schema}._berth_indexes ADD COLUMN declared bigint GENERATED ALWAYS AS IDENTITY`,
+    ],
+  },
 ];

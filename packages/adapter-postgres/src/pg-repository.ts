@@ -61,6 +61,7 @@ import { type PgCollectionState, type PgCollections, type PgKnownCollections, sa
 import type { PgBackendContext, PgTransactionContext } from './pg-context.js';
 import { type CountByRow, countByGroups } from './pg-count-by.js';
 import { explainPlan } from './pg-explain.js';
+import { checkImportedEntries, type ImportedEntry } from './pg-import-entries.js';
 import { takenQuery } from './pg-indexes.js';
 import { compileAfter, compileFilter, compileOrderBy, compileSql, groupValueOf, typeOf } from './pg-query-compiler.js';
 import type { PgQueryable } from './pg-session.js';
@@ -138,6 +139,17 @@ function decode<T>(text: string): T {
 function columnsOf(documents: readonly { readonly id: string }[]): unknown[] {
   const sorted = [...documents].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return [sorted.map((document) => document.id), sorted.map((document) => stringifyDocument(document))];
+}
+
+/** A timestamptz from epoch milliseconds (a bigint column), exact over the whole range JavaScript Dates cover. */
+const EPOCH_PLUS_MS = (column: string) => `'epoch'::timestamptz + ${column} * interval '1 millisecond'`;
+
+function idOf(entry: { readonly document: unknown }): string {
+  return (entry.document as { id: string }).id;
+}
+
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function isMatchAll(filter: FilterNode): boolean {
@@ -882,6 +894,61 @@ export class PgRepository<T extends Document> implements Repository<T> {
         throw await this.firstRefused(run, changes, false);
       }
     });
+  }
+
+  async importEntries(entries: readonly Entry<T>[], options?: SignalOptions): Promise<number> {
+    const checked = await checkImportedEntries(entries, this.name, this.schema, this.maxBytes);
+    // In id order, as every bulk write: concurrent ones lock their rows in one order.
+    checked.sort((a, b) => compareIds(idOf(a), idOf(b)));
+    return this.operation(options, 'importEntries', async (run) => {
+      if (checked.length === 0) return 0;
+      try {
+        await run.atomic((client) => this.importRows(client, run.state.table, checked));
+      } catch (error) {
+        if (!isBerthError(error, 'ALREADY_EXISTS')) throw error;
+        throw await this.firstImportRefused(run, checked, error);
+      }
+      return checked.length;
+    });
+  }
+
+  /**
+   * Replaces the rows of the entries' ids with the entries: the old rows go
+   * first, so values the import moves from one of its documents to another
+   * never collide with themselves in a unique index.
+   */
+  private async importRows(client: PgQueryable, table: string, entries: readonly ImportedEntry<T>[]): Promise<void> {
+    await client.query(`DELETE FROM ${table} WHERE id = ANY($1::text[])`, [entries.map(idOf)]);
+    await client.query(
+      `INSERT INTO ${table} (id, data, version, created_at, updated_at)
+       SELECT id, data, version, ${EPOCH_PLUS_MS('created_ms')}, ${EPOCH_PLUS_MS('updated_ms')}
+       FROM unnest($1::text[], $2::jsonb[], $3::integer[], $4::bigint[], $5::bigint[])
+         AS input(id, data, version, created_ms, updated_ms)`,
+      [
+        entries.map(idOf),
+        entries.map((entry) => stringifyDocument(entry.document)),
+        entries.map((entry) => entry.version),
+        entries.map((entry) => entry.createdMs),
+        entries.map((entry) => entry.updatedMs),
+      ],
+    );
+  }
+
+  /** The ALREADY_EXISTS naming the first entry (in id order) whose unique value another document holds. */
+  private async firstImportRefused(run: Run, entries: readonly ImportedEntry<T>[], cause: unknown): Promise<unknown> {
+    const refusal = await run.probe(async (client) => {
+      await client.query(`DELETE FROM ${run.state.table} WHERE id = ANY($1::text[])`, [entries.map(idOf)]);
+      for (const entry of entries) {
+        try {
+          await savepoint(client, () => this.importRows(client, run.state.table, [entry]));
+        } catch (error) {
+          if (!isBerthError(error, 'ALREADY_EXISTS')) throw error;
+          return (await this.refusal(client, run.state, entry.document, false, error)) ?? error;
+        }
+      }
+      return undefined;
+    });
+    return refusal ?? cause;
   }
 
   async deleteMany(where: Query['where'], options?: SignalOptions): Promise<number> {

@@ -11,6 +11,7 @@ import {
   type FailOptions,
   generateId,
   type IdleWorker,
+  type ImportJobsResult,
   type Job,
   type JobError,
   type JobEventListener,
@@ -67,6 +68,7 @@ import type { PgBackendContext, PgTransactionContext } from '../pg-context.js';
 import type { PgQueryable } from '../pg-session.js';
 import { preparedOn } from '../pg-statements.js';
 import { PgQueueAdmin } from './pg-queue-admin.js';
+import { checkImportedJobs, insertImportedJobs } from './pg-queue-import.js';
 
 import { readyPool, whileOpen } from './pg-queue-open.js';
 import { deliveryOrder, encodeDocument, invalidLease, type JobRow, toJob, tokenOf, toLease } from './pg-queue-rows.js';
@@ -736,6 +738,28 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     // The hot table holds waiting and active jobs: the waiting ones are the rest.
     stats.waiting = live - stats.active;
     return stats;
+  }
+
+  async importJobs(jobs: readonly Job<T>[], options?: SignalOptions): Promise<ImportJobsResult> {
+    throwIfAborted(options?.signal, `${this.name}.importJobs`);
+    const checked = checkImportedJobs(jobs, this.name, this.context.maxPayloadBytes);
+    if (checked.length === 0) return { imported: 0, skipped: 0 };
+    await this.context.backend.ready();
+    throwIfAborted(options?.signal, `${this.name}.importJobs`);
+    const tables = { jobs: this.sql.jobs, done: this.sql.done, counts: this.sql.counts, sequence: this.sql.sequence };
+    const rows = await whileOpen(this.context.backend, () =>
+      this.context.backend.session.transaction(
+        (client) => insertImportedJobs(client, tables, this.name, this.context.channel, checked),
+        { isolation: 'read committed', context: { collection: this.name } },
+      ),
+    );
+    // Wakes this process's idle workers when the jobs are due, as an enqueue does.
+    this.afterEnqueue({
+      results: [...rows.waiting.keys()].map((id) => ({ id, deduplicated: false })),
+      runAts: rows.waiting,
+      now: rows.now,
+    });
+    return { imported: rows.imported, skipped: checked.length - rows.imported };
   }
 
   async purge(options: PurgeOptions): Promise<number> {

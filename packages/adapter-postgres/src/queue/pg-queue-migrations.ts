@@ -1,7 +1,7 @@
 import type { PgMigration } from '../pg-migrations.js';
 
 /** Counter shards per queue and state: a connection writes the shard of its backend pid (see `_berth_count_jobs`). */
-const COUNT_SHARDS = 64;
+export const COUNT_SHARDS = 64;
 
 /**
  * The columns both job tables share. Times are epoch milliseconds from the

@@ -62,6 +62,8 @@ export class PgQueueSql {
   readonly done: string;
   readonly counts: string;
   readonly schedules: string;
+  /** The sequence of the rows' `seq`, as a `regclass` literal's text. */
+  readonly sequence: string;
 
   /** Inserts jobs without dedupe keys; one row: the server's time. */
   readonly insert: string;
@@ -91,6 +93,7 @@ export class PgQueueSql {
     this.done = done;
     this.counts = `${schema}._berth_job_counts`;
     this.schedules = `${schema}._berth_schedules`;
+    this.sequence = `${schema}._berth_jobs_seq`;
 
     this.insert = insertStatement(jobs, false);
     this.insertDeduplicated = insertStatement(jobs, true);

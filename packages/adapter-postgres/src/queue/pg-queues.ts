@@ -75,6 +75,19 @@ export class PgQueues {
     return notifier;
   }
 
+  /**
+   * The queues holding jobs (from the counters, which every insert and
+   * delete of a job keeps, so no job table is scanned) or schedules, by
+   * code point (the queue columns are `COLLATE "C"`).
+   */
+  async names(): Promise<string[]> {
+    const rows = await this.context.session.query<{ queue: string }>(
+      `SELECT queue FROM ${this.sql.counts} GROUP BY queue HAVING sum(count) > 0
+       UNION SELECT DISTINCT queue FROM ${this.sql.schedules} ORDER BY queue`,
+    );
+    return rows.map((row) => row.queue);
+  }
+
   /** Nothing is held back: every acknowledgement is written by the call that makes it. */
   async flush(): Promise<void> {}
 

@@ -1,0 +1,274 @@
+import { type JobState, ValidationError } from '@berth/core';
+import {
+  checkArrayArgument,
+  checkIdArgument,
+  checkString,
+  copyPayload,
+  isPlainObject,
+  normalizeEnqueueOptions,
+  type StoredJobError,
+  storedJobError,
+} from '@berth/core/adapter';
+import type { PgQueryable } from '../pg-session.js';
+import { COUNT_SHARDS } from './pg-queue-migrations.js';
+import { encodeDocument } from './pg-queue-rows.js';
+import { NOW } from './pg-queue-sql.js';
+
+/** The states a job may be imported in: `active` is refused (its lease would belong to no worker). */
+const IMPORTED_STATES: readonly JobState[] = ['waiting', 'completed', 'dead', 'cancelled'];
+
+/** Most attempts a job counts (as maxAttempts). */
+const MAX_ATTEMPTS = 1_000_000;
+
+/** A job of `importJobs`, checked and encoded as its row stores it. */
+export interface ImportedJob {
+  readonly id: string;
+  readonly state: JobState;
+  readonly priority: number;
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly runAt: number;
+  readonly dedupeKey: string | null;
+  readonly leaseMs: number;
+  readonly errors: string;
+  readonly payload: string;
+  readonly result: string | null;
+  readonly progress: string | null;
+  readonly timeoutMs: number | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt: number | null;
+}
+
+function validDate(value: unknown, path: string): number {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw new ValidationError(`${path} must be a valid Date`, path);
+  }
+  return value.getTime();
+}
+
+function checkAttempts(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_ATTEMPTS) {
+    throw new ValidationError(
+      `attempts must be an integer from 0 to ${MAX_ATTEMPTS}, got ${String(value)}`,
+      'attempts',
+    );
+  }
+  return value;
+}
+
+function checkErrors(value: unknown): StoredJobError[] {
+  if (!Array.isArray(value)) throw new ValidationError('errors must be an array of { attempt, message, at }', 'errors');
+  return value.map((error: unknown, index) => {
+    const path = `errors.${index}`;
+    if (!isPlainObject(error)) throw new ValidationError(`${path} must be { attempt, message, name?, at }`, path);
+    if (typeof error.attempt !== 'number' || !Number.isSafeInteger(error.attempt) || error.attempt < 0) {
+      throw new ValidationError(`${path}.attempt must be a non-negative integer`, `${path}.attempt`);
+    }
+    if (typeof error.message !== 'string')
+      throw new ValidationError(`${path}.message must be a string`, `${path}.message`);
+    checkString(error.message, `${path}.message`);
+    if (error.name !== undefined) {
+      if (typeof error.name !== 'string') throw new ValidationError(`${path}.name must be a string`, `${path}.name`);
+      checkString(error.name, `${path}.name`);
+    }
+    const at = new Date(validDate(error.at, `${path}.at`));
+    return storedJobError({
+      attempt: error.attempt,
+      message: error.message,
+      ...(error.name === undefined ? {} : { name: error.name }),
+      at,
+    });
+  });
+}
+
+/** A value kept as a job's result or progress: absent, or checked as a payload is. */
+function optionalValue(value: unknown, path: string, maxBytes: number): string | null {
+  return value === undefined ? null : encodeDocument(copyPayload(value, path, maxBytes));
+}
+
+function checkJob(job: unknown, queue: string, maxBytes: number): ImportedJob {
+  if (!isPlainObject(job)) throw new ValidationError('a job is an object as get() or listJobs() return it', '');
+  const state = job.state as JobState;
+  if (state === 'active') {
+    throw new ValidationError(
+      'an active job cannot be imported (no worker holds its lease): import it as waiting',
+      'state',
+    );
+  }
+  if (!IMPORTED_STATES.includes(state)) {
+    throw new ValidationError(`state must be one of ${IMPORTED_STATES.join(', ')}, got ${String(state)}`, 'state');
+  }
+  try {
+    checkIdArgument(job.id, queue);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError(error.message, 'id', { cause: error });
+  }
+  // The options enqueue checks, with enqueue's ranges and messages.
+  const options = normalizeEnqueueOptions(
+    {
+      runAt: job.runAt as Date,
+      priority: job.priority as number,
+      maxAttempts: job.maxAttempts as number,
+      leaseMs: job.leaseMs as number,
+      dedupeKey: job.dedupeKey as string | undefined,
+      timeoutMs: job.timeoutMs as number | undefined,
+    },
+    0,
+  );
+  const updatedAt = validDate(job.updatedAt, 'updatedAt');
+  const finished = state !== 'waiting';
+  return {
+    id: job.id as string,
+    state,
+    priority: options.priority,
+    attempts: checkAttempts(job.attempts),
+    maxAttempts: options.maxAttempts,
+    runAt: options.runAt.getTime(),
+    dedupeKey: options.dedupeKey ?? null,
+    leaseMs: options.leaseMs,
+    errors: JSON.stringify(checkErrors(job.errors)),
+    payload: encodeDocument(copyPayload(job.payload, 'payload', maxBytes)),
+    result: optionalValue(job.result, 'result', maxBytes),
+    progress: optionalValue(job.progress, 'progress', maxBytes),
+    timeoutMs: options.timeoutMs ?? null,
+    createdAt: validDate(job.createdAt, 'createdAt'),
+    updatedAt,
+    // A finished job without its time is finished as of its last update: purge and prune go by it.
+    finishedAt: job.finishedAt === undefined ? (finished ? updatedAt : null) : validDate(job.finishedAt, 'finishedAt'),
+  };
+}
+
+/**
+ * Checks the jobs of `importJobs` before anything is written, as enqueue
+ * checks its items (payload values and size, priority, attempts, lease and
+ * timeout ranges, dedupe key), plus the fields only a stored job has
+ * (state, attempts, errors, result, progress, times). An error names the
+ * job (`job 2: …`, path `2.attempts`).
+ */
+export function checkImportedJobs(jobs: unknown, queue: string, maxBytes: number): ImportedJob[] {
+  checkArrayArgument(jobs, 'importJobs', queue);
+  return jobs.map((job: unknown, index) => {
+    try {
+      return checkJob(job, queue, maxBytes);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      throw new ValidationError(
+        `job ${index}: ${error.message}`,
+        error.path === '' ? String(index) : `${index}.${error.path}`,
+        {
+          collection: queue,
+          cause: error,
+        },
+      );
+    }
+  });
+}
+
+/** The statement's input: one array per column, in import order, from parameter $2 ($1 is the queue). */
+const INPUT = `SELECT * FROM unnest($2::text[], $3::text[], $4::integer[], $5::integer[], $6::integer[], $7::bigint[],
+    $8::text[], $9::bigint[], $10::jsonb[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::bigint[],
+    $16::bigint[], $17::bigint[])
+  WITH ORDINALITY AS i(id, state, priority, attempts, max_attempts, run_at, dedupe_key, lease_ms, errors, payload,
+    result, progress, timeout_ms, created_at, updated_at, finished_at, ord)`;
+
+const INSERTED_COLUMNS = `seq, id, queue, state, priority, run_at, attempts, max_attempts, lease_ms, dedupe_key, payload,
+  errors, result, progress, created_at, updated_at, finished_at, timeout_ms`;
+
+const SELECTED_COLUMNS = `nextval(%SEQ%), i.id, $1, i.state, i.priority, i.run_at, i.attempts, i.max_attempts, i.lease_ms,
+  i.dedupe_key, i.payload, i.errors, i.result, i.progress, i.created_at, i.updated_at, i.finished_at, i.timeout_ms`;
+
+function inputValues(queue: string, jobs: readonly ImportedJob[]): unknown[] {
+  return [
+    queue,
+    jobs.map((job) => job.id),
+    jobs.map((job) => job.state),
+    jobs.map((job) => job.priority),
+    jobs.map((job) => job.attempts),
+    jobs.map((job) => job.maxAttempts),
+    jobs.map((job) => job.runAt),
+    jobs.map((job) => job.dedupeKey),
+    jobs.map((job) => job.leaseMs),
+    jobs.map((job) => job.errors),
+    jobs.map((job) => job.payload),
+    jobs.map((job) => job.result),
+    jobs.map((job) => job.progress),
+    jobs.map((job) => job.timeoutMs),
+    jobs.map((job) => job.createdAt),
+    jobs.map((job) => job.updatedAt),
+    jobs.map((job) => job.finishedAt),
+  ];
+}
+
+/** What an import stored: the waiting jobs (id and due time), how many jobs in all, and the server's time. */
+export interface ImportedRows {
+  readonly waiting: ReadonlyMap<string, number>;
+  readonly imported: number;
+  readonly now: number;
+}
+
+/**
+ * Inserts the jobs (one transaction's client): waiting ones into the hot
+ * table, in import order (their `seq`, the last key of delivery order), a
+ * held id or live dedupe key skipping the job (ON CONFLICT DO NOTHING);
+ * finished ones into `_berth_jobs_done`. Ids are global to the schema (both
+ * tables' primary key), so an id held by any queue skips the job. A NOTIFY
+ * wakes workers of every backend when a waiting job is due.
+ */
+export async function insertImportedJobs(
+  client: PgQueryable,
+  tables: { readonly jobs: string; readonly done: string; readonly counts: string; readonly sequence: string },
+  queue: string,
+  channel: string,
+  jobs: readonly ImportedJob[],
+): Promise<ImportedRows> {
+  const columns = SELECTED_COLUMNS.replace('%SEQ%', `'${tables.sequence}'`);
+  const waiting = jobs.filter((job) => job.state === 'waiting');
+  const finished = jobs.filter((job) => job.state !== 'waiting');
+  const due = new Map<string, number>();
+  let now = Date.now();
+  if (waiting.length > 0) {
+    const rows = await client.query<{ id: string; run_at: string; now: string }>(
+      `WITH input AS (${INPUT}),
+        inserted AS (
+          INSERT INTO ${tables.jobs} (${INSERTED_COLUMNS})
+          SELECT ${columns} FROM input i
+          WHERE NOT EXISTS (SELECT 1 FROM ${tables.done} d WHERE d.id = i.id) ORDER BY i.ord
+          ON CONFLICT DO NOTHING RETURNING id, run_at),
+        wake AS (SELECT pg_notify($18, $1) WHERE EXISTS (SELECT 1 FROM inserted WHERE run_at <= ${NOW}))
+      SELECT id, run_at, ${NOW} AS now, (SELECT count(*) FROM wake) AS woken FROM inserted`,
+      [...inputValues(queue, waiting), channel],
+    );
+    for (const row of rows) {
+      due.set(row.id, Number(row.run_at));
+      now = Number(row.now);
+    }
+  }
+  let imported = due.size;
+  if (finished.length > 0) {
+    const [row] = await client.query<{ count: string }>(
+      `WITH input AS (${INPUT}),
+        inserted AS (
+          INSERT INTO ${tables.done} (${INSERTED_COLUMNS})
+          SELECT ${columns} FROM input i
+          WHERE NOT EXISTS (SELECT 1 FROM ${tables.jobs} h WHERE h.id = i.id) ORDER BY i.ord
+          ON CONFLICT DO NOTHING RETURNING 1)
+      SELECT count(*) AS count FROM inserted`,
+      inputValues(queue, finished),
+    );
+    const count = Number(row?.count ?? 0);
+    imported += count;
+    if (count > 0) {
+      // The finished table's insert trigger counts each row as a job leaving the hot table
+      // (one fewer live job), as finishing one does: these never were live, so give them back.
+      await client.query(
+        `INSERT INTO ${tables.counts} AS c (queue, state, shard, count)
+         VALUES ($1, 'live', pg_backend_pid() % ${COUNT_SHARDS}, $2::bigint)
+         ON CONFLICT (queue, state, shard) DO UPDATE SET count = c.count + excluded.count`,
+        [queue, count],
+      );
+    }
+  }
+  return { waiting: due, imported, now };
+}
