@@ -44,13 +44,25 @@ import { BenchPrefixes, redisUrl } from './redis-peers/redis-server.js';
 
 const TARGETS = ['SQLite', 'PostgreSQL', 'Redis'] as const;
 type TargetName = (typeof TARGETS)[number];
-/** `berth copy` from the SQLite source, `berth copy` from the same documents in a `file:` document, the raw drivers from the SQLite source. */
-const TOOLS = ['berth copy', 'berth copy, file: source', 'raw drivers'] as const;
-type Tool = (typeof TOOLS)[number];
+/**
+ * `berth copy` from the SQLite source, the same from a `file:` document of
+ * the same customers, `copyBackends()` called in a child process, and the
+ * raw drivers; by the short names BENCH_COPY_TOOLS takes.
+ */
+const TOOL_IDS = {
+  cli: 'berth copy',
+  file: 'berth copy, file: source',
+  library: 'copyBackends() in a child',
+  raw: 'raw drivers',
+} as const;
+type Tool = (typeof TOOL_IDS)[keyof typeof TOOL_IDS];
 
-/** The launcher a tool runs in (its start-up row). */
-function launcherOf(tool: Tool): 'berth copy' | 'raw drivers' {
-  return tool === 'raw drivers' ? 'raw drivers' : 'berth copy';
+/** BENCH_COPY_TOOLS (comma-separated: cli, file, library, raw), default all; the raw drivers always run (the baseline). */
+function selectedTools(): Tool[] {
+  const wanted = (process.env.BENCH_COPY_TOOLS ?? 'cli,file,library,raw').split(',').map((id) => id.trim());
+  return Object.entries(TOOL_IDS)
+    .filter(([id]) => id === 'raw' || wanted.includes(id))
+    .map(([, tool]) => tool);
 }
 
 /** The source files of one size: the SQLite file and the `file:` document of the same customers. */
@@ -62,11 +74,14 @@ interface Sources {
 const here = dirname(fileURLToPath(import.meta.url));
 const cliDirectory = resolve(here, '../../packages/cli');
 const rawScript = join(here, 'copy-raw.ts');
+const libraryScript = join(here, 'copy-library.ts');
 
-/** One process: how long it lived and its RSS high-water mark. */
+/** One process: how long it lived, its RSS high-water mark, and the copy's own time when it printed it. */
 interface ProcessSample {
   readonly ms: number;
   readonly peakRssBytes: number;
+  /** `copy-ms <ms>` from its output (the raw script and the library child time the copy alone). */
+  readonly copyMs?: number | undefined;
 }
 
 /** A preload that writes the process's VmHWM (kB) to the file named by BERTH_BENCH_PEAK_FILE as it exits. */
@@ -95,6 +110,7 @@ function cliCommand(): { readonly args: readonly string[]; readonly label: strin
 }
 
 const rawCommand = ['--conditions=@berth/source', '--import', TSX, '--import', PEAK_PROBE, rawScript];
+const libraryCommand = ['--conditions=@berth/source', '--import', TSX, '--import', PEAK_PROBE, libraryScript];
 
 /** Why a process failed: its exit code and the end of what it wrote. */
 class ProcessFailed extends Error {
@@ -131,7 +147,8 @@ function measureProcess(args: readonly string[], peakFile: string, what: string)
         return;
       }
       const kilobytes = Number(readFileSync(peakFile, 'utf8'));
-      resolvePromise({ ms, peakRssBytes: kilobytes * 1024 });
+      const copyMs = /^copy-ms ([\d.]+)$/m.exec(output)?.[1];
+      resolvePromise({ ms, peakRssBytes: kilobytes * 1024, copyMs: copyMs === undefined ? undefined : Number(copyMs) });
     });
   });
 }
@@ -231,8 +248,12 @@ export interface CopyRow {
   readonly runs: number;
   /** Documents over the process's whole life. */
   readonly documentsPerSecond: Spread;
-  /** Documents over the process's life minus the median start-up of its launcher (the `start-up` row). */
-  readonly documentsPerSecondAfterStartup: Spread;
+  /**
+   * Documents over the copy's own time: timed inside the process (raw drivers, `copyBackends()`), or, for the CLI,
+   * the process's life minus the median life of `berth --help` (`copyOnlyFrom` says which).
+   */
+  readonly documentsPerSecondCopyOnly: Spread;
+  readonly copyOnlyFrom: 'timed in the process' | 'process life minus berth --help';
   readonly peakRssBytes: Spread;
   /** Median over the runs of this case's time over the raw drivers' (from SQLite) in the same round; undefined for the raw rows. */
   readonly timeVsRaw?: Spread | undefined;
@@ -283,14 +304,13 @@ async function copyOnce(
   const run = targets.fresh(target);
   try {
     const from = tool === 'berth copy, file: source' ? `file:${sources.file}` : `sqlite:${sources.sqlite}`;
+    const what = `${tool} into ${target}`;
     const sample =
       tool === 'raw drivers'
-        ? await measureProcess(
-            [...rawCommand, sources.sqlite, COPY_COLLECTION, ...run.raw],
-            peakFile,
-            `raw copy into ${target}`,
-          )
-        : await measureProcess([...cliCommand().args, 'copy', from, run.url], peakFile, `${tool} into ${target}`);
+        ? await measureProcess([...rawCommand, sources.sqlite, COPY_COLLECTION, ...run.raw], peakFile, what)
+        : tool === 'copyBackends() in a child'
+          ? await measureProcess([...libraryCommand, from, run.url], peakFile, what)
+          : await measureProcess([...cliCommand().args, 'copy', from, run.url], peakFile, what);
     // The raw layouts are not Berth's; the raw script counts what it wrote, and fails on any error.
     if (tool !== 'raw drivers') {
       const copied = await run.count();
@@ -313,6 +333,7 @@ export async function copyBench(
   const peakFile = join(directory, 'peak');
   try {
     await targets.reachable();
+    const tools = selectedTools();
     const samples = new Map<CaseKey, ProcessSample[]>();
     const unavailable = new Map<CaseKey, string>();
     const ratios = new Map<CaseKey, number[]>();
@@ -337,7 +358,7 @@ export async function copyBench(
         for (const target of TARGETS) {
           const times = new Map<Tool, number>();
           // The order flips every round, so neither tool always runs on a warmer server.
-          for (const tool of round % 2 === 0 ? TOOLS : [...TOOLS].reverse()) {
+          for (const tool of round % 2 === 0 ? tools : [...tools].reverse()) {
             const key: CaseKey = `${documents} ${target} ${tool}`;
             if (unavailable.has(key)) continue;
             try {
@@ -360,10 +381,10 @@ export async function copyBench(
         }
       }
     }
-    const startupMs = (tool: Tool): number => median(startup[launcherOf(tool)].map((sample) => sample.ms));
+    const startupMs = (tool: 'berth copy' | 'raw drivers'): number => median(startup[tool].map((sample) => sample.ms));
     const rows = sizes.flatMap((documents) =>
       TARGETS.flatMap((target) =>
-        TOOLS.map((tool): CopyRow => {
+        tools.map((tool): CopyRow => {
           const key: CaseKey = `${documents} ${target} ${tool}`;
           const measured = samples.get(key) ?? [];
           const ratio = ratios.get(key);
@@ -373,13 +394,16 @@ export async function copyBench(
             tool,
             runs: measured.length,
             documentsPerSecond: spread(measured.map((sample) => (documents * 1000) / sample.ms)),
-            // A run quicker than the median start-up (small copies, a noisy machine) has no rate after it.
-            documentsPerSecondAfterStartup: spread(
+            // A CLI run quicker than the median start-up (small copies, a noisy machine) has no rate after it.
+            documentsPerSecondCopyOnly: spread(
               measured
-                .map((sample) => sample.ms - startupMs(tool))
+                .map((sample) => sample.copyMs ?? sample.ms - startupMs('berth copy'))
                 .filter((ms) => ms > 0)
                 .map((ms) => (documents * 1000) / ms),
             ),
+            copyOnlyFrom: measured.some((sample) => sample.copyMs === undefined)
+              ? 'process life minus berth --help'
+              : 'timed in the process',
             peakRssBytes: spread(measured.map((sample) => sample.peakRssBytes)),
             ...(ratio === undefined ? {} : { timeVsRaw: spread(ratio) }),
             ...(unavailable.has(key) ? { unavailable: unavailable.get(key) } : {}),
@@ -419,7 +443,7 @@ function formatCopy(report: CopyReport, runs: number): string {
       `(index on ${report.source.index}); median of ${runs} runs (range), each a fresh process; ` +
       `CLI: ${report.cli}; load average ${report.loadAverage.map((value) => value.toFixed(1)).join(' ')}`,
     `${'documents'.padEnd(10)} ${'target'.padEnd(11)} ${'tool (source SQLite unless named)'.padEnd(33)} ` +
-      `${'documents/s'.padEnd(27)} ${'after start-up'.padEnd(27)} ${'peak RSS (MiB)'.padEnd(21)} time vs raw`,
+      `${'documents/s (process)'.padEnd(27)} ${'documents/s (copy only)'.padEnd(28)} ${'peak RSS (MiB)'.padEnd(21)} process time vs raw`,
   ];
   for (const row of report.rows) {
     const head = [String(row.documents).padEnd(10), row.target.padEnd(11), row.tool.padEnd(33)].join(' ');
@@ -427,17 +451,14 @@ function formatCopy(report: CopyReport, runs: number): string {
       lines.push(`${head} not available: ${row.unavailable}`);
       continue;
     }
-    const {
-      documentsPerSecond: speed,
-      documentsPerSecondAfterStartup: net,
-      peakRssBytes: peak,
-      timeVsRaw: ratio,
-    } = row;
+    const { documentsPerSecond: speed, documentsPerSecondCopyOnly: net, peakRssBytes: peak, timeVsRaw: ratio } = row;
     lines.push(
       [
         head,
         `${rate(speed.median)} (${rate(speed.min)}–${rate(speed.max)})`.padEnd(27),
-        `${rate(net.median)} (${rate(net.min)}–${rate(net.max)})`.padEnd(27),
+        `${row.copyOnlyFrom === 'timed in the process' ? ' ' : '~'}${rate(net.median)} (${rate(net.min)}–${rate(net.max)})`.padEnd(
+          28,
+        ),
         `${mb(peak.median)} (${mb(peak.min)}–${mb(peak.max)})`.padEnd(21),
         row.tool === 'raw drivers'
           ? 'baseline'
@@ -466,7 +487,7 @@ function peakGrowth(rows: readonly CopyRow[]): string[] {
   };
   const lines = [`peak RSS at ${large} documents against ${small}:`];
   for (const target of TARGETS) {
-    for (const tool of TOOLS) {
+    for (const tool of Object.values(TOOL_IDS)) {
       const before = peakOf(small, target, tool);
       const after = peakOf(large, target, tool);
       if (before === undefined || after === undefined) continue;
