@@ -119,7 +119,12 @@ class ProcessFailed extends Error {
     readonly output: string,
     what: string,
   ) {
-    super(`${what} exited with ${code}: ${output.trim().split('\n').slice(-5).join(' | ')}`);
+    // Stack frames and Node's version line say nothing a reader of the table needs.
+    const said = output
+      .trim()
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !/^\s+at |^Node\.js v/.test(line));
+    super(`${what} exited with ${code}: ${said.slice(-3).join(' | ')}`);
   }
 }
 
