@@ -6,12 +6,15 @@ import {
   type Backend,
   type BerthLogger,
   type Capabilities,
+  type CollectionInfo,
   ConnectionError,
   type Document,
   type DocumentValue,
   type HealthStatus,
+  type IndexDefinition,
   isBerthError,
   type JobQueue,
+  type MigrationReport,
   type QueueOptions,
   type Repository,
   type RepositoryOptions,
@@ -25,8 +28,10 @@ import {
 import {
   checkCollectionName,
   checkMaxBytes,
+  checkMigrateOption,
   type IndexSpec,
   isPlainObject,
+  migrateUrlParameter,
   normalizeRetention,
   runTransaction,
   startOperation,
@@ -35,10 +40,10 @@ import {
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
-import { indexDefinition, indexName } from './sqlite-indexes.js';
+import { declarationOf, indexDefinition, indexName } from './sqlite-indexes.js';
 import { SqliteJobQueue } from './sqlite-job-queue.js';
 import { registerJsonFunctions } from './sqlite-json.js';
-import { runMigrations } from './sqlite-migrations.js';
+import { applyMigrations, checkSchema } from './sqlite-migrations.js';
 import { keepDatabase, pragma } from './sqlite-node24-workaround.js';
 import { SqliteQueueHub } from './sqlite-queue-hub.js';
 import { SqliteRepository, type SqliteRepositoryContext } from './sqlite-repository.js';
@@ -66,6 +71,13 @@ export interface SqliteBackendConfig {
   readonly maxDocumentBytes?: number | undefined;
   /** Hears about queue event listeners that throw and worker errors without an `onError` (default `console`). */
   readonly logger?: BerthLogger | undefined;
+  /**
+   * Whether opening the file applies Berth's pending schema migrations
+   * (default `true`). With `false` the backend only checks: `connect()` (and
+   * the first operation) fail with `SCHEMA` while migrations are pending,
+   * until `backend.migrate()` or `berth migrate <url>` applies them.
+   */
+  readonly migrate?: boolean | undefined;
 }
 
 /** What SQLite supports; the size limits come from the config. */
@@ -102,6 +114,29 @@ function useWal(db: SqliteDatabase, busyTimeoutMs: number): void {
 }
 
 /**
+ * The bytes of the pages holding a collection's table and its indexes,
+ * from SQLite's dbstat table (compiled into better-sqlite3's SQLite): it
+ * reads each page's header, never a row. `undefined` where dbstat is missing.
+ */
+function approximateBytes(connection: SqliteConnection, table: string): number | undefined {
+  try {
+    let bytes = 0;
+    for (const { name } of connection.all<{ name: string }>('SELECT name FROM sqlite_schema WHERE tbl_name = ?', [
+      table,
+    ])) {
+      bytes +=
+        connection.get<{ size: number | null }>(
+          'SELECT sum(pgsize) AS size FROM dbstat WHERE name = ? AND aggregate = TRUE',
+          [name],
+        )?.size ?? 0;
+    }
+    return bytes;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Repositories and job queues in one SQLite file through better-sqlite3.
  * One table per collection; filters, sorts and cursors compile to SQL over
  * the JSON; jobs live in one table; WAL mode so readers never block the
@@ -123,19 +158,22 @@ export class SqliteBackend implements Backend {
   readonly capabilities: Capabilities;
   private readonly config: SqliteBackendConfig;
   private readonly maxDocumentBytes: number;
+  /** Whether opening applies pending migrations (`migrate` option), or only checks there are none. */
+  private readonly migrates: boolean;
   private connection: SqliteConnection | undefined;
   private closed = false;
-  private readonly collections = new Map<string, Set<string>>();
-  private readonly queues: SqliteQueueHub;
+  private readonly prepared = new Map<string, Set<string>>();
+  private readonly hub: SqliteQueueHub;
 
   constructor(config: SqliteBackendConfig = {}) {
     this.config = config;
-    this.queues = new SqliteQueueHub(() => this.open(), config.logger);
+    this.hub = new SqliteQueueHub(() => this.open(), config.logger);
     if (config.filename === undefined && config.database === undefined) {
       throw new ValidationError('SqliteBackend needs a filename (or an open database)', 'filename');
     }
     // The configured limit is declared, and core enforces what is declared.
     this.maxDocumentBytes = checkMaxBytes(config.maxDocumentBytes);
+    this.migrates = checkMigrateOption(config.migrate);
     this.capabilities = {
       repository: { ...SQLITE_CAPABILITIES.repository, maxDocumentBytes: this.maxDocumentBytes },
       queue: { ...SQLITE_CAPABILITIES.queue, maxPayloadBytes: this.maxDocumentBytes },
@@ -150,6 +188,22 @@ export class SqliteBackend implements Backend {
   private open(): SqliteConnection {
     if (this.closed) throw new ConnectionError('this SQLite backend is closed', { retryable: false });
     if (this.connection !== undefined) return this.connection;
+    const connection = this.openFile();
+    try {
+      // The default migrates; `migrate: false` only checks, and leaves migrating to migrate().
+      if (!this.migrates) checkSchema(connection, this.location);
+      else applyMigrations(connection);
+    } catch (error) {
+      if (this.config.database === undefined) connection.close();
+      throw this.named(toBerthError(error));
+    }
+    this.connection = connection;
+    return connection;
+  }
+
+  /** Opens the database (or takes the one given) and sets it up, without looking at its schema. */
+  private openFile(): SqliteConnection {
+    if (this.closed) throw new ConnectionError('this SQLite backend is closed', { retryable: false });
     const filename = this.config.filename;
     const busyTimeoutMs = Math.max(0, Math.floor(this.config.busyTimeoutMs ?? 5_000));
     let db: SqliteDatabase | undefined;
@@ -173,15 +227,45 @@ export class SqliteBackend implements Backend {
       if (db !== undefined && this.config.database === undefined && db.open) db.close();
       throw this.named(toBerthError(error));
     }
-    const connection = new SqliteConnection(db, busyTimeoutMs);
+    return new SqliteConnection(db, busyTimeoutMs);
+  }
+
+  /**
+   * Applies the pending migrations under the migration lock (an IMMEDIATE
+   * transaction: another process migrating at once waits, then finds
+   * nothing left) and names them; `SCHEMA` when a newer release migrated
+   * the file. Works before `connect()`, and lets a `migrate: false` backend connect.
+   */
+  async migrate(options?: SignalOptions): Promise<MigrationReport> {
+    startOperation(options, 'migrate');
+    const connection = this.connection;
     try {
-      runMigrations(connection);
+      if (connection !== undefined) {
+        return {
+          applied: await connection.exclusive(() =>
+            applyMigrations(connection, undefined, { location: this.location }),
+          ),
+        };
+      }
+      // Not open yet: open, migrate and keep the connection in one synchronous step, so no operation gets between.
+      const opened = this.openFile();
+      let applied: string[];
+      try {
+        applied = applyMigrations(opened, undefined, { location: this.location });
+      } catch (error) {
+        if (this.config.database === undefined) opened.close();
+        throw error;
+      }
+      this.connection = opened;
+      return { applied };
     } catch (error) {
-      if (this.config.database === undefined) db.close();
       throw this.named(toBerthError(error));
     }
-    this.connection = connection;
-    return connection;
+  }
+
+  /** The database as SCHEMA errors name it. */
+  private get location(): string {
+    return `sqlite:${this.config.filename ?? (this.config.database?.name || ':memory:')}`;
   }
 
   /** Puts the database file's name into connection errors. */
@@ -201,11 +285,11 @@ export class SqliteBackend implements Backend {
   async close(): Promise<void> {
     if (this.closed) return;
     // Lease operations still queued (a completion in this very turn) are written first.
-    await this.queues.drain().catch(() => undefined);
+    await this.hub.drain().catch(() => undefined);
     const connection = this.connection;
     if (connection !== undefined) await connection.idle().catch(() => undefined);
     this.closed = true;
-    this.queues.close();
+    this.hub.close();
     if (connection !== undefined && this.config.database === undefined) connection.close();
     this.connection = undefined;
   }
@@ -218,7 +302,7 @@ export class SqliteBackend implements Backend {
   async flush(options?: SignalOptions): Promise<void> {
     startOperation(options, 'flush');
     if (this.closed) return;
-    await this.queues.drain();
+    await this.hub.drain();
   }
 
   async health(options?: SignalOptions): Promise<HealthStatus> {
@@ -255,7 +339,7 @@ export class SqliteBackend implements Backend {
 
   /** Creates the collection's table and declared indexes, once per backend (and idempotently across processes). */
   private ensureCollection(name: string, indexes: readonly IndexSpec[]): void {
-    let known = this.collections.get(name);
+    let known = this.prepared.get(name);
     const missing = indexes.filter((spec) => !known?.has(indexName(name, spec)));
     if (known !== undefined && missing.length === 0) return;
     const connection = this.open();
@@ -267,12 +351,25 @@ export class SqliteBackend implements Backend {
         .all<{ name: string; sql: string | null }>('SELECT name, sql FROM sqlite_schema WHERE tbl_name = ?', [name])
         .map((row) => [row.name, row.sql]),
     );
+    const declared = new Map(
+      connection
+        .all<{ name: string; declaration: string }>(
+          'SELECT name, declaration FROM _berth_indexes WHERE collection = ?',
+          [name],
+        )
+        .map((row) => [row.name, row.declaration]),
+    );
     const ready =
-      stored.has(name) && missing.every((spec) => stored.get(indexName(name, spec)) === indexDefinition(name, spec));
+      stored.has(name) &&
+      missing.every(
+        (spec) =>
+          stored.get(indexName(name, spec)) === indexDefinition(name, spec) &&
+          declared.get(indexName(name, spec)) === JSON.stringify(declarationOf(spec)),
+      );
     if (!ready) this.createCollection(connection, name, missing);
     known ??= new Set();
     for (const spec of missing) known.add(indexName(name, spec));
-    this.collections.set(name, known);
+    this.prepared.set(name, known);
   }
 
   private createCollection(connection: SqliteConnection, name: string, missing: readonly IndexSpec[]): void {
@@ -299,6 +396,12 @@ export class SqliteBackend implements Backend {
       )`);
       connection.run('INSERT OR IGNORE INTO _berth_collections (name, created_at) VALUES (?, ?)', [name, Date.now()]);
       for (const spec of missing) {
+        // Recorded as declared (the last declaration of an index wins): collections() lists it so.
+        connection.run(
+          `INSERT INTO _berth_indexes (name, collection, declaration) VALUES (?, ?, ?)
+            ON CONFLICT (name) DO UPDATE SET declaration = excluded.declaration`,
+          [indexName(name, spec), name, JSON.stringify(declarationOf(spec))],
+        );
         // An index stored with another definition (by an older Berth) is rebuilt to this one.
         const definition = indexDefinition(name, spec);
         const stored = connection.get<{ sql: string }>(
@@ -323,6 +426,59 @@ export class SqliteBackend implements Backend {
     });
   }
 
+  /**
+   * The collections in `_berth_collections` whose table exists (any process
+   * registers a collection when it creates its table), by name in code-point
+   * order (SQLite's BINARY collation compares UTF-8 bytes, which is that
+   * order), with the indexes recorded in `_berth_indexes` that still exist
+   * and the pages their b-trees occupy (dbstat).
+   */
+  async collections(options?: SignalOptions): Promise<CollectionInfo[]> {
+    startOperation(options, 'collections');
+    const connection = this.open();
+    const read = (): CollectionInfo[] => {
+      throwIfAborted(options?.signal, 'collections');
+      const names = connection
+        .all<{ name: string }>(
+          `SELECT c.name FROM _berth_collections c
+            JOIN sqlite_schema s ON s.type = 'table' AND s.name = c.name ORDER BY c.name`,
+        )
+        .map((row) => row.name);
+      const indexes = new Map<string, IndexDefinition[]>();
+      for (const row of connection.all<{ collection: string; declaration: string }>(
+        `SELECT i.collection, i.declaration FROM _berth_indexes i
+          JOIN sqlite_schema s ON s.type = 'index' AND s.name = i.name AND s.tbl_name = i.collection ORDER BY i.rowid`,
+      )) {
+        const list = indexes.get(row.collection) ?? [];
+        list.push(JSON.parse(row.declaration) as IndexDefinition);
+        indexes.set(row.collection, list);
+      }
+      return names.map((name) => ({
+        name,
+        indexes: indexes.get(name) ?? [],
+        approximateBytes: approximateBytes(connection, name),
+      }));
+    };
+    // Inside a transaction this read joins it (and sees its tables); outside, it takes its turn.
+    return connection.inTransaction() ? read() : connection.exclusive(read);
+  }
+
+  /**
+   * The queues holding jobs (any state: the exact per-state counts of
+   * `_berth_job_counts`, so no scan of the jobs) or schedules, in code-point order.
+   */
+  async queues(options?: SignalOptions): Promise<string[]> {
+    startOperation(options, 'queues');
+    return this.hub.exclusive((connection) =>
+      connection
+        .all<{ queue: string }>(
+          `SELECT queue FROM _berth_job_counts WHERE count > 0
+            UNION SELECT queue FROM _berth_schedules ORDER BY 1`,
+        )
+        .map((row) => row.queue),
+    );
+  }
+
   repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {
     checkCollectionName(name);
     return new SqliteRepository<T>(name, options, this.context());
@@ -333,7 +489,7 @@ export class SqliteBackend implements Backend {
     if (options !== undefined && !isPlainObject(options))
       throw new ValidationError('queue options must be an object', '');
     const retention = normalizeRetention((options as QueueOptions | undefined)?.retention);
-    return new SqliteJobQueue<T>(name, { hub: this.queues, maxPayloadBytes: this.maxDocumentBytes, retention });
+    return new SqliteJobQueue<T>(name, { hub: this.hub, maxPayloadBytes: this.maxDocumentBytes, retention });
   }
 
   /**
@@ -387,7 +543,7 @@ export class SqliteBackend implements Backend {
       queue: <T = DocumentValue>(name: string): TransactionalQueue<T> => {
         checkCollectionName(name, 'queue');
         const queue = new SqliteJobQueue<T>(name, {
-          hub: this.queues,
+          hub: this.hub,
           maxPayloadBytes: this.maxDocumentBytes,
           transaction: queueTransaction,
         });
@@ -403,12 +559,12 @@ export class SqliteBackend implements Backend {
       });
     } catch (error) {
       // Tables made on first use inside the transaction were rolled back with it.
-      this.collections.clear();
+      this.prepared.clear();
       throw error;
     } finally {
       open = false;
     }
-    for (const [queue, runAt] of enqueued) this.queues.notifier(queue).dueAt(runAt);
+    for (const [queue, runAt] of enqueued) this.hub.notifier(queue).dueAt(runAt);
     for (const effect of committed) effect();
     return result;
   }
@@ -419,7 +575,7 @@ export class SqliteBackend implements Backend {
 }
 
 /**
- * Lets `createBackend('sqlite:./app.db')` find this adapter (`?busyTimeoutMs=` is an option).
+ * Lets `createBackend('sqlite:./app.db')` find this adapter (`?busyTimeoutMs=` and `?migrate=false` are options).
  *
  * ### Examples
  * ```ts
@@ -434,6 +590,11 @@ export function createBackendFromUrl(url: string): Backend {
   const [rawPath = '', query = ''] = url.slice('sqlite:'.length).split('?', 2);
   const filename = decodeURIComponent(rawPath.startsWith('//') ? rawPath.slice(2) : rawPath);
   if (filename === '') throw new ValidationError('sqlite: URLs need a file, like sqlite:./app.db', 'url');
-  const busy = new URLSearchParams(query).get('busyTimeoutMs');
-  return new SqliteBackend({ filename, busyTimeoutMs: busy === null ? undefined : Number(busy) });
+  const parameters = new URLSearchParams(query);
+  const busy = parameters.get('busyTimeoutMs');
+  return new SqliteBackend({
+    filename,
+    busyTimeoutMs: busy === null ? undefined : Number(busy),
+    migrate: migrateUrlParameter(url, parameters),
+  });
 }

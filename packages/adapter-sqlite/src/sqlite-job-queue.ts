@@ -11,6 +11,7 @@ import {
   type FailOptions,
   generateId,
   type IdleWorker,
+  type ImportJobsResult,
   type Job,
   type JobError,
   type JobEventListener,
@@ -72,8 +73,10 @@ import {
   normalizePurge,
   normalizeRetryJobs,
   type PreparedEnqueue,
+  type PreparedImportJob,
   pageOfJobs,
   prepareEnqueueItems,
+  prepareImportJobs,
   refused,
   scheduledJob,
   throwIfAborted,
@@ -98,6 +101,30 @@ import {
   toLease,
 } from './sqlite-queue-rows.js';
 import { SCHEDULE_SQL, type ScheduleRow, scheduleParameters, toSchedule } from './sqlite-queue-schedules.js';
+
+/** The parameters of `QUEUE_SQL.importRow` for one checked job. */
+function importParameters(queue: string, job: PreparedImportJob): unknown[] {
+  const json = (value: DocumentValue | undefined) => (value === undefined ? null : encodeDocument(value));
+  return [
+    job.id,
+    queue,
+    job.state,
+    job.priority,
+    job.runAt.getTime(),
+    job.attempts,
+    job.maxAttempts,
+    job.leaseMs,
+    job.dedupeKey ?? null,
+    encodeDocument(job.payload),
+    `[${job.errors.map(encodeError).join(',')}]`,
+    json(job.result),
+    job.createdAt.getTime(),
+    job.updatedAt.getTime(),
+    job.finishedAt?.getTime() ?? null,
+    json(job.progress),
+    job.timeoutMs ?? null,
+  ];
+}
 
 /** An open transaction that `tx.queue(name)` enqueues into. */
 interface SqliteQueueTransaction {
@@ -638,6 +665,57 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       this.emitSimple('retried', [id]);
     }
     return retried;
+  }
+
+  /**
+   * Inserts the jobs as given in one IMMEDIATE transaction, skipping those
+   * whose id the file already holds (ids are unique across queues here) and
+   * waiting ones whose dedupe key a live job of the queue holds; the counts
+   * move with them, and idle workers are woken for the waiting ones as for
+   * an enqueue. No `enqueued` events: these jobs were enqueued elsewhere.
+   */
+  async importJobs(jobs: readonly Job<T>[], options?: SignalOptions): Promise<ImportJobsResult> {
+    throwIfAborted(options?.signal, `${this.name}.importJobs`);
+    this.assertOpen();
+    const prepared = prepareImportJobs(jobs, this.context.maxPayloadBytes);
+    if (prepared.length === 0) return { imported: 0, skipped: 0 };
+    // Encoded before taking the lock, like enqueue's payloads.
+    const rows = prepared.map((job) => ({ job, parameters: importParameters(this.name, job) }));
+    const imported = await this.hub.exclusive((connection) => {
+      this.hub.flush(connection);
+      return this.hub.immediate(connection, () => {
+        const stored: PreparedImportJob[] = [];
+        for (const { job, parameters } of rows) {
+          if (connection.get(QUEUE_SQL.idTaken, [job.id]) !== undefined) continue;
+          if (
+            job.state === 'waiting' &&
+            job.dedupeKey !== undefined &&
+            connection.get(QUEUE_SQL.holder, [this.name, job.dedupeKey]) !== undefined
+          ) {
+            continue;
+          }
+          connection.run(QUEUE_SQL.importRow, parameters);
+          this.hub.moved(this.name, undefined, job.state);
+          stored.push(job);
+        }
+        return stored;
+      });
+    });
+    this.wakeFor(imported);
+    return { imported: imported.length, skipped: prepared.length - imported.length };
+  }
+
+  /** Tells idle workers of this backend about imported waiting jobs: now for those due, at their time for the others. */
+  private wakeFor(jobs: readonly PreparedImportJob[]): void {
+    const notifier = this.hub.notifier(this.name);
+    const now = Date.now();
+    let dueNow = false;
+    for (const job of jobs) {
+      if (job.state !== 'waiting') continue;
+      if (job.runAt.getTime() <= now) dueNow = true;
+      else notifier.dueAt(job.runAt.getTime());
+    }
+    if (dueNow) notifier.dueAt(now);
   }
 
   async stats(options?: SignalOptions): Promise<JobStats> {

@@ -1,3 +1,5 @@
+import type { SchemaError } from '@berth/core';
+import { newerSchemaError, pendingMigrationsError } from '@berth/core/adapter';
 import type { SqliteConnection } from './sqlite-connection.js';
 
 /**
@@ -158,12 +160,131 @@ export const MIGRATIONS: SqliteMigration[] = [
       'DROP TRIGGER IF EXISTS _berth_jobs_counted_update',
     ],
   },
+  {
+    version: 6,
+    name: 'index declarations',
+    statements: [
+      // The indexes as repositories declared them (JSON of the IndexDefinition),
+      // for backend.collections(): the SQL of an index does not tell its
+      // declared types back. One row per SQLite index (\`name\`, as
+      // sqlite-indexes.ts names it); rowid order is declaration order.
+      `CREATE TABLE IF NOT EXISTS _berth_indexes (
+        name TEXT NOT NULL UNIQUE,
+        collection TEXT NOT NULL,
+        declaration TEXT NOT NULL
+      )`,
+    ],
+  },
 ];
+
+const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS _berth_migrations (
+  version INTEGER PRIMARY KEY NOT NULL,
+  name TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+)`;
+
+/** How a migration is listed by `backend.migrate()` and in SCHEMA errors: `"3 health probe"`. */
+function label(migration: Pick<SqliteMigration, 'version' | 'name'>): string {
+  return `${migration.version} ${migration.name}`;
+}
+
+/** The versions recorded in `_berth_migrations` (none when the table is missing: a new file). */
+function appliedVersions(connection: SqliteConnection): number[] {
+  const table = connection.get("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_berth_migrations'");
+  if (table === undefined) return [];
+  return connection.all<{ version: number }>('SELECT version FROM _berth_migrations').map((row) => row.version);
+}
+
+/**
+ * What the database's schema lacks, and what it has that this release does
+ * not know (versions applied by a newer Berth).
+ */
+function schemaState(
+  connection: SqliteConnection,
+  migrations: readonly SqliteMigration[],
+): { readonly pending: SqliteMigration[]; readonly unknown: number[] } {
+  const applied = new Set(appliedVersions(connection));
+  const known = new Set(migrations.map((migration) => migration.version));
+  return {
+    pending: [...migrations].sort((a, b) => a.version - b.version).filter((m) => !applied.has(m.version)),
+    unknown: [...applied].filter((version) => !known.has(version)).sort((a, b) => a - b),
+  };
+}
+
+function newerSchema(
+  location: string,
+  unknown: readonly number[],
+  migrations: readonly SqliteMigration[],
+): SchemaError {
+  const known = Math.max(0, ...migrations.map((migration) => migration.version));
+  return newerSchemaError(location, Math.max(...unknown), known);
+}
+
+/**
+ * Throws `SCHEMA` unless the database's schema is exactly this release's:
+ * what a backend configured with `migrate: false` checks on connect instead of
+ * migrating. Reads only. `location` names the database in the message.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkSchema } from './sqlite-migrations.js';
+ *
+ * declare const connection: Parameters<typeof checkSchema>[0];
+ * checkSchema(connection, 'sqlite:./app.db'); // throws SCHEMA: "… 2 schema migrations are pending … run `berth migrate <url>`"
+ * ```
+ */
+export function checkSchema(
+  connection: SqliteConnection,
+  location: string,
+  migrations: readonly SqliteMigration[] = MIGRATIONS,
+): void {
+  const { pending, unknown } = schemaState(connection, migrations);
+  if (unknown.length > 0) throw newerSchema(location, unknown, migrations);
+  if (pending.length > 0) throw pendingMigrationsError(location, pending.map(label));
+}
+
+/**
+ * Applies the migrations not applied yet, in order, in one IMMEDIATE
+ * transaction (the migration lock: a second process waits for it, then finds
+ * nothing left to do), and lists them as `"<version> <name>"`. With
+ * `refuseNewer` (naming the database), a database migrated by a newer release is refused with
+ * `SCHEMA` (what `backend.migrate()` does); `connect()` goes on with it, as
+ * releases before `migrate()` did.
+ *
+ * ### Examples
+ * ```ts
+ * import { applyMigrations } from './sqlite-migrations.js';
+ *
+ * declare const connection: Parameters<typeof applyMigrations>[0];
+ * console.log(applyMigrations(connection)); // oldest first // ['1 collections registry', …] on a new file, [] afterwards
+ * ```
+ */
+export function applyMigrations(
+  connection: SqliteConnection,
+  migrations: readonly SqliteMigration[] = MIGRATIONS,
+  refuseNewer?: { readonly location: string },
+): string[] {
+  return connection.immediate(() => {
+    connection.run(CREATE_MIGRATIONS_TABLE);
+    const { pending, unknown } = schemaState(connection, migrations);
+    if (refuseNewer !== undefined && unknown.length > 0) throw newerSchema(refuseNewer.location, unknown, migrations);
+    for (const migration of pending) {
+      for (const statement of migration.statements) connection.run(statement);
+      connection.run('INSERT INTO _berth_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+        migration.version,
+        migration.name,
+        Date.now(),
+      ]);
+    }
+    return pending.map(label);
+  });
+}
 
 /**
  * Applies the migrations not applied yet, in order, in one IMMEDIATE
  * transaction: idempotent, and safe when two processes start at once (the
- * second waits for the write lock, then finds nothing left to do).
+ * second waits for the write lock, then finds nothing left to do). Returns
+ * how many it applied ({@link applyMigrations} names them).
  *
  * ### Examples
  * ```ts
@@ -178,26 +299,5 @@ export function runMigrations(
   connection: SqliteConnection,
   migrations: readonly SqliteMigration[] = MIGRATIONS,
 ): number {
-  return connection.immediate(() => {
-    connection.run(`CREATE TABLE IF NOT EXISTS _berth_migrations (
-      version INTEGER PRIMARY KEY NOT NULL,
-      name TEXT NOT NULL,
-      applied_at INTEGER NOT NULL
-    )`);
-    const applied = new Set(
-      connection.all<{ version: number }>('SELECT version FROM _berth_migrations').map((row) => row.version),
-    );
-    let count = 0;
-    for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
-      if (applied.has(migration.version)) continue;
-      for (const statement of migration.statements) connection.run(statement);
-      connection.run('INSERT INTO _berth_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
-        migration.version,
-        migration.name,
-        Date.now(),
-      ]);
-      count += 1;
-    }
-    return count;
-  });
+  return applyMigrations(connection, migrations).length;
 }

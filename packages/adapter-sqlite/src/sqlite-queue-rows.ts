@@ -176,6 +176,8 @@ const VALID_LEASE = `seq = @seq AND id = @id AND queue = @queue AND leases = @le
 
 type Statement =
   | 'insert'
+  | 'importRow'
+  | 'idTaken'
   | 'holder'
   | 'byId'
   | 'leaseOf'
@@ -204,6 +206,12 @@ export const QUEUE_SQL: Readonly<Record<Statement, string>> = {
   insert: `INSERT INTO _berth_jobs (id, queue, state, priority, run_at, attempts, max_attempts, lease_ms, backoff,
       dedupe_key, payload, errors, created_at, updated_at, timeout_ms)
     VALUES (?, ?, 'waiting', ?, ?, 0, ?, ?, ?, ?, ?, '[]', ?, ?, ?)`,
+  /** Every column a job keeps, as importJobs gives them (no lease: imported jobs are never active; default backoff). */
+  importRow: `INSERT INTO _berth_jobs (id, queue, state, priority, run_at, attempts, max_attempts, lease_ms, backoff,
+      dedupe_key, payload, errors, result, created_at, updated_at, finished_at, progress, timeout_ms)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  /** Job ids are unique in the whole file (the id column), whatever the queue. */
+  idTaken: 'SELECT 1 FROM _berth_jobs WHERE id = ?',
   holder: `SELECT id FROM _berth_jobs WHERE queue = ? AND dedupe_key = ? AND state IN ('waiting', 'active')`,
   byId: `SELECT ${JOB_COLUMN_LIST} FROM _berth_jobs WHERE id = ? AND queue = ?`,
   leaseOf: 'SELECT seq, state, leases, lease_expires_at FROM _berth_jobs WHERE id = ? AND queue = ?',

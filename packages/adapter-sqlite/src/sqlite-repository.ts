@@ -47,6 +47,7 @@ import {
   parseFilter,
   parseUpdate,
   planUpdate,
+  prepareImportEntries,
   prepareQuery,
   prepareUpdate,
   startOperation,
@@ -109,6 +110,8 @@ interface TableStatements {
   readonly insert: string;
   readonly update: string;
   readonly delete: string;
+  /** Inserts a row with the metadata given (importEntries). */
+  readonly importRow: string;
 }
 
 function tableStatements(name: string): TableStatements {
@@ -120,6 +123,7 @@ function tableStatements(name: string): TableStatements {
     insert: `INSERT INTO ${table} (id, doc, version, created_at, updated_at) VALUES (?, ?, 1, ?, ?)`,
     update: `UPDATE ${table} SET doc = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?`,
     delete: `DELETE FROM ${table} WHERE id = ?`,
+    importRow: `INSERT INTO ${table} (id, doc, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
   };
 }
 
@@ -755,6 +759,39 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
       options,
       'deleteMany',
       () => this.connection.run(sql`DELETE FROM ${table(this.name)} WHERE ${filter}`.compile(queryBuilder)).changes,
+    );
+  }
+
+  /**
+   * Deletes the rows of every imported id, then inserts each entry with its
+   * metadata, in one IMMEDIATE transaction (a savepoint inside
+   * `transaction()`). Deleting first means only the final state has to hold
+   * the unique indexes: entries that swap unique values between ids import.
+   */
+  async importEntries(entries: readonly Entry<T>[], options?: SignalOptions): Promise<number> {
+    startOperation(options, `${this.name}.importEntries`);
+    const prepared = await prepareImportEntries(entries, this.name, this.schema, this.context.maxDocumentBytes);
+    // Nothing to write: the table is not created for it (collections() would list it).
+    if (prepared.length === 0) return 0;
+    const rows = prepared.map(({ document, meta }) => ({ document, meta, text: this.encode(document) }));
+    return this.operation(options, 'importEntries', () =>
+      this.connection.immediate(() => {
+        for (const { document } of rows) this.connection.run(this.statements.delete, [document.id]);
+        for (const { document, meta, text } of rows) {
+          try {
+            this.connection.run(this.statements.importRow, [
+              document.id,
+              text,
+              meta.version,
+              meta.createdAt.getTime(),
+              meta.updatedAt.getTime(),
+            ]);
+          } catch (error) {
+            this.alreadyExists(error, document, text, false);
+          }
+        }
+        return rows.length;
+      }),
     );
   }
 

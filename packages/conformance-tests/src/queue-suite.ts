@@ -11,11 +11,13 @@ import { queueBulkAdminGroup } from './queue-groups/bulk-admin-group.js';
 import { queueDedupeGroup } from './queue-groups/dedupe-group.js';
 import { queueEnqueueGroup } from './queue-groups/enqueue-group.js';
 import { queueEventsGroup } from './queue-groups/events-group.js';
+import { queueImportGroup } from './queue-groups/import-jobs-group.js';
 import { queueLeaseGroup } from './queue-groups/lease-group.js';
 import { queueListingGroup } from './queue-groups/listing-group.js';
 import { queueOrderGroup } from './queue-groups/order-group.js';
 import { queuePayloadLimitsGroup } from './queue-groups/payload-limits-group.js';
 import { queueProgressGroup } from './queue-groups/progress-group.js';
+import { queueListGroup } from './queue-groups/queues-group.js';
 import { queueRetentionGroup } from './queue-groups/retention-group.js';
 import { queueRetryGroup } from './queue-groups/retry-group.js';
 import { queueScheduleGroup } from './queue-groups/schedule-group.js';
@@ -56,6 +58,8 @@ export const queueGroups: readonly ConformanceGroup<QueueBackend, QueueConforman
   queueTimeoutGroup,
   queueSettleAndClaimGroup,
   queueTransactionGroup,
+  queueListGroup,
+  queueImportGroup,
   queueAbortGroup,
   queueUnsupportedGroup,
 ];

@@ -1,14 +1,17 @@
 import { abortGroup } from './groups/abort-group.js';
 import { aggregateGroup } from './groups/aggregate-group.js';
 import { argumentsGroup } from './groups/arguments-group.js';
+import { collectionsGroup } from './groups/collections-group.js';
 import { conditionalUpdateGroup } from './groups/conditional-update-group.js';
 import { crudGroup } from './groups/crud-group.js';
 import { differentialGroup } from './groups/differential-group.js';
 import { filterGroup } from './groups/filter-group.js';
+import { importEntriesGroup } from './groups/import-entries-group.js';
 import { indexGroup } from './groups/index-group.js';
 import { isolationGroup } from './groups/isolation-group.js';
 import { lifecycleGroup } from './groups/lifecycle-group.js';
 import { metadataGroup } from './groups/metadata-group.js';
+import { migrateGroup } from './groups/migrate-group.js';
 import { modelGroup } from './groups/model-group.js';
 import { operatorUpsertGroup } from './groups/operator-upsert-group.js';
 import { pagingGroup } from './groups/paging-group.js';
@@ -53,6 +56,9 @@ export const repositoryGroups: readonly ConformanceGroup[] = [
   transactionRetryGroup,
   isolationGroup,
   sharedStorageGroup,
+  collectionsGroup,
+  importEntriesGroup,
+  migrateGroup,
   abortGroup,
   lifecycleGroup,
   modelGroup,

@@ -1,5 +1,5 @@
 import { MemoryBackend } from '@berth/adapter-memory';
-import type { QueueBackend } from '@berth/core';
+import type { QueueBackend, RepositoryBackend } from '@berth/core';
 import { override } from '../override.js';
 import { queueConformance } from '../queue-suite.js';
 import { repositoryConformance } from '../repository-suite.js';
@@ -10,6 +10,10 @@ import { repositoryConformance } from '../repository-suite.js';
 repositoryConformance({
   name: 'memory',
   createBackend: () => new MemoryBackend(),
+  // Another handle on the same in-process engine, so the cases that read one
+  // backend's writes through another (collections()) run their second half.
+  openSameStorage: (first: RepositoryBackend) =>
+    override(first, { connect: async () => undefined, close: async () => undefined }),
   capabilities: {
     repository: { transactions: 'multi-collection', uniqueIndexes: true, durable: false },
     queue: { level: 'single-node', transactionalEnqueue: true, durable: false, notifications: true },
