@@ -26,6 +26,8 @@
  * It imports no Berth package (the collection is an argument), so its
  * start-up is the drivers' and tsx's only.
  */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -164,7 +166,7 @@ async function openTarget(collection: string, kind: string, target: string, extr
 }
 
 /** Copies every row of `collection`; resolves to how many. */
-async function rawCopy(
+export async function rawCopy(
   source: string,
   collection: string,
   kind: string,
@@ -185,9 +187,10 @@ async function rawCopy(
   return copied;
 }
 
-// Without arguments it only loads: the benchmark's start-up floor.
-const [, , source, collection, kind, target, extra] = process.argv;
-if (source !== undefined && collection !== undefined && kind !== undefined && target !== undefined) {
+// Run as a script (not imported by a test); without arguments it only loads: the benchmark's start-up floor.
+const [, script, source, collection, kind, target, extra] = process.argv;
+const runAsScript = script !== undefined && resolve(script) === fileURLToPath(import.meta.url);
+if (runAsScript && source !== undefined && collection !== undefined && kind !== undefined && target !== undefined) {
   const started = performance.now();
   const copied = await rawCopy(source, collection, kind, target, extra ?? '');
   process.stdout.write(`copied ${copied} documents\ncopy-ms ${performance.now() - started}\n`);

@@ -77,7 +77,7 @@ const rawScript = join(here, 'copy-raw.ts');
 const libraryScript = join(here, 'copy-library.ts');
 
 /** One process: how long it lived, its RSS high-water mark, and the copy's own time when it printed it. */
-interface ProcessSample {
+export interface ProcessSample {
   readonly ms: number;
   readonly peakRssBytes: number;
   /** `copy-ms <ms>` from its output (the raw script and the library child time the copy alone). */
@@ -101,16 +101,16 @@ const TSX = import.meta.resolve('tsx');
 /** How the CLI is launched: its sources through tsx (default), or the build under plain node. */
 function cliCommand(): { readonly args: readonly string[]; readonly label: string } {
   if (process.env.BENCH_COPY_CLI === 'dist') {
-    return { args: ['--import', PEAK_PROBE, join(cliDirectory, 'dist/bin.js')], label: 'packages/cli/dist/bin.js' };
+    return { args: [join(cliDirectory, 'dist/bin.js')], label: 'packages/cli/dist/bin.js' };
   }
   return {
-    args: ['--conditions=@berth/source', '--import', TSX, '--import', PEAK_PROBE, join(cliDirectory, 'src/bin.ts')],
+    args: ['--conditions=@berth/source', '--import', TSX, join(cliDirectory, 'src/bin.ts')],
     label: 'packages/cli/src/bin.ts through tsx',
   };
 }
 
-const rawCommand = ['--conditions=@berth/source', '--import', TSX, '--import', PEAK_PROBE, rawScript];
-const libraryCommand = ['--conditions=@berth/source', '--import', TSX, '--import', PEAK_PROBE, libraryScript];
+const rawCommand = ['--conditions=@berth/source', '--import', TSX, rawScript];
+const libraryCommand = ['--conditions=@berth/source', '--import', TSX, libraryScript];
 
 /** Why a process failed: its exit code and the end of what it wrote. */
 class ProcessFailed extends Error {
@@ -128,11 +128,16 @@ class ProcessFailed extends Error {
   }
 }
 
-/** Runs `node <args>` in the folder of `peakFile`; resolves to its lifetime and peak RSS. */
-function measureProcess(args: readonly string[], peakFile: string, what: string): Promise<ProcessSample> {
+/**
+ * Runs `node <args>` in the folder of `peakFile`, with the peak probe
+ * preloaded; resolves to its lifetime and peak RSS (and `copy-ms` when it
+ * prints one), or rejects with the end of its output when it fails.
+ */
+export function measureProcess(args: readonly string[], peakFile: string, what: string): Promise<ProcessSample> {
+  rmSync(peakFile, { force: true });
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, args, {
+    const child = spawn(process.execPath, ['--import', PEAK_PROBE, ...args], {
       cwd: dirname(peakFile),
       env: { ...process.env, BERTH_BENCH_PEAK_FILE: peakFile, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
