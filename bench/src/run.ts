@@ -12,11 +12,14 @@
  *   BENCH_ONLY='^s3 document' pnpm bench     # the S3 document backend: PUTs per writes, 1/10 MB load and save, in-memory rates
  *   pnpm bench:postgres              # PostgreSQL: repository vs raw pg, queue vs pg-boss and graphile-worker (Node 22)
  *   BENCH_ONLY='^redis' pnpm bench   # Redis: repository vs raw ioredis, queue beside BullMQ (the server at BERTH_REDIS_URL or 127.0.0.1:6379)
+ *   BENCH_ONLY='^berth copy' pnpm bench   # berth copy of 10k and 100k documents from SQLite into SQLite, PostgreSQL, Redis vs raw drivers
  *
  * The PostgreSQL suites (names starting `postgres`) run here too when Node is
  * 22 or later; under an older Node this prints how to run them instead.
  */
 import { createBackend } from '@berth/core';
+import type { CopyReport } from './copy.bench.js';
+import { COPY_SUITE } from './copy-fixture.js';
 import { DOCUMENT_SIZE_SUITE, type DocumentSizeRow, documentSizeBench } from './document-size.bench.js';
 import {
   type BenchOptions,
@@ -73,6 +76,12 @@ const options: BenchOptions = {
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
 const selected = <T extends { readonly name: string }>(suites: readonly T[]): T[] =>
   suites.filter((suite) => only === undefined || only.test(suite.name));
+
+/** BENCH_COPY_SIZES (comma-separated document counts), default 10,000 and 100,000. */
+function copySizes(): number[] {
+  const sizes = (process.env.BENCH_COPY_SIZES ?? '10000,100000').split(',').map(Number);
+  return sizes.every((size) => Number.isInteger(size) && size > 0) ? sizes : [10_000, 100_000];
+}
 
 const queueConfig: QueueBenchConfig = {
   ...defaultQueueConfig,
@@ -140,6 +149,14 @@ try {
         process.stderr.write(`  done: ${name}\n`),
       )
     : undefined;
+  // Imported only when selected: it needs the PostgreSQL and Redis servers.
+  const copy = wants(COPY_SUITE)
+    ? await (await import('./copy.bench.js')).copyBench(
+        Math.round(numberFromEnv('BENCH_COPY_RUNS', 3)),
+        copySizes(),
+        (name) => process.stderr.write(`  done: ${name}\n`),
+      )
+    : undefined;
   const postgresSelected = POSTGRES_SUITE_NAMES.some(wants);
   const postgresRuns = Number(process.versions.node.split('.')[0]) >= POSTGRES_BENCH_NODE_MAJOR;
   // Imported only here: pg-boss and graphile-worker do not load under an older Node.
@@ -164,6 +181,7 @@ try {
   if (peersReport !== undefined) console.log(`${peersReport.text}\n`);
   if (documentSize !== undefined) console.log(`${documentSize.text}\n`);
   if (s3Document !== undefined) console.log(`${s3Document.text}\n`);
+  if (copy !== undefined) console.log(`${copy.text}\n`);
   if (postgres !== undefined) console.log(`${postgres.text}\n`);
   else if (postgresSelected) console.log(`${postgresNodeMessage()}\n`);
   if (redis !== undefined) console.log(`${redis.text}\n`);
@@ -173,6 +191,7 @@ try {
     readonly redis?: RedisReport;
     readonly documentSize?: readonly DocumentSizeRow[];
     readonly s3Document?: S3DocumentReport;
+    readonly copy?: CopyReport;
   } = {
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
@@ -186,6 +205,7 @@ try {
     ...(redis === undefined ? {} : { redis: redis.report }),
     ...(documentSize === undefined ? {} : { documentSize: documentSize.rows }),
     ...(s3Document === undefined ? {} : { s3Document: s3Document.json }),
+    ...(copy === undefined ? {} : { copy: copy.report }),
   };
   const file = await writeReport(report, new URL('../results/', import.meta.url));
   console.log(`wrote ${file.pathname} and latest.json`);
