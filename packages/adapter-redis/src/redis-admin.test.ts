@@ -96,6 +96,17 @@ describe('RedisRepository.importEntries', () => {
     expect(await notes.count()).toBe(1);
   });
 
+  it('lets stored documents trade unique values in one import, checked against the state it leaves', async () => {
+    const notes = open().repository<Note>('notes', { indexes: [{ field: 'email', type: 'string', unique: true }] });
+    await notes.insertMany([
+      { id: 'a', email: 'x@x' },
+      { id: 'b', email: 'y@x' },
+    ]);
+    await notes.importEntries([entry({ id: 'a', email: 'y@x' }, 2, 1, 2), entry({ id: 'b', email: 'x@x' }, 2, 1, 2)]);
+    expect((await notes.findOne({ where: { email: 'x@x' } }))?.id).toBe('b');
+    expect((await notes.findOne({ where: { email: 'y@x' } }))?.id).toBe('a');
+  });
+
   it('checks entries like a write, naming the path, before anything is stored', async () => {
     const notes = open().repository<Note>('notes');
     const cases: [unknown[], string][] = [
@@ -137,6 +148,22 @@ describe('RedisRepository.importEntries', () => {
     const notes = backend.repository<Note>('notes');
     expect(await notes.getEntry('in')).toStrictEqual(entry({ id: 'in' }, 4, 1, 2));
     expect(await notes.get('out')).toBeNull();
+    // An import refused inside a transaction leaves the transaction as it was; its other writes commit.
+    const unique = { indexes: [{ field: 'email', type: 'string', unique: true }] } as const;
+    await backend.repository<Note>('people', unique).insert({ id: 'holder', email: 'taken@x' });
+    await backend.transaction(async (tx) => {
+      const people = tx.repository<Note>('people', unique);
+      await people.insert({ id: 'kept', email: 'kept@x' });
+      const refused = await rejection(
+        people.importEntries([
+          entry({ id: 'p1', email: 'p1@x' }, 1, 1, 1),
+          entry({ id: 'p2', email: 'taken@x' }, 1, 1, 1),
+        ]),
+      );
+      expect(isBerthError(refused, 'ALREADY_EXISTS')).toBe(true);
+    });
+    const people = backend.repository<Note>('people');
+    expect((await people.find({ orderBy: 'id' })).map((person) => person.id)).toStrictEqual(['holder', 'kept']);
   });
 });
 
@@ -219,7 +246,7 @@ describe('imports and a process killed in the middle', () => {
 
   it('a SIGKILL during a big importEntries / importJobs leaves all or none of each, indexes consistent', async () => {
     const outcomes: string[] = [];
-    for (const delayMs of [0, 200, 1_000, 2_500]) {
+    for (const delayMs of [0, 200, 1_000, 2_500, 6_000]) {
       const keyPrefix = uniqueKeyPrefix('import_kill');
       prefixes.push(keyPrefix);
       const child = startQueueProcess(fixture, [REDIS_URL, keyPrefix, String(COUNT)], 'importer');
