@@ -76,16 +76,14 @@ export const collectionsGroup: ConformanceGroup = defineGroup('collections', [
     },
   },
   {
-    name: 'every listed collection opens and counts (no internal table is listed)',
+    name: 'lists a written collection with its documents, and only collection names (no internal table)',
     async run(context) {
       const name = named(context, 'open');
-      await context.backend.repository<LooseDocument>(name).insert({ id: 'a' });
+      await context.backend.repository<LooseDocument>(name).insertMany([{ id: 'a' }, { id: 'b' }]);
       const listed = await context.backend.collections();
       expectWellFormed(listed);
-      for (const info of listed.slice(0, 50)) {
-        expect(await context.backend.repository(info.name).count(), `count of ${info.name}`).toBeGreaterThanOrEqual(0);
-      }
-      expect(await context.backend.repository(name).count()).toBe(1);
+      expect(listed.map((info) => info.name)).toContain(name);
+      expect(await context.backend.repository(name).count()).toBe(2);
     },
   },
   {
