@@ -3,10 +3,12 @@ import {
   type AnyDocument,
   type Backend,
   type Capabilities,
+  type CollectionInfo,
   ConnectionError,
   type Document,
   type HealthStatus,
   type JobQueue,
+  type MigrationReport,
   type Repository,
   type RepositoryOptions,
   type SignalOptions,
@@ -17,6 +19,7 @@ import {
 import {
   checkCollectionName,
   checkMaxBytes,
+  checkMigrateOption,
   runTransaction,
   startOperation,
   throwIfAborted,
@@ -31,6 +34,8 @@ export interface JsonDirBackendConfig {
   readonly directory: string;
   /** Largest document in bytes of JSON text (default and ceiling 16 MiB). */
   readonly maxDocumentBytes?: number | undefined;
+  /** Accepted as every backend accepts it (`false`: `connect()` does not migrate); plain files have no schema. */
+  readonly migrate?: boolean | undefined;
 }
 
 /**
@@ -47,6 +52,7 @@ export class JsonDirBackend implements Backend {
   private closing: Promise<void> | undefined;
 
   constructor(config: JsonDirBackendConfig) {
+    checkMigrateOption(config.migrate);
     this.files = new JsonDirFiles(config.directory);
     this.directory = this.files.root;
     this.capabilities = {
@@ -106,6 +112,30 @@ export class JsonDirBackend implements Backend {
   /** Every write is on disk when it resolves: nothing to flush. */
   async flush(options?: SignalOptions): Promise<void> {
     startOperation(options, 'flush');
+  }
+
+  /**
+   * The folders that hold documents, sorted by name. Indexes change nothing
+   * here (every query reads the whole folder), so none is kept or listed;
+   * sizes would take a `stat` per document, so `approximateBytes` is `undefined`.
+   */
+  async collections(options?: SignalOptions): Promise<CollectionInfo[]> {
+    startOperation(options, 'collections');
+    this.assertOpen();
+    const names = await this.files.withLock(() => this.files.collections());
+    return names.map((name) => ({ name, indexes: [], approximateBytes: undefined }));
+  }
+
+  /** No job queues: none is listed. */
+  async queues(options?: SignalOptions): Promise<string[]> {
+    startOperation(options, 'queues');
+    return [];
+  }
+
+  /** Plain files have no schema to migrate. */
+  async migrate(options?: SignalOptions): Promise<MigrationReport> {
+    startOperation(options, 'migrate');
+    return { applied: [] };
   }
 
   repository<T extends Document = AnyDocument>(name: string, options?: RepositoryOptions<T>): Repository<T> {

@@ -22,6 +22,8 @@ export interface FileWrite {
 
 const JOURNAL = 'journal.json';
 const WRITES_AT_ONCE = 32;
+/** What `checkCollectionName` accepts: a folder named otherwise is not a collection of this backend. */
+const COLLECTION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
 
 // Backends of one process on one directory take turns here before they take
 // the file lock, so they queue instead of polling the lock file.
@@ -92,6 +94,25 @@ export class JsonDirFiles {
         await release();
       }
     });
+  }
+
+  /**
+   * The collections that hold at least one document, read from the folder
+   * names (so another process's are listed too), sorted by name.
+   */
+  async collections(): Promise<string[]> {
+    await this.create();
+    const entries = await readdir(this.root, { withFileTypes: true });
+    const names: string[] = [];
+    for (const entry of entries) {
+      // Temporary files, the journal and the lock are files; only collections are folders.
+      if (!entry.isDirectory()) continue;
+      const name = entry.name.replace(/\+([a-z])/g, (_, letter: string) => letter.toUpperCase());
+      if (!COLLECTION_NAME.test(name)) continue;
+      const files = await readdir(join(this.root, entry.name));
+      if (files.some((file) => file.endsWith('.json'))) names.push(name);
+    }
+    return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
   /** Every document of a collection, by id. */

@@ -47,6 +47,7 @@ import {
   parseFilter,
   parseUpdate,
   planUpdate,
+  prepareImportEntries,
   prepareQuery,
   prepareUpdate,
   startOperation,
@@ -374,6 +375,16 @@ export class JsonDirRepository<T extends Document> implements Repository<T> {
       const matches = this.matches(session, where);
       for (const record of matches) session.put(this.name, record.document.id, null);
       return matches.length;
+    });
+  }
+
+  /** Stores the entries with their own metadata in one session: one commit (journaled), all or none. */
+  async importEntries(entries: readonly Entry<T>[], options?: SignalOptions): Promise<number> {
+    const prepared = await prepareImportEntries(entries, this.name, this.schema, this.maxDocumentBytes);
+    return this.run(options, 'importEntries', (session) => {
+      for (const { document, meta } of prepared)
+        session.put(this.name, document.id, { document, meta, stamp: randomUUID() });
+      return prepared.length;
     });
   }
 }

@@ -1,4 +1,5 @@
 import { type Backend, ValidationError } from '@berth/core';
+import { migrateUrlParameter } from '@berth/core/adapter';
 import { JsonDirBackend } from './jsondir-backend.js';
 
 /** The URL schemes this adapter handles: with `createBackendFromUrl`, the shape `registerAdapter` and `createBackend(url, { adapters })` take. */
@@ -6,7 +7,8 @@ export const schemes: readonly string[] = ['jsondir'];
 
 /**
  * `jsondir:./data` (relative to the working directory) or `jsondir:///srv/data`
- * (absolute); `?maxDocumentBytes=` sets the document size limit.
+ * (absolute); `?maxDocumentBytes=` sets the document size limit, and `?migrate=true|false` is accepted as on
+ * every URL (plain files have no schema).
  */
 export function createBackendFromUrl(url: string): Backend {
   const match = /^jsondir:(?:\/\/)?([^?]*)(?:\?(.*))?$/i.exec(url);
@@ -22,5 +24,6 @@ export function createBackendFromUrl(url: string): Backend {
   return new JsonDirBackend({
     directory,
     maxDocumentBytes: maxDocumentBytes === null ? undefined : Number(maxDocumentBytes),
+    migrate: migrateUrlParameter(url, parameters),
   });
 }

@@ -18,7 +18,15 @@ import {
   type TransactionScope,
   ValidationError,
 } from '@berth/core';
-import { checkCollectionName, checkMaxBytes, startOperation, takeUrlOption, throwIfAborted } from '@berth/core/adapter';
+import {
+  checkCollectionName,
+  checkMaxBytes,
+  checkMigrateOption,
+  migrateUrlParameter,
+  startOperation,
+  takeUrlOption,
+  throwIfAborted,
+} from '@berth/core/adapter';
 import pg from 'pg';
 import type { PgBackendContext } from './pg-context.js';
 import { applyMigrations, checkMigrations, migrationLabel, type PgMigration } from './pg-migrations.js';
@@ -75,21 +83,6 @@ const DEFAULT_SCHEMA = 'berth';
 
 /** Every schema step of the backend: the repository's, then the queue's. */
 const BERTH_MIGRATIONS: readonly PgMigration[] = [...REPOSITORY_MIGRATIONS, ...QUEUE_MIGRATIONS];
-
-function checkMigrateOption(value: unknown): boolean {
-  if (value === undefined) return true;
-  if (typeof value !== 'boolean')
-    throw new ValidationError(`migrate must be true or false, got ${String(value)}`, 'migrate');
-  return value;
-}
-
-/** The `?migrate=` of a URL: `true` or `false`, anything else refused. */
-function migrateFromUrl(value: string | undefined): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  throw new ValidationError(`the URL option migrate must be true or false, got ${JSON.stringify(value)}`, 'migrate');
-}
 
 function checkPositive(value: unknown, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -277,5 +270,14 @@ export class PostgresBackend implements Backend {
 export function createBackendFromUrl(url: string): Backend {
   const withoutSchema = takeUrlOption(url, 'schema', 'PostgreSQL');
   const { url: connectionString, value: migrate } = takeUrlOption(withoutSchema.url, 'migrate', 'PostgreSQL');
-  return new PostgresBackend({ connectionString, schema: withoutSchema.value, migrate: migrateFromUrl(migrate) });
+  const parameters = new URLSearchParams(migrate === undefined ? '' : { migrate });
+  const checked = migrateUrlParameter(withoutPassword(connectionString), parameters);
+  return new PostgresBackend({ connectionString, schema: withoutSchema.value, migrate: checked });
+}
+
+/** The URL as an error message may show it: without its password. */
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password !== '') parsed.password = '***';
+  return parsed.toString();
 }

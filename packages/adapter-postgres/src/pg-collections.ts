@@ -121,7 +121,7 @@ export class PgCollections {
     await client.query(`CREATE TABLE IF NOT EXISTS ${table} (
       id text COLLATE "C" PRIMARY KEY,
       data jsonb NOT NULL,
-      version integer NOT NULL,
+      version bigint NOT NULL,
       created_at timestamptz(3) NOT NULL,
       updated_at timestamptz(3) NOT NULL
     )`);

@@ -1,4 +1,5 @@
 import { SchemaError } from '@berth/core';
+import { pendingMigrationsError } from '@berth/core/adapter';
 import { quoteIdent } from './pg-names.js';
 import type { PgSession } from './pg-session.js';
 
@@ -155,8 +156,6 @@ export async function checkMigrations(
   const applied = new Set(rows.map((row) => row.version));
   const pending = migrations.filter((migration) => !applied.has(migration.version));
   if (pending.length > 0) {
-    throw new SchemaError(
-      `the PostgreSQL schema ${JSON.stringify(schema)} has ${pending.length} pending migration${pending.length === 1 ? '' : 's'} and this backend was configured with migrate: false: run \`berth migrate <url>\` (or backend.migrate()) first`,
-    );
+    throw pendingMigrationsError(`PostgreSQL schema ${JSON.stringify(schema)}`, pending.map(migrationLabel));
   }
 }

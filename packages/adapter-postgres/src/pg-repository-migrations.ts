@@ -34,4 +34,16 @@ export const REPOSITORY_MIGRATIONS: readonly PgMigration[] = [
       `ALTER TABLE ${schema}._berth_indexes ADD COLUMN declared bigint GENERATED ALWAYS AS IDENTITY`,
     ],
   },
+  {
+    version: 3,
+    name: 'document versions are bigint',
+    statements: (schema) => [
+      // importEntries keeps any version up to 2^53 - 1. Rewrites each collection table once.
+      `DO $bigint$ DECLARE t regclass; BEGIN
+        FOR t IN SELECT to_regclass('${schema}.' || quote_ident(name)) FROM ${schema}._berth_collections ORDER BY name LOOP
+          IF t IS NOT NULL THEN EXECUTE format('ALTER TABLE %s ALTER COLUMN version TYPE bigint', t); END IF;
+        END LOOP;
+      END $bigint$`,
+    ],
+  },
 ];

@@ -41,11 +41,13 @@ import {
   isPlainObject,
   iterateByPages,
   normalizeIndexes,
+  type PreparedEntry,
   type PreparedQuery,
   parseFieldPath,
   parseFilter,
   parseUpdate,
   planUpdate,
+  prepareImportEntries,
   prepareQuery,
   prepareUpdate,
   startOperation,
@@ -61,7 +63,6 @@ import { type PgCollectionState, type PgCollections, type PgKnownCollections, sa
 import type { PgBackendContext, PgTransactionContext } from './pg-context.js';
 import { type CountByRow, countByGroups } from './pg-count-by.js';
 import { explainPlan } from './pg-explain.js';
-import { checkImportedEntries, type ImportedEntry } from './pg-import-entries.js';
 import { takenQuery } from './pg-indexes.js';
 import { compileAfter, compileFilter, compileOrderBy, compileSql, groupValueOf, typeOf } from './pg-query-compiler.js';
 import type { PgQueryable } from './pg-session.js';
@@ -107,11 +108,11 @@ interface RowMeta {
  * a document looks like.
  */
 const ROW_COLUMNS =
-  'id, data::text AS data, version, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms, (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms';
+  'id, data::text AS data, version::float8 AS version, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms, (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms';
 
 /** What a write returns. */
 const META_COLUMNS =
-  'version, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms, (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms';
+  'version::float8 AS version, (extract(epoch FROM created_at) * 1000)::float8 AS created_ms, (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms';
 
 /** How often a write that lost a race with a concurrent one (outside a transaction) is tried again. */
 const RACE_ATTEMPTS = 20;
@@ -369,7 +370,10 @@ export class PgRepository<T extends Document> implements Repository<T> {
   }
 
   private async storedVersion(run: Run, id: string): Promise<number | undefined> {
-    const [row] = await run.query<{ version: number }>(`SELECT version FROM ${run.state.table} WHERE id = $1`, [id]);
+    const [row] = await run.query<{ version: number }>(
+      `SELECT version::float8 AS version FROM ${run.state.table} WHERE id = $1`,
+      [id],
+    );
     return row?.version;
   }
 
@@ -663,7 +667,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
         try {
           const step = async (client: PgQueryable) => {
             const [row] = await client.query<{ data: string; version: number }>(
-              `SELECT data::text AS data, version FROM ${run.state.table} WHERE id = $1${optimistic ? '' : ' FOR UPDATE'}`,
+              `SELECT data::text AS data, version::float8 AS version FROM ${run.state.table} WHERE id = $1${optimistic ? '' : ' FOR UPDATE'}`,
               [id],
             );
             const stored = row === undefined ? undefined : decode<T>(row.data);
@@ -897,7 +901,7 @@ export class PgRepository<T extends Document> implements Repository<T> {
   }
 
   async importEntries(entries: readonly Entry<T>[], options?: SignalOptions): Promise<number> {
-    const checked = await checkImportedEntries(entries, this.name, this.schema, this.maxBytes);
+    const checked = await prepareImportEntries(entries, this.name, this.schema, this.maxBytes);
     // In id order, as every bulk write: concurrent ones lock their rows in one order.
     checked.sort((a, b) => compareIds(idOf(a), idOf(b)));
     return this.operation(options, 'importEntries', async (run) => {
@@ -917,25 +921,25 @@ export class PgRepository<T extends Document> implements Repository<T> {
    * first, so values the import moves from one of its documents to another
    * never collide with themselves in a unique index.
    */
-  private async importRows(client: PgQueryable, table: string, entries: readonly ImportedEntry<T>[]): Promise<void> {
+  private async importRows(client: PgQueryable, table: string, entries: readonly PreparedEntry<T>[]): Promise<void> {
     await client.query(`DELETE FROM ${table} WHERE id = ANY($1::text[])`, [entries.map(idOf)]);
     await client.query(
       `INSERT INTO ${table} (id, data, version, created_at, updated_at)
        SELECT id, data, version, ${EPOCH_PLUS_MS('created_ms')}, ${EPOCH_PLUS_MS('updated_ms')}
-       FROM unnest($1::text[], $2::jsonb[], $3::integer[], $4::bigint[], $5::bigint[])
+       FROM unnest($1::text[], $2::jsonb[], $3::bigint[], $4::bigint[], $5::bigint[])
          AS input(id, data, version, created_ms, updated_ms)`,
       [
         entries.map(idOf),
         entries.map((entry) => stringifyDocument(entry.document)),
-        entries.map((entry) => entry.version),
-        entries.map((entry) => entry.createdMs),
-        entries.map((entry) => entry.updatedMs),
+        entries.map((entry) => entry.meta.version),
+        entries.map((entry) => entry.meta.createdAt.getTime()),
+        entries.map((entry) => entry.meta.updatedAt.getTime()),
       ],
     );
   }
 
   /** The ALREADY_EXISTS naming the first entry (in id order) whose unique value another document holds. */
-  private async firstImportRefused(run: Run, entries: readonly ImportedEntry<T>[], cause: unknown): Promise<unknown> {
+  private async firstImportRefused(run: Run, entries: readonly PreparedEntry<T>[], cause: unknown): Promise<unknown> {
     const refusal = await run.probe(async (client) => {
       await client.query(`DELETE FROM ${run.state.table} WHERE id = ANY($1::text[])`, [entries.map(idOf)]);
       for (const entry of entries) {

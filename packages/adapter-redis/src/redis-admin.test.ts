@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+import { startQueueProcess } from '@berth/conformance-tests/processes';
 import { type Entry, isBerthError } from '@berth/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL, rawClient, rejection, requireRedis, uniqueKeyPrefix } from './fixtures/redis-server.js';
@@ -94,6 +96,17 @@ describe('RedisRepository.importEntries', () => {
     expect(await notes.count()).toBe(1);
   });
 
+  it('lets stored documents trade unique values in one import, checked against the state it leaves', async () => {
+    const notes = open().repository<Note>('notes', { indexes: [{ field: 'email', type: 'string', unique: true }] });
+    await notes.insertMany([
+      { id: 'a', email: 'x@x' },
+      { id: 'b', email: 'y@x' },
+    ]);
+    await notes.importEntries([entry({ id: 'a', email: 'y@x' }, 2, 1, 2), entry({ id: 'b', email: 'x@x' }, 2, 1, 2)]);
+    expect((await notes.findOne({ where: { email: 'x@x' } }))?.id).toBe('b');
+    expect((await notes.findOne({ where: { email: 'y@x' } }))?.id).toBe('a');
+  });
+
   it('checks entries like a write, naming the path, before anything is stored', async () => {
     const notes = open().repository<Note>('notes');
     const cases: [unknown[], string][] = [
@@ -135,6 +148,22 @@ describe('RedisRepository.importEntries', () => {
     const notes = backend.repository<Note>('notes');
     expect(await notes.getEntry('in')).toStrictEqual(entry({ id: 'in' }, 4, 1, 2));
     expect(await notes.get('out')).toBeNull();
+    // An import refused inside a transaction leaves the transaction as it was; its other writes commit.
+    const unique = { indexes: [{ field: 'email', type: 'string', unique: true }] } as const;
+    await backend.repository<Note>('people', unique).insert({ id: 'holder', email: 'taken@x' });
+    await backend.transaction(async (tx) => {
+      const people = tx.repository<Note>('people', unique);
+      await people.insert({ id: 'kept', email: 'kept@x' });
+      const refused = await rejection(
+        people.importEntries([
+          entry({ id: 'p1', email: 'p1@x' }, 1, 1, 1),
+          entry({ id: 'p2', email: 'taken@x' }, 1, 1, 1),
+        ]),
+      );
+      expect(isBerthError(refused, 'ALREADY_EXISTS')).toBe(true);
+    });
+    const people = backend.repository<Note>('people');
+    expect((await people.find({ orderBy: 'id' })).map((person) => person.id)).toStrictEqual(['holder', 'kept']);
   });
 });
 
@@ -209,4 +238,47 @@ describe('RedisBackend.migrate and the migrate option', () => {
     expect(() => createBackendFromUrl(`${REDIS_URL}/?migrate=no`)).toThrow(/migrate/);
     expect(() => new RedisBackend({ url: REDIS_URL, migrate: 'false' as never })).toThrow(/migrate/);
   });
+});
+
+describe('imports and a process killed in the middle', () => {
+  const fixture = fileURLToPath(new URL('./fixtures/redis-import-child.ts', import.meta.url));
+  const COUNT = 10_000;
+
+  it('a SIGKILL during a big importEntries / importJobs leaves all or none of each, indexes consistent', async () => {
+    const outcomes: string[] = [];
+    for (const delayMs of [0, 200, 1_000, 2_500, 6_000]) {
+      const keyPrefix = uniqueKeyPrefix('import_kill');
+      prefixes.push(keyPrefix);
+      const child = startQueueProcess(fixture, [REDIS_URL, keyPrefix, String(COUNT)], 'importer');
+      let imported = false;
+      try {
+        await child.waitFor('READY', 90_000);
+        const done = child.waitFor('IMPORTED', 90_000).then(() => {
+          imported = true;
+        });
+        done.catch(() => {});
+        child.process.stdin?.write('go\n');
+        await child.waitFor('IMPORTING');
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        child.process.kill('SIGKILL');
+        await child.exited;
+      } finally {
+        if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+      }
+      const backend = open(keyPrefix);
+      const notes = backend.repository<Note>('notes', { indexes: [{ field: 'email', type: 'string', unique: true }] });
+      const stored = await notes.count();
+      const holders = await checker.hlen(`${keyPrefix}{notes}:u:email`);
+      const { waiting } = await backend.queue('jobs').stats();
+      const ready = await checker.zcard(`${keyPrefix}{q:jobs}:r`);
+      expect([0, COUNT]).toContain(stored);
+      expect(holders).toBe(stored);
+      expect([0, COUNT]).toContain(waiting);
+      expect(ready).toBe(waiting);
+      if (imported) expect([stored, waiting]).toStrictEqual([COUNT, COUNT]);
+      if (stored === COUNT) expect(await notes.getEntry(`n${COUNT - 1}`)).toMatchObject({ meta: { version: 3 } });
+      outcomes.push(`${delayMs}ms: ${stored} entries, ${waiting} jobs`);
+    }
+    console.log(`SIGKILL during imports: ${outcomes.join('; ')}`);
+  }, 300_000);
 });

@@ -18,11 +18,12 @@ import {
   type TransactionOptions,
   type TransactionScope,
   UnsupportedError,
-  ValidationError,
 } from '@berth/core';
 import {
   checkCollectionName,
   checkMaxBytes,
+  checkMigrateOption,
+  migrateUrlParameter,
   runTransaction,
   startOperation,
   Turns,
@@ -331,20 +332,7 @@ export class RedisBackend implements Backend {
  */
 export function createBackendFromUrl(url: string): Backend {
   const { url: withoutPrefix, value: keyPrefix } = takeUrlOption(url, 'keyPrefix', 'Redis');
-  const { url: driverUrl, value: migrate } = takeUrlOption(withoutPrefix, 'migrate', 'Redis');
-  return new RedisBackend({ url: driverUrl, keyPrefix, migrate: migrateFromUrl(migrate) });
-}
-
-/** The `migrate` option: a boolean, or absent. */
-function checkMigrateOption(value: unknown): void {
-  if (value !== undefined && typeof value !== 'boolean') {
-    throw new ValidationError(`migrate must be true or false, got ${JSON.stringify(value)}`, 'migrate');
-  }
-}
-
-/** `?migrate=true|false` of a URL (absent: the default). */
-function migrateFromUrl(value: string | undefined): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (value === 'true' || value === 'false') return value === 'true';
-  throw new ValidationError(`?migrate= must be true or false, got ${JSON.stringify(value)}`, 'migrate');
+  const migrate = migrateUrlParameter(url, new URL(withoutPrefix).searchParams);
+  const { url: driverUrl } = takeUrlOption(withoutPrefix, 'migrate', 'Redis');
+  return new RedisBackend({ url: driverUrl, keyPrefix, migrate });
 }

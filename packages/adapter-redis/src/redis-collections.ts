@@ -1,20 +1,22 @@
-import type { CollectionInfo, IndexDefinition } from '@berth/core';
-import type { IndexSpec } from '@berth/core/adapter';
+import type { CollectionInfo } from '@berth/core';
+import { checkCollectionName, indexDefinitionOf } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 import { specsOf } from './redis-indexes.js';
 import { RedisCollectionKeys } from './redis-keys.js';
-import { forEachKeyBatch } from './redis-scan.js';
+import { forEachKeyBatch, prefixPattern } from './redis-scan.js';
 
-/** Core's collection (and queue) name rule: such a name never holds `{`, `}` or `:`. */
-const NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
+/** Whether `name` passes core's collection (and queue) name rule: such a name never holds `{`, `}` or `:`. */
+function isCollectionName(name: string): boolean {
+  try {
+    checkCollectionName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Documents whose MEMORY USAGE one collection's size estimate samples. */
 const SIZE_SAMPLE = 8;
-
-/** `prefix` with SCAN's glob characters escaped, so it matches itself only. */
-function escapeGlob(prefix: string): string {
-  return prefix.replace(/[*?[\]\\]/g, '\\$&');
-}
 
 /**
  * The names found in keys `<prefix>{<tag><name>}<suffix>`: a key matched by
@@ -33,7 +35,8 @@ export async function namesInKeys(
   const names = new Set<string>();
   const head = `${prefix}{${tag}`;
   for (const suffix of suffixes) {
-    const pattern = `${escapeGlob(head)}*}${escapeGlob(suffix)}`;
+    // The suffixes (`:m`, `:n`, `:scs`) hold no glob character.
+    const pattern = `${prefixPattern(head)}}${suffix}`;
     await forEachKeyBatch(
       client,
       pattern,
@@ -42,7 +45,7 @@ export async function namesInKeys(
           const key = raw.toString();
           if (!key.startsWith(head) || !key.endsWith(`}${suffix}`)) continue;
           const name = key.slice(head.length, key.length - suffix.length - 1);
-          if (NAME.test(name)) names.add(name);
+          if (isCollectionName(name)) names.add(name);
         }
         return 0;
       },
@@ -56,20 +59,6 @@ export async function namesInKeys(
 /** Code point order (collection names are ASCII, where UTF-16 order is the same). */
 export function byCodePoint(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** An index as declared: `unique` only when true, a compound index's name only when it was given one. */
-export function declarationOf(spec: IndexSpec): IndexDefinition {
-  if (!spec.compound) {
-    return spec.unique ? { field: spec.field, type: spec.type, unique: true } : { field: spec.field, type: spec.type };
-  }
-  const fields = spec.fields.map((field) => ({ field: field.field, type: field.type }));
-  const name = spec.key.slice(1, -1);
-  return {
-    fields,
-    ...(spec.unique ? { unique: true } : {}),
-    ...(name === spec.field ? {} : { name }),
-  } as IndexDefinition;
 }
 
 /**
@@ -93,7 +82,7 @@ export async function listCollections(
     if (stored === undefined) continue;
     collections.push({
       name,
-      indexes: specsOf(name, stored).map(declarationOf),
+      indexes: specsOf(name, stored).map(indexDefinitionOf),
       approximateBytes: await approximateBytes(client, keys, count, sample),
     });
   }

@@ -493,7 +493,7 @@ export class RedisRepository<T extends Document> implements Repository<T> {
     return this.run(options, 'importEntries', async (session) => {
       if (records.length === 0) return 0;
       await this.readAheadRecords(session, records);
-      for (const record of records) await session.put(this.name, record.document.id, record);
+      await session.putAll(this.name, records);
       return records.length;
     });
   }

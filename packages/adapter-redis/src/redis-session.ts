@@ -315,6 +315,42 @@ export class RedisSession {
     }
   }
 
+  /**
+   * Records the writes of an import together, then checks their unique
+   * values against the state they leave (committed documents as this
+   * session sees them, with every record of the import applied), so
+   * documents that trade unique values in one import pass, as the commit
+   * script's frees allow. A refused import leaves the session as it was
+   * (a transaction may go on without it).
+   */
+  async putAll(name: string, records: readonly RedisRecord[]): Promise<void> {
+    const overlay = this.overlay(name);
+    await this.ensureBase(
+      overlay,
+      records.map((record) => record.document.id),
+    );
+    const writes = new Map(overlay.writes);
+    const claims = new Map(overlay.claims);
+    const checked = new Set(overlay.checked);
+    try {
+      for (const record of records) {
+        const id = record.document.id;
+        overlay.checked.add(id);
+        overlay.writes.set(id, record);
+        for (const entry of indexEntries(overlay.keys, overlay.indexes.specs, record)) {
+          if (entry.unique) overlay.claims.set(`${entry.key}\u0000${entry.member}`, id);
+        }
+      }
+      for (const record of records) await this.checkUnique(overlay, record.document.id, record);
+    } catch (error) {
+      restore(overlay.writes, writes);
+      restore(overlay.claims, claims);
+      overlay.checked.clear();
+      for (const id of checked) overlay.checked.add(id);
+      throw error;
+    }
+  }
+
   /** Whether the session's view of document `id` still holds the unique value of `entry`. */
   private holds(overlay: Overlay, id: string, entry: IndexEntry): boolean {
     const record = this.visible(overlay, id);
@@ -529,6 +565,12 @@ export class RedisSession {
     }
     return program;
   }
+}
+
+/** Puts `saved`'s contents back into `map`. */
+function restore<K, V>(map: Map<K, V>, saved: ReadonlyMap<K, V>): void {
+  map.clear();
+  for (const [key, value] of saved) map.set(key, value);
 }
 
 /** Whether candidates come from a declared index (not every document, nor ids). */

@@ -73,6 +73,14 @@ describe('S3DocumentBackend', () => {
     await again.close();
   });
 
+  it('accepts ?migrate=true|false like every URL (an object has no schema to migrate)', async () => {
+    for (const url of ['s3://bucket-name/k.json?migrate=false', 's3://bucket-name/k.json?migrate=true']) {
+      const backend = adapter.createBackendFromUrl(url);
+      expect(await backend.migrate()).toStrictEqual({ applied: [] });
+      await backend.close();
+    }
+  });
+
   it('refuses s3: URLs without a bucket or key, with credentials, or with bad options, with VALIDATION', () => {
     for (const url of [
       's3://',
@@ -83,6 +91,7 @@ describe('S3DocumentBackend', () => {
       's3://bucket-name/k.json?forcePathStyle=yes',
       's3://bucket-name/k.json?conflicts=last-wins',
       's3://bucket-name/k.json?compression=zstd',
+      's3://bucket-name/k.json?migrate=later',
       's3://Bad_Bucket/k.json',
     ]) {
       let error: unknown;

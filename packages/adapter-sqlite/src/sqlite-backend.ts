@@ -30,6 +30,7 @@ import {
   checkMaxBytes,
   checkMigrateOption,
   type IndexSpec,
+  indexDefinitionOf,
   isPlainObject,
   migrateUrlParameter,
   normalizeRetention,
@@ -40,7 +41,7 @@ import {
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
-import { declarationOf, indexDefinition, indexName } from './sqlite-indexes.js';
+import { indexDefinition, indexName } from './sqlite-indexes.js';
 import { SqliteJobQueue } from './sqlite-job-queue.js';
 import { registerJsonFunctions } from './sqlite-json.js';
 import { applyMigrations, checkSchema } from './sqlite-migrations.js';
@@ -364,7 +365,7 @@ export class SqliteBackend implements Backend {
       missing.every(
         (spec) =>
           stored.get(indexName(name, spec)) === indexDefinition(name, spec) &&
-          declared.get(indexName(name, spec)) === JSON.stringify(declarationOf(spec)),
+          declared.get(indexName(name, spec)) === JSON.stringify(indexDefinitionOf(spec)),
       );
     if (!ready) this.createCollection(connection, name, missing);
     known ??= new Set();
@@ -400,7 +401,7 @@ export class SqliteBackend implements Backend {
         connection.run(
           `INSERT INTO _berth_indexes (name, collection, declaration) VALUES (?, ?, ?)
             ON CONFLICT (name) DO UPDATE SET declaration = excluded.declaration`,
-          [indexName(name, spec), name, JSON.stringify(declarationOf(spec))],
+          [indexName(name, spec), name, JSON.stringify(indexDefinitionOf(spec))],
         );
         // An index stored with another definition (by an older Berth) is rebuilt to this one.
         const definition = indexDefinition(name, spec);

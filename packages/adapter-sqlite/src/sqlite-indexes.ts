@@ -1,4 +1,3 @@
-import type { IndexDefinition } from '@berth/core';
 import { type IndexSpec, isMetadataPath } from '@berth/core/adapter';
 import { queryBuilder, type SqliteConnection } from './sqlite-connection.js';
 import { rankOf, sortValueOf } from './sqlite-query-compiler.js';
@@ -68,18 +67,4 @@ export function takenQuery(table: string, spec: IndexSpec): string {
   const mine = (expression: string) => `(SELECT ${expression} FROM mine)`;
   const equal = keyColumns(spec).map((column) => `${column} = ${mine(column)}`);
   return `WITH mine(doc) AS (SELECT ?) SELECT 1 FROM "${table}" WHERE ${equal.join(' AND ')} AND id != ? LIMIT 1`;
-}
-
-/**
- * The declaration of an index as a repository gave it, rebuilt from its
- * normalized form: what `_berth_indexes` records and `collections()` lists.
- * `unique` only when true; a compound index's `name` only when it was named.
- */
-export function declarationOf(spec: IndexSpec): IndexDefinition {
-  const unique = spec.unique ? { unique: true as const } : {};
-  if (!spec.compound) return { field: spec.field, type: spec.type, ...unique };
-  const fields = spec.fields.map((field) => ({ field: field.field, type: field.type }));
-  // The key is `(<name>)`, or `(<fields joined by +>)` when unnamed.
-  const name = spec.key.slice(1, -1);
-  return { fields, ...unique, ...(name === spec.field ? {} : { name }) } as IndexDefinition;
 }

@@ -224,14 +224,6 @@ function newerSchema(
  * Throws `SCHEMA` unless the database's schema is exactly this release's:
  * what a backend configured with `migrate: false` checks on connect instead of
  * migrating. Reads only. `location` names the database in the message.
- *
- * ### Examples
- * ```ts
- * import { checkSchema } from './sqlite-migrations.js';
- *
- * declare const connection: Parameters<typeof checkSchema>[0];
- * checkSchema(connection, 'sqlite:./app.db'); // throws SCHEMA: "… 2 schema migrations are pending … run `berth migrate <url>`"
- * ```
  */
 export function checkSchema(
   connection: SqliteConnection,
@@ -250,14 +242,6 @@ export function checkSchema(
  * `refuseNewer` (naming the database), a database migrated by a newer release is refused with
  * `SCHEMA` (what `backend.migrate()` does); `connect()` goes on with it, as
  * releases before `migrate()` did.
- *
- * ### Examples
- * ```ts
- * import { applyMigrations } from './sqlite-migrations.js';
- *
- * declare const connection: Parameters<typeof applyMigrations>[0];
- * console.log(applyMigrations(connection)); // oldest first // ['1 collections registry', …] on a new file, [] afterwards
- * ```
  */
 export function applyMigrations(
   connection: SqliteConnection,

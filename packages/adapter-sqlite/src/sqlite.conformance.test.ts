@@ -36,6 +36,7 @@ function cleanup({ backend, collections, queues }: CleanupInfo<object>): void {
       for (const name of collections) {
         db.exec(`DROP TABLE IF EXISTS "${name}"`);
         db.prepare('DELETE FROM _berth_collections WHERE name = ?').run(name);
+        db.prepare('DELETE FROM _berth_indexes WHERE collection = ?').run(name);
       }
       for (const queue of queues) {
         db.prepare('DELETE FROM _berth_jobs WHERE queue = ?').run(queue);

@@ -48,7 +48,19 @@ export class CliError extends Error {
   }
 }
 
-/** The exit code for any error a command throws. */
+/**
+ * The exit code for any error a command throws: a {@link CliError}'s own,
+ * else by the Berth error code (`VALIDATION` 2, `CONNECTION`/`TIMEOUT` 3,
+ * `SCHEMA` 5, `ABORTED` 130), else 1.
+ *
+ * ### Examples
+ * ```ts
+ * import { EXIT, exitCodeOf } from '@berth/cli';
+ * import { ValidationError } from '@berth/core';
+ *
+ * console.log(exitCodeOf(new ValidationError('bad filter')) === EXIT.usage); // true
+ * ```
+ */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof CliError) return error.exitCode;
   if (isBerthError(error, 'VALIDATION')) return EXIT.usage;

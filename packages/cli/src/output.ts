@@ -1,6 +1,17 @@
 import pc from 'picocolors';
 
-/** The streams and environment a command writes to; tests pass their own. */
+/**
+ * The streams and environment a command writes to, and the signal that asks
+ * it to stop; tests pass their own.
+ *
+ * ### Examples
+ * ```ts
+ * import { type CliIo, main } from '@berth/cli';
+ *
+ * const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: AbortSignal.timeout(60_000) };
+ * process.exitCode = await main(['copy', 'sqlite:./app.db', 'memory:', '--dry-run'], io);
+ * ```
+ */
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & {
     readonly isTTY?: boolean | undefined;

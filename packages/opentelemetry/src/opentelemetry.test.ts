@@ -242,6 +242,60 @@ describe('subscribeOpenTelemetry', () => {
   });
 });
 
+describe('administration operations', () => {
+  it('reports importJobs as a messaging send with its batch size, and the other four as database operations', async () => {
+    const otel = telemetry();
+    const backend = instrumentWithOpenTelemetry(new MemoryBackend(), otel);
+    const now = new Date();
+    const job = {
+      id: 'j1',
+      queue: 'elsewhere',
+      payload: 'x',
+      state: 'waiting' as const,
+      priority: 0,
+      attempts: 0,
+      maxAttempts: 3,
+      runAt: now,
+      dedupeKey: undefined,
+      leaseMs: 30_000,
+      errors: [],
+      result: undefined,
+      progress: undefined,
+      timeoutMs: undefined,
+      createdAt: now,
+      updatedAt: now,
+      finishedAt: undefined,
+      leaseExpiresAt: undefined,
+    };
+    await backend.queue('mails').importJobs([job, { ...job, id: 'j2' }]);
+    await backend
+      .repository('notes')
+      .importEntries([{ document: { id: 'n' }, meta: { version: 3, createdAt: now, updatedAt: now } }]);
+    await backend.collections();
+    await backend.queues();
+    await backend.migrate();
+    await backend.close();
+    const spans = otel.spans();
+    const imported = named(spans, 'importJobs mails');
+    expect(imported.kind).toBe(SpanKind.PRODUCER);
+    expect(imported.attributes).toMatchObject({
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': 'mails',
+      'messaging.batch.message_count': 2,
+    });
+    expect(named(spans, 'importEntries notes').attributes).toMatchObject({
+      'db.operation.name': 'importEntries',
+      'db.collection.name': 'notes',
+    });
+    for (const operation of ['collections', 'queues', 'migrate']) {
+      const span = named(spans, operation);
+      expect(span.kind).toBe(SpanKind.CLIENT);
+      expect(span.attributes['db.operation.name']).toBe(operation);
+    }
+    await otel.shutdown();
+  });
+});
+
 describe('options', () => {
   it('refuse queue names where there is no backend to read them from, and names on a backend without queues', () => {
     expect(() => subscribeOpenTelemetry({ queues: ['mails'] })).toThrow(/pass the queue object of "mails"/);

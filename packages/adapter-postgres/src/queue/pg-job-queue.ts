@@ -742,7 +742,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
 
   async importJobs(jobs: readonly Job<T>[], options?: SignalOptions): Promise<ImportJobsResult> {
     throwIfAborted(options?.signal, `${this.name}.importJobs`);
-    const checked = checkImportedJobs(jobs, this.name, this.context.maxPayloadBytes);
+    const checked = checkImportedJobs(jobs, this.context.maxPayloadBytes);
     if (checked.length === 0) return { imported: 0, skipped: 0 };
     await this.context.backend.ready();
     throwIfAborted(options?.signal, `${this.name}.importJobs`);

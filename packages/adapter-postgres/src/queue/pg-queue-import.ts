@@ -1,24 +1,9 @@
-import { type JobState, ValidationError } from '@berth/core';
-import {
-  checkArrayArgument,
-  checkIdArgument,
-  checkString,
-  copyPayload,
-  isPlainObject,
-  normalizeEnqueueOptions,
-  type StoredJobError,
-  storedJobError,
-} from '@berth/core/adapter';
+import type { JobState } from '@berth/core';
+import { type PreparedImportJob, prepareImportJobs, storedJobError } from '@berth/core/adapter';
 import type { PgQueryable } from '../pg-session.js';
 import { COUNT_SHARDS } from './pg-queue-migrations.js';
 import { encodeDocument } from './pg-queue-rows.js';
 import { NOW } from './pg-queue-sql.js';
-
-/** The states a job may be imported in: `active` is refused (its lease would belong to no worker). */
-const IMPORTED_STATES: readonly JobState[] = ['waiting', 'completed', 'dead', 'cancelled'];
-
-/** Most attempts a job counts (as maxAttempts). */
-const MAX_ATTEMPTS = 1_000_000;
 
 /** A job of `importJobs`, checked and encoded as its row stores it. */
 export interface ImportedJob {
@@ -40,130 +25,34 @@ export interface ImportedJob {
   readonly finishedAt: number | null;
 }
 
-function validDate(value: unknown, path: string): number {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
-    throw new ValidationError(`${path} must be a valid Date`, path);
-  }
-  return value.getTime();
-}
-
-function checkAttempts(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_ATTEMPTS) {
-    throw new ValidationError(
-      `attempts must be an integer from 0 to ${MAX_ATTEMPTS}, got ${String(value)}`,
-      'attempts',
-    );
-  }
-  return value;
-}
-
-function checkErrors(value: unknown): StoredJobError[] {
-  if (!Array.isArray(value)) throw new ValidationError('errors must be an array of { attempt, message, at }', 'errors');
-  return value.map((error: unknown, index) => {
-    const path = `errors.${index}`;
-    if (!isPlainObject(error)) throw new ValidationError(`${path} must be { attempt, message, name?, at }`, path);
-    if (typeof error.attempt !== 'number' || !Number.isSafeInteger(error.attempt) || error.attempt < 0) {
-      throw new ValidationError(`${path}.attempt must be a non-negative integer`, `${path}.attempt`);
-    }
-    if (typeof error.message !== 'string')
-      throw new ValidationError(`${path}.message must be a string`, `${path}.message`);
-    checkString(error.message, `${path}.message`);
-    if (error.name !== undefined) {
-      if (typeof error.name !== 'string') throw new ValidationError(`${path}.name must be a string`, `${path}.name`);
-      checkString(error.name, `${path}.name`);
-    }
-    const at = new Date(validDate(error.at, `${path}.at`));
-    return storedJobError({
-      attempt: error.attempt,
-      message: error.message,
-      ...(error.name === undefined ? {} : { name: error.name }),
-      at,
-    });
-  });
-}
-
-/** A value kept as a job's result or progress: absent, or checked as a payload is. */
-function optionalValue(value: unknown, path: string, maxBytes: number): string | null {
-  return value === undefined ? null : encodeDocument(copyPayload(value, path, maxBytes));
-}
-
-function checkJob(job: unknown, queue: string, maxBytes: number): ImportedJob {
-  if (!isPlainObject(job)) throw new ValidationError('a job is an object as get() or listJobs() return it', '');
-  const state = job.state as JobState;
-  if (state === 'active') {
-    throw new ValidationError(
-      'an active job cannot be imported (no worker holds its lease): import it as waiting',
-      'state',
-    );
-  }
-  if (!IMPORTED_STATES.includes(state)) {
-    throw new ValidationError(`state must be one of ${IMPORTED_STATES.join(', ')}, got ${String(state)}`, 'state');
-  }
-  try {
-    checkIdArgument(job.id, queue);
-  } catch (error) {
-    if (!(error instanceof ValidationError)) throw error;
-    throw new ValidationError(error.message, 'id', { cause: error });
-  }
-  // The options enqueue checks, with enqueue's ranges and messages.
-  const options = normalizeEnqueueOptions(
-    {
-      runAt: job.runAt as Date,
-      priority: job.priority as number,
-      maxAttempts: job.maxAttempts as number,
-      leaseMs: job.leaseMs as number,
-      dedupeKey: job.dedupeKey as string | undefined,
-      timeoutMs: job.timeoutMs as number | undefined,
-    },
-    0,
-  );
-  const updatedAt = validDate(job.updatedAt, 'updatedAt');
-  const finished = state !== 'waiting';
+function encodeJob(job: PreparedImportJob): ImportedJob {
   return {
-    id: job.id as string,
-    state,
-    priority: options.priority,
-    attempts: checkAttempts(job.attempts),
-    maxAttempts: options.maxAttempts,
-    runAt: options.runAt.getTime(),
-    dedupeKey: options.dedupeKey ?? null,
-    leaseMs: options.leaseMs,
-    errors: JSON.stringify(checkErrors(job.errors)),
-    payload: encodeDocument(copyPayload(job.payload, 'payload', maxBytes)),
-    result: optionalValue(job.result, 'result', maxBytes),
-    progress: optionalValue(job.progress, 'progress', maxBytes),
-    timeoutMs: options.timeoutMs ?? null,
-    createdAt: validDate(job.createdAt, 'createdAt'),
-    updatedAt,
-    // A finished job without its time is finished as of its last update: purge and prune go by it.
-    finishedAt: job.finishedAt === undefined ? (finished ? updatedAt : null) : validDate(job.finishedAt, 'finishedAt'),
+    id: job.id,
+    state: job.state,
+    priority: job.priority,
+    attempts: job.attempts,
+    maxAttempts: job.maxAttempts,
+    runAt: job.runAt.getTime(),
+    dedupeKey: job.dedupeKey ?? null,
+    leaseMs: job.leaseMs,
+    errors: JSON.stringify(job.errors.map(storedJobError)),
+    payload: encodeDocument(job.payload),
+    result: job.result === undefined ? null : encodeDocument(job.result),
+    progress: job.progress === undefined ? null : encodeDocument(job.progress),
+    timeoutMs: job.timeoutMs ?? null,
+    createdAt: job.createdAt.getTime(),
+    updatedAt: job.updatedAt.getTime(),
+    finishedAt: job.finishedAt?.getTime() ?? null,
   };
 }
 
 /**
- * Checks the jobs of `importJobs` before anything is written, as enqueue
- * checks its items (payload values and size, priority, attempts, lease and
- * timeout ranges, dedupe key), plus the fields only a stored job has
- * (state, attempts, errors, result, progress, times). An error names the
- * job (`job 2: …`, path `2.attempts`).
+ * Checks the jobs of `importJobs` as every adapter does (core's
+ * `prepareImportJobs`: VALIDATION naming the path, `0.attempts`) and
+ * encodes them as their rows store them.
  */
-export function checkImportedJobs(jobs: unknown, queue: string, maxBytes: number): ImportedJob[] {
-  checkArrayArgument(jobs, 'importJobs', queue);
-  return jobs.map((job: unknown, index) => {
-    try {
-      return checkJob(job, queue, maxBytes);
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      throw new ValidationError(
-        `job ${index}: ${error.message}`,
-        error.path === '' ? String(index) : `${index}.${error.path}`,
-        {
-          collection: queue,
-          cause: error,
-        },
-      );
-    }
-  });
+export function checkImportedJobs(jobs: unknown, maxBytes: number): ImportedJob[] {
+  return prepareImportJobs(jobs, maxBytes).map(encodeJob);
 }
 
 /** The statement's input: one array per column, in import order, from parameter $2 ($1 is the queue). */
@@ -176,7 +65,10 @@ const INPUT = `SELECT * FROM unnest($2::text[], $3::text[], $4::integer[], $5::i
 const INSERTED_COLUMNS = `seq, id, queue, state, priority, run_at, attempts, max_attempts, lease_ms, dedupe_key, payload,
   errors, result, progress, created_at, updated_at, finished_at, timeout_ms`;
 
-const SELECTED_COLUMNS = `nextval(%SEQ%), i.id, $1, i.state, i.priority, i.run_at, i.attempts, i.max_attempts, i.lease_ms,
+/** What each inserted row takes from the input: a fresh `seq` from `sequence` (a schema-qualified name), then the job. */
+const selectedColumns = (
+  sequence: string,
+) => `nextval('${sequence}'), i.id, $1, i.state, i.priority, i.run_at, i.attempts, i.max_attempts, i.lease_ms,
   i.dedupe_key, i.payload, i.errors, i.result, i.progress, i.created_at, i.updated_at, i.finished_at, i.timeout_ms`;
 
 function inputValues(queue: string, jobs: readonly ImportedJob[]): unknown[] {
@@ -223,7 +115,7 @@ export async function insertImportedJobs(
   channel: string,
   jobs: readonly ImportedJob[],
 ): Promise<ImportedRows> {
-  const columns = SELECTED_COLUMNS.replace('%SEQ%', `'${tables.sequence}'`);
+  const columns = selectedColumns(tables.sequence);
   const waiting = jobs.filter((job) => job.state === 'waiting');
   const finished = jobs.filter((job) => job.state !== 'waiting');
   const due = new Map<string, number>();

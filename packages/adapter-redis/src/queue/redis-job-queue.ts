@@ -257,7 +257,6 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
    */
   async importJobs(jobs: readonly Job<T>[], options?: SignalOptions): Promise<ImportJobsResult> {
     throwIfAborted(options?.signal, `${this.name}.importJobs`);
-    if (!Array.isArray(jobs)) throw new ValidationError('importJobs takes an array of jobs', '');
     const args = importArguments(jobs, this.context.maxPayloadBytes);
     if (jobs.length === 0) return { imported: 0, skipped: 0 };
     const { backoff } = JOB_DEFAULTS;

@@ -75,13 +75,12 @@ describe('RedisJobQueue.importJobs', () => {
     const later = job('later', { runAt: new Date(Date.now() + HOUR), priority: 5 });
     const low = job('low', { priority: -1, attempts: 1 });
     const high = job('high', { priority: 10, leaseMs: 999, dedupeKey: 'k' });
-    const cancelled = job('gone', { state: 'cancelled', finishedAt: undefined });
+    const cancelled = job('gone', { state: 'cancelled', finishedAt: new Date(Date.now() - HOUR / 2) });
     const result = await queue.importJobs([dead, completed, later, low, high, cancelled]);
     expect(result).toStrictEqual({ imported: 6, skipped: 0 });
     expect(await queue.get('dead1')).toStrictEqual({ ...dead, queue: 'jobs' });
     expect(await queue.get('done1')).toStrictEqual({ ...completed, queue: 'jobs' });
-    // A finished job imported without finishedAt finished when it was last updated.
-    expect((await queue.get('gone'))?.finishedAt).toStrictEqual(cancelled.updatedAt);
+    expect(await queue.get('gone')).toStrictEqual({ ...cancelled, queue: 'jobs' });
     expect(await queue.stats()).toStrictEqual({ waiting: 3, active: 0, completed: 1, dead: 1, cancelled: 1 });
     expect((await queue.listJobs({ state: 'waiting' })).jobs.map((listed) => listed.id).sort()).toStrictEqual([
       'high',
@@ -113,9 +112,8 @@ describe('RedisJobQueue.importJobs', () => {
       job('b', { dedupeKey: 'fresh' }),
       job('c', { dedupeKey: 'fresh' }),
       job('d', { dedupeKey: 'live', state: 'dead', finishedAt: new Date() }),
-      job('b'),
     ]);
-    expect(result).toStrictEqual({ imported: 2, skipped: 4 });
+    expect(result).toStrictEqual({ imported: 2, skipped: 3 });
     expect(await queue.get(id)).toStrictEqual(stored);
     expect(await queue.get('a')).toBeNull();
     expect((await queue.get('d'))?.state).toBe('dead');
@@ -143,6 +141,9 @@ describe('RedisJobQueue.importJobs', () => {
       [{ payload: { n: Number.NaN } }, '1.payload.n'],
       [{ dedupeKey: '' }, '1.dedupeKey'],
       [{ id: '' }, '1.id'],
+      [{ id: 'ok' }, '1.id'],
+      [{ state: 'dead' }, '1.finishedAt'],
+      [{ finishedAt: new Date() }, '1.finishedAt'],
     ];
     for (const [overrides, path] of cases) {
       const error = await rejection(queue.importJobs([job('ok'), job('bad', overrides)]));

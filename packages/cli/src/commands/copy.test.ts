@@ -1,15 +1,28 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend } from '@berth/core';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createTestBucket } from '../../../adapter-s3-document/src/fixtures/s3-endpoint.js';
 import { ADVERSARIAL_IDS, entriesOf, seedCollections } from '../fixtures/adversarial.js';
-import { dropRedisPrefixes, openTestBackend, redisTestUrl } from '../fixtures/engines.js';
+import {
+  dropPostgresSchemas,
+  dropRedisPrefixes,
+  openTestBackend,
+  postgresTestUrl,
+  redisTestUrl,
+} from '../fixtures/engines.js';
 import { runCli, startCli } from '../fixtures/run-cli.js';
 
 let workDirectory: string;
 const redisUrls: string[] = [];
+const postgresUrls: string[] = [];
+
+function freshPostgresUrl(): string {
+  const url = postgresTestUrl();
+  postgresUrls.push(url);
+  return url;
+}
 
 function freshRedisUrl(): string {
   const url = redisTestUrl();
@@ -23,6 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await dropRedisPrefixes(redisUrls);
+  await dropPostgresSchemas(postgresUrls);
   await rm(workDirectory, { recursive: true, force: true });
 });
 
@@ -56,6 +70,10 @@ async function expectSameData(sourceUrl: string, targetUrl: string): Promise<voi
       }
     }),
   );
+}
+
+function sqliteUrl(name: string): string {
+  return `sqlite:${join(workDirectory, name)}`;
 }
 
 function fileUrl(name: string): string {
@@ -114,4 +132,233 @@ describe('berth copy', () => {
     await expectSameData(source, back);
     await expectSameData(source, redis);
   });
+
+  it('copies SQLite → PostgreSQL → SQLite with the adversarial documents intact', async () => {
+    const source = sqliteUrl('pg-source.db');
+    const postgres = freshPostgresUrl();
+    const back = sqliteUrl('pg-back.db');
+    await seed(source, 700);
+    const there = await runCli(['copy', source, postgres], { cwd: workDirectory });
+    expect(there.stderr).not.toContain('berth:');
+    expect(there.code).toBe(0);
+    await expectSameData(source, postgres);
+    const onward = await runCli(['copy', postgres, back], { cwd: workDirectory });
+    expect(onward.code).toBe(0);
+    await expectSameData(source, back);
+  });
+
+  it('copies SQLite → Redis', async () => {
+    const source = sqliteUrl('redis-source.db');
+    const redis = freshRedisUrl();
+    await seed(source, 300);
+    const run = await runCli(['copy', source, redis], { cwd: workDirectory });
+    expect(run.stderr).not.toContain('berth:');
+    expect(run.code).toBe(0);
+    await expectSameData(source, redis);
+  });
+
+  it('--dry-run reports counts, indexes and target state and writes nothing', async () => {
+    const source = fileUrl('dry-source.json');
+    const target = freshRedisUrl();
+    await seed(source, 40);
+    const run = await runCli(['copy', source, target, '--dry-run'], { cwd: workDirectory });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      `users: ${ADVERSARIAL_IDS.length} documents, indexes email:string unique; target empty`,
+    );
+    expect(run.stdout).toContain('plain: 40 documents, indexes group:number+name:string; target empty');
+    expect(run.stdout).toContain('dry run: nothing was written');
+    await withBackend(target, async (backend) => expect(await backend.collections()).toEqual([]));
+    expect((await readdir(workDirectory)).filter((name) => name.startsWith('berth-copy-'))).toEqual([]);
+  });
+
+  it('refuses a target collection that already holds documents, before writing anything', async () => {
+    const source = fileUrl('occupied-source.json');
+    const target = freshRedisUrl();
+    await seed(source, 10);
+    await withBackend(target, (backend) => backend.repository('plain').insert({ id: 'mine', keep: true }));
+    const run = await runCli(['copy', source, target], { cwd: workDirectory });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('the target already holds data in collection plain (1 documents); nothing was copied');
+    expect(run.stderr).toContain('empty them first');
+    await withBackend(target, async (backend) => {
+      expect((await backend.collections()).map(({ name }) => name)).toEqual(['plain']);
+      expect(await entriesOf(backend.repository('plain'))).toHaveLength(1);
+    });
+  });
+
+  it('--collections with an unknown name is a usage error naming the collections there are', async () => {
+    const source = fileUrl('unknown-source.json');
+    await seed(source, 1);
+    const run = await runCli(['copy', source, freshRedisUrl(), '--collections', 'users,nope'], { cwd: workDirectory });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('the source has no collection nope');
+    expect(run.stderr).toContain('its collections: plain, users');
+  });
+
+  it("verification catches a target changed behind the copy's back (exit 4, both counts and checksums)", async () => {
+    const source = fileUrl('tamper-source.json');
+    const target = freshRedisUrl();
+    await seed(source, 20);
+    expect((await runCli(['copy', source, target], { cwd: workDirectory })).code).toBe(0);
+    await withBackend(target, (backend) => backend.repository('users').update('A', { index: -1 }));
+    // A checkpoint that says every collection was copied: the rerun only verifies.
+    const checkpoint = join(workDirectory, 'tamper-checkpoint.json');
+    const done = { lastId: undefined, copied: 0, done: true };
+    await writeFile(
+      checkpoint,
+      JSON.stringify({
+        format: 'berth-copy-checkpoint',
+        version: 1,
+        source,
+        target,
+        collections: { plain: done, users: done },
+        queues: {},
+      }),
+    );
+    const run = await runCli(['copy', source, target, '--checkpoint', checkpoint], { cwd: workDirectory });
+    expect(run.code).toBe(4);
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `collection users: source ${ADVERSARIAL_IDS.length} documents sha256 [0-9a-f]{64}, target ${ADVERSARIAL_IDS.length} documents sha256 [0-9a-f]{64}`,
+      ),
+    );
+    expect(run.stderr).not.toContain('collection plain');
+  });
+
+  it('stops on SIGINT after a checkpointed batch (exit 130) and resumes when run again', async () => {
+    // PostgreSQL trusts local connections: the password is there to show it never reaches the checkpoint.
+    const source = freshPostgresUrl().replace('postgres@', 'postgres:s3cret-pw@');
+    const target = fileUrl('interrupted-target.json');
+    await seed(source, 1_200);
+    const checkpoint = join(workDirectory, 'interrupted.json');
+    const args = ['copy', source, target, '--batch-size', '20', '--checkpoint', checkpoint];
+    const first = startCli(args, { cwd: workDirectory });
+    await waitForCopied(checkpoint, 'plain', 200);
+    first.child.kill('SIGINT');
+    const stopped = await first.done;
+    expect(stopped.stderr).toContain(`interrupted; progress is saved in ${checkpoint}`);
+    expect(stopped.stderr).toContain('run the same command again to resume');
+    expect(stopped.code).toBe(130);
+    const saved = JSON.parse(await readFile(checkpoint, 'utf8'));
+    expect(saved.collections.plain.done).toBe(false);
+    expect(saved.collections.plain.copied).toBeLessThan(1_200);
+    expect(JSON.stringify(saved)).not.toContain('s3cret-pw');
+    expect(saved.source).toBe(source.replace(':s3cret-pw@', '@').replace('postgres@', ''));
+    const resumed = await runCli(args, { cwd: workDirectory });
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/plain: \d+ documents copied \(resumed\)/);
+    await expect(readFile(checkpoint)).rejects.toMatchObject({ code: 'ENOENT' });
+    await expectSameData(source, target);
+  });
+
+  it('resumes after SIGKILL mid-copy (a batch imported but not checkpointed is imported again)', async () => {
+    const source = freshPostgresUrl();
+    const target = freshRedisUrl();
+    await seed(source, 1_200);
+    const args = ['copy', source, target, '--batch-size', '20'];
+    const first = startCli(args, { cwd: workDirectory });
+    const checkpoint = await waitForDefaultCheckpoint();
+    await waitForCopied(checkpoint, 'plain', 100);
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    const resumed = await runCli(args, { cwd: workDirectory });
+    expect(resumed.stderr).not.toContain('berth:');
+    expect(resumed.code).toBe(0);
+    await expectSameData(source, target);
+  });
 });
+
+describe('berth copy --queues', () => {
+  it('copies waiting, delayed and dead jobs with their fields, and schedules (Redis → PostgreSQL)', async () => {
+    const source = freshRedisUrl();
+    const target = freshPostgresUrl();
+    const ids = await withBackend(source, async (backend) => {
+      const mail = backend.queue('mail');
+      const waiting = await mail.enqueue(
+        { to: 'a', when: new Date(1) },
+        { priority: 5, dedupeKey: 'k1', maxAttempts: 4 },
+      );
+      const delayed = await mail.enqueue({ to: 'b😀', n: 2 ** 53 + 2 }, { delayMs: 3_600_000, leaseMs: 12_345 });
+      const doomed = await mail.enqueue({ to: 'c' }, { maxAttempts: 1 });
+      const lease = await mail.dequeue({ leaseMs: 60_000 });
+      expect(lease?.job.id).toBe(waiting.id);
+      await mail.release(lease as NonNullable<typeof lease>);
+      const leases = await mail.dequeueMany(3, { leaseMs: 60_000 });
+      const doomedLease = leases.find((candidate) => candidate.job.id === doomed.id);
+      for (const other of leases) if (other !== doomedLease) await mail.release(other);
+      expect(await mail.fail(doomedLease as NonNullable<typeof doomedLease>, new Error('mailbox full'))).toBe('dead');
+      await mail.putSchedule({
+        name: 'nightly',
+        spec: { cron: '0 3 * * *', timezone: 'Europe/Paris' },
+        payload: { to: 'digest' },
+        jobOptions: { priority: 2 },
+        missed: 'skip',
+        overlap: 'skip',
+        paused: false,
+        nextRunAt: undefined,
+      });
+      return [waiting.id, delayed.id, doomed.id];
+    });
+    const run = await runCli(['copy', source, target, '--queues'], { cwd: workDirectory });
+    expect(run.stderr).not.toContain('berth:');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      'queue mail: 2 waiting and 1 dead jobs imported (0 already there), 1 schedules copied',
+    );
+    await withBackend(source, (from) =>
+      withBackend(target, async (to) => {
+        expect(await to.queues()).toEqual(['mail']);
+        for (const id of ids) expect(await to.queue('mail').get(id)).toEqual(await from.queue('mail').get(id));
+        const [schedule] = await to.queue('mail').listSchedules();
+        const [original] = await from.queue('mail').listSchedules();
+        const definition = ({
+          name,
+          spec,
+          payload,
+          jobOptions,
+          missed,
+          overlap,
+          paused,
+          nextRunAt,
+        }: NonNullable<typeof schedule>) => ({
+          name,
+          spec,
+          payload,
+          jobOptions,
+          missed,
+          overlap,
+          paused,
+          nextRunAt,
+        });
+        expect(definition(schedule as NonNullable<typeof schedule>)).toEqual(
+          definition(original as NonNullable<typeof original>),
+        );
+        expect((await to.queue('mail').stats()).waiting).toBe(2);
+      }),
+    );
+  });
+});
+
+/** Polls the checkpoint until `collection` has at least `copied` documents imported. */
+async function waitForCopied(path: string, collection: string, copied: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    const progress = text === undefined ? undefined : JSON.parse(text).collections?.[collection];
+    if (progress !== undefined && progress.copied >= copied) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`the checkpoint ${path} never showed ${copied} documents of ${collection}`);
+}
+
+/** Waits for the default checkpoint (berth-copy-<hash>.json) to appear in the working directory. */
+async function waitForDefaultCheckpoint(): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const name = (await readdir(workDirectory)).find((file) => /^berth-copy-[0-9a-f]{12}\.json$/.test(file));
+    if (name !== undefined) return join(workDirectory, name);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error('no default checkpoint appeared');
+}

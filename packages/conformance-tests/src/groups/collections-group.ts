@@ -1,4 +1,4 @@
-import type { CollectionInfo, IndexDefinition, RepositoryBackend } from '@berth/core';
+import type { Capabilities, CollectionInfo, IndexDefinition, RepositoryBackend } from '@berth/core';
 import { isBerthError } from '@berth/core';
 import { expect } from 'vitest';
 import { type ConformanceContext, type ConformanceGroup, defineGroup } from '../harness.js';
@@ -22,6 +22,10 @@ function expectWellFormed(listed: readonly CollectionInfo[]): void {
     }
   }
 }
+
+/** An engine that builds indexes (a folder of files that every query scans keeps none to list). */
+const keepsIndexes = (capabilities: Capabilities): boolean =>
+  capabilities.repository.uniqueIndexes && capabilities.repository.indexedQueries !== false;
 
 /** The listing, checked, restricted to `names` (a shared server holds other tests' collections too). */
 async function listedAmong(backend: RepositoryBackend, names: readonly string[]): Promise<CollectionInfo[]> {
@@ -72,20 +76,19 @@ export const collectionsGroup: ConformanceGroup = defineGroup('collections', [
     },
   },
   {
-    name: 'every listed collection opens and counts (no internal table is listed)',
+    name: 'lists a written collection with its documents, and only collection names (no internal table)',
     async run(context) {
       const name = named(context, 'open');
-      await context.backend.repository<LooseDocument>(name).insert({ id: 'a' });
+      await context.backend.repository<LooseDocument>(name).insertMany([{ id: 'a' }, { id: 'b' }]);
       const listed = await context.backend.collections();
       expectWellFormed(listed);
-      for (const info of listed.slice(0, 50)) {
-        expect(await context.backend.repository(info.name).count(), `count of ${info.name}`).toBeGreaterThanOrEqual(0);
-      }
-      expect(await context.backend.repository(name).count()).toBe(1);
+      expect(listed.map((info) => info.name)).toContain(name);
+      expect(await context.backend.repository(name).count()).toBe(2);
     },
   },
   {
     name: 'lists indexes as declared: single, unique, compound, named, on $createdAt; unique only when true',
+    requires: keepsIndexes,
     async run(context) {
       const name = named(context, 'indexed');
       const declared: IndexDefinition[] = [

@@ -18,6 +18,7 @@ import {
   normalizeOrderBy,
   parseUpdate,
 } from '@berth/core/adapter';
+import { brokenAdminAdapters } from './broken-admin.js';
 import { brokenArguments } from './broken-arguments.js';
 import { type Breakage, updateMethod } from './broken-backend.js';
 import { brokenComparisons } from './broken-comparisons.js';
@@ -459,4 +460,5 @@ export const brokenAdapters: readonly { readonly name: string; readonly group: s
     ...brokenArguments,
     ...brokenMetadata,
     ...brokenWrites,
+    ...brokenAdminAdapters,
   ];

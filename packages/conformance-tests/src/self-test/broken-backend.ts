@@ -79,10 +79,20 @@ function wrapRepository(inner: Repository<Document>, breakage: Breakage): Reposi
  */
 export class BrokenBackend implements RepositoryBackend {
   readonly kind = 'broken-memory';
-  private readonly inner = new MemoryBackend();
-  readonly capabilities: Capabilities = this.inner.capabilities;
+  readonly capabilities: Capabilities;
 
-  constructor(private readonly breakage: Breakage) {}
+  constructor(
+    private readonly breakage: Breakage,
+    /** The healthy engine; pass another broken backend's `engine` to share its storage. */
+    private readonly inner: MemoryBackend = new MemoryBackend(),
+  ) {
+    this.capabilities = inner.capabilities;
+  }
+
+  /** The healthy memory backend underneath, for a second broken backend on the same storage. */
+  get engine(): MemoryBackend {
+    return this.inner;
+  }
 
   connect(options?: SignalOptions): Promise<void> {
     return this.inner.connect(options);

@@ -19,6 +19,7 @@ import type {
 } from '@berth/core';
 import { startWorker } from '@berth/core';
 import { override } from '../override.js';
+import { brokenImports } from './broken-admin.js';
 
 /** Replacement methods for a queue; each gets the healthy queue to delegate to. */
 export type QueueOverrides = (inner: JobQueue<DocumentValue>) => Partial<JobQueue<DocumentValue>>;
@@ -530,4 +531,5 @@ export const brokenQueues: readonly {
       'each settlement gets its own outcome: completed, waiting, dead, or the CONFLICT of a stale lease and the VALIDATION of a bad result, which stop nothing',
     overrides: settlesAllOrNothing,
   },
+  ...brokenImports,
 ];

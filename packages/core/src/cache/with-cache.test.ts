@@ -536,6 +536,24 @@ describe('withCache writes', () => {
     expect(cache.take()).toStrictEqual(['deleteByPrefix berth:items:']);
   });
 
+  it('drops the imported ids after importEntries, and serves the imported documents', async () => {
+    const { cache, items } = setUp();
+    await items.get('a');
+    const meta = { version: 9, createdAt: new Date(0), updatedAt: new Date(1) };
+    const imported = [
+      { document: { id: 'a', n: 90, group: 'q', at: new Date(9) }, meta },
+      { document: { id: 'e', n: 5, group: 'q', at: new Date(5) }, meta },
+    ];
+    cache.take();
+    expect(await items.importEntries(imported)).toBe(2);
+    expect(cache.take().sort()).toStrictEqual([
+      'delete berth:items:id:a',
+      'delete berth:items:id:e',
+      'deleteByPrefix berth:items:q:',
+    ]);
+    expect(await items.get('a')).toStrictEqual(imported[0]?.document);
+  });
+
   it('serves fresh reads after a write', async () => {
     const { items } = setUp();
     await items.get('a');

@@ -175,6 +175,26 @@ afterEach(() => {
 });
 
 describe('instrument', () => {
+  it('reports the administration methods: importEntries, importJobs (rows imported), collections, queues, migrate', async () => {
+    const { backend, events, inner } = setup();
+    const entries = [{ document: { id: 'a' }, meta: { version: 7, createdAt: new Date(0), updatedAt: new Date(1) } }];
+    expect(await backend.repository('players').importEntries(entries)).toBe(2);
+    expect(await backend.queue('mails').importJobs([])).toStrictEqual({ imported: 2, skipped: 1 });
+    expect(await backend.collections()).toStrictEqual([{ name: 'users', indexes: [], approximateBytes: undefined }]);
+    expect(await backend.queues()).toStrictEqual(['mails', 'reports']);
+    expect(await backend.migrate()).toStrictEqual({ applied: ['3 health probe'] });
+    expect(events.map((event) => [event.kind, event.target, event.operation, event.rows])).toEqual([
+      ['repository', 'players', 'importEntries', 2],
+      ['queue', 'mails', 'importJobs', 2],
+      ['backend', '', 'collections', 1],
+      ['backend', '', 'queues', 2],
+      ['backend', '', 'migrate', 1],
+    ]);
+    inner.failures.migrate = new NotFoundError('gone');
+    await expect(backend.migrate()).rejects.toBe(inner.failures.migrate);
+    expect(events.at(-1)).toMatchObject({ operation: 'migrate', ok: false, error: inner.failures.migrate });
+  });
+
   it('reports every repository method once, with rows, and returns what the adapter returned', async () => {
     const { backend, events } = setup();
     const players = backend.repository('players');
