@@ -35,7 +35,7 @@ export interface Customer extends Document {
 }
 
 /** The index the source declares (and a copy must carry over): customers by country. */
-export const COPY_INDEXES: readonly IndexDefinition<Customer>[] = [{ field: 'country', type: 'string' }];
+const COPY_INDEXES: readonly IndexDefinition<Customer>[] = [{ field: 'country', type: 'string' }];
 
 const COUNTRIES = ['DE', 'FR', 'GB', 'US', 'JP', 'BR', 'IN', 'NG', 'SE', 'ES', 'IT', 'CA'] as const;
 const PLANS = ['free', 'team', 'enterprise'] as const;

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropSchemas, POSTGRES_URL, requirePostgres, uniqueSchema } from './fixtures/pg-test-database.js';
 import { createBackendFromUrl, PostgresBackend } from './pg-backend.js';
+import { channelOf } from './queue/pg-queue-listener.js';
 
 const schemas: string[] = [];
 const started = new Set<ChildProcess>();
@@ -338,7 +339,7 @@ function job(fields: Partial<Job> & Pick<Job, 'id' | 'state'>): Job {
 }
 
 describe('PostgresJobQueue.importJobs', () => {
-  it('keeps the counters exact, skips ids held by any queue and live dedupe keys, and wakes the queue', async () => {
+  it('keeps the counters exact, skips ids held by any queue and live dedupe keys', async () => {
     await using backend: Backend = new PostgresBackend({
       connectionString: POSTGRES_URL,
       schema: schema('import_jobs'),
@@ -380,6 +381,44 @@ describe('PostgresJobQueue.importJobs', () => {
     expect(await mails.purge({ finishedBefore: new Date('2003-01-01T00:00:00.000Z') })).toBe(2);
     expect(await mails.stats()).toEqual({ waiting: 2, active: 1, completed: 0, dead: 0, cancelled: 0 });
   });
+
+  it('wakes an idle worker of another backend with NOTIFY when an imported job is due, long before its next poll', async () => {
+    const name = schema('import_jobs_wake');
+    await using importer = new PostgresBackend({ connectionString: POSTGRES_URL, schema: name });
+    await using consumer = new PostgresBackend({ connectionString: POSTGRES_URL, schema: name });
+    await importer.connect();
+    const handled: number[] = [];
+    const worker = consumer.queue('wake').work(
+      () => {
+        handled.push(Date.now());
+      },
+      { pollIntervalMs: 60_000 },
+    );
+    try {
+      for (let tries = 0; tries < 2_000; tries++) {
+        const rows = await sql(`SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'idle'`, [
+          `LISTEN ${channelOf(name)}`,
+        ]);
+        if (rows.length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      // Let the worker's first (empty) fetch finish, so it sleeps on its 60 s poll.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const importedAt = Date.now();
+      expect(await importer.queue('wake').importJobs([job({ id: 'due', state: 'waiting' })])).toEqual({
+        imported: 1,
+        skipped: 0,
+      });
+      for (let tries = 0; tries < 1_000 && handled.length === 0; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(handled).toHaveLength(1);
+      // Polling alone would take a minute; the machine may be loaded, so the bound is loose.
+      expect((handled[0] as number) - importedAt).toBeLessThan(2_000);
+    } finally {
+      await worker.close();
+    }
+  }, 30_000);
 
   it('refuses an active job and bad fields with VALIDATION naming the path, importing nothing', async () => {
     await using backend = new PostgresBackend({ connectionString: POSTGRES_URL, schema: schema('import_jobs_bad') });

@@ -205,7 +205,7 @@ describe('bulk writes', () => {
     expect(upserted.rows[0]).toStrictEqual({ commands: '1', transactions: '1' });
     expect(await items.updateMany({}, { $inc: { n: 1 } })).toBe(300);
     const updated = await admin.query<{ commands: string; versions: number[] }>(
-      `SELECT count(DISTINCT cmin::text) AS commands, array_agg(DISTINCT version) AS versions FROM "${schema}".items`,
+      `SELECT count(DISTINCT cmin::text) AS commands, array_agg(DISTINCT version::integer) AS versions FROM "${schema}".items`,
     );
     expect(updated.rows[0]).toStrictEqual({ commands: '1', versions: [2, 3] });
     expect(await items.get('d250')).toStrictEqual({ id: 'd250', n: 252 });
@@ -463,7 +463,7 @@ describe('tables and indexes', () => {
     expect(rows).toStrictEqual([
       { column_name: 'id', data_type: 'text', collation_name: 'C' },
       { column_name: 'data', data_type: 'jsonb', collation_name: null },
-      { column_name: 'version', data_type: 'integer', collation_name: null },
+      { column_name: 'version', data_type: 'bigint', collation_name: null },
       { column_name: 'created_at', data_type: 'timestamp with time zone', collation_name: null },
       { column_name: 'updated_at', data_type: 'timestamp with time zone', collation_name: null },
     ]);

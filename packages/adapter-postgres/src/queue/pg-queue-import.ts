@@ -65,7 +65,10 @@ const INPUT = `SELECT * FROM unnest($2::text[], $3::text[], $4::integer[], $5::i
 const INSERTED_COLUMNS = `seq, id, queue, state, priority, run_at, attempts, max_attempts, lease_ms, dedupe_key, payload,
   errors, result, progress, created_at, updated_at, finished_at, timeout_ms`;
 
-const SELECTED_COLUMNS = `nextval(%SEQ%), i.id, $1, i.state, i.priority, i.run_at, i.attempts, i.max_attempts, i.lease_ms,
+/** What each inserted row takes from the input: a fresh `seq` from `sequence` (a schema-qualified name), then the job. */
+const selectedColumns = (
+  sequence: string,
+) => `nextval('${sequence}'), i.id, $1, i.state, i.priority, i.run_at, i.attempts, i.max_attempts, i.lease_ms,
   i.dedupe_key, i.payload, i.errors, i.result, i.progress, i.created_at, i.updated_at, i.finished_at, i.timeout_ms`;
 
 function inputValues(queue: string, jobs: readonly ImportedJob[]): unknown[] {
@@ -112,7 +115,7 @@ export async function insertImportedJobs(
   channel: string,
   jobs: readonly ImportedJob[],
 ): Promise<ImportedRows> {
-  const columns = SELECTED_COLUMNS.replace('%SEQ%', `'${tables.sequence}'`);
+  const columns = selectedColumns(tables.sequence);
   const waiting = jobs.filter((job) => job.state === 'waiting');
   const finished = jobs.filter((job) => job.state !== 'waiting');
   const due = new Map<string, number>();

@@ -25,7 +25,7 @@ export function withMigrateOff(url: string): string {
 }
 
 /** The error for a database whose schema is behind this release: exit 5 with the exact command to run (a newer schema's message already says to upgrade). */
-export function schemaProblem(error: unknown, url: string): unknown {
+function schemaProblem(error: unknown, url: string): unknown {
   if (!isBerthError(error, 'SCHEMA')) return error;
   const pending = error.message.includes('berth migrate');
   return new CliError(error.message, EXIT.schema, pending ? `run: berth migrate '${url}'` : undefined);

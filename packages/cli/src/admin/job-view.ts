@@ -103,7 +103,7 @@ export function statsRows(queues: readonly { readonly name: string; readonly sta
 }
 
 /** `cron 0 3 * * * (Europe/Paris)` or `every 60000 ms`. */
-export function describeSpec(spec: ScheduleRecord<unknown>['spec']): string {
+function describeSpec(spec: ScheduleRecord<unknown>['spec']): string {
   if ('cron' in spec) return `cron ${spec.cron} (${spec.timezone ?? 'UTC'})`;
   return `every ${spec.everyMs} ms`;
 }

@@ -24,7 +24,7 @@ export interface QueueCommandOptions {
 type OptionName = keyof QueueCommandOptions;
 
 /** The actions, the options each takes and the operands (a job id) it needs. */
-export const ACTION_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
+const ACTION_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
   stats: ['json'],
   list: ['state', 'limit', 'cursor', 'order', 'json'],
   show: ['json'],

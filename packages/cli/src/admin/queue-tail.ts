@@ -12,7 +12,7 @@ export interface JobMove {
 }
 
 /** Jobs looked at per state and poll: the newest this many of each state. */
-export const TAIL_WINDOW = 200;
+const TAIL_WINDOW = 200;
 
 /**
  * Follows a queue's jobs through their states by polling `listJobs`: every

@@ -42,6 +42,15 @@ describe('help of the admin commands', () => {
     expect(stderr).toContain('--help');
   });
 
+  it('berth queue without a queue name takes --json only', async () => {
+    const { code, stderr } = await run(['queue', 'memory:', '--state', 'dead']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('options other than --json need a queue name and an action');
+    const listed = await run(['queue', 'memory:', '--json']);
+    expect(listed.code).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([]);
+  });
+
   it('a URL with no adapter is a usage error naming the schemes that work', async () => {
     const { code, stderr } = await run(['migrate', 'mysql://localhost/app']);
     expect(code).toBe(2);

@@ -72,6 +72,10 @@ async function expectSameData(sourceUrl: string, targetUrl: string): Promise<voi
   );
 }
 
+function sqliteUrl(name: string): string {
+  return `sqlite:${join(workDirectory, name)}`;
+}
+
 function fileUrl(name: string): string {
   return `file:${join(workDirectory, name)}?debounceMs=0`;
 }
@@ -129,15 +133,27 @@ describe('berth copy', () => {
     await expectSameData(source, redis);
   });
 
-  it('copies file: → PostgreSQL → Redis with the adversarial documents intact', async () => {
-    const source = fileUrl('pg-source.json');
+  it('copies SQLite → PostgreSQL → SQLite with the adversarial documents intact', async () => {
+    const source = sqliteUrl('pg-source.db');
     const postgres = freshPostgresUrl();
-    const redis = freshRedisUrl();
+    const back = sqliteUrl('pg-back.db');
     await seed(source, 700);
-    expect((await runCli(['copy', source, postgres], { cwd: workDirectory })).code).toBe(0);
+    const there = await runCli(['copy', source, postgres], { cwd: workDirectory });
+    expect(there.stderr).not.toContain('berth:');
+    expect(there.code).toBe(0);
     await expectSameData(source, postgres);
-    const onward = await runCli(['copy', postgres, redis], { cwd: workDirectory });
+    const onward = await runCli(['copy', postgres, back], { cwd: workDirectory });
     expect(onward.code).toBe(0);
+    await expectSameData(source, back);
+  });
+
+  it('copies SQLite → Redis', async () => {
+    const source = sqliteUrl('redis-source.db');
+    const redis = freshRedisUrl();
+    await seed(source, 300);
+    const run = await runCli(['copy', source, redis], { cwd: workDirectory });
+    expect(run.stderr).not.toContain('berth:');
+    expect(run.code).toBe(0);
     await expectSameData(source, redis);
   });
 
@@ -211,7 +227,8 @@ describe('berth copy', () => {
   });
 
   it('stops on SIGINT after a checkpointed batch (exit 130) and resumes when run again', async () => {
-    const source = freshPostgresUrl();
+    // PostgreSQL trusts local connections: the password is there to show it never reaches the checkpoint.
+    const source = freshPostgresUrl().replace('postgres@', 'postgres:s3cret-pw@');
     const target = fileUrl('interrupted-target.json');
     await seed(source, 1_200);
     const checkpoint = join(workDirectory, 'interrupted.json');
@@ -226,7 +243,8 @@ describe('berth copy', () => {
     const saved = JSON.parse(await readFile(checkpoint, 'utf8'));
     expect(saved.collections.plain.done).toBe(false);
     expect(saved.collections.plain.copied).toBeLessThan(1_200);
-    expect(JSON.stringify(saved)).not.toContain('password');
+    expect(JSON.stringify(saved)).not.toContain('s3cret-pw');
+    expect(saved.source).toBe(source.replace(':s3cret-pw@', '@').replace('postgres@', ''));
     const resumed = await runCli(args, { cwd: workDirectory });
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toMatch(/plain: \d+ documents copied \(resumed\)/);

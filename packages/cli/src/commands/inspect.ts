@@ -35,7 +35,7 @@ Examples:
 }
 
 /** The report as text lines: aligned tables, the same words on a TTY and off it (colours only on a TTY). */
-export function renderInspectReport(report: InspectReport, colors: Colors): string[] {
+function renderInspectReport(report: InspectReport, colors: Colors): string[] {
   const { health, capabilities } = report;
   const state = health.ok ? colors.green('ok') : colors.red(`unhealthy: ${health.message ?? 'no answer'}`);
   const queueLevel = capabilities.queue.level;

@@ -56,8 +56,18 @@ Examples:
               'queues live in sqlite:, postgres://, redis:// or memory: backends',
             );
           }
-          if (name === undefined) await listQueues(backend, io, options.json === true);
-          else await runQueueAction(action, { queue: backend.queue(name), operands, options, io });
+          if (name === undefined) {
+            const { json, ...others } = options;
+            const extra = Object.keys(others).filter((key) => others[key as keyof typeof others] !== undefined);
+            if (extra.length > 0) {
+              throw new CliError(
+                'options other than --json need a queue name and an action',
+                EXIT.usage,
+                'for example: berth queue sqlite:./app.db mails list --state dead',
+              );
+            }
+            await listQueues(backend, io, json === true);
+          } else await runQueueAction(action, { queue: backend.queue(name), operands, options, io });
         } finally {
           await backend.close();
         }

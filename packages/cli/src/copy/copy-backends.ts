@@ -33,8 +33,8 @@ const MAX_COPY_BATCH_SIZE = 10_000;
  * indexes declared on the target. A target collection that already holds
  * documents is refused before anything is written, unless the checkpoint
  * says this copy began it. With `checkpointPath`, progress is saved after
- * every batch and a later call resumes; the file is removed once all is
- * copied. Ends by comparing counts and checksums (`report.mismatches`).
+ * every batch and a later call resumes; the file is removed at the end,
+ * after comparing counts and checksums (`report.mismatches`).
  * Memory stays bounded by about two batches.
  *
  * ### Examples
@@ -73,11 +73,13 @@ export async function copyBackends(options: CopyBackendsOptions): Promise<CopyRe
   }
   const queueReports: QueueCopyReport[] = [];
   for (const name of queueNames) queueReports.push(await copyQueue(name, settings, checkpoint));
+  // Removed only after verification, so that an interrupted verification is run again by the next run.
+  const report =
+    options.verify === false
+      ? { dryRun: false, collections: collectionReports, queues: queueReports, mismatches: [] }
+      : await verify(settings, collectionReports, queueReports);
   await checkpoint.remove();
-  if (options.verify === false) {
-    return { dryRun: false, collections: collectionReports, queues: queueReports, mismatches: [] };
-  }
-  return verify(settings, collectionReports, queueReports);
+  return report;
 }
 
 function checkBatchSize(batchSize: number | undefined): number {

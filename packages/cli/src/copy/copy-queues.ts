@@ -6,9 +6,6 @@ import type { CopyBackendsOptions, JobsCopied, QueueCopyReport, QueueCounts } fr
 /** The most jobs `listJobs` returns per page. */
 const MAX_JOBS_PAGE = 1_000;
 
-/** The job states `--queues` copies: waiting (delayed jobs are waiting jobs with a future runAt) and dead. */
-export const COPIED_JOB_STATES = ['waiting', 'dead'] as const satisfies readonly JobState[];
-
 /** Jobs and schedules a target queue already holds (a non-empty target is refused unless resuming). */
 export async function queueContents(backend: Backend, name: string, signal: AbortSignal | undefined): Promise<number> {
   const queue = backend.queue(name);

@@ -33,7 +33,7 @@ export interface CopyBackendsOptions {
   readonly batchSize?: number | undefined;
   /**
    * A JSON file saved after every imported batch; when it exists, the copy
-   * resumes from it, and it is removed once everything is copied. Without
+   * resumes from it, and it is removed once everything is copied and verified. Without
    * it, an interrupted copy cannot resume (its targets are no longer empty).
    */
   readonly checkpointPath?: string | undefined;

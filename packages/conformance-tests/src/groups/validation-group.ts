@@ -171,6 +171,27 @@ function schemaCases(mode: 'sync' | 'async'): ConformanceCase[] {
       },
     },
     {
+      name: `a ${mode} schema checks importEntries (issue path under the entry, nothing stored) and its output is stored`,
+      async run(context) {
+        const repository = context.repository<Hero>({ schema: heroSchema(mode) });
+        const meta = { version: 4, createdAt: new Date('2001-01-01T00:00:00.000Z'), updatedAt: new Date('2002-01-01') };
+        await expectBerthError(
+          repository.importEntries([
+            { document: { id: 'ok', name: 'Ok', level: 1, tags: [] }, meta },
+            { document: { id: 'bad', name: 'Bad', level: -1, tags: [] }, meta },
+          ]),
+          'VALIDATION',
+          { path: '1.document.level' },
+        );
+        expect(await repository.count()).toBe(0);
+        await repository.importEntries([{ document: invalid({ id: 'h', name: '  Ada ', level: 2 }), meta }]);
+        expect(await repository.getEntry('h')).toStrictEqual({
+          document: { id: 'h', name: 'Ada', level: 2, tags: [] },
+          meta,
+        });
+      },
+    },
+    {
       name: `a ${mode} schema validates the whole document after an update is applied`,
       async run(context) {
         const repository = context.repository<Hero>({ schema: heroSchema(mode) });
