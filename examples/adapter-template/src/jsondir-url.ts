@@ -24,6 +24,6 @@ export function createBackendFromUrl(url: string): Backend {
   return new JsonDirBackend({
     directory,
     maxDocumentBytes: maxDocumentBytes === null ? undefined : Number(maxDocumentBytes),
-    migrate: migrateUrlParameter(url, parameters),
+    migrate: migrateUrlParameter(parameters),
   });
 }

@@ -69,7 +69,7 @@ export function documentBackendUrlOptions(url: string, parameters: URLSearchPara
     conflicts,
     compression,
     warnAtBytes: number('warnAtBytes'),
-    migrate: migrateUrlParameter(url, parameters),
+    migrate: migrateUrlParameter(parameters),
   };
 }
 
@@ -94,7 +94,7 @@ export async function createBackendFromUrl(url: string): Promise<Backend> {
   const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
   if (scheme === 'memory') {
     const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
-    return new MemoryBackend({ migrate: migrateUrlParameter(url, new URLSearchParams(query)) });
+    return new MemoryBackend({ migrate: migrateUrlParameter(new URLSearchParams(query)) });
   }
   if (scheme !== 'file')
     throw new ValidationError(`@berth/adapter-memory does not handle ${JSON.stringify(url)}`, 'url');

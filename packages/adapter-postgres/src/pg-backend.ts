@@ -271,13 +271,6 @@ export function createBackendFromUrl(url: string): Backend {
   const withoutSchema = takeUrlOption(url, 'schema', 'PostgreSQL');
   const { url: connectionString, value: migrate } = takeUrlOption(withoutSchema.url, 'migrate', 'PostgreSQL');
   const parameters = new URLSearchParams(migrate === undefined ? '' : { migrate });
-  const checked = migrateUrlParameter(withoutPassword(connectionString), parameters);
+  const checked = migrateUrlParameter(parameters);
   return new PostgresBackend({ connectionString, schema: withoutSchema.value, migrate: checked });
-}
-
-/** The URL as an error message may show it: without its password. */
-function withoutPassword(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password !== '') parsed.password = '***';
-  return parsed.toString();
 }

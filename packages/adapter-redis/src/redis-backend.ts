@@ -332,7 +332,7 @@ export class RedisBackend implements Backend {
  */
 export function createBackendFromUrl(url: string): Backend {
   const { url: withoutPrefix, value: keyPrefix } = takeUrlOption(url, 'keyPrefix', 'Redis');
-  const migrate = migrateUrlParameter(url, new URL(withoutPrefix).searchParams);
+  const migrate = migrateUrlParameter(new URL(withoutPrefix).searchParams);
   const { url: driverUrl } = takeUrlOption(withoutPrefix, 'migrate', 'Redis');
   return new RedisBackend({ url: driverUrl, keyPrefix, migrate });
 }

@@ -596,6 +596,6 @@ export function createBackendFromUrl(url: string): Backend {
   return new SqliteBackend({
     filename,
     busyTimeoutMs: busy === null ? undefined : Number(busy),
-    migrate: migrateUrlParameter(url, parameters),
+    migrate: migrateUrlParameter(parameters),
   });
 }

@@ -5,7 +5,7 @@ import { checkMigrateOption, migrateUrlParameter, newerSchemaError, pendingMigra
 
 describe('the migrate option', () => {
   it('reads ?migrate= as true (also when absent) or false, and refuses anything else on the url path', () => {
-    const read = (query: string) => migrateUrlParameter(`sqlite:./a.db?${query}`, new URLSearchParams(query));
+    const read = (query: string) => migrateUrlParameter(new URLSearchParams(query));
     expect(read('')).toBe(true);
     expect(read('migrate=true')).toBe(true);
     expect(read('migrate=false')).toBe(false);
@@ -15,6 +15,12 @@ describe('the migrate option', () => {
         query,
       ).toBe('url');
     }
+  });
+
+  it('never quotes the URL in its error, which may carry a password', () => {
+    const url = 'postgres://app:s3cret@db/app?migrate=maybe';
+    const parameters = new URLSearchParams(url.split('?')[1]);
+    expect(() => migrateUrlParameter(parameters)).toThrow('the URL\'s migrate parameter is "maybe"; it must be true or false');
   });
 
   it('checks the config option: undefined or a boolean, else VALIDATION at migrate', () => {

@@ -10,14 +10,15 @@ import { SchemaError, ValidationError } from '../errors.js';
  * import { migrateUrlParameter } from '@berth/core/adapter';
  *
  * const url = 'sqlite:./app.db?migrate=false';
- * const migrate = migrateUrlParameter(url, new URLSearchParams(url.split('?')[1])); // false
+ * const migrate = migrateUrlParameter(new URLSearchParams(url.split('?')[1])); // false
  * ```
  */
-export function migrateUrlParameter(url: string, parameters: URLSearchParams): boolean {
+export function migrateUrlParameter(parameters: URLSearchParams): boolean {
   const value = parameters.get('migrate');
   if (value === null || value === 'true') return true;
   if (value === 'false') return false;
-  throw new ValidationError(`migrate in ${JSON.stringify(url)} must be true or false`, 'url');
+  // The URL itself is not quoted: it may carry a password.
+  throw new ValidationError(`the URL's migrate parameter is ${JSON.stringify(value)}; it must be true or false`, 'url');
 }
 
 /**
