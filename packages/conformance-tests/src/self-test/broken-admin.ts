@@ -5,6 +5,7 @@ import type {
   Entry,
   Job,
   JobQueue,
+  Repository,
   RepositoryOptions,
   SignalOptions,
 } from '@berth/core';
@@ -99,7 +100,7 @@ export class ForgetfulBackend extends BrokenBackend {
     super({}, shared?.engine);
   }
 
-  override repository<T extends Document = Document>(name: string, options?: RepositoryOptions<T>) {
+  override repository<T extends Document = Document>(name: string, options?: RepositoryOptions<T>): Repository<T> {
     this.written.add(name);
     return super.repository<T>(name, options);
   }
