@@ -229,7 +229,7 @@ describe('berth copy', () => {
   it('stops on SIGINT after a checkpointed batch (exit 130) and resumes when run again', async () => {
     // PostgreSQL trusts local connections: the password is there to show it never reaches the checkpoint.
     const source = freshPostgresUrl().replace('postgres@', 'postgres:s3cret-pw@');
-    const target = fileUrl('interrupted-target.json');
+    const target = sqliteUrl('interrupted-target.db');
     await seed(source, 1_200);
     const checkpoint = join(workDirectory, 'interrupted.json');
     const args = ['copy', source, target, '--batch-size', '20', '--checkpoint', checkpoint];

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { type Backend, type IndexDefinition, isBerthError } from '@berth/core';
 import { type Command, InvalidArgumentError } from 'commander';
 import { CliError, EXIT } from '../cli-error.js';
@@ -101,6 +102,7 @@ async function runCopy(io: CliIo, fromUrl: string, toUrl: string, options: CopyC
   } catch (error) {
     view.stop();
     if (isBerthError(error, 'ABORTED') && io.signal?.aborted === true) {
+      if (!existsSync(checkpointPath)) throw new CliError('interrupted before anything was copied', EXIT.interrupted);
       throw new CliError(
         `interrupted; progress is saved in ${checkpointPath}`,
         EXIT.interrupted,
