@@ -5,10 +5,13 @@ import { CliError, EXIT } from './cli-error.js';
 /**
  * Opens the backend at `url` for a command, importing the adapter package its
  * scheme needs from the CLI's own installation first (the application's
- * otherwise), and connects it. A missing adapter is a usage error that says
- * what to install.
+ * otherwise), and connects it unless `connect` is false (`berth migrate`
+ * must not connect first). A missing adapter says what to install.
  */
-export async function openBackend(url: string): Promise<Backend> {
+export async function openBackend(
+  url: string,
+  { connect = true }: { readonly connect?: boolean } = {},
+): Promise<Backend> {
   const scheme = urlScheme(url);
   const packageName = ADAPTER_PACKAGES[scheme];
   const adapters: BackendAdapter[] = [];
@@ -27,12 +30,5 @@ export async function openBackend(url: string): Promise<Backend> {
       `use memory:, file:./data.json, sqlite:./app.db, postgres://…, redis://… or s3://bucket/key.json`,
     );
   }
-  const backend = await createBackend(url, { adapters });
-  try {
-    await backend.connect();
-  } catch (error) {
-    await backend.close().catch(() => undefined);
-    throw error;
-  }
-  return backend;
+  return createBackend(url, { adapters, connect });
 }

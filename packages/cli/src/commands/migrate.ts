@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { withMigrateOff } from '../admin/admin-backend.js';
-import { createUnconnectedBackend } from '../admin/unconnected-backend.js';
+import { openBackend } from '../open-backend.js';
 import { type CliIo, colorsFor, writeJson, writeLine } from '../output.js';
 
 /** Adds `berth migrate` to the program. */
@@ -23,7 +23,7 @@ Examples:
     )
     .action(async (url: string, options: { json?: boolean }) => {
       // Not connected first: a connect would migrate, or fail while migrations are pending.
-      const backend = await createUnconnectedBackend(withMigrateOff(url));
+      const backend = await openBackend(withMigrateOff(url), { connect: false });
       try {
         const { applied } = await backend.migrate();
         if (options.json === true) writeJson(io.stdout, { applied });

@@ -44,6 +44,13 @@ export interface CreateBackendOptions {
    * only imported by name at run time.
    */
   readonly adapters?: readonly BackendAdapter[] | undefined;
+  /**
+   * Whether `createBackend` connects before it resolves (default `true`).
+   * With `false` the backend connects on first use or on `connect()`; tools
+   * use it to call `backend.migrate()` on a URL with `?migrate=false`, whose
+   * `connect()` refuses while migrations are pending.
+   */
+  readonly connect?: boolean | undefined;
 }
 
 /**
@@ -156,16 +163,16 @@ async function findAdapter(scheme: string, adapters: readonly BackendAdapter[]):
   return loadAdapter(scheme, packageName);
 }
 
-function checkOptions(options: unknown): readonly BackendAdapter[] {
-  if (options === undefined) return [];
+function checkOptions(options: unknown): { adapters: readonly BackendAdapter[]; connect: boolean } {
+  if (options === undefined) return { adapters: [], connect: true };
   if (typeof options !== 'object' || options === null) {
     throw new ValidationError('createBackend options must be an object', 'options');
   }
-  const adapters = (options as CreateBackendOptions).adapters;
-  if (adapters === undefined) return [];
+  const { adapters = [], connect = true } = options as CreateBackendOptions;
   if (!Array.isArray(adapters)) throw new ValidationError('adapters must be an array of adapter modules', 'adapters');
   for (const [index, adapter] of adapters.entries()) checkAdapter(adapter, `adapters.${index}`);
-  return adapters as readonly BackendAdapter[];
+  if (typeof connect !== 'boolean') throw new ValidationError('connect must be true or false', 'connect');
+  return { adapters, connect };
 }
 
 /**
@@ -176,7 +183,9 @@ function checkOptions(options: unknown): readonly BackendAdapter[] {
  * install (and, for bundled applications, how to pass it explicitly). Local
  * paths stay relative to the working directory: `file:./data.json`,
  * `sqlite:./app.db`. The backend publishes its operations on
- * `node:diagnostics_channel` (see {@link publishOperations}).
+ * `node:diagnostics_channel` (see {@link publishOperations}). When connecting
+ * fails, the backend is closed and the error thrown; `{ connect: false }`
+ * resolves before connecting.
  *
  * ### Examples
  * ```ts
@@ -190,11 +199,18 @@ function checkOptions(options: unknown): readonly BackendAdapter[] {
  */
 export async function createBackend(url: string, options?: CreateBackendOptions): Promise<Backend> {
   if (typeof url !== 'string') throw new ValidationError('backend URL must be a string', 'url');
-  const adapters = checkOptions(options);
+  const { adapters, connect } = checkOptions(options);
   const scheme = urlScheme(url);
   const module = await findAdapter(scheme, adapters);
   const backend = publishOperations(await module.createBackendFromUrl(url));
-  await backend.connect();
+  if (!connect) return backend;
+  try {
+    await backend.connect();
+  } catch (error) {
+    // The caller never gets the backend, so nothing else would release what it opened.
+    await backend.close().catch(() => undefined);
+    throw error;
+  }
   return backend;
 }
 

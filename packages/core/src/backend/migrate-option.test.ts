@@ -20,7 +20,9 @@ describe('the migrate option', () => {
   it('never quotes the URL in its error, which may carry a password', () => {
     const url = 'postgres://app:s3cret@db/app?migrate=maybe';
     const parameters = new URLSearchParams(url.split('?')[1]);
-    expect(() => migrateUrlParameter(parameters)).toThrow('the URL\'s migrate parameter is "maybe"; it must be true or false');
+    expect(() => migrateUrlParameter(parameters)).toThrow(
+      'the URL\'s migrate parameter is "maybe"; it must be true or false',
+    );
   });
 
   it('checks the config option: undefined or a boolean, else VALIDATION at migrate', () => {
