@@ -53,6 +53,36 @@ describe('createBackend', () => {
     await second.close();
   });
 
+  it('resolves before connecting with { connect: false }, and closes a backend whose connect fails', async () => {
+    const events: string[] = [];
+    const watched = (failing: boolean): BackendAdapter => ({
+      schemes: ['watched'],
+      createBackendFromUrl: async () => {
+        const backend = await memory.createBackendFromUrl('memory:');
+        return Object.assign(Object.create(backend) as Backend, {
+          connect: async () => {
+            events.push('connect');
+            if (failing) throw new Error('engine down');
+          },
+          close: async () => {
+            events.push('close');
+            await backend.close();
+          },
+        });
+      },
+    });
+    const lazy = await createBackend('watched:', { adapters: [watched(false)], connect: false });
+    expect(events).toEqual([]);
+    await lazy.close();
+    expect(events).toEqual(['close']);
+    events.length = 0;
+    await expect(createBackend('watched:', { adapters: [watched(true)] })).rejects.toThrow('engine down');
+    expect(events).toEqual(['connect', 'close']);
+    expect(
+      isBerthError(await errorOf(createBackend('memory:', { connect: 'no' as unknown as boolean })), 'VALIDATION'),
+    ).toBe(true);
+  });
+
   it('uses an adapter module passed in options.adapters, for its schemes only', async () => {
     let calls = 0;
     const counting: BackendAdapter = {
