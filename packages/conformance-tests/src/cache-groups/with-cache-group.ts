@@ -87,6 +87,13 @@ async function expectFresh(setup: Setup, after: string): Promise<void> {
   );
 }
 
+/** The metadata the importEntries write restores (old times, a high version). */
+const IMPORTED_META = {
+  version: 40,
+  createdAt: new Date('2001-01-01T00:00:00.000Z'),
+  updatedAt: new Date('2002-02-02'),
+};
+
 /** One kind of write, as the cases run it on a repository (plain or transactional). */
 interface Write {
   readonly name: string;
@@ -120,6 +127,14 @@ const WRITES: readonly Write[] = [
   },
   { name: 'updateMany', run: (r) => r.updateMany({ group: 'x' }, { $inc: { n: 100 } }) },
   { name: 'deleteMany', run: (r) => r.deleteMany({ group: 'x' }) },
+  {
+    name: 'importEntries over a cached id and a new one',
+    run: (r) =>
+      r.importEntries([
+        { document: { id: 'a', group: 'z', n: 90, at: day(7) }, meta: IMPORTED_META },
+        { document: { id: 'd', group: 'x', n: 65, at: day(8) }, meta: IMPORTED_META },
+      ]),
+  },
 ];
 
 const hasTransactions: ConformanceCase['requires'] = (capabilities) => capabilities.repository.transactions !== 'none';
