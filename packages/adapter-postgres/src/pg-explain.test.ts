@@ -1,3 +1,5 @@
+import type { OrderBy, Query } from '@berth/core';
+import { matchesFilter, sortDocuments } from '@berth/core/adapter';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropSchemas, POSTGRES_URL, requirePostgres, uniqueSchema } from './fixtures/pg-test-database.js';
@@ -17,6 +19,14 @@ interface Score {
 }
 
 const schema = uniqueSchema('explain');
+const all: Score[] = Array.from({ length: 4000 }, (_, n) => ({
+  id: `s${String(n).padStart(5, '0')}`,
+  email: `u${n}@example.com`,
+  level: n % 400,
+  guild: `g${n % 50}`,
+  at: n,
+  name: `player ${n}`,
+}));
 let backend: PostgresBackend;
 const scores = () =>
   backend.repository<Score>('scores', {
@@ -36,16 +46,7 @@ const scores = () =>
 beforeAll(async () => {
   await requirePostgres();
   backend = new PostgresBackend({ connectionString: POSTGRES_URL, schema });
-  await scores().insertMany(
-    Array.from({ length: 4000 }, (_, n) => ({
-      id: `s${String(n).padStart(5, '0')}`,
-      email: `u${n}@example.com`,
-      level: n % 400,
-      guild: `g${n % 50}`,
-      at: n,
-      name: `player ${n}`,
-    })),
-  );
+  await scores().insertMany(all);
   const admin = new pg.Client({ connectionString: POSTGRES_URL });
   await admin.connect();
   await admin.query(`ANALYZE "${schema}".scores`);
@@ -95,5 +96,74 @@ describe('explain', () => {
     const scan = await scores().explain({ where: { name: 'player 7' } });
     expect(scan.strategy).toBe('scan');
     expect(scan.detail).toMatch(/Seq Scan/);
+  });
+
+  // `berth copy` reads in id order and resumes after the last id: each page
+  // must be a walk of the primary key (code-point order, COLLATE "C"), not a
+  // sort of every row.
+  it('walks the primary key for id order, id ranges and id prefixes, without a sort', async () => {
+    const queries: Query<Score>[] = [
+      { orderBy: 'id', limit: 50 },
+      { orderBy: { field: 'id', direction: 'desc' }, limit: 50 },
+      { orderBy: 'id', where: { id: { $gt: 's02000' } }, limit: 50 },
+      { orderBy: { field: 'id', direction: 'desc' }, where: { id: { $lte: 's02000' } }, limit: 50 },
+      { orderBy: ['id', 'level'], limit: 50 },
+      { orderBy: 'id', where: { id: { $startsWith: 's0200' } } },
+    ];
+    for (const query of queries) {
+      const plan = await scores().explain(query);
+      expect(plan, `${JSON.stringify(query)}\n${plan.detail}`).toMatchObject({
+        strategy: 'index',
+        index: 'primary key',
+      });
+      expect(plan.detail, JSON.stringify(query)).toMatch(/Index (Only )?Scan (Backward )?using scores_pkey/);
+      expect(plan.detail, JSON.stringify(query)).not.toMatch(/Sort/);
+      const found = (await scores().find(query)).map((s) => s.id);
+      const expected = sortDocuments(
+        all.filter((score) => matchesFilter(score, query.where ?? {})),
+        query.orderBy as OrderBy,
+      ).slice(0, query.limit);
+      expect(found).toStrictEqual(expected.map((score) => score.id));
+    }
+  });
+});
+
+describe('ids that sort apart only by code point', () => {
+  it('orders, ranges and prefixes ids by code point: case, accents, astral characters, trailing spaces', async () => {
+    const odd = backend.repository<{ id: string; n: number }>('odd_ids');
+    const ids = [
+      'a',
+      'A',
+      'a ',
+      'á',
+      'a\u0301',
+      '\u{1F600}',
+      '\uFFFF',
+      'Z',
+      'z',
+      'ab',
+      'a\u{10FFFF}',
+      'b',
+      '__proto__',
+      '\u{D7FF}x',
+      '\uE000',
+    ];
+    const documents = ids.map((id, n) => ({ id, n }));
+    await odd.insertMany(documents);
+    for (const query of [
+      { orderBy: 'id' },
+      { orderBy: { field: 'id', direction: 'desc' } },
+      { orderBy: 'id', where: { id: { $gt: 'a' } } },
+      { orderBy: 'id', where: { id: { $startsWith: 'a' } } },
+      { orderBy: 'id', where: { id: { $startsWith: '\u{D7FF}' } } },
+      { orderBy: 'id', where: { id: { $startsWith: 'a\u{10FFFF}' } } },
+      { orderBy: 'id', where: { id: { $gte: '\uFFFF', $lt: '\u{1F601}' } } },
+    ] satisfies Query<{ id: string; n: number }>[]) {
+      const expected = sortDocuments(
+        documents.filter((document) => matchesFilter(document, query.where ?? {})),
+        query.orderBy as OrderBy,
+      );
+      expect((await odd.find(query)).map((document) => document.id)).toStrictEqual(expected.map((d) => d.id));
+    }
   });
 });

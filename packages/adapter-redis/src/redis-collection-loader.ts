@@ -1,7 +1,7 @@
 import { type FilterNode, matchesNode } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisCollectionKeys } from './redis-keys.js';
-import type { Candidates } from './redis-query-planner.js';
+import type { Candidates, IdBounds } from './redis-query-planner.js';
 import { RECORD_FIELDS, type RedisRecord, readRecord } from './redis-record.js';
 import { defineScript, runScript } from './redis-script.js';
 
@@ -219,11 +219,21 @@ export async function readAtomically(
   return { counter: (reply[0] as string | null) ?? '0', generation: (reply[1] as string | null) ?? '0', records };
 }
 
+/** Where an id walk starts: after the cursor's id, or at the filter's lower bound when that is further on. */
+function walkStart(afterId: string | undefined, min: string | Buffer): string | Buffer {
+  if (afterId === undefined) return min;
+  if (min === '-') return `(${afterId}`;
+  // Both are a one-byte marker then UTF-8: byte order is code-point order.
+  const bound = Buffer.from(min).subarray(1);
+  return Buffer.compare(bound, Buffer.from(afterId, 'utf8')) > 0 ? min : `(${afterId}`;
+}
+
 /**
  * The first `wanted` documents matching `filter` in id order after
  * `afterId`, read by walking the ids a chunk at a time and stopping once
  * enough matched: a page of an id-ordered query without reading the rest of
- * the collection. `stable`: no commit landed during the walk (the write
+ * the collection. Only the id range the filter requires is read (`bounds`).
+ * `stable`: no commit landed during the walk (the write
  * counter before equals the one after), so the documents show one state.
  */
 export async function walkInIdOrder(
@@ -232,14 +242,15 @@ export async function walkInIdOrder(
   filter: FilterNode,
   afterId: string | undefined,
   wanted: number,
+  bounds: IdBounds = { min: '-', max: '+' },
 ): Promise<{ records: RedisRecord[]; stable: boolean }> {
   const before = (await client.hget(keys.meta, 'n')) ?? '0';
   const matched: RedisRecord[] = [];
-  let start = afterId === undefined ? '-' : `(${afterId}`;
+  let start = walkStart(afterId, bounds.min);
   for (;;) {
     // Twice what is still missing (at least a few): a selective filter reads on, a page of everything stops soon.
     const size = Math.min(LOAD_BATCH, Math.max(32, (wanted - matched.length) * 2));
-    const chunk = await client.zrangebylex(keys.ids, start, '+', 'LIMIT', 0, size);
+    const chunk = await client.zrangebylex(keys.ids, start, bounds.max, 'LIMIT', 0, size);
     const { records } = await loadRecords(client, keys, chunk);
     for (const record of records.values()) {
       if (record === undefined || !matchesNode(record.document, filter, record.meta)) continue;

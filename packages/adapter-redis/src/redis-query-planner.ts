@@ -145,6 +145,36 @@ export function chooseCandidates(
   return equality ?? list ?? range ?? ALL;
 }
 
+/** ZRANGEBYLEX bounds of the ids set: `-`/`+`, or an id with `[` (inclusive) or `(` (exclusive). */
+export interface IdBounds {
+  readonly min: string | Buffer;
+  readonly max: string | Buffer;
+}
+
+/**
+ * The id range `filter` requires, as bounds of the ids set (plain ids in
+ * byte order, which is code-point order): from a `$gt`/`$gte`/`$startsWith`
+ * on `id`, up to a `$lt`/`$lte`/`$startsWith`. An id walk reads only this
+ * range; the filter is still evaluated on every record read, so one bound
+ * per side is enough.
+ */
+export function idBounds(filter: FilterNode): IdBounds {
+  let min: string | Buffer | undefined;
+  let max: string | Buffer | undefined;
+  for (const node of requiredNodes(filter)) {
+    if (!samePath(node.path, ['id'])) continue;
+    if (node.kind === 'startsWith') {
+      min ??= `[${node.value}`;
+      // No UTF-8 text holds the byte 0xFF: every id starting with the prefix sorts before prefix + 0xFF.
+      max ??= Buffer.concat([utf8(`(${node.value}`), Buffer.from([0xff])]);
+    } else if ('value' in node && typeof node.value === 'string') {
+      if (node.kind === 'gt' || node.kind === 'gte') min ??= `${node.kind === 'gt' ? '(' : '['}${node.value}`;
+      if (node.kind === 'lt' || node.kind === 'lte') max ??= `${node.kind === 'lt' ? '(' : '['}${node.value}`;
+    }
+  }
+  return { min: min ?? '-', max: max ?? '+' };
+}
+
 const THEN = 'then the full filter, sort and paging by the reference evaluator';
 
 /** What `explain` says of the candidates a query loads. */

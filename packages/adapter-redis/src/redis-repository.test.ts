@@ -391,6 +391,49 @@ describe('RedisBackend paging in id order', () => {
     }
   });
 
+  it('an id range or prefix in id order reads from its lower bound on, not every id before it', async () => {
+    const probe = rawClient(server.url);
+    await probe.connect();
+    const backend = new RedisBackend({ url: server.url, keyPrefix: 'id-range:' });
+    try {
+      const things = backend.repository<{ id: string; n: number }>('things');
+      const all = Array.from({ length: 3000 }, (_, n) => ({ id: `t${String(n).padStart(5, '0')}`, n }));
+      await things.insertMany(all);
+      // berth copy resumes with `id $gt lastId`: each page reads about its own documents.
+      let before = await documentReads(probe);
+      const resumed = await things.find({ orderBy: 'id', where: { id: { $gt: 't02900' } }, limit: 10 });
+      expect(resumed).toStrictEqual(all.slice(2901, 2911));
+      expect(await documentReads(probe)).toBeLessThanOrEqual(before + 64);
+      before = await documentReads(probe);
+      const prefixed = await things.findPage({ where: { id: { $startsWith: 't0150' } }, orderBy: 'id', limit: 4 });
+      expect(prefixed.items).toStrictEqual(all.slice(1500, 1504));
+      const rest = await things.find({
+        where: { id: { $startsWith: 't0150' } },
+        orderBy: 'id',
+        limit: 100,
+        cursor: prefixed.nextCursor as string,
+      });
+      expect(rest).toStrictEqual(all.slice(1504, 1510));
+      // The upper bound stops the walk too: the prefix's ten ids, not the 1,490 after them.
+      expect(await documentReads(probe)).toBeLessThanOrEqual(before + 80);
+      // A cursor beyond the lower bound wins; one before it is overtaken by the bound.
+      const page = await things.findPage({ where: { id: { $gte: 't00100', $lt: 't00110' } }, limit: 5 });
+      expect(page.items).toStrictEqual(all.slice(100, 105));
+      const next = await things.find({
+        where: { id: { $gte: 't00100', $lt: 't00110' } },
+        limit: 50,
+        cursor: page.nextCursor as string,
+      });
+      expect(next).toStrictEqual(all.slice(105, 110));
+      expect(
+        await things.find({ where: { id: { $gt: 't02998', $lte: 'zzz' } }, orderBy: 'id', limit: 9 }),
+      ).toStrictEqual([all[2999]]);
+    } finally {
+      await backend.close();
+      probe.disconnect();
+    }
+  });
+
   it('a top-N sorted by an indexed field walks the index and reads about N documents', async () => {
     const probe = rawClient(server.url);
     await probe.connect();

@@ -13,7 +13,7 @@ import type { RedisContext } from './redis-context.js';
 import type { CollectionIndexes, RedisIndexRegistry } from './redis-index-registry.js';
 import { type IndexEntry, indexEntries, rangeEntries } from './redis-indexes.js';
 import type { RedisCollectionKeys } from './redis-keys.js';
-import { type Candidates, chooseCandidates } from './redis-query-planner.js';
+import { type Candidates, chooseCandidates, idBounds } from './redis-query-planner.js';
 import { RECORD_FIELDS, type RedisRecord, readRecord } from './redis-record.js';
 import { walkInIndexOrder } from './redis-sorted-walk.js';
 
@@ -252,7 +252,7 @@ export class RedisSession {
     if (chooseCandidates(overlay.keys, overlay.indexes.specs, prepared.filter).kind !== 'all') return undefined;
     const end = prepared.offset + limit;
     const { records, stable } = await this.context.run((client) =>
-      walkInIdOrder(client, overlay.keys, prepared.filter, prepared.after?.id, end + 1),
+      walkInIdOrder(client, overlay.keys, prepared.filter, prepared.after?.id, end + 1, idBounds(prepared.filter)),
     );
     if (!stable) return undefined;
     const items = records.slice(prepared.offset, end);

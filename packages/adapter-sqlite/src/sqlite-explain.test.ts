@@ -261,6 +261,84 @@ describe('top-N and ranks served by an index', () => {
   });
 });
 
+describe('id order, served by the primary key', () => {
+  // `berth copy` reads in id order and resumes after the last id: each page
+  // must be a walk of the primary key, not a sort of every row.
+  const byId: [string, Query<Hero>][] = [
+    ['ascending', { orderBy: 'id', limit: 20 }],
+    ['descending', { orderBy: { field: 'id', direction: 'desc' }, limit: 20 }],
+    ['after an id', { orderBy: 'id', where: { id: { $gt: 'h250' } }, limit: 50 }],
+    [
+      'before an id, descending',
+      { orderBy: { field: 'id', direction: 'desc' }, where: { id: { $lt: 'h250' } }, limit: 50 },
+    ],
+    ['by id then a field (the id decides)', { orderBy: ['id', 'level'], limit: 20 }],
+    ['within a prefix', { where: { id: { $startsWith: 'h00' } }, orderBy: 'id' }],
+  ];
+  for (const [label, query] of byId) {
+    it(`walks the primary key, ${label}, and returns the reference's page`, async () => {
+      const plan = await heroes.explain(query);
+      expect(plan, plan.detail).toMatchObject({ strategy: 'index', index: 'primary key' });
+      expect(plan.detail).not.toMatch(/TEMP B-TREE/);
+      expect(plan.detail).toMatch(/USING (COVERING )?INDEX sqlite_autoindex_heroes_1/);
+      await expectSamePage(heroes, all, query);
+    });
+  }
+
+  it('pages by cursor in id order, both directions, with the reference order', async () => {
+    for (const direction of ['asc', 'desc'] as const) {
+      const ids: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await heroes.findPage({
+          orderBy: { field: 'id', direction },
+          limit: 97,
+          ...(cursor ? { cursor } : {}),
+        });
+        ids.push(...page.items.map((hero) => hero.id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
+      expect(ids).toEqual(sortDocuments(all, { field: 'id', direction }).map((hero) => hero.id));
+    }
+  });
+});
+
+describe('ids that sort apart only by code point', () => {
+  it('orders, ranges and prefixes ids by code point: case, accents, astral characters, trailing spaces', async () => {
+    const odd = backend.repository<{ id: string; n: number }>('odd_ids');
+    const ids = [
+      'a',
+      'A',
+      'a ',
+      'á',
+      'a\u0301',
+      '\u{1F600}',
+      '\uFFFF',
+      'Z',
+      'z',
+      'ab',
+      'a\u{10FFFF}',
+      'b',
+      '__proto__',
+      '\u{D7FF}x',
+      '\uE000',
+    ];
+    await odd.insertMany(ids.map((id, n) => ({ id, n })));
+    const documents = ids.map((id, n) => ({ id, n }));
+    for (const query of [
+      { orderBy: 'id' },
+      { orderBy: { field: 'id', direction: 'desc' } },
+      { orderBy: 'id', where: { id: { $gt: 'a' } } },
+      { orderBy: 'id', where: { id: { $startsWith: 'a' } } },
+      { orderBy: 'id', where: { id: { $startsWith: '\u{D7FF}' } } },
+      { orderBy: 'id', where: { id: { $startsWith: 'a\u{10FFFF}' } } },
+      { orderBy: 'id', where: { id: { $gte: '\uFFFF', $lt: '\u{1F601}' } } },
+    ] satisfies Query<{ id: string; n: number }>[]) {
+      await expectSamePage(odd, documents, query);
+    }
+  });
+});
+
 describe('compound indexes', () => {
   interface Revision {
     id: string;

@@ -50,6 +50,7 @@ import {
   prepareImportEntries,
   prepareQuery,
   prepareUpdate,
+  type SortSpec,
   startOperation,
   throwIfAborted,
   type UpdateStep,
@@ -153,6 +154,9 @@ function isMatchAll(filter: FilterNode): boolean {
 function whereClause(conditions: readonly RawBuilder<unknown>[]): RawBuilder<unknown> {
   return conditions.length === 0 ? sql`` : sql` WHERE ${sql.join(conditions, sql` AND `)}`;
 }
+
+/** Whether the sort's first key is the id, which the primary key holds in order. */
+const sortsById = (sort: readonly SortSpec[]): boolean => sort[0]?.path.length === 1 && sort[0].path[0] === 'id';
 
 /**
  * A repository on one SQLite table: `id` primary key, the document as JSON
@@ -551,11 +555,15 @@ export class SqliteRepository<T extends Document> implements Repository<T> {
       const detail = plan.map((row) => row.detail).join('; ');
       // A walk of a declared index in sort order that a limit stops early
       // (top-N) counts as served by the index, unless the rows are sorted
-      // again as a whole afterwards.
+      // again as a whole afterwards. The primary key's walk counts for an
+      // explicit id order; unsorted reads walk it too and stay reported as scans.
+      const walked = sortsById(prepared.sort)
+        ? /^SCAN \S+ USING (COVERING )?INDEX /
+        : /^SCAN \S+ USING (COVERING )?INDEX (?!sqlite_autoindex_)/;
       const ordered =
         prepared.limit !== undefined &&
         !plan.some((row) => /TEMP B-TREE FOR ORDER BY/.test(row.detail)) &&
-        plan.find((row) => /^SCAN \S+ USING (COVERING )?INDEX (?!sqlite_autoindex_)/.test(row.detail));
+        plan.find((row) => walked.test(row.detail));
       const search =
         plan.find((row) => /^SEARCH\b/.test(row.detail) && /USING (COVERING )?INDEX|PRIMARY KEY/.test(row.detail)) ??
         (ordered === false ? undefined : ordered);

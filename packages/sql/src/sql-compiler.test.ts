@@ -95,7 +95,6 @@ describe('compileFilter', () => {
     expect(where({ id: { $in: ['a', 1, 'b'] } })).toBe('(id IN (["a"], ["b"]))');
     expect(where({ id: { $nin: [1] } })).toBe('(NOT FALSE)');
     expect(where({ id: { $exists: false } })).toBe('FALSE');
-    expect(where({ id: { $startsWith: 'a' } })).toBe('starts(str(id), ["a"])');
   });
 
   it('reads metadata from its columns', () => {
@@ -123,6 +122,35 @@ describe('compileOrderBy', () => {
     );
     const either = parseFilter({ $or: [{ a: 1 }, { a: 2 }] });
     expect(render(compileOrderBy(FAKE, sort, either))).toContain('rank(a) ASC');
+  });
+});
+
+describe('on the id column', () => {
+  it('orders by the id column, and nothing after an id key', () => {
+    expect(render(compileOrderBy(FAKE, normalizeOrderBy('id')))).toBe('id ASC');
+    expect(render(compileOrderBy(FAKE, normalizeOrderBy({ field: 'id', direction: 'desc' })))).toBe('id DESC');
+    const sort = normalizeOrderBy(['a', { field: 'id', direction: 'desc' }, 'b']);
+    expect(render(compileOrderBy(FAKE, sort))).toBe('rank(a) ASC, num(a) ASC, str(a) ASC, id DESC');
+  });
+
+  it('keysets on the id column alone for an id key', () => {
+    expect(render(compileAfter(FAKE, normalizeOrderBy('id'), { values: ['k'], id: 'k' }))).toBe('((id > ["k"]))');
+    const sort = normalizeOrderBy([{ field: 'id', direction: 'desc' }, 'b']);
+    expect(render(compileAfter(FAKE, sort, { values: ['k'], id: 'k' }))).toBe('((id < ["k"]))');
+  });
+
+  it('reads $startsWith on the id as a primary-key range, the exact check kept', () => {
+    expect(where({ id: { $startsWith: 'ab' } })).toBe('(id >= ["ab"] AND id < ["ac"] AND starts(str(id), ["ab"]))');
+    expect(where({ id: { $startsWith: 'a\u{10FFFF}' } })).toBe(
+      '(id >= ["a\u{10FFFF}"] AND id < ["b"] AND starts(str(id), ["a\u{10FFFF}"]))',
+    );
+    expect(where({ id: { $startsWith: '\u{D7FF}' } })).toBe(
+      '(id >= ["\u{D7FF}"] AND id < ["\u{E000}"] AND starts(str(id), ["\u{D7FF}"]))',
+    );
+    expect(where({ id: { $startsWith: '\u{10FFFF}' } })).toBe(
+      '(id >= ["\u{10FFFF}"] AND starts(str(id), ["\u{10FFFF}"]))',
+    );
+    expect(where({ id: { $startsWith: '' } })).toBe('(id >= [""] AND starts(str(id), [""]))');
   });
 });
 

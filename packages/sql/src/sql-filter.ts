@@ -109,6 +109,35 @@ function onColumn(
 
 const idParameter = (value: unknown): SortParameter => (typeof value === 'string' ? value : null);
 
+/** Whether the path is the document's id, which the dialect's id column holds. */
+export const isIdPath = (path: FieldPath): boolean => path.length === 1 && path[0] === 'id';
+
+/**
+ * The least string, in code-point order, above every string that starts
+ * with `prefix`: its last code point incremented (skipping the surrogate
+ * block, which no stored string holds), dropped first when it is the last
+ * code point there is. `undefined` when there is no such string.
+ */
+function prefixSuccessor(prefix: string): string | undefined {
+  const points = [...prefix].map((character) => character.codePointAt(0) as number);
+  while (points.length > 0) {
+    const last = (points.pop() as number) + 1;
+    if (last <= 0x10ffff) return String.fromCodePoint(...points, last >= 0xd800 && last <= 0xdfff ? 0xe000 : last);
+  }
+  return undefined;
+}
+
+/**
+ * `$startsWith` on the id: the strings with that prefix are a range of the
+ * primary key, which an index search reads instead of every row; the
+ * dialect's own check stays, so the result is exact whatever the range.
+ */
+function idStartsWith(dialect: SqlDialect, path: FieldPath, prefix: string): Expression {
+  const upper = prefixSuccessor(prefix);
+  const range = [sql`${dialect.id} >= ${prefix}`, ...(upper === undefined ? [] : [sql`${dialect.id} < ${upper}`])];
+  return joinConditions(dialect, [...range, dialect.startsWith(path, prefix)], 'AND');
+}
+
 /**
  * Compiles a validated filter tree to a boolean SQL expression that is
  * never NULL and matches exactly the documents core's `matchesNode` does.
@@ -124,7 +153,8 @@ const idParameter = (value: unknown): SortParameter => (typeof value === 'string
  * ```
  */
 export function compileFilter(dialect: SqlDialect, node: FilterNode): Expression {
-  if ('path' in node && node.path.length === 1 && node.path[0] === 'id') {
+  if ('path' in node && isIdPath(node.path)) {
+    if (node.kind === 'startsWith') return idStartsWith(dialect, node.path, node.value);
     const compiled = onColumn(dialect, node, dialect.id, idParameter);
     if (compiled !== undefined) return compiled;
   }

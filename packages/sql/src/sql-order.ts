@@ -1,7 +1,17 @@
 import { type CursorPosition, type FilterNode, isMetadataPath, type SortSpec, typeRank } from '@berth/core/adapter';
 import { sql } from 'kysely';
 import type { Expression, SortParameter, SqlDialect } from './sql-dialect.js';
-import { joinConditions } from './sql-filter.js';
+import { isIdPath, joinConditions } from './sql-filter.js';
+
+/**
+ * The sort up to its first `id` key: the id is unique, so nothing after it
+ * can reorder anything, and without those terms a planner sees that the
+ * primary key alone delivers the order.
+ */
+function keysThroughId(sort: readonly SortSpec[]): readonly SortSpec[] {
+  const idAt = sort.findIndex((key) => isIdPath(key.path));
+  return idAt === -1 ? sort : sort.slice(0, idAt + 1);
+}
 
 /**
  * The fields whose type the filter fixes: a top-level AND term compares
@@ -19,7 +29,9 @@ function fixedRanks(filter: FilterNode | undefined): Set<string> {
 
 /**
  * The ORDER BY terms of a sort: the sort key (rank, then sort values) per
- * key, then id ascending. A rank the filter fixes is left out: it changes
+ * key, then id ascending. A key on `id` is the id column itself (always a
+ * string, so one rank), and ends the terms: the primary key then serves the
+ * order instead of a sort of every row. A rank the filter fixes is left out: it changes
  * nothing, and a planner would not see that an index searched on that rank
  * is already in order, and sort every match (a range plus a sort).
  *
@@ -37,8 +49,13 @@ function fixedRanks(filter: FilterNode | undefined): Set<string> {
 export function compileOrderBy(dialect: SqlDialect, sort: readonly SortSpec[], filter?: FilterNode): Expression {
   const terms: Expression[] = [];
   const fixed = fixedRanks(filter);
-  for (const key of sort) {
+  const keys = keysThroughId(sort);
+  for (const key of keys) {
     const direction = sql.raw(key.direction === 'desc' ? 'DESC' : 'ASC');
+    if (isIdPath(key.path)) {
+      terms.push(sql`${dialect.id} ${direction}`);
+      return sql.join(terms);
+    }
     // Metadata is always a Date: one rank, so the column alone orders it.
     if (isMetadataPath(key.path)) {
       terms.push(sql`${dialect.metadataColumn(key.path)} ${direction}`);
@@ -55,7 +72,9 @@ export function compileOrderBy(dialect: SqlDialect, sort: readonly SortSpec[], f
  * The keyset condition "after this position" for a sort: the row's tuple
  * (rank and sort values per key, then id) is beyond the cursor's in sort
  * order. `after.values` are the cursor's sort values, as core's
- * `sortValues` reads them (a Date where a metadata key is).
+ * `sortValues` reads them (a Date where a metadata key is). A key on `id`
+ * compares the id column with `after.id` and ends the tuple, as in
+ * `compileOrderBy`, so a primary-key range serves the cursor.
  *
  * ### Examples
  * ```ts
@@ -70,9 +89,14 @@ export function compileOrderBy(dialect: SqlDialect, sort: readonly SortSpec[], f
  */
 export function compileAfter(dialect: SqlDialect, sort: readonly SortSpec[], after: CursorPosition): Expression {
   const elements: { expression: Expression; value: SortParameter; descending: boolean }[] = [];
-  sort.forEach((key, index) => {
+  const keys = keysThroughId(sort);
+  keys.forEach((key, index) => {
     const value = after.values[index] ?? null;
     const descending = key.direction === 'desc';
+    if (isIdPath(key.path)) {
+      elements.push({ expression: dialect.id, value: after.id, descending });
+      return;
+    }
     if (isMetadataPath(key.path)) {
       // prepareQuery has checked that the cursor holds a Date here.
       elements.push({
@@ -88,7 +112,8 @@ export function compileAfter(dialect: SqlDialect, sort: readonly SortSpec[], aft
       elements.push({ expression, value: parameters[column] ?? null, descending });
     });
   });
-  elements.push({ expression: dialect.id, value: after.id, descending: false });
+  if (!keys.some((key) => isIdPath(key.path)))
+    elements.push({ expression: dialect.id, value: after.id, descending: false });
   const alternatives: Expression[] = [];
   for (let index = 0; index < elements.length; index++) {
     const element = elements[index] as (typeof elements)[number];

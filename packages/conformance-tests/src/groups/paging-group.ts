@@ -7,6 +7,7 @@ import {
   extremeNumberDocuments,
   idSet,
   ids,
+  LOOKALIKE_STRINGS,
   type LooseDocument,
   lookalikeStringDocuments,
   render,
@@ -370,6 +371,63 @@ export const pagingGroup: ConformanceGroup = defineGroup('paging', [
       expect((await repository.findOne({ where: { odd: false }, orderBy: 'n', offset: 1 }))?.id).toBe('n40');
       expect(await repository.findOne({ where: { n: 11 } })).toBeNull();
       expect(await context.repository<LooseDocument>().findOne()).toBeNull();
+    },
+  },
+  {
+    name: 'id order: ids by code point both ways, resumed with $gt or a cursor; id filters stay type-strict',
+    async run(context) {
+      // Lookalike ids (case, accents, trailing spaces, astral characters) and
+      // prefixes at the edges of the code-point range, which an adapter
+      // reading id ranges from its key must bound exactly.
+      const idValues = [
+        ...LOOKALIKE_STRINGS,
+        'ab',
+        'a\u{10FFFF}',
+        'a\u{10FFFF}z',
+        'b',
+        '\u{D7FF}x',
+        '\uE000',
+        '__proto__',
+      ];
+      const documents = idValues.map((id, n) => ({ id, n }));
+      const repository = await seeded(context, documents);
+      const ascending = sortedIds(documents, 'id', 'asc');
+      expect(ids(await repository.find({ orderBy: 'id' }))).toEqual(ascending);
+      expect(ids(await repository.find({ orderBy: { field: 'id', direction: 'desc' } }))).toEqual(
+        [...ascending].reverse(),
+      );
+      expect((await walk(repository, { orderBy: 'id', limit: 4 })).flat()).toEqual(ascending);
+      expect((await walk(repository, { orderBy: [{ field: 'id', direction: 'desc' }, 'n'], limit: 3 })).flat()).toEqual(
+        [...ascending].reverse(),
+      );
+      const resumed: string[] = [];
+      for (let last = ''; ; ) {
+        const page = ids(await repository.find({ orderBy: 'id', where: { id: { $gt: last } }, limit: 5 })) as string[];
+        if (page.length === 0) break;
+        resumed.push(...page);
+        last = page.at(-1) as string;
+      }
+      expect(resumed).toEqual(ascending);
+      const having = (keep: (id: string) => boolean) => ascending.filter(keep);
+      for (const prefix of ['a', 'a\u{10FFFF}', '\u{D7FF}', '😀', 'e']) {
+        expect(ids(await repository.find({ where: { id: { $startsWith: prefix } }, orderBy: 'id' })), prefix).toEqual(
+          having((id) => id.startsWith(prefix)),
+        );
+      }
+      expect(ids(await repository.find({ where: { id: { $gte: 'a', $lt: 'b' } }, orderBy: 'id' }))).toEqual(
+        having((id) => id >= 'a' && id < 'b'),
+      );
+      for (const where of [
+        { id: 5 },
+        { id: null },
+        { id: { $exists: false } },
+        { id: { $gt: 5 } },
+        { id: { $in: [1, null] } },
+      ]) {
+        expect(await repository.find({ where }), render(where)).toEqual([]);
+      }
+      expect(ids(await repository.find({ where: { id: { $in: ['a', 7, 'b'] } }, orderBy: 'id' }))).toEqual(['a', 'b']);
+      expect(await repository.count({ id: { $nin: ['a', null] } })).toBe(documents.length - 1);
     },
   },
 ]);
