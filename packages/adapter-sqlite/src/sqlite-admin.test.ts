@@ -100,7 +100,7 @@ describe('migrate() and migrate: false', () => {
     expect(migrationRows(file).length).toBe(MIGRATIONS.length);
   });
 
-  it('a file migrated by a newer release: SCHEMA saying to upgrade, from connect with migrate: false and from migrate()', async () => {
+  it('a file migrated by a newer release: SCHEMA saying to upgrade, from every connect and from migrate()', async () => {
     const file = newFile();
     await new SqliteBackend({ filename: file }).close();
     const first = new SqliteBackend({ filename: file });
@@ -118,9 +118,11 @@ describe('migrate() and migrate: false', () => {
     expect(isBerthError(migrating, 'SCHEMA')).toBe(true);
     expect((migrating as Error).message).toMatch(/upgrade Berth/);
     await checking.close();
-    // Documented: the default (migrating) connect keeps opening such a file, as releases before migrate() did.
+    // The default (migrating) connect refuses it too, as every engine does: this release cannot tell what the newer one changed.
     const defaulted = new SqliteBackend({ filename: file });
-    await defaulted.connect();
+    const refused = await rejection(defaulted.connect());
+    expect(isBerthError(refused, 'SCHEMA')).toBe(true);
+    expect((refused as Error).message).toMatch(/upgrade Berth/);
     await defaulted.close();
   });
 

@@ -193,7 +193,7 @@ export class SqliteBackend implements Backend {
     try {
       // The default migrates; `migrate: false` only checks, and leaves migrating to migrate().
       if (!this.migrates) checkSchema(connection, this.location);
-      else applyMigrations(connection);
+      else applyMigrations(connection, undefined, { location: this.location });
     } catch (error) {
       if (this.config.database === undefined) connection.close();
       throw this.named(toBerthError(error));
