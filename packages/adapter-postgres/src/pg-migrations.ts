@@ -106,16 +106,7 @@ function refuseNewerRelease(
   );
 }
 
-/**
- * How a migration is named in reports: `"<version> <name>"`.
- *
- * ### Examples
- * ```ts
- * import { migrationLabel } from '@berth/adapter-postgres';
- *
- * migrationLabel({ version: 3, name: 'health probe', statements: () => [] }); // '3 health probe'
- * ```
- */
+/** How a migration is named in reports: `"<version> <name>"` (`"3 health probe"`). */
 export function migrationLabel(migration: PgMigration): string {
   return `${migration.version} ${migration.name}`;
 }
@@ -127,15 +118,6 @@ export function migrationLabel(migration: PgMigration): string {
  * `berth migrate <url>`, or that a newer release migrated the schema.
  * What a backend configured with `migrate: false` runs instead of
  * {@link runMigrations}.
- *
- * ### Examples
- * ```ts
- * import { checkMigrations, type PgMigration, PgSession } from '@berth/adapter-postgres';
- *
- * declare const session: PgSession;
- * declare const migrations: readonly PgMigration[];
- * await checkMigrations(session, 'app_audit', migrations); // SCHEMA error while some are pending
- * ```
  */
 export async function checkMigrations(
   session: PgSession,
