@@ -1,4 +1,5 @@
 import { isBerthError, ValidationError } from '../errors.js';
+import { checkStorableDate } from '../repository/import-entries.js';
 import type { DocumentValue } from '../values/document.js';
 import {
   checkId,
@@ -80,17 +81,6 @@ function checkInteger(path: string, value: unknown, min: number, max: number): n
   return value;
 }
 
-function checkDate(path: string, value: unknown): Date {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
-    throw new ValidationError(`${path} must be a valid Date`, path);
-  }
-  const time = value.getTime();
-  if (time < MIN_DATE_MS || time > MAX_DATE_MS) {
-    throw new ValidationError(`${path} must lie between the years 0 and 9999`, path);
-  }
-  return new Date(time);
-}
-
 function checkText(path: string, value: unknown): string {
   if (typeof value !== 'string') throw new ValidationError(`${path} must be a string`, path);
   checkString(value, path);
@@ -133,7 +123,7 @@ function checkErrors(value: unknown): JobError[] {
       attempt: checkInteger(`${path}.attempt`, error.attempt, 0, 1_000_000),
       message: checkText(`${path}.message`, error.message),
       ...(name === undefined ? {} : { name }),
-      at: checkDate(`${path}.at`, error.at),
+      at: checkStorableDate(error.at, `${path}.at`),
     };
   });
 }
@@ -154,16 +144,16 @@ function prepareJob(job: unknown, maxPayloadBytes: number): PreparedImportJob {
     priority: checkInteger('priority', job.priority, -1_000_000, 1_000_000),
     attempts: checkInteger('attempts', job.attempts, 0, 1_000_000),
     maxAttempts: checkInteger('maxAttempts', job.maxAttempts, 1, 1_000_000),
-    runAt: checkDate('runAt', job.runAt),
+    runAt: checkStorableDate(job.runAt, 'runAt'),
     dedupeKey: checkDedupeKey(job.dedupeKey),
     leaseMs: checkDuration('leaseMs', job.leaseMs, 1),
     errors: checkErrors(job.errors),
     result: copyResult(job.result, maxPayloadBytes),
     progress: job.progress === undefined ? undefined : copyValue(job.progress, 'progress', maxPayloadBytes),
     timeoutMs: job.timeoutMs === undefined ? undefined : checkDuration('timeoutMs', job.timeoutMs, 1),
-    createdAt: checkDate('createdAt', job.createdAt),
-    updatedAt: checkDate('updatedAt', job.updatedAt),
-    finishedAt: finished ? checkDate('finishedAt', job.finishedAt) : undefined,
+    createdAt: checkStorableDate(job.createdAt, 'createdAt'),
+    updatedAt: checkStorableDate(job.updatedAt, 'updatedAt'),
+    finishedAt: finished ? checkStorableDate(job.finishedAt, 'finishedAt') : undefined,
   };
 }
 

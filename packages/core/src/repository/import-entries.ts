@@ -22,8 +22,19 @@ export interface PreparedEntry<T> {
   readonly meta: DocumentMeta;
 }
 
-/** A time `importEntries` can store everywhere: a valid Date from year 0 to 9999. */
-function checkMetaDate(value: unknown, path: string): Date {
+/**
+ * A time every engine can store (the imports check theirs with it): a valid
+ * Date from year 0 to 9999, returned as a copy; VALIDATION at `path` otherwise.
+ *
+ * ### Examples
+ * ```ts
+ * import { checkStorableDate } from '@berth/core/adapter';
+ *
+ * const due = checkStorableDate(new Date('2026-11-27T00:00:00Z'), 'runAt'); // a copy
+ * checkStorableDate(new Date(Number.NaN), '0.meta.createdAt'); // throws VALIDATION at 0.meta.createdAt
+ * ```
+ */
+export function checkStorableDate(value: unknown, path: string): Date {
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
     throw new ValidationError(`${path} must be a valid Date`, path);
   }
@@ -43,8 +54,8 @@ function checkMeta(meta: unknown, path: string): DocumentMeta {
       `${path}.version`,
     );
   }
-  const createdAt = checkMetaDate(meta.createdAt, `${path}.createdAt`);
-  const updatedAt = checkMetaDate(meta.updatedAt, `${path}.updatedAt`);
+  const createdAt = checkStorableDate(meta.createdAt, `${path}.createdAt`);
+  const updatedAt = checkStorableDate(meta.updatedAt, `${path}.updatedAt`);
   // Every engine's documents are created before they are updated; a document-backed file refuses the other order at load.
   if (updatedAt.getTime() < createdAt.getTime()) {
     throw new ValidationError(`${path}.updatedAt is before ${path}.createdAt`, `${path}.updatedAt`);
