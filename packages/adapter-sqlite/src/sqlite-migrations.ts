@@ -268,7 +268,7 @@ export function applyMigrations(
  * Applies the migrations not applied yet, in order, in one IMMEDIATE
  * transaction: idempotent, and safe when two processes start at once (the
  * second waits for the write lock, then finds nothing left to do). Returns
- * how many it applied ({@link applyMigrations} names them).
+ * how many it applied (`backend.migrate()` names them).
  *
  * ### Examples
  * ```ts
