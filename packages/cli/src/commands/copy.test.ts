@@ -112,18 +112,25 @@ describe('berth copy', () => {
     await expectSameData(source, back);
   });
 
-  it('copies S3 → Redis → S3 the same way', async () => {
+  /** A bucket on the tests' S3 gateway: its URLs, and the credentials the CLI's environment needs. */
+  async function s3Bucket(): Promise<{ url(key: string): string; env: Record<string, string> }> {
     const s3 = inject('s3');
     vi.stubEnv('AWS_ACCESS_KEY_ID', s3.accessKeyId);
     vi.stubEnv('AWS_SECRET_ACCESS_KEY', s3.secretAccessKey);
     const bucket = await createTestBucket('cli-copy');
-    const s3Url = (key: string) =>
-      `s3://${bucket}/${key}?endpoint=${encodeURIComponent(s3.endpoint)}&region=us-east-1&forcePathStyle=true&debounceMs=0&flushOnExit=false`;
+    return {
+      url: (key) =>
+        `s3://${bucket}/${key}?endpoint=${encodeURIComponent(s3.endpoint)}&region=us-east-1&forcePathStyle=true&debounceMs=0&flushOnExit=false`,
+      env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey },
+    };
+  }
+
+  it('copies S3 → Redis → S3 the same way', async () => {
+    const { url: s3Url, env } = await s3Bucket();
     const source = s3Url('source.json');
     const redis = freshRedisUrl();
     const back = s3Url('back.json');
     await seed(source, 300);
-    const env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey };
     const there = await runCli(['copy', source, redis], { cwd: workDirectory, env });
     expect(there.stderr).not.toContain('berth:');
     expect(there.code).toBe(0);
@@ -131,6 +138,26 @@ describe('berth copy', () => {
     expect(back_.code).toBe(0);
     await expectSameData(source, back);
     await expectSameData(source, redis);
+  });
+
+  it('copies S3 → PostgreSQL (killed with SIGKILL mid-copy, then resumed) → S3', async () => {
+    const { url: s3Url, env } = await s3Bucket();
+    const source = s3Url('to-postgres.json');
+    const postgres = freshPostgresUrl();
+    const back = s3Url('from-postgres.json');
+    await seed(source, 1_200);
+    const args = ['copy', source, postgres, '--batch-size', '20', '--checkpoint', join(workDirectory, 's3-pg.json')];
+    const first = startCli(args, { cwd: workDirectory, env });
+    await waitForCopied(join(workDirectory, 's3-pg.json'), 'plain', 100);
+    first.child.kill('SIGKILL');
+    expect((await first.done).signal).toBe('SIGKILL');
+    const resumed = await runCli(args, { cwd: workDirectory, env });
+    expect(resumed.stderr).not.toContain('berth:');
+    expect(resumed.code).toBe(0);
+    await expectSameData(source, postgres);
+    const onward = await runCli(['copy', postgres, back], { cwd: workDirectory, env });
+    expect(onward.code).toBe(0);
+    await expectSameData(source, back);
   });
 
   it('copies SQLite → PostgreSQL → SQLite with the adversarial documents intact', async () => {

@@ -1,15 +1,7 @@
 import { isBerthError, ValidationError } from '../errors.js';
 import { checkStorableDate } from '../repository/import-entries.js';
 import type { DocumentValue } from '../values/document.js';
-import {
-  checkId,
-  checkString,
-  copyValue,
-  isPlainObject,
-  MAX_DATE_MS,
-  MAX_DOCUMENT_BYTES,
-  MIN_DATE_MS,
-} from '../values/values.js';
+import { checkId, checkString, copyValue, isPlainObject, MAX_DOCUMENT_BYTES } from '../values/values.js';
 import type { JobError, JobState } from './job.js';
 import { checkDuration, copyPayload, copyResult } from './job-options.js';
 
