@@ -2,7 +2,8 @@ import { isBerthError, ValidationError } from '../errors.js';
 import { checkStorableDate } from '../repository/import-entries.js';
 import type { DocumentValue } from '../values/document.js';
 import { checkId, checkString, copyValue, isPlainObject, MAX_DOCUMENT_BYTES } from '../values/values.js';
-import type { JobError, JobState } from './job.js';
+import type { Job, JobError, JobState } from './job.js';
+import { checkDedupeKey, checkInteger } from './job-field-checks.js';
 import { checkDuration, copyPayload, copyResult } from './job-options.js';
 
 /**
@@ -46,31 +47,10 @@ export const IMPORTABLE_JOB_STATES: readonly ImportedJobState[] = ['waiting', 'c
  * for (const job of prepared) console.log(job.id, job.state, job.runAt);
  * ```
  */
-export interface PreparedImportJob {
-  readonly id: string;
-  readonly payload: DocumentValue;
+export interface PreparedImportJob extends Omit<Job, 'queue' | 'state' | 'finishedAt' | 'leaseExpiresAt'> {
   readonly state: ImportedJobState;
-  readonly priority: number;
-  readonly attempts: number;
-  readonly maxAttempts: number;
-  readonly runAt: Date;
-  readonly dedupeKey: string | undefined;
-  readonly leaseMs: number;
-  readonly errors: readonly JobError[];
-  readonly result: DocumentValue | undefined;
-  readonly progress: DocumentValue | undefined;
-  readonly timeoutMs: number | undefined;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
   /** Set exactly for the finished states (`completed`, `dead`, `cancelled`). */
   readonly finishedAt: Date | undefined;
-}
-
-function checkInteger(path: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ValidationError(`${path} must be an integer from ${min} to ${max}, got ${String(value)}`, path);
-  }
-  return value;
 }
 
 function checkText(path: string, value: unknown): string {
@@ -93,15 +73,6 @@ function checkState(value: unknown): ImportedJobState {
     );
   }
   return value as ImportedJobState;
-}
-
-function checkDedupeKey(value: unknown): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
-    throw new ValidationError('dedupeKey must be a string of 1–256 characters', 'dedupeKey');
-  }
-  checkString(value, 'dedupeKey');
-  return value;
 }
 
 function checkErrors(value: unknown): JobError[] {

@@ -1,7 +1,8 @@
 import { ValidationError } from '../errors.js';
 import type { DocumentValue } from '../values/document.js';
-import { checkString, copyValue, isPlainObject, MAX_DOCUMENT_BYTES } from '../values/values.js';
+import { copyValue, isPlainObject, MAX_DOCUMENT_BYTES } from '../values/values.js';
 import type { BackoffPolicy, JobError, LeaseRef } from './job.js';
+import { checkDedupeKey, checkInteger } from './job-field-checks.js';
 import type { EnqueueItem, EnqueueOptions } from './job-queue.js';
 
 /**
@@ -48,13 +49,6 @@ export interface NormalizedEnqueue {
   readonly leaseMs: number;
   /** How long one attempt may run; `undefined`: the worker's default. */
   readonly timeoutMs: number | undefined;
-}
-
-function checkInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ValidationError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`, name);
-  }
-  return value;
 }
 
 /**
@@ -114,14 +108,7 @@ export function normalizeEnqueueOptions(options: EnqueueOptions | undefined, now
   } else if (options?.delayMs !== undefined) {
     runAt = new Date(now + checkDuration('delayMs', options.delayMs));
   }
-  let dedupeKey: string | undefined;
-  if (options?.dedupeKey !== undefined) {
-    if (typeof options.dedupeKey !== 'string' || options.dedupeKey.length === 0 || options.dedupeKey.length > 256) {
-      throw new ValidationError('dedupeKey must be a string of 1–256 characters', 'dedupeKey');
-    }
-    checkString(options.dedupeKey, 'dedupeKey');
-    dedupeKey = options.dedupeKey;
-  }
+  const dedupeKey = checkDedupeKey(options?.dedupeKey);
   return {
     runAt,
     priority: checkInteger('priority', options?.priority ?? JOB_DEFAULTS.priority, -1_000_000, 1_000_000),
