@@ -247,5 +247,6 @@ describe('S3DocumentBackend', () => {
     } finally {
       await stopProcess(pid);
     }
-  });
+    // Each stop waits for the gateway to shut down cleanly (about 5 s, more on a busy machine).
+  }, 120_000);
 });
