@@ -5,7 +5,8 @@
 //
 // `postgres`, `redis` and `s3` are the projects that need that engine
 // (bench's peer tests run BullMQ and ioredis on Redis), `engines` those that
-// need all three at once (the CLI copies between them); `fast` is every other
+// need all three at once (the CLI copies between them) or Debian's Chromium
+// (the dashboard's browser tests, and the CLI serves the dashboard); `fast` is every other
 // project, so the tests of a new package run on GitHub without a change here.
 import { spawnSync } from 'node:child_process';
 import { createVitest } from 'vitest/node';
@@ -14,7 +15,7 @@ const ENGINE_GROUPS: Readonly<Record<string, readonly string[]>> = {
   postgres: ['adapter-postgres'],
   redis: ['adapter-redis', 'bench'],
   s3: ['adapter-s3-document'],
-  engines: ['cli'],
+  engines: ['cli', 'dashboard'],
 };
 
 const group = process.argv[2] ?? '';

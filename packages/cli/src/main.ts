@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, exitCodeOf } from './cli-error.js';
 import { registerCopy } from './commands/copy.js';
+import { registerDashboard } from './commands/dashboard.js';
 import { registerExplain } from './commands/explain.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -33,6 +34,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   registerQueue(program, io);
   registerExplain(program, io);
   registerMigrate(program, io);
+  registerDashboard(program, io);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;

@@ -1,0 +1,3 @@
+export { createDashboard, type Dashboard, type DashboardOptions } from './dashboard.js';
+export type { Authorize } from './guard.js';
+export { escapeHtml } from './html.js';
