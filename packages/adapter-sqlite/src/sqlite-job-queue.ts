@@ -14,6 +14,7 @@ import {
   type ImportJobsResult,
   type Job,
   type JobError,
+  type JobEvent,
   type JobEventListener,
   type JobHandler,
   type JobPage,
@@ -84,6 +85,7 @@ import {
 import type { SqliteConnection } from './sqlite-connection.js';
 import { encodeDocument } from './sqlite-json.js';
 import { ADMIN_SQL, ROW_ACCESS, walkJobs } from './sqlite-queue-admin.js';
+import { eventText } from './sqlite-queue-event-log.js';
 import { allRaw, type SqliteQueueHub } from './sqlite-queue-hub.js';
 import {
   claimSql,
@@ -263,8 +265,25 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   /** Settles the expired leases inside the current write transaction; returns the jobs it settled. */
   private settleLeases(connection: SqliteConnection, now: number): ExpiredRow[] {
     const rows = connection.all<ExpiredRow>(QUEUE_SQL.settle, [{ queue: this.name, now }]);
-    for (const row of rows) this.hub.moved(this.name, 'active', row.state);
+    const at = new Date(now);
+    for (const row of rows) {
+      this.hub.moved(this.name, 'active', row.state);
+      const base = { queue: this.name, jobId: row.id, at, attempt: row.attempts };
+      this.publish({ type: 'expired', ...base });
+      if (row.state === 'dead') {
+        const error = { attempt: row.attempts, message: 'lease expired', name: 'LEASE_EXPIRED', at };
+        this.publish({ type: 'dead', ...base, error });
+      }
+    }
     return rows;
+  }
+
+  /**
+   * Writes `event` with the open write transaction, for the subscribers of
+   * other backends on the file (its local subscribers get it after the commit).
+   */
+  private publish(event: JobEvent, progressText?: string): void {
+    this.hub.publish(this.name, eventText(event, progressText));
   }
 
   /** `expired` for each settled lease, and `dead` when it was the job's last attempt. */
@@ -328,6 +347,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         options.timeoutMs ?? null,
       ]);
       inserted += 1;
+      this.publish({ type: 'enqueued', queue: this.name, jobId: id, at: new Date(now), runAt: options.runAt });
       return { id, deduplicated: false };
     });
     this.hub.moved(this.name, undefined, 'waiting', inserted);
@@ -350,9 +370,10 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     if (transaction !== undefined) {
       transaction.assertOpen();
       // Inside transaction(): the INSERTs join it (as a savepoint) and commit or roll back with it.
-      const results = this.hub.immediate(connection, () => this.insertAll(connection, prepared, Date.now()));
+      const now = Date.now();
+      const results = this.hub.immediate(connection, () => this.insertAll(connection, prepared, now));
       this.announce(prepared, results, (runAt) => transaction.enqueued(this.name, runAt));
-      transaction.afterCommit(() => this.emitEnqueued(prepared, results));
+      transaction.afterCommit(() => this.emitEnqueued(prepared, results, now));
       return results;
     }
     const notifier = this.hub.notifier(this.name);
@@ -369,7 +390,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     });
     // Jobs due now that an idle worker already holds need no wake-up; later ones still do.
     this.announce(prepared, results, (runAt) => notifier.dueAt(runAt), handedOff, now);
-    if (!emitted) this.emitEnqueued(prepared, results);
+    if (!emitted) this.emitEnqueued(prepared, results, now);
     return results;
   }
 
@@ -396,7 +417,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       }
       return inserted;
     });
-    this.emitEnqueued(prepared, results);
+    this.emitEnqueued(prepared, results, now);
     const leases = this.leasesOf(claimed);
     if (leases.length > 0) worker.take(leases);
     // An older ready job may have been leased instead of a new one: then the new one still needs its wake-up.
@@ -405,10 +426,10 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   }
 
   /** `enqueued` for each new job (a deduplicated enqueue stored nothing). */
-  private emitEnqueued(prepared: readonly PreparedJob[], results: readonly EnqueueResult[]): void {
+  private emitEnqueued(prepared: readonly PreparedJob[], results: readonly EnqueueResult[], now: number): void {
     const events = this.hub.events(this.name);
     if (!events.wants('enqueued')) return;
-    const at = new Date();
+    const at = new Date(now);
     results.forEach((result, index) => {
       const runAt = prepared[index]?.options.runAt;
       if (result.deduplicated || runAt === undefined) return;
@@ -474,6 +495,10 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const rows =
       count === 0 ? [] : allRaw(connection, claimSql(count), [{ queue: this.name, now, leaseMs }]).map(rowOf);
     this.hub.moved(this.name, 'waiting', 'active', rows.length);
+    for (const row of rows) {
+      const at = new Date(row.updated_at);
+      this.publish({ type: 'started', queue: this.name, jobId: row.id, at, attempt: row.attempts });
+    }
     return { now, expired, rows };
   }
 
@@ -526,34 +551,34 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   private applySettlement(connection: SqliteConnection, checked: CheckedSettlement, now: number): Settled {
     const { id, token } = checked;
     const ref = parseToken(token);
+    const at = new Date(now);
     if (checked.outcome === 'complete') {
+      // The attempt is read back for the `completed` event: other backends may listen.
       const parameters = [checked.text, now, now, ref.seq, id, this.name, ref.leases, now];
-      if (this.hub.events(this.name).wants('completed')) {
-        const row = connection.get<{ attempts: number }>(QUEUE_SQL.completeAttempt, parameters);
-        if (row === undefined) this.conflict(connection, 'complete', id, token, now);
-        this.hub.moved(this.name, 'active', 'completed');
-        return { id, state: 'completed', attempt: row.attempts, now };
-      }
-      const { changes } = connection.run(QUEUE_SQL.complete, parameters);
-      if (changes === 0) this.conflict(connection, 'complete', id, token, now);
+      const row = connection.get<{ attempts: number }>(QUEUE_SQL.complete, parameters);
+      if (row === undefined) this.conflict(connection, 'complete', id, token, now);
       this.hub.moved(this.name, 'active', 'completed');
-      return { id, state: 'completed', attempt: 0, now };
+      this.publish({ type: 'completed', queue: this.name, jobId: id, at, attempt: row.attempts });
+      return { id, state: 'completed', attempt: row.attempts, now };
     }
     const row = connection.get<FailRow>(QUEUE_SQL.failOf, [ref.seq, id, this.name]);
     if (row === undefined || invalidLease(row, token, now) !== undefined) {
       return this.conflict(connection, 'fail', id, token, now);
     }
-    const error = { ...checked.error, attempt: row.attempts, at: new Date(now) };
+    const error = { ...checked.error, attempt: row.attempts, at };
     const jobError = encodeError(error);
+    const base = { queue: this.name, jobId: id, at, attempt: row.attempts, error };
     if (checked.noRetry || row.attempts >= row.max_attempts) {
       connection.run(QUEUE_SQL.bury, [{ seq: row.seq, error: jobError, now }]);
       this.hub.moved(this.name, 'active', 'dead');
+      this.publish({ type: 'dead', ...base });
       return { id, state: 'dead', attempt: row.attempts, now, error };
     }
     const policy = decodeBackoff(row.backoff);
     const runAt = now + (checked.retryAfterMs ?? backoffDelay(policy, row.attempts));
     connection.run(QUEUE_SQL.retryLater, [{ seq: row.seq, error: jobError, now, runAt }]);
     this.hub.moved(this.name, 'active', 'waiting');
+    this.publish({ type: 'failed', ...base, retryAt: new Date(runAt) });
     return { id, state: 'waiting', attempt: row.attempts, now, error, runAt };
   }
 
@@ -590,19 +615,21 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     this.assertOpen();
     const { id, token } = checkLeaseRef(lease);
     const ref = parseToken(token);
-    await this.hub.submit((connection, now) => {
+    const at = await this.hub.submit((connection, now) => {
       const released = connection.get(QUEUE_SQL.release, [{ ...ref, id, queue: this.name, now }]);
       if (released === undefined) this.conflict(connection, 'release', id, token, now);
       this.hub.moved(this.name, 'active', 'waiting');
+      this.publish({ type: 'released', queue: this.name, jobId: id, at: new Date(now) });
+      return now;
     });
     // The job keeps its runAt (and its place in line), so it is due now.
     this.hub.notifier(this.name).notify();
-    this.emitSimple('released', [id]);
+    this.emitSimple('released', [id], at);
   }
 
   /** An event that names only the job (`released`, `cancelled`, `retried`), for each of `ids`. */
-  private emitSimple(type: 'released' | 'cancelled' | 'retried', ids: readonly string[]): void {
-    this.hub.events(this.name).emitEach(type, ids);
+  private emitSimple(type: 'released' | 'cancelled' | 'retried', ids: readonly string[], now: number): void {
+    this.hub.events(this.name).emitEach(type, ids, new Date(now));
   }
 
   async get(id: string, options?: SignalOptions): Promise<Job<T> | null> {
@@ -622,19 +649,20 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     throwIfAborted(options?.signal, `${this.name}.cancel`);
     this.assertOpen();
     if (typeof id !== 'string') return false;
-    const cancelled = await this.hub.exclusive((connection) => {
+    const now = await this.hub.exclusive((connection) => {
       this.hub.flush(connection);
       const now = Date.now();
       return this.hub.immediate(connection, () => {
         const row = connection.get<Pick<JobRow, 'seq' | 'state'>>(QUEUE_SQL.cancelOf, [id, this.name]);
-        if (row === undefined) return false;
+        if (row === undefined) return undefined;
         connection.run(QUEUE_SQL.cancel, [{ seq: row.seq, now }]);
         this.hub.moved(this.name, row.state, 'cancelled');
-        return true;
+        this.publish({ type: 'cancelled', queue: this.name, jobId: id, at: new Date(now) });
+        return now;
       });
     });
-    if (cancelled) this.emitSimple('cancelled', [id]);
-    return cancelled;
+    if (now !== undefined) this.emitSimple('cancelled', [id], now);
+    return now !== undefined;
   }
 
   async retry(id: string, options?: SignalOptions): Promise<boolean> {
@@ -645,7 +673,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       this.hub.flush(connection);
       return this.hub.immediate(connection, () => {
         const row = connection.get<Pick<JobRow, 'seq' | 'state' | 'dedupe_key'>>(QUEUE_SQL.retryOf, [id, this.name]);
-        if (row === undefined || (row.state !== 'dead' && row.state !== 'cancelled')) return false;
+        if (row === undefined || (row.state !== 'dead' && row.state !== 'cancelled')) return undefined;
         if (row.dedupe_key !== null) {
           const holder = connection.get<{ id: string }>(QUEUE_SQL.holder, [this.name, row.dedupe_key]);
           if (holder !== undefined) {
@@ -655,16 +683,18 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
             );
           }
         }
-        connection.run(QUEUE_SQL.revive, [{ seq: row.seq, now: Date.now() }]);
+        const now = Date.now();
+        connection.run(QUEUE_SQL.revive, [{ seq: row.seq, now }]);
         this.hub.moved(this.name, row.state, 'waiting');
-        return true;
+        this.publish({ type: 'retried', queue: this.name, jobId: id, at: new Date(now) });
+        return now;
       });
     });
-    if (retried) {
+    if (retried !== undefined) {
       this.hub.notifier(this.name).notify();
-      this.emitSimple('retried', [id]);
+      this.emitSimple('retried', [id], retried);
     }
-    return retried;
+    return retried !== undefined;
   }
 
   /**
@@ -827,7 +857,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         const job: PreparedJob = { payload: encodeDocument(item?.payload), options: (item as PreparedEnqueue).options };
         const [result] = this.insertAll(connection, [job], now) as [EnqueueResult];
         connection.run(SCHEDULE_SQL.lastJob, [result.id, this.name, name]);
-        return { job: { prepared: job, result } };
+        return { job: { prepared: job, result, now } };
       });
     });
     if (fired === undefined) return { fired: false };
@@ -835,7 +865,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const { prepared, result } = fired.job;
     const notifier = this.hub.notifier(this.name);
     this.announce([prepared], [result], (runAt) => notifier.dueAt(runAt));
-    this.emitEnqueued([prepared], [result]);
+    this.emitEnqueued([prepared], [result], fired.job.now);
     return { fired: true, job: result };
   }
 
@@ -858,7 +888,10 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       const row = connection.get<{ attempts: number }>(QUEUE_SQL.progress, [
         { ...ref, id, queue: this.name, now, progress: text },
       ]);
-      return row === undefined ? this.conflict(connection, 'progress', id, token, now) : { attempt: row.attempts, now };
+      if (row === undefined) return this.conflict(connection, 'progress', id, token, now);
+      const at = new Date(now);
+      this.publish({ type: 'progress', queue: this.name, jobId: id, at, attempt: row.attempts, progress: null }, text);
+      return { attempt: row.attempts, now };
     });
     const events = this.hub.events(this.name);
     if (events.wants('progress')) {
@@ -897,7 +930,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const step = await this.bulkStep(bulk, (connection, row, now) => this.revive(connection, row, now));
     if (step.changed.length > 0) {
       this.hub.notifier(this.name).notify();
-      this.emitSimple('retried', step.changed);
+      this.emitSimple('retried', step.changed, step.now);
     }
     return step.result;
   }
@@ -909,7 +942,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const step = await this.bulkStep(bulk, (connection, row, now) =>
       this.cancelWaiting(connection, row, now) ? 'changed' : 'unchanged',
     );
-    this.emitSimple('cancelled', step.changed);
+    this.emitSimple('cancelled', step.changed, step.now);
     return step.result;
   }
 
@@ -921,7 +954,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   private async bulkStep(
     bulk: NormalizedBulkJobs,
     change: (connection: SqliteConnection, row: JobRow, now: number) => BulkChange,
-  ): Promise<{ readonly result: BulkJobsResult; readonly changed: string[] }> {
+  ): Promise<{ readonly result: BulkJobsResult; readonly changed: string[]; readonly now: number }> {
     return this.hub.exclusive((connection) => {
       this.hub.flush(connection);
       return this.hub.immediate(connection, () => {
@@ -930,21 +963,22 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         const rows = walkJobs(connection, this.name, [bulk.state], 'oldest', bulk.after, batch);
         const step = bulkStepOfJobs(rows, bulk, ROW_ACCESS, (row) => change(connection, row, now));
         const changed = step.changed.map((row) => row.id);
-        return { result: { changed: changed.length, skipped: step.skipped, cursor: step.cursor }, changed };
+        return { result: { changed: changed.length, skipped: step.skipped, cursor: step.cursor }, changed, now };
       });
     });
   }
 
-  private cancelWaiting(connection: SqliteConnection, row: Pick<JobRow, 'seq'>, now: number): boolean {
+  private cancelWaiting(connection: SqliteConnection, row: Pick<JobRow, 'seq' | 'id'>, now: number): boolean {
     if (connection.run(ADMIN_SQL.cancelWaiting, [{ seq: row.seq, now }]).changes === 0) return false;
     this.hub.moved(this.name, 'waiting', 'cancelled');
+    this.publish({ type: 'cancelled', queue: this.name, jobId: row.id, at: new Date(now) });
     return true;
   }
 
   /** Puts a dead or cancelled job back to waiting, unless a live job holds its dedupe key. */
   private revive(
     connection: SqliteConnection,
-    row: Pick<JobRow, 'seq' | 'state' | 'dedupe_key'>,
+    row: Pick<JobRow, 'seq' | 'id' | 'state' | 'dedupe_key'>,
     now: number,
   ): 'changed' | 'skipped' {
     if (row.dedupe_key !== null && connection.get(QUEUE_SQL.holder, [this.name, row.dedupe_key]) !== undefined) {
@@ -952,6 +986,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     }
     connection.run(QUEUE_SQL.revive, [{ seq: row.seq, now }]);
     this.hub.moved(this.name, row.state, 'waiting');
+    this.publish({ type: 'retried', queue: this.name, jobId: row.id, at: new Date(now) });
     return 'changed';
   }
 

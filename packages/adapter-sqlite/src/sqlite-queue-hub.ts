@@ -1,9 +1,20 @@
-import { type BerthLogger, isBerthError, type JobState, TransactionError } from '@berth/core';
+import {
+  type BerthLogger,
+  consoleLogger,
+  generateId,
+  isBerthError,
+  type JobEventListener,
+  type JobState,
+  type SubscribeOptions,
+  TransactionError,
+} from '@berth/core';
 import { JobEventHub } from '@berth/core/adapter';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
 import { keepDatabase, keepsStatements, pragma, prepareKept } from './sqlite-node24-workaround.js';
+import { SqliteEventFeed } from './sqlite-queue-event-feed.js';
+import { writeEvents } from './sqlite-queue-event-log.js';
 import { SqliteQueueNotifier } from './sqlite-queue-notifier.js';
 import { QUEUE_SQL } from './sqlite-queue-rows.js';
 
@@ -81,9 +92,33 @@ export function allRaw(connection: SqliteConnection, sql: string, parameters: re
   }
 }
 
+/** A queue's event hub that tells the backend's event feed when subscriptions begin and end. */
+class SqliteJobEventHub extends JobEventHub {
+  constructor(
+    queue: string,
+    logger: BerthLogger | undefined,
+    private readonly feed: SqliteEventFeed,
+  ) {
+    super(queue, logger);
+  }
+
+  override subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {
+    const unsubscribe = super.subscribe(listener, options);
+    this.feed.subscribed(this.queue);
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      unsubscribe();
+      this.feed.unsubscribed(this.queue);
+    };
+  }
+}
+
 /**
- * What the job queues of one backend share: the in-process notifiers, and
- * the lease operations waiting to be written.
+ * What the job queues of one backend share: the in-process notifiers, the
+ * event hubs and the feed of other backends' events, and the lease
+ * operations waiting to be written.
  *
  * Lease operations are written in batches: those issued in the same turn of
  * the event loop (a worker completing the jobs it ran) share one
@@ -101,12 +136,26 @@ export class SqliteQueueHub {
   private readConnection: SqliteConnection | null | undefined;
   /** Per queue and state, the jobs the open write transaction moved in (or out, negative); `undefined` outside one. */
   private counts: Map<string, Map<JobState, number>> | undefined;
+  /** Per queue, the stored JSON of the events the open write transaction made; `undefined` outside one. */
+  private published: Map<string, string[]> | undefined;
+  /** This backend's tag on the event rows it writes, so its feed skips them. */
+  private readonly origin = generateId();
+  /** Event rows this backend wrote (the log is pruned every so many). */
+  private eventRows = 0;
+  private readonly feed: SqliteEventFeed;
 
   constructor(
     private readonly open: () => SqliteConnection,
     /** The backend's logger, for event listeners and workers (absent: `console`). */
     readonly logger?: BerthLogger | undefined,
-  ) {}
+  ) {
+    this.feed = new SqliteEventFeed(
+      this.origin,
+      () => this.reader(),
+      (queue) => this.events(queue),
+      logger ?? consoleLogger,
+    );
+  }
 
   /** The connection (throws once the backend is closed). */
   get connection(): SqliteConnection {
@@ -117,7 +166,7 @@ export class SqliteQueueHub {
   events(queue: string): JobEventHub {
     let hub = this.eventHubs.get(queue);
     if (hub === undefined) {
-      hub = new JobEventHub(queue, this.logger);
+      hub = new SqliteJobEventHub(queue, this.logger, this.feed);
       this.eventHubs.set(queue, hub);
     }
     return hub;
@@ -145,7 +194,7 @@ export class SqliteQueueHub {
    * wait for a transaction that holds the main connection (WAL readers never
    * wait for the writer).
    */
-  private reader(): SqliteConnection | undefined {
+  reader(): SqliteConnection | undefined {
     if (this.readConnection === undefined) {
       this.readConnection = null;
       const main = this.open().db;
@@ -201,21 +250,44 @@ export class SqliteQueueHub {
    * before it commits, adds the jobs it moved between states (see `moved`) to
    * `_berth_job_counts`: one statement for the queues and states changed, not
    * one per job, in the same transaction as the rows, so the counts stay exact
-   * whatever the number of processes, and roll back with the rows.
+   * whatever the number of processes, and roll back with the rows. The
+   * events it published (see `publish`) are written the same way, for the
+   * backends of other processes.
    */
   immediate<R>(connection: SqliteConnection, work: () => R): R {
     const outer = this.counts;
+    const outerPublished = this.published;
     const counts = new Map<string, Map<JobState, number>>();
+    const published = new Map<string, string[]>();
     this.counts = counts;
+    this.published = published;
     try {
       return connection.immediate(() => {
         const result = work();
         writeCounts(connection, counts);
+        // A file only this connection can see (`:memory:`) has no one to tell.
+        if (published.size > 0 && !connection.db.memory) {
+          this.eventRows += writeEvents(connection, this.origin, published, this.eventRows);
+        }
         return result;
       });
     } finally {
       this.counts = outer;
+      this.published = outerPublished;
     }
+  }
+
+  /**
+   * An event of `queue` (its stored JSON, see sqlite-queue-event-log.ts) to
+   * write with the open write transaction, for the subscribers of other
+   * backends. Writers always publish: they cannot know who listens.
+   */
+  publish(queue: string, event: string): void {
+    const published = this.published;
+    if (published === undefined) throw new Error('job event published outside SqliteQueueHub.immediate');
+    const events = published.get(queue);
+    if (events === undefined) published.set(queue, [event]);
+    else events.push(event);
   }
 
   /** `count` jobs of `queue` went from state `from` to `to` (`undefined`: inserted, or deleted) in this transaction. */
@@ -296,6 +368,7 @@ export class SqliteQueueHub {
   }
 
   close(): void {
+    this.feed.close();
     this.readConnection?.close();
     this.readConnection = undefined;
     for (const notifier of this.notifiers.values()) notifier.close();
