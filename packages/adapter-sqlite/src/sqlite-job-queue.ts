@@ -14,8 +14,8 @@ import {
   type ImportJobsResult,
   type Job,
   type JobError,
-  type JobEvent,
   type JobEventListener,
+  type JobEventType,
   type JobHandler,
   type JobPage,
   type JobQueue,
@@ -265,25 +265,25 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   /** Settles the expired leases inside the current write transaction; returns the jobs it settled. */
   private settleLeases(connection: SqliteConnection, now: number): ExpiredRow[] {
     const rows = connection.all<ExpiredRow>(QUEUE_SQL.settle, [{ queue: this.name, now }]);
-    const at = new Date(now);
     for (const row of rows) {
       this.hub.moved(this.name, 'active', row.state);
-      const base = { queue: this.name, jobId: row.id, at, attempt: row.attempts };
-      this.publish({ type: 'expired', ...base });
+      this.publish('expired', row.id, now, row.attempts);
       if (row.state === 'dead') {
-        const error = { attempt: row.attempts, message: 'lease expired', name: 'LEASE_EXPIRED', at };
-        this.publish({ type: 'dead', ...base, error });
+        // What JobEventHub.emitExpired emits locally.
+        const error = { attempt: row.attempts, message: 'lease expired', name: 'LEASE_EXPIRED', at: new Date(now) };
+        this.publish('dead', row.id, now, row.attempts, encodeError(error));
       }
     }
     return rows;
   }
 
   /**
-   * Writes `event` with the open write transaction, for the subscribers of
-   * other backends on the file (its local subscribers get it after the commit).
+   * Writes an event (see `eventText`) with the open write transaction, for
+   * the subscribers of other backends on the file; local subscribers get it
+   * after the commit.
    */
-  private publish(event: JobEvent, progressText?: string): void {
-    this.hub.publish(this.name, eventText(event, progressText));
+  private publish(type: JobEventType, jobId: string, at: number, ...rest: (number | string)[]): void {
+    this.hub.publish(this.name, eventText(type, jobId, at, ...rest));
   }
 
   /** `expired` for each settled lease, and `dead` when it was the job's last attempt. */
@@ -347,7 +347,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         options.timeoutMs ?? null,
       ]);
       inserted += 1;
-      this.publish({ type: 'enqueued', queue: this.name, jobId: id, at: new Date(now), runAt: options.runAt });
+      this.publish('enqueued', id, now, options.runAt.getTime());
       return { id, deduplicated: false };
     });
     this.hub.moved(this.name, undefined, 'waiting', inserted);
@@ -495,10 +495,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const rows =
       count === 0 ? [] : allRaw(connection, claimSql(count), [{ queue: this.name, now, leaseMs }]).map(rowOf);
     this.hub.moved(this.name, 'waiting', 'active', rows.length);
-    for (const row of rows) {
-      const at = new Date(row.updated_at);
-      this.publish({ type: 'started', queue: this.name, jobId: row.id, at, attempt: row.attempts });
-    }
+    for (const row of rows) this.publish('started', row.id, row.updated_at, row.attempts);
     return { now, expired, rows };
   }
 
@@ -551,34 +548,32 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   private applySettlement(connection: SqliteConnection, checked: CheckedSettlement, now: number): Settled {
     const { id, token } = checked;
     const ref = parseToken(token);
-    const at = new Date(now);
     if (checked.outcome === 'complete') {
       // The attempt is read back for the `completed` event: other backends may listen.
       const parameters = [checked.text, now, now, ref.seq, id, this.name, ref.leases, now];
       const row = connection.get<{ attempts: number }>(QUEUE_SQL.complete, parameters);
       if (row === undefined) this.conflict(connection, 'complete', id, token, now);
       this.hub.moved(this.name, 'active', 'completed');
-      this.publish({ type: 'completed', queue: this.name, jobId: id, at, attempt: row.attempts });
+      this.publish('completed', id, now, row.attempts);
       return { id, state: 'completed', attempt: row.attempts, now };
     }
     const row = connection.get<FailRow>(QUEUE_SQL.failOf, [ref.seq, id, this.name]);
     if (row === undefined || invalidLease(row, token, now) !== undefined) {
       return this.conflict(connection, 'fail', id, token, now);
     }
-    const error = { ...checked.error, attempt: row.attempts, at };
+    const error = { ...checked.error, attempt: row.attempts, at: new Date(now) };
     const jobError = encodeError(error);
-    const base = { queue: this.name, jobId: id, at, attempt: row.attempts, error };
     if (checked.noRetry || row.attempts >= row.max_attempts) {
       connection.run(QUEUE_SQL.bury, [{ seq: row.seq, error: jobError, now }]);
       this.hub.moved(this.name, 'active', 'dead');
-      this.publish({ type: 'dead', ...base });
+      this.publish('dead', id, now, row.attempts, jobError);
       return { id, state: 'dead', attempt: row.attempts, now, error };
     }
     const policy = decodeBackoff(row.backoff);
     const runAt = now + (checked.retryAfterMs ?? backoffDelay(policy, row.attempts));
     connection.run(QUEUE_SQL.retryLater, [{ seq: row.seq, error: jobError, now, runAt }]);
     this.hub.moved(this.name, 'active', 'waiting');
-    this.publish({ type: 'failed', ...base, retryAt: new Date(runAt) });
+    this.publish('failed', id, now, row.attempts, jobError, runAt);
     return { id, state: 'waiting', attempt: row.attempts, now, error, runAt };
   }
 
@@ -619,7 +614,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       const released = connection.get(QUEUE_SQL.release, [{ ...ref, id, queue: this.name, now }]);
       if (released === undefined) this.conflict(connection, 'release', id, token, now);
       this.hub.moved(this.name, 'active', 'waiting');
-      this.publish({ type: 'released', queue: this.name, jobId: id, at: new Date(now) });
+      this.publish('released', id, now);
       return now;
     });
     // The job keeps its runAt (and its place in line), so it is due now.
@@ -657,7 +652,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         if (row === undefined) return undefined;
         connection.run(QUEUE_SQL.cancel, [{ seq: row.seq, now }]);
         this.hub.moved(this.name, row.state, 'cancelled');
-        this.publish({ type: 'cancelled', queue: this.name, jobId: id, at: new Date(now) });
+        this.publish('cancelled', id, now);
         return now;
       });
     });
@@ -686,7 +681,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         const now = Date.now();
         connection.run(QUEUE_SQL.revive, [{ seq: row.seq, now }]);
         this.hub.moved(this.name, row.state, 'waiting');
-        this.publish({ type: 'retried', queue: this.name, jobId: id, at: new Date(now) });
+        this.publish('retried', id, now);
         return now;
       });
     });
@@ -889,8 +884,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         { ...ref, id, queue: this.name, now, progress: text },
       ]);
       if (row === undefined) return this.conflict(connection, 'progress', id, token, now);
-      const at = new Date(now);
-      this.publish({ type: 'progress', queue: this.name, jobId: id, at, attempt: row.attempts, progress: null }, text);
+      this.publish('progress', id, now, row.attempts, text);
       return { attempt: row.attempts, now };
     });
     const events = this.hub.events(this.name);
@@ -971,7 +965,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   private cancelWaiting(connection: SqliteConnection, row: Pick<JobRow, 'seq' | 'id'>, now: number): boolean {
     if (connection.run(ADMIN_SQL.cancelWaiting, [{ seq: row.seq, now }]).changes === 0) return false;
     this.hub.moved(this.name, 'waiting', 'cancelled');
-    this.publish({ type: 'cancelled', queue: this.name, jobId: row.id, at: new Date(now) });
+    this.publish('cancelled', row.id, now);
     return true;
   }
 
@@ -986,7 +980,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     }
     connection.run(QUEUE_SQL.revive, [{ seq: row.seq, now }]);
     this.hub.moved(this.name, row.state, 'waiting');
-    this.publish({ type: 'retried', queue: this.name, jobId: row.id, at: new Date(now) });
+    this.publish('retried', row.id, now);
     return 'changed';
   }
 

@@ -1,5 +1,5 @@
-import type { JobError, JobEvent, JobEventType } from '@berth/core';
-import { fromJsonValue, jobErrorOf, type StoredJobError, storedJobError } from '@berth/core/adapter';
+import type { DocumentValue, JobEvent, JobEventType } from '@berth/core';
+import { fromJsonValue, jobErrorOf, type StoredJobError } from '@berth/core/adapter';
 import type { SqliteConnection } from './sqlite-connection.js';
 
 /**
@@ -35,59 +35,49 @@ export interface EventLogRow {
   readonly events: string;
 }
 
-/** An event as stored: times in epoch milliseconds, `queue` on the row, `progress` as its document JSON. */
-interface StoredEvent {
-  readonly type: JobEventType;
-  readonly jobId: string;
-  readonly at: number;
-  readonly attempt?: number;
-  readonly runAt?: number;
-  readonly retryAt?: number;
-  readonly error?: StoredJobError;
-  readonly progress?: unknown;
+/**
+ * The stored JSON of one event, an array: `[type, jobId, at, …rest]`, times
+ * in epoch milliseconds, and by type the rest: `enqueued` runAt; `started`,
+ * `completed`, `expired` attempt; `progress` attempt, progress (its
+ * document JSON, sqlite-json.ts); `failed` attempt, error (its `errors`
+ * JSON), retryAt; `dead` attempt, error; `released`, `cancelled`,
+ * `retried` nothing. Strings in `rest` are JSON texts, written as they are.
+ * Built by hand, without an event object: writers build one per change.
+ */
+export function eventText(type: JobEventType, jobId: string, at: number, ...rest: (number | string)[]): string {
+  let text = `["${type}",${JSON.stringify(jobId)},${at}`;
+  for (const value of rest) text += `,${value}`;
+  return `${text}]`;
 }
 
-/** The stored JSON of one event; `progressText` is the progress value's document JSON (sqlite-json.ts). */
-export function eventText(event: JobEvent, progressText?: string): string {
-  const stored: { -readonly [K in keyof StoredEvent]: StoredEvent[K] } = {
-    type: event.type,
-    jobId: event.jobId,
-    at: event.at.getTime(),
-  };
-  if ('attempt' in event) stored.attempt = event.attempt;
-  if ('runAt' in event) stored.runAt = event.runAt.getTime();
-  if ('retryAt' in event) stored.retryAt = event.retryAt.getTime();
-  if ('error' in event) stored.error = storedJobError(event.error);
-  const text = JSON.stringify(stored);
-  return progressText === undefined ? text : `${text.slice(0, -1)},"progress":${progressText}}`;
-}
+type StoredEvent = [JobEventType, string, number, ...unknown[]];
 
 /** The events of a row, as a local subscriber gets them (Dates revived). */
 export function eventsOf(row: EventLogRow): JobEvent[] {
   const stored = JSON.parse(row.events) as StoredEvent[];
   const dated = row.events.includes('"$date"');
-  return stored.map((item) => {
-    const base = { queue: row.queue, jobId: item.jobId, at: new Date(item.at) };
-    const attempt = item.attempt as number;
-    switch (item.type) {
+  const queue = row.queue;
+  return stored.map(([type, jobId, time, first, second, third]): JobEvent => {
+    const at = new Date(time);
+    switch (type) {
       case 'enqueued':
-        return { type: 'enqueued', ...base, runAt: new Date(item.runAt as number) };
+        return { type, queue, jobId, at, runAt: new Date(first as number) };
       case 'started':
       case 'completed':
       case 'expired':
-        return { type: item.type, ...base, attempt };
+        return { type, queue, jobId, at, attempt: first as number };
       case 'progress': {
-        const progress = dated ? fromJsonValue(item.progress) : item.progress;
-        return { type: 'progress', ...base, attempt, progress } as JobEvent;
+        const progress = (dated ? fromJsonValue(second) : second) as DocumentValue;
+        return { type, queue, jobId, at, attempt: first as number, progress };
       }
       case 'failed': {
-        const error: JobError = jobErrorOf(item.error as StoredJobError);
-        return { type: 'failed', ...base, attempt, error, retryAt: new Date(item.retryAt as number) };
+        const error = jobErrorOf(second as StoredJobError);
+        return { type, queue, jobId, at, attempt: first as number, error, retryAt: new Date(third as number) };
       }
       case 'dead':
-        return { type: 'dead', ...base, attempt, error: jobErrorOf(item.error as StoredJobError) };
+        return { type, queue, jobId, at, attempt: first as number, error: jobErrorOf(second as StoredJobError) };
       default:
-        return { type: item.type, ...base };
+        return { type, queue, jobId, at };
     }
   });
 }

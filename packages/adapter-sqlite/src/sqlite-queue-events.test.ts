@@ -75,9 +75,9 @@ describe('SQLite global job events', () => {
       expect(await qa.dequeue({ leaseMs: 1 })).not.toBeNull();
       await sleep(5);
       await qa.stats(); // settles the expired lease: expired, then dead
-      await qa.cancelJobs({ state: 'waiting' });
+      await qa.cancelJobs();
       await qa.enqueue({ n: 5 });
-      await qa.cancelJobs({ state: 'waiting' });
+      await qa.cancelJobs();
       await qa.retryJobs({ state: 'cancelled' });
 
       const types = local.map((event) => event.type);
@@ -223,7 +223,7 @@ describe('SQLite global job events', () => {
       const insert = raw.prepare("INSERT INTO _berth_job_events (queue, origin, events) VALUES ('events', 'x', ?)");
       raw.transaction(() => {
         for (let i = 0; i < 12_000; i++) {
-          insert.run(JSON.stringify([{ type: 'released', jobId: `job-${i}`, at: 1_700_000_000_000 + i }]));
+          insert.run(JSON.stringify([['released', `job-${i}`, 1_700_000_000_000 + i]]));
         }
         raw
           .prepare('DELETE FROM _berth_job_events WHERE seq <= (SELECT max(seq) - 10000 FROM _berth_job_events)')
