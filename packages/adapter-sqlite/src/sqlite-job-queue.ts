@@ -85,7 +85,6 @@ import {
 import type { SqliteConnection } from './sqlite-connection.js';
 import { encodeDocument } from './sqlite-json.js';
 import { ADMIN_SQL, ROW_ACCESS, walkJobs } from './sqlite-queue-admin.js';
-import { eventText } from './sqlite-queue-event-log.js';
 import { allRaw, type SqliteQueueHub } from './sqlite-queue-hub.js';
 import {
   claimSql,
@@ -283,7 +282,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
    * after the commit.
    */
   private publish(type: JobEventType, jobId: string, at: number, ...rest: (number | string)[]): void {
-    this.hub.publish(this.name, eventText(type, jobId, at, ...rest));
+    this.hub.publish(this.name, type, jobId, at, ...rest);
   }
 
   /** `expired` for each settled lease, and `dead` when it was the job's last attempt. */

@@ -190,6 +190,13 @@ export const MIGRATIONS: SqliteMigration[] = [
         origin TEXT NOT NULL,
         events TEXT NOT NULL
       )`,
+      // The backends listening to the log (one row each, its heartbeat in
+      // seen_at): writers add events only while a live one other than
+      // themselves is listed, so a file nobody watches pays nothing.
+      `CREATE TABLE IF NOT EXISTS _berth_event_listeners (
+        origin TEXT PRIMARY KEY,
+        seen_at INTEGER NOT NULL
+      ) WITHOUT ROWID`,
     ],
   },
 ];

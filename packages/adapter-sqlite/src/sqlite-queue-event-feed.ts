@@ -1,7 +1,14 @@
 import type { BerthLogger } from '@berth/core';
 import type { JobEventHub } from '@berth/core/adapter';
 import type { SqliteConnection } from './sqlite-connection.js';
-import { EVENT_LOG_SQL, type EventLogRow, eventsOf } from './sqlite-queue-event-log.js';
+import {
+  EVENT_LOG_SQL,
+  type EventLogRow,
+  eventsOf,
+  LISTENER_HEARTBEAT_MS,
+  LISTENER_SQL,
+  LISTENER_STALE_MS,
+} from './sqlite-queue-event-log.js';
 
 /** How often a listening backend asks SQLite whether another connection committed. */
 const POLL_MS = 25;
@@ -17,6 +24,11 @@ const BATCH = 500;
  * another connection committed, and only then are the new rows read, from
  * the last one seen, in commit order. Rows this backend wrote are skipped:
  * its own events were emitted when it made the change.
+ *
+ * While it polls, the backend is listed in `_berth_event_listeners` (writers
+ * add events only then; see `LISTENER_SQL`), through a connection of its
+ * own: the backend's connection may be inside a transaction, which the
+ * listing would join.
  */
 export class SqliteEventFeed {
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -26,12 +38,16 @@ export class SqliteEventFeed {
   /** Per queue with subscribers: how many, and the last row committed before the first subscribed. */
   private readonly queues = new Map<string, { count: number; from: number }>();
   private failing = false;
+  /** The feed's own connection; `null` when none can exist (`:memory:`). */
+  private connection: SqliteConnection | null | undefined;
+  /** When this backend last listed itself as a listener; 0: it is not listed. */
+  private listedAt = 0;
 
   constructor(
     /** This backend's tag on the rows it writes. */
     private readonly origin: string,
-    /** A connection that reads what is committed; `undefined` when none can exist (`:memory:`). */
-    private readonly reader: () => SqliteConnection | undefined,
+    /** Opens a second connection to the file; `undefined` when none can exist (`:memory:`). */
+    private readonly openConnection: () => SqliteConnection | undefined,
     /** The event hub of a queue. */
     private readonly hub: (queue: string) => JobEventHub,
     private readonly logger: BerthLogger,
@@ -40,6 +56,8 @@ export class SqliteEventFeed {
   /** A subscription to `queue` began: the first one of the backend starts polling. */
   subscribed(queue: string): void {
     const connection = this.connectionOrUndefined();
+    // Listed before reading where the log ends: every later commit writes its events.
+    if (connection !== undefined && this.listedAt === 0) this.list(connection, Date.now());
     const last = connection === undefined ? 0 : this.lastCommitted(connection);
     const entry = this.queues.get(queue);
     if (entry !== undefined) entry.count += 1;
@@ -64,19 +82,45 @@ export class SqliteEventFeed {
   close(): void {
     this.queues.clear();
     this.stop();
+    this.connection?.close();
+    this.connection = undefined;
   }
 
   private stop(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.dataVersion = undefined;
+    if (this.listedAt === 0 || !this.connection) return;
+    this.listedAt = 0;
+    try {
+      this.connection.run(LISTENER_SQL.unlist, [this.origin]);
+    } catch {
+      // Writers stop counting the row once it is stale.
+    }
   }
 
   private connectionOrUndefined(): SqliteConnection | undefined {
     try {
-      return this.reader();
+      if (this.connection === undefined) this.connection = this.openConnection() ?? null;
+      return this.connection ?? undefined;
     } catch {
+      // The backend cannot open (closed, or its schema refused): no events to read.
       return undefined;
+    }
+  }
+
+  /**
+   * Lists this backend as a listener (or refreshes its heartbeat), and
+   * every heartbeat forgets listeners gone long ago. A listing that fails
+   * (the write lock held past the busy timeout) is tried again at the next poll.
+   */
+  private list(connection: SqliteConnection, now: number): void {
+    try {
+      connection.run(LISTENER_SQL.list, [this.origin, now]);
+      if (this.listedAt !== 0) connection.run(LISTENER_SQL.forget, [now - 10 * LISTENER_STALE_MS]);
+      this.listedAt = now;
+    } catch (error) {
+      this.logger.warn('berth: listing this backend as a SQLite queue event listener failed; retrying', { error });
     }
   }
 
@@ -98,8 +142,9 @@ export class SqliteEventFeed {
     this.timer = undefined;
     if (this.queues.size === 0) return;
     try {
-      const connection = this.reader();
+      const connection = this.connectionOrUndefined();
       if (connection !== undefined) {
+        this.heartbeat(connection);
         const version = connection.get<{ data_version: number }>('PRAGMA data_version')?.data_version;
         if (version !== this.dataVersion) {
           this.dataVersion = version;
@@ -114,6 +159,18 @@ export class SqliteEventFeed {
       this.failing = true;
     }
     if (this.queues.size > 0 && this.timer === undefined) this.schedule();
+  }
+
+  /** Keeps this backend's listing fresh; one older than `LISTENER_STALE_MS` means writers may have skipped events. */
+  private heartbeat(connection: SqliteConnection): void {
+    const now = Date.now();
+    if (this.listedAt !== 0 && now - this.listedAt < LISTENER_HEARTBEAT_MS) return;
+    if (this.listedAt !== 0 && now - this.listedAt >= LISTENER_STALE_MS) {
+      this.logger.warn(
+        `berth: this process did not refresh its SQLite queue event listing for ${now - this.listedAt} ms (a blocked event loop?); events of other processes may be lost`,
+      );
+    }
+    this.list(connection, now);
   }
 
   /** Delivers the rows committed after the last one read. */

@@ -18,6 +18,28 @@ export const EVENT_LOG_SQL = {
 } as const;
 
 /**
+ * The listeners' register, `_berth_event_listeners`. A backend with
+ * subscribers lists itself (and refreshes `seen_at` every
+ * `LISTENER_HEARTBEAT_MS`) before it reads where the log ends, and a
+ * writer, holding the write lock, looks for a live listener other than
+ * itself before its first event: SQLite's one writer at a time orders the
+ * two, so every transaction that commits after a listener listed itself
+ * writes its events. A listener not seen for `LISTENER_STALE_MS` (a process
+ * that died without closing) no longer counts.
+ */
+export const LISTENER_SQL = {
+  list: `INSERT INTO _berth_event_listeners (origin, seen_at) VALUES (?, ?)
+    ON CONFLICT (origin) DO UPDATE SET seen_at = excluded.seen_at`,
+  unlist: 'DELETE FROM _berth_event_listeners WHERE origin = ?',
+  /** Drops the rows of listeners gone long ago (each heartbeat). */
+  forget: 'DELETE FROM _berth_event_listeners WHERE seen_at < ?',
+  anyOther: 'SELECT 1 FROM _berth_event_listeners WHERE seen_at >= ? AND origin <> ? LIMIT 1',
+} as const;
+
+export const LISTENER_HEARTBEAT_MS = 10_000;
+export const LISTENER_STALE_MS = 60_000;
+
+/**
  * Rows kept: listeners that fall further behind than this (a process
  * blocked for a long time, thousands of transactions meanwhile) lose events,
  * and say so. Old rows go in one range DELETE every `EVENT_LOG_PRUNE_EVERY`

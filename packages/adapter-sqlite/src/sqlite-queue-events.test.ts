@@ -170,6 +170,45 @@ describe('SQLite global job events', () => {
     }
   });
 
+  it('writers add events only while another live backend listens', async () => {
+    const filename = newFile();
+    const a = new SqliteBackend({ filename });
+    const b = new SqliteBackend({ filename });
+    const raw = openRawDatabase(filename);
+    const rows = () => (raw.prepare('SELECT count(*) AS n FROM _berth_job_events').get() as { n: number }).n;
+    const listeners = () => raw.prepare('SELECT origin FROM _berth_event_listeners').pluck().all();
+    try {
+      await a.queue('events').enqueue({ n: 1 });
+      expect(rows()).toBe(0);
+      const remote: JobEvent[] = [];
+      const off = b.queue('events').subscribe((event) => remote.push(event));
+      expect(listeners()).toHaveLength(1);
+      // B listens, so A writes; B's own changes are for B's subscribers only, so B writes none.
+      const { id } = await a.queue('events').enqueue({ n: 2 });
+      await b.queue('events').enqueue({ n: 3 });
+      expect(rows()).toBe(1);
+      await until(() => remote.length === 2);
+      expect(remote.map((event) => event.jobId)).toContain(id);
+      off();
+      expect(listeners()).toEqual([]);
+      await a.queue('events').enqueue({ n: 4 });
+      expect(rows()).toBe(1);
+      // A listener not seen for a minute (its process died) no longer counts.
+      raw
+        .prepare('INSERT INTO _berth_event_listeners (origin, seen_at) VALUES (?, ?)')
+        .run('gone', Date.now() - 61_000);
+      await a.queue('events').enqueue({ n: 5 });
+      expect(rows()).toBe(1);
+      raw.prepare('UPDATE _berth_event_listeners SET seen_at = ?').run(Date.now());
+      await a.queue('events').enqueue({ n: 6 });
+      expect(rows()).toBe(2);
+    } finally {
+      raw.close();
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('polls only while subscribed: the last unsubscribe and close() stop it', async () => {
     const filename = newFile();
     const a = new SqliteBackend({ filename });
@@ -211,14 +250,21 @@ describe('SQLite global job events', () => {
     const b = new SqliteBackend({ filename, logger });
     const raw = openRawDatabase(filename);
     try {
+      const remote: JobEvent[] = [];
+      b.queue('events').subscribe((event) => remote.push(event));
       const queue = a.queue('events');
-      for (let i = 0; i < 11_500; i++) await queue.enqueue({ n: i });
+      for (let i = 0; i < 11_500; i++) {
+        await queue.enqueue({ n: i });
+        // The enqueues resolve without a timer turn: let B poll now and then, as another process would.
+        if (i % 500 === 0) await sleep(30);
+      }
       const count = () => (raw.prepare('SELECT count(*) AS n FROM _berth_job_events').get() as { n: number }).n;
       expect(count()).toBeGreaterThanOrEqual(10_000);
       expect(count()).toBeLessThanOrEqual(11_000);
+      await until(() => remote.length === 11_500);
+      expect(logger.warnings).toEqual([]);
+      remote.length = 0;
 
-      const remote: JobEvent[] = [];
-      b.queue('events').subscribe((event) => remote.push(event));
       // Another writer adds and prunes rows faster than B polls (one synchronous burst).
       const insert = raw.prepare("INSERT INTO _berth_job_events (queue, origin, events) VALUES ('events', 'x', ?)");
       raw.transaction(() => {

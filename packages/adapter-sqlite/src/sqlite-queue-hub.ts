@@ -4,6 +4,7 @@ import {
   generateId,
   isBerthError,
   type JobEventListener,
+  type JobEventType,
   type JobState,
   type SubscribeOptions,
   TransactionError,
@@ -14,7 +15,7 @@ import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
 import { keepDatabase, keepsStatements, pragma, prepareKept } from './sqlite-node24-workaround.js';
 import { SqliteEventFeed } from './sqlite-queue-event-feed.js';
-import { writeEvents } from './sqlite-queue-event-log.js';
+import { eventText, LISTENER_SQL, LISTENER_STALE_MS, writeEvents } from './sqlite-queue-event-log.js';
 import { SqliteQueueNotifier } from './sqlite-queue-notifier.js';
 import { QUEUE_SQL } from './sqlite-queue-rows.js';
 
@@ -65,6 +66,31 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 function mainFile(db: SqliteDatabase): string {
   const files = pragma(db, 'database_list') as { readonly name: string; readonly file: string }[];
   return files.find((entry) => entry.name === 'main')?.file ?? '';
+}
+
+/** A second connection to the file of `main`, with its busy timeout; `undefined` for `:memory:` or when it cannot open. */
+function openSibling(main: SqliteDatabase, queryOnly: boolean): SqliteConnection | undefined {
+  const file = main.memory ? '' : mainFile(main);
+  if (file === '') return undefined;
+  try {
+    const [setting] = pragma(main, 'busy_timeout') as { readonly timeout: number }[];
+    const timeout = setting?.timeout ?? 5_000;
+    const db = new Database(file, { fileMustExist: true, timeout });
+    keepDatabase(db);
+    if (queryOnly) pragma(db, 'query_only = ON');
+    return new SqliteConnection(db, timeout);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the open write transaction publishes (see `SqliteQueueHub.publish`). */
+interface Publication {
+  readonly connection: SqliteConnection;
+  /** Whether another backend listens; looked up at the first event. */
+  listened: boolean | undefined;
+  /** Per queue, the stored JSON of its events. */
+  readonly events: Map<string, string[]>;
 }
 
 /** Statements in raw mode (rows as arrays), per database. */
@@ -136,8 +162,8 @@ export class SqliteQueueHub {
   private readConnection: SqliteConnection | null | undefined;
   /** Per queue and state, the jobs the open write transaction moved in (or out, negative); `undefined` outside one. */
   private counts: Map<string, Map<JobState, number>> | undefined;
-  /** Per queue, the stored JSON of the events the open write transaction made; `undefined` outside one. */
-  private published: Map<string, string[]> | undefined;
+  /** The events of the open write transaction; `undefined` outside one. */
+  private publication: Publication | undefined;
   /** This backend's tag on the event rows it writes, so its feed skips them. */
   private readonly origin = generateId();
   /** Event rows this backend wrote (the log is pruned every so many). */
@@ -151,7 +177,7 @@ export class SqliteQueueHub {
   ) {
     this.feed = new SqliteEventFeed(
       this.origin,
-      () => this.reader(),
+      () => openSibling(this.open().db, false),
       (queue) => this.events(queue),
       logger ?? consoleLogger,
     );
@@ -194,22 +220,9 @@ export class SqliteQueueHub {
    * wait for a transaction that holds the main connection (WAL readers never
    * wait for the writer).
    */
-  reader(): SqliteConnection | undefined {
-    if (this.readConnection === undefined) {
-      this.readConnection = null;
-      const main = this.open().db;
-      const file = main.memory ? '' : mainFile(main);
-      if (file !== '') {
-        try {
-          const db = new Database(file, { fileMustExist: true });
-          keepDatabase(db);
-          pragma(db, 'query_only = ON');
-          this.readConnection = new SqliteConnection(db);
-        } catch {
-          // No second connection: reads wait for the transaction instead.
-        }
-      }
-    }
+  private reader(): SqliteConnection | undefined {
+    // Without a second connection, reads wait for the transaction instead.
+    if (this.readConnection === undefined) this.readConnection = openSibling(this.open().db, true) ?? null;
     return this.readConnection ?? undefined;
   }
 
@@ -256,38 +269,48 @@ export class SqliteQueueHub {
    */
   immediate<R>(connection: SqliteConnection, work: () => R): R {
     const outer = this.counts;
-    const outerPublished = this.published;
+    const outerPublication = this.publication;
     const counts = new Map<string, Map<JobState, number>>();
-    const published = new Map<string, string[]>();
+    const publication: Publication = { connection, listened: undefined, events: new Map() };
     this.counts = counts;
-    this.published = published;
+    this.publication = publication;
     try {
       return connection.immediate(() => {
         const result = work();
         writeCounts(connection, counts);
-        // A file only this connection can see (`:memory:`) has no one to tell.
-        if (published.size > 0 && !connection.db.memory) {
-          this.eventRows += writeEvents(connection, this.origin, published, this.eventRows);
+        if (publication.events.size > 0) {
+          this.eventRows += writeEvents(connection, this.origin, publication.events, this.eventRows);
         }
         return result;
       });
     } finally {
       this.counts = outer;
-      this.published = outerPublished;
+      this.publication = outerPublication;
     }
   }
 
+  /** Whether a live backend other than this one listens to the file's events (asked inside the write transaction). */
+  private listened(connection: SqliteConnection): boolean {
+    // A file only this connection can see (`:memory:`) has no one to tell.
+    if (connection.db.memory) return false;
+    return connection.get(LISTENER_SQL.anyOther, [Date.now() - LISTENER_STALE_MS, this.origin]) !== undefined;
+  }
+
   /**
-   * An event of `queue` (its stored JSON, see sqlite-queue-event-log.ts) to
+   * An event of `queue` (the parts of its stored JSON, see `eventText`) to
    * write with the open write transaction, for the subscribers of other
-   * backends. Writers always publish: they cannot know who listens.
+   * backends: written while another backend listens (its row in
+   * `_berth_event_listeners`), skipped, without building it, when none does.
    */
-  publish(queue: string, event: string): void {
-    const published = this.published;
-    if (published === undefined) throw new Error('job event published outside SqliteQueueHub.immediate');
-    const events = published.get(queue);
-    if (events === undefined) published.set(queue, [event]);
-    else events.push(event);
+  publish(queue: string, type: JobEventType, jobId: string, at: number, ...rest: (number | string)[]): void {
+    const publication = this.publication;
+    if (publication === undefined) throw new Error('job event published outside SqliteQueueHub.immediate');
+    publication.listened ??= this.listened(publication.connection);
+    if (!publication.listened) return;
+    const text = eventText(type, jobId, at, ...rest);
+    const events = publication.events.get(queue);
+    if (events === undefined) publication.events.set(queue, [text]);
+    else events.push(text);
   }
 
   /** `count` jobs of `queue` went from state `from` to `to` (`undefined`: inserted, or deleted) in this transaction. */
