@@ -87,8 +87,10 @@ const SQLITE_CAPABILITIES: Capabilities = {
   // Notifications are in-process: enqueue, release and retry through this
   // backend wake its idle workers at once (and a timer wakes them when a job
   // it scheduled falls due). SQLite cannot signal other processes, so their
-  // workers find new jobs by polling (`pollIntervalMs`).
-  queue: { level: 'single-node', transactionalEnqueue: true, durable: true, notifications: true, events: 'process' },
+  // workers find new jobs by polling (`pollIntervalMs`). Job events are
+  // global: each write transaction adds its events to `_berth_job_events`,
+  // which a backend with subscribers polls (sqlite-queue-event-feed.ts).
+  queue: { level: 'single-node', transactionalEnqueue: true, durable: true, notifications: true, events: 'global' },
 };
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));

@@ -15,6 +15,7 @@ import {
   type Job,
   type JobError,
   type JobEventListener,
+  type JobEventType,
   type JobHandler,
   type JobPage,
   type JobQueue,
@@ -263,8 +264,25 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   /** Settles the expired leases inside the current write transaction; returns the jobs it settled. */
   private settleLeases(connection: SqliteConnection, now: number): ExpiredRow[] {
     const rows = connection.all<ExpiredRow>(QUEUE_SQL.settle, [{ queue: this.name, now }]);
-    for (const row of rows) this.hub.moved(this.name, 'active', row.state);
+    for (const row of rows) {
+      this.hub.moved(this.name, 'active', row.state);
+      this.publish('expired', row.id, now, row.attempts);
+      if (row.state === 'dead') {
+        // What JobEventHub.emitExpired emits locally.
+        const error = { attempt: row.attempts, message: 'lease expired', name: 'LEASE_EXPIRED', at: new Date(now) };
+        this.publish('dead', row.id, now, row.attempts, encodeError(error));
+      }
+    }
     return rows;
+  }
+
+  /**
+   * Writes an event (see `eventText`) with the open write transaction, for
+   * the subscribers of other backends on the file; local subscribers get it
+   * after the commit.
+   */
+  private publish(type: JobEventType, jobId: string, at: number, ...rest: (number | string)[]): void {
+    this.hub.publish(this.name, type, jobId, at, ...rest);
   }
 
   /** `expired` for each settled lease, and `dead` when it was the job's last attempt. */
@@ -328,6 +346,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         options.timeoutMs ?? null,
       ]);
       inserted += 1;
+      this.publish('enqueued', id, now, options.runAt.getTime());
       return { id, deduplicated: false };
     });
     this.hub.moved(this.name, undefined, 'waiting', inserted);
@@ -350,9 +369,10 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     if (transaction !== undefined) {
       transaction.assertOpen();
       // Inside transaction(): the INSERTs join it (as a savepoint) and commit or roll back with it.
-      const results = this.hub.immediate(connection, () => this.insertAll(connection, prepared, Date.now()));
+      const now = Date.now();
+      const results = this.hub.immediate(connection, () => this.insertAll(connection, prepared, now));
       this.announce(prepared, results, (runAt) => transaction.enqueued(this.name, runAt));
-      transaction.afterCommit(() => this.emitEnqueued(prepared, results));
+      transaction.afterCommit(() => this.emitEnqueued(prepared, results, now));
       return results;
     }
     const notifier = this.hub.notifier(this.name);
@@ -369,7 +389,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     });
     // Jobs due now that an idle worker already holds need no wake-up; later ones still do.
     this.announce(prepared, results, (runAt) => notifier.dueAt(runAt), handedOff, now);
-    if (!emitted) this.emitEnqueued(prepared, results);
+    if (!emitted) this.emitEnqueued(prepared, results, now);
     return results;
   }
 
@@ -396,7 +416,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       }
       return inserted;
     });
-    this.emitEnqueued(prepared, results);
+    this.emitEnqueued(prepared, results, now);
     const leases = this.leasesOf(claimed);
     if (leases.length > 0) worker.take(leases);
     // An older ready job may have been leased instead of a new one: then the new one still needs its wake-up.
@@ -405,10 +425,10 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   }
 
   /** `enqueued` for each new job (a deduplicated enqueue stored nothing). */
-  private emitEnqueued(prepared: readonly PreparedJob[], results: readonly EnqueueResult[]): void {
+  private emitEnqueued(prepared: readonly PreparedJob[], results: readonly EnqueueResult[], now: number): void {
     const events = this.hub.events(this.name);
     if (!events.wants('enqueued')) return;
-    const at = new Date();
+    const at = new Date(now);
     results.forEach((result, index) => {
       const runAt = prepared[index]?.options.runAt;
       if (result.deduplicated || runAt === undefined) return;
@@ -474,6 +494,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const rows =
       count === 0 ? [] : allRaw(connection, claimSql(count), [{ queue: this.name, now, leaseMs }]).map(rowOf);
     this.hub.moved(this.name, 'waiting', 'active', rows.length);
+    for (const row of rows) this.publish('started', row.id, row.updated_at, row.attempts);
     return { now, expired, rows };
   }
 
@@ -527,17 +548,13 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const { id, token } = checked;
     const ref = parseToken(token);
     if (checked.outcome === 'complete') {
+      // The attempt is read back for the `completed` event: other backends may listen.
       const parameters = [checked.text, now, now, ref.seq, id, this.name, ref.leases, now];
-      if (this.hub.events(this.name).wants('completed')) {
-        const row = connection.get<{ attempts: number }>(QUEUE_SQL.completeAttempt, parameters);
-        if (row === undefined) this.conflict(connection, 'complete', id, token, now);
-        this.hub.moved(this.name, 'active', 'completed');
-        return { id, state: 'completed', attempt: row.attempts, now };
-      }
-      const { changes } = connection.run(QUEUE_SQL.complete, parameters);
-      if (changes === 0) this.conflict(connection, 'complete', id, token, now);
+      const row = connection.get<{ attempts: number }>(QUEUE_SQL.complete, parameters);
+      if (row === undefined) this.conflict(connection, 'complete', id, token, now);
       this.hub.moved(this.name, 'active', 'completed');
-      return { id, state: 'completed', attempt: 0, now };
+      this.publish('completed', id, now, row.attempts);
+      return { id, state: 'completed', attempt: row.attempts, now };
     }
     const row = connection.get<FailRow>(QUEUE_SQL.failOf, [ref.seq, id, this.name]);
     if (row === undefined || invalidLease(row, token, now) !== undefined) {
@@ -548,12 +565,14 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     if (checked.noRetry || row.attempts >= row.max_attempts) {
       connection.run(QUEUE_SQL.bury, [{ seq: row.seq, error: jobError, now }]);
       this.hub.moved(this.name, 'active', 'dead');
+      this.publish('dead', id, now, row.attempts, jobError);
       return { id, state: 'dead', attempt: row.attempts, now, error };
     }
     const policy = decodeBackoff(row.backoff);
     const runAt = now + (checked.retryAfterMs ?? backoffDelay(policy, row.attempts));
     connection.run(QUEUE_SQL.retryLater, [{ seq: row.seq, error: jobError, now, runAt }]);
     this.hub.moved(this.name, 'active', 'waiting');
+    this.publish('failed', id, now, row.attempts, jobError, runAt);
     return { id, state: 'waiting', attempt: row.attempts, now, error, runAt };
   }
 
@@ -590,19 +609,21 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     this.assertOpen();
     const { id, token } = checkLeaseRef(lease);
     const ref = parseToken(token);
-    await this.hub.submit((connection, now) => {
+    const at = await this.hub.submit((connection, now) => {
       const released = connection.get(QUEUE_SQL.release, [{ ...ref, id, queue: this.name, now }]);
       if (released === undefined) this.conflict(connection, 'release', id, token, now);
       this.hub.moved(this.name, 'active', 'waiting');
+      this.publish('released', id, now);
+      return now;
     });
     // The job keeps its runAt (and its place in line), so it is due now.
     this.hub.notifier(this.name).notify();
-    this.emitSimple('released', [id]);
+    this.emitSimple('released', [id], at);
   }
 
   /** An event that names only the job (`released`, `cancelled`, `retried`), for each of `ids`. */
-  private emitSimple(type: 'released' | 'cancelled' | 'retried', ids: readonly string[]): void {
-    this.hub.events(this.name).emitEach(type, ids);
+  private emitSimple(type: 'released' | 'cancelled' | 'retried', ids: readonly string[], now: number): void {
+    this.hub.events(this.name).emitEach(type, ids, new Date(now));
   }
 
   async get(id: string, options?: SignalOptions): Promise<Job<T> | null> {
@@ -622,19 +643,20 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     throwIfAborted(options?.signal, `${this.name}.cancel`);
     this.assertOpen();
     if (typeof id !== 'string') return false;
-    const cancelled = await this.hub.exclusive((connection) => {
+    const now = await this.hub.exclusive((connection) => {
       this.hub.flush(connection);
       const now = Date.now();
       return this.hub.immediate(connection, () => {
         const row = connection.get<Pick<JobRow, 'seq' | 'state'>>(QUEUE_SQL.cancelOf, [id, this.name]);
-        if (row === undefined) return false;
+        if (row === undefined) return undefined;
         connection.run(QUEUE_SQL.cancel, [{ seq: row.seq, now }]);
         this.hub.moved(this.name, row.state, 'cancelled');
-        return true;
+        this.publish('cancelled', id, now);
+        return now;
       });
     });
-    if (cancelled) this.emitSimple('cancelled', [id]);
-    return cancelled;
+    if (now !== undefined) this.emitSimple('cancelled', [id], now);
+    return now !== undefined;
   }
 
   async retry(id: string, options?: SignalOptions): Promise<boolean> {
@@ -645,7 +667,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       this.hub.flush(connection);
       return this.hub.immediate(connection, () => {
         const row = connection.get<Pick<JobRow, 'seq' | 'state' | 'dedupe_key'>>(QUEUE_SQL.retryOf, [id, this.name]);
-        if (row === undefined || (row.state !== 'dead' && row.state !== 'cancelled')) return false;
+        if (row === undefined || (row.state !== 'dead' && row.state !== 'cancelled')) return undefined;
         if (row.dedupe_key !== null) {
           const holder = connection.get<{ id: string }>(QUEUE_SQL.holder, [this.name, row.dedupe_key]);
           if (holder !== undefined) {
@@ -655,16 +677,18 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
             );
           }
         }
-        connection.run(QUEUE_SQL.revive, [{ seq: row.seq, now: Date.now() }]);
+        const now = Date.now();
+        connection.run(QUEUE_SQL.revive, [{ seq: row.seq, now }]);
         this.hub.moved(this.name, row.state, 'waiting');
-        return true;
+        this.publish('retried', id, now);
+        return now;
       });
     });
-    if (retried) {
+    if (retried !== undefined) {
       this.hub.notifier(this.name).notify();
-      this.emitSimple('retried', [id]);
+      this.emitSimple('retried', [id], retried);
     }
-    return retried;
+    return retried !== undefined;
   }
 
   /**
@@ -827,7 +851,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         const job: PreparedJob = { payload: encodeDocument(item?.payload), options: (item as PreparedEnqueue).options };
         const [result] = this.insertAll(connection, [job], now) as [EnqueueResult];
         connection.run(SCHEDULE_SQL.lastJob, [result.id, this.name, name]);
-        return { job: { prepared: job, result } };
+        return { job: { prepared: job, result, now } };
       });
     });
     if (fired === undefined) return { fired: false };
@@ -835,7 +859,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const { prepared, result } = fired.job;
     const notifier = this.hub.notifier(this.name);
     this.announce([prepared], [result], (runAt) => notifier.dueAt(runAt));
-    this.emitEnqueued([prepared], [result]);
+    this.emitEnqueued([prepared], [result], fired.job.now);
     return { fired: true, job: result };
   }
 
@@ -858,7 +882,9 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
       const row = connection.get<{ attempts: number }>(QUEUE_SQL.progress, [
         { ...ref, id, queue: this.name, now, progress: text },
       ]);
-      return row === undefined ? this.conflict(connection, 'progress', id, token, now) : { attempt: row.attempts, now };
+      if (row === undefined) return this.conflict(connection, 'progress', id, token, now);
+      this.publish('progress', id, now, row.attempts, text);
+      return { attempt: row.attempts, now };
     });
     const events = this.hub.events(this.name);
     if (events.wants('progress')) {
@@ -897,7 +923,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const step = await this.bulkStep(bulk, (connection, row, now) => this.revive(connection, row, now));
     if (step.changed.length > 0) {
       this.hub.notifier(this.name).notify();
-      this.emitSimple('retried', step.changed);
+      this.emitSimple('retried', step.changed, step.now);
     }
     return step.result;
   }
@@ -909,7 +935,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     const step = await this.bulkStep(bulk, (connection, row, now) =>
       this.cancelWaiting(connection, row, now) ? 'changed' : 'unchanged',
     );
-    this.emitSimple('cancelled', step.changed);
+    this.emitSimple('cancelled', step.changed, step.now);
     return step.result;
   }
 
@@ -921,7 +947,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
   private async bulkStep(
     bulk: NormalizedBulkJobs,
     change: (connection: SqliteConnection, row: JobRow, now: number) => BulkChange,
-  ): Promise<{ readonly result: BulkJobsResult; readonly changed: string[] }> {
+  ): Promise<{ readonly result: BulkJobsResult; readonly changed: string[]; readonly now: number }> {
     return this.hub.exclusive((connection) => {
       this.hub.flush(connection);
       return this.hub.immediate(connection, () => {
@@ -930,21 +956,22 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
         const rows = walkJobs(connection, this.name, [bulk.state], 'oldest', bulk.after, batch);
         const step = bulkStepOfJobs(rows, bulk, ROW_ACCESS, (row) => change(connection, row, now));
         const changed = step.changed.map((row) => row.id);
-        return { result: { changed: changed.length, skipped: step.skipped, cursor: step.cursor }, changed };
+        return { result: { changed: changed.length, skipped: step.skipped, cursor: step.cursor }, changed, now };
       });
     });
   }
 
-  private cancelWaiting(connection: SqliteConnection, row: Pick<JobRow, 'seq'>, now: number): boolean {
+  private cancelWaiting(connection: SqliteConnection, row: Pick<JobRow, 'seq' | 'id'>, now: number): boolean {
     if (connection.run(ADMIN_SQL.cancelWaiting, [{ seq: row.seq, now }]).changes === 0) return false;
     this.hub.moved(this.name, 'waiting', 'cancelled');
+    this.publish('cancelled', row.id, now);
     return true;
   }
 
   /** Puts a dead or cancelled job back to waiting, unless a live job holds its dedupe key. */
   private revive(
     connection: SqliteConnection,
-    row: Pick<JobRow, 'seq' | 'state' | 'dedupe_key'>,
+    row: Pick<JobRow, 'seq' | 'id' | 'state' | 'dedupe_key'>,
     now: number,
   ): 'changed' | 'skipped' {
     if (row.dedupe_key !== null && connection.get(QUEUE_SQL.holder, [this.name, row.dedupe_key]) !== undefined) {
@@ -952,6 +979,7 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     }
     connection.run(QUEUE_SQL.revive, [{ seq: row.seq, now }]);
     this.hub.moved(this.name, row.state, 'waiting');
+    this.publish('retried', row.id, now);
     return 'changed';
   }
 

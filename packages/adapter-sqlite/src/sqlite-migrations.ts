@@ -175,6 +175,30 @@ export const MIGRATIONS: SqliteMigration[] = [
       )`,
     ],
   },
+  {
+    version: 7,
+    name: 'job event log',
+    statements: [
+      // The job events of each write transaction, one row per queue (a JSON
+      // array), tagged with the backend that wrote them: backends of other
+      // processes read them after the commit, in seq order (commit order: one
+      // writer at a time). seq is the rowid; the log keeps its last rows only
+      // (sqlite-queue-event-log.ts), deleted from the oldest.
+      `CREATE TABLE IF NOT EXISTS _berth_job_events (
+        seq INTEGER PRIMARY KEY,
+        queue TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        events TEXT NOT NULL
+      )`,
+      // The backends listening to the log (one row each, its heartbeat in
+      // seen_at): writers add events only while a live one other than
+      // themselves is listed, so a file nobody watches pays nothing.
+      `CREATE TABLE IF NOT EXISTS _berth_event_listeners (
+        origin TEXT PRIMARY KEY,
+        seen_at INTEGER NOT NULL
+      ) WITHOUT ROWID`,
+    ],
+  },
 ];
 
 const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS _berth_migrations (

@@ -230,7 +230,7 @@ describe('SqliteJobQueue progress, timeout and events', () => {
 
   it('emits every kind of event after the change is stored, through one hub per queue name', async () => {
     await using backend = new SqliteBackend({ filename: file() });
-    expect(backend.capabilities.queue.events).toBe('process');
+    expect(backend.capabilities.queue.events).toBe('global');
     const queue = backend.queue<Task>('jobs');
     const events: JobEvent[] = [];
     const seenStored: boolean[] = [];

@@ -1,9 +1,21 @@
-import { type BerthLogger, isBerthError, type JobState, TransactionError } from '@berth/core';
+import {
+  type BerthLogger,
+  consoleLogger,
+  generateId,
+  isBerthError,
+  type JobEventListener,
+  type JobEventType,
+  type JobState,
+  type SubscribeOptions,
+  TransactionError,
+} from '@berth/core';
 import { JobEventHub } from '@berth/core/adapter';
 import Database from 'better-sqlite3';
 import { SqliteConnection, type SqliteDatabase } from './sqlite-connection.js';
 import { toBerthError } from './sqlite-errors.js';
 import { keepDatabase, keepsStatements, pragma, prepareKept } from './sqlite-node24-workaround.js';
+import { SqliteEventFeed } from './sqlite-queue-event-feed.js';
+import { eventText, LISTENER_SQL, LISTENER_STALE_MS, writeEvents } from './sqlite-queue-event-log.js';
 import { SqliteQueueNotifier } from './sqlite-queue-notifier.js';
 import { QUEUE_SQL } from './sqlite-queue-rows.js';
 
@@ -56,6 +68,31 @@ function mainFile(db: SqliteDatabase): string {
   return files.find((entry) => entry.name === 'main')?.file ?? '';
 }
 
+/** A second connection to the file of `main`, with its busy timeout; `undefined` for `:memory:` or when it cannot open. */
+function openSibling(main: SqliteDatabase, queryOnly: boolean): SqliteConnection | undefined {
+  const file = main.memory ? '' : mainFile(main);
+  if (file === '') return undefined;
+  try {
+    const [setting] = pragma(main, 'busy_timeout') as { readonly timeout: number }[];
+    const timeout = setting?.timeout ?? 5_000;
+    const db = new Database(file, { fileMustExist: true, timeout });
+    keepDatabase(db);
+    if (queryOnly) pragma(db, 'query_only = ON');
+    return new SqliteConnection(db, timeout);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the open write transaction publishes (see `SqliteQueueHub.publish`). */
+interface Publication {
+  readonly connection: SqliteConnection;
+  /** Whether another backend listens; looked up at the first event. */
+  listened: boolean | undefined;
+  /** Per queue, the stored JSON of its events. */
+  readonly events: Map<string, string[]>;
+}
+
 /** Statements in raw mode (rows as arrays), per database. */
 const rawStatements = new WeakMap<SqliteDatabase, Map<string, Database.Statement<unknown[]>>>();
 
@@ -81,9 +118,33 @@ export function allRaw(connection: SqliteConnection, sql: string, parameters: re
   }
 }
 
+/** A queue's event hub that tells the backend's event feed when subscriptions begin and end. */
+class SqliteJobEventHub extends JobEventHub {
+  constructor(
+    queue: string,
+    logger: BerthLogger | undefined,
+    private readonly feed: SqliteEventFeed,
+  ) {
+    super(queue, logger);
+  }
+
+  override subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {
+    const unsubscribe = super.subscribe(listener, options);
+    this.feed.subscribed(this.queue);
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      unsubscribe();
+      this.feed.unsubscribed(this.queue);
+    };
+  }
+}
+
 /**
- * What the job queues of one backend share: the in-process notifiers, and
- * the lease operations waiting to be written.
+ * What the job queues of one backend share: the in-process notifiers, the
+ * event hubs and the feed of other backends' events, and the lease
+ * operations waiting to be written.
  *
  * Lease operations are written in batches: those issued in the same turn of
  * the event loop (a worker completing the jobs it ran) share one
@@ -101,12 +162,26 @@ export class SqliteQueueHub {
   private readConnection: SqliteConnection | null | undefined;
   /** Per queue and state, the jobs the open write transaction moved in (or out, negative); `undefined` outside one. */
   private counts: Map<string, Map<JobState, number>> | undefined;
+  /** The events of the open write transaction; `undefined` outside one. */
+  private publication: Publication | undefined;
+  /** This backend's tag on the event rows it writes, so its feed skips them. */
+  private readonly origin = generateId();
+  /** Event rows this backend wrote (the log is pruned every so many). */
+  private eventRows = 0;
+  private readonly feed: SqliteEventFeed;
 
   constructor(
     private readonly open: () => SqliteConnection,
     /** The backend's logger, for event listeners and workers (absent: `console`). */
     readonly logger?: BerthLogger | undefined,
-  ) {}
+  ) {
+    this.feed = new SqliteEventFeed(
+      this.origin,
+      () => openSibling(this.open().db, false),
+      (queue) => this.events(queue),
+      logger ?? consoleLogger,
+    );
+  }
 
   /** The connection (throws once the backend is closed). */
   get connection(): SqliteConnection {
@@ -117,7 +192,7 @@ export class SqliteQueueHub {
   events(queue: string): JobEventHub {
     let hub = this.eventHubs.get(queue);
     if (hub === undefined) {
-      hub = new JobEventHub(queue, this.logger);
+      hub = new SqliteJobEventHub(queue, this.logger, this.feed);
       this.eventHubs.set(queue, hub);
     }
     return hub;
@@ -146,21 +221,8 @@ export class SqliteQueueHub {
    * wait for the writer).
    */
   private reader(): SqliteConnection | undefined {
-    if (this.readConnection === undefined) {
-      this.readConnection = null;
-      const main = this.open().db;
-      const file = main.memory ? '' : mainFile(main);
-      if (file !== '') {
-        try {
-          const db = new Database(file, { fileMustExist: true });
-          keepDatabase(db);
-          pragma(db, 'query_only = ON');
-          this.readConnection = new SqliteConnection(db);
-        } catch {
-          // No second connection: reads wait for the transaction instead.
-        }
-      }
-    }
+    // Without a second connection, reads wait for the transaction instead.
+    if (this.readConnection === undefined) this.readConnection = openSibling(this.open().db, true) ?? null;
     return this.readConnection ?? undefined;
   }
 
@@ -201,21 +263,54 @@ export class SqliteQueueHub {
    * before it commits, adds the jobs it moved between states (see `moved`) to
    * `_berth_job_counts`: one statement for the queues and states changed, not
    * one per job, in the same transaction as the rows, so the counts stay exact
-   * whatever the number of processes, and roll back with the rows.
+   * whatever the number of processes, and roll back with the rows. The
+   * events it published (see `publish`) are written the same way, for the
+   * backends of other processes.
    */
   immediate<R>(connection: SqliteConnection, work: () => R): R {
     const outer = this.counts;
+    const outerPublication = this.publication;
     const counts = new Map<string, Map<JobState, number>>();
+    const publication: Publication = { connection, listened: undefined, events: new Map() };
     this.counts = counts;
+    this.publication = publication;
     try {
       return connection.immediate(() => {
         const result = work();
         writeCounts(connection, counts);
+        if (publication.events.size > 0) {
+          this.eventRows += writeEvents(connection, this.origin, publication.events, this.eventRows);
+        }
         return result;
       });
     } finally {
       this.counts = outer;
+      this.publication = outerPublication;
     }
+  }
+
+  /** Whether a live backend other than this one listens to the file's events (asked inside the write transaction). */
+  private listened(connection: SqliteConnection): boolean {
+    // A file only this connection can see (`:memory:`) has no one to tell.
+    if (connection.db.memory) return false;
+    return connection.get(LISTENER_SQL.anyOther, [Date.now() - LISTENER_STALE_MS, this.origin]) !== undefined;
+  }
+
+  /**
+   * An event of `queue` (the parts of its stored JSON, see `eventText`) to
+   * write with the open write transaction, for the subscribers of other
+   * backends: written while another backend listens (its row in
+   * `_berth_event_listeners`), skipped, without building it, when none does.
+   */
+  publish(queue: string, type: JobEventType, jobId: string, at: number, ...rest: (number | string)[]): void {
+    const publication = this.publication;
+    if (publication === undefined) throw new Error('job event published outside SqliteQueueHub.immediate');
+    publication.listened ??= this.listened(publication.connection);
+    if (!publication.listened) return;
+    const text = eventText(type, jobId, at, ...rest);
+    const events = publication.events.get(queue);
+    if (events === undefined) publication.events.set(queue, [text]);
+    else events.push(text);
   }
 
   /** `count` jobs of `queue` went from state `from` to `to` (`undefined`: inserted, or deleted) in this transaction. */
@@ -296,6 +391,7 @@ export class SqliteQueueHub {
   }
 
   close(): void {
+    this.feed.close();
     this.readConnection?.close();
     this.readConnection = undefined;
     for (const notifier of this.notifiers.values()) notifier.close();

@@ -185,7 +185,6 @@ type Statement =
   | 'anyDue'
   | 'settle'
   | 'complete'
-  | 'completeAttempt'
   | 'progress'
   | 'failOf'
   | 'retryLater'
@@ -227,11 +226,8 @@ export const QUEUE_SQL: Readonly<Record<Statement, string>> = {
     WHERE queue = @queue AND state = 'active' AND lease_expires_at <= @now
     RETURNING id, state, attempts`,
   /** Positional (result, now, now, seq, id, queue, leases, now): the hottest statement binds fastest so. */
+  /** Returns the attempt, for the `completed` event. */
   complete: `UPDATE _berth_jobs SET state = 'completed', result = ?, finished_at = ?, updated_at = ?,
-      lease_expires_at = NULL
-    WHERE seq = ? AND id = ? AND queue = ? AND leases = ? AND state = 'active' AND lease_expires_at > ?`,
-  /** `complete` that returns the attempt, for the `completed` event. */
-  completeAttempt: `UPDATE _berth_jobs SET state = 'completed', result = ?, finished_at = ?, updated_at = ?,
       lease_expires_at = NULL
     WHERE seq = ? AND id = ? AND queue = ? AND leases = ? AND state = 'active' AND lease_expires_at > ?
     RETURNING attempts`,
