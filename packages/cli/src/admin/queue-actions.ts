@@ -5,7 +5,7 @@ import { CliError, EXIT } from '../cli-error.js';
 import { type CliIo, colorsFor, writeJson, writeLine } from '../output.js';
 import { parseDuration } from './duration.js';
 import { jobJson, jobLines, jobRows, scheduleJson, scheduleRows, statsRows } from './job-view.js';
-import { tailQueue } from './queue-tail.js';
+import { eventJson, eventLine, followEvents, tailQueue } from './queue-tail.js';
 import { formatTable } from './table.js';
 
 /** The options `berth queue` accepts; each action allows some of them (see {@link ACTION_OPTIONS}). */
@@ -49,6 +49,8 @@ const FLAG: Readonly<Record<OptionName, string>> = {
 
 interface Run {
   readonly queue: JobQueue;
+  /** Whose changes the queue's events report (`capabilities.queue.events`): `tail` follows them when `global`. */
+  readonly events: 'process' | 'global';
   readonly operands: readonly string[];
   readonly options: QueueCommandOptions;
   readonly io: CliIo;
@@ -156,9 +158,9 @@ const ACTIONS = {
     else if (schedules.length === 0) writeLine(io.stdout, 'no schedules');
     else printTable(io, scheduleRows(schedules));
   },
-  tail: async ({ queue, io, options }: Run) => {
+  tail: async ({ queue, io, options, events }: Run) => {
     const intervalMs = options.interval === undefined ? 500 : positiveInteger(options.interval, '--interval');
-    await tail(queue, intervalMs, options.json === true, io);
+    await tail(queue, events === 'global' ? undefined : intervalMs, options.json === true, io);
   },
 };
 
@@ -172,7 +174,12 @@ export async function listQueues(backend: Backend, io: CliIo, json: boolean): Pr
   else printTable(io, statsRows(queues));
 }
 
-async function tail(queue: JobQueue, intervalMs: number, json: boolean, io: CliIo): Promise<void> {
+/**
+ * `berth queue … tail`: from the queue's events when they are global
+ * (`intervalMs` undefined), otherwise by polling every `intervalMs`. Runs
+ * until SIGINT or SIGTERM.
+ */
+async function tail(queue: JobQueue, intervalMs: number | undefined, json: boolean, io: CliIo): Promise<void> {
   const controller = new AbortController();
   const stop = () => controller.abort();
   // The CLI is the application here: it owns the process's signals while tail runs.
@@ -180,10 +187,26 @@ async function tail(queue: JobQueue, intervalMs: number, json: boolean, io: CliI
   process.once('SIGTERM', stop);
   const colors = colorsFor(io.stdout, io.env);
   try {
-    const ready = () => writeLine(io.stderr, `following queue ${queue.name} every ${intervalMs} ms; Ctrl-C stops`);
+    if (intervalMs === undefined) {
+      const ready = () => writeLine(io.stderr, `following queue ${queue.name} from its events; Ctrl-C stops`);
+      for await (const event of followEvents(queue, controller.signal, ready)) {
+        if (event.type === 'gap') {
+          writeLine(io.stderr, `missed ${event.dropped} events: the terminal did not keep up`);
+        } else if (json) writeJson(io.stdout, eventJson(event), false);
+        else writeLine(io.stdout, eventLine(event, colors.bold, colors.dim));
+      }
+      return;
+    }
+    const ready = () =>
+      writeLine(
+        io.stderr,
+        `following queue ${queue.name} every ${intervalMs} ms (this engine reports events to their own process only); Ctrl-C stops`,
+      );
     for await (const move of tailQueue(queue, intervalMs, controller.signal, ready)) {
-      if (json) writeJson(io.stdout, { ...move, at: move.at.toISOString() }, false);
-      else {
+      if (json) {
+        const { at, from, to, ...rest } = move;
+        writeJson(io.stdout, { at: at.toISOString(), ...rest, type: 'moved', from, state: to }, false);
+      } else {
         const from = move.from ?? 'new';
         writeLine(
           io.stdout,

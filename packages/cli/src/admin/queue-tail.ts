@@ -1,7 +1,7 @@
-import type { Job, JobQueue, JobState } from '@berth/core';
-import { JOB_STATES } from '@berth/core/adapter';
+import type { Job, JobEvent, JobEventType, JobQueue, JobState, QueueEvent } from '@berth/core';
+import { JOB_STATES, toJsonValue } from '@berth/core/adapter';
 
-/** One state change `berth queue … tail` saw. `from` is `null` for a job it had not seen before (a new job). */
+/** One state change `berth queue … tail` saw by polling. `from` is `null` for a job it had not seen before (a new job). */
 export interface JobMove {
   readonly at: Date;
   readonly queue: string;
@@ -11,14 +11,101 @@ export interface JobMove {
   readonly attempts: number;
 }
 
+/** The state a job is in after each event. */
+const STATE_AFTER: Readonly<Record<JobEventType, JobState>> = {
+  enqueued: 'waiting',
+  started: 'active',
+  progress: 'active',
+  completed: 'completed',
+  failed: 'waiting',
+  dead: 'dead',
+  expired: 'waiting',
+  released: 'waiting',
+  cancelled: 'cancelled',
+  retried: 'waiting',
+};
+
+/** Longest error message or progress value a text line shows. */
+const DETAIL_CHARS = 200;
+
+/** A string for a terminal: quoted, control characters escaped (no escape sequence reaches the screen), cut short. */
+function quoted(text: string): string {
+  const cut = text.length > DETAIL_CHARS ? `${text.slice(0, DETAIL_CHARS)}…` : text;
+  return JSON.stringify(cut);
+}
+
+/** What a text line adds after the state: the attempt, the error, the retry time, the progress value. */
+function eventDetail(event: JobEvent): string {
+  const attempt = 'attempt' in event ? ` (attempt ${event.attempt})` : '';
+  switch (event.type) {
+    case 'enqueued':
+      return event.runAt.getTime() > event.at.getTime() + 1_000 ? ` (due ${event.runAt.toISOString()})` : '';
+    case 'failed':
+      return `${attempt} ${quoted(event.error.message)}, retry at ${event.retryAt.toISOString()}`;
+    case 'dead':
+      return `${attempt} ${quoted(event.error.message)}`;
+    case 'progress': {
+      const value = JSON.stringify(toJsonValue(event.progress));
+      return `${attempt} ${value.length > DETAIL_CHARS ? `${value.slice(0, DETAIL_CHARS)}…` : value}`;
+    }
+    default:
+      return attempt;
+  }
+}
+
+/** An event as one text line: time, job id, event → state, details. */
+export function eventLine(event: JobEvent, bold: (text: string) => string, dim: (text: string) => string): string {
+  return `${dim(event.at.toISOString())}  ${event.jobId}  ${event.type} → ${bold(STATE_AFTER[event.type])}${eventDetail(event)}`;
+}
+
+/**
+ * An event for `--json`: the event's fields, `state` (the job's state after
+ * it), times as ISO strings, the progress value in Berth's document JSON.
+ */
+export function eventJson(event: JobEvent): Record<string, unknown> {
+  const json: Record<string, unknown> = {
+    at: event.at.toISOString(),
+    queue: event.queue,
+    jobId: event.jobId,
+    type: event.type,
+    state: STATE_AFTER[event.type],
+  };
+  if ('attempt' in event) json.attempt = event.attempt;
+  if (event.type === 'enqueued') json.runAt = event.runAt.toISOString();
+  if (event.type === 'failed') json.retryAt = event.retryAt.toISOString();
+  if (event.type === 'failed' || event.type === 'dead') {
+    const { attempt, name, message, at } = event.error;
+    json.error = { attempt, name: name ?? null, message, at: at.toISOString() };
+  }
+  if (event.type === 'progress') json.progress = toJsonValue(event.progress);
+  return json;
+}
+
+/**
+ * Follows a queue from its events, for an adapter whose events are global
+ * (`capabilities.queue.events`): every change any process makes, as it is
+ * committed. A `gap` says the tail fell behind its buffer. Ends when
+ * `signal` aborts.
+ */
+export async function* followEvents(
+  queue: JobQueue,
+  signal: AbortSignal,
+  ready: () => void,
+): AsyncGenerator<QueueEvent> {
+  const events = queue.events({ signal });
+  // Subscribed now: whatever happens from here on is seen.
+  ready();
+  yield* events;
+}
+
 /** Jobs looked at per state and poll: the newest this many of each state. */
 const TAIL_WINDOW = 200;
 
 /**
- * Follows a queue's jobs through their states by polling `listJobs`: every
- * engine's `queue.events()` reports only the changes made by its own process
- * (`capabilities.queue.events` is `process`), and `berth` runs in a process
- * of its own. Each poll reads the newest {@link TAIL_WINDOW} jobs of every
+ * Follows a queue's jobs through their states by polling `listJobs`, for an
+ * adapter whose `queue.events()` reports only the changes made through its
+ * own backend (`capabilities.queue.events` is `process`): `berth` runs in a
+ * process of its own. Each poll reads the newest {@link TAIL_WINDOW} jobs of every
  * state and reports those whose state differs from the previous poll; a job
  * that moves through several states between two polls is one line (first
  * seen → now). Ends when `signal` aborts.

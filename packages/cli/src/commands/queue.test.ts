@@ -258,45 +258,90 @@ describe.each<EngineName>(['sqlite', 'postgres', 'redis'])('berth queue on %s', 
     expect(json).toMatchObject([{ name: 'nightly', nextRunAt: nextRunAt.toISOString() }]);
   });
 
-  it('tails jobs moving through their states, one JSON line each, and exits 0 on SIGINT', async () => {
-    const live = backend.queue('live');
-    const child = startBerth(['queue', place.url, 'live', 'tail', '--json', '--interval', '100'], place.cwd);
-    let stdout = '';
-    let stderr = '';
+  /** Starts `berth queue … tail`, collecting its output; `until` waits for it to print something. */
+  function startTail(...args: string[]) {
+    const child = startBerth(['queue', place.url, 'live', 'tail', ...args], place.cwd);
+    const out = { stdout: '', stderr: '' };
     child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
+      out.stdout += chunk.toString('utf8');
     });
     child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
+      out.stderr += chunk.toString('utf8');
     });
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     const until = async (check: () => boolean, what: string) => {
       const deadline = Date.now() + 20_000;
       while (!check()) {
-        if (Date.now() > deadline) throw new Error(`tail never printed ${what}; stdout: ${stdout}; stderr: ${stderr}`);
+        if (Date.now() > deadline) {
+          throw new Error(`tail never printed ${what}; stdout: ${out.stdout}; stderr: ${out.stderr}`);
+        }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     };
-    await until(() => stderr.includes('following queue live'), 'that it started');
+    return { child, out, exited, until };
+  }
+
+  it("follows the queue's events made by another process, one JSON line each, and exits 0 on SIGINT", async () => {
+    const live = backend.queue('live');
+    const tail = startTail('--json');
+    await tail.until(() => tail.out.stderr.includes('following queue live from its events'), 'that it started');
     const { id } = await live.enqueue({ n: 1 });
-    await until(() => stdout.includes(id), 'the new job');
     const lease = await live.dequeue();
-    await until(() => stdout.includes('"to":"active"'), 'the job becoming active');
-    if (lease === null) throw new Error('no job to lease');
+    if (lease?.job.id !== id) throw new Error('the job was not the next one');
+    await live.progress(lease, PAYLOAD);
     await live.complete(lease);
-    await until(() => stdout.includes('"to":"completed"'), 'the job completing');
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
-    const moves = stdout
+    const message = 'boom \u001b[31m<script>alert(1)</script>\nsecond line 𝄞';
+    const { id: doomed } = await live.enqueue('doomed', { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 0 } });
+    const first = await live.dequeue();
+    if (first === null) throw new Error('no job to lease');
+    await live.fail(first, new Error(message));
+    const second = await live.dequeue();
+    if (second === null) throw new Error('no job to lease again');
+    await live.fail(second, new Error(message));
+    await live.retry(doomed);
+    await tail.until(() => tail.out.stdout.includes('"type":"retried"'), 'the retried job');
+    tail.child.kill('SIGINT');
+    expect(await tail.exited).toBe(0);
+    const lines = tail.out.stdout
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line) as { jobId: string; from: string | null; to: string; queue: string });
-    expect(moves.map(({ jobId, from, to }) => [jobId, from, to])).toEqual([
-      [id, null, 'waiting'],
-      [id, 'waiting', 'active'],
-      [id, 'active', 'completed'],
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map(({ jobId, type, state, attempt }) => [jobId, type, state, attempt])).toEqual([
+      [id, 'enqueued', 'waiting', undefined],
+      [id, 'started', 'active', 1],
+      [id, 'progress', 'active', 1],
+      [id, 'completed', 'completed', 1],
+      [doomed, 'enqueued', 'waiting', undefined],
+      [doomed, 'started', 'active', 1],
+      [doomed, 'failed', 'waiting', 1],
+      [doomed, 'started', 'active', 2],
+      [doomed, 'dead', 'dead', 2],
+      [doomed, 'retried', 'waiting', undefined],
     ]);
-    expect(moves.every(({ queue }) => queue === 'live')).toBe(true);
+    expect(lines.every(({ queue }) => queue === 'live')).toBe(true);
+    expect(lines[2]?.progress).toEqual({ ...PAYLOAD, at: { $date: new Date(0).toISOString() } });
+    expect(lines[6]).toMatchObject({ error: { attempt: 1, name: 'Error', message }, retryAt: expect.any(String) });
+    expect(lines[8]).toMatchObject({ error: { attempt: 2, message } });
+  });
+
+  it('prints one text line per event, the error quoted with its control characters escaped', async () => {
+    const live = backend.queue('live');
+    const tail = startTail();
+    await tail.until(() => tail.out.stderr.includes('following queue live from its events'), 'that it started');
+    const { id } = await live.enqueue('text', { maxAttempts: 1 });
+    const lease = await live.dequeue();
+    if (lease?.job.id !== id) throw new Error('the job was not the next one');
+    await live.fail(lease, new Error('red \u001b[31malert\u0007 <b>'));
+    await tail.until(() => tail.out.stdout.includes('dead'), 'the dead job');
+    tail.child.kill('SIGTERM');
+    expect(await tail.exited).toBe(0);
+    const lines = tail.out.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(new RegExp(`^\\S+Z  ${id}  enqueued → waiting$`));
+    expect(lines[1]).toMatch(new RegExp(`^\\S+Z  ${id}  started → active \\(attempt 1\\)$`));
+    expect(lines[2]).toContain(`${id}  dead → dead (attempt 1) "red \\u001b[31malert\\u0007 <b>"`);
+    expect(hasAnsi(tail.out.stdout)).toBe(false);
+    expect(tail.out.stdout).not.toContain('\u0007');
   });
 
   it('stops tail with exit 0 on SIGTERM too', async () => {

@@ -23,7 +23,10 @@ export function registerQueue(program: Command, io: CliIo): void {
     .option('--all-dead', 'retry: every dead job, in bounded steps')
     .option('--all-waiting', 'cancel: every waiting job, in bounded steps')
     .option('--older-than <duration>', 'purge: jobs finished longer ago than this: 30m, 12h, 7d, 2w (s, m, h, d, w)')
-    .option('--interval <ms>', 'tail: how often to look, in milliseconds (default 500)')
+    .option(
+      '--interval <ms>',
+      'tail, on an engine whose events stay in their process: how often to look (default 500 ms)',
+    )
     .option('--json', 'print JSON (tail: one JSON object per line)')
     .addHelpText(
       'after',
@@ -67,7 +70,10 @@ Examples:
               );
             }
             await listQueues(backend, io, json === true);
-          } else await runQueueAction(action, { queue: backend.queue(name), operands, options, io });
+          } else {
+            const events = backend.capabilities.queue.events ?? 'process';
+            await runQueueAction(action, { queue: backend.queue(name), events, operands, options, io });
+          }
         } finally {
           await backend.close();
         }
