@@ -259,8 +259,8 @@ describe.each<EngineName>(['sqlite', 'postgres', 'redis'])('berth queue on %s', 
   });
 
   /** Starts `berth queue … tail`, collecting its output; `until` waits for it to print something. */
-  function startTail(...args: string[]) {
-    const child = startBerth(['queue', place.url, 'live', 'tail', ...args], place.cwd);
+  function startTail(queue: string, ...args: string[]) {
+    const child = startBerth(['queue', place.url, queue, 'tail', ...args], place.cwd);
     const out = { stdout: '', stderr: '' };
     child.stdout.on('data', (chunk: Buffer) => {
       out.stdout += chunk.toString('utf8');
@@ -283,7 +283,7 @@ describe.each<EngineName>(['sqlite', 'postgres', 'redis'])('berth queue on %s', 
 
   it("follows the queue's events made by another process, one JSON line each, and exits 0 on SIGINT", async () => {
     const live = backend.queue('live');
-    const tail = startTail('--json');
+    const tail = startTail('live', '--json');
     await tail.until(() => tail.out.stderr.includes('following queue live from its events'), 'that it started');
     const { id } = await live.enqueue({ n: 1 });
     const lease = await live.dequeue();
@@ -319,15 +319,16 @@ describe.each<EngineName>(['sqlite', 'postgres', 'redis'])('berth queue on %s', 
       [doomed, 'retried', 'waiting', undefined],
     ]);
     expect(lines.every(({ queue }) => queue === 'live')).toBe(true);
-    expect(lines[2]?.progress).toEqual({ ...PAYLOAD, at: { $date: new Date(0).toISOString() } });
+    // JSON has no -0: it prints as 0.
+    expect(lines[2]?.progress).toEqual({ ...PAYLOAD, negativeZero: 0, at: { $date: new Date(0).toISOString() } });
     expect(lines[6]).toMatchObject({ error: { attempt: 1, name: 'Error', message }, retryAt: expect.any(String) });
     expect(lines[8]).toMatchObject({ error: { attempt: 2, message } });
   });
 
   it('prints one text line per event, the error quoted with its control characters escaped', async () => {
-    const live = backend.queue('live');
-    const tail = startTail();
-    await tail.until(() => tail.out.stderr.includes('following queue live from its events'), 'that it started');
+    const live = backend.queue('text');
+    const tail = startTail('text');
+    await tail.until(() => tail.out.stderr.includes('following queue text from its events'), 'that it started');
     const { id } = await live.enqueue('text', { maxAttempts: 1 });
     const lease = await live.dequeue();
     if (lease?.job.id !== id) throw new Error('the job was not the next one');
