@@ -67,6 +67,33 @@ describe('berth dashboard', { timeout: 60_000 }, () => {
     expect(await dashboard.exited).toBe(0);
   });
 
+  it("streams the jobs another process changes (SQLite's events reach every process on the file)", async () => {
+    const dashboard = await start('--read-only');
+    const response = await fetch(`${dashboard.origin}/events?queue=elsewhere`);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    const until = async (pattern: RegExp) => {
+      const deadline = Date.now() + 20_000;
+      while (!pattern.test(text)) {
+        if (Date.now() > deadline) throw new Error(`the stream never matched ${pattern}: ${text}`);
+        const { value } = await reader.read();
+        text += new TextDecoder().decode(value);
+      }
+    };
+    await until(/retry: 2000/);
+    const elsewhere = backend.queue('elsewhere');
+    const { id } = await elsewhere.enqueue({ from: 'the test process' });
+    await until(new RegExp(`"jobId":"${id}","type":"enqueued","state":"waiting"`));
+    const lease = await elsewhere.dequeue();
+    if (lease === null) throw new Error('no job to lease');
+    await elsewhere.complete(lease);
+    await until(new RegExp(`"jobId":"${id}","type":"completed","state":"completed"`));
+    await until(/event: stats\ndata: \{"queue":"elsewhere","stats":\{"waiting":0,"active":0,"completed":1,/);
+    await reader.cancel();
+    dashboard.child.kill('SIGTERM');
+    expect(await dashboard.exited).toBe(0);
+  });
+
   it('--read-only prints no sign-in link and refuses writes; a token given is not echoed', async () => {
     const readOnly = await start('--read-only');
     expect(readOnly.stderr()).toContain('(read-only)');
