@@ -14,6 +14,11 @@ export function wakeChannel(base: string): string {
   return `${base}w`;
 }
 
+/** The channel a queue's scripts publish job events on (see `publish()` in the Lua library). */
+export function eventChannel(base: string): string {
+  return `${base}e`;
+}
+
 export function hashOf(flat: unknown): JobHash {
   const list = flat as readonly string[];
   const hash: Record<string, string> = {};
