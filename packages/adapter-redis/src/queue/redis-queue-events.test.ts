@@ -140,6 +140,16 @@ describe('RedisJobQueue global events', () => {
     await iterator.return?.();
   });
 
+  it('a subscriber hears at once: what another backend does right after subscribe() returns is read back from the event log', async () => {
+    const a = (await open()).queue<string>('at_once');
+    await a.stats();
+    const b = (await open()).queue<string>('at_once');
+    const { events } = record(b);
+    const { id } = await a.enqueue('right away');
+    await eventually(async () => expect(events.map((event) => event.type)).toStrictEqual(['enqueued']), 5_000);
+    expect(events[0]?.jobId).toBe(id);
+  });
+
   it('events of another queue, and of the same queue name under another prefix, are not delivered', async () => {
     const a = await open();
     const elsewhere = await open({ keyPrefix: `${keyPrefix}other:` });
@@ -213,7 +223,7 @@ describe('RedisJobQueue global events, connection loss (a private server)', () =
 
   afterAll(() => server?.kill());
 
-  it('a lost subscriber connection is reported through the logger, and events flow again once it is back', async () => {
+  it('a lost subscriber connection is reported through the logger; once it is back, the events announced meanwhile are read from the log', async () => {
     const warnings: string[] = [];
     const logger: BerthLogger = { warn: (message) => warnings.push(message), error: () => undefined };
     const prefix = 'loss:';
@@ -225,12 +235,17 @@ describe('RedisJobQueue global events, connection loss (a private server)', () =
       const seen = record(b);
       await untilListeners('lossy', 1, admin, prefix);
       await admin.client('KILL', 'TYPE', 'pubsub');
+      // Announced while nobody listens: read back from the event log once the connection is back.
+      const { id: during } = await a.enqueue('during the loss');
       await eventually(async () => expect(warnings.join('\n')).toMatch(/was lost.*lossy/), 5_000);
       // ioredis reconnects and subscribes again by itself.
       await untilListeners('lossy', 1, admin, prefix);
       await eventually(async () => expect(warnings.join('\n')).toMatch(/is back.*lossy/), 5_000);
-      const { id } = await a.enqueue('after the loss');
-      await eventually(async () => expect(seen.events.map((event) => event.jobId)).toStrictEqual([id]), 5_000);
+      const { id: after } = await a.enqueue('after the loss');
+      await eventually(
+        async () => expect(seen.events.map((event) => event.jobId)).toStrictEqual([during, after]),
+        5_000,
+      );
       seen.stop();
     } finally {
       admin.disconnect();

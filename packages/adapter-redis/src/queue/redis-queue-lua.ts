@@ -19,6 +19,12 @@ const LEASE_POSITIONS = (['att', 'lease', 'dk', 'cat'] as const)
   .map((field) => `local L_${field.toUpperCase()} = ${CLAIM_READ_FIELDS.indexOf(field) + 1}`)
   .join('\n');
 
+/**
+ * How long a queue's event log keeps an entry: a listener that starts, or
+ * reconnects, reads back that far at most.
+ */
+const EVENT_LOG_MS = 10_000;
+
 /** What every script starts with: the clock, the key layout and the state machine of a job. */
 const LIBRARY = `
 local CLAIM_READ_FIELDS = { ${CLAIM_READ_FIELDS.map((field) => `'${field}'`).join(', ')} }
@@ -97,9 +103,12 @@ local function event(kind, id, fields)
 end
 
 -- Publishes the wake-up (the delay until the earliest job this script made
--- waiting) and the job events, [origin, now, event...]: every process's
--- listeners hear of a change exactly when it is applied, in the server's
--- order, whoever listens (a writer cannot know).
+-- waiting), and the job events, whoever listens (a writer cannot know): one
+-- entry [origin, now, event...] appended to the queue's event log (a stream
+-- trimmed to the last EVENT_LOG_MS), then its id on the events channel, so
+-- listeners read the log from where they are, in the order the changes were
+-- applied, and a listener that just started (or reconnected) reads what was
+-- appended before its subscription took effect.
 local function publish()
   if WAKE_AT ~= nil then
     local delay = WAKE_AT - NOW
@@ -107,7 +116,9 @@ local function publish()
     redis.call('PUBLISH', B .. 'w', n(delay))
   end
   if #EVENTS > 0 then
-    redis.call('PUBLISH', B .. 'e', '["' .. ORIGIN .. '",' .. NOW_TEXT .. ',' .. table.concat(EVENTS, ',') .. ']')
+    local entry = '["' .. ORIGIN .. '",' .. NOW_TEXT .. ',' .. table.concat(EVENTS, ',') .. ']'
+    local id = redis.call('XADD', B .. 'ev', 'MINID', '~', n(NOW - ${EVENT_LOG_MS}), '*', 'e', entry)
+    redis.call('PUBLISH', B .. 'e', id)
   end
 end
 

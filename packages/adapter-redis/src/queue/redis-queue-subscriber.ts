@@ -15,7 +15,8 @@ export interface RedisChannelListener {
  * wake-ups, a subscriber's job events) and closed when the last is left,
  * so it never keeps an idle process alive. Scripts publish on a queue's
  * channels; after a reconnection ioredis subscribes again by itself, and
- * each listener hears of it, since what was published meanwhile is lost.
+ * each listener hears of it, since what was published meanwhile is lost
+ * (a sleeping worker looks for jobs, an event hub reads its log).
  */
 export class RedisQueueSubscriber {
   private connection: Redis | Cluster | undefined;
@@ -27,15 +28,24 @@ export class RedisQueueSubscriber {
     private readonly logger: BerthLogger,
   ) {}
 
-  /** Subscribes to `channel` (once). */
-  listen(channel: string, listener: RedisChannelListener): void {
-    if (this.closed || this.channels.has(channel)) return;
+  /**
+   * Subscribes to `channel` (once); resolves when the server confirmed the
+   * subscription (never, when the queues were closed or the connection is
+   * lost first: `reconnected` follows then).
+   */
+  listen(channel: string, listener: RedisChannelListener): Promise<void> {
+    if (this.closed || this.channels.has(channel)) return new Promise(() => {});
     this.channels.set(channel, listener);
-    this.open()
-      .subscribe(channel)
-      .catch(() => {
-        // A failed subscription is retried by ioredis on reconnection; workers poll meanwhile.
-      });
+    return new Promise((resolve) => {
+      this.open()
+        .subscribe(channel)
+        .then(
+          () => resolve(),
+          () => {
+            // A failed subscription is retried by ioredis on reconnection; workers poll meanwhile.
+          },
+        );
+    });
   }
 
   /** Unsubscribes from `channel`; the connection closes with its last channel. */
@@ -67,14 +77,28 @@ export class RedisQueueSubscriber {
         first = false;
         return;
       }
-      this.reportEvents('is back; job events published while it was down were missed');
-      for (const listener of this.channels.values()) listener.reconnected();
+      // ioredis subscribes again by itself; once this SUBSCRIBE, sent after its own, is confirmed, the channels
+      // are heard again, and each listener catches up on what it missed.
+      const channels = [...this.channels.keys()];
+      if (channels.length === 0) return;
+      connection.subscribe(...channels).then(
+        () => {
+          if (connection !== this.connection) return;
+          this.reportEvents('is back');
+          for (const listener of this.channels.values()) listener.reconnected();
+        },
+        () => {
+          // Lost again: the next ready tries again.
+        },
+      );
     });
     connection.on('close', () => {
       // Closed on purpose (last channel left, queues closed): this.connection already forgot it.
       if (!up || connection !== this.connection) return;
       up = false;
-      this.reportEvents('was lost; job events of other processes are missed until it is back');
+      this.reportEvents(
+        'was lost; job events of other processes are read back from the event log once it is back (those older than 10 s are missed)',
+      );
     });
     this.connection = connection;
     return connection;

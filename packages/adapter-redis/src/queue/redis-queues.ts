@@ -15,8 +15,8 @@ import type { Cluster, Redis } from 'ioredis';
 import { byCodePoint, namesInKeys } from '../redis-collections.js';
 import { toBerthError } from '../redis-errors.js';
 import { RedisJobQueue, type RedisJobQueueContext } from './redis-job-queue.js';
-import { RedisQueueEventHub } from './redis-queue-events.js';
-import { eventChannel, queueKeyBase, wakeChannel } from './redis-queue-rows.js';
+import { type RedisEventLog, RedisQueueEventHub } from './redis-queue-events.js';
+import { eventChannel, eventLogKey, queueKeyBase, wakeChannel } from './redis-queue-rows.js';
 import { RedisQueueSubscriber } from './redis-queue-subscriber.js';
 
 /**
@@ -226,22 +226,19 @@ export class RedisQueues {
     const base = queueKeyBase(this.keyPrefix, name);
     let notifier = this.notifiers.get(name);
     if (notifier === undefined) {
-      const created = new HandOffNotifier(() =>
-        this.subscriber.listen(wakeChannel(base), {
-          message: (delayMs) => created.woken(Number(delayMs) || 0),
-          reconnected: () => created.woken(0),
-        }),
+      const created = new HandOffNotifier(
+        () =>
+          void this.subscriber.listen(wakeChannel(base), {
+            message: (delayMs) => created.woken(Number(delayMs) || 0),
+            reconnected: () => created.woken(0),
+          }),
       );
       notifier = created;
       this.notifiers.set(name, created);
     }
     let events = this.hubs.get(name);
     if (events === undefined) {
-      const channel = eventChannel(base);
-      events = new RedisQueueEventHub(name, this.logger ?? consoleLogger, this.origin, {
-        start: (message) => this.subscriber.listen(channel, { message, reconnected: () => {}, eventsOf: name }),
-        stop: () => this.subscriber.unlisten(channel),
-      });
+      events = new RedisQueueEventHub(name, this.logger ?? consoleLogger, this.origin, this.eventLog(name, base));
       this.hubs.set(name, events);
     }
     return {
@@ -256,6 +253,26 @@ export class RedisQueues {
         return this.client;
       },
       toBerthError: (error) => (this.closed ? this.closedError() : toBerthError(error)),
+    };
+  }
+
+  /** The event log of the queue `name` at `base`, read through the client, announced through the subscriber. */
+  private eventLog(name: string, base: string): RedisEventLog {
+    const channel = eventChannel(base);
+    const key = eventLogKey(base);
+    return {
+      listen: (onEntry) => this.subscriber.listen(channel, { message: onEntry, reconnected: onEntry, eventsOf: name }),
+      unlisten: () => this.subscriber.unlisten(channel),
+      serverTime: async () => {
+        // On the queue's own node (a cluster's nodes each have a clock).
+        const [seconds, micros] = (await this.client.eval("return redis.call('TIME')", 1, key)) as [string, string];
+        return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      },
+      read: async (start, count) => {
+        if (this.closed) return [];
+        const entries = await this.client.xrange(key, start, '+', 'COUNT', count);
+        return entries.map(([id, fields]) => [id, fields[1] ?? ''] as const);
+      },
     };
   }
 
