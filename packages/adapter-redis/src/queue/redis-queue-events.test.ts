@@ -10,7 +10,7 @@ import {
   uniqueKeyPrefix,
 } from '../fixtures/redis-server.js';
 import { forEachKeyBatch, prefixPattern, unlinkKeys } from '../redis-scan.js';
-import { eventChannel, queueKeyBase } from './redis-queue-rows.js';
+import { eventChannel, eventLogKey, queueKeyBase } from './redis-queue-rows.js';
 import { RedisQueues, type RedisQueuesConfig } from './redis-queues.js';
 
 const keyPrefix = uniqueKeyPrefix('queue_events');
@@ -148,6 +148,24 @@ describe('RedisJobQueue global events', () => {
     const { id } = await a.enqueue('right away');
     await eventually(async () => expect(events.map((event) => event.type)).toStrictEqual(['enqueued']), 5_000);
     expect(events[0]?.jobId).toBe(id);
+  });
+
+  it('a script with thousands of events appends several log entries, read in order: a big enqueueMany and a cancelJobs', async () => {
+    const a = (await open()).queue<number>('many');
+    const b = (await open()).queue<number>('many');
+    const local = record(a);
+    const remote = record(b);
+    await untilListeners('many', 2);
+    // 3 strings per enqueued event: 6 000 in one script, more than one entry takes (4 000).
+    const ids = (await a.enqueueMany(Array.from({ length: 2_000 }, (_, n) => ({ payload: n })))).map((r) => r.id);
+    await a.release(await dequeueNow(a));
+    expect((await a.cancelJobs({ limit: 2_000 })).changed).toBe(2_000);
+    await eventually(async () => expect(remote.events).toHaveLength(local.events.length), 10_000);
+    expect(local.events).toHaveLength(4_002);
+    expect(remote.events).toStrictEqual(local.events);
+    expect(remote.events.slice(0, 2_000).map((event) => event.jobId)).toStrictEqual(ids);
+    // Entries: the enqueue's two, the dequeue's, the release's and the cancel's.
+    expect(await checks.xlen(eventLogKey(queueKeyBase(keyPrefix, 'many')))).toBe(5);
   });
 
   it('events of another queue, and of the same queue name under another prefix, are not delivered', async () => {

@@ -12,41 +12,74 @@ export interface RedisEventLog {
   unlisten(): void;
   /** The server's clock, in epoch milliseconds. */
   serverTime(): Promise<number>;
-  /** Up to `count` entries (id and text) from `start`, in XRANGE's syntax (`(<id>` excludes it). */
-  read(start: string, count: number): Promise<(readonly [string, string])[]>;
+  /** Up to `count` entries (id and fields) from `start`, in XRANGE's syntax (`(<id>` excludes it). */
+  read(start: string, count: number): Promise<(readonly [string, readonly string[]])[]>;
 }
 
 /** Entries read per XRANGE. */
 const READ_BATCH = 500;
 
+/** How many fields follow the job id of each type of event in an entry. */
+const FIELDS: Readonly<Record<JobEvent['type'], number>> = {
+  enqueued: 1,
+  started: 1,
+  progress: 2,
+  completed: 1,
+  failed: 3,
+  dead: 2,
+  expired: 1,
+  released: 0,
+  cancelled: 0,
+  retried: 0,
+};
+
 /**
- * One event as the scripts publish it: type, job id, then the type's
- * fields (see `event()` in the Lua library).
+ * The events of one log entry: its fields are the origin, the server's
+ * time, then each event's type, job id and fields (see `event()` in the
+ * Lua library), padded with an empty string to an even count.
  */
-type PublishedEvent = readonly [JobEvent['type'], string, ...unknown[]];
-
-/** A script's message: the origin of the backend that ran it, the server's time, its events in order. */
-type PublishedMessage = readonly [string, number, ...PublishedEvent[]];
-
-function toEvent(published: PublishedEvent, queue: string, at: Date): JobEvent {
-  const [type, jobId, attempt, value, retryAt] = published as [JobEvent['type'], string, number, unknown, number];
-  const base = { queue, jobId, at };
-  switch (type) {
-    case 'enqueued':
-      return { type, ...base, runAt: new Date(attempt) };
-    case 'started':
-    case 'completed':
-    case 'expired':
-      return { type, ...base, attempt };
-    case 'progress':
-      return { type, ...base, attempt, progress: value as DocumentValue };
-    case 'failed':
-      return { type, ...base, attempt, error: jobErrorOf(value as StoredJobError), retryAt: new Date(retryAt) };
-    case 'dead':
-      return { type, ...base, attempt, error: jobErrorOf(value as StoredJobError) };
-    default:
-      return { type, ...base };
+function eventsOf(fields: readonly string[], queue: string): JobEvent[] {
+  const at = new Date(Number(fields[1]));
+  const events: JobEvent[] = [];
+  for (let index = 2; index < fields.length; ) {
+    const type = fields[index] as JobEvent['type'];
+    const count = FIELDS[type];
+    if (count === undefined) {
+      if (type === '' && index === fields.length - 1) break;
+      throw new Error(`unknown event type ${JSON.stringify(type)}`);
+    }
+    const base = { queue, jobId: fields[index + 1] as string, at };
+    const [first = '', second = '', third = ''] = fields.slice(index + 2, index + 2 + count);
+    index += 2 + count;
+    switch (type) {
+      case 'enqueued':
+        events.push({ type, ...base, runAt: new Date(Number(first)) });
+        break;
+      case 'started':
+      case 'completed':
+      case 'expired':
+        events.push({ type, ...base, attempt: Number(first) });
+        break;
+      case 'progress':
+        events.push({ type, ...base, attempt: Number(first), progress: decodeDocument<DocumentValue>(second) });
+        break;
+      case 'failed':
+        events.push({
+          type,
+          ...base,
+          attempt: Number(first),
+          error: jobErrorOf(JSON.parse(second) as StoredJobError),
+          retryAt: new Date(Number(third)),
+        });
+        break;
+      case 'dead':
+        events.push({ type, ...base, attempt: Number(first), error: jobErrorOf(JSON.parse(second) as StoredJobError) });
+        break;
+      default:
+        events.push({ type, ...base });
+    }
   }
+  return events;
 }
 
 /**
@@ -64,7 +97,7 @@ class LogTail {
 
   constructor(
     private readonly log: RedisEventLog,
-    private readonly onEntry: (text: string) => void,
+    private readonly onEntry: (fields: readonly string[]) => void,
   ) {}
 
   /**
@@ -97,10 +130,10 @@ class LogTail {
       for (;;) {
         this.again = false;
         const entries = await this.log.read(this.start, READ_BATCH);
-        for (const [id, text] of entries) {
+        for (const [id, fields] of entries) {
           if (this.stopped) return;
           this.start = `(${id}`;
-          this.onEntry(text);
+          this.onEntry(fields);
         }
         if (entries.length < READ_BATCH && !this.again) return;
       }
@@ -121,16 +154,14 @@ class LogTail {
 export class RedisQueueEventHub extends JobEventHub {
   private subscribers = 0;
   private tail: LogTail | undefined;
-  private readonly own: string;
 
   constructor(
     queue: string,
     private readonly reporter: BerthLogger,
-    origin: string,
+    private readonly origin: string,
     private readonly eventLog: RedisEventLog,
   ) {
     super(queue, reporter);
-    this.own = `["${origin}",`;
   }
 
   override subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {
@@ -149,7 +180,7 @@ export class RedisQueueEventHub extends JobEventHub {
 
   private listen(): void {
     const subscribedAt = Date.now();
-    const tail = new LogTail(this.eventLog, (text) => this.receive(text));
+    const tail = new LogTail(this.eventLog, (fields) => this.receive(fields));
     this.tail = tail;
     void tail.begin(
       subscribedAt,
@@ -163,16 +194,14 @@ export class RedisQueueEventHub extends JobEventHub {
     this.eventLog.unlisten();
   }
 
-  /** Emits the events of a message another backend published. */
-  private receive(message: string): void {
-    if (message.startsWith(this.own)) return;
+  /** Emits the events of an entry another backend appended. */
+  private receive(fields: readonly string[]): void {
+    if (fields[0] === this.origin) return;
     let events: JobEvent[];
     try {
-      const [, now, ...published] = decodeDocument<PublishedMessage>(message);
-      const at = new Date(now);
-      events = published.map((event) => toEvent(event, this.queue, at));
+      events = eventsOf(fields, this.queue);
     } catch (error) {
-      this.reporter.warn(`berth: an unreadable event message on queue ${this.queue} was ignored`, {
+      this.reporter.warn(`berth: an unreadable entry of queue ${this.queue}'s event log was ignored`, {
         error,
         queue: this.queue,
       });

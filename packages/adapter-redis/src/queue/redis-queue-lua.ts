@@ -41,9 +41,11 @@ local NOW_TEXT = string.format('%d', NOW)
 local COUNTS, READY, DELAYED, ACTIVE, DEDUPE = B .. 'n', B .. 'r', B .. 'dl', B .. 'a', B .. 'd'
 local WAKE_AT = nil
 local EXPIRED = {}
--- The job events of the changes this script makes, each a JSON array
--- (type, job id, then the type's fields), published when it ends.
-local EVENTS = {}
+-- The job events of the changes this script makes, published when it
+-- ends: a flat list of strings (each event its type, job id, then its
+-- type's fields), so nothing needs escaping, and EVENT_STARTS, where each
+-- event begins.
+local EVENTS, EVENT_STARTS, NE = {}, {}, 0
 
 local function n(x) return string.format('%d', x) end
 local function jk(id) return B .. 'j:' .. id end
@@ -96,30 +98,64 @@ local function wake(at)
   if WAKE_AT == nil or at < WAKE_AT then WAKE_AT = at end
 end
 
-local function event(kind, id, fields)
-  local text = '["' .. kind .. '",' .. cjson.encode(id)
-  if fields then text = text .. ',' .. fields end
-  EVENTS[#EVENTS + 1] = text .. ']'
+local function event(kind, id, a, b, c)
+  EVENT_STARTS[#EVENT_STARTS + 1] = NE + 1
+  EVENTS[NE + 1] = kind
+  EVENTS[NE + 2] = id
+  NE = NE + 2
+  if a then
+    NE = NE + 1
+    EVENTS[NE] = a
+  end
+  if b then
+    NE = NE + 1
+    EVENTS[NE] = b
+  end
+  if c then
+    NE = NE + 1
+    EVENTS[NE] = c
+  end
+end
+
+-- Appends events first .. last - 1 to the event log as one entry (its
+-- fields: origin, now, then the events, padded to pairs); returns its id.
+local function log_events(first, last)
+  local count, next_value = last - first, EVENTS[last]
+  -- An odd count borrows the slot after the last event for an empty pad.
+  if count % 2 == 1 then
+    EVENTS[last] = ''
+    count = count + 1
+  end
+  local id = redis.call('XADD', B .. 'ev', 'MINID', '~', n(NOW - ${EVENT_LOG_MS}), '*', ORIGIN, NOW_TEXT,
+    unpack(EVENTS, first, first + count - 1))
+  EVENTS[last] = next_value
+  return id
 end
 
 -- Publishes the wake-up (the delay until the earliest job this script made
--- waiting), and the job events, whoever listens (a writer cannot know): one
--- entry [origin, now, event...] appended to the queue's event log (a stream
--- trimmed to the last EVENT_LOG_MS), then its id on the events channel, so
--- listeners read the log from where they are, in the order the changes were
--- applied, and a listener that just started (or reconnected) reads what was
--- appended before its subscription took effect.
+-- waiting), and the job events, whoever listens (a writer cannot know):
+-- appended to the queue's event log (a stream trimmed to the last
+-- EVENT_LOG_MS; one entry, or one per 4 000 strings, unpack's comfort),
+-- then the last entry's id on the events channel, so listeners read the log
+-- from where they are, in the order the changes were applied, and a
+-- listener that just started (or reconnected) reads what was appended
+-- before its subscription took effect.
 local function publish()
   if WAKE_AT ~= nil then
     local delay = WAKE_AT - NOW
     if delay < 0 then delay = 0 end
     redis.call('PUBLISH', B .. 'w', n(delay))
   end
-  if #EVENTS > 0 then
-    local entry = '["' .. ORIGIN .. '",' .. NOW_TEXT .. ',' .. table.concat(EVENTS, ',') .. ']'
-    local id = redis.call('XADD', B .. 'ev', 'MINID', '~', n(NOW - ${EVENT_LOG_MS}), '*', 'e', entry)
-    redis.call('PUBLISH', B .. 'e', id)
+  if NE == 0 then return end
+  local id, first = nil, 1
+  for k = 2, #EVENT_STARTS do
+    if EVENT_STARTS[k] - first > 4000 then
+      id = log_events(first, EVENT_STARTS[k])
+      first = EVENT_STARTS[k]
+    end
   end
+  id = log_events(first, NE + 1)
+  redis.call('PUBLISH', B .. 'e', id)
 end
 
 -- Moves a job from one state to another. cat and dk are the job's createdAt
@@ -216,11 +252,11 @@ local function settle()
     local attempt = tonumber(f[1])
     local e = error_json(attempt, '"lease expired"', '"LEASE_EXPIRED"')
     local errors = { 'err', with_error(key, e) }
-    event('expired', id, n(attempt))
+    event('expired', id, f[1])
     if attempt >= tonumber(f[2]) then
       set_state(id, key, 'active', 'dead', f[3], f[4], errors)
       table.insert(EXPIRED, { id, 'dead', n(attempt) })
-      event('dead', id, n(attempt) .. ',' .. e)
+      event('dead', id, f[1], e)
     else
       set_state(id, key, 'active', 'waiting', f[3], f[4], errors)
       to_ready(id, key)
@@ -299,15 +335,15 @@ local function settle_one(i)
     local extra = {}
     if ARGV[i + 3] == '1' then extra = { 'res', ARGV[i + 4] } end
     set_state(id, key, 'active', 'completed', f[6], f[7], extra)
-    event('completed', id, n(attempt))
-    return { 'completed', n(attempt) }
+    event('completed', id, f[4])
+    return { 'completed', f[4] }
   end
   local e = error_json(attempt, ARGV[i + 3], ARGV[i + 4])
   local errors = { 'err', with_error(key, e) }
   if ARGV[i + 5] == '1' or attempt >= tonumber(f[5]) then
     set_state(id, key, 'active', 'dead', f[6], f[7], errors)
-    event('dead', id, n(attempt) .. ',' .. e)
-    return { 'dead', n(attempt) }
+    event('dead', id, f[4], e)
+    return { 'dead', f[4] }
   end
   local delay
   if ARGV[i + 6] ~= '' then delay = tonumber(ARGV[i + 6]) else delay = backoff(key, attempt, tonumber(ARGV[i + 7])) end
@@ -316,7 +352,7 @@ local function settle_one(i)
   table.insert(errors, n(run_at))
   set_state(id, key, 'active', 'waiting', f[6], f[7], errors)
   schedule(id, key, run_at)
-  event('failed', id, n(attempt) .. ',' .. e .. ',' .. n(run_at))
+  event('failed', id, f[4], e, n(run_at))
   return { 'waiting', n(attempt), n(run_at) }
 end
 
@@ -482,7 +518,7 @@ local key, why = leased(ARGV[1], ARGV[2])
 if not key then return { NOW_TEXT, why } end
 redis.call('HSET', key, 'prog', ARGV[3], 'uat', NOW_TEXT)
 local attempt = redis.call('HGET', key, 'att')
-event('progress', ARGV[1], attempt .. ',' .. ARGV[3])
+event('progress', ARGV[1], attempt, ARGV[3])
 publish()
 return { NOW_TEXT, 'ok', attempt }
 `);

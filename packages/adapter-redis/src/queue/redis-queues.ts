@@ -270,8 +270,7 @@ export class RedisQueues {
       },
       read: async (start, count) => {
         if (this.closed) return [];
-        const entries = await this.client.xrange(key, start, '+', 'COUNT', count);
-        return entries.map(([id, fields]) => [id, fields[1] ?? ''] as const);
+        return await this.client.xrange(key, start, '+', 'COUNT', count);
       },
     };
   }
