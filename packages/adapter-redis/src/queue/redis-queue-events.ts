@@ -42,15 +42,15 @@ function eventsOf(fields: readonly string[], queue: string): JobEvent[] {
   const at = new Date(Number(fields[1]));
   const events: JobEvent[] = [];
   for (let index = 2; index < fields.length; ) {
+    // The pad of an odd count.
+    if (fields[index] === '' && index === fields.length - 1) break;
     const type = fields[index] as JobEvent['type'];
-    const count = FIELDS[type];
-    if (count === undefined) {
-      if (type === '' && index === fields.length - 1) break;
-      throw new Error(`unknown event type ${JSON.stringify(type)}`);
-    }
+    if (!Object.hasOwn(FIELDS, type)) throw new Error(`unknown event type ${JSON.stringify(type)}`);
     const base = { queue, jobId: fields[index + 1] as string, at };
-    const [first = '', second = '', third = ''] = fields.slice(index + 2, index + 2 + count);
-    index += 2 + count;
+    const first = fields[index + 2] ?? '';
+    const second = fields[index + 3] ?? '';
+    const third = fields[index + 4] ?? '';
+    index += 2 + FIELDS[type];
     switch (type) {
       case 'enqueued':
         events.push({ type, ...base, runAt: new Date(Number(first)) });
