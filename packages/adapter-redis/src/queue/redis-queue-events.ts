@@ -12,7 +12,10 @@ export interface RedisEventLog {
   unlisten(): void;
   /** The server's clock, in epoch milliseconds. */
   serverTime(): Promise<number>;
-  /** Up to `count` entries (id and fields) from `start`, in XRANGE's syntax (`(<id>` excludes it). */
+  /**
+   * Up to `count` entries from `start`, in XRANGE's syntax (`(<id>`
+   * excludes it): each its id and fields (the origin, then the events).
+   */
   read(start: string, count: number): Promise<(readonly [string, readonly string[]])[]>;
 }
 
@@ -34,16 +37,14 @@ const FIELDS: Readonly<Record<JobEvent['type'], number>> = {
 };
 
 /**
- * The events of one log entry: its fields are the origin, the server's
- * time, then each event's type, job id and fields (see `event()` in the
- * Lua library), padded with an empty string to an even count.
+ * The events of one log entry: the server's time, then each event's type,
+ * job id and fields, joined with U+0000 (see `event()` in the Lua library).
  */
-function eventsOf(fields: readonly string[], queue: string): JobEvent[] {
-  const at = new Date(Number(fields[1]));
+function eventsOf(entry: string, queue: string): JobEvent[] {
+  const fields = entry.split('\u0000');
+  const at = new Date(Number(fields[0]));
   const events: JobEvent[] = [];
-  for (let index = 2; index < fields.length; ) {
-    // The pad of an odd count.
-    if (fields[index] === '' && index === fields.length - 1) break;
+  for (let index = 1; index < fields.length; ) {
     const type = fields[index] as JobEvent['type'];
     if (!Object.hasOwn(FIELDS, type)) throw new Error(`unknown event type ${JSON.stringify(type)}`);
     const base = { queue, jobId: fields[index + 1] as string, at };
@@ -196,10 +197,11 @@ export class RedisQueueEventHub extends JobEventHub {
 
   /** Emits the events of an entry another backend appended. */
   private receive(fields: readonly string[]): void {
-    if (fields[0] === this.origin) return;
+    const [origin, entry = ''] = fields;
+    if (origin === this.origin) return;
     let events: JobEvent[];
     try {
-      events = eventsOf(fields, this.queue);
+      events = eventsOf(entry, this.queue);
     } catch (error) {
       this.reporter.warn(`berth: an unreadable entry of queue ${this.queue}'s event log was ignored`, {
         error,

@@ -42,10 +42,10 @@ local COUNTS, READY, DELAYED, ACTIVE, DEDUPE = B .. 'n', B .. 'r', B .. 'dl', B 
 local WAKE_AT = nil
 local EXPIRED = {}
 -- The job events of the changes this script makes, published when it
--- ends: a flat list of strings (each event its type, job id, then its
--- type's fields), so nothing needs escaping, and EVENT_STARTS, where each
--- event begins.
-local EVENTS, EVENT_STARTS, NE = {}, {}, 0
+-- ends: a list of strings, the time, then each event's type, job id and
+-- fields, joined with U+0000, which neither an id (core refuses it) nor JSON
+-- text nor a number holds, so nothing needs escaping.
+local EVENTS, NE = { NOW_TEXT }, 1
 
 local function n(x) return string.format('%d', x) end
 local function jk(id) return B .. 'j:' .. id end
@@ -99,7 +99,6 @@ local function wake(at)
 end
 
 local function event(kind, id, a, b, c)
-  EVENT_STARTS[#EVENT_STARTS + 1] = NE + 1
   EVENTS[NE + 1] = kind
   EVENTS[NE + 2] = id
   NE = NE + 2
@@ -117,44 +116,23 @@ local function event(kind, id, a, b, c)
   end
 end
 
--- Appends events first .. last - 1 to the event log as one entry (its
--- fields: origin, now, then the events, padded to pairs); returns its id.
-local function log_events(first, last)
-  local count, next_value = last - first, EVENTS[last]
-  -- An odd count borrows the slot after the last event for an empty pad.
-  if count % 2 == 1 then
-    EVENTS[last] = ''
-    count = count + 1
-  end
-  local id = redis.call('XADD', B .. 'ev', 'MINID', '~', n(NOW - ${EVENT_LOG_MS}), '*', ORIGIN, NOW_TEXT,
-    unpack(EVENTS, first, first + count - 1))
-  EVENTS[last] = next_value
-  return id
-end
-
 -- Publishes the wake-up (the delay until the earliest job this script made
 -- waiting), and the job events, whoever listens (a writer cannot know):
--- appended to the queue's event log (a stream trimmed to the last
--- EVENT_LOG_MS; one entry, or one per 4 000 strings, unpack's comfort),
--- then the last entry's id on the events channel, so listeners read the log
--- from where they are, in the order the changes were applied, and a
--- listener that just started (or reconnected) reads what was appended
--- before its subscription took effect.
+-- one entry of the queue's event log (a stream trimmed to the last
+-- EVENT_LOG_MS), its one field the backend's origin and the events, then
+-- the entry's id on the events channel, so listeners read the log from
+-- where they are, in the order the changes were applied, and a listener
+-- that just started (or reconnected) reads what was appended before its
+-- subscription took effect.
 local function publish()
   if WAKE_AT ~= nil then
     local delay = WAKE_AT - NOW
     if delay < 0 then delay = 0 end
     redis.call('PUBLISH', B .. 'w', n(delay))
   end
-  if NE == 0 then return end
-  local id, first = nil, 1
-  for k = 2, #EVENT_STARTS do
-    if EVENT_STARTS[k] - first > 4000 then
-      id = log_events(first, EVENT_STARTS[k])
-      first = EVENT_STARTS[k]
-    end
-  end
-  id = log_events(first, NE + 1)
+  if NE == 1 then return end
+  local id = redis.call('XADD', B .. 'ev', 'MINID', '~', n(NOW - ${EVENT_LOG_MS}), '*', ORIGIN,
+    table.concat(EVENTS, '\\0', 1, NE))
   redis.call('PUBLISH', B .. 'e', id)
 end
 
