@@ -86,6 +86,8 @@ import { RedisQueueScript } from './redis-queue-script.js';
 export interface RedisJobQueueContext {
   /** The key base of the queue, `<prefix>{q:<name>}:` (its hash tag). */
   readonly base: string;
+  /** This backend's id, the last argument of every script: the events they publish carry it. */
+  readonly origin: string;
   readonly events: JobEventHub;
   readonly notifier: HandOffNotifier;
   /** The backend's logger, for workers without an `onError` (absent: `console`). */
@@ -154,7 +156,8 @@ export function jobArguments(id: string, job: PreparedEnqueue, explicitRunAt: bo
  * per-queue counter: complete, fail, extendLease, release and progress
  * check it inside their script. Scripts publish a wake-up on the queue's
  * channel when they make jobs waiting, so idle workers of every process
- * claim at once instead of polling.
+ * claim at once instead of polling, and the job events of their changes on
+ * another channel, so subscribers in every process hear of them.
  *
  * ### Examples
  * ```ts
@@ -188,7 +191,7 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
   async run(script: RedisQueueScript, args: readonly (string | number)[]): Promise<unknown> {
     const client = await this.context.client();
     try {
-      return await script.run(client, this.context.base, args);
+      return await script.run(client, this.context.base, [...args, this.context.origin]);
     } catch (error) {
       throw this.context.toBerthError(error);
     }
@@ -429,11 +432,11 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
   async release(lease: LeaseRef, options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, `${this.name}.release`);
     const { id, token } = checkLeaseRef(lease);
-    const [, answer] = (await this.run(scripts.release, [id, token])) as [string, string];
+    const [now, answer] = (await this.run(scripts.release, [id, token])) as [string, string];
     if (answer !== 'ok') throw leaseConflict(this.name, 'release', id, answer);
     // The job keeps its runAt (and its place in line), so it is due now.
     this.context.notifier.notify();
-    this.emitSimple('released', [id]);
+    this.emitSimple('released', [id], Number(now));
   }
 
   async progress(lease: LeaseRef, progress: DocumentValue, options?: SignalOptions): Promise<void> {
@@ -453,9 +456,13 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
     }
   }
 
-  /** An event that names only the job (`released`, `cancelled`, `retried`), for each of `ids`. */
-  emitSimple(type: 'released' | 'cancelled' | 'retried', ids: readonly string[]): void {
-    this.context.events.emitEach(type, ids);
+  /**
+   * An event that names only the job (`released`, `cancelled`, `retried`),
+   * for each of `ids`, at the server's time of the change (the time the
+   * script publishes for other processes).
+   */
+  emitSimple(type: 'released' | 'cancelled' | 'retried', ids: readonly string[], now: number): void {
+    this.context.events.emitEach(type, ids, new Date(now));
   }
 
   // ---- reads and administration -------------------------------------------
@@ -482,7 +489,7 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
       string[],
     ];
     this.emitExpired(expired, Number(now));
-    this.emitSimple('cancelled', cancelled);
+    this.emitSimple('cancelled', cancelled, Number(now));
     return cancelled;
   }
 
@@ -505,14 +512,14 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
     ids: readonly string[],
     states: string,
   ): Promise<{ revived: string[]; blocked: [string, string, string][] }> {
-    const [, revived, blocked] = (await this.run(scripts.retry, [states, ...ids])) as [
+    const [now, revived, blocked] = (await this.run(scripts.retry, [states, ...ids])) as [
       string,
       string[],
       [string, string, string][],
     ];
     if (revived.length > 0) {
       this.context.notifier.notify();
-      this.emitSimple('retried', revived);
+      this.emitSimple('retried', revived, Number(now));
     }
     return { revived, blocked };
   }

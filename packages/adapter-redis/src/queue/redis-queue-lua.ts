@@ -4,6 +4,10 @@
 // of stored text), never Lua source. All keys a script touches start with the
 // base, so they share its hash tag and its cluster slot.
 //
+// The last ARGV of every script is the calling backend's origin id, taken off
+// before the script reads its arguments: the job events a script publishes
+// carry it, so a backend drops its own (it emitted them already).
+//
 // Numbers are formatted with `n()` before they are concatenated or stored:
 // Lua's tostring keeps 14 significant digits, too few for epoch milliseconds
 // past 2^47 or fencing counters that grew large.
@@ -15,11 +19,18 @@ const LEASE_POSITIONS = (['att', 'lease', 'dk', 'cat'] as const)
   .map((field) => `local L_${field.toUpperCase()} = ${CLAIM_READ_FIELDS.indexOf(field) + 1}`)
   .join('\n');
 
+/**
+ * How long a queue's event log keeps an entry: a listener that starts, or
+ * reconnects, reads back that far at most.
+ */
+const EVENT_LOG_MS = 10_000;
+
 /** What every script starts with: the clock, the key layout and the state machine of a job. */
 const LIBRARY = `
 local CLAIM_READ_FIELDS = { ${CLAIM_READ_FIELDS.map((field) => `'${field}'`).join(', ')} }
 ${LEASE_POSITIONS}
 local B = KEYS[1]
+local ORIGIN = table.remove(ARGV)
 local NOW
 do
   local t = redis.call('TIME')
@@ -30,6 +41,11 @@ local NOW_TEXT = string.format('%d', NOW)
 local COUNTS, READY, DELAYED, ACTIVE, DEDUPE = B .. 'n', B .. 'r', B .. 'dl', B .. 'a', B .. 'd'
 local WAKE_AT = nil
 local EXPIRED = {}
+-- The job events of the changes this script makes, published when it
+-- ends: a list of strings, the time, then each event's type, job id and
+-- fields, joined with U+0000, which neither an id (core refuses it) nor JSON
+-- text nor a number holds, so nothing needs escaping.
+local EVENTS, NE = { NOW_TEXT }, 1
 
 local function n(x) return string.format('%d', x) end
 local function jk(id) return B .. 'j:' .. id end
@@ -82,11 +98,42 @@ local function wake(at)
   if WAKE_AT == nil or at < WAKE_AT then WAKE_AT = at end
 end
 
-local function publish_wake()
-  if WAKE_AT == nil then return end
-  local delay = WAKE_AT - NOW
-  if delay < 0 then delay = 0 end
-  redis.call('PUBLISH', B .. 'w', n(delay))
+local function event(kind, id, a, b, c)
+  EVENTS[NE + 1] = kind
+  EVENTS[NE + 2] = id
+  NE = NE + 2
+  if a then
+    NE = NE + 1
+    EVENTS[NE] = a
+  end
+  if b then
+    NE = NE + 1
+    EVENTS[NE] = b
+  end
+  if c then
+    NE = NE + 1
+    EVENTS[NE] = c
+  end
+end
+
+-- Publishes the wake-up (the delay until the earliest job this script made
+-- waiting), and the job events, whoever listens (a writer cannot know):
+-- one entry of the queue's event log (a stream trimmed to the last
+-- EVENT_LOG_MS), its one field the backend's origin and the events, then
+-- the entry's id on the events channel, so listeners read the log from
+-- where they are, in the order the changes were applied, and a listener
+-- that just started (or reconnected) reads what was appended before its
+-- subscription took effect.
+local function publish()
+  if WAKE_AT ~= nil then
+    local delay = WAKE_AT - NOW
+    if delay < 0 then delay = 0 end
+    redis.call('PUBLISH', B .. 'w', n(delay))
+  end
+  if NE == 1 then return end
+  local id = redis.call('XADD', B .. 'ev', 'MINID', '~', n(NOW - ${EVENT_LOG_MS}), '*', ORIGIN,
+    table.concat(EVENTS, '\\0', 1, NE))
+  redis.call('PUBLISH', B .. 'e', id)
 end
 
 -- Moves a job from one state to another. cat and dk are the job's createdAt
@@ -181,10 +228,13 @@ local function settle()
     local key = jk(id)
     local f = redis.call('HMGET', key, 'att', 'max', 'cat', 'dk')
     local attempt = tonumber(f[1])
-    local errors = { 'err', with_error(key, error_json(attempt, '"lease expired"', '"LEASE_EXPIRED"')) }
+    local e = error_json(attempt, '"lease expired"', '"LEASE_EXPIRED"')
+    local errors = { 'err', with_error(key, e) }
+    event('expired', id, f[1])
     if attempt >= tonumber(f[2]) then
       set_state(id, key, 'active', 'dead', f[3], f[4], errors)
       table.insert(EXPIRED, { id, 'dead', n(attempt) })
+      event('dead', id, f[1], e)
     else
       set_state(id, key, 'active', 'waiting', f[3], f[4], errors)
       to_ready(id, key)
@@ -221,6 +271,7 @@ local function claim(count_wanted, lease_ms)
     table.insert(f, tok)
     zset(ACTIVE, id, exp)
     table.insert(out, f)
+    event('started', id, att)
   end
   return out
 end
@@ -262,12 +313,15 @@ local function settle_one(i)
     local extra = {}
     if ARGV[i + 3] == '1' then extra = { 'res', ARGV[i + 4] } end
     set_state(id, key, 'active', 'completed', f[6], f[7], extra)
-    return { 'completed', n(attempt) }
+    event('completed', id, f[4])
+    return { 'completed', f[4] }
   end
-  local errors = { 'err', with_error(key, error_json(attempt, ARGV[i + 3], ARGV[i + 4])) }
+  local e = error_json(attempt, ARGV[i + 3], ARGV[i + 4])
+  local errors = { 'err', with_error(key, e) }
   if ARGV[i + 5] == '1' or attempt >= tonumber(f[5]) then
     set_state(id, key, 'active', 'dead', f[6], f[7], errors)
-    return { 'dead', n(attempt) }
+    event('dead', id, f[4], e)
+    return { 'dead', f[4] }
   end
   local delay
   if ARGV[i + 6] ~= '' then delay = tonumber(ARGV[i + 6]) else delay = backoff(key, attempt, tonumber(ARGV[i + 7])) end
@@ -276,6 +330,7 @@ local function settle_one(i)
   table.insert(errors, n(run_at))
   set_state(id, key, 'active', 'waiting', f[6], f[7], errors)
   schedule(id, key, run_at)
+  event('failed', id, f[4], e, n(run_at))
   return { 'waiting', n(attempt), n(run_at) }
 end
 
@@ -319,6 +374,7 @@ local function enqueue_one(i)
   redis.call('HSET', key, unpack(fields))
   count('waiting', 1)
   zset(B .. 's:waiting', lkey(NOW, id), 0)
+  event('enqueued', id, n(run_at))
   return { id, '0', n(run_at) }
 end
 
@@ -344,6 +400,7 @@ local function revive(id, states)
   redis.call('HDEL', key, 'res', 'prog')
   set_state(id, key, f[1], 'waiting', f[3], f[2], { 'att', '0', 'runAt', NOW_TEXT })
   to_ready(id, key)
+  event('retried', id)
   return { 'ok' }
 end
 
@@ -353,6 +410,7 @@ local function cancel_one(id, states)
   if not f[1] or not states[f[1]] then return false end
   unschedule(id, key)
   set_state(id, key, f[1], 'cancelled', f[2], f[3])
+  event('cancelled', id)
   return true
 end
 `;
@@ -372,7 +430,7 @@ for s = 0, settlements - 1 do table.insert(outcomes, settle_one(4 + s * 8)) end
 settle()
 local leases = claim(tonumber(ARGV[1]), ARGV[2])
 flush()
-publish_wake()
+publish()
 return { NOW_TEXT, EXPIRED, outcomes, leases }
 `);
 
@@ -403,7 +461,7 @@ if wanted > 0 then
   end
 end
 flush()
-publish_wake()
+publish()
 return { NOW_TEXT, results, EXPIRED, leases }
 `);
 
@@ -426,8 +484,9 @@ if not key then return { NOW_TEXT, why } end
 local f = redis.call('HMGET', key, 'att', 'cat', 'dk', 'runAt')
 set_state(ARGV[1], key, 'active', 'waiting', f[2], f[3], { 'att', n(tonumber(f[1]) - 1) })
 schedule(ARGV[1], key, tonumber(f[4]))
+event('released', ARGV[1])
 flush()
-publish_wake()
+publish()
 return { NOW_TEXT, 'ok' }
 `);
 
@@ -436,13 +495,16 @@ export const PROGRESS: string = script(`
 local key, why = leased(ARGV[1], ARGV[2])
 if not key then return { NOW_TEXT, why } end
 redis.call('HSET', key, 'prog', ARGV[3], 'uat', NOW_TEXT)
-return { NOW_TEXT, 'ok', redis.call('HGET', key, 'att') }
+local attempt = redis.call('HGET', key, 'att')
+event('progress', ARGV[1], attempt, ARGV[3])
+publish()
+return { NOW_TEXT, 'ok', attempt }
 `);
 
 /** ARGV: id. Returns { now, expired, job or false }. */
 export const GET: string = script(`
 settle()
-publish_wake()
+publish()
 local job = redis.call('HGETALL', jk(ARGV[1]))
 if #job == 0 then job = false end
 return { NOW_TEXT, EXPIRED, job }
@@ -451,7 +513,7 @@ return { NOW_TEXT, EXPIRED, job }
 /** Returns { now, expired, counts per state }. */
 export const STATS: string = script(`
 settle()
-publish_wake()
+publish()
 return { NOW_TEXT, EXPIRED, redis.call('HMGET', COUNTS, 'waiting', 'active', 'completed', 'dead', 'cancelled') }
 `);
 
@@ -465,7 +527,7 @@ for a = 2, #ARGV do
   if cancel_one(ARGV[a], states) then table.insert(cancelled, ARGV[a]) end
 end
 flush()
-publish_wake()
+publish()
 return { NOW_TEXT, EXPIRED, cancelled }
 `);
 
@@ -483,7 +545,7 @@ for a = 2, #ARGV do
   if r[1] == 'held' then table.insert(blocked, { ARGV[a], r[2], r[3] }) end
 end
 flush()
-publish_wake()
+publish()
 return { NOW_TEXT, revived, blocked }
 `);
 
@@ -494,7 +556,7 @@ return { NOW_TEXT, revived, blocked }
  */
 export const LIST: string = script(`
 settle()
-publish_wake()
+publish()
 local oldest, after, limit = ARGV[1] == 'oldest', ARGV[2], tonumber(ARGV[3])
 local out = {}
 for a = 4, #ARGV do
@@ -633,7 +695,7 @@ if ARGV[5] ~= '1' then return { 'fired', NOW_TEXT } end
 local job = enqueue_one(6)
 redis.call('HSET', key, 'lastJob', job[1])
 flush()
-publish_wake()
+publish()
 return { 'fired', NOW_TEXT, job }
 `);
 
@@ -693,7 +755,7 @@ for j = 0, tonumber(ARGV[1]) - 1 do
   end
 end
 flush()
-publish_wake()
+publish()
 local due = ''
 if earliest ~= nil then due = n(earliest) end
 return { NOW_TEXT, imported, skipped, due }

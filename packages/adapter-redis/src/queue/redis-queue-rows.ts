@@ -14,6 +14,16 @@ export function wakeChannel(base: string): string {
   return `${base}w`;
 }
 
+/** The channel a queue's scripts announce each entry of its event log on (see `publish()` in the Lua library). */
+export function eventChannel(base: string): string {
+  return `${base}e`;
+}
+
+/** The stream of a queue's job events, trimmed to the last `EVENT_LOG_MS`. */
+export function eventLogKey(base: string): string {
+  return `${base}ev`;
+}
+
 export function hashOf(flat: unknown): JobHash {
   const list = flat as readonly string[];
   const hash: Record<string, string> = {};

@@ -4,30 +4,27 @@ import {
   ConnectionError,
   consoleLogger,
   type DocumentValue,
+  generateId,
   type JobQueue,
   type QueueOptions,
   UnsupportedError,
   ValidationError,
 } from '@berth/core';
-import {
-  checkCollectionName,
-  checkMaxBytes,
-  HandOffNotifier,
-  JobEventHub,
-  normalizeRetention,
-} from '@berth/core/adapter';
+import { checkCollectionName, checkMaxBytes, HandOffNotifier, normalizeRetention } from '@berth/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 import { byCodePoint, namesInKeys } from '../redis-collections.js';
 import { toBerthError } from '../redis-errors.js';
 import { RedisJobQueue, type RedisJobQueueContext } from './redis-job-queue.js';
-import { queueKeyBase, wakeChannel } from './redis-queue-rows.js';
+import { type RedisEventLog, RedisQueueEventHub } from './redis-queue-events.js';
+import { eventChannel, eventLogKey, queueKeyBase, wakeChannel } from './redis-queue-rows.js';
 import { RedisQueueSubscriber } from './redis-queue-subscriber.js';
 
 /**
  * What Redis's job queue offers: correct for workers on many machines (every
  * step is one atomic script on the server), no enqueue inside repository
  * transactions, durable as far as the server persists (AOF), idle workers
- * woken through pub/sub. Events are those this process's queues observe.
+ * woken through pub/sub. Events are global: the scripts publish each
+ * change's job events, so a subscriber hears those of every process.
  *
  * ### Examples
  * ```ts
@@ -42,7 +39,7 @@ export const REDIS_QUEUE_CAPABILITIES: Capabilities['queue'] = {
   transactionalEnqueue: false,
   durable: true,
   notifications: true,
-  events: 'process',
+  events: 'global',
 };
 
 /**
@@ -97,7 +94,8 @@ export interface RedisQueuesConfig {
  * The job queues of one Redis client under one key prefix, and what they
  * share: the event hubs and wake-up notifiers (one per queue name, so every
  * `queue(name)` object sees the same events), the pub/sub connection (a
- * duplicate of the client, opened with the first worker), and the check of
+ * duplicate of the client, open while a worker waits for wake-ups or a
+ * subscriber listens to other processes' events), and the check of
  * the server's eviction policy, made once before the first operation.
  *
  * ### Examples
@@ -125,7 +123,9 @@ export class RedisQueues {
   private readonly subscriber: RedisQueueSubscriber;
   private readonly queues = new Map<string, RedisJobQueue<unknown>>();
   private readonly notifiers = new Map<string, HandOffNotifier>();
-  private readonly hubs = new Map<string, JobEventHub>();
+  private readonly hubs = new Map<string, RedisQueueEventHub>();
+  /** Tags the events these queues' scripts publish, so that their own copies are dropped. */
+  private readonly origin = generateId();
   private checked: Promise<void> | undefined;
   private closed = false;
 
@@ -150,7 +150,7 @@ export class RedisQueues {
     if (config.maxPayloadBytes !== undefined) {
       this.capabilities = { ...REDIS_QUEUE_CAPABILITIES, maxPayloadBytes: this.maxPayloadBytes };
     }
-    this.subscriber = new RedisQueueSubscriber(config.client);
+    this.subscriber = new RedisQueueSubscriber(config.client, logger);
   }
 
   /**
@@ -226,19 +226,24 @@ export class RedisQueues {
     const base = queueKeyBase(this.keyPrefix, name);
     let notifier = this.notifiers.get(name);
     if (notifier === undefined) {
-      const created = new HandOffNotifier(() =>
-        this.subscriber.listen(wakeChannel(base), (delayMs) => created.woken(delayMs)),
+      const created = new HandOffNotifier(
+        () =>
+          void this.subscriber.listen(wakeChannel(base), {
+            message: (delayMs) => created.woken(Number(delayMs) || 0),
+            reconnected: () => created.woken(0),
+          }),
       );
       notifier = created;
       this.notifiers.set(name, created);
     }
     let events = this.hubs.get(name);
     if (events === undefined) {
-      events = new JobEventHub(name, this.logger);
+      events = new RedisQueueEventHub(name, this.logger ?? consoleLogger, this.origin, this.eventLog(name, base));
       this.hubs.set(name, events);
     }
     return {
       base,
+      origin: this.origin,
       events,
       notifier,
       logger: this.logger,
@@ -248,6 +253,25 @@ export class RedisQueues {
         return this.client;
       },
       toBerthError: (error) => (this.closed ? this.closedError() : toBerthError(error)),
+    };
+  }
+
+  /** The event log of the queue `name` at `base`, read through the client, announced through the subscriber. */
+  private eventLog(name: string, base: string): RedisEventLog {
+    const channel = eventChannel(base);
+    const key = eventLogKey(base);
+    return {
+      listen: (onEntry) => this.subscriber.listen(channel, { message: onEntry, reconnected: onEntry, eventsOf: name }),
+      unlisten: () => this.subscriber.unlisten(channel),
+      serverTime: async () => {
+        // On the queue's own node (a cluster's nodes each have a clock).
+        const [seconds, micros] = (await this.client.eval("return redis.call('TIME')", 1, key)) as [string, string];
+        return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+      },
+      read: async (start, count) => {
+        if (this.closed) return [];
+        return await this.client.xrange(key, start, '+', 'COUNT', count);
+      },
     };
   }
 
@@ -287,7 +311,10 @@ export class RedisQueues {
     return schedules > 0 || counts.some((count) => Number(count ?? 0) > 0);
   }
 
-  /** Stops the wake-ups and closes the pub/sub connection; the client stays open (it is the caller's). */
+  /**
+   * Stops the wake-ups and the listening to other processes' events, and
+   * closes the pub/sub connection; the client stays open (it is the caller's).
+   */
   async close(): Promise<void> {
     this.closed = true;
     for (const notifier of this.notifiers.values()) notifier.close();
