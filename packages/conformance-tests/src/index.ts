@@ -65,6 +65,7 @@ export { queueBulkAdminGroup } from './queue-groups/bulk-admin-group.js';
 export { queueDedupeGroup } from './queue-groups/dedupe-group.js';
 export { queueEnqueueGroup } from './queue-groups/enqueue-group.js';
 export { queueEventsGroup } from './queue-groups/events-group.js';
+export { queueGlobalEventsGroup } from './queue-groups/global-events-group.js';
 export { queueImportGroup } from './queue-groups/import-jobs-group.js';
 export { queueLeaseGroup } from './queue-groups/lease-group.js';
 export { queueListingGroup } from './queue-groups/listing-group.js';

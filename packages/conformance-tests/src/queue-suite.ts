@@ -11,6 +11,7 @@ import { queueBulkAdminGroup } from './queue-groups/bulk-admin-group.js';
 import { queueDedupeGroup } from './queue-groups/dedupe-group.js';
 import { queueEnqueueGroup } from './queue-groups/enqueue-group.js';
 import { queueEventsGroup } from './queue-groups/events-group.js';
+import { queueGlobalEventsGroup } from './queue-groups/global-events-group.js';
 import { queueImportGroup } from './queue-groups/import-jobs-group.js';
 import { queueLeaseGroup } from './queue-groups/lease-group.js';
 import { queueListingGroup } from './queue-groups/listing-group.js';
@@ -53,6 +54,7 @@ export const queueGroups: readonly ConformanceGroup<QueueBackend, QueueConforman
   queueRetentionGroup,
   queueProgressGroup,
   queueEventsGroup,
+  queueGlobalEventsGroup,
   queueScheduleGroup,
   queueWorkerGroup,
   queueTimeoutGroup,

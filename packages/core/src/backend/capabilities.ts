@@ -107,8 +107,10 @@ export interface QueueCapabilities {
   readonly maxPayloadBytes?: number | undefined;
   /**
    * Which job events `subscribe` and `events` deliver: `process` (default),
-   * the changes made through this process's backend; `global`, the changes
-   * made by every process (LISTEN/NOTIFY, pub/sub).
+   * the changes made through this backend; `global`, the changes made
+   * through every backend on the same storage, each once, in commit order
+   * (LISTEN/NOTIFY, pub/sub, an event log). See "Event scope" in
+   * docs/semantics.md.
    */
   readonly events?: 'process' | 'global' | undefined;
 }
