@@ -30,7 +30,7 @@ export function eventChannelOf(schema: string): string {
  * under 2000: a larger value is left out, and the listener reads it from
  * the job.
  */
-export const MAX_EVENT_VALUE_BYTES = 5_000;
+const MAX_EVENT_VALUE_BYTES = 5_000;
 
 /**
  * The SQL of an event's payload, a JSON array: the origin (the writing
