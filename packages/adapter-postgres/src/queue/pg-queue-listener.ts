@@ -87,6 +87,8 @@ export class PgQueueListener {
     this.dirty = false;
     if (this.closed || this.retryTimer !== undefined) return;
     if (this.wanted.size === 0) {
+      // Nobody waits for what an outage missed: the next LISTEN is a fresh start.
+      this.failures = 0;
       await this.release();
       return;
     }
