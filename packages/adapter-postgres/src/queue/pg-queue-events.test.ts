@@ -174,6 +174,51 @@ describe('PostgreSQL global job events', () => {
     unsubscribeOther();
   });
 
+  it('a statement with hundreds of events sends them in batches under the NOTIFY limit, in order', async () => {
+    const [a, b, schema] = twoBackends('batches');
+    const local: JobEvent[] = [];
+    const remote: JobEvent[] = [];
+    const queueA = a.queue<{ n: number }>('jobs');
+    queueA.subscribe((event) => local.push(event));
+    b.queue('jobs').subscribe((event) => remote.push(event));
+    await listening(b, schema);
+    // Long ids (256 characters, some escaped in JSON) make each event large.
+    const jobs = Array.from({ length: 300 }, (_, n) => ({ id: `${'"\\'.repeat(80)}${String(n).padStart(96, '0')}` }));
+    expect(jobs[0]?.id).toHaveLength(256);
+    await queueA.importJobs(
+      jobs.map(({ id }, n) => ({
+        id,
+        queue: 'jobs',
+        payload: { n },
+        state: 'waiting' as const,
+        priority: 0,
+        attempts: 0,
+        maxAttempts: 1,
+        runAt: new Date(0),
+        leaseMs: 30_000,
+        errors: [],
+        createdAt: new Date(0),
+        updatedAt: new Date(0),
+        dedupeKey: undefined,
+        result: undefined,
+        progress: undefined,
+        timeoutMs: undefined,
+        finishedAt: undefined,
+        leaseExpiresAt: undefined,
+      })),
+    );
+    const leases = await queueA.dequeueMany(300);
+    if (queueA.settleAndClaim === undefined) throw new Error('a PostgreSQL queue settles and claims');
+    await queueA.settleAndClaim(
+      leases.map((lease) => ({ lease, outcome: 'fail' as const, error: 'e'.repeat(1_000) })),
+      0,
+    );
+    expect(local).toHaveLength(900);
+    await waitFor(`B's 900 events (has ${remote.length})`, () => remote.length >= 900);
+    await sleep(300);
+    expect(remote).toStrictEqual(local);
+  });
+
   it('a transactional enqueue that rolls back publishes nothing; the one that commits publishes after the commit', async () => {
     const [a, b, schema] = twoBackends('rollback');
     const remote: JobEvent[] = [];
@@ -216,7 +261,8 @@ describe('PostgreSQL global job events', () => {
     await waitFor('the UNLISTEN', async () => {
       return !(await sessionsAfter(b, `LISTEN ${eventChannelOf(schema)}`)).includes(pid);
     });
-    const { rows } = await b
+    // Through A's pool: the released connection is back in B's, which could run this very statement on it.
+    const { rows } = await a
       .native()
       .query<{ query: string }>('SELECT query FROM pg_stat_activity WHERE pid = $1', [pid]);
     expect(rows[0]?.query).toBe(`UNLISTEN ${eventChannelOf(schema)}`);

@@ -24,13 +24,18 @@ export function eventChannelOf(schema: string): string {
 }
 
 /**
- * The largest progress value or error (bytes of JSON) a notification
- * carries itself. NOTIFY refuses payloads of 8000 bytes or more, and the
- * rest of a payload (queue, id of up to 256 characters, escaped) stays
- * under 2000: a larger value is left out, and the listener reads it from
- * the job.
+ * The largest progress value or error (bytes of JSON) an event carries
+ * itself. NOTIFY refuses payloads of 8000 bytes or more, and the rest of an
+ * event (queue, id of up to 256 characters, escaped) stays under 2000: a
+ * larger value is left out, and the listener reads it from the job. Events
+ * sent in batches keep less, so that a batch (see {@link publishedEvents})
+ * fits.
  */
 const MAX_EVENT_VALUE_BYTES = 5_000;
+const MAX_BATCHED_VALUE_BYTES = 1_500;
+
+/** Bytes of events per batch: a batch ends after the event that crosses it, so it holds at most this and one event. */
+const BATCH_BYTES = 4_000;
 
 /**
  * The SQL of an event's payload, a JSON array: the origin (the writing
@@ -48,12 +53,41 @@ export function eventPayload(
   at: string,
   fields: readonly string[] = [],
   value?: string,
+  maxValueBytes: number = MAX_EVENT_VALUE_BYTES,
 ): string {
   // Parameters in json_build_array have no type of their own: name it.
   const head = [`${origin}::text`, `'${type}'`, `${queue}::text`, id, at, ...fields].join(', ');
   if (value === undefined) return `json_build_array(${head})::text`;
-  return `CASE WHEN octet_length(${value}) <= ${MAX_EVENT_VALUE_BYTES}
+  return `CASE WHEN octet_length(${value}) <= ${maxValueBytes}
       THEN json_build_array(${head}, (${value})::json) ELSE json_build_array(${head}) END::text`;
+}
+
+/** {@link eventPayload} for an event sent in a batch: a smaller value fits. */
+export function batchedEventPayload(
+  origin: string,
+  type: JobEventType,
+  queue: string,
+  id: string,
+  at: string,
+  fields: readonly string[] = [],
+  value?: string,
+): string {
+  return eventPayload(origin, type, queue, id, at, fields, value, MAX_BATCHED_VALUE_BYTES);
+}
+
+/**
+ * The SELECT that publishes a statement's events on `channel` (SQL
+ * expressions; `events` selects one payload per row, in order): as JSON
+ * arrays of events, one notification per batch of about
+ * {@link BATCH_BYTES}, so a claim of ten jobs is one entry of the
+ * notification queue, not ten. Its rows are the notifications sent.
+ */
+export function publishedEvents(channel: string, events: string): string {
+  return `SELECT pg_notify(${channel}, b.batch) FROM (
+      SELECT '[' || string_agg(n.p, ',' ORDER BY n.k) || ']' AS batch, n.chunk FROM (
+        SELECT e.p, e.k, (sum(octet_length(e.p) + 1) OVER (ORDER BY e.k) - octet_length(e.p) - 1) / ${BATCH_BYTES} AS chunk
+        FROM (SELECT p, row_number() OVER () AS k FROM (${events}) x(p)) e) n
+      GROUP BY n.chunk ORDER BY n.chunk) b`;
 }
 
 /** Where a backend's statements publish their events, and the origin they tag them with. */
@@ -147,13 +181,25 @@ export class PgQueueEvents implements ChannelHandler, PgEventTag {
   }
 
   notified(text: string): void {
-    let payload: Payload;
+    let parsed: Payload | Payload[];
     try {
-      payload = JSON.parse(text) as Payload;
+      parsed = JSON.parse(text) as Payload | Payload[];
     } catch (error) {
       this.logger.warn('berth: a job event notification was not JSON; it is ignored', { error });
       return;
     }
+    // A batch is an array of events; a single event starts with its origin.
+    if (!Array.isArray(parsed[0])) {
+      this.deliver(parsed as Payload, text);
+      return;
+    }
+    const batch = parsed as Payload[];
+    if (batch[0]?.[0] === this.origin) return;
+    for (const payload of batch) this.deliver(payload, text);
+  }
+
+  /** Hands one event to its queue's hub, in order (`text` is the notification's, to look for dates cheaply). */
+  private deliver(payload: Payload, text: string): void {
     const [origin, type, queue] = payload;
     if (origin === this.origin) return;
     const hub = this.hubs.get(queue);

@@ -1,7 +1,7 @@
 import type { JobState } from '@berth/core';
 import { type PreparedImportJob, prepareImportJobs, storedJobError } from '@berth/core/adapter';
 import type { PgQueryable } from '../pg-session.js';
-import { eventPayload, type PgEventTag } from './pg-queue-events.js';
+import { batchedEventPayload, type PgEventTag, publishedEvents } from './pg-queue-events.js';
 import { COUNT_SHARDS } from './pg-queue-migrations.js';
 import { encodeDocument } from './pg-queue-rows.js';
 import { NOW } from './pg-queue-sql.js';
@@ -132,7 +132,7 @@ export async function insertImportedJobs(
           WHERE NOT EXISTS (SELECT 1 FROM ${tables.done} d WHERE d.id = i.id) ORDER BY i.ord
           ON CONFLICT DO NOTHING RETURNING id, run_at),
         wake AS (SELECT pg_notify($18, $1) WHERE EXISTS (SELECT 1 FROM inserted WHERE run_at <= ${NOW})),
-        published AS (SELECT pg_notify($19, ${eventPayload('$20', 'enqueued', '$1', 'id', NOW, ['run_at'])}) FROM inserted)
+        published AS (${publishedEvents('$19', `SELECT ${batchedEventPayload('$20', 'enqueued', '$1', 'id', NOW, ['run_at'])} FROM inserted`)})
       SELECT id, run_at, ${NOW} AS now, (SELECT count(*) FROM wake) AS woken,
         (SELECT count(*) FROM published) AS published FROM inserted`,
       [...inputValues(queue, waiting), channel, events.channel, events.origin],

@@ -1,4 +1,4 @@
-import { eventPayload } from './pg-queue-events.js';
+import { batchedEventPayload, eventPayload, publishedEvents } from './pg-queue-events.js';
 import { JOB_COLUMNS } from './pg-queue-rows.js';
 
 /**
@@ -51,7 +51,7 @@ function insertStatement(jobs: string, deduplicated: boolean): string {
       ${deduplicated ? 'ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING' : ''}
       RETURNING id, run_at, created_at),
     wake AS (SELECT pg_notify($2, $1) WHERE EXISTS (SELECT 1 FROM inserted WHERE run_at <= ${NOW})),
-    published AS (SELECT pg_notify($13, ${eventPayload('$14', 'enqueued', '$1', 'id', 'created_at', ['run_at'])}) FROM inserted)
+    published AS (${publishedEvents('$13', `SELECT ${batchedEventPayload('$14', 'enqueued', '$1', 'id', 'created_at', ['run_at'])} FROM inserted`)})
     SELECT ${deduplicated ? 'id, ' : ''}${NOW} AS now, (SELECT count(*) FROM wake) AS woken,
       (SELECT count(*) FROM published) AS published${deduplicated ? ' FROM inserted' : ''}`;
 }
@@ -127,11 +127,12 @@ export class PgQueueSql {
       UNION ALL SELECT *, false FROM ${done} WHERE id = $1 AND queue = $2`;
     // $4 events channel, $5 origin.
     this.cancel = `WITH moved AS (DELETE FROM ${jobs} WHERE id = ANY($1::text[]) AND queue = $2 AND state = ANY($3::text[])
-        RETURNING *)
-      INSERT INTO ${done} (${COLUMN_LIST})
+        RETURNING *),
+      cancelled AS (INSERT INTO ${done} (${COLUMN_LIST})
       SELECT ${copied('moved', { state: `'cancelled'`, updated_at: NOW, finished_at: NOW, lease_expires_at: 'NULL' })}
-      FROM moved RETURNING id, ${NOW} AS now,
-        pg_notify($4, ${eventPayload('$5', 'cancelled', 'queue', 'id', NOW)})::text AS published`;
+      FROM moved RETURNING id, ${NOW} AS now),
+      published AS (${publishedEvents('$4', `SELECT ${batchedEventPayload('$5', 'cancelled', '$2', 'id', 'now')} FROM cancelled`)})
+      SELECT id, now, (SELECT count(*) FROM published) AS published FROM cancelled`;
     // Dead or cancelled jobs back to waiting with fresh attempts, unless a
     // live job holds the dedupe key (the unique index guards the race).
     // $3 channel, $4 events channel, $5 origin.
@@ -145,7 +146,7 @@ export class PgQueueSql {
         SELECT ${copied('moved', { state: `'waiting'`, attempts: '0', run_at: NOW, result: 'NULL', progress: 'NULL', updated_at: NOW, finished_at: 'NULL' })}
         FROM moved RETURNING id),
       wake AS (SELECT pg_notify($3, $2) WHERE EXISTS (SELECT 1 FROM revived)),
-      published AS (SELECT pg_notify($4, ${eventPayload('$5', 'retried', '$2', 'id', NOW)}) FROM revived)
+      published AS (${publishedEvents('$4', `SELECT ${batchedEventPayload('$5', 'retried', '$2', 'id', NOW)} FROM revived`)})
       SELECT id, ${NOW} AS now, (SELECT count(*) FROM wake) AS woken, (SELECT count(*) FROM published) AS published
       FROM revived`;
     this.reviveBlocker = `SELECT d.state, h.id AS holder, d.dedupe_key FROM ${done} d
@@ -227,8 +228,8 @@ export class PgQueueSql {
         'name', 'LEASE_EXPIRED', 'at', ${NOW})`;
       // Each lease `expired`, then `dead` when it was the last attempt (as JobEventHub.emitExpired emits them).
       expiredEvents = `SELECT v.p FROM (SELECT * FROM expired_buried UNION ALL SELECT * FROM expired_waiting) x
-          CROSS JOIN LATERAL (VALUES (${eventPayload(origin(), 'expired', '$1', 'x.id', NOW, ['x.attempts'])}),
-            (CASE WHEN x.state = 'dead' THEN ${eventPayload(origin(), 'dead', '$1', 'x.id', NOW, ['x.attempts', leaseExpired])} END)) v(p)
+          CROSS JOIN LATERAL (VALUES (${batchedEventPayload(origin(), 'expired', '$1', 'x.id', NOW, ['x.attempts'])}),
+            (CASE WHEN x.state = 'dead' THEN ${batchedEventPayload(origin(), 'dead', '$1', 'x.id', NOW, ['x.attempts', leaseExpired])} END)) v(p)
           WHERE v.p IS NOT NULL`;
     }
     if (input.completions.ids.length > 0) {
@@ -249,7 +250,9 @@ export class PgQueueSql {
       summaries.push(
         `(SELECT coalesce(json_agg(json_build_array(x.id, x.attempts)), '[]') FROM completed x) AS summary_completed`,
       );
-      published.push(`SELECT ${eventPayload(origin(), 'completed', '$1', 'id', NOW, ['attempts'])} FROM completed`);
+      published.push(
+        `SELECT ${batchedEventPayload(origin(), 'completed', '$1', 'id', NOW, ['attempts'])} FROM completed`,
+      );
     }
     if (input.retries.ids.length > 0) {
       const { ids, tokens, errors, runAts } = input.retries;
@@ -265,7 +268,7 @@ export class PgQueueSql {
       );
       summaries.push(`(SELECT coalesce(json_agg(x.id), '[]') FROM retried x) AS summary_retried`);
       published.push(
-        `SELECT ${eventPayload(origin(), 'failed', '$1', 'id', NOW, ['attempts', 'run_at'], 'error')} FROM retried`,
+        `SELECT ${batchedEventPayload(origin(), 'failed', '$1', 'id', NOW, ['attempts', 'run_at'], 'error')} FROM retried`,
       );
     }
     if (input.burials.ids.length > 0) {
@@ -285,7 +288,7 @@ export class PgQueueSql {
       summaries.push(`(SELECT coalesce(json_agg(x.id), '[]') FROM buried x) AS summary_buried`);
       // From the deleted rows, which carry the error as given (and are the rows `buried` inserted, in its order).
       published.push(
-        `SELECT ${eventPayload(origin(), 'dead', '$1', 'id', NOW, ['attempts'], 'new_error')} FROM buried_rows`,
+        `SELECT ${batchedEventPayload(origin(), 'dead', '$1', 'id', NOW, ['attempts'], 'new_error')} FROM buried_rows`,
       );
     }
     if (expiredEvents !== undefined) published.push(expiredEvents);
@@ -300,13 +303,13 @@ export class PgQueueSql {
           WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
           RETURNING j.*)`,
       );
-      published.push(`SELECT ${eventPayload(origin(), 'started', '$1', 'id', 'updated_at', ['attempts'])} FROM claimed
+      published.push(`SELECT ${batchedEventPayload(origin(), 'started', '$1', 'id', 'updated_at', ['attempts'])} FROM claimed
           ORDER BY priority DESC, run_at, seq`);
     }
     if (published.length > 0) {
       const events = bind(input.eventChannel, 'text');
-      parts.push(`published AS (SELECT pg_notify(${events}, e.p) FROM (
-          ${published.map((branch) => `(${branch})`).join('\n          UNION ALL ')}) e(p))`);
+      const union = published.map((branch) => `(${branch})`).join('\n          UNION ALL ');
+      parts.push(`published AS (${publishedEvents(events, union)})`);
       summaries.push('(SELECT count(*) FROM published) AS summary_published');
     }
     const summary = `summary AS (SELECT ${[`${NOW} AS summary_now`, '$1::text AS summary_queue', ...summaries].join(', ')})`;
