@@ -68,6 +68,7 @@ import type { PgBackendContext, PgTransactionContext } from '../pg-context.js';
 import type { PgQueryable } from '../pg-session.js';
 import { preparedOn } from '../pg-statements.js';
 import { PgQueueAdmin } from './pg-queue-admin.js';
+import type { PgEventTag } from './pg-queue-events.js';
 import { checkImportedJobs, insertImportedJobs } from './pg-queue-import.js';
 
 import { readyPool, whileOpen } from './pg-queue-open.js';
@@ -82,6 +83,8 @@ export interface PgJobQueueContext {
   /** The NOTIFY channel of the schema's queues. */
   readonly channel: string;
   readonly events: JobEventHub;
+  /** Where statements publish their events for other backends, with this backend's origin. */
+  readonly publish: PgEventTag;
   readonly notifier: HandOffNotifier;
   readonly retention: NormalizedRetention;
   /** Largest payload or result, as bytes of JSON. */
@@ -319,6 +322,8 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
           batch.map((item) => item.job.options.dedupeKey ?? null),
           batch.map((item) => encodeDocument(item.job.payload)),
           batch.map((item) => item.job.options.timeoutMs ?? null),
+          this.context.publish.channel,
+          this.context.publish.origin,
         ],
       );
       // Without dedupe keys every job went in: one row says the server's time, not one row per job.
@@ -353,11 +358,15 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     return { results: results as EnqueueResult[], runAts, now };
   }
 
-  /** After the jobs are stored (committed): wake workers (unless a worker already holds the job), emit `enqueued`. */
+  /**
+   * After the jobs are stored (committed): wake workers (unless a worker
+   * already holds the job), emit `enqueued` at the server's time of the
+   * insert (the time its published copy carries).
+   */
   private afterEnqueue({ results, runAts, now }: Inserted, leased: ReadonlySet<string> = NO_LEASES): void {
     const skew = Date.now() - now;
     const events = this.context.events;
-    const at = new Date();
+    const at = new Date(now);
     for (const result of results) {
       const runAt = runAts.get(result.id);
       if (result.deduplicated || runAt === undefined) continue;
@@ -508,6 +517,8 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       },
       count: input.count,
       leaseMs: input.leaseMs,
+      eventChannel: this.context.publish.channel,
+      origin: this.context.publish.origin,
     });
     const rows = await queryable.query<SettleRow>(text, values);
     // One row carries the summary (see PgQueueSql.settle).
@@ -574,8 +585,10 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     for (const [jobId, attempt] of settled.completed) {
       if (events.wants('completed')) events.emit({ type: 'completed', queue: this.name, jobId, at, attempt });
     }
-    for (const item of decisions.values()) {
-      if (!settled.failed.has(item.id)) continue;
+    // In the statement's order (retried, then buried), which its published events follow.
+    for (const id of settled.failed) {
+      const item = decisions.get(id);
+      if (item === undefined) continue;
       const base = { queue: this.name, jobId: item.id, at, attempt: item.attempt, error: item.error };
       if (item.state === 'dead') {
         if (events.wants('dead')) events.emit({ type: 'dead', ...base });
@@ -630,11 +643,20 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
   async release(lease: LeaseRef, options?: SignalOptions): Promise<void> {
     throwIfAborted(options?.signal, `${this.name}.release`);
     const { id, token } = boundRef(checkLeaseRef(lease));
-    const rows = await (await this.pool()).query(this.sql.release, [id, this.name, token, this.context.channel]);
-    if (rows.length === 0) throw await this.conflict('release', id, token);
+    const { channel, publish } = this.context;
+    const rows = await (await this.pool()).query<{ now: string }>(this.sql.release, [
+      id,
+      this.name,
+      token,
+      channel,
+      publish.channel,
+      publish.origin,
+    ]);
+    const row = rows[0];
+    if (row === undefined) throw await this.conflict('release', id, token);
     // The job keeps its runAt (and its place in line), so it is due now.
     this.context.notifier.notify();
-    this.emitSimple('released', [id]);
+    this.emitSimple('released', [id], row.now);
   }
 
   async progress(lease: LeaseRef, progress: DocumentValue, options?: SignalOptions): Promise<void> {
@@ -646,6 +668,8 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       this.name,
       token,
       encodeDocument(value),
+      this.context.publish.channel,
+      this.context.publish.origin,
     ]);
     const row = rows[0];
     if (row === undefined) throw await this.conflict('progress', id, token);
@@ -656,9 +680,13 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     }
   }
 
-  /** An event that names only the job (`released`, `cancelled`, `retried`), for each of `ids`. */
-  emitSimple(type: 'released' | 'cancelled' | 'retried', ids: readonly string[]): void {
-    this.context.events.emitEach(type, ids);
+  /**
+   * An event that names only the job (`released`, `cancelled`, `retried`),
+   * for each of `ids`, at the server's time of the statement (`now`, epoch
+   * ms as pg returns a bigint), as its published copy says.
+   */
+  emitSimple(type: 'released' | 'cancelled' | 'retried', ids: readonly string[], now: string | undefined): void {
+    if (now !== undefined) this.context.events.emitEach(type, ids, new Date(Number(now)));
   }
 
   /** Settles expired leases (so reads never show a job active past its lease). */
@@ -690,9 +718,16 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
   async cancel(id: string, options?: SignalOptions): Promise<boolean> {
     throwIfAborted(options?.signal, `${this.name}.cancel`);
     if (typeof id !== 'string' || id.includes('\u0000')) return false;
-    const rows = await (await this.pool()).query(this.sql.cancel, [[id], this.name, ['waiting', 'active']]);
+    const { publish } = this.context;
+    const rows = await (await this.pool()).query<{ now: string }>(this.sql.cancel, [
+      [id],
+      this.name,
+      ['waiting', 'active'],
+      publish.channel,
+      publish.origin,
+    ]);
     if (rows.length === 0) return false;
-    this.emitSimple('cancelled', [id]);
+    this.emitSimple('cancelled', [id], rows[0]?.now);
     return true;
   }
 
@@ -700,7 +735,14 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     throwIfAborted(options?.signal, `${this.name}.retry`);
     if (typeof id !== 'string' || id.includes('\u0000')) return false;
     const pool = await this.pool();
-    const rows = await pool.query(this.sql.revive, [[id], this.name, this.context.channel]);
+    const { channel, publish } = this.context;
+    const rows = await pool.query<{ now: string }>(this.sql.revive, [
+      [id],
+      this.name,
+      channel,
+      publish.channel,
+      publish.origin,
+    ]);
     if (rows.length === 0) {
       const [blocked] = await pool.query<{ state: string; holder: string | null; dedupe_key: string | null }>(
         this.sql.reviveBlocker,
@@ -715,7 +757,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
       return false;
     }
     this.context.notifier.notify();
-    this.emitSimple('retried', [id]);
+    this.emitSimple('retried', [id], rows[0]?.now);
     return true;
   }
 
@@ -749,7 +791,7 @@ export class PostgresJobQueue<T = DocumentValue> implements JobQueue<T> {
     const tables = { jobs: this.sql.jobs, done: this.sql.done, counts: this.sql.counts, sequence: this.sql.sequence };
     const rows = await whileOpen(this.context.backend, () =>
       this.context.backend.session.transaction(
-        (client) => insertImportedJobs(client, tables, this.name, this.context.channel, checked),
+        (client) => insertImportedJobs(client, tables, this.name, this.context.channel, this.context.publish, checked),
         { isolation: 'read committed', context: { collection: this.name } },
       ),
     );

@@ -41,12 +41,18 @@ const ROW_ACCESS: JobAccess<JobRow> = {
 /** The most rows one state's read brings back for a filtered page before it reads again with a larger batch. */
 const FIRST_FILTERED_BATCH = 500;
 
+/** A job a bulk step changed, and the server's time of the change (epoch ms, as pg returns a bigint). */
+interface ChangedRow {
+  readonly id: string;
+  readonly now: string;
+}
+
 const BULK_RETRIES: RetryPolicy = normalizeRetries(5) as RetryPolicy;
 
 /** What the admin side needs of its queue. */
 interface AdminHost {
   reclaimIfExpired(queryable: PgQueryable): Promise<void>;
-  emitSimple(type: 'cancelled' | 'retried', ids: readonly string[]): void;
+  emitSimple(type: 'cancelled' | 'retried', ids: readonly string[], now: string | undefined): void;
 }
 
 /**
@@ -115,7 +121,7 @@ export class PgQueueAdmin<T> {
   async retryJobs(options?: RetryJobsOptions): Promise<BulkJobsResult> {
     throwIfAborted(options?.signal, `${this.name}.retryJobs`);
     const bulk = normalizeRetryJobs(this.name, options);
-    const { sql, channel } = this.context;
+    const { sql, channel, publish } = this.context;
     const step = await this.bulkStep(bulk, async (client, rows) => {
       const keys = rows.flatMap((row) => (row.dedupe_key === null ? [] : [row.dedupe_key]));
       const held = new Set(
@@ -131,13 +137,23 @@ export class PgQueueAdmin<T> {
           held.add(row.dedupe_key);
           return 'changed';
         },
-        apply: async (ids) =>
-          (await client.query<{ id: string }>(sql.revive, [ids, this.name, channel])).map((row) => row.id),
+        apply: (ids) =>
+          client.query<{ id: string; now: string }>(sql.revive, [
+            ids,
+            this.name,
+            channel,
+            publish.channel,
+            publish.origin,
+          ]),
       };
     });
     if (step.changed.length > 0) {
       this.context.notifier.notify();
-      this.host.emitSimple('retried', step.changed);
+      this.host.emitSimple(
+        'retried',
+        step.changed.map((row) => row.id),
+        step.changed[0]?.now,
+      );
     }
     return step.result;
   }
@@ -145,13 +161,23 @@ export class PgQueueAdmin<T> {
   async cancelJobs(options?: BulkJobsOptions): Promise<BulkJobsResult> {
     throwIfAborted(options?.signal, `${this.name}.cancelJobs`);
     const bulk = normalizeCancelJobs(this.name, options);
-    const { sql } = this.context;
+    const { sql, publish } = this.context;
     const step = await this.bulkStep(bulk, async (client) => ({
       change: () => 'changed',
-      apply: async (ids) =>
-        (await client.query<{ id: string }>(sql.cancel, [ids, this.name, ['waiting']])).map((row) => row.id),
+      apply: (ids) =>
+        client.query<{ id: string; now: string }>(sql.cancel, [
+          ids,
+          this.name,
+          ['waiting'],
+          publish.channel,
+          publish.origin,
+        ]),
     }));
-    this.host.emitSimple('cancelled', step.changed);
+    this.host.emitSimple(
+      'cancelled',
+      step.changed.map((row) => row.id),
+      step.changed[0]?.now,
+    );
     return step.result;
   }
 
@@ -168,8 +194,8 @@ export class PgQueueAdmin<T> {
     prepare: (
       client: PgQueryable,
       rows: readonly JobRow[],
-    ) => Promise<{ change: (row: JobRow) => BulkChange; apply: (ids: string[]) => Promise<string[]> }>,
-  ): Promise<{ readonly result: BulkJobsResult; readonly changed: string[] }> {
+    ) => Promise<{ change: (row: JobRow) => BulkChange; apply: (ids: string[]) => Promise<ChangedRow[]> }>,
+  ): Promise<{ readonly result: BulkJobsResult; readonly changed: ChangedRow[] }> {
     const pool = await this.pool();
     const rows = await this.read(pool, bulk.state, 'oldest', bulk.after, bulk.limit + 1);
     const { change, apply } = await prepare(pool, rows);

@@ -1,6 +1,7 @@
 import type { JobState } from '@berth/core';
 import { type PreparedImportJob, prepareImportJobs, storedJobError } from '@berth/core/adapter';
 import type { PgQueryable } from '../pg-session.js';
+import { batchedEventPayload, type PgEventTag, publishedEvents } from './pg-queue-events.js';
 import { COUNT_SHARDS } from './pg-queue-migrations.js';
 import { encodeDocument } from './pg-queue-rows.js';
 import { NOW } from './pg-queue-sql.js';
@@ -106,13 +107,15 @@ export interface ImportedRows {
  * held id or live dedupe key skipping the job (ON CONFLICT DO NOTHING);
  * finished ones into `_berth_jobs_done`. Ids are global to the schema (both
  * tables' primary key), so an id held by any queue skips the job. A NOTIFY
- * wakes workers of every backend when a waiting job is due.
+ * wakes workers of every backend when a waiting job is due, and each
+ * waiting job publishes its `enqueued` (as an enqueue does).
  */
 export async function insertImportedJobs(
   client: PgQueryable,
   tables: { readonly jobs: string; readonly done: string; readonly counts: string; readonly sequence: string },
   queue: string,
   channel: string,
+  events: PgEventTag,
   jobs: readonly ImportedJob[],
 ): Promise<ImportedRows> {
   const columns = selectedColumns(tables.sequence);
@@ -128,9 +131,11 @@ export async function insertImportedJobs(
           SELECT ${columns} FROM input i
           WHERE NOT EXISTS (SELECT 1 FROM ${tables.done} d WHERE d.id = i.id) ORDER BY i.ord
           ON CONFLICT DO NOTHING RETURNING id, run_at),
-        wake AS (SELECT pg_notify($18, $1) WHERE EXISTS (SELECT 1 FROM inserted WHERE run_at <= ${NOW}))
-      SELECT id, run_at, ${NOW} AS now, (SELECT count(*) FROM wake) AS woken FROM inserted`,
-      [...inputValues(queue, waiting), channel],
+        wake AS (SELECT pg_notify($18, $1) WHERE EXISTS (SELECT 1 FROM inserted WHERE run_at <= ${NOW})),
+        published AS (${publishedEvents('$19', `SELECT ${batchedEventPayload('$20', 'enqueued', '$1', 'id', NOW, ['run_at'])} FROM inserted`)})
+      SELECT id, run_at, ${NOW} AS now, (SELECT count(*) FROM wake) AS woken,
+        (SELECT count(*) FROM published) AS published FROM inserted`,
+      [...inputValues(queue, waiting), channel, events.channel, events.origin],
     );
     for (const row of rows) {
       due.set(row.id, Number(row.run_at));

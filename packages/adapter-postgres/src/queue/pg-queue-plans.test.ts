@@ -77,6 +77,8 @@ describe('PostgreSQL job queue plans', () => {
       burials: NONE,
       count: 10,
       leaseMs: null,
+      eventChannel: 'berth_events_plans',
+      origin: 'plans',
     };
     const [retry, bury] = [failing.slice(0, 2), failing.slice(2)];
     const failures: SettleStatementInput = {
@@ -140,6 +142,8 @@ describe('PostgreSQL job queue plans', () => {
       burials: NONE,
       count: 30,
       leaseMs: null,
+      eventChannel: 'berth_events_plans',
+      origin: 'plans',
     });
     const { rows } = await backend
       .native()
@@ -159,6 +163,8 @@ describe('PostgreSQL job queue plans', () => {
       burials: NONE,
       count: 5,
       leaseMs: null,
+      eventChannel: 'berth_events_plans',
+      origin: 'plans',
     });
     // (the 10 waiting jobs first: claim them so the queue has none due)
     await queue.dequeueMany(10);

@@ -1,3 +1,4 @@
+import { batchedEventPayload, eventPayload, publishedEvents } from './pg-queue-events.js';
 import { JOB_COLUMNS } from './pg-queue-rows.js';
 
 /**
@@ -29,10 +30,11 @@ const appendError = (error: string) => `errors || jsonb_build_array(${error})`;
 
 /**
  * The insert of a batch of jobs. $1 queue, $2 channel, then one array per
- * column; run_at NULL means "now + delay_ms" by the server's clock (the caller
- * gave no runAt), which the caller computes from the `now` returned. Only a
- * batch with dedupe keys can conflict (a NULL key is not in the unique index),
- * so only it pays for ON CONFLICT and returns which jobs went in.
+ * column, $13 the events channel and $14 the origin; run_at NULL means "now +
+ * delay_ms" by the server's clock (the caller gave no runAt), which the caller
+ * computes from the `now` returned. Only a batch with dedupe keys can conflict
+ * (a NULL key is not in the unique index), so only it pays for ON CONFLICT and
+ * returns which jobs went in. Each job inserted publishes its `enqueued`.
  */
 function insertStatement(jobs: string, deduplicated: boolean): string {
   return `WITH input AS (
@@ -47,9 +49,11 @@ function insertStatement(jobs: string, deduplicated: boolean): string {
         i.backoff, i.dedupe_key, i.payload, ${NOW}, ${NOW}, i.timeout_ms
       FROM input i ORDER BY i.ord
       ${deduplicated ? 'ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING' : ''}
-      RETURNING id, run_at),
-    wake AS (SELECT pg_notify($2, $1) WHERE EXISTS (SELECT 1 FROM inserted WHERE run_at <= ${NOW}))
-    SELECT ${deduplicated ? 'id, ' : ''}${NOW} AS now, (SELECT count(*) FROM wake) AS woken${deduplicated ? ' FROM inserted' : ''}`;
+      RETURNING id, run_at, created_at),
+    wake AS (SELECT pg_notify($2, $1) WHERE EXISTS (SELECT 1 FROM inserted WHERE run_at <= ${NOW})),
+    published AS (${publishedEvents('$13', `SELECT ${batchedEventPayload('$14', 'enqueued', '$1', 'id', 'created_at', ['run_at'])} FROM inserted`)})
+    SELECT ${deduplicated ? 'id, ' : ''}${NOW} AS now, (SELECT count(*) FROM wake) AS woken,
+      (SELECT count(*) FROM published) AS published${deduplicated ? ' FROM inserted' : ''}`;
 }
 
 /**
@@ -85,6 +89,8 @@ export class PgQueueSql {
   readonly pruneAged: string;
   readonly pruneOldest: string;
   readonly count: string;
+  /** What a listener reads of a job when a notification left its progress or error out. */
+  readonly eventDetails: string;
 
   constructor(schema: string) {
     const jobs = `${schema}._berth_jobs`;
@@ -108,21 +114,28 @@ export class PgQueueSql {
       UNION ALL SELECT seq, state, leases, NULL, ${NOW} FROM ${done} WHERE id = $1 AND queue = $2`;
     this.extend = `UPDATE ${jobs} SET lease_expires_at = ${NOW} + coalesce($4::bigint, lease_ms), updated_at = ${NOW}
       WHERE ${VALID_LEASE} RETURNING *`;
-    // $4 channel: the job is due again at once.
+    // $4 channel: the job is due again at once; $5 events channel, $6 origin.
     this.release = `UPDATE ${jobs} SET state = 'waiting', attempts = attempts - 1, updated_at = ${NOW},
         lease_expires_at = NULL
-      WHERE ${VALID_LEASE} RETURNING id, pg_notify($4, queue)::text AS woken`;
+      WHERE ${VALID_LEASE} RETURNING id, ${NOW} AS now, pg_notify($4, queue)::text AS woken,
+        pg_notify($5, ${eventPayload('$6', 'released', 'queue', 'id', NOW)})::text AS published`;
+    // $5 events channel, $6 origin.
     this.progress = `UPDATE ${jobs} SET progress = $4, updated_at = ${NOW}
-      WHERE ${VALID_LEASE} RETURNING attempts, ${NOW} AS now`;
+      WHERE ${VALID_LEASE} RETURNING attempts, ${NOW} AS now,
+        pg_notify($5, ${eventPayload('$6', 'progress', 'queue', 'id', NOW, ['attempts'], '$4::text')})::text AS published`;
     this.byId = `SELECT *, lease_expires_at <= ${NOW} AS expired FROM ${jobs} WHERE id = $1 AND queue = $2
       UNION ALL SELECT *, false FROM ${done} WHERE id = $1 AND queue = $2`;
+    // $4 events channel, $5 origin.
     this.cancel = `WITH moved AS (DELETE FROM ${jobs} WHERE id = ANY($1::text[]) AND queue = $2 AND state = ANY($3::text[])
-        RETURNING *)
-      INSERT INTO ${done} (${COLUMN_LIST})
+        RETURNING *),
+      cancelled AS (INSERT INTO ${done} (${COLUMN_LIST})
       SELECT ${copied('moved', { state: `'cancelled'`, updated_at: NOW, finished_at: NOW, lease_expires_at: 'NULL' })}
-      FROM moved RETURNING id, ${NOW} AS now`;
+      FROM moved RETURNING id, ${NOW} AS now),
+      published AS (${publishedEvents('$4', `SELECT ${batchedEventPayload('$5', 'cancelled', '$2', 'id', 'now')} FROM cancelled`)})
+      SELECT id, now, (SELECT count(*) FROM published) AS published FROM cancelled`;
     // Dead or cancelled jobs back to waiting with fresh attempts, unless a
     // live job holds the dedupe key (the unique index guards the race).
+    // $3 channel, $4 events channel, $5 origin.
     this.revive = `WITH moved AS (
         DELETE FROM ${done} d WHERE d.id = ANY($1::text[]) AND d.queue = $2 AND d.state IN ('dead', 'cancelled')
           AND (d.dedupe_key IS NULL
@@ -132,8 +145,10 @@ export class PgQueueSql {
         INSERT INTO ${jobs} (${COLUMN_LIST})
         SELECT ${copied('moved', { state: `'waiting'`, attempts: '0', run_at: NOW, result: 'NULL', progress: 'NULL', updated_at: NOW, finished_at: 'NULL' })}
         FROM moved RETURNING id),
-      wake AS (SELECT pg_notify($3, $2) WHERE EXISTS (SELECT 1 FROM revived))
-      SELECT id, (SELECT count(*) FROM wake) AS woken FROM revived`;
+      wake AS (SELECT pg_notify($3, $2) WHERE EXISTS (SELECT 1 FROM revived)),
+      published AS (${publishedEvents('$4', `SELECT ${batchedEventPayload('$5', 'retried', '$2', 'id', NOW)} FROM revived`)})
+      SELECT id, ${NOW} AS now, (SELECT count(*) FROM wake) AS woken, (SELECT count(*) FROM published) AS published
+      FROM revived`;
     this.reviveBlocker = `SELECT d.state, h.id AS holder, d.dedupe_key FROM ${done} d
       LEFT JOIN ${jobs} h ON h.queue = d.queue AND h.dedupe_key = d.dedupe_key
       WHERE d.id = $1 AND d.queue = $2`;
@@ -154,6 +169,8 @@ export class PgQueueSql {
         ORDER BY finished_at LIMIT $4)`);
     this.pruneOldest = counted(`DELETE FROM ${done} WHERE id IN (
         SELECT id FROM ${done} WHERE queue = $1 AND state = $2 ORDER BY finished_at LIMIT $3)`);
+    this.eventDetails = `SELECT progress, errors FROM ${jobs} WHERE id = $1 AND queue = $2
+      UNION ALL SELECT progress, errors FROM ${done} WHERE id = $1 AND queue = $2`;
     this.count = `SELECT coalesce(sum(count), 0)::bigint AS count FROM ${this.counts} WHERE queue = $1 AND state = $2`;
   }
 
@@ -176,6 +193,15 @@ export class PgQueueSql {
     };
     const parts: string[] = [];
     const summaries: string[] = [];
+    // The events, in the order the caller emits them locally: completed, failed and dead, expired, started.
+    // Bound at its first use: a parameter the text never uses has no type, which PostgreSQL refuses.
+    let originParameter: string | undefined;
+    const origin = () => {
+      originParameter ??= bind(input.origin, 'text');
+      return originParameter;
+    };
+    const published: string[] = [];
+    let expiredEvents: string | undefined;
     if (input.reclaim) {
       const expiredError = `jsonb_build_object('attempt', j.attempts, 'message', 'lease expired',
         'name', 'LEASE_EXPIRED', 'at', ${NOW})`;
@@ -198,6 +224,13 @@ export class PgQueueSql {
       );
       summaries.push(`(SELECT coalesce(json_agg(json_build_array(x.id, x.state, x.attempts)), '[]') FROM (
           SELECT * FROM expired_buried UNION ALL SELECT * FROM expired_waiting) x) AS summary_expired`);
+      const leaseExpired = `json_build_object('attempt', x.attempts, 'message', 'lease expired',
+        'name', 'LEASE_EXPIRED', 'at', ${NOW})`;
+      // Each lease `expired`, then `dead` when it was the last attempt (as JobEventHub.emitExpired emits them).
+      expiredEvents = `SELECT v.p FROM (SELECT * FROM expired_buried UNION ALL SELECT * FROM expired_waiting) x
+          CROSS JOIN LATERAL (VALUES (${batchedEventPayload(origin(), 'expired', '$1', 'x.id', NOW, ['x.attempts'])}),
+            (CASE WHEN x.state = 'dead' THEN ${batchedEventPayload(origin(), 'dead', '$1', 'x.id', NOW, ['x.attempts', leaseExpired])} END)) v(p)
+          WHERE v.p IS NOT NULL`;
     }
     if (input.completions.ids.length > 0) {
       const { ids, tokens, results } = input.completions;
@@ -217,6 +250,9 @@ export class PgQueueSql {
       summaries.push(
         `(SELECT coalesce(json_agg(json_build_array(x.id, x.attempts)), '[]') FROM completed x) AS summary_completed`,
       );
+      published.push(
+        `SELECT ${batchedEventPayload(origin(), 'completed', '$1', 'id', NOW, ['attempts'])} FROM completed`,
+      );
     }
     if (input.retries.ids.length > 0) {
       const { ids, tokens, errors, runAts } = input.retries;
@@ -227,9 +263,13 @@ export class PgQueueSql {
         `retried AS (
           UPDATE ${jobs} j SET state = 'waiting', run_at = r.run_at, errors = j.${appendError('r.error::jsonb')},
             updated_at = ${NOW}, lease_expires_at = NULL
-          FROM retrying r WHERE j.id = ANY(${idList}) AND j.id = r.id AND j.queue = $1 AND ${validLease('j', 'r')} RETURNING j.id)`,
+          FROM retrying r WHERE j.id = ANY(${idList}) AND j.id = r.id AND j.queue = $1 AND ${validLease('j', 'r')}
+          RETURNING j.id, j.attempts, j.run_at, r.error)`,
       );
       summaries.push(`(SELECT coalesce(json_agg(x.id), '[]') FROM retried x) AS summary_retried`);
+      published.push(
+        `SELECT ${batchedEventPayload(origin(), 'failed', '$1', 'id', NOW, ['attempts', 'run_at'], 'error')} FROM retried`,
+      );
     }
     if (input.burials.ids.length > 0) {
       const { ids, tokens, errors } = input.burials;
@@ -246,7 +286,12 @@ export class PgQueueSql {
           FROM buried_rows j RETURNING id)`,
       );
       summaries.push(`(SELECT coalesce(json_agg(x.id), '[]') FROM buried x) AS summary_buried`);
+      // From the deleted rows, which carry the error as given (and are the rows `buried` inserted, in its order).
+      published.push(
+        `SELECT ${batchedEventPayload(origin(), 'dead', '$1', 'id', NOW, ['attempts'], 'new_error')} FROM buried_rows`,
+      );
     }
+    if (expiredEvents !== undefined) published.push(expiredEvents);
     if (input.count > 0) {
       parts.push(
         `picked AS (
@@ -258,6 +303,14 @@ export class PgQueueSql {
           WHERE j.id = ANY(ARRAY(SELECT id FROM picked))
           RETURNING j.*)`,
       );
+      published.push(`SELECT ${batchedEventPayload(origin(), 'started', '$1', 'id', 'updated_at', ['attempts'])} FROM claimed
+          ORDER BY priority DESC, run_at, seq`);
+    }
+    if (published.length > 0) {
+      const events = bind(input.eventChannel, 'text');
+      const union = published.map((branch) => `(${branch})`).join('\n          UNION ALL ');
+      parts.push(`published AS (${publishedEvents(events, union)})`);
+      summaries.push('(SELECT count(*) FROM published) AS summary_published');
     }
     const summary = `summary AS (SELECT ${[`${NOW} AS summary_now`, '$1::text AS summary_queue', ...summaries].join(', ')})`;
     // The summary rides on one row only (the first claimed job's, or a row of
@@ -310,4 +363,7 @@ export interface SettleStatementInput {
   readonly count: number;
   /** Lease duration of the claimed jobs; `null`: each job's own. */
   readonly leaseMs: number | null;
+  /** Where the statement publishes its events, tagged with `origin`. */
+  readonly eventChannel: string;
+  readonly origin: string;
 }

@@ -1,21 +1,23 @@
 import type { Capabilities, DocumentValue, JobQueue, QueueOptions, TransactionalQueue } from '@berth/core';
-import { HandOffNotifier, JobEventHub, normalizeRetention } from '@berth/core/adapter';
+import { HandOffNotifier, normalizeRetention } from '@berth/core/adapter';
 import type { PgBackendContext, PgTransactionContext } from '../pg-context.js';
 import { PostgresJobQueue } from './pg-job-queue.js';
+import { PgQueueEvents } from './pg-queue-events.js';
 import { channelOf, PgQueueListener } from './pg-queue-listener.js';
 import { PgQueueSql } from './pg-queue-sql.js';
 
 /**
  * What PostgreSQL's job queue offers: correct for workers on many machines,
- * enqueue inside transactions, LISTEN/NOTIFY wake-ups. Events are those this
- * process's backend observes (`process`): NOTIFY carries wake-ups only.
+ * enqueue inside transactions, LISTEN/NOTIFY wake-ups. Events are `global`:
+ * every statement that changes a job publishes its event with NOTIFY (sent
+ * at commit, never on rollback), and a backend with subscribers listens.
  */
 export const QUEUE_CAPABILITIES: Capabilities['queue'] = {
   level: 'distributed',
   transactionalEnqueue: true,
   durable: true,
   notifications: true,
-  events: 'process',
+  events: 'global',
 };
 
 /** The job queues of one backend, and what they share: the statements, the listening connection, events. */
@@ -23,16 +25,21 @@ export class PgQueues {
   private readonly sql: PgQueueSql;
   private readonly channel: string;
   private readonly listener: PgQueueListener;
-  private readonly hubs = new Map<string, JobEventHub>();
+  private readonly events: PgQueueEvents;
   private readonly notifiers = new Map<string, HandOffNotifier>();
+  /** The wake-up channel's handler: a notification names the queue with a job due; after an outage, wake them all. */
+  private readonly wakeUps = {
+    notified: (queue: string) => this.notifiers.get(queue)?.woken(),
+    resumed: () => {
+      for (const notifier of this.notifiers.values()) notifier.woken();
+    },
+  };
 
   constructor(readonly context: PgBackendContext) {
     this.sql = new PgQueueSql(context.quotedSchema);
     this.channel = channelOf(context.schema);
-    this.listener = new PgQueueListener(context.session, this.channel, (queue) => {
-      if (queue === undefined) for (const notifier of this.notifiers.values()) notifier.woken();
-      else this.notifiers.get(queue)?.woken();
-    });
+    this.listener = new PgQueueListener(context.session);
+    this.events = new PgQueueEvents(context, this.listener, this.sql.eventDetails);
   }
 
   queue<T = DocumentValue>(name: string, options?: QueueOptions): JobQueue<T> {
@@ -49,27 +56,19 @@ export class PgQueues {
       backend: this.context,
       sql: this.sql,
       channel: this.channel,
-      events: this.hub(name),
+      events: this.events.hub(name),
+      publish: this.events,
       notifier: this.notifier(name),
       retention: normalizeRetention(options?.retention),
       maxPayloadBytes: this.context.maxDocumentBytes,
     });
   }
 
-  private hub(name: string): JobEventHub {
-    let hub = this.hubs.get(name);
-    if (hub === undefined) {
-      hub = new JobEventHub(name, this.context.logger);
-      this.hubs.set(name, hub);
-    }
-    return hub;
-  }
-
   private notifier(name: string): HandOffNotifier {
     let notifier = this.notifiers.get(name);
     if (notifier === undefined) {
       // The listening connection opens with the first worker of the backend, not before.
-      notifier = new HandOffNotifier(() => this.listener.start());
+      notifier = new HandOffNotifier(() => this.listener.listen(this.channel, this.wakeUps));
       this.notifiers.set(name, notifier);
     }
     return notifier;
