@@ -52,6 +52,36 @@ async function settleAt(events: readonly JobEvent[], count: number, what: string
 }
 
 /**
+ * Waits until `there` (a queue of the second backend) receives the events
+ * of changes made through `here`: listening starts a moment after the first
+ * `subscribe()` returns (the engine confirms a LISTEN or SUBSCRIBE). Marker
+ * jobs prove it (due in an hour, so nothing dequeues them); they are
+ * cancelled and purged before it returns, so a case starts on an empty
+ * queue. The returned function ends the probe's subscription: call it once
+ * the case's own subscribers are in place, so listening never stops.
+ */
+async function untilListening(there: JobQueue<string>, here: JobQueue<string>): Promise<() => void> {
+  const probe = record(there);
+  const markers: string[] = [];
+  await waitFor(
+    "the second backend to receive the first backend's events",
+    async () => {
+      markers.push((await here.enqueue('marker', { delayMs: 3_600_000 })).id);
+      await sleep(20);
+      return probe.events.some((event) => markers.includes(event.jobId));
+    },
+    SOON_MS * 3,
+    0,
+  );
+  for (const id of markers) await here.cancel(id);
+  await waitFor("the markers' cancellations to arrive", () =>
+    markers.every((id) => probe.events.some((event) => event.jobId === id && event.type === 'cancelled')),
+  );
+  await here.purge({ finishedBefore: new Date(Date.now() + 60_000) });
+  return probe.stop;
+}
+
+/**
  * `capabilities.queue.events: 'global'`: a subscriber on one backend
  * receives the events of changes made through every other backend on the
  * same storage (another process, another machine), once each, in order,
@@ -78,8 +108,10 @@ export const queueGlobalEventsGroup: ConformanceGroup<QueueBackend, QueueConform
         const second = await secondBackend(context);
         const here = context.backend.queue<string>(name);
         const there = second.queue<string>(name);
+        const stopProbe = await untilListening(there, here);
         const local = record(here);
         const remote = record(there);
+        stopProbe();
         const big = { text: 'é𝄞<'.repeat(12_800), n: 2 ** 53 + 2, small: 5e-324, nested: [[[{ deep: true }]]] };
         const longMessage = `first ${'x'.repeat(20_000)}`;
 
@@ -144,8 +176,10 @@ export const queueGlobalEventsGroup: ConformanceGroup<QueueBackend, QueueConform
         const second = await secondBackend(context);
         const a = context.backend.queue<string>(name);
         const b = second.queue<string>(name);
+        const stopProbes = [await untilListening(b, a), await untilListening(a, b)];
         const seenA = record(a);
         const seenB = record(b);
+        for (const stop of stopProbes) stop();
         const { id: fromA } = await a.enqueue('from a');
         const { id: fromB } = await b.enqueue('from b');
         const lease = await dequeueNow(b);
@@ -172,8 +206,10 @@ export const queueGlobalEventsGroup: ConformanceGroup<QueueBackend, QueueConform
         const here = context.backend.queue<string>(name);
         const otherHere = context.backend.queue<string>(context.queueName('other'));
         const there = second.queue<string>(name);
+        const stopProbe = await untilListening(there, here);
         const completed = record(there, { types: ['completed'] });
         const all = record(there);
+        stopProbe();
         const controller = new AbortController();
         const iterator = there.events({ types: ['enqueued', 'completed'], signal: controller.signal });
         const { id } = await here.enqueue('watched');
@@ -193,9 +229,10 @@ export const queueGlobalEventsGroup: ConformanceGroup<QueueBackend, QueueConform
         expect(all.events).toHaveLength(3);
         expect(completed.events).toHaveLength(1);
         expect((await iterator.next()).done).toBe(true);
-        // Subscribing again listens again.
+        // Subscribing again listens again (the probe is a subscriber too).
+        const stopAgain = await untilListening(there, here);
         const again = record(there);
-        await sleep(QUIET_MS);
+        stopAgain();
         const { id: back } = await here.enqueue('listening again');
         await settleAt(again.events, 1, 'a new subscriber');
         expect(story(again.events)).toStrictEqual([`enqueued:${back}`]);
@@ -209,7 +246,10 @@ export const queueGlobalEventsGroup: ConformanceGroup<QueueBackend, QueueConform
         const name = context.queueName('q');
         const second = await secondBackend(context);
         const here = context.backend.queue<string>(name);
-        const watcher = record(second.queue<string>(name));
+        const there = second.queue<string>(name);
+        const stopProbe = await untilListening(there, here);
+        const watcher = record(there);
+        stopProbe();
         const { id: good } = await here.enqueue('good');
         const { id: bad } = await here.enqueue('bad', { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 60_000 } });
         const worker = here.work(
@@ -244,7 +284,10 @@ export const queueGlobalEventsGroup: ConformanceGroup<QueueBackend, QueueConform
         }
         const name = context.queueName('q');
         const second = await secondBackend(context);
-        const watcher = record(second.queue<string>(name));
+        const there = second.queue<string>(name);
+        const stopProbe = await untilListening(there, backend.queue<string>(name));
+        const watcher = record(there);
+        stopProbe();
         class RollBack extends Error {}
         await expect(
           (backend as Backend).transaction(async (tx) => {

@@ -52,7 +52,7 @@ async function failedCases(options: Partial<ConformanceOptions<QueueBackend>>): 
   return results.filter((result) => !result.passed).map((result) => result.name);
 }
 
-describe('the global events group', { timeout: 30_000 }, () => {
+describe('the global events group', { timeout: 90_000 }, () => {
   it('passes two handles on one backend, whose events reach both once', async () => {
     expect(await failedCases({})).toEqual([]);
   });
