@@ -77,9 +77,11 @@ describe("the raw floor on Berth's layout", () => {
       db.close();
     }
 
-    expect(berth[0]).toHaveLength(4);
+    expect(berth[0]).toHaveLength(5);
     expect(berth[0]?.[1]).toContain("VALUES (<id>, 'bench', 'waiting', 0.0,");
-    expect(berth[1]).toHaveLength(5);
+    // One look per transaction for another backend listening to job events (none here: no event is written).
+    expect(berth[0]?.[2]).toMatch(/^SELECT 1 FROM _berth_event_listeners /);
+    expect(berth[1]).toHaveLength(6);
     expect(await floorTrace(berthLayoutFloor)).toEqual(berth);
   });
 });

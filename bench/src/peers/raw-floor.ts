@@ -32,13 +32,16 @@ export interface FloorLayout {
 
 /**
  * Berth's enqueue, as the SQLite adapter runs it (sqlite-connection.ts
- * `immediate`, QUEUE_SQL.insert in sqlite-queue-rows.ts, `addCounts(1)` in
+ * `immediate`, QUEUE_SQL.insert in sqlite-queue-rows.ts, after the first
+ * insert the check for another backend listening to job events
+ * (LISTENER_SQL.anyOther in sqlite-queue-event-log.ts), `addCounts(1)` in
  * sqlite-queue-hub.ts), whitespace included. The adapter does not export
  * them; raw-floor.test.ts keeps this copy in sync.
  */
 const BERTH_ENQUEUE_SQL: {
   readonly begin: string;
   readonly insert: string;
+  readonly listeners: string;
   readonly counts: string;
   readonly commit: string;
 } = {
@@ -46,10 +49,14 @@ const BERTH_ENQUEUE_SQL: {
   insert: `INSERT INTO _berth_jobs (id, queue, state, priority, run_at, attempts, max_attempts, lease_ms, backoff,
       dedupe_key, payload, errors, created_at, updated_at, timeout_ms)
     VALUES (?, ?, 'waiting', ?, ?, 0, ?, ?, ?, ?, ?, '[]', ?, ?, ?)`,
+  listeners: 'SELECT 1 FROM _berth_event_listeners WHERE seen_at >= ? AND origin <> ? LIMIT 1',
   counts: `INSERT INTO _berth_job_counts (queue, state, count) VALUES (?, ?, ?)
       ON CONFLICT (queue, state) DO UPDATE SET count = count + excluded.count`,
   commit: 'COMMIT',
 };
+
+/** How long a listener's row counts after its last heartbeat (the adapter's LISTENER_STALE_MS). */
+const BERTH_LISTENER_STALE_MS = 60_000;
 
 /** Berth's defaults for a job enqueued without options (JOB_DEFAULTS in core; backoff default stored as NULL). */
 const BERTH_DEFAULTS = { priority: 0, maxAttempts: 3, leaseMs: 30_000 } as const;
@@ -61,13 +68,17 @@ const PLAINJOB_INSERT_SQL: string =
 class BerthFloorQueue implements FloorQueue {
   private readonly begin: Database.Statement;
   private readonly insert: Database.Statement;
+  private readonly listeners: Database.Statement;
   private readonly counts: Database.Statement;
+  /** The backend's origin id, as the adapter draws one per backend. */
+  private readonly origin = generateId();
   private readonly commit: Database.Statement;
   private readonly rollback: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     this.begin = db.prepare(BERTH_ENQUEUE_SQL.begin);
     this.insert = db.prepare(BERTH_ENQUEUE_SQL.insert);
+    this.listeners = db.prepare(BERTH_ENQUEUE_SQL.listeners);
     this.counts = db.prepare(BERTH_ENQUEUE_SQL.counts);
     this.commit = db.prepare(BERTH_ENQUEUE_SQL.commit);
     this.rollback = db.prepare('ROLLBACK');
@@ -81,7 +92,7 @@ class BerthFloorQueue implements FloorQueue {
     const now = Date.now();
     this.begin.run();
     try {
-      for (const payload of payloads) {
+      payloads.forEach((payload, index) => {
         this.insert.run(
           generateId(),
           BERTH_QUEUE,
@@ -96,7 +107,9 @@ class BerthFloorQueue implements FloorQueue {
           now,
           null,
         );
-      }
+        // Nobody listens in the benchmark: the answer is no row, and no event is written.
+        if (index === 0) this.listeners.get(now - BERTH_LISTENER_STALE_MS, this.origin);
+      });
       this.counts.run(BERTH_QUEUE, 'waiting', payloads.length);
       this.commit.run();
     } catch (error) {
