@@ -194,6 +194,7 @@ describe('the dashboard over HTTP, on SQLite', () => {
     const old = new Date(Date.now() - 2 * 86_400_000);
     const job = (id: string, state: 'dead' | 'completed') => ({
       id,
+      queue: 'exported',
       payload: { old: true },
       state,
       priority: 0,
