@@ -189,6 +189,50 @@ describe('the dashboard over HTTP, on SQLite', () => {
     expect((await queue.get(waiting))?.state).toBe('cancelled');
   });
 
+  it('purges finished jobs of one state older than a chosen age, after confirmation, and refuses other ages and states', async () => {
+    const queue = backend.queue('purging');
+    const old = new Date(Date.now() - 2 * 86_400_000);
+    const job = (id: string, state: 'dead' | 'completed') => ({
+      id,
+      queue: 'exported',
+      payload: { old: true },
+      state,
+      priority: 0,
+      attempts: 1,
+      maxAttempts: 1,
+      runAt: old,
+      dedupeKey: undefined,
+      leaseMs: 30_000,
+      errors: [],
+      result: undefined,
+      progress: undefined,
+      timeoutMs: undefined,
+      createdAt: old,
+      updatedAt: old,
+      finishedAt: old,
+      leaseExpiresAt: undefined,
+    });
+    await queue.importJobs([job('old-dead', 'dead'), job('old-completed', 'completed')]);
+    const recent = await deadJob(queue, 'recent');
+    const { get, post } = await serve({ token: TOKEN });
+    const authorization = `Bearer ${TOKEN}`;
+    const list = await (await get('/queues/purging?state=dead', { authorization })).text();
+    expect(list).toContain('href="/queues/purging/purge?state=dead&amp;older=1d"');
+    const confirmation = await (await get('/queues/purging/purge?state=dead&older=1d', { authorization })).text();
+    expect(confirmation).toContain('Remove the dead jobs of purging that finished more than a day ago?');
+    const csrf = csrfOf(confirmation);
+    for (const query of ['state=waiting&older=1d', 'state=dead&older=2d', 'state=dead', 'older=1d']) {
+      expect((await post(`/queues/purging/purge?${query}`, { csrf }, { authorization })).status).toBe(404);
+    }
+    const done = await post('/queues/purging/purge?state=dead&older=1d', { csrf }, { authorization });
+    expect(done.status).toBe(303);
+    expect(await queue.get('old-dead')).toBeNull();
+    expect((await queue.get('old-completed'))?.state).toBe('completed');
+    expect((await queue.get(recent))?.state).toBe('dead');
+    expect((await post('/queues/purging/purge?state=completed&older=1d', { csrf })).status).toBe(401);
+    expect((await queue.get('old-completed'))?.state).toBe('completed');
+  });
+
   it("asks the application's authorize hook, with the server's own request", async () => {
     const queue = backend.queue('hooked');
     const id = await deadJob(queue, 'x');

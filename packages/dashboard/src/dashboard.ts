@@ -25,7 +25,7 @@ import {
 } from './http.js';
 import { collectionPage, collectionsPage, operationsPage } from './pages/data-pages.js';
 import { href, type PageContext, page } from './pages/layout.js';
-import { confirmPage, jobPage, queuePage, queuesPage } from './pages/queue-pages.js';
+import { confirmPage, FINISHED_STATES, jobPage, PURGE_AGES, queuePage, queuesPage } from './pages/queue-pages.js';
 
 /**
  * What {@link createDashboard} takes.
@@ -103,6 +103,7 @@ const NOTICES: Readonly<Record<string, string>> = {
   retried: 'The job was put back to waiting.',
   cancelled: 'The job was cancelled.',
   'retried-dead': 'The dead jobs were put back to waiting.',
+  purged: 'The finished jobs were removed.',
   signed_in: 'Signed in: actions are allowed in this browser.',
 };
 
@@ -312,10 +313,19 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     const queue = segments[1] === undefined ? undefined : queueNamed(segments[1]);
     if (queue === undefined) return undefined;
     if (segments.length === 3 && segments[2] === 'retry-dead') return { queue, kind: 'retry-dead' };
+    if (segments.length === 3 && segments[2] === 'purge') return { queue, kind: 'purge' };
     if (segments.length === 5 && segments[2] === 'jobs' && (segments[4] === 'retry' || segments[4] === 'cancel')) {
       return { queue, kind: segments[4], jobId: segments[3] };
     }
     return undefined;
+  }
+
+  /** The state and age a purge names in its query, or `undefined` when either is not one of the choices. */
+  function purgeOf(request: DashboardRequest): { readonly state: JobState; readonly age: string } | undefined {
+    const state = request.query.get('state') ?? '';
+    const age = request.query.get('older') ?? '';
+    if (!FINISHED_STATES.includes(state as JobState) || !Object.hasOwn(PURGE_AGES, age)) return undefined;
+    return { state: state as JobState, age };
   }
 
   async function act(
@@ -329,6 +339,14 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     const refusal = await guard.checkWrite(request, new URLSearchParams(body));
     if (refusal !== undefined) return refused(pageContext, refusal);
     const { queue, kind, jobId } = action;
+    if (kind === 'purge') {
+      const purge = purgeOf(request);
+      if (purge === undefined)
+        return notFound(pageContext, 'A purge names a finished state and one of the ages offered.');
+      const finishedBefore = new Date(Date.now() - (PURGE_AGES[purge.age]?.ms ?? 0));
+      await queue.purge({ finishedBefore, states: [purge.state] });
+      return redirect(href(pageContext, ['queues', queue.name], { state: purge.state, done: 'purged' }));
+    }
     if (kind === 'retry-dead') {
       let cursor: string | undefined;
       do cursor = (await queue.retryJobs({ cursor })).cursor;
@@ -359,11 +377,26 @@ export function createDashboard(options: DashboardOptions): Dashboard {
   }
 
   async function confirm(
+    request: DashboardRequest,
     pageContext: PageContext,
     action: NonNullable<ReturnType<typeof actionOf>>,
   ): Promise<DashboardResponse> {
     if (!pageContext.mayWrite) return refused(pageContext, guard.writable ? 'unauthorized' : 'no-credentials');
     const { queue, kind, jobId } = action;
+    if (kind === 'purge') {
+      const purge = purgeOf(request);
+      if (purge === undefined)
+        return notFound(pageContext, 'A purge names a finished state and one of the ages offered.');
+      return htmlResponse(
+        200,
+        confirmPage(pageContext, {
+          heading: 'Purge jobs',
+          question: `Remove the ${purge.state} jobs of ${queue.name} that finished more than ${PURGE_AGES[purge.age]?.label} ago? They cannot be brought back.`,
+          action: href(pageContext, ['queues', queue.name, 'purge'], { state: purge.state, older: purge.age }),
+          back: href(pageContext, ['queues', queue.name], { state: purge.state }),
+        }),
+      );
+    }
     const target = href(
       pageContext,
       kind === 'retry-dead'
@@ -448,7 +481,7 @@ export function createDashboard(options: DashboardOptions): Dashboard {
     }
     if (first === 'queues' && second !== undefined) {
       const action = actionOf(segments);
-      if (action !== undefined) return confirm(pageContext, action);
+      if (action !== undefined) return confirm(request, pageContext, action);
       const queue = queueNamed(second);
       if (queue === undefined) return notFound(pageContext, 'That is not a queue name.');
       if (third === undefined) {

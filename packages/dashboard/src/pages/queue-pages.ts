@@ -6,6 +6,17 @@ import { actionForm, countTable, href, jsonBlock, type PageContext, page, table,
 /** Jobs per page of a queue's listing. */
 const JOBS_PER_PAGE = 50;
 
+/** The states a job ends in: the ones a purge removes. */
+export const FINISHED_STATES: readonly JobState[] = ['completed', 'dead', 'cancelled'];
+
+/** How long ago finished jobs may be purged from the dashboard: fixed choices, nothing typed. */
+export const PURGE_AGES: Readonly<Record<string, { readonly ms: number; readonly label: string }>> = {
+  '1h': { ms: 3_600_000, label: 'an hour' },
+  '1d': { ms: 86_400_000, label: 'a day' },
+  '7d': { ms: 7 * 86_400_000, label: '7 days' },
+  '30d': { ms: 30 * 86_400_000, label: '30 days' },
+};
+
 /** Finished jobs read to measure throughput: past this many in the window, the rate says "at least". */
 const RATE_SAMPLE = 1_000;
 
@@ -125,6 +136,14 @@ export async function queuePage(
     state === 'dead' && stats.dead > 0 && context.mayWrite
       ? html`<p><a class="button" href="${href(context, ['queues', queue.name, 'retry-dead'])}">Retry all ${stats.dead} dead jobs…</a></p>`
       : '';
+  const finished = FINISHED_STATES.includes(state);
+  const purge =
+    finished && stats[state] > 0 && context.mayWrite
+      ? html`<p>Purge ${state} jobs finished more than ${Object.entries(PURGE_AGES).map(
+          ([older, { label }], index) =>
+            html`${index === 0 ? '' : ' · '}<a href="${href(context, ['queues', queue.name, 'purge'], { state, older })}">${label}</a>`,
+        )} ago…</p>`
+      : '';
   const next =
     listing.cursor === undefined
       ? ''
@@ -133,6 +152,7 @@ export async function queuePage(
 <nav class="tabs">${tabs}</nav>
 <div class="scroll"><table class="rates-table"><thead><tr><th></th>${RATE_WINDOWS.map((minutes) => html`<th>last ${minutes} min</th>`)}</tr></thead><tbody>${rateRow}</tbody></table></div>
 ${bulk}
+${purge}
 ${table(['Job', 'State', 'Attempts', 'Updated', 'Last error', ''], rows, `No ${state} jobs.`)}
 ${next}
 </section>`;
