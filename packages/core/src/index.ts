@@ -55,6 +55,7 @@ export type { BackoffPolicy, Job, JobError, JobState, JobStats, Lease, LeaseRef 
 export type * from './queue/job-admin.js';
 export {
   JOB_EVENT_TYPES,
+  JOB_STATE_AFTER_EVENT,
   type JobEvent,
   type JobEventListener,
   type JobEventType,

@@ -9,7 +9,7 @@ import type {
   QueueBackend,
   RepositoryBackend,
 } from '@berth/core';
-import { consoleLogger, isBerthError, ValidationError } from '@berth/core';
+import { consoleLogger, isBerthError, JOB_STATE_AFTER_EVENT, ValidationError } from '@berth/core';
 import { JOB_STATES } from '@berth/core/adapter';
 import { type Authorize, Guard, type Refusal } from './guard.js';
 import { html } from './html.js';
@@ -145,23 +145,11 @@ function redirect(location: string, headers: Record<string, string> = {}): BodyR
 
 /** The job event a live stream sends: which job, what happened, the state it is in now. */
 function liveEvent(event: JobEvent): Record<string, unknown> {
-  const state: Record<JobEvent['type'], JobState> = {
-    enqueued: 'waiting',
-    started: 'active',
-    progress: 'active',
-    completed: 'completed',
-    failed: 'waiting',
-    dead: 'dead',
-    expired: 'waiting',
-    released: 'waiting',
-    cancelled: 'cancelled',
-    retried: 'waiting',
-  };
   return {
     queue: event.queue,
     jobId: event.jobId,
     type: event.type,
-    state: state[event.type],
+    state: JOB_STATE_AFTER_EVENT[event.type],
     at: event.at.toISOString(),
   };
 }

@@ -1,4 +1,11 @@
-import type { Job, JobEvent, JobEventType, JobQueue, JobState, QueueEvent } from '@berth/core';
+import {
+  JOB_STATE_AFTER_EVENT,
+  type Job,
+  type JobEvent,
+  type JobQueue,
+  type JobState,
+  type QueueEvent,
+} from '@berth/core';
 import { JOB_STATES, toJsonValue } from '@berth/core/adapter';
 
 /** One state change `berth queue … tail` saw by polling. `from` is `null` for a job it had not seen before (a new job). */
@@ -10,20 +17,6 @@ export interface JobMove {
   readonly to: JobState;
   readonly attempts: number;
 }
-
-/** The state a job is in after each event. */
-const STATE_AFTER: Readonly<Record<JobEventType, JobState>> = {
-  enqueued: 'waiting',
-  started: 'active',
-  progress: 'active',
-  completed: 'completed',
-  failed: 'waiting',
-  dead: 'dead',
-  expired: 'waiting',
-  released: 'waiting',
-  cancelled: 'cancelled',
-  retried: 'waiting',
-};
 
 /** Longest error message or progress value a text line shows. */
 const DETAIL_CHARS = 200;
@@ -55,7 +48,7 @@ function eventDetail(event: JobEvent): string {
 
 /** An event as one text line: time, job id, event → state, details. */
 export function eventLine(event: JobEvent, bold: (text: string) => string, dim: (text: string) => string): string {
-  return `${dim(event.at.toISOString())}  ${event.jobId}  ${event.type} → ${bold(STATE_AFTER[event.type])}${eventDetail(event)}`;
+  return `${dim(event.at.toISOString())}  ${event.jobId}  ${event.type} → ${bold(JOB_STATE_AFTER_EVENT[event.type])}${eventDetail(event)}`;
 }
 
 /**
@@ -68,7 +61,7 @@ export function eventJson(event: JobEvent): Record<string, unknown> {
     queue: event.queue,
     jobId: event.jobId,
     type: event.type,
-    state: STATE_AFTER[event.type],
+    state: JOB_STATE_AFTER_EVENT[event.type],
   };
   if ('attempt' in event) json.attempt = event.attempt;
   if (event.type === 'enqueued') json.runAt = event.runAt.toISOString();

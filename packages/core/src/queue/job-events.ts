@@ -1,6 +1,6 @@
 import type { SignalOptions } from '../operation/abort.js';
 import type { DocumentValue } from '../values/document.js';
-import type { JobError } from './job.js';
+import type { JobError, JobState } from './job.js';
 
 interface JobEventBase {
   readonly queue: string;
@@ -92,6 +92,32 @@ export const JOB_EVENT_TYPES: readonly JobEventType[] = [
   'cancelled',
   'retried',
 ];
+
+/**
+ * The state a job is in right after an event of each type: what a live view
+ * (a dashboard, `berth queue … tail`) shows without reading the job.
+ *
+ * ### Examples
+ * ```ts
+ * import { JOB_STATE_AFTER_EVENT, type JobQueue } from '@berth/core';
+ *
+ * function showStates(queue: JobQueue): () => void {
+ *   return queue.subscribe((event) => console.log(`${event.jobId} is ${JOB_STATE_AFTER_EVENT[event.type]}`));
+ * }
+ * ```
+ */
+export const JOB_STATE_AFTER_EVENT: Readonly<Record<JobEventType, JobState>> = {
+  enqueued: 'waiting',
+  started: 'active',
+  progress: 'active',
+  completed: 'completed',
+  failed: 'waiting',
+  dead: 'dead',
+  expired: 'waiting',
+  released: 'waiting',
+  cancelled: 'cancelled',
+  retried: 'waiting',
+};
 
 /**
  * What `events()` yields: the job events, and a `gap` when the consumer fell
