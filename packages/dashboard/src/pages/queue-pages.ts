@@ -153,7 +153,7 @@ export async function queuePage(
 <div class="scroll"><table class="rates-table"><thead><tr><th></th>${RATE_WINDOWS.map((minutes) => html`<th>last ${minutes} min</th>`)}</tr></thead><tbody>${rateRow}</tbody></table></div>
 ${bulk}
 ${purge}
-${table(['Job', 'State', 'Attempts', 'Updated', 'Last error', ''], rows, `No ${state} jobs.`)}
+<div class="jobs">${table(['Job', 'State', 'Attempts', 'Updated', 'Last error', ''], rows, `No ${state} jobs.`)}</div>
 ${next}
 </section>`;
   return page(context, { heading: `Queue ${queue.name}`, section: 'queues', notice }, content);
