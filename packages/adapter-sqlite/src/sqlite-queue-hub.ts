@@ -3,10 +3,8 @@ import {
   consoleLogger,
   generateId,
   isBerthError,
-  type JobEventListener,
   type JobEventType,
   type JobState,
-  type SubscribeOptions,
   TransactionError,
 } from '@berth/core';
 import { JobEventHub } from '@berth/core/adapter';
@@ -118,29 +116,6 @@ export function allRaw(connection: SqliteConnection, sql: string, parameters: re
   }
 }
 
-/** A queue's event hub that tells the backend's event feed when subscriptions begin and end. */
-class SqliteJobEventHub extends JobEventHub {
-  constructor(
-    queue: string,
-    logger: BerthLogger | undefined,
-    private readonly feed: SqliteEventFeed,
-  ) {
-    super(queue, logger);
-  }
-
-  override subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {
-    const unsubscribe = super.subscribe(listener, options);
-    this.feed.subscribed(this.queue);
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      unsubscribe();
-      this.feed.unsubscribed(this.queue);
-    };
-  }
-}
-
 /**
  * What the job queues of one backend share: the in-process notifiers, the
  * event hubs and the feed of other backends' events, and the lease
@@ -192,7 +167,10 @@ export class SqliteQueueHub {
   events(queue: string): JobEventHub {
     let hub = this.eventHubs.get(queue);
     if (hub === undefined) {
-      hub = new SqliteJobEventHub(queue, this.logger, this.feed);
+      hub = new JobEventHub(queue, this.logger, {
+        start: () => this.feed.subscribed(queue),
+        stop: () => this.feed.unsubscribed(queue),
+      });
       this.eventHubs.set(queue, hub);
     }
     return hub;

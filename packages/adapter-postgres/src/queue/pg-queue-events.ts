@@ -5,9 +5,7 @@ import {
   type DocumentValue,
   type JobError,
   type JobEvent,
-  type JobEventListener,
   type JobEventType,
-  type SubscribeOptions,
 } from '@berth/core';
 import { fromJsonValue, JobEventHub, jobErrorOf, type StoredJobError } from '@berth/core/adapter';
 import type { PgBackendContext } from '../pg-context.js';
@@ -106,32 +104,6 @@ interface JobDetails {
 }
 
 /**
- * A queue's event hub that tells its backend when it gains its first and
- * loses its last subscription (`events()` subscribes through `subscribe`),
- * so the backend listens for other processes' events only meanwhile.
- */
-class PgJobEventHub extends JobEventHub {
-  constructor(
-    queue: string,
-    private readonly owner: PgQueueEvents,
-  ) {
-    super(queue, owner.logger);
-  }
-
-  override subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {
-    const unsubscribe = super.subscribe(listener, options);
-    this.owner.subscribed();
-    let subscribed = true;
-    return () => {
-      if (!subscribed) return;
-      subscribed = false;
-      unsubscribe();
-      this.owner.unsubscribed();
-    };
-  }
-}
-
-/**
  * The job events of one backend's queues: the hubs its own changes are
  * emitted into, the origin its statements tag their notifications with,
  * and the listening side that hands other backends' events (those of
@@ -144,7 +116,8 @@ export class PgQueueEvents implements ChannelHandler, PgEventTag {
   readonly origin: string = randomBytes(9).toString('base64url');
   readonly channel: string;
   readonly logger: BerthLogger;
-  private readonly hubs = new Map<string, PgJobEventHub>();
+  private readonly hubs = new Map<string, JobEventHub>();
+  /** Queues whose hub has subscribers: the events channel is listened to while there is one. */
   private subscriptions = 0;
   /** Deliveries waiting for a job's read, in order; undefined when none waits. */
   private backlog: Promise<void> | undefined;
@@ -164,18 +137,20 @@ export class PgQueueEvents implements ChannelHandler, PgEventTag {
   hub(name: string): JobEventHub {
     let hub = this.hubs.get(name);
     if (hub === undefined) {
-      hub = new PgJobEventHub(name, this);
+      hub = new JobEventHub(name, this.logger, { start: () => this.subscribed(), stop: () => this.unsubscribed() });
       this.hubs.set(name, hub);
     }
     return hub;
   }
 
-  subscribed(): void {
+  /** A queue's hub gained its first subscriber: LISTEN with the first of them. */
+  private subscribed(): void {
     this.subscriptions += 1;
     if (this.subscriptions === 1) this.listener.listen(this.channel, this);
   }
 
-  unsubscribed(): void {
+  /** A queue's hub lost its last subscriber: UNLISTEN with the last of them. */
+  private unsubscribed(): void {
     this.subscriptions -= 1;
     if (this.subscriptions === 0) this.listener.unlisten(this.channel);
   }

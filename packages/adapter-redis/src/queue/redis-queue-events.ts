@@ -1,4 +1,4 @@
-import type { BerthLogger, DocumentValue, JobEvent, JobEventListener, SubscribeOptions } from '@berth/core';
+import type { BerthLogger, DocumentValue, JobEvent } from '@berth/core';
 import { JobEventHub, jobErrorOf, type StoredJobError } from '@berth/core/adapter';
 import { decodeDocument } from './redis-queue-rows.js';
 
@@ -149,34 +149,21 @@ class LogTail {
 /**
  * The events of one queue: core's hub for this process's changes, and the
  * queue's event log for every other process's, read while the hub has a
- * subscriber. An entry this backend appended (its `origin` first) is
+ * subscriber (the hub starts and stops the reading). An entry this backend appended (its `origin` first) is
  * skipped: its events were emitted locally when the change was stored.
  */
-export class RedisQueueEventHub extends JobEventHub {
-  private subscribers = 0;
+export class RedisQueueEventFeed {
+  /** The queue's hub: emitted into for this backend's changes, and for other backends' while it has subscribers. */
+  readonly hub: JobEventHub;
   private tail: LogTail | undefined;
 
   constructor(
-    queue: string,
+    private readonly queue: string,
     private readonly reporter: BerthLogger,
     private readonly origin: string,
     private readonly eventLog: RedisEventLog,
   ) {
-    super(queue, reporter);
-  }
-
-  override subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void {
-    const unsubscribe = super.subscribe(listener, options);
-    this.subscribers += 1;
-    if (this.subscribers === 1) this.listen();
-    let subscribed = true;
-    return () => {
-      unsubscribe();
-      if (!subscribed) return;
-      subscribed = false;
-      this.subscribers -= 1;
-      if (this.subscribers === 0) this.unlisten();
-    };
+    this.hub = new JobEventHub(queue, reporter, { start: () => this.listen(), stop: () => this.unlisten() });
   }
 
   private listen(): void {
@@ -209,6 +196,6 @@ export class RedisQueueEventHub extends JobEventHub {
       });
       return;
     }
-    for (const event of events) this.emit(event);
+    for (const event of events) this.hub.emit(event);
   }
 }

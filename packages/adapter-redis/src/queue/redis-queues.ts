@@ -15,7 +15,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { byCodePoint, namesInKeys } from '../redis-collections.js';
 import { toBerthError } from '../redis-errors.js';
 import { RedisJobQueue, type RedisJobQueueContext } from './redis-job-queue.js';
-import { type RedisEventLog, RedisQueueEventHub } from './redis-queue-events.js';
+import { type RedisEventLog, RedisQueueEventFeed } from './redis-queue-events.js';
 import { eventChannel, eventLogKey, queueKeyBase, wakeChannel } from './redis-queue-rows.js';
 import { RedisQueueSubscriber } from './redis-queue-subscriber.js';
 
@@ -123,7 +123,7 @@ export class RedisQueues {
   private readonly subscriber: RedisQueueSubscriber;
   private readonly queues = new Map<string, RedisJobQueue<unknown>>();
   private readonly notifiers = new Map<string, HandOffNotifier>();
-  private readonly hubs = new Map<string, RedisQueueEventHub>();
+  private readonly hubs = new Map<string, RedisQueueEventFeed>();
   /** Tags the events these queues' scripts publish, so that their own copies are dropped. */
   private readonly origin = generateId();
   private checked: Promise<void> | undefined;
@@ -236,11 +236,12 @@ export class RedisQueues {
       notifier = created;
       this.notifiers.set(name, created);
     }
-    let events = this.hubs.get(name);
-    if (events === undefined) {
-      events = new RedisQueueEventHub(name, this.logger ?? consoleLogger, this.origin, this.eventLog(name, base));
-      this.hubs.set(name, events);
+    let feed = this.hubs.get(name);
+    if (feed === undefined) {
+      feed = new RedisQueueEventFeed(name, this.logger ?? consoleLogger, this.origin, this.eventLog(name, base));
+      this.hubs.set(name, feed);
     }
+    const events = feed.hub;
     return {
       base,
       origin: this.origin,

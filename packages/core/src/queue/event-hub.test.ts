@@ -97,6 +97,26 @@ describe('JobEventHub.subscribe', () => {
   });
 });
 
+describe('JobEventHub listening', () => {
+  it('starts with the first subscription (subscribe or events) and stops when the last ends, once each', () => {
+    const calls: string[] = [];
+    const hub = new JobEventHub('q', undefined, { start: () => calls.push('start'), stop: () => calls.push('stop') });
+    const first = hub.subscribe(() => undefined);
+    const controller = new AbortController();
+    hub.events({ signal: controller.signal });
+    expect(calls).toEqual(['start']);
+    first();
+    first();
+    expect(calls).toEqual(['start']);
+    controller.abort();
+    expect(calls).toEqual(['start', 'stop']);
+    expect(() => hub.subscribe(() => undefined, { types: ['nope' as 'enqueued'] })).toThrow();
+    expect(calls).toEqual(['start', 'stop']);
+    hub.subscribe(() => undefined)();
+    expect(calls).toEqual(['start', 'stop', 'start', 'stop']);
+  });
+});
+
 describe('JobEventHub.events', () => {
   it('yields buffered events in order, then waits for the next one', async () => {
     const hub = new JobEventHub('q');

@@ -33,6 +33,30 @@ function checkTypes(options: SubscribeOptions | undefined): ReadonlySet<JobEvent
 }
 
 /**
+ * What an adapter whose events are global does while a queue's hub has
+ * subscribers: `start` on the first subscription (`subscribe` or
+ * `events()`), `stop` when the last one ends. The adapter listens to its
+ * engine (LISTEN, SUBSCRIBE, an event log) only meanwhile.
+ *
+ * ### Examples
+ * ```ts
+ * import { type HubListening, JobEventHub } from '@berth/core/adapter';
+ *
+ * const listening: HubListening = {
+ *   start: () => console.log('LISTEN'),
+ *   stop: () => console.log('UNLISTEN'),
+ * };
+ * const hub = new JobEventHub('mails', console, listening);
+ * const unsubscribe = hub.subscribe(() => undefined); // LISTEN
+ * unsubscribe(); // UNLISTEN
+ * ```
+ */
+export interface HubListening {
+  start(): void;
+  stop(): void;
+}
+
+/**
  * The events of one queue in one process: adapters emit into it after each
  * change is stored, and `subscribe` and `events` read from it. Emitting
  * costs one check when nobody listens (`wants`).
@@ -53,10 +77,14 @@ export class JobEventHub {
   /** How many subscriptions want each type; an adapter skips building events nobody wants. */
   private readonly wanted = new Map<JobEventType, number>();
 
-  /** `logger` hears about listeners that throw (default `console`). */
+  /**
+   * `logger` hears about listeners that throw (default `console`);
+   * `listening` is told when the first subscription begins and the last ends.
+   */
   constructor(
     readonly queue: string,
     private readonly logger: BerthLogger = consoleLogger,
+    private readonly listening?: HubListening | undefined,
   ) {}
 
   /** Whether any subscriber wants events of `type`: check it before building an event. */
@@ -104,12 +132,14 @@ export class JobEventHub {
     const subscription: Subscription = { listener, types: checkTypes(options) };
     this.subscriptions.add(subscription);
     for (const type of subscription.types ?? JOB_EVENT_TYPES) this.wanted.set(type, (this.wanted.get(type) ?? 0) + 1);
+    if (this.subscriptions.size === 1) this.listening?.start();
     let subscribed = true;
     return () => {
       if (!subscribed) return;
       subscribed = false;
       this.subscriptions.delete(subscription);
       for (const type of subscription.types ?? JOB_EVENT_TYPES) this.wanted.set(type, (this.wanted.get(type) ?? 1) - 1);
+      if (this.subscriptions.size === 0) this.listening?.stop();
     };
   }
 
