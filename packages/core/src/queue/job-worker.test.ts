@@ -4,7 +4,7 @@ import { ConnectionError, isBerthError } from '../errors.js';
 import { instrument, type OperationEvent } from '../observe/instrument.js';
 import { RecordingLogger } from '../testing/recording-logger.js';
 import type { Lease } from './job.js';
-import type { JobHandler, JobQueue, WorkerOptions } from './job-queue.js';
+import type { JobHandler, JobQueue, Settlement, WorkerOptions } from './job-queue.js';
 import { type IdleWorker, startWorker } from './job-worker.js';
 
 // A stand-in queue whose fetches always fail: enough to test how the shared
@@ -181,6 +181,64 @@ describe('the shared worker', () => {
       await worker.close();
     }
   });
+
+  it.each(['dequeueMany', 'settleAndClaim'] as const)(
+    'looks again once the lease of a claim whose answer was lost runs out, not at its next poll (%s)',
+    async (path) => {
+      // The engine leases the job, then the connection drops before the answer
+      // arrives: the job is active under a lease nobody holds until it runs out.
+      const leaseMs = 200;
+      let expiresAt = 0;
+      let claims = 0;
+      const claim = async (count: number): Promise<Lease<string>[]> => {
+        claims += 1;
+        if (claims === 1) {
+          expiresAt = Date.now() + leaseMs;
+          throw new ConnectionError('connection terminated while waiting for the answer');
+        }
+        if (count === 0 || Date.now() < expiresAt || expiresAt === -1) return [];
+        expiresAt = -1;
+        return [leaseOf('lost') as Lease<string>];
+      };
+      const completed: string[] = [];
+      const queue = {
+        name: 'lost-claim',
+        ...(path === 'dequeueMany'
+          ? {
+              dequeueMany: (count: number) => claim(count),
+              complete: async (lease: Lease<string>) => {
+                completed.push(lease.job.id);
+              },
+            }
+          : {
+              settleAndClaim: async (settlements: Settlement[], count: number) => {
+                for (const settlement of settlements) completed.push((settlement.lease as Lease<string>).job.id);
+                return { outcomes: settlements.map(() => ({})), leases: await claim(count) };
+              },
+            }),
+        extendLease: async (lease: Lease<string>) => lease,
+      } as unknown as JobQueue<string>;
+      const reported: unknown[] = [];
+      const started = Date.now();
+      // Polls every 10 minutes: only the worker's own look after the lease finds the job.
+      const worker = startWorker(queue, () => undefined, {
+        leaseMs,
+        pollIntervalMs: 600_000,
+        onError: (error) => reported.push(error),
+      });
+      try {
+        while (completed.length === 0 && Date.now() - started < 10_000) await sleep(10);
+        expect(completed).toStrictEqual(['lost']);
+        // After the lease (200 ms) and the margin for the engine's clock (1 s).
+        expect(Date.now() - started).toBeGreaterThanOrEqual(leaseMs);
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(reported).toHaveLength(1);
+        expect(isBerthError(reported[0], 'CONNECTION')).toBe(true);
+      } finally {
+        await worker.close();
+      }
+    },
+  );
 
   it('close() returns after closeTimeoutMs when the engine is down and settlements cannot be sent', async () => {
     const lease = {

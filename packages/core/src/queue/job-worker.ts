@@ -2,7 +2,7 @@ import { AbortedError, isBerthError, TimeoutError, ValidationError } from '../er
 import { type BerthLogger, consoleLogger } from '../operation/logger.js';
 import type { DocumentValue } from '../values/document.js';
 import type { Lease } from './job.js';
-import { checkDuration } from './job-options.js';
+import { checkDuration, JOB_DEFAULTS } from './job-options.js';
 import type { JobHandler, JobQueue, Settlement, SettlementOutcome, Worker, WorkerOptions } from './job-queue.js';
 import { JobRun, renewalDelay } from './worker-job-run.js';
 import { WORKER_OBSERVER, type WorkerObserver } from './worker-observer.js';
@@ -107,6 +107,12 @@ const POLL_JITTER = 0.2;
 const MAX_FETCH_BACKOFF_MS = 30_000;
 
 /**
+ * How long after a lost claim's lease could have run out the worker looks
+ * again: the engine's clock decides expiry, and it may run a little behind.
+ */
+const LOST_CLAIM_MARGIN_MS = 1_000;
+
+/**
  * A closed or unreachable-for-good backend: fetching again cannot succeed, so
  * the worker stops instead of polling it forever.
  */
@@ -186,6 +192,8 @@ class QueueWorker<T> implements Worker {
   private readonly batched: boolean;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
+  /** When the leases of a claim whose answer was lost run out: the worker looks for jobs again then. */
+  private recheckAt = Number.POSITIVE_INFINITY;
   private retentionTimer: ReturnType<typeof setTimeout> | undefined;
   private pruning: Promise<void> | undefined;
   private readonly unsubscribe: (() => void) | undefined;
@@ -405,6 +413,7 @@ class QueueWorker<T> implements Worker {
     try {
       leases = await this.untilGivenUp(this.queue.dequeueMany(count, leaseMs === undefined ? {} : { leaseMs }));
     } catch (error) {
+      this.lostClaim(error, leaseMs);
       this.report(error);
       return undefined;
     }
@@ -438,6 +447,7 @@ class QueueWorker<T> implements Worker {
       // Nothing was applied: a passing failure keeps the settlements for the next call.
       if (isRetryable(error) && !isFatal(error)) this.pending = batch.concat(this.pending);
       else for (const run of batch) run.end(run.failure);
+      if (count > 0) this.lostClaim(error, leaseMs);
       this.report(error);
       return undefined;
     }
@@ -462,6 +472,21 @@ class QueueWorker<T> implements Worker {
     }
     this.hold(leases);
     return leases.length;
+  }
+
+  /**
+   * A claim that failed with a retryable error may have leased jobs on the
+   * engine before its answer was lost (the connection dropped after the
+   * commit). Nobody runs them until their lease runs out, and no
+   * notification says when that is: the worker looks again then, instead of
+   * at its next poll (which may be far off with a long `pollIntervalMs`).
+   */
+  private lostClaim(error: unknown, leaseMs: number | undefined): void {
+    if (!isRetryable(error) || isFatal(error) || this.closing) return;
+    const at = Date.now() + (leaseMs ?? JOB_DEFAULTS.leaseMs) + LOST_CLAIM_MARGIN_MS;
+    if (at >= this.recheckAt) return;
+    this.recheckAt = at;
+    this.armTimer(at);
   }
 
   private hold(leases: readonly Lease<T>[]): void {
@@ -616,6 +641,10 @@ class QueueWorker<T> implements Worker {
     this.timerAt = Number.POSITIVE_INFINITY;
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;
+    if (this.recheckAt <= now) {
+      this.recheckAt = Number.POSITIVE_INFINITY;
+      this.jobAvailable();
+    } else next = this.recheckAt;
     for (const run of this.held) {
       if (run.deadline <= now) {
         this.timeOut(run);
