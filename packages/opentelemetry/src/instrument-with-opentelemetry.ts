@@ -35,7 +35,11 @@ export function instrumentWithOpenTelemetry<B extends RepositoryBackend | QueueB
   const telemetry = new OperationTelemetry(options, depthSources(backend, options));
   return instrument(backend, {
     onStart: (start) => telemetry.start(start),
-    onOperation: (event) => telemetry.end(event),
+    onOperation: (event) => {
+      telemetry.end(event);
+      // A closed backend has no depths to read: a collection after it (an SDK shutdown) would only log failures.
+      if (event.kind === 'backend' && event.operation === 'close' && event.ok) telemetry.close();
+    },
     logger: options.logger,
   });
 }

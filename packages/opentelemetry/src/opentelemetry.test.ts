@@ -138,7 +138,12 @@ describe.each([
 
   it('follows a worker: work, then one process span per job with its settlement; counts outcomes and reads queue depth', async () => {
     const otel = telemetry();
-    const backend = instrumentWithOpenTelemetry(open(), { ...otel, queues: ['mails'] });
+    const logged: unknown[][] = [];
+    const logger = {
+      warn: (...args: unknown[]) => logged.push(args),
+      error: (...args: unknown[]) => logged.push(args),
+    };
+    const backend = instrumentWithOpenTelemetry(open(), { ...otel, queues: ['mails'], logger });
     const mails = backend.queue<string>('mails');
     await mails.enqueue('ok');
     await mails.enqueue('bad', { maxAttempts: 1 });
@@ -199,7 +204,10 @@ describe.each([
     const processing = await otel.points('messaging.process.duration');
     expect(processing.reduce((sum, point) => sum + (point.value as Histogram).count, 0)).toBe(2);
     await backend.close();
+    // Closing the backend stops reading its queues: collecting afterwards (the SDK's shutdown) logs nothing.
+    await otel.points('berth.queue.jobs');
     await otel.shutdown();
+    expect(logged).toStrictEqual([]);
   });
 });
 
