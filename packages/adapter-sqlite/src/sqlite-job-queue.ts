@@ -696,7 +696,9 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
    * whose id the file already holds (ids are unique across queues here) and
    * waiting ones whose dedupe key a live job of the queue holds; the counts
    * move with them, and idle workers are woken for the waiting ones as for
-   * an enqueue. No `enqueued` events: these jobs were enqueued elsewhere.
+   * an enqueue. Each imported waiting job emits `enqueued` (with its own
+   * `runAt`) after the commit and writes it to the event log, as an enqueue
+   * does; finished and skipped jobs emit nothing.
    */
   async importJobs(jobs: readonly Job<T>[], options?: SignalOptions): Promise<ImportJobsResult> {
     throwIfAborted(options?.signal, `${this.name}.importJobs`);
@@ -705,9 +707,11 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
     if (prepared.length === 0) return { imported: 0, skipped: 0 };
     // Encoded before taking the lock, like enqueue's payloads.
     const rows = prepared.map((job) => ({ job, parameters: importParameters(this.name, job) }));
+    let now = 0;
     const imported = await this.hub.exclusive((connection) => {
       this.hub.flush(connection);
       return this.hub.immediate(connection, () => {
+        now = Date.now();
         const stored: PreparedImportJob[] = [];
         for (const { job, parameters } of rows) {
           if (connection.get(QUEUE_SQL.idTaken, [job.id]) !== undefined) continue;
@@ -720,13 +724,26 @@ export class SqliteJobQueue<T = DocumentValue> implements JobQueue<T> {
           }
           connection.run(QUEUE_SQL.importRow, parameters);
           this.hub.moved(this.name, undefined, job.state);
+          if (job.state === 'waiting') this.publish('enqueued', job.id, now, job.runAt.getTime());
           stored.push(job);
         }
         return stored;
       });
     });
+    this.emitImported(imported, now);
     this.wakeFor(imported);
     return { imported: imported.length, skipped: prepared.length - imported.length };
+  }
+
+  /** `enqueued` for each imported waiting job, at the time of the import. */
+  private emitImported(jobs: readonly PreparedImportJob[], now: number): void {
+    const events = this.hub.events(this.name);
+    if (!events.wants('enqueued')) return;
+    const at = new Date(now);
+    for (const job of jobs) {
+      if (job.state !== 'waiting') continue;
+      events.emit({ type: 'enqueued', queue: this.name, jobId: job.id, at, runAt: new Date(job.runAt.getTime()) });
+    }
   }
 
   /** Tells idle workers of this backend about imported waiting jobs: now for those due, at their time for the others. */

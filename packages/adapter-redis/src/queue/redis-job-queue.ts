@@ -253,7 +253,7 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
    * Stores jobs as given in ONE script call (all or none): each with its
    * id, state and times, in its state's sets and counts; a waiting job
    * ready or delayed by its runAt, and idle workers woken as an enqueue
-   * wakes them. Ids are per queue (a job's key is under the queue's hash
+   * wakes them; each waiting job emits `enqueued`. Ids are per queue (a job's key is under the queue's hash
    * tag), so a job is skipped when this queue holds its id, or, waiting,
    * when a live job of this queue holds its dedupe key. Imported jobs use
    * the default backoff policy, which a `Job` does not carry.
@@ -271,13 +271,23 @@ export class RedisJobQueue<T = DocumentValue> implements JobQueue<T> {
       String(exponential?.maxDelayMs ?? 3_600_000),
       exponential?.jitter ?? 'none',
     ];
-    const [serverNow, imported, skipped, due] = (await this.run(scripts.import, [...head, ...args])) as [
+    const [serverNow, imported, skipped, due, waiting] = (await this.run(scripts.import, [...head, ...args])) as [
       string,
       number,
       number,
       string,
+      string[],
     ];
     if (due !== '') this.context.notifier.dueAt(Number(due) + Date.now() - Number(serverNow));
+    // `enqueued` for each imported waiting job, as the script published it.
+    const events = this.context.events;
+    if (events.wants('enqueued')) {
+      const at = new Date(Number(serverNow));
+      for (let index = 0; index < waiting.length; index += 2) {
+        const jobId = waiting[index] as string;
+        events.emit({ type: 'enqueued', queue: this.name, jobId, at, runAt: new Date(Number(waiting[index + 1])) });
+      }
+    }
     return { imported, skipped };
   }
 

@@ -705,11 +705,12 @@ return { 'fired', NOW_TEXT, job }
  * job as given, in its state's sets and counts, a waiting one ready or
  * delayed by its runAt (its place among equals: this call's order), unless
  * the queue holds its id or, for a waiting job, a live job holds its dedupe
- * key. Returns { now, imported, skipped, earliest runAt of the waiting
- * jobs imported ('' = none) }.
+ * key. Each imported waiting job publishes `enqueued` (with its runAt).
+ * Returns { now, imported, skipped, earliest runAt of the waiting jobs
+ * imported ('' = none), { id, runAt } of each waiting job imported }.
  */
 export const IMPORT: string = script(`
-local imported, skipped, earliest = 0, 0, nil
+local imported, skipped, earliest, waiting = 0, 0, nil, {}
 for j = 0, tonumber(ARGV[1]) - 1 do
   local i = 6 + j * 18
   local id, state, dk = ARGV[i], ARGV[i + 2], ARGV[i + 8]
@@ -750,6 +751,9 @@ for j = 0, tonumber(ARGV[1]) - 1 do
       local run_at = tonumber(ARGV[i + 4])
       schedule(id, key, run_at)
       if earliest == nil or run_at < earliest then earliest = run_at end
+      event('enqueued', id, n(run_at))
+      table.insert(waiting, id)
+      table.insert(waiting, n(run_at))
     end
     imported = imported + 1
   end
@@ -758,5 +762,5 @@ flush()
 publish()
 local due = ''
 if earliest ~= nil then due = n(earliest) end
-return { NOW_TEXT, imported, skipped, due }
+return { NOW_TEXT, imported, skipped, due, waiting }
 `);

@@ -1,6 +1,7 @@
 import type {
   Backend,
   Capabilities,
+  Job,
   JobEvent,
   JobQueue,
   QueueBackend,
@@ -306,6 +307,51 @@ export const queueGlobalEventsGroup: ConformanceGroup<QueueBackend, QueueConform
         await settleAt(watcher.events, 1, 'the second backend');
         expect(seenInside, 'the second backend saw the enqueue before the commit').toBe(0);
         expect(story(watcher.events)).toStrictEqual([`enqueued:${id}`]);
+      },
+    },
+    {
+      name: 'importJobs reaches the second backend as the local events: enqueued for each imported waiting job, with its runAt',
+      requires: global,
+      async run(context) {
+        const name = context.queueName('q');
+        const second = await secondBackend(context);
+        const here = context.backend.queue<string>(name);
+        const there = second.queue<string>(name);
+        const stopProbe = await untilListening(there, here);
+        const local = record(here);
+        const remote = record(there);
+        stopProbe();
+        const stamp = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+        const now = new Date();
+        const exported = (id: string, state: 'waiting' | 'dead', runAt = now): Job<string> => ({
+          id: `${id}-${stamp}`,
+          state,
+          queue: 'elsewhere',
+          payload: id,
+          priority: 0,
+          attempts: state === 'dead' ? 1 : 0,
+          maxAttempts: 1,
+          runAt,
+          dedupeKey: undefined,
+          leaseMs: 30_000,
+          errors: state === 'dead' ? [{ attempt: 1, message: 'gone', at: now }] : [],
+          result: undefined,
+          progress: undefined,
+          timeoutMs: undefined,
+          createdAt: now,
+          updatedAt: now,
+          finishedAt: state === 'dead' ? now : undefined,
+          leaseExpiresAt: undefined,
+        });
+        const jobs = [
+          exported('due', 'waiting'),
+          exported('buried', 'dead'),
+          exported('later', 'waiting', new Date(now.getTime() + 3_600_000)),
+        ];
+        expect(await here.importJobs(jobs)).toStrictEqual({ imported: 3, skipped: 0 });
+        await settleAt(remote.events, 2, 'the second backend');
+        expect(story(remote.events)).toStrictEqual([`enqueued:${jobs[0]?.id}`, `enqueued:${jobs[2]?.id}`]);
+        expect(remote.events).toStrictEqual(local.events);
       },
     },
     {

@@ -1,6 +1,6 @@
-import type { DocumentValue, Job, JobError, JobQueue, QueueBackend } from '@berth/core';
+import type { DocumentValue, Job, JobError, JobEvent, JobQueue, QueueBackend } from '@berth/core';
 import { expect } from 'vitest';
-import { expectBerthError, invalid } from '../groups/assertions.js';
+import { expectBerthError, invalid, sleep } from '../groups/assertions.js';
 import { type ConformanceGroup, defineQueueGroup, type QueueConformanceContext } from '../harness.js';
 import { dequeueNow, dequeueSoon, hasQueue, jobOf, jobStats, NO_JOBS, SOON_MS } from './queue-assertions.js';
 
@@ -257,6 +257,51 @@ export const queueImportGroup: ConformanceGroup<QueueBackend, QueueConformanceCo
         expect(dead.jobs.map((job) => job.id)).toStrictEqual([jobs[3]?.id]);
         const all = await queue.listJobs({ limit: 50 });
         expect(all.jobs.map((job) => job.id).sort()).toStrictEqual(jobs.map((job) => job.id).sort());
+      },
+    },
+    {
+      name: 'each imported waiting job emits enqueued with its own runAt; finished and skipped jobs emit nothing',
+      requires: hasQueue,
+      async run(context) {
+        const queue = context.queue<DocumentValue>();
+        const held = exported({ state: 'waiting' });
+        await queue.importJobs([held]);
+        const events: JobEvent[] = [];
+        const stop = queue.subscribe((event) => events.push(event));
+        try {
+          const due = exported({ state: 'waiting', priority: 5 });
+          const later = exported({ state: 'waiting', runAt: new Date(Date.now() + 3_600_000) });
+          const jobs = [
+            due,
+            exported({ state: 'completed', result: 1 }),
+            later,
+            exported({ state: 'dead', errors: FAILED_TWICE, attempts: 2, maxAttempts: 2 }),
+            exported({ state: 'cancelled' }),
+            held,
+          ];
+          const before = Date.now();
+          expect(await queue.importJobs(jobs)).toStrictEqual({ imported: 5, skipped: 1 });
+          await sleep(20);
+          expect(events.map((event) => `${event.type}:${event.jobId}`)).toStrictEqual([
+            `enqueued:${due.id}`,
+            `enqueued:${later.id}`,
+          ]);
+          for (const [index, job] of [due, later].entries()) {
+            const event = events[index] as Extract<JobEvent, { type: 'enqueued' }>;
+            expect(event.queue).toBe(queue.name);
+            expect(event.runAt).toStrictEqual(job.runAt);
+            // The time of the import (the engine's clock), not the job's createdAt.
+            expect(event.at.getTime()).toBeGreaterThanOrEqual(before - 2_000);
+            expect(event.at.getTime()).toBeLessThanOrEqual(Date.now() + 2_000);
+          }
+          expect((await dequeueNow(queue)).job.id).toBe(due.id);
+          await sleep(5);
+          expect(
+            events.slice(2).map((event) => `${event.type}@${'attempt' in event ? event.attempt : ''}`),
+          ).toStrictEqual(['started@1']);
+        } finally {
+          stop();
+        }
       },
     },
     {

@@ -121,6 +121,21 @@ function importingJobsWith(change: (job: Job<DocumentValue>) => Job<DocumentValu
   });
 }
 
+/** Imports as the healthy queue does, but its subscribers never see the `enqueued` of an imported job. */
+const importEmitsNothing: QueueOverrides = (inner) => {
+  const imported = new Set<string>();
+  return {
+    subscribe: (listener, options) =>
+      inner.subscribe((event) => {
+        if (!(event.type === 'enqueued' && imported.has(event.jobId))) listener(event);
+      }, options),
+    importJobs: (jobs: readonly Job<DocumentValue>[], options?: SignalOptions) => {
+      if (Array.isArray(jobs)) for (const job of jobs) imported.add(job.id);
+      return inner.importJobs(jobs, options);
+    },
+  };
+};
+
 /** Broken `importJobs()`, each with the case of the queue-import group written to catch it. */
 export const brokenImports: readonly {
   readonly name: string;
@@ -145,5 +160,11 @@ export const brokenImports: readonly {
     group: 'queue-import',
     rejectedBy: 'a waiting job whose dedupe key a live job holds is skipped; a finished one is imported',
     overrides: importingJobsWith((job) => (job.state === 'waiting' ? { ...job, dedupeKey: undefined } : job)),
+  },
+  {
+    name: 'emits no enqueued for the waiting jobs it imports',
+    group: 'queue-import',
+    rejectedBy: 'each imported waiting job emits enqueued with its own runAt; finished and skipped jobs emit nothing',
+    overrides: importEmitsNothing,
   },
 ];
