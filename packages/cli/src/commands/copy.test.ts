@@ -492,8 +492,7 @@ describe('berth copy --queues verification', () => {
     );
     const changedSchedule = await verifyAgain(source, target);
     expect(changedSchedule.run.code).toBe(4);
-    const [, jobs, schedules, targetJobs, targetSchedules] =
-      changedSchedule.run.stderr.match(QUEUE_MISMATCH(26)) ?? [];
+    const [, jobs, schedules, targetJobs, targetSchedules] = changedSchedule.run.stderr.match(QUEUE_MISMATCH(26)) ?? [];
     expect(targetJobs).toBe(jobs);
     expect(targetSchedules).not.toBe(schedules);
     // Put back as it was: the version (now 3) and times differ from the source's, which verification ignores.

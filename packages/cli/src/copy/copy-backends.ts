@@ -5,7 +5,6 @@ import { CheckpointState } from './checkpoint-state.js';
 import { digestCollection } from './checksum.js';
 import { type CollectionPlan, copyCollection } from './copy-collection.js';
 import { copyQueue, queueContents, queueCounts } from './copy-queues.js';
-import { describeQueue, digestQueue, sameQueue } from './queue-digest.js';
 import type {
   CollectionCopyReport,
   CopyBackendsOptions,
@@ -13,6 +12,7 @@ import type {
   QueueCopyReport,
   QueueCounts,
 } from './copy-types.js';
+import { describeQueue, digestQueue, sameQueue } from './queue-digest.js';
 
 /**
  * Documents per batch of {@link copyBackends} (and `berth copy`) unless `batchSize` says otherwise.

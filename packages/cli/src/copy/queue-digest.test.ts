@@ -161,7 +161,7 @@ describe('the canonical text of a schedule', () => {
     version: 3,
   };
 
-  it("ignores what the target sets itself (version, times, last run) but not the definition or next tick", () => {
+  it('ignores what the target sets itself (version, times, last run) but not the definition or next tick', () => {
     const original = canonicalSchedule(schedule);
     expect(
       canonicalSchedule({
@@ -206,7 +206,9 @@ describe('digestQueue', () => {
       // The same jobs imported into another queue, listed in another order: the same checksums.
       const copy = backend.queue('copy');
       const listed = [];
-      for (const state of ['dead', 'waiting'] as const) listed.push(...(await queue.listJobs({ state, limit: 1_000 })).jobs);
+      for (const state of ['dead', 'waiting'] as const) {
+        listed.push(...(await queue.listJobs({ state, limit: 1_000 })).jobs);
+      }
       await copy.importJobs(listed.reverse());
       for (const { name, spec, payload, jobOptions, missed, overlap, paused, nextRunAt } of (
         await queue.listSchedules()

@@ -10,34 +10,36 @@ export const MAX_JOBS_PAGE = 1_000;
 const MODULUS = 1n << 256n;
 
 /**
- * An order-independent checksum of a set of canonical texts: the sum of their
- * SHA-256 digests modulo 2^256, in 64 hex digits (all zeros when empty).
+ * An order-independent checksum of canonical texts: the sum of their SHA-256
+ * digests modulo 2^256, in 64 hex digits (all zeros when empty). A text
+ * added twice counts twice.
  *
  * Why not one SHA-256 over the listing, as for collections: `listJobs` orders
  * by `createdAt`, then id, and jobs enqueued together share a `createdAt`
- * (one PostgreSQL transaction, one `enqueueMany`), so their order falls to
- * how each engine compares ids (JavaScript by UTF-16 code unit, PostgreSQL's
- * `COLLATE "C"` and Redis by UTF-8 byte). A sum does not depend on the order
- * and keeps memory bounded (a sorted list of digests would not). It is meant
- * to catch what an engine or a copy altered, not a forgery: equal sums from
- * different sets can be constructed on purpose, not stumbled upon.
+ * (one `enqueueMany`, one PostgreSQL transaction), so their order falls to
+ * how each engine compares ids, where engines can disagree (UTF-16 code
+ * units in JavaScript, UTF-8 bytes under PostgreSQL's `COLLATE "C"` and in
+ * Redis sorted sets). A sum does not depend on the order and keeps memory
+ * bounded (sorting the digests would hold them all). It is meant to catch
+ * what an engine or a copy altered, not a forgery: different sets with equal
+ * sums can be built on purpose, not stumbled upon.
  */
 export class SetChecksum {
-  #sum = 0n;
-  #count = 0;
+  private sum = 0n;
+  private added = 0;
 
   add(text: string): void {
     const digest = BigInt(`0x${createHash('sha256').update(text).digest('hex')}`);
-    this.#sum = (this.#sum + digest) % MODULUS;
-    this.#count += 1;
+    this.sum = (this.sum + digest) % MODULUS;
+    this.added += 1;
   }
 
   get count(): number {
-    return this.#count;
+    return this.added;
   }
 
   get hex(): string {
-    return this.#sum.toString(16).padStart(64, '0');
+    return this.sum.toString(16).padStart(64, '0');
   }
 }
 
