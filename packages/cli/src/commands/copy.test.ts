@@ -1,10 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Backend } from '@berth/core';
+import type { Backend, Job, ScheduleRecord } from '@berth/core';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createTestBucket } from '../../../adapter-s3-document/src/fixtures/s3-endpoint.js';
-import { ADVERSARIAL_IDS, entriesOf, seedCollections } from '../fixtures/adversarial.js';
+import { redactUrl } from '../copy/checkpoint.js';
+import type { QueueDigest } from '../copy/copy-types.js';
+import { ADVERSARIAL_IDS, entriesOf, seedCollections, seedQueue } from '../fixtures/adversarial.js';
 import {
   dropPostgresSchemas,
   dropRedisPrefixes,
@@ -364,6 +369,156 @@ describe('berth copy --queues', () => {
         expect((await to.queue('mail').stats()).waiting).toBe(2);
       }),
     );
+  });
+});
+
+describe('berth copy --queues verification', () => {
+  /** A copy report as `--json` prints it, for the queue checks. */
+  interface QueueReport {
+    readonly name: string;
+    readonly verification?: { readonly source: QueueDigest; readonly target: QueueDigest };
+  }
+
+  /** Runs the copy again with a checkpoint saying it began queue `mail`: nothing new is imported, both sides are verified. */
+  async function verifyAgain(source: string, target: string) {
+    const checkpoint = join(workDirectory, `verify-${randomUUID()}.json`);
+    await writeFile(
+      checkpoint,
+      JSON.stringify({
+        format: 'berth-copy-checkpoint',
+        version: 1,
+        source: redactUrl(source),
+        target: redactUrl(target),
+        collections: {},
+        queues: { mail: true },
+      }),
+    );
+    const run = await runCli(['copy', source, target, '--queues', '--json', '--checkpoint', checkpoint], {
+      cwd: workDirectory,
+    });
+    const report = JSON.parse(run.stdout) as { queues: QueueReport[]; mismatches: string[] };
+    return { run, report, mail: report.queues.find((queue) => queue.name === 'mail') as QueueReport };
+  }
+
+  const QUEUE_MISMATCH = (waiting: number) =>
+    new RegExp(
+      `queue mail: source ${waiting} waiting, 2 dead, jobs checksum ([0-9a-f]{64}), 3 schedules, schedules checksum ([0-9a-f]{64}); ` +
+        `target ${waiting} waiting, 2 dead, jobs checksum ([0-9a-f]{64}), 3 schedules, schedules checksum ([0-9a-f]{64})`,
+    );
+
+  it('verifies every job and schedule by checksum: SQLite → PostgreSQL → Redis → SQLite', async () => {
+    const source = sqliteUrl('queue-checksum-source.db');
+    const postgres = freshPostgresUrl();
+    const redis = freshRedisUrl();
+    const back = sqliteUrl('queue-checksum-back.db');
+    await withBackend(source, (backend) => seedQueue(backend, 'mail', 1_200));
+    const digests: QueueDigest[] = [];
+    for (const [from, to] of [
+      [source, postgres],
+      [postgres, redis],
+      [redis, back],
+    ] as const) {
+      const run = await runCli(['copy', from, to, '--queues', '--json', '--batch-size', '250'], { cwd: workDirectory });
+      expect(run.stderr).not.toContain('berth:');
+      expect(run.code).toBe(0);
+      const report = JSON.parse(run.stdout) as { queues: QueueReport[]; mismatches: string[] };
+      expect(report.mismatches).toEqual([]);
+      const [mail] = report.queues;
+      expect(mail?.verification?.target).toEqual(mail?.verification?.source);
+      digests.push(mail?.verification?.target as QueueDigest);
+    }
+    expect(digests[0]).toMatchObject({ waiting: 1_206, dead: 2, schedules: 3 });
+    expect(digests[0]?.jobsChecksum).toMatch(/^[0-9a-f]{64}$/);
+    expect(digests[0]?.jobsChecksum).not.toBe('0'.repeat(64));
+    expect(digests[0]?.schedulesChecksum).not.toBe('0'.repeat(64));
+    // Every hop kept every job and schedule: the last target hashes like the first source.
+    expect(digests[1]).toEqual(digests[0]);
+    expect(digests[2]).toEqual(digests[0]);
+    const printed = await runCli(['copy', redis, sqliteUrl('queue-checksum-text.db'), '--queues'], {
+      cwd: workDirectory,
+    });
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain(
+      `queue mail: 1206 waiting and 2 dead jobs imported (0 already there), 3 schedules copied (0 already there); ` +
+        `verified (1206 waiting, 2 dead, 3 schedules, jobs checksum ${digests[0]?.jobsChecksum.slice(0, 16)}…)`,
+    );
+  });
+
+  it("reports a dead job's error cut short in the target (PostgreSQL) as a mismatch (exit 4)", async () => {
+    const source = sqliteUrl('queue-tamper-pg.db');
+    const target = freshPostgresUrl();
+    const [deadId] = await withBackend(source, (backend) => seedQueue(backend, 'mail', 20));
+    const copied = await runCli(['copy', source, target, '--queues', '--no-verify'], { cwd: workDirectory });
+    expect(copied.code).toBe(0);
+    expect(copied.stdout).toContain('; not verified');
+    // What an engine truncating text would do: the message loses its last character (an astral one).
+    const client = new pg.Client({ connectionString: target.slice(0, target.indexOf('?')) });
+    await client.connect();
+    try {
+      const schema = new URL(target).searchParams.get('schema') as string;
+      const { rowCount } = await client.query(
+        `UPDATE "${schema}"._berth_jobs_done
+           SET errors = jsonb_set(errors, '{0,message}', to_jsonb(left(errors->0->>'message', -1)))
+         WHERE id = $1`,
+        [deadId],
+      );
+      expect(rowCount).toBe(1);
+    } finally {
+      await client.end();
+    }
+    await withBackend(target, async (backend) => {
+      expect((await backend.queue('mail').get(deadId as string))?.errors[0]?.message).toBe('mailbox full ');
+    });
+    const { run, report, mail } = await verifyAgain(source, target);
+    expect(run.code).toBe(4);
+    const [, sourceJobs, sourceSchedules, targetJobs, targetSchedules] = run.stderr.match(QUEUE_MISMATCH(26)) ?? [];
+    expect(sourceJobs).toBeDefined();
+    expect(targetJobs).not.toBe(sourceJobs);
+    expect(targetSchedules).toBe(sourceSchedules);
+    expect(report.mismatches).toHaveLength(1);
+    expect(mail.verification?.target).toEqual({ ...mail.verification?.source, jobsChecksum: targetJobs });
+  });
+
+  it("reports a schedule or a waiting job's payload changed in the target (Redis) as a mismatch (exit 4)", async () => {
+    const source = sqliteUrl('queue-tamper-redis.db');
+    const target = freshRedisUrl();
+    await withBackend(source, (backend) => seedQueue(backend, 'mail', 20));
+    expect((await runCli(['copy', source, target, '--queues'], { cwd: workDirectory })).code).toBe(0);
+    const nightly = await withBackend(target, (backend) => backend.queue('mail').getSchedule('nightly'));
+    const { name, spec, payload, jobOptions, missed, overlap, paused, nextRunAt } = nightly as ScheduleRecord;
+    const definition = { name, spec, payload, jobOptions, missed, overlap, paused, nextRunAt };
+    await withBackend(target, (backend) =>
+      backend.queue('mail').putSchedule({ ...definition, payload: { report: 'weekly' } }),
+    );
+    const changedSchedule = await verifyAgain(source, target);
+    expect(changedSchedule.run.code).toBe(4);
+    const [, jobs, schedules, targetJobs, targetSchedules] = changedSchedule.run.stderr.match(QUEUE_MISMATCH(26)) ?? [];
+    expect(targetJobs).toBe(jobs);
+    expect(targetSchedules).not.toBe(schedules);
+    // Put back as it was: the version (now 3) and times differ from the source's, which verification ignores.
+    await withBackend(target, (backend) => backend.queue('mail').putSchedule(definition));
+    const restored = await verifyAgain(source, target);
+    expect(restored.run.stderr).not.toContain('berth:');
+    expect(restored.run.code).toBe(0);
+    // A waiting job's stored payload gains a trailing space, behind Berth's back.
+    const job = await withBackend(target, async (backend) => {
+      const { jobs: page } = await backend.queue('mail').listJobs({ state: 'waiting', limit: 1_000 });
+      return page.find((candidate) => (candidate.payload as { n?: number }).n === 7) as Job;
+    });
+    const prefix = decodeURIComponent(new URL(target).searchParams.get('keyPrefix') as string);
+    const redis = new Redis(target.slice(0, target.indexOf('?')));
+    try {
+      expect(await redis.hset(`${prefix}{q:mail}:j:${job.id}`, 'pl', '{"n":7,"s":"job 7 "}')).toBe(0);
+    } finally {
+      redis.disconnect();
+    }
+    const changedJob = await verifyAgain(source, target);
+    expect(changedJob.run.code).toBe(4);
+    const [, sourceJobs, sourceSchedules, changedJobs, changedSchedules] =
+      changedJob.run.stderr.match(QUEUE_MISMATCH(26)) ?? [];
+    expect(sourceJobs).toBe(jobs);
+    expect(changedJobs).not.toBe(sourceJobs);
+    expect(changedSchedules).toBe(sourceSchedules);
   });
 });
 

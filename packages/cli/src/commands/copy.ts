@@ -6,6 +6,7 @@ import { defaultCheckpointPath, redactUrl } from '../copy/checkpoint.js';
 import { copyBackends, DEFAULT_COPY_BATCH_SIZE } from '../copy/copy-backends.js';
 import { copyProgressView } from '../copy/copy-progress.js';
 import type { CopyReport } from '../copy/copy-types.js';
+import { sameQueue } from '../copy/queue-digest.js';
 import { openBackend } from '../open-backend.js';
 import { type CliIo, colorsFor, writeJson, writeLine } from '../output.js';
 
@@ -28,7 +29,7 @@ export function registerCopy(program: Command, io: CliIo): void {
       'Copies collections from <from-url> to <to-url> in batches, keeping ids, versions and timestamps, and declaring ' +
         "the source's indexes on the target. Target collections must be empty. Progress is checkpointed after every " +
         'batch: after an interruption (Ctrl-C, a crash), run the same command again to resume. Ends by comparing ' +
-        'counts and SHA-256 checksums of every collection on both sides.',
+        'counts and SHA-256 checksums of every collection (and queue) on both sides.',
     )
     .argument('<from-url>', 'the backend to read (sqlite:./app.db, postgres://…, redis://…, s3://…, file:./data.json)')
     .argument('<to-url>', 'the backend to write')
@@ -167,11 +168,20 @@ function printReport(io: CliIo, report: CopyReport, json: boolean): void {
       );
       continue;
     }
-    const { waiting, dead, schedules } = queue;
+    const { waiting, dead, schedules, verification } = queue;
+    const verified =
+      verification === undefined
+        ? 'not verified'
+        : sameQueue(verification.source, verification.target)
+          ? colors.green(
+              `verified (${verification.target.waiting} waiting, ${verification.target.dead} dead, ` +
+                `${verification.target.schedules} schedules, jobs checksum ${verification.target.jobsChecksum.slice(0, 16)}…)`,
+            )
+          : colors.red('MISMATCH');
     writeLine(
       io.stdout,
       `queue ${colors.bold(queue.name)}: ${waiting.imported} waiting and ${dead.imported} dead jobs imported ` +
-        `(${waiting.skipped + dead.skipped} already there), ${schedules.copied} schedules copied (${schedules.existing} already there)`,
+        `(${waiting.skipped + dead.skipped} already there), ${schedules.copied} schedules copied (${schedules.existing} already there); ${verified}`,
     );
   }
   if (report.dryRun) writeLine(io.stdout, colors.dim('dry run: nothing was written'));

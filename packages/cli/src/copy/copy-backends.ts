@@ -12,6 +12,7 @@ import type {
   QueueCopyReport,
   QueueCounts,
 } from './copy-types.js';
+import { describeQueue, digestQueue, sameQueue } from './queue-digest.js';
 
 /**
  * Documents per batch of {@link copyBackends} (and `berth copy`) unless `batchSize` says otherwise.
@@ -231,16 +232,10 @@ async function verify(
   }
   const verifiedQueues: QueueCopyReport[] = [];
   for (const report of queues) {
-    const source = await queueCounts(from, report.name, signal);
-    const target = await queueCounts(to, report.name, signal);
-    const ok =
-      source.waiting === target.waiting && source.dead === target.dead && source.schedules === target.schedules;
-    if (!ok) {
-      mismatches.push(
-        `queue ${report.name}: source ${source.waiting} waiting, ${source.dead} dead, ${source.schedules} schedules; ` +
-          `target ${target.waiting} waiting, ${target.dead} dead, ${target.schedules} schedules`,
-      );
-    }
+    const source = await digestQueue(from.queue(report.name), batchSize, signal);
+    const target = await digestQueue(to.queue(report.name), batchSize, signal);
+    const ok = sameQueue(source, target);
+    if (!ok) mismatches.push(`queue ${report.name}: source ${describeQueue(source)}; target ${describeQueue(target)}`);
     onProgress?.({ type: 'verify', name: report.name, ok });
     verifiedQueues.push({ ...report, verification: { source, target } });
   }

@@ -2,9 +2,7 @@ import type { Backend, Job, JobQueue, JobState, ScheduleRecord } from '@berth/co
 import type { CheckpointState } from './checkpoint-state.js';
 import { stopIfAborted } from './copy-collection.js';
 import type { CopyBackendsOptions, JobsCopied, QueueCopyReport, QueueCounts } from './copy-types.js';
-
-/** The most jobs `listJobs` returns per page. */
-const MAX_JOBS_PAGE = 1_000;
+import { MAX_JOBS_PAGE } from './queue-digest.js';
 
 /** Jobs and schedules a target queue already holds (a non-empty target is refused unless resuming). */
 export async function queueContents(backend: Backend, name: string, signal: AbortSignal | undefined): Promise<number> {
@@ -83,7 +81,10 @@ async function copySchedules(
   return { copied, existing };
 }
 
-/** The writable part of a schedule: its definition and next tick (`lastRunAt`, times and version are the target's own). */
+/**
+ * The writable part of a schedule: its definition and next tick (`lastRunAt`,
+ * times and version are the target's own). `canonicalSchedule` hashes the same fields.
+ */
 function scheduleInput({ name, spec, payload, jobOptions, missed, overlap, paused, nextRunAt }: ScheduleRecord) {
   return { name, spec, payload, jobOptions, missed, overlap, paused, nextRunAt };
 }

@@ -39,7 +39,7 @@ export interface CopyBackendsOptions {
   readonly checkpointPath?: string | undefined;
   /** Read only: report counts, indexes and whether each target is empty, and write nothing. */
   readonly dryRun?: boolean | undefined;
-  /** Compare counts and checksums of every copied collection (and queue counts) at the end. Default true. */
+  /** Compare counts and checksums of every copied collection (and queue) at the end. Default true. */
   readonly verify?: boolean | undefined;
   /** Stops the copy after the batch being imported (which is checkpointed); rejects with `ABORTED`. */
   readonly signal?: AbortSignal | undefined;
@@ -129,12 +129,13 @@ export interface QueueCopyReport {
   readonly schedules: { readonly copied: number; readonly existing: number };
   /** Jobs and schedules the target held before (reported by a dry run). */
   readonly targetContents?: number | undefined;
-  /** Per-state counts and schedule counts on both sides, when verified. */
-  readonly verification?: { readonly source: QueueCounts; readonly target: QueueCounts } | undefined;
+  /** Both sides' counts and checksums of waiting and dead jobs and of schedules, when verified. */
+  readonly verification?: { readonly source: QueueDigest; readonly target: QueueDigest } | undefined;
 }
 
 /**
- * The counts `berth copy --queues` compares.
+ * A queue's counts as `berth copy --queues --dry-run` plans them (from
+ * `stats()`); verification compares them with checksums ({@link QueueDigest}).
  *
  * ### Examples
  * ```ts
@@ -147,6 +148,36 @@ export interface QueueCounts {
   readonly waiting: number;
   readonly dead: number;
   readonly schedules: number;
+}
+
+/**
+ * One side of a queue as `berth copy --queues` verifies it: the counts of
+ * waiting (delayed included) and dead jobs and of schedules, and two
+ * checksums. `jobsChecksum` covers every waiting and dead job by the fields
+ * `importJobs` keeps (id, payload, state, priority, attempts, maxAttempts,
+ * runAt, dedupeKey, leaseMs, errors, result, progress, timeoutMs, createdAt,
+ * updatedAt, finishedAt); `schedulesChecksum` covers each schedule's
+ * definition and next tick (name, spec, payload, jobOptions, missed, overlap,
+ * paused, nextRunAt), not its version, times, `lastRunAt` or `lastJobId`,
+ * which the target sets itself. Each checksum is the sum modulo 2^256 of the
+ * SHA-256 of every item's canonical JSON, in 64 hex digits, so it does not
+ * depend on the order in which an engine lists jobs created in the same
+ * millisecond.
+ *
+ * ### Examples
+ * ```ts
+ * import type { QueueDigest } from '@berth/cli';
+ *
+ * const same = (a: QueueDigest, b: QueueDigest) =>
+ *   a.waiting === b.waiting && a.dead === b.dead && a.schedules === b.schedules &&
+ *   a.jobsChecksum === b.jobsChecksum && a.schedulesChecksum === b.schedulesChecksum;
+ * ```
+ */
+export interface QueueDigest extends QueueCounts {
+  /** Over every waiting and dead job: 64 hex digits. */
+  readonly jobsChecksum: string;
+  /** Over every schedule: 64 hex digits. */
+  readonly schedulesChecksum: string;
 }
 
 /**
