@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startQueueProcess } from '@berth/conformance-tests/processes';
-import { type Backend, createBackend, isBerthError, type Job } from '@berth/core';
+import { type Backend, createBackend, isBerthError, type Job, type SchemaError } from '@berth/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropSchemas, POSTGRES_URL, requirePostgres, uniqueSchema } from './fixtures/pg-test-database.js';
@@ -65,6 +65,9 @@ describe('PostgresBackend.migrate and migrate: false', () => {
     expect(isBerthError(error, 'SCHEMA')).toBe(true);
     expect((error as Error).message).toContain(`${ALL_MIGRATIONS.length} schema migrations are pending`);
     expect((error as Error).message).toContain('berth migrate <url>');
+    // Tools (berth copy --dry-run) read which, and that no Berth schema exists at all, without parsing the message.
+    expect((error as SchemaError).pendingMigrations).toEqual(ALL_MIGRATIONS);
+    expect((error as SchemaError).schemaMissing).toBe(true);
     // Operations fail the same way, and nothing was created.
     expect(isBerthError(await caught(backend.repository('notes').get('a')), 'SCHEMA')).toBe(true);
     expect(await sql('SELECT 1 FROM pg_namespace WHERE nspname = $1', [name])).toEqual([]);
@@ -77,6 +80,13 @@ describe('PostgresBackend.migrate and migrate: false', () => {
     // Another backend with migrate: false now finds the schema current.
     await using second = new PostgresBackend({ connectionString: POSTGRES_URL, schema: name, migrate: false });
     await second.connect();
+    // One step unrecorded: only it is pending, and the schema is there.
+    const last = ALL_MIGRATIONS.at(-1) as string;
+    await sql(`DELETE FROM "${name}"._berth_migrations WHERE version = $1`, [Number.parseInt(last, 10)]);
+    await using behind = new PostgresBackend({ connectionString: POSTGRES_URL, schema: name, migrate: false });
+    const partial = await caught(behind.connect());
+    expect((partial as SchemaError).pendingMigrations).toEqual([last]);
+    expect((partial as SchemaError).schemaMissing).toBe(false);
   });
 
   it('reads migrate from the URL (true or false) and refuses any other value or type', async () => {

@@ -138,6 +138,8 @@ export async function checkMigrations(
   const applied = new Set(rows.map((row) => row.version));
   const pending = migrations.filter((migration) => !applied.has(migration.version));
   if (pending.length > 0) {
-    throw pendingMigrationsError(`PostgreSQL schema ${JSON.stringify(schema)}`, pending.map(migrationLabel));
+    throw pendingMigrationsError(`PostgreSQL schema ${JSON.stringify(schema)}`, pending.map(migrationLabel), {
+      noneApplied: rows.length === 0,
+    });
   }
 }

@@ -3,7 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createBackend, isBerthError, type Job } from '@berth/core';
+import { createBackend, isBerthError, type Job, type SchemaError } from '@berth/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openRawDatabase } from './fixtures/raw-database.js';
 import { lines, startFixture, waitForLine } from './fixtures/sqlite-children.js';
@@ -53,6 +53,8 @@ describe('migrate() and migrate: false', () => {
     expect(isBerthError(error, 'SCHEMA'), String(error)).toBe(true);
     expect((error as Error).message).toContain('berth migrate');
     expect((error as Error).message).toContain(`${MIGRATIONS.length} schema migrations are pending`);
+    expect((error as SchemaError).pendingMigrations).toEqual(ALL_MIGRATIONS);
+    expect((error as SchemaError).schemaMissing).toBe(true);
     expect((error as { retryable?: boolean }).retryable).toBe(false);
     // Operations fail the same way: nothing was created behind the check.
     expect(isBerthError(await rejection(backend.repository('notes').get('a')), 'SCHEMA')).toBe(true);
@@ -87,6 +89,8 @@ describe('migrate() and migrate: false', () => {
     const error = await rejection(backend.connect());
     expect(isBerthError(error, 'SCHEMA')).toBe(true);
     expect((error as Error).message).toContain(ALL_MIGRATIONS.slice(3).join(', '));
+    expect((error as SchemaError).pendingMigrations).toEqual(ALL_MIGRATIONS.slice(3));
+    expect((error as SchemaError).schemaMissing).toBe(false);
     expect((await backend.migrate()).applied).toEqual(ALL_MIGRATIONS.slice(3));
     await backend.close();
   });

@@ -256,7 +256,9 @@ export function checkSchema(
 ): void {
   const { pending, unknown } = schemaState(connection, migrations);
   if (unknown.length > 0) throw newerSchema(location, unknown, migrations);
-  if (pending.length > 0) throw pendingMigrationsError(location, pending.map(label));
+  if (pending.length > 0) {
+    throw pendingMigrationsError(location, pending.map(label), { noneApplied: pending.length === migrations.length });
+  }
 }
 
 /**

@@ -333,9 +333,36 @@ export class AbortedError extends BerthError {
  * ```
  */
 export class SchemaError extends BerthError {
-  constructor(message: string, options?: BerthErrorOptions) {
+  /** The migrations still to apply (`"3 health probe"`), oldest first, when pending migrations are why; else `undefined`. */
+  readonly pendingMigrations: readonly string[] | undefined;
+  /** No migration was ever applied: the engine holds no Berth schema at all (a new database). */
+  readonly schemaMissing: boolean;
+
+  constructor(message: string, options?: SchemaErrorOptions) {
     super('SCHEMA', message, options);
+    this.pendingMigrations = options?.pendingMigrations;
+    this.schemaMissing = options?.schemaMissing ?? false;
   }
+}
+
+/**
+ * Options of {@link SchemaError}: what a tool needs to act on pending
+ * migrations without parsing the message.
+ *
+ * ### Examples
+ * ```ts
+ * import { SchemaError, type SchemaErrorOptions } from '@berth/core';
+ *
+ * const options: SchemaErrorOptions = { pendingMigrations: ['1 initial schema'], schemaMissing: true };
+ * const error = new SchemaError('sqlite:./app.db: 1 schema migration is pending', options);
+ * console.log(error.schemaMissing); // true
+ * ```
+ */
+export interface SchemaErrorOptions extends BerthErrorOptions {
+  /** The migrations still to apply, oldest first, as `"<version> <name>"`. */
+  readonly pendingMigrations?: readonly string[] | undefined;
+  /** No migration was ever applied: the engine holds no Berth schema at all. Default false. */
+  readonly schemaMissing?: boolean | undefined;
 }
 
 interface ErrorByCode {

@@ -39,8 +39,13 @@ describe('the migrate option', () => {
     expect(pending.message).toContain('2 schema migrations are pending (3 health probe, 4 job progress)');
     expect(pending.message).toContain('berth migrate <url>');
     expect(pendingMigrationsError('x', ['1 initial']).message).toContain('1 schema migration is pending');
+    // The list, and whether no migration was ever applied, for tools that must not parse the message.
+    expect(pending.pendingMigrations).toEqual(['3 health probe', '4 job progress']);
+    expect(pending.schemaMissing).toBe(false);
+    expect(pendingMigrationsError('x', ['1 initial'], { noneApplied: true }).schemaMissing).toBe(true);
     const newer = newerSchemaError('postgres://db/app', 9, 7);
     expect(isBerthError(newer, 'SCHEMA')).toBe(true);
     expect(newer.message).toMatch(/version 9, newer than .* \(7\); upgrade Berth/);
+    expect(newer.pendingMigrations).toBeUndefined();
   });
 });

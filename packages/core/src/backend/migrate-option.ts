@@ -44,21 +44,27 @@ export function checkMigrateOption(value: unknown): boolean {
  * The `SCHEMA` error of `connect()` on a backend configured with
  * `migrate: false` whose engine still has migrations to apply: it says how
  * many, which, and what to run. `location` names the database (no
- * credentials).
+ * credentials). The error carries `pendingMigrations`, and `schemaMissing`
+ * when `noneApplied` says no migration was ever applied (a new database).
  *
  * ### Examples
  * ```ts
  * import { pendingMigrationsError } from '@berth/core/adapter';
  *
  * const error = pendingMigrationsError('sqlite:./app.db', ['3 health probe', '4 job progress']);
- * console.log(error.code, error.message);
+ * console.log(error.code, error.message, error.pendingMigrations);
  * ```
  */
-export function pendingMigrationsError(location: string, pending: readonly string[]): SchemaError {
+export function pendingMigrationsError(
+  location: string,
+  pending: readonly string[],
+  { noneApplied = false }: { readonly noneApplied?: boolean } = {},
+): SchemaError {
   const count = pending.length === 1 ? '1 schema migration is' : `${pending.length} schema migrations are`;
   return new SchemaError(
     `${location}: ${count} pending (${pending.join(', ')}) and this backend was opened with migrate: false; ` +
       'run `berth migrate <url>` (or backend.migrate()) first',
+    { pendingMigrations: [...pending], schemaMissing: noneApplied },
   );
 }
 
