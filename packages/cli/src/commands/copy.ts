@@ -5,7 +5,8 @@ import { CliError, EXIT } from '../cli-error.js';
 import { defaultCheckpointPath, redactUrl } from '../copy/checkpoint.js';
 import { copyBackends, DEFAULT_COPY_BATCH_SIZE } from '../copy/copy-backends.js';
 import { copyProgressView } from '../copy/copy-progress.js';
-import type { CopyReport } from '../copy/copy-types.js';
+import type { CopyReport, TargetSchema } from '../copy/copy-types.js';
+import { openDryRunSource, openDryRunTarget } from '../copy/dry-run-open.js';
 import { sameQueue } from '../copy/queue-digest.js';
 import { openBackend } from '../open-backend.js';
 import { type CliIo, colorsFor, writeJson, writeLine } from '../output.js';
@@ -74,8 +75,17 @@ async function runCopy(io: CliIo, fromUrl: string, toUrl: string, options: CopyC
   const backends: Backend[] = [];
   const view = copyProgressView(io, colorsFor(io.stderr, io.env));
   try {
-    backends.push(await openBackend(fromUrl));
-    backends.push(await openBackend(toUrl));
+    let targetSchema: TargetSchema | undefined;
+    if (options.dryRun === true) {
+      // Opened without migrating: a dry run writes nothing, to either side.
+      backends.push(await openDryRunSource(fromUrl));
+      const opened = await openDryRunTarget(toUrl);
+      backends.push(opened.backend);
+      targetSchema = opened.schema;
+    } else {
+      backends.push(await openBackend(fromUrl));
+      backends.push(await openBackend(toUrl));
+    }
     const [from, to] = backends as [Backend, Backend];
     const report = await copyBackends({
       from,
@@ -87,6 +97,7 @@ async function runCopy(io: CliIo, fromUrl: string, toUrl: string, options: CopyC
       batchSize: options.batchSize,
       checkpointPath,
       dryRun: options.dryRun,
+      targetSchema,
       verify: options.verify,
       signal: io.signal,
       onProgress: view.onProgress,
@@ -135,7 +146,11 @@ function printReport(io: CliIo, report: CopyReport, json: boolean): void {
       collection.indexes.length === 0 ? 'no indexes' : `indexes ${collection.indexes.map(describeIndex).join(', ')}`;
     if (report.dryRun) {
       const targetState =
-        collection.targetCountBefore === 0 ? 'target empty' : `target holds ${collection.targetCountBefore} documents`;
+        collection.targetCountBefore === undefined
+          ? 'target not countable before migrating'
+          : collection.targetCountBefore === 0
+            ? 'target empty'
+            : `target holds ${collection.targetCountBefore} documents`;
       writeLine(
         io.stdout,
         `${colors.bold(collection.name)}: ${collection.sourceCount} documents, ${indexes}; ${targetState}`,
@@ -161,7 +176,11 @@ function printReport(io: CliIo, report: CopyReport, json: boolean): void {
   for (const queue of report.queues) {
     if (report.dryRun) {
       const targetState =
-        queue.targetContents === 0 ? 'target empty' : `target holds ${queue.targetContents} jobs and schedules`;
+        queue.targetContents === undefined
+          ? 'target not countable before migrating'
+          : queue.targetContents === 0
+            ? 'target empty'
+            : `target holds ${queue.targetContents} jobs and schedules`;
       writeLine(
         io.stdout,
         `queue ${colors.bold(queue.name)}: ${queue.waiting.listed} waiting, ${queue.dead.listed} dead; ${targetState}`,
@@ -184,5 +203,14 @@ function printReport(io: CliIo, report: CopyReport, json: boolean): void {
         `(${waiting.skipped + dead.skipped} already there), ${schedules.copied} schedules copied (${schedules.existing} already there); ${verified}`,
     );
   }
+  if (report.targetSchema !== undefined) writeLine(io.stdout, describeTargetSchema(report.targetSchema));
   if (report.dryRun) writeLine(io.stdout, colors.dim('dry run: nothing was written'));
+}
+
+/** What the real copy would do first to a target whose schema is not set up. */
+function describeTargetSchema({ exists, pendingMigrations, empty }: TargetSchema): string {
+  if (!exists) return 'target does not exist yet: the copy would create it and set up its schema';
+  const pending = `${pendingMigrations.length} pending: ${pendingMigrations.join(', ')}`;
+  if (empty) return `target has no Berth schema yet: the copy would set it up (migrations ${pending})`;
+  return `target schema is behind: the copy would migrate it first (migrations ${pending}); its contents cannot be counted before migrating`;
 }

@@ -11,6 +11,7 @@ import type {
   CopyReport,
   QueueCopyReport,
   QueueCounts,
+  TargetSchema,
 } from './copy-types.js';
 import { describeQueue, digestQueue, sameQueue } from './queue-digest.js';
 
@@ -61,9 +62,12 @@ export async function copyBackends(options: CopyBackendsOptions): Promise<CopyRe
     options.checkpointPath,
     await loadCheckpoint(options.checkpointPath, source, target),
   );
+  if (options.targetSchema !== undefined && options.dryRun !== true) {
+    throw new CliError('targetSchema is only for a dry run', EXIT.usage, 'connect the target (it migrates) and copy');
+  }
   const collections = await planCollections(settings);
   const queues = options.queues === true ? await planQueues(settings) : [];
-  if (options.dryRun === true) return dryRunReport(collections, queues);
+  if (options.dryRun === true) return dryRunReport(collections, queues, options.targetSchema);
   refuseOccupiedTargets(collections, queues, checkpoint);
   const queueNames = queues.map((queue) => queue.name);
   const collectionReports: CollectionCopyReport[] = [];
@@ -107,16 +111,23 @@ async function loadCheckpoint(path: string | undefined, source: string, target: 
   return saved;
 }
 
-/** Which collections to copy, with the source's indexes and both sides' counts; reads only. */
+/**
+ * Which collections to copy, with the source's indexes and both sides' counts; reads only.
+ * A target whose schema is not set up (`targetSchema`) is not read: empty, or not countable before migrating.
+ */
 async function planCollections(options: CopyBackendsOptions): Promise<CollectionPlan[]> {
-  const { from, to, signal } = options;
+  const { from, to, signal, targetSchema } = options;
   const selected = selectCollections(await from.collections({ signal }), options.collections);
   // Only collections the target lists are counted: opening a missing one may create it, and a dry run writes nothing.
-  const existing = new Set((await to.collections({ signal })).map((info) => info.name));
+  const existing =
+    targetSchema === undefined
+      ? new Set((await to.collections({ signal })).map((info) => info.name))
+      : new Set<string>();
+  const unread = targetSchema?.empty === false ? undefined : 0;
   const plans: CollectionPlan[] = [];
   for (const { name, indexes } of selected) {
     const sourceCount = await from.repository(name).count(undefined, { signal });
-    const targetCountBefore = existing.has(name) ? await to.repository(name).count(undefined, { signal }) : 0;
+    const targetCountBefore = existing.has(name) ? await to.repository(name).count(undefined, { signal }) : unread;
     plans.push({ name, indexes, sourceCount, targetCountBefore });
   }
   return plans;
@@ -129,10 +140,10 @@ function refuseOccupiedTargets(
   checkpoint: CheckpointState,
 ): void {
   const occupied = collections
-    .filter((plan) => plan.targetCountBefore > 0 && checkpoint.collection(plan.name) === undefined)
+    .filter((plan) => (plan.targetCountBefore ?? 0) > 0 && checkpoint.collection(plan.name) === undefined)
     .map((plan) => `collection ${plan.name} (${plan.targetCountBefore} documents)`);
   const occupiedQueues = queues
-    .filter((plan) => plan.targetContents > 0 && checkpoint.queue(plan.name) === undefined)
+    .filter((plan) => (plan.targetContents ?? 0) > 0 && checkpoint.queue(plan.name) === undefined)
     .map((plan) => `queue ${plan.name} (${plan.targetContents} jobs and schedules)`);
   if (occupied.length + occupiedQueues.length === 0) return;
   throw new CliError(
@@ -160,11 +171,12 @@ function selectCollections(
 interface QueuePlan {
   readonly name: string;
   readonly source: QueueCounts;
-  readonly targetContents: number;
+  /** `undefined`: the target's schema is not set up and it holds data (a dry run cannot count it). */
+  readonly targetContents: number | undefined;
 }
 
 async function planQueues(options: CopyBackendsOptions): Promise<QueuePlan[]> {
-  const { from, to, signal } = options;
+  const { from, to, signal, targetSchema } = options;
   for (const [backend, side] of [
     [from, 'source'],
     [to, 'target'],
@@ -182,15 +194,21 @@ async function planQueues(options: CopyBackendsOptions): Promise<QueuePlan[]> {
     plans.push({
       name,
       source: await queueCounts(from, name, signal),
-      targetContents: await queueContents(to, name, signal),
+      targetContents:
+        targetSchema === undefined ? await queueContents(to, name, signal) : targetSchema.empty ? 0 : undefined,
     });
   }
   return plans;
 }
 
-function dryRunReport(collections: readonly CollectionPlan[], queues: readonly QueuePlan[]): CopyReport {
+function dryRunReport(
+  collections: readonly CollectionPlan[],
+  queues: readonly QueuePlan[],
+  targetSchema: TargetSchema | undefined,
+): CopyReport {
   const nothing = (listed: number) => ({ listed, imported: 0, skipped: 0 });
   return {
+    ...(targetSchema === undefined ? {} : { targetSchema }),
     dryRun: true,
     collections: collections.map((plan) => collectionReport(plan, 0, false)),
     queues: queues.map(({ name, source, targetContents }) => ({

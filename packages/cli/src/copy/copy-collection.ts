@@ -14,7 +14,7 @@ export interface CollectionPlan {
   readonly name: string;
   readonly indexes: readonly IndexDefinition[];
   readonly sourceCount: number;
-  readonly targetCountBefore: number;
+  readonly targetCountBefore: number | undefined;
 }
 
 /** Rejects with `ABORTED` once the copy's signal fired. */

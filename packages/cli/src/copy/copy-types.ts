@@ -39,6 +39,12 @@ export interface CopyBackendsOptions {
   readonly checkpointPath?: string | undefined;
   /** Read only: report counts, indexes and whether each target is empty, and write nothing. */
   readonly dryRun?: boolean | undefined;
+  /**
+   * Only with `dryRun`: the target's schema is not set up, so `to` (opened
+   * with `migrate: false`, not connected) is not read, and the report says
+   * what the real copy would set up. `berth copy --dry-run` passes it.
+   */
+  readonly targetSchema?: TargetSchema | undefined;
   /** Compare counts and checksums of every copied collection (and queue) at the end. Default true. */
   readonly verify?: boolean | undefined;
   /** Stops the copy after the batch being imported (which is checkpointed); rejects with `ABORTED`. */
@@ -82,8 +88,11 @@ export interface CollectionCopyReport {
   readonly indexes: readonly IndexDefinition[];
   /** Documents in the source when the copy began. */
   readonly sourceCount: number;
-  /** Documents the target held when the copy began (0 unless resuming). */
-  readonly targetCountBefore: number;
+  /**
+   * Documents the target held when the copy began (0 unless resuming);
+   * `undefined` in a dry run whose target has pending migrations: it cannot be counted before migrating.
+   */
+  readonly targetCountBefore: number | undefined;
   /** Documents imported by this run (a resumed run counts what it imported; 0 for a dry run). */
   readonly copied: number;
   /** This run resumed the collection from a checkpoint. */
@@ -127,7 +136,7 @@ export interface QueueCopyReport {
   readonly dead: JobsCopied;
   /** Schedules created in the target, and those it already had (left as they were). */
   readonly schedules: { readonly copied: number; readonly existing: number };
-  /** Jobs and schedules the target held before (reported by a dry run). */
+  /** Jobs and schedules the target held before (reported by a dry run; `undefined` when they cannot be counted before migrating). */
   readonly targetContents?: number | undefined;
   /** Both sides' counts and checksums of waiting and dead jobs and of schedules, when verified. */
   readonly verification?: { readonly source: QueueDigest; readonly target: QueueDigest } | undefined;
@@ -196,4 +205,28 @@ export interface CopyReport {
   readonly queues: readonly QueueCopyReport[];
   /** One line per verification failure (collection or queue, both counts and checksums); empty when all matched or not verified. */
   readonly mismatches: readonly string[];
+  /** A dry run's target whose schema the real copy would set up or migrate first. */
+  readonly targetSchema?: TargetSchema | undefined;
+}
+
+/**
+ * A target whose schema is not set up yet, as a dry run reports it: the real
+ * copy would create it (`exists` false: a SQLite file not there yet) or
+ * apply `pendingMigrations` first.
+ *
+ * ### Examples
+ * ```ts
+ * import type { TargetSchema } from '@berth/cli';
+ *
+ * const describe = (schema: TargetSchema) =>
+ *   schema.exists ? `${schema.pendingMigrations.length} migrations pending` : 'would be created';
+ * ```
+ */
+export interface TargetSchema {
+  /** The target database exists (false: a SQLite file the copy would create). */
+  readonly exists: boolean;
+  /** The migrations the copy would apply, oldest first (`"3 health probe"`); empty when the target does not exist yet. */
+  readonly pendingMigrations: readonly string[];
+  /** The target holds no Berth schema at all, so nothing to copy over; false: it holds data that cannot be counted before migrating. */
+  readonly empty: boolean;
 }
