@@ -95,12 +95,6 @@ describe('berth copy --dry-run writes nothing', () => {
     postgresUrls.push(target);
     const schema = new URL(target).searchParams.get('schema') as string;
     const run = await runCli(['copy', source, target, '--dry-run', '--queues'], { cwd: workDirectory });
-    expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
-    expect(run.stdout).toContain('plain: 30 documents, indexes group:number+name:string; target empty');
-    expect(run.stdout).toContain('queue mail: 1 waiting, 0 dead; target empty');
-    expect(run.stdout).toMatch(/target has no Berth schema yet: the copy would set it up \(migrations \d+ pending: 1 /);
-    expect(run.stdout).toContain('dry run: nothing was written');
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
     try {
@@ -112,6 +106,12 @@ describe('berth copy --dry-run writes nothing', () => {
       await client.end();
     }
     expect((await readdir(workDirectory)).filter((name) => name.startsWith('berth-copy-'))).toEqual([]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('plain: 30 documents, indexes group:number+name:string; target empty');
+    expect(run.stdout).toContain('queue mail: 1 waiting, 0 dead; target empty');
+    expect(run.stdout).toMatch(/target has no Berth schema yet: the copy would set it up \(migrations \d+ pending: 1 /);
+    expect(run.stdout).toContain('dry run: nothing was written');
   });
 
   it('to a SQLite file that does not exist: reports it would be created, and creates neither it nor its folder', async () => {
@@ -121,6 +121,8 @@ describe('berth copy --dry-run writes nothing', () => {
     const run = await runCli(['copy', source, `sqlite:${join(folder, 'app.db')}`, '--dry-run', '--json'], {
       cwd: workDirectory,
     });
+    expect(existsSync(folder)).toBe(false);
+    expect(await snapshot(source.slice('sqlite:'.length))).toEqual(before);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout);
@@ -128,8 +130,6 @@ describe('berth copy --dry-run writes nothing', () => {
     expect(report.collections.map((c: { name: string; targetCountBefore: number }) => c.targetCountBefore)).toEqual([
       0, 0,
     ]);
-    expect(existsSync(folder)).toBe(false);
-    expect(await snapshot(source.slice('sqlite:'.length))).toEqual(before);
   });
 
   it('to a SQLite file at the current version: counts what it holds, and leaves its bytes and mtime alone', async () => {
@@ -150,6 +150,7 @@ describe('berth copy --dry-run writes nothing', () => {
     const target = olderSqlite('to-older-target.db');
     const before = await snapshot(target.slice('sqlite:'.length));
     const run = await runCli(['copy', source, target, '--dry-run'], { cwd: workDirectory });
+    expect(await snapshot(target.slice('sqlite:'.length))).toEqual(before);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(
@@ -158,7 +159,6 @@ describe('berth copy --dry-run writes nothing', () => {
     expect(run.stdout).toContain(
       `target schema is behind: the copy would migrate it first (migrations ${ALL_MIGRATIONS.length - 3} pending: ${ALL_MIGRATIONS.slice(3).join(', ')})`,
     );
-    expect(await snapshot(target.slice('sqlite:'.length))).toEqual(before);
   });
 
   it('from a SQLite file an older release left: exit 5 saying to run berth migrate, and the source unchanged', async () => {
@@ -166,20 +166,20 @@ describe('berth copy --dry-run writes nothing', () => {
     const before = await snapshot(source.slice('sqlite:'.length));
     const target = `sqlite:${join(workDirectory, 'older-source-target.db')}`;
     const run = await runCli(['copy', source, target, '--dry-run'], { cwd: workDirectory });
+    expect(await snapshot(source.slice('sqlite:'.length))).toEqual(before);
+    expect(existsSync(target.slice('sqlite:'.length))).toBe(false);
     expect(run.code).toBe(5);
     expect(run.stderr).toContain(`${ALL_MIGRATIONS.length - 3} schema migrations are pending`);
     expect(run.stderr).toContain(`berth migrate '${source}'`);
     expect(run.stdout).toBe('');
-    expect(await snapshot(source.slice('sqlite:'.length))).toEqual(before);
-    expect(existsSync(target.slice('sqlite:'.length))).toBe(false);
   });
 
   it('from a SQLite file that does not exist: a usage error, and no file is created', async () => {
     const source = join(workDirectory, 'no-such-source.db');
     const run = await runCli(['copy', `sqlite:${source}`, 'memory:', '--dry-run'], { cwd: workDirectory });
+    expect(existsSync(source)).toBe(false);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('does not exist');
-    expect(existsSync(source)).toBe(false);
   });
 
   it('to Redis (collections and queues there): the same keys with the same values afterwards', async () => {
