@@ -188,14 +188,14 @@ describe('berth copy --dry-run writes nothing', () => {
     redisUrls.push(target);
     await withBackend(target, async (backend) => {
       await backend.repository('plain').insert({ id: 'already', group: 1, name: 'there' });
-      await backend.queue('mail').enqueue({ to: 'grace@example.com' }, { delay: 60_000 });
+      await backend.queue('mail').enqueue({ to: 'grace@example.com' }, { delayMs: 60_000 });
     });
     const prefix = decodeURIComponent(new URL(target).searchParams.get('keyPrefix') as string);
     const client = new Redis(REDIS_URL);
     try {
       const dumpAll = async () => {
         const keys = (await client.keys(`${prefix}*`)).sort();
-        return Promise.all(keys.map(async (key) => [key, (await client.dump(key))?.toString('hex')]));
+        return Promise.all(keys.map(async (key) => [key, (await client.dumpBuffer(key))?.toString('hex')]));
       };
       const before = await dumpAll();
       expect(before.length).toBeGreaterThan(0);

@@ -38,7 +38,11 @@ export function registerCopy(program: Command, io: CliIo): void {
     .option('--queues', "also copy every queue's waiting (delayed included) and dead jobs, and its schedules")
     .option('--batch-size <n>', 'documents per batch (1–10000)', parseBatchSize, DEFAULT_COPY_BATCH_SIZE)
     .option('--checkpoint <path>', 'checkpoint file (default: berth-copy-<hash of the URLs>.json in this directory)')
-    .option('--dry-run', 'read only: print what would be copied and whether each target is empty')
+    .option(
+      '--dry-run',
+      'read only, on both sides: print what would be copied and whether each target is empty; migrates nothing ' +
+        '(a source with pending migrations is exit 5)',
+    )
     .option('--no-verify', 'skip the final count and checksum comparison')
     .option('--json', 'print the final report as JSON on stdout')
     .addHelpText(
