@@ -174,6 +174,40 @@ describe('berth copy --dry-run writes nothing', () => {
     expect(run.stdout).toBe('');
   });
 
+  it('from and to PostgreSQL URLs that say migrate=true: still creates no schema, and never prints the password', async () => {
+    // Trust authentication ignores the password; the URL still carries one.
+    const withSecret = (url: string) =>
+      `${url.replace(/^postgres:\/\/([^:@/]+)@/, 'postgres://$1:s3cret-pw@')}&migrate=true`;
+    const target = postgresTestUrl();
+    postgresUrls.push(target);
+    const source = postgresTestUrl();
+    postgresUrls.push(source);
+    const schemas = [target, source].map((url) => new URL(url).searchParams.get('schema') as string);
+    expect(withSecret(source)).toContain(':s3cret-pw@');
+    const seeded = await seededSqlite('to-pg-migrate-true.db', 2);
+    const toPostgres = await runCli(['copy', seeded, withSecret(target), '--dry-run'], { cwd: workDirectory });
+    const fromPostgres = await runCli(['copy', withSecret(source), 'memory:', '--dry-run'], { cwd: workDirectory });
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      const found = await client.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = ANY($1)', [
+        schemas,
+      ]);
+      expect(found.rowCount).toBe(0);
+    } finally {
+      await client.end();
+    }
+    expect(toPostgres.stderr).toBe('');
+    expect(toPostgres.code).toBe(0);
+    expect(toPostgres.stdout).toContain('target has no Berth schema yet');
+    expect(fromPostgres.code).toBe(5);
+    expect(fromPostgres.stderr).toContain('schema migrations are pending');
+    expect(fromPostgres.stderr).toContain('run `berth migrate <from-url>` first');
+    expect(`${toPostgres.stdout}${toPostgres.stderr}${fromPostgres.stdout}${fromPostgres.stderr}`).not.toContain(
+      's3cret-pw',
+    );
+  });
+
   it('from a SQLite file that does not exist: a usage error, and no file is created', async () => {
     const source = join(workDirectory, 'no-such-source.db');
     const run = await runCli(['copy', `sqlite:${source}`, 'memory:', '--dry-run'], { cwd: workDirectory });

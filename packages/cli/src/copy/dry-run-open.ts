@@ -24,10 +24,13 @@ export async function openDryRunSource(url: string): Promise<Backend> {
     return await openBackend(withMigrateOff(url));
   } catch (error) {
     if (!isBerthError(error, 'SCHEMA') || error.pendingMigrations === undefined) throw error;
+    // The URL is quoted only without its credentials; where it had some, the operator adds them back.
+    const shown = redactUrl(url);
+    const command = shown === url ? `berth migrate '${url}'` : 'berth migrate <from-url>';
     throw new CliError(
       error.message,
       EXIT.schema,
-      `a dry run does not migrate: run \`berth migrate '${redactUrl(url)}'\` first (a copy without --dry-run migrates both sides)`,
+      `a dry run does not migrate: run \`${command}\` first (a copy without --dry-run migrates both sides)`,
     );
   }
 }
