@@ -1,6 +1,7 @@
 import type { Backend } from '@berth/core';
 import { isBerthError } from '@berth/core';
 import { CliError, EXIT } from '../cli-error.js';
+import { carriesSecrets } from '../copy/checkpoint.js';
 import { openBackend } from '../open-backend.js';
 
 // Only `berth migrate` changes a schema: every other admin command opens the
@@ -24,11 +25,20 @@ export function withMigrateOff(url: string): string {
   return `${base}?${[...kept, 'migrate=false'].join('&')}${fragment}`;
 }
 
-/** The error for a database whose schema is behind this release: exit 5 with the exact command to run (a newer schema's message already says to upgrade). */
+/**
+ * The `berth migrate` command for `url`, to print in a hint: the URL quoted
+ * when it carries no credentials, else `placeholder` (the operator adds the
+ * URL back; a password never reaches the terminal or a log).
+ */
+export function migrateCommand(url: string, placeholder = '<url>'): string {
+  return carriesSecrets(url) ? `berth migrate ${placeholder}` : `berth migrate '${url}'`;
+}
+
+/** The error for a database whose schema is behind this release: exit 5 with the command to run (a newer schema's message already says to upgrade). */
 function schemaProblem(error: unknown, url: string): unknown {
   if (!isBerthError(error, 'SCHEMA')) return error;
   const pending = error.message.includes('berth migrate');
-  return new CliError(error.message, EXIT.schema, pending ? `run: berth migrate '${url}'` : undefined);
+  return new CliError(error.message, EXIT.schema, pending ? `run: ${migrateCommand(url)}` : undefined);
 }
 
 /** Opens `url` without migrating it; pending migrations are exit 5 with a hint to run `berth migrate`. */

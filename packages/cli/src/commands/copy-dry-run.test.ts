@@ -208,9 +208,12 @@ describe('berth copy --dry-run writes nothing', () => {
     );
   });
 
-  it('from a SQLite file that does not exist: a usage error, and no file is created', async () => {
+  it.each([
+    { copy: 'a dry run', flags: ['--dry-run'] },
+    { copy: 'a real copy', flags: [] },
+  ])('from a SQLite file that does not exist: a usage error, and no file is created ($copy)', async ({ flags }) => {
     const source = join(workDirectory, 'no-such-source.db');
-    const run = await runCli(['copy', `sqlite:${source}`, 'memory:', '--dry-run'], { cwd: workDirectory });
+    const run = await runCli(['copy', `sqlite:${source}`, 'memory:', ...flags], { cwd: workDirectory });
     expect(existsSync(source)).toBe(false);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('does not exist');

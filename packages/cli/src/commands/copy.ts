@@ -6,7 +6,7 @@ import { defaultCheckpointPath, redactUrl } from '../copy/checkpoint.js';
 import { copyBackends, DEFAULT_COPY_BATCH_SIZE } from '../copy/copy-backends.js';
 import { copyProgressView } from '../copy/copy-progress.js';
 import type { CopyReport, TargetSchema } from '../copy/copy-types.js';
-import { openDryRunSource, openDryRunTarget } from '../copy/dry-run-open.js';
+import { openDryRunSource, openDryRunTarget, refuseMissingSource } from '../copy/dry-run-open.js';
 import { sameQueue } from '../copy/queue-digest.js';
 import { openBackend } from '../open-backend.js';
 import { type CliIo, colorsFor, writeJson, writeLine } from '../output.js';
@@ -87,6 +87,7 @@ async function runCopy(io: CliIo, fromUrl: string, toUrl: string, options: CopyC
       backends.push(opened.backend);
       targetSchema = opened.schema;
     } else {
+      refuseMissingSource(fromUrl);
       backends.push(await openBackend(fromUrl));
       backends.push(await openBackend(toUrl));
     }

@@ -102,6 +102,22 @@ describe('berth inspect on a fresh database', { timeout: 60_000 }, () => {
     }
   });
 
+  it('never prints the password of the URL it was given, not even in the berth migrate hint', async () => {
+    const place = await adminPlace('postgres');
+    try {
+      // Trust authentication here: the password is sent and ignored.
+      const withPassword = new URL(place.url);
+      if (withPassword.username === '') withPassword.username = 'postgres';
+      withPassword.password = 's3cret-pw';
+      const run = await runBerth(['inspect', withPassword.toString()], place.cwd);
+      expect(run.code).toBe(5);
+      expect(run.stderr).toContain('run: berth migrate <url>');
+      expect(run.stdout + run.stderr).not.toContain('s3cret-pw');
+    } finally {
+      await place.cleanup();
+    }
+  });
+
   it('reports an unreachable engine with exit 3', async () => {
     const run = await runBerth(['inspect', 'postgres://postgres@127.0.0.1:1/test'], process.cwd());
     expect(run.code).toBe(3);

@@ -37,6 +37,14 @@ const USER_INFO = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^@/?#]*@/;
 const SECRET_PARAMETER =
   /([?&])(password|passwd|pass|secret|token|auth|credentials?|access[-_]?key[^=&]*|secret[^=&]*)=[^&#]*/gi;
 
+/** `user:password@` in a URL (a user name alone is no secret). */
+const PASSWORD = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^@/?#:]*:[^@/?#]*@/;
+
+/** Whether `url` carries a password or a secret query parameter, which must never be printed. */
+export function carriesSecrets(url: string): boolean {
+  return PASSWORD.test(url) || new RegExp(SECRET_PARAMETER.source, 'i').test(url);
+}
+
 /**
  * A backend URL with its credentials removed (`user:password@` and secret
  * query parameters), safe to print and to write to disk.

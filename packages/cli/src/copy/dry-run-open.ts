@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { type Backend, isBerthError } from '@berth/core';
 import { urlScheme } from '@berth/core/adapter';
-import { withMigrateOff } from '../admin/admin-backend.js';
+import { migrateCommand, withMigrateOff } from '../admin/admin-backend.js';
 import { CliError, EXIT } from '../cli-error.js';
 import { openBackend } from '../open-backend.js';
 import { redactUrl } from './checkpoint.js';
@@ -17,20 +17,15 @@ import type { TargetSchema } from './copy-types.js';
  * migrations are exit 5 saying to run `berth migrate`.
  */
 export async function openDryRunSource(url: string): Promise<Backend> {
-  if (isMissingSqliteFile(url)) {
-    throw new CliError(`the source ${redactUrl(url)} does not exist`, EXIT.usage, 'check the path of <from-url>');
-  }
+  refuseMissingSource(url);
   try {
     return await openBackend(withMigrateOff(url));
   } catch (error) {
     if (!isBerthError(error, 'SCHEMA') || error.pendingMigrations === undefined) throw error;
-    // The URL is quoted only without its credentials; where it had some, the operator adds them back.
-    const shown = redactUrl(url);
-    const command = shown === url ? `berth migrate '${url}'` : 'berth migrate <from-url>';
     throw new CliError(
       error.message,
       EXIT.schema,
-      `a dry run does not migrate: run \`${command}\` first (a copy without --dry-run migrates both sides)`,
+      `a dry run does not migrate: run \`${migrateCommand(url, '<from-url>')}\` first (a copy without --dry-run migrates both sides)`,
     );
   }
 }
@@ -56,6 +51,16 @@ export async function openDryRunTarget(url: string): Promise<{ backend: Backend;
     }
     await backend.close();
     throw error;
+  }
+}
+
+/**
+ * A copy (dry or not) from a SQLite file that does not exist is a mistyped
+ * path: opening it would create an empty database and copy nothing.
+ */
+export function refuseMissingSource(url: string): void {
+  if (isMissingSqliteFile(url)) {
+    throw new CliError(`the source ${redactUrl(url)} does not exist`, EXIT.usage, 'check the path of <from-url>');
   }
 }
 
