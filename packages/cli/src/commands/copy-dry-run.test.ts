@@ -1,56 +1,26 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import type { Backend } from '@berth/core';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { createTestBucket, rawClient } from '../../../adapter-s3-document/src/fixtures/s3-endpoint.js';
 import { MIGRATIONS } from '../../../adapter-sqlite/src/sqlite-migrations.js';
 import { ADVERSARIAL_IDS, seedCollections } from '../fixtures/adversarial.js';
-import {
-  dropPostgresSchemas,
-  dropRedisPrefixes,
-  openTestBackend,
-  postgresTestUrl,
-  redisTestUrl,
-} from '../fixtures/engines.js';
+import { POSTGRES_URL, REDIS_URL, withBackend } from '../fixtures/engines.js';
 import { runCli } from '../fixtures/run-cli.js';
+import { useScratch } from '../fixtures/scratch.js';
 
 // A dry run must leave both backends exactly as they were: no schema created
 // or migrated, no SQLite file created, no key or object written.
 
-let workDirectory: string;
-const redisUrls: string[] = [];
-const postgresUrls: string[] = [];
-const POSTGRES_URL = process.env.BERTH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = process.env.BERTH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-
-beforeAll(async () => {
-  workDirectory = await mkdtemp(join(tmpdir(), 'berth-cli-dry-run-'));
-});
-
-afterAll(async () => {
-  await dropRedisPrefixes(redisUrls);
-  await dropPostgresSchemas(postgresUrls);
-  await rm(workDirectory, { recursive: true, force: true });
-});
-
-async function withBackend<R>(url: string, work: (backend: Backend) => Promise<R>): Promise<R> {
-  const backend = await openTestBackend(url);
-  try {
-    return await work(backend);
-  } finally {
-    await backend.close();
-  }
-}
+const scratch = useScratch('berth-cli-dry-run-');
 
 /** A migrated SQLite file holding the adversarial `users` and `count` plain documents, and one queued job. */
 async function seededSqlite(name: string, count: number): Promise<string> {
-  const url = `sqlite:${join(workDirectory, name)}`;
+  const url = `sqlite:${join(scratch.directory, name)}`;
   await withBackend(url, async (backend) => {
     await seedCollections(backend, count);
     await backend.queue('mail').enqueue({ to: 'ada@example.com' });
@@ -60,7 +30,7 @@ async function seededSqlite(name: string, count: number): Promise<string> {
 
 /** A SQLite file left at schema version 3 by an older release (WAL, as Berth leaves its files). */
 function olderSqlite(name: string): string {
-  const file = join(workDirectory, name);
+  const file = join(scratch.directory, name);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.exec(
@@ -91,10 +61,9 @@ const ALL_MIGRATIONS = MIGRATIONS.map((migration) => `${migration.version} ${mig
 describe('berth copy --dry-run writes nothing', () => {
   it('to a PostgreSQL schema that does not exist: reports it empty, to be set up, and creates nothing', async () => {
     const source = await seededSqlite('to-pg.db', 30);
-    const target = postgresTestUrl();
-    postgresUrls.push(target);
+    const target = scratch.postgresUrl();
     const schema = new URL(target).searchParams.get('schema') as string;
-    const run = await runCli(['copy', source, target, '--dry-run', '--queues'], { cwd: workDirectory });
+    const run = await runCli(['copy', source, target, '--dry-run', '--queues'], { cwd: scratch.directory });
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
     try {
@@ -105,7 +74,7 @@ describe('berth copy --dry-run writes nothing', () => {
     } finally {
       await client.end();
     }
-    expect((await readdir(workDirectory)).filter((name) => name.startsWith('berth-copy-'))).toEqual([]);
+    expect((await readdir(scratch.directory)).filter((name) => name.startsWith('berth-copy-'))).toEqual([]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('plain: 30 documents, indexes group:number+name:string; target empty');
@@ -117,9 +86,9 @@ describe('berth copy --dry-run writes nothing', () => {
   it('to a SQLite file that does not exist: reports it would be created, and creates neither it nor its folder', async () => {
     const source = await seededSqlite('to-missing.db', 5);
     const before = await snapshot(source.slice('sqlite:'.length));
-    const folder = join(workDirectory, 'not-there');
+    const folder = join(scratch.directory, 'not-there');
     const run = await runCli(['copy', source, `sqlite:${join(folder, 'app.db')}`, '--dry-run', '--json'], {
-      cwd: workDirectory,
+      cwd: scratch.directory,
     });
     expect(existsSync(folder)).toBe(false);
     expect(await snapshot(source.slice('sqlite:'.length))).toEqual(before);
@@ -136,7 +105,7 @@ describe('berth copy --dry-run writes nothing', () => {
     const source = await seededSqlite('to-current-source.db', 12);
     const target = await seededSqlite('to-current-target.db', 3);
     const before = await snapshot(target.slice('sqlite:'.length));
-    const run = await runCli(['copy', source, target, '--dry-run', '--queues'], { cwd: workDirectory });
+    const run = await runCli(['copy', source, target, '--dry-run', '--queues'], { cwd: scratch.directory });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('plain: 12 documents, indexes group:number+name:string; target holds 3 documents');
@@ -149,7 +118,7 @@ describe('berth copy --dry-run writes nothing', () => {
     const source = await seededSqlite('to-older-source.db', 4);
     const target = olderSqlite('to-older-target.db');
     const before = await snapshot(target.slice('sqlite:'.length));
-    const run = await runCli(['copy', source, target, '--dry-run'], { cwd: workDirectory });
+    const run = await runCli(['copy', source, target, '--dry-run'], { cwd: scratch.directory });
     expect(await snapshot(target.slice('sqlite:'.length))).toEqual(before);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
@@ -164,8 +133,8 @@ describe('berth copy --dry-run writes nothing', () => {
   it('from a SQLite file an older release left: exit 5 saying to run berth migrate, and the source unchanged', async () => {
     const source = olderSqlite('older-source.db');
     const before = await snapshot(source.slice('sqlite:'.length));
-    const target = `sqlite:${join(workDirectory, 'older-source-target.db')}`;
-    const run = await runCli(['copy', source, target, '--dry-run'], { cwd: workDirectory });
+    const target = `sqlite:${join(scratch.directory, 'older-source-target.db')}`;
+    const run = await runCli(['copy', source, target, '--dry-run'], { cwd: scratch.directory });
     expect(await snapshot(source.slice('sqlite:'.length))).toEqual(before);
     expect(existsSync(target.slice('sqlite:'.length))).toBe(false);
     expect(run.code).toBe(5);
@@ -178,15 +147,13 @@ describe('berth copy --dry-run writes nothing', () => {
     // Trust authentication ignores the password; the URL still carries one.
     const withSecret = (url: string) =>
       `${url.replace(/^postgres:\/\/([^:@/]+)@/, 'postgres://$1:s3cret-pw@')}&migrate=true`;
-    const target = postgresTestUrl();
-    postgresUrls.push(target);
-    const source = postgresTestUrl();
-    postgresUrls.push(source);
+    const target = scratch.postgresUrl();
+    const source = scratch.postgresUrl();
     const schemas = [target, source].map((url) => new URL(url).searchParams.get('schema') as string);
     expect(withSecret(source)).toContain(':s3cret-pw@');
     const seeded = await seededSqlite('to-pg-migrate-true.db', 2);
-    const toPostgres = await runCli(['copy', seeded, withSecret(target), '--dry-run'], { cwd: workDirectory });
-    const fromPostgres = await runCli(['copy', withSecret(source), 'memory:', '--dry-run'], { cwd: workDirectory });
+    const toPostgres = await runCli(['copy', seeded, withSecret(target), '--dry-run'], { cwd: scratch.directory });
+    const fromPostgres = await runCli(['copy', withSecret(source), 'memory:', '--dry-run'], { cwd: scratch.directory });
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
     try {
@@ -212,8 +179,8 @@ describe('berth copy --dry-run writes nothing', () => {
     { copy: 'a dry run', flags: ['--dry-run'] },
     { copy: 'a real copy', flags: [] },
   ])('from a SQLite file that does not exist: a usage error, and no file is created ($copy)', async ({ flags }) => {
-    const source = join(workDirectory, 'no-such-source.db');
-    const run = await runCli(['copy', `sqlite:${source}`, 'memory:', ...flags], { cwd: workDirectory });
+    const source = join(scratch.directory, 'no-such-source.db');
+    const run = await runCli(['copy', `sqlite:${source}`, 'memory:', ...flags], { cwd: scratch.directory });
     expect(existsSync(source)).toBe(false);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('does not exist');
@@ -221,8 +188,7 @@ describe('berth copy --dry-run writes nothing', () => {
 
   it('to Redis (collections and queues there): the same keys with the same values afterwards', async () => {
     const source = await seededSqlite('to-redis.db', 8);
-    const target = redisTestUrl();
-    redisUrls.push(target);
+    const target = scratch.redisUrl();
     await withBackend(target, async (backend) => {
       await backend.repository('plain').insert({ id: 'already', group: 1, name: 'there' });
       await backend.queue('mail').enqueue({ to: 'grace@example.com' }, { delayMs: 60_000 });
@@ -236,7 +202,7 @@ describe('berth copy --dry-run writes nothing', () => {
       };
       const before = await dumpAll();
       expect(before.length).toBeGreaterThan(0);
-      const run = await runCli(['copy', source, target, '--dry-run', '--queues'], { cwd: workDirectory });
+      const run = await runCli(['copy', source, target, '--dry-run', '--queues'], { cwd: scratch.directory });
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       expect(run.stdout).toContain(
@@ -256,7 +222,7 @@ describe('berth copy --dry-run writes nothing', () => {
     const env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey };
     const target = `s3://${bucket}/copy.json?endpoint=${encodeURIComponent(s3.endpoint)}&region=us-east-1&forcePathStyle=true&debounceMs=0&flushOnExit=false`;
     const source = await seededSqlite('to-s3.db', 6);
-    const run = await runCli(['copy', source, target, '--dry-run'], { cwd: workDirectory, env });
+    const run = await runCli(['copy', source, target, '--dry-run'], { cwd: scratch.directory, env });
     // The AWS SDK warns about old Node versions on stderr; Berth itself says nothing.
     expect(run.stderr).not.toContain('berth:');
     expect(run.code).toBe(0);

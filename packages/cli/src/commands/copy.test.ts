@@ -1,58 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Backend, Job, ScheduleRecord } from '@berth/core';
+import type { Job, ScheduleRecord } from '@berth/core';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { createTestBucket } from '../../../adapter-s3-document/src/fixtures/s3-endpoint.js';
 import { redactUrl } from '../copy/checkpoint.js';
 import type { QueueDigest } from '../copy/copy-types.js';
 import { ADVERSARIAL_IDS, entriesOf, seedCollections, seedQueue } from '../fixtures/adversarial.js';
-import {
-  dropPostgresSchemas,
-  dropRedisPrefixes,
-  openTestBackend,
-  postgresTestUrl,
-  redisTestUrl,
-} from '../fixtures/engines.js';
+import { withBackend } from '../fixtures/engines.js';
 import { runCli, startCli } from '../fixtures/run-cli.js';
+import { useScratch } from '../fixtures/scratch.js';
 
-let workDirectory: string;
-const redisUrls: string[] = [];
-const postgresUrls: string[] = [];
-
-function freshPostgresUrl(): string {
-  const url = postgresTestUrl();
-  postgresUrls.push(url);
-  return url;
-}
-
-function freshRedisUrl(): string {
-  const url = redisTestUrl();
-  redisUrls.push(url);
-  return url;
-}
-
-beforeAll(async () => {
-  workDirectory = await mkdtemp(join(tmpdir(), 'berth-cli-copy-'));
-});
-
-afterAll(async () => {
-  await dropRedisPrefixes(redisUrls);
-  await dropPostgresSchemas(postgresUrls);
-  await rm(workDirectory, { recursive: true, force: true });
-});
-
-async function withBackend<R>(url: string, work: (backend: Backend) => Promise<R>): Promise<R> {
-  const backend = await openTestBackend(url);
-  try {
-    return await work(backend);
-  } finally {
-    await backend.close();
-  }
-}
+const scratch = useScratch('berth-cli-copy-');
 
 /** Seeds `url` with the adversarial `users` and `count` plain documents. */
 function seed(url: string, count: number): Promise<void> {
@@ -78,16 +39,16 @@ async function expectSameData(sourceUrl: string, targetUrl: string): Promise<voi
 }
 
 function sqliteUrl(name: string): string {
-  return `sqlite:${join(workDirectory, name)}`;
+  return `sqlite:${join(scratch.directory, name)}`;
 }
 
 function fileUrl(name: string): string {
-  return `file:${join(workDirectory, name)}?debounceMs=0`;
+  return `file:${join(scratch.directory, name)}?debounceMs=0`;
 }
 
 describe('berth copy', () => {
   it('--help describes the command, its options and exit codes', async () => {
-    const run = await runCli(['copy', '--help'], { cwd: workDirectory });
+    const run = await runCli(['copy', '--help'], { cwd: scratch.directory });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Usage: berth copy [options] <from-url> <to-url>');
     for (const option of ['--collections', '--queues', '--batch-size', '--checkpoint', '--dry-run', '--no-verify']) {
@@ -98,15 +59,15 @@ describe('berth copy', () => {
 
   it('copies file: → Redis → file: keeping ids, versions, timestamps, values and indexes, and verifies', async () => {
     const source = fileUrl('round-trip-source.json');
-    const redis = freshRedisUrl();
+    const redis = scratch.redisUrl();
     const back = fileUrl('round-trip-back.json');
     await seed(source, 1_200);
-    const there = await runCli(['copy', source, redis, '--batch-size', '250'], { cwd: workDirectory });
+    const there = await runCli(['copy', source, redis, '--batch-size', '250'], { cwd: scratch.directory });
     expect(there.stderr).toContain('copied plain: 1200 documents');
     expect(there.code).toBe(0);
     expect(there.stdout).toMatch(/plain: 1200 documents copied, indexes group:number\+name:string; verified/);
     await expectSameData(source, redis);
-    const back_ = await runCli(['copy', redis, back, '--json'], { cwd: workDirectory });
+    const back_ = await runCli(['copy', redis, back, '--json'], { cwd: scratch.directory });
     expect(back_.code).toBe(0);
     const report = JSON.parse(back_.stdout);
     expect(report.mismatches).toEqual([]);
@@ -133,13 +94,13 @@ describe('berth copy', () => {
   it('copies S3 → Redis → S3 the same way', async () => {
     const { url: s3Url, env } = await s3Bucket();
     const source = s3Url('source.json');
-    const redis = freshRedisUrl();
+    const redis = scratch.redisUrl();
     const back = s3Url('back.json');
     await seed(source, 300);
-    const there = await runCli(['copy', source, redis], { cwd: workDirectory, env });
+    const there = await runCli(['copy', source, redis], { cwd: scratch.directory, env });
     expect(there.stderr).not.toContain('berth:');
     expect(there.code).toBe(0);
-    const back_ = await runCli(['copy', redis, back], { cwd: workDirectory, env });
+    const back_ = await runCli(['copy', redis, back], { cwd: scratch.directory, env });
     expect(back_.code).toBe(0);
     await expectSameData(source, back);
     await expectSameData(source, redis);
@@ -148,42 +109,50 @@ describe('berth copy', () => {
   it('copies S3 → PostgreSQL (killed with SIGKILL mid-copy, then resumed) → S3', async () => {
     const { url: s3Url, env } = await s3Bucket();
     const source = s3Url('to-postgres.json');
-    const postgres = freshPostgresUrl();
+    const postgres = scratch.postgresUrl();
     const back = s3Url('from-postgres.json');
     await seed(source, 1_200);
-    const args = ['copy', source, postgres, '--batch-size', '20', '--checkpoint', join(workDirectory, 's3-pg.json')];
-    const first = startCli(args, { cwd: workDirectory, env });
-    await waitForCopied(join(workDirectory, 's3-pg.json'), 'plain', 100);
+    const args = [
+      'copy',
+      source,
+      postgres,
+      '--batch-size',
+      '20',
+      '--checkpoint',
+      join(scratch.directory, 's3-pg.json'),
+    ];
+    const first = startCli(args, { cwd: scratch.directory, env });
+    await waitForCopied(join(scratch.directory, 's3-pg.json'), 'plain', 100);
     first.child.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
-    const resumed = await runCli(args, { cwd: workDirectory, env });
+    const resumed = await runCli(args, { cwd: scratch.directory, env });
     expect(resumed.stderr).not.toContain('berth:');
     expect(resumed.code).toBe(0);
     await expectSameData(source, postgres);
-    const onward = await runCli(['copy', postgres, back], { cwd: workDirectory, env });
+    const onward = await runCli(['copy', postgres, back], { cwd: scratch.directory, env });
     expect(onward.code).toBe(0);
     await expectSameData(source, back);
   });
 
   it('copies SQLite → PostgreSQL → SQLite with the adversarial documents intact', async () => {
     const source = sqliteUrl('pg-source.db');
-    const postgres = freshPostgresUrl();
+    const postgres = scratch.postgresUrl();
     const back = sqliteUrl('pg-back.db');
     await seed(source, 700);
-    const there = await runCli(['copy', source, postgres], { cwd: workDirectory });
+    const there = await runCli(['copy', source, postgres], { cwd: scratch.directory });
     expect(there.stderr).not.toContain('berth:');
     expect(there.code).toBe(0);
     await expectSameData(source, postgres);
-    const onward = await runCli(['copy', postgres, back], { cwd: workDirectory });
+    const onward = await runCli(['copy', postgres, back], { cwd: scratch.directory });
     expect(onward.code).toBe(0);
     await expectSameData(source, back);
   });
 
   it('copies SQLite → Redis', async () => {
     const source = sqliteUrl('redis-source.db');
-    const redis = freshRedisUrl();
+    const redis = scratch.redisUrl();
     await seed(source, 300);
-    const run = await runCli(['copy', source, redis], { cwd: workDirectory });
+    const run = await runCli(['copy', source, redis], { cwd: scratch.directory });
     expect(run.stderr).not.toContain('berth:');
     expect(run.code).toBe(0);
     await expectSameData(source, redis);
@@ -191,9 +160,9 @@ describe('berth copy', () => {
 
   it('--dry-run reports counts, indexes and target state and writes nothing', async () => {
     const source = fileUrl('dry-source.json');
-    const target = freshRedisUrl();
+    const target = scratch.redisUrl();
     await seed(source, 40);
-    const run = await runCli(['copy', source, target, '--dry-run'], { cwd: workDirectory });
+    const run = await runCli(['copy', source, target, '--dry-run'], { cwd: scratch.directory });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(
       `users: ${ADVERSARIAL_IDS.length} documents, indexes email:string unique; target empty`,
@@ -201,15 +170,15 @@ describe('berth copy', () => {
     expect(run.stdout).toContain('plain: 40 documents, indexes group:number+name:string; target empty');
     expect(run.stdout).toContain('dry run: nothing was written');
     await withBackend(target, async (backend) => expect(await backend.collections()).toEqual([]));
-    expect((await readdir(workDirectory)).filter((name) => name.startsWith('berth-copy-'))).toEqual([]);
+    expect((await readdir(scratch.directory)).filter((name) => name.startsWith('berth-copy-'))).toEqual([]);
   });
 
   it('refuses a target collection that already holds documents, before writing anything', async () => {
     const source = fileUrl('occupied-source.json');
-    const target = freshRedisUrl();
+    const target = scratch.redisUrl();
     await seed(source, 10);
     await withBackend(target, (backend) => backend.repository('plain').insert({ id: 'mine', keep: true }));
-    const run = await runCli(['copy', source, target], { cwd: workDirectory });
+    const run = await runCli(['copy', source, target], { cwd: scratch.directory });
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('the target already holds data in collection plain (1 documents); nothing was copied');
     expect(run.stderr).toContain('empty them first');
@@ -222,7 +191,9 @@ describe('berth copy', () => {
   it('--collections with an unknown name is a usage error naming the collections there are', async () => {
     const source = fileUrl('unknown-source.json');
     await seed(source, 1);
-    const run = await runCli(['copy', source, freshRedisUrl(), '--collections', 'users,nope'], { cwd: workDirectory });
+    const run = await runCli(['copy', source, scratch.redisUrl(), '--collections', 'users,nope'], {
+      cwd: scratch.directory,
+    });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('the source has no collection nope');
     expect(run.stderr).toContain('its collections: plain, users');
@@ -230,12 +201,12 @@ describe('berth copy', () => {
 
   it("verification catches a target changed behind the copy's back (exit 4, both counts and checksums)", async () => {
     const source = fileUrl('tamper-source.json');
-    const target = freshRedisUrl();
+    const target = scratch.redisUrl();
     await seed(source, 20);
-    expect((await runCli(['copy', source, target], { cwd: workDirectory })).code).toBe(0);
+    expect((await runCli(['copy', source, target], { cwd: scratch.directory })).code).toBe(0);
     await withBackend(target, (backend) => backend.repository('users').update('A', { index: -1 }));
     // A checkpoint that says every collection was copied: the rerun only verifies.
-    const checkpoint = join(workDirectory, 'tamper-checkpoint.json');
+    const checkpoint = join(scratch.directory, 'tamper-checkpoint.json');
     const done = { lastId: undefined, copied: 0, done: true };
     await writeFile(
       checkpoint,
@@ -248,7 +219,7 @@ describe('berth copy', () => {
         queues: {},
       }),
     );
-    const run = await runCli(['copy', source, target, '--checkpoint', checkpoint], { cwd: workDirectory });
+    const run = await runCli(['copy', source, target, '--checkpoint', checkpoint], { cwd: scratch.directory });
     expect(run.code).toBe(4);
     expect(run.stderr).toMatch(
       new RegExp(
@@ -260,12 +231,12 @@ describe('berth copy', () => {
 
   it('stops on SIGINT after a checkpointed batch (exit 130) and resumes when run again', async () => {
     // PostgreSQL trusts local connections: the password is there to show it never reaches the checkpoint.
-    const source = freshPostgresUrl().replace('postgres@', 'postgres:s3cret-pw@');
+    const source = scratch.postgresUrl().replace('postgres@', 'postgres:s3cret-pw@');
     const target = sqliteUrl('interrupted-target.db');
     await seed(source, 1_200);
-    const checkpoint = join(workDirectory, 'interrupted.json');
+    const checkpoint = join(scratch.directory, 'interrupted.json');
     const args = ['copy', source, target, '--batch-size', '20', '--checkpoint', checkpoint];
-    const first = startCli(args, { cwd: workDirectory });
+    const first = startCli(args, { cwd: scratch.directory });
     await waitForCopied(checkpoint, 'plain', 200);
     first.child.kill('SIGINT');
     const stopped = await first.done;
@@ -277,7 +248,7 @@ describe('berth copy', () => {
     expect(saved.collections.plain.copied).toBeLessThan(1_200);
     expect(JSON.stringify(saved)).not.toContain('s3cret-pw');
     expect(saved.source).toBe(source.replace(':s3cret-pw@', '@').replace('postgres@', ''));
-    const resumed = await runCli(args, { cwd: workDirectory });
+    const resumed = await runCli(args, { cwd: scratch.directory });
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toMatch(/plain: \d+ documents copied \(resumed\)/);
     await expect(readFile(checkpoint)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -285,16 +256,16 @@ describe('berth copy', () => {
   });
 
   it('resumes after SIGKILL mid-copy (a batch imported but not checkpointed is imported again)', async () => {
-    const source = freshPostgresUrl();
-    const target = freshRedisUrl();
+    const source = scratch.postgresUrl();
+    const target = scratch.redisUrl();
     await seed(source, 1_200);
     const args = ['copy', source, target, '--batch-size', '20'];
-    const first = startCli(args, { cwd: workDirectory });
+    const first = startCli(args, { cwd: scratch.directory });
     const checkpoint = await waitForDefaultCheckpoint();
     await waitForCopied(checkpoint, 'plain', 100);
     first.child.kill('SIGKILL');
     expect((await first.done).signal).toBe('SIGKILL');
-    const resumed = await runCli(args, { cwd: workDirectory });
+    const resumed = await runCli(args, { cwd: scratch.directory });
     expect(resumed.stderr).not.toContain('berth:');
     expect(resumed.code).toBe(0);
     await expectSameData(source, target);
@@ -303,8 +274,8 @@ describe('berth copy', () => {
 
 describe('berth copy --queues', () => {
   it('copies waiting, delayed and dead jobs with their fields, and schedules (Redis → PostgreSQL)', async () => {
-    const source = freshRedisUrl();
-    const target = freshPostgresUrl();
+    const source = scratch.redisUrl();
+    const target = scratch.postgresUrl();
     const ids = await withBackend(source, async (backend) => {
       const mail = backend.queue('mail');
       const waiting = await mail.enqueue(
@@ -332,7 +303,7 @@ describe('berth copy --queues', () => {
       });
       return [waiting.id, delayed.id, doomed.id];
     });
-    const run = await runCli(['copy', source, target, '--queues'], { cwd: workDirectory });
+    const run = await runCli(['copy', source, target, '--queues'], { cwd: scratch.directory });
     expect(run.stderr).not.toContain('berth:');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(
@@ -381,7 +352,7 @@ describe('berth copy --queues verification', () => {
 
   /** Runs the copy again with a checkpoint saying it began queue `mail`: nothing new is imported, both sides are verified. */
   async function verifyAgain(source: string, target: string) {
-    const checkpoint = join(workDirectory, `verify-${randomUUID()}.json`);
+    const checkpoint = join(scratch.directory, `verify-${randomUUID()}.json`);
     await writeFile(
       checkpoint,
       JSON.stringify({
@@ -394,7 +365,7 @@ describe('berth copy --queues verification', () => {
       }),
     );
     const run = await runCli(['copy', source, target, '--queues', '--json', '--checkpoint', checkpoint], {
-      cwd: workDirectory,
+      cwd: scratch.directory,
     });
     const report = JSON.parse(run.stdout) as { queues: QueueReport[]; mismatches: string[] };
     return { run, report, mail: report.queues.find((queue) => queue.name === 'mail') as QueueReport };
@@ -408,8 +379,8 @@ describe('berth copy --queues verification', () => {
 
   it('verifies every job and schedule by checksum: SQLite → PostgreSQL → Redis → SQLite', async () => {
     const source = sqliteUrl('queue-checksum-source.db');
-    const postgres = freshPostgresUrl();
-    const redis = freshRedisUrl();
+    const postgres = scratch.postgresUrl();
+    const redis = scratch.redisUrl();
     const back = sqliteUrl('queue-checksum-back.db');
     await withBackend(source, (backend) => seedQueue(backend, 'mail', 1_200));
     const digests: QueueDigest[] = [];
@@ -418,7 +389,9 @@ describe('berth copy --queues verification', () => {
       [postgres, redis],
       [redis, back],
     ] as const) {
-      const run = await runCli(['copy', from, to, '--queues', '--json', '--batch-size', '250'], { cwd: workDirectory });
+      const run = await runCli(['copy', from, to, '--queues', '--json', '--batch-size', '250'], {
+        cwd: scratch.directory,
+      });
       expect(run.stderr).not.toContain('berth:');
       expect(run.code).toBe(0);
       const report = JSON.parse(run.stdout) as { queues: QueueReport[]; mismatches: string[] };
@@ -435,7 +408,7 @@ describe('berth copy --queues verification', () => {
     expect(digests[1]).toEqual(digests[0]);
     expect(digests[2]).toEqual(digests[0]);
     const printed = await runCli(['copy', redis, sqliteUrl('queue-checksum-text.db'), '--queues'], {
-      cwd: workDirectory,
+      cwd: scratch.directory,
     });
     expect(printed.code).toBe(0);
     expect(printed.stdout).toContain(
@@ -446,9 +419,9 @@ describe('berth copy --queues verification', () => {
 
   it("reports a dead job's error cut short in the target (PostgreSQL) as a mismatch (exit 4)", async () => {
     const source = sqliteUrl('queue-tamper-pg.db');
-    const target = freshPostgresUrl();
+    const target = scratch.postgresUrl();
     const [deadId] = await withBackend(source, (backend) => seedQueue(backend, 'mail', 20));
-    const copied = await runCli(['copy', source, target, '--queues', '--no-verify'], { cwd: workDirectory });
+    const copied = await runCli(['copy', source, target, '--queues', '--no-verify'], { cwd: scratch.directory });
     expect(copied.code).toBe(0);
     expect(copied.stdout).toContain('; not verified');
     // What an engine truncating text would do: the message loses its last character (an astral one).
@@ -481,9 +454,9 @@ describe('berth copy --queues verification', () => {
 
   it("reports a schedule or a waiting job's payload changed in the target (Redis) as a mismatch (exit 4)", async () => {
     const source = sqliteUrl('queue-tamper-redis.db');
-    const target = freshRedisUrl();
+    const target = scratch.redisUrl();
     await withBackend(source, (backend) => seedQueue(backend, 'mail', 20));
-    expect((await runCli(['copy', source, target, '--queues'], { cwd: workDirectory })).code).toBe(0);
+    expect((await runCli(['copy', source, target, '--queues'], { cwd: scratch.directory })).code).toBe(0);
     const nightly = await withBackend(target, (backend) => backend.queue('mail').getSchedule('nightly'));
     const { name, spec, payload, jobOptions, missed, overlap, paused, nextRunAt } = nightly as ScheduleRecord;
     const definition = { name, spec, payload, jobOptions, missed, overlap, paused, nextRunAt };
@@ -538,8 +511,8 @@ async function waitForCopied(path: string, collection: string, copied: number): 
 async function waitForDefaultCheckpoint(): Promise<string> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    const name = (await readdir(workDirectory)).find((file) => /^berth-copy-[0-9a-f]{12}\.json$/.test(file));
-    if (name !== undefined) return join(workDirectory, name);
+    const name = (await readdir(scratch.directory)).find((file) => /^berth-copy-[0-9a-f]{12}\.json$/.test(file));
+    if (name !== undefined) return join(scratch.directory, name);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   throw new Error('no default checkpoint appeared');

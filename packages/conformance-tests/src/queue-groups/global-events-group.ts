@@ -83,6 +83,27 @@ async function untilListening(there: JobQueue<string>, here: JobQueue<string>): 
 }
 
 /**
+ * A queue on the case's backend (`here`) and the same queue on a second
+ * backend on the same storage (`there`), once `there` receives `here`'s
+ * events, with a recorder on each: `local` on `here`, `remote` on `there`.
+ */
+async function watchedPair(context: QueueConformanceContext): Promise<{
+  here: JobQueue<string>;
+  local: { events: JobEvent[] };
+  remote: { events: JobEvent[] };
+}> {
+  const name = context.queueName('q');
+  const second = await secondBackend(context);
+  const here = context.backend.queue<string>(name);
+  const there = second.queue<string>(name);
+  const stopProbe = await untilListening(there, here);
+  const local = record(here);
+  const remote = record(there);
+  stopProbe();
+  return { here, local, remote };
+}
+
+/**
  * `capabilities.queue.events: 'global'`: a subscriber on one backend
  * receives the events of changes made through every other backend on the
  * same storage (another process, another machine), once each, in order,
@@ -105,14 +126,7 @@ export const queueGlobalEventsGroup: ConformanceGroup<QueueBackend, QueueConform
       name: 'a second backend receives every kind of event of jobs changed through the first, once each, in order, equal to the local ones (100 KiB progress, 20 KiB error)',
       requires: global,
       async run(context) {
-        const name = context.queueName('q');
-        const second = await secondBackend(context);
-        const here = context.backend.queue<string>(name);
-        const there = second.queue<string>(name);
-        const stopProbe = await untilListening(there, here);
-        const local = record(here);
-        const remote = record(there);
-        stopProbe();
+        const { here, local, remote } = await watchedPair(context);
         const big = { text: 'é𝄞<'.repeat(12_800), n: 2 ** 53 + 2, small: 5e-324, nested: [[[{ deep: true }]]] };
         const longMessage = `first ${'x'.repeat(20_000)}`;
 
@@ -244,13 +258,7 @@ export const queueGlobalEventsGroup: ConformanceGroup<QueueBackend, QueueConform
       name: "a worker's jobs on one backend are watched from another: started, progress and completed, or failed",
       requires: global,
       async run(context) {
-        const name = context.queueName('q');
-        const second = await secondBackend(context);
-        const here = context.backend.queue<string>(name);
-        const there = second.queue<string>(name);
-        const stopProbe = await untilListening(there, here);
-        const watcher = record(there);
-        stopProbe();
+        const { here, remote: watcher } = await watchedPair(context);
         const { id: good } = await here.enqueue('good');
         const { id: bad } = await here.enqueue('bad', { maxAttempts: 2, backoff: { type: 'fixed', delayMs: 60_000 } });
         const worker = here.work(
@@ -313,14 +321,7 @@ export const queueGlobalEventsGroup: ConformanceGroup<QueueBackend, QueueConform
       name: 'importJobs reaches the second backend as the local events: enqueued for each imported waiting job, with its runAt',
       requires: global,
       async run(context) {
-        const name = context.queueName('q');
-        const second = await secondBackend(context);
-        const here = context.backend.queue<string>(name);
-        const there = second.queue<string>(name);
-        const stopProbe = await untilListening(there, here);
-        const local = record(here);
-        const remote = record(there);
-        stopProbe();
+        const { here, local, remote } = await watchedPair(context);
         const stamp = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
         const now = new Date();
         const exported = (id: string, state: 'waiting' | 'dead', runAt = now): Job<string> => ({
