@@ -28,19 +28,28 @@ async function seededSqlite(name: string, count: number): Promise<string> {
   return url;
 }
 
+/**
+ * The raw better-sqlite3 databases this file opens, kept for the life of the
+ * process: from Node 24.19 on, V8 collecting one aborts the process (see
+ * packages/adapter-sqlite/src/sqlite-node24-workaround.ts). Only `exec` is
+ * used on them, which makes no statement object that could be collected.
+ */
+const heldDatabases: Database.Database[] = [];
+
 /** A SQLite file left at schema version 3 by an older release (WAL, as Berth leaves its files). */
 function olderSqlite(name: string): string {
   const file = join(scratch.directory, name);
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
+  heldDatabases.push(db);
+  db.exec('PRAGMA journal_mode = WAL');
   db.exec(
     'CREATE TABLE _berth_migrations (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
   );
   for (const migration of MIGRATIONS.slice(0, 3)) {
-    db.transaction(() => {
-      for (const statement of migration.statements) db.exec(statement);
-      db.prepare('INSERT INTO _berth_migrations VALUES (?, ?, 0)').run(migration.version, migration.name);
-    })();
+    const name = `'${migration.name.replaceAll("'", "''")}'`;
+    db.exec(
+      `BEGIN; ${migration.statements.join(';\n')}; INSERT INTO _berth_migrations VALUES (${migration.version}, ${name}, 0); COMMIT;`,
+    );
   }
   db.close();
   return `sqlite:${file}`;
