@@ -1,7 +1,7 @@
 import type {
   Backend,
   Capabilities,
-  Job,
+  DocumentValue,
   JobEvent,
   JobQueue,
   QueueBackend,
@@ -12,7 +12,7 @@ import type {
 import { expect } from 'vitest';
 import { sleep } from '../groups/assertions.js';
 import { type ConformanceGroup, defineQueueGroup, type QueueConformanceContext } from '../harness.js';
-import { closeAll, dequeueNow, dequeueSoon, hasQueue, jobOf, SOON_MS, waitFor } from './queue-assertions.js';
+import { closeAll, dequeueNow, dequeueSoon, exported, hasQueue, jobOf, SOON_MS, waitFor } from './queue-assertions.js';
 
 /** Subscribes and keeps every event; `stop` unsubscribes. */
 function record(queue: JobQueue<unknown>, options?: SubscribeOptions): { events: JobEvent[]; stop: () => void } {
@@ -61,7 +61,7 @@ async function settleAt(events: readonly JobEvent[], count: number, what: string
  * queue. The returned function ends the probe's subscription: call it once
  * the case's own subscribers are in place, so listening never stops.
  */
-async function untilListening(there: JobQueue<string>, here: JobQueue<string>): Promise<() => void> {
+async function untilListening(there: JobQueue<DocumentValue>, here: JobQueue<DocumentValue>): Promise<() => void> {
   const probe = record(there);
   const markers: string[] = [];
   await waitFor(
@@ -88,14 +88,14 @@ async function untilListening(there: JobQueue<string>, here: JobQueue<string>): 
  * events, with a recorder on each: `local` on `here`, `remote` on `there`.
  */
 async function watchedPair(context: QueueConformanceContext): Promise<{
-  here: JobQueue<string>;
+  here: JobQueue<DocumentValue>;
   local: { events: JobEvent[] };
   remote: { events: JobEvent[] };
 }> {
   const name = context.queueName('q');
   const second = await secondBackend(context);
-  const here = context.backend.queue<string>(name);
-  const there = second.queue<string>(name);
+  const here = context.backend.queue<DocumentValue>(name);
+  const there = second.queue<DocumentValue>(name);
   const stopProbe = await untilListening(there, here);
   const local = record(here);
   const remote = record(there);
@@ -322,32 +322,11 @@ export const queueGlobalEventsGroup: ConformanceGroup<QueueBackend, QueueConform
       requires: global,
       async run(context) {
         const { here, local, remote } = await watchedPair(context);
-        const stamp = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
         const now = new Date();
-        const exported = (id: string, state: 'waiting' | 'dead', runAt = now): Job<string> => ({
-          id: `${id}-${stamp}`,
-          state,
-          queue: 'elsewhere',
-          payload: id,
-          priority: 0,
-          attempts: state === 'dead' ? 1 : 0,
-          maxAttempts: 1,
-          runAt,
-          dedupeKey: undefined,
-          leaseMs: 30_000,
-          errors: state === 'dead' ? [{ attempt: 1, message: 'gone', at: now }] : [],
-          result: undefined,
-          progress: undefined,
-          timeoutMs: undefined,
-          createdAt: now,
-          updatedAt: now,
-          finishedAt: state === 'dead' ? now : undefined,
-          leaseExpiresAt: undefined,
-        });
         const jobs = [
-          exported('due', 'waiting'),
-          exported('buried', 'dead'),
-          exported('later', 'waiting', new Date(now.getTime() + 3_600_000)),
+          exported({ state: 'waiting' }),
+          exported({ state: 'dead', attempts: 1, maxAttempts: 1, errors: [{ attempt: 1, message: 'gone', at: now }] }),
+          exported({ state: 'waiting', runAt: new Date(now.getTime() + 3_600_000) }),
         ];
         expect(await here.importJobs(jobs)).toStrictEqual({ imported: 3, skipped: 0 });
         await settleAt(remote.events, 2, 'the second backend');

@@ -2,41 +2,9 @@ import type { DocumentValue, Job, JobError, JobEvent, JobQueue, QueueBackend } f
 import { expect } from 'vitest';
 import { expectBerthError, invalid, sleep } from '../groups/assertions.js';
 import { type ConformanceGroup, defineQueueGroup, type QueueConformanceContext } from '../harness.js';
-import { dequeueNow, dequeueSoon, hasQueue, jobOf, jobStats, NO_JOBS, SOON_MS } from './queue-assertions.js';
+import { dequeueNow, dequeueSoon, exported, hasQueue, jobOf, jobStats, NO_JOBS, SOON_MS } from './queue-assertions.js';
 
 const at = (iso: string): Date => new Date(iso);
-
-/** Ids unique to this run, as an engine with global job ids needs. */
-let counter = 0;
-function jobId(label: string): string {
-  counter += 1;
-  return `imported-${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}-${counter}`;
-}
-
-/** A job as another backend's `get()` would give it, in state `state`. */
-function exported(changes: Partial<Job<DocumentValue>> & Pick<Job<DocumentValue>, 'state'>): Job<DocumentValue> {
-  const finished = changes.state !== 'waiting';
-  return {
-    id: jobId(changes.state),
-    queue: 'elsewhere',
-    payload: { to: 'ada@example.com', n: 1 },
-    priority: 0,
-    attempts: 0,
-    maxAttempts: 3,
-    runAt: at('2020-01-01T00:00:00.001Z'),
-    dedupeKey: undefined,
-    leaseMs: 30_000,
-    errors: [],
-    result: undefined,
-    progress: undefined,
-    timeoutMs: undefined,
-    createdAt: at('2019-12-31T23:59:59.999Z'),
-    updatedAt: at('2020-01-01T00:00:01.234Z'),
-    finishedAt: finished ? at('2020-01-01T00:00:01.234Z') : undefined,
-    leaseExpiresAt: undefined,
-    ...changes,
-  };
-}
 
 /** What `get()` must give back for an imported job: every field, under the target queue's name. */
 function asImported(job: Job<DocumentValue>, queue: JobQueue<DocumentValue>): Job<DocumentValue> {

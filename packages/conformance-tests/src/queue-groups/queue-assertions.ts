@@ -154,3 +154,35 @@ export async function closeAll(workers: readonly Worker[]): Promise<void> {
   const results = await Promise.allSettled(workers.map((worker) => worker.close()));
   for (const result of results) if (result.status === 'rejected') throw result.reason;
 }
+
+/** Ids unique to this run, as an engine with global job ids needs. */
+let exportedCount = 0;
+function exportedId(label: string): string {
+  exportedCount += 1;
+  return `imported-${label}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}-${exportedCount}`;
+}
+
+/** A job as another backend's `get()` would give it, in state `state`, for `importJobs`. */
+export function exported(changes: Partial<Job<DocumentValue>> & Pick<Job<DocumentValue>, 'state'>): Job<DocumentValue> {
+  const finished = changes.state !== 'waiting';
+  return {
+    id: exportedId(changes.state),
+    queue: 'elsewhere',
+    payload: { to: 'ada@example.com', n: 1 },
+    priority: 0,
+    attempts: 0,
+    maxAttempts: 3,
+    runAt: new Date('2020-01-01T00:00:00.001Z'),
+    dedupeKey: undefined,
+    leaseMs: 30_000,
+    errors: [],
+    result: undefined,
+    progress: undefined,
+    timeoutMs: undefined,
+    createdAt: new Date('2019-12-31T23:59:59.999Z'),
+    updatedAt: new Date('2020-01-01T00:00:01.234Z'),
+    finishedAt: finished ? new Date('2020-01-01T00:00:01.234Z') : undefined,
+    leaseExpiresAt: undefined,
+    ...changes,
+  };
+}
